@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+## demo: install into .venv, set up SQLite with the India pack and demo data, serve on :5000
+demo: $(INSTALLED)
+	$(VENV)/bin/cowin-kit demo
+
+## test: the whole suite on SQLite, and on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache *.egg-info

@@ -1,0 +1,31 @@
+"""cowin-kit: a national vaccination platform kit (registration, scheduling, certificates)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI app. Runs no database query: connecting happens on first use."""
+    from cowin_kit import db, i18n
+    from cowin_kit.config.settings import load_settings
+    from cowin_kit.health import bp as health_bp
+    from cowin_kit.problems import register_error_handlers
+
+    settings = load_settings(overrides)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"]
+    app.config["COWIN_KIT"] = settings
+    app.config["JSON_SORT_KEYS"] = False
+    logging.getLogger("cowin_kit").setLevel(settings["LOG_LEVEL"])
+
+    db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"])
+    i18n.init_app(app)
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    return app

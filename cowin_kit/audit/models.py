@@ -1,0 +1,29 @@
+"""The append-only audit trail: who did what to which object, when and from where."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cowin_kit.db import Base, utcnow
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_type: Mapped[str] = mapped_column(String(16))  # citizen, staff, partner, cli, system
+    actor_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(100))
+    request_id: Mapped[Optional[str]] = mapped_column(String(64))
+    source_ip: Mapped[Optional[str]] = mapped_column(String(64))
+    # Never ID numbers, OTPs or secrets: only what an auditor may read.
+    details: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)

@@ -1,0 +1,59 @@
+"""Recording audit events. Every write of every service calls ``record`` inside its own
+transaction, so the event commits (or rolls back) with the change it describes."""
+
+from __future__ import annotations
+
+import getpass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from sqlalchemy.orm import Session
+
+from cowin_kit.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str  # citizen, staff, partner, cli, system
+    id: str
+    request_id: str | None = None
+    source_ip: str | None = None
+
+
+SYSTEM = Actor("system", "system")
+_current_actor: ContextVar[Actor] = ContextVar("cowin_kit_actor", default=SYSTEM)
+
+
+def cli_actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "unknown"
+    return Actor("cli", user)
+
+
+def current_actor() -> Actor:
+    return _current_actor.get()
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[Actor]:
+    token = _current_actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _current_actor.reset(token)
+
+
+def record(session: Session, action: str, object_type: str, object_id: Any,
+           **details: Any) -> AuditEvent:
+    actor = current_actor()
+    event = AuditEvent(
+        actor_type=actor.type, actor_id=actor.id, action=action,
+        object_type=object_type, object_id=str(object_id),
+        request_id=actor.request_id, source_ip=actor.source_ip, details=details,
+    )
+    session.add(event)
+    return event

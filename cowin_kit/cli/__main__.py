@@ -1,0 +1,3 @@
+from cowin_kit.cli import main
+
+main()

@@ -1,0 +1,66 @@
+"""`cowin-kit demo`: a working instance on SQLite with the India example pack."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from cowin_kit.cli import app_context, fail, handle_errors, install_pack_from, print_install_report
+from cowin_kit.config.examples import example_packs
+from cowin_kit.config.settings import write_secret_key
+
+DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
+
+
+@click.command()
+@click.option("--pack", "pack_code", default="IN", show_default=True,
+              help="Example pack to install (country code).")
+@click.option("--instance", type=click.Path(file_okay=False, path_type=Path),
+              help="Instance folder (default: $COWIN_KIT_INSTANCE_PATH or ./instance).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set everything up, then exit.")
+@handle_errors
+def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: bool) -> None:
+    """Set up a demo instance (SQLite, example pack, facilities, sessions for the next
+    14 days, staff accounts) and serve it. Messages (OTPs) are printed here."""
+    from cowin_kit import migrate
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.db import get_database
+    from cowin_kit.demo import seed_demo
+
+    instance = (instance or Path(os.environ.get("COWIN_KIT_INSTANCE_PATH", "instance"))).resolve()
+    packs = example_packs()
+    if pack_code.upper() not in packs:
+        fail(f"no example pack {pack_code!r} (have: {', '.join(packs) or 'none'})")
+    write_secret_key(instance)
+    overrides = {"ENV": "demo", "INSTANCE_PATH": str(instance), "NOTIFIER": "log",
+                 "PACK": pack_code.upper()}
+    with app_context(overrides) as app:
+        database = get_database()
+        migrate.upgrade(database.engine)
+        print_install_report(install_pack_from(packs[pack_code.upper()]))
+        with database.session() as session:
+            report = seed_demo(session, active_pack())
+        click.echo(f"demo data: {report.facilities} facilities, {report.sessions} sessions")
+        accounts_file = instance / DEMO_ACCOUNTS_FILE
+        if report.new_accounts:
+            lines = [f"{user}  {password}  ({role})" for user, role, password in report.new_accounts]
+            click.echo("demo staff accounts (passwords shown once, also kept in "
+                       f"{accounts_file}):")
+            for line in lines:
+                click.echo("  " + line)
+            with accounts_file.open("a", encoding="utf-8") as stream:
+                stream.write("\n".join(lines) + "\n")
+            accounts_file.chmod(0o600)
+        if report.existing_accounts:
+            click.echo(f"demo staff accounts kept: {', '.join(report.existing_accounts)} "
+                       f"(passwords in {accounts_file})")
+        if no_serve:
+            return
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
+        app.run(host=host, port=port, use_reloader=False, threaded=True)

@@ -1,0 +1,286 @@
+"""Installing a validated country pack into the database.
+
+Installation is one transaction and idempotent: rows are matched by their code and
+updated in place, new ones are added, and ones the pack no longer has are deleted, unless
+records (facilities, staff grants, sessions, registrations) still reference them, in which
+case nothing at all is changed and the refusal names what is referenced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cowin_kit.audit import services as audit
+from cowin_kit.config.models import InstalledPack
+from cowin_kit.config.packs import Pack
+from cowin_kit.db import Base
+from cowin_kit.errors import Conflict
+from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
+from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant
+from cowin_kit.scheduling.models import Facility, VaccinationSession
+from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+
+Progress = Callable[[str, int, int], None]
+CHUNK = 2000
+
+
+@dataclass
+class InstallReport:
+    pack_code: str
+    version: str
+    content_hash: str
+    unchanged: bool = False
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, kind: str, what: str, n: int = 1) -> None:
+        self.counts.setdefault(kind, {"added": 0, "updated": 0, "deleted": 0})[what] += n
+
+
+class PackInUse(Conflict):
+    code = "pack_in_use"
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def install_pack(session: Session, pack: Pack, progress: Progress = _no_progress) -> InstallReport:
+    """Install or update ``pack``; the caller's session is committed on success."""
+    report = InstallReport(pack.code, pack.version, pack.content_hash)
+    other = session.scalars(select(InstalledPack).where(InstalledPack.code != pack.code)).first()
+    if other is not None:
+        raise PackInUse(
+            f"this database already serves the pack {other.code}; one database serves one "
+            f"country (use another database for {pack.code})"
+        )
+    installed = session.scalars(select(InstalledPack).where(InstalledPack.code == pack.code)).first()
+    try:
+        _install_locations(session, pack, report, progress)
+        _install_postal_codes(session, pack, report)
+        _install_population(session, pack, report)
+        _install_id_types(session, pack, report)
+        _install_genders(session, pack, report)
+        _install_vaccines(session, pack, report)
+        if installed is None:
+            installed = InstalledPack(code=pack.code, version=pack.version,
+                                      content_hash=pack.content_hash, document=pack.document)
+            session.add(installed)
+        else:
+            report.unchanged = (installed.content_hash == pack.content_hash
+                                and not any(sum(c.values()) for c in report.counts.values()))
+            installed.version = pack.version
+            installed.content_hash = pack.content_hash
+            installed.document = pack.document
+        session.flush()
+        audit.record(session, "pack.install", "installed_pack", pack.code,
+                     version=pack.version, content_hash=pack.content_hash,
+                     counts=report.counts)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return report
+
+
+def _refuse_if_referenced(kind: str, codes: Sequence[str], references: Iterable[tuple[str, int]]) -> None:
+    used = [(what, n) for what, n in references if n]
+    if used:
+        listed = ", ".join(sorted(codes)[:5]) + (" ..." if len(codes) > 5 else "")
+        why = "; ".join(f"{n} {what}" for what, n in used)
+        raise PackInUse(
+            f"the pack no longer has {len(codes)} {kind} ({listed}) but records still "
+            f"reference them ({why}); nothing was changed"
+        )
+
+
+def _install_locations(session: Session, pack: Pack, report: InstallReport,
+                       progress: Progress) -> None:
+    existing = {
+        row.code: row for row in session.execute(
+            select(Location.id, Location.code, Location.parent_id, Location.level,
+                   Location.name, Location.names, Location.latitude, Location.longitude)
+        )
+    }
+    total = len(pack.locations)
+    wanted = {row.code for row in pack.locations}
+    doomed = [code for code in existing if code not in wanted]
+    if doomed:
+        doomed_ids = [existing[c].id for c in doomed]
+        refs = []
+        for label, column in (("facilities", Facility.location_id),
+                              ("staff role grants", RoleGrant.location_id)):
+            n = 0
+            for chunk in _chunks(doomed_ids):
+                n += session.scalar(select(func.count()).where(column.in_(chunk))) or 0
+            refs.append((label, n))
+        _refuse_if_referenced("locations", doomed, refs)
+
+    new_rows: list[dict[str, Any]] = []
+    changed_rows: list[dict[str, Any]] = []
+    for done, row in enumerate(pack.locations, start=1):
+        values = {"code": row.code, "level": row.level, "name": row.name, "names": row.names,
+                  "latitude": row.latitude, "longitude": row.longitude}
+        current = existing.get(row.code)
+        if current is None:
+            new_rows.append(values)
+        elif (current.level, current.name, current.names, current.latitude, current.longitude) != (
+                row.level, row.name, row.names, row.latitude, row.longitude):
+            changed_rows.append({"id": current.id, **values})
+        if done % CHUNK == 0 or done == total:
+            progress("locations", done, total)
+    for chunk in _chunks(new_rows):
+        session.execute(insert(Location), chunk)
+    for chunk in _chunks(changed_rows):
+        session.execute(update(Location), chunk)
+    report.count("locations", "added", len(new_rows))
+    report.count("locations", "updated", len(changed_rows))
+
+    ids = dict(session.execute(select(Location.code, Location.id)).all())
+    parent_updates = []
+    for row in pack.locations:
+        parent_id = ids[row.parent_code] if row.parent_code else None
+        current = existing.get(row.code)
+        if current is None or current.parent_id != parent_id:
+            parent_updates.append({"id": ids[row.code], "parent_id": parent_id})
+    for chunk in _chunks(parent_updates):
+        session.execute(update(Location), chunk)
+
+    if doomed:
+        doomed_ids = [existing[c].id for c in doomed]
+        # Children before parents; postal codes and population go with their place.
+        by_level = sorted(doomed, key=lambda c: -existing[c].level)
+        for chunk in _chunks([existing[c].id for c in by_level]):
+            session.execute(delete(PostalCode).where(PostalCode.location_id.in_(chunk)))
+            session.execute(delete(PopulationFigure).where(PopulationFigure.location_id.in_(chunk)))
+            session.execute(update(Location).where(Location.id.in_(chunk)).values(parent_id=None))
+        for chunk in _chunks(doomed_ids):
+            session.execute(delete(Location).where(Location.id.in_(chunk)))
+        report.count("locations", "deleted", len(doomed))
+
+
+def _install_postal_codes(session: Session, pack: Pack, report: InstallReport) -> None:
+    ids = dict(session.execute(select(Location.code, Location.id)).all())
+    wanted = {(postal, ids[row.code]) for row in pack.locations for postal in row.postal_codes}
+    existing = set(session.execute(select(PostalCode.code, PostalCode.location_id)).all())
+    added = wanted - existing
+    removed = existing - wanted
+    for chunk in _chunks(sorted(removed)):
+        for code, location_id in chunk:
+            session.execute(delete(PostalCode).where(PostalCode.code == code,
+                                                     PostalCode.location_id == location_id))
+    for chunk in _chunks([{"code": c, "location_id": i} for c, i in sorted(added)]):
+        session.execute(insert(PostalCode), chunk)
+    report.count("postal_codes", "added", len(added))
+    report.count("postal_codes", "deleted", len(removed))
+
+
+def _install_population(session: Session, pack: Pack, report: InstallReport) -> None:
+    ids = dict(session.execute(select(Location.code, Location.id)).all())
+    wanted = {(ids[r.location_code], r.year, r.age_band, r.sex): r.count for r in pack.population}
+    existing = {
+        (r.location_id, r.year, r.age_band, r.sex): (r.id, r.count)
+        for r in session.execute(select(PopulationFigure.id, PopulationFigure.location_id,
+                                        PopulationFigure.year, PopulationFigure.age_band,
+                                        PopulationFigure.sex, PopulationFigure.count))
+    }
+    stale = [existing[k][0] for k in existing if k not in wanted]
+    changed = [{"id": existing[k][0], "count": n} for k, n in wanted.items()
+               if k in existing and existing[k][1] != n]
+    added = [{"location_id": k[0], "year": k[1], "age_band": k[2], "sex": k[3], "count": n}
+             for k, n in wanted.items() if k not in existing]
+    for chunk in _chunks(stale):
+        session.execute(delete(PopulationFigure).where(PopulationFigure.id.in_(chunk)))
+    for chunk in _chunks(changed):
+        session.execute(update(PopulationFigure), chunk)
+    for chunk in _chunks(added):
+        session.execute(insert(PopulationFigure), chunk)
+    report.count("population", "added", len(added))
+    report.count("population", "updated", len(changed))
+    report.count("population", "deleted", len(stale))
+
+
+def _upsert_by_code(session: Session, report: InstallReport, kind: str, model: type,
+                    items: list[dict[str, Any]],
+                    references: Callable[[list[Any]], list[tuple[str, int]]] | None = None) -> None:
+    existing = {obj.code: obj for obj in session.scalars(select(model))}
+    wanted = {item["code"] for item in items}
+    doomed = [obj for code, obj in existing.items() if code not in wanted]
+    if doomed and references is not None:
+        _refuse_if_referenced(kind, [o.code for o in doomed], references([o.id for o in doomed]))
+    for item in items:
+        obj = existing.get(item["code"])
+        if obj is None:
+            session.add(model(**item))
+            report.count(kind, "added")
+            continue
+        if any(getattr(obj, key) != value for key, value in item.items()):
+            for key, value in item.items():
+                setattr(obj, key, value)
+            report.count(kind, "updated")
+    for obj in doomed:
+        session.delete(obj)
+        report.count(kind, "deleted")
+    session.flush()
+
+
+def _install_id_types(session: Session, pack: Pack, report: InstallReport) -> None:
+    items = [
+        {"code": t["code"], "labels": t["label"], "validator": t["validator"],
+         "min_age": t["min_age"], "registration": t["registration"], "position": index}
+        for index, t in enumerate(pack.document["id_types"])
+    ]
+    _upsert_by_code(session, report, "id_types", IdDocumentType, items,
+                    references=_beneficiary_references(session, "id_type_id"))
+
+
+def _install_genders(session: Session, pack: Pack, report: InstallReport) -> None:
+    items = [{"code": g["code"], "labels": g["label"], "position": index}
+             for index, g in enumerate(pack.document["genders"])]
+    _upsert_by_code(session, report, "genders", Gender, items,
+                    references=_beneficiary_references(session, "gender_id"))
+
+
+def _beneficiary_references(session: Session, column_name: str
+                            ) -> Callable[[list[Any]], list[tuple[str, int]]]:
+    """Counts beneficiaries using the given ID types or genders."""
+    def count(ids: list[Any]) -> list[tuple[str, int]]:
+        table = Base.metadata.tables.get("beneficiary")
+        if table is None or column_name not in table.c:
+            return []  # registration is not part of this build's schema
+        n = session.scalar(select(func.count()).select_from(table)
+                           .where(table.c[column_name].in_(ids)))
+        return [("beneficiaries", n or 0)]
+    return count
+
+
+def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> None:
+    products = [
+        {"code": p["code"], "names": p["name"], "manufacturer": p["manufacturer"],
+         "codes": dict(p["codes"])}
+        for p in pack.vaccines["products"]
+    ]
+
+    def product_refs(ids: list[Any]) -> list[tuple[str, int]]:
+        n = session.scalar(select(func.count()).where(VaccinationSession.product_id.in_(ids)))
+        return [("vaccination sessions", n or 0)]
+
+    # Schedules first: they name products, and a product may be going away.
+    schedules = [
+        {"code": s["code"], "disease": s["disease"], "target_disease": s["target_disease"],
+         "products": s["products"], "interchangeable": s["interchangeable"],
+         "min_age": s["min_age"], "max_age": s["max_age"],
+         "doses": [dict(d) for d in s["doses"]]}
+        for s in pack.vaccines["schedules"]
+    ]
+    _upsert_by_code(session, report, "products", VaccineProduct, products, product_refs)
+    _upsert_by_code(session, report, "schedules", VaccineSchedule, schedules)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,632 @@
+"""Reading and validating country packs.
+
+``validate_pack(path)`` returns every problem of a pack folder as ``Problem`` rows
+(``FILE:LINE: field: message``); ``load_pack(path)`` returns a ``Pack`` or raises
+``PackInvalid`` with the same rows. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import phonenumbers
+import pycountry
+import yaml
+from babel import Locale, UnknownLocaleError
+from babel.messages.pofile import read_po
+from marshmallow import ValidationError
+
+from cowin_kit.config.schemas import PackSchema, VaccinesSchema
+from cowin_kit.identity.rules import validator_problem
+
+PACK_FILE = "pack.yaml"
+LOCATIONS_FILE = "locations.csv"
+VACCINES_FILE = "vaccines.yaml"
+POPULATION_FILE = "population.csv"
+LOCALES_DIR = "locales"
+AGE_BAND = re.compile(r"^(\d{1,3})-(\d{1,3})$|^(\d{1,3})\+$")
+ISO_SUBDIVISION_SHAPE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class PackInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s) in the pack")
+        self.problems = problems
+
+
+@dataclass
+class LocationRow:
+    line: int
+    code: str
+    parent_code: str | None
+    level: int
+    name: str
+    names: dict[str, str]
+    postal_codes: list[str]
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass
+class PopulationRow:
+    line: int
+    location_code: str
+    year: int
+    age_band: str
+    sex: str
+    count: int
+
+
+@dataclass
+class Pack:
+    path: Path
+    document: dict[str, Any]
+    locations: list[LocationRow]
+    vaccines: dict[str, Any]
+    population: list[PopulationRow]
+    content_hash: str
+    translations: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return self.document["code"]
+
+    @property
+    def version(self) -> str:
+        return self.document["version"]
+
+    @property
+    def locales(self) -> list[str]:
+        return self.document["locales"]
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+class _LineMap:
+    """Maps a path inside a YAML document, e.g. ('id_types', 2, 'validator'), to its line."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+
+    def line_of(self, path: tuple[Any, ...]) -> int:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+
+def _load_yaml(text: str, file: str, problems: list[Problem]) -> tuple[Any, _LineMap]:
+    line_map = _LineMap()
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problems.append(Problem(file, line, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}"))
+        return None, line_map
+    if node is not None:
+        _record_lines(node, (), line_map, file, problems)
+    return data, line_map
+
+
+def _record_lines(node: yaml.Node, path: tuple[Any, ...], line_map: _LineMap, file: str,
+                  problems: list[Problem]) -> None:
+    line_map.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if key in seen:
+                problems.append(Problem(file, key_node.start_mark.line + 1,
+                                        _dotted(path + (key,)), "duplicate key"))
+            seen.add(key)
+            line_map.lines[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), line_map, file, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, path + (index,), line_map, file, problems)
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def _schema_problems(messages: Any, path: tuple[Any, ...], line_map: _LineMap,
+                     file: str) -> list[Problem]:
+    """Flatten marshmallow's nested error dict into Problems."""
+    found: list[Problem] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "_schema":
+                found += _schema_problems(value, path, line_map, file)
+            else:
+                found += _schema_problems(value, path + (key,), line_map, file)
+    elif isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, (dict, list)):
+                found += _schema_problems(message, path, line_map, file)
+            else:
+                if message == "Unknown field.":
+                    message = "unknown field"
+                elif message == "Missing data for required field.":
+                    message = "required field is missing"
+                found.append(Problem(file, line_map.line_of(path), _dotted(path), str(message)))
+    return found
+
+
+# --- validation --------------------------------------------------------------------------
+
+class _Validator:
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def problem(self, file: str, line: int, field_name: str, message: str) -> None:
+        self.problems.append(Problem(file, line, field_name, message))
+
+    def run(self) -> Pack | None:
+        if not self.root.is_dir():
+            self.problem(str(self.root), 0, "(pack)", "not a folder")
+            return None
+        document, context = self._load_pack_yaml()
+        # When pack.yaml has problems, the parts of it that are valid still serve to
+        # check the other files, so that one run reports as much as it can.
+        vaccines = self._load_vaccines(context)
+        locations = self._load_locations(context)
+        population = self._load_population(context, locations)
+        translations = self._check_translations(context)
+        if self.problems or document is None or vaccines is None:
+            return None
+        return Pack(self.root, document, locations, vaccines, population,
+                    content_hash(self.root), translations)
+
+    # pack.yaml
+    def _load_pack_yaml(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the valid document or None, the best context for checking the other files)."""
+        text = self._read(PACK_FILE)
+        if text is None:
+            return None, None
+        raw, lines = _load_yaml(text, PACK_FILE, self.problems)
+        if raw is None:
+            if not any(p.file == PACK_FILE for p in self.problems):
+                self.problem(PACK_FILE, 1, "(document)", "file is empty")
+            return None, None
+        if not isinstance(raw, dict):
+            self.problem(PACK_FILE, 1, "(document)", "must be a mapping of keys to values")
+            return None, None
+        try:
+            document = PackSchema().load(raw)
+        except ValidationError as exc:
+            self.problems += _schema_problems(exc.messages, (), lines, PACK_FILE)
+            partial = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+            needed = ("code", "locales", "default_locale", "hierarchy", "genders")
+            usable = all(key in partial for key in needed)
+            return None, (partial if usable else None)
+        self._check_pack_facts(document, lines)
+        return document, document
+
+    def _check_pack_facts(self, doc: dict[str, Any], lines: _LineMap) -> None:
+        f = PACK_FILE
+        line = lines.line_of
+        if pycountry.countries.get(alpha_2=doc["code"]) is None:
+            self.problem(f, line(("code",)), "code", f"{doc['code']!r} is not an ISO 3166-1 alpha-2 code")
+        try:
+            zoneinfo.ZoneInfo(doc["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            self.problem(f, line(("timezone",)), "timezone", f"unknown IANA timezone {doc['timezone']!r}")
+        for index, locale in enumerate(doc["locales"]):
+            try:
+                Locale.parse(locale)
+            except (UnknownLocaleError, ValueError):
+                self.problem(f, line(("locales", index)), f"locales[{index}]",
+                             f"{locale!r} is not a locale Babel knows")
+        if len(set(doc["locales"])) != len(doc["locales"]):
+            self.problem(f, line(("locales",)), "locales", "a locale is listed twice")
+        if doc["default_locale"] not in doc["locales"]:
+            self.problem(f, line(("default_locale",)), "default_locale",
+                         f"{doc['default_locale']!r} is not one of locales")
+        if doc["phone_region"] not in phonenumbers.SUPPORTED_REGIONS:
+            self.problem(f, line(("phone_region",)), "phone_region",
+                         f"{doc['phone_region']!r} is not a phone region phonenumbers knows")
+        postal = doc.get("postal_code")
+        if postal:
+            try:
+                re.compile(postal["pattern"])
+            except re.error as exc:
+                self.problem(f, line(("postal_code", "pattern")), "postal_code.pattern",
+                             f"regular expression does not compile: {exc}")
+        self._unique(f, lines, doc["hierarchy"], "hierarchy", "key")
+        self._unique(f, lines, doc["id_types"], "id_types", "code")
+        self._unique(f, lines, doc["genders"], "genders", "code")
+        for index, id_type in enumerate(doc["id_types"]):
+            reason = validator_problem(id_type["validator"])
+            if reason:
+                self.problem(f, line(("id_types", index, "validator")),
+                             f"id_types[{index}].validator", reason)
+        if not any(t["registration"] for t in doc["id_types"]):
+            self.problem(f, line(("id_types",)), "id_types",
+                         "at least one ID type must allow registration")
+        logo = doc["certificates"].get("logo")
+        if logo and not (self.root / logo).is_file():
+            self.problem(f, line(("certificates", "logo")), "certificates.logo",
+                         f"file {logo!r} is not in the pack")
+        # Every localised text needs every declared locale.
+        texts: list[tuple[tuple[Any, ...], dict[str, str]]] = [(("name",), doc["name"])]
+        texts += [(("hierarchy", i, "name"), lvl["name"]) for i, lvl in enumerate(doc["hierarchy"])]
+        texts += [(("id_types", i, "label"), t["label"]) for i, t in enumerate(doc["id_types"])]
+        texts += [(("genders", i, "label"), g["label"]) for i, g in enumerate(doc["genders"])]
+        texts.append((("certificates", "issuer"), doc["certificates"]["issuer"]))
+        if postal:
+            texts.append((("postal_code", "label"), postal["label"]))
+        self._check_texts(f, lines, texts, doc["locales"])
+
+    def _check_texts(self, file: str, lines: _LineMap,
+                     texts: list[tuple[tuple[Any, ...], dict[str, str]]],
+                     locales: list[str]) -> None:
+        for path, text in texts:
+            missing = [loc for loc in locales if loc not in text]
+            extra = [loc for loc in text if loc not in locales]
+            if missing:
+                self.problem(file, lines.line_of(path), _dotted(path),
+                             f"missing text for locale {', '.join(missing)}")
+            if extra:
+                self.problem(file, lines.line_of(path), _dotted(path),
+                             f"text for undeclared locale {', '.join(extra)}")
+
+    def _unique(self, file: str, lines: _LineMap, items: list[dict[str, Any]], name: str,
+                key: str) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            value = item[key]
+            if value in seen:
+                self.problem(file, lines.line_of((name, index, key)), f"{name}[{index}].{key}",
+                             f"{value!r} is used twice (also {name}[{seen[value]}])")
+            seen.setdefault(value, index)
+
+    # vaccines.yaml
+    def _load_vaccines(self, pack_doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        f = VACCINES_FILE
+        text = self._read(f)
+        if text is None:
+            return None
+        raw, lines = _load_yaml(text, f, self.problems)
+        if not isinstance(raw, dict):
+            if raw is not None or not any(p.file == f for p in self.problems):
+                self.problem(f, 1, "(document)", "must be a mapping with products and schedules")
+            return None
+        try:
+            doc = VaccinesSchema().load(raw)
+        except ValidationError as exc:
+            self.problems += _schema_problems(exc.messages, (), lines, f)
+            return None
+        line = lines.line_of
+        self._unique(f, lines, doc["products"], "products", "code")
+        self._unique(f, lines, doc["schedules"], "schedules", "code")
+        product_codes = {p["code"] for p in doc["products"]}
+        for s_index, schedule in enumerate(doc["schedules"]):
+            where = ("schedules", s_index)
+            for p_index, code in enumerate(schedule["products"]):
+                if code not in product_codes:
+                    self.problem(f, line(where + ("products", p_index)),
+                                 f"schedules[{s_index}].products[{p_index}]",
+                                 f"unknown product {code!r}")
+            if schedule["max_age"] is not None and schedule["max_age"] < schedule["min_age"]:
+                self.problem(f, line(where + ("max_age",)), f"schedules[{s_index}].max_age",
+                             "is below min_age")
+            doses = schedule["doses"]
+            for d_index, dose in enumerate(doses):
+                dpath = where + ("doses", d_index)
+                dname = f"schedules[{s_index}].doses[{d_index}]"
+                if dose["number"] != d_index + 1:
+                    self.problem(f, line(dpath + ("number",)), dname + ".number",
+                                 f"expected {d_index + 1}: dose numbers start at 1 and are consecutive")
+                if d_index > 0 and "min_interval_days" not in dose:
+                    self.problem(f, line(dpath), dname + ".min_interval_days",
+                                 "required for every dose after the first")
+                if d_index == 0 and ("min_interval_days" in dose or dose.get("max_interval_days")):
+                    self.problem(f, line(dpath), dname,
+                                 "the first dose has no interval")
+                low, high = dose.get("min_interval_days"), dose.get("max_interval_days")
+                if low is not None and high is not None and high < low:
+                    self.problem(f, line(dpath + ("max_interval_days",)),
+                                 dname + ".max_interval_days", "is below min_interval_days")
+                for p_index, code in enumerate(dose.get("products", [])):
+                    if code not in product_codes:
+                        self.problem(f, line(dpath + ("products", p_index)),
+                                     f"{dname}.products[{p_index}]", f"unknown product {code!r}")
+                if dose["booster"] and d_index == 0:
+                    self.problem(f, line(dpath + ("booster",)), dname + ".booster",
+                                 "the first dose cannot be a booster")
+                if not dose["booster"] and d_index > 0 and doses[d_index - 1]["booster"]:
+                    self.problem(f, line(dpath), dname,
+                                 "primary doses must come before boosters")
+        if pack_doc is not None:
+            locales = pack_doc["locales"]
+            texts = [(("products", i, "name"), p["name"]) for i, p in enumerate(doc["products"])]
+            texts += [(("schedules", i, "disease"), s["disease"])
+                      for i, s in enumerate(doc["schedules"])]
+            self._check_texts(f, lines, texts, locales)
+        return doc
+
+    # locations.csv
+    def _load_locations(self, pack_doc: dict[str, Any] | None) -> list[LocationRow]:
+        f = LOCATIONS_FILE
+        rows = self._read_csv(f, required=("code", "parent_code", "level", "name"))
+        if rows is None:
+            return []
+        header, records = rows
+        if pack_doc is None:
+            return []
+        default = pack_doc["default_locale"]
+        others = [loc for loc in pack_doc["locales"] if loc != default]
+        allowed = {"code", "parent_code", "level", "name", "postal_codes", "lat", "long"}
+        allowed |= {f"name_{loc}" for loc in others}
+        for column in header:
+            if column not in allowed:
+                self.problem(f, 1, column, "unknown column" + (
+                    f" (locale {column[5:]!r} is not declared in pack.yaml)"
+                    if column.startswith("name_") else ""))
+        for loc in others:
+            if f"name_{loc}" not in header:
+                self.problem(f, 1, f"name_{loc}", f"column missing for locale {loc!r}")
+        levels = len(pack_doc["hierarchy"])
+        postal = pack_doc.get("postal_code")
+        postal_re = None
+        if postal:
+            try:
+                postal_re = re.compile(postal["pattern"])
+            except re.error:
+                postal_re = None
+        iso_codes = {s.code for s in pycountry.subdivisions.get(country_code=pack_doc["code"]) or []}
+
+        out: list[LocationRow] = []
+        first_line: dict[str, int] = {}
+        for line_no, record in records:
+            code = (record.get("code") or "").strip()
+            if not code:
+                self.problem(f, line_no, "code", "must not be empty")
+                continue
+            if code in first_line:
+                self.problem(f, line_no, "code", f"{code!r} is used twice (first on line {first_line[code]})")
+                continue
+            first_line[code] = line_no
+            level_text = (record.get("level") or "").strip()
+            try:
+                level = int(level_text)
+            except ValueError:
+                self.problem(f, line_no, "level", f"{level_text!r} is not a whole number")
+                continue
+            if not 1 <= level <= levels:
+                self.problem(f, line_no, "level", f"must be 1 to {levels} (the hierarchy's levels)")
+                continue
+            name = (record.get("name") or "").strip()
+            if not name:
+                self.problem(f, line_no, "name", "must not be empty")
+            names: dict[str, str] = {}
+            for loc in others:
+                value = (record.get(f"name_{loc}") or "").strip()
+                if f"name_{loc}" in header and not value:
+                    self.problem(f, line_no, f"name_{loc}", f"missing name for locale {loc!r}")
+                names[loc] = value
+            parent = (record.get("parent_code") or "").strip() or None
+            if level == 1 and parent:
+                self.problem(f, line_no, "parent_code", "must be empty on level 1")
+            if level > 1 and not parent:
+                self.problem(f, line_no, "parent_code", f"required on level {level}")
+            if (level == 1 and iso_codes and ISO_SUBDIVISION_SHAPE.match(code)
+                    and code not in iso_codes):
+                self.problem(f, line_no, "code", f"{code!r} is not an ISO 3166-2 code of {pack_doc['code']}")
+            postal_codes = [p.strip() for p in (record.get("postal_codes") or "").split(";") if p.strip()]
+            if postal_codes and not postal:
+                self.problem(f, line_no, "postal_codes", "pack.yaml declares no postal_code pattern")
+            elif postal_re is not None:
+                for value in postal_codes:
+                    if not postal_re.fullmatch(value):
+                        self.problem(f, line_no, "postal_codes", f"{value!r} does not match postal_code.pattern")
+            lat = self._coordinate(f, line_no, record, "lat", 90)
+            lon = self._coordinate(f, line_no, record, "long", 180)
+            if bool((record.get("lat") or "").strip()) != bool((record.get("long") or "").strip()):
+                self.problem(f, line_no, "lat", "give both lat and long, or neither")
+            out.append(LocationRow(line_no, code, parent, level, name, names, postal_codes, lat, lon))
+
+        by_code = {row.code: row for row in out}
+        for row in out:
+            if row.parent_code is None or row.level == 1:
+                continue
+            parent_row = by_code.get(row.parent_code)
+            if parent_row is None:
+                if row.parent_code not in first_line:
+                    self.problem(f, row.line, "parent_code", f"no location with code {row.parent_code!r}")
+            elif parent_row.level != row.level - 1:
+                self.problem(f, row.line, "parent_code",
+                             f"parent {row.parent_code!r} is on level {parent_row.level}, expected {row.level - 1}")
+        if not any(row.level == 1 for row in out) and records:
+            self.problem(f, 1, "level", "no level-1 location")
+        return out
+
+    def _coordinate(self, file: str, line_no: int, record: dict[str, str], column: str,
+                    bound: int) -> float | None:
+        text = (record.get(column) or "").strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            self.problem(file, line_no, column, f"{text!r} is not a number")
+            return None
+        if not -bound <= value <= bound:
+            self.problem(file, line_no, column, f"must be between -{bound} and {bound}")
+            return None
+        return value
+
+    # population.csv
+    def _load_population(self, pack_doc: dict[str, Any] | None,
+                         locations: list[LocationRow]) -> list[PopulationRow]:
+        f = POPULATION_FILE
+        if not (self.root / f).exists():
+            return []
+        columns = ("location_code", "year", "age_band", "sex", "count")
+        rows = self._read_csv(f, required=columns)
+        if rows is None:
+            return []
+        header, records = rows
+        for column in header:
+            if column not in columns:
+                self.problem(f, 1, column, "unknown column")
+        codes = {row.code for row in locations}
+        sexes = {"all"} | ({g["code"] for g in pack_doc["genders"]} if pack_doc else set())
+        out: list[PopulationRow] = []
+        seen: dict[tuple[str, int, str, str], int] = {}
+        for line_no, record in records:
+            code = (record.get("location_code") or "").strip()
+            ok = True
+            if code not in codes:
+                self.problem(f, line_no, "location_code", f"no location with code {code!r}")
+                ok = False
+            try:
+                year = int(record.get("year") or "")
+                if not 1900 <= year <= 2200:
+                    raise ValueError
+            except ValueError:
+                self.problem(f, line_no, "year", "must be a year like 2026")
+                ok = False
+            band = (record.get("age_band") or "").strip()
+            match = AGE_BAND.match(band)
+            if not match or (match.group(1) and int(match.group(1)) > int(match.group(2))):
+                self.problem(f, line_no, "age_band", f"{band!r} is not like 18-44 or 60+")
+                ok = False
+            sex = (record.get("sex") or "").strip()
+            if pack_doc and sex not in sexes:
+                self.problem(f, line_no, "sex", f"{sex!r} is not a gender code of pack.yaml or 'all'")
+                ok = False
+            try:
+                count = int(record.get("count") or "")
+                if count < 0:
+                    raise ValueError
+            except ValueError:
+                self.problem(f, line_no, "count", "must be a whole number, 0 or more")
+                ok = False
+            if not ok:
+                continue
+            key = (code, year, band, sex)
+            if key in seen:
+                self.problem(f, line_no, "location_code", f"same place, year, age band and sex as line {seen[key]}")
+                continue
+            seen[key] = line_no
+            out.append(PopulationRow(line_no, code, year, band, sex, count))
+        return out
+
+    # locales/
+    def _check_translations(self, pack_doc: dict[str, Any] | None) -> dict[str, Path]:
+        folder = self.root / LOCALES_DIR
+        found: dict[str, Path] = {}
+        if not folder.is_dir():
+            return found
+        for po_path in sorted(folder.glob("*.po")):
+            rel = f"{LOCALES_DIR}/{po_path.name}"
+            locale = po_path.stem
+            if pack_doc and locale not in pack_doc["locales"]:
+                self.problem(rel, 1, "(file)", f"locale {locale!r} is not declared in pack.yaml")
+            try:
+                with po_path.open("rb") as handle:
+                    read_po(handle, locale=locale, abort_invalid=True)
+            except Exception as exc:  # babel raises PoFileError and friends
+                line = getattr(exc, "lineno", 1) or 1
+                self.problem(rel, line, "(file)", f"not a valid gettext catalog: {exc}")
+                continue
+            found[locale] = po_path
+        return found
+
+    # files
+    def _read(self, name: str) -> str | None:
+        path = self.root / name
+        if not path.is_file():
+            self.problem(name, 0, "(file)", "required file is missing")
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problem(name, 1, "(file)", f"not UTF-8 text: {exc}")
+            return None
+
+    def _read_csv(self, name: str, required: tuple[str, ...]
+                  ) -> tuple[list[str], list[tuple[int, dict[str, str]]]] | None:
+        text = self._read(name)
+        if text is None:
+            return None
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+        try:
+            header = [column.strip() for column in next(reader)]
+        except StopIteration:
+            self.problem(name, 1, "(header)", "file is empty")
+            return None
+        missing = [c for c in required if c not in header]
+        for column in missing:
+            self.problem(name, 1, column, "required column is missing")
+        if missing:
+            return None
+        records: list[tuple[int, dict[str, str]]] = []
+        try:
+            for values in reader:
+                line_no = reader.line_num
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    self.problem(name, line_no, "(row)",
+                                 f"has {len(values)} values, the header has {len(header)} columns")
+                    continue
+                records.append((line_no, dict(zip(header, values))))
+        except csv.Error as exc:
+            self.problem(name, reader.line_num, "(row)", f"not valid CSV: {exc}")
+        return header, records
+
+
+def validate_pack(path: str | Path) -> list[Problem]:
+    validator = _Validator(Path(path))
+    validator.run()
+    return sorted(set(validator.problems), key=lambda p: (p.file, p.line, p.field, p.message))
+
+
+def load_pack(path: str | Path) -> Pack:
+    validator = _Validator(Path(path))
+    pack = validator.run()
+    if pack is None:
+        raise PackInvalid(sorted(set(validator.problems),
+                                 key=lambda p: (p.file, p.line, p.field, p.message)))
+    return pack
+
+
+def content_hash(root: Path) -> str:
+    """SHA-256 over every file of the pack (relative path and bytes), order-independent."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -1,0 +1,73 @@
+"""The installed pack as the running app sees it, cached per process for a short time so
+requests do not each read it from the database."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from cowin_kit.config.models import InstalledPack
+from cowin_kit.db import get_database
+from cowin_kit.errors import NotFound
+
+CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ActivePack:
+    code: str
+    version: str
+    content_hash: str
+    document: dict[str, Any]
+
+    @property
+    def locales(self) -> list[str]:
+        return self.document["locales"]
+
+    @property
+    def default_locale(self) -> str:
+        return self.document["default_locale"]
+
+
+def _cache() -> dict[str, Any]:
+    return current_app.extensions.setdefault("cowin_kit.pack_cache", {"at": 0.0, "pack": None})
+
+
+def active_pack() -> ActivePack:
+    cache = _cache()
+    if cache["pack"] is not None and time.monotonic() - cache["at"] < CACHE_SECONDS:
+        return cache["pack"]
+    wanted = current_app.config["COWIN_KIT"]["PACK"]
+    with get_database().session() as session:
+        query = select(InstalledPack)
+        if wanted:
+            query = query.where(InstalledPack.code == wanted)
+        rows = session.scalars(query).all()
+    if not rows:
+        raise NotFound("no country pack is installed" + (f" with code {wanted}" if wanted else ""),
+                       code="pack_not_installed")
+    row = rows[0]
+    pack = ActivePack(row.code, row.version, row.content_hash, row.document)
+    cache.update(at=time.monotonic(), pack=pack)
+    return pack
+
+
+def forget_active_pack() -> None:
+    _cache().update(at=0.0, pack=None)
+
+
+def offered_locales() -> tuple[list[str], str]:
+    """(locales offered, default locale); English only while no pack is installed."""
+    settings = current_app.config["COWIN_KIT"]
+    try:
+        pack = active_pack()
+    except Exception:  # no pack or no database yet: still answer, in English
+        default = settings["DEFAULT_LOCALE"] or "en"
+        return [default], default
+    default = settings["DEFAULT_LOCALE"] if settings["DEFAULT_LOCALE"] in pack.locales \
+        else pack.default_locale
+    return pack.locales, default

@@ -1,0 +1,130 @@
+"""Marshmallow schemas of a country pack's YAML files (the shape; packs.py checks the
+references between files and the country facts)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+CODE = validate.Regexp(r"^[a-z0-9_]+$", error="use lower-case letters, digits and _")
+PRODUCT_CODE = validate.Regexp(r"^[A-Z0-9_\-]+$", error="use upper-case letters, digits, - and _")
+CERTIFICATE_FORMATS = ("vc", "dcc", "shc", "pdf")
+
+
+class LocalizedText(fields.Dict):
+    """{locale: text}; completeness against the pack's locales is checked afterwards."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            keys=fields.String(validate=validate.Length(min=2)),
+            values=fields.String(validate=validate.Length(min=1, error="must not be empty")),
+            **kwargs,
+        )
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class HierarchyLevelSchema(StrictSchema):
+    key = fields.String(required=True, validate=CODE)
+    name = LocalizedText(required=True)
+
+
+class PostalCodeSchema(StrictSchema):
+    pattern = fields.String(required=True)
+    label = LocalizedText(required=True)
+
+
+class IdTypeSchema(StrictSchema):
+    code = fields.String(required=True, validate=CODE)
+    label = LocalizedText(required=True)
+    validator = fields.String(required=True)
+    min_age = fields.Integer(load_default=0, validate=validate.Range(min=0, max=120))
+    registration = fields.Boolean(load_default=True)
+
+
+class GenderSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_]{1,16}$"))
+    label = LocalizedText(required=True)
+
+
+class CertificatesSchema(StrictSchema):
+    issuer = LocalizedText(required=True)
+    issuer_id = fields.String()
+    formats = fields.List(
+        fields.String(validate=validate.OneOf(CERTIFICATE_FORMATS)),
+        required=True, validate=validate.Length(min=1),
+    )
+    logo = fields.String()
+
+
+class PackSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$",
+                                                                 error="two upper-case letters"))
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = LocalizedText(required=True)
+    timezone = fields.String(required=True)
+    locales = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    default_locale = fields.String(required=True)
+    phone_region = fields.String(required=True)
+    max_beneficiaries_per_account = fields.Integer(
+        load_default=4, validate=validate.Range(min=1, max=20))
+    birth_capture = fields.String(load_default="year", validate=validate.OneOf(["year", "date"]))
+    hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
+                            validate=validate.Length(min=1, max=5,
+                                                     error="1 to 5 levels"))
+    postal_code = fields.Nested(PostalCodeSchema)
+    id_types = fields.List(fields.Nested(IdTypeSchema), required=True,
+                           validate=validate.Length(min=1))
+    genders = fields.List(fields.Nested(GenderSchema), required=True,
+                          validate=validate.Length(min=1))
+    certificates = fields.Nested(CertificatesSchema, required=True)
+
+
+class ProductCodesSchema(StrictSchema):
+    icd11 = fields.String()
+    snomed = fields.String()
+    eu_product = fields.String()
+    eu_mah = fields.String()
+    eu_prophylaxis = fields.String()
+    cvx = fields.String()
+
+
+class ProductSchema(StrictSchema):
+    code = fields.String(required=True, validate=PRODUCT_CODE)
+    name = LocalizedText(required=True)
+    manufacturer = fields.String(required=True)
+    codes = fields.Nested(ProductCodesSchema, load_default=dict)
+
+
+class DoseSchema(StrictSchema):
+    number = fields.Integer(required=True, validate=validate.Range(min=1, max=20))
+    min_interval_days = fields.Integer(validate=validate.Range(min=0, max=3650))
+    max_interval_days = fields.Integer(validate=validate.Range(min=0, max=3650),
+                                       allow_none=True)
+    booster = fields.Boolean(load_default=False)
+    products = fields.List(fields.String())
+
+
+class ScheduleSchema(StrictSchema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_\-]+$"))
+    disease = LocalizedText(required=True)
+    target_disease = fields.String(required=True)
+    products = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    interchangeable = fields.Boolean(load_default=False)
+    min_age = fields.Integer(load_default=0, validate=validate.Range(min=0, max=120))
+    max_age = fields.Integer(load_default=None, allow_none=True,
+                             validate=validate.Range(min=0, max=150))
+    doses = fields.List(fields.Nested(DoseSchema), required=True,
+                        validate=validate.Length(min=1))
+
+
+class VaccinesSchema(StrictSchema):
+    products = fields.List(fields.Nested(ProductSchema), required=True,
+                           validate=validate.Length(min=1))
+    schedules = fields.List(fields.Nested(ScheduleSchema), required=True,
+                            validate=validate.Length(min=1))
+
+
+__all__ = ["PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]

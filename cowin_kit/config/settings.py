@@ -1,0 +1,339 @@
+"""Every setting of cowin-kit, declared once.
+
+A setting is read, in order of precedence, from ``create_app(overrides=...)``, from a
+``COWIN_KIT_<KEY>`` environment variable, from the instance config file
+(``<INSTANCE_PATH>/config.toml``), and finally from its default. Unknown keys and values of
+the wrong type stop the start with a message naming the key: a typo in a deployment must
+not silently fall back to a default.
+
+``cowin-kit config doc`` turns this table into docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+ENV_PREFIX = "COWIN_KIT_"
+CONFIG_FILE_NAME = "config.toml"
+SECRET_KEY_FILE_NAME = "secret_key"
+DEVELOPMENT_ENVIRONMENTS = frozenset({"dev", "demo", "test"})
+
+
+class SettingsError(Exception):
+    """A setting is unknown, missing or has a value of the wrong type."""
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _parse_str(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    raise ValueError("expected text")
+
+
+def _parse_list(raw: Any) -> list[str]:
+    if isinstance(raw, list):
+        if not all(isinstance(item, str) for item in raw):
+            raise ValueError("expected a list of text items")
+        return [item.strip() for item in raw if item.strip()]
+    if isinstance(raw, str):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    raise ValueError("expected a comma-separated list")
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "str": _parse_str,
+    "int": _parse_int,
+    "float": _parse_float,
+    "bool": _parse_bool,
+    "list": _parse_list,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    type: str
+    default: Any
+    description: str
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PREFIX + self.key
+
+    def parse(self, raw: Any) -> Any:
+        try:
+            value = PARSERS[self.type](raw)
+        except ValueError as exc:
+            raise SettingsError(f"{self.key}: {exc} (got {self.display(raw)!s})") from None
+        if self.choices and value not in self.choices:
+            raise SettingsError(
+                f"{self.key}: must be one of {', '.join(self.choices)} (got {value!r})"
+            )
+        return value
+
+    def display(self, value: Any) -> str:
+        if self.secret and value:
+            return "********"
+        return repr(value)
+
+
+DECLARATIONS: tuple[Setting, ...] = (
+    Setting("ENV", "str", "production",
+            "Where this instance runs. `dev`, `demo` and `test` relax start-up checks "
+            "(a missing SECRET_KEY is generated); `production` enforces them.",
+            choices=("production", "dev", "demo", "test")),
+    Setting("INSTANCE_PATH", "str", "instance",
+            "Folder for this instance's files: config.toml, the generated secret key, "
+            "the default SQLite database. Relative paths are taken from the working folder. "
+            "Only read from the environment."),
+    Setting("DATABASE_URL", "str", "",
+            "SQLAlchemy database URL, e.g. `postgresql+psycopg://user:pw@host/cowin`. "
+            "Empty means a SQLite file `cowin-kit.db` in the instance folder.", secret=True),
+    Setting("DATABASE_POOL_SIZE", "int", 10,
+            "Connections each process keeps open to PostgreSQL."),
+    Setting("SECRET_KEY", "str", "",
+            "Key that signs sessions and tokens. Required in production; `cowin-kit init` "
+            "writes one into the instance folder.", secret=True),
+    Setting("PACK", "str", "",
+            "Code of the installed country pack to serve (e.g. `IN`). Empty means the only "
+            "installed pack."),
+    Setting("DEFAULT_LOCALE", "str", "",
+            "Language used when a request asks for none the pack offers. Empty means the "
+            "pack's default_locale."),
+    Setting("REDIS_URL", "str", "",
+            "Redis URL (e.g. `redis://127.0.0.1:6379/0`) shared by all processes for rate "
+            "limits and caches. Empty keeps them in each process's memory.", secret=True),
+    Setting("NOTIFIER", "str", "log",
+            "Where outgoing messages (OTP SMS, alerts) go: `log`, `file:PATH` (one JSON line "
+            "per message) or the name of a notifier plugin."),
+    Setting("LOG_LEVEL", "str", "INFO", "Python logging level.",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("TEST_DATABASE_URL", "str", "",
+            "Test suite only: a PostgreSQL server URL on which `make test` also runs the "
+            "suite (a database is created and dropped per run).", secret=True),
+    Setting("VECTORS", "str", "",
+            "Test suite only: folder of the certificate conformance vectors "
+            "(default `../shared/vectors`)."),
+)
+
+BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
+
+
+class Settings(Mapping[str, Any]):
+    """The resolved settings of one instance (read-only)."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+        self._values = values
+        self.sources = sources
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key.upper()]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self._values["INSTANCE_PATH"])
+
+    @property
+    def is_development(self) -> bool:
+        return self._values["ENV"] in DEVELOPMENT_ENVIRONMENTS
+
+    def masked(self) -> list[tuple[str, str, str]]:
+        """(key, shown value, source) for every setting, secrets masked."""
+        return [
+            (key, BY_KEY[key].display(self._values[key]), self.sources[key])
+            for key in self._values
+        ]
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    problems: list[str] = []
+
+    for key in overrides:
+        if key not in BY_KEY:
+            problems.append(f"{key}: unknown setting")
+    env_values: dict[str, str] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):]
+        if key not in BY_KEY:
+            problems.append(f"{name}: unknown setting (environment variable)")
+            continue
+        env_values[key] = raw
+
+    instance_raw = overrides.get("INSTANCE_PATH", env_values.get("INSTANCE_PATH", "instance"))
+    instance_path = Path(str(instance_raw)).expanduser().resolve()
+    file_values = _read_config_file(instance_path / CONFIG_FILE_NAME, problems)
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in DECLARATIONS:
+        if setting.key in overrides:
+            raw, source = overrides[setting.key], "override"
+        elif setting.key in env_values:
+            raw, source = env_values[setting.key], "environment"
+        elif setting.key in file_values:
+            raw, source = file_values[setting.key], "config file"
+        else:
+            values[setting.key], sources[setting.key] = setting.default, "default"
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except SettingsError as exc:
+            problems.append(f"{exc} [{source}]")
+            continue
+        sources[setting.key] = source
+
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+
+    values["INSTANCE_PATH"] = str(instance_path)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance_path / 'cowin-kit.db'}"
+    if not values["SECRET_KEY"]:
+        key_file = instance_path / SECRET_KEY_FILE_NAME
+        if key_file.is_file():
+            values["SECRET_KEY"] = key_file.read_text().strip()
+            sources["SECRET_KEY"] = "instance secret_key file"
+        elif values["ENV"] in DEVELOPMENT_ENVIRONMENTS:
+            # Development only: tokens then last as long as this process.
+            values["SECRET_KEY"] = secrets.token_urlsafe(48)
+            sources["SECRET_KEY"] = "generated for this process"
+        else:
+            raise SettingsError(
+                "invalid settings:\n  SECRET_KEY: required when ENV is production "
+                f"(set {ENV_PREFIX}SECRET_KEY or run `cowin-kit init`)"
+            )
+    return Settings(values, sources)
+
+
+def _read_config_file(path: Path, problems: list[str]) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: not valid TOML ({exc})")
+        return {}
+    for key in data:
+        if key not in BY_KEY:
+            problems.append(f"{key}: unknown setting (in {path})")
+        elif key == "INSTANCE_PATH":
+            problems.append(f"{key}: cannot be set in the config file it locates (in {path})")
+    return {k: v for k, v in data.items() if k in BY_KEY and k != "INSTANCE_PATH"}
+
+
+def write_secret_key(instance_path: Path) -> Path:
+    """Create the instance's secret key file once (readable by its owner only)."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / SECRET_KEY_FILE_NAME
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+    return key_file
+
+
+def render_config_file(values: Mapping[str, Any]) -> str:
+    """TOML text for an instance config file holding ``values``."""
+    lines = ["# cowin-kit instance settings; see docs/configuration.md"]
+    for key, value in values.items():
+        if key not in BY_KEY:
+            raise SettingsError(f"{key}: unknown setting")
+        BY_KEY[key].parse(value)
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            rendered = str(value)
+        elif isinstance(value, list):
+            rendered = "[" + ", ".join(_toml_string(v) for v in value) + "]"
+        else:
+            rendered = _toml_string(str(value))
+        lines.append(f"{key} = {rendered}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def configuration_markdown() -> str:
+    """docs/configuration.md, generated from DECLARATIONS."""
+    out = [
+        "# Configuration",
+        "",
+        "Generated by `cowin-kit config doc` from `cowin_kit/config/settings.py`; do not edit.",
+        "",
+        "Each setting is read from `create_app(overrides)`, then the environment variable "
+        f"`{ENV_PREFIX}<KEY>`, then `<INSTANCE_PATH>/{CONFIG_FILE_NAME}` (TOML, `KEY = value`), "
+        "then its default. Unknown keys and wrong types stop the start with a message naming "
+        "the key. `cowin-kit config show` prints the values in force, secrets masked.",
+        "",
+        "| key | environment variable | type | default | secret | description |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in DECLARATIONS:
+        default = "" if s.default in ("", None) else f"`{s.default}`"
+        choices = f" One of: {', '.join(f'`{c}`' for c in s.choices)}." if s.choices else ""
+        out.append(
+            f"| `{s.key}` | `{s.env_name}` | {s.type} | {default} | "
+            f"{'yes' if s.secret else 'no'} | {s.description}{choices} |"
+        )
+    return "\n".join(out) + "\n"

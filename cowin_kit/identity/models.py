@@ -1,0 +1,66 @@
+"""Identity documents, genders and staff accounts with their role grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cowin_kit.db import Base, utcnow
+
+
+class IdDocumentType(Base):
+    __tablename__ = "id_document_type"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    labels: Mapped[dict[str, str]]
+    validator: Mapped[str] = mapped_column(String(500))
+    min_age: Mapped[int] = mapped_column(default=0)
+    registration: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Gender(Base):
+    __tablename__ = "gender"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    labels: Mapped[dict[str, str]]
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grants: Mapped[list["RoleGrant"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class RoleGrant(Base):
+    """A role held on a part of the hierarchy: no location means the whole country."""
+
+    __tablename__ = "role_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(32))
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"), index=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[StaffUser] = relationship(back_populates="grants")

@@ -1,0 +1,16 @@
+"""Imports every domain's models so that the metadata is complete (for Alembic and tests)."""
+
+from cowin_kit.audit.models import AuditEvent
+from cowin_kit.config.models import InstalledPack
+from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
+from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
+from cowin_kit.scheduling.models import (
+    Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+)
+from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+
+__all__ = [
+    "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
+    "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
+    "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
+]

@@ -1,0 +1,94 @@
+"""Facilities and the vaccination sessions they publish."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Time
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cowin_kit.db import Base, new_uuid, utcnow
+
+
+class Facility(Base):
+    __tablename__ = "facility"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, str]]
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    postal_code: Mapped[Optional[str]] = mapped_column(String(16), index=True)
+    latitude: Mapped[Optional[float]]
+    longitude: Mapped[Optional[float]]
+    facility_type: Mapped[str] = mapped_column(String(16), default="public")
+    fee_type: Mapped[str] = mapped_column(String(8), default="Free")
+    opens_at: Mapped[Optional[time]] = mapped_column(Time)
+    closes_at: Mapped[Optional[time]] = mapped_column(Time)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VaccinationSession(Base):
+    __tablename__ = "vaccination_session"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"))
+    session_date: Mapped[date] = mapped_column(Date)
+    product_id: Mapped[int] = mapped_column(ForeignKey("vaccine_product.id"), index=True)
+    min_age: Mapped[int] = mapped_column(default=18)
+    max_age: Mapped[Optional[int]]
+    fee: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal(0))
+    status: Mapped[str] = mapped_column(String(16), default="published")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    capacities: Mapped[list["SessionDoseCapacity"]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionDoseCapacity.dose_number"
+    )
+    slots: Mapped[list["SessionSlot"]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionSlot.starts_at"
+    )
+
+    __table_args__ = (
+        Index("ix_vaccination_session_facility_date", "facility_id", "session_date"),
+    )
+
+
+class SessionDoseCapacity(Base):
+    """Seats of one session for one dose number; ``booked`` is claimed atomically."""
+
+    __tablename__ = "session_dose_capacity"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("vaccination_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    dose_number: Mapped[int] = mapped_column(primary_key=True)
+    capacity: Mapped[int]
+    booked: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+    )
+
+
+class SessionSlot(Base):
+    __tablename__ = "session_slot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("vaccination_session.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[time] = mapped_column(Time)
+    ends_at: Mapped[time] = mapped_column(Time)
+    capacity: Mapped[int]
+    booked: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+    )
+
+    @property
+    def label(self) -> str:
+        return f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"

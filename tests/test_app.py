@@ -1,0 +1,65 @@
+from sqlalchemy import event
+
+from cowin_kit import create_app, migrate
+from cowin_kit.db import get_database, make_engine
+
+
+def test_creating_the_app_runs_no_database_query(tmp_path):
+    # An unreachable server: creating the app must still succeed, and connect nowhere.
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path),
+                      "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    assert get_database(app)._engine is None
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "database unreachable" in response.get_json()["reason"]
+
+
+def test_app_factory_with_a_real_database_queries_nothing_until_a_request(database_url, tmp_path):
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": database_url})
+    statements = []
+    event.listen(get_database(app).engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+    assert statements == []
+    assert app.test_client().get("/readyz").status_code == 200
+    assert statements
+    get_database(app).dispose()
+
+
+def test_readyz_answers_200_at_head(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["revision"] == ",".join(migrate.head_revisions())
+
+
+def test_readyz_answers_503_with_a_reason_when_migrations_are_missing(fresh_database_url, tmp_path):
+    for backend in ("sqlite",):
+        url = fresh_database_url(backend)
+        app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url})
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert "cowin-kit db upgrade" in response.get_json()["reason"]
+        migrate.upgrade(get_database(app).engine)
+        assert app.test_client().get("/readyz").status_code == 200
+        get_database(app).dispose()
+
+
+def test_errors_are_problem_json(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 404 and body["code"] == "not_found"
+
+
+def test_wsgi_module_exposes_an_app(monkeypatch, tmp_path):
+    import importlib
+    import sys
+
+    monkeypatch.setenv("COWIN_KIT_ENV", "dev")
+    monkeypatch.setenv("COWIN_KIT_INSTANCE_PATH", str(tmp_path))
+    sys.modules.pop("cowin_kit.wsgi", None)
+    wsgi = importlib.import_module("cowin_kit.wsgi")
+    assert wsgi.app.test_client().get("/healthz").get_json() == {"status": "ok"}
+    sys.modules.pop("cowin_kit.wsgi", None)

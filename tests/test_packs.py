@@ -1,0 +1,142 @@
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cowin_kit.cli import main
+from cowin_kit.config.packs import load_pack, validate_pack
+from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+
+from conftest import EXAMPLES
+
+EXAMPLE_CODES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "pack.yaml").is_file())
+
+
+def test_there_are_at_least_four_example_packs_with_rtl_and_non_latin_scripts():
+    assert {"in", "ca", "ua", "ae"} <= set(EXAMPLE_CODES)
+    locales = {loc for code in EXAMPLE_CODES for loc in load_pack(EXAMPLES / code).locales}
+    assert {"hi", "fr", "uk", "ar"} <= locales
+
+
+@pytest.mark.parametrize("code", EXAMPLE_CODES)
+def test_every_example_pack_validates(code):
+    assert validate_pack(EXAMPLES / code) == []
+    result = CliRunner().invoke(main, ["pack", "validate", str(EXAMPLES / code)])
+    assert result.exit_code == 0, result.output
+
+
+def test_india_pack_has_the_facts_the_programme_needs():
+    pack = load_pack(EXAMPLES / "in")
+    level1 = [row for row in pack.locations if row.level == 1]
+    assert len(level1) == 36
+    assert all(row.code.startswith("IN-") and row.names["hi"] for row in level1)
+    by_state = {}
+    for row in pack.locations:
+        if row.level == 2:
+            by_state.setdefault(row.parent_code, []).append(row)
+    assert sum(1 for rows in by_state.values() if len(rows) >= 2) >= 3
+    id_types = {t["code"]: t for t in pack.document["id_types"]}
+    assert len(id_types) == 7
+    assert id_types["aadhaar"]["validator"] == "stdnum:in_.aadhaar"
+    schedules = {s["code"]: s for s in pack.vaccines["schedules"]}
+    intervals = {s["products"][0]: s["doses"][1]["min_interval_days"] for s in schedules.values()}
+    assert intervals["COVISHIELD"] == 84 and intervals["COVAXIN"] == 28
+    assert "CORBEVAX" in intervals
+
+
+def test_aadhaar_validator_checks_the_verhoeff_digit():
+    assert normalize_id_number("stdnum:in_.aadhaar", "2341 2341 2346") == "234123412346"
+    with pytest.raises(InvalidIdNumber):
+        normalize_id_number("stdnum:in_.aadhaar", "2341 2341 2347")
+
+
+def test_regex_validator_strips_separators_and_upper_cases():
+    assert normalize_id_number("regex:^[A-Z][0-9]{7}$", "j-123 4567") == "J1234567"
+    with pytest.raises(InvalidIdNumber):
+        normalize_id_number("regex:^[A-Z][0-9]{7}$", "12345678")
+
+
+def _broken_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "broken"
+    shutil.copytree(EXAMPLES / "in", target)
+    pack_yaml = target / "pack.yaml"
+    text = pack_yaml.read_text(encoding="utf-8")
+    text = text.replace("timezone: Asia/Kolkata", "timezone: Asia/Atlantis")          # 1
+    text = text.replace("validator: stdnum:in_.aadhaar", "validator: stdnum:in_.nothing")  # 2
+    text = text.replace("phone_region: IN", "phone_region: QQ")                        # 3
+    pack_yaml.write_text(text, encoding="utf-8")
+    vaccines = target / "vaccines.yaml"
+    text = vaccines.read_text(encoding="utf-8")
+    text = text.replace("max_interval_days: 112", "max_interval_days: 10", 1)  # 4
+    vaccines.write_text(text, encoding="utf-8")
+    locations = (target / "locations.csv").read_text(encoding="utf-8").splitlines()
+    header = locations[0].split(",")
+    row = dict(zip(header, [""] * len(header)))
+
+    def line(**values):
+        data = {**row, **values}
+        return ",".join(data[c] for c in header)
+
+    locations += [
+        line(code="X-1", parent_code="IN-NOPE", level="2", name="Orphan", name_hi="अनाथ"),  # 5
+        line(code="X-2", parent_code="", level="7", name="Too deep", name_hi="गहरा"),      # 6
+        line(code="X-3", parent_code="IN-DL", level="2", name="No Hindi", name_hi=""),     # 7
+        line(code="X-4", parent_code="IN-DL", level="2", name="Bad lat", name_hi="अ",
+             lat="123", long="10"),                                                         # 8
+        line(code="X-4", parent_code="IN-DL", level="2", name="Duplicate", name_hi="अ"),  # 9
+        line(code="X-5", parent_code="IN-DL", level="2", name="Bad PIN", name_hi="अ",
+             postal_codes="ABC"),                                                           # 10
+    ]
+    (target / "locations.csv").write_text("\n".join(locations) + "\n", encoding="utf-8")
+    return target
+
+
+def test_a_pack_with_ten_problems_reports_all_ten(tmp_path):
+    problems = validate_pack(_broken_copy(tmp_path))
+    rendered = [str(p) for p in problems]
+    assert len(problems) == 10, "\n".join(rendered)
+    fields = {(p.file, p.field) for p in problems}
+    assert ("pack.yaml", "timezone") in fields
+    assert ("pack.yaml", "phone_region") in fields
+    assert ("pack.yaml", "id_types[0].validator") in fields
+    assert ("vaccines.yaml", "schedules[0].doses[1].max_interval_days") in fields
+    for field in ("parent_code", "level", "name_hi", "lat", "code", "postal_codes"):
+        assert ("locations.csv", field) in fields
+    pack_lines = (tmp_path / "broken" / "pack.yaml").read_text(encoding="utf-8").splitlines()
+    timezone = next(p for p in problems if p.field == "timezone")
+    assert pack_lines[timezone.line - 1].startswith("timezone:")
+
+
+def test_cli_prints_file_line_field_message_and_exits_1(tmp_path):
+    broken = _broken_copy(tmp_path)
+    result = CliRunner().invoke(main, ["pack", "validate", str(broken)])
+    assert result.exit_code == 1
+    lines = [l for l in result.stdout.splitlines() if l]
+    assert len(lines) == 10
+    for text in lines:
+        path, line, field, message = text.split(":", 3)
+        assert path.startswith(str(broken)) and int(line) > 0 and field.strip() and message.strip()
+
+
+def test_schema_problems_carry_lines_and_unknown_keys_are_reported(tmp_path):
+    target = tmp_path / "pack"
+    shutil.copytree(EXAMPLES / "ca", target)
+    text = (target / "pack.yaml").read_text(encoding="utf-8")
+    (target / "pack.yaml").write_text(text + "colour: blue\n", encoding="utf-8")
+    problems = validate_pack(target)
+    assert [(p.field, p.message) for p in problems] == [("colour", "unknown field")]
+    assert problems[0].line == len(text.splitlines()) + 1
+
+
+def test_missing_files_and_locales_are_reported(tmp_path):
+    target = tmp_path / "pack"
+    shutil.copytree(EXAMPLES / "ua", target)
+    (target / "vaccines.yaml").unlink()
+    text = (target / "pack.yaml").read_text(encoding="utf-8")
+    (target / "pack.yaml").write_text(text.replace("locales: [uk, en]", "locales: [uk, en, fr]"),
+                                      encoding="utf-8")
+    problems = validate_pack(target)
+    assert any(p.file == "vaccines.yaml" and "missing" in p.message for p in problems)
+    assert any(p.file == "locations.csv" and p.field == "name_fr" for p in problems)
+    assert any(p.file == "pack.yaml" and "fr" in p.message for p in problems)
