@@ -1,0 +1,1 @@
+"""Settings, country packs (schema, validator, installer, starter packs)."""

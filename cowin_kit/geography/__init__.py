@@ -1,0 +1,1 @@
+"""The country's administrative hierarchy, postal codes and population figures."""

@@ -1,0 +1,1 @@
+"""Identity documents, genders, staff accounts and roles."""

@@ -1,0 +1,1 @@
+"""Vaccine products and schedules."""
