@@ -112,6 +112,7 @@ def test_a_failure_leaves_no_pack_folder_and_no_config(tmp_path, monkeypatch):
     assert not output.exists()
     assert not (instance / "config.toml").exists()
     assert not (instance / "secret_key").exists()
+    assert not (instance / "encryption_key").exists()
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
 

@@ -4,7 +4,9 @@ import pytest
 from click.testing import CliRunner
 
 from cowin_kit.cli import main
-from cowin_kit.config.settings import SettingsError, configuration_markdown, load_settings
+from cowin_kit.config.settings import (
+    SettingsError, configuration_markdown, load_settings, write_instance_keys,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,12 +57,17 @@ def test_secret_key_required_in_production(tmp_path):
     with pytest.raises(SettingsError, match="SECRET_KEY: required"):
         load_settings(environ={"COWIN_KIT_INSTANCE_PATH": str(tmp_path)})
     (tmp_path / "secret_key").write_text("from-the-file\n")
+    with pytest.raises(SettingsError, match="ENCRYPTION_KEYS: required"):
+        load_settings(environ={"COWIN_KIT_INSTANCE_PATH": str(tmp_path)})
+    write_instance_keys(tmp_path)
     settings = load_settings(environ={"COWIN_KIT_INSTANCE_PATH": str(tmp_path)})
     assert settings["SECRET_KEY"] == "from-the-file"
+    assert len(settings["ENCRYPTION_KEYS"]) == 1 and settings["ID_HASH_KEY"]
 
 
 def test_config_show_masks_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("COWIN_KIT_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("COWIN_KIT_ENV", "dev")
     monkeypatch.setenv("COWIN_KIT_SECRET_KEY", "very-secret-value")
     monkeypatch.setenv("COWIN_KIT_DATABASE_URL", "postgresql+psycopg://u:hunter2@db/cowin")
     result = CliRunner().invoke(main, ["config", "show"])

@@ -10,7 +10,7 @@ import click
 
 from cowin_kit.cli import app_context, fail, handle_errors, install_pack_from, print_install_report
 from cowin_kit.config.examples import example_packs
-from cowin_kit.config.settings import write_secret_key
+from cowin_kit.config.settings import write_instance_keys
 
 DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 
@@ -36,7 +36,7 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
     packs = example_packs()
     if pack_code.upper() not in packs:
         fail(f"no example pack {pack_code!r} (have: {', '.join(packs) or 'none'})")
-    write_secret_key(instance)
+    write_instance_keys(instance)
     overrides = {"ENV": "demo", "INSTANCE_PATH": str(instance), "NOTIFIER": "log",
                  "PACK": pack_code.upper()}
     with app_context(overrides) as app:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from cowin_kit.cli import app_context, fail, handle_errors, install_pack_from, print_install_report
 from cowin_kit.config.examples import example_packs
 from cowin_kit.config.settings import (
-    CONFIG_FILE_NAME, SECRET_KEY_FILE_NAME, render_config_file, write_secret_key,
+    CONFIG_FILE_NAME, render_config_file, write_instance_keys,
 )
 
 
@@ -160,10 +160,7 @@ def init(pack_choice: str | None, country: str | None, starter: bool, output: Pa
             pack_path = example_packs()[choice]
         else:
             pack_path = choice
-        key_file = instance / SECRET_KEY_FILE_NAME
-        if not key_file.exists():
-            write_secret_key(instance)
-            created.append(key_file)
+        created += write_instance_keys(instance)
         _setup_database(instance, database_url, pack_path, username, password)
         _write_config(instance, {"DATABASE_URL": database_url,
                                  "PACK": _pack_code(pack_path)})

@@ -20,7 +20,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 ENV_PREFIX = "COWIN_KIT_"
 CONFIG_FILE_NAME = "config.toml"
-SECRET_KEY_FILE_NAME = "secret_key"
+# Keys generated into the instance folder by `init` (and `demo`): setting -> file name.
+INSTANCE_KEY_FILES = {"SECRET_KEY": "secret_key", "ENCRYPTION_KEYS": "encryption_key",
+                      "ID_HASH_KEY": "id_hash_key"}
 DEVELOPMENT_ENVIRONMENTS = frozenset({"dev", "demo", "test"})
 
 
@@ -133,6 +135,29 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "str", "",
             "Key that signs sessions and tokens. Required in production; `cowin-kit init` "
             "writes one into the instance folder.", secret=True),
+    Setting("ENCRYPTION_KEYS", "list", [],
+            "Fernet keys (comma-separated) that encrypt ID numbers and secret codes at rest; "
+            "the first encrypts, all decrypt, so keys can be rotated. Required in production; "
+            "`cowin-kit init` writes one into the instance folder.", secret=True),
+    Setting("ID_HASH_KEY", "str", "",
+            "Key of the HMAC under which ID numbers are looked up for uniqueness. Never "
+            "rotate it (existing registrations could not be found). Required in production; "
+            "`cowin-kit init` writes one into the instance folder.", secret=True),
+    Setting("OTP_TTL_SECONDS", "int", 180, "How long a one-time password is valid."),
+    Setting("OTP_MAX_ATTEMPTS", "int", 3, "Verification attempts per OTP transaction."),
+    Setting("OTP_RESEND_COOLDOWN_SECONDS", "int", 60,
+            "Minimum time between two OTPs sent to the same number."),
+    Setting("OTP_LIMITS_PER_NUMBER", "str", "5/hour;20/day",
+            "OTP requests allowed per mobile number (flask-limiter syntax, `;`-separated)."),
+    Setting("OTP_LIMITS_PER_IP", "str", "100/hour;1000/day",
+            "OTP requests allowed per client IP address."),
+    Setting("TOKEN_TTL_SECONDS", "int", 900, "Lifetime of a citizen's bearer token."),
+    Setting("API_LIMITS_PER_IP", "str", "",
+            "Default limit on every API call per client IP (e.g. `100/5minute`, as CoWIN's "
+            "public API); empty means none."),
+    Setting("TRUSTED_PROXIES", "int", 0,
+            "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the "
+            "client IP used in limits and audit)."),
     Setting("PACK", "str", "",
             "Code of the installed country pack to serve (e.g. `IN`). Empty means the only "
             "installed pack."),
@@ -246,19 +271,21 @@ def load_settings(
     values["INSTANCE_PATH"] = str(instance_path)
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{instance_path / 'cowin-kit.db'}"
-    if not values["SECRET_KEY"]:
-        key_file = instance_path / SECRET_KEY_FILE_NAME
+    for key, file_name in INSTANCE_KEY_FILES.items():
+        if values[key]:
+            continue
+        key_file = instance_path / file_name
         if key_file.is_file():
-            values["SECRET_KEY"] = key_file.read_text().strip()
-            sources["SECRET_KEY"] = "instance secret_key file"
+            values[key] = BY_KEY[key].parse(key_file.read_text().strip())
+            sources[key] = f"instance {file_name} file"
         elif values["ENV"] in DEVELOPMENT_ENVIRONMENTS:
-            # Development only: tokens then last as long as this process.
-            values["SECRET_KEY"] = secrets.token_urlsafe(48)
-            sources["SECRET_KEY"] = "generated for this process"
+            # Development only: what these keys protect lasts as long as this process.
+            values[key] = BY_KEY[key].parse(_new_key(key))
+            sources[key] = "generated for this process"
         else:
             raise SettingsError(
-                "invalid settings:\n  SECRET_KEY: required when ENV is production "
-                f"(set {ENV_PREFIX}SECRET_KEY or run `cowin-kit init`)"
+                f"invalid settings:\n  {key}: required when ENV is production "
+                f"(set {ENV_PREFIX}{key} or run `cowin-kit init`)"
             )
     return Settings(values, sources)
 
@@ -279,15 +306,27 @@ def _read_config_file(path: Path, problems: list[str]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in BY_KEY and k != "INSTANCE_PATH"}
 
 
-def write_secret_key(instance_path: Path) -> Path:
-    """Create the instance's secret key file once (readable by its owner only)."""
+def _new_key(key: str) -> str:
+    if key == "ENCRYPTION_KEYS":
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+    return secrets.token_urlsafe(48)
+
+
+def write_instance_keys(instance_path: Path) -> list[Path]:
+    """Create the instance's missing key files (owner-readable only); returns those created."""
     instance_path.mkdir(parents=True, exist_ok=True)
-    key_file = instance_path / SECRET_KEY_FILE_NAME
-    if not key_file.exists():
+    created = []
+    for key, file_name in INSTANCE_KEY_FILES.items():
+        key_file = instance_path / file_name
+        if key_file.exists():
+            continue
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48) + "\n")
-    return key_file
+            handle.write(_new_key(key) + "\n")
+        created.append(key_file)
+    return created
 
 
 def render_config_file(values: Mapping[str, Any]) -> str:
