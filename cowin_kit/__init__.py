@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
-    from cowin_kit import db, i18n
+    from cowin_kit import api, db, i18n, notifications, ratelimit, security
     from cowin_kit.config.settings import load_settings
     from cowin_kit.health import bp as health_bp
     from cowin_kit.problems import register_error_handlers
@@ -26,6 +26,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"])
     i18n.init_app(app)
+    security.init_app(app)
+    notifications.init_app(app)
+    ratelimit.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(health_bp)
+    api.init_app(app)
     return app

@@ -7,10 +7,14 @@ from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUs
 from cowin_kit.scheduling.models import (
     Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+from cowin_kit.registration.models import (
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
+)
+from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
-    "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
+    "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
+    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose",
 ]

@@ -230,10 +230,12 @@ def print_install_report(report) -> None:
 
 
 def _register_subcommands() -> None:
-    from cowin_kit.cli import demo_cmd, init_cmd
+    from cowin_kit.cli import demo_cmd, init_cmd, users_cmd
 
     main.add_command(init_cmd.init)
     main.add_command(demo_cmd.demo)
+    main.add_command(users_cmd.users)
+    main.add_command(users_cmd.partners)
 
 
 _register_subcommands()

@@ -1,14 +1,19 @@
-"""Identity documents, genders and staff accounts with their role grants."""
+"""Identity documents, genders, staff accounts with their role grants, and the API keys
+of partner applications."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cowin_kit.db import Base, utcnow
+
+if TYPE_CHECKING:
+    from cowin_kit.geography.models import Location
+    from cowin_kit.scheduling.models import Facility
 
 
 class IdDocumentType(Base):
@@ -64,3 +69,29 @@ class RoleGrant(Base):
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[StaffUser] = relationship(back_populates="grants")
+    # For showing a grant's codes; access checks only need the ids above.
+    location: Mapped[Optional["Location"]] = relationship()
+    facility: Mapped[Optional["Facility"]] = relationship()
+
+
+class PartnerApiKey(Base):
+    """A third-party application's key (sent as X-Api-Key). Only a SHA-256 of the key is
+    stored: keys are long random strings, so a slow hash adds nothing and lookups stay one
+    indexed query per request. The prefix lets operators tell keys apart in lists."""
+
+    __tablename__ = "partner_api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_prefix: Mapped[str] = mapped_column(String(8))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[Optional[datetime]]
+    rate_limit_per_minute: Mapped[int] = mapped_column(default=600)
+
+    creator: Mapped[StaffUser] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

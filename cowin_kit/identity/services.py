@@ -1,22 +1,32 @@
-"""Staff accounts and role grants."""
+"""Staff accounts, their sign-in and role grants, and partner API keys."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from cowin_kit.audit import services as audit
-from cowin_kit.errors import Conflict, InvalidInput, NotFound
+from cowin_kit.db import utcnow
+from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import _
-from cowin_kit.identity import rules
-from cowin_kit.identity.models import RoleGrant, StaffUser
+from cowin_kit.identity import access, rules
+from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 from cowin_kit.scheduling.models import Facility
 
 _hasher = PasswordHasher()
+
+# Consecutive failed sign-ins that lock an account, and for how long. Module constants for
+# now; they may become settings when a country asks for other values.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 def generate_password() -> str:
@@ -40,11 +50,9 @@ def create_staff_user(session: Session, username: str, password: str,
     return user
 
 
-def grant_role(session: Session, user: StaffUser, role: str,
-               location_code: str | None = None,
-               facility_code: str | None = None) -> RoleGrant:
-    if role not in rules.STAFF_ROLES:
-        raise InvalidInput(_("Unknown role %(role)s.", role=role), code="unknown_role")
+def _resolve_scope(session: Session, location_code: str | None,
+                   facility_code: str | None) -> tuple[int | None, int | None]:
+    """Location and facility ids for the codes a grant is given with."""
     location_id = None
     if location_code:
         location_id = session.scalar(select(Location.id).where(Location.code == location_code))
@@ -57,18 +65,260 @@ def grant_role(session: Session, user: StaffUser, role: str,
         if facility_id is None:
             raise NotFound(_("No facility with code %(code)s.", code=facility_code),
                            code="facility_not_found")
+    return location_id, facility_id
+
+
+def _matching_grants(session: Session, user: StaffUser, role: str, location_id: int | None,
+                     facility_id: int | None) -> list[RoleGrant]:
+    return list(session.scalars(select(RoleGrant).where(
+        RoleGrant.user_id == user.id, RoleGrant.role == role,
+        RoleGrant.location_id.is_(None) if location_id is None
+        else RoleGrant.location_id == location_id,
+        RoleGrant.facility_id.is_(None) if facility_id is None
+        else RoleGrant.facility_id == facility_id,
+    )))
+
+
+def grant_role(session: Session, user: StaffUser, role: str,
+               location_code: str | None = None,
+               facility_code: str | None = None) -> RoleGrant:
+    if role not in rules.STAFF_ROLES:
+        raise InvalidInput(_("Unknown role %(role)s.", role=role), code="unknown_role")
+    location_id, facility_id = _resolve_scope(session, location_code, facility_code)
     problem = rules.scope_problem(role, has_location=location_id is not None,
                                   has_facility=facility_id is not None)
     if problem:
         raise InvalidInput(problem, code="invalid_role_scope")
+    # Duplicates would make a later revoke look ineffective.
+    if _matching_grants(session, user, role, location_id, facility_id):
+        raise Conflict(_("%(user)s already holds %(role)s there.", user=user.username,
+                         role=role), code="role_already_granted")
     grant = RoleGrant(user_id=user.id, role=role, location_id=location_id,
                       facility_id=facility_id)
     session.add(grant)
     session.flush()
+    session.expire(user, ["grants"])
     audit.record(session, "role.grant", "staff_user", user.id, role=role,
                  location=location_code, facility=facility_code)
     return grant
 
 
+def revoke_role(session: Session, user: StaffUser, role: str,
+                location_code: str | None = None,
+                facility_code: str | None = None) -> None:
+    """Remove the grant of ``role`` on exactly that scope (a district grant is not removed
+    by revoking the state)."""
+    location_id, facility_id = _resolve_scope(session, location_code, facility_code)
+    grants = _matching_grants(session, user, role, location_id, facility_id)
+    if not grants:
+        raise NotFound(_("%(user)s does not hold %(role)s there.", user=user.username,
+                         role=role), code="grant_not_found")
+    for grant in grants:
+        session.delete(grant)
+    session.flush()
+    session.expire(user, ["grants"])
+    audit.record(session, "role.revoke", "staff_user", user.id, role=role,
+                 location=location_code, facility=facility_code)
+
+
 def find_staff_user(session: Session, username: str) -> StaffUser | None:
     return session.scalars(select(StaffUser).where(StaffUser.username == username)).first()
+
+
+def get_staff_user(session: Session, username: str) -> StaffUser:
+    user = find_staff_user(session, username)
+    if user is None:
+        raise NotFound(_("No staff user named %(name)s.", name=username),
+                       code="staff_user_not_found")
+    return user
+
+
+def list_staff(session: Session) -> list[StaffUser]:
+    """Every staff account by user name, grants (with their places) loaded."""
+    return list(session.scalars(
+        select(StaffUser).order_by(StaffUser.username).options(
+            selectinload(StaffUser.grants).selectinload(RoleGrant.location),
+            selectinload(StaffUser.grants).selectinload(RoleGrant.facility),
+        )
+    ))
+
+
+def set_password(session: Session, user: StaffUser, password: str) -> None:
+    """A new password also lifts a lockout: an administrator resetting it has verified
+    the person by other means."""
+    problem = rules.password_problem(password)
+    if problem:
+        raise InvalidInput(problem, code="weak_password")
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(session, "staff_user.set_password", "staff_user", user.id,
+                 username=user.username)
+
+
+def deactivate_user(session: Session, user: StaffUser) -> None:
+    """Accounts are deactivated, never deleted, so the audit trail and the doses they
+    recorded keep pointing at them."""
+    if not user.active:
+        return
+    user.active = False
+    audit.record(session, "staff_user.deactivate", "staff_user", user.id,
+                 username=user.username)
+
+
+# --- sign-in ----------------------------------------------------------------------------
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
+    now = _as_utc(now or utcnow())
+    return user.locked_until is not None and _as_utc(user.locked_until) > now
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that an unknown name costs
+    as much time as a wrong password and response times do not reveal which names exist."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _count_failure(session: Session, user: StaffUser, now: datetime) -> bool:
+    """Count one failure in a single UPDATE (so parallel attempts cannot overwrite each
+    other's count) and lock the account when the count reaches the limit; the count then
+    starts again, giving the next MAX_FAILED_LOGINS attempts after the lockout. Returns
+    whether this failure locked the account."""
+    reached = StaffUser.failed_logins + 1 >= MAX_FAILED_LOGINS
+    session.execute(
+        update(StaffUser).where(StaffUser.id == user.id).values(
+            failed_logins=case((reached, 0), else_=StaffUser.failed_logins + 1),
+            locked_until=case((reached, now + LOCKOUT), else_=StaffUser.locked_until),
+        ).execution_options(synchronize_session=False)
+    )
+    session.refresh(user, ["failed_logins", "locked_until"])
+    return is_locked(user, now)
+
+
+def _refuse(session: Session, user: StaffUser | None, reason: str, now: datetime,
+            **details: object) -> Unauthorized:
+    """Audit a refused sign-in and commit it (the caller rolls back on the error we return
+    for raising, and neither the failure count nor the audit row may go with it)."""
+    audit.record(session, "staff.sign_in_failed", "staff_user",
+                 user.id if user is not None else "-",
+                 # An unknown name may be a password typed into the wrong field: not kept.
+                 username=user.username if user is not None else None,
+                 reason=reason, **details)
+    session.commit()
+    if user is not None and user.active and user.locked_until is not None \
+            and is_locked(user, now):
+        return Unauthorized(
+            _("Too many failed sign-ins: this account is locked until %(until)s UTC.",
+              until=_as_utc(user.locked_until).strftime("%Y-%m-%d %H:%M")),
+            code="account_locked")
+    return Unauthorized(_("Unknown user name or wrong password."), code="invalid_credentials")
+
+
+def authenticate_staff(session: Session, username: str, password: str,
+                       now: datetime | None = None) -> StaffUser:
+    """Check a staff member's user name and password and return the account.
+
+    Refusals raise Unauthorized: ``invalid_credentials`` (unknown name, wrong password or
+    deactivated account, one message for all so that names cannot be probed) or
+    ``account_locked`` (also on the failure that locks it). The outcome is audited and
+    committed here, success included: a sign-in is a unit of work of its own. ``now`` is
+    for tests.
+    """
+    now = _as_utc(now or utcnow())
+    user = find_staff_user(session, username.strip())
+    if user is None or not user.active:
+        _password_matches(_decoy_hash(), password)
+        raise _refuse(session, user, "unknown_user" if user is None else "inactive", now)
+    if is_locked(user, now):
+        raise _refuse(session, user, "locked", now)
+    if not _password_matches(user.password_hash, password):
+        locked = _count_failure(session, user, now)
+        raise _refuse(session, user, "wrong_password", now,
+                      failed_logins=MAX_FAILED_LOGINS if locked else user.failed_logins,
+                      locked_until=(now + LOCKOUT).isoformat() if locked else None)
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    audit.record(session, "staff.sign_in", "staff_user", user.id, username=user.username)
+    session.commit()
+    return user
+
+
+# --- partner API keys -------------------------------------------------------------------
+
+PARTNER_KEY_PREFIX = "ck_"
+
+
+def _key_hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def create_partner_key(session: Session, creator: StaffUser, name: str,
+                       rate_limit_per_minute: int = 600) -> tuple[PartnerApiKey, str]:
+    """Issue a key; the plaintext is returned this once and never stored."""
+    if not access.user_can(creator, "partner_key.manage", access.COUNTRY):
+        raise Forbidden(_("Only national administrators may issue partner API keys."),
+                        code="forbidden")
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise InvalidInput(_("A partner key needs a name of 1-200 characters."),
+                           code="invalid_name")
+    if rate_limit_per_minute < 1:
+        raise InvalidInput(_("The rate limit must be at least one call a minute."),
+                           code="invalid_rate_limit")
+    raw_key = PARTNER_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = PartnerApiKey(name=name, key_prefix=raw_key[:8], key_hash=_key_hash(raw_key),
+                        created_by=creator.id, rate_limit_per_minute=rate_limit_per_minute)
+    session.add(key)
+    session.flush()
+    audit.record(session, "partner_key.create", "partner_api_key", key.id, name=name,
+                 key_prefix=key.key_prefix, rate_limit_per_minute=rate_limit_per_minute,
+                 created_by=creator.username)
+    return key, raw_key
+
+
+def list_partner_keys(session: Session) -> list[PartnerApiKey]:
+    return list(session.scalars(select(PartnerApiKey).order_by(PartnerApiKey.id)
+                                .options(selectinload(PartnerApiKey.creator))))
+
+
+def revoke_partner_key(session: Session, key_id: int,
+                       now: datetime | None = None) -> PartnerApiKey:
+    """Revoking twice keeps the first revocation time."""
+    key = session.get(PartnerApiKey, key_id)
+    if key is None:
+        raise NotFound(_("No partner key with id %(id)s.", id=key_id),
+                       code="partner_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = _as_utc(now or utcnow())
+        audit.record(session, "partner_key.revoke", "partner_api_key", key.id, name=key.name,
+                     key_prefix=key.key_prefix)
+    return key
+
+
+def authenticate_partner(session: Session, raw_key: str) -> PartnerApiKey:
+    """The key's row for an X-Api-Key header. Looked up by hash, so no timing-safe compare
+    is needed: the response time depends on the hash, not on how much of a key matches."""
+    key = None
+    if raw_key.startswith(PARTNER_KEY_PREFIX):
+        key = session.scalars(select(PartnerApiKey)
+                              .where(PartnerApiKey.key_hash == _key_hash(raw_key))).first()
+    if key is None or key.revoked_at is not None:
+        raise Unauthorized(_("Unknown or revoked API key."), code="invalid_api_key")
+    return key

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base
+from cowin_kit.db import Base, utcnow
 
 
 class VaccineProduct(Base):
@@ -34,3 +35,21 @@ class VaccineSchedule(Base):
     max_age: Mapped[Optional[int]]
     # [{"number": 1}, {"number": 2, "min_interval_days": 84, ...}, ...]
     doses: Mapped[list[Any]]
+
+
+class Dose(Base):
+    """A dose given to a beneficiary (recorded by a vaccinator, or imported)."""
+
+    __tablename__ = "dose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
+    dose_number: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("vaccine_product.id"))
+    administered_at: Mapped[datetime]
+    lot: Mapped[str] = mapped_column(String(64))
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
+    vaccinator: Mapped[str] = mapped_column(String(150), default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("beneficiary_id", "dose_number"),)

@@ -1,0 +1,79 @@
+"""JSON APIs: /api/v1 (native) and /api/v2 (CoWIN-compatible). Routes are thin: they
+load input with a marshmallow schema, call a service, and dump the result."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Flask, g, request
+from marshmallow import Schema, ValidationError
+
+from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.config.runtime import ActivePack, active_pack
+from cowin_kit.db import get_session
+from cowin_kit.errors import InvalidInput, Unauthorized
+from cowin_kit.i18n import gettext as _
+from cowin_kit.registration.models import CitizenAccount
+
+
+def load(schema: Schema, data: Any | None = None) -> dict[str, Any]:
+    """Validated input or InvalidInput with the field errors (nothing gets written)."""
+    if data is None:
+        data = request.get_json(silent=True)
+        if data is None:
+            raise InvalidInput(_("The request body must be a JSON object."), code="invalid_json")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        fields = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
+                  for k, v in exc.normalized_messages().items()}
+        raise InvalidInput(_("Some fields are missing or not valid."), fields=fields) from None
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def citizen() -> CitizenAccount:
+    """The signed-in citizen's account (Bearer token), or 401."""
+    if "citizen" not in g:
+        from cowin_kit.registration.services import account_from_token
+
+        token = bearer_token()
+        if token is None:
+            raise Unauthorized(_("Sign in first: an Authorization: Bearer token is needed."),
+                               code="invalid_token")
+        g.citizen = account_from_token(get_session(), token)
+        _current_actor.set(Actor("citizen", str(g.citizen.id), g.request_id, request.remote_addr))
+    return g.citizen
+
+
+def pack() -> ActivePack:
+    return active_pack()
+
+
+def request_locale() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale())
+
+
+def init_app(app: Flask) -> None:
+    from cowin_kit.api import v1, v2
+
+    @app.before_request
+    def _request_identity() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        _current_actor.set(Actor("anonymous", request.remote_addr or "-", g.request_id,
+                                 request.remote_addr))
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    app.register_blueprint(v1.bp)
+    app.register_blueprint(v2.bp)

@@ -1,0 +1,132 @@
+"""Native JSON API, /api/v1."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import select
+
+from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.db import get_session
+from cowin_kit.identity.models import Gender, IdDocumentType
+from cowin_kit.ratelimit import limiter, mobile_key
+from cowin_kit.registration import schemas, services
+from cowin_kit.registration.services import BeneficiaryView
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def _otp_limits_per_number() -> str:
+    return current_app.config["COWIN_KIT"]["OTP_LIMITS_PER_NUMBER"]
+
+
+def _otp_limits_per_ip() -> str:
+    return current_app.config["COWIN_KIT"]["OTP_LIMITS_PER_IP"]
+
+
+def otp_limited(view):
+    """Per-number and per-IP hourly/daily limits on sending OTPs."""
+    view = limiter.limit(_otp_limits_per_number, key_func=mobile_key, scope="otp-number")(view)
+    return limiter.limit(_otp_limits_per_ip, scope="otp-ip")(view)
+
+
+def beneficiary_json(view: BeneficiaryView) -> dict:
+    b = view.beneficiary
+    return schemas.BeneficiaryOut().dump({
+        "reference_id": b.reference_id, "name": b.name, "birth_year": b.birth_year,
+        "birth_date": b.birth_date, "gender": view.gender.code, "id_type": view.id_type.code,
+        "id_number_masked": view.masked_id_number, "comorbidity": b.comorbidity,
+        "consent_version": b.consent_version, "secret_code": view.secret_code,
+        "vaccination_status": view.vaccination_status,
+        "doses": [{"dose_number": d.dose_number, "administered_at": d.administered_at}
+                  for d in view.doses],
+    })
+
+
+@bp.post("/auth/otp")
+@otp_limited
+def request_otp():
+    data = load(schemas.OtpRequestIn())
+    transaction = services.request_otp(get_session(), pack(), data["mobile"],
+                                       locale=request_locale())
+    return jsonify(txn_id=transaction.id)
+
+
+@bp.post("/auth/otp/confirm")
+def confirm_otp():
+    data = load(schemas.OtpConfirmIn())
+    sign_in = services.confirm_otp(get_session(), str(data["txn_id"]), data["otp"],
+                                   locale=request_locale())
+    return jsonify(token=sign_in.token, expires_in=sign_in.expires_in,
+                   is_new_account=sign_in.is_new_account)
+
+
+@bp.put("/account/locale")
+def set_locale():
+    data = load(schemas.LocaleIn())
+    services.set_account_locale(get_session(), citizen(), data["locale"], pack())
+    return jsonify(locale=data["locale"])
+
+
+@bp.post("/account/mobile")
+@otp_limited
+def request_mobile_change():
+    data = load(schemas.OtpRequestIn())
+    transaction = services.request_mobile_change(get_session(), pack(), citizen(),
+                                                 data["mobile"], locale=request_locale())
+    return jsonify(txn_id=transaction.id)
+
+
+@bp.post("/account/mobile/confirm")
+def confirm_mobile_change():
+    data = load(schemas.OtpConfirmIn())
+    sign_in = services.confirm_mobile_change(get_session(), citizen(), str(data["txn_id"]),
+                                             data["otp"])
+    return jsonify(token=sign_in.token, expires_in=sign_in.expires_in, is_new_account=False)
+
+
+@bp.get("/beneficiaries")
+def list_beneficiaries():
+    views = services.list_beneficiaries(get_session(), citizen())
+    return jsonify(beneficiaries=[beneficiary_json(v) for v in views])
+
+
+@bp.post("/beneficiaries")
+def add_beneficiary():
+    data = load(schemas.BeneficiaryIn())
+    view = services.add_beneficiary(get_session(), pack(), citizen(), **data)
+    return jsonify(beneficiary_json(view)), 201
+
+
+@bp.get("/beneficiaries/<reference_id>")
+def get_beneficiary(reference_id: str):
+    return jsonify(beneficiary_json(services.get_beneficiary(get_session(), citizen(),
+                                                             reference_id)))
+
+
+@bp.patch("/beneficiaries/<reference_id>")
+def update_beneficiary(reference_id: str):
+    changes = load(schemas.BeneficiaryPatch())
+    view = services.update_beneficiary(get_session(), pack(), citizen(), reference_id, changes)
+    return jsonify(beneficiary_json(view))
+
+
+@bp.delete("/beneficiaries/<reference_id>")
+def delete_beneficiary(reference_id: str):
+    services.delete_beneficiary(get_session(), citizen(), reference_id)
+    return "", 204
+
+
+@bp.get("/meta/id-types")
+def id_types():
+    locale = request_locale()
+    rows = get_session().scalars(select(IdDocumentType).order_by(IdDocumentType.position))
+    return jsonify(items=[{"code": r.code, "label": r.labels.get(locale) or next(iter(r.labels.values())),
+                           "registration": r.registration, "min_age": r.min_age} for r in rows])
+
+
+@bp.get("/meta/genders")
+def genders():
+    locale = request_locale()
+    rows = get_session().scalars(select(Gender).order_by(Gender.position))
+    return jsonify(items=[{"code": r.code, "label": r.labels.get(locale) or next(iter(r.labels.values()))}
+                          for r in rows])

@@ -1,0 +1,165 @@
+"""Who may do what, where: the one place that answers it.
+
+A staff user's role grants each cover a part of the hierarchy (the whole country, a
+location's subtree, or one facility). An action is allowed when one grant both carries the
+action and reaches the target. Targets are described by a ``Scope`` built once from the
+database (``scope_for_location``), so ``can`` itself needs no I/O and the routes, pages and
+CLI all ask the same question the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cowin_kit.errors import NotFound
+from cowin_kit.geography.models import Location
+from cowin_kit.i18n import _
+from cowin_kit.identity.models import StaffUser
+from cowin_kit.scheduling.models import Facility
+
+ACTIONS = (
+    "facility.manage",      # create and edit facilities
+    "session.publish",      # publish and change vaccination sessions
+    "staff.manage",         # create staff accounts, grant and revoke roles
+    "partner_key.manage",   # issue and revoke partner API keys
+    "audit.read",           # read the audit trail
+    "dose.record",          # record an administered dose
+    "beneficiary.verify",   # check a beneficiary's ID and secret code at the facility
+    "certificate.verify",   # check a certificate presented to a verifier
+    "report.read",          # coverage and operational reports
+    "aefi.read",            # adverse events following immunisation
+)
+
+# Administrators of a state or district run everything inside it except partner keys,
+# which reach the whole country's data and are therefore national only. They do not
+# vaccinate or verify: those are separate grants, so every dose names its vaccinator.
+_AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
+                         "report.read", "aefi.read"})
+
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "national_admin": frozenset(ACTIONS),
+    "state_admin": _AREA_ADMIN,
+    "district_admin": _AREA_ADMIN,
+    "facility_admin": frozenset({"facility.manage", "session.publish", "report.read"}),
+    "vaccinator": frozenset({"dose.record", "beneficiary.verify"}),
+    "verifier": frozenset({"certificate.verify"}),
+}
+
+# Lower is higher in the hierarchy; an administrator grants only roles of a larger rank.
+ROLE_RANK: dict[str, int] = {
+    "national_admin": 0,
+    "state_admin": 1,
+    "district_admin": 2,
+    "facility_admin": 3,
+    "vaccinator": 4,
+    "verifier": 4,
+}
+
+class GrantLike(Protocol):
+    """What ``can`` reads of a grant (a RoleGrant row, or anything shaped like one)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def location_id(self) -> int | None: ...
+    @property
+    def facility_id(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a target sits: the location ids from the level-1 ancestor down to the target's
+    own location (empty for the whole country) and, for a facility's things, the facility."""
+
+    location_path: tuple[int, ...] = ()
+    facility_id: int | None = None
+
+
+COUNTRY = Scope()
+
+
+def reaches(grant: GrantLike, target: Scope) -> bool:
+    """A facility grant reaches that facility only; a location grant its subtree; a grant
+    without either the whole country."""
+    if grant.facility_id is not None:
+        return target.facility_id == grant.facility_id
+    if grant.location_id is not None:
+        return grant.location_id in target.location_path
+    return True
+
+
+def _check_action(action: str) -> None:
+    # A misspelt action would otherwise be silently denied everywhere.
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+
+
+def can(grants: Iterable[GrantLike], action: str, target: Scope) -> bool:
+    """Whether any of the grants allows ``action`` on ``target``."""
+    _check_action(action)
+    return any(action in ROLE_ACTIONS.get(grant.role, ()) and reaches(grant, target)
+               for grant in grants)
+
+
+def user_can(user: StaffUser, action: str, target: Scope) -> bool:
+    """``can`` for a user, remembering that a deactivated account may do nothing."""
+    return user.active and can(user.grants, action, target)
+
+
+def can_grant(grants: Iterable[GrantLike], role: str, target: Scope) -> bool:
+    """Whether the grants allow granting (or revoking) ``role`` on ``target``: it takes a
+    grant that manages staff there and ranks strictly above ``role``; national
+    administrators may grant anything, including another national administrator."""
+    if role not in ROLE_RANK:
+        return False
+    for grant in grants:
+        if "staff.manage" not in ROLE_ACTIONS.get(grant.role, ()) or not reaches(grant, target):
+            continue
+        if grant.role == "national_admin" or ROLE_RANK[grant.role] < ROLE_RANK[role]:
+            return True
+    return False
+
+
+# The deepest hierarchy a pack may declare is far below this; it only stops a corrupt
+# parent cycle from looping forever.
+_MAX_DEPTH = 32
+
+
+def scope_for_location(session: Session, location_id: int,
+                       facility_id: int | None = None) -> Scope:
+    """The scope of a location (or of a facility at that location): walks the parents up
+    to level 1, one small query per level."""
+    path: list[int] = []
+    current: int | None = location_id
+    while current is not None:
+        if current in path or len(path) >= _MAX_DEPTH:
+            raise ValueError(f"location {location_id} has a cyclic or too deep parent chain")
+        row = session.execute(select(Location.id, Location.parent_id)
+                              .where(Location.id == current)).first()
+        if row is None:
+            raise NotFound(_("No location with id %(id)s.", id=current),
+                           code="location_not_found")
+        path.append(row.id)
+        current = row.parent_id
+    return Scope(tuple(reversed(path)), facility_id)
+
+
+def scope_for_facility(session: Session, facility_id: int) -> Scope:
+    location_id = session.scalar(select(Facility.location_id).where(Facility.id == facility_id))
+    if location_id is None:
+        raise NotFound(_("No facility with id %(id)s.", id=facility_id),
+                       code="facility_not_found")
+    return scope_for_location(session, location_id, facility_id)
+
+
+def scope_of_grant(session: Session, grant: GrantLike) -> Scope:
+    """The part of the hierarchy a grant covers, as a target (for ``can_grant``)."""
+    if grant.facility_id is not None:
+        return scope_for_facility(session, grant.facility_id)
+    if grant.location_id is not None:
+        return scope_for_location(session, grant.location_id)
+    return COUNTRY

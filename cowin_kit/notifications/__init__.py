@@ -1,0 +1,102 @@
+"""Outgoing messages (SMS, e-mail) through a pluggable notifier.
+
+Built in: ``log`` (the logger ``cowin_kit.notifications``; the demo prints it) and
+``file:PATH`` (one JSON line per message). Plugins register real gateways.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from flask import Flask, current_app
+from flask_babel import force_locale
+
+from cowin_kit.i18n import lazy_gettext
+
+log = logging.getLogger("cowin_kit.notifications")
+
+TEMPLATES: dict[str, Any] = {
+    "otp": lazy_gettext("%(otp)s is your one-time password for vaccination registration. "
+                        "It is valid for %(minutes)d minutes. Do not share it."),
+    "otp_change_mobile": lazy_gettext("%(otp)s is your one-time password to move your "
+                                      "vaccination account to this number. Valid for "
+                                      "%(minutes)d minutes."),
+    "beneficiary_registered": lazy_gettext("%(name)s is registered for vaccination. "
+                                           "Reference ID %(reference_id)s, secret code "
+                                           "%(secret_code)s."),
+}
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    to: str
+    template: str
+    locale: str
+    text: str
+
+
+class Notifier(Protocol):
+    def send(self, message: OutgoingMessage) -> None: ...
+
+
+class LogNotifier:
+    def send(self, message: OutgoingMessage) -> None:
+        log.info("message to %s [%s, %s]: %s", message.to, message.template, message.locale,
+                 message.text)
+
+
+class FileNotifier:
+    def __init__(self, path: str):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage) -> None:
+        line = json.dumps(asdict(message), ensure_ascii=False)
+        with self._lock, self.path.open("a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+
+
+NOTIFIER_FACTORIES: dict[str, Callable[[str], Notifier]] = {
+    "log": lambda _arg: LogNotifier(),
+    "file": FileNotifier,
+}
+
+
+def make_notifier(spec: str) -> Notifier:
+    name, _, argument = spec.partition(":")
+    factory = NOTIFIER_FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"NOTIFIER: unknown notifier {name!r} "
+                         f"(built in: log, file:PATH)")
+    if name == "file" and not argument:
+        raise ValueError("NOTIFIER: file needs a path, as file:/var/log/cowin/messages.jsonl")
+    return factory(argument)
+
+
+def init_app(app: Flask) -> None:
+    from cowin_kit.config.settings import SettingsError
+
+    try:
+        app.extensions["cowin_kit.notifier"] = make_notifier(app.config["COWIN_KIT"]["NOTIFIER"])
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings:\n  {exc}") from None
+
+
+def render(template: str, locale: str, **params: Any) -> str:
+    with force_locale(locale):
+        return str(TEMPLATES[template]) % params
+
+
+def notify(to: str, template: str, locale: str, **params: Any) -> OutgoingMessage:
+    message = OutgoingMessage(to=to, template=template, locale=locale,
+                              text=render(template, locale, **params))
+    try:
+        current_app.extensions["cowin_kit.notifier"].send(message)
+    except Exception:  # a gateway outage must not fail the citizen's request
+        log.exception("notifier failed for template %s", template)
+    return message

@@ -1,0 +1,1 @@
+"""Citizen accounts (a verified mobile number), OTP sign-in and family members."""

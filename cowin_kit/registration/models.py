@@ -1,0 +1,91 @@
+"""Citizen accounts, OTP transactions, beneficiaries and their corrections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Optional
+
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cowin_kit.db import Base, new_uuid, utcnow
+
+
+class CitizenAccount(Base):
+    """One verified mobile number (E.164), holding up to the pack's N beneficiaries."""
+
+    __tablename__ = "citizen_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(20), unique=True)
+    locale: Mapped[Optional[str]] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    beneficiaries: Mapped[list["Beneficiary"]] = relationship(
+        back_populates="account", order_by="Beneficiary.id"
+    )
+
+
+class OtpTransaction(Base):
+    """One OTP sent to a mobile number; only a keyed hash of the code is stored."""
+
+    __tablename__ = "otp_transaction"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    mobile: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(16))  # sign_in | change_mobile
+    account_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("citizen_account.id", ondelete="CASCADE"))
+    otp_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    verified_at: Mapped[Optional[datetime]]
+
+    __table_args__ = (Index("ix_otp_transaction_mobile_created", "mobile", "created_at"),)
+
+
+class Beneficiary(Base):
+    """A family member registered under an account, with one photo-ID document.
+
+    The ID number is kept three ways: an HMAC for uniqueness and lookup, the value
+    encrypted for the certificate, and the last four characters for masks."""
+
+    __tablename__ = "beneficiary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_id: Mapped[str] = mapped_column(String(14), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    birth_year: Mapped[int]
+    birth_date: Mapped[Optional[date]] = mapped_column(Date)
+    gender_id: Mapped[int] = mapped_column(ForeignKey("gender.id"))
+    id_type_id: Mapped[int] = mapped_column(ForeignKey("id_document_type.id"))
+    id_number_hash: Mapped[str] = mapped_column(String(64))
+    id_number_encrypted: Mapped[str] = mapped_column(Text)
+    id_number_last4: Mapped[str] = mapped_column(String(4))
+    comorbidity: Mapped[bool] = mapped_column(default=False)
+    consent_version: Mapped[str] = mapped_column(String(32))
+    secret_code_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    account: Mapped[CitizenAccount] = relationship(back_populates="beneficiaries")
+
+    __table_args__ = (UniqueConstraint("id_type_id", "id_number_hash"),)
+
+
+class BeneficiaryCorrection(Base):
+    """A change to a vaccinated person's details, kept with the old value so that
+    certificates can be reissued and the change traced."""
+
+    __tablename__ = "beneficiary_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str] = mapped_column(String(200))
+    new_value: Mapped[str] = mapped_column(String(200))
+    corrected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))

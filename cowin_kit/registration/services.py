@@ -1,0 +1,464 @@
+"""Use cases of citizen registration. Each function owns its transaction: it commits on
+success, and on a domain error nothing it did is kept (except a counted OTP attempt,
+which must survive the failure that counts it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cowin_kit import notifications
+from cowin_kit.audit import services as audit
+from cowin_kit.config.runtime import ActivePack
+from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity.models import Gender, IdDocumentType
+from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+from cowin_kit.registration import rules
+from cowin_kit.registration.models import (
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
+)
+from cowin_kit.security import keyring
+from cowin_kit.vaccination.models import Dose
+
+PURPOSES = ("sign_in", "change_mobile")
+
+
+class TooManyRequests(RuleViolation):
+    status = 429
+    code = "too_many_requests"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _settings() -> Any:
+    return current_app.config["COWIN_KIT"]
+
+
+def parse_mobile(raw: str, pack: ActivePack) -> str:
+    try:
+        return rules.normalize_mobile(raw, pack.document["phone_region"])
+    except rules.InvalidMobile as exc:
+        raise InvalidInput(str(exc), code="invalid_mobile", fields={"mobile": [str(exc)]}) from None
+
+
+# --- OTP --------------------------------------------------------------------------------
+
+def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: str,
+                purpose: str = "sign_in", account: CitizenAccount | None = None,
+                now: datetime | None = None) -> OtpTransaction:
+    """Send a 6-digit OTP to the number and return its transaction. The answer is the
+    same whether or not the number has an account."""
+    now = now or _now()
+    settings = _settings()
+    mobile = parse_mobile(raw_mobile, pack)
+    last_sent = session.scalar(select(func.max(OtpTransaction.created_at))
+                               .where(OtpTransaction.mobile == mobile))
+    cooldown = timedelta(seconds=settings["OTP_RESEND_COOLDOWN_SECONDS"])
+    if last_sent is not None and now - _aware(last_sent) < cooldown:
+        wait = int((cooldown - (now - _aware(last_sent))).total_seconds()) + 1
+        raise TooManyRequests(_("Please wait %(seconds)d seconds before asking for another "
+                                "OTP.", seconds=wait), code="otp_resend_too_soon")
+    otp = rules.new_otp()
+    transaction = OtpTransaction(
+        mobile=mobile, purpose=purpose, account_id=account.id if account else None,
+        otp_hash="", created_at=now,
+        expires_at=now + timedelta(seconds=settings["OTP_TTL_SECONDS"]),
+    )
+    session.add(transaction)
+    session.flush()
+    transaction.otp_hash = _otp_hash(transaction.id, rules.otp_digest(otp))
+    audit.record(session, "otp.request", "otp_transaction", transaction.id, purpose=purpose)
+    session.commit()
+    template = "otp" if purpose == "sign_in" else "otp_change_mobile"
+    notifications.notify(mobile, template, locale, otp=otp,
+                         minutes=max(1, settings["OTP_TTL_SECONDS"] // 60))
+    return transaction
+
+
+def _otp_hash(transaction_id: str, digest: str) -> str:
+    return keyring().secret_hash("otp:" + transaction_id, digest)
+
+
+def _check_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool,
+               purpose: str, now: datetime) -> OtpTransaction:
+    transaction = session.get(OtpTransaction, transaction_id, with_for_update=True)
+    if transaction is None or transaction.purpose != purpose:
+        raise Unauthorized(_("This OTP request is unknown."), code="otp_unknown")
+    if transaction.verified_at is not None:
+        raise Unauthorized(_("This OTP has already been used."), code="otp_used")
+    if now >= _aware(transaction.expires_at):
+        raise Unauthorized(_("This OTP has expired; ask for a new one."), code="otp_expired")
+    if transaction.attempts >= _settings()["OTP_MAX_ATTEMPTS"]:
+        raise Unauthorized(_("Too many wrong attempts; ask for a new OTP."),
+                           code="otp_attempts_exceeded")
+    digest = otp.strip().lower() if hashed else rules.otp_digest(otp.strip())
+    if not _constant_time_equal(_otp_hash(transaction.id, digest), transaction.otp_hash):
+        transaction.attempts += 1
+        audit.record(session, "otp.verify_failed", "otp_transaction", transaction.id,
+                     attempts=transaction.attempts)
+        session.commit()  # the counted attempt must stick
+        raise Unauthorized(_("The OTP is not correct."), code="otp_invalid")
+    transaction.verified_at = now
+    return transaction
+
+
+def _constant_time_equal(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    account: CitizenAccount
+    token: str
+    expires_in: int
+    is_new_account: bool
+
+
+def confirm_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool = False,
+                locale: str | None = None, now: datetime | None = None) -> SignIn:
+    """Verify a sign-in OTP; the number becomes (or opens) an account and gets a token."""
+    now = now or _now()
+    transaction = _check_otp(session, transaction_id, otp, hashed=hashed, purpose="sign_in",
+                             now=now)
+    account = session.scalars(select(CitizenAccount)
+                              .where(CitizenAccount.mobile == transaction.mobile)).first()
+    is_new = account is None
+    if account is None:
+        account = CitizenAccount(mobile=transaction.mobile, locale=locale, created_at=now)
+        session.add(account)
+        session.flush()
+        audit.record(session, "account.create", "citizen_account", account.id)
+    audit.record(session, "account.sign_in", "citizen_account", account.id)
+    try:
+        session.commit()
+    except IntegrityError:  # the same number confirmed twice at once: use the first account
+        session.rollback()
+        account = session.scalars(select(CitizenAccount)
+                                  .where(CitizenAccount.mobile == transaction.mobile)).one()
+        is_new = False
+    ttl = _settings()["TOKEN_TTL_SECONDS"]
+    token = keyring().issue_citizen_token(account.id, account.mobile)
+    return SignIn(account, token, ttl, is_new)
+
+
+def account_from_token(session: Session, token: str) -> CitizenAccount:
+    data = keyring().read_citizen_token(token, max_age=_settings()["TOKEN_TTL_SECONDS"])
+    account = session.get(CitizenAccount, data["a"]) if data else None
+    # A token names the mobile it was issued for: a change of number ends old tokens.
+    if account is None or account.mobile != data["m"]:
+        raise Unauthorized(_("Sign in again: the token is missing, wrong or expired."),
+                           code="invalid_token")
+    return account
+
+
+def set_account_locale(session: Session, account: CitizenAccount, locale: str,
+                       pack: ActivePack) -> None:
+    if locale not in pack.locales:
+        raise InvalidInput(_("This language is not offered."), code="invalid_locale")
+    account.locale = locale
+    audit.record(session, "account.set_locale", "citizen_account", account.id, locale=locale)
+    session.commit()
+
+
+def request_mobile_change(session: Session, pack: ActivePack, account: CitizenAccount,
+                          raw_mobile: str, *, locale: str,
+                          now: datetime | None = None) -> OtpTransaction:
+    return request_otp(session, pack, raw_mobile, locale=locale, purpose="change_mobile",
+                       account=account, now=now)
+
+
+def confirm_mobile_change(session: Session, account: CitizenAccount, transaction_id: str,
+                          otp: str, *, now: datetime | None = None) -> SignIn:
+    now = now or _now()
+    transaction = _check_otp(session, transaction_id, otp, hashed=False,
+                             purpose="change_mobile", now=now)
+    if transaction.account_id != account.id:
+        raise Unauthorized(_("This OTP request is unknown."), code="otp_unknown")
+    taken = session.scalar(select(CitizenAccount.id)
+                           .where(CitizenAccount.mobile == transaction.mobile))
+    if taken is not None:
+        session.rollback()
+        raise Conflict(_("This number already holds an account."), code="mobile_in_use")
+    account.mobile = transaction.mobile
+    audit.record(session, "account.change_mobile", "citizen_account", account.id)
+    session.commit()
+    token = keyring().issue_citizen_token(account.id, account.mobile)
+    return SignIn(account, token, _settings()["TOKEN_TTL_SECONDS"], False)
+
+
+# --- beneficiaries ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BeneficiaryView:
+    """What may be shown about a beneficiary: the ID number only masked."""
+
+    beneficiary: Beneficiary
+    id_type: IdDocumentType
+    gender: Gender
+    masked_id_number: str
+    secret_code: str | None
+    doses: list[Dose]
+
+    @property
+    def vaccination_status(self) -> str:
+        return "Not Vaccinated" if not self.doses else "Vaccinated" if self.completed \
+            else "Partially Vaccinated"
+
+    completed: bool = False
+
+
+def _id_type(session: Session, code: str) -> IdDocumentType:
+    id_type = session.scalars(select(IdDocumentType).where(IdDocumentType.code == code)).first()
+    if id_type is None:
+        raise InvalidInput(_("Unknown ID document type."), code="unknown_id_type",
+                           fields={"id_type": [_("Unknown ID document type.")]})
+    return id_type
+
+
+def _gender(session: Session, code: str) -> Gender:
+    gender = session.scalars(select(Gender).where(Gender.code == code)).first()
+    if gender is None:
+        raise InvalidInput(_("Unknown gender."), code="unknown_gender",
+                           fields={"gender": [_("Unknown gender.")]})
+    return gender
+
+
+def _normalized_id(id_type: IdDocumentType, number: str) -> str:
+    try:
+        return normalize_id_number(id_type.validator, number)
+    except InvalidIdNumber as exc:
+        message = _("This is not a valid %(document)s number: %(reason)s",
+                    document=id_type.code, reason=str(exc))
+        raise InvalidInput(message, code="invalid_id_number",
+                           fields={"id_number": [message]}) from None
+
+
+def _today(pack: ActivePack) -> date:
+    import zoneinfo
+
+    return datetime.now(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
+
+
+def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount, *,
+                    name: str, birth_year: int | None = None, birth_date: date | None = None,
+                    gender: str, id_type: str, id_number: str, comorbidity: bool = False,
+                    consent_version: str) -> BeneficiaryView:
+    limit = pack.document.get("max_beneficiaries_per_account", 4)
+    count = session.scalar(select(func.count()).select_from(Beneficiary)
+                           .where(Beneficiary.account_id == account.id))
+    if count >= limit:
+        raise RuleViolation(_("An account can register at most %(n)d people.", n=limit),
+                            code="beneficiary_limit_reached")
+    document = _id_type(session, id_type)
+    if not document.registration:
+        raise InvalidInput(_("This document cannot be used to register."),
+                           code="id_type_not_for_registration",
+                           fields={"id_type": [_("This document cannot be used to register.")]})
+    gender_row = _gender(session, gender)
+    birth_year, birth_date = _birth(pack, birth_year, birth_date)
+    age = rules.age_on(_today(pack), birth_year, birth_date)
+    if age < document.min_age:
+        raise RuleViolation(_("This document is only accepted from the age of %(age)d.",
+                              age=document.min_age), code="too_young_for_id_type")
+    number = _normalized_id(document, id_number)
+    ring = keyring()
+    id_hash = ring.lookup_hash("id:" + document.code, number)
+    if session.scalar(select(Beneficiary.id).where(Beneficiary.id_type_id == document.id,
+                                                   Beneficiary.id_number_hash == id_hash)):
+        raise _already_registered()
+    secret_code = rules.new_secret_code()
+    beneficiary = Beneficiary(
+        reference_id=_unused_reference_id(session), account_id=account.id,
+        name=_clean_name(name), birth_year=birth_year, birth_date=birth_date,
+        gender_id=gender_row.id, id_type_id=document.id, id_number_hash=id_hash,
+        id_number_encrypted=ring.encrypt(number), id_number_last4=number[-4:],
+        comorbidity=comorbidity, consent_version=consent_version,
+        secret_code_encrypted=ring.encrypt(secret_code),
+    )
+    session.add(beneficiary)
+    try:
+        session.flush()
+    except IntegrityError:  # registered by someone else at the same moment
+        session.rollback()
+        raise _already_registered() from None
+    audit.record(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
+                 id_type=document.code)
+    session.commit()
+    return _view(session, beneficiary, document, gender_row, pack)
+
+
+def _already_registered() -> Conflict:
+    # Deliberately silent about which account holds the document.
+    return Conflict(_("This ID document is already registered."), code="id_already_registered")
+
+
+def _unused_reference_id(session: Session) -> str:
+    while True:
+        candidate = rules.new_reference_id()
+        if session.scalar(select(Beneficiary.id).where(Beneficiary.reference_id == candidate)) is None:
+            return candidate
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(str(name).split())
+    if not 1 <= len(cleaned) <= 200:
+        raise InvalidInput(_("A name of 1 to 200 characters is needed."), code="invalid_name",
+                           fields={"name": [_("A name of 1 to 200 characters is needed.")]})
+    return cleaned
+
+
+def _birth(pack: ActivePack, birth_year: int | None,
+           birth_date: date | None) -> tuple[int, date | None]:
+    capture = pack.document.get("birth_capture", "year")
+    if capture == "date" and birth_date is None:
+        raise InvalidInput(_("The date of birth is needed."), code="birth_date_required",
+                           fields={"birth_date": [_("The date of birth is needed.")]})
+    if birth_date is not None:
+        birth_year = birth_date.year
+    if birth_year is None:
+        raise InvalidInput(_("The year of birth is needed."), code="birth_year_required",
+                           fields={"birth_year": [_("The year of birth is needed.")]})
+    problem = rules.birth_year_problem(birth_year, _today(pack))
+    if problem:
+        raise InvalidInput(problem, code="invalid_birth_year", fields={"birth_year": [problem]})
+    return birth_year, birth_date
+
+
+def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | None = None,
+          gender: Gender | None = None, pack: ActivePack | None = None,
+          with_secret: bool = True) -> BeneficiaryView:
+    from cowin_kit.identity.rules import mask_id_number
+
+    id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
+    gender = gender or session.get(Gender, beneficiary.gender_id)
+    doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
+                                 .order_by(Dose.dose_number)))
+    masked = mask_id_number("0" * 8 + beneficiary.id_number_last4)
+    secret = keyring().decrypt(beneficiary.secret_code_encrypted) if with_secret else None
+    return BeneficiaryView(beneficiary, id_type, gender, masked, secret, doses,
+                           completed=_completed(session, doses))
+
+
+def _completed(session: Session, doses: list[Dose]) -> bool:
+    from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+
+    if not doses:
+        return False
+    product = session.get(VaccineProduct, doses[0].product_id)
+    for schedule in session.scalars(select(VaccineSchedule)):
+        if product is not None and product.code in schedule.products:
+            primary = sum(1 for d in schedule.doses if not d.get("booster"))
+            return len(doses) >= primary
+    return False
+
+
+def list_beneficiaries(session: Session, account: CitizenAccount) -> list[BeneficiaryView]:
+    rows = session.scalars(select(Beneficiary).where(Beneficiary.account_id == account.id)
+                           .order_by(Beneficiary.id))
+    return [_view(session, row) for row in rows]
+
+
+def _owned(session: Session, account: CitizenAccount, reference_id: str) -> Beneficiary:
+    beneficiary = session.scalars(select(Beneficiary).where(
+        Beneficiary.reference_id == str(reference_id), Beneficiary.account_id == account.id,
+    )).first()
+    if beneficiary is None:
+        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+    return beneficiary
+
+
+def get_beneficiary(session: Session, account: CitizenAccount, reference_id: str) -> BeneficiaryView:
+    return _view(session, _owned(session, account, reference_id))
+
+
+def _has_doses(session: Session, beneficiary: Beneficiary) -> bool:
+    return session.scalar(select(Dose.id).where(Dose.beneficiary_id == beneficiary.id)
+                          .limit(1)) is not None
+
+
+def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
+                       reference_id: str, changes: dict[str, Any], *,
+                       actor: str = "citizen") -> BeneficiaryView:
+    """Edit a member. Before any dose everything may change; after one, only name and
+    birth year, each kept as a correction with its old value (certificates are reissued)."""
+    beneficiary = _owned(session, account, reference_id)
+    vaccinated = _has_doses(session, beneficiary)
+    allowed = {"name", "birth_year", "birth_date"} if vaccinated else {
+        "name", "birth_year", "birth_date", "gender", "id_type", "id_number", "comorbidity"}
+    refused = sorted(set(changes) - allowed)
+    if refused:
+        raise RuleViolation(_("After vaccination only the name and year of birth can be "
+                              "corrected."), code="beneficiary_vaccinated",
+                            fields={f: [_("cannot change after vaccination")] for f in refused})
+    corrections: list[tuple[str, str, str]] = []
+    if "name" in changes:
+        new_name = _clean_name(changes["name"])
+        if new_name != beneficiary.name:
+            corrections.append(("name", beneficiary.name, new_name))
+            beneficiary.name = new_name
+    if "birth_year" in changes or "birth_date" in changes:
+        year, day = _birth(pack, changes.get("birth_year", beneficiary.birth_year),
+                           changes.get("birth_date"))
+        if year != beneficiary.birth_year:
+            corrections.append(("birth_year", str(beneficiary.birth_year), str(year)))
+        beneficiary.birth_year, beneficiary.birth_date = year, day
+    if "gender" in changes:
+        beneficiary.gender_id = _gender(session, changes["gender"]).id
+    if "comorbidity" in changes:
+        beneficiary.comorbidity = bool(changes["comorbidity"])
+    if "id_type" in changes or "id_number" in changes:
+        if "id_number" not in changes:
+            raise InvalidInput(_("Give the number of the new document."), code="id_number_required",
+                               fields={"id_number": [_("Give the number of the new document.")]})
+        document = _id_type(session, changes.get("id_type")
+                            or session.get(IdDocumentType, beneficiary.id_type_id).code)
+        number = _normalized_id(document, changes["id_number"])
+        ring = keyring()
+        id_hash = ring.lookup_hash("id:" + document.code, number)
+        clash = session.scalar(select(Beneficiary.id).where(
+            Beneficiary.id_type_id == document.id, Beneficiary.id_number_hash == id_hash,
+            Beneficiary.id != beneficiary.id))
+        if clash:
+            raise _already_registered()
+        beneficiary.id_type_id, beneficiary.id_number_hash = document.id, id_hash
+        beneficiary.id_number_encrypted = ring.encrypt(number)
+        beneficiary.id_number_last4 = number[-4:]
+    if vaccinated:
+        for field, old, new in corrections:
+            session.add(BeneficiaryCorrection(beneficiary_id=beneficiary.id, field=field,
+                                              old_value=old, new_value=new, actor=actor))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise _already_registered() from None
+    audit.record(session, "beneficiary.correct" if vaccinated else "beneficiary.update",
+                 "beneficiary", beneficiary.reference_id, fields=sorted(changes))
+    session.commit()
+    return _view(session, beneficiary)
+
+
+def delete_beneficiary(session: Session, account: CitizenAccount, reference_id: str) -> None:
+    beneficiary = _owned(session, account, reference_id)
+    if _has_doses(session, beneficiary):
+        raise RuleViolation(_("A person with a recorded dose cannot be deleted."),
+                            code="beneficiary_vaccinated")
+    audit.record(session, "beneficiary.delete", "beneficiary", beneficiary.reference_id)
+    session.delete(beneficiary)
+    session.commit()
