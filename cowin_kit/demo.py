@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,7 +97,3 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
         report.new_accounts.append((username, role, password))
     session.commit()
     return report
-
-
-def session_dates(days: int, start: date) -> list[date]:
-    return [start + timedelta(days=n) for n in range(days)]

@@ -114,3 +114,27 @@ def india_pack():
     from cowin_kit.config.packs import load_pack
 
     return load_pack(EXAMPLES / "in")
+
+
+INIT_ADMIN_PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def init_instance(tmp_path_factory, fresh_database_url):
+    """A factory: init_instance(backend) -> an instance folder set up by
+    `cowin-kit init --yes` with the India pack and administrator `admin`."""
+    from click.testing import CliRunner
+
+    from cowin_kit.cli import main
+
+    def make(backend: str) -> Path:
+        folder = tmp_path_factory.mktemp("instance")
+        result = CliRunner().invoke(main, [
+            "init", "--yes", "--country", "IN", "--instance", str(folder),
+            "--database-url", fresh_database_url(backend),
+            "--admin-password", INIT_ADMIN_PASSWORD,
+        ], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return folder
+
+    return make

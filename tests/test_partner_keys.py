@@ -120,13 +120,8 @@ def test_create_and_revoke_are_audited_without_the_key(db_session, national):
 # --- CLI ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def cli(request, tmp_path_factory, fresh_database_url):
-    folder = tmp_path_factory.mktemp("instance")
-    result = CliRunner().invoke(main, [
-        "init", "--yes", "--country", "IN", "--instance", str(folder),
-        "--database-url", fresh_database_url(request.param), "--admin-password", PASSWORD,
-    ], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+def cli(request, init_instance):
+    folder = init_instance(request.param)
 
     def invoke(*args):
         return CliRunner().invoke(main, list(args), catch_exceptions=False,

@@ -175,16 +175,10 @@ def test_grants_are_revoked_on_their_exact_scope(db_session, india_pack, staff):
 # --- CLI ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def instance(request, tmp_path_factory, fresh_database_url):
+def instance(request, init_instance):
     """An instance set up by `cowin-kit init` with the India pack; the tests below use
     distinct user names so that they can share it."""
-    folder = tmp_path_factory.mktemp("instance")
-    result = CliRunner().invoke(main, [
-        "init", "--yes", "--country", "IN", "--instance", str(folder),
-        "--database-url", fresh_database_url(request.param), "--admin-password", PASSWORD,
-    ], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return folder
+    return init_instance(request.param)
 
 
 @pytest.fixture

@@ -106,38 +106,47 @@ def users_list() -> None:
     _table(rows)
 
 
+def _scope_options(verb: str):
+    """--location/--facility, shared by grant and revoke."""
+    def decorate(command):
+        command = click.option("--facility", metavar="CODE",
+                               help=f"Facility the role {verb} on.")(command)
+        return click.option("--location", metavar="CODE",
+                            help=f"Location the role {verb} on (with its subtree).")(command)
+    return decorate
+
+
+def _change_role(change: str, username: str, role: str, location: str | None,
+                 facility: str | None) -> None:
+    from cowin_kit.identity import services as identity
+
+    action = identity.grant_role if change == "grant" else identity.revoke_role
+    with _session() as session:
+        user = identity.get_staff_user(session, username)
+        action(session, user, role, location_code=location, facility_code=facility)
+        session.commit()
+    preposition = "to" if change == "grant" else "from"
+    click.echo(f"{change}ed {role} {preposition} {username} on {_scope_label(location, facility)}")
+
+
 @users.command("grant")
 @click.argument("username")
 @click.argument("role")
-@click.option("--location", metavar="CODE", help="Location the role covers (with its subtree).")
-@click.option("--facility", metavar="CODE", help="Facility the role covers.")
+@_scope_options("is granted")
 @handle_errors
 def users_grant(username: str, role: str, location: str | None, facility: str | None) -> None:
     """Grant ROLE to USERNAME on the whole country, a location or a facility."""
-    from cowin_kit.identity import services as identity
-
-    with _session() as session:
-        user = identity.get_staff_user(session, username)
-        identity.grant_role(session, user, role, location_code=location, facility_code=facility)
-        session.commit()
-    click.echo(f"granted {role} to {username} on {_scope_label(location, facility)}")
+    _change_role("grant", username, role, location, facility)
 
 
 @users.command("revoke")
 @click.argument("username")
 @click.argument("role")
-@click.option("--location", metavar="CODE", help="Location the role was granted on.")
-@click.option("--facility", metavar="CODE", help="Facility the role was granted on.")
+@_scope_options("was granted")
 @handle_errors
 def users_revoke(username: str, role: str, location: str | None, facility: str | None) -> None:
     """Revoke ROLE from USERNAME on exactly the scope it was granted on."""
-    from cowin_kit.identity import services as identity
-
-    with _session() as session:
-        user = identity.get_staff_user(session, username)
-        identity.revoke_role(session, user, role, location_code=location, facility_code=facility)
-        session.commit()
-    click.echo(f"revoked {role} from {username} on {_scope_label(location, facility)}")
+    _change_role("revoke", username, role, location, facility)
 
 
 @users.command("deactivate")

@@ -223,20 +223,21 @@ class BeneficiaryView:
     completed: bool = False
 
 
+def _by_code(session: Session, model: type, code: str, field: str, error_code: str,
+             message: str) -> Any:
+    row = session.scalars(select(model).where(model.code == code)).first()
+    if row is None:
+        raise InvalidInput(message, code=error_code, fields={field: [message]})
+    return row
+
+
 def _id_type(session: Session, code: str) -> IdDocumentType:
-    id_type = session.scalars(select(IdDocumentType).where(IdDocumentType.code == code)).first()
-    if id_type is None:
-        raise InvalidInput(_("Unknown ID document type."), code="unknown_id_type",
-                           fields={"id_type": [_("Unknown ID document type.")]})
-    return id_type
+    return _by_code(session, IdDocumentType, code, "id_type", "unknown_id_type",
+                    _("Unknown ID document type."))
 
 
 def _gender(session: Session, code: str) -> Gender:
-    gender = session.scalars(select(Gender).where(Gender.code == code)).first()
-    if gender is None:
-        raise InvalidInput(_("Unknown gender."), code="unknown_gender",
-                           fields={"gender": [_("Unknown gender.")]})
-    return gender
+    return _by_code(session, Gender, code, "gender", "unknown_gender", _("Unknown gender."))
 
 
 def _normalized_id(id_type: IdDocumentType, number: str) -> str:
