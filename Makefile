@@ -10,10 +10,12 @@ $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/cowin-kit i18n compile
 	touch $(INSTALLED)
 
 ## demo: install into .venv, set up SQLite with the India pack and demo data, serve on :5000
 demo: $(INSTALLED)
+	$(VENV)/bin/cowin-kit i18n compile
 	$(VENV)/bin/cowin-kit demo
 
 ## test: the whole suite on SQLite, and on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
-    from cowin_kit import api, db, i18n, notifications, ratelimit, security
+    from cowin_kit import api, cache, db, i18n, notifications, ratelimit, security
     from cowin_kit.config.settings import load_settings
     from cowin_kit.health import bp as health_bp
     from cowin_kit.problems import register_error_handlers
@@ -24,9 +24,18 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config["JSON_SORT_KEYS"] = False
     logging.getLogger("cowin_kit").setLevel(settings["LOG_LEVEL"])
 
+    if settings["TRUSTED_PROXIES"]:
+        # Behind N load balancers/ingresses, the client IP (limits, audit) is the one they
+        # report in X-Forwarded-For; never trust the header without them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"])
     i18n.init_app(app)
     security.init_app(app)
+    cache.init_app(app)
     notifications.init_app(app)
     ratelimit.init_app(app)
     register_error_handlers(app)

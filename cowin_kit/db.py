@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -27,6 +27,26 @@ NAMING_CONVENTION = {
 }
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned in UTC, timezone-aware on every backend (SQLite
+    itself keeps no offset and would hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
 # JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -38,7 +58,7 @@ class Base(DeclarativeBase):
         dict[str, str]: JSONDocument,
         list[Any]: JSONDocument,
         list[str]: JSONDocument,
-        datetime: DateTime(timezone=True),
+        datetime: UTCDateTime(),
     }
 
 

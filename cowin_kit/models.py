@@ -5,7 +5,8 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
 from cowin_kit.scheduling.models import (
-    Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, Facility, SessionDoseCapacity, SessionSlot, SlotAlertSubscription,
+    VaccinationSession,
 )
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
@@ -16,5 +17,6 @@ __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
-    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose",
+    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
+    "SlotAlertSubscription",
 ]

@@ -30,11 +30,14 @@ PROBLEM_TYPE_BASE = "https://cowin-kit.org/problems/"
 
 
 def problem_response(status: int, code: str, title: str, detail: str,
-                     fields: dict[str, list[str]] | None = None) -> Response:
+                     fields: dict[str, list[str]] | None = None,
+                     rows: list[dict] | None = None) -> Response:
     body = {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status,
             "code": code, "detail": detail}
     if fields:
         body["errors"] = fields
+    if rows:  # the problems of an uploaded file, one per bad cell: {line, column, message}
+        body["rows"] = rows
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
@@ -42,7 +45,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
         return problem_response(exc.status, exc.code, _title(exc),
-                                str(exc.message), exc.fields)
+                                str(exc.message), exc.fields, getattr(exc, "rows", None))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -80,6 +80,20 @@ def database_url(request, fresh_database_url) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def pg_database_url(fresh_database_url) -> str:
+    """A migrated PostgreSQL database, for what must be proven on PostgreSQL (concurrency)."""
+    if not PG_SERVER_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must set COWIN_KIT_TEST_DATABASE_URL")
+        pytest.skip("needs COWIN_KIT_TEST_DATABASE_URL (a PostgreSQL server)")
+    url = fresh_database_url("postgresql")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -138,3 +152,12 @@ def init_instance(tmp_path_factory, fresh_database_url):
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs() -> None:
+    """The kit's .mo files, compiled as `cowin-kit i18n compile` does (they are not in
+    git), so a fresh checkout's `pytest` sees translations. Rewrites only what changed."""
+    from cowin_kit.cli.i18n_cmd import compile_catalogs
+
+    compile_catalogs()

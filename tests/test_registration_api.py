@@ -31,21 +31,33 @@ def _valid_aadhaar(n: int) -> list[str]:
     return found
 
 
-@pytest.fixture
-def reg_app(database_url, tmp_path, india_pack):
+def make_reg_app(database_url, tmp_path, pack):
+    """An app with the pack installed and OTPs written to a file (``app.outbox``)."""
     outbox = tmp_path / "messages.jsonl"
     app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": database_url, "NOTIFIER": f"file:{outbox}",
                       "OTP_RESEND_COOLDOWN_SECONDS": 0,
-                      "OTP_LIMITS_PER_NUMBER": "1000/hour", "OTP_LIMITS_PER_IP": "1000/hour"})
+                      "OTP_LIMITS_PER_NUMBER": "1000/hour", "OTP_LIMITS_PER_IP": "1000/hour",
+                      "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
+                      "SEARCH_LIMITS_PER_IP": "10000/hour"})
     app.outbox = outbox
     with app.app_context(), get_database(app).session() as session:
-        install_pack(session, india_pack)
-    yield app
+        install_pack(session, pack)
+    return app
+
+
+def close_reg_app(app):
     from conftest import _empty_tables
 
     _empty_tables(get_database(app).engine)
     get_database(app).dispose()
+
+
+@pytest.fixture
+def reg_app(database_url, tmp_path, india_pack):
+    app = make_reg_app(database_url, tmp_path, india_pack)
+    yield app
+    close_reg_app(app)
 
 
 def last_otp(app, mobile_suffix: str) -> str:

@@ -23,12 +23,40 @@ def load(schema: Schema, data: Any | None = None) -> dict[str, Any]:
         data = request.get_json(silent=True)
         if data is None:
             raise InvalidInput(_("The request body must be a JSON object."), code="invalid_json")
+    if _has_nul(data):
+        # PostgreSQL cannot store NUL characters; no real input contains them.
+        raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
     try:
         return schema.load(data)
     except ValidationError as exc:
-        fields = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
-                  for k, v in exc.normalized_messages().items()}
+        # marshmallow's own messages are English: translate them (ours already are).
+        from cowin_kit.validation_messages import translate_messages
+
+        fields: dict[str, list[str]] = {}
+
+        def collect(path: str, messages: Any) -> None:  # nested errors -> "items.0.name"
+            if isinstance(messages, dict):
+                for key, inner in messages.items():
+                    collect(f"{path}.{key}" if path else str(key), inner)
+                return
+            for message in messages if isinstance(messages, list) else [messages]:
+                if isinstance(message, dict):
+                    collect(path, message)
+                else:
+                    fields.setdefault(path or "_schema", []).append(str(message))
+
+        collect("", translate_messages(exc.normalized_messages()))
         raise InvalidInput(_("Some fields are missing or not valid."), fields=fields) from None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def bearer_token() -> str | None:
@@ -62,7 +90,16 @@ def request_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from cowin_kit.api import v1, v2
+    from cowin_kit import apidoc
+    from cowin_kit.api import (  # noqa: F401
+        admin_scheduling, imports, partners, scheduling, staff, v1, v2, v2_appointments,
+    )
+    from cowin_kit.api import slips
+
+    @app.before_request
+    def _refuse_nul_in_url() -> None:
+        if "\x00" in request.path or b"%00" in request.query_string:
+            raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
 
     @app.before_request
     def _request_identity() -> None:
@@ -75,5 +112,12 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
         return response
 
+    partners.init_app(app)
     app.register_blueprint(v1.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(scheduling.bp)
+    app.register_blueprint(slips.bp)
+    app.register_blueprint(admin_scheduling.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(v2.bp)
+    app.register_blueprint(apidoc.bp)

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.ratelimit import limiter, mobile_key
@@ -43,6 +44,8 @@ def beneficiary_json(view: BeneficiaryView) -> dict:
 
 
 @bp.post("/auth/otp")
+@doc("Send a one-time password to a mobile number", body=schemas.OtpRequestIn,
+     response=schemas.TransactionOut)
 @otp_limited
 def request_otp():
     data = load(schemas.OtpRequestIn())
@@ -52,6 +55,7 @@ def request_otp():
 
 
 @bp.post("/auth/otp/confirm")
+@doc("Sign in with the OTP", body=schemas.OtpConfirmIn, response=schemas.TokenOut)
 def confirm_otp():
     data = load(schemas.OtpConfirmIn())
     sign_in = services.confirm_otp(get_session(), str(data["txn_id"]), data["otp"],
@@ -61,6 +65,8 @@ def confirm_otp():
 
 
 @bp.put("/account/locale")
+@doc("Set the language of the account", body=schemas.LocaleIn, response=schemas.LocaleIn,
+     auth="citizen")
 def set_locale():
     data = load(schemas.LocaleIn())
     services.set_account_locale(get_session(), citizen(), data["locale"], pack())
@@ -68,6 +74,8 @@ def set_locale():
 
 
 @bp.post("/account/mobile")
+@doc("Send an OTP to a new mobile number", body=schemas.OtpRequestIn,
+     response=schemas.TransactionOut, auth="citizen")
 @otp_limited
 def request_mobile_change():
     data = load(schemas.OtpRequestIn())
@@ -77,6 +85,8 @@ def request_mobile_change():
 
 
 @bp.post("/account/mobile/confirm")
+@doc("Move the account to the new number", body=schemas.OtpConfirmIn,
+     response=schemas.TokenOut, auth="citizen")
 def confirm_mobile_change():
     data = load(schemas.OtpConfirmIn())
     sign_in = services.confirm_mobile_change(get_session(), citizen(), str(data["txn_id"]),
@@ -85,12 +95,15 @@ def confirm_mobile_change():
 
 
 @bp.get("/beneficiaries")
+@doc("Members of my account", response=schemas.BeneficiaryListOut, auth="citizen")
 def list_beneficiaries():
     views = services.list_beneficiaries(get_session(), citizen())
     return jsonify(beneficiaries=[beneficiary_json(v) for v in views])
 
 
 @bp.post("/beneficiaries")
+@doc("Register a member", body=schemas.BeneficiaryIn, response=schemas.BeneficiaryOut,
+     status=201, auth="citizen")
 def add_beneficiary():
     data = load(schemas.BeneficiaryIn())
     view = services.add_beneficiary(get_session(), pack(), citizen(), **data)
@@ -98,12 +111,15 @@ def add_beneficiary():
 
 
 @bp.get("/beneficiaries/<reference_id>")
+@doc("One member", response=schemas.BeneficiaryOut, auth="citizen")
 def get_beneficiary(reference_id: str):
     return jsonify(beneficiary_json(services.get_beneficiary(get_session(), citizen(),
                                                              reference_id)))
 
 
 @bp.patch("/beneficiaries/<reference_id>")
+@doc("Edit or correct a member", body=schemas.BeneficiaryPatch,
+     response=schemas.BeneficiaryOut, auth="citizen")
 def update_beneficiary(reference_id: str):
     changes = load(schemas.BeneficiaryPatch())
     view = services.update_beneficiary(get_session(), pack(), citizen(), reference_id, changes)
@@ -111,12 +127,14 @@ def update_beneficiary(reference_id: str):
 
 
 @bp.delete("/beneficiaries/<reference_id>")
+@doc("Delete a member (only before any dose)", status=204, auth="citizen")
 def delete_beneficiary(reference_id: str):
     services.delete_beneficiary(get_session(), citizen(), reference_id)
     return "", 204
 
 
 @bp.get("/meta/id-types")
+@doc("ID document types of the country", response=schemas.IdTypeListOut, tag="reference")
 def id_types():
     locale = request_locale()
     rows = get_session().scalars(select(IdDocumentType).order_by(IdDocumentType.position))
@@ -125,6 +143,7 @@ def id_types():
 
 
 @bp.get("/meta/genders")
+@doc("Genders offered", response=schemas.LabelledCodeList, tag="reference")
 def genders():
     locale = request_locale()
     rows = get_session().scalars(select(Gender).order_by(Gender.position))

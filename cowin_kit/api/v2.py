@@ -36,6 +36,17 @@ ERROR_CODES = {
     "unknown_id_type": "USRRES0015", "unknown_gender": "USRRES0016",
     "beneficiary_not_found": "USRRES0017", "beneficiary_vaccinated": "USRRES0018",
     "invalid_birth_year": "USRRES0019", "location_not_found": "USRRES0020",
+    "invalid_api_key": "USRAUT0010", "partner_rate_limited": "USRAUT0011",
+    "fully_booked": "APPOIN0040", "already_booked": "APPOIN0041", "session_not_found": "APPOIN0042",
+    "invalid_slot": "APPOIN0043", "appointment_not_found": "APPOIN0044",
+    "session_cancelled": "APPOIN0045", "session_in_past": "APPOIN0046",
+    "same_day_cutoff": "APPOIN0047", "dose_not_offered": "APPOIN0048",
+    "dose_already_given": "APPOIN0049", "dose_order": "APPOIN0050",
+    "age_not_eligible": "APPOIN0051", "no_schedule": "APPOIN0052",
+    "schedule_complete": "APPOIN0053", "product_mismatch": "APPOIN0054",
+    "too_early": "APPOIN0055", "too_late": "APPOIN0056", "reschedule_too_late": "APPOIN0057",
+    "reschedule_limit": "APPOIN0058", "invalid_date": "APPOIN0059",
+    "invalid_beneficiaries": "APPOIN0060",
 }
 
 
@@ -151,6 +162,12 @@ def delete_beneficiary():
     return "", 204
 
 
+def appointments_of(beneficiary, locale):
+    from cowin_kit.api.v2_appointments import appointments_of as listing
+
+    return listing(beneficiary, locale)
+
+
 def _v2_beneficiary(view: services.BeneficiaryView, locale: str, mobile: str) -> dict[str, Any]:
     b = view.beneficiary
     doses = {d.dose_number: d for d in view.doses}
@@ -170,7 +187,7 @@ def _v2_beneficiary(view: services.BeneficiaryView, locale: str, mobile: str) ->
         "vaccination_status": view.vaccination_status, "vaccine": vaccine,
         "dose1_date": doses[1].administered_at.strftime("%d-%m-%Y") if 1 in doses else "",
         "dose2_date": doses[2].administered_at.strftime("%d-%m-%Y") if 2 in doses else "",
-        "appointments": [],
+        "appointments": appointments_of(b, locale),
     }
 
 

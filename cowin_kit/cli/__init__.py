@@ -236,6 +236,11 @@ def _register_subcommands() -> None:
     main.add_command(demo_cmd.demo)
     main.add_command(users_cmd.users)
     main.add_command(users_cmd.partners)
+    from cowin_kit.cli.i18n_cmd import i18n
+    main.add_command(i18n)
+    from cowin_kit.cli.scheduling_cmd import facilities, sessions
+    main.add_command(facilities)
+    main.add_command(sessions)
 
 
 _register_subcommands()

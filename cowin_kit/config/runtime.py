@@ -4,8 +4,8 @@ requests do not each read it from the database."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy import select
@@ -23,6 +23,20 @@ class ActivePack:
     version: str
     content_hash: str
     document: dict[str, Any]
+    _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered for as long as this snapshot of the pack is served
+        (at most CACHE_SECONDS) — for rows the pack installs, such as its ID types, which
+        change only when the pack does. None (nothing found) is never remembered, so
+        arbitrary input cannot grow the memo."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = compute()
+            if value is not None:
+                self._memo[key] = value
+            return value
 
     @property
     def locales(self) -> list[str]:

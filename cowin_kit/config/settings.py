@@ -152,6 +152,21 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("OTP_LIMITS_PER_IP", "str", "100/hour;1000/day",
             "OTP requests allowed per client IP address."),
     Setting("TOKEN_TTL_SECONDS", "int", 900, "Lifetime of a citizen's bearer token."),
+    Setting("STAFF_TOKEN_TTL_SECONDS", "int", 3600,
+            "Lifetime of a staff member's bearer token (sign in again after it)."),
+    Setting("BOOKING_CUTOFF_TIME", "str", "15:00",
+            "Local time (HH:MM, pack timezone) after which sessions of the same day can no "
+            "longer be booked (CoWIN used 15:00)."),
+    Setting("MAX_RESCHEDULES", "int", 3, "How often one appointment may be moved."),
+    Setting("AVAILABILITY_CACHE_SECONDS", "int", 300,
+            "How long public availability answers may be cached by clients and proxies "
+            "(CoWIN allowed up to 30 minutes of staleness)."),
+    Setting("SEARCH_LIMITS_PER_IP", "str", "100/5minute",
+            "Public availability searches allowed per client IP (CoWIN: 100 per 5 minutes)."),
+    Setting("BOOKING_LIMITS_PER_ACCOUNT", "str", "60/hour",
+            "Bookings, reschedules and cancellations allowed per citizen account."),
+    Setting("SLOT_ALERT_PERIOD_SECONDS", "int", 21600,
+            "A slot-alert subscription is notified at most once in this period."),
     Setting("API_LIMITS_PER_IP", "str", "",
             "Default limit on every API call per client IP (e.g. `100/5minute`, as CoWIN's "
             "public API); empty means none."),
@@ -170,6 +185,11 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("NOTIFIER", "str", "log",
             "Where outgoing messages (OTP SMS, alerts) go: `log`, `file:PATH` (one JSON line "
             "per message) or the name of a notifier plugin."),
+    Setting("FONT_DIRS", "list",
+            ["/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu"],
+            "Folders (comma-separated, searched in order) holding the TrueType fonts of PDF "
+            "slips and certificates: Noto (Debian `fonts-noto-core`) per script, DejaVu as "
+            "the Latin/Cyrillic fallback. A missing font for a needed script is an error."),
     Setting("LOG_LEVEL", "str", "INFO", "Python logging level.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
     Setting("TEST_DATABASE_URL", "str", "",

@@ -301,7 +301,8 @@ def list_partner_keys(session: Session) -> list[PartnerApiKey]:
 def revoke_partner_key(session: Session, key_id: int,
                        now: datetime | None = None) -> PartnerApiKey:
     """Revoking twice keeps the first revocation time."""
-    key = session.get(PartnerApiKey, key_id)
+    # Ids beyond a 32-bit integer cannot exist and would overflow some databases' drivers.
+    key = session.get(PartnerApiKey, key_id) if 0 < key_id < 2**31 else None
     if key is None:
         raise NotFound(_("No partner key with id %(id)s.", id=key_id),
                        code="partner_key_not_found")
@@ -322,3 +323,68 @@ def authenticate_partner(session: Session, raw_key: str) -> PartnerApiKey:
     if key is None or key.revoked_at is not None:
         raise Unauthorized(_("Unknown or revoked API key."), code="invalid_api_key")
     return key
+
+
+# --- the same operations on behalf of a signed-in administrator (API and web) -------------
+
+def _scope_of_codes(session: Session, location_code: str | None,
+                    facility_code: str | None) -> access.Scope:
+    location_id, facility_id = _resolve_scope(session, location_code, facility_code)
+    if facility_id is not None:
+        return access.scope_for_facility(session, facility_id)
+    if location_id is not None:
+        return access.scope_for_location(session, location_id)
+    return access.COUNTRY
+
+
+def _require_grant_right(session: Session, actor: StaffUser, role: str,
+                         location_code: str | None, facility_code: str | None) -> None:
+    target = _scope_of_codes(session, location_code, facility_code)
+    if not actor.active or not access.can_grant(actor.grants, role, target):
+        raise Forbidden(_("You may not grant or revoke %(role)s there.", role=role),
+                        code="forbidden")
+
+
+def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
+    """Accounts an administrator may see: everyone for a national administrator, else
+    those holding a grant inside the administrator's area."""
+    if access.user_can(actor, "staff.manage", access.COUNTRY):
+        return list_staff(session)
+    visible = []
+    for user in list_staff(session):
+        scopes = [access.scope_of_grant(session, grant) for grant in user.grants]
+        if any(access.user_can(actor, "staff.manage", scope) for scope in scopes):
+            visible.append(user)
+    return visible
+
+
+def admin_create_staff(session: Session, actor: StaffUser, username: str,
+                       password: str | None, display_name: str = "") -> tuple[StaffUser, str | None]:
+    """Create an account (without roles); returns the generated password, if any, once."""
+    if not actor.active or not any("staff.manage" in access.ROLE_ACTIONS.get(g.role, ())
+                                   for g in actor.grants):
+        raise Forbidden(_("You may not manage staff accounts."), code="forbidden")
+    generated = None if password else generate_password()
+    user = create_staff_user(session, username, password or generated, display_name)
+    session.commit()
+    return user, generated
+
+
+def admin_grant_role(session: Session, actor: StaffUser, username: str, role: str,
+                     location_code: str | None = None,
+                     facility_code: str | None = None) -> RoleGrant:
+    user = get_staff_user(session, username)
+    _require_grant_right(session, actor, role, location_code, facility_code)
+    grant = grant_role(session, user, role, location_code=location_code,
+                       facility_code=facility_code)
+    session.commit()
+    return grant
+
+
+def admin_revoke_role(session: Session, actor: StaffUser, username: str, role: str,
+                      location_code: str | None = None,
+                      facility_code: str | None = None) -> None:
+    user = get_staff_user(session, username)
+    _require_grant_right(session, actor, role, location_code, facility_code)
+    revoke_role(session, user, role, location_code=location_code, facility_code=facility_code)
+    session.commit()

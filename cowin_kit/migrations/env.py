@@ -7,16 +7,24 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import cowin_kit.models  # noqa: F401  (registers every model on the metadata)
-from cowin_kit.db import Base
+from cowin_kit.db import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj, autogen_context):
+    """Migrations must not import the app: write our column types as plain SQLAlchemy."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -26,6 +26,12 @@ TEMPLATES: dict[str, Any] = {
     "otp_change_mobile": lazy_gettext("%(otp)s is your one-time password to move your "
                                       "vaccination account to this number. Valid for "
                                       "%(minutes)d minutes."),
+    "session_cancelled": lazy_gettext("The vaccination session of %(date)s at %(facility)s "
+                                      "was cancelled; the appointment of %(name)s is released. "
+                                      "Please book another session."),
+    "slot_alert": lazy_gettext("%(seats)d seats for dose %(dose)d are free, e.g. at "
+                               "%(facility)s. Book now; this alert is sent at most every few "
+                               "hours."),
     "beneficiary_registered": lazy_gettext("%(name)s is registered for vaccination. "
                                            "Reference ID %(reference_id)s, secret code "
                                            "%(secret_code)s."),

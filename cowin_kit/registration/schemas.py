@@ -85,3 +85,12 @@ class LabelledCode(Schema):
 
 class LabelledCodeList(Schema):
     items = fields.List(fields.Nested(LabelledCode), required=True)
+
+
+class IdTypeOut(LabelledCode):
+    registration = fields.Boolean(required=True)
+    min_age = fields.Integer(required=True)
+
+
+class IdTypeListOut(Schema):
+    items = fields.List(fields.Nested(IdTypeOut), required=True)

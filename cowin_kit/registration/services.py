@@ -4,12 +4,13 @@ which must survive the failure that counts it)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,11 +40,6 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _settings() -> Any:
     return current_app.config["COWIN_KIT"]
 
@@ -68,8 +64,8 @@ def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: 
     last_sent = session.scalar(select(func.max(OtpTransaction.created_at))
                                .where(OtpTransaction.mobile == mobile))
     cooldown = timedelta(seconds=settings["OTP_RESEND_COOLDOWN_SECONDS"])
-    if last_sent is not None and now - _aware(last_sent) < cooldown:
-        wait = int((cooldown - (now - _aware(last_sent))).total_seconds()) + 1
+    if last_sent is not None and now - last_sent < cooldown:
+        wait = int((cooldown - (now - last_sent)).total_seconds()) + 1
         raise TooManyRequests(_("Please wait %(seconds)d seconds before asking for another "
                                 "OTP.", seconds=wait), code="otp_resend_too_soon")
     otp = rules.new_otp()
@@ -100,7 +96,7 @@ def _check_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool,
         raise Unauthorized(_("This OTP request is unknown."), code="otp_unknown")
     if transaction.verified_at is not None:
         raise Unauthorized(_("This OTP has already been used."), code="otp_used")
-    if now >= _aware(transaction.expires_at):
+    if now >= transaction.expires_at:
         raise Unauthorized(_("This OTP has expired; ask for a new one."), code="otp_expired")
     if transaction.attempts >= _settings()["OTP_MAX_ATTEMPTS"]:
         raise Unauthorized(_("Too many wrong attempts; ask for a new OTP."),
@@ -223,21 +219,36 @@ class BeneficiaryView:
     completed: bool = False
 
 
-def _by_code(session: Session, model: type, code: str, field: str, error_code: str,
-             message: str) -> Any:
-    row = session.scalars(select(model).where(model.code == code)).first()
+def _by_code(session: Session, pack: ActivePack | None, model: type, code: str, field: str,
+             error_code: str, message: Any) -> Any:
+    """The pack-installed row (ID type, gender) with this code. With the pack snapshot at
+    hand it is read once per snapshot, not once per request: these rows change only when
+    the pack does."""
+    def load() -> Any:
+        row = session.scalars(select(model).where(model.code == code)).first()
+        if row is None:
+            return None
+        # A copy outside every session, so that it can be shared by this process's threads
+        # and no rollback or close of any session can expire it.
+        return model(**{attr.key: copy.deepcopy(getattr(row, attr.key))
+                        for attr in inspect(model).column_attrs})
+
+    row = pack.memo((model.__name__, code), load) if pack is not None and isinstance(code, str) \
+        else session.scalars(select(model).where(model.code == code)).first()
     if row is None:
-        raise InvalidInput(message, code=error_code, fields={field: [message]})
+        text = str(message() if callable(message) else message)
+        raise InvalidInput(text, code=error_code, fields={field: [text]})
     return row
 
 
-def _id_type(session: Session, code: str) -> IdDocumentType:
-    return _by_code(session, IdDocumentType, code, "id_type", "unknown_id_type",
-                    _("Unknown ID document type."))
+def _id_type(session: Session, code: str, pack: ActivePack | None = None) -> IdDocumentType:
+    return _by_code(session, pack, IdDocumentType, code, "id_type", "unknown_id_type",
+                    lambda: _("Unknown ID document type."))
 
 
-def _gender(session: Session, code: str) -> Gender:
-    return _by_code(session, Gender, code, "gender", "unknown_gender", _("Unknown gender."))
+def _gender(session: Session, code: str, pack: ActivePack | None = None) -> Gender:
+    return _by_code(session, pack, Gender, code, "gender", "unknown_gender",
+                    lambda: _("Unknown gender."))
 
 
 def _normalized_id(id_type: IdDocumentType, number: str) -> str:
@@ -261,17 +272,16 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
                     gender: str, id_type: str, id_number: str, comorbidity: bool = False,
                     consent_version: str) -> BeneficiaryView:
     limit = pack.document.get("max_beneficiaries_per_account", 4)
-    count = session.scalar(select(func.count()).select_from(Beneficiary)
-                           .where(Beneficiary.account_id == account.id))
+    count = session.scalar(_MEMBERS_OF_ACCOUNT, {"account_id": account.id})
     if count >= limit:
         raise RuleViolation(_("An account can register at most %(n)d people.", n=limit),
                             code="beneficiary_limit_reached")
-    document = _id_type(session, id_type)
+    document = _id_type(session, id_type, pack)
     if not document.registration:
         raise InvalidInput(_("This document cannot be used to register."),
                            code="id_type_not_for_registration",
                            fields={"id_type": [_("This document cannot be used to register.")]})
-    gender_row = _gender(session, gender)
+    gender_row = _gender(session, gender, pack)
     birth_year, birth_date = _birth(pack, birth_year, birth_date)
     age = rules.age_on(_today(pack), birth_year, birth_date)
     if age < document.min_age:
@@ -280,12 +290,10 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
     number = _normalized_id(document, id_number)
     ring = keyring()
     id_hash = ring.lookup_hash("id:" + document.code, number)
-    if session.scalar(select(Beneficiary.id).where(Beneficiary.id_type_id == document.id,
-                                                   Beneficiary.id_number_hash == id_hash)):
-        raise _already_registered()
+    reference_id = _unused_reference_id_for(session, document, id_hash)
     secret_code = rules.new_secret_code()
     beneficiary = Beneficiary(
-        reference_id=_unused_reference_id(session), account_id=account.id,
+        reference_id=reference_id, account_id=account.id,
         name=_clean_name(name), birth_year=birth_year, birth_date=birth_date,
         gender_id=gender_row.id, id_type_id=document.id, id_number_hash=id_hash,
         id_number_encrypted=ring.encrypt(number), id_number_last4=number[-4:],
@@ -293,15 +301,18 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         secret_code_encrypted=ring.encrypt(secret_code),
     )
     session.add(beneficiary)
+    # Recorded before the flush so that one flush writes both rows.
+    audit.record(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
+                 id_type=document.code)
     try:
         session.flush()
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
         raise _already_registered() from None
-    audit.record(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
-                 id_type=document.code)
     session.commit()
-    return _view(session, beneficiary, document, gender_row, pack)
+    # Created by this request a moment ago: it has no doses yet, and its secret code is known.
+    return _view(session, beneficiary, document, gender_row, pack, doses=[],
+                 secret_code=secret_code)
 
 
 def _already_registered() -> Conflict:
@@ -309,10 +320,28 @@ def _already_registered() -> Conflict:
     return Conflict(_("This ID document is already registered."), code="id_already_registered")
 
 
-def _unused_reference_id(session: Session) -> str:
+# Statements of the registration path, built (and cache-keyed) once rather than per call,
+# on the table (Core) as they load no ORM objects.
+_BENEFICIARY = Beneficiary.__table__.c
+_MEMBERS_OF_ACCOUNT = (select(func.count()).select_from(Beneficiary.__table__)
+                       .where(_BENEFICIARY.account_id == bindparam("account_id")))
+_SAME_DOCUMENT = and_(_BENEFICIARY.id_type_id == bindparam("id_type_id"),
+                      _BENEFICIARY.id_number_hash == bindparam("id_hash"))
+_DOCUMENT_OR_REFERENCE_TAKEN = (
+    select(_SAME_DOCUMENT.label("same_document"))
+    .where(or_(_SAME_DOCUMENT, _BENEFICIARY.reference_id == bindparam("reference_id"))))
+
+
+def _unused_reference_id_for(session: Session, document: IdDocumentType, id_hash: str) -> str:
+    """Conflict if the ID document is already registered, else a new unused reference ID:
+    both checked by one query (a draw that is taken is simply drawn again)."""
     while True:
         candidate = rules.new_reference_id()
-        if session.scalar(select(Beneficiary.id).where(Beneficiary.reference_id == candidate)) is None:
+        taken = session.execute(_DOCUMENT_OR_REFERENCE_TAKEN, {
+            "id_type_id": document.id, "id_hash": id_hash, "reference_id": candidate}).all()
+        if any(row.same_document for row in taken):
+            raise _already_registered()
+        if not taken:
             return candidate
 
 
@@ -343,15 +372,18 @@ def _birth(pack: ActivePack, birth_year: int | None,
 
 def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | None = None,
           gender: Gender | None = None, pack: ActivePack | None = None,
-          with_secret: bool = True) -> BeneficiaryView:
+          with_secret: bool = True, *, doses: list[Dose] | None = None,
+          secret_code: str | None = None) -> BeneficiaryView:
     from cowin_kit.identity.rules import mask_id_number
 
     id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
     gender = gender or session.get(Gender, beneficiary.gender_id)
-    doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
-                                 .order_by(Dose.dose_number)))
+    if doses is None:
+        doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
+                                     .order_by(Dose.dose_number)))
     masked = mask_id_number("0" * 8 + beneficiary.id_number_last4)
-    secret = keyring().decrypt(beneficiary.secret_code_encrypted) if with_secret else None
+    secret = None if not with_secret else secret_code if secret_code is not None \
+        else keyring().decrypt(beneficiary.secret_code_encrypted)
     return BeneficiaryView(beneficiary, id_type, gender, masked, secret, doses,
                            completed=_completed(session, doses))
 
@@ -376,6 +408,8 @@ def list_beneficiaries(session: Session, account: CitizenAccount) -> list[Benefi
 
 
 def _owned(session: Session, account: CitizenAccount, reference_id: str) -> Beneficiary:
+    if not rules.is_reference_id(str(reference_id)):
+        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
     beneficiary = session.scalars(select(Beneficiary).where(
         Beneficiary.reference_id == str(reference_id), Beneficiary.account_id == account.id,
     )).first()
@@ -420,7 +454,7 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
             corrections.append(("birth_year", str(beneficiary.birth_year), str(year)))
         beneficiary.birth_year, beneficiary.birth_date = year, day
     if "gender" in changes:
-        beneficiary.gender_id = _gender(session, changes["gender"]).id
+        beneficiary.gender_id = _gender(session, changes["gender"], pack).id
     if "comorbidity" in changes:
         beneficiary.comorbidity = bool(changes["comorbidity"])
     if "id_type" in changes or "id_number" in changes:
@@ -428,7 +462,7 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
             raise InvalidInput(_("Give the number of the new document."), code="id_number_required",
                                fields={"id_number": [_("Give the number of the new document.")]})
         document = _id_type(session, changes.get("id_type")
-                            or session.get(IdDocumentType, beneficiary.id_type_id).code)
+                            or session.get(IdDocumentType, beneficiary.id_type_id).code, pack)
         number = _normalized_id(document, changes["id_number"])
         ring = keyring()
         id_hash = ring.lookup_hash("id:" + document.code, number)

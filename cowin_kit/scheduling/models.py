@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Time
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Time, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cowin_kit.db import Base, new_uuid, utcnow
@@ -92,3 +92,48 @@ class SessionSlot(Base):
     @property
     def label(self) -> str:
         return f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+
+
+class Appointment(Base):
+    """One beneficiary's seat at a session for one dose. At most one live (booked)
+    appointment per beneficiary and dose, enforced by a partial unique index."""
+
+    __tablename__ = "appointment"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    # Members booked together share a booking id: CoWIN's appointment_confirmation_no.
+    booking_id: Mapped[str] = mapped_column(String(36), index=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"),
+                                                index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("vaccination_session.id"), index=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("session_slot.id"))
+    dose_number: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked|cancelled|completed
+    reschedule_count: Mapped[int] = mapped_column(default=0)
+    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("uq_appointment_live_dose", "beneficiary_id", "dose_number", unique=True,
+              sqlite_where=text("status = 'booked'"), postgresql_where=text("status = 'booked'")),
+    )
+
+
+class SlotAlertSubscription(Base):
+    """A citizen's wish to hear when seats appear (CoWIN users asked for this instead of
+    bots polling the availability API)."""
+
+    __tablename__ = "slot_alert_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id", ondelete="CASCADE"),
+                                            index=True)
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
+    postal_code: Mapped[Optional[str]] = mapped_column(String(16))
+    product_code: Mapped[Optional[str]] = mapped_column(String(64))
+    dose_number: Mapped[int] = mapped_column(default=1)
+    age: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_notified_at: Mapped[Optional[datetime]]

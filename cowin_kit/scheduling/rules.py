@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Sequence
 
 from cowin_kit.i18n import gettext as _
 
@@ -37,3 +39,110 @@ def split_capacity(total: int, parts: int) -> list[int]:
     """Spread a session's seats over its slots as evenly as possible, earliest first."""
     base, extra = divmod(total, parts)
     return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+# --- booking ------------------------------------------------------------------------------
+
+
+
+class BookingRefused(ValueError):
+    """A booking rule says no; ``code`` is the stable error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class GivenDose:
+    number: int
+    product_code: str
+    day: date
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    day: date
+    product_code: str
+    min_age: int
+    max_age: int | None
+    status: str
+    doses_offered: tuple[int, ...]
+
+
+def schedule_for(product_code: str, schedules: Sequence[Any]) -> Any | None:
+    """The pack schedule a product belongs to (its primary series)."""
+    for schedule in schedules:
+        if product_code in schedule.products:
+            return schedule
+    return None
+
+
+def next_dose_number(given: Sequence[GivenDose]) -> int:
+    return max((d.number for d in given), default=0) + 1
+
+
+def check_booking(*, age: int, session: SessionFacts, dose_number: int,
+                  given: Sequence[GivenDose], schedules: Sequence[Any], today: date,
+                  now_local: datetime, cutoff_hour: int, cutoff_minute: int = 0) -> None:
+    """Every rule a booking must pass, in the order a citizen would want to hear them."""
+    if session.status != "published":
+        raise BookingRefused("session_cancelled", _("This session has been cancelled."))
+    if session.day < today:
+        raise BookingRefused("session_in_past", _("This session is in the past."))
+    if session.day == today and (now_local.hour, now_local.minute) >= (cutoff_hour, cutoff_minute):
+        closing = "%02d:%02d" % (cutoff_hour, cutoff_minute)
+        raise BookingRefused("same_day_cutoff", _("Same-day booking closes at %(time)s.",
+                                                  time=closing))
+    if dose_number not in session.doses_offered:
+        raise BookingRefused("dose_not_offered",
+                             _("This session has no seats for dose %(n)d.", n=dose_number))
+    if any(d.number == dose_number for d in given):
+        raise BookingRefused("dose_already_given", _("Dose %(n)d is already recorded.",
+                                                     n=dose_number))
+    expected = next_dose_number(given)
+    if dose_number != expected:
+        raise BookingRefused("dose_order", _("The next dose for this person is dose %(n)d.",
+                                             n=expected))
+    if age < session.min_age or (session.max_age is not None and age > session.max_age):
+        raise BookingRefused("age_not_eligible",
+                             _("This session is not for people of this age."))
+    first = min(given, key=lambda d: d.number) if given else None
+    schedule = schedule_for(first.product_code if first else session.product_code, schedules)
+    if schedule is None:
+        raise BookingRefused("no_schedule", _("No vaccine schedule covers this vaccine."))
+    if age < schedule.min_age or (schedule.max_age is not None and age > schedule.max_age):
+        raise BookingRefused("age_not_eligible",
+                             _("This vaccine is not given at this age."))
+    doses = schedule.doses
+    if dose_number > len(doses):
+        raise BookingRefused("schedule_complete",
+                             _("This person has had every dose of the schedule."))
+    rule = doses[dose_number - 1]
+    allowed = rule.get("products") or (
+        schedule.products if schedule.interchangeable or first is None else [first.product_code])
+    if session.product_code not in allowed:
+        raise BookingRefused("product_mismatch", _(
+            "Dose %(n)d must be of the same vaccine as the earlier doses.", n=dose_number))
+    if given:
+        previous = max(given, key=lambda d: d.number)
+        waited = (session.day - previous.day).days
+        low, high = rule.get("min_interval_days"), rule.get("max_interval_days")
+        if low is not None and waited < low:
+            raise BookingRefused("too_early", _(
+                "Dose %(n)d can be given %(days)d days after the previous dose at the "
+                "earliest.", n=dose_number, days=low))
+        if high is not None and waited > high:
+            raise BookingRefused("too_late", _(
+                "Dose %(n)d had to be given within %(days)d days of the previous dose.",
+                n=dose_number, days=high))
+
+
+def check_reschedule(*, appointment_day: date, today: date, reschedule_count: int,
+                     max_reschedules: int) -> None:
+    if appointment_day <= today:
+        raise BookingRefused("reschedule_too_late",
+                             _("An appointment can only be moved before its day."))
+    if reschedule_count >= max_reschedules:
+        raise BookingRefused("reschedule_limit", _(
+            "An appointment can be moved at most %(n)d times.", n=max_reschedules))

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+import math
+import uuid
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
-from cowin_kit.errors import InvalidInput, NotFound
+from cowin_kit.config.runtime import ActivePack
+from cowin_kit.db import new_uuid
+from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
-    Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.vaccination.models import VaccineProduct
+from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
 
 
 def upsert_facility(session: Session, *, code: str, name: str, location_code: str,
@@ -66,6 +76,8 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
         slot_times = rules.parse_slots(slots)
     except ValueError as exc:
         raise InvalidInput(str(exc), code="invalid_slots") from None
+    if max_age is not None and max_age < min_age:
+        raise InvalidInput(_("The maximum age is below the minimum age."), code="invalid_ages")
     if any(n < 0 for n in capacity_by_dose.values()) or not any(capacity_by_dose.values()):
         raise InvalidInput(_("A session needs seats for at least one dose."),
                            code="invalid_capacity")
@@ -91,3 +103,564 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
     audit.record(session, "session.publish", "vaccination_session", vaccination_session.id,
                  facility=facility.code, date=session_date.isoformat(), vaccine=product_code)
     return vaccination_session
+
+
+# --- booking ------------------------------------------------------------------------------
+
+
+
+class FullyBooked(Conflict):
+    code = "fully_booked"
+
+
+def _settings():
+    return current_app.config["COWIN_KIT"]
+
+
+def _local_now(pack: ActivePack, now: datetime | None) -> datetime:
+    moment = now or datetime.now(timezone.utc)
+    return moment.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"]))
+
+
+def _cutoff() -> tuple[int, int]:
+    hour, _sep, minute = _settings()["BOOKING_CUTOFF_TIME"].partition(":")
+    return int(hour), int(minute or 0)
+
+
+def _refused(exc: rules.BookingRefused) -> RuleViolation:
+    return RuleViolation(str(exc), code=exc.code)
+
+
+def _published_session(session: Session, session_id: str) -> VaccinationSession:
+    found = session.get(VaccinationSession, str(session_id)) if _looks_like_uuid(session_id) else None
+    if found is None:
+        raise NotFound(_("No such session."), code="session_not_found")
+    return found
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _slot(vaccination_session: VaccinationSession, slot: str) -> SessionSlot:
+    wanted = str(slot).replace(" ", "")
+    for candidate in vaccination_session.slots:
+        if wanted in (candidate.label, _cowin_slot_label(candidate)):
+            return candidate
+    raise InvalidInput(_("This session has no slot %(slot)s.", slot=slot), code="invalid_slot",
+                       fields={"slot": [_("Choose one of the session's slots.")]})
+
+
+def _cowin_slot_label(slot: SessionSlot) -> str:
+    """CoWIN's slot spelling, e.g. 09:00AM-11:00AM."""
+    return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
+
+
+def _owned_beneficiaries(session: Session, account: CitizenAccount,
+                         reference_ids: list[str]) -> list[Beneficiary]:
+    if not reference_ids or len(set(reference_ids)) != len(reference_ids):
+        raise InvalidInput(_("Name each member once."), code="invalid_beneficiaries")
+    rows = list(session.scalars(select(Beneficiary).where(
+        Beneficiary.account_id == account.id,
+        Beneficiary.reference_id.in_([str(r) for r in reference_ids]))))
+    if len(rows) != len(reference_ids):
+        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+    return sorted(rows, key=lambda b: b.id)
+
+
+def _given_doses(session: Session, beneficiary_id: int) -> list[rules.GivenDose]:
+    rows = session.execute(
+        select(Dose.dose_number, VaccineProduct.code, Dose.administered_at)
+        .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
+        .where(Dose.beneficiary_id == beneficiary_id))
+    return [rules.GivenDose(n, code, at.date()) for n, code, at in rows]
+
+
+def _session_facts(vaccination_session: VaccinationSession, product_code: str) -> rules.SessionFacts:
+    return rules.SessionFacts(
+        day=vaccination_session.session_date, product_code=product_code,
+        min_age=vaccination_session.min_age, max_age=vaccination_session.max_age,
+        status=vaccination_session.status,
+        doses_offered=tuple(c.dose_number for c in vaccination_session.capacities if c.capacity > 0))
+
+
+def _claim(session: Session, vaccination_session: VaccinationSession, slot: SessionSlot,
+           dose_number: int) -> None:
+    """Take one seat of the dose and one of the slot, atomically in the database: the
+    conditional UPDATE is evaluated on the locked row, so two requests can never both
+    take the last seat (no read-then-write race)."""
+    taken = session.execute(
+        update(SessionDoseCapacity)
+        .where(SessionDoseCapacity.session_id == vaccination_session.id,
+               SessionDoseCapacity.dose_number == dose_number,
+               SessionDoseCapacity.booked < SessionDoseCapacity.capacity)
+        .values(booked=SessionDoseCapacity.booked + 1)
+        .execution_options(synchronize_session=False)).rowcount
+    if taken == 1:
+        taken = session.execute(
+            update(SessionSlot)
+            .where(SessionSlot.id == slot.id, SessionSlot.booked < SessionSlot.capacity)
+            .values(booked=SessionSlot.booked + 1)
+            .execution_options(synchronize_session=False)).rowcount
+    if taken != 1:
+        session.rollback()
+        raise FullyBooked(_("This session is fully booked. Please choose another one."))
+
+
+def _release(session: Session, appointment: Appointment) -> None:
+    session.execute(
+        update(SessionDoseCapacity)
+        .where(SessionDoseCapacity.session_id == appointment.session_id,
+               SessionDoseCapacity.dose_number == appointment.dose_number,
+               SessionDoseCapacity.booked > 0)
+        .values(booked=SessionDoseCapacity.booked - 1)
+        .execution_options(synchronize_session=False))
+    session.execute(
+        update(SessionSlot)
+        .where(SessionSlot.id == appointment.slot_id, SessionSlot.booked > 0)
+        .values(booked=SessionSlot.booked - 1)
+        .execution_options(synchronize_session=False))
+
+
+def _check_members(session: Session, pack: ActivePack, vaccination_session: VaccinationSession,
+                   members: list[Beneficiary], dose: int | None,
+                   now: datetime | None) -> list[tuple[Beneficiary, int]]:
+    product_code = session.scalar(select(VaccineProduct.code)
+                                  .where(VaccineProduct.id == vaccination_session.product_id))
+    facts = _session_facts(vaccination_session, product_code)
+    schedules = list(session.scalars(select(VaccineSchedule)))
+    local_now = _local_now(pack, now)
+    hour, minute = _cutoff()
+    plan = []
+    for member in members:
+        given = _given_doses(session, member.id)
+        dose_number = dose or rules.next_dose_number(given)
+        try:
+            rules.check_booking(
+                age=age_on(vaccination_session.session_date, member.birth_year, member.birth_date),
+                session=facts, dose_number=dose_number, given=given, schedules=schedules,
+                today=local_now.date(), now_local=local_now, cutoff_hour=hour,
+                cutoff_minute=minute)
+        except rules.BookingRefused as exc:
+            raise _refused(exc) from None
+        plan.append((member, dose_number))
+    return plan
+
+
+def _live(session: Session, beneficiary_id: int, dose_number: int) -> Appointment | None:
+    return session.scalars(select(Appointment).where(
+        Appointment.beneficiary_id == beneficiary_id, Appointment.dose_number == dose_number,
+        Appointment.status == "booked")).first()
+
+
+def book(session: Session, pack: ActivePack, account: CitizenAccount, *, session_id: str,
+         slot: str, reference_ids: list[str], dose: int | None = None,
+         now: datetime | None = None) -> list[Appointment]:
+    """Book one seat per member in one transaction: all members get a seat, or none."""
+    vaccination_session = _published_session(session, session_id)
+    chosen_slot = _slot(vaccination_session, slot)
+    members = _owned_beneficiaries(session, account, reference_ids)
+    plan = _check_members(session, pack, vaccination_session, members, dose, now)
+    for member, dose_number in plan:
+        if _live(session, member.id, dose_number) is not None:
+            raise Conflict(_("%(name)s already has an appointment for dose %(n)d.",
+                             name=member.name, n=dose_number), code="already_booked")
+    booking_id = new_uuid()
+    appointments = []
+    for member, dose_number in plan:
+        _claim(session, vaccination_session, chosen_slot, dose_number)
+        appointment = Appointment(booking_id=booking_id, beneficiary_id=member.id,
+                                  session_id=vaccination_session.id, slot_id=chosen_slot.id,
+                                  dose_number=dose_number, account_id=account.id)
+        session.add(appointment)
+        appointments.append(appointment)
+    try:
+        session.flush()
+    except IntegrityError:  # the same member booked the same dose at the same moment
+        session.rollback()
+        raise Conflict(_("An appointment for this dose already exists."),
+                       code="already_booked") from None
+    for appointment in appointments:
+        audit.record(session, "appointment.book", "appointment", appointment.id,
+                     booking=booking_id, vaccination_session=vaccination_session.id,
+                     dose=appointment.dose_number)
+    session.commit()
+    return appointments
+
+
+def _booking(session: Session, account: CitizenAccount, booking_id: str,
+             lock: bool = True) -> list[Appointment]:
+    query = select(Appointment).where(Appointment.booking_id == str(booking_id),
+                                      Appointment.account_id == account.id,
+                                      Appointment.status == "booked").order_by(Appointment.id)
+    if lock:
+        query = query.with_for_update()  # serialises reschedule against cancel
+    rows = list(session.scalars(query)) if _looks_like_uuid(booking_id) else []
+    if not rows:
+        raise NotFound(_("No such appointment."), code="appointment_not_found")
+    return rows
+
+
+def reschedule(session: Session, pack: ActivePack, account: CitizenAccount, *,
+               booking_id: str, session_id: str, slot: str,
+               now: datetime | None = None) -> list[Appointment]:
+    appointments = _booking(session, account, booking_id)
+    current = session.get(VaccinationSession, appointments[0].session_id)
+    local_now = _local_now(pack, now)
+    try:
+        rules.check_reschedule(appointment_day=current.session_date, today=local_now.date(),
+                               reschedule_count=max(a.reschedule_count for a in appointments),
+                               max_reschedules=_settings()["MAX_RESCHEDULES"])
+    except rules.BookingRefused as exc:
+        session.rollback()
+        raise _refused(exc) from None
+    target = _published_session(session, session_id)
+    target_slot = _slot(target, slot)
+    members = [session.get(Beneficiary, a.beneficiary_id) for a in appointments]
+    _check_members(session, pack, target, members,
+                   None if len({a.dose_number for a in appointments}) > 1
+                   else appointments[0].dose_number, now)
+    for appointment in appointments:
+        _release(session, appointment)
+        _claim(session, target, target_slot, appointment.dose_number)
+        appointment.session_id, appointment.slot_id = target.id, target_slot.id
+        appointment.reschedule_count += 1
+        audit.record(session, "appointment.reschedule", "appointment", appointment.id,
+                     vaccination_session=target.id)
+    session.commit()
+    return appointments
+
+
+def cancel(session: Session, account: CitizenAccount, *, booking_id: str,
+           reference_ids: list[str] | None = None) -> list[Appointment]:
+    """Cancel all or some members of a booking; cancelling a dose-1 appointment also
+    cancels the member's later appointments."""
+    appointments = _booking(session, account, booking_id)
+    if reference_ids:
+        wanted = {str(r) for r in reference_ids}
+        refs = dict(session.execute(select(Beneficiary.id, Beneficiary.reference_id).where(
+            Beneficiary.id.in_([a.beneficiary_id for a in appointments]))).all())
+        appointments = [a for a in appointments if refs[a.beneficiary_id] in wanted]
+        if len(appointments) != len(wanted):
+            session.rollback()
+            raise NotFound(_("No such person in this appointment."),
+                           code="beneficiary_not_found")
+    cancelled = []
+    for appointment in appointments:
+        later = []
+        if appointment.dose_number == 1:
+            later = list(session.scalars(select(Appointment).where(
+                Appointment.beneficiary_id == appointment.beneficiary_id,
+                Appointment.status == "booked", Appointment.dose_number > 1)
+                .with_for_update()))
+        for item in [appointment, *later]:
+            _release(session, item)
+            item.status = "cancelled"
+            audit.record(session, "appointment.cancel", "appointment", item.id)
+            cancelled.append(item)
+    session.commit()
+    return cancelled
+
+
+def live_appointments(session: Session, beneficiary_ids: list[int]) -> list[Appointment]:
+    if not beneficiary_ids:
+        return []
+    return list(session.scalars(select(Appointment).where(
+        Appointment.beneficiary_id.in_(beneficiary_ids), Appointment.status == "booked")
+        .order_by(Appointment.dose_number)))
+
+
+# --- availability -------------------------------------------------------------------------
+
+
+
+@dataclass
+class SessionAvailability:
+    session: VaccinationSession
+    product_code: str
+    product_names: dict[str, str]
+    available: dict[int, int]          # dose number -> seats left
+    slots: list[SessionSlot]
+
+    @property
+    def available_total(self) -> int:
+        return sum(self.available.values())
+
+
+@dataclass
+class CentreAvailability:
+    facility: Facility
+    path: list[Location]               # level 1 .. the facility's location
+    sessions: list[SessionAvailability] = field(default_factory=list)
+    distance_km: float | None = None
+
+
+def descendant_location_ids(session: Session, location_id: int) -> list[int]:
+    """The location and every place below it (one query per level)."""
+    found, frontier = [location_id], [location_id]
+    while frontier:
+        frontier = list(session.scalars(select(Location.id)
+                                         .where(Location.parent_id.in_(frontier))))
+        found += frontier
+    return found
+
+
+def location_path(session: Session, location_id: int, cache: dict[int, list[Location]]) -> list[Location]:
+    if location_id in cache:
+        return cache[location_id]
+    location = session.get(Location, location_id)
+    path = ([] if location.parent_id is None
+            else list(location_path(session, location.parent_id, cache))) + [location]
+    cache[location_id] = path
+    return path
+
+
+def find_availability(session: Session, *, days: list[date], location_id: int | None = None,
+                      postal_code: str | None = None, facility_ids: list[int] | None = None,
+                      product_code: str | None = None, age: int | None = None,
+                      dose: int | None = None, fee_type: str | None = None,
+                      include_empty_centres: bool = False) -> list[CentreAvailability]:
+    """Published sessions on ``days`` at the facilities selected by place, postal code or
+    ids, filtered; grouped by facility in a stable order."""
+    facility_query = select(Facility)
+    if location_id is not None:
+        facility_query = facility_query.where(
+            Facility.location_id.in_(descendant_location_ids(session, location_id)))
+    if postal_code is not None:
+        facility_query = facility_query.where(Facility.postal_code == postal_code)
+    if facility_ids is not None:
+        facility_query = facility_query.where(Facility.id.in_(facility_ids))
+    if fee_type is not None:
+        facility_query = facility_query.where(Facility.fee_type == fee_type)
+    facilities = {f.id: f for f in session.scalars(facility_query.order_by(Facility.id))}
+    if not facilities:
+        return []
+    products = {p.id: p for p in session.scalars(select(VaccineProduct))}
+    query = (select(VaccinationSession)
+             .where(VaccinationSession.facility_id.in_(list(facilities)),
+                    VaccinationSession.session_date.in_(days),
+                    VaccinationSession.status == "published")
+             .order_by(VaccinationSession.facility_id, VaccinationSession.session_date))
+    if product_code is not None:
+        wanted = [pid for pid, p in products.items() if p.code == product_code]
+        query = query.where(VaccinationSession.product_id.in_(wanted))
+    if age is not None:
+        query = query.where(VaccinationSession.min_age <= age).where(
+            (VaccinationSession.max_age.is_(None)) | (VaccinationSession.max_age >= age))
+    rows = list(session.scalars(query))
+    capacities: dict[str, dict[int, int]] = {}
+    slots: dict[str, list[SessionSlot]] = {}
+    ids = [row.id for row in rows]
+    for chunk_start in range(0, len(ids), 1000):
+        chunk = ids[chunk_start:chunk_start + 1000]
+        for cap in session.scalars(select(SessionDoseCapacity)
+                                   .where(SessionDoseCapacity.session_id.in_(chunk))):
+            capacities.setdefault(cap.session_id, {})[cap.dose_number] = cap.capacity - cap.booked
+        for slot in session.scalars(select(SessionSlot).where(SessionSlot.session_id.in_(chunk))
+                                    .order_by(SessionSlot.starts_at)):
+            slots.setdefault(slot.session_id, []).append(slot)
+    centres: dict[int, CentreAvailability] = {}
+    path_cache: dict[int, list[Location]] = {}
+    if include_empty_centres:
+        for facility in facilities.values():
+            centres[facility.id] = CentreAvailability(
+                facility, location_path(session, facility.location_id, path_cache))
+    for row in rows:
+        available = capacities.get(row.id, {})
+        if dose is not None and available.get(dose, 0) <= 0 and not include_empty_centres:
+            continue
+        facility = facilities[row.facility_id]
+        centre = centres.get(facility.id)
+        if centre is None:
+            centre = centres[facility.id] = CentreAvailability(
+                facility, location_path(session, facility.location_id, path_cache))
+        product = products[row.product_id]
+        centre.sessions.append(SessionAvailability(row, product.code, product.names, available,
+                                                   slots.get(row.id, [])))
+    return list(centres.values())
+
+
+def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), good to a few metres for this purpose."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def nearest_facilities(session: Session, latitude: float, longitude: float, *,
+                       radius_km: float = 25.0, limit: int = 20) -> list[tuple[Facility, float]]:
+    """Facilities within ``radius_km``, nearest first (a bounding box in SQL, then the
+    exact distance)."""
+    dlat = radius_km / 111.0
+    dlon = radius_km / max(1e-6, 111.0 * math.cos(math.radians(latitude)))
+    candidates = session.scalars(select(Facility).where(
+        Facility.latitude.between(latitude - dlat, latitude + dlat),
+        Facility.longitude.between(longitude - dlon, longitude + dlon)))
+    found = [(f, _distance_km(latitude, longitude, f.latitude, f.longitude)) for f in candidates]
+    return sorted([item for item in found if item[1] <= radius_km], key=lambda x: x[1])[:limit]
+
+
+# --- session management -------------------------------------------------------------------
+
+@dataclass
+class Notice:
+    """A message to send once the transaction that caused it has committed."""
+    mobile: str
+    locale: str
+    template: str
+    params: dict
+
+
+def send_notices(notices: list[Notice]) -> None:
+    from cowin_kit import notifications
+
+    for notice in notices:
+        notifications.notify(notice.mobile, notice.template, notice.locale, **notice.params)
+
+
+def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[Notice]:
+    """Cancel a published session: its appointments are released and the people booked
+    are told (the caller sends the returned notices after the commit)."""
+    vaccination_session = _published_session(session, session_id)
+    if vaccination_session.status == "cancelled":
+        return []
+    vaccination_session.status = "cancelled"
+    facility = session.get(Facility, vaccination_session.facility_id)
+    notices = []
+    booked = list(session.scalars(select(Appointment).where(
+        Appointment.session_id == vaccination_session.id, Appointment.status == "booked")
+        .with_for_update()))
+    for appointment in booked:
+        _release(session, appointment)
+        appointment.status = "cancelled"
+        account = session.get(CitizenAccount, appointment.account_id)
+        beneficiary = session.get(Beneficiary, appointment.beneficiary_id)
+        notices.append(Notice(account.mobile, account.locale or pack.default_locale,
+                              "session_cancelled",
+                              {"name": beneficiary.name, "facility": facility.name,
+                               "date": vaccination_session.session_date.isoformat()}))
+    audit.record(session, "session.cancel", "vaccination_session", vaccination_session.id,
+                 appointments_released=len(booked))
+    session.commit()
+    return notices
+
+
+def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[int, int]) -> VaccinationSession:
+    """Change a session's seats per dose; never below what is already booked."""
+    vaccination_session = _published_session(session, session_id)
+    current = {c.dose_number: c for c in session.scalars(
+        select(SessionDoseCapacity).where(SessionDoseCapacity.session_id == vaccination_session.id)
+        .with_for_update())}
+    for dose_number, capacity in sorted(capacity_by_dose.items()):
+        if capacity < 0:
+            raise InvalidInput(_("Seats cannot be negative."), code="invalid_capacity")
+        row = current.get(dose_number)
+        if row is None:
+            session.add(SessionDoseCapacity(session_id=vaccination_session.id,
+                                            dose_number=dose_number, capacity=capacity))
+        elif capacity < row.booked:
+            session.rollback()
+            raise RuleViolation(_("Dose %(n)d already has %(booked)d people booked; the "
+                                  "session cannot have fewer seats.", n=dose_number,
+                                  booked=row.booked), code="capacity_below_booked")
+        else:
+            row.capacity = capacity
+    session.flush()
+    # The slots share the session's seats again, never below what each has booked.
+    total = session.scalar(select(func.sum(SessionDoseCapacity.capacity))
+                           .where(SessionDoseCapacity.session_id == vaccination_session.id)) or 0
+    slots = list(vaccination_session.slots)
+    for slot, share in zip(slots, rules.split_capacity(total, len(slots))):
+        slot.capacity = max(share, slot.booked)
+    audit.record(session, "session.change_capacity", "vaccination_session",
+                 vaccination_session.id, capacity={str(k): v for k, v in capacity_by_dose.items()})
+    session.commit()
+    return vaccination_session
+
+
+# --- slot alerts --------------------------------------------------------------------------
+
+def subscribe_slot_alert(session: Session, account: CitizenAccount, *, age: int,
+                         dose: int = 1, location_code: str | None = None,
+                         postal_code: str | None = None,
+                         product_code: str | None = None) -> "SlotAlertSubscription":
+    from cowin_kit.scheduling.models import SlotAlertSubscription
+
+    if (location_code is None) == (postal_code is None):
+        raise InvalidInput(_("Choose a place or a postal code."), code="invalid_alert")
+    location_id = None
+    if location_code is not None:
+        location_id = session.scalar(select(Location.id).where(Location.code == location_code))
+        if location_id is None:
+            raise NotFound(_("No location with code %(code)s.", code=location_code),
+                           code="location_not_found")
+    if product_code is not None and session.scalar(
+            select(VaccineProduct.id).where(VaccineProduct.code == product_code)) is None:
+        raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
+                       code="vaccine_not_found")
+    subscription = SlotAlertSubscription(account_id=account.id, location_id=location_id,
+                                         postal_code=postal_code, product_code=product_code,
+                                         dose_number=dose, age=age)
+    session.add(subscription)
+    session.flush()
+    audit.record(session, "slot_alert.subscribe", "slot_alert_subscription", subscription.id)
+    session.commit()
+    return subscription
+
+
+def unsubscribe_slot_alert(session: Session, account: CitizenAccount, subscription_id: int) -> None:
+    from cowin_kit.scheduling.models import SlotAlertSubscription
+
+    subscription = session.get(SlotAlertSubscription, subscription_id) \
+        if 0 < subscription_id < 2**31 else None
+    if subscription is None or subscription.account_id != account.id:
+        raise NotFound(_("No such alert."), code="alert_not_found")
+    subscription.active = False
+    audit.record(session, "slot_alert.unsubscribe", "slot_alert_subscription", subscription.id)
+    session.commit()
+
+
+def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | None = None,
+                         period_seconds: int | None = None, limit: int = 1000) -> int:
+    """Tell subscribers whose wish matches seats that are free now. Oldest subscription
+    first, each at most once per period; returns how many were told."""
+    from datetime import timedelta
+
+    from cowin_kit.scheduling.models import SlotAlertSubscription
+
+    now = now or datetime.now(timezone.utc)
+    period = timedelta(seconds=period_seconds if period_seconds is not None
+                       else _settings()["SLOT_ALERT_PERIOD_SECONDS"])
+    today = _local_now(pack, now).date()
+    days = [today + timedelta(days=n) for n in range(7)]
+    due = list(session.scalars(select(SlotAlertSubscription).where(
+        SlotAlertSubscription.active,
+        (SlotAlertSubscription.last_notified_at.is_(None))
+        | (SlotAlertSubscription.last_notified_at <= now - period))
+        .order_by(SlotAlertSubscription.created_at, SlotAlertSubscription.id).limit(limit)))
+    notices = []
+    for subscription in due:
+        centres = find_availability(session, days=days, location_id=subscription.location_id,
+                                    postal_code=subscription.postal_code,
+                                    product_code=subscription.product_code, age=subscription.age,
+                                    dose=subscription.dose_number)
+        seats = sum(item.available.get(subscription.dose_number, 0)
+                    for centre in centres for item in centre.sessions)
+        if seats <= 0:
+            continue
+        account = session.get(CitizenAccount, subscription.account_id)
+        first = centres[0]
+        notices.append(Notice(account.mobile, account.locale or pack.default_locale,
+                              "slot_alert", {"seats": seats, "facility": first.facility.name,
+                                             "dose": subscription.dose_number}))
+        subscription.last_notified_at = now
+        audit.record(session, "slot_alert.notify", "slot_alert_subscription", subscription.id,
+                     seats=seats)
+    session.commit()
+    send_notices(notices)
+    return len(notices)

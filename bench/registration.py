@@ -1,0 +1,233 @@
+"""Registration benchmark: citizens sign in with an OTP, then add family members, over HTTP
+against gunicorn and PostgreSQL on this machine. See docs/performance.md.
+
+    .venv/bin/python bench/registration.py [--beneficiaries 20000] [--json out.json]
+
+Phase 1 (sign-in, Python asyncio client): each account asks for an OTP
+(POST /api/v1/auth/otp); the OTPs are read from the file notifier's outbox; each account
+confirms (POST /api/v1/auth/otp/confirm) and keeps its token.
+Phase 2 (the figure, wrk): POST /api/v1/beneficiaries with a unique valid Aadhaar number,
+up to 4 per account. Then GET /healthz with the same server and client settings, as the
+ceiling of this stack on this machine.
+
+Exits non-zero if any request of a phase answered other than 2xx, or on a timeout. The
+database and temp folder are removed and gunicorn stopped in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import (  # noqa: E402
+    DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig, dump_json,
+    ensure_wrk, http_batch, log, replay, start_py_spy, stop_py_spy, write_requests,
+)
+
+PER_ACCOUNT = 4
+
+
+class HardTimeout(Exception):
+    pass
+
+
+def mobiles(count: int) -> list[str]:
+    """Distinct valid Indian mobile numbers (10 digits, as citizens type them)."""
+    from cowin_kit.registration.rules import InvalidMobile, normalize_mobile
+
+    found, candidate = [], 9_100_000_000
+    while len(found) < count:
+        candidate += 7
+        try:
+            normalize_mobile(str(candidate), "IN")
+        except InvalidMobile:
+            continue
+        found.append(str(candidate))
+    return found
+
+
+def aadhaar_numbers(count: int, seed: int) -> list[str]:
+    """Distinct valid Aadhaar numbers (Verhoeff check digit; stdnum's full check)."""
+    from stdnum import verhoeff
+    from stdnum.in_ import aadhaar
+
+    found, body = [], 20_000_000_000 + seed * 7_000_000_000 % 70_000_000_000
+    while len(found) < count:
+        body += 7919
+        candidate = str(body)[:11]
+        number = candidate + verhoeff.calc_check_digit(candidate)
+        if aadhaar.is_valid(number):
+            found.append(number)
+    return found
+
+
+def member(index: int, number: str) -> str:
+    return json.dumps({"name": f"Bench Person {index}", "birth_year": 1940 + index % 60,
+                       "gender": "FMT"[index % 3] if index % 50 == 0 else "FM"[index % 2],
+                       "id_type": "aadhaar", "id_number": number,
+                       "comorbidity": index % 7 == 0, "consent_version": "v1"},
+                      separators=(",", ":"))
+
+
+def sign_in(server: Gunicorn, instance: BenchInstance, numbers: list[str], concurrency: int,
+            results: dict) -> list[str]:
+    """Phase 1: an OTP per number, read from the outbox, confirmed; returns the tokens."""
+    meter = CpuMeter(server, instance)
+    asked, answers = http_batch(
+        "sign-in: POST /api/v1/auth/otp", server.base,
+        [("POST", "/api/v1/auth/otp", None, json.dumps({"mobile": m})) for m in numbers],
+        concurrency=concurrency, meter=meter)
+    log(asked.line())
+    results["phases"].append(asked.as_dict())
+    if asked.non_2xx:
+        raise RuntimeError(f"OTP requests failed: {asked.extra.get('error_samples')}")
+    txns = [json.loads(body)["txn_id"] for _status, body, _t in answers]
+    otps: dict[str, str] = {}
+    for line in instance.outbox.read_text(encoding="utf-8").splitlines():
+        message = json.loads(line)
+        otps[message["to"][-10:]] = message["text"].split()[0]
+    confirmed, answers = http_batch(
+        "sign-in: POST /api/v1/auth/otp/confirm", server.base,
+        [("POST", "/api/v1/auth/otp/confirm", None,
+          json.dumps({"txn_id": txn, "otp": otps[m]})) for m, txn in zip(numbers, txns)],
+        concurrency=concurrency, meter=meter)
+    log(confirmed.line())
+    results["phases"].append(confirmed.as_dict())
+    if confirmed.non_2xx:
+        raise RuntimeError(f"OTP confirmations failed: {confirmed.extra.get('error_samples')}")
+    return [json.loads(body)["token"] for _status, body, _t in answers]
+
+
+def run(args: argparse.Namespace) -> dict:
+    config = GunicornConfig(workers=args.workers, threads=args.threads,
+                            worker_class=args.worker_class)
+    threads, connections = args.wrk_threads, args.connections
+    per_thread = -(-args.beneficiaries // threads)
+    slice_size = per_thread + -(-connections // threads) + 1
+    total_members = threads * slice_size           # includes the abandoned reserve
+    accounts = -(-total_members // PER_ACCOUNT)
+    pool = args.pool_size or args.threads
+    settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
+                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool}
+    if args.redis_url:
+        settings["REDIS_URL"] = args.redis_url
+    results: dict = {"benchmark": "registration", "server": config.describe(),
+                     "database_pool_size": pool, "machine_cpus": os.cpu_count(),
+                     "beneficiaries_asked": args.beneficiaries, "accounts": accounts,
+                     "rate_limit_storage": "redis" if args.redis_url else "memory",
+                     "phases": []}
+    log(f"{accounts} accounts, {args.beneficiaries} beneficiaries; {config.describe()}, "
+        f"pool {pool}; wrk -t{threads} -c{connections}")
+    ensure_wrk()
+    with BenchInstance(args.server_url, settings) as instance:
+        log(f"database {instance.name} migrated, pack installed")
+        with Gunicorn(instance, config) as server:
+            try:
+                return measure(args, instance, server, results, accounts, total_members,
+                               per_thread)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}\n--- gunicorn log:\n{server.log_tail()}") from None
+
+
+def measure(args: argparse.Namespace, instance: BenchInstance, server: Gunicorn, results: dict,
+            accounts: int, total_members: int, per_thread: int) -> dict:
+    threads, connections = args.wrk_threads, args.connections
+    if True:
+        if True:
+            tokens = sign_in(server, instance, mobiles(accounts), args.sign_in_concurrency,
+                             results)
+            # Account i%accounts gets member i: an account's members are spread over the run.
+            numbers = aadhaar_numbers(total_members, seed=int(time.time()) % 10)
+            requests_file = instance.tmp / "beneficiaries.tsv"
+            write_requests(requests_file, (
+                ("POST", "/api/v1/beneficiaries", tokens[i % accounts], member(i, numbers[i]))
+                for i in range(total_members)))
+            before = instance.database_stats()
+            spy = start_py_spy(server, args.py_spy) if args.py_spy else None
+            added = replay("POST /api/v1/beneficiaries", server.base, requests_file,
+                           per_thread=per_thread, threads=threads, connections=connections,
+                           timeout_s=args.timeout, meter=CpuMeter(server, instance))
+            after = instance.database_stats()
+            if spy:
+                stop_py_spy(spy)
+            added.extra["db_commits_per_request"] = round(
+                (after["xact_commit"] - before["xact_commit"]) / max(added.requests, 1), 2)
+            log(added.line())
+            results["phases"].append(added.as_dict())
+            results["beneficiaries_per_second"] = round(added.rate, 1)
+            if added.non_2xx or added.extra["socket_errors"]:
+                raise RuntimeError(f"beneficiaries: {added.non_2xx} non-2xx, "
+                                   f"{added.extra['socket_errors']} socket errors: "
+                                   f"{added.extra.get('error_samples')}")
+            health_file = instance.tmp / "healthz.tsv"
+            health_per_thread = args.healthz_requests // threads
+            write_requests(health_file, [("GET", "/healthz", None, None)]
+                           * (threads * (health_per_thread + connections + 1)))
+            baseline = replay("GET /healthz", server.base, health_file,
+                              per_thread=health_per_thread, threads=threads,
+                              connections=connections, timeout_s=args.timeout,
+                              meter=CpuMeter(server, instance))
+            log(baseline.line())
+            results["phases"].append(baseline.as_dict())
+            if baseline.non_2xx:
+                raise RuntimeError(f"healthz: {baseline.non_2xx} non-2xx")
+            errors = server.log_tail()
+            if "Traceback" in errors or "[ERROR]" in errors:
+                results["server_log_tail"] = errors
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--beneficiaries", type=int, default=20000)
+    parser.add_argument("--healthz-requests", type=int, default=20000)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
+    parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "gthread"))
+    parser.add_argument("--pool-size", type=int, default=0,
+                        help="DATABASE_POOL_SIZE per worker (default: --threads)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--sign-in-concurrency", type=int, default=32)
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL",
+                                                              "redis://127.0.0.1:6379/15"),
+                        help="rate-limit storage shared by the workers ('' for in-memory)")
+    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
+                                                               DEFAULT_SERVER_URL),
+                        help="PostgreSQL server on which a fresh database is made and dropped")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="hard limit of each load phase, seconds")
+    parser.add_argument("--total-timeout", type=float, default=1200,
+                        help="hard limit of the whole run, seconds")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="profile the gunicorn workers during the beneficiaries phase with "
+                             "py-spy (installed if missing) into FILE (collapsed stacks)")
+    args = parser.parse_args()
+
+    def expire(_signum, _frame):
+        raise HardTimeout(f"benchmark took more than {args.total_timeout:.0f} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.alarm(int(args.total_timeout))
+    try:
+        results = run(args)
+    except (RuntimeError, HardTimeout) as exc:
+        log(f"FAILED: {exc}")
+        return 1
+    finally:
+        signal.alarm(0)
+    print(json.dumps(results, indent=2))
+    dump_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Partner applications (CoWIN's third-party apps) identify themselves with X-Api-Key.
+
+A request carrying the header must carry a valid, unrevoked key; it then counts against
+that key's own per-minute limit instead of only the caller's IP. Requests without the
+header are public or citizen requests and are limited as such."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from limits import parse
+
+from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.db import get_session
+from cowin_kit.identity.models import PartnerApiKey
+from cowin_kit.errors import RuleViolation
+from cowin_kit.i18n import gettext as _
+from cowin_kit.ratelimit import limiter
+
+HEADER = "X-Api-Key"
+
+
+def current_partner() -> PartnerApiKey | None:
+    """The calling partner's key row, or None when the request has no X-Api-Key."""
+    if "partner" not in g:
+        raw = request.headers.get(HEADER)
+        if raw is None or not request.path.startswith("/api/"):
+            g.partner = None
+        else:
+            from cowin_kit.identity.services import authenticate_partner
+
+            g.partner = authenticate_partner(get_session(), raw.strip())
+            actor = _current_actor.get()
+            _current_actor.set(Actor("partner", f"key:{g.partner.id}", actor.request_id,
+                                     actor.source_ip))
+    return g.partner
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _check_api_key() -> None:
+        # An unknown or revoked key is refused before anything else; a known one spends
+        # one call of its own per-minute allowance (shared across processes via the
+        # limiter's storage: Redis when configured).
+        partner = current_partner()
+        if partner is None:
+            return
+        allowance = parse(f"{partner.rate_limit_per_minute}/minute")
+        if not limiter.limiter.hit(allowance, "partner", str(partner.id)):
+            raise PartnerRateLimited(_("This API key has used its calls for this minute."),
+                                     code="partner_rate_limited")
+
+
+class PartnerRateLimited(RuleViolation):
+    status = 429

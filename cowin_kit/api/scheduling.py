@@ -1,0 +1,170 @@
+"""Availability and booking, /api/v1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.apidoc import doc
+from cowin_kit.cache import cached_response
+from cowin_kit.db import get_session
+from cowin_kit.errors import NotFound
+from cowin_kit.geography.models import Location
+from cowin_kit.i18n import gettext as _
+from cowin_kit.ratelimit import limiter
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.scheduling import schemas, services
+from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
+
+bp = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
+
+
+def search_limits() -> str:
+    return current_app.config["COWIN_KIT"]["SEARCH_LIMITS_PER_IP"]
+
+
+def booking_limits() -> str:
+    return current_app.config["COWIN_KIT"]["BOOKING_LIMITS_PER_ACCOUNT"]
+
+
+def account_key() -> str:
+    return f"account:{citizen().id}"
+
+
+def booking_limited(view):
+    return limiter.limit(booking_limits, key_func=account_key, scope="booking")(view)
+
+
+def centre_json(centre: services.CentreAvailability, locale: str) -> dict:
+    facility = centre.facility
+    return {
+        "facility_code": facility.code,
+        "name": facility.names.get(locale) or facility.name,
+        "address": facility.address, "postal_code": facility.postal_code,
+        "location": [place.localized_name(locale) for place in centre.path],
+        "lat": facility.latitude, "long": facility.longitude, "fee_type": facility.fee_type,
+        "distance_km": round(centre.distance_km, 2) if centre.distance_km is not None else None,
+        "sessions": [{
+            "session_id": item.session.id, "date": item.session.session_date,
+            "vaccine": item.product_code,
+            "vaccine_name": item.product_names.get(locale) or next(iter(item.product_names.values())),
+            "min_age": item.session.min_age, "max_age": item.session.max_age,
+            "fee": str(item.session.fee),
+            "available": {str(n): left for n, left in sorted(item.available.items())},
+            "slots": [{"slot": slot.label, "available": slot.capacity - slot.booked}
+                      for slot in item.slots],
+        } for item in centre.sessions],
+    }
+
+
+def _search(query: dict) -> list[services.CentreAvailability]:
+    session = get_session()
+    days = [query["date"] + timedelta(days=n) for n in range(query["days"])]
+    filters = dict(days=days, product_code=query.get("vaccine"), age=query.get("age"),
+                   dose=query.get("dose"), fee_type=query.get("fee_type"))
+    if "location" in query:
+        location_id = session.scalar(select(Location.id).where(Location.code == query["location"]))
+        if location_id is None:
+            raise NotFound(_("No location with code %(code)s.", code=query["location"]),
+                           code="location_not_found")
+        return services.find_availability(session, location_id=location_id, **filters)
+    if "postal_code" in query:
+        return services.find_availability(session, postal_code=query["postal_code"], **filters)
+    near = services.nearest_facilities(session, query["lat"], query["long"],
+                                       radius_km=query["radius_km"])
+    distances = {facility.id: km for facility, km in near}
+    centres = services.find_availability(session, facility_ids=list(distances), **filters)
+    for centre in centres:
+        centre.distance_km = distances[centre.facility.id]
+    return sorted(centres, key=lambda c: c.distance_km)
+
+
+@bp.get("/sessions")
+@limiter.limit(search_limits, scope="search")
+@cached_response
+@doc("Find sessions with seats by place, postal code or position (cached; "
+     "query: location|postal_code|lat+long, date, days=1|7, vaccine, age, dose, fee_type)",
+     response=schemas.AvailabilityOut, tag="availability")
+def search():
+    query = load(schemas.AvailabilityQuery(), request.args.to_dict())
+    locale = request_locale()
+    body = {"centres": [centre_json(c, locale) for c in _search(query)]}
+    return jsonify(schemas.AvailabilityOut().dump(body))
+
+
+def appointment_json(appointment: Appointment) -> dict:
+    session = get_session()
+    vaccination_session = session.get(VaccinationSession, appointment.session_id)
+    slot = session.get(SessionSlot, appointment.slot_id)
+    facility = session.get(Facility, vaccination_session.facility_id)
+    maximum = current_app.config["COWIN_KIT"]["MAX_RESCHEDULES"]
+    return {
+        "appointment_id": appointment.id, "booking_id": appointment.booking_id,
+        "beneficiary": session.get(Beneficiary, appointment.beneficiary_id).reference_id,
+        "dose": appointment.dose_number, "session_id": vaccination_session.id,
+        "date": vaccination_session.session_date, "slot": slot.label,
+        "facility_code": facility.code,
+        "facility_name": facility.names.get(request_locale()) or facility.name,
+        "status": appointment.status,
+        "reschedules_left": max(0, maximum - appointment.reschedule_count),
+    }
+
+
+def _booking_json(appointments: list[Appointment]) -> dict:
+    return schemas.BookingOut().dump({
+        "booking_id": appointments[0].booking_id if appointments else "",
+        "appointments": [appointment_json(a) for a in appointments]})
+
+
+@bp.get("/appointments")
+@doc("Live appointments of my account", response=schemas.AppointmentListOut, auth="citizen",
+     tag="booking")
+def list_appointments():
+    account = citizen()
+    ids = [b.id for b in account.beneficiaries]
+    rows = services.live_appointments(get_session(), ids)
+    return jsonify(schemas.AppointmentListOut().dump(
+        {"appointments": [appointment_json(a) for a in rows]}))
+
+
+@bp.post("/appointments")
+@booking_limited
+@doc("Book a session and slot for members of my account", body=schemas.BookIn,
+     response=schemas.BookingOut, status=201, auth="citizen", tag="booking")
+def book():
+    data = load(schemas.BookIn())
+    appointments = services.book(get_session(), pack(), citizen(),
+                                 session_id=str(data["session_id"]), slot=data["slot"],
+                                 reference_ids=data["beneficiaries"], dose=data.get("dose"))
+    return jsonify(_booking_json(appointments)), 201
+
+
+@bp.post("/appointments/<booking_id>/reschedule")
+@booking_limited
+@doc("Move a booking to another session (before its day)", body=schemas.RescheduleIn,
+     response=schemas.BookingOut, auth="citizen", tag="booking")
+def reschedule(booking_id: str):
+    data = load(schemas.RescheduleIn())
+    appointments = services.reschedule(get_session(), pack(), citizen(), booking_id=booking_id,
+                                       session_id=str(data["session_id"]), slot=data["slot"])
+    return jsonify(_booking_json(appointments))
+
+
+@bp.post("/appointments/<booking_id>/cancel")
+@booking_limited
+@doc("Cancel a booking, or some of its members", body=schemas.CancelIn,
+     response=schemas.BookingOut, auth="citizen", tag="booking")
+def cancel(booking_id: str):
+    data = load(schemas.CancelIn())
+    cancelled = services.cancel(get_session(), citizen(), booking_id=booking_id,
+                                reference_ids=data.get("beneficiaries"))
+    seats_freed()
+    return jsonify(_booking_json(cancelled))
+
+
+def seats_freed() -> None:
+    """Seats came free: tell the oldest matching slot-alert subscribers (bounded)."""
+    services.dispatch_slot_alerts(get_session(), pack(), limit=50)

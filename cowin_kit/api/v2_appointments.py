@@ -1,0 +1,282 @@
+"""CoWIN v2 availability and appointments (routes on the /api/v2 blueprint)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import Response, jsonify, request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api.scheduling import booking_limited, search_limits, seats_freed
+from cowin_kit.cache import cached_response
+from cowin_kit.api.v2 import bp
+from cowin_kit.db import get_session
+from cowin_kit.errors import InvalidInput, NotFound
+from cowin_kit.geography.models import Location
+from cowin_kit.i18n import gettext as _
+from cowin_kit.ratelimit import limiter
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.scheduling import services
+from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
+
+
+def _cowin_date(text: str | None) -> date:
+    try:
+        return datetime.strptime(str(text), "%d-%m-%Y").date()
+    except ValueError:
+        raise InvalidInput(_("Give the date as DD-MM-YYYY."), code="invalid_date") from None
+
+
+def _int_arg(name: str) -> int:
+    try:
+        value = int(request.args.get(name, ""))
+    except ValueError:
+        raise InvalidInput(_("%(name)s must be a number.", name=name), code="invalid_input") from None
+    if not 0 < value < 2**31:
+        raise InvalidInput(_("%(name)s must be a number.", name=name), code="invalid_input")
+    return value
+
+
+def _pincode_arg() -> str:
+    value = request.args.get("pincode", "").strip()
+    if not value or len(value) > 16 or "\x00" in value:
+        raise InvalidInput(_("Give a postal code."), code="invalid_input")
+    return value
+
+
+def _names(path: list[Location], level: int, locale: str) -> tuple[str, str]:
+    if len(path) >= level:
+        place = path[level - 1]
+        return place.name, place.localized_name(locale)
+    return "", ""
+
+
+def _centre_fields(centre: services.CentreAvailability, locale: str) -> dict:
+    facility = centre.facility
+    state, state_l = _names(centre.path, 1, locale)
+    district, district_l = _names(centre.path, 2, locale)
+    block, block_l = _names(centre.path, 3, locale)
+    pincode = facility.postal_code or ""
+    return {
+        "center_id": facility.id, "name": facility.name,
+        "name_l": facility.names.get(locale) or facility.name,
+        "address": facility.address, "address_l": facility.address,
+        "state_name": state, "state_name_l": state_l,
+        "district_name": district, "district_name_l": district_l,
+        "block_name": block, "block_name_l": block_l,
+        "pincode": int(pincode) if pincode.isdigit() else pincode,
+        "lat": facility.latitude or 0, "long": facility.longitude or 0,
+        "from": f"{facility.opens_at:%H:%M:%S}" if facility.opens_at else "09:00:00",
+        "to": f"{facility.closes_at:%H:%M:%S}" if facility.closes_at else "17:00:00",
+        "fee_type": facility.fee_type,
+    }
+
+
+def _session_fields(item: services.SessionAvailability, locale: str) -> dict:
+    name = (item.product_names.get("en") or next(iter(item.product_names.values()))).upper()
+    return {
+        "session_id": item.session.id, "date": item.session.session_date.strftime("%d-%m-%Y"),
+        "available_capacity": max(0, item.available_total),
+        "available_capacity_dose1": max(0, item.available.get(1, 0)),
+        "available_capacity_dose2": max(0, item.available.get(2, 0)),
+        "min_age_limit": item.session.min_age,
+        **({"max_age_limit": item.session.max_age} if item.session.max_age is not None else {}),
+        "vaccine": name, "fee": f"{item.session.fee:.0f}",
+        "slots": [services._cowin_slot_label(slot) for slot in item.slots],
+    }
+
+
+def _flat_sessions(centres: list[services.CentreAvailability], locale: str) -> Response:
+    sessions = []
+    for centre in centres:
+        base = _centre_fields(centre, locale)
+        for item in centre.sessions:
+            sessions.append({**base, **_session_fields(item, locale)})
+    return jsonify(sessions=sessions)
+
+
+def _calendar(centres: list[services.CentreAvailability], locale: str) -> Response:
+    out = []
+    for centre in centres:
+        fields_ = _centre_fields(centre, locale)
+        if centre.facility.fee_type == "Paid":
+            fees = {}
+            for item in centre.sessions:
+                fees[_session_fields(item, locale)["vaccine"]] = f"{item.session.fee:.0f}"
+            fields_["vaccine_fees"] = [{"vaccine": v, "fee": f} for v, f in fees.items()]
+        fields_["sessions"] = [_session_fields(item, locale) for item in centre.sessions]
+        out.append(fields_)
+    return jsonify(centers=out)
+
+
+def _district_id() -> int:
+    district_id = _int_arg("district_id")
+    location = get_session().get(Location, district_id)
+    if location is None or location.level != 2:
+        raise NotFound(_("No such district."), code="location_not_found")
+    return district_id
+
+
+def _find(days: int, **where) -> list[services.CentreAvailability]:
+    start = _cowin_date(request.args.get("date"))
+    return services.find_availability(get_session(),
+                                      days=[start + timedelta(days=n) for n in range(days)],
+                                      **where)
+
+
+def _route_pair(path: str, endpoint: str, public_view, private_view=None):
+    """Register the public (cached, rate limited) and the signed-in (real-time) variant."""
+    bp.add_url_rule(f"/appointment/sessions/public/{path}", f"public_{endpoint}",
+                    limiter.limit(search_limits, scope="search")(public_view))
+    if private_view is not None:
+        bp.add_url_rule(f"/appointment/sessions/{path}", endpoint, private_view)
+
+
+def _public(view):
+    return cached_response(view)
+
+
+def _signed_in(view):
+    def wrapped():
+        citizen()
+        response = view()
+        response.cache_control.no_store = True
+        return response
+    wrapped.__name__ = view.__name__ + "_private"
+    return wrapped
+
+
+def find_by_pin():
+    return _flat_sessions(_find(1, postal_code=_pincode_arg()), request_locale())
+
+
+def find_by_district():
+    return _flat_sessions(_find(1, location_id=_district_id()), request_locale())
+
+
+def calendar_by_pin():
+    return _calendar(_find(7, postal_code=_pincode_arg()), request_locale())
+
+
+def calendar_by_district():
+    return _calendar(_find(7, location_id=_district_id()), request_locale())
+
+
+def calendar_by_center():
+    centres = _find(7, facility_ids=[_int_arg("center_id")])
+    if not centres:
+        return jsonify(centers={})
+    return _calendar(centres, request_locale())
+
+
+for _path, _endpoint, _view, _private in (
+        ("findByPin", "find_by_pin", find_by_pin, True),
+        ("findByDistrict", "find_by_district", find_by_district, True),
+        ("calendarByPin", "calendar_by_pin", calendar_by_pin, True),
+        ("calendarByDistrict", "calendar_by_district", calendar_by_district, True),
+        ("calendarByCenter", "calendar_by_center", calendar_by_center, False)):
+    _route_pair(_path, _endpoint, _public(_view), _signed_in(_view) if _private else None)
+
+
+@bp.get("/appointment/centers/public/findByLatLong")
+@limiter.limit(search_limits, scope="search")
+@cached_response
+def find_by_lat_long():
+    try:
+        lat, lon = float(request.args["lat"]), float(request.args["long"])
+    except (KeyError, ValueError):
+        raise InvalidInput(_("Give lat and long as numbers."), code="invalid_input") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidInput(_("Give lat and long as numbers."), code="invalid_input")
+    locale = request_locale()
+    session = get_session()
+    cache: dict[int, list[Location]] = {}
+    centers = []
+    for facility, km in services.nearest_facilities(session, lat, lon):
+        path = services.location_path(session, facility.location_id, cache)
+        centres = services.CentreAvailability(facility, path)
+        base = _centre_fields(centres, locale)
+        centers.append({key: base[key] for key in (
+            "center_id", "name", "name_l", "district_name", "district_name_l", "state_name",
+            "state_name_l", "block_name", "block_name_l", "pincode", "lat", "long")}
+            | {"location": facility.address, "location_l": facility.address})
+    return jsonify(centers=centers, ttl=24)
+
+
+# --- appointments -------------------------------------------------------------------------
+
+class ScheduleIn(Schema):
+    dose = fields.Integer(required=True, validate=validate.Range(min=1, max=20))
+    session_id = fields.UUID(required=True)
+    slot = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    beneficiaries = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                                required=True, validate=validate.Length(min=1, max=20))
+    center_id = fields.Integer()
+    captcha = fields.String()
+
+
+class RescheduleIn(Schema):
+    appointment_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    session_id = fields.UUID(required=True)
+    slot = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class CancelIn(Schema):
+    appointment_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    beneficiariesToCancel = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                                        validate=validate.Length(min=1, max=20))
+
+
+@bp.post("/appointment/schedule")
+@booking_limited
+def schedule():
+    data = load(ScheduleIn())
+    appointments = services.book(get_session(), pack(), citizen(),
+                                 session_id=str(data["session_id"]), slot=data["slot"],
+                                 reference_ids=data["beneficiaries"], dose=data["dose"])
+    return jsonify(appointment_confirmation_no=appointments[0].booking_id)
+
+
+@bp.post("/appointment/reschedule")
+@booking_limited
+def reschedule():
+    data = load(RescheduleIn())
+    services.reschedule(get_session(), pack(), citizen(), booking_id=data["appointment_id"],
+                        session_id=str(data["session_id"]), slot=data["slot"])
+    return "", 204
+
+
+@bp.post("/appointment/cancel")
+@booking_limited
+def cancel():
+    data = load(CancelIn())
+    services.cancel(get_session(), citizen(), booking_id=data["appointment_id"],
+                    reference_ids=data.get("beneficiariesToCancel"))
+    seats_freed()
+    return "", 204
+
+
+def appointments_of(beneficiary: Beneficiary, locale: str) -> list[dict]:
+    """`appointments[]` of /api/v2/appointment/beneficiaries."""
+    session = get_session()
+    out = []
+    cache: dict[int, list[Location]] = {}
+    for appointment in services.live_appointments(session, [beneficiary.id]):
+        vaccination_session = session.get(VaccinationSession, appointment.session_id)
+        facility = session.get(Facility, vaccination_session.facility_id)
+        slot = session.get(SessionSlot, appointment.slot_id)
+        centre = services.CentreAvailability(
+            facility, services.location_path(session, facility.location_id, cache))
+        base = _centre_fields(centre, locale)
+        out.append({
+            "appointment_id": appointment.booking_id, "center_id": facility.id,
+            "name": base["name"], "state_name": base["state_name"],
+            "district_name": base["district_name"], "block_name": base["block_name"],
+            "from": base["from"], "to": base["to"], "dose": appointment.dose_number,
+            "session_id": vaccination_session.id,
+            "date": vaccination_session.session_date.strftime("%d-%m-%Y"),
+            "slot": services._cowin_slot_label(slot),
+        })
+    return out

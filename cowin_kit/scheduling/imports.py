@@ -1,0 +1,1009 @@
+"""Bulk CSV imports of facilities and vaccination sessions (how ministries load thousands
+of centres at once).
+
+Each file is all-or-nothing: every row is checked first and every bad row is reported as a
+``Problem`` (``FILE:LINE: column: message``, as pack validation reports); if there is any,
+``ImportInvalid`` is raised and nothing is written. Re-running a file is idempotent:
+facilities are matched by ``code`` and sessions by facility, date and vaccine, and updated
+in place (rows that would change nothing are counted as unchanged and not written).
+
+Performance: the lookups (locations, facilities, vaccines, existing sessions with their
+seats and slots) are loaded once per file and the writes are bulk statements in chunks, so
+the number of queries does not grow with the number of rows (bench/imports.py).
+
+Facilities columns: ``code,name,location_code`` (required) and ``address, postal_code,
+lat, long, fee_type (Free|Paid), facility_type (public|private), open, close (HH:MM)``
+and ``name_<locale>`` for the pack's other locales. A column missing from the file leaves
+that attribute of an existing facility as it is (new facilities get the default).
+
+Sessions columns: ``facility_code, date (YYYY-MM-DD), vaccine, slots`` (required, slots like
+``09:00-11:00;11:00-13:00``), one ``capacity_doseN`` per dose number offered (absent or
+empty = 0), and ``min_age`` (default 18), ``max_age`` (empty: no limit), ``fee`` (default 0).
+Seats of an existing session may change but never below what is already booked; a slot
+with booked seats cannot be removed. A cancelled session stays cancelled.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator, Union
+
+from sqlalchemy import delete, insert, select, text as sql, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cowin_kit.audit import services as audit
+from cowin_kit.audit.models import AuditEvent
+from cowin_kit.config.models import InstalledPack
+from cowin_kit.config.packs import Problem
+from cowin_kit.db import new_uuid, utcnow
+from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cowin_kit.geography.models import Location
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity import access
+from cowin_kit.identity.models import StaffUser
+from cowin_kit.scheduling import rules
+from cowin_kit.scheduling.models import (
+    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+)
+from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+
+__all__ = ["ImportInvalid", "ImportReport", "Problem", "import_facilities", "import_sessions"]
+
+Source = Union[str, Path, bytes, IO[bytes], IO[str]]
+Progress = Callable[[str, int, int], None]
+
+CHUNK = 2000          # rows per bulk statement (executemany)
+COPY_CHUNK = 10_000   # rows per progress step of a COPY (PostgreSQL)
+IN_CHUNK = 1000       # values per IN (...) list
+PROGRESS_EVERY = 2000
+MAX_AGE = 150
+MAX_SEATS = 100_000   # per dose of one session
+MAX_DOSE_COLUMN = 20
+MAX_FEE = Decimal("99999999.99")  # Numeric(10, 2)
+
+FACILITY_REQUIRED = ("code", "name", "location_code")
+FACILITY_OPTIONAL = ("address", "postal_code", "lat", "long", "fee_type", "facility_type",
+                     "open", "close")
+SESSION_REQUIRED = ("facility_code", "date", "vaccine", "slots")
+SESSION_OPTIONAL = ("min_age", "max_age", "fee")
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+_INT = re.compile(r"^\d{1,9}$")
+_CAPACITY_COLUMN = re.compile(r"^capacity_dose(\d+)$")
+
+
+# --- results and errors ------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    kind: str                # "facilities" or "sessions"
+    file_name: str
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        return f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
+
+    def as_dict(self) -> dict[str, int]:
+        return {"rows": self.rows, "added": self.added, "updated": self.updated,
+                "unchanged": self.unchanged}
+
+
+class ImportInvalid(InvalidInput):
+    """The file has problems; nothing was written. ``problems`` lists every one and
+    ``rows`` is what the API puts in the problem+json body."""
+
+    code = "invalid_csv"
+
+    def __init__(self, file_name: str, problems: list[Problem]):
+        super().__init__(_("%(n)d problem(s) in %(file)s; nothing was imported.",
+                           n=len(problems), file=file_name))
+        self.file_name = file_name
+        self.problems = problems
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [{"line": p.line, "column": p.field, "message": p.message}
+                for p in self.problems]
+
+
+class _Problems:
+    def __init__(self, file_name: str):
+        self.file = file_name
+        self.items: list[Problem] = []
+
+    def add(self, line: int, column: str, message: str) -> None:
+        self.items.append(Problem(self.file, line, column, str(message)))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ImportInvalid(self.file, sorted(set(self.items),
+                                                  key=lambda p: (p.line, p.field, p.message)))
+
+
+# --- reading the file --------------------------------------------------------------------
+
+def _read_bytes(source: Source) -> bytes | str:
+    if isinstance(source, (str, Path)):
+        return Path(source).read_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source)
+    return source.read()
+
+
+def _decode(data: bytes | str, problems: _Problems) -> str | None:
+    if isinstance(data, str):
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            problems.add(line, "(file)", _("not UTF-8 text"))
+            return None
+    text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        problems.add(text.count("\n", 0, text.index("\x00")) + 1, "(file)",
+                     _("contains a NUL character"))
+        return None
+    return text
+
+
+@dataclass
+class _Table:
+    header: list[str]
+    records: list[tuple[int, dict[str, str]]]
+
+
+def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
+                allowed: Callable[[str], bool]) -> _Table | None:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [column.strip() for column in next(reader)]
+    except StopIteration:
+        problems.add(1, "(file)", _("file is empty"))
+        return None
+    except csv.Error as exc:
+        problems.add(1, "(header)", _("not valid CSV: %(reason)s", reason=str(exc)))
+        return None
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            problems.add(1, column or "(header)", _("column appears twice"))
+        elif not allowed(column):
+            problems.add(1, column or "(header)", _("unknown column"))
+        seen.add(column)
+    missing = [column for column in required if column not in seen]
+    for column in missing:
+        problems.add(1, column, _("required column is missing"))
+    if missing or len(seen) != len(header):
+        return None
+    records: list[tuple[int, dict[str, str]]] = []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                problems.add(reader.line_num, "(row)", _(
+                    "has %(n)d values, the header has %(m)d columns",
+                    n=len(values), m=len(header)))
+                continue
+            records.append((reader.line_num, {k: v.strip() for k, v in zip(header, values)}))
+    except csv.Error as exc:
+        problems.add(reader.line_num, "(row)", _("not valid CSV: %(reason)s", reason=str(exc)))
+    return _Table(header, records)
+
+
+# --- cell parsers: the value, or None after recording a problem ---------------------------
+
+class _Row:
+    """One record being checked; ``bad`` records a problem and marks the row."""
+
+    __slots__ = ("line", "values", "problems", "ok")
+
+    def __init__(self, line: int, values: dict[str, str], problems: _Problems):
+        self.line, self.values, self.problems, self.ok = line, values, problems, True
+
+    def bad(self, column: str, message: str) -> None:
+        self.problems.add(self.line, column, message)
+        self.ok = False
+
+    def text(self, column: str, max_length: int, required: bool = False) -> str | None:
+        value = self.values.get(column, "")
+        if required and not value:
+            self.bad(column, _("must not be empty"))
+            return None
+        if len(value) > max_length:
+            self.bad(column, _("is longer than %(n)d characters", n=max_length))
+            return None
+        return value
+
+    def integer(self, column: str, low: int, high: int, default: int | None) -> int | None:
+        value = self.values.get(column, "")
+        if not value:
+            return default
+        if not _INT.match(value) or not low <= int(value) <= high:
+            self.bad(column, _("must be a whole number from %(low)d to %(high)d",
+                               low=low, high=high))
+            return None
+        return int(value)
+
+    def number(self, column: str, low: float, high: float) -> float | None:
+        value = self.values.get(column, "")
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not low <= number <= high:  # also refuses nan and inf
+            self.bad(column, _("must be a number from %(low)s to %(high)s", low=low, high=high))
+            return None
+        return number
+
+    def clock(self, column: str) -> time | None:
+        match = _TIME.match(self.values.get(column, ""))
+        if not match:
+            self.bad(column, _("must be a time like 09:00"))
+            return None
+        return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+
+
+def _pack_document(session: Session) -> dict[str, Any]:
+    document = session.scalar(select(InstalledPack.document).order_by(InstalledPack.id))
+    if document is None:
+        raise NotFound(_("No country pack is installed."), code="pack_not_installed")
+    return document
+
+
+def _fingerprint(data: bytes | str) -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _no_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
+
+
+def _tick(progress: Progress, stage: str, done: int, total: int) -> None:
+    if done == total or done % PROGRESS_EVERY == 0:
+        progress(stage, done, total)
+
+
+class _Scopes:
+    """Where each location sits (its path from level 1), from one query, and the answers
+    of ``access.user_can`` remembered per target: no query per row."""
+
+    def __init__(self, session: Session, actor: StaffUser | None, action: str):
+        self.actor, self.action = actor, action
+        self.parents: dict[int, int | None] = {} if actor is None else dict(
+            session.execute(select(Location.id, Location.parent_id)).all())
+        self._paths: dict[int, tuple[int, ...]] = {}
+        self._answers: dict[tuple[int, int | None], bool] = {}
+        if actor is not None:
+            carried = any(action in access.ROLE_ACTIONS.get(grant.role, ())
+                          for grant in actor.grants)
+            if not (actor.active and carried):
+                raise Forbidden(_("Your roles do not allow this import."), code="forbidden")
+
+    def _path(self, location_id: int) -> tuple[int, ...]:
+        path = self._paths.get(location_id)
+        if path is None:
+            chain, current = [], location_id
+            while current is not None and len(chain) < 32:
+                chain.append(current)
+                current = self.parents.get(current)
+            path = self._paths[location_id] = tuple(reversed(chain))
+        return path
+
+    def allows(self, location_id: int, facility_id: int | None = None) -> bool:
+        if self.actor is None:
+            return True
+        key = (location_id, facility_id)
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._answers[key] = access.user_can(
+                self.actor, self.action, access.Scope(self._path(location_id), facility_id))
+        return answer
+
+
+def _by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
+             codes: Iterable[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    wanted = sorted(set(codes))
+    for chunk in _chunks(wanted, IN_CHUNK):
+        for row in session.execute(select(*columns).where(code_column.in_(chunk))):
+            found[row.code] = row
+    return found
+
+
+def _commit(session: Session, report: ImportReport, action: str, data: bytes | str,
+            progress: Progress, write: Callable[["_Bulk"], None]) -> ImportReport:
+    """Write (unless a dry run), audit the import as one event, commit; roll back on any
+    failure so that a file is imported whole or not at all."""
+    if report.dry_run:
+        session.rollback()
+        return report
+    fingerprint = _fingerprint(data)
+    try:
+        write(_Bulk(session, progress, fingerprint))
+        audit.record(session, action, "csv_import", fingerprint,
+                     file=report.file_name[-200:], **report.as_dict())
+        session.commit()
+    except IntegrityError:
+        # A booking (or another import) changed the same rows meanwhile, e.g. a seat
+        # was taken after the file was checked: the database's constraints refused.
+        session.rollback()
+        raise Conflict(_("The data changed while the file was imported (a booking or another "
+                         "import); nothing was imported. Run the import again."),
+                       code="import_conflict") from None
+    except BaseException:
+        session.rollback()
+        raise
+    return report
+
+
+class _Bulk:
+    """Bulk writes inside the session's transaction: COPY on PostgreSQL (rows straight
+    into the table, or into a scratch table joined by one UPDATE), executemany elsewhere."""
+
+    def __init__(self, session: Session, progress: Progress, fingerprint: str):
+        self.session, self.progress, self.fingerprint = session, progress, fingerprint
+        dialect = session.get_bind().dialect
+        self.postgres = dialect.name == "postgresql"
+        self.quote = dialect.identifier_preparer.quote
+        self.total = self.done = 0
+
+    def expect(self, rows: int) -> None:
+        self.total += rows
+
+    def _advance(self, rows: int) -> None:
+        self.done += rows
+        self.progress("writing", self.done, max(self.total, self.done))
+
+    def _copy(self, table: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        from psycopg.types.json import Jsonb
+
+        raw = self.session.connection().connection.driver_connection
+        json_columns = [i for i, c in enumerate(columns) if isinstance(rows[0][c], dict)]
+        listed = ", ".join(self.quote(c) for c in columns)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+            for row in rows:
+                values = [row[c] for c in columns]
+                for i in json_columns:
+                    values[i] = Jsonb(values[i])
+                copy.write_row(values)
+
+    def insert(self, model: Any, rows: list[dict[str, Any]], count: bool = True) -> None:
+        if not rows:
+            return
+        for chunk in _chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
+            if self.postgres:
+                self._copy(self.quote(model.__table__.name), list(rows[0]), chunk)
+            else:
+                self.session.execute(insert(model), chunk)
+            if count:
+                self._advance(len(chunk))
+
+    def update(self, model: Any, rows: list[dict[str, Any]]) -> None:
+        """Rows carry the primary key and the same other columns each."""
+        if not rows:
+            return
+        table = model.__table__
+        if not self.postgres:
+            for chunk in _chunks(rows):
+                self.session.execute(update(model), chunk)
+                self._advance(len(chunk))
+            return
+        keys = [c.name for c in table.primary_key.columns]
+        columns = list(rows[0])
+        q = self.quote
+        scratch = q(f"import_{table.name}")
+        self.session.execute(sql(
+            f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT "
+            f"{', '.join(q(c) for c in columns)} FROM {q(table.name)} WITH NO DATA"))
+        for chunk in _chunks(rows, COPY_CHUNK):
+            self._copy(scratch, columns, chunk)
+            self._advance(len(chunk))
+        self.session.execute(sql(
+            f"UPDATE {q(table.name)} AS t SET "
+            + ", ".join(f"{q(c)} = s.{q(c)}" for c in columns if c not in keys)
+            + f" FROM {scratch} AS s WHERE "
+            + " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)))
+        self.session.execute(sql(f"DROP TABLE {scratch}"))
+
+    def delete(self, model: Any, ids: list[Any]) -> None:
+        for chunk in _chunks(ids, IN_CHUNK):
+            self.session.execute(delete(model).where(model.id.in_(chunk))
+                                 .execution_options(synchronize_session=False))
+            self._advance(len(chunk))
+
+    def audit(self, action: str, object_type: str,
+              objects: Iterable[tuple[Any, dict[str, Any]]]) -> None:
+        """One audit event per object, as the services record them, each naming the
+        import it came from."""
+        actor = audit.current_actor()
+        now = utcnow()
+        self.insert(AuditEvent, [
+            {"occurred_at": now, "actor_type": actor.type, "actor_id": actor.id,
+             "action": action, "object_type": object_type, "object_id": str(object_id),
+             "request_id": actor.request_id, "source_ip": actor.source_ip,
+             "details": {**details, "import": self.fingerprint[:16]}}
+            for object_id, details in objects], count=False)
+
+
+# --- facilities --------------------------------------------------------------------------
+
+@dataclass
+class _FacilityRow:
+    line: int
+    code: str
+    values: dict[str, Any]        # attribute -> value, only for the file's columns
+    name_values: dict[str, str]   # locale -> name ("" removes it)
+
+
+def import_facilities(session: Session, path_or_stream: Source, *, file_name: str,
+                      actor: StaffUser | None = None, progress: Progress | None = None,
+                      dry_run: bool = False) -> ImportReport:
+    """Add or update the facilities of a CSV file (matched by ``code``); commits on
+    success, raises ``ImportInvalid`` with every problem and writes nothing otherwise.
+    With an ``actor``, every row must be within their ``facility.manage`` scope."""
+    progress = progress or _no_progress
+    scopes = _Scopes(session, actor, "facility.manage")
+    problems = _Problems(file_name)
+    data = _read_bytes(path_or_stream)
+    text = _decode(data, problems)
+    problems.raise_if_any()
+    document = _pack_document(session)
+    other_locales = [loc for loc in document["locales"] if loc != document["default_locale"]]
+    name_columns = {f"name_{loc}": loc for loc in other_locales}
+    known = set(FACILITY_REQUIRED) | set(FACILITY_OPTIONAL) | set(name_columns)
+    table = _read_table(text, problems, FACILITY_REQUIRED, known.__contains__)
+    if table is None:
+        problems.raise_if_any()
+    header = set(table.header)
+    for a, b in (("lat", "long"), ("open", "close")):
+        if (a in header) != (b in header):
+            problems.add(1, b if a in header else a, _("give both %(a)s and %(b)s columns, "
+                                                       "or neither", a=a, b=b))
+    postal = document.get("postal_code") or {}
+    postal_re = re.compile(postal["pattern"]) if postal.get("pattern") else None
+
+    locations = dict(session.execute(select(Location.code, Location.id)).all())
+    existing = _by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
+                                  Facility.location_id, Facility.address, Facility.postal_code,
+                                  Facility.latitude, Facility.longitude, Facility.facility_type,
+                                  Facility.fee_type, Facility.opens_at, Facility.closes_at),
+                        Facility.code, (values.get("code", "") for _l, values in table.records))
+
+    report = ImportReport("facilities", file_name, rows=len(table.records), dry_run=dry_run)
+    parsed: list[_FacilityRow] = []
+    first_line: dict[str, int] = {}
+    total = len(table.records)
+    for index, (line, values) in enumerate(table.records, 1):
+        _tick(progress, "checking", index, total)
+        row = _Row(line, values, problems)
+        item = _check_facility(row, header, name_columns, locations, postal_re)
+        if item is None:
+            continue
+        if item.code in first_line:
+            row.bad("code", _("%(value)s is used twice (first on line %(line)d)",
+                              value=item.code, line=first_line[item.code]))
+            continue
+        first_line[item.code] = line
+        current = existing.get(item.code)
+        new_location = item.values["location_id"]
+        if current is None:
+            allowed = scopes.allows(new_location)
+        else:
+            allowed = scopes.allows(current.location_id, current.id) and (
+                new_location == current.location_id or scopes.allows(new_location))
+        if not allowed:
+            row.bad("location_code", _("is outside the area where you may manage facilities"))
+            continue
+        parsed.append(item)
+    problems.raise_if_any()
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    now = utcnow()
+    for item in parsed:
+        current = existing.get(item.code)
+        if current is None:
+            names = {loc: name for loc, name in item.name_values.items() if name}
+            inserts.append({"code": item.code, "names": names, "address": "",
+                            "postal_code": None, "latitude": None, "longitude": None,
+                            "facility_type": "public", "fee_type": "Free", "opens_at": None,
+                            "closes_at": None, "created_at": now, **item.values})
+            continue
+        changed = any(getattr(current, key) != value for key, value in item.values.items())
+        values = dict(item.values)
+        if item.name_values:  # only the locales the file has columns for
+            names = dict(current.names or {})
+            for loc, name in item.name_values.items():
+                if name:
+                    names[loc] = name
+                else:
+                    names.pop(loc, None)
+            changed = changed or names != (current.names or {})
+            values["names"] = names
+        if changed:  # every row of the file has the same columns: one bulk UPDATE
+            updates.append({"id": current.id, **values})
+        else:
+            report.unchanged += 1
+    report.added, report.updated = len(inserts), len(updates)
+
+    def write(bulk: _Bulk) -> None:
+        bulk.expect(len(inserts) + len(updates))
+        bulk.insert(Facility, inserts)
+        bulk.update(Facility, updates)
+        added = _by_code(session, (Facility.id, Facility.code), Facility.code,
+                         (row["code"] for row in inserts))
+        bulk.audit("facility.create", "facility",
+                   ((added[row["code"]].id, {"code": row["code"]}) for row in inserts))
+        codes = {row.id: code for code, row in existing.items()}
+        bulk.audit("facility.update", "facility",
+                   ((row["id"], {"code": codes[row["id"]]}) for row in updates))
+
+    return _commit(session, report, "facility.import", data, progress, write)
+
+
+def _check_facility(row: _Row, header: set[str], name_columns: dict[str, str],
+                    locations: dict[str, int], postal_re: re.Pattern[str] | None
+                    ) -> _FacilityRow | None:
+    code = row.text("code", 64, required=True)
+    name = row.text("name", 200, required=True)
+    values: dict[str, Any] = {"name": name}
+    location_code = row.text("location_code", 64, required=True)
+    if location_code:
+        location_id = locations.get(location_code)
+        if location_id is None:
+            row.bad("location_code", _("no location with code %(code)s", code=location_code))
+        values["location_id"] = location_id
+    if "address" in header:
+        values["address"] = row.text("address", 500)
+    if "postal_code" in header:
+        postal_code = row.text("postal_code", 16) or None
+        if postal_code and postal_re is not None and not postal_re.match(postal_code):
+            row.bad("postal_code", _("%(value)s is not a valid postal code", value=postal_code))
+        values["postal_code"] = postal_code
+    if "lat" in header and "long" in header:
+        lat_text, long_text = row.values.get("lat", ""), row.values.get("long", "")
+        if lat_text or long_text:
+            if not lat_text or not long_text:
+                row.bad("long" if lat_text else "lat", _("give both lat and long, or neither"))
+            else:
+                values["latitude"] = row.number("lat", -90, 90)
+                values["longitude"] = row.number("long", -180, 180)
+        else:
+            values["latitude"] = values["longitude"] = None
+    if "fee_type" in header:
+        fee_type = row.values.get("fee_type") or "Free"
+        if fee_type not in rules.FEE_TYPES:
+            row.bad("fee_type", _("must be Free or Paid"))
+        values["fee_type"] = fee_type
+    if "facility_type" in header:
+        facility_type = row.values.get("facility_type") or "public"
+        if facility_type not in rules.FACILITY_TYPES:
+            row.bad("facility_type", _("must be public or private"))
+        values["facility_type"] = facility_type
+    if "open" in header and "close" in header:
+        open_text, close_text = row.values.get("open", ""), row.values.get("close", "")
+        if open_text or close_text:
+            if not open_text or not close_text:
+                row.bad("close" if open_text else "open",
+                        _("give both open and close, or neither"))
+            else:
+                opens, closes = row.clock("open"), row.clock("close")
+                if opens is not None and closes is not None and closes <= opens:
+                    row.bad("close", _("must be later than open"))
+                values["opens_at"], values["closes_at"] = opens, closes
+        else:
+            values["opens_at"] = values["closes_at"] = None
+    name_values = {}
+    for column, loc in name_columns.items():
+        if column in header:
+            name_values[loc] = row.text(column, 200) or ""
+    if not row.ok:
+        return None
+    return _FacilityRow(row.line, code, values, name_values)
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+@dataclass
+class _SessionRow:
+    line: int
+    facility_code: str
+    vaccine: str
+    facility_id: int
+    day: date
+    product_id: int
+    min_age: int
+    max_age: int | None
+    fee: Decimal
+    capacities: dict[int, int]          # every capacity column of the file (absent: 0)
+    slots: list[tuple[time, time]]
+
+
+@dataclass
+class _Existing:
+    id: str
+    min_age: int
+    max_age: int | None
+    fee: Decimal
+    capacities: dict[int, tuple[int, int]]                       # dose -> (capacity, booked)
+    slots: dict[tuple[time, time], tuple[int, int, int]]         # (start, end) -> (id, cap, booked)
+
+
+def _doses_by_product(session: Session) -> dict[str, set[int]]:
+    """Dose numbers each product may be given as, by the pack's schedules."""
+    found: dict[str, set[int]] = {}
+    for schedule in session.scalars(select(VaccineSchedule)):
+        for dose in schedule.doses:
+            for code in dose.get("products") or schedule.products:
+                found.setdefault(code, set()).add(int(dose["number"]))
+    return found
+
+
+def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
+                    actor: StaffUser | None = None, progress: Progress | None = None,
+                    dry_run: bool = False, today: date | None = None) -> ImportReport:
+    """Publish or update the sessions of a CSV file (matched by facility, date and
+    vaccine); commits on success, raises ``ImportInvalid`` with every problem and writes
+    nothing otherwise. With an ``actor``, every row's facility must be within their
+    ``session.publish`` scope."""
+    progress = progress or _no_progress
+    scopes = _Scopes(session, actor, "session.publish")
+    problems = _Problems(file_name)
+    data = _read_bytes(path_or_stream)
+    text = _decode(data, problems)
+    problems.raise_if_any()
+    document = _pack_document(session)
+    known = set(SESSION_REQUIRED) | set(SESSION_OPTIONAL)
+
+    def allowed(column: str) -> bool:
+        match = _CAPACITY_COLUMN.match(column)
+        if match:
+            return 1 <= int(match.group(1)) <= MAX_DOSE_COLUMN
+        return column in known
+
+    table = _read_table(text, problems, SESSION_REQUIRED, allowed)
+    if table is None:
+        problems.raise_if_any()
+    dose_columns = sorted((int(m.group(1)), column) for column in table.header
+                          if (m := _CAPACITY_COLUMN.match(column)))
+    if not dose_columns:
+        problems.add(1, "capacity_dose1", _("at least one capacity_doseN column is needed"))
+        problems.raise_if_any()
+    today = today or datetime.now(timezone.utc).astimezone(
+        zoneinfo.ZoneInfo(document["timezone"])).date()
+    facilities = _by_code(session, (Facility.id, Facility.code, Facility.location_id,
+                                    Facility.fee_type), Facility.code,
+                          (values.get("facility_code", "") for _l, values in table.records))
+    products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
+    doses_allowed = _doses_by_product(session)
+    slot_memo: dict[str, list[tuple[time, time]] | str] = {}
+
+    report = ImportReport("sessions", file_name, rows=len(table.records), dry_run=dry_run)
+    parsed: list[_SessionRow] = []
+    first_line: dict[tuple[int, date, int], int] = {}
+    total = len(table.records)
+    for index, (line, values) in enumerate(table.records, 1):
+        _tick(progress, "checking", index, total)
+        row = _Row(line, values, problems)
+        item = _check_session(row, facilities, products, doses_allowed, dose_columns,
+                              slot_memo, today)
+        if item is None:
+            continue
+        key = (item.facility_id, item.day, item.product_id)
+        if key in first_line:
+            row.bad("facility_code", _("this facility, date and vaccine are already on line "
+                                       "%(line)d", line=first_line[key]))
+            continue
+        first_line[key] = line
+        facility = facilities[values["facility_code"]]
+        if not scopes.allows(facility.location_id, facility.id):
+            row.bad("facility_code", _("is outside the area where you may publish sessions"))
+            continue
+        parsed.append(item)
+
+    existing = _existing_sessions(session, parsed)
+    plans = []
+    for item in parsed:
+        plan = _plan_session(item, existing.get((item.facility_id, item.day, item.product_id)),
+                             problems)
+        if plan is not None:
+            plans.append(plan)
+    problems.raise_if_any()
+    _keep_referenced_slots(session, [plan for _item, _current, plan in plans if plan is not None])
+
+    writes = _Writes()
+    now = utcnow()
+    for item, current, plan in plans:
+        if current is None:
+            writes.add_new(item, now)
+        elif plan:
+            writes.add_changes(item, current, plan)
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    report.added = len(writes.sessions)
+    return _commit(session, report, "session.import", data, progress, writes.run)
+
+
+def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, int],
+                   doses_allowed: dict[str, set[int]], dose_columns: list[tuple[int, str]],
+                   slot_memo: dict[str, Any], today: date) -> _SessionRow | None:
+    values = row.values
+    facility = None
+    facility_code = row.text("facility_code", 64, required=True)
+    if facility_code:
+        facility = facilities.get(facility_code)
+        if facility is None:
+            row.bad("facility_code", _("no facility with code %(code)s", code=facility_code))
+    day = None
+    day_text = values.get("date", "")
+    if not day_text:
+        row.bad("date", _("must not be empty"))
+    else:
+        try:
+            day = date.fromisoformat(day_text) if _DATE.match(day_text) else None
+        except ValueError:
+            day = None
+        if day is None:
+            row.bad("date", _("must be a date like 2030-01-31"))
+        elif day < today:
+            row.bad("date", _("is in the past"))
+    vaccine = row.text("vaccine", 64, required=True)
+    product_id = None
+    if vaccine:
+        product_id = products.get(vaccine)
+        if product_id is None:
+            row.bad("vaccine", _("no vaccine with code %(code)s", code=vaccine))
+    min_age = row.integer("min_age", 0, MAX_AGE, 18)
+    max_age = row.integer("max_age", 0, MAX_AGE, None)
+    if min_age is not None and max_age is not None and max_age < min_age:
+        row.bad("max_age", _("must not be below min_age"))
+    slots_text = values.get("slots", "")
+    slots = slot_memo.get(slots_text)
+    if slots is None:
+        try:
+            slots = rules.parse_slots(slots_text)
+        except ValueError as exc:
+            slots = str(exc)
+        slot_memo[slots_text] = slots
+    if isinstance(slots, str):
+        row.bad("slots", slots)
+    capacities: dict[int, int] = {}
+    for number, column in dose_columns:
+        seats = row.integer(column, 0, MAX_SEATS, 0)
+        if seats is None:
+            continue
+        if seats and vaccine in products and number not in doses_allowed.get(vaccine, ()):
+            row.bad(column, _("vaccine %(code)s has no dose %(n)d", code=vaccine, n=number))
+        capacities[number] = seats
+    if len(capacities) == len(dose_columns) and not any(capacities.values()):
+        row.bad(dose_columns[0][1], _("at least one dose needs seats (a capacity_doseN "
+                                      "above 0)"))
+    fee = Decimal(0)
+    fee_text = values.get("fee", "")
+    if fee_text:
+        try:
+            fee = Decimal(fee_text)
+            valid = fee.is_finite() and Decimal(0) <= fee <= MAX_FEE \
+                and fee.as_tuple().exponent >= -2
+        except InvalidOperation:
+            valid = False
+        if not valid:
+            row.bad("fee", _("must be an amount like 250 or 250.50"))
+        elif fee and facility is not None and facility.fee_type == "Free":
+            row.bad("fee", _("must be 0: the facility is free of charge"))
+    if not row.ok:
+        return None
+    return _SessionRow(row.line, facility_code, vaccine, facility.id, day, product_id,
+                       min_age, max_age, fee, capacities, slots)
+
+
+def _existing_sessions(session: Session, rows: list[_SessionRow]
+                       ) -> dict[tuple[int, date, int], _Existing]:
+    """The file's sessions that already exist, with their seats and slots: a few queries
+    per thousand facilities, whatever the number of rows."""
+    if not rows:
+        return {}
+    wanted = {(r.facility_id, r.day, r.product_id) for r in rows}
+    first, last = min(r.day for r in rows), max(r.day for r in rows)
+    found: dict[tuple[int, date, int], _Existing] = {}
+    by_id: dict[str, _Existing] = {}
+    facility_ids = sorted({r.facility_id for r in rows})
+    VS = VaccinationSession
+    connection = session.connection()  # plain rows: no ORM bookkeeping for 100,000s
+    for chunk in _chunks(facility_ids, IN_CHUNK):
+        where = (VS.facility_id.in_(chunk), VS.session_date >= first, VS.session_date <= last)
+        for session_id, facility_id, day, product_id, min_age, max_age, fee in \
+                connection.execute(select(VS.id, VS.facility_id, VS.session_date, VS.product_id,
+                                          VS.min_age, VS.max_age, VS.fee).where(*where)):
+            key = (facility_id, day, product_id)
+            if key in wanted and key not in found:
+                found[key] = by_id[session_id] = _Existing(session_id, min_age, max_age,
+                                                           Decimal(fee), {}, {})
+        if not found:
+            continue
+        for session_id, number, capacity, booked in connection.execute(
+                select(SessionDoseCapacity.session_id, SessionDoseCapacity.dose_number,
+                       SessionDoseCapacity.capacity, SessionDoseCapacity.booked)
+                .join(VS, VS.id == SessionDoseCapacity.session_id).where(*where)):
+            target = by_id.get(session_id)
+            if target is not None:
+                target.capacities[number] = (capacity, booked)
+        for session_id, slot_id, starts, ends, capacity, booked in connection.execute(
+                select(SessionSlot.session_id, SessionSlot.id, SessionSlot.starts_at,
+                       SessionSlot.ends_at, SessionSlot.capacity, SessionSlot.booked)
+                .join(VS, VS.id == SessionSlot.session_id).where(*where)):
+            target = by_id.get(session_id)
+            if target is not None:
+                target.slots[(starts, ends)] = (slot_id, capacity, booked)
+    return found
+
+
+@dataclass
+class _Plan:
+    session: dict[str, Any]                 # changed columns of the session row
+    capacity_updates: list[dict[str, Any]]
+    capacity_inserts: list[dict[str, Any]]
+    slot_updates: list[dict[str, Any]]
+    slot_inserts: list[dict[str, Any]]
+    slot_removals: list[tuple[int, int]]     # (slot id, its capacity)
+
+    def __bool__(self) -> bool:
+        return bool(self.session or self.capacity_updates or self.capacity_inserts
+                    or self.slot_updates or self.slot_inserts or self.slot_removals)
+
+
+def _plan_session(item: _SessionRow, current: _Existing | None, problems: _Problems):
+    """(row, existing, changes), or None after recording why the row cannot apply."""
+    if current is None:
+        return item, None, None
+    ok = True
+    for number, (capacity, booked) in sorted(current.capacities.items()):
+        wanted = item.capacities.get(number, 0)
+        if wanted < booked:
+            problems.add(item.line, f"capacity_dose{number}", _(
+                "%(booked)d seats are already booked; the capacity cannot go below that",
+                booked=booked))
+            ok = False
+    wanted_slots = set(item.slots)
+    for (start, end), (_id, _cap, booked) in sorted(current.slots.items()):
+        if (start, end) not in wanted_slots and booked > 0:
+            problems.add(item.line, "slots", _(
+                "slot %(slot)s has booked seats and cannot be removed",
+                slot=f"{start:%H:%M}-{end:%H:%M}"))
+            ok = False
+    if not ok:
+        return None
+    changes: dict[str, Any] = {}
+    if (current.min_age, current.max_age, current.fee) != (item.min_age, item.max_age, item.fee):
+        # all three, so that every row of the bulk UPDATE has the same columns
+        changes = {"min_age": item.min_age, "max_age": item.max_age, "fee": item.fee}
+    capacity_updates, capacity_inserts = [], []
+    for number in sorted(set(current.capacities) | set(item.capacities)):
+        wanted = item.capacities.get(number, 0)
+        if number in current.capacities:
+            if current.capacities[number][0] != wanted:
+                capacity_updates.append({"session_id": current.id, "dose_number": number,
+                                         "capacity": wanted})
+        elif wanted:
+            capacity_inserts.append({"session_id": current.id, "dose_number": number,
+                                     "capacity": wanted, "booked": 0})
+    # The slots share the session's seats, never below what each has booked (as
+    # services.change_capacity does).
+    total = sum(item.capacities.values())
+    slot_updates, slot_inserts = [], []
+    for (start, end), share in zip(item.slots, rules.split_capacity(total, len(item.slots))):
+        kept = current.slots.get((start, end))
+        if kept is None:
+            slot_inserts.append({"session_id": current.id, "starts_at": start, "ends_at": end,
+                                 "capacity": share, "booked": 0})
+        elif kept[1] != max(share, kept[2]):
+            slot_updates.append({"id": kept[0], "capacity": max(share, kept[2])})
+    removals = [(slot_id, capacity) for key, (slot_id, capacity, _b) in current.slots.items()
+                if key not in wanted_slots]
+    return item, current, _Plan(changes, capacity_updates, capacity_inserts, slot_updates,
+                                slot_inserts, removals)
+
+
+def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
+    """Slots no longer in the file are deleted, unless an old (cancelled or completed)
+    appointment still names one: that slot stays, with no seats."""
+    candidates = [slot_id for plan in plans for slot_id, _capacity in plan.slot_removals]
+    referenced: set[int] = set()
+    for chunk in _chunks(candidates, IN_CHUNK):
+        referenced.update(session.scalars(select(Appointment.slot_id).distinct()
+                                          .where(Appointment.slot_id.in_(chunk))))
+    if not referenced:
+        return
+    for plan in plans:
+        kept = []
+        for slot_id, capacity in plan.slot_removals:
+            if slot_id not in referenced:
+                kept.append((slot_id, capacity))
+            elif capacity:
+                plan.slot_updates.append({"id": slot_id, "capacity": 0})
+        plan.slot_removals = kept
+
+
+def _audit_details(item: _SessionRow) -> dict[str, Any]:
+    return {"facility": item.facility_code, "date": item.day.isoformat(),
+            "vaccine": item.vaccine,
+            "capacity": {str(n): seats for n, seats in item.capacities.items() if seats}}
+
+
+class _Writes:
+    """Everything the import writes, gathered first and then sent as bulk statements."""
+
+    def __init__(self) -> None:
+        self.sessions: list[dict[str, Any]] = []
+        self.session_updates: list[dict[str, Any]] = []
+        self.capacities: list[dict[str, Any]] = []
+        self.capacity_updates: list[dict[str, Any]] = []
+        self.slots: list[dict[str, Any]] = []
+        self.slot_updates: list[dict[str, Any]] = []
+        self.slot_removals: list[int] = []
+        self.published: list[tuple[str, dict[str, Any]]] = []   # audit: (id, details)
+        self.changed: list[tuple[str, dict[str, Any]]] = []
+
+    def add_new(self, item: _SessionRow, now: datetime) -> None:
+        session_id = new_uuid()
+        self.sessions.append({"id": session_id, "facility_id": item.facility_id,
+                              "session_date": item.day, "product_id": item.product_id,
+                              "min_age": item.min_age, "max_age": item.max_age,
+                              "fee": item.fee, "status": "published", "created_at": now})
+        self.capacities += [{"session_id": session_id, "dose_number": number,
+                             "capacity": seats, "booked": 0}
+                            for number, seats in sorted(item.capacities.items()) if seats]
+        total = sum(item.capacities.values())
+        self.slots += [{"session_id": session_id, "starts_at": start, "ends_at": end,
+                        "capacity": share, "booked": 0}
+                       for (start, end), share in zip(
+                           item.slots, rules.split_capacity(total, len(item.slots)))]
+        self.published.append((session_id, _audit_details(item)))
+
+    def add_changes(self, item: _SessionRow, current: _Existing, plan: _Plan) -> None:
+        self.changed.append((current.id, _audit_details(item)))
+        if plan.session:
+            self.session_updates.append({"id": current.id, **plan.session})
+        self.capacity_updates += plan.capacity_updates
+        self.capacities += plan.capacity_inserts
+        self.slot_updates += plan.slot_updates
+        self.slots += plan.slot_inserts
+        self.slot_removals += [slot_id for slot_id, _capacity in plan.slot_removals]
+
+    def run(self, bulk: _Bulk) -> None:
+        bulk.expect(len(self.sessions) + len(self.session_updates) + len(self.capacities)
+                    + len(self.capacity_updates) + len(self.slots) + len(self.slot_updates)
+                    + len(self.slot_removals))
+        bulk.delete(SessionSlot, self.slot_removals)
+        bulk.insert(VaccinationSession, self.sessions)
+        bulk.update(VaccinationSession, self.session_updates)
+        bulk.insert(SessionDoseCapacity, self.capacities)
+        bulk.update(SessionDoseCapacity, self.capacity_updates)
+        bulk.update(SessionSlot, self.slot_updates)
+        bulk.insert(SessionSlot, self.slots)
+        bulk.audit("session.publish", "vaccination_session", self.published)
+        bulk.audit("session.update", "vaccination_session", self.changed)

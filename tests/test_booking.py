@@ -1,0 +1,444 @@
+"""Availability and booking through the API: rules, errors, CoWIN v2 shapes, and no
+oversell under concurrency (PostgreSQL)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from cowin_kit.db import get_database
+from cowin_kit.errors import RuleViolation
+from cowin_kit.geography.models import Location
+from cowin_kit.registration import services as registration
+from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling.models import Appointment, SessionDoseCapacity, SessionSlot
+from cowin_kit.security import keyring
+from cowin_kit.vaccination.models import Dose, VaccineProduct
+
+from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
+
+IST = zoneinfo.ZoneInfo("Asia/Kolkata")
+
+
+def today() -> date:
+    return datetime.now(IST).date()
+
+
+def _district(session) -> Location:
+    return session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
+
+
+def publish(app, *, days_ahead=3, product="COVISHIELD", capacity=None, code="F-TVM-1",
+            min_age=18, slots="09:00-11:00;11:00-13:00", postal="695001"):
+    with app.app_context(), get_database(app).session() as session:
+        district = _district(session)
+        facility = scheduling.upsert_facility(
+            session, code=code, name="Medical College PHC", location_code=district.code,
+            postal_code=postal, latitude=8.5241, longitude=76.9366, fee_type="Free")
+        vaccination_session = scheduling.publish_session(
+            session, facility=facility, session_date=today() + timedelta(days=days_ahead),
+            product_code=product, slots=slots, capacity_by_dose=capacity or {1: 10, 2: 10},
+            min_age=min_age)
+        session.commit()
+        return vaccination_session.id
+
+
+def add_members(app, client, token, n, **extra):
+    refs = []
+    for number in _valid_aadhaar(n + len(extra.get("skip", [])))[:n]:
+        response = client.post("/api/v1/beneficiaries", json=member(number, **{
+            k: v for k, v in extra.items() if k != "skip"}), headers=auth(token))
+        assert response.status_code == 201, response.get_json()
+        refs.append(response.get_json()["reference_id"])
+    return refs
+
+
+def record_dose(app, reference_id, number, product, days_ago):
+    with app.app_context(), get_database(app).session() as session:
+        beneficiary = session.scalars(select(Beneficiary)
+                                      .where(Beneficiary.reference_id == reference_id)).one()
+        product_id = session.scalars(select(VaccineProduct.id)
+                                     .where(VaccineProduct.code == product)).one()
+        session.add(Dose(beneficiary_id=beneficiary.id, dose_number=number, product_id=product_id,
+                         administered_at=datetime.now(timezone.utc) - timedelta(days=days_ago),
+                         lot="LOT1"))
+        session.commit()
+
+
+def booked_counts(app, session_id):
+    with app.app_context(), get_database(app).session() as session:
+        capacity = {c.dose_number: c.booked for c in session.scalars(
+            select(SessionDoseCapacity).where(SessionDoseCapacity.session_id == session_id))}
+        slots = sum(s.booked for s in session.scalars(
+            select(SessionSlot).where(SessionSlot.session_id == session_id)))
+        rows = session.scalar(select(func.count()).select_from(Appointment).where(
+            Appointment.session_id == session_id, Appointment.status == "booked"))
+        return capacity, slots, rows
+
+
+def test_search_by_place_postal_code_and_position_with_cache_headers(reg_app):
+    session_id = publish(reg_app)
+    client = reg_app.test_client()
+    day = (today() + timedelta(days=3)).isoformat()
+    by_place = client.get(f"/api/v1/sessions?location=IN-KL&date={day}")
+    assert by_place.status_code == 200
+    (centre,) = by_place.get_json()["centres"]
+    assert centre["facility_code"] == "F-TVM-1" and centre["location"][0] == "Kerala"
+    (offered,) = centre["sessions"]
+    assert offered["session_id"] == session_id and offered["available"] == {"1": 10, "2": 10}
+    assert [s["slot"] for s in offered["slots"]] == ["09:00-11:00", "11:00-13:00"]
+    assert by_place.headers["Cache-Control"].startswith("public") and by_place.headers["ETag"]
+    again = client.get(f"/api/v1/sessions?location=IN-KL&date={day}",
+                       headers={"If-None-Match": by_place.headers["ETag"]})
+    assert again.status_code == 304
+    assert client.get(f"/api/v1/sessions?postal_code=695001&date={day}").get_json()["centres"]
+    near = client.get(f"/api/v1/sessions?lat=8.50&long=76.95&radius_km=10&date={day}").get_json()
+    assert near["centres"][0]["distance_km"] < 10
+    assert client.get(f"/api/v1/sessions?location=IN-DL&date={day}").get_json() == {"centres": []}
+    week = client.get(f"/api/v1/sessions?location=IN-KL&date={today().isoformat()}&days=7")
+    assert len(week.get_json()["centres"][0]["sessions"]) == 1
+    filtered = client.get(f"/api/v1/sessions?location=IN-KL&date={day}&vaccine=COVAXIN")
+    assert filtered.get_json() == {"centres": []}
+    too_young = client.get(f"/api/v1/sessions?location=IN-KL&date={day}&age=12")
+    assert too_young.get_json() == {"centres": []}
+    bad = client.get(f"/api/v1/sessions?date={day}")
+    assert bad.status_code == 422
+
+
+def test_book_list_and_the_second_booking_of_a_dose_is_refused(reg_app):
+    session_id = publish(reg_app)
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    booked = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": refs})
+    assert booked.status_code == 201, booked.get_json()
+    body = booked.get_json()
+    assert len(body["appointments"]) == 2 and all(a["dose"] == 1 for a in body["appointments"])
+    assert {a["booking_id"] for a in body["appointments"]} == {body["booking_id"]}
+    assert booked_counts(reg_app, session_id) == ({1: 2, 2: 0}, 2, 2)
+    again = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "11:00-13:00", "beneficiaries": refs[:1]})
+    assert again.status_code == 409 and again.get_json()["code"] == "already_booked"
+    listing = client.get("/api/v1/appointments", headers=auth(token)).get_json()
+    assert len(listing["appointments"]) == 2
+    v2 = client.get("/api/v2/appointment/beneficiaries", headers=auth(token)).get_json()
+    appointment = v2["beneficiaries"][0]["appointments"][0]
+    assert appointment["appointment_id"] == body["booking_id"]
+    assert appointment["slot"] == "09:00AM-11:00AM" and appointment["dose"] == 1
+
+
+def test_fully_booked_all_or_nothing(reg_app):
+    session_id = publish(reg_app, capacity={1: 2})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 3)
+    response = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": refs})
+    assert response.status_code == 409 and response.get_json()["code"] == "fully_booked"
+    assert booked_counts(reg_app, session_id) == ({1: 0}, 0, 0)
+
+
+@pytest.mark.parametrize("setup, code", [
+    ("no_dose_1", "dose_order"),
+    ("too_early", "too_early"),
+    ("too_late", "too_late"),
+    ("other_product", "product_mismatch"),
+    ("too_young", "age_not_eligible"),
+])
+def test_schedule_rules(reg_app, setup, code):
+    session_id = publish(reg_app, capacity={1: 5, 2: 5})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    birth_year = 2015 if setup == "too_young" else 1980
+    (ref,) = add_members(reg_app, client, token, 1, birth_year=birth_year)
+    dose = 1 if setup == "too_young" else 2
+    if setup == "too_early":
+        record_dose(reg_app, ref, 1, "COVISHIELD", days_ago=10)
+    if setup == "too_late":
+        record_dose(reg_app, ref, 1, "COVISHIELD", days_ago=200)
+    if setup == "other_product":
+        record_dose(reg_app, ref, 1, "COVAXIN", days_ago=60)
+    response = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref], "dose": dose})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["code"] == code
+    assert booked_counts(reg_app, session_id)[2] == 0
+
+
+def test_dose_2_after_the_interval_is_booked(reg_app):
+    session_id = publish(reg_app, capacity={2: 5})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    record_dose(reg_app, ref, 1, "COVISHIELD", days_ago=90)
+    response = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["appointments"][0]["dose"] == 2
+
+
+def test_same_day_cutoff(reg_app):
+    session_id = publish(reg_app, days_ahead=0)
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    late = datetime.combine(today(), datetime.min.time(), IST).replace(hour=15, minute=30)
+    early = late.replace(hour=10)
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        from cowin_kit.config.runtime import active_pack
+
+        account = session.scalars(select(CitizenAccount)).one()
+        with pytest.raises(RuleViolation) as refused:
+            scheduling.book(session, active_pack(), account, session_id=session_id,
+                            slot="09:00-11:00", reference_ids=[ref], now=late)
+        assert refused.value.code == "same_day_cutoff"
+        booked = scheduling.book(session, active_pack(), account, session_id=session_id,
+                                 slot="09:00-11:00", reference_ids=[ref], now=early)
+        assert len(booked) == 1
+
+
+def test_reschedule_limits_and_cancel(reg_app):
+    first = publish(reg_app, days_ahead=3)
+    second = publish(reg_app, days_ahead=4, code="F-TVM-2")
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    booking = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": first, "slot": "09:00-11:00", "beneficiaries": refs}).get_json()["booking_id"]
+    targets = [second, first, second]
+    for target in targets:
+        moved = client.post(f"/api/v1/appointments/{booking}/reschedule", headers=auth(token),
+                            json={"session_id": target, "slot": "11:00-13:00"})
+        assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["appointments"][0]["reschedules_left"] == 0
+    fourth = client.post(f"/api/v1/appointments/{booking}/reschedule", headers=auth(token),
+                         json={"session_id": first, "slot": "11:00-13:00"})
+    assert fourth.status_code == 422 and fourth.get_json()["code"] == "reschedule_limit"
+    assert booked_counts(reg_app, first)[0] == {1: 0, 2: 0}
+    assert booked_counts(reg_app, second) == ({1: 2, 2: 0}, 2, 2)
+    some = client.post(f"/api/v1/appointments/{booking}/cancel", headers=auth(token),
+                       json={"beneficiaries": refs[:1]})
+    assert some.status_code == 200 and len(some.get_json()["appointments"]) == 1
+    assert booked_counts(reg_app, second) == ({1: 1, 2: 0}, 1, 1)
+    rest = client.post(f"/api/v1/appointments/{booking}/cancel", headers=auth(token), json={})
+    assert rest.status_code == 200
+    assert booked_counts(reg_app, second) == ({1: 0, 2: 0}, 0, 0)
+    gone = client.post(f"/api/v1/appointments/{booking}/cancel", headers=auth(token), json={})
+    assert gone.status_code == 404
+
+
+def test_rescheduling_on_the_day_is_refused(reg_app):
+    session_id = publish(reg_app, days_ahead=1)
+    other = publish(reg_app, days_ahead=2, code="F-TVM-2")
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    booking = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00",
+        "beneficiaries": [ref]}).get_json()["booking_id"]
+    tomorrow = datetime.combine(today() + timedelta(days=1), datetime.min.time(), IST)
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        from cowin_kit.config.runtime import active_pack
+
+        account = session.scalars(select(CitizenAccount)).one()
+        with pytest.raises(RuleViolation) as refused:
+            scheduling.reschedule(session, active_pack(), account, booking_id=booking,
+                                  session_id=other, slot="09:00-11:00", now=tomorrow)
+        assert refused.value.code == "reschedule_too_late"
+
+
+def test_cancelling_dose_1_cancels_a_later_appointment(reg_app):
+    first = publish(reg_app, days_ahead=3)
+    later = publish(reg_app, days_ahead=90, code="F-TVM-2")
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    booking = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": first, "slot": "09:00-11:00", "beneficiaries": [ref]}).get_json()["booking_id"]
+    # A dose-2 appointment booked ahead (as imported from an earlier system).
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        beneficiary = session.scalars(select(Beneficiary)).one()
+        slot = session.scalars(select(SessionSlot).where(SessionSlot.session_id == later)).first()
+        session.add(Appointment(booking_id="0" * 8 + "-0000-4000-8000-" + "0" * 12,
+                                beneficiary_id=beneficiary.id, session_id=later, slot_id=slot.id,
+                                dose_number=2, account_id=beneficiary.account_id))
+        session.execute(SessionDoseCapacity.__table__.update()
+                        .where(SessionDoseCapacity.session_id == later,
+                               SessionDoseCapacity.dose_number == 2).values(booked=1))
+        session.execute(SessionSlot.__table__.update().where(SessionSlot.id == slot.id)
+                        .values(booked=1))
+        session.commit()
+    cancelled = client.post(f"/api/v1/appointments/{booking}/cancel", headers=auth(token), json={})
+    assert len(cancelled.get_json()["appointments"]) == 2
+    assert booked_counts(reg_app, later) == ({1: 0, 2: 0}, 0, 0)
+
+
+def test_cowin_v2_availability_and_appointments(reg_app):
+    session_id = publish(reg_app)
+    client = reg_app.test_client()
+    day = (today() + timedelta(days=3)).strftime("%d-%m-%Y")
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        district_id = _district(session).id
+    found = client.get(f"/api/v2/appointment/sessions/public/findByDistrict"
+                       f"?district_id={district_id}&date={day}")
+    assert found.status_code == 200 and "max-age" in found.headers["Cache-Control"]
+    (item,) = found.get_json()["sessions"]
+    assert item["session_id"] == session_id and item["date"] == day
+    assert item["center_id"] == int(item["center_id"]) and item["pincode"] == 695001
+    assert item["state_name"] == "Kerala" and item["district_name"]
+    assert item["available_capacity"] == 20 and item["available_capacity_dose1"] == 10
+    assert item["fee_type"] == "Free" and item["vaccine"] == "COVISHIELD"
+    assert item["slots"] == ["09:00AM-11:00AM", "11:00AM-01:00PM"]
+    assert {"from", "to", "lat", "long", "min_age_limit", "block_name", "fee"} <= set(item)
+    by_pin = client.get(f"/api/v2/appointment/sessions/public/findByPin?pincode=695001&date={day}")
+    assert len(by_pin.get_json()["sessions"]) == 1
+    calendar = client.get(f"/api/v2/appointment/sessions/public/calendarByDistrict"
+                          f"?district_id={district_id}&date={today().strftime('%d-%m-%Y')}")
+    (centre,) = calendar.get_json()["centers"]
+    assert centre["sessions"][0]["session_id"] == session_id
+    by_centre = client.get(f"/api/v2/appointment/sessions/public/calendarByCenter"
+                           f"?center_id={centre['center_id']}&date={day}").get_json()
+    assert by_centre["centers"][0]["center_id"] == centre["center_id"]
+    near = client.get("/api/v2/appointment/centers/public/findByLatLong?lat=8.52&long=76.93")
+    assert near.get_json()["centers"][0]["center_id"] == centre["center_id"]
+    bad_date = client.get(f"/api/v2/appointment/sessions/public/findByDistrict"
+                          f"?district_id={district_id}&date=2026-01-01")
+    assert bad_date.status_code == 400 and set(bad_date.get_json()) == {"errorCode", "error"}
+    assert client.get(f"/api/v2/appointment/sessions/findByDistrict?district_id={district_id}"
+                      f"&date={day}").status_code == 401
+
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    private = client.get(f"/api/v2/appointment/sessions/findByDistrict"
+                         f"?district_id={district_id}&date={day}", headers=auth(token))
+    assert private.status_code == 200 and "no-store" in private.headers["Cache-Control"]
+    scheduled = client.post("/api/v2/appointment/schedule", headers=auth(token), json={
+        "dose": 1, "session_id": session_id, "slot": "09:00AM-11:00AM",
+        "beneficiaries": refs, "center_id": centre["center_id"], "captcha": "x"})
+    assert scheduled.status_code == 200, scheduled.get_json()
+    confirmation = scheduled.get_json()["appointment_confirmation_no"]
+    other = publish(reg_app, days_ahead=5, code="F-TVM-2")
+    moved = client.post("/api/v2/appointment/reschedule", headers=auth(token), json={
+        "appointment_id": confirmation, "session_id": other, "slot": "11:00AM-01:00PM"})
+    assert moved.status_code == 204
+    cancelled = client.post("/api/v2/appointment/cancel", headers=auth(token), json={
+        "appointment_id": confirmation, "beneficiariesToCancel": refs})
+    assert cancelled.status_code == 204
+    assert booked_counts(reg_app, other)[2] == 0
+
+
+def test_cowin_fully_booked_error(reg_app):
+    session_id = publish(reg_app, capacity={1: 1})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    response = client.post("/api/v2/appointment/schedule", headers=auth(token), json={
+        "dose": 1, "session_id": session_id, "slot": "09:00AM-11:00AM", "beneficiaries": refs})
+    assert response.status_code == 409
+    assert response.get_json()["errorCode"] == "APPOIN0040"
+
+
+# --- concurrency (PostgreSQL) -------------------------------------------------------------
+
+def _accounts_with_members(app, n):
+    """n accounts of one member each, created through the services; their tokens."""
+    from cowin_kit.config.runtime import active_pack
+
+    tokens, refs = [], []
+    numbers = _valid_aadhaar(n)
+    with app.test_request_context(), get_database(app).session() as session:
+        pack = active_pack()
+        for index in range(n):
+            account = CitizenAccount(mobile=f"+9198{index:08d}")
+            session.add(account)
+            session.commit()
+            view = registration.add_beneficiary(
+                session, pack, account, name=f"Person {index}", birth_year=1980, gender="F",
+                id_type="aadhaar", id_number=numbers[index], consent_version="v1")
+            tokens.append(keyring().issue_citizen_token(account.id, account.mobile))
+            refs.append(view.beneficiary.reference_id)
+    return tokens, refs
+
+
+@pytest.fixture
+def pg_app(pg_database_url, tmp_path, india_pack):
+    from test_registration_api import close_reg_app, make_reg_app
+
+    app = make_reg_app(pg_database_url, tmp_path, india_pack)
+    yield app
+    close_reg_app(app)
+
+
+def test_200_concurrent_bookings_for_50_seats_sell_exactly_50(pg_app):
+    reg_app = pg_app
+    session_id = publish(reg_app, capacity={1: 50}, slots="09:00-17:00")
+    tokens, refs = _accounts_with_members(reg_app, 200)
+
+    def attempt(i):
+        client = reg_app.test_client()
+        response = client.post("/api/v1/appointments", headers=auth(tokens[i]), json={
+            "session_id": session_id, "slot": "09:00-17:00", "beneficiaries": [refs[i]]})
+        return response.status_code, (response.get_json() or {}).get("code")
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        results = list(pool.map(attempt, range(200)))
+    assert sum(1 for status, _ in results if status == 201) == 50
+    assert all(code == "fully_booked" for status, code in results if status != 201), results
+    assert booked_counts(reg_app, session_id) == ({1: 50}, 50, 50)
+
+
+def test_reschedule_racing_cancel_keeps_counters_true(pg_app):
+    reg_app = pg_app
+    source = publish(reg_app, capacity={1: 60}, slots="09:00-17:00")
+    target = publish(reg_app, days_ahead=4, code="F-TVM-2", capacity={1: 30}, slots="09:00-17:00")
+    tokens, refs = _accounts_with_members(reg_app, 50)
+    bookings = []
+    client = reg_app.test_client()
+    for token, ref in zip(tokens, refs):
+        bookings.append(client.post("/api/v1/appointments", headers=auth(token), json={
+            "session_id": source, "slot": "09:00-17:00", "beneficiaries": [ref]}
+        ).get_json()["booking_id"])
+
+    def move(i):
+        return reg_app.test_client().post(
+            f"/api/v1/appointments/{bookings[i]}/reschedule", headers=auth(tokens[i]),
+            json={"session_id": target, "slot": "09:00-17:00"}).status_code
+
+    def drop(i):
+        return reg_app.test_client().post(
+            f"/api/v1/appointments/{bookings[i]}/cancel", headers=auth(tokens[i]),
+            json={}).status_code
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        futures = [pool.submit(move, i) for i in range(50)] + [pool.submit(drop, i)
+                                                               for i in range(50)]
+        statuses = [f.result() for f in futures]
+    assert all(status in (200, 404, 409) for status in statuses), statuses
+    for session_id in (source, target):
+        capacity, slots, rows = booked_counts(reg_app, session_id)
+        assert capacity[1] == slots == rows
+    assert booked_counts(reg_app, target)[2] <= 30
+
+
+def test_public_answers_are_served_from_the_cache_and_signed_in_ones_are_real_time(reg_app):
+    session_id = publish(reg_app, capacity={1: 5})
+    client = reg_app.test_client()
+    day = (today() + timedelta(days=3)).strftime("%d-%m-%Y")
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        district_id = _district(session).id
+    public = f"/api/v2/appointment/sessions/public/findByDistrict?district_id={district_id}&date={day}"
+    before = client.get(public).get_json()["sessions"][0]["available_capacity_dose1"]
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]})
+    cached = client.get(public).get_json()["sessions"][0]["available_capacity_dose1"]
+    live = client.get(public.replace("/public", ""), headers=auth(token)).get_json()
+    assert before == cached == 5
+    assert live["sessions"][0]["available_capacity_dose1"] == 4
