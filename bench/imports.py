@@ -20,8 +20,10 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
+import threading
 import time
 import zoneinfo
 from datetime import datetime, timedelta
@@ -30,7 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, REPO, VENV_BIN, BenchInstance, dump_json, log, wait_for_quiet_machine,
+    DEFAULT_SERVER_URL, REPO, VENV_BIN, BenchInstance, dump_json, log, process_cpu,
+    wait_for_quiet_machine,
 )
 
 VACCINES = ("COVISHIELD", "COVAXIN", "CORBEVAX")
@@ -87,14 +90,54 @@ def write_sessions(path: Path, facilities: list[str], count: int, seats: int) ->
                 written += 1
 
 
-def run_cli(instance: BenchInstance, *args: str, timeout: float) -> tuple[float, str]:
+class DatabaseCpu:
+    """CPU seconds used by the database's server processes while a command runs (polled:
+    a backend's CPU is read until it exits)."""
+
+    def __init__(self, instance: BenchInstance):
+        self.instance = instance
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for pid in self.instance.backend_pids():
+                    self.seen[pid] = max(self.seen.get(pid, 0.0), process_cpu(pid))
+            except Exception:  # the database is busy or the command just ended
+                pass
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> "DatabaseCpu":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+
+def run_cli(instance: BenchInstance, *args: str, timeout: float) -> dict:
+    """Run one command; its wall time, its own CPU time and the database's."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([str(VENV_BIN / "cowin-kit"), *args], env=instance.env,
-                          cwd=instance.tmp, capture_output=True, text=True, timeout=timeout)
+    with DatabaseCpu(instance) as database:
+        done = subprocess.run([str(VENV_BIN / "cowin-kit"), *args], env=instance.env,
+                              cwd=instance.tmp, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr[-3000:]}")
-    return seconds, done.stdout.strip().splitlines()[-1]
+    return {"seconds": round(seconds, 2),
+            "cli_cpu_seconds": round(after.ru_utime + after.ru_stime
+                                     - before.ru_utime - before.ru_stime, 2),
+            "db_cpu_seconds": round(database.seconds, 2),
+            "summary": done.stdout.strip().splitlines()[-1]}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -116,12 +159,12 @@ def run(args: argparse.Namespace) -> dict:
         ]
         for name, command, expected in phases:
             busy = wait_for_quiet_machine()
-            seconds, summary = run_cli(instance, *command, timeout=args.timeout)
-            if expected not in summary:
-                raise RuntimeError(f"{name}: expected {expected!r}, got {summary!r}")
-            log(f"{name}: {seconds:.1f} s ({summary})")
-            results["phases"][name] = {"seconds": round(seconds, 2), "summary": summary,
-                                       "machine_busy_before": busy}
+            result = run_cli(instance, *command, timeout=args.timeout)
+            if expected not in result["summary"]:
+                raise RuntimeError(f"{name}: expected {expected!r}, got {result['summary']!r}")
+            log(f"{name}: {result['seconds']:.1f} s wall, CPU {result['cli_cpu_seconds']:.1f} s "
+                f"command + {result['db_cpu_seconds']:.1f} s database ({result['summary']})")
+            results["phases"][name] = {**result, "machine_busy_before": busy}
     return results
 
 

@@ -4,6 +4,7 @@ the PDF renderer's font handling."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -225,7 +226,7 @@ def test_a_missing_font_is_a_clear_error_and_dejavu_is_the_latin_fallback(tmp_pa
     assert "NotoSansDevanagari-Regular.ttf" in message and "FONT_DIRS" in message
     assert str(tmp_path) in message
     dejavu = "/usr/share/fonts/truetype/dejavu"
-    if not shutil.os.path.isdir(dejavu):
+    if not os.path.isdir(dejavu):
         pytest.skip("DejaVu fonts are not installed")
     latin_only = FontLibrary([str(tmp_path), dejavu])
     regular, bold = latin_only.files_for("Latn")

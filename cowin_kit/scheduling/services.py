@@ -292,8 +292,8 @@ def book(session: Session, pack: ActivePack, account: CitizenAccount, *, session
     return appointments
 
 
-def _booking(session: Session, account: CitizenAccount, booking_id: str,
-             lock: bool = True) -> list[Appointment]:
+def booking_appointments(session: Session, account: CitizenAccount, booking_id: str,
+                         lock: bool = True) -> list[Appointment]:
     query = select(Appointment).where(Appointment.booking_id == str(booking_id),
                                       Appointment.account_id == account.id,
                                       Appointment.status == "booked").order_by(Appointment.id)
@@ -308,7 +308,7 @@ def _booking(session: Session, account: CitizenAccount, booking_id: str,
 def reschedule(session: Session, pack: ActivePack, account: CitizenAccount, *,
                booking_id: str, session_id: str, slot: str,
                now: datetime | None = None) -> list[Appointment]:
-    appointments = _booking(session, account, booking_id)
+    appointments = booking_appointments(session, account, booking_id)
     current = session.get(VaccinationSession, appointments[0].session_id)
     local_now = _local_now(pack, now)
     try:
@@ -339,7 +339,7 @@ def cancel(session: Session, account: CitizenAccount, *, booking_id: str,
            reference_ids: list[str] | None = None) -> list[Appointment]:
     """Cancel all or some members of a booking; cancelling a dose-1 appointment also
     cancels the member's later appointments."""
-    appointments = _booking(session, account, booking_id)
+    appointments = booking_appointments(session, account, booking_id)
     if reference_ids:
         wanted = {str(r) for r in reference_ids}
         refs = dict(session.execute(select(Beneficiary.id, Beneficiary.reference_id).where(

@@ -72,7 +72,7 @@ def slip_locale(account: CitizenAccount, pack: ActivePack, request_locale: str) 
 def booking_appointments(session: Session, account: CitizenAccount,
                          booking_id: str) -> list[Appointment]:
     """The live appointments of one of the account's bookings (NotFound otherwise)."""
-    return services._booking(session, account, booking_id, lock=False)
+    return services.booking_appointments(session, account, booking_id, lock=False)
 
 
 def _labels() -> dict[str, str]:
