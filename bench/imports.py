@@ -137,6 +137,8 @@ def run_cli(instance: BenchInstance, *args: str, timeout: float) -> dict:
             "cli_cpu_seconds": round(after.ru_utime + after.ru_stime
                                      - before.ru_utime - before.ru_stime, 2),
             "db_cpu_seconds": round(database.seconds, 2),
+            # the largest of the commands run so far (Linux reports KiB)
+            "cli_max_rss_mib": round(after.ru_maxrss / 1024),
             "summary": done.stdout.strip().splitlines()[-1]}
 
 

@@ -21,7 +21,9 @@ from cowin_kit.scheduling import imports
 
 bp = Blueprint("api_imports", __name__, url_prefix="/api/v1")
 
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024   # about 800,000 session rows
+# About 200,000 session rows (a few hundred MB of a worker's memory while checked);
+# larger files go through the CLI, next to the database.
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/octet-stream")
 CSV_BODY = {
     "text/csv": {"schema": {"type": "string"}},

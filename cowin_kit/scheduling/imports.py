@@ -8,8 +8,9 @@ facilities are matched by ``code`` and sessions by facility, date and vaccine, a
 in place (rows that would change nothing are counted as unchanged and not written).
 
 Performance: the lookups (locations, facilities, vaccines, existing sessions with their
-seats and slots) are loaded once per file and the writes are bulk statements in chunks, so
-the number of queries does not grow with the number of rows (bench/imports.py).
+seats and slots) are loaded once per file, a few queries per thousand facilities, and the
+writes are bulk: COPY on PostgreSQL (updates through a scratch table and one UPDATE ... FROM),
+executemany in chunks elsewhere. Nothing is queried per row (bench/imports.py).
 
 Facilities columns: ``code,name,location_code`` (required) and ``address, postal_code,
 lat, long, fee_type (Free|Paid), facility_type (public|private), open, close (HH:MM)``
@@ -28,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -165,11 +167,14 @@ def _decode(data: bytes | str, problems: _Problems) -> str | None:
 @dataclass
 class _Table:
     header: list[str]
-    records: list[tuple[int, dict[str, str]]]
+    records: Iterator[tuple[int, dict[str, str]]]   # (line, values), read as iterated
+    lines: int                                       # lines of the file, for progress
 
 
 def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
                 allowed: Callable[[str], bool]) -> _Table | None:
+    """The header, checked now, and the records, read (and their shape checked) one by one
+    as they are consumed, so that a large file is never held twice in memory."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [column.strip() for column in next(reader)]
@@ -191,20 +196,23 @@ def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
         problems.add(1, column, _("required column is missing"))
     if missing or len(seen) != len(header):
         return None
-    records: list[tuple[int, dict[str, str]]] = []
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(header):
-                problems.add(reader.line_num, "(row)", _(
-                    "has %(n)d values, the header has %(m)d columns",
-                    n=len(values), m=len(header)))
-                continue
-            records.append((reader.line_num, {k: v.strip() for k, v in zip(header, values)}))
-    except csv.Error as exc:
-        problems.add(reader.line_num, "(row)", _("not valid CSV: %(reason)s", reason=str(exc)))
-    return _Table(header, records)
+
+    def records() -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                if len(values) != len(header):
+                    problems.add(reader.line_num, "(row)", _(
+                        "has %(n)d values, the header has %(m)d columns",
+                        n=len(values), m=len(header)))
+                    continue
+                yield reader.line_num, {k: v.strip() for k, v in zip(header, values)}
+        except csv.Error as exc:
+            problems.add(reader.line_num, "(row)", _("not valid CSV: %(reason)s",
+                                                     reason=str(exc)))
+
+    return _Table(header, records(), max(text.count("\n"), 1))
 
 
 # --- cell parsers: the value, or None after recording a problem ---------------------------
@@ -272,9 +280,10 @@ def _fingerprint(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _no_progress(_stage: str, _done: int, _total: int) -> None:
@@ -282,7 +291,8 @@ def _no_progress(_stage: str, _done: int, _total: int) -> None:
 
 
 def _tick(progress: Progress, stage: str, done: int, total: int) -> None:
-    if done == total or done % PROGRESS_EVERY == 0:
+    """Progress now and then; the caller reports the end (done == total) once."""
+    if done % PROGRESS_EVERY == 0 and done < total:
         progress(stage, done, total)
 
 
@@ -333,14 +343,13 @@ def _by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
     return found
 
 
-def _commit(session: Session, report: ImportReport, action: str, data: bytes | str,
+def _commit(session: Session, report: ImportReport, action: str, fingerprint: str,
             progress: Progress, write: Callable[["_Bulk"], None]) -> ImportReport:
     """Write (unless a dry run), audit the import as one event, commit; roll back on any
     failure so that a file is imported whole or not at all."""
     if report.dry_run:
         session.rollback()
         return report
-    fingerprint = _fingerprint(data)
     try:
         write(_Bulk(session, progress, fingerprint))
         audit.record(session, action, "csv_import", fingerprint,
@@ -359,9 +368,13 @@ def _commit(session: Session, report: ImportReport, action: str, data: bytes | s
     return report
 
 
+Rows = Iterable[tuple[Any, ...]]
+
+
 class _Bulk:
-    """Bulk writes inside the session's transaction: COPY on PostgreSQL (rows straight
-    into the table, or into a scratch table joined by one UPDATE), executemany elsewhere."""
+    """Bulk writes inside the session's transaction, rows given as tuples of ``columns``:
+    COPY on PostgreSQL (straight into the table, or into a scratch table joined by one
+    UPDATE ... FROM), executemany in chunks elsewhere."""
 
     def __init__(self, session: Session, progress: Progress, fingerprint: str):
         self.session, self.progress, self.fingerprint = session, progress, fingerprint
@@ -377,42 +390,44 @@ class _Bulk:
         self.done += rows
         self.progress("writing", self.done, max(self.total, self.done))
 
-    def _copy(self, table: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         from psycopg.types.json import Jsonb
 
         raw = self.session.connection().connection.driver_connection
-        json_columns = [i for i, c in enumerate(columns) if isinstance(rows[0][c], dict)]
+        json_columns = [i for i, value in enumerate(rows[0]) if isinstance(value, dict)]
         listed = ", ".join(self.quote(c) for c in columns)
         with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
+            if not json_columns:
+                for row in rows:
+                    copy.write_row(row)
+                return
             for row in rows:
-                values = [row[c] for c in columns]
+                values = list(row)
                 for i in json_columns:
                     values[i] = Jsonb(values[i])
                 copy.write_row(values)
 
-    def insert(self, model: Any, rows: list[dict[str, Any]], count: bool = True) -> None:
-        if not rows:
-            return
+    def insert(self, model: Any, columns: tuple[str, ...], rows: Rows,
+               count: bool = True) -> None:
         for chunk in _chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
             if self.postgres:
-                self._copy(self.quote(model.__table__.name), list(rows[0]), chunk)
+                self._copy(self.quote(model.__table__.name), columns, chunk)
             else:
-                self.session.execute(insert(model), chunk)
+                self.session.execute(insert(model), [dict(zip(columns, row)) for row in chunk])
             if count:
                 self._advance(len(chunk))
 
-    def update(self, model: Any, rows: list[dict[str, Any]]) -> None:
-        """Rows carry the primary key and the same other columns each."""
+    def update(self, model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        """``columns`` include the primary key; every row sets all the others."""
         if not rows:
             return
         table = model.__table__
         if not self.postgres:
             for chunk in _chunks(rows):
-                self.session.execute(update(model), chunk)
+                self.session.execute(update(model), [dict(zip(columns, row)) for row in chunk])
                 self._advance(len(chunk))
             return
         keys = [c.name for c in table.primary_key.columns]
-        columns = list(rows[0])
         q = self.quote
         scratch = q(f"import_{table.name}")
         self.session.execute(sql(
@@ -437,20 +452,22 @@ class _Bulk:
     def audit(self, action: str, object_type: str,
               objects: Iterable[tuple[Any, dict[str, Any]]]) -> None:
         """One audit event per object, as the services record them, each naming the
-        import it came from."""
+        import it came from (made chunk by chunk: they are the largest rows)."""
         actor = audit.current_actor()
-        now = utcnow()
-        self.insert(AuditEvent, [
-            {"occurred_at": now, "actor_type": actor.type, "actor_id": actor.id,
-             "action": action, "object_type": object_type, "object_id": str(object_id),
-             "request_id": actor.request_id, "source_ip": actor.source_ip,
-             "details": {**details, "import": self.fingerprint[:16]}}
-            for object_id, details in objects], count=False)
+        now, mark = utcnow(), self.fingerprint[:16]
+        self.insert(AuditEvent, AUDIT_COLUMNS, (
+            (now, actor.type, actor.id, action, object_type, str(object_id),
+             actor.request_id, actor.source_ip, {**details, "import": mark})
+            for object_id, details in objects), count=False)
+
+
+AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
+                 "object_id", "request_id", "source_ip", "details")
 
 
 # --- facilities --------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _FacilityRow:
     line: int
     code: str
@@ -458,17 +475,25 @@ class _FacilityRow:
     name_values: dict[str, str]   # locale -> name ("" removes it)
 
 
+FACILITY_DEFAULTS = {"names": {}, "address": "", "postal_code": None, "latitude": None,
+                     "longitude": None, "facility_type": "public", "fee_type": "Free",
+                     "opens_at": None, "closes_at": None}
+
+
 def import_facilities(session: Session, path_or_stream: Source, *, file_name: str,
                       actor: StaffUser | None = None, progress: Progress | None = None,
                       dry_run: bool = False) -> ImportReport:
-    """Add or update the facilities of a CSV file (matched by ``code``); commits on
-    success, raises ``ImportInvalid`` with every problem and writes nothing otherwise.
-    With an ``actor``, every row must be within their ``facility.manage`` scope."""
+    """Add or update the facilities of a CSV file (a path, its bytes or a stream), matched
+    by ``code``; commits on success, raises ``ImportInvalid`` with every problem and writes
+    nothing otherwise. With an ``actor``, every row must be within their
+    ``facility.manage`` scope. ``dry_run`` checks and counts but writes nothing."""
     progress = progress or _no_progress
     scopes = _Scopes(session, actor, "facility.manage")
     problems = _Problems(file_name)
     data = _read_bytes(path_or_stream)
+    fingerprint = _fingerprint(data)
     text = _decode(data, problems)
+    del data
     problems.raise_if_any()
     document = _pack_document(session)
     other_locales = [loc for loc in document["locales"] if loc != document["default_locale"]]
@@ -484,20 +509,20 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
                                                        "or neither", a=a, b=b))
     postal = document.get("postal_code") or {}
     postal_re = re.compile(postal["pattern"]) if postal.get("pattern") else None
+    records = list(table.records)  # facilities are few: read them all to look them up at once
 
     locations = dict(session.execute(select(Location.code, Location.id)).all())
     existing = _by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
                                   Facility.location_id, Facility.address, Facility.postal_code,
                                   Facility.latitude, Facility.longitude, Facility.facility_type,
                                   Facility.fee_type, Facility.opens_at, Facility.closes_at),
-                        Facility.code, (values.get("code", "") for _l, values in table.records))
+                        Facility.code, (values.get("code", "") for _l, values in records))
 
-    report = ImportReport("facilities", file_name, rows=len(table.records), dry_run=dry_run)
+    report = ImportReport("facilities", file_name, rows=len(records), dry_run=dry_run)
     parsed: list[_FacilityRow] = []
     first_line: dict[str, int] = {}
-    total = len(table.records)
-    for index, (line, values) in enumerate(table.records, 1):
-        _tick(progress, "checking", index, total)
+    for index, (line, values) in enumerate(records, 1):
+        _tick(progress, "checking", index, len(records))
         row = _Row(line, values, problems)
         item = _check_facility(row, header, name_columns, locations, postal_re)
         if item is None:
@@ -511,26 +536,31 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
         new_location = item.values["location_id"]
         if current is None:
             allowed = scopes.allows(new_location)
-        else:
+        else:  # moving a facility needs the right where it is and where it goes
             allowed = scopes.allows(current.location_id, current.id) and (
                 new_location == current.location_id or scopes.allows(new_location))
         if not allowed:
             row.bad("location_code", _("is outside the area where you may manage facilities"))
             continue
         parsed.append(item)
+    progress("checking", len(records), len(records))
     problems.raise_if_any()
 
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    # Every row of the file has the same columns, so one column list serves each statement.
+    insert_columns = ("code", "created_at", *FACILITY_DEFAULTS,
+                      *(c for c in parsed[0].values if c not in FACILITY_DEFAULTS)) \
+        if parsed else ()
+    update_columns = ("id", *(parsed[0].values if parsed else ()),
+                      *(("names",) if name_columns.keys() & header else ()))
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
     now = utcnow()
     for item in parsed:
         current = existing.get(item.code)
         if current is None:
-            names = {loc: name for loc, name in item.name_values.items() if name}
-            inserts.append({"code": item.code, "names": names, "address": "",
-                            "postal_code": None, "latitude": None, "longitude": None,
-                            "facility_type": "public", "fee_type": "Free", "opens_at": None,
-                            "closes_at": None, "created_at": now, **item.values})
+            values = {**FACILITY_DEFAULTS, **item.values, "code": item.code, "created_at": now,
+                      "names": {loc: name for loc, name in item.name_values.items() if name}}
+            inserts.append(tuple(values[c] for c in insert_columns))
             continue
         changed = any(getattr(current, key) != value for key, value in item.values.items())
         values = dict(item.values)
@@ -543,25 +573,25 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
                     names.pop(loc, None)
             changed = changed or names != (current.names or {})
             values["names"] = names
-        if changed:  # every row of the file has the same columns: one bulk UPDATE
-            updates.append({"id": current.id, **values})
+        if changed:
+            updates.append((current.id, *(values[c] for c in update_columns[1:])))
         else:
             report.unchanged += 1
     report.added, report.updated = len(inserts), len(updates)
 
     def write(bulk: _Bulk) -> None:
         bulk.expect(len(inserts) + len(updates))
-        bulk.insert(Facility, inserts)
-        bulk.update(Facility, updates)
-        added = _by_code(session, (Facility.id, Facility.code), Facility.code,
-                         (row["code"] for row in inserts))
+        bulk.insert(Facility, insert_columns, inserts)
+        bulk.update(Facility, update_columns, updates)
+        new_codes = [row[0] for row in inserts]
+        added = _by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
         bulk.audit("facility.create", "facility",
-                   ((added[row["code"]].id, {"code": row["code"]}) for row in inserts))
+                   ((added[code].id, {"code": code}) for code in new_codes))
         codes = {row.id: code for code, row in existing.items()}
         bulk.audit("facility.update", "facility",
-                   ((row["id"], {"code": codes[row["id"]]}) for row in updates))
+                   ((row[0], {"code": codes[row[0]]}) for row in updates))
 
-    return _commit(session, report, "facility.import", data, progress, write)
+    return _commit(session, report, "facility.import", fingerprint, progress, write)
 
 
 def _check_facility(row: _Row, header: set[str], name_columns: dict[str, str],
@@ -627,7 +657,7 @@ def _check_facility(row: _Row, header: set[str], name_columns: dict[str, str],
 
 # --- sessions ----------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _SessionRow:
     line: int
     facility_code: str
@@ -642,7 +672,7 @@ class _SessionRow:
     slots: list[tuple[time, time]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Existing:
     id: str
     min_age: int
@@ -665,15 +695,18 @@ def _doses_by_product(session: Session) -> dict[str, set[int]]:
 def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
                     actor: StaffUser | None = None, progress: Progress | None = None,
                     dry_run: bool = False, today: date | None = None) -> ImportReport:
-    """Publish or update the sessions of a CSV file (matched by facility, date and
-    vaccine); commits on success, raises ``ImportInvalid`` with every problem and writes
-    nothing otherwise. With an ``actor``, every row's facility must be within their
-    ``session.publish`` scope."""
+    """Publish or update the sessions of a CSV file (a path, its bytes or a stream),
+    matched by facility, date and vaccine; commits on success, raises ``ImportInvalid``
+    with every problem and writes nothing otherwise. With an ``actor``, every row's
+    facility must be within their ``session.publish`` scope. ``dry_run`` checks and counts
+    but writes nothing; ``today`` defaults to the date in the pack's timezone."""
     progress = progress or _no_progress
     scopes = _Scopes(session, actor, "session.publish")
     problems = _Problems(file_name)
     data = _read_bytes(path_or_stream)
+    fingerprint = _fingerprint(data)
     text = _decode(data, problems)
+    del data
     problems.raise_if_any()
     document = _pack_document(session)
     known = set(SESSION_REQUIRED) | set(SESSION_OPTIONAL)
@@ -694,19 +727,19 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
         problems.raise_if_any()
     today = today or datetime.now(timezone.utc).astimezone(
         zoneinfo.ZoneInfo(document["timezone"])).date()
-    facilities = _by_code(session, (Facility.id, Facility.code, Facility.location_id,
-                                    Facility.fee_type), Facility.code,
-                          (values.get("facility_code", "") for _l, values in table.records))
+    # Every facility (a few small columns each): the rows are read once, as they stream.
+    facilities = {row.code: row for row in session.execute(
+        select(Facility.id, Facility.code, Facility.location_id, Facility.fee_type))}
     products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
     doses_allowed = _doses_by_product(session)
     slot_memo: dict[str, list[tuple[time, time]] | str] = {}
 
-    report = ImportReport("sessions", file_name, rows=len(table.records), dry_run=dry_run)
+    report = ImportReport("sessions", file_name, dry_run=dry_run)
     parsed: list[_SessionRow] = []
     first_line: dict[tuple[int, date, int], int] = {}
-    total = len(table.records)
-    for index, (line, values) in enumerate(table.records, 1):
-        _tick(progress, "checking", index, total)
+    for line, values in table.records:
+        report.rows += 1
+        _tick(progress, "checking", min(line, table.lines), table.lines)
         row = _Row(line, values, problems)
         item = _check_session(row, facilities, products, doses_allowed, dose_columns,
                               slot_memo, today)
@@ -718,34 +751,36 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
                                        "%(line)d", line=first_line[key]))
             continue
         first_line[key] = line
-        facility = facilities[values["facility_code"]]
+        facility = facilities[item.facility_code]
         if not scopes.allows(facility.location_id, facility.id):
             row.bad("facility_code", _("is outside the area where you may publish sessions"))
             continue
         parsed.append(item)
+    progress("checking", table.lines, table.lines)
+    del first_line, facilities
 
     existing = _existing_sessions(session, parsed)
-    plans = []
-    for item in parsed:
-        plan = _plan_session(item, existing.get((item.facility_id, item.day, item.product_id)),
-                             problems)
-        if plan is not None:
-            plans.append(plan)
-    problems.raise_if_any()
-    _keep_referenced_slots(session, [plan for _item, _current, plan in plans if plan is not None])
-
     writes = _Writes()
-    now = utcnow()
-    for item, current, plan in plans:
+    plans: list[tuple[_SessionRow, _Existing, _Plan]] = []
+    for item in parsed:
+        current = existing.get((item.facility_id, item.day, item.product_id))
         if current is None:
-            writes.add_new(item, now)
-        elif plan:
+            if not problems.items:
+                writes.add_new(item)
+            continue
+        plan = _plan_session(item, current, problems)
+        if plan is not None:
+            plans.append((item, current, plan))
+    problems.raise_if_any()
+    _keep_referenced_slots(session, [plan for _item, _current, plan in plans])
+    for item, current, plan in plans:
+        if plan:
             writes.add_changes(item, current, plan)
             report.updated += 1
         else:
             report.unchanged += 1
     report.added = len(writes.sessions)
-    return _commit(session, report, "session.import", data, progress, writes.run)
+    return _commit(session, report, "session.import", fingerprint, progress, writes.run)
 
 
 def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, int],
@@ -862,55 +897,52 @@ def _existing_sessions(session: Session, rows: list[_SessionRow]
     return found
 
 
-@dataclass
+@dataclass(slots=True)
 class _Plan:
-    session: dict[str, Any]                 # changed columns of the session row
-    capacity_updates: list[dict[str, Any]]
-    capacity_inserts: list[dict[str, Any]]
-    slot_updates: list[dict[str, Any]]
-    slot_inserts: list[dict[str, Any]]
-    slot_removals: list[tuple[int, int]]     # (slot id, its capacity)
+    """What changes in one existing session (rows as in ``_Writes``)."""
+
+    session: tuple[Any, ...] | None            # (id, min_age, max_age, fee)
+    capacity_updates: list[tuple[Any, ...]]    # (session_id, dose_number, capacity)
+    capacity_inserts: list[tuple[Any, ...]]    # (session_id, dose_number, capacity, booked)
+    slot_updates: list[tuple[Any, ...]]        # (id, capacity)
+    slot_inserts: list[tuple[Any, ...]]        # (session_id, starts_at, ends_at, capacity, booked)
+    slot_removals: list[tuple[int, int]]       # (slot id, its capacity)
 
     def __bool__(self) -> bool:
         return bool(self.session or self.capacity_updates or self.capacity_inserts
                     or self.slot_updates or self.slot_inserts or self.slot_removals)
 
 
-def _plan_session(item: _SessionRow, current: _Existing | None, problems: _Problems):
-    """(row, existing, changes), or None after recording why the row cannot apply."""
-    if current is None:
-        return item, None, None
+def _plan_session(item: _SessionRow, current: _Existing, problems: _Problems) -> _Plan | None:
+    """The changes a row makes to its existing session, or None after recording why it
+    cannot make them (seats below what is booked, a booked slot removed)."""
     ok = True
-    for number, (capacity, booked) in sorted(current.capacities.items()):
-        wanted = item.capacities.get(number, 0)
-        if wanted < booked:
+    for number, (_capacity, booked) in sorted(current.capacities.items()):
+        if item.capacities.get(number, 0) < booked:
             problems.add(item.line, f"capacity_dose{number}", _(
                 "%(booked)d seats are already booked; the capacity cannot go below that",
                 booked=booked))
             ok = False
     wanted_slots = set(item.slots)
-    for (start, end), (_id, _cap, booked) in sorted(current.slots.items()):
+    for (start, end), (_id, _capacity, booked) in sorted(current.slots.items()):
         if (start, end) not in wanted_slots and booked > 0:
+            label = start.strftime("%H:%M") + "-" + end.strftime("%H:%M")
             problems.add(item.line, "slots", _(
-                "slot %(slot)s has booked seats and cannot be removed",
-                slot=f"{start:%H:%M}-{end:%H:%M}"))
+                "slot %(slot)s has booked seats and cannot be removed", slot=label))
             ok = False
     if not ok:
         return None
-    changes: dict[str, Any] = {}
+    session_row = None
     if (current.min_age, current.max_age, current.fee) != (item.min_age, item.max_age, item.fee):
-        # all three, so that every row of the bulk UPDATE has the same columns
-        changes = {"min_age": item.min_age, "max_age": item.max_age, "fee": item.fee}
+        session_row = (current.id, item.min_age, item.max_age, item.fee)
     capacity_updates, capacity_inserts = [], []
-    for number in sorted(set(current.capacities) | set(item.capacities)):
+    for number in sorted(current.capacities.keys() | item.capacities.keys()):
         wanted = item.capacities.get(number, 0)
         if number in current.capacities:
             if current.capacities[number][0] != wanted:
-                capacity_updates.append({"session_id": current.id, "dose_number": number,
-                                         "capacity": wanted})
+                capacity_updates.append((current.id, number, wanted))
         elif wanted:
-            capacity_inserts.append({"session_id": current.id, "dose_number": number,
-                                     "capacity": wanted, "booked": 0})
+            capacity_inserts.append((current.id, number, wanted, 0))
     # The slots share the session's seats, never below what each has booked (as
     # services.change_capacity does).
     total = sum(item.capacities.values())
@@ -918,14 +950,13 @@ def _plan_session(item: _SessionRow, current: _Existing | None, problems: _Probl
     for (start, end), share in zip(item.slots, rules.split_capacity(total, len(item.slots))):
         kept = current.slots.get((start, end))
         if kept is None:
-            slot_inserts.append({"session_id": current.id, "starts_at": start, "ends_at": end,
-                                 "capacity": share, "booked": 0})
+            slot_inserts.append((current.id, start, end, share, 0))
         elif kept[1] != max(share, kept[2]):
-            slot_updates.append({"id": kept[0], "capacity": max(share, kept[2])})
+            slot_updates.append((kept[0], max(share, kept[2])))
     removals = [(slot_id, capacity) for key, (slot_id, capacity, _b) in current.slots.items()
                 if key not in wanted_slots]
-    return item, current, _Plan(changes, capacity_updates, capacity_inserts, slot_updates,
-                                slot_inserts, removals)
+    return _Plan(session_row, capacity_updates, capacity_inserts, slot_updates, slot_inserts,
+                 removals)
 
 
 def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
@@ -944,7 +975,7 @@ def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
             if slot_id not in referenced:
                 kept.append((slot_id, capacity))
             elif capacity:
-                plan.slot_updates.append({"id": slot_id, "capacity": 0})
+                plan.slot_updates.append((slot_id, 0))
         plan.slot_removals = kept
 
 
@@ -954,40 +985,46 @@ def _audit_details(item: _SessionRow) -> dict[str, Any]:
             "capacity": {str(n): seats for n, seats in item.capacities.items() if seats}}
 
 
+SESSION_COLUMNS = ("id", "facility_id", "session_date", "product_id", "min_age", "max_age",
+                   "fee", "status", "created_at")
+SESSION_UPDATE_COLUMNS = ("id", "min_age", "max_age", "fee")
+CAPACITY_COLUMNS = ("session_id", "dose_number", "capacity", "booked")
+CAPACITY_UPDATE_COLUMNS = ("session_id", "dose_number", "capacity")
+SLOT_COLUMNS = ("session_id", "starts_at", "ends_at", "capacity", "booked")
+SLOT_UPDATE_COLUMNS = ("id", "capacity")
+
+
 class _Writes:
-    """Everything the import writes, gathered first and then sent as bulk statements."""
+    """Everything a sessions import writes, gathered as tuples (small, for 100,000s of
+    rows) and then sent as bulk statements."""
 
     def __init__(self) -> None:
-        self.sessions: list[dict[str, Any]] = []
-        self.session_updates: list[dict[str, Any]] = []
-        self.capacities: list[dict[str, Any]] = []
-        self.capacity_updates: list[dict[str, Any]] = []
-        self.slots: list[dict[str, Any]] = []
-        self.slot_updates: list[dict[str, Any]] = []
+        self.now = utcnow()
+        self.sessions: list[tuple[Any, ...]] = []
+        self.session_updates: list[tuple[Any, ...]] = []
+        self.capacities: list[tuple[Any, ...]] = []
+        self.capacity_updates: list[tuple[Any, ...]] = []
+        self.slots: list[tuple[Any, ...]] = []
+        self.slot_updates: list[tuple[Any, ...]] = []
         self.slot_removals: list[int] = []
-        self.published: list[tuple[str, dict[str, Any]]] = []   # audit: (id, details)
-        self.changed: list[tuple[str, dict[str, Any]]] = []
+        self.published: list[tuple[str, _SessionRow]] = []   # for the audit trail
+        self.changed: list[tuple[str, _SessionRow]] = []
 
-    def add_new(self, item: _SessionRow, now: datetime) -> None:
+    def add_new(self, item: _SessionRow) -> None:
         session_id = new_uuid()
-        self.sessions.append({"id": session_id, "facility_id": item.facility_id,
-                              "session_date": item.day, "product_id": item.product_id,
-                              "min_age": item.min_age, "max_age": item.max_age,
-                              "fee": item.fee, "status": "published", "created_at": now})
-        self.capacities += [{"session_id": session_id, "dose_number": number,
-                             "capacity": seats, "booked": 0}
+        self.sessions.append((session_id, item.facility_id, item.day, item.product_id,
+                              item.min_age, item.max_age, item.fee, "published", self.now))
+        self.capacities += [(session_id, number, seats, 0)
                             for number, seats in sorted(item.capacities.items()) if seats]
         total = sum(item.capacities.values())
-        self.slots += [{"session_id": session_id, "starts_at": start, "ends_at": end,
-                        "capacity": share, "booked": 0}
-                       for (start, end), share in zip(
-                           item.slots, rules.split_capacity(total, len(item.slots)))]
-        self.published.append((session_id, _audit_details(item)))
+        self.slots += [(session_id, start, end, share, 0) for (start, end), share in zip(
+            item.slots, rules.split_capacity(total, len(item.slots)))]
+        self.published.append((session_id, item))
 
     def add_changes(self, item: _SessionRow, current: _Existing, plan: _Plan) -> None:
-        self.changed.append((current.id, _audit_details(item)))
+        self.changed.append((current.id, item))
         if plan.session:
-            self.session_updates.append({"id": current.id, **plan.session})
+            self.session_updates.append(plan.session)
         self.capacity_updates += plan.capacity_updates
         self.capacities += plan.capacity_inserts
         self.slot_updates += plan.slot_updates
@@ -999,11 +1036,13 @@ class _Writes:
                     + len(self.capacity_updates) + len(self.slots) + len(self.slot_updates)
                     + len(self.slot_removals))
         bulk.delete(SessionSlot, self.slot_removals)
-        bulk.insert(VaccinationSession, self.sessions)
-        bulk.update(VaccinationSession, self.session_updates)
-        bulk.insert(SessionDoseCapacity, self.capacities)
-        bulk.update(SessionDoseCapacity, self.capacity_updates)
-        bulk.update(SessionSlot, self.slot_updates)
-        bulk.insert(SessionSlot, self.slots)
-        bulk.audit("session.publish", "vaccination_session", self.published)
-        bulk.audit("session.update", "vaccination_session", self.changed)
+        bulk.insert(VaccinationSession, SESSION_COLUMNS, self.sessions)
+        bulk.update(VaccinationSession, SESSION_UPDATE_COLUMNS, self.session_updates)
+        bulk.insert(SessionDoseCapacity, CAPACITY_COLUMNS, self.capacities)
+        bulk.update(SessionDoseCapacity, CAPACITY_UPDATE_COLUMNS, self.capacity_updates)
+        bulk.update(SessionSlot, SLOT_UPDATE_COLUMNS, self.slot_updates)
+        bulk.insert(SessionSlot, SLOT_COLUMNS, self.slots)
+        bulk.audit("session.publish", "vaccination_session",
+                   ((session_id, _audit_details(item)) for session_id, item in self.published))
+        bulk.audit("session.update", "vaccination_session",
+                   ((session_id, _audit_details(item)) for session_id, item in self.changed))
