@@ -3,10 +3,14 @@ for strings defined at import time); the catalogs live in cowin_kit/locales/."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, gettext, lazy_gettext, ngettext
+from babel import support
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngettext
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 
@@ -27,6 +31,45 @@ def select_locale() -> str:
     return request.accept_languages.best_match(offered) or default
 
 
+class PackDomain(Domain):
+    """The kit's catalogs with the installed pack's own translations (pack
+    ``locales/<lang>.po``) laid over them: a country can word things its own way."""
+
+    def get_translations(self):
+        base = super().get_translations()
+        if not has_app_context():
+            return base
+        from cowin_kit.config.runtime import active_pack
+
+        try:
+            pack = active_pack()
+        except Exception:  # no pack or no database yet: the kit's own words
+            return base
+        locale = str(get_locale())
+        po_text = pack.translations.get(locale)
+        if not po_text:
+            return base
+        cache = current_app.extensions.setdefault("cowin_kit.pack_translations", {})
+        key = (locale, pack.content_hash)
+        if key not in cache:
+            merged = support.Translations()
+            merged.merge(base)
+            merged.merge(_translations_from_po(po_text, locale))
+            if hasattr(base, "plural"):
+                merged.plural = base.plural
+            cache[key] = merged
+        return cache[key]
+
+
+def _translations_from_po(po_text: str, locale: str) -> support.Translations:
+    catalog = read_po(io.StringIO(po_text), locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return support.Translations(fp=buffer)
+
+
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=select_locale,
-          default_translation_directories=str(LOCALES_DIR))
+    babel = Babel(app, locale_selector=select_locale,
+                  default_translation_directories=str(LOCALES_DIR))
+    babel.__dict__["domain_instance"] = PackDomain()

@@ -393,3 +393,33 @@ def test_nested_field_errors_are_flattened_and_translated(reg_app):
             load(Order(), {"items": [{"code": "a"}, {"code": 1}, {}]})
     assert caught.value.fields == {"items.1.code": [hindi["Not a valid string."]],
                                    "items.2.code": [hindi["Missing data for required field."]]}
+
+
+def test_a_pack_can_reword_the_kits_messages(tmp_path, database_url):
+    """A pack's locales/<lang>.po overrides the kit's catalog for that language."""
+    import shutil
+
+    from cowin_kit import create_app
+    from cowin_kit.config.installer import install_pack
+    from cowin_kit.config.packs import load_pack
+    from cowin_kit.db import get_database
+    from conftest import EXAMPLES, _empty_tables
+
+    pack_dir = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", pack_dir)
+    (pack_dir / "locales").mkdir()
+    (pack_dir / "locales" / "hi.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Not found"\nmsgstr "यहाँ कुछ नहीं मिला"\n', encoding="utf-8")
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "i"),
+                      "DATABASE_URL": database_url})
+    with app.app_context(), get_database(app).session() as session:
+        install_pack(session, load_pack(pack_dir))
+    client = app.test_client()
+    url = "/api/v1/sessions?location=NOWHERE&date=2030-01-01"
+    hindi = client.get(url, headers={"Accept-Language": "hi"}).get_json()
+    english = client.get(url, headers={"Accept-Language": "en"}).get_json()
+    assert hindi["title"] == "यहाँ कुछ नहीं मिला"   # the pack's wording
+    assert english["title"] == "Not found"          # no override for English
+    _empty_tables(get_database(app).engine)
+    get_database(app).dispose()

@@ -65,11 +65,15 @@ def install_pack(session: Session, pack: Pack, progress: Progress = _no_progress
         _install_id_types(session, pack, report)
         _install_genders(session, pack, report)
         _install_vaccines(session, pack, report)
+        translations = {locale: path.read_text(encoding="utf-8")
+                        for locale, path in pack.translations.items()}
         if installed is None:
             installed = InstalledPack(code=pack.code, version=pack.version,
-                                      content_hash=pack.content_hash, document=pack.document)
+                                      content_hash=pack.content_hash, document=pack.document,
+                                      translations=translations)
             session.add(installed)
         else:
+            installed.translations = translations
             report.unchanged = (installed.content_hash == pack.content_hash
                                 and not any(sum(c.values()) for c in report.counts.values()))
             installed.version = pack.version

@@ -22,5 +22,7 @@ class InstalledPack(Base):
     version: Mapped[str] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     document: Mapped[dict[str, Any]]
+    # The pack's own gettext catalogs, {locale: .po text}; they override the kit's messages.
+    translations: Mapped[dict[str, str]] = mapped_column(default=dict)
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

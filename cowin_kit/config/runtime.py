@@ -23,6 +23,7 @@ class ActivePack:
     version: str
     content_hash: str
     document: dict[str, Any]
+    translations: dict[str, str] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -65,7 +66,8 @@ def active_pack() -> ActivePack:
         raise NotFound("no country pack is installed" + (f" with code {wanted}" if wanted else ""),
                        code="pack_not_installed")
     row = rows[0]
-    pack = ActivePack(row.code, row.version, row.content_hash, row.document)
+    pack = ActivePack(row.code, row.version, row.content_hash, row.document,
+                      translations=row.translations or {})
     cache.update(at=time.monotonic(), pack=pack)
     return pack
 
