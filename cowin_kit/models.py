@@ -11,12 +11,14 @@ from cowin_kit.scheduling.models import (
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
 )
-from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
+from cowin_kit.vaccination.models import (
+    AefiReport, CertificateDue, Dose, VaccineProduct, VaccineSchedule,
+)
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
     "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
-    "SlotAlertSubscription",
+    "SlotAlertSubscription", "AefiReport", "CertificateDue",
 ]

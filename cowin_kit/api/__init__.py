@@ -91,10 +91,10 @@ def request_locale() -> str:
 
 def init_app(app: Flask) -> None:
     from cowin_kit import apidoc
-    from cowin_kit.api import (  # noqa: F401
-        admin_scheduling, imports, partners, scheduling, staff, v1, v2, v2_appointments,
+    from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
+        admin_scheduling, imports, partners, scheduling, slips, staff, v1, v2,
+        v2_appointments, vaccinator,
     )
-    from cowin_kit.api import slips
 
     @app.before_request
     def _refuse_nul_in_url() -> None:
@@ -118,6 +118,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(scheduling.bp)
     app.register_blueprint(slips.bp)
     app.register_blueprint(admin_scheduling.bp)
+    app.register_blueprint(vaccinator.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)

@@ -1,0 +1,100 @@
+"""Marshmallow schemas of the vaccinator and AEFI API."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from cowin_kit.registration.schemas import BeneficiaryIn
+from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class FacilityQuery(_Strict):
+    facility = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class TodaySessionOut(Schema):
+    session_id = fields.String(required=True)
+    vaccine = fields.String(required=True)
+    status = fields.String(required=True)
+    capacity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    booked = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    queue = fields.List(fields.Dict(), required=True)
+
+
+class TodayOut(Schema):
+    facility = fields.String(required=True)
+    sessions = fields.List(fields.Nested(TodaySessionOut), required=True)
+
+
+class CheckInOut(Schema):
+    reference_id = fields.String(required=True)
+    name = fields.String(required=True)
+    birth_year = fields.Integer(required=True)
+    gender = fields.String(required=True)
+    id_type = fields.String(required=True)
+    id_number_masked = fields.String(required=True)
+    doses = fields.List(fields.Dict(), required=True)
+    appointment = fields.Dict(allow_none=True, required=True)
+    secret_code_required = fields.Boolean(required=True)
+
+
+class DoseIn(_Strict):
+    reference_id = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    secret_code = fields.String(validate=validate.Regexp(r"^\d{4}$"))
+    vaccine = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    lot = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    administered_at = fields.AwareDateTime()
+    dose = fields.Integer(validate=validate.Range(min=1, max=20))
+    facility = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class RecordedDoseOut(Schema):
+    dose_id = fields.Integer(required=True)
+    reference_id = fields.String(required=True)
+    dose = fields.Integer(required=True)
+    vaccine = fields.String(required=True)
+    lot = fields.String(required=True)
+    administered_at = fields.DateTime(required=True)
+    facility = fields.String(allow_none=True, required=True)
+    created = fields.Boolean(required=True)
+
+
+class WalkInIn(BeneficiaryIn):
+    mobile = fields.String(required=True, validate=validate.Length(min=4, max=20))
+    facility = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class WalkInOut(Schema):
+    reference_id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class AefiIn(_Strict):
+    dose_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    onset_at = fields.AwareDateTime(required=True)
+    symptoms = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                           required=True, validate=validate.Length(min=1, max=30))
+    seriousness = fields.String(required=True, validate=validate.OneOf(SERIOUSNESS))
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    notes = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class AefiOut(Schema):
+    id = fields.Integer(required=True)
+    dose_id = fields.Integer(required=True)
+    reference_id = fields.String(required=True)
+    lot = fields.String(required=True)
+    onset_at = fields.DateTime(required=True)
+    symptoms = fields.List(fields.String(), required=True)
+    seriousness = fields.String(required=True)
+    outcome = fields.String(required=True)
+    reporter = fields.String(required=True)
+
+
+class AefiListOut(Schema):
+    reports = fields.List(fields.Nested(AefiOut), required=True)

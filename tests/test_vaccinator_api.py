@@ -1,0 +1,138 @@
+"""The vaccinator's flow through the API: queue, check-in, secret code, idempotent dose
+recording with its certificate-due outbox row, walk-ins and AEFI reports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from cowin_kit.db import get_database
+from cowin_kit.identity import services as identity
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.scheduling.models import Appointment
+from cowin_kit.vaccination.models import CertificateDue, Dose
+from test_booking import add_members, publish
+from test_openapi import national_admin_token
+from test_registration_api import _valid_aadhaar, auth, reg_app, sign_in  # noqa: F401
+
+PASSWORD = "correct horse battery"
+
+
+def staff_token(app, client, username, role, **scope):
+    with app.app_context(), get_database(app).session() as session:
+        user = identity.create_staff_user(session, username, PASSWORD)
+        identity.grant_role(session, user, role, **scope)
+        session.commit()
+    return client.post("/api/v1/staff/sign-in", json={"username": username,
+                                                      "password": PASSWORD}).get_json()["token"]
+
+
+def secret_code(client, citizen, reference_id):
+    members = client.get("/api/v1/beneficiaries", headers=auth(citizen)).get_json()
+    return next(m["secret_code"] for m in members["beneficiaries"]
+                if m["reference_id"] == reference_id)
+
+
+def count(app, model, *where):
+    with app.app_context(), get_database(app).session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_queue_check_in_secret_code_and_recording(reg_app):
+    client = reg_app.test_client()
+    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
+    vaccinator = staff_token(reg_app, client, "vax.one", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+    from cowin_kit.scheduling import services as scheduling
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.registration.models import CitizenAccount
+
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        account = session.scalars(select(CitizenAccount)).one()
+        morning = datetime.now(timezone.utc).replace(hour=3, minute=0)
+        scheduling.book(session, active_pack(), account, session_id=session_id,
+                        slot="00:00-23:59", reference_ids=[ref], now=morning)
+
+    today = client.get("/api/v1/vaccinator/today", headers=auth(vaccinator)).get_json()
+    assert today["facility"] == "F-TVM-1"
+    assert today["sessions"][0]["queue"][0]["reference_id"] == ref
+    checked = client.get(f"/api/v1/vaccinator/beneficiaries/{ref}", headers=auth(vaccinator))
+    body = checked.get_json()
+    assert checked.status_code == 200 and body["secret_code_required"] is True
+    assert "secret_code" not in body and body["doses"] == []
+    code = secret_code(client, citizen, ref)
+    wrong = "0000" if code != "0000" else "1111"
+    refused = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "secret_code": wrong, "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "secret_code_invalid"
+    assert count(reg_app, Dose) == 0
+    headers = {**auth(vaccinator), "Idempotency-Key": "tablet-7-0001"}
+    recorded = client.post("/api/v1/vaccinator/doses", headers=headers, json={
+        "reference_id": ref, "secret_code": code, "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert recorded.status_code == 201, recorded.get_json()
+    assert recorded.get_json()["dose"] == 1 and recorded.get_json()["created"] is True
+    again = client.post("/api/v1/vaccinator/doses", headers=headers, json={
+        "reference_id": ref, "secret_code": code, "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert again.status_code == 200 and again.get_json()["created"] is False
+    same_dose = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005", "dose": 1})
+    assert same_dose.status_code == 200 and same_dose.get_json()["dose_id"] == \
+        recorded.get_json()["dose_id"]
+    assert count(reg_app, Dose) == 1
+    assert count(reg_app, CertificateDue, CertificateDue.status == "pending") == 1
+    assert count(reg_app, Appointment, Appointment.status == "completed") == 1
+    too_early = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z006"})
+    assert too_early.status_code == 422 and too_early.get_json()["code"] == "too_early"
+    status = client.get("/api/v1/beneficiaries", headers=auth(citizen)).get_json()
+    assert status["beneficiaries"][0]["vaccination_status"] == "Partially Vaccinated"
+
+
+def test_vaccinators_only_record_at_their_facility(reg_app):
+    client = reg_app.test_client()
+    publish(reg_app, code="F-TVM-1")
+    publish(reg_app, code="F-TVM-2", days_ahead=4)
+    vaccinator = staff_token(reg_app, client, "vax.two", "vaccinator", facility_code="F-TVM-2")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+    elsewhere = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "L1", "facility": "F-TVM-1"})
+    assert elsewhere.status_code == 403
+    admin = national_admin_token(reg_app, client)
+    no_facility = client.post("/api/v1/vaccinator/doses", headers=auth(admin), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "L1"})
+    assert no_facility.status_code == 422 and no_facility.get_json()["code"] == "facility_required"
+
+
+def test_walk_in_then_dose_without_a_code_then_aefi_visible_to_the_district(reg_app):
+    client = reg_app.test_client()
+    publish(reg_app, code="F-TVM-1")
+    vaccinator = staff_token(reg_app, client, "vax.three", "vaccinator", facility_code="F-TVM-1")
+    number = _valid_aadhaar(1)[0]
+    walk_in = client.post("/api/v1/vaccinator/walk-ins", headers=auth(vaccinator), json={
+        "mobile": "9988776655", "name": "Lakshmi Amma", "birth_year": 1950, "gender": "F",
+        "id_type": "aadhaar", "id_number": number, "consent_version": "v1"})
+    assert walk_in.status_code == 201, walk_in.get_json()
+    ref = walk_in.get_json()["reference_id"]
+    dose = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVAXIN", "lot": "EL0001"})
+    assert dose.status_code == 201, dose.get_json()
+    dose_id = dose.get_json()["dose_id"]
+    onset = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat()
+    aefi = client.post("/api/v1/vaccinator/aefi", headers=auth(vaccinator), json={
+        "dose_id": dose_id, "onset_at": onset, "symptoms": ["fever", "injection-site pain"],
+        "seriousness": "non_serious", "outcome": "recovering"})
+    assert aefi.status_code == 201, aefi.get_json()
+    assert aefi.get_json()["lot"] == "EL0001"
+    district = staff_token(reg_app, client, "tvm.district", "district_admin",
+                           location_code="IN-KL-TVM")
+    other = staff_token(reg_app, client, "dl.district", "district_admin", location_code="IN-DL-CD")
+    seen = client.get("/api/v1/admin/aefi", headers=auth(district)).get_json()["reports"]
+    assert [r["reference_id"] for r in seen] == [ref]
+    assert client.get("/api/v1/admin/aefi", headers=auth(other)).get_json() == {"reports": []}
+    assert client.get("/api/v1/admin/aefi", headers=auth(vaccinator)).get_json() == {"reports": []}
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        person = session.scalars(select(Beneficiary).where(Beneficiary.reference_id == ref)).one()
+        assert person.name == "Lakshmi Amma"
