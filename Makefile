@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(INSTALLED)
 ## test: the whole suite on SQLite, and on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set
 test: $(INSTALLED)
 	$(PY) -m pytest
+
+## bench: every benchmark in bench/ (*.py not starting with _) against the local
+## PostgreSQL (COWIN_KIT_BENCH_DATABASE_URL); each installs the tools it needs
+bench: $(INSTALLED)
+	@set -e; for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache *.egg-info

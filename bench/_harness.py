@@ -451,8 +451,7 @@ def replay(name: str, base_url: str, requests_file: Path, *, per_thread: int, th
         extra["error_samples"] = samples[:5]
     if meter:
         extra.update(meter.result())
-        extra["other_cpu_s"] = round(extra["machine_busy_s"] - extra["app_cpu_s"]
-                                     - extra["db_cpu_s"] - extra["client_cpu_s"], 2)
+        _account_other_cpu(name, extra)
     shutil.rmtree(outdir, ignore_errors=True)
     return PhaseResult(name, count, last - first, non_2xx, figures.get("p50_ms", 0.0),
                        figures.get("p99_ms", 0.0), extra)
@@ -530,13 +529,23 @@ def http_batch(name: str, base_url: str, jobs: list[tuple[str, str, str | None, 
                                   if not 200 <= a[0] < 300][:5]
     if meter:
         extra.update(meter.result())
-        extra["other_cpu_s"] = round(extra["machine_busy_s"] - extra["app_cpu_s"]
-                                     - extra["db_cpu_s"] - extra["client_cpu_s"], 2)
+        _account_other_cpu(name, extra)
     result = PhaseResult(name, len(answers), seconds, non_2xx,
                          1000 * statistics.median(latencies),
                          1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
                          extra)
     return result, answers
+
+
+def _account_other_cpu(name: str, extra: dict[str, Any]) -> None:
+    """CPU of the machine used by none of app, database and client: other work on a shared
+    machine. Above a tenth of the total the phase's rate is understated: say so."""
+    extra["other_cpu_s"] = round(extra["machine_busy_s"] - extra["app_cpu_s"]
+                                 - extra["db_cpu_s"] - extra["client_cpu_s"], 2)
+    if extra["other_cpu_s"] > 0.1 * extra["machine_busy_s"]:
+        extra["disturbed"] = True
+        log(f"WARNING {name}: {extra['other_cpu_s']} CPU s of {extra['machine_busy_s']} went to "
+            "other processes; this phase's rate is understated")
 
 
 def dump_json(path: str | None, data: dict[str, Any]) -> None:

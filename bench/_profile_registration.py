@@ -60,7 +60,7 @@ def main() -> int:
             otp = json.loads(last)["text"].split()[0]
             answer = client.post("/api/v1/auth/otp/confirm", json={"txn_id": txn, "otp": otp})
             tokens.append(answer.get_json()["token"])
-        numbers = aadhaar_numbers(args.requests, seed=0)
+        numbers = aadhaar_numbers(args.requests)
 
         statements: collections.Counter[str] = collections.Counter()
         engine = get_database(app).engine

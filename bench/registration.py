@@ -1,17 +1,25 @@
 """Registration benchmark: citizens sign in with an OTP, then add family members, over HTTP
-against gunicorn and PostgreSQL on this machine. See docs/performance.md.
+against gunicorn and PostgreSQL on this machine. Method and figures: docs/performance.md.
 
     .venv/bin/python bench/registration.py [--beneficiaries 20000] [--json out.json]
 
-Phase 1 (sign-in, Python asyncio client): each account asks for an OTP
-(POST /api/v1/auth/otp); the OTPs are read from the file notifier's outbox; each account
-confirms (POST /api/v1/auth/otp/confirm) and keeps its token.
-Phase 2 (the figure, wrk): POST /api/v1/beneficiaries with a unique valid Aadhaar number,
-up to 4 per account. Then GET /healthz with the same server and client settings, as the
-ceiling of this stack on this machine.
+Set-up: a fresh PostgreSQL database (dropped at the end) and instance folder, production
+settings with generated keys, `cowin-kit db upgrade`, `cowin-kit pack install
+examples/countries/in`; NOTIFIER=file:<tmp> so OTPs can be read back; OTP limits relaxed
+(OTP_LIMITS_PER_NUMBER/PER_IP, OTP_RESEND_COOLDOWN_SECONDS=0); rate-limit storage in Redis
+when it answers. Server: `gunicorn cowin_kit.wsgi:app -k gthread -w 3 --threads 4` on a free
+loopback port (3 processes keep both cores busy while some threads wait for PostgreSQL; see
+--workers/--threads), DATABASE_POOL_SIZE = threads.
 
-Exits non-zero if any request of a phase answered other than 2xx, or on a timeout. The
-database and temp folder are removed and gunicorn stopped in every case.
+Phase 1, sign-in (small asyncio client in this process): every account asks for an OTP
+(POST /api/v1/auth/otp), the OTPs are read from the outbox file, every account confirms
+(POST /api/v1/auth/otp/confirm) and keeps its token.
+Phase 2, the figure (wrk, installed with apt-get if missing, 64 keep-alive connections):
+POST /api/v1/beneficiaries, a unique valid Aadhaar number each, 4 per account.
+Phase 3: GET /healthz with the same server and client, the ceiling of the stack here.
+
+Exits non-zero on any non-2xx answer or socket error, or past --total-timeout; gunicorn
+is stopped and the database dropped in every case.
 """
 
 from __future__ import annotations
@@ -20,8 +28,8 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +44,17 @@ PER_ACCOUNT = 4
 
 class HardTimeout(Exception):
     pass
+
+
+def redis_reachable(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 2):
+            return True
+    except OSError:
+        return False
 
 
 def mobiles(count: int) -> list[str]:
@@ -53,12 +72,13 @@ def mobiles(count: int) -> list[str]:
     return found
 
 
-def aadhaar_numbers(count: int, seed: int) -> list[str]:
-    """Distinct valid Aadhaar numbers (Verhoeff check digit; stdnum's full check)."""
+def aadhaar_numbers(count: int) -> list[str]:
+    """Distinct valid Aadhaar numbers (Verhoeff check digit; stdnum's full check). The
+    database is new for each run, so the same numbers can be used every time."""
     from stdnum import verhoeff
     from stdnum.in_ import aadhaar
 
-    found, body = [], 20_000_000_000 + seed * 7_000_000_000 % 70_000_000_000
+    found, body = [], 20_000_000_000
     while len(found) < count:
         body += 7919
         candidate = str(body)[:11]
@@ -70,7 +90,7 @@ def aadhaar_numbers(count: int, seed: int) -> list[str]:
 
 def member(index: int, number: str) -> str:
     return json.dumps({"name": f"Bench Person {index}", "birth_year": 1940 + index % 60,
-                       "gender": "FMT"[index % 3] if index % 50 == 0 else "FM"[index % 2],
+                       "gender": "T" if index % 50 == 0 else "FM"[index % 2],
                        "id_type": "aadhaar", "id_number": number,
                        "comorbidity": index % 7 == 0, "consent_version": "v1"},
                       separators=(",", ":"))
@@ -116,6 +136,9 @@ def run(args: argparse.Namespace) -> dict:
     pool = args.pool_size or args.threads
     settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
                 "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool}
+    if args.redis_url and not redis_reachable(args.redis_url):
+        log(f"{args.redis_url} does not answer: rate limits kept in each worker's memory")
+        args.redis_url = ""
     if args.redis_url:
         settings["REDIS_URL"] = args.redis_url
     results: dict = {"benchmark": "registration", "server": config.describe(),
@@ -139,48 +162,50 @@ def run(args: argparse.Namespace) -> dict:
 def measure(args: argparse.Namespace, instance: BenchInstance, server: Gunicorn, results: dict,
             accounts: int, total_members: int, per_thread: int) -> dict:
     threads, connections = args.wrk_threads, args.connections
-    if True:
-        if True:
-            tokens = sign_in(server, instance, mobiles(accounts), args.sign_in_concurrency,
-                             results)
-            # Account i%accounts gets member i: an account's members are spread over the run.
-            numbers = aadhaar_numbers(total_members, seed=int(time.time()) % 10)
-            requests_file = instance.tmp / "beneficiaries.tsv"
-            write_requests(requests_file, (
-                ("POST", "/api/v1/beneficiaries", tokens[i % accounts], member(i, numbers[i]))
-                for i in range(total_members)))
-            before = instance.database_stats()
-            spy = start_py_spy(server, args.py_spy) if args.py_spy else None
-            added = replay("POST /api/v1/beneficiaries", server.base, requests_file,
-                           per_thread=per_thread, threads=threads, connections=connections,
-                           timeout_s=args.timeout, meter=CpuMeter(server, instance))
-            after = instance.database_stats()
-            if spy:
-                stop_py_spy(spy)
-            added.extra["db_commits_per_request"] = round(
-                (after["xact_commit"] - before["xact_commit"]) / max(added.requests, 1), 2)
-            log(added.line())
-            results["phases"].append(added.as_dict())
-            results["beneficiaries_per_second"] = round(added.rate, 1)
-            if added.non_2xx or added.extra["socket_errors"]:
-                raise RuntimeError(f"beneficiaries: {added.non_2xx} non-2xx, "
-                                   f"{added.extra['socket_errors']} socket errors: "
-                                   f"{added.extra.get('error_samples')}")
-            health_file = instance.tmp / "healthz.tsv"
-            health_per_thread = args.healthz_requests // threads
-            write_requests(health_file, [("GET", "/healthz", None, None)]
-                           * (threads * (health_per_thread + connections + 1)))
-            baseline = replay("GET /healthz", server.base, health_file,
-                              per_thread=health_per_thread, threads=threads,
-                              connections=connections, timeout_s=args.timeout,
-                              meter=CpuMeter(server, instance))
-            log(baseline.line())
-            results["phases"].append(baseline.as_dict())
-            if baseline.non_2xx:
-                raise RuntimeError(f"healthz: {baseline.non_2xx} non-2xx")
-            errors = server.log_tail()
-            if "Traceback" in errors or "[ERROR]" in errors:
-                results["server_log_tail"] = errors
+    tokens = sign_in(server, instance, mobiles(accounts), args.sign_in_concurrency, results)
+
+    # Member i goes to account i % accounts: an account's members are spread over the run.
+    numbers = aadhaar_numbers(total_members)
+    requests_file = instance.tmp / "beneficiaries.tsv"
+    write_requests(requests_file, (
+        ("POST", "/api/v1/beneficiaries", tokens[i % accounts], member(i, numbers[i]))
+        for i in range(total_members)))
+    before = instance.database_stats()
+    spy = start_py_spy(server, args.py_spy) if args.py_spy else None
+    try:
+        added = replay("POST /api/v1/beneficiaries", server.base, requests_file,
+                       per_thread=per_thread, threads=threads, connections=connections,
+                       timeout_s=args.timeout, meter=CpuMeter(server, instance))
+    finally:
+        if spy:
+            stop_py_spy(spy)
+    after = instance.database_stats()
+    for key, label in (("xact_commit", "db_commits_per_request"),
+                       ("xact_rollback", "db_rollbacks_per_request")):
+        added.extra[label] = round((after[key] - before[key]) / max(added.requests, 1), 2)
+    log(added.line())
+    results["phases"].append(added.as_dict())
+    results["beneficiaries_per_second"] = round(added.rate, 1)
+    if added.non_2xx or added.extra["socket_errors"]:
+        raise RuntimeError(f"beneficiaries: {added.non_2xx} non-2xx, "
+                           f"{added.extra['socket_errors']} socket errors: "
+                           f"{added.extra.get('error_samples')}")
+
+    health_file = instance.tmp / "healthz.tsv"
+    health_per_thread = -(-args.healthz_requests // threads)
+    write_requests(health_file, [("GET", "/healthz", None, None)]
+                   * (threads * (health_per_thread + connections + 1)))
+    baseline = replay("GET /healthz", server.base, health_file, per_thread=health_per_thread,
+                      threads=threads, connections=connections, timeout_s=args.timeout,
+                      meter=CpuMeter(server, instance))
+    log(baseline.line())
+    results["phases"].append(baseline.as_dict())
+    if baseline.non_2xx or baseline.extra["socket_errors"]:
+        raise RuntimeError(f"healthz: {baseline.non_2xx} non-2xx, "
+                           f"{baseline.extra['socket_errors']} socket errors")
+    errors = server.log_tail()
+    if "Traceback" in errors or "[ERROR]" in errors:
+        results["server_log_tail"] = errors
     return results
 
 

@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
+    import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
     from cowin_kit import api, cache, db, i18n, notifications, ratelimit, security
     from cowin_kit.config.settings import load_settings
     from cowin_kit.health import bp as health_bp
