@@ -318,3 +318,34 @@ def test_every_write_is_audited_with_request_id_and_ip(reg_app):
                                 .where(AuditEvent.action == "beneficiary.create")).one()
         assert (event.actor_type, event.request_id, event.source_ip) == ("citizen", "req-42",
                                                                          "127.0.0.1")
+
+
+def test_limits_hold_across_processes_when_redis_is_configured(database_url, tmp_path, india_pack):
+    """Two app instances (two workers or pods) sharing Redis share the per-number limit."""
+    import uuid
+
+    import redis
+
+    url = "redis://127.0.0.1:6379/14"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        if __import__("os").environ.get("CI") == "true":
+            raise
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    mobile = "98" + str(uuid.uuid4().int)[:8]  # a number no earlier run has used
+    settings = {"ENV": "test", "DATABASE_URL": database_url, "REDIS_URL": url,
+                "NOTIFIER": f"file:{tmp_path / 'out.jsonl'}", "OTP_RESEND_COOLDOWN_SECONDS": 0,
+                "OTP_LIMITS_PER_NUMBER": "2/hour", "OTP_LIMITS_PER_IP": "1000/hour"}
+    first = create_app({**settings, "INSTANCE_PATH": str(tmp_path / "a")})
+    second = create_app({**settings, "INSTANCE_PATH": str(tmp_path / "b")})
+    with first.app_context(), get_database(first).session() as session:
+        install_pack(session, india_pack)
+    statuses = [app.test_client().post("/api/v1/auth/otp", json={"mobile": mobile}).status_code
+                for app in (first, second, first)]
+    assert statuses == [200, 200, 429]
+    from conftest import _empty_tables
+
+    _empty_tables(get_database(first).engine)
+    for app in (first, second):
+        get_database(app).dispose()

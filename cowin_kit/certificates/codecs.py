@@ -1,0 +1,147 @@
+"""Small byte/text codecs the certificate formats share: Base45 (RFC 9285), base64url
+without padding (RFC 7515), zlib and raw DEFLATE, and the SMART Health Card numeric QR
+mode. Written here rather than imported: each is a few lines and the verifier needs
+precise, distinguishable failures."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import struct
+import zlib
+
+BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_BASE45_VALUES = {char: value for value, char in enumerate(BASE45_ALPHABET)}
+
+
+class CodecError(ValueError):
+    """Input that a codec cannot decode; `code` is the verifier's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def b45encode(data: bytes) -> str:
+    """Base45 (RFC 9285): each two bytes become three characters, a last odd byte two."""
+    alphabet = BASE45_ALPHABET
+    out: list[str] = []
+    append = out.append
+    pairs = len(data) // 2
+    for n in struct.unpack(f">{pairs}H", data[:pairs * 2]):
+        n, c = divmod(n, 45)
+        e, d = divmod(n, 45)
+        append(alphabet[c] + alphabet[d] + alphabet[e])
+    if len(data) % 2:
+        d, c = divmod(data[-1], 45)
+        append(alphabet[c] + alphabet[d])
+    return "".join(out)
+
+
+_INVALID = 0xFF
+_BASE45_TABLE = bytes(_BASE45_VALUES.get(chr(i), _INVALID) for i in range(256))
+
+
+def b45decode(text: str) -> bytes:
+    """Decode Base45; raises CodecError('base45_invalid') on a character outside the
+    alphabet, a dangling single character or a group whose value overflows."""
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise CodecError("base45_invalid", "Base45 text must be ASCII") from None
+    values = raw.translate(_BASE45_TABLE)
+    if _INVALID in values:
+        bad = text[values.index(_INVALID)]
+        raise CodecError("base45_invalid", f"not a Base45 character: {bad!r}")
+    rest = len(values) % 3
+    if rest == 1:
+        raise CodecError("base45_invalid", "Base45 text has a dangling character")
+    full = len(values) - rest
+    numbers = [c + 45 * d + 2025 * e for c, d, e in
+               zip(values[0:full:3], values[1:full:3], values[2:full:3])]
+    try:
+        out = struct.pack(f">{len(numbers)}H", *numbers)
+    except struct.error:
+        raise CodecError("base45_invalid", "Base45 triplet exceeds 65535") from None
+    if rest == 2:
+        n = values[-2] + values[-1] * 45
+        if n > 0xFF:
+            raise CodecError("base45_invalid", "Base45 final pair exceeds 255")
+        out += bytes((n,))
+    return out
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strict base64url without padding (RFC 7515 §2); raises ValueError otherwise."""
+    if "=" in text or len(text) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from None
+
+
+def deflate_raw(data: bytes) -> bytes:
+    """Raw DEFLATE (RFC 1951, no zlib header), as SMART Health Cards require."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def inflate_raw(data: bytes, limit: int = 1 << 20) -> bytes:
+    """Inflate raw DEFLATE; raises CodecError('deflate_invalid') on a broken or
+    unterminated stream, or one that expands beyond `limit` bytes."""
+    decompressor = zlib.decompressobj(-15)
+    try:
+        out = decompressor.decompress(data, limit)
+    except zlib.error as exc:
+        raise CodecError("deflate_invalid", f"payload is not raw DEFLATE: {exc}") from None
+    if decompressor.unconsumed_tail:
+        raise CodecError("deflate_invalid", "inflated payload is too large")
+    if not decompressor.eof:
+        raise CodecError("deflate_invalid", "DEFLATE stream is truncated")
+    return out
+
+
+def zlib_decompress(data: bytes, limit: int = 1 << 20) -> bytes:
+    """Inflate a zlib stream (RFC 1950); raises CodecError('zlib_invalid')."""
+    decompressor = zlib.decompressobj()
+    try:
+        out = decompressor.decompress(data, limit)
+    except zlib.error as exc:
+        raise CodecError("zlib_invalid", f"not a zlib stream: {exc}") from None
+    if decompressor.unconsumed_tail:
+        raise CodecError("zlib_invalid", "decompressed payload is too large")
+    if not decompressor.eof:
+        raise CodecError("zlib_invalid", "zlib stream is truncated")
+    return out
+
+
+# SMART Health Card numeric mode: each JWS character c becomes two digits, ord(c) - 45.
+
+SHC_PREFIX = "shc:/"
+_SHC_MAX = ord("z") - 45  # 77: the largest value a base64url or '.' character can give
+
+
+def shc_numeric_encode(jws: str) -> str:
+    return "".join(f"{ord(char) - 45:02d}" for char in jws)
+
+
+def shc_numeric_decode(digits: str) -> str:
+    """Digits back to JWS text; CodecError('odd_digits' | 'digit_out_of_range' |
+    'not_numeric')."""
+    if not digits.isascii() or not digits.isdigit():
+        raise CodecError("not_numeric", "SMART Health Card QR content must be digits")
+    if len(digits) % 2:
+        raise CodecError("odd_digits", "SMART Health Card QR content has an odd number of digits")
+    chars = []
+    for i in range(0, len(digits), 2):
+        value = int(digits[i:i + 2])
+        if value > _SHC_MAX:
+            raise CodecError("digit_out_of_range",
+                             f"digit pair {digits[i:i + 2]} at {i} is above {_SHC_MAX}")
+        chars.append(chr(value + 45))
+    return "".join(chars)
