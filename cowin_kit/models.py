@@ -1,6 +1,7 @@
 """Imports every domain's models so that the metadata is complete (for Alembic and tests)."""
 
 from cowin_kit.audit.models import AuditEvent
+from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
@@ -20,5 +21,5 @@ __all__ = [
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
     "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
-    "SlotAlertSubscription", "AefiReport", "CertificateDue",
+    "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
 ]

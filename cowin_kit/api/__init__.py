@@ -92,7 +92,7 @@ def request_locale() -> str:
 def init_app(app: Flask) -> None:
     from cowin_kit import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
-        admin_scheduling, imports, partners, scheduling, slips, staff, v1, v2,
+        admin_scheduling, certificates, imports, partners, scheduling, slips, staff, v1, v2,
         v2_appointments, vaccinator,
     )
 
@@ -119,6 +119,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(slips.bp)
     app.register_blueprint(admin_scheduling.bp)
     app.register_blueprint(vaccinator.bp)
+    app.register_blueprint(certificates.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)

@@ -173,6 +173,15 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXIES", "int", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the "
             "client IP used in limits and audit)."),
+    Setting("CERT_KEYS_DIR", "str", "",
+            "Folder of the certificate signing keys (one sub-folder per key generation; "
+            "mount a Kubernetes Secret here). Empty means `<INSTANCE_PATH>/keys`. Keys are "
+            "never stored in the database.", secret=False),
+    Setting("PUBLIC_URL", "str", "http://127.0.0.1:5000",
+            "The instance's public base URL: the issuer of SMART Health Cards and W3C "
+            "credentials (its /.well-known/jwks.json publishes the keys)."),
+    Setting("CERTIFICATE_VALIDITY_DAYS", "int", 365,
+            "How long a signed certificate (DCC/SHC exp) is valid after issue."),
     Setting("PACK", "str", "",
             "Code of the installed country pack to serve (e.g. `IN`). Empty means the only "
             "installed pack."),

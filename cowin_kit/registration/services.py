@@ -478,6 +478,11 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
         for field, old, new in corrections:
             session.add(BeneficiaryCorrection(beneficiary_id=beneficiary.id, field=field,
                                               old_value=old, new_value=new, actor=actor))
+        if corrections:
+            # The certificates carry the old details: revoke them and queue new ones.
+            from cowin_kit.certificates.services import revoke_for_correction
+
+            revoke_for_correction(session, beneficiary, reason="correction")
     try:
         session.flush()
     except IntegrityError:

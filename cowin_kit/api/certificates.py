@@ -1,0 +1,121 @@
+"""Certificates: the citizen's download, the published verification material, and the
+verifier, /api/v1 and /.well-known."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+from flask import Blueprint, Response, jsonify
+from marshmallow import Schema, fields, validate
+
+from cowin_kit.api import citizen, load
+from cowin_kit.apidoc import doc
+from cowin_kit.certificates import services, shc
+from cowin_kit.certificates.verify import verify
+from cowin_kit.db import get_session
+from cowin_kit.errors import NotFound
+from cowin_kit.i18n import gettext as _
+
+bp = Blueprint("api_certificates", __name__)
+
+
+class CertificateOut(Schema):
+    certificate_id = fields.String(required=True)
+    provisional = fields.Boolean(required=True)
+    issued_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+    formats = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class VerifyIn(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+class VerifyOut(Schema):
+    format = fields.String(required=True)
+    valid = fields.Boolean(required=True)
+    signature_valid = fields.Boolean(required=True)
+    kid = fields.String(allow_none=True, required=True)
+    issuer = fields.String(allow_none=True, required=True)
+    issued_at = fields.DateTime(allow_none=True, required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True)
+    expired = fields.Boolean(required=True)
+    not_yet_valid = fields.Boolean(required=True)
+    revoked = fields.Boolean(required=True)
+    key_usage_ok = fields.Boolean(allow_none=True, required=True)
+    payload = fields.Dict(allow_none=True, required=True)
+    errors = fields.List(fields.String(), required=True)
+
+
+def _own_certificate(reference_id: str):
+    session = get_session()
+    beneficiary = next((b for b in citizen().beneficiaries if b.reference_id == reference_id), None)
+    if beneficiary is None:
+        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+    return services.current_certificate(session, beneficiary)
+
+
+@bp.get("/api/v1/beneficiaries/<reference_id>/certificate")
+@doc("My member's current certificate: the QR texts of every enabled format",
+     response=CertificateOut, auth="citizen", tag="certificates")
+def certificate(reference_id: str):
+    return jsonify(CertificateOut().dump(services.describe(_own_certificate(reference_id))))
+
+
+@bp.get("/api/v1/beneficiaries/<reference_id>/certificate.smart-health-card")
+@doc("The SMART Health Card file", auth="citizen", tag="certificates",
+     content_type="application/smart-health-card")
+def smart_health_card(reference_id: str):
+    found = _own_certificate(reference_id)
+    if not found.shc:
+        raise NotFound(_("This country does not issue SMART Health Cards."),
+                       code="format_not_enabled")
+    response = Response(shc.card_file([found.shc]), mimetype="application/smart-health-card")
+    response.headers["Content-Disposition"] = f'attachment; filename="{reference_id}.smart-health-card"'
+    return response
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks():
+    """SMART Health Card issuer keys (every key generation, so old cards keep verifying)."""
+    return jsonify(services.keystore().shc_jwks())
+
+
+@bp.get("/api/v1/trust/dcc")
+@doc("The DCC trust list of this instance: document-signer certificates with their kid",
+     tag="certificates")
+def dcc_trust_list():
+    return jsonify(services.keystore().dcc_trust_list())
+
+
+@bp.get("/api/v1/trust/vc")
+@doc("The keys of this instance's W3C verifiable credentials", tag="certificates")
+def vc_keys():
+    return jsonify(keys=services.keystore().vc_public_keys())
+
+
+@bp.get("/api/v1/trust/revocations")
+@doc("Revoked certificate ids (certificate ids, SHC rids and DCC UVCIs)", tag="certificates")
+def revocations():
+    return jsonify(revoked=services.revoked_ids(get_session()))
+
+
+def verify_text(text: str):
+    return verify(text, trust=services.instance_trust_store(),
+                  revoked=set(services.revoked_ids(get_session())))
+
+
+def result_json(result) -> dict:
+    data = dataclasses.asdict(result)
+    if isinstance(data.get("kid"), bytes):
+        data["kid"] = base64.b64encode(data["kid"]).decode()
+    return VerifyOut().dump(data)
+
+
+@bp.post("/api/v1/certificates/verify")
+@doc("Verify a certificate's QR text with this instance's keys and revocation list",
+     body=VerifyIn, response=VerifyOut, tag="certificates")
+def verify_certificate():
+    data = load(VerifyIn())
+    return jsonify(result_json(verify_text(data["text"])))

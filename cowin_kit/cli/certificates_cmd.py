@@ -1,0 +1,191 @@
+"""`cowin-kit keys ...`, `cowin-kit worker` and `cowin-kit cert ...`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from cowin_kit.cli import app_context, fail, handle_errors
+
+
+@click.group()
+def keys() -> None:
+    """Certificate signing keys (files, never in the database)."""
+
+
+@keys.command("generate")
+@handle_errors
+def keys_generate() -> None:
+    """Create a new key generation (the first, or a rotation: the new keys sign from now
+    on; the older public keys stay published so earlier certificates keep verifying)."""
+    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.services import keystore
+    from cowin_kit.config.runtime import active_pack
+
+    with app_context():
+        pack = active_pack()
+        issuer = pack.document["certificates"]["issuer"]
+        name = issuer.get(pack.default_locale) or next(iter(issuer.values()))
+        generation = keystore_module.generate(keystore().keys_dir, pack.code, name)
+        click.echo(f"generated key generation {generation.key_id} in {generation.folder}")
+
+
+@keys.command("list")
+@handle_errors
+def keys_list() -> None:
+    """Key generations, newest (the one that signs) last."""
+    from cowin_kit.certificates.services import keystore
+
+    with app_context():
+        generations = keystore().generations()
+        for index, generation in enumerate(generations):
+            mark = "  (signing)" if index == len(generations) - 1 else ""
+            kid = generation.dcc_signer.kid.hex()
+            click.echo(f"{generation.key_id}  dcc kid {kid}{mark}")
+        if not generations:
+            click.echo("no keys: run `cowin-kit keys generate`")
+
+
+@keys.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def keys_export(output: Path | None) -> None:
+    """The public verification material as JSON: SHC JWKS, DCC trust list, VC keys."""
+    from cowin_kit.certificates.services import keystore
+
+    with app_context():
+        store = keystore()
+        text = json.dumps({"shc_jwks": store.shc_jwks(), "dcc_trust_list": store.dcc_trust_list(),
+                           "vc_keys": store.vc_public_keys()}, indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Process what is due now, then exit.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+@handle_errors
+def worker(once: bool, interval: float) -> None:
+    """Issue due certificates (the outbox written with each dose), retrying failures."""
+    from cowin_kit.certificates.services import keystore, process_outbox
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.db import get_database
+
+    with app_context():
+        factory = get_database().session_factory
+        while True:
+            issued = process_outbox(factory, active_pack(), keystore().current())
+            if issued:
+                click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} issued {issued} certificate(s)")
+            if once:
+                return
+            time.sleep(interval)
+
+
+@click.group()
+def cert() -> None:
+    """Certificates: export a beneficiary's latest, verify any."""
+
+
+@cert.command("export")
+@click.argument("reference_id")
+@click.option("--format", "fmt", type=click.Choice(["vc", "dcc", "shc"]), required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@handle_errors
+def cert_export(reference_id: str, fmt: str, output: Path | None) -> None:
+    """Print (or write) the QR content of REFERENCE_ID's latest certificate."""
+    from sqlalchemy import select
+
+    from cowin_kit.certificates import services, shc
+    from cowin_kit.db import get_database
+    from cowin_kit.registration.models import Beneficiary
+
+    with app_context():
+        with get_database().session() as session:
+            beneficiary = session.scalars(select(Beneficiary).where(
+                Beneficiary.reference_id == reference_id)).first()
+            if beneficiary is None:
+                fail(f"no beneficiary {reference_id}")
+            certificate = services.current_certificate(session, beneficiary)
+            text = {"dcc": certificate.dcc, "vc": certificate.vc,
+                    "shc": shc.qr_text(certificate.shc) if certificate.shc else None}[fmt]
+    if text is None:
+        fail(f"format {fmt} is not enabled in this country's pack")
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@cert.command("verify")
+@click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="X.509 certificate (DER/PEM), JWKS, PEM public key or DCC trust list JSON.")
+@click.option("--revocations", type=click.Path(exists=True, path_type=Path),
+              help="JSON list of revoked ids (or {\"revoked\": [...]}).")
+@click.option("--at", "at", help="Validation time, ISO 8601 (default now).")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("input_")
+def cert_verify(trust, revocations, at, as_json, input_) -> None:
+    """Verify INPUT (QR text, a file holding it, a .smart-health-card file or a QR image).
+    Exit 0 valid, 1 readable but not valid, 2 unreadable."""
+    from cowin_kit.certificates.trust import TrustStore
+    from cowin_kit.certificates.verify import verify
+
+    data: str | bytes = input_
+    path = Path(input_)
+    if path.is_file():
+        raw = path.read_bytes()
+        data = raw if raw[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1") \
+            or raw[:3] == b"\xff\xd8\xff" else raw.decode("utf-8").strip()
+    revoked: set[str] = set()
+    if revocations:
+        listed = json.loads(revocations.read_text(encoding="utf-8"))
+        revoked = set(listed["revoked"] if isinstance(listed, dict) else listed)
+    moment = datetime.fromisoformat(at) if at else None
+    if trust:
+        store = TrustStore()
+        for source in trust:
+            _add_trust(store, source)
+        result = verify(data, trust=store, revoked=revoked, at=moment)
+    else:  # the instance's own keys and revocation list
+        from cowin_kit.certificates import services
+        from cowin_kit.db import get_database
+
+        with app_context():
+            store = services.instance_trust_store()
+            with get_database().session() as session:
+                revoked |= set(services.revoked_ids(session))
+        result = verify(data, trust=store, revoked=revoked, at=moment)
+    from cowin_kit.api.certificates import result_json
+
+    if as_json:
+        click.echo(json.dumps(result_json(result), ensure_ascii=False, indent=2))
+    else:
+        state = "VALID" if result.valid else "NOT VALID"
+        click.echo(f"{state} {result.format} issuer={result.issuer} errors={','.join(result.errors) or '-'}")
+    unreadable = result.format == "unknown" or any(
+        e in ("unprefix_failed", "base45_invalid", "zlib_invalid", "cose_invalid", "qr_unreadable",
+              "jws_invalid", "bad_header", "odd_digits", "digit_out_of_range", "not_deflated",
+              "deflate_invalid", "trailing_characters") for e in result.errors)
+    sys.exit(0 if result.valid else 2 if unreadable else 1)
+
+
+def _add_trust(store, source: Path) -> None:
+    raw = source.read_bytes()
+    text = raw.decode("utf-8", errors="ignore").strip()
+    if text.startswith("{") and '"keys"' in text:
+        store.add_jwks(text)
+    elif text.startswith("["):
+        store.add_trust_list(text)
+    elif "PUBLIC KEY" in text:
+        store.add_public_key(raw)
+    else:
+        store.add_certificate(raw)

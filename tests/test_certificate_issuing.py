@@ -1,0 +1,152 @@
+"""A dose recorded through the API becomes certificates in every enabled format, issued
+from the outbox (crash-safe), verifiable by an independent path with only the published
+material; corrections revoke and reissue."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from cowin_kit.certificates import keystore as keystore_module
+from cowin_kit.certificates import qr, services, shc
+from cowin_kit.certificates.models import Certificate
+from cowin_kit.certificates.trust import TrustStore
+from cowin_kit.certificates.verify import verify
+from cowin_kit.config.runtime import active_pack
+from cowin_kit.db import get_database
+from cowin_kit.vaccination.models import CertificateDue
+from test_booking import add_members, publish
+from test_registration_api import auth, reg_app, sign_in  # noqa: F401
+from test_vaccinator_api import staff_token
+
+
+@pytest.fixture
+def vaccinated(reg_app):
+    """(client, citizen token, reference id) after one Covishield dose recorded via the API."""
+    client = reg_app.test_client()
+    with reg_app.app_context():
+        keystore_module.generate(services.keystore().keys_dir, "IN", "MoHFW")
+    publish(reg_app, code="F-TVM-1")
+    vaccinator = staff_token(reg_app, client, "vax.cert", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert recorded.status_code == 201, recorded.get_json()
+    return client, citizen, ref
+
+
+def run_worker(app, **options) -> int:
+    with app.app_context():
+        return services.process_outbox(get_database(app).session_factory, active_pack(),
+                                       services.keystore().current(), **options)
+
+
+def counts(app):
+    with app.app_context(), get_database(app).session() as session:
+        return (session.scalar(select(func.count()).select_from(Certificate)),
+                session.scalar(select(func.count()).select_from(CertificateDue)
+                               .where(CertificateDue.status == "pending")))
+
+
+def test_no_dose_is_left_without_a_certificate_even_if_the_worker_dies(reg_app, vaccinated):
+    assert counts(reg_app) == (0, 1)
+
+    def die(_certificate):
+        raise SystemError("worker killed between issuing and marking the row")
+
+    assert run_worker(reg_app, before_commit=die) == 0
+    assert counts(reg_app) == (0, 1)        # nothing half-done; the row is still due
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        due = session.scalars(select(CertificateDue)).one()
+        assert due.attempts == 1 and "worker killed" in due.last_error
+        due.next_attempt_at = due.created_at  # the retry is due now
+        session.commit()
+    assert run_worker(reg_app) == 1
+    assert counts(reg_app) == (1, 0)
+    assert run_worker(reg_app) == 0           # issued once, never twice
+    assert counts(reg_app) == (1, 0)
+
+
+def test_independent_verification_with_only_published_material(reg_app, vaccinated):
+    client, citizen, ref = vaccinated
+    run_worker(reg_app)
+    body = client.get(f"/api/v1/beneficiaries/{ref}/certificate", headers=auth(citizen)).get_json()
+    assert body["provisional"] is True  # dose 1 of 2
+    formats = body["formats"]
+    assert formats["dcc"].startswith("HC1:") and formats["shc"].startswith("shc:/")
+    assert formats["vc"].startswith("VC1:")
+
+    published = TrustStore()
+    published.add_trust_list(client.get("/api/v1/trust/dcc").get_json())
+    published.add_jwks(client.get("/.well-known/jwks.json").get_json(),
+                       issuer="http://127.0.0.1:5000")
+    for key in client.get("/api/v1/trust/vc").get_json()["keys"]:
+        published.add_jwks({"keys": [key["publicKeyJwk"]]}, issuer="http://127.0.0.1:5000")
+    for name, render in (("dcc", qr.dcc_png), ("shc", qr.shc_png), ("vc", qr.vc_png)):
+        png = render(formats[name])
+        (text,) = qr.read_texts(png)              # read back by zxing-cpp
+        result = verify(text, trust=published)
+        assert result.valid, (name, result.errors, result.details)
+        assert result.format == name
+    dcc = verify(formats["dcc"], trust=published).payload  # the DCC JSON
+    (vaccination,) = dcc["v"]
+    assert (vaccination["dn"], vaccination["sd"], vaccination["co"]) == (1, 2, "IN")
+    assert vaccination["mp"] == "Covishield" and vaccination["ci"].startswith("URN:UVCI:01:IN:")
+    assert dcc["nam"]["fn"] == "Devi" and dcc["nam"]["gnt"] == "ASHA"
+
+    card = client.get(f"/api/v1/beneficiaries/{ref}/certificate.smart-health-card",
+                      headers=auth(citizen))
+    jws = json.loads(card.get_data(as_text=True))["verifiableCredential"][0]
+    assert verify(shc.qr_text(jws), trust=published).valid
+    other = sign_in(reg_app, client, "9123456789")
+    assert client.get(f"/api/v1/beneficiaries/{ref}/certificate",
+                      headers=auth(other)).status_code == 404
+
+
+def test_the_api_verifier_and_a_tampered_certificate(reg_app, vaccinated):
+    client, citizen, ref = vaccinated
+    run_worker(reg_app)
+    formats = client.get(f"/api/v1/beneficiaries/{ref}/certificate",
+                         headers=auth(citizen)).get_json()["formats"]
+    good = client.post("/api/v1/certificates/verify", json={"text": formats["dcc"]}).get_json()
+    assert good["valid"] is True and good["format"] == "dcc" and good["errors"] == []
+    jws = shc.jws_from_qr([formats["shc"]])
+    header, payload, signature = jws.split(".")
+    forged_signature = base64.urlsafe_b64encode(bytes(64)).decode().rstrip("=")
+    forged = shc.qr_text(".".join([header, payload, forged_signature]))
+    bad = client.post("/api/v1/certificates/verify", json={"text": forged}).get_json()
+    assert bad["valid"] is False and "signature_invalid" in bad["errors"]
+
+
+def test_a_correction_revokes_and_reissues(reg_app, vaccinated):
+    client, citizen, ref = vaccinated
+    run_worker(reg_app)
+    old = client.get(f"/api/v1/beneficiaries/{ref}/certificate", headers=auth(citizen)).get_json()
+    corrected = client.patch(f"/api/v1/beneficiaries/{ref}", headers=auth(citizen),
+                             json={"name": "Asha Devi Kumari"})
+    assert corrected.status_code == 200
+    revoked = client.get("/api/v1/trust/revocations").get_json()["revoked"]
+    assert old["certificate_id"] in revoked
+    check = client.post("/api/v1/certificates/verify", json={"text": old["formats"]["dcc"]})
+    assert check.get_json()["revoked"] is True and check.get_json()["valid"] is False
+    assert run_worker(reg_app) == 1
+    new = client.get(f"/api/v1/beneficiaries/{ref}/certificate", headers=auth(citizen)).get_json()
+    assert new["certificate_id"] != old["certificate_id"]
+    assert client.post("/api/v1/certificates/verify",
+                       json={"text": new["formats"]["dcc"]}).get_json()["valid"] is True
+
+
+def test_rotation_keeps_old_certificates_verifiable(reg_app, vaccinated):
+    client, citizen, ref = vaccinated
+    run_worker(reg_app)
+    old = client.get(f"/api/v1/beneficiaries/{ref}/certificate", headers=auth(citizen)).get_json()
+    with reg_app.app_context():
+        keystore_module.generate(services.keystore().keys_dir, "IN", "MoHFW")
+        assert len(services.keystore().generations()) == 2
+    assert len(client.get("/api/v1/trust/dcc").get_json()) == 2
+    still = client.post("/api/v1/certificates/verify", json={"text": old["formats"]["dcc"]})
+    assert still.get_json()["valid"] is True
