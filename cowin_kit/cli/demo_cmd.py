@@ -59,8 +59,38 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
         if report.existing_accounts:
             click.echo(f"demo staff accounts kept: {', '.join(report.existing_accounts)} "
                        f"(passwords in {accounts_file})")
+        from cowin_kit.certificates import keystore as keystore_module
+        from cowin_kit.certificates.services import keystore
+
+        if not keystore().generations():
+            pack = active_pack()
+            generation = keystore_module.generate(keystore().keys_dir, pack.code, "Demo issuer")
+            click.echo(f"generated certificate signing keys {generation.key_id}")
         if no_serve:
             return
+        _start_worker(app)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
         app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+def _start_worker(app) -> None:
+    """The certificate worker, in-process for the demo (production runs `cowin-kit worker`)."""
+    import threading
+    import time
+
+    from cowin_kit.certificates.services import keystore, process_outbox
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.db import get_database
+
+    def loop() -> None:
+        while True:
+            with app.app_context():
+                try:
+                    process_outbox(get_database().session_factory, active_pack(),
+                                   keystore().current())
+                except Exception:  # keep the demo serving; the row stays due
+                    logging.getLogger("cowin_kit").exception("certificate worker")
+            time.sleep(2)
+
+    threading.Thread(target=loop, name="certificate-worker", daemon=True).start()
