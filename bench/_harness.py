@@ -551,3 +551,61 @@ def _account_other_cpu(name: str, extra: dict[str, Any]) -> None:
 def dump_json(path: str | None, data: dict[str, Any]) -> None:
     if path:
         Path(path).write_text(json.dumps(data, indent=2) + "\n")
+
+
+# --- the app in this process (set-up steps and in-process timing) ---------------------------
+
+class InProcessApp:
+    """The Flask app built in the benchmark's own process with the instance's settings
+    (its environment), for set-up through the services and for in-process timings. With
+    ``push_context`` (set-up) an app context is pushed for the block; without it (test
+    client), each request gets its own app context, ``g`` and database session, as in
+    gunicorn. ``like_wsgi``: after building the app, do what cowin_kit/wsgi.py does after
+    building it (a full collection, then ``gc.freeze()``), so in-process timings match a
+    gunicorn worker's."""
+
+    def __init__(self, instance: BenchInstance, push_context: bool = True,
+                 like_wsgi: bool = False, **overrides: Any):
+        self.instance = instance
+        self.push_context = push_context
+        self.like_wsgi = like_wsgi
+        self.overrides = overrides
+        self._context = None
+
+    def __enter__(self):
+        from cowin_kit import create_app
+
+        saved = {k: v for k, v in os.environ.items() if k.startswith("COWIN_KIT_")}
+        for key in saved:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in self.instance.env.items()
+                           if k.startswith("COWIN_KIT_")})
+        try:
+            self.app = create_app(self.overrides or None)
+        finally:
+            for key in [k for k in os.environ if k.startswith("COWIN_KIT_")]:
+                del os.environ[key]
+            os.environ.update(saved)
+        if self.like_wsgi:
+            import gc
+
+            gc.collect()
+            gc.freeze()
+        if self.push_context:
+            self._context = self.app.app_context()
+            self._context.push()
+        return self.app
+
+    def __exit__(self, *_exc: Any) -> None:
+        from cowin_kit.db import get_database
+
+        if self._context is not None:
+            self._context.pop()  # closes the context's session
+        get_database(self.app).dispose()
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0..1) of an ascending list (nearest rank)."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]

@@ -93,7 +93,7 @@ def init_app(app: Flask) -> None:
     from cowin_kit import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
         admin_scheduling, certificates, imports, partners, scheduling, slips, staff, v1, v2,
-        v2_appointments, vaccinator,
+        v2_appointments, v2_certificates, vaccinator,
     )
 
     @app.before_request

@@ -9,7 +9,7 @@ import dataclasses
 from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields, validate
 
-from cowin_kit.api import citizen, load
+from cowin_kit.api import citizen, load, pack, request_locale
 from cowin_kit.apidoc import doc
 from cowin_kit.certificates import services, shc
 from cowin_kit.certificates.verify import verify
@@ -61,6 +61,32 @@ def _own_certificate(reference_id: str):
      response=CertificateOut, auth="citizen", tag="certificates")
 def certificate(reference_id: str):
     return jsonify(CertificateOut().dump(services.describe(_own_certificate(reference_id))))
+
+
+def certificate_pdf_response(reference_id: str) -> Response:
+    """The PDF of the signed-in citizen's member ``reference_id`` (404 for anyone else),
+    in the account's language (else the request's)."""
+    from cowin_kit.certificates.pdf_certificate import render_certificate_pdf
+    from cowin_kit.scheduling.slip import slip_locale
+
+    found = _own_certificate(reference_id)
+    active = pack()
+    locale = slip_locale(citizen(), active, request_locale())
+    data = render_certificate_pdf(get_session(), active, found, locale)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="certificate-{reference_id}.pdf"')
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
+
+
+@bp.get("/api/v1/beneficiaries/<reference_id>/certificate.pdf")
+@doc("My member's current certificate as PDF (in my account's language), with the QR "
+     "codes of every enabled format", auth="citizen", tag="certificates",
+     content_type="application/pdf")
+def certificate_pdf(reference_id: str):
+    return certificate_pdf_response(reference_id)
 
 
 @bp.get("/api/v1/beneficiaries/<reference_id>/certificate.smart-health-card")

@@ -241,6 +241,8 @@ def _register_subcommands() -> None:
     from cowin_kit.cli.scheduling_cmd import facilities, sessions
     main.add_command(facilities)
     main.add_command(sessions)
+    from cowin_kit.cli.vaccinations_cmd import vaccinations
+    main.add_command(vaccinations)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker
     main.add_command(keys)
     main.add_command(worker)

@@ -97,11 +97,13 @@ def cert() -> None:
 
 @cert.command("export")
 @click.argument("reference_id")
-@click.option("--format", "fmt", type=click.Choice(["vc", "dcc", "shc"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["vc", "dcc", "shc", "pdf"]), required=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--locale", help="Language of the PDF (default: the account's).")
 @handle_errors
-def cert_export(reference_id: str, fmt: str, output: Path | None) -> None:
-    """Print (or write) the QR content of REFERENCE_ID's latest certificate."""
+def cert_export(reference_id: str, fmt: str, output: Path | None, locale: str | None) -> None:
+    """Print (or write) the QR content of REFERENCE_ID's latest certificate; --format pdf
+    writes the PDF certificate (needs --output)."""
     from sqlalchemy import select
 
     from cowin_kit.certificates import services, shc
@@ -115,6 +117,9 @@ def cert_export(reference_id: str, fmt: str, output: Path | None) -> None:
             if beneficiary is None:
                 fail(f"no beneficiary {reference_id}")
             certificate = services.current_certificate(session, beneficiary)
+            if fmt == "pdf":
+                _write_pdf(session, beneficiary, certificate, output, locale)
+                return
             text = {"dcc": certificate.dcc, "vc": certificate.vc,
                     "shc": shc.qr_text(certificate.shc) if certificate.shc else None}[fmt]
     if text is None:
@@ -123,6 +128,25 @@ def cert_export(reference_id: str, fmt: str, output: Path | None) -> None:
         click.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
+
+
+def _write_pdf(session, beneficiary, certificate, output: Path | None,
+               locale: str | None) -> None:
+    from flask import current_app
+
+    from cowin_kit.certificates.pdf_certificate import render_certificate_pdf
+    from cowin_kit.config.runtime import active_pack
+
+    if output is None:
+        fail("--format pdf needs --output FILE")
+    pack = active_pack()
+    if not locale:
+        account_locale = beneficiary.account.locale if beneficiary.account else None
+        locale = account_locale if account_locale in pack.locales else pack.default_locale
+    with current_app.test_request_context():  # Babel's force_locale needs a request
+        data = render_certificate_pdf(session, pack, certificate, locale)
+    output.write_bytes(data)
+    click.echo(f"wrote {output}")
 
 
 @cert.command("verify")

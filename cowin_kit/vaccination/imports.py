@@ -1,0 +1,288 @@
+"""Bulk CSV import of doses given elsewhere or before the kit (`cowin-kit vaccinations
+import FILE`), in the style of the facility and session imports
+(cowin_kit/scheduling/imports.py, whose reading, checking and bulk-writing plumbing this
+module reuses).
+
+Columns (all required in the header): ``beneficiary_reference_id, vaccine, dose, date,
+lot, facility_code, vaccinator``. ``date`` is YYYY-MM-DD (the day in the pack's time zone,
+not in the future; stored as local midnight of that day); ``lot`` must not be empty;
+``facility_code`` may be empty (a dose given abroad or outside the kit's facilities);
+``vaccinator`` may be empty.
+
+The file is all-or-nothing: every bad row is reported as ``FILE:LINE: column: message``
+and nothing is written if there is any. Re-running a file is idempotent: a row whose
+person and dose number are already recorded with the same vaccine, date, lot, facility and
+vaccinator is counted as unchanged; any difference is an error naming the line (a recorded
+dose is never changed by an import; corrections go through the correction process, which
+revokes and reissues the certificate).
+
+Dose order: for each person, the file's doses together with the doses already recorded
+must form the schedule's sequence 1, 2, 3, ... (no gaps, dose numbers used once), each of
+a product the schedule allows after the earlier ones, at an age the schedule covers:
+``vaccination.rules.check_dose``. **Relaxed for history**: the schedule's minimum interval
+between doses is not enforced on imported doses (doses given abroad or before the kit
+followed the schedules of their time and place, and refusing them would leave a real dose
+without a certificate); a dose may still not be dated before the dose it follows.
+
+Each imported dose is written with ``source = "imported"``, gets its "certificate due"
+outbox row (in the same transaction, so the worker issues its certificate) and one audit
+event ``dose.import``; the whole file is also audited as ``vaccination.import``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cowin_kit.i18n import gettext as _
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.registration.rules import age_on
+from cowin_kit.scheduling.imports import (
+    _DATE, _INT, ImportInvalid, ImportReport, Progress, Source, _Bulk, _by_code, _chunks,
+    _commit, _decode, _fingerprint, _no_progress, _pack_document, _Problems, _read_bytes,
+    _read_table, _Row, _tick, IN_CHUNK,
+)
+from cowin_kit.scheduling.models import Facility
+from cowin_kit.scheduling.rules import BookingRefused, GivenDose
+from cowin_kit.vaccination import rules
+from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct, VaccineSchedule
+
+__all__ = ["ImportInvalid", "ImportReport", "import_vaccinations", "COLUMNS"]
+
+COLUMNS = ("beneficiary_reference_id", "vaccine", "dose", "date", "lot", "facility_code",
+           "vaccinator")
+MAX_DOSE = 20
+
+DOSE_COLUMNS = ("beneficiary_id", "dose_number", "product_id", "administered_at", "lot",
+                "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
+DUE_COLUMNS = ("dose_id", "reason", "status", "attempts", "next_attempt_at", "last_error",
+               "created_at")
+
+
+@dataclass(slots=True)
+class _DoseRow:
+    line: int
+    reference_id: str
+    beneficiary_id: int
+    number: int
+    vaccine: str
+    product_id: int
+    day: date
+    lot: str
+    facility_code: str
+    facility_id: int | None
+    vaccinator: str
+
+
+@dataclass(slots=True)
+class _Recorded:
+    product_code: str
+    day: date            # in the pack's time zone
+    lot: str
+    facility_id: int | None
+    vaccinator: str
+
+
+@dataclass(frozen=True)
+class _RelaxedSchedule:
+    """A schedule as check_dose reads it, without minimum intervals (imported history)."""
+
+    code: str
+    products: list[str]
+    interchangeable: bool
+    min_age: int
+    max_age: int | None
+    doses: list[Any]
+
+
+def _relaxed(schedule: VaccineSchedule) -> _RelaxedSchedule:
+    return _RelaxedSchedule(schedule.code, list(schedule.products), schedule.interchangeable,
+                            schedule.min_age, schedule.max_age,
+                            [{k: v for k, v in dose.items() if k != "min_interval_days"}
+                             for dose in schedule.doses])
+
+
+def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: str,
+                        progress: Progress | None = None,
+                        dry_run: bool = False) -> ImportReport:
+    """Record the doses of a CSV file (a path, its bytes or a stream); commits on success,
+    raises ``ImportInvalid`` with every problem and writes nothing otherwise. ``dry_run``
+    checks and counts but writes nothing."""
+    progress = progress or _no_progress
+    problems = _Problems(file_name)
+    data = _read_bytes(path_or_stream)
+    fingerprint = _fingerprint(data)
+    text = _decode(data, problems)
+    del data
+    problems.raise_if_any()
+    document = _pack_document(session)
+    zone = zoneinfo.ZoneInfo(document["timezone"])
+    today = datetime.now(zone).date()
+    table = _read_table(text, problems, COLUMNS, set(COLUMNS).__contains__)
+    if table is None:
+        problems.raise_if_any()
+    records = list(table.records)
+    report = ImportReport("vaccinations", file_name, rows=len(records), dry_run=dry_run)
+
+    # Lookups, once per file.
+    products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
+    codes_by_id = {product_id: code for code, product_id in products.items()}
+    schedules = [_relaxed(s) for s in session.scalars(select(VaccineSchedule))]
+    facilities = {code: row.id for code, row in _by_code(
+        session, (Facility.id, Facility.code), Facility.code,
+        (v.get("facility_code", "") for _l, v in records if v.get("facility_code"))).items()}
+    people = _by_code(session, (Beneficiary.id, Beneficiary.reference_id.label("code"),
+                                Beneficiary.birth_year, Beneficiary.birth_date),
+                      Beneficiary.reference_id,
+                      (v.get("beneficiary_reference_id", "") for _l, v in records))
+    recorded: dict[int, dict[int, _Recorded]] = {}
+    for chunk in _chunks(sorted({p.id for p in people.values()}), IN_CHUNK):
+        for beneficiary_id, number, product_id, at, lot, facility_id, vaccinator in \
+                session.execute(select(Dose.beneficiary_id, Dose.dose_number, Dose.product_id,
+                                       Dose.administered_at, Dose.lot, Dose.facility_id,
+                                       Dose.vaccinator).where(Dose.beneficiary_id.in_(chunk))):
+            recorded.setdefault(beneficiary_id, {})[number] = _Recorded(
+                codes_by_id.get(product_id, ""), at.astimezone(zone).date(), lot, facility_id,
+                vaccinator or "")
+
+    # Each row on its own.
+    parsed: list[_DoseRow] = []
+    first_line: dict[tuple[int, int], int] = {}
+    for index, (line, values) in enumerate(records, 1):
+        _tick(progress, "checking", index, len(records))
+        row = _Row(line, values, problems)
+        item = _check_row(row, people, products, facilities, today)
+        if item is None:
+            continue
+        key = (item.beneficiary_id, item.number)
+        if key in first_line:
+            row.bad("dose", _("dose %(n)d of %(ref)s is given twice (first on line %(line)d)",
+                              n=item.number, ref=item.reference_id, line=first_line[key]))
+            continue
+        first_line[key] = line
+        parsed.append(item)
+    progress("checking", len(records), len(records))
+
+    # Each person's doses in order: what is recorded, then the file's.
+    by_person: dict[int, list[_DoseRow]] = {}
+    for item in parsed:
+        by_person.setdefault(item.beneficiary_id, []).append(item)
+    new: list[_DoseRow] = []
+    for beneficiary_id, items in by_person.items():
+        existing = recorded.get(beneficiary_id, {})
+        person = people[items[0].reference_id]
+        given = [GivenDose(n, r.product_code, r.day) for n, r in existing.items()]
+        for item in sorted(items, key=lambda i: i.number):
+            current = existing.get(item.number)
+            if current is not None:
+                differs = [column for column, same in (
+                    ("vaccine", current.product_code == item.vaccine),
+                    ("date", current.day == item.day), ("lot", current.lot == item.lot),
+                    ("facility_code", current.facility_id == item.facility_id),
+                    ("vaccinator", current.vaccinator == item.vaccinator)) if not same]
+                if differs:
+                    problems.add(item.line, differs[0], _(
+                        "dose %(n)d of %(ref)s is already recorded with a different "
+                        "%(columns)s; a recorded dose is changed by a correction, not an import",
+                        n=item.number, ref=item.reference_id, columns=", ".join(differs)))
+                else:
+                    report.unchanged += 1
+                continue
+            if any(d.number == item.number - 1 and item.day < d.day for d in given):
+                problems.add(item.line, "date", _(
+                    "is before the date of dose %(n)d", n=item.number - 1))
+                given.append(GivenDose(item.number, item.vaccine, item.day))
+                continue
+            try:
+                rules.check_dose(given=given, product_code=item.vaccine, day=item.day,
+                                 age=age_on(item.day, person.birth_year, person.birth_date),
+                                 schedules=schedules, dose_number=item.number)
+            except BookingRefused as exc:
+                column = {"product_mismatch": "vaccine", "no_schedule": "vaccine",
+                          "age_not_eligible": "date"}.get(exc.code, "dose")
+                problems.add(item.line, column, str(exc))
+            # Later rows are checked against this one as the file gives it, so that one
+            # mistake is reported once, on its own line.
+            given.append(GivenDose(item.number, item.vaccine, item.day))
+            new.append(item)
+    problems.raise_if_any()
+    report.added = len(new)
+    new.sort(key=lambda i: (i.beneficiary_id, i.number))  # certificates issued in dose order
+
+    def write(bulk: _Bulk) -> None:
+        now = datetime.now(timezone.utc)
+        bulk.expect(2 * len(new))
+        bulk.insert(Dose, DOSE_COLUMNS, [
+            (i.beneficiary_id, i.number, i.product_id,
+             datetime.combine(i.day, time(0), zone).astimezone(timezone.utc), i.lot,
+             i.facility_id, i.vaccinator, now, None, "imported") for i in new])
+        ids: dict[tuple[int, int], int] = {}
+        for chunk in _chunks(sorted({i.beneficiary_id for i in new}), IN_CHUNK):
+            for dose_id, beneficiary_id, number in session.execute(
+                    select(Dose.id, Dose.beneficiary_id, Dose.dose_number)
+                    .where(Dose.beneficiary_id.in_(chunk))):
+                ids[(beneficiary_id, number)] = dose_id
+        bulk.insert(CertificateDue, DUE_COLUMNS, [
+            (ids[(i.beneficiary_id, i.number)], "dose", "pending", 0, now, None, now)
+            for i in new])
+        bulk.audit("dose.import", "dose", (
+            (ids[(i.beneficiary_id, i.number)],
+             {"beneficiary": i.reference_id, "dose": i.number, "vaccine": i.vaccine,
+              "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None})
+            for i in new))
+
+    return _commit(session, report, "vaccination.import", fingerprint, progress, write)
+
+
+def _check_row(row: _Row, people: dict[str, Any], products: dict[str, int],
+               facilities: dict[str, int], today: date) -> _DoseRow | None:
+    values = row.values
+    reference_id = row.text("beneficiary_reference_id", 14, required=True)
+    person = None
+    if reference_id:
+        person = people.get(reference_id)
+        if person is None:
+            row.bad("beneficiary_reference_id",
+                    _("no one is registered with reference ID %(ref)s", ref=reference_id))
+    vaccine = row.text("vaccine", 64, required=True)
+    if vaccine and vaccine not in products:
+        row.bad("vaccine", _("no vaccine with code %(code)s", code=vaccine))
+    number = None
+    if not values.get("dose"):
+        row.bad("dose", _("must not be empty"))
+    elif not _INT.match(values["dose"]) or not 1 <= int(values["dose"]) <= MAX_DOSE:
+        row.bad("dose", _("must be a whole number from %(low)d to %(high)d", low=1,
+                          high=MAX_DOSE))
+    else:
+        number = int(values["dose"])
+    day = None
+    text = values.get("date", "")
+    try:
+        day = date.fromisoformat(text) if _DATE.match(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        row.bad("date", _("must be a date like 2030-01-31"))
+    elif day > today:
+        row.bad("date", _("must not be in the future"))
+    lot = " ".join(values.get("lot", "").split())
+    if not lot:
+        row.bad("lot", _("must not be empty"))
+    elif len(lot) > 64:
+        row.bad("lot", _("is longer than %(n)d characters", n=64))
+    facility_code = row.text("facility_code", 64) or ""
+    facility_id = None
+    if facility_code:
+        facility_id = facilities.get(facility_code)
+        if facility_id is None:
+            row.bad("facility_code", _("no facility with code %(code)s", code=facility_code))
+    vaccinator = row.text("vaccinator", 150) or ""
+    if not row.ok:
+        return None
+    return _DoseRow(row.line, reference_id, person.id, number, vaccine, products[vaccine], day,
+                    lot, facility_code, facility_id, vaccinator)
