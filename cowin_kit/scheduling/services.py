@@ -457,9 +457,13 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
     ids = [row.id for row in rows]
     for chunk_start in range(0, len(ids), 1000):
         chunk = ids[chunk_start:chunk_start + 1000]
-        for cap in session.scalars(select(SessionDoseCapacity)
-                                   .where(SessionDoseCapacity.session_id.in_(chunk))):
-            capacities.setdefault(cap.session_id, {})[cap.dose_number] = cap.capacity - cap.booked
+        # plain rows, not ORM objects: only the seats left are needed (and the rows are
+        # read as the database has them, also where _claim changed them with Core UPDATEs)
+        for session_id, dose_number, capacity, booked in session.execute(
+                select(SessionDoseCapacity.session_id, SessionDoseCapacity.dose_number,
+                       SessionDoseCapacity.capacity, SessionDoseCapacity.booked)
+                .where(SessionDoseCapacity.session_id.in_(chunk))):
+            capacities.setdefault(session_id, {})[dose_number] = capacity - booked
         for slot in session.scalars(select(SessionSlot).where(SessionSlot.session_id.in_(chunk))
                                     .order_by(SessionSlot.starts_at)):
             slots.setdefault(slot.session_id, []).append(slot)
