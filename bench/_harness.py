@@ -609,3 +609,27 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return 0.0
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
+
+
+class HardTimeout(Exception):
+    """The whole benchmark ran past its --total-timeout."""
+
+
+def run_bounded(run, args) -> int:
+    """Run ``run(args)`` under a hard time limit (SIGALRM after args.total_timeout s), print
+    the results as JSON and write them to args.json; 0 on success, 1 on failure."""
+    def expire(_signum, _frame):
+        raise HardTimeout(f"benchmark took more than {args.total_timeout:.0f} s")
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.alarm(int(args.total_timeout))
+    try:
+        results = run(args)
+    except (RuntimeError, HardTimeout) as exc:
+        log(f"FAILED: {exc}")
+        return 1
+    finally:
+        signal.alarm(0)
+    print(json.dumps(results, indent=2))
+    dump_json(args.json, results)
+    return 0

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import zoneinfo
 from datetime import datetime, timedelta
@@ -39,16 +38,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
+    run_bounded,
     DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig, InProcessApp,
-    dump_json, ensure_wrk, log, replay, write_requests,
+    ensure_wrk, log, replay, write_requests,
 )
 
 SLOTS = "09:00-11:00;11:00-13:00;14:00-16:00"
 SLOT_LABELS = ["09:00-11:00", "11:00-13:00", "14:00-16:00"]
 
-
-class HardTimeout(Exception):
-    pass
 
 
 def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int,
@@ -241,21 +238,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
-    def expire(_signum, _frame):
-        raise HardTimeout(f"benchmark took more than {args.total_timeout:.0f} s")
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.alarm(int(args.total_timeout))
-    try:
-        results = run(args)
-    except (RuntimeError, HardTimeout) as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    finally:
-        signal.alarm(0)
-    print(json.dumps(results, indent=2))
-    dump_json(args.json, results)
-    return 0
+    return run_bounded(run, args)
 
 
 if __name__ == "__main__":

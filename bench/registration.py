@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -35,15 +34,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig, dump_json,
+    run_bounded,
+    DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig,
     ensure_wrk, http_batch, log, replay, start_py_spy, stop_py_spy, write_requests,
 )
 
 PER_ACCOUNT = 4
 
-
-class HardTimeout(Exception):
-    pass
 
 
 def redis_reachable(url: str) -> bool:
@@ -237,21 +234,7 @@ def main() -> int:
                              "py-spy (installed if missing) into FILE (collapsed stacks)")
     args = parser.parse_args()
 
-    def expire(_signum, _frame):
-        raise HardTimeout(f"benchmark took more than {args.total_timeout:.0f} s")
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.alarm(int(args.total_timeout))
-    try:
-        results = run(args)
-    except (RuntimeError, HardTimeout) as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    finally:
-        signal.alarm(0)
-    print(json.dumps(results, indent=2))
-    dump_json(args.json, results)
-    return 0
+    return run_bounded(run, args)
 
 
 if __name__ == "__main__":

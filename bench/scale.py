@@ -27,10 +27,8 @@ of one request are then replayed with EXPLAIN (ANALYZE, BUFFERS).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import signal
 import statistics
 import sys
 import time
@@ -41,13 +39,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, dump_json, log, percentile,
+    run_bounded,
+    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, log, percentile,
     wait_for_quiet_machine,
 )
 
-
-class HardTimeout(Exception):
-    pass
 
 
 def load(instance: BenchInstance, facilities: int, sessions: int, districts: int,
@@ -239,21 +235,7 @@ def main() -> int:
     parser.add_argument("--plans", help="also write the EXPLAIN (ANALYZE, BUFFERS) plans here")
     args = parser.parse_args()
 
-    def expire(_signum, _frame):
-        raise HardTimeout(f"benchmark took more than {args.total_timeout:.0f} s")
-
-    signal.signal(signal.SIGALRM, expire)
-    signal.alarm(int(args.total_timeout))
-    try:
-        results = run(args)
-    except (RuntimeError, HardTimeout) as exc:
-        log(f"FAILED: {exc}")
-        return 1
-    finally:
-        signal.alarm(0)
-    print(json.dumps(results, indent=2))
-    dump_json(args.json, results)
-    return 0
+    return run_bounded(run, args)
 
 
 if __name__ == "__main__":
