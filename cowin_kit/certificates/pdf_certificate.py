@@ -20,11 +20,10 @@ import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from PIL import Image
-from segno import consts
 from sqlalchemy.orm import Session
 
 from cowin_kit.certificates import shc
-from cowin_kit.certificates.codecs import SHC_PREFIX
+from cowin_kit.certificates.qr import QR_BUILDERS
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.i18n import gettext as _
@@ -70,19 +69,8 @@ class CertificateView:
 
 
 def _qr_code(kind: str, text: str) -> segno.QRCode:
-    """The same codes as :mod:`cowin_kit.certificates.qr` (modes and error correction of
-    each format), with the fixed mask."""
-    if kind == "dcc":
-        return segno.make(text, error="q", mode="alphanumeric", micro=False,
-                          boost_error=False, mask=QR_MASK)
-    if kind == "vc":
-        return segno.make(text, error="m", mode="alphanumeric", micro=False,
-                          boost_error=False, mask=QR_MASK)
-    head_length = len(SHC_PREFIX)  # SHC: a byte segment 'shc:/', a numeric one
-    if text[head_length:head_length + 1].isdigit() and "/" in text[head_length:]:
-        head_length = text.rindex("/") + 1
-    segments = [(text[:head_length], consts.MODE_BYTE), (text[head_length:], consts.MODE_NUMERIC)]
-    return segno.make(segments, error="l", micro=False, boost_error=False, mask=QR_MASK)
+    """The format's code as :mod:`cowin_kit.certificates.qr` makes it, with the fixed mask."""
+    return QR_BUILDERS[kind](text, mask=QR_MASK)
 
 
 @lru_cache(maxsize=512)
