@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling import services as scheduling
+from cowin_kit.worker import Worker
 from test_booking import add_members, booked_counts, publish, today
 from test_openapi import national_admin_token
 from test_registration_api import auth, reg_app, sign_in  # noqa: F401
@@ -105,7 +106,80 @@ def test_a_cancellation_alerts_waiting_subscribers(reg_app):
     waiting = sign_in(reg_app, client, "9123456789")
     client.post("/api/v1/alerts", headers=auth(waiting),
                 json={"postal_code": "695001", "age": 30, "vaccine": "COVISHIELD"})
-    assert messages(reg_app, "slot_alert") == []
-    client.post(f"/api/v1/appointments/{booking['booking_id']}/cancel", headers=auth(first), json={})
-    assert [m["to"] for m in messages(reg_app, "slot_alert")] == ["+919123456789"]
+    worker = Worker(reg_app)
+    assert worker.run_round(force_alerts=True).alerts_sent == 0  # fully booked: nothing to say
+    cancelled = client.post(f"/api/v1/appointments/{booking['booking_id']}/cancel",
+                            headers=auth(first), json={})
+    assert cancelled.status_code == 200
+    assert messages(reg_app, "slot_alert") == []  # the request itself tells nobody
+    assert worker.run_round(force_alerts=True).alerts_sent == 1
+    (alert,) = messages(reg_app, "slot_alert")
+    assert alert["to"] == "+919123456789" and alert["text"].startswith("1 ")
+    assert worker.run_round(force_alerts=True).alerts_sent == 0  # once per period
     assert booked_counts(reg_app, session_id)[2] == 0
+
+
+def test_worker_polls_alerts_at_its_own_pace(reg_app):
+    client = reg_app.test_client()
+    publish(reg_app, capacity={1: 4})
+    token = sign_in(reg_app, client)
+    client.post("/api/v1/alerts", headers=auth(token), json={"location": "IN-KL", "age": 40})
+    slow = Worker(reg_app, alert_poll_seconds=3600)
+    first = slow.run_round()
+    assert first.alerts_checked and first.alerts_sent == 1
+    assert not slow.run_round().alerts_checked  # not due again for an hour
+
+
+def test_alerts_dispatch_command_and_worker_once(reg_app, monkeypatch):
+    from click.testing import CliRunner
+
+    from cowin_kit.cli import main
+
+    client = reg_app.test_client()
+    publish(reg_app, capacity={1: 4})
+    token = sign_in(reg_app, client)
+    client.post("/api/v1/alerts", headers=auth(token), json={"postal_code": "695001", "age": 40})
+    settings = reg_app.config["COWIN_KIT"]
+    for key in ("DATABASE_URL", "INSTANCE_PATH", "NOTIFIER", "ENV"):
+        monkeypatch.setenv(f"COWIN_KIT_{key}", str(settings[key]))
+    runner = CliRunner()
+    result = runner.invoke(main, ["alerts", "dispatch"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "sent 1 slot alert(s)"
+    assert len(messages(reg_app, "slot_alert")) == 1
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "slot alert" not in result.output  # already told within the period
+    assert len(messages(reg_app, "slot_alert")) == 1
+
+
+def test_concurrent_workers_tell_each_subscriber_once(reg_app):
+    """Two worker replicas dispatching at the same moment (PostgreSQL: SKIP LOCKED)."""
+    import threading
+
+    if reg_app.config["COWIN_KIT"]["DATABASE_URL"].startswith("sqlite"):
+        import pytest
+
+        pytest.skip("replicas share a PostgreSQL database; SQLite serialises writers")
+    client = reg_app.test_client()
+    publish(reg_app, capacity={1: 40})
+    mobiles = [f"98765{n:05d}" for n in range(30)]
+    for mobile in mobiles:
+        token = sign_in(reg_app, client, mobile)
+        assert client.post("/api/v1/alerts", headers=auth(token),
+                           json={"location": "IN-KL", "age": 40}).status_code == 201
+    barrier = threading.Barrier(2)
+    sent: list[int] = []
+
+    def replica() -> None:
+        worker = Worker(reg_app)
+        barrier.wait()
+        sent.append(worker.run_round(force_alerts=True).alerts_sent)
+
+    threads = [threading.Thread(target=replica) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    told = [m["to"] for m in messages(reg_app, "slot_alert")]
+    assert sum(sent) == 30 and len(told) == 30 and len(set(told)) == 30

@@ -23,8 +23,6 @@ from cowin_kit.vaccination.models import VaccineProduct
 
 bp = Blueprint("api_admin_scheduling", __name__, url_prefix="/api/v1")
 
-ALERTS_PER_TRIGGER = 200
-
 
 def _require(action: str, scope: access.Scope) -> None:
     if not access.user_can(staff(), action, scope):
@@ -67,10 +65,6 @@ def _session_json(vaccination_session: VaccinationSession) -> dict:
     })
 
 
-def _alert_others() -> None:
-    """Seats appeared: tell the oldest matching subscribers (bounded per request)."""
-    services.dispatch_slot_alerts(get_session(), pack(), limit=ALERTS_PER_TRIGGER)
-
 
 @bp.post("/admin/facilities")
 @doc("Create or update a facility", body=schemas.FacilityIn, response=schemas.FacilityOut,
@@ -105,7 +99,6 @@ def publish_session():
         min_age=data["min_age"], max_age=data.get("max_age"),
         fee=Decimal(str(round(data["fee"], 2))))
     session.commit()
-    _alert_others()
     return jsonify(_session_json(published)), 201
 
 
@@ -117,7 +110,6 @@ def change_capacity(session_id: str):
     vaccination_session = _managed_session(session_id)
     services.change_capacity(get_session(), vaccination_session.id,
                              {int(k): v for k, v in data["capacity"].items()})
-    _alert_others()
     return jsonify(_session_json(vaccination_session))
 
 

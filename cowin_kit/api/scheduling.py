@@ -161,10 +161,5 @@ def cancel(booking_id: str):
     data = load(schemas.CancelIn())
     cancelled = services.cancel(get_session(), citizen(), booking_id=booking_id,
                                 reference_ids=data.get("beneficiaries"))
-    seats_freed()
     return jsonify(_booking_json(cancelled))
 
-
-def seats_freed() -> None:
-    """Seats came free: tell the oldest matching slot-alert subscribers (bounded)."""
-    services.dispatch_slot_alerts(get_session(), pack(), limit=50)

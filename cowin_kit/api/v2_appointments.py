@@ -6,10 +6,9 @@ from datetime import date, datetime, timedelta
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
 from cowin_kit.api import citizen, load, pack, request_locale
-from cowin_kit.api.scheduling import booking_limited, search_limits, seats_freed
+from cowin_kit.api.scheduling import booking_limited, search_limits
 from cowin_kit.cache import cached_response
 from cowin_kit.api.v2 import bp
 from cowin_kit.db import get_session
@@ -19,7 +18,7 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.ratelimit import limiter
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import services
-from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
+from cowin_kit.scheduling.models import Facility, SessionSlot, VaccinationSession
 
 
 def _cowin_date(text: str | None) -> date:
@@ -254,7 +253,6 @@ def cancel():
     data = load(CancelIn())
     services.cancel(get_session(), citizen(), booking_id=data["appointment_id"],
                     reference_ids=data.get("beneficiariesToCancel"))
-    seats_freed()
     return "", 204
 
 

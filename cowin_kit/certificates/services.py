@@ -138,17 +138,22 @@ def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose
     return certificate
 
 
-def process_outbox(factory: sessionmaker[Session], pack: ActivePack, keys: KeyGeneration, *,
+def process_outbox(factory: sessionmaker[Session], pack: ActivePack,
+                   keys: KeyGeneration | Callable[[], KeyGeneration], *,
                    limit: int = 100, now: datetime | None = None,
                    before_commit: Callable[[Certificate], None] | None = None) -> int:
     """Issue up to ``limit`` due certificates, one transaction each; returns how many.
-    Rows are claimed with SKIP LOCKED on PostgreSQL, so several workers share the work."""
+    Rows are claimed with SKIP LOCKED on PostgreSQL, so several workers share the work.
+    ``keys`` may be a function, called only when something is due (an idle worker needs
+    no signing keys)."""
     now = now or datetime.now(timezone.utc)
     issued = 0
     with factory() as session:
         ids = list(session.scalars(select(CertificateDue.id).where(
             CertificateDue.status == "pending", CertificateDue.next_attempt_at <= now)
             .order_by(CertificateDue.id).limit(limit)))
+    if ids and callable(keys):
+        keys = keys()
     for due_id in ids:
         with factory() as session:
             due = session.scalars(select(CertificateDue).where(

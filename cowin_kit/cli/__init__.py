@@ -238,9 +238,10 @@ def _register_subcommands() -> None:
     main.add_command(users_cmd.partners)
     from cowin_kit.cli.i18n_cmd import i18n
     main.add_command(i18n)
-    from cowin_kit.cli.scheduling_cmd import facilities, sessions
+    from cowin_kit.cli.scheduling_cmd import alerts, facilities, sessions
     main.add_command(facilities)
     main.add_command(sessions)
+    main.add_command(alerts)
     from cowin_kit.cli.vaccinations_cmd import vaccinations
     main.add_command(vaccinations)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker

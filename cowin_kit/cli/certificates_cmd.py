@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -70,24 +69,25 @@ def keys_export(output: Path | None) -> None:
 
 
 @click.command()
-@click.option("--once", is_flag=True, help="Process what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Run every job once (slot alerts included), then exit.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @handle_errors
 def worker(once: bool, interval: float) -> None:
-    """Issue due certificates (the outbox written with each dose), retrying failures."""
-    from cowin_kit.certificates.services import keystore, process_outbox
-    from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    """Background jobs: issue due certificates (the outbox written with each dose, retried
+    on failure) and tell slot-alert subscribers of free seats. Run one or more replicas."""
+    from cowin_kit.worker import Worker, describe
 
-    with app_context():
-        factory = get_database().session_factory
-        while True:
-            issued = process_outbox(factory, active_pack(), keystore().current())
-            if issued:
-                click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} issued {issued} certificate(s)")
-            if once:
-                return
-            time.sleep(interval)
+    def report(done) -> None:
+        line = describe(done)
+        if line:
+            click.echo(line)
+
+    with app_context() as app:
+        runner = Worker(app)
+        if once:
+            report(runner.run_round(force_alerts=True))
+            return
+        runner.run_forever(interval, report=report)
 
 
 @click.group()

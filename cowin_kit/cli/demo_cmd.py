@@ -75,22 +75,8 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
 
 
 def _start_worker(app) -> None:
-    """The certificate worker, in-process for the demo (production runs `cowin-kit worker`)."""
-    import threading
-    import time
+    """The worker (certificates, slot alerts), in-process for the demo; production runs
+    `cowin-kit worker`."""
+    from cowin_kit.worker import start_in_thread
 
-    from cowin_kit.certificates.services import keystore, process_outbox
-    from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
-
-    def loop() -> None:
-        while True:
-            with app.app_context():
-                try:
-                    process_outbox(get_database().session_factory, active_pack(),
-                                   keystore().current())
-                except Exception:  # keep the demo serving; the row stays due
-                    logging.getLogger("cowin_kit").exception("certificate worker")
-            time.sleep(2)
-
-    threading.Thread(target=loop, name="certificate-worker", daemon=True).start()
+    start_in_thread(app)

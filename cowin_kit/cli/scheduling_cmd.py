@@ -73,3 +73,23 @@ def sessions_import(file: Path, check: bool) -> None:
     max_age, fee. Seats never go below what is already booked.
     """
     _run("sessions", file, check)
+
+
+@click.group()
+def alerts() -> None:
+    """Slot alerts citizens subscribed to (the worker sends them every
+    SLOT_ALERT_POLL_SECONDS)."""
+
+
+@alerts.command("dispatch")
+@handle_errors
+def alerts_dispatch() -> None:
+    """Tell subscribers of free seats now, oldest subscription first, each at most once
+    per SLOT_ALERT_PERIOD_SECONDS."""
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.db import get_database
+    from cowin_kit.scheduling.services import dispatch_slot_alerts
+
+    with app_context() as app, app.test_request_context(), get_database().session() as session:
+        sent = dispatch_slot_alerts(session, active_pack())
+    click.echo(f"sent {sent} slot alert(s)")

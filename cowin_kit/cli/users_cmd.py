@@ -11,7 +11,7 @@ import click
 from sqlalchemy.orm import Session
 
 from cowin_kit.cli import app_context, fail, handle_errors
-from cowin_kit.identity.models import RoleGrant, StaffUser
+from cowin_kit.identity.models import RoleGrant
 
 
 @contextmanager

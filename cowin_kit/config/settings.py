@@ -167,6 +167,8 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Bookings, reschedules and cancellations allowed per citizen account."),
     Setting("SLOT_ALERT_PERIOD_SECONDS", "int", 21600,
             "A slot-alert subscription is notified at most once in this period."),
+    Setting("SLOT_ALERT_POLL_SECONDS", "int", 60,
+            "How often the worker looks for free seats matching slot-alert subscriptions."),
     Setting("API_LIMITS_PER_IP", "str", "",
             "Default limit on every API call per client IP (e.g. `100/5minute`, as CoWIN's "
             "public API); empty means none."),

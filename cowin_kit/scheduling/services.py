@@ -632,7 +632,11 @@ def unsubscribe_slot_alert(session: Session, account: CitizenAccount, subscripti
 def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | None = None,
                          period_seconds: int | None = None, limit: int = 1000) -> int:
     """Tell subscribers whose wish matches seats that are free now. Oldest subscription
-    first, each at most once per period; returns how many were told."""
+    first, each at most once per period; returns how many were told.
+
+    Run by the worker. Subscriptions are claimed with SKIP LOCKED on PostgreSQL so that
+    several workers never tell the same person twice, and subscribers with the same wish
+    share one availability search."""
     from datetime import timedelta
 
     from cowin_kit.scheduling.models import SlotAlertSubscription
@@ -646,21 +650,31 @@ def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | 
         SlotAlertSubscription.active,
         (SlotAlertSubscription.last_notified_at.is_(None))
         | (SlotAlertSubscription.last_notified_at <= now - period))
-        .order_by(SlotAlertSubscription.created_at, SlotAlertSubscription.id).limit(limit)))
+        .order_by(SlotAlertSubscription.created_at, SlotAlertSubscription.id).limit(limit)
+        .with_for_update(skip_locked=True)))
+    found: dict[tuple, tuple[int, str] | None] = {}
     notices = []
     for subscription in due:
-        centres = find_availability(session, days=days, location_id=subscription.location_id,
-                                    postal_code=subscription.postal_code,
-                                    product_code=subscription.product_code, age=subscription.age,
-                                    dose=subscription.dose_number)
-        seats = sum(item.available.get(subscription.dose_number, 0)
-                    for centre in centres for item in centre.sessions)
-        if seats <= 0:
+        wish = (subscription.location_id, subscription.postal_code, subscription.product_code,
+                subscription.age, subscription.dose_number)
+        if wish not in found:
+            centres = find_availability(session, days=days, location_id=subscription.location_id,
+                                        postal_code=subscription.postal_code,
+                                        product_code=subscription.product_code,
+                                        age=subscription.age, dose=subscription.dose_number)
+            seats = sum(item.available.get(subscription.dose_number, 0)
+                        for centre in centres for item in centre.sessions)
+            first_with_seats = next(
+                (centre.facility.name for centre in centres
+                 if any(item.available.get(subscription.dose_number, 0) > 0
+                        for item in centre.sessions)), None)
+            found[wish] = (seats, first_with_seats) if seats > 0 and first_with_seats else None
+        if found[wish] is None:
             continue
+        seats, facility_name = found[wish]
         account = session.get(CitizenAccount, subscription.account_id)
-        first = centres[0]
         notices.append(Notice(account.mobile, account.locale or pack.default_locale,
-                              "slot_alert", {"seats": seats, "facility": first.facility.name,
+                              "slot_alert", {"seats": seats, "facility": facility_name,
                                              "dose": subscription.dose_number}))
         subscription.last_notified_at = now
         audit.record(session, "slot_alert.notify", "slot_alert_subscription", subscription.id,

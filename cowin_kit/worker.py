@@ -1,0 +1,106 @@
+"""The background worker: everything that must happen after a request, not inside it.
+
+Jobs, each run when due:
+- the certificate outbox (every poll): a certificate for every recorded dose;
+- slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats.
+
+Production runs ``cowin-kit worker`` (any number of replicas: outbox rows and alert
+subscriptions are claimed with SKIP LOCKED on PostgreSQL); the demo runs the same loop in a
+thread. Requests never dispatch alerts themselves: under a stampede a cancellation must not
+pay for hundreds of availability searches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import Flask
+
+log = logging.getLogger("cowin_kit.worker")
+
+
+@dataclass
+class WorkerRound:
+    certificates_issued: int = 0
+    alerts_sent: int = 0
+    alerts_checked: bool = False
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Worker:
+    """One worker's state: when each periodic job last ran."""
+
+    app: Flask
+    alert_poll_seconds: float | None = None
+    _last_alerts: float = field(default=float("-inf"), init=False)
+
+    def run_round(self, *, force_alerts: bool = False,
+                  now: datetime | None = None) -> WorkerRound:
+        """Run every job that is due now, in the app's context."""
+        from cowin_kit.certificates.services import keystore, process_outbox
+        from cowin_kit.config.runtime import active_pack
+        from cowin_kit.db import get_database
+        from cowin_kit.scheduling.services import dispatch_slot_alerts
+
+        from cowin_kit.audit.services import Actor, acting_as
+
+        result = WorkerRound()
+        with self.app.app_context(), acting_as(Actor("system", "worker")):
+            pack = active_pack()
+            database = get_database()
+            try:
+                result.certificates_issued = process_outbox(
+                    database.session_factory, pack, lambda: keystore().current(), now=now)
+            except Exception:  # e.g. no signing keys yet: the rows stay due; alerts still go
+                log.exception("certificate outbox failed; retrying next round")
+                result.failed.append("certificates")
+            poll = (self.alert_poll_seconds if self.alert_poll_seconds is not None
+                    else self.app.config["COWIN_KIT"]["SLOT_ALERT_POLL_SECONDS"])
+            if force_alerts or time.monotonic() - self._last_alerts >= poll:
+                self._last_alerts = time.monotonic()
+                result.alerts_checked = True
+                # The notifier renders messages in the subscriber's language: that needs a
+                # request context for Babel.
+                with self.app.test_request_context(), database.session() as session:
+                    result.alerts_sent = dispatch_slot_alerts(session, pack, now=now)
+        return result
+
+    def run_forever(self, interval: float, stop: threading.Event | None = None,
+                    report: Callable[[WorkerRound], None] | None = None) -> None:
+        """Poll until ``stop`` is set. A failing round is logged and retried next round:
+        nothing is lost, the outbox row or subscription is still due."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                done = self.run_round()
+                if report is not None:
+                    report(done)
+            except Exception:
+                log.exception("worker round failed; retrying in %.0f s", interval)
+            stop.wait(interval)
+
+
+def start_in_thread(app: Flask, interval: float = 2.0) -> threading.Event:
+    """The demo's in-process worker; set the returned event to stop it."""
+    stop = threading.Event()
+    worker = Worker(app)
+    threading.Thread(target=worker.run_forever, args=(interval, stop),
+                     name="cowin-kit-worker", daemon=True).start()
+    return stop
+
+
+def describe(done: WorkerRound) -> str | None:
+    parts = []
+    if done.certificates_issued:
+        parts.append(f"issued {done.certificates_issued} certificate(s)")
+    if done.alerts_sent:
+        parts.append(f"sent {done.alerts_sent} slot alert(s)")
+    if not parts:
+        return None
+    return f"{datetime.now(timezone.utc):%H:%M:%S} " + ", ".join(parts)
