@@ -119,3 +119,32 @@ def test_cli_export_writes_a_pdf(reg_app, vaccinated, tmp_path, database_url):
     assert ref in pdf_text(output.read_bytes())
     needs_output = CliRunner().invoke(main, ["cert", "export", ref, "--format", "pdf"], env=env)
     assert needs_output.exit_code == 1 and "--output" in needs_output.output
+
+
+def test_the_pack_logo_is_drawn_from_the_installed_document(reg_app, vaccinated, tmp_path):
+    """The pack folder is not on the server: the installed document carries the logo."""
+    from PIL import Image
+
+    from cowin_kit.config.runtime import active_pack
+
+    if shutil.which("pdfimages") is None:
+        pytest.skip("pdfimages (poppler-utils) is not installed")
+    client, citizen, ref = vaccinated
+    run_worker(reg_app)
+    with reg_app.app_context():
+        assert active_pack().document["certificates"]["logo"].startswith("data:image/png;base64,")
+    data = client.get(f"/api/v1/beneficiaries/{ref}/certificate.pdf",
+                      headers=auth(citizen)).get_data()
+    (tmp_path / "cert.pdf").write_bytes(data)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    subprocess.run(["pdfimages", "-png", str(tmp_path / "cert.pdf"), str(folder / "img")],
+                   check=True)
+    logos = []
+    for path in sorted(folder.glob("*.png")):
+        with Image.open(path) as image:
+            if image.size == (240, 240):
+                logos.append(image.convert("RGB"))
+    # the example logo: a green cross on white in a green ring
+    assert any(image.getpixel((120, 120)) == (19, 136, 8)
+               and image.getpixel((120, 32)) == (255, 255, 255) for image in logos)

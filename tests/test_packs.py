@@ -140,3 +140,19 @@ def test_missing_files_and_locales_are_reported(tmp_path):
     assert any(p.file == "vaccines.yaml" and "missing" in p.message for p in problems)
     assert any(p.file == "locations.csv" and p.field == "name_fr" for p in problems)
     assert any(p.file == "pack.yaml" and "fr" in p.message for p in problems)
+
+
+def test_certificate_logo_must_be_a_small_png_or_jpeg_in_the_pack(tmp_path):
+    folder = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", folder)
+    pack = load_pack(folder)
+    assert pack.document["certificates"]["logo"].startswith("data:image/png;base64,")
+    (folder / "logo.png").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    problems = validate_pack(folder)
+    assert [(p.field, p.message) for p in problems] == [
+        ("certificates.logo", "file 'logo.png' is neither PNG nor JPEG")]
+    (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 300 * 1024)
+    assert [p.message for p in validate_pack(folder)] == [
+        "file 'logo.png' is 300 KiB; at most 256 KiB"]
+    (folder / "logo.png").unlink()
+    assert [p.message for p in validate_pack(folder)] == ["file 'logo.png' is not in the pack"]

@@ -8,11 +8,12 @@ exactly what was signed.
 Fonts, shaping and the embedded font programs come from :mod:`cowin_kit.pdf` (parsed and
 subset once per process); a certificate costs its QR images and its own objects.
 
-The pack's logo (``certificates.logo``) is a file of the pack folder, which is not kept
-on the server (only the pack document is installed), so the PDF has no logo."""
+The pack's logo (``certificates.logo``) travels inside the installed pack document (the
+installer inlines it), so every process can draw it; it is decoded once per process."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from cowin_kit.certificates import shc
 from cowin_kit.certificates.qr import QR_BUILDERS
 from cowin_kit.certificates.models import Certificate
+from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
@@ -61,11 +63,27 @@ class CertificateView:
     vaccination: list[tuple[str, str]]
     codes: list[tuple[str, Image.Image]]  # (caption, QR image)
     labels: dict[str, str] = field(default_factory=dict)
+    logo: Image.Image | None = None
 
     def texts(self) -> list[str]:
         return [self.issuer, self.title, self.status, *self.labels.values(),
                 *(t for pair in self.person + self.vaccination for t in pair),
                 *(caption for caption, _png in self.codes)]
+
+
+LOGO_MM = 20
+
+
+@lru_cache(maxsize=4)
+def _logo_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def pack_logo(pack: ActivePack) -> Image.Image | None:
+    data = logo_bytes(pack.document)
+    return _logo_image(data) if data else None
 
 
 def _qr_code(kind: str, text: str) -> segno.QRCode:
@@ -171,7 +189,7 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
     return CertificateView(locale=locale, rtl=is_rtl(locale), issuer=issuer,
                            title=labels["title"], status=status, person=person,
                            vaccination=[row for row in rows if row[1]], codes=codes,
-                           labels=labels)
+                           labels=labels, logo=pack_logo(pack))
 
 
 def certificate_pdf(view: CertificateView) -> bytes:
@@ -181,9 +199,23 @@ def certificate_pdf(view: CertificateView) -> bytes:
     pdf.set_margins(15, 12, 15)
     pdf.set_auto_page_break(True, margin=12)
     pdf.add_page()
+    logo_bottom = None
+    if view.logo is not None:
+        # The logo on the reading side; the heading beside it.
+        top = pdf.y
+        x = pdf.w - pdf.r_margin - LOGO_MM if view.rtl else pdf.l_margin
+        pdf.image(view.logo, x=x, y=top, w=LOGO_MM, h=LOGO_MM)
+        logo_bottom = top + LOGO_MM + 2
+        if view.rtl:
+            pdf.set_right_margin(pdf.r_margin + LOGO_MM + 4)
+        else:
+            pdf.set_left_margin(pdf.l_margin + LOGO_MM + 4)
     if view.issuer:
         pdf.paragraph(view.issuer, size=11, bold=True, gap=1)
     pdf.paragraph(view.title, size=18, bold=True, gap=2)
+    if logo_bottom is not None:
+        pdf.set_margins(15, 12, 15)
+        pdf.set_y(max(pdf.y, logo_bottom))
     pdf.paragraph(view.status, size=10, gap=3)
 
     def section(heading: str, rows: list[tuple[str, str]]) -> None:

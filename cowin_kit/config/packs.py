@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -204,8 +205,8 @@ class _Validator:
         translations = self._check_translations(context)
         if self.problems or document is None or vaccines is None:
             return None
-        return Pack(self.root, document, locations, vaccines, population,
-                    content_hash(self.root), translations)
+        return Pack(self.root, inline_logo(self.root, document), locations, vaccines,
+                    population, content_hash(self.root), translations)
 
     # pack.yaml
     def _load_pack_yaml(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -274,9 +275,10 @@ class _Validator:
             self.problem(f, line(("id_types",)), "id_types",
                          "at least one ID type must allow registration")
         logo = doc["certificates"].get("logo")
-        if logo and not (self.root / logo).is_file():
-            self.problem(f, line(("certificates", "logo")), "certificates.logo",
-                         f"file {logo!r} is not in the pack")
+        if logo:
+            reason = logo_problem(self.root, logo)
+            if reason:
+                self.problem(f, line(("certificates", "logo")), "certificates.logo", reason)
         # Every localised text needs every declared locale.
         texts: list[tuple[tuple[Any, ...], dict[str, str]]] = [(("name",), doc["name"])]
         texts += [(("hierarchy", i, "name"), lvl["name"]) for i, lvl in enumerate(doc["hierarchy"])]
@@ -621,6 +623,48 @@ def load_pack(path: str | Path) -> Pack:
         raise PackInvalid(sorted(set(validator.problems),
                                  key=lambda p: (p.file, p.line, p.field, p.message)))
     return pack
+
+
+LOGO_MAX_BYTES = 256 * 1024
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def _logo_type(data: bytes) -> str | None:
+    return next((media for magic, media in LOGO_TYPES.items() if data.startswith(magic)), None)
+
+
+def logo_problem(root: Path, name: str) -> str | None:
+    """Why the certificate logo file cannot be used, or None."""
+    path = root / name
+    if name.startswith("data:"):
+        return None  # already inlined (a document read back from the database)
+    if not path.is_file() or root.resolve() not in path.resolve().parents:
+        return f"file {name!r} is not in the pack"
+    data = path.read_bytes()
+    if len(data) > LOGO_MAX_BYTES:
+        return f"file {name!r} is {len(data) // 1024} KiB; at most {LOGO_MAX_BYTES // 1024} KiB"
+    if _logo_type(data) is None:
+        return f"file {name!r} is neither PNG nor JPEG"
+    return None
+
+
+def inline_logo(root: Path, document: dict[str, Any]) -> dict[str, Any]:
+    """The document with ``certificates.logo`` as a data: URI, so that the installed
+    document carries the image to every process (pack folders are not kept on servers)."""
+    name = document.get("certificates", {}).get("logo")
+    if not name or name.startswith("data:"):
+        return document
+    data = (root / name).read_bytes()
+    uri = f"data:{_logo_type(data)};base64,{base64.b64encode(data).decode('ascii')}"
+    return {**document, "certificates": {**document["certificates"], "logo": uri}}
+
+
+def logo_bytes(document: dict[str, Any]) -> bytes | None:
+    """The certificate logo of an installed document (see :func:`inline_logo`)."""
+    uri = document.get("certificates", {}).get("logo")
+    if not uri or not uri.startswith("data:"):
+        return None
+    return base64.b64decode(uri.partition(",")[2])
 
 
 def content_hash(root: Path) -> str:
