@@ -7,6 +7,7 @@ Redis when COWIN_KIT_REDIS_URL is set (shared by every worker and pod)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -57,26 +58,36 @@ def init_app(app: Flask) -> None:
     app.extensions["cowin_kit.cache"] = RedisCache(url) if url else MemoryCache()
 
 
+def _etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
 def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
     """Serve the view's 200 answer from the cache for AVAILABILITY_CACHE_SECONDS; the key
-    is the full URL and the answer's language."""
+    is the full URL and the answer's language. The entry keeps the body's ETag, so a hit
+    costs a lookup and a comparison, not a hash of the body."""
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         from flask_babel import get_locale
 
         ttl = current_app.config["COWIN_KIT"]["AVAILABILITY_CACHE_SECONDS"]
+        if ttl <= 0:
+            return view(*args, **kwargs)
         cache = current_app.extensions["cowin_kit.cache"]
-        key = f"{get_locale()}|{request.full_path}"
-        body = cache.get(key) if ttl > 0 else None
-        if body is not None:
-            response = current_app.response_class(body, mimetype="application/json")
+        key = f"v2|{get_locale()}|{request.full_path}"  # v2: entries carry their ETag
+        entry = cache.get(key)
+        if entry is not None:
+            etag, _, body = entry.partition(b"\n")
+            tag = etag.decode("ascii")
         else:
             response = view(*args, **kwargs)
-            if response.status_code != 200 or ttl <= 0:
+            if response.status_code != 200:
                 return response
-            cache.set(key, response.get_data(), ttl)
-        response.cache_control.public = True
-        response.cache_control.max_age = ttl
-        response.add_etag()
-        return response.make_conditional(request)
+            body = response.get_data()
+            tag = _etag(body)
+            cache.set(key, tag.encode("ascii") + b"\n" + body, ttl)
+        headers = {"Cache-Control": f"public, max-age={ttl}", "ETag": f'"{tag}"'}
+        if request.if_none_match.contains(tag):
+            return current_app.response_class(status=304, headers=headers)
+        return current_app.response_class(body, mimetype="application/json", headers=headers)
     return wrapper

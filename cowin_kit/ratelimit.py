@@ -3,9 +3,19 @@ COWIN_KIT_REDIS_URL is set so that limits hold across workers and pods."""
 
 from __future__ import annotations
 
-from flask import Flask, request
+import functools
+import math
+import threading
+import time
+from typing import Any, Callable
+
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
+
+from cowin_kit.errors import DomainError
+from cowin_kit.i18n import gettext as _
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
@@ -17,6 +27,7 @@ def init_app(app: Flask) -> None:
     if settings["API_LIMITS_PER_IP"]:
         app.config["RATELIMIT_DEFAULT"] = settings["API_LIMITS_PER_IP"]
     limiter.init_app(app)
+    app.after_request(add_retry_after)
 
 
 def mobile_key() -> str:
@@ -24,3 +35,91 @@ def mobile_key() -> str:
     data = request.get_json(silent=True) or {}
     digits = "".join(ch for ch in str(data.get("mobile", "")) if ch.isdigit())
     return "mobile:" + digits[-10:]
+
+
+# --- a lean fixed-window limit for the hottest public routes --------------------------------
+#
+# Flask-Limiter resolves a route's limits, exemptions and key on every request and, with
+# in-memory storage, starts an expiry thread; on a cached availability search that was
+# about 40 % of the request's CPU. Searches need only "at most N per window per client":
+# one counter per (client, window), in process memory or in Redis (shared by all pods).
+
+class RateLimited(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(spec: str) -> tuple[tuple[int, int], ...]:
+    """'100/5minute;1000/hour' -> ((100, 300), (1000, 3600)); empty -> no limit."""
+    return tuple((item.amount, item.get_expiry()) for item in parse_many(spec)) if spec else ()
+
+
+class _MemoryWindows:
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int, int], int] = {}
+        self._lock = threading.Lock()
+        self._next_prune = 0.0
+
+    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
+        start = int(now // window)
+        with self._lock:
+            if now >= self._next_prune:  # forget finished windows, at most once a second
+                self._counts = {k: v for k, v in self._counts.items() if k[2] >= int(now // k[1])}
+                self._next_prune = now + 1.0
+            count = self._counts.get((key, window, start), 0) + 1
+            self._counts[(key, window, start)] = count
+        return count, (start + 1) * window - now
+
+
+class _RedisWindows:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(url)
+
+    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
+        start = int(now // window)
+        name = f"cowin-kit:limit:{key}:{window}:{start}"
+        pipe = self._client.pipeline(transaction=False)
+        pipe.incr(name)
+        pipe.expire(name, window + 1, nx=True)
+        count, _ = pipe.execute()
+        return int(count), (start + 1) * window - now
+
+
+def _windows() -> _MemoryWindows | _RedisWindows:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    store = app.extensions.get("cowin_kit.windows")
+    if store is None:
+        url = app.config["COWIN_KIT"]["REDIS_URL"]
+        store = app.extensions["cowin_kit.windows"] = _RedisWindows(url) if url else _MemoryWindows()
+    return store
+
+
+def limited(setting: str, scope: str,
+            key: Callable[[], str] = get_remote_address) -> Callable[[Callable], Callable]:
+    """Refuse a client's request with 429 ``too_many_requests`` (and Retry-After) once it
+    has made the setting's number of requests in the current fixed window."""
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            limits = _parse(current_app.config["COWIN_KIT"][setting])
+            if limits:
+                store, who, now = _windows(), f"{scope}:{key()}", time.time()
+                for amount, window in limits:
+                    count, reset_in = store.hit(who, window, now)
+                    if count > amount:
+                        g.retry_after = max(1, math.ceil(reset_in))
+                        raise RateLimited(_("Too many requests in a short time. Please wait "
+                                            "%(seconds)d seconds and try again.",
+                                            seconds=g.retry_after))
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
+
+
+def add_retry_after(response: Response) -> Response:
+    if response.status_code == 429 and "retry_after" in g:
+        response.headers["Retry-After"] = str(g.retry_after)
+    return response

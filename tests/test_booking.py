@@ -95,7 +95,14 @@ def test_search_by_place_postal_code_and_position_with_cache_headers(reg_app):
     assert by_place.headers["Cache-Control"].startswith("public") and by_place.headers["ETag"]
     again = client.get(f"/api/v1/sessions?location=IN-KL&date={day}",
                        headers={"If-None-Match": by_place.headers["ETag"]})
-    assert again.status_code == 304
+    assert again.status_code == 304 and again.headers["ETag"] == by_place.headers["ETag"]
+    hit = client.get(f"/api/v1/sessions?location=IN-KL&date={day}")  # from the cache
+    assert hit.get_data() == by_place.get_data() and hit.headers["ETag"] == by_place.headers["ETag"]
+    assert hit.mimetype == "application/json" and hit.headers["Cache-Control"] == \
+        by_place.headers["Cache-Control"]
+    other = client.get(f"/api/v1/sessions?location=IN-KL&date={day}",
+                       headers={"If-None-Match": '"not-this-one"'})
+    assert other.status_code == 200 and other.get_data() == by_place.get_data()
     assert client.get(f"/api/v1/sessions?postal_code=695001&date={day}").get_json()["centres"]
     near = client.get(f"/api/v1/sessions?lat=8.50&long=76.95&radius_km=10&date={day}").get_json()
     assert near["centres"][0]["distance_km"] < 10
@@ -442,3 +449,30 @@ def test_public_answers_are_served_from_the_cache_and_signed_in_ones_are_real_ti
     live = client.get(public.replace("/public", ""), headers=auth(token)).get_json()
     assert before == cached == 5
     assert live["sessions"][0]["available_capacity_dose1"] == 4
+
+
+def test_searches_are_limited_per_client_address(reg_app, tmp_path):
+    """SEARCH_LIMITS_PER_IP counts the API and the CoWIN v2 searches together, per address."""
+    from cowin_kit import create_app
+
+    publish(reg_app)
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "limited"),
+                      "DATABASE_URL": reg_app.config["COWIN_KIT"]["DATABASE_URL"],
+                      "SEARCH_LIMITS_PER_IP": "3/minute;100/hour"})
+    client = app.test_client()
+    day = today() + timedelta(days=3)
+    native = f"/api/v1/sessions?location=IN-KL&date={day.isoformat()}"
+    cowin = f"/api/v2/appointment/sessions/public/findByPin?pincode=695001&date={day:%d-%m-%Y}"
+    bot = {"REMOTE_ADDR": "203.0.113.7"}
+    try:
+        answers = [client.get(url, environ_base=bot) for url in (native, cowin, native, native)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        refused = answers[-1]
+        assert refused.mimetype == "application/problem+json"
+        assert refused.get_json()["code"] == "too_many_requests"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert client.get(cowin, environ_base=bot).status_code == 429
+        neighbour = client.get(native, environ_base={"REMOTE_ADDR": "203.0.113.8"})
+        assert neighbour.status_code == 200 and "Retry-After" not in neighbour.headers
+    finally:
+        get_database(app).dispose()

@@ -14,16 +14,12 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limiter
+from cowin_kit.ratelimit import limited, limiter
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import schemas, services
 from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
 
 bp = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
-
-
-def search_limits() -> str:
-    return current_app.config["COWIN_KIT"]["SEARCH_LIMITS_PER_IP"]
 
 
 def booking_limits() -> str:
@@ -83,7 +79,7 @@ def _search(query: dict) -> list[services.CentreAvailability]:
 
 
 @bp.get("/sessions")
-@limiter.limit(search_limits, scope="search")
+@limited("SEARCH_LIMITS_PER_IP", scope="search")
 @cached_response
 @doc("Find sessions with seats by place, postal code or position (cached; "
      "query: location|postal_code|lat+long, date, days=1|7, vaccine, age, dose, fee_type)",

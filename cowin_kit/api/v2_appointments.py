@@ -8,14 +8,14 @@ from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from cowin_kit.api import citizen, load, pack, request_locale
-from cowin_kit.api.scheduling import booking_limited, search_limits
+from cowin_kit.api.scheduling import booking_limited
 from cowin_kit.cache import cached_response
 from cowin_kit.api.v2 import bp
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limiter
+from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import services
 from cowin_kit.scheduling.models import Facility, SessionSlot, VaccinationSession
@@ -128,7 +128,7 @@ def _find(days: int, **where) -> list[services.CentreAvailability]:
 def _route_pair(path: str, endpoint: str, public_view, private_view=None):
     """Register the public (cached, rate limited) and the signed-in (real-time) variant."""
     bp.add_url_rule(f"/appointment/sessions/public/{path}", f"public_{endpoint}",
-                    limiter.limit(search_limits, scope="search")(public_view))
+                    limited("SEARCH_LIMITS_PER_IP", scope="search")(public_view))
     if private_view is not None:
         bp.add_url_rule(f"/appointment/sessions/{path}", endpoint, private_view)
 
@@ -180,7 +180,7 @@ for _path, _endpoint, _view, _private in (
 
 
 @bp.get("/appointment/centers/public/findByLatLong")
-@limiter.limit(search_limits, scope="search")
+@limited("SEARCH_LIMITS_PER_IP", scope="search")
 @cached_response
 def find_by_lat_long():
     try:
