@@ -6,10 +6,15 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
-$(INSTALLED): setup.cfg pyproject.toml
+# The example plugins (plugins/*/, each its own distribution) are installed too, so that
+# `make test` runs their tests; installed plugins stay off until PLUGINS enables them.
+PLUGIN_DISTS := $(wildcard plugins/*/pyproject.toml)
+
+$(INSTALLED): setup.cfg pyproject.toml $(PLUGIN_DISTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet $(foreach dist,$(PLUGIN_DISTS),-e $(dir $(dist)))
 	$(VENV)/bin/cowin-kit i18n compile
 	touch $(INSTALLED)
 
@@ -18,7 +23,8 @@ demo: $(INSTALLED)
 	$(VENV)/bin/cowin-kit i18n compile
 	$(VENV)/bin/cowin-kit demo
 
-## test: the whole suite on SQLite, and on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set
+## test: the whole suite (tests/ and the example plugins' plugins/*/tests) on SQLite, and
+## on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set
 test: $(INSTALLED)
 	$(PY) -m pytest
 

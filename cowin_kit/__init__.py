@@ -13,7 +13,9 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
     import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
-    from cowin_kit import api, cache, db, i18n, notifications, ratelimit, security
+    from cowin_kit import api, cache, db, i18n, notifications, ratelimit, security, web
+    from cowin_kit import logging_setup, metrics
+    from cowin_kit import plugins
     from cowin_kit.config.settings import load_settings
     from cowin_kit.health import bp as health_bp
     from cowin_kit.problems import register_error_handlers
@@ -33,8 +35,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         n = settings["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    logging_setup.init_app(app)  # first: the request id every later hook and log line uses
+    metrics.init_app(app)  # early too: rate-limited answers are timed as well
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"])
     i18n.init_app(app)
+    plugins.init_app(app)  # enabled plugins, before the notifier they may provide
     security.init_app(app)
     cache.init_app(app)
     notifications.init_app(app)
@@ -42,4 +47,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     api.init_app(app)
+    web.init_app(app)
     return app

@@ -27,6 +27,12 @@ def readyz():
         reason = f"database unreachable: {type(exc).__name__}"
         return jsonify(status="unavailable", reason=reason), 503
     heads = migrate.head_revisions()
+    if current and not set(current) & set(migrate.all_revisions()):
+        # A newer release's migration ran (its pre-upgrade hook) while this pod, of the
+        # previous release, still serves during the rolling update: stay in service until
+        # replaced (migrations keep the previous release's code working).
+        return jsonify(status="ready", revision=", ".join(current),
+                       note="database schema is newer than this code")
     if set(current) != set(heads):
         reason = (f"database schema at {', '.join(current) or 'no revision'}, "
                   f"expected {', '.join(heads)}: run `cowin-kit db upgrade`")

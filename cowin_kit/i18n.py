@@ -15,7 +15,8 @@ from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngette
 LOCALES_DIR = Path(__file__).parent / "locales"
 
 _ = gettext
-__all__ = ["_", "gettext", "lazy_gettext", "ngettext", "init_app", "select_locale"]
+__all__ = ["_", "gettext", "lazy_gettext", "ngettext", "init_app", "select_locale",
+           "plugin_domain"]
 
 
 def select_locale() -> str:
@@ -73,3 +74,16 @@ def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=select_locale,
                   default_translation_directories=str(LOCALES_DIR))
     babel.__dict__["domain_instance"] = PackDomain()
+
+
+_plugin_domains: dict[tuple[str, str], Domain] = {}
+
+
+def plugin_domain(directory: Path | None, domain: str) -> Domain:
+    """A plugin's own Babel domain: its catalogs ``<directory>/<lang>/LC_MESSAGES/<domain>.mo``,
+    chosen by the same locale as the kit's (see cowin_kit.plugins)."""
+    key = (str(directory or ""), domain)
+    if key not in _plugin_domains:
+        _plugin_domains[key] = Domain(
+            translation_directories=[str(directory)] if directory else [], domain=domain)
+    return _plugin_domains[key]

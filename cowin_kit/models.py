@@ -15,6 +15,7 @@ from cowin_kit.registration.models import (
 from cowin_kit.vaccination.models import (
     AefiReport, CertificateDue, Dose, VaccineProduct, VaccineSchedule,
 )
+from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",

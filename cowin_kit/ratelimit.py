@@ -97,15 +97,16 @@ def _windows() -> _MemoryWindows | _RedisWindows:
     return store
 
 
-def limited(setting: str, scope: str,
-            key: Callable[[], str] = get_remote_address) -> Callable[[Callable], Callable]:
+def limited(setting: str, scope: str, key: Callable[[], str] = get_remote_address,
+            methods: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
     """Refuse a client's request with 429 ``too_many_requests`` (and Retry-After) once it
-    has made the setting's number of requests in the current fixed window."""
+    has made the setting's number of requests in the current fixed window. ``methods``:
+    count only these (a page's GET shows the form; its POST does the work)."""
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             limits = _parse(current_app.config["COWIN_KIT"][setting])
-            if limits:
+            if limits and (methods is None or request.method in methods):
                 store, who, now = _windows(), f"{scope}:{key()}", time.time()
                 for amount, window in limits:
                     count, reset_in = store.hit(who, window, now)

@@ -476,3 +476,42 @@ def test_searches_are_limited_per_client_address(reg_app, tmp_path):
         assert neighbour.status_code == 200 and "Retry-After" not in neighbour.headers
     finally:
         get_database(app).dispose()
+
+
+def test_booking_changes_are_limited_per_account(reg_app, tmp_path):
+    """BOOKING_LIMITS_PER_ACCOUNT counts book, reschedule and cancel of one account, on the
+    native and the CoWIN v2 API, whatever address the requests come from."""
+    from cowin_kit import create_app
+
+    session_id = publish(reg_app, capacity={1: 20})
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "limited"),
+                      "DATABASE_URL": reg_app.config["COWIN_KIT"]["DATABASE_URL"],
+                      "NOTIFIER": f"file:{reg_app.outbox}", "OTP_RESEND_COOLDOWN_SECONDS": 0,
+                      "BOOKING_LIMITS_PER_ACCOUNT": "2/hour"})
+    app.outbox = reg_app.outbox
+    client = app.test_client()
+    try:
+        token = sign_in(app, client)
+        first, second = add_members(app, client, token, 2)
+        book = lambda ref, addr: client.post(  # noqa: E731
+            "/api/v1/appointments", headers=auth(token), environ_base={"REMOTE_ADDR": addr},
+            json={"session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]})
+        booked = book(first, "198.51.100.1")
+        assert booked.status_code == 201
+        cancelled = client.post(f"/api/v1/appointments/{booked.get_json()['booking_id']}/cancel",
+                                headers=auth(token), json={},
+                                environ_base={"REMOTE_ADDR": "198.51.100.2"})
+        assert cancelled.status_code == 200
+        refused = book(second, "198.51.100.3")
+        assert refused.status_code == 429 and refused.get_json()["code"] == "too_many_requests"
+        assert int(refused.headers["Retry-After"]) >= 1
+        other = sign_in(app, client, "9123456789")
+        added = client.post("/api/v1/beneficiaries", headers=auth(other),
+                            json=member(_valid_aadhaar(3)[2]))
+        assert added.status_code == 201, added.get_json()
+        assert client.post("/api/v1/appointments", headers=auth(other), json={
+            "session_id": session_id, "slot": "09:00-11:00",
+            "beneficiaries": [added.get_json()["reference_id"]]}).status_code == 201
+        assert booked_counts(app, session_id)[1] == 1  # the refused booking took no seat
+    finally:
+        get_database(app).dispose()

@@ -19,7 +19,7 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.vaccination.models import CertificateDue
 from test_booking import add_members, publish
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
+from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
 from test_vaccinator_api import staff_token
 
 
@@ -150,3 +150,31 @@ def test_rotation_keeps_old_certificates_verifiable(reg_app, vaccinated):
     assert len(client.get("/api/v1/trust/dcc").get_json()) == 2
     still = client.post("/api/v1/certificates/verify", json={"text": old["formats"]["dcc"]})
     assert still.get_json()["valid"] is True
+
+
+def test_a_failing_row_is_retried_alone_and_does_not_hold_back_the_others(reg_app, vaccinated):
+    client, citizen, _ref = vaccinated
+    vaccinator = staff_token(reg_app, client, "vax.batch", "vaccinator", facility_code="F-TVM-1")
+    for number in _valid_aadhaar(3)[1:]:  # two more people in the same account
+        added = client.post("/api/v1/beneficiaries", json=member(number), headers=auth(citizen))
+        assert added.status_code == 201, added.get_json()
+        assert client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+            "reference_id": added.get_json()["reference_id"], "vaccine": "COVISHIELD",
+            "lot": "4121Z005"}).status_code == 201
+    assert counts(reg_app) == (0, 3)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        failing = session.scalars(select(CertificateDue.dose_id).order_by(CertificateDue.id)).all()[1]
+
+    def fail_one(certificate):
+        if certificate.dose_id == failing:
+            raise SystemError("signing service unavailable")
+
+    assert run_worker(reg_app, before_commit=fail_one) == 2
+    assert counts(reg_app) == (2, 1)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        due = session.scalars(select(CertificateDue).where(CertificateDue.status == "pending")).one()
+        assert due.dose_id == failing and due.attempts == 1 and "unavailable" in due.last_error
+        due.next_attempt_at = due.created_at  # the retry is due now
+        session.commit()
+    assert run_worker(reg_app) == 1
+    assert counts(reg_app) == (3, 0)

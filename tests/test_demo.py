@@ -1,6 +1,7 @@
 """`cowin-kit demo`: sets up, reuses what exists, and serves."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,13 +16,14 @@ from cowin_kit.cli import main
 from cowin_kit.db import get_database
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling.models import Facility, VaccinationSession
+from cowin_kit.vaccination.models import CertificateDue, Dose
 
 
 def _counts(instance):
     app = create_app({"ENV": "demo", "INSTANCE_PATH": str(instance)})
     with app.app_context(), get_database(app).session() as session:
         counts = tuple(session.scalar(select(func.count()).select_from(m))
-                       for m in (Facility, VaccinationSession, StaffUser))
+                       for m in (Facility, VaccinationSession, StaffUser, Dose, CertificateDue))
     get_database(app).dispose()
     return counts
 
@@ -31,14 +33,18 @@ def test_demo_sets_up_then_reuses(tmp_path):
     first = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
     assert first.exit_code == 0, first.output
     assert "passwords shown once" in first.output
-    facilities, sessions, staff = _counts(instance)
-    assert facilities > 0 and staff == 5
-    assert sessions == facilities * 14
+    facilities, sessions, staff, doses, certificates_due = _counts(instance)
+    published = re.search(r"demo data: (\d+) facilities, (\d+) sessions", first.output)
+    assert sessions == int(published[2]) == int(published[1]) * 14
+    assert facilities >= int(published[1]) and staff == 5
+    # past doses at places with population figures, each waiting for its certificate
+    assert f"demo history: {doses} doses" in first.output and doses >= 240
+    assert certificates_due == doses
     second = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
     assert second.exit_code == 0, second.output
     assert "passwords shown once" not in second.output
-    assert "already up to date" in second.output
-    assert _counts(instance) == (facilities, sessions, staff)
+    assert "already up to date" in second.output and "demo history" not in second.output
+    assert _counts(instance) == (facilities, sessions, staff, doses, certificates_due)
 
 
 def _free_port():

@@ -3,7 +3,6 @@ schemathesis run against the live app finds no 5xx and no answer outside the sch
 
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate

@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
         admin_scheduling, certificates, imports, partners, scheduling, slips, staff, v1, v2,
         v2_appointments, v2_certificates, vaccinator,
     )
+    from cowin_kit.api import reports
 
     @app.before_request
     def _refuse_nul_in_url() -> None:
@@ -103,14 +104,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _request_identity() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        # The id is bound (and echoed) by cowin_kit.logging_setup, which runs first.
+        if "request_id" not in g:
+            g.request_id = uuid.uuid4().hex
         _current_actor.set(Actor("anonymous", request.remote_addr or "-", g.request_id,
                                  request.remote_addr))
-
-    @app.after_request
-    def _echo_request_id(response):
-        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        return response
 
     partners.init_app(app)
     app.register_blueprint(v1.bp)
@@ -121,5 +119,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(vaccinator.bp)
     app.register_blueprint(certificates.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)

@@ -14,16 +14,22 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limited, limiter
+from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import schemas, services
 from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
 
 bp = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
 
-
-def booking_limits() -> str:
-    return current_app.config["COWIN_KIT"]["BOOKING_LIMITS_PER_ACCOUNT"]
+# One instance of each schema per process, not one per request: building a schema copies
+# all of its fields, which cost more than the load or dump; load and dump keep no state.
+AVAILABILITY_QUERY = schemas.AvailabilityQuery()
+AVAILABILITY_OUT = schemas.AvailabilityOut()
+BOOK_IN = schemas.BookIn()
+RESCHEDULE_IN = schemas.RescheduleIn()
+CANCEL_IN = schemas.CancelIn()
+BOOKING_OUT = schemas.BookingOut()
+APPOINTMENT_LIST_OUT = schemas.AppointmentListOut()
 
 
 def account_key() -> str:
@@ -31,7 +37,8 @@ def account_key() -> str:
 
 
 def booking_limited(view):
-    return limiter.limit(booking_limits, key_func=account_key, scope="booking")(view)
+    """BOOKING_LIMITS_PER_ACCOUNT on booking, rescheduling and cancelling (API and v2)."""
+    return limited("BOOKING_LIMITS_PER_ACCOUNT", scope="booking", key=account_key)(view)
 
 
 def centre_json(centre: services.CentreAvailability, locale: str) -> dict:
@@ -85,10 +92,10 @@ def _search(query: dict) -> list[services.CentreAvailability]:
      "query: location|postal_code|lat+long, date, days=1|7, vaccine, age, dose, fee_type)",
      response=schemas.AvailabilityOut, tag="availability")
 def search():
-    query = load(schemas.AvailabilityQuery(), request.args.to_dict())
+    query = load(AVAILABILITY_QUERY, request.args.to_dict())
     locale = request_locale()
     body = {"centres": [centre_json(c, locale) for c in _search(query)]}
-    return jsonify(schemas.AvailabilityOut().dump(body))
+    return jsonify(AVAILABILITY_OUT.dump(body))
 
 
 def appointment_json(appointment: Appointment) -> dict:
@@ -110,7 +117,7 @@ def appointment_json(appointment: Appointment) -> dict:
 
 
 def _booking_json(appointments: list[Appointment]) -> dict:
-    return schemas.BookingOut().dump({
+    return BOOKING_OUT.dump({
         "booking_id": appointments[0].booking_id if appointments else "",
         "appointments": [appointment_json(a) for a in appointments]})
 
@@ -122,7 +129,7 @@ def list_appointments():
     account = citizen()
     ids = [b.id for b in account.beneficiaries]
     rows = services.live_appointments(get_session(), ids)
-    return jsonify(schemas.AppointmentListOut().dump(
+    return jsonify(APPOINTMENT_LIST_OUT.dump(
         {"appointments": [appointment_json(a) for a in rows]}))
 
 
@@ -131,7 +138,7 @@ def list_appointments():
 @doc("Book a session and slot for members of my account", body=schemas.BookIn,
      response=schemas.BookingOut, status=201, auth="citizen", tag="booking")
 def book():
-    data = load(schemas.BookIn())
+    data = load(BOOK_IN)
     appointments = services.book(get_session(), pack(), citizen(),
                                  session_id=str(data["session_id"]), slot=data["slot"],
                                  reference_ids=data["beneficiaries"], dose=data.get("dose"))
@@ -143,7 +150,7 @@ def book():
 @doc("Move a booking to another session (before its day)", body=schemas.RescheduleIn,
      response=schemas.BookingOut, auth="citizen", tag="booking")
 def reschedule(booking_id: str):
-    data = load(schemas.RescheduleIn())
+    data = load(RESCHEDULE_IN)
     appointments = services.reschedule(get_session(), pack(), citizen(), booking_id=booking_id,
                                        session_id=str(data["session_id"]), slot=data["slot"])
     return jsonify(_booking_json(appointments))
@@ -154,7 +161,7 @@ def reschedule(booking_id: str):
 @doc("Cancel a booking, or some of its members", body=schemas.CancelIn,
      response=schemas.BookingOut, auth="citizen", tag="booking")
 def cancel(booking_id: str):
-    data = load(schemas.CancelIn())
+    data = load(CANCEL_IN)
     cancelled = services.cancel(get_session(), citizen(), booking_id=booking_id,
                                 reference_ids=data.get("beneficiaries"))
     return jsonify(_booking_json(cancelled))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, json, jsonify, request
+from flask import Blueprint, Response, json, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 

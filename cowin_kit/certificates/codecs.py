@@ -22,19 +22,19 @@ class CodecError(ValueError):
         self.code = code
 
 
+# The first two characters of a group for every value below 45 * 45 (c + 45 * d).
+_BASE45_LOW = [c + d for d in BASE45_ALPHABET for c in BASE45_ALPHABET]
+
+
 def b45encode(data: bytes) -> str:
     """Base45 (RFC 9285): each two bytes become three characters, a last odd byte two."""
-    alphabet = BASE45_ALPHABET
-    out: list[str] = []
-    append = out.append
+    alphabet, low = BASE45_ALPHABET, _BASE45_LOW
     pairs = len(data) // 2
-    for n in struct.unpack(f">{pairs}H", data[:pairs * 2]):
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        append(alphabet[c] + alphabet[d] + alphabet[e])
+    out = [low[n % 2025] + alphabet[n // 2025]
+           for n in struct.unpack(f">{pairs}H", data[:pairs * 2])]
     if len(data) % 2:
         d, c = divmod(data[-1], 45)
-        append(alphabet[c] + alphabet[d])
+        out.append(alphabet[c] + alphabet[d])
     return "".join(out)
 
 

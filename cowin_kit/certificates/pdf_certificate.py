@@ -255,5 +255,8 @@ def certificate_pdf(view: CertificateView) -> bytes:
 
 def render_certificate_pdf(session: Session, pack: ActivePack, certificate: Certificate,
                            locale: str) -> bytes:
-    """The certificate as PDF bytes in ``locale`` (callers check it is the citizen's own)."""
-    return certificate_pdf(build_view(session, pack, certificate, locale))
+    """The certificate as PDF bytes in ``locale`` (callers check it is the citizen's own),
+    drawn by an enabled plugin's PDF template if one is registered."""
+    from cowin_kit.plugins import render_pdf
+
+    return render_pdf(build_view(session, pack, certificate, locale), certificate_pdf)

@@ -16,6 +16,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cowin_kit import metrics
+from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.certificates import dcc, shc, vc
 from cowin_kit.certificates.keystore import KeyGeneration, Keystore
@@ -31,10 +33,12 @@ from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.identity.rules import mask_id_number
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct, VaccineSchedule
+from cowin_kit.vaccination.models import CertificateDue, Dose
 from cowin_kit.vaccination.rules import total_doses
+from cowin_kit.vaccination.services import vaccine_product, vaccine_schedules
 
 MAX_BACKOFF = timedelta(minutes=30)
+BATCH_SIZE = 50  # due rows claimed, issued and committed together by process_outbox
 
 
 def instance_trust_store():
@@ -61,11 +65,10 @@ def split_name(full: str) -> PersonName:
 def build_record(session: Session, pack: ActivePack, dose: Dose, hcid: str,
                  issued_at: datetime, expires_at: datetime) -> VaccinationRecord:
     beneficiary = session.get(Beneficiary, dose.beneficiary_id)
-    product = session.get(VaccineProduct, dose.product_id)
-    schedule = next((s for s in session.scalars(select(VaccineSchedule))
+    product = vaccine_product(session, pack, product_id=dose.product_id)
+    schedule = next((s for s in vaccine_schedules(session, pack)
                      if product.code in s.products), None)
     facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
-    id_type = session.get(IdDocumentType, beneficiary.id_type_id)
     default = pack.default_locale
     codes = product.codes or {}
     issuer = pack.document["certificates"]["issuer"]
@@ -74,7 +77,8 @@ def build_record(session: Session, pack: ActivePack, dose: Dose, hcid: str,
         name=split_name(beneficiary.name),
         birth_date=beneficiary.birth_date,
         birth_year=None if beneficiary.birth_date else beneficiary.birth_year,
-        identifier=Identifier(id_type.code, mask_id_number("0" * 8 + beneficiary.id_number_last4)),
+        identifier=Identifier(_id_type_code(session, pack, beneficiary.id_type_id),
+                              mask_id_number("0" * 8 + beneficiary.id_number_last4)),
         certificate=CertificateInfo(issuer=issuer.get(default) or next(iter(issuer.values())),
                                     issuer_id=pack.code, hcid=hcid, valid_from=issued_at,
                                     valid_until=expires_at),
@@ -98,11 +102,25 @@ def build_record(session: Session, pack: ActivePack, dose: Dose, hcid: str,
     )
 
 
+def _id_type_code(session: Session, pack: ActivePack, id_type_id: int) -> str:
+    """The code of an ID document type (pack-installed rows: read once per snapshot)."""
+    codes = pack.memo(("certificates", "id_type_codes"), lambda: dict(
+        session.execute(select(IdDocumentType.id, IdDocumentType.code)).all()) or None)
+    if codes and id_type_id in codes:
+        return codes[id_type_id]
+    return session.get(IdDocumentType, id_type_id).code
+
+
 def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose: Dose,
-                   *, now: datetime | None = None) -> Certificate:
-    """Issue (and stage, not commit) the certificate of ``dose`` in every enabled format."""
-    existing = session.scalars(select(Certificate).where(
-        Certificate.dose_id == dose.id, Certificate.revoked_at.is_(None))).first()
+                   *, now: datetime | None = None,
+                   live: list[Certificate] | None = None) -> Certificate:
+    """Issue (and stage, not commit) the certificate of ``dose`` in every enabled format.
+    ``live``: the person's certificates that are not revoked, when the caller has read
+    them (process_outbox, for a batch); the new certificate is appended to it."""
+    if live is None:
+        live = list(session.scalars(select(Certificate).where(
+            Certificate.beneficiary_id == dose.beneficiary_id, Certificate.revoked_at.is_(None))))
+    existing = next((c for c in live if c.dose_id == dose.id), None)
     if existing is not None:
         return existing
     settings = current_app.config["COWIN_KIT"]
@@ -127,14 +145,20 @@ def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose
                                     expires_at=expires)
     if "vc" in formats:
         certificate.vc = vc.qr_text(vc.issue(record, keys.vc_key, issuer=issuer_url))
-    for older in session.scalars(select(Certificate).where(
-            Certificate.beneficiary_id == dose.beneficiary_id,
-            Certificate.superseded_at.is_(None), Certificate.revoked_at.is_(None))):
-        older.superseded_at = now
+    for older in live:
+        if older.superseded_at is None:
+            older.superseded_at = now
+    live.append(certificate)
     session.add(certificate)
-    session.flush()
     audit.record(session, "certificate.issue", "certificate", certificate.id, dose=dose.id,
                  provisional=certificate.provisional, formats=sorted(formats))
+    if plugins.wants("certificate_issued"):  # fired when the caller commits
+        documents = plugins.produce_documents(record, certificate_id=certificate.id)
+        plugins.queue_hook(session, "certificate_issued", certificate_id=certificate.id,
+                           dose_id=dose.id,
+                           reference_id=session.get(Beneficiary, dose.beneficiary_id).reference_id,
+                           provisional=certificate.provisional, formats=sorted(formats),
+                           documents=documents)
     return certificate
 
 
@@ -142,37 +166,92 @@ def process_outbox(factory: sessionmaker[Session], pack: ActivePack,
                    keys: KeyGeneration | Callable[[], KeyGeneration], *,
                    limit: int = 100, now: datetime | None = None,
                    before_commit: Callable[[Certificate], None] | None = None) -> int:
-    """Issue up to ``limit`` due certificates, one transaction each; returns how many.
-    Rows are claimed with SKIP LOCKED on PostgreSQL, so several workers share the work.
-    ``keys`` may be a function, called only when something is due (an idle worker needs
-    no signing keys)."""
+    """Issue up to ``limit`` due certificates; returns how many. Rows are claimed in
+    batches of up to BATCH_SIZE with SKIP LOCKED on PostgreSQL (several workers share the
+    work); a batch's certificates, audit events and "done" marks commit in one
+    transaction, so a crash leaves every row of the batch due. If anything in a batch
+    fails, the batch is rolled back and its rows are issued one transaction each, so that
+    only the failing row is retried later with backoff (``before_commit`` then sees a
+    certificate of that batch again). ``keys`` may be a function, called only when
+    something is due (an idle worker needs no signing keys)."""
     now = now or datetime.now(timezone.utc)
-    issued = 0
-    with factory() as session:
-        ids = list(session.scalars(select(CertificateDue.id).where(
-            CertificateDue.status == "pending", CertificateDue.next_attempt_at <= now)
-            .order_by(CertificateDue.id).limit(limit)))
-    if ids and callable(keys):
-        keys = keys()
-    for due_id in ids:
+    issued = claimed = 0
+    while claimed < limit:
         with factory() as session:
-            due = session.scalars(select(CertificateDue).where(
-                CertificateDue.id == due_id, CertificateDue.status == "pending")
-                .with_for_update(skip_locked=True)).first()
-            if due is None:
-                continue  # another worker has it
+            dues = list(session.scalars(select(CertificateDue).where(
+                CertificateDue.status == "pending", CertificateDue.next_attempt_at <= now)
+                .order_by(CertificateDue.id).limit(min(BATCH_SIZE, limit - claimed))
+                .with_for_update(skip_locked=True)))
+            if not dues:
+                break
+            claimed += len(dues)
+            if callable(keys):
+                keys = keys()
+            ids = [due.id for due in dues]
             try:
-                certificate = issue_for_dose(session, pack, keys, session.get(Dose, due.dose_id),
-                                             now=now)
-                due.status = "done"
+                done = _issue_batch(session, pack, keys, dues, now)
                 if before_commit is not None:
-                    before_commit(certificate)
+                    for certificate in done:
+                        before_commit(certificate)
                 session.commit()
-                issued += 1
-            except Exception as exc:  # retried later with backoff; never lost
+            except Exception:  # one transaction per row instead: see above
                 session.rollback()
-                _note_failure(factory, due_id, exc, now)
+                done = None
+        if done is None:
+            issued += sum(_issue_one(factory, pack, keys, due_id, now, before_commit)
+                          for due_id in ids)
+        else:
+            metrics.CERTIFICATES_ISSUED.inc(len(done))
+            issued += len(done)
     return issued
+
+
+def _issue_batch(session: Session, pack: ActivePack, keys: KeyGeneration,
+                 dues: list[CertificateDue], now: datetime) -> list[Certificate]:
+    """Issue (not commit) the certificates of claimed rows: their doses, people and
+    facilities are read in one query, the people's live certificates in another."""
+    rows = session.execute(  # held: the session's identity map only keeps weak references
+        select(Dose, Beneficiary, Facility)
+        .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
+        .outerjoin(Facility, Facility.id == Dose.facility_id)
+        .where(Dose.id.in_({due.dose_id for due in dues}))).all()
+    doses = {row[0].id: row[0] for row in rows}
+    live: dict[int, list[Certificate]] = {dose.beneficiary_id: [] for dose in doses.values()}
+    for certificate in session.scalars(select(Certificate).where(
+            Certificate.beneficiary_id.in_(list(live)), Certificate.revoked_at.is_(None))):
+        live[certificate.beneficiary_id].append(certificate)
+    done = []
+    for due in dues:
+        dose = doses[due.dose_id]
+        done.append(issue_for_dose(session, pack, keys, dose, now=now,
+                                   live=live[dose.beneficiary_id]))
+        due.status = "done"
+    return done
+
+
+def _issue_one(factory: sessionmaker[Session], pack: ActivePack, keys: KeyGeneration,
+               due_id: int, now: datetime,
+               before_commit: Callable[[Certificate], None] | None) -> int:
+    """Issue one due row in its own transaction; 1 if issued."""
+    with factory() as session:
+        due = session.scalars(select(CertificateDue).where(
+            CertificateDue.id == due_id, CertificateDue.status == "pending")
+            .with_for_update(skip_locked=True)).first()
+        if due is None:
+            return 0  # another worker has it
+        try:
+            certificate = issue_for_dose(session, pack, keys, session.get(Dose, due.dose_id),
+                                         now=now)
+            due.status = "done"
+            if before_commit is not None:
+                before_commit(certificate)
+            session.commit()
+            metrics.CERTIFICATES_ISSUED.inc()
+            return 1
+        except Exception as exc:  # retried later with backoff; never lost
+            session.rollback()
+            _note_failure(factory, due_id, exc, now)
+            return 0
 
 
 def _note_failure(factory: sessionmaker[Session], due_id: int, exc: Exception,

@@ -73,7 +73,31 @@ class ProgressBar:
             self._bars.pop(stage).__exit__(None, None, None)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class KitGroup(click.Group):
+    """The `cowin-kit` group, with the commands of the enabled plugins (read per run)."""
+
+    def _plugin_commands(self, strict: bool) -> dict[str, click.Command]:
+        from cowin_kit.cli.plugin_cmd import plugin_commands
+
+        try:
+            return plugin_commands(self)
+        except SettingsError as exc:
+            if strict:
+                fail(str(exc).replace("\n  ", " | "))
+            return {}  # `--help` still works; a real command reports the settings error
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands(strict=False)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            command = self._plugin_commands(strict=True).get(cmd_name)
+        return command
+
+
+@click.group(cls=KitGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="cowin-kit")
 def main() -> None:
     """cowin-kit: run a national vaccination programme (registration, appointments,
@@ -134,6 +158,11 @@ def db_upgrade(revision: str) -> None:
         engine = get_database().engine
         migrate.upgrade(engine, revision)
         click.echo(f"database at {', '.join(migrate.current_revisions(engine)) or 'base'}")
+        if revision == "head":  # then the enabled plugins' own migrations
+            from cowin_kit.plugins import enabled_plugins
+
+            for line in migrate.upgrade_plugins(engine, enabled_plugins()):
+                click.echo(line)
 
 
 @db.command("downgrade")
@@ -176,7 +205,12 @@ def pack() -> None:
 def pack_validate(path: Path) -> None:
     """Check every file of the pack at PATH; one line per problem, exit 1 if any."""
     from cowin_kit.config.packs import validate_pack
+    from cowin_kit.plugins import load_plugins
 
+    try:  # ID validators of the enabled plugins (`validator: plugin:<name>`)
+        load_plugins(load_settings())
+    except SettingsError:
+        pass  # validating a pack needs no instance settings; plugin validators stay unknown
     problems = validate_pack(path)
     for problem in problems:
         click.echo(f"{path / problem.file}:{problem.line}: {problem.field}: {problem.message}")
@@ -248,6 +282,9 @@ def _register_subcommands() -> None:
     main.add_command(keys)
     main.add_command(worker)
     main.add_command(cert)
+    from cowin_kit.cli.plugin_cmd import export, plugin
+    main.add_command(plugin)
+    main.add_command(export)
 
 
 _register_subcommands()

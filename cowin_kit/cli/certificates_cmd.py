@@ -75,6 +75,7 @@ def keys_export(output: Path | None) -> None:
 def worker(once: bool, interval: float) -> None:
     """Background jobs: issue due certificates (the outbox written with each dose, retried
     on failure) and tell slot-alert subscribers of free seats. Run one or more replicas."""
+    from cowin_kit import metrics
     from cowin_kit.worker import Worker, describe
 
     def report(done) -> None:
@@ -87,6 +88,7 @@ def worker(once: bool, interval: float) -> None:
         if once:
             report(runner.run_round(force_alerts=True))
             return
+        metrics.start_worker_observability(app)  # JSON logs, /metrics on WORKER_METRICS_PORT
         runner.run_forever(interval, report=report)
 
 

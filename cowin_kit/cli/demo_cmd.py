@@ -26,7 +26,8 @@ DEMO_ACCOUNTS_FILE = "demo-accounts.txt"
 @handle_errors
 def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: bool) -> None:
     """Set up a demo instance (SQLite, example pack, facilities, sessions for the next
-    14 days, staff accounts) and serve it. Messages (OTPs) are printed here."""
+    14 days, a few hundred past doses, staff accounts) and serve it with the worker
+    running in-process. Messages (OTPs) are printed here."""
     from cowin_kit import migrate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -46,6 +47,9 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
         with database.session() as session:
             report = seed_demo(session, active_pack())
         click.echo(f"demo data: {report.facilities} facilities, {report.sessions} sessions")
+        if report.doses:
+            click.echo(f"demo history: {report.doses} doses given over the last weeks "
+                       "(their certificates are issued by the worker as the demo starts)")
         accounts_file = instance / DEMO_ACCOUNTS_FILE
         if report.new_accounts:
             lines = [f"{user}  {password}  ({role})" for user, role, password in report.new_accounts]

@@ -44,9 +44,10 @@ KEYWORDS = {
 # Jinja templates, if there are any; a pattern that matches nothing is harmless.
 METHOD_MAP = [
     ("**.py", "python"),
-    ("templates/**.html", "jinja2.ext:babel_extract"),
+    ("**/templates/**.html", "jinja2.ext:babel_extract"),  # also cowin_kit/web/templates
 ]
-OPTIONS_MAP = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+OPTIONS_MAP = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n,jinja2.ext.do",
+                                        "silent": "false"}}
 COMMENT_TAGS = ("TRANSLATORS:",)
 
 # Where the gettext tradition differs from Babel's CLDR-derived default.

@@ -196,6 +196,11 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("NOTIFIER", "str", "log",
             "Where outgoing messages (OTP SMS, alerts) go: `log`, `file:PATH` (one JSON line "
             "per message) or the name of a notifier plugin."),
+    Setting("PLUGINS", "list", [],
+            "Installed plugins to enable, comma-separated, in order (entry points of the "
+            "group `cowin_kit.plugins`; see docs/plugins.md and `cowin-kit plugin list`). "
+            "A name no installed plugin has stops the start. Enabled plugins may declare "
+            "settings of their own, prefixed with the plugin's name (`SMS_HTTP_URL`)."),
     Setting("FONT_DIRS", "list",
             ["/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu"],
             "Folders (comma-separated, searched in order) holding the TrueType fonts of PDF "
@@ -203,6 +208,46 @@ DECLARATIONS: tuple[Setting, ...] = (
             "the Latin/Cyrillic fallback. A missing font for a needed script is an error."),
     Setting("LOG_LEVEL", "str", "INFO", "Python logging level.",
             choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("LOG_FORMAT", "str", "text",
+            "Log lines on standard output: `text` (readable, the demo's) or `json` (one JSON "
+            "object a line, for log collectors; use it in containers). Every line of a "
+            "request carries its request id (the X-Request-ID header from the ingress, or "
+            "a new one, echoed in the answer).", choices=("text", "json")),
+    Setting("METRICS_ENABLED", "bool", True,
+            "Serve Prometheus metrics at /metrics (request latency, bookings, doses, "
+            "certificates, OTPs, certificate outbox backlog)."),
+    Setting("METRICS_ALLOWED_NETWORKS", "list",
+            ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+             "fc00::/7"],
+            "Client networks (CIDR, comma-separated) that may read /metrics; others get 404. "
+            "The default allows loopback and private (cluster) addresses: behind an ingress "
+            "set TRUSTED_PROXIES so that a public client is seen with its own address."),
+    Setting("WORKER_METRICS_PORT", "int", 0,
+            "Port on which `cowin-kit worker` serves its own /metrics (certificates "
+            "issued, outbox backlog); 0 means none."),
+    Setting("WEB_BIND", "str", "",
+            "Address gunicorn listens on (gunicorn.conf.py). Empty means `0.0.0.0:$PORT`, "
+            "with the PORT environment variable defaulting to 8000."),
+    Setting("WEB_WORKERS", "int", 0,
+            "Gunicorn worker processes. 0 means 2 per CPU available to the container (its "
+            "cgroup CPU limit, else the CPUs it may run on) plus 1."),
+    Setting("WEB_THREADS", "int", 4,
+            "Threads per gunicorn worker (gthread): requests one process serves at once "
+            "while others wait on the database."),
+    Setting("WEB_TIMEOUT", "int", 30,
+            "Seconds a request may take before gunicorn restarts its worker."),
+    Setting("WEB_GRACEFUL_TIMEOUT", "int", 25,
+            "Seconds workers get to finish their requests on shutdown (keep it below the "
+            "pod's terminationGracePeriodSeconds)."),
+    Setting("WEB_KEEPALIVE", "int", 75,
+            "Seconds an idle keep-alive connection stays open; keep it above the idle timeout "
+            "of the load balancer or ingress in front (60 s for most)."),
+    Setting("WEB_MAX_REQUESTS", "int", 0,
+            "Restart a worker after this many requests (with up to 10% jitter), a guard "
+            "against slow memory growth; 0 means never."),
+    Setting("WEB_PRELOAD", "bool", True,
+            "Build the app once in the gunicorn master before forking workers (faster start, "
+            "shared memory); no database connection is opened before the fork."),
     Setting("TEST_DATABASE_URL", "str", "",
             "Test suite only: a PostgreSQL server URL on which `make test` also runs the "
             "suite (a database is created and dropped per run).", secret=True),
@@ -217,9 +262,11 @@ BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
 class Settings(Mapping[str, Any]):
     """The resolved settings of one instance (read-only)."""
 
-    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+    def __init__(self, values: dict[str, Any], sources: dict[str, str],
+                 declarations: Mapping[str, Setting] | None = None):
         self._values = values
         self.sources = sources
+        self.declarations = dict(declarations or BY_KEY)
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -247,7 +294,7 @@ class Settings(Mapping[str, Any]):
     def masked(self) -> list[tuple[str, str, str]]:
         """(key, shown value, source) for every setting, secrets masked."""
         return [
-            (key, BY_KEY[key].display(self._values[key]), self.sources[key])
+            (key, self.declarations[key].display(self._values[key]), self.sources[key])
             for key in self._values
         ]
 
@@ -260,26 +307,46 @@ def load_settings(
     overrides = dict(overrides or {})
     problems: list[str] = []
 
-    for key in overrides:
-        if key not in BY_KEY:
-            problems.append(f"{key}: unknown setting")
-    env_values: dict[str, str] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        key = name[len(ENV_PREFIX):]
-        if key not in BY_KEY:
-            problems.append(f"{name}: unknown setting (environment variable)")
-            continue
-        env_values[key] = raw
-
+    env_values: dict[str, str] = {
+        name[len(ENV_PREFIX):]: raw for name, raw in environ.items()
+        if name.startswith(ENV_PREFIX)}
     instance_raw = overrides.get("INSTANCE_PATH", env_values.get("INSTANCE_PATH", "instance"))
     instance_path = Path(str(instance_raw)).expanduser().resolve()
-    file_values = _read_config_file(instance_path / CONFIG_FILE_NAME, problems)
+    config_path = instance_path / CONFIG_FILE_NAME
+    file_values = _read_config_file(config_path, problems)
+
+    # Enabled plugins declare settings of their own: which keys are known depends on PLUGINS.
+    declarations: dict[str, Setting] = dict(BY_KEY)
+    for raw_plugins in (overrides.get("PLUGINS"), env_values.get("PLUGINS"),
+                        file_values.get("PLUGINS")):
+        if raw_plugins is None:
+            continue
+        try:
+            names = BY_KEY["PLUGINS"].parse(raw_plugins)
+        except SettingsError:
+            break  # reported with the other values below
+        if names:
+            from cowin_kit.plugins import plugin_settings
+
+            for setting in plugin_settings(names):
+                declarations[setting.key] = setting
+        break
+
+    for key in overrides:
+        if key not in declarations:
+            problems.append(f"{key}: unknown setting")
+    for key in list(env_values):
+        if key not in declarations:
+            problems.append(f"{ENV_PREFIX}{key}: unknown setting (environment variable)")
+            del env_values[key]
+    for key in list(file_values):
+        if key not in declarations:
+            problems.append(f"{key}: unknown setting (in {config_path})")
+            del file_values[key]
 
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for setting in DECLARATIONS:
+    for setting in declarations.values():
         if setting.key in overrides:
             raw, source = overrides[setting.key], "override"
         elif setting.key in env_values:
@@ -318,7 +385,7 @@ def load_settings(
                 f"invalid settings:\n  {key}: required when ENV is production "
                 f"(set {ENV_PREFIX}{key} or run `cowin-kit init`)"
             )
-    return Settings(values, sources)
+    return Settings(values, sources, declarations)
 
 
 def _read_config_file(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -329,12 +396,9 @@ def _read_config_file(path: Path, problems: list[str]) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         problems.append(f"{path}: not valid TOML ({exc})")
         return {}
-    for key in data:
-        if key not in BY_KEY:
-            problems.append(f"{key}: unknown setting (in {path})")
-        elif key == "INSTANCE_PATH":
-            problems.append(f"{key}: cannot be set in the config file it locates (in {path})")
-    return {k: v for k, v in data.items() if k in BY_KEY and k != "INSTANCE_PATH"}
+    if "INSTANCE_PATH" in data:
+        problems.append(f"INSTANCE_PATH: cannot be set in the config file it locates (in {path})")
+    return {k: v for k, v in data.items() if k != "INSTANCE_PATH"}
 
 
 def _new_key(key: str) -> str:

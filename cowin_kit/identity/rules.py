@@ -81,7 +81,10 @@ def normalize_id_number(spec: str, number: str) -> str:
     validator = plugins.id_validator(argument)
     if validator is None:
         raise InvalidIdNumber(f"no enabled plugin provides the ID validator {argument!r}")
-    return validator(number)
+    try:
+        return validator(number)
+    except ValueError as exc:  # the plugin API's contract: ValueError with a human message
+        raise InvalidIdNumber(str(exc)) from None
 
 
 def mask_id_number(number: str) -> str:

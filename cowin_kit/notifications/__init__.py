@@ -77,8 +77,12 @@ def make_notifier(spec: str) -> Notifier:
     name, _, argument = spec.partition(":")
     factory = NOTIFIER_FACTORIES.get(name)
     if factory is None:
+        from cowin_kit.plugins import notifier_factory
+
+        factory = notifier_factory(name)  # registered by an enabled plugin
+    if factory is None:
         raise ValueError(f"NOTIFIER: unknown notifier {name!r} "
-                         f"(built in: log, file:PATH)")
+                         f"(built in: log, file:PATH; or a notifier plugin's name)")
     if name == "file" and not argument:
         raise ValueError("NOTIFIER: file needs a path, as file:/var/log/cowin/messages.jsonl")
     return factory(argument)
@@ -88,7 +92,9 @@ def init_app(app: Flask) -> None:
     from cowin_kit.config.settings import SettingsError
 
     try:
-        app.extensions["cowin_kit.notifier"] = make_notifier(app.config["COWIN_KIT"]["NOTIFIER"])
+        with app.app_context():  # plugins' notifiers are registered on the app
+            notifier = make_notifier(app.config["COWIN_KIT"]["NOTIFIER"])
+        app.extensions["cowin_kit.notifier"] = notifier
     except ValueError as exc:
         raise SettingsError(f"invalid settings:\n  {exc}") from None
 

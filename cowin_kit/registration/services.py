@@ -5,6 +5,7 @@ which must survive the failure that counts it)."""
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -14,7 +15,9 @@ from sqlalchemy import and_, bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cowin_kit import metrics
 from cowin_kit import notifications
+from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
@@ -27,6 +30,8 @@ from cowin_kit.registration.models import (
 )
 from cowin_kit.security import keyring
 from cowin_kit.vaccination.models import Dose
+
+log = logging.getLogger("cowin_kit.registration")
 
 PURPOSES = ("sign_in", "change_mobile")
 
@@ -82,6 +87,7 @@ def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: 
     template = "otp" if purpose == "sign_in" else "otp_change_mobile"
     notifications.notify(mobile, template, locale, otp=otp,
                          minutes=max(1, settings["OTP_TTL_SECONDS"] // 60))
+    metrics.OTPS_SENT.inc()
     return transaction
 
 
@@ -267,6 +273,33 @@ def _today(pack: ActivePack) -> date:
     return datetime.now(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
 
 
+def _check_with_identity_providers(id_type: str, number: str, birth_year: int | None,
+                                   birth_date: date | None) -> None:
+    """When a plugin connects a national ID system, the number must be known to it and the
+    birth year must agree. An unreachable system does not stop registration (CoWIN kept
+    registering through Aadhaar outages); it is logged, the number never is."""
+    if not plugins.has_identity_providers():
+        return
+    try:
+        record = plugins.identity_lookup(id_type, number)
+    except Exception:
+        log.warning("identity provider unreachable for an %s number; registered unchecked",
+                    id_type, exc_info=True)
+        return
+    if record is None:
+        raise RuleViolation(_("This ID number is not known to the national ID system."),
+                            code="id_number_unknown",
+                            fields={"id_number": [_("This ID number is not known to the "
+                                                    "national ID system.")]})
+    known_year = record.birth_date.year if record.birth_date else record.birth_year
+    given_year = birth_date.year if birth_date else birth_year
+    if known_year is not None and given_year is not None and known_year != given_year:
+        raise RuleViolation(_("The year of birth does not match the national ID record."),
+                            code="identity_mismatch",
+                            fields={"birth_year": [_("The year of birth does not match the "
+                                                     "national ID record.")]})
+
+
 def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount, *,
                     name: str, birth_year: int | None = None, birth_date: date | None = None,
                     gender: str, id_type: str, id_number: str, comorbidity: bool = False,
@@ -288,6 +321,7 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         raise RuleViolation(_("This document is only accepted from the age of %(age)d.",
                               age=document.min_age), code="too_young_for_id_type")
     number = _normalized_id(document, id_number)
+    _check_with_identity_providers(document.code, number, birth_year, birth_date)
     ring = keyring()
     id_hash = ring.lookup_hash("id:" + document.code, number)
     reference_id = _unused_reference_id_for(session, document, id_hash)
@@ -309,6 +343,9 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
         raise _already_registered() from None
+    plugins.queue_hook(session, "beneficiary_registered", reference_id=beneficiary.reference_id,
+                       id_type=document.code, birth_year=birth_year, gender=gender_row.code,
+                       locale=account.locale or pack.default_locale)
     session.commit()
     # Created by this request a moment ago: it has no doses yet, and its secret code is known.
     return _view(session, beneficiary, document, gender_row, pack, doses=[],

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import uuid
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, literal, null, select, union_all, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
+from cowin_kit import metrics
+from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.db import new_uuid
@@ -131,11 +136,71 @@ def _refused(exc: rules.BookingRefused) -> RuleViolation:
     return RuleViolation(str(exc), code=exc.code)
 
 
+def _build_statements() -> dict[str, Any]:
+    """The booking's queries, built once (on first use, when every mapper is known) rather
+    than per request; the values are bound when each runs."""
+    doses = (select(literal("dose"), Dose.beneficiary_id, Dose.dose_number, VaccineProduct.code,
+                    Dose.administered_at)
+             .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
+             .where(Dose.beneficiary_id.in_(bindparam("ids", expanding=True))))
+    live = (select(literal("live"), Appointment.beneficiary_id, Appointment.dose_number, null(),
+                   null())
+            .where(Appointment.beneficiary_id.in_(bindparam("ids", expanding=True)),
+                   Appointment.status == "booked"))
+    seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
+    return {
+        # _claim's conditional UPDATEs (the same SQL as when built per call on the ORM
+        # classes; as Core statements they cost a third of the CPU)
+        "claim_dose": (
+            update(SessionDoseCapacity.__table__)
+            .where(seats.session_id == bindparam("claim_session"),
+                   seats.dose_number == bindparam("claim_dose"),
+                   seats.booked < seats.capacity)
+            .values(booked=seats.booked + 1)),
+        "claim_slot": (
+            update(SessionSlot.__table__)
+            .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity)
+            .values(booked=slots.booked + 1)),
+        "bookable_session": (
+            select(VaccinationSession, Facility)
+            .join(Facility, Facility.id == VaccinationSession.facility_id)
+            .where(VaccinationSession.id == bindparam("session_id"))
+            .options(joinedload(VaccinationSession.slots),
+                     joinedload(VaccinationSession.capacities))),
+        "owned_beneficiaries": select(Beneficiary).where(
+            Beneficiary.account_id == bindparam("account_id"),
+            Beneficiary.reference_id.in_(bindparam("reference_ids", expanding=True))),
+        "doses": doses,
+        "doses_and_live": union_all(doses, live),
+    }
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
+def _statement(name: str) -> Any:
+    if not _STATEMENTS:
+        _STATEMENTS.update(_build_statements())
+    return _STATEMENTS[name]
+
+
 def _published_session(session: Session, session_id: str) -> VaccinationSession:
     found = session.get(VaccinationSession, str(session_id)) if _looks_like_uuid(session_id) else None
     if found is None:
         raise NotFound(_("No such session."), code="session_not_found")
     return found
+
+
+def _bookable_session(session: Session, session_id: str) -> tuple[VaccinationSession, Facility]:
+    """The session as _published_session finds it, with its slots, its seats per dose and
+    its facility, in one round trip: a booking needs all of them (the facility for the
+    answer)."""
+    row = session.execute(_statement("bookable_session"),
+                          {"session_id": str(session_id)}).unique().first() \
+        if _looks_like_uuid(session_id) else None
+    if row is None:
+        raise NotFound(_("No such session."), code="session_not_found")
+    return row[0], row[1]
 
 
 def _looks_like_uuid(value: str) -> bool:
@@ -164,20 +229,44 @@ def _owned_beneficiaries(session: Session, account: CitizenAccount,
                          reference_ids: list[str]) -> list[Beneficiary]:
     if not reference_ids or len(set(reference_ids)) != len(reference_ids):
         raise InvalidInput(_("Name each member once."), code="invalid_beneficiaries")
-    rows = list(session.scalars(select(Beneficiary).where(
-        Beneficiary.account_id == account.id,
-        Beneficiary.reference_id.in_([str(r) for r in reference_ids]))))
+    rows = list(session.scalars(_statement("owned_beneficiaries"),
+                                {"account_id": account.id,
+                                 "reference_ids": [str(r) for r in reference_ids]}))
     if len(rows) != len(reference_ids):
         raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
     return sorted(rows, key=lambda b: b.id)
 
 
-def _given_doses(session: Session, beneficiary_id: int) -> list[rules.GivenDose]:
-    rows = session.execute(
-        select(Dose.dose_number, VaccineProduct.code, Dose.administered_at)
-        .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
-        .where(Dose.beneficiary_id == beneficiary_id))
-    return [rules.GivenDose(n, code, at.date()) for n, code, at in rows]
+def _history(session: Session, member_ids: list[int], live: bool = False
+             ) -> tuple[dict[int, list[rules.GivenDose]], set[tuple[int, int]]]:
+    """The doses given to these members and, with ``live``, their live appointments as
+    (member id, dose number): one round trip for all members."""
+    query = _statement("doses_and_live" if live else "doses")
+    given: dict[int, list[rules.GivenDose]] = {member_id: [] for member_id in member_ids}
+    booked: set[tuple[int, int]] = set()
+    for kind, member_id, number, code, at in session.execute(query, {"ids": member_ids}):
+        if kind == "dose":
+            given[member_id].append(rules.GivenDose(number, code, at.date()))
+        else:
+            booked.add((member_id, number))
+    return given, booked
+
+
+def _pack_rows(session: Session, pack: ActivePack | None, key: tuple, query) -> list:
+    """The rows of ``query`` (pack-installed vaccine data), read once per snapshot of the
+    installed pack (as registration reads ID types): they change only when the pack does.
+    The rows are copies outside every session, so that this process's threads can share
+    them and no rollback or close can expire them."""
+    def load() -> list | None:
+        model = query.column_descriptions[0]["entity"]
+        rows = [model(**{attr.key: copy.deepcopy(getattr(row, attr.key))
+                         for attr in sa_inspect(model).column_attrs})
+                for row in session.scalars(query)]
+        return rows or None  # nothing found is not remembered
+
+    if pack is None:
+        return list(session.scalars(query))
+    return pack.memo(key, load) or []
 
 
 def _session_facts(vaccination_session: VaccinationSession, product_code: str) -> rules.SessionFacts:
@@ -192,20 +281,16 @@ def _claim(session: Session, vaccination_session: VaccinationSession, slot: Sess
            dose_number: int) -> None:
     """Take one seat of the dose and one of the slot, atomically in the database: the
     conditional UPDATE is evaluated on the locked row, so two requests can never both
-    take the last seat (no read-then-write race)."""
-    taken = session.execute(
-        update(SessionDoseCapacity)
-        .where(SessionDoseCapacity.session_id == vaccination_session.id,
-               SessionDoseCapacity.dose_number == dose_number,
-               SessionDoseCapacity.booked < SessionDoseCapacity.capacity)
-        .values(booked=SessionDoseCapacity.booked + 1)
-        .execution_options(synchronize_session=False)).rowcount
+    take the last seat (no read-then-write race). The statements are prebuilt on the
+    tables (see _build_statements); pending changes are flushed first, as the session's
+    autoflush did when they were ORM statements."""
+    if session.autoflush:
+        session.flush()
+    taken = session.execute(_statement("claim_dose"),
+                            {"claim_session": vaccination_session.id,
+                             "claim_dose": dose_number}).rowcount
     if taken == 1:
-        taken = session.execute(
-            update(SessionSlot)
-            .where(SessionSlot.id == slot.id, SessionSlot.booked < SessionSlot.capacity)
-            .values(booked=SessionSlot.booked + 1)
-            .execution_options(synchronize_session=False)).rowcount
+        taken = session.execute(_statement("claim_slot"), {"claim_slot": slot.id}).rowcount
     if taken != 1:
         session.rollback()
         raise FullyBooked(_("This session is fully booked. Please choose another one."))
@@ -226,18 +311,30 @@ def _release(session: Session, appointment: Appointment) -> None:
         .execution_options(synchronize_session=False))
 
 
+def _product_code(session: Session, pack: ActivePack | None, product_id: int) -> str:
+    codes = {product.id: product.code for product in
+             _pack_rows(session, pack, ("scheduling", "products"), select(VaccineProduct))}
+    if product_id in codes:
+        return codes[product_id]
+    # a product installed after this snapshot of the pack was taken
+    return session.scalar(select(VaccineProduct.code).where(VaccineProduct.id == product_id))
+
+
 def _check_members(session: Session, pack: ActivePack, vaccination_session: VaccinationSession,
                    members: list[Beneficiary], dose: int | None,
-                   now: datetime | None) -> list[tuple[Beneficiary, int]]:
-    product_code = session.scalar(select(VaccineProduct.code)
-                                  .where(VaccineProduct.id == vaccination_session.product_id))
+                   now: datetime | None,
+                   given_by_member: dict[int, list[rules.GivenDose]] | None = None
+                   ) -> list[tuple[Beneficiary, int]]:
+    product_code = _product_code(session, pack, vaccination_session.product_id)
     facts = _session_facts(vaccination_session, product_code)
-    schedules = list(session.scalars(select(VaccineSchedule)))
+    schedules = _pack_rows(session, pack, ("scheduling", "schedules"), select(VaccineSchedule))
     local_now = _local_now(pack, now)
     hour, minute = _cutoff()
+    if given_by_member is None:
+        given_by_member = _history(session, [member.id for member in members])[0]
     plan = []
     for member in members:
-        given = _given_doses(session, member.id)
+        given = given_by_member[member.id]
         dose_number = dose or rules.next_dose_number(given)
         try:
             rules.check_booking(
@@ -251,44 +348,61 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
     return plan
 
 
-def _live(session: Session, beneficiary_id: int, dose_number: int) -> Appointment | None:
-    return session.scalars(select(Appointment).where(
-        Appointment.beneficiary_id == beneficiary_id, Appointment.dose_number == dose_number,
-        Appointment.status == "booked")).first()
+def _hold(session: Session, *objects: object) -> None:
+    """Keep these objects referenced until the session is closed. The identity map holds
+    objects weakly; the answer built after the commit looks them up again (session.get),
+    which finds them there instead of reading them again."""
+    session.info.setdefault("cowin_kit.held", []).extend(objects)
 
 
 def book(session: Session, pack: ActivePack, account: CitizenAccount, *, session_id: str,
          slot: str, reference_ids: list[str], dose: int | None = None,
          now: datetime | None = None) -> list[Appointment]:
     """Book one seat per member in one transaction: all members get a seat, or none."""
-    vaccination_session = _published_session(session, session_id)
+    vaccination_session, facility = _bookable_session(session, session_id)
     chosen_slot = _slot(vaccination_session, slot)
     members = _owned_beneficiaries(session, account, reference_ids)
-    plan = _check_members(session, pack, vaccination_session, members, dose, now)
+    given, live = _history(session, [member.id for member in members], live=True)
+    plan = _check_members(session, pack, vaccination_session, members, dose, now, given)
     for member, dose_number in plan:
-        if _live(session, member.id, dose_number) is not None:
+        if (member.id, dose_number) in live:
             raise Conflict(_("%(name)s already has an appointment for dose %(n)d.",
                              name=member.name, n=dose_number), code="already_booked")
     booking_id = new_uuid()
     appointments = []
     for member, dose_number in plan:
         _claim(session, vaccination_session, chosen_slot, dose_number)
-        appointment = Appointment(booking_id=booking_id, beneficiary_id=member.id,
+        appointment = Appointment(id=new_uuid(), booking_id=booking_id, beneficiary_id=member.id,
                                   session_id=vaccination_session.id, slot_id=chosen_slot.id,
                                   dose_number=dose_number, account_id=account.id)
         session.add(appointment)
         appointments.append(appointment)
+    # The audit events go into the same flush as the appointments (their ids are drawn
+    # above); if the flush fails, the rollback discards both.
+    for appointment in appointments:
+        audit.record(session, "appointment.book", "appointment", appointment.id,
+                     booking=booking_id, vaccination_session=vaccination_session.id,
+                     dose=appointment.dose_number)
     try:
         session.flush()
     except IntegrityError:  # the same member booked the same dose at the same moment
         session.rollback()
         raise Conflict(_("An appointment for this dose already exists."),
                        code="already_booked") from None
-    for appointment in appointments:
-        audit.record(session, "appointment.book", "appointment", appointment.id,
-                     booking=booking_id, vaccination_session=vaccination_session.id,
-                     dose=appointment.dose_number)
+    if plugins.wants("appointment_booked"):
+        facility_code = session.get(Facility, vaccination_session.facility_id).code
+        references = {member.id: member.reference_id for member in members}
+        for appointment in appointments:
+            plugins.queue_hook(session, "appointment_booked", appointment_id=appointment.id,
+                               booking_id=booking_id,
+                               reference_id=references[appointment.beneficiary_id],
+                               dose_number=appointment.dose_number,
+                               session_id=vaccination_session.id,
+                               session_date=vaccination_session.session_date,
+                               facility_code=facility_code)
     session.commit()
+    metrics.APPOINTMENTS_BOOKED.inc(len(appointments))
+    _hold(session, vaccination_session, facility, *members)
     return appointments
 
 
@@ -362,8 +476,22 @@ def cancel(session: Session, account: CitizenAccount, *, booking_id: str,
             item.status = "cancelled"
             audit.record(session, "appointment.cancel", "appointment", item.id)
             cancelled.append(item)
+    _queue_cancelled(session, cancelled, "citizen")
     session.commit()
     return cancelled
+
+
+def _queue_cancelled(session: Session, appointments: list[Appointment], reason: str) -> None:
+    if not appointments or not plugins.wants("appointment_cancelled"):
+        return
+    references = dict(session.execute(select(Beneficiary.id, Beneficiary.reference_id).where(
+        Beneficiary.id.in_({a.beneficiary_id for a in appointments}))).all())
+    for appointment in appointments:
+        plugins.queue_hook(session, "appointment_cancelled", appointment_id=appointment.id,
+                           booking_id=appointment.booking_id,
+                           reference_id=references[appointment.beneficiary_id],
+                           dose_number=appointment.dose_number,
+                           session_id=appointment.session_id, reason=reason)
 
 
 def live_appointments(session: Session, beneficiary_ids: list[int]) -> list[Appointment]:
@@ -550,6 +678,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
                                "date": vaccination_session.session_date.isoformat()}))
     audit.record(session, "session.cancel", "vaccination_session", vaccination_session.id,
                  appointments_released=len(booked))
+    _queue_cancelled(session, booked, "session_cancelled")
     session.commit()
     return notices
 

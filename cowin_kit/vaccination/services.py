@@ -10,10 +10,12 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cowin_kit import metrics
+from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
@@ -25,6 +27,7 @@ from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.registration.rules import age_on
 from cowin_kit.scheduling.models import Appointment, Facility, VaccinationSession
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
+from cowin_kit.scheduling.services import _pack_rows
 from cowin_kit.security import keyring
 from cowin_kit.vaccination import rules
 from cowin_kit.vaccination.models import (
@@ -70,11 +73,51 @@ def _beneficiary(session: Session, reference_id: str) -> Beneficiary:
     return found
 
 
-def _given(session: Session, beneficiary_id: int) -> list[GivenDose]:
-    rows = session.execute(select(Dose.dose_number, VaccineProduct.code, Dose.administered_at)
-                           .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
-                           .where(Dose.beneficiary_id == beneficiary_id))
-    return [GivenDose(n, code, at.date()) for n, code, at in rows]
+_PERSON_FOR_DOSE = (
+    select(Beneficiary, Appointment, Dose.dose_number, Dose.product_id, Dose.administered_at)
+    .outerjoin(Appointment, and_(Appointment.beneficiary_id == Beneficiary.id,
+                                 Appointment.status == "booked"))
+    .outerjoin(Dose, Dose.beneficiary_id == Beneficiary.id)
+    .where(Beneficiary.reference_id == bindparam("reference_id")))
+
+
+def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
+                     ) -> tuple[Beneficiary, Appointment | None, list[GivenDose]]:
+    """The person, their live appointment (the lowest dose's) and the doses they were
+    given, in one query (a row per booked appointment and dose: a handful)."""
+    from cowin_kit.registration.rules import is_reference_id
+
+    rows = []
+    if is_reference_id(str(reference_id)):
+        rows = session.execute(_PERSON_FOR_DOSE, {"reference_id": str(reference_id)}).all()
+    if not rows:
+        raise NotFound(_("No one is registered with this reference ID."),
+                       code="beneficiary_not_found")
+    appointments = {row[1] for row in rows if row[1] is not None}
+    appointment = min(appointments, key=lambda a: a.dose_number, default=None)
+    given = sorted({(number, product_id, at) for _b, _a, number, product_id, at in rows
+                    if number is not None})
+    return rows[0][0], appointment, [
+        GivenDose(number, vaccine_product(session, pack, product_id=product_id).code, at.date())
+        for number, product_id, at in given]
+
+
+def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | None = None,
+                    product_id: int | None = None) -> VaccineProduct | None:
+    """The vaccine product with this code (or id): pack-installed rows, read once per
+    snapshot of the pack (copies outside every session); one installed since is read
+    from the database."""
+    for product in _pack_rows(session, pack, ("scheduling", "products"), select(VaccineProduct)):
+        if (product.code == code) if code is not None else (product.id == product_id):
+            return product
+    return session.scalars(select(VaccineProduct).where(
+        (VaccineProduct.code == code) if code is not None
+        else (VaccineProduct.id == product_id))).first()
+
+
+def vaccine_schedules(session: Session, pack: ActivePack | None) -> list[VaccineSchedule]:
+    """Every vaccine schedule, read once per snapshot of the pack (copies)."""
+    return list(_pack_rows(session, pack, ("scheduling", "schedules"), select(VaccineSchedule)))
 
 
 def _live_appointment(session: Session, beneficiary_id: int) -> Appointment | None:
@@ -101,15 +144,14 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                 raise Conflict(_("This Idempotency-Key was used for another dose."),
                                code="idempotency_key_reused")
             return RecordedDose(existing, False)
-    beneficiary = _beneficiary(session, reference_id)
-    appointment = _live_appointment(session, beneficiary.id)
+    beneficiary, appointment, given = _person_for_dose(session, pack, reference_id)
     if appointment is not None:
         # Booked online: the person proves it is them with the code only they were given.
         expected = keyring().decrypt(beneficiary.secret_code_encrypted)
         if secret_code is None or not hmac.compare_digest(str(secret_code), expected):
             raise RuleViolation(_("The 4-digit secret code is not correct."),
                                 code="secret_code_invalid")
-    product = session.scalars(select(VaccineProduct).where(VaccineProduct.code == product_code)).first()
+    product = vaccine_product(session, pack, code=str(product_code))
     if product is None:
         raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
                        code="vaccine_not_found")
@@ -122,7 +164,6 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         raise InvalidInput(_("Give the time with its UTC offset."), code="invalid_time")
     if moment > datetime.now(timezone.utc):
         raise InvalidInput(_("A dose cannot be given in the future."), code="invalid_time")
-    given = _given(session, beneficiary.id)
     day = moment.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
     if dose_number is not None and any(d.number == dose_number for d in given):
         same = session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
@@ -132,7 +173,7 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     try:
         number = rules.check_dose(given=given, product_code=product.code, day=day,
                                   age=age_on(day, beneficiary.birth_year, beneficiary.birth_date),
-                                  schedules=list(session.scalars(select(VaccineSchedule))),
+                                  schedules=vaccine_schedules(session, pack),
                                   dose_number=dose_number)
     except BookingRefused as exc:
         raise RuleViolation(str(exc), code=exc.code) from None
@@ -150,7 +191,12 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     session.add(CertificateDue(dose_id=dose.id))
     audit.record(session, "dose.record", "dose", dose.id, beneficiary=beneficiary.reference_id,
                  dose=number, vaccine=product.code, lot=lot, facility=facility.code)
+    plugins.queue_hook(session, "dose_recorded", dose_id=dose.id,
+                       reference_id=beneficiary.reference_id, dose_number=number,
+                       vaccine=product.code, lot=lot, administered_at=moment,
+                       facility_code=facility.code)
     session.commit()
+    metrics.DOSES_RECORDED.inc()
     return RecordedDose(dose, True)
 
 
@@ -184,6 +230,8 @@ def report_aefi(session: Session, reporter: StaffUser, *, dose: Dose, onset_at: 
     session.flush()
     audit.record(session, "aefi.report", "aefi_report", report.id, dose=dose.id,
                  seriousness=seriousness)
+    plugins.queue_hook(session, "aefi_reported", report_id=report.id, dose_id=dose.id,
+                       seriousness=seriousness, outcome=outcome, onset_at=onset_at)
     session.commit()
     return report
 

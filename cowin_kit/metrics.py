@@ -1,0 +1,203 @@
+"""Prometheus metrics: ``/metrics`` on the web app, and on ``WORKER_METRICS_PORT`` for the
+worker.
+
+Services count what they do with one line (``metrics.DOSES_RECORDED.inc()``) after their
+commit. Under gunicorn every worker process has its own counters: set the environment
+variable ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable folder (the Helm chart and the
+container do; gunicorn.conf.py empties it at start) and each scrape adds up all processes'
+files. Without it (the demo, `flask run`, tests) the process's own registry is served.
+
+``/metrics`` answers only clients in ``METRICS_ALLOWED_NETWORKS`` (by default loopback and
+private addresses, i.e. Prometheus inside the cluster); anyone else gets 404, as if there
+were no such page.
+
+Metrics (all prefixed ``cowin_kit_``):
+
+- ``http_request_duration_seconds`` histogram, labels ``endpoint`` (Flask endpoint name,
+  ``unmatched`` for unknown paths), ``method``, ``status``;
+- ``appointments_booked_total``, ``doses_recorded_total``, ``certificates_issued_total``,
+  ``otps_sent_total`` counters;
+- ``certificate_outbox_due`` gauge: outbox rows whose certificate is due now and not yet
+  issued, counted in the database at each scrape (a growing value: add worker replicas).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUEST_LATENCY = Histogram(
+    "cowin_kit_http_request_duration_seconds", "Time to answer an HTTP request.",
+    ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS)
+APPOINTMENTS_BOOKED = Counter(
+    "cowin_kit_appointments_booked", "Appointments booked (one per beneficiary and dose).")
+DOSES_RECORDED = Counter("cowin_kit_doses_recorded", "Vaccine doses recorded.")
+CERTIFICATES_ISSUED = Counter("cowin_kit_certificates_issued", "Certificates issued.")
+OTPS_SENT = Counter("cowin_kit_otps_sent", "One-time passwords sent to mobile numbers.")
+
+
+class OutboxBacklogCollector(Collector):
+    """``cowin_kit_certificate_outbox_due``, counted when scraped."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def describe(self) -> Iterable[Any]:
+        return []  # no query at registration time
+
+    def collect(self) -> Iterable[Any]:
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from cowin_kit.db import get_database
+        from cowin_kit.vaccination.models import CertificateDue
+
+        family = GaugeMetricFamily(
+            "cowin_kit_certificate_outbox_due",
+            "Certificates due now and not yet issued (the worker's backlog).")
+        try:
+            with self.app.app_context(), get_database().session() as session:
+                due = session.scalar(select(func.count()).select_from(CertificateDue).where(
+                    CertificateDue.status == "pending",
+                    CertificateDue.next_attempt_at <= datetime.now(UTC)))
+        except SQLAlchemyError as exc:
+            log.warning("outbox backlog not counted: %s", type(exc).__name__)
+            return
+        family.add_metric([], float(due or 0))
+        yield family
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+def exposition(app: Flask) -> bytes:
+    """The text format of every metric: all processes' in multiprocess mode, this
+    process's otherwise, plus the outbox backlog."""
+    registry = CollectorRegistry(auto_describe=False)
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_Forward(REGISTRY))
+    registry.register(OutboxBacklogCollector(app))
+    return generate_latest(registry)
+
+
+class _Forward(Collector):
+    """The process's default registry as one collector of a scrape registry."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def collect(self) -> Iterable[Any]:
+        return self.registry.collect()
+
+
+def _allowed(address: str | None, networks: list[str]) -> bool:
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics_page() -> Response:
+    settings = current_app.config["COWIN_KIT"]
+    if not _allowed(request.remote_addr, settings["METRICS_ALLOWED_NETWORKS"]):
+        abort(404)
+    return Response(exposition(current_app._get_current_object()),  # type: ignore[attr-defined]
+                    content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["COWIN_KIT"]
+    for network in settings["METRICS_ALLOWED_NETWORKS"]:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            from cowin_kit.config.settings import SettingsError
+
+            raise SettingsError(f"invalid settings:\n  METRICS_ALLOWED_NETWORKS: {network!r} "
+                                "is not a network (CIDR)") from None
+    if not settings["METRICS_ENABLED"]:
+        return
+
+    @app.before_request
+    def _start_timer() -> None:
+        g._metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("_metrics_started", None)
+        if started is not None:
+            endpoint = request.endpoint or "unmatched"
+            REQUEST_LATENCY.labels(endpoint, request.method, str(response.status_code)) \
+                .observe(time.perf_counter() - started)
+        return response
+
+    app.register_blueprint(bp)
+
+
+def serve_worker_metrics(app: Flask) -> int | None:
+    """For `cowin-kit worker`: serve /metrics on ``WORKER_METRICS_PORT`` in a thread (the
+    worker's counters and the outbox backlog); returns the port, None when off."""
+    settings = app.config["COWIN_KIT"]
+    port = settings["WORKER_METRICS_PORT"]
+    if not port or not settings["METRICS_ENABLED"]:
+        return None
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Forward(REGISTRY))
+    registry.register(OutboxBacklogCollector(app))
+    start_http_server(port, registry=registry)
+    return port
+
+
+def start_worker_observability(app: Flask) -> int | None:
+    """What `cowin-kit worker` does before its loop: its logs on stdout in LOG_FORMAT (as
+    the web's), and its /metrics on WORKER_METRICS_PORT; returns the port, None when off."""
+    from cowin_kit import logging_setup
+
+    settings = app.config["COWIN_KIT"]
+    logging_setup.configure(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
+    return serve_worker_metrics(app)
+
+
+def mark_process_dead(pid: int) -> None:
+    """gunicorn's child_exit hook: drop a dead worker's live gauges (multiprocess mode)."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

@@ -1,0 +1,1 @@
+"""Campaign reports: figures for dashboards and CSV exports."""

@@ -1,0 +1,79 @@
+"""Marshmallow schemas of the report API (/api/v1/reports/...)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from cowin_kit.reporting.rules import MAX_DAYS
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class NoQuery(_Strict):
+    """A report that takes no parameters (unknown ones are refused)."""
+
+
+class DaysQuery(_Strict):
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=MAX_DAYS))
+
+
+class RegionQuery(_Strict):
+    parent = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class DayOut(Schema):
+    date = fields.Date(required=True)
+    dose_1 = fields.Integer(required=True)
+    dose_2 = fields.Integer(required=True)
+    booster = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class DosesPerDayOut(Schema):
+    days = fields.List(fields.Nested(DayOut), required=True)
+
+
+class RegionCoverageOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    first_doses = fields.Integer(required=True)
+    completed = fields.Integer(required=True)
+    population = fields.Integer(required=True, allow_none=True)
+    first_dose_percent = fields.Float(required=True, allow_none=True)
+    completed_percent = fields.Float(required=True, allow_none=True)
+
+
+class CoverageOut(Schema):
+    parent = fields.String(required=True, allow_none=True)
+    regions = fields.List(fields.Nested(RegionCoverageOut), required=True)
+
+
+class AgeSexCellOut(Schema):
+    age_band = fields.String(required=True)
+    sex = fields.String(required=True)
+    first_doses = fields.Integer(required=True)
+    completed = fields.Integer(required=True)
+    population = fields.Integer(required=True, allow_none=True)
+    first_dose_percent = fields.Float(required=True, allow_none=True)
+
+
+class AgeSexOut(Schema):
+    age_bands = fields.List(fields.String(), required=True)
+    sexes = fields.List(fields.String(), required=True)
+    cells = fields.List(fields.Nested(AgeSexCellOut), required=True)
+
+
+class DropoutRegionOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    due = fields.Integer(required=True)
+    without_dose_2 = fields.Integer(required=True)
+    dropout_percent = fields.Float(required=True, allow_none=True)
+
+
+class DropoutOut(Schema):
+    parent = fields.String(required=True, allow_none=True)
+    regions = fields.List(fields.Nested(DropoutRegionOut), required=True)

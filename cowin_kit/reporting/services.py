@@ -1,0 +1,403 @@
+"""Campaign reports for administrators: doses per day, coverage by region against the
+pack's population figures, first doses and completed schedules by age band and sex, and
+dose-2 drop-out — each limited to the part of the hierarchy the user may report on
+(``report.read`` grants) and computed by SQL aggregates (SQLite and PostgreSQL alike).
+
+A dose counts where it was given: at its facility's place in the hierarchy. Imported doses
+without a facility are in the national figures only."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Sequence
+
+from sqlalchemy import and_, case, false, func, literal, or_, select, true
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from cowin_kit.audit.models import AuditEvent
+from cowin_kit.errors import Forbidden, NotFound
+from cowin_kit.geography.models import Location, PopulationFigure
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity import access
+from cowin_kit.identity.models import Gender, StaffUser
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.reporting import rules
+from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
+from cowin_kit.scheduling.models import Facility
+from cowin_kit.scheduling.rules import schedule_for
+from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a user may report on: the whole country, or location subtrees and facilities."""
+
+    country: bool
+    location_ids: frozenset[int] = frozenset()
+    facility_ids: frozenset[int] = frozenset()
+
+
+def report_scope(user: StaffUser, action: str = "report.read") -> ReportScope:
+    """The union of the user's grants carrying ``action``; Forbidden without any."""
+    grants = [g for g in user.grants
+              if action in access.ROLE_ACTIONS.get(g.role, ())] if user.active else []
+    if not grants:
+        raise Forbidden(_("You may not read reports."), code="forbidden")
+    if any(g.location_id is None and g.facility_id is None for g in grants):
+        return ReportScope(True)
+    return ReportScope(False,
+                       frozenset(g.location_id for g in grants if g.location_id is not None),
+                       frozenset(g.facility_id for g in grants if g.facility_id is not None))
+
+
+def _subtree(location_ids: Sequence[int], name: str):
+    """A recursive CTE of the given locations and everything below them (column ``id``)."""
+    anchor = select(Location.id).where(Location.id.in_(list(location_ids))).cte(
+        name, recursive=True)
+    child = aliased(Location)
+    return anchor.union_all(select(child.id).join(anchor, child.parent_id == anchor.c.id))
+
+
+def _facility_visible(scope: ReportScope) -> ColumnElement[bool]:
+    """A condition on Facility: inside the scope."""
+    if scope.country:
+        return true()
+    parts: list[ColumnElement[bool]] = []
+    if scope.location_ids:
+        tree = _subtree(sorted(scope.location_ids), "visible_location")
+        parts.append(Facility.location_id.in_(select(tree.c.id)))
+    if scope.facility_ids:
+        parts.append(Facility.id.in_(sorted(scope.facility_ids)))
+    return or_(*parts) if parts else false()
+
+
+def _location_visible(scope: ReportScope, column) -> ColumnElement[bool]:
+    """A condition on a location id column: inside the scope's location subtrees. Facility
+    grants alone cover no place's population."""
+    if scope.country:
+        return true()
+    if not scope.location_ids:
+        return false()
+    tree = _subtree(sorted(scope.location_ids), "visible_population")
+    return column.in_(select(tree.c.id))
+
+
+def _dose_visible(session: Session, scope: ReportScope, dose=Dose) -> ColumnElement[bool]:
+    if scope.country:
+        return true()
+    return dose.facility_id.in_(select(Facility.id).where(_facility_visible(scope)))
+
+
+# --- regions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Regions:
+    """The places a report is broken down by: the children of ``parent`` (the country's
+    first level when None), or the parent itself when it has none."""
+
+    parent: Location | None
+    regions: list[Location]
+
+
+def _ancestors(session: Session, location_id: int) -> tuple[int, ...]:
+    return access.scope_for_location(session, location_id).location_path
+
+
+def regions_for(session: Session, scope: ReportScope, parent_code: str | None = None) -> Regions:
+    parent: Location | None = None
+    if parent_code:
+        parent = session.scalars(select(Location).where(Location.code == parent_code)).first()
+        if parent is None:
+            raise NotFound(_("No location with code %(code)s.", code=parent_code),
+                           code="location_not_found")
+        if not scope.country:
+            path = _ancestors(session, parent.id)
+            inside = any(i in scope.location_ids for i in path)
+            above = any(parent.id in _ancestors(session, loc) for loc in scope.location_ids) \
+                or any(parent.id in _ancestors(session, loc) for loc in _facility_places(
+                    session, scope))
+            if not (inside or above):
+                raise Forbidden(_("You may not read reports there."), code="forbidden")
+    elif not scope.country:
+        places = sorted(scope.location_ids) or _facility_places(session, scope)
+        if len(set(places)) == 1:
+            parent = session.get(Location, places[0])
+    if parent is None:
+        query = select(Location).where(Location.parent_id.is_(None))
+        if not scope.country:
+            tops = {_ancestors(session, loc)[0] for loc in
+                    [*scope.location_ids, *_facility_places(session, scope)]}
+            query = query.where(Location.id.in_(sorted(tops)))
+        regions = list(session.scalars(query.order_by(Location.name)))
+    else:
+        regions = list(session.scalars(select(Location).where(Location.parent_id == parent.id)
+                                       .order_by(Location.name))) or [parent]
+    return Regions(parent, regions)
+
+
+def _facility_places(session: Session, scope: ReportScope) -> list[int]:
+    if not scope.facility_ids:
+        return []
+    return list(session.scalars(select(Facility.location_id)
+                                .where(Facility.id.in_(sorted(scope.facility_ids)))))
+
+
+def _region_tree(regions: Sequence[Location]):
+    """A recursive CTE mapping every location under the regions (``id``) to its region
+    (``region_id``)."""
+    anchor = select(Location.id.label("id"), Location.id.label("region_id")).where(
+        Location.id.in_([r.id for r in regions])).cte("region_tree", recursive=True)
+    child = aliased(Location)
+    return anchor.union_all(select(child.id, anchor.c.region_id)
+                            .join(anchor, child.parent_id == anchor.c.id))
+
+
+# --- schedules ---------------------------------------------------------------------------
+
+
+def _products(session: Session) -> dict[int, str]:
+    rows = session.execute(select(VaccineProduct.id, VaccineProduct.code))
+    return {product_id: code for product_id, code in rows}
+
+
+def _completing_case(session: Session, dose=Dose):
+    """SQL: the dose number that completes the primary series of the dose's product."""
+    schedules = list(session.scalars(select(VaccineSchedule)))
+    whens = []
+    for product_id, code in _products(session).items():
+        schedule = schedule_for(code, schedules)
+        if schedule is not None:
+            whens.append((dose.product_id == product_id, rules.completing_dose(schedule)))
+    return case(*whens, else_=literal(-1)) if whens else literal(-1)
+
+
+def _latest_population_year(session: Session) -> int | None:
+    return session.scalar(select(func.max(PopulationFigure.year)))
+
+
+def _sex_filter(session: Session, year: int) -> ColumnElement[bool]:
+    """Figures by sex when the pack gives them, else its 'all' rows (never both: that
+    would count people twice)."""
+    by_sex = session.scalar(select(func.count()).select_from(PopulationFigure).where(
+        PopulationFigure.year == year, PopulationFigure.sex != "all"))
+    return PopulationFigure.sex != "all" if by_sex else PopulationFigure.sex == "all"
+
+
+# --- reports -----------------------------------------------------------------------------
+
+
+def _bucket(column, starts: Sequence[datetime], low: int = 0, high: int | None = None):
+    """SQL: the index i with starts[i] <= column < starts[i + 1] (the last bucket open
+    ended; the caller bounds the range), as a balanced tree of CASEs: about log2(n)
+    comparisons a row instead of n, and exact across clock changes."""
+    high = len(starts) if high is None else high
+    if high - low == 1:
+        return literal(low)
+    middle = (low + high) // 2
+    return case((column < starts[middle], _bucket(column, starts, low, middle)),
+                else_=_bucket(column, starts, middle, high))
+
+
+def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
+                  last_day: date | None = None) -> list[DailyDoses]:
+    """Doses given on each local day (first, second, boosters), oldest first."""
+    scope = report_scope(user)
+    last = last_day or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
+    bounds = rules.day_bounds(last, days, tz_name)
+    day_index = _bucket(Dose.administered_at, [start for _day, start, _end in bounds])
+    group = case((Dose.dose_number == 1, "1"), (Dose.dose_number == 2, "2"), else_="booster")
+    rows = session.execute(
+        select(day_index.label("day"), group.label("grp"), func.count(Dose.id))
+        .where(Dose.administered_at >= bounds[0][1], Dose.administered_at < bounds[-1][2],
+               _dose_visible(session, scope))
+        .group_by(day_index, group))
+    out = [DailyDoses(day) for day, _s, _e in bounds]
+    for index, grp, count in rows:
+        if 0 <= index < len(out):
+            out[index].by_group[grp] = out[index].by_group.get(grp, 0) + count
+    return out
+
+
+def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                       locale: str = "en") -> tuple[Regions, list[RegionCoverage]]:
+    """People with a first dose and with a completed primary series, per region, with the
+    region's population (None where the pack has no figure)."""
+    scope = report_scope(user)
+    regions = regions_for(session, scope, parent_code)
+    if not regions.regions:
+        return regions, []
+    tree = _region_tree(regions.regions)
+    completing = _completing_case(session)
+    counts = {region_id: (first or 0, done or 0) for region_id, first, done in session.execute(
+        select(tree.c.region_id,
+               func.sum(case((Dose.dose_number == 1, 1), else_=0)),
+               func.sum(case((Dose.dose_number == completing, 1), else_=0)))
+        .select_from(Dose)
+        .join(Facility, Facility.id == Dose.facility_id)
+        .join(tree, tree.c.id == Facility.location_id)
+        .where(_facility_visible(scope))
+        .group_by(tree.c.region_id))}
+    population: dict[int, int] = {}
+    year = _latest_population_year(session)
+    if year is not None:
+        population = {region_id: total for region_id, total in session.execute(
+            select(tree.c.region_id, func.sum(PopulationFigure.count))
+            .select_from(PopulationFigure)
+            .join(tree, tree.c.id == PopulationFigure.location_id)
+            .where(PopulationFigure.year == year, _sex_filter(session, year),
+                   _location_visible(scope, PopulationFigure.location_id))
+            .group_by(tree.c.region_id))}
+    out = []
+    for region in regions.regions:
+        first, done = counts.get(region.id, (0, 0))
+        pop = population.get(region.id)
+        out.append(RegionCoverage(region.code, region.localized_name(locale), int(first),
+                                  int(done), int(pop) if pop else None))
+    return regions, out
+
+
+@dataclass(frozen=True)
+class AgeSexReport:
+    bands: list[str]            # youngest first, then "other" if anyone falls outside
+    sexes: list[tuple[str, str]]  # (code, label)
+    cells: list[AgeSexCell]
+
+
+def _label(labels: dict[str, str], locale: str) -> str:
+    return labels.get(locale) or labels.get(locale.split("_")[0]) or next(iter(labels.values()), "")
+
+
+def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en") -> AgeSexReport:
+    """First doses and completed series by age (at the dose) band and sex, with the
+    population of each band and sex where the pack gives it."""
+    scope = report_scope(user)
+    year = _latest_population_year(session)
+    labels = list(session.scalars(select(PopulationFigure.age_band).distinct()
+                                  .where(PopulationFigure.year == year))) if year else []
+    bands = rules.age_bands(labels)
+    # Grouped in SQL by age at the dose and gender (a few hundred rows whatever the number
+    # of doses); the bands are then summed here with the pure rule.
+    age = (func.extract("year", Dose.administered_at) - Beneficiary.birth_year).label("age")
+    completing = _completing_case(session)
+    counts: dict[tuple[str, int], tuple[int, int]] = {}
+    for age_value, gender_id, first, done in session.execute(
+            select(age, Beneficiary.gender_id,
+                   func.sum(case((Dose.dose_number == 1, 1), else_=0)),
+                   func.sum(case((Dose.dose_number == completing, 1), else_=0)))
+            .select_from(Dose)
+            .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
+            .where(_dose_visible(session, scope))
+            .group_by(age, Beneficiary.gender_id)):
+        key = (rules.band_of(int(age_value), bands), gender_id)
+        before = counts.get(key, (0, 0))
+        counts[key] = (before[0] + int(first or 0), before[1] + int(done or 0))
+    population: dict[tuple[str, str], int] = {}
+    if year is not None:
+        for band_label, sex, count in session.execute(
+                select(PopulationFigure.age_band, PopulationFigure.sex,
+                       func.sum(PopulationFigure.count))
+                .where(PopulationFigure.year == year,
+                       _location_visible(scope, PopulationFigure.location_id))
+                .group_by(PopulationFigure.age_band, PopulationFigure.sex)):
+            population[(band_label, sex)] = int(count)
+    genders = list(session.scalars(select(Gender).order_by(Gender.position, Gender.id)))
+    sexes = [(g.code, _label(g.labels, locale)) for g in genders]
+    band_labels = [b.label for b in bands]
+    if any(b == rules.OTHER_BAND for b, _g in counts):
+        band_labels.append(rules.OTHER_BAND)
+    cells = []
+    for band_label in band_labels:
+        for gender in genders:
+            code = gender.code
+            first, done = counts.get((band_label, gender.id), (0, 0))
+            cells.append(AgeSexCell(band_label, code, first, done,
+                                    population.get((band_label, code))))
+    return AgeSexReport(band_labels, sexes, cells)
+
+
+def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                  locale: str = "en", now: datetime | None = None
+                  ) -> tuple[Regions, list[Dropout]]:
+    """Per region: people whose first dose was given at least the schedule's minimum
+    interval ago ("due"), and how many of them have no second dose."""
+    scope = report_scope(user)
+    regions = regions_for(session, scope, parent_code)
+    moment = now or datetime.now(timezone.utc)
+    schedules = list(session.scalars(select(VaccineSchedule)))
+    due_conditions = []
+    first, second = aliased(Dose), aliased(Dose)
+    for product_id, code in _products(session).items():
+        schedule = schedule_for(code, schedules)
+        if schedule is None or rules.completing_dose(schedule) < 2:
+            continue
+        interval = schedule.doses[1].get("min_interval_days") or 0
+        due_conditions.append(and_(first.product_id == product_id,
+                                   first.administered_at <= moment - timedelta(days=interval)))
+    counts: dict[int, tuple[int, int]] = {}
+    if regions.regions and due_conditions:
+        tree = _region_tree(regions.regions)
+        for region_id, due, missing in session.execute(
+                select(tree.c.region_id, func.count(first.id),
+                       func.sum(case((second.id.is_(None), 1), else_=0)))
+                .select_from(first)
+                .join(Facility, Facility.id == first.facility_id)
+                .join(tree, tree.c.id == Facility.location_id)
+                .outerjoin(second, and_(second.beneficiary_id == first.beneficiary_id,
+                                        second.dose_number == 2))
+                .where(first.dose_number == 1, or_(*due_conditions), _facility_visible(scope))
+                .group_by(tree.c.region_id)):
+            counts[region_id] = (int(due or 0), int(missing or 0))
+    return regions, [Dropout(r.code, r.localized_name(locale), *counts.get(r.id, (0, 0)))
+                     for r in regions.regions]
+
+
+# --- the audit trail ---------------------------------------------------------------------
+
+
+def audit_events_visible_to(session: Session, user: StaffUser, *, limit: int = 50,
+                            before_id: int | None = None, action: str | None = None
+                            ) -> list[AuditEvent]:
+    """Newest first. National auditors read everything; an area's administrators read what
+    the staff of their area (and they themselves) did."""
+    scope = report_scope(user, "audit.read")
+    query = select(AuditEvent)
+    if not scope.country:
+        from cowin_kit.identity.services import staff_visible_to
+
+        names = {u.username for u in staff_visible_to(session, user)} | {user.username}
+        query = query.where(AuditEvent.actor_type == "staff",
+                            AuditEvent.actor_id.in_(sorted(names)))
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    query = query.order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 500)))
+    return list(session.scalars(query))
+
+
+def recent_lots(session: Session, facility_id: int, product_id: int | None = None,
+                limit: int = 10) -> list[str]:
+    """Lots used at a facility, most recently used first (what the vaccinator picks from)."""
+    query = select(Dose.lot, func.max(Dose.administered_at).label("last")).where(
+        Dose.facility_id == facility_id)
+    if product_id is not None:
+        query = query.where(Dose.product_id == product_id)
+    rows = session.execute(query.group_by(Dose.lot)
+                           .order_by(func.max(Dose.administered_at).desc()).limit(limit))
+    return [lot for lot, _last in rows]
+
+
+def scope_summary(session: Session, user: StaffUser, locale: str = "en") -> list[str]:
+    """The names of the places a user reports on (for a page heading)."""
+    scope = report_scope(user)
+    if scope.country:
+        return []
+    names = [session.get(Location, i).localized_name(locale) for i in sorted(scope.location_ids)]
+    names += [f.name for f in session.scalars(select(Facility).where(
+        Facility.id.in_(sorted(scope.facility_ids))))]
+    return names
+

@@ -1,0 +1,100 @@
+"""Pages every part shares: the language switch, the staff sign-in and the staff start
+page, and the static files (``url_for("web.static", filename=...)``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, redirect, request, session, url_for
+
+from cowin_kit.db import get_session
+from cowin_kit.errors import DomainError, InvalidInput
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity import access
+from cowin_kit.identity import services as identity
+from cowin_kit.ratelimit import limiter
+from cowin_kit.web import auth, ui
+
+bp = ui.make_blueprint("web", __name__, template_folder="templates", static_folder="static",
+                       static_url_path="/web-static")
+
+LOCALE_COOKIE_AGE = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class StaffLink:
+    action: str
+    endpoint: str
+    label: Any  # a lazy_gettext string
+
+
+STAFF_LINKS: list[StaffLink] = []
+
+
+def register_staff_link(action: str, endpoint: str, label: Any) -> None:
+    """Show ``label`` linking to ``endpoint`` on /staff to users holding ``action``."""
+    if action not in access.ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if not any(link.endpoint == endpoint for link in STAFF_LINKS):
+        STAFF_LINKS.append(StaffLink(action, endpoint, label))
+
+
+@bp.post("/lang")
+def set_language():
+    """Remember the chosen language: cookie, session and the citizen's account."""
+    chosen = request.form.get("lang", "")
+    offered, _default = ui.offered_locales()
+    back = ui.safe_next(request.form.get("next"), url_for("citizen.home"))
+    if chosen not in offered:
+        raise InvalidInput(_("This language is not offered."), code="invalid_locale")
+    account = auth.current_citizen()
+    if account is not None:
+        from cowin_kit.config.runtime import active_pack
+        from cowin_kit.registration.services import set_account_locale
+
+        set_account_locale(get_session(), account, chosen, active_pack())
+    session["locale"] = chosen
+    response = redirect(back, code=303)
+    response.set_cookie(ui.LOCALE_COOKIE, chosen, max_age=LOCALE_COOKIE_AGE, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+    return response
+
+
+@bp.route("/staff/sign-in", methods=["GET", "POST"])
+@limiter.limit("30/minute", scope="web-staff-sign-in", methods=["POST"])
+def staff_sign_in():
+    form = ui.FormState()
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        try:
+            if not username or not password:
+                message = _("Enter your user name and password.")
+                raise InvalidInput(message, fields={
+                    name: [_("This field is needed.")]
+                    for name, value in (("username", username), ("password", password))
+                    if not value})
+            user = identity.authenticate_staff(get_session(), username, password)
+        except DomainError as exc:
+            form.fail(exc)
+        else:
+            auth.sign_in_staff(user)
+            return redirect(ui.safe_next(request.args.get("next"), url_for("web.staff_home")),
+                            code=303)
+    return ui.render("web/staff_sign_in.html", form=form), form.status
+
+
+@bp.post("/staff/sign-out")
+def staff_sign_out():
+    auth.sign_out()
+    ui.done(_("You are signed out."))
+    return redirect(url_for("web.staff_sign_in"), code=303)
+
+
+@bp.get("/staff")
+@auth.staff_required_any
+def staff_home():
+    user = auth.current_staff()
+    links = [link for link in STAFF_LINKS if auth.holds(user, link.action)]
+    return ui.render("web/staff_home.html", user=user, links=links)

@@ -1,0 +1,291 @@
+"""The page foundation: blueprint factory (CSRF, security headers, error pages), form
+loading and error display, locale selection, and the Jinja globals of every page.
+See the docstring of ``cowin_kit.web`` for how page modules use it."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from babel import Locale, UnknownLocaleError
+from flask import (
+    Blueprint, Flask, Response, flash, has_request_context, render_template, request, session,
+)
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from marshmallow import Schema
+from werkzeug.exceptions import HTTPException
+
+from cowin_kit.errors import DomainError, Forbidden
+from cowin_kit.i18n import gettext as _
+
+# Names of the blueprints made by make_blueprint: the page blueprints.
+PAGE_BLUEPRINTS: set[str] = set()
+
+CSRF_FIELD = "csrf_token"
+LOCALE_COOKIE = "lang"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), geolocation=(), microphone=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+# --- CSRF --------------------------------------------------------------------------------
+
+def csrf_token() -> str:
+    """This browser session's CSRF token (created on first use)."""
+    token = session.get("_csrf")
+    if not token:
+        token = session["_csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def new_csrf_token() -> None:
+    """A fresh token (after signing in or out)."""
+    session["_csrf"] = secrets.token_urlsafe(32)
+
+
+class CsrfFailed(Forbidden):
+    status = 400
+    code = "csrf_failed"
+
+
+def _check_csrf() -> None:
+    if request.method not in UNSAFE_METHODS:
+        return
+    sent = request.form.get(CSRF_FIELD, "") or request.headers.get("X-CSRF-Token", "")
+    expected = session.get("_csrf", "")
+    if not sent or not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise CsrfFailed(_("This form has expired or did not come from this site. Please "
+                           "go back, reload the page and try again."))
+
+
+# --- blueprints --------------------------------------------------------------------------
+
+def make_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
+    """A page blueprint: CSRF-checked, with security headers and HTML error pages."""
+    blueprint = Blueprint(name, import_name, **options)
+    PAGE_BLUEPRINTS.add(name)
+    blueprint.before_request(_check_csrf)
+    blueprint.after_request(_page_headers)
+    blueprint.register_error_handler(DomainError, _domain_error_page)
+    blueprint.register_error_handler(HTTPException, _http_error_page)
+    return blueprint
+
+
+def _page_headers(response: Response) -> Response:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    if request.endpoint and not request.endpoint.endswith(".static"):
+        # Pages show personal data once signed in: never kept by shared caches.
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+        response.vary.add("Cookie")
+    return response
+
+
+def _domain_error_page(exc: DomainError):
+    return render_template("web/error.html", message=str(exc.message), status=exc.status,
+                           code=exc.code, fields=exc.fields), exc.status
+
+
+def _http_error_page(exc: HTTPException):
+    status = exc.code or 500
+    messages = {
+        404: _("This page does not exist."),
+        405: _("This address cannot be used this way."),
+        429: _("Too many requests in a short time. Please wait a little and try again."),
+    }
+    message = messages.get(status) or _("Something went wrong with this request.")
+    response = Response(render_template("web/error.html", message=message, status=status,
+                                        code=str(status), fields={}), status=status)
+    if status == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+# --- forms and errors --------------------------------------------------------------------
+
+class FormState:
+    """What a form page shows: the values sent back, field errors, and the status."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None):
+        self.values: Mapping[str, Any] = values if values is not None else (
+            request.form if request.method in UNSAFE_METHODS else {})
+        self.errors: dict[str, list[str]] = {}
+        self.status = 200
+
+    def fail(self, exc: DomainError, field: str | None = None) -> None:
+        """Show a domain error: its message at the top, its field messages by the fields.
+        ``field``: where to show an error that names no field (e.g. a wrong OTP)."""
+        self.status = exc.status
+        self.errors = {name: [str(m) for m in messages]
+                       for name, messages in (exc.fields or {}).items()}
+        if field and not self.errors:
+            self.errors[field] = [str(exc.message)]
+        flash(str(exc.message), "error")
+
+    def value(self, name: str, default: Any = "") -> Any:
+        value = self.values.get(name, default)
+        return default if value is None else value
+
+
+def load_form(schema: Schema, fields: Iterable[str], *, lists: Iterable[str] = (),
+              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``request.form`` -> the schema's validated data, as the API loads JSON: only the
+    named fields (``lists`` for multi-valued ones), empty ones left out."""
+    from cowin_kit.api import load
+
+    data: dict[str, Any] = {}
+    for name in fields:
+        value = request.form.get(name, "")
+        if isinstance(value, str):
+            value = value.strip()
+        if value != "":
+            data[name] = value
+    for name in lists:
+        values = [v.strip() for v in request.form.getlist(name) if v.strip()]
+        if values:
+            data[name] = values
+    data.update(extra or {})
+    return load(schema, data)
+
+
+def done(message: str) -> None:
+    """A success message on the next page."""
+    flash(message, "success")
+
+
+def render(template: str, **context: Any) -> str:
+    return render_template(template, **context)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A local path to go back to (never another site)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return default
+    return target
+
+
+# --- locale ------------------------------------------------------------------------------
+
+def offered_locales() -> tuple[list[str], str]:
+    from cowin_kit.config.runtime import offered_locales as offered
+
+    return offered()
+
+
+def _select_locale(fallback) -> str:
+    if not has_request_context():
+        return fallback()
+    offered, _default = offered_locales()
+    explicit = request.args.get("lang")
+    if explicit in offered:
+        return explicit
+    for candidate in (session.get("locale"), request.cookies.get(LOCALE_COOKIE)):
+        if candidate in offered:
+            return candidate
+    return fallback()
+
+
+def _pack_timezone() -> str:
+    try:
+        from cowin_kit.config.runtime import active_pack
+
+        return active_pack().document["timezone"]
+    except Exception:  # no pack yet
+        return "UTC"
+
+
+def page_locale() -> Locale:
+    return get_locale() or Locale("en")
+
+
+def page_lang() -> str:
+    return str(page_locale()).replace("_", "-")
+
+
+def page_dir() -> str:
+    return "rtl" if page_locale().text_direction == "rtl" else "ltr"
+
+
+def locale_name(code: str) -> str:
+    """A language's name in that language (so that everyone finds their own)."""
+    try:
+        return Locale.parse(code).get_display_name(code) or code
+    except (UnknownLocaleError, ValueError):
+        return code
+
+
+def pack_label(mapping: Mapping[str, str] | None, default: str = "") -> str:
+    """A pack word (ID type, level, vaccine, place) in the page's language, else in the
+    pack's default language, else ``default`` (e.g. the row's own name), else any."""
+    if mapping:
+        locale = str(page_locale())
+        for key in (locale, locale.split("_")[0]):
+            if mapping.get(key):
+                return mapping[key]
+        try:
+            from cowin_kit.config.runtime import active_pack
+
+            fallback = mapping.get(active_pack().default_locale)
+            if fallback:
+                return fallback
+        except Exception:  # no pack yet
+            pass
+    if default:
+        return default
+    return next(iter((mapping or {}).values()), "")
+
+
+def site_name() -> str:
+    try:
+        from cowin_kit.config.runtime import active_pack
+
+        return pack_label(active_pack().document.get("name")) or "cowin-kit"
+    except Exception:
+        return "cowin-kit"
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["COWIN_KIT"]
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings["ENV"] == "production"
+
+    babel = app.extensions["babel"]
+    fallback = babel.locale_selector or (lambda: None)
+    babel.locale_selector = lambda: _select_locale(fallback)
+    if babel.timezone_selector is None:
+        babel.timezone_selector = _pack_timezone
+
+    from cowin_kit.web import auth
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.globals.update(
+        signed_in_citizen=auth.current_citizen, signed_in_staff=auth.current_staff,
+        csrf_token=csrf_token, page_lang=page_lang, page_dir=page_dir,
+        pack_label=pack_label, locale_name=locale_name, offered_locales=offered_locales,
+        site_name=site_name,
+    )
+    app.jinja_env.filters.update(
+        date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
+        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
+        number=lambda value: format_decimal(value),
+    )

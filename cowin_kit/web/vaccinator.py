@@ -1,0 +1,359 @@
+"""Vaccinator pages (a tablet at the facility, all day): today's sessions and the queue,
+check-in by reference ID, the secret code, recording the dose with a lot picked from what
+the facility has used, walk-in registration, AEFI reports and the end-of-session summary.
+Every action calls the service the vaccinator API calls (cowin_kit.vaccination.services)."""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_babel import lazy_gettext
+from sqlalchemy import func, select
+
+from cowin_kit.config.runtime import active_pack
+from cowin_kit.db import get_session
+from cowin_kit.errors import DomainError, Forbidden, InvalidInput, NotFound
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity import access
+from cowin_kit.identity.models import Gender, IdDocumentType
+from cowin_kit.identity.rules import mask_id_number
+from cowin_kit.registration.models import Beneficiary
+from cowin_kit.reporting import rules as report_rules
+from cowin_kit.reporting.services import recent_lots
+from cowin_kit.scheduling.models import (
+    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+)
+from cowin_kit.vaccination import schemas, services
+from cowin_kit.vaccination.models import AefiReport, Dose, VaccineProduct
+from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
+from cowin_kit.web import core, ui
+from cowin_kit.web.auth import current_staff, staff_required
+
+bp = ui.make_blueprint("vaccinator", __name__, url_prefix="/vaccinator")
+core.register_staff_link("beneficiary.verify", "vaccinator.today",
+                         lazy_gettext("Vaccination: today's sessions"))
+
+WALK_IN_CONSENT_VERSION = "walk-in-1"
+SERIOUSNESS_LABELS = {"non_serious": lazy_gettext("Not serious"),
+                      "serious": lazy_gettext("Serious"), "death": lazy_gettext("Death")}
+OUTCOME_LABELS = {"recovered": lazy_gettext("Recovered"),
+                  "recovering": lazy_gettext("Recovering"),
+                  "not_recovered": lazy_gettext("Not recovered"),
+                  "recovered_with_sequelae": lazy_gettext("Recovered with lasting effects"),
+                  "fatal": lazy_gettext("Fatal"), "unknown": lazy_gettext("Unknown")}
+
+
+def _user():
+    user = current_staff()
+    assert user is not None  # behind staff_required
+    return user
+
+
+def _tz() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(active_pack().document["timezone"])
+
+
+def _facility(action: str = "beneficiary.verify") -> Facility | None:
+    """The facility of this page (``facility`` parameter, or the user's only one); None
+    when the user works at several and has not chosen."""
+    code = (request.values.get("facility") or "").strip() or None
+    try:
+        return services.staff_facility(get_session(), _user(), code, action=action)
+    except InvalidInput as exc:
+        if exc.code == "facility_required":
+            return None
+        raise
+
+
+def _facility_choices() -> list[Facility]:
+    """Facilities the user may pick: those of their facility grants, else (location or
+    national grants) the ones with a session today in their area, capped."""
+    session = get_session()
+    user = _user()
+    ids = sorted({g.facility_id for g in user.grants if g.facility_id is not None})
+    if ids:
+        return list(session.scalars(select(Facility).where(Facility.id.in_(ids))
+                                    .order_by(Facility.name)))
+    today = datetime.now(_tz()).date()
+    rows = session.scalars(select(Facility).join(
+        VaccinationSession, VaccinationSession.facility_id == Facility.id)
+        .where(VaccinationSession.session_date == today).distinct()
+        .order_by(Facility.name).limit(200))
+    return [f for f in rows if access.user_can(user, "beneficiary.verify",
+                                               access.scope_for_facility(session, f.id))]
+
+
+def _choose_facility():
+    return ui.render("web/vaccinator/choose_facility.html", facilities=_facility_choices(),
+                     target=request.endpoint)
+
+
+def _product_options(facility: Facility) -> list[tuple[str, str]]:
+    """Today's vaccines at the facility first, then the others."""
+    session = get_session()
+    today_ids = [s.product_id for s in services.todays_sessions(session, active_pack(), facility)]
+    products = list(session.scalars(select(VaccineProduct).order_by(VaccineProduct.code)))
+    products.sort(key=lambda p: (p.id not in today_ids, p.code))
+    return [(p.code, ui.pack_label(p.names, p.code)) for p in products]
+
+
+def _queue(vaccination_session: VaccinationSession) -> list[dict[str, Any]]:
+    rows = get_session().execute(
+        select(Appointment, Beneficiary, SessionSlot)
+        .join(Beneficiary, Beneficiary.id == Appointment.beneficiary_id)
+        .join(SessionSlot, SessionSlot.id == Appointment.slot_id)
+        .where(Appointment.session_id == vaccination_session.id,
+               Appointment.status.in_(["booked", "completed"]))
+        .order_by(SessionSlot.starts_at, Appointment.created_at))
+    return [{"reference_id": b.reference_id, "name": b.name, "dose": a.dose_number,
+             "slot": slot.label, "done": a.status == "completed"} for a, b, slot in rows]
+
+
+@bp.get("")
+@staff_required("beneficiary.verify")
+def today():
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    session = get_session()
+    sessions = []
+    for item in services.todays_sessions(session, active_pack(), facility):
+        product = session.get(VaccineProduct, item.product_id)
+        caps = list(session.scalars(select(SessionDoseCapacity)
+                                    .where(SessionDoseCapacity.session_id == item.id)))
+        sessions.append({"id": item.id, "vaccine": ui.pack_label(product.names, product.code),
+                         "status": item.status, "capacity": sum(c.capacity for c in caps),
+                         "booked": sum(c.booked for c in caps), "queue": _queue(item)})
+    return ui.render("web/vaccinator/today.html", facility=facility, sessions=sessions,
+                     form=ui.FormState({}))
+
+
+def _person(reference_id: str) -> dict[str, Any]:
+    """What the vaccinator sees of a person (never the secret code; the ID masked)."""
+    session = get_session()
+    beneficiary = services._beneficiary(session, reference_id)
+    doses = [{"number": d.dose_number,
+              "vaccine": ui.pack_label(session.get(VaccineProduct, d.product_id).names),
+              "date": d.administered_at, "lot": d.lot, "id": d.id}
+             for d in session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
+                                      .order_by(Dose.dose_number))]
+    appointment = services._live_appointment(session, beneficiary.id)
+    booked = None
+    if appointment is not None:
+        vaccination_session = session.get(VaccinationSession, appointment.session_id)
+        booked = {"dose": appointment.dose_number,
+                  "date": vaccination_session.session_date,
+                  "facility": session.get(Facility, vaccination_session.facility_id).name}
+    return {"reference_id": beneficiary.reference_id, "name": beneficiary.name,
+            "birth_year": beneficiary.birth_year,
+            "gender": ui.pack_label(session.get(Gender, beneficiary.gender_id).labels),
+            "id_type": ui.pack_label(session.get(IdDocumentType, beneficiary.id_type_id).labels),
+            "id_masked": mask_id_number("0" * 8 + beneficiary.id_number_last4),
+            "doses": doses, "appointment": booked,
+            "secret_code_required": appointment is not None}
+
+
+def _check_in_page(facility: Facility, form: ui.FormState, reference_id: str):
+    person = None
+    if reference_id:
+        try:
+            person = _person(reference_id)
+        except NotFound as exc:
+            form.fail(NotFound(exc.message, code=exc.code,
+                               fields={"reference_id": [str(exc.message)]}))
+    lots = recent_lots(get_session(), facility.id)
+    return ui.render("web/vaccinator/check_in.html", facility=facility, person=person,
+                     form=form, products=_product_options(facility), lots=lots,
+                     reference_id=reference_id,
+                     idempotency_key="web-" + secrets.token_urlsafe(16)), form.status
+
+
+@bp.get("/check-in")
+@staff_required("beneficiary.verify")
+def check_in():
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    reference_id = "".join(request.args.get("reference_id", "").split())
+    return _check_in_page(facility, ui.FormState({"reference_id": reference_id}), reference_id)
+
+
+@bp.post("/doses")
+@staff_required("dose.record")
+def record_dose():
+    facility = _facility("dose.record")
+    if facility is None:
+        return _choose_facility()
+    form = ui.FormState()
+    reference_id = "".join(request.form.get("reference_id", "").split())
+    try:
+        data = ui.load_form(schemas.DoseIn(), ["reference_id", "secret_code", "vaccine", "lot"],
+                            extra={"reference_id": reference_id})
+        # One submission of this form records one dose, even if the button is pressed twice.
+        key = request.form.get("idempotency_key", "").strip()[:100] or None
+        recorded = services.record_dose(
+            get_session(), active_pack(), _user(), facility=facility,
+            reference_id=data["reference_id"], product_code=data["vaccine"], lot=data["lot"],
+            secret_code=data.get("secret_code"), idempotency_key=key)
+    except DomainError as exc:
+        form.fail(exc)
+        return _check_in_page(facility, form, reference_id)
+    ui.done(_("Dose %(n)d recorded for %(reference_id)s.", n=recorded.dose.dose_number,
+              reference_id=reference_id))
+    return redirect(url_for("vaccinator.dose", dose_id=recorded.dose.id,
+                            facility=facility.code), code=303)
+
+
+def _own_dose(dose_id: int, action: str = "dose.record") -> tuple[Dose, Facility]:
+    session = get_session()
+    dose = session.get(Dose, dose_id)
+    if dose is None or dose.facility_id is None:
+        raise NotFound(_("No such dose."), code="dose_not_found")
+    if not access.user_can(_user(), action, access.scope_for_facility(session, dose.facility_id)):
+        raise Forbidden(_("You may not report for this dose."), code="forbidden")
+    return dose, session.get(Facility, dose.facility_id)
+
+
+@bp.get("/doses/<int:dose_id>")
+@staff_required("dose.record")
+def dose(dose_id: int):
+    recorded, facility = _own_dose(dose_id)
+    session = get_session()
+    product = session.get(VaccineProduct, recorded.product_id)
+    beneficiary = session.get(Beneficiary, recorded.beneficiary_id)
+    return ui.render("web/vaccinator/dose.html", dose=recorded, facility=facility,
+                     vaccine=ui.pack_label(product.names, product.code), person=beneficiary)
+
+
+def _gender_options() -> list[tuple[str, str]]:
+    rows = get_session().scalars(select(Gender).order_by(Gender.position, Gender.id))
+    return [(row.code, ui.pack_label(row.labels, row.code)) for row in rows]
+
+
+def _id_type_options() -> list[tuple[str, str]]:
+    rows = get_session().scalars(select(IdDocumentType).order_by(IdDocumentType.position,
+                                                                 IdDocumentType.id))
+    return [(row.code, ui.pack_label(row.labels, row.code)) for row in rows]
+
+
+@bp.route("/walk-in", methods=["GET", "POST"])
+@staff_required("beneficiary.verify")
+def walk_in():
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    pack = active_pack()
+    birth_capture = pack.document.get("birth_capture", "year")
+    form = ui.FormState()
+    if request.method == "POST":
+        try:
+            if not request.form.get("consent"):
+                message = _("Please confirm the person's consent.")
+                raise InvalidInput(message, code="consent_required",
+                                   fields={"consent": [message]})
+            data = ui.load_form(
+                schemas.WalkInIn(),
+                ["mobile", "name", "birth_date" if birth_capture == "date" else "birth_year",
+                 "gender", "id_type", "id_number"],
+                extra={"comorbidity": bool(request.form.get("comorbidity")),
+                       "consent_version": WALK_IN_CONSENT_VERSION})
+            view = services.register_walk_in(get_session(), pack, _user(), **data)
+        except DomainError as exc:
+            form.fail(exc)
+        else:
+            reference_id = view.beneficiary.reference_id
+            ui.done(_("%(name)s is registered. Reference ID %(reference_id)s.",
+                      name=view.beneficiary.name, reference_id=reference_id))
+            return redirect(url_for("vaccinator.check_in", reference_id=reference_id,
+                                    facility=facility.code), code=303)
+    return ui.render("web/vaccinator/walk_in.html", facility=facility, form=form,
+                     birth_capture=birth_capture, genders=_gender_options(),
+                     id_types=_id_type_options()), form.status
+
+
+@bp.route("/doses/<int:dose_id>/aefi", methods=["GET", "POST"])
+@staff_required("dose.record")
+def aefi(dose_id: int):
+    recorded, facility = _own_dose(dose_id)
+    form = ui.FormState()
+    if request.method == "POST":
+        try:
+            onset = _local_moment(request.form.get("onset_at", ""))
+            symptoms = [s.strip() for s in request.form.get("symptoms", "").replace(
+                ";", "\n").splitlines() if s.strip()]
+            data = ui.load_form(schemas.AefiIn(), ["seriousness", "outcome", "notes"],
+                                extra={"dose_id": recorded.id, "onset_at": onset,
+                                       "symptoms": symptoms})
+            services.report_aefi(get_session(), _user(), dose=recorded,
+                                 onset_at=data["onset_at"], symptoms=data["symptoms"],
+                                 seriousness=data["seriousness"], outcome=data["outcome"],
+                                 notes=data["notes"])
+        except DomainError as exc:
+            form.fail(exc)
+        else:
+            ui.done(_("The adverse event is reported."))
+            return redirect(url_for("vaccinator.today", facility=facility.code), code=303)
+    return ui.render("web/vaccinator/aefi.html", dose=recorded, facility=facility, form=form,
+                     seriousness=[(k, SERIOUSNESS_LABELS[k]) for k in SERIOUSNESS],
+                     outcomes=[(k, OUTCOME_LABELS[k]) for k in OUTCOMES]), form.status
+
+
+def _local_moment(text: str) -> str:
+    """A ``datetime-local`` field (the pack's local time) as an ISO time with offset."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        message = _("Give the date and time the symptoms began.")
+        raise InvalidInput(message, fields={"onset_at": [message]}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_tz())
+    return moment.isoformat()
+
+
+@bp.get("/summary")
+@staff_required("beneficiary.verify")
+def summary():
+    """The end-of-day summary: per session seats, people booked, vaccinated and not
+    seen; doses recorded today by vaccine and lot."""
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    session = get_session()
+    pack = active_pack()
+    sessions = []
+    for item in services.todays_sessions(session, pack, facility):
+        product = session.get(VaccineProduct, item.product_id)
+        counts = {status: n for status, n in session.execute(
+            select(Appointment.status, func.count()).where(Appointment.session_id == item.id)
+            .group_by(Appointment.status))}
+        sessions.append({"vaccine": ui.pack_label(product.names, product.code),
+                         "status": item.status,
+                         "capacity": sum(c.capacity for c in item.capacities),
+                         "completed": counts.get("completed", 0),
+                         "waiting": counts.get("booked", 0),
+                         "cancelled": counts.get("cancelled", 0)})
+    today = datetime.now(_tz()).date()
+    ((_day, start, end),) = report_rules.day_bounds(today, 1, pack.document["timezone"])
+    doses = []
+    for product_id, lot, number, n in session.execute(
+            select(Dose.product_id, Dose.lot, Dose.dose_number, func.count())
+            .where(Dose.facility_id == facility.id, Dose.administered_at >= start,
+                   Dose.administered_at < end)
+            .group_by(Dose.product_id, Dose.lot, Dose.dose_number)
+            .order_by(Dose.product_id, Dose.lot, Dose.dose_number)):
+        product = session.get(VaccineProduct, product_id)
+        doses.append({"vaccine": ui.pack_label(product.names, product.code), "lot": lot,
+                      "dose": number, "count": n})
+    aefi_count = session.scalar(select(func.count()).select_from(AefiReport)
+                                .join(Dose, Dose.id == AefiReport.dose_id)
+                                .where(Dose.facility_id == facility.id,
+                                       AefiReport.reported_at >= start,
+                                       AefiReport.reported_at < end))
+    return ui.render("web/vaccinator/summary.html", facility=facility, sessions=sessions,
+                     doses=doses, total=sum(d["count"] for d in doses), aefi_count=aefi_count,
+                     day=today)
+

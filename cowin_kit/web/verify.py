@@ -1,0 +1,144 @@
+"""The public certificate verification page, /verify: paste the QR text (or a SMART Health
+Card file's content) or upload a photo of the QR code. The one verifier of the kit
+(cowin_kit.certificates.verify, as `cowin-kit cert verify` and the API use it) judges it
+with this instance's keys and revocation list; the page explains the result in the
+visitor's language. Scanning with the camera is a small first-party script
+(static/verify-camera.js) on top; the page works without it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_babel import lazy_gettext
+
+from cowin_kit.certificates import services as certificates
+from cowin_kit.certificates.verify import VerificationResult, verify
+from cowin_kit.db import get_session
+from cowin_kit.errors import InvalidInput
+from cowin_kit.i18n import gettext as _
+from cowin_kit.ratelimit import limiter
+from cowin_kit.web import core, ui
+
+bp = ui.make_blueprint("verify", __name__)
+core.register_staff_link("certificate.verify", "verify.verify_page",
+                         lazy_gettext("Verify a certificate"))
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_TEXT = 64 * 1024
+
+# Each stable error code of the verifier, in plain words (its own details are English).
+ERROR_TEXT = {
+    "format_unknown": lazy_gettext("This is not a certificate this page knows."),
+    "encoding_invalid": lazy_gettext("The file could not be read."),
+    "qr_unreadable": lazy_gettext("No QR code could be read in the picture. Try a sharper, "
+                                  "closer photo."),
+    "signature_invalid": lazy_gettext("The signature does not match: the certificate was "
+                                      "changed or not issued by a trusted issuer."),
+    "kid_unknown": lazy_gettext("It was signed with a key this service does not trust."),
+    "kid_missing": lazy_gettext("It does not say which key signed it."),
+    "alg_unsupported": lazy_gettext("It is signed in a way this service does not accept."),
+    "expired": lazy_gettext("The certificate has expired."),
+    "not_yet_valid": lazy_gettext("The certificate is not valid yet."),
+    "revoked": lazy_gettext("The certificate has been revoked (withdrawn) by its issuer."),
+    "issuer_mismatch": lazy_gettext("The issuer named in it does not own the signing key."),
+    "key_usage_invalid": lazy_gettext("The signing key may not sign vaccination "
+                                      "certificates."),
+    "schema_invalid": lazy_gettext("The certificate's content is not well formed."),
+    "unprefix_failed": lazy_gettext("The text is incomplete: it should begin with HC1:."),
+    "trailing_characters": lazy_gettext("There are extra characters around the "
+                                        "certificate."),
+}
+DAMAGED = lazy_gettext("The certificate's text is damaged or incomplete.")
+FORMAT_NAMES = {"dcc": lazy_gettext("EU Digital COVID Certificate"),
+                "shc": lazy_gettext("SMART Health Card"),
+                "vc": lazy_gettext("Verifiable credential")}
+
+
+def _explain(result: VerificationResult) -> list[str]:
+    return [str(ERROR_TEXT.get(code, DAMAGED)) for code in result.errors]
+
+
+def _dcc_summary(payload: dict[str, Any]) -> dict[str, Any]:
+    names = payload.get("nam") or {}
+    doses = [{"dose": v.get("dn"), "total": v.get("sd"), "date": v.get("dt"),
+              "vaccine": v.get("mp"), "country": v.get("co")} for v in payload.get("v") or []]
+    return {"name": " ".join(p for p in (names.get("gn"), names.get("fn")) if p),
+            "birth": payload.get("dob"), "doses": doses}
+
+
+def _shc_summary(payload: dict[str, Any]) -> dict[str, Any]:
+    bundle = ((payload.get("vc") or {}).get("credentialSubject") or {}).get("fhirBundle") or {}
+    name, birth, doses = "", None, []
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "Patient":
+            first = (resource.get("name") or [{}])[0]
+            name = " ".join([*(first.get("given") or []), first.get("family") or ""]).strip()
+            birth = resource.get("birthDate")
+        elif resource.get("resourceType") == "Immunization":
+            codes = (resource.get("vaccineCode") or {}).get("coding") or [{}]
+            doses.append({"dose": len(doses) + 1, "total": None,
+                          "date": resource.get("occurrenceDateTime"),
+                          "vaccine": codes[0].get("display") or codes[0].get("code"),
+                          "country": None})
+    return {"name": name, "birth": birth, "doses": doses}
+
+
+def _vc_summary(payload: dict[str, Any]) -> dict[str, Any]:
+    subject = payload.get("credentialSubject") or {}
+    doses = [{"dose": e.get("dose"), "total": e.get("totalDoses"), "date": e.get("date"),
+              "vaccine": e.get("vaccine"), "country": None}
+             for e in payload.get("evidence") or [] if isinstance(e, dict)]
+    return {"name": subject.get("name") or "", "birth": subject.get("dob"), "doses": doses}
+
+
+def summary(result: VerificationResult) -> dict[str, Any] | None:
+    """Who and what the certificate is about, for showing (only when its signature is
+    good: an unsigned claim is not worth reading out)."""
+    if not result.signature_valid or not isinstance(result.payload, dict):
+        return None
+    pick = {"dcc": _dcc_summary, "shc": _shc_summary, "vc": _vc_summary}.get(result.format)
+    try:
+        return pick(result.payload) if pick else None
+    except (AttributeError, TypeError, IndexError):
+        return None
+
+
+def _input() -> str | bytes:
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        data = upload.read(MAX_IMAGE_BYTES + 1)
+        if len(data) > MAX_IMAGE_BYTES:
+            message = _("The picture is larger than %(n)d MB.", n=MAX_IMAGE_BYTES >> 20)
+            raise InvalidInput(message, code="file_too_large", fields={"image": [message]})
+        return data
+    text = request.form.get("text", "")
+    if not text.strip():
+        message = _("Paste the certificate's text or choose a picture of its QR code.")
+        raise InvalidInput(message, code="input_missing", fields={"text": [message]})
+    if len(text) > MAX_TEXT:
+        message = _("The text is too long to be a certificate.")
+        raise InvalidInput(message, code="input_too_long", fields={"text": [message]})
+    # A QR text never has a line break at its end; a paste often does.
+    return text.rstrip("\r\n")
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit("60/minute", scope="web-verify", methods=["POST"])
+def verify_page():
+    form = ui.FormState()
+    result = None
+    if request.method == "POST":
+        try:
+            data = _input()
+        except InvalidInput as exc:
+            form.fail(exc)
+        else:
+            result = verify(data, trust=certificates.instance_trust_store(),
+                            revoked=set(certificates.revoked_ids(get_session())))
+    return ui.render("web/verify/verify.html", form=form, result=result,
+                     problems=_explain(result) if result else [],
+                     about=summary(result) if result else None,
+                     format_name=FORMAT_NAMES.get(result.format) if result else None
+                     ), form.status

@@ -1,0 +1,130 @@
+{{/* Names and labels. */}}
+{{- define "cowin-kit.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cowin-kit.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cowin-kit.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "cowin-kit.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* Selector labels of one component: include "cowin-kit.selector" (list . "web") */}}
+{{- define "cowin-kit.selector" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "cowin-kit.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{- define "cowin-kit.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "cowin-kit.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cowin-kit.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cowin-kit.secretName" -}}
+{{- default (printf "%s-secrets" (include "cowin-kit.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{- define "cowin-kit.settingsName" -}}
+{{- printf "%s-settings" (include "cowin-kit.fullname" .) -}}
+{{- end -}}
+
+{{/* The environment every cowin-kit container gets: settings (ConfigMap), secrets, keys. */}}
+{{- define "cowin-kit.env" -}}
+- name: COWIN_KIT_DATABASE_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: DATABASE_URL}
+- name: COWIN_KIT_SECRET_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: SECRET_KEY}
+- name: COWIN_KIT_ENCRYPTION_KEYS
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: ENCRYPTION_KEYS}
+- name: COWIN_KIT_ID_HASH_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: ID_HASH_KEY}
+- name: COWIN_KIT_REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: REDIS_URL, optional: true}
+- name: COWIN_KIT_CERT_KEYS_DIR
+  value: {{ .Values.signingKeys.mountPath | quote }}
+- name: COWIN_KIT_INSTANCE_PATH
+  value: /tmp/instance
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "cowin-kit.envFrom" -}}
+- configMapRef:
+    name: {{ include "cowin-kit.settingsName" . }}
+{{- end -}}
+
+{{/* Volumes shared by the pods: an in-memory /tmp and the signing keys. */}}
+{{- define "cowin-kit.volumes" -}}
+- name: tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- if .Values.signingKeys.generations }}
+- name: signing-keys
+  projected:
+    defaultMode: 0440
+    sources:
+    {{- range $generation := .Values.signingKeys.generations }}
+      - secret:
+          name: {{ $generation.secretName }}
+          items:
+            {{- range $file := list "dcc_key.pem" "dcc_cert.pem" "csca_cert.pem" "shc_key.pem" "vc_key.pem" }}
+            - {key: {{ $file }}, path: {{ printf "%s/%s" $generation.id $file | quote }}}
+            {{- end }}
+    {{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "cowin-kit.volumeMounts" -}}
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.signingKeys.generations }}
+- name: signing-keys
+  mountPath: {{ .Values.signingKeys.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "cowin-kit.jobPod" -}}
+restartPolicy: Never
+automountServiceAccountToken: false
+{{- with .Values.jobs.serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end -}}

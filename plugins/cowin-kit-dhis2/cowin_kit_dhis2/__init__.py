@@ -1,0 +1,245 @@
+"""cowin-kit plugin ``dhis2``: doses given, aggregated by org unit, day, age band and sex,
+as a DHIS2 ``dataValueSet`` — posted to DHIS2's Web API or written to a file.
+
+* ``cowin-kit export dhis2 --from DAY --to DAY`` posts the days' counts to
+  ``DHIS2_URL/dataValueSets`` (import strategy CREATE_AND_UPDATE, so resending a day
+  replaces its counts);
+* ``cowin-kit dhis2 export --from DAY --to DAY [-o FILE]`` writes the dataValueSet JSON
+  instead (review it, or import it in DHIS2's Import/Export app).
+
+Identifiers are DHIS2 *codes* (``dataElementIdScheme=CODE`` etc.), so no UIDs need
+copying: the org unit is the facility's code (or its location's, with
+``DHIS2_ORG_UNIT=location``), the category option combo is ``<band>_<sex>`` (e.g.
+``18-44_FEMALE``), the period is the day (``YYYYMMDD``) in the pack's timezone.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cowin_kit.plugins import Plugin, PluginContext, Setting
+
+ID_SCHEMES = {"dataElementIdScheme": "CODE", "orgUnitIdScheme": "CODE",
+              "categoryOptionComboIdScheme": "CODE", "importStrategy": "CREATE_AND_UPDATE"}
+
+
+class Dhis2Error(RuntimeError):
+    """DHIS2 could not be reached or did not import the values."""
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    label: str
+    low: int
+    high: int | None  # inclusive; None: no upper bound
+
+    def holds(self, age: int) -> bool:
+        return age >= self.low and (self.high is None or age <= self.high)
+
+
+def parse_bands(labels: Sequence[str]) -> list[AgeBand]:
+    """``["0-17", "18-44", "45-59", "60+"]`` -> bands; they must not overlap."""
+    bands = []
+    for label in labels:
+        try:
+            if label.endswith("+"):
+                band = AgeBand(label, int(label[:-1]), None)
+            else:
+                low, high = label.split("-")
+                band = AgeBand(label, int(low), int(high))
+        except ValueError:
+            raise ValueError(f"DHIS2_AGE_BANDS: {label!r} is not like 18-44 or 60+") from None
+        if bands and (bands[-1].high is None or band.low <= bands[-1].high):
+            raise ValueError(f"DHIS2_AGE_BANDS: {label!r} overlaps the band before it")
+        bands.append(band)
+    return bands
+
+
+def parse_pairs(items: Iterable[str], key: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        code, sep, value = item.partition("=")
+        if not sep or not code.strip() or not value.strip():
+            raise ValueError(f"{key}: {item!r} is not like F=FEMALE")
+        pairs[code.strip()] = value.strip()
+    return pairs
+
+
+@dataclass(frozen=True)
+class DoseFact:
+    """One dose, reduced to what the aggregate needs."""
+
+    org_unit: str
+    day: date
+    age: int
+    sex: str
+
+
+def aggregate(facts: Iterable[DoseFact], bands: Sequence[AgeBand], data_element: str) -> dict:
+    """The dataValueSet: one value per (org unit, day, age band, sex) with at least one dose;
+    ages outside every band are counted under ``unknown``."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for fact in facts:
+        band = next((b.label for b in bands if b.holds(fact.age)), "unknown")
+        counts[(fact.org_unit, fact.day.strftime("%Y%m%d"), f"{band}_{fact.sex}")] += 1
+    return {"dataValues": [
+        {"dataElement": data_element, "period": period, "orgUnit": org_unit,
+         "categoryOptionCombo": combo, "value": str(count)}
+        for (org_unit, period, combo), count in sorted(
+            counts.items(), key=lambda item: (item[0][1], item[0][0], item[0][2]))]}
+
+
+def dose_facts(session: Session, start: date, end: date, *, zone: zoneinfo.ZoneInfo,
+               sexes: Mapping[str, str], org_unit: str) -> list[DoseFact]:
+    from cowin_kit.geography.models import Location
+    from cowin_kit.identity.models import Gender
+    from cowin_kit.registration.models import Beneficiary
+    from cowin_kit.registration.rules import age_on
+    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.vaccination.models import Dose
+
+    since = datetime.combine(start, time(), zone)
+    until = datetime.combine(end + timedelta(days=1), time(), zone)
+    unit = Location.code if org_unit == "location" else Facility.code
+    rows = session.execute(
+        select(Dose.administered_at, Beneficiary.birth_year, Beneficiary.birth_date,
+               Gender.code, unit)
+        .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
+        .join(Gender, Gender.id == Beneficiary.gender_id)
+        .outerjoin(Facility, Facility.id == Dose.facility_id)
+        .outerjoin(Location, Location.id == Facility.location_id)
+        .where(Dose.administered_at >= since, Dose.administered_at < until))
+    facts = []
+    for given_at, birth_year, birth_date, gender, code in rows:
+        day = given_at.astimezone(zone).date()
+        facts.append(DoseFact(org_unit=code or "unknown", day=day,
+                              age=age_on(day, birth_year, birth_date),
+                              sex=sexes.get(gender, "UNKNOWN")))
+    return facts
+
+
+def post_data_value_set(document: dict, url: str, auth_header: str, timeout: float) -> dict:
+    query = urllib.parse.urlencode(ID_SCHEMES)
+    request = urllib.request.Request(f"{url.rstrip('/')}/dataValueSets?{query}",
+                                     data=json.dumps(document).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Accept", "application/json")
+    if auth_header:
+        name, _, value = auth_header.partition(":")
+        request.add_header(name.strip(), value.strip())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:  # DHIS2 answers a refused import with 409 and the import summary
+            answer = json.loads(exc.read())
+        except ValueError:
+            answer = {}
+        finally:
+            exc.close()
+        raise Dhis2Error(f"DHIS2 answered HTTP {exc.code}{_conflicts(answer)}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise Dhis2Error(f"DHIS2 unreachable: {getattr(exc, 'reason', exc)}") from None
+    summary = answer.get("response", answer)  # DHIS2 2.38+ wraps the import summary
+    if summary.get("status") not in ("SUCCESS", "WARNING", "OK"):
+        raise Dhis2Error(f"DHIS2 import {summary.get('status')}{_conflicts(answer)}")
+    return summary
+
+
+def _conflicts(answer: Any) -> str:
+    summary = answer.get("response", answer) if isinstance(answer, dict) else {}
+    texts = sorted({c.get("value", "") for c in summary.get("conflicts", []) if c.get("value")})
+    return ": " + "; ".join(texts) if texts else ""
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The ``Authorization: Basic ...`` header text for DHIS2_AUTH_HEADER."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return f"Authorization: Basic {token}"
+
+
+def register(context: PluginContext) -> None:
+    settings = context.settings
+    bands = parse_bands(settings["AGE_BANDS"])
+    sexes = parse_pairs(settings["SEXES"], "DHIS2_SEXES")
+    if settings["ORG_UNIT"] not in ("facility", "location"):
+        raise ValueError("DHIS2_ORG_UNIT must be facility or location")
+
+    def build(session: Session, start: date, end: date) -> dict:
+        from cowin_kit.config.runtime import active_pack
+
+        zone = zoneinfo.ZoneInfo(active_pack().document["timezone"])
+        facts = dose_facts(session, start, end, zone=zone, sexes=sexes,
+                           org_unit=settings["ORG_UNIT"])
+        return aggregate(facts, bands, settings["DATA_ELEMENT"])
+
+    def export_days(session: Session, *, start: date, end: date) -> str:
+        if not settings["URL"]:
+            raise ValueError("set DHIS2_URL (e.g. https://dhis2.example.org/api)")
+        document = build(session, start, end)
+        if not document["dataValues"]:
+            return f"dhis2: no doses from {start} to {end}; nothing sent"
+        summary = post_data_value_set(document, settings["URL"], settings["AUTH_HEADER"],
+                                      settings["TIMEOUT_SECONDS"])
+        counts = summary.get("importCount", {})
+        return (f"dhis2: {len(document['dataValues'])} value(s) from {start} to {end} sent; "
+                f"imported {counts.get('imported', 0)}, updated {counts.get('updated', 0)}")
+
+    context.register_exporter("dhis2", export_days)
+
+    @click.group("dhis2")
+    def dhis2() -> None:
+        """DHIS2 aggregate export (plugin dhis2)."""
+
+    @dhis2.command("export")
+    @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+    @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write here instead of standard output.")
+    def export_command(start: datetime, end: datetime | None, output: Path | None) -> None:
+        """Write the dataValueSet JSON of the days --from to --to (nothing is sent)."""
+        from cowin_kit.cli import app_context
+        from cowin_kit.db import get_database
+
+        with app_context(), get_database().session() as session:
+            document = build(session, start.date(), (end or start).date())
+        text = json.dumps(document, indent=2) + "\n"
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {len(document['dataValues'])} value(s) to {output}")
+
+    context.register_command(dhis2)
+
+
+plugin = Plugin(register=register, settings=[
+    Setting("DHIS2_URL", "str", "", "DHIS2 Web API base, e.g. `https://dhis2.example.org/api`."),
+    Setting("DHIS2_AUTH_HEADER", "str", "",
+            "One header `Name: value`: `Authorization: ApiToken <token>` (DHIS2 2.37+) or "
+            "`Authorization: Basic <base64 user:password>`.", secret=True),
+    Setting("DHIS2_DATA_ELEMENT", "str", "COVAC_DOSES_GIVEN",
+            "Code of the DHIS2 data element that counts doses given."),
+    Setting("DHIS2_AGE_BANDS", "list", ["0-17", "18-44", "45-59", "60+"],
+            "Age bands (age on the day of the dose), in order, not overlapping."),
+    Setting("DHIS2_SEXES", "list", ["M=MALE", "F=FEMALE", "T=OTHER", "O=OTHER"],
+            "Pack gender code = the sex part of the category option combo code."),
+    Setting("DHIS2_ORG_UNIT", "str", "facility",
+            "Org unit codes are the facilities' codes (`facility`) or the codes of their "
+            "locations (`location`, e.g. districts)."),
+    Setting("DHIS2_TIMEOUT_SECONDS", "float", 60.0, "Timeout of the request."),
+])

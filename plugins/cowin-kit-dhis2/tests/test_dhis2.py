@@ -1,0 +1,251 @@
+"""dhis2: aggregation (pure) and the export through cowin-kit against a local DHIS2 stub
+(http.server in a thread) that checks the dataValueSet as DHIS2's import would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from cowin_kit import create_app, migrate
+from cowin_kit.cli import main
+from cowin_kit.config.examples import example_packs
+from cowin_kit.config.installer import install_pack
+from cowin_kit.config.packs import load_pack
+from cowin_kit.config.settings import SettingsError
+from cowin_kit.db import get_database
+from cowin_kit.geography.models import Location
+from cowin_kit.identity import services as identity
+from cowin_kit.scheduling import services as scheduling
+from cowin_kit_dhis2 import DoseFact, aggregate, basic_auth, parse_bands
+
+BANDS = parse_bands(["0-17", "18-44", "45-59", "60+"])
+
+
+def test_aggregate_counts_by_org_unit_day_band_and_sex():
+    day, next_day = date(2026, 11, 26), date(2026, 11, 27)
+    facts = [DoseFact("F1", day, 30, "FEMALE"), DoseFact("F1", day, 44, "FEMALE"),
+             DoseFact("F1", day, 45, "FEMALE"), DoseFact("F1", day, 30, "MALE"),
+             DoseFact("F2", day, 70, "FEMALE"), DoseFact("F1", next_day, 30, "FEMALE"),
+             DoseFact("F1", day, 130, "OTHER")]
+    assert aggregate(facts, BANDS, "DE") == {"dataValues": [
+        {"dataElement": "DE", "period": "20261126", "orgUnit": "F1",
+         "categoryOptionCombo": "18-44_FEMALE", "value": "2"},
+        {"dataElement": "DE", "period": "20261126", "orgUnit": "F1",
+         "categoryOptionCombo": "18-44_MALE", "value": "1"},
+        {"dataElement": "DE", "period": "20261126", "orgUnit": "F1",
+         "categoryOptionCombo": "45-59_FEMALE", "value": "1"},
+        {"dataElement": "DE", "period": "20261126", "orgUnit": "F1",
+         "categoryOptionCombo": "60+_OTHER", "value": "1"},
+        {"dataElement": "DE", "period": "20261126", "orgUnit": "F2",
+         "categoryOptionCombo": "60+_FEMALE", "value": "1"},
+        {"dataElement": "DE", "period": "20261127", "orgUnit": "F1",
+         "categoryOptionCombo": "18-44_FEMALE", "value": "1"}]}
+    assert aggregate([DoseFact("F1", day, 5, "MALE")], parse_bands(["18-44"]), "DE")[
+        "dataValues"][0]["categoryOptionCombo"] == "unknown_MALE"
+    with pytest.raises(ValueError, match="overlaps"):
+        parse_bands(["0-20", "18-44"])
+    with pytest.raises(ValueError, match="not like 18-44"):
+        parse_bands(["adults"])
+
+
+PERIOD = re.compile(r"^\d{8}$")
+
+
+class Dhis2Stub:
+    """Accepts POST /api/dataValueSets like DHIS2: checks each data value, answers with an
+    import summary (the 2.38+ shape), and keeps the values by their key."""
+
+    def __init__(self):
+        self.values: dict[tuple, str] = {}
+        self.data_elements = {"COVAC_DOSES_GIVEN"}  # the metadata this DHIS2 has
+        self.requests: list[dict] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                url = urlsplit(self.path)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append({"path": url.path, "query": parse_qs(url.query),
+                                      "headers": dict(self.headers), "body": body})
+                conflicts, imported, updated = [], 0, 0
+                for value in body.get("dataValues", []):
+                    missing = [k for k in ("dataElement", "period", "orgUnit",
+                                           "categoryOptionCombo", "value") if not value.get(k)]
+                    if missing or not PERIOD.match(value["period"]) or \
+                            not value["value"].isdigit():
+                        conflicts.append({"object": json.dumps(value),
+                                          "value": f"invalid data value {missing or ''}"})
+                        continue
+                    if value["dataElement"] not in stub.data_elements:
+                        conflicts.append({"object": value["dataElement"],
+                                          "value": "Data element not found or not accessible"})
+                        continue
+                    key = (value["dataElement"], value["period"], value["orgUnit"],
+                           value["categoryOptionCombo"])
+                    updated, imported = (updated + 1, imported) if key in stub.values else (
+                        updated, imported + 1)
+                    stub.values[key] = value["value"]
+                status = "ERROR" if conflicts and not (imported or updated) else \
+                    "WARNING" if conflicts else "SUCCESS"
+                data = json.dumps({"httpStatus": "OK", "response": {
+                    "status": status, "conflicts": conflicts,
+                    "importCount": {"imported": imported, "updated": updated,
+                                    "ignored": len(conflicts), "deleted": 0}}}).encode()
+                self.send_response(200 if status != "ERROR" else 409)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+PG_SERVER_URL = os.environ.get("COWIN_KIT_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_SERVER_URL else []))
+def database_url(request, tmp_path):
+    """An empty database: SQLite, and PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kit.db'}"
+        return
+    name = f"cowin_kit_plugin_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def dhis2_server():
+    stub = Dhis2Stub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def kit(tmp_path, dhis2_server, database_url):
+    packs = example_packs()
+    if "IN" not in packs:
+        pytest.skip("the example country packs of the cowin-kit repository are needed")
+    settings = {"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
+                "DATABASE_URL": database_url, "PLUGINS": "dhis2",
+                "DHIS2_URL": dhis2_server.url,
+                "DHIS2_AUTH_HEADER": basic_auth("admin", "district")}
+    app = create_app(settings)
+    with app.app_context(), get_database(app).session() as session:
+        migrate.upgrade(get_database(app).engine)
+        install_pack(session, load_pack(packs["IN"]))
+        for code, district in (("F-TVM-1", "IN-KL-TVM"), ("F-TVM-2", "IN-KL-TVM")):
+            location = session.scalars(select(Location).where(Location.code == district)).one()
+            scheduling.upsert_facility(session, code=code, name=code, location_code=location.code,
+                                       postal_code="695001", latitude=8.5, longitude=76.9,
+                                       fee_type="Free")
+            user = identity.create_staff_user(session, f"vax.{code}", "correct horse battery")
+            identity.grant_role(session, user, "vaccinator", facility_code=code)
+        session.commit()
+    app.cli_env = {f"COWIN_KIT_{k}": v for k, v in settings.items()}
+    yield app
+    get_database(app).dispose()
+
+
+AADHAAR = ["234123412346", "499118665246", "223344556676"]
+
+
+def give(app, facility, mobile, aadhaar, *, birth_year, gender, at):
+    client = app.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": f"vax.{facility}", "password": "correct horse battery"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    walk_in = client.post("/api/v1/vaccinator/walk-ins", headers=headers, json={
+        "mobile": mobile, "name": "Test Person", "birth_year": birth_year, "gender": gender,
+        "id_type": "aadhaar", "id_number": aadhaar, "consent_version": "v1"})
+    assert walk_in.status_code == 201, walk_in.get_json()
+    dose = client.post("/api/v1/vaccinator/doses", headers=headers, json={
+        "reference_id": walk_in.get_json()["reference_id"], "vaccine": "COVAXIN", "lot": "L1",
+        "administered_at": at.isoformat()})
+    assert dose.status_code == 201, dose.get_json()
+
+
+def test_export_posts_the_aggregate_and_resending_updates(kit, dhis2_server):
+    # 18:40 UTC is 00:10 the next day in India: the period is the local day.
+    evening = datetime(2026, 11, 20, 18, 40, tzinfo=timezone.utc)
+    morning = datetime(2026, 11, 20, 5, 0, tzinfo=timezone.utc)
+    give(kit, "F-TVM-1", "9988776655", AADHAAR[0], birth_year=1990, gender="F", at=morning)
+    give(kit, "F-TVM-1", "9988776611", AADHAAR[1], birth_year=1950, gender="M", at=morning)
+    give(kit, "F-TVM-2", "9988776622", AADHAAR[2], birth_year=1990, gender="F", at=evening)
+    runner = CliRunner()
+    result = runner.invoke(main, ["export", "dhis2", "--from", "2026-11-20", "--to",
+                                  "2026-11-21"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output == ("dhis2: 3 value(s) from 2026-11-20 to 2026-11-21 sent; "
+                             "imported 3, updated 0\n")
+    (request,) = dhis2_server.requests
+    assert request["path"] == "/api/dataValueSets"
+    assert request["query"]["orgUnitIdScheme"] == ["CODE"]
+    assert request["query"]["importStrategy"] == ["CREATE_AND_UPDATE"]
+    assert request["headers"]["Authorization"] == "Basic YWRtaW46ZGlzdHJpY3Q="
+    assert dhis2_server.values == {
+        ("COVAC_DOSES_GIVEN", "20261120", "F-TVM-1", "18-44_FEMALE"): "1",
+        ("COVAC_DOSES_GIVEN", "20261120", "F-TVM-1", "60+_MALE"): "1",
+        ("COVAC_DOSES_GIVEN", "20261121", "F-TVM-2", "18-44_FEMALE"): "1"}
+    again = runner.invoke(main, ["export", "dhis2", "--from", "2026-11-20"], env=kit.cli_env)
+    assert again.output == ("dhis2: 2 value(s) from 2026-11-20 to 2026-11-20 sent; "
+                            "imported 0, updated 2\n")
+    nothing = runner.invoke(main, ["export", "dhis2", "--from", "2026-10-01"], env=kit.cli_env)
+    assert nothing.output == "dhis2: no doses from 2026-10-01 to 2026-10-01; nothing sent\n"
+
+
+def test_file_export_by_location_and_a_refused_import(kit, dhis2_server, tmp_path):
+    at = datetime(2026, 11, 20, 5, 0, tzinfo=timezone.utc)
+    give(kit, "F-TVM-1", "9988776655", AADHAAR[0], birth_year=1990, gender="F", at=at)
+    give(kit, "F-TVM-2", "9988776611", AADHAAR[1], birth_year=1991, gender="F", at=at)
+    env = {**kit.cli_env, "COWIN_KIT_DHIS2_ORG_UNIT": "location"}
+    output = tmp_path / "day.json"
+    result = CliRunner().invoke(main, ["dhis2", "export", "--from", "2026-11-20", "-o",
+                                       str(output)], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(output.read_text())["dataValues"] == [
+        {"dataElement": "COVAC_DOSES_GIVEN", "period": "20261120", "orgUnit": "IN-KL-TVM",
+         "categoryOptionCombo": "18-44_FEMALE", "value": "2"}]
+    assert dhis2_server.requests == []  # the file export sends nothing
+    refused = CliRunner().invoke(main, ["export", "dhis2", "--from", "2026-11-20"],
+                                 env={**env, "COWIN_KIT_DHIS2_DATA_ELEMENT": "DOSES"})
+    assert refused.exit_code == 1
+    assert ("DHIS2 answered HTTP 409: Data element not found or not accessible"
+            in refused.output)
+
+
+def test_bad_settings_stop_the_start(kit):
+    base = {k[len("COWIN_KIT_"):]: v for k, v in kit.cli_env.items()}
+    with pytest.raises(SettingsError, match="DHIS2_AGE_BANDS: '60' is not like"):
+        create_app({**base, "DHIS2_AGE_BANDS": "0-17,60"})
+    with pytest.raises(SettingsError, match="DHIS2_ORGUNIT: unknown setting"):
+        create_app({**base, "DHIS2_ORGUNIT": "location"})

@@ -1,0 +1,285 @@
+"""cowin-kit plugin ``fhir-export``: recorded doses as FHIR R4 Patient and Immunization
+resources, pushed to a FHIR server in transaction Bundles.
+
+* ``dose_recorded`` queues the dose (table ``fhir_export_queue``, created by this plugin's
+  own migration: run ``cowin-kit db upgrade``) — the citizen's request never waits on the
+  FHIR server;
+* ``cowin-kit fhir push`` sends what is queued (run it from cron or a loop next to the
+  worker); failures stay queued with their error and are sent again next time;
+* ``cowin-kit export fhir --from DAY --to DAY`` sends every dose given on those days
+  (backfill; resources are PUT by id, so sending twice does no harm).
+
+Only the beneficiary reference ID identifies the person; the photo-ID number is never sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import click
+from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, insert,
+                        select, update)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cowin_kit.plugins import Plugin, PluginContext, Setting
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+CVX = "http://hl7.org/fhir/sid/cvx"
+ICD11 = "http://id.who.int/icd/release/11/mms"
+SNOMED = "http://snomed.info/sct"
+BATCH = 50
+
+metadata = MetaData()
+queue = Table(  # created by migrations/fhir0001_queue.py
+    "fhir_export_queue", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dose_id", Integer, ForeignKey("dose.id"), nullable=False, unique=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("pushed_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+)
+
+
+class FhirError(Exception):
+    """The FHIR server could not be reached or refused the bundle."""
+
+
+# --- resources ----------------------------------------------------------------------------
+
+def _gender_map(pairs: Iterable[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        code, _, fhir = pair.partition("=")
+        if fhir not in ("male", "female", "other", "unknown"):
+            raise ValueError(f"FHIR_EXPORT_GENDERS: {pair!r} must map to male, female, other "
+                             f"or unknown")
+        mapping[code.strip()] = fhir
+    return mapping
+
+
+def patient_resource(person: Any, gender_code: str, genders: Mapping[str, str],
+                     id_system: str) -> dict[str, Any]:
+    birth = person.birth_date.isoformat() if person.birth_date else str(person.birth_year)
+    return {
+        "resourceType": "Patient",
+        "id": person.reference_id,
+        "identifier": [{"system": id_system, "value": person.reference_id}],
+        "name": [{"text": person.name}],
+        "gender": genders.get(gender_code, "unknown"),
+        "birthDate": birth,
+    }
+
+
+def immunization_resource(dose: Any, person: Any, product: Any, facility: Any | None,
+                          locale: str) -> dict[str, Any]:
+    codes = product.codes or {}
+    coding = [{"system": system, "code": codes[key]}
+              for key, system in (("cvx", CVX), ("icd11", ICD11), ("snomed", SNOMED))
+              if codes.get(key)]
+    if not coding:
+        coding = [{"system": "urn:cowin-kit:vaccine", "code": product.code}]
+    names = product.names or {}
+    resource: dict[str, Any] = {
+        "resourceType": "Immunization",
+        "id": f"{person.reference_id}-{dose.dose_number}",
+        "status": "completed",
+        "vaccineCode": {"coding": coding,
+                        "text": names.get(locale) or next(iter(names.values()), product.code)},
+        "patient": {"reference": f"Patient/{person.reference_id}"},
+        "occurrenceDateTime": dose.administered_at.astimezone(timezone.utc)
+                                                  .isoformat().replace("+00:00", "Z"),
+        "primarySource": True,
+        "lotNumber": dose.lot,
+        "manufacturer": {"display": product.manufacturer},
+        "protocolApplied": [{"doseNumberPositiveInt": dose.dose_number}],
+    }
+    if facility is not None:
+        resource["location"] = {"display": facility.name,
+                                "identifier": {"system": "urn:cowin-kit:facility",
+                                               "value": facility.code}}
+    return resource
+
+
+def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any]) -> dict:
+    """A transaction Bundle that PUTs each dose's Patient (once) and Immunization."""
+    from cowin_kit.identity.models import Gender
+    from cowin_kit.registration.models import Beneficiary
+    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.vaccination.models import Dose, VaccineProduct
+
+    entries: list[dict] = []
+    patients: set[str] = set()
+    rows = session.execute(
+        select(Dose, Beneficiary, VaccineProduct, Gender.code)
+        .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
+        .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
+        .join(Gender, Gender.id == Beneficiary.gender_id)
+        .where(Dose.id.in_(dose_ids)).order_by(Dose.id)).all()
+    for dose, person, product, gender_code in rows:
+        facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
+        resources = []
+        if person.reference_id not in patients:
+            patients.add(person.reference_id)
+            resources.append(patient_resource(person, gender_code, config["genders"],
+                                              config["id_system"]))
+        resources.append(immunization_resource(dose, person, product, facility,
+                                               config["locale"]))
+        for resource in resources:
+            url = f"{resource['resourceType']}/{resource['id']}"
+            entries.append({"fullUrl": f"{config['url'].rstrip('/')}/{url}",
+                            "resource": resource, "request": {"method": "PUT", "url": url}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+# --- the server ---------------------------------------------------------------------------
+
+def post_bundle(bundle: dict, config: Mapping[str, Any]) -> dict:
+    request = urllib.request.Request(config["url"].rstrip("/") + "/",
+                                     data=json.dumps(bundle).encode(), method="POST")
+    request.add_header("Content-Type", "application/fhir+json")
+    request.add_header("Accept", "application/fhir+json")
+    if config["auth_header"]:
+        name, _, value = config["auth_header"].partition(":")
+        request.add_header(name.strip(), value.strip())
+    try:
+        with urllib.request.urlopen(request, timeout=config["timeout"]) as response:
+            return json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        detail = _outcome_text(exc.read())
+        exc.close()
+        raise FhirError(f"FHIR server answered HTTP {exc.code}{detail}") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise FhirError(f"FHIR server unreachable: {getattr(exc, 'reason', exc)}") from None
+
+
+def _outcome_text(body: bytes) -> str:
+    try:
+        issues = json.loads(body).get("issue", [])
+    except (ValueError, AttributeError):
+        return ""
+    texts = [i.get("diagnostics") or i.get("details", {}).get("text", "") for i in issues]
+    return ": " + "; ".join(t for t in texts if t) if any(texts) else ""
+
+
+def push(session: Session, dose_ids: list[int], config: Mapping[str, Any]) -> int:
+    """Send the doses in bundles of BATCH; returns how many resources were sent."""
+    sent = 0
+    for start in range(0, len(dose_ids), BATCH):
+        bundle = bundle_for(session, dose_ids[start:start + BATCH], config)
+        if bundle["entry"]:
+            post_bundle(bundle, config)
+            sent += len(bundle["entry"])
+    return sent
+
+
+# --- wiring into cowin-kit ----------------------------------------------------------------
+
+def _config(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {"url": settings["URL"], "auth_header": settings["AUTH_HEADER"],
+            "timeout": settings["TIMEOUT_SECONDS"], "id_system": settings["ID_SYSTEM"],
+            "genders": _gender_map(settings["GENDERS"]), "locale": "en"}
+
+
+def register(context: PluginContext) -> None:
+    config = _config(context.settings)
+    if context.settings["URL"] and not context.settings["URL"].startswith(("http://", "https://")):
+        raise ValueError("FHIR_EXPORT_URL must be an http(s) URL")
+
+    def ready() -> dict[str, Any]:
+        if not config["url"]:
+            raise click.ClickException("set FHIR_EXPORT_URL (the FHIR server's base URL)")
+        return config
+
+    def on_dose_recorded(*, dose_id: int, **_: Any) -> None:
+        from cowin_kit.db import get_database
+
+        with get_database().session() as session:
+            try:
+                session.execute(insert(queue).values(dose_id=dose_id, attempts=0,
+                                                     queued_at=datetime.now(timezone.utc)))
+                session.commit()
+            except IntegrityError:  # queued already
+                session.rollback()
+
+    if context.settings["QUEUE_DOSES"]:
+        context.connect("dose_recorded", on_dose_recorded)
+
+    def export_days(session: Session, *, start: date, end: date) -> str:
+        from cowin_kit.config.runtime import active_pack
+        from cowin_kit.vaccination.models import Dose
+
+        zone = zoneinfo.ZoneInfo(active_pack().document["timezone"])
+        since = datetime.combine(start, time(), zone)
+        until = datetime.combine(end + timedelta(days=1), time(), zone)
+        ids = list(session.scalars(select(Dose.id).where(
+            Dose.administered_at >= since, Dose.administered_at < until).order_by(Dose.id)))
+        try:
+            sent = push(session, ids, ready())
+        except FhirError as exc:
+            raise RuntimeError(str(exc)) from None
+        return f"fhir: {len(ids)} dose(s) from {start} to {end}, {sent} resource(s) sent"
+
+    context.register_exporter("fhir", export_days)
+
+    @click.group("fhir")
+    def fhir() -> None:
+        """FHIR R4 export (plugin fhir-export)."""
+
+    @fhir.command("push")
+    @click.option("--limit", default=1000, show_default=True, help="At most this many doses.")
+    def push_command(limit: int) -> None:
+        """Send the queued doses to FHIR_EXPORT_URL; failures stay queued."""
+        from cowin_kit.cli import app_context
+        from cowin_kit.db import get_database
+
+        with app_context():
+            settings = ready()
+            with get_database().session() as session:
+                rows = session.execute(select(queue.c.id, queue.c.dose_id).where(
+                    queue.c.pushed_at.is_(None)).order_by(queue.c.id).limit(limit)).all()
+                ids = [row.dose_id for row in rows]
+                now = datetime.now(timezone.utc)
+                try:
+                    sent = push(session, ids, settings)
+                except FhirError as exc:
+                    session.execute(update(queue).where(queue.c.id.in_([r.id for r in rows]))
+                                    .values(attempts=queue.c.attempts + 1,
+                                            last_error=str(exc)[:500]))
+                    session.commit()
+                    raise click.ClickException(f"{exc} ({len(ids)} dose(s) stay queued)")
+                session.execute(update(queue).where(queue.c.id.in_([r.id for r in rows]))
+                                .values(pushed_at=now, last_error=None))
+                session.commit()
+        click.echo(f"fhir: {len(ids)} queued dose(s) sent ({sent} resources)")
+
+    context.register_command(fhir)
+
+
+plugin = Plugin(
+    register=register,
+    migrations=HERE / "migrations",
+    settings=[
+        Setting("FHIR_EXPORT_URL", "str", "",
+                "Base URL of the FHIR R4 server (transaction Bundles are POSTed to it)."),
+        Setting("FHIR_EXPORT_AUTH_HEADER", "str", "",
+                "One header `Name: value` sent with every request.", secret=True),
+        Setting("FHIR_EXPORT_TIMEOUT_SECONDS", "float", 30.0, "Timeout of each request."),
+        Setting("FHIR_EXPORT_ID_SYSTEM", "str", "urn:cowin-kit:beneficiary-reference-id",
+                "Identifier system of the Patient's beneficiary reference ID."),
+        Setting("FHIR_EXPORT_GENDERS", "list", ["M=male", "F=female", "T=other", "O=other"],
+                "Pack gender code = FHIR administrative gender; others are `unknown`."),
+        Setting("FHIR_EXPORT_QUEUE_DOSES", "bool", True,
+                "Queue every recorded dose for `cowin-kit fhir push`."),
+    ],
+)

@@ -1,0 +1,291 @@
+"""fhir-export against a local FHIR stub server (http.server in a thread) that checks what
+a FHIR R4 server would reject: the Bundle, and the required fields of each resource."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import uuid
+import zoneinfo
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from cowin_kit import create_app, migrate, plugins
+from cowin_kit.cli import main
+from cowin_kit.config.examples import example_packs
+from cowin_kit.config.installer import install_pack
+from cowin_kit.config.packs import load_pack
+from cowin_kit.db import get_database
+from cowin_kit.geography.models import Location
+from cowin_kit.identity import services as identity
+from cowin_kit.scheduling import services as scheduling
+from cowin_kit_fhir_export import queue
+
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+def problems_of(bundle: dict) -> list[str]:
+    """What the stub refuses; empty when the transaction is acceptable."""
+    found = []
+    if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
+        return ["not a transaction Bundle"]
+    in_bundle = {f"{e['resource']['resourceType']}/{e['resource']['id']}"
+                 for e in bundle.get("entry", []) if "resource" in e}
+    for index, entry in enumerate(bundle.get("entry", [])):
+        resource, request = entry.get("resource", {}), entry.get("request", {})
+        where = f"entry[{index}]"
+        kind, rid = resource.get("resourceType"), resource.get("id", "")
+        if request.get("method") != "PUT" or request.get("url") != f"{kind}/{rid}":
+            found.append(f"{where}: request must be PUT {kind}/{rid}")
+        if not FHIR_ID.match(rid):
+            found.append(f"{where}: bad id")
+        if kind == "Patient":
+            if not resource.get("identifier") or not resource["identifier"][0].get("value"):
+                found.append(f"{where}: Patient.identifier required")
+            if resource.get("gender") not in ("male", "female", "other", "unknown"):
+                found.append(f"{where}: Patient.gender invalid")
+            if not DATE.match(resource.get("birthDate", "")):
+                found.append(f"{where}: Patient.birthDate invalid")
+        elif kind == "Immunization":
+            if resource.get("status") not in ("completed", "entered-in-error", "not-done"):
+                found.append(f"{where}: Immunization.status required")
+            coding = resource.get("vaccineCode", {}).get("coding", [])
+            if not coding or not all(c.get("system") and c.get("code") for c in coding):
+                found.append(f"{where}: Immunization.vaccineCode.coding required")
+            reference = resource.get("patient", {}).get("reference", "")
+            if not reference.startswith("Patient/") or reference not in in_bundle:
+                found.append(f"{where}: Immunization.patient must reference a Patient")
+            if not DATE_TIME.match(resource.get("occurrenceDateTime", "")):
+                found.append(f"{where}: Immunization.occurrenceDateTime required")
+            protocol = resource.get("protocolApplied", [{}])[0]
+            if not isinstance(protocol.get("doseNumberPositiveInt"), int):
+                found.append(f"{where}: protocolApplied.doseNumberPositiveInt required")
+        else:
+            found.append(f"{where}: unexpected resourceType {kind!r}")
+    return found
+
+
+class FhirStub:
+    def __init__(self):
+        self.store: dict[str, dict] = {}
+        self.bundles: list[dict] = []
+        self.fail_with: int | None = None
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.bundles.append({"headers": dict(self.headers), "bundle": body})
+                problems = problems_of(body)
+                if stub.fail_with or problems or \
+                        self.headers["Content-Type"] != "application/fhir+json":
+                    self.reply(stub.fail_with or 422, {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "error", "code": "invalid", "diagnostics": p}
+                                  for p in problems or ["refused"]]})
+                    return
+                for entry in body["entry"]:
+                    stub.store[entry["request"]["url"]] = entry["resource"]
+                self.reply(200, {"resourceType": "Bundle", "type": "transaction-response",
+                                 "entry": [{"response": {"status": "200 OK"}}
+                                           for _ in body["entry"]]})
+
+            def reply(self, status, document):
+                data = json.dumps(document).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/fhir"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join()
+
+
+def test_the_stub_refuses_what_a_fhir_server_would():
+    assert problems_of({"resourceType": "Bundle", "type": "batch"}) == ["not a transaction Bundle"]
+    bad = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": {"resourceType": "Immunization", "id": "x-1", "vaccineCode": {"coding": []},
+                     "patient": {"reference": "Patient/nobody"},
+                     "occurrenceDateTime": "27-11-2026"},
+        "request": {"method": "PUT", "url": "Immunization/x-1"}}]}
+    assert problems_of(bad) == [
+        "entry[0]: Immunization.status required",
+        "entry[0]: Immunization.vaccineCode.coding required",
+        "entry[0]: Immunization.patient must reference a Patient",
+        "entry[0]: Immunization.occurrenceDateTime required",
+        "entry[0]: protocolApplied.doseNumberPositiveInt required"]
+
+
+PG_SERVER_URL = os.environ.get("COWIN_KIT_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_SERVER_URL else []))
+def database_url(request, tmp_path):
+    """An empty database: SQLite, and PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kit.db'}"
+        return
+    name = f"cowin_kit_plugin_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def fhir_server():
+    stub = FhirStub()
+    yield stub
+    stub.close()
+
+
+@pytest.fixture
+def kit(tmp_path, fhir_server, database_url):
+    packs = example_packs()
+    if "IN" not in packs:
+        pytest.skip("the example country packs of the cowin-kit repository are needed")
+    settings = {"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
+                "DATABASE_URL": database_url,
+                "PLUGINS": ["fhir-export"], "FHIR_EXPORT_URL": fhir_server.url,
+                "FHIR_EXPORT_AUTH_HEADER": "Authorization: Bearer t0k3n"}
+    app = create_app(settings)
+    with app.app_context(), get_database(app).session() as session:
+        engine = get_database(app).engine
+        migrate.upgrade(engine)
+        assert migrate.upgrade_plugins(engine, plugins.enabled_plugins()) == [
+            "plugin fhir-export at fhir0001"]
+        install_pack(session, load_pack(packs["IN"]))
+        district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
+        scheduling.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
+                                   location_code=district.code, postal_code="695001",
+                                   latitude=8.5, longitude=76.9, fee_type="Free")
+        user = identity.create_staff_user(session, "vax.fhir", "correct horse battery")
+        identity.grant_role(session, user, "vaccinator", facility_code="F-TVM-1")
+        session.commit()
+    app.cli_env = {f"COWIN_KIT_{k}": ",".join(v) if isinstance(v, list) else str(v)
+                   for k, v in settings.items()}
+    yield app
+    get_database(app).dispose()
+
+
+def vaccinate(app, mobile, aadhaar, vaccine="COVISHIELD", birth_year=1950, gender="F"):
+    client = app.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "vax.fhir", "password": "correct horse battery"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    walk_in = client.post("/api/v1/vaccinator/walk-ins", headers=headers, json={
+        "mobile": mobile, "name": "Lakshmi Amma", "birth_year": birth_year, "gender": gender,
+        "id_type": "aadhaar", "id_number": aadhaar, "consent_version": "v1"})
+    assert walk_in.status_code == 201, walk_in.get_json()
+    ref = walk_in.get_json()["reference_id"]
+    dose = client.post("/api/v1/vaccinator/doses", headers=headers, json={
+        "reference_id": ref, "vaccine": vaccine, "lot": "4121Z005"})
+    assert dose.status_code == 201, dose.get_json()
+    return ref, dose.get_json()["dose_id"]
+
+
+AADHAAR = ["234123412346", "499118665246"]  # valid Verhoeff check digits
+
+
+def queued(app):
+    with app.app_context(), get_database(app).session() as session:
+        return [tuple(row) for row in session.execute(
+            select(queue.c.dose_id, queue.c.pushed_at.is_not(None), queue.c.attempts))]
+
+
+def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_server):
+    ref, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
+    assert queued(kit) == [(dose_id, False, 0)]  # queued by the hook, nothing sent yet
+    assert fhir_server.bundles == []
+    runner = CliRunner()
+    result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output == "fhir: 1 queued dose(s) sent (2 resources)\n"
+    (sent,) = fhir_server.bundles
+    assert sent["headers"]["Authorization"] == "Bearer t0k3n"
+    patient = fhir_server.store[f"Patient/{ref}"]
+    assert patient["identifier"] == [{"system": "urn:cowin-kit:beneficiary-reference-id",
+                                      "value": ref}]
+    assert (patient["gender"], patient["birthDate"], patient["name"]) == (
+        "female", "1950", [{"text": "Lakshmi Amma"}])
+    assert AADHAAR[0] not in json.dumps(sent["bundle"])  # the ID number never leaves
+    immunization = fhir_server.store[f"Immunization/{ref}-1"]
+    assert immunization["status"] == "completed"
+    assert {"system": "http://hl7.org/fhir/sid/cvx", "code": "210"} in \
+        immunization["vaccineCode"]["coding"]
+    assert immunization["patient"] == {"reference": f"Patient/{ref}"}
+    assert immunization["lotNumber"] == "4121Z005"
+    assert immunization["protocolApplied"] == [{"doseNumberPositiveInt": 1}]
+    occurred = datetime.fromisoformat(immunization["occurrenceDateTime"])
+    assert abs((datetime.now(timezone.utc) - occurred).total_seconds()) < 3600
+    assert queued(kit) == [(dose_id, True, 0)]
+    again = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert again.output == "fhir: 0 queued dose(s) sent (0 resources)\n"
+    assert len(fhir_server.bundles) == 1
+
+
+def test_a_refused_push_stays_queued_with_its_error(kit, fhir_server):
+    _, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
+    fhir_server.fail_with = 503
+    result = CliRunner().invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 1
+    assert "FHIR server answered HTTP 503: refused (1 dose(s) stay queued)" in result.output
+    assert queued(kit) == [(dose_id, False, 1)]
+    fhir_server.fail_with = None
+    assert CliRunner().invoke(main, ["fhir", "push"], env=kit.cli_env).exit_code == 0
+    assert queued(kit) == [(dose_id, True, 1)]
+
+
+def test_export_by_days_sends_every_dose_of_those_days(kit, fhir_server):
+    first, _ = vaccinate(kit, "9988776655", AADHAAR[0])
+    second, _ = vaccinate(kit, "9988776611", AADHAAR[1], vaccine="COVAXIN", gender="M")
+    today = datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()  # the India pack's zone
+    result = CliRunner().invoke(main, ["export", "fhir", "--from", today.isoformat()],
+                                env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output == (f"fhir: 2 dose(s) from {today} to {today}, "
+                             f"4 resource(s) sent\n")
+    assert fhir_server.store[f"Patient/{second}"]["gender"] == "male"
+    assert {"system": "http://hl7.org/fhir/sid/cvx", "code": "502"} in \
+        fhir_server.store[f"Immunization/{second}-1"]["vaccineCode"]["coding"]
+    assert f"Immunization/{first}-1" in fhir_server.store
+    empty = CliRunner().invoke(main, ["export", "fhir", "--from", "2020-01-01"], env=kit.cli_env)
+    assert empty.output == "fhir: 0 dose(s) from 2020-01-01 to 2020-01-01, 0 resource(s) sent\n"
+    fhir_server.close()
+    down = CliRunner().invoke(main, ["export", "fhir", "--from", today.isoformat()],
+                              env=kit.cli_env)
+    assert down.exit_code == 1 and "FHIR server unreachable" in down.output
+
+
+def test_the_hook_can_be_switched_off(kit, fhir_server, tmp_path):
+    app = create_app({**{k[len("COWIN_KIT_"):]: v for k, v in kit.cli_env.items()},
+                      "FHIR_EXPORT_QUEUE_DOSES": "false"})
+    vaccinate(app, "9988776655", AADHAAR[0])
+    assert queued(app) == []
+    get_database(app).dispose()
