@@ -12,6 +12,7 @@ the bench/*.py files whose names do not start with an underscore).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -633,3 +634,18 @@ def run_bounded(run, args) -> int:
     print(json.dumps(results, indent=2))
     dump_json(args.json, results)
     return 0
+
+
+def add_cpu_bench_options(parser: argparse.ArgumentParser, unit: str) -> None:
+    """The options every in-process CPU-per-operation benchmark shares: rounds, warm-up,
+    profiling, the PostgreSQL server, the time limit and the JSON output."""
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=100, help=f"{unit} before measuring")
+    parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"),
+                        default="none")
+    parser.add_argument("--top", type=int, default=40, help="rows of the cProfile listing")
+    parser.add_argument("--profile-out", help="with --profile cprofile: also write the stats here")
+    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
+                                                               DEFAULT_SERVER_URL))
+    parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
+    parser.add_argument("--json", help="also write the results to this file")

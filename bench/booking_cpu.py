@@ -40,7 +40,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, log, process_cpu, run_bounded,
+    BenchInstance, InProcessApp, add_cpu_bench_options, log, process_cpu,
+    run_bounded,
 )
 from booking import SLOT_LABELS, make_citizens, oversell_check  # noqa: E402
 
@@ -184,19 +185,10 @@ def profile(kind: str, work, top: int, out: str | None = None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bookings", type=int, default=1500, help="requests measured")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--tight", type=int, default=2,
                         help="sessions with dose-1 seats for half of their requests")
-    parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"),
-                        default="none")
-    parser.add_argument("--top", type=int, default=40, help="rows of the cProfile listing")
-    parser.add_argument("--profile-out", help="with --profile cprofile: also write the stats here")
-    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
-                                                               DEFAULT_SERVER_URL))
-    parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
-    parser.add_argument("--json", help="also write the results to this file")
+    add_cpu_bench_options(parser, "bookings")
     args = parser.parse_args()
     if args.rounds < 1 or args.bookings < args.rounds:
         parser.error("--bookings must be at least --rounds")

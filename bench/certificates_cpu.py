@@ -44,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, log, process_cpu, run_bounded,
+    BenchInstance, InProcessApp, add_cpu_bench_options, log, process_cpu,
+    run_bounded,
 )
 from booking_cpu import profile  # noqa: E402
 from certificates import FACILITY, VACCINATOR, set_up  # noqa: E402
@@ -210,18 +211,9 @@ def check(total: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--doses", type=int, default=1500, help="doses measured")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--batch", type=int, default=100,
                         help="process_outbox's limit (the worker's default is 100)")
-    parser.add_argument("--profile", choices=("none", "cprofile", "pyinstrument"),
-                        default="none")
-    parser.add_argument("--top", type=int, default=40, help="rows of the cProfile listing")
-    parser.add_argument("--profile-out", help="with --profile cprofile: also write the stats here")
-    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
-                                                               DEFAULT_SERVER_URL))
-    parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
-    parser.add_argument("--json", help="also write the results to this file")
+    add_cpu_bench_options(parser, "doses")
     args = parser.parse_args()
     if args.rounds < 1 or args.doses < args.rounds:
         parser.error("--doses must be at least --rounds")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
 
 from cowin_kit.api import citizen, load, pack, request_locale
 from cowin_kit.apidoc import doc
 from cowin_kit.cache import cached_response
 from cowin_kit.db import get_session
-from cowin_kit.errors import NotFound
-from cowin_kit.geography.models import Location
-from cowin_kit.i18n import gettext as _
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import schemas, services
@@ -63,28 +58,6 @@ def centre_json(centre: services.CentreAvailability, locale: str) -> dict:
     }
 
 
-def _search(query: dict) -> list[services.CentreAvailability]:
-    session = get_session()
-    days = [query["date"] + timedelta(days=n) for n in range(query["days"])]
-    filters = dict(days=days, product_code=query.get("vaccine"), age=query.get("age"),
-                   dose=query.get("dose"), fee_type=query.get("fee_type"))
-    if "location" in query:
-        location_id = session.scalar(select(Location.id).where(Location.code == query["location"]))
-        if location_id is None:
-            raise NotFound(_("No location with code %(code)s.", code=query["location"]),
-                           code="location_not_found")
-        return services.find_availability(session, location_id=location_id, **filters)
-    if "postal_code" in query:
-        return services.find_availability(session, postal_code=query["postal_code"], **filters)
-    near = services.nearest_facilities(session, query["lat"], query["long"],
-                                       radius_km=query["radius_km"])
-    distances = {facility.id: km for facility, km in near}
-    centres = services.find_availability(session, facility_ids=list(distances), **filters)
-    for centre in centres:
-        centre.distance_km = distances[centre.facility.id]
-    return sorted(centres, key=lambda c: c.distance_km)
-
-
 @bp.get("/sessions")
 @limited("SEARCH_LIMITS_PER_IP", scope="search")
 @cached_response
@@ -94,7 +67,7 @@ def _search(query: dict) -> list[services.CentreAvailability]:
 def search():
     query = load(AVAILABILITY_QUERY, request.args.to_dict())
     locale = request_locale()
-    body = {"centres": [centre_json(c, locale) for c in _search(query)]}
+    body = {"centres": [centre_json(c, locale) for c in services.search(get_session(), query)]}
     return jsonify(AVAILABILITY_OUT.dump(body))
 
 

@@ -7,7 +7,7 @@ import math
 import uuid
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -616,6 +616,30 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
     return list(centres.values())
 
 
+def search(session: Session, query: dict[str, Any]) -> list[CentreAvailability]:
+    """Centres with sessions for an availability query as the schemas load it (API and
+    pages): ``location`` code, ``postal_code`` or ``lat``/``long``/``radius_km`` (nearest
+    first), ``date`` and ``days``, optional ``vaccine``, ``age``, ``dose``, ``fee_type``."""
+    days = [query["date"] + timedelta(days=n) for n in range(query["days"])]
+    filters: dict[str, Any] = dict(days=days, product_code=query.get("vaccine"),
+                                   age=query.get("age"), dose=query.get("dose"),
+                                   fee_type=query.get("fee_type"))
+    if "location" in query:
+        location_id = session.scalar(select(Location.id).where(Location.code == query["location"]))
+        if location_id is None:
+            raise NotFound(_("No location with code %(code)s.", code=query["location"]),
+                           code="location_not_found")
+        return find_availability(session, location_id=location_id, **filters)
+    if "postal_code" in query:
+        return find_availability(session, postal_code=query["postal_code"], **filters)
+    near = nearest_facilities(session, query["lat"], query["long"], radius_km=query["radius_km"])
+    distances = {facility.id: km for facility, km in near}
+    centres = find_availability(session, facility_ids=list(distances), **filters)
+    for centre in centres:
+        centre.distance_km = distances[centre.facility.id]
+    return sorted(centres, key=lambda c: c.distance_km)
+
+
 def _distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (haversine), good to a few metres for this purpose."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
@@ -766,8 +790,6 @@ def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | 
     Run by the worker. Subscriptions are claimed with SKIP LOCKED on PostgreSQL so that
     several workers never tell the same person twice, and subscribers with the same wish
     share one availability search."""
-    from datetime import timedelta
-
     from cowin_kit.scheduling.models import SlotAlertSubscription
 
     now = now or datetime.now(timezone.utc)

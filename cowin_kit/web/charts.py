@@ -118,6 +118,23 @@ def _empty_note(parts: list[str], width: int, height: int, note: str) -> None:
     parts.append(_text(width / 2, height / 2, note, "middle"))
 
 
+def _value_axis(parts: list[str], series: Sequence[Series], top: float, locale: str,
+                width: int, height: int, rtl: bool, *, upper: int,
+                lower: int) -> tuple[int, int, int, int]:
+    """The legend, the horizontal grid lines and the value labels of a column chart (on
+    the right for right-to-left); returns the plot's margins (left, right, upper, lower)."""
+    left, right = (12, 56) if rtl else (56, 12)
+    plot_h = height - upper - lower
+    _legend(parts, [s.name for s in series], 16, width, rtl)
+    axis_x = width - right + 6 if rtl else left - 6
+    for tick in _ticks(top):
+        y = upper + plot_h - plot_h * tick / top
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'stroke="{GRID}" stroke-width="1"/>')
+        parts.append(_text(axis_x, y + 4, number(tick, locale), "start" if rtl else "end"))
+    return left, right, upper, lower
+
+
 def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequence[Series],
                  locale: str, width: int = 640, height: int = 260, max_labels: int = 8,
                  empty_note: str = "") -> Markup:
@@ -126,17 +143,9 @@ def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequen
     _uid, parts = _open(title, desc, width, height, rtl)
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
     top = _scale_top(totals)
-    left, right, upper, lower = 56, 12, 28, 40
-    if rtl:
-        left, right = right, left
+    left, right, upper, lower = _value_axis(parts, series, top, locale, width, height, rtl,
+                                            upper=28, lower=40)
     plot_w, plot_h = width - left - right, height - upper - lower
-    _legend(parts, [s.name for s in series], 16, width, rtl)
-    axis_x = width - right + 6 if rtl else left - 6
-    for tick in _ticks(top):
-        y = upper + plot_h - plot_h * tick / top
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'stroke="{GRID}" stroke-width="1"/>')
-        parts.append(_text(axis_x, y + 4, number(tick, locale), "start" if rtl else "end"))
     n = max(len(labels), 1)
     slot = plot_w / n
     bar_w = max(slot * 0.7, 1.0)
@@ -208,17 +217,9 @@ def grouped_bars(*, title: str, desc: str, groups: Sequence[str], series: Sequen
     _uid, parts = _open(title, desc, width, height, rtl)
     everything = [v for s in series for v in s.values]
     top = _scale_top(everything)
-    left, right, upper, lower = 56, 12, 40, 36
-    if rtl:
-        left, right = right, left
+    left, right, upper, lower = _value_axis(parts, series, top, locale, width, height, rtl,
+                                            upper=40, lower=36)
     plot_w, plot_h = width - left - right, height - upper - lower
-    _legend(parts, [s.name for s in series], 16, width, rtl)
-    axis_x = width - right + 6 if rtl else left - 6
-    for tick in _ticks(top):
-        y = upper + plot_h - plot_h * tick / top
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
-                     f'stroke="{GRID}" stroke-width="1"/>')
-        parts.append(_text(axis_x, y + 4, number(tick, locale), "start" if rtl else "end"))
     n = max(len(groups), 1)
     slot = plot_w / n
     inner = slot * 0.8

@@ -5,7 +5,7 @@ change of mobile number. Every action calls the service the API calls."""
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask import Response, current_app, redirect, request, session, url_for
@@ -294,7 +294,7 @@ def sessions():
             from cowin_kit.api import load
 
             query = load(sched_schemas.AvailabilityQuery(), raw)
-            centres = _find(query)
+            centres = scheduling.search(get_session(), query)
         except DomainError as exc:
             form.fail(exc)
             if "location" in form.errors:
@@ -310,20 +310,6 @@ def sessions():
         centres=shown, more=len(centres or []) - len(shown), searched=centres is not None,
         products=_product_options(), booking=booking, alert_fields=alert_fields,
         locale=_locale()), form.status
-
-
-def _find(query: dict[str, Any]) -> list[scheduling.CentreAvailability]:
-    db = get_session()
-    days = [query["date"] + timedelta(days=n) for n in range(query["days"])]
-    filters = dict(days=days, product_code=query.get("vaccine"), age=query.get("age"),
-                   dose=query.get("dose"), fee_type=query.get("fee_type"))
-    if "location" in query:
-        location_id = db.scalar(select(Location.id).where(Location.code == query["location"]))
-        if location_id is None:
-            raise NotFound(_("No location with code %(code)s.", code=query["location"]),
-                           code="location_not_found")
-        return scheduling.find_availability(db, location_id=location_id, **filters)
-    return scheduling.find_availability(db, postal_code=query["postal_code"], **filters)
 
 
 # --- booking, rescheduling, cancelling ----------------------------------------------------------
