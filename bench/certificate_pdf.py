@@ -149,7 +149,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
 
 
 def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offset: int,
-              seconds: float, warmup: int, barrier, results) -> None:
+              seconds: float, warmup: int, barrier, results, done) -> None:
     from cowin_kit.certificates import pdf_certificate
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
@@ -182,6 +182,7 @@ def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offse
             ended = time.monotonic()
             results.put({"pid": os.getpid(), "pdfs": count, "seconds": ended - started,
                          "cpu_s": time.process_time() - cpu0})
+            done.wait(timeout=600)  # connections open until the parent has read their CPU
     except BaseException as exc:  # the parent must not wait for a dead child
         results.put({"pid": os.getpid(), "error": repr(exc)})
         raise
@@ -194,10 +195,11 @@ def wall_clock(instance: BenchInstance, ids: list[str], locales: list[str],
     context = multiprocessing.get_context("fork")
     processes = args.processes
     barrier = context.Barrier(processes + 1)
+    done = context.Barrier(processes + 1)
     results = context.Queue()
     share = len(ids) // processes
     children = [context.Process(target=_renderer, args=(
-        instance, ids, locales, n * share, args.seconds, args.warmup, barrier, results))
+        instance, ids, locales, n * share, args.seconds, args.warmup, barrier, results, done))
         for n in range(processes)]
     for child in children:
         child.start()
@@ -208,6 +210,7 @@ def wall_clock(instance: BenchInstance, ids: list[str], locales: list[str],
     outcome = [results.get(timeout=args.seconds + 600) for _ in children]
     machine1, wall1 = machine_cpu(), time.monotonic()
     db_cpu = sum(process_cpu(p) - db0[p] for p in db_pids)
+    done.wait(timeout=600)
     for child in children:
         child.join()
     errors = [r["error"] for r in outcome if "error" in r]
@@ -290,7 +293,7 @@ def run(args: argparse.Namespace) -> dict:
         issue_certificates(instance, refs)
         if args.processes:
             # before this process builds its app, so the children fork from a clean one
-            quiet = wait_for_quiet_machine()
+            quiet = wait_for_quiet_machine(patience_s=args.patience)
             log(f"wall clock: {args.processes} process(es) for {args.seconds:.0f} s "
                 f"(machine {quiet:.0%} busy before)")
             with InProcessApp(instance):
@@ -302,7 +305,7 @@ def run(args: argparse.Namespace) -> dict:
             ids = certificate_ids()
             if len(ids) != args.certificates:
                 raise RuntimeError(f"{len(ids)} certificates for {args.certificates} doses")
-            quiet = wait_for_quiet_machine()
+            quiet = wait_for_quiet_machine(patience_s=args.patience)
             results["cpu"] = cpu_per_pdf(app, ids, locales, args)
             results["cpu"]["machine_busy_before"] = quiet
             log(f"CPU per PDF: {results['cpu']['total_ms']} ms (build_view "
@@ -324,6 +327,8 @@ def main() -> int:
                         help="processes of the wall-clock part (0: skip it)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="length of the wall-clock part")
+    parser.add_argument("--patience", type=float, default=120,
+                        help="longest wait for a quiet machine before a part, s")
     parser.add_argument("--check-sample", type=int, default=10, help="PDFs read back")
     add_cpu_bench_options(parser, "PDFs")
     parser.set_defaults(warmup=50)

@@ -34,8 +34,11 @@ from babel.core import UnknownLocaleError, get_global, parse_locale
 from fontTools import subset as ftsubset
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
+from fpdf.bidi import BidiParagraph, auto_detect_base_direction
 from fpdf.enums import PDFResourceType, TextEmphasis
 from fpdf.fonts import HarfBuzzFont, SubsetMap, TTFFont
+from fpdf.image_datastructures import RasterImageInfo
+from fpdf.image_parsing import get_img_info
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _tt_font_widths
 from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject
 
@@ -91,7 +94,11 @@ MAX_GROWTHS = 8
 # forgotten all at once when full).
 WIDTH_CACHE_SIZE = 20_000
 LINES_CACHE_SIZE = 5_000
+SHAPING_CACHE_SIZE = 20_000
 _LINES_CACHE: dict[tuple[Any, ...], list[str]] = {}
+_SHARED_IMAGE_KEY = "cowin_kit.pdf.image"
+BIDI_CACHE_SIZE = 5_000
+_BIDI_CACHE: dict[tuple[str, Any, Any], tuple[tuple[str, Any], ...]] = {}
 _DROP_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC",
                 "EBDT", "EBLC", "EBSC", "SVG ", "CPAL", "COLR", "DSIG"]
 
@@ -178,6 +185,7 @@ class FontFace:
         base = {self.prototype.cmap[cp] for cp in _BASE_CODEPOINTS if cp in self.prototype.cmap}
         self._all_names = frozenset(self.glyph_names)
         self.widths_cache: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.shaping_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]] = {}
         self._lock = threading.Lock()
         self._growths = 0
         self._embedding = self._build(frozenset(base) | {".notdef"})
@@ -267,6 +275,32 @@ class _SharedFont(TTFFont):
         whole and in logical order ("परिवार")."""
         if not text:
             return []
+        params = text_shaping_params or {}
+        features = params.get("features") or {}
+        key = (text, font_size_pt, params.get("fragment_direction"), params.get("script"),
+               params.get("language"), tuple(sorted(features.items())))
+        cache = self.face.shaping_cache
+        glyphs = cache.get(key)
+        if glyphs is None:
+            glyphs = self._shape(text, font_size_pt, text_shaping_params)
+            if len(cache) >= SHAPING_CACHE_SIZE:
+                cache.clear()
+            cache[key] = glyphs
+        shaped = []
+        get_glyph, pick_glyph = self.subset.get_glyph, self.subset.pick_glyph
+        for gid, unicode, name, width, x_advance, y_advance, x_offset, y_offset, force in glyphs:
+            glyph = get_glyph(glyph=gid, unicode=unicode, glyph_name=name, glyph_width=width)
+            if glyph is None:
+                continue
+            shaped.append({"mapped_char": pick_glyph(glyph), "x_advance": x_advance,
+                           "y_advance": y_advance, "x_offset": x_offset,
+                           "y_offset": y_offset, "force_positioning": force})
+        return shaped
+
+    def _shape(self, text: str, font_size_pt: float,
+               text_shaping_params: dict[str, Any] | None) -> tuple[tuple[Any, ...], ...]:
+        """The glyphs of ``text`` with their positions and the text each stands for (the
+        same for every document: remembered per face by :meth:`shape_text`)."""
         infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
                                                          text_shaping_params)
         starts = sorted({int(info.cluster) for info in infos})
@@ -296,22 +330,16 @@ class _SharedFont(TTFFont):
                 chars = ""
             texts.append(chars)
         names, widths = self.face.glyph_names, self.face.widths
-        shaped = []
+        glyphs = []
         for info, position, chars in zip(infos, positions, texts):
             gid = info.codepoint
             width = widths[gid]
-            glyph = self.subset.get_glyph(glyph=gid, unicode=tuple(ord(c) for c in chars),
-                                          glyph_name=names[gid], glyph_width=width)
-            if glyph is None:
-                continue
-            shaped.append({
-                "mapped_char": self.subset.pick_glyph(glyph),
-                "x_advance": position.x_advance, "y_advance": position.y_advance,
-                "x_offset": position.x_offset, "y_offset": position.y_offset,
-                "force_positioning": bool(width != position.x_advance or position.x_offset
-                                          or position.y_offset or position.y_advance),
-            })
-        return shaped
+            glyphs.append((gid, tuple(ord(c) for c in chars), names[gid], width,
+                           position.x_advance, position.y_advance, position.x_offset,
+                           position.y_offset,
+                           bool(width != position.x_advance or position.x_offset
+                                or position.y_offset or position.y_advance)))
+        return tuple(glyphs)
 
 
 class FontLibrary:
@@ -467,6 +495,54 @@ class Document(FPDF):
         self.set_xy(value_x, top)
         self.text_block(width - label_width, line, value)
         self.set_y(max(self.y, below_label) + 1)
+
+    def _preload_bidirectional_text(self, text: str, markdown: bool):  # type: ignore[override]
+        """fpdf2's (2.8), with the bidirectional runs of a text remembered: the Unicode
+        bidi algorithm (pure Python) ran again for every cell of every document, for the
+        same labels. The runs depend only on the text and the paragraph direction."""
+        direction = self.text_shaping["direction"] or auto_detect_base_direction(text)
+        self.text_shaping["paragraph_direction"] = direction
+        key = (text, direction, self.str_alias_nb_pages)
+        segments = _BIDI_CACHE.get(key)
+        if segments is None:
+            segments = tuple(BidiParagraph(text=text, base_direction=direction,
+                                           preserve_bn_chars=True,
+                                           alias=self.str_alias_nb_pages).get_bidi_fragments())
+            if len(_BIDI_CACHE) >= BIDI_CACHE_SIZE:
+                _BIDI_CACHE.clear()
+            _BIDI_CACHE[key] = segments
+        emphasis = ("B" in self.font_style, "I" in self.font_style, self.strikethrough,
+                    self.underline)
+        fragments = []
+        for bidi_text, bidi_direction in segments:
+            self.text_shaping["fragment_direction"] = bidi_direction
+            fragments.extend(self._preload_font_styles(bidi_text, markdown,
+                                                       _initial_emphasis=emphasis))
+            emphasis = getattr(self, "_markdown_emphasis", emphasis)
+        return tuple(fragments)
+
+    def shared_image(self, image: Any, *, x: float, y: float, w: float, h: float) -> None:
+        """Draw a Pillow image (mode "1", "L", "RGB" or "RGBA") that many documents show
+        (a logo, a QR code): its PDF form (compressed samples) is made on first use and
+        kept with the image (``image.info``), so other documents only reference it.
+        fpdf2 alone re-encodes and compresses the image in every document."""
+        info = image.info.get(_SHARED_IMAGE_KEY)
+        if info is None:
+            info = get_img_info("shared", image, "FlateDecode")
+            if image.mode == "1":  # fpdf2 2.8 gives CCITT parameters to Flate data
+                info["dp"] = f"/Predictor 15 /Colors 1 /Columns {info['w']}"
+            if info.get("iccp") is not None:  # ICC profiles are per document: fpdf2's way
+                self.image(image, x=x, y=y, w=w, h=h)
+                return
+            image.info[_SHARED_IMAGE_KEY] = info
+        # A "data:" name skips fpdf2's file access check; it is always found in the cache.
+        name = f"data:cowin-kit/shared-{id(info)}"
+        images = self.image_cache.images
+        if name not in images:
+            entry = RasterImageInfo(info)
+            entry.update({"i": len(images) + 1, "usages": 0, "iccp_i": None})
+            images[name] = entry
+        self.image(name, x=x, y=y, w=w, h=h)
 
     def to_bytes(self) -> bytes:
         return bytes(self.output(output_producer_class=_Producer))

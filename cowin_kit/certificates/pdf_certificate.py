@@ -17,14 +17,14 @@ import io
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import segno
 from babel.dates import format_date
 from flask_babel import force_locale
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.certificates import shc
-from cowin_kit.certificates.qr import QR_BUILDERS
+from cowin_kit.certificates.qr import module_matrix
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
@@ -33,7 +33,8 @@ from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.pdf import Document, is_rtl
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import Dose, VaccineProduct
+from cowin_kit.vaccination.models import Dose
+from cowin_kit.vaccination.services import vaccine_product
 
 QR_SIZE_MM = 58
 # QR images: pixels per module and quiet zone (modules). The mask pattern is fixed: segno's
@@ -42,6 +43,7 @@ QR_SIZE_MM = 58
 QR_SCALE = 3
 QR_BORDER = 4
 QR_MASK = 2
+QR_IMAGE_MODE = "1"
 
 
 def _localized(names: dict[str, str] | None, locale: str, default: str = "") -> str:
@@ -86,29 +88,31 @@ def pack_logo(pack: ActivePack) -> Image.Image | None:
     return _logo_image(data) if data else None
 
 
-def _qr_code(kind: str, text: str) -> segno.QRCode:
-    """The format's code as :mod:`cowin_kit.certificates.qr` makes it, with the fixed mask."""
-    return QR_BUILDERS[kind](text, mask=QR_MASK)
-
-
 @lru_cache(maxsize=512)
 def qr_image(kind: str, text: str) -> Image.Image:
-    """The QR code of ``text`` as a grayscale image (built with Pillow from the module
-    matrix: faster than writing and re-reading a PNG). Signed texts never change, so a
-    certificate downloaded again reuses its images."""
-    code = _qr_code(kind, text)
-    width = len(code.matrix[0])
-    modules = Image.frombytes("L", (width, len(code.matrix)),
-                              b"".join(bytes(0 if m else 255 for m in row)
-                                       for row in code.matrix))
-    side = (width + 2 * QR_BORDER) * QR_SCALE
+    """The QR code of ``text`` as a black-and-white image: the module matrix of
+    :func:`cowin_kit.certificates.qr.module_matrix` (exactly segno's, fixed mask), a quiet
+    zone, QR_SCALE pixels per module. Signed texts never change, so a certificate
+    downloaded again reuses its image (and its PDF encoding, see Document.shared_image)."""
+    width, cells = module_matrix(kind, text, QR_MASK)
+    modules = Image.frombytes("L", (width, width), cells.translate(_CELL_TO_GRAY))
+    side = width + 2 * QR_BORDER
     image = Image.new("L", (side, side), 255)
-    image.paste(modules.resize((width * QR_SCALE, width * QR_SCALE), Image.NEAREST),
-                (QR_BORDER * QR_SCALE, QR_BORDER * QR_SCALE))
-    return image
+    image.paste(modules, (QR_BORDER, QR_BORDER))
+    return image.resize((side * QR_SCALE, side * QR_SCALE), Image.NEAREST).convert(
+        QR_IMAGE_MODE, dither=Image.Dither.NONE)
 
 
-def _labels() -> dict[str, str]:
+_CELL_TO_GRAY = bytes.maketrans(b"\x00\x01", b"\xff\x00")
+
+
+def _labels(locale: str) -> dict[str, str]:
+    """The page's fixed texts in ``locale`` (remembered per snapshot of the pack)."""
+    with force_locale(locale):
+        return _label_texts()
+
+
+def _label_texts() -> dict[str, str]:
     return {
         "title": _("Vaccination certificate"),
         "person": _("Beneficiary details"),
@@ -134,6 +138,26 @@ def _labels() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class _IdType:
+    code: str
+    labels: dict[str, str] | None
+
+
+def _id_type(session: Session, pack: ActivePack, id_type_id: int | None) -> _IdType | None:
+    """An ID document type's code and labels (pack-installed rows: read once per
+    snapshot of the pack)."""
+    if id_type_id is None:
+        return None
+    types = pack.memo(("certificates", "id_types_for_pdf"), lambda: {
+        row.id: _IdType(row.code, dict(row.labels or {}))
+        for row in session.scalars(select(IdDocumentType))} or None)
+    if types and id_type_id in types:
+        return types[id_type_id]
+    row = session.get(IdDocumentType, id_type_id)
+    return _IdType(row.code, row.labels) if row is not None else None
+
+
 def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                locale: str) -> CertificateView:
     from cowin_kit.certificates.services import build_record
@@ -142,14 +166,15 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
     record = build_record(session, pack, dose, certificate.id, certificate.issued_at,
                           certificate.expires_at)
     beneficiary = session.get(Beneficiary, certificate.beneficiary_id)
-    product = session.get(VaccineProduct, dose.product_id)
+    # pack-installed rows, read once per snapshot of the pack (as build_record does)
+    product = vaccine_product(session, pack, product_id=dose.product_id)
     facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
-    id_type = session.get(IdDocumentType, beneficiary.id_type_id)
+    id_type = _id_type(session, pack, beneficiary.id_type_id)
     issuer = _localized(pack.document.get("certificates", {}).get("issuer"), locale) \
         or _localized(pack.document.get("name"), locale)
     vaccination = record.vaccination
+    labels = dict(pack.memo(("certificates", "pdf_labels", locale), lambda: _labels(locale)))
     with force_locale(locale):
-        labels = _labels()
         status = (_("Provisional certificate: dose %(dose)s of %(total)s. A final certificate "
                     "is issued when the schedule is complete.",
                     dose=vaccination.dose, total=vaccination.total_doses)
@@ -204,7 +229,7 @@ def certificate_pdf(view: CertificateView) -> bytes:
         # The logo on the reading side; the heading beside it.
         top = pdf.y
         x = pdf.w - pdf.r_margin - LOGO_MM if view.rtl else pdf.l_margin
-        pdf.image(view.logo, x=x, y=top, w=LOGO_MM, h=LOGO_MM)
+        pdf.shared_image(view.logo, x=x, y=top, w=LOGO_MM, h=LOGO_MM)
         logo_bottom = top + LOGO_MM + 2
         if view.rtl:
             pdf.set_right_margin(pdf.r_margin + LOGO_MM + 4)
@@ -245,7 +270,7 @@ def certificate_pdf(view: CertificateView) -> bytes:
         start = pdf.l_margin + ((width - size) / 2 if count == 1 else 0)
         for index, (caption, png) in enumerate(order):
             x = start + index * (size + gap)
-            pdf.image(png, x=x, y=top, w=size, h=size)
+            pdf.shared_image(png, x=x, y=top, w=size, h=size)
             pdf.use(size=9)
             pdf.set_xy(x, top + size + 1)
             pdf.cell(size, 4.5, caption, align="C")
