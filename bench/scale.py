@@ -22,6 +22,14 @@ days; each request timed around the whole WSGI call (so the figure includes Flas
 rate-limit check and JSON encoding, i.e. it is an upper bound of the view's time); the same
 list twice (pass 1 with the buffer cache as the load left it, pass 2 warm). The statements
 of one request are then replayed with EXPLAIN (ANALYZE, BUFFERS).
+
+Next to the wall-clock percentiles, per request: the CPU time of this process around the
+same WSGI call (cpu_p50_ms, cpu_p99_ms, cpu_mean_ms: time.process_time, i.e. Flask, the
+view, the driver and JSON encoding, not the database), and the CPU of the PostgreSQL
+backends serving the app's pool over the pass divided by the requests (db_cpu_mean_ms,
+from /proc: the server must run on this machine). Unlike wall-clock times, these change
+less when other work shares the machine; others_busy_pct is the share of the machine's CPU
+that other processes used during the pass.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     run_bounded,
-    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, log, percentile,
+    DEFAULT_SERVER_URL, BenchInstance, InProcessApp, log, machine_cpu, percentile, process_cpu,
     wait_for_quiet_machine,
 )
 
@@ -154,26 +162,45 @@ def measure(instance: BenchInstance, samples: int, days: int, first: str, seed: 
         busy = wait_for_quiet_machine()
         passes = []
         for attempt in (1, 2):
-            times, sizes, counts = [], [], []
+            times, cpus, sizes, counts = [], [], [], []
+            db_cpu0 = {pid: process_cpu(pid) for pid in instance.backend_pids()}
+            machine0 = machine_cpu()
             for url in urls:
                 statements.clear()
                 recording[0] = True
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 answer = client.get(url)
                 elapsed = time.perf_counter() - t0
+                cpu = time.process_time() - c0
                 recording[0] = False
                 if answer.status_code != 200:
                     raise RuntimeError(f"{url}: {answer.status_code} {answer.data[:300]!r}")
                 times.append(1000 * elapsed)
+                cpus.append(1000 * cpu)
                 sizes.append(len(answer.get_json()["sessions"]))
                 counts.append(len(statements))
+            # backends the pool opened during the pass count from 0
+            db_cpu = sum(process_cpu(pid) - db_cpu0.get(pid, 0.0)
+                         for pid in instance.backend_pids())
+            machine1 = machine_cpu()
+            # CPU the rest of the machine used meanwhile (not this process, not the pool's
+            # backends), as a share of the whole machine: other work sharing the cores
+            others = ((machine1[0] - machine0[0]) - sum(cpus) / 1000 - db_cpu) \
+                / max(machine1[1] - machine0[1], 1e-9)
             ordered = sorted(times)
+            ordered_cpu = sorted(cpus)
             passes.append({"pass": attempt, "requests": len(times),
                            "p50_ms": round(percentile(ordered, 0.50), 2),
                            "p90_ms": round(percentile(ordered, 0.90), 2),
                            "p99_ms": round(percentile(ordered, 0.99), 2),
                            "max_ms": round(ordered[-1], 2),
                            "mean_ms": round(statistics.mean(times), 2),
+                           "cpu_p50_ms": round(percentile(ordered_cpu, 0.50), 2),
+                           "cpu_p99_ms": round(percentile(ordered_cpu, 0.99), 2),
+                           "cpu_mean_ms": round(statistics.mean(cpus), 2),
+                           "db_cpu_mean_ms": round(1000 * db_cpu / len(times), 2),
+                           "others_busy_pct": round(100 * max(0.0, others), 1),
                            "sessions_per_answer_median": statistics.median(sizes),
                            "sessions_per_answer_max": max(sizes),
                            "statements_per_request": statistics.median(counts)})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import functools
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
@@ -13,7 +15,6 @@ from cowin_kit.cache import cached_response
 from cowin_kit.api.v2 import bp
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, NotFound
-from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
@@ -45,18 +46,29 @@ def _pincode_arg() -> str:
     return value
 
 
-def _names(path: list[Location], level: int, locale: str) -> tuple[str, str]:
+def _names(path: list[services.Place], level: int, locale: str) -> tuple[str, str]:
     if len(path) >= level:
         place = path[level - 1]
         return place.name, place.localized_name(locale)
     return "", ""
 
 
-def _centre_fields(centre: services.CentreAvailability, locale: str) -> dict:
+def _path_names(path: list[services.Place], locale: str, memo: dict | None) -> tuple:
+    """(state, state_l, district, district_l, block, block_l) of a path; ``memo`` keeps
+    them for the answer being built (its centres share their path lists per place)."""
+    names = memo.get(id(path)) if memo is not None else None
+    if names is None:
+        names = (*_names(path, 1, locale), *_names(path, 2, locale), *_names(path, 3, locale))
+        if memo is not None:
+            memo[id(path)] = names
+    return names
+
+
+def _centre_fields(centre: services.CentreAvailability, locale: str,
+                   memo: dict | None = None) -> dict:
     facility = centre.facility
-    state, state_l = _names(centre.path, 1, locale)
-    district, district_l = _names(centre.path, 2, locale)
-    block, block_l = _names(centre.path, 3, locale)
+    state, state_l, district, district_l, block, block_l = _path_names(centre.path, locale,
+                                                                       memo)
     pincode = facility.postal_code or ""
     return {
         "center_id": facility.id, "name": facility.name,
@@ -67,52 +79,80 @@ def _centre_fields(centre: services.CentreAvailability, locale: str) -> dict:
         "block_name": block, "block_name_l": block_l,
         "pincode": int(pincode) if pincode.isdigit() else pincode,
         "lat": facility.latitude or 0, "long": facility.longitude or 0,
-        "from": f"{facility.opens_at:%H:%M:%S}" if facility.opens_at else "09:00:00",
-        "to": f"{facility.closes_at:%H:%M:%S}" if facility.closes_at else "17:00:00",
+        "from": _clock(facility.opens_at) if facility.opens_at else "09:00:00",
+        "to": _clock(facility.closes_at) if facility.closes_at else "17:00:00",
         "fee_type": facility.fee_type,
     }
 
 
+# Formatting of the few distinct values an answer repeats (days, fees, opening hours),
+# remembered per process; bounded, so arbitrary data cannot grow them.
+@functools.lru_cache(maxsize=1024)
+def _clock(moment: time) -> str:
+    return f"{moment:%H:%M:%S}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _cowin_day(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+@functools.lru_cache(maxsize=1024)
+def _whole_fee(fee: Decimal) -> str:
+    return f"{fee:.0f}"
+
+
+def _vaccine_label(names: dict[str, str]) -> str:
+    return (names.get("en") or next(iter(names.values()))).upper()
+
+
 def _session_fields(item: services.SessionAvailability, locale: str) -> dict:
-    name = (item.product_names.get("en") or next(iter(item.product_names.values()))).upper()
-    return {
-        "session_id": item.session.id, "date": item.session.session_date.strftime("%d-%m-%Y"),
-        "available_capacity": max(0, item.available_total),
-        "available_capacity_dose1": max(0, item.available.get(1, 0)),
-        "available_capacity_dose2": max(0, item.available.get(2, 0)),
-        "min_age_limit": item.session.min_age,
-        **({"max_age_limit": item.session.max_age} if item.session.max_age is not None else {}),
-        "vaccine": name, "fee": f"{item.session.fee:.0f}",
-        "slots": [services._cowin_slot_label(slot) for slot in item.slots],
+    session, available = item.session, item.available
+    out = {
+        "session_id": session.id, "date": _cowin_day(session.session_date),
+        "available_capacity": max(0, sum(available.values())),
+        "available_capacity_dose1": max(0, available.get(1, 0)),
+        "available_capacity_dose2": max(0, available.get(2, 0)),
+        "min_age_limit": session.min_age,
+        "vaccine": _vaccine_label(item.product_names), "fee": _whole_fee(session.fee),
+        "slots": [slot.cowin_label for slot in item.slots],
     }
+    if session.max_age is not None:
+        out["max_age_limit"] = session.max_age
+    return out
 
 
 def _flat_sessions(centres: list[services.CentreAvailability], locale: str) -> Response:
     sessions = []
+    memo: dict = {}
     for centre in centres:
-        base = _centre_fields(centre, locale)
+        base = _centre_fields(centre, locale, memo)
         for item in centre.sessions:
-            sessions.append({**base, **_session_fields(item, locale)})
+            flat = base.copy()
+            flat.update(_session_fields(item, locale))
+            sessions.append(flat)
     return jsonify(sessions=sessions)
 
 
 def _calendar(centres: list[services.CentreAvailability], locale: str) -> Response:
     out = []
+    memo: dict = {}
     for centre in centres:
-        fields_ = _centre_fields(centre, locale)
+        fields_ = _centre_fields(centre, locale, memo)
+        sessions = [_session_fields(item, locale) for item in centre.sessions]
         if centre.facility.fee_type == "Paid":
             fees = {}
-            for item in centre.sessions:
-                fees[_session_fields(item, locale)["vaccine"]] = f"{item.session.fee:.0f}"
+            for item, session_fields in zip(centre.sessions, sessions):
+                fees[session_fields["vaccine"]] = _whole_fee(item.session.fee)
             fields_["vaccine_fees"] = [{"vaccine": v, "fee": f} for v, f in fees.items()]
-        fields_["sessions"] = [_session_fields(item, locale) for item in centre.sessions]
+        fields_["sessions"] = sessions
         out.append(fields_)
     return jsonify(centers=out)
 
 
 def _district_id() -> int:
     district_id = _int_arg("district_id")
-    location = get_session().get(Location, district_id)
+    location = services.place(get_session(), district_id)
     if location is None or location.level != 2:
         raise NotFound(_("No such district."), code="location_not_found")
     return district_id
@@ -191,7 +231,7 @@ def find_by_lat_long():
         raise InvalidInput(_("Give lat and long as numbers."), code="invalid_input")
     locale = request_locale()
     session = get_session()
-    cache: dict[int, list[Location]] = {}
+    cache: dict[int, list[services.Place]] = {}
     centers = []
     for facility, km in services.nearest_facilities(session, lat, lon):
         path = services.location_path(session, facility.location_id, cache)
@@ -260,7 +300,7 @@ def appointments_of(beneficiary: Beneficiary, locale: str) -> list[dict]:
     """`appointments[]` of /api/v2/appointment/beneficiaries."""
     session = get_session()
     out = []
-    cache: dict[int, list[Location]] = {}
+    cache: dict[int, list[services.Place]] = {}
     for appointment in services.live_appointments(session, [beneficiary.id]):
         vaccination_session = session.get(VaccinationSession, appointment.session_id)
         facility = session.get(Facility, vaccination_session.facility_id)
