@@ -100,9 +100,9 @@ class DailyDoses:
 
 
 @dataclass
-class RegionCoverage:
-    code: str
-    name: str
+class _Coverage:
+    """People with a first dose and with the schedule completed, against a population."""
+
     first_doses: int
     completed: int
     population: int | None
@@ -117,16 +117,15 @@ class RegionCoverage:
 
 
 @dataclass
-class AgeSexCell:
-    age_band: str
-    sex: str
-    first_doses: int
-    completed: int
-    population: int | None
+class RegionCoverage(_Coverage):
+    code: str = ""
+    name: str = ""
 
-    @property
-    def first_percent(self) -> float | None:
-        return percent(self.first_doses, self.population)
+
+@dataclass
+class AgeSexCell(_Coverage):
+    age_band: str = ""
+    sex: str = ""
 
 
 @dataclass

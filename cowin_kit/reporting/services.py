@@ -255,8 +255,9 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
     for region in regions.regions:
         first, done = counts.get(region.id, (0, 0))
         pop = population.get(region.id)
-        out.append(RegionCoverage(region.code, region.localized_name(locale), int(first),
-                                  int(done), int(pop) if pop else None))
+        out.append(RegionCoverage(code=region.code, name=region.localized_name(locale),
+                                  first_doses=int(first), completed=int(done),
+                                  population=int(pop) if pop else None))
     return regions, out
 
 
@@ -314,8 +315,9 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
         for gender in genders:
             code = gender.code
             first, done = counts.get((band_label, gender.id), (0, 0))
-            cells.append(AgeSexCell(band_label, code, first, done,
-                                    population.get((band_label, code))))
+            cells.append(AgeSexCell(age_band=band_label, sex=code, first_doses=first,
+                                    completed=done,
+                                    population=population.get((band_label, code))))
     return AgeSexReport(band_labels, sexes, cells)
 
 
