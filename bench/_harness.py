@@ -562,8 +562,8 @@ class InProcessApp:
     ``push_context`` (set-up) an app context is pushed for the block; without it (test
     client), each request gets its own app context, ``g`` and database session, as in
     gunicorn. ``like_wsgi``: after building the app, do what cowin_kit/wsgi.py does after
-    building it (a full collection, then ``gc.freeze()``), so in-process timings match a
-    gunicorn worker's."""
+    building it (``cowin_kit.serving.settle``: mappers, a full collection, ``gc.freeze()``,
+    collector thresholds), so in-process timings match a gunicorn worker's."""
 
     def __init__(self, instance: BenchInstance, push_context: bool = True,
                  like_wsgi: bool = False, **overrides: Any):
@@ -588,10 +588,9 @@ class InProcessApp:
                 del os.environ[key]
             os.environ.update(saved)
         if self.like_wsgi:
-            import gc
+            from cowin_kit.serving import settle
 
-            gc.collect()
-            gc.freeze()
+            settle(self.app)
         if self.push_context:
             self._context = self.app.app_context()
             self._context.push()
