@@ -13,6 +13,7 @@ the bench/*.py files whose names do not start with an underscore).
 from __future__ import annotations
 
 import argparse
+import collections
 import asyncio
 import json
 import os
@@ -648,3 +649,25 @@ def add_cpu_bench_options(parser: argparse.ArgumentParser, unit: str) -> None:
                                                                DEFAULT_SERVER_URL))
     parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
     parser.add_argument("--json", help="also write the results to this file")
+
+
+def count_statements(engine, width: int = 100) -> "collections.Counter[str]":
+    """A counter the engine fills from now on: each SQL statement (white space folded,
+    cut to ``width``) and COMMIT / ROLLBACK, for statements-per-operation figures."""
+    from sqlalchemy import event
+
+    statements: collections.Counter[str] = collections.Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, _params, _context, _many):
+        statements[" ".join(statement.split())[:width]] += 1
+
+    @event.listens_for(engine, "commit")
+    def _commit(_conn):
+        statements["COMMIT"] += 1
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(_conn):
+        statements["ROLLBACK"] += 1
+
+    return statements

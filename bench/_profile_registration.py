@@ -11,7 +11,6 @@ the statements and transactions of each POST /api/v1/beneficiaries.
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import DEFAULT_SERVER_URL, BenchInstance, log  # noqa: E402
+from _harness import DEFAULT_SERVER_URL, BenchInstance, count_statements, log  # noqa: E402
 from registration import aadhaar_numbers, member, mobiles  # noqa: E402
 
 
@@ -44,7 +43,6 @@ def main() -> int:
                 "OTP_LIMITS_PER_IP": "1000000/hour"}
     with BenchInstance(args.server_url, settings) as instance:
         os.environ.update(instance.env)
-        from sqlalchemy import event
 
         import cowin_kit.models  # noqa: F401  (every model, as the migrations see them)
         from cowin_kit import create_app
@@ -62,20 +60,7 @@ def main() -> int:
             tokens.append(answer.get_json()["token"])
         numbers = aadhaar_numbers(args.requests)
 
-        statements: collections.Counter[str] = collections.Counter()
-        engine = get_database(app).engine
-
-        @event.listens_for(engine, "before_cursor_execute")
-        def _count(_conn, _cursor, statement, _params, _context, _many):
-            statements[" ".join(statement.split())[:110]] += 1
-
-        @event.listens_for(engine, "commit")
-        def _commit(_conn):
-            statements["COMMIT"] += 1
-
-        @event.listens_for(engine, "rollback")
-        def _rollback(_conn):
-            statements["ROLLBACK"] += 1
+        statements = count_statements(get_database(app).engine, width=110)
 
         profiler = pyinstrument.Profiler(interval=0.0005)
         started, cpu = time.perf_counter(), time.process_time()

@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    BenchInstance, InProcessApp, add_cpu_bench_options, log, process_cpu,
+    BenchInstance, InProcessApp, add_cpu_bench_options, count_statements, log, process_cpu,
     run_bounded,
 )
 from booking import SLOT_LABELS, make_citizens, oversell_check  # noqa: E402
@@ -84,25 +84,11 @@ def run(args: argparse.Namespace) -> dict:
 
 def measure(app, instance: BenchInstance, requests: list[tuple[str, str]], rounds: list[int],
             profiled: int, args: argparse.Namespace, results: dict) -> None:
-    from sqlalchemy import event
 
     from cowin_kit.db import get_database
 
     client = app.test_client()
-    statements: collections.Counter[str] = collections.Counter()
-    engine = get_database(app).engine
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(_conn, _cursor, statement, _params, _context, _many):
-        statements[" ".join(statement.split())[:100]] += 1
-
-    @event.listens_for(engine, "commit")
-    def _commit(_conn):
-        statements["COMMIT"] += 1
-
-    @event.listens_for(engine, "rollback")
-    def _rollback(_conn):
-        statements["ROLLBACK"] += 1
+    statements = count_statements(get_database(app).engine)
 
     position = 0
     statuses: collections.Counter[str] = collections.Counter()

@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    BenchInstance, InProcessApp, add_cpu_bench_options, log, process_cpu,
+    BenchInstance, InProcessApp, add_cpu_bench_options, count_statements, log, process_cpu,
     run_bounded,
 )
 from booking_cpu import profile  # noqa: E402
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
 
 def measure(app, instance: BenchInstance, refs: list[str], rounds: list[int], profiled: int,
             args: argparse.Namespace, results: dict) -> None:
-    from sqlalchemy import event, select
+    from sqlalchemy import select
 
     from cowin_kit.audit.services import acting_as, cli_actor
     from cowin_kit.certificates import services as certificates
@@ -84,15 +84,7 @@ def measure(app, instance: BenchInstance, refs: list[str], rounds: list[int], pr
 
     database = get_database(app)
     factory = database.session_factory
-    statements: collections.Counter[str] = collections.Counter()
-
-    @event.listens_for(database.engine, "before_cursor_execute")
-    def _count(_conn, _cursor, statement, _params, _context, executemany):
-        statements[" ".join(statement.split())[:100]] += 1
-
-    @event.listens_for(database.engine, "commit")
-    def _commit(_conn):
-        statements["COMMIT"] += 1
+    statements = count_statements(database.engine)
 
     with factory() as session:
         vaccinator = session.scalars(select(StaffUser)
