@@ -3,6 +3,7 @@
 --   wrk -t T -c C -d <hard timeout> -s bench/replay.lua URL -- FILE PER_THREAD SLICE OUTDIR
 --
 -- FILE has one request per line: METHOD <tab> PATH <tab> BEARER-TOKEN or "-" <tab> BODY or "-".
+-- Every request says "Accept-Encoding: gzip", as real clients do.
 -- Thread i (0-based) replays lines i*SLICE+1 .. i*SLICE+SLICE; SLICE must exceed PER_THREAD
 -- by at least the thread's connections, because when a thread has received PER_THREAD
 -- responses its other connections still have a request in flight. Those are abandoned
@@ -57,7 +58,9 @@ function init(args)
     if n > last then break end
     if n >= first then
       local f = split(line)
-      local headers = {}
+      -- as browsers and mobile HTTP stacks do; the app compresses only cached public
+      -- answers (cowin_kit/cache.py), so other answers are unchanged
+      local headers = {["Accept-Encoding"] = "gzip"}
       if f[3] ~= "-" then headers["Authorization"] = "Bearer " .. f[3] end
       local body = nil
       if f[4] ~= "-" then

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
     import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
-    from cowin_kit import api, cache, db, i18n, notifications, ratelimit, security, web
+    from cowin_kit import api, cache, db, i18n, jsonio, notifications, ratelimit, security, web
     from cowin_kit import logging_setup, metrics
     from cowin_kit import plugins
     from cowin_kit.config.settings import load_settings
@@ -24,7 +24,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
     app.config["COWIN_KIT"] = settings
-    app.config["JSON_SORT_KEYS"] = False
+    jsonio.init_app(app)
     logging.getLogger("cowin_kit").setLevel(settings["LOG_LEVEL"])
 
     if settings["TRUSTED_PROXIES"]:

@@ -191,14 +191,34 @@ def offered_locales() -> tuple[list[str], str]:
     return offered()
 
 
+# The locale a request gets depends only on the inputs below and on the pack's offered
+# locales; resolving it (Accept-Language parsing and matching) cost about as much as a
+# cached availability answer's other work, so each combination is resolved once.
+_RESOLVED_LOCALES: dict[tuple, str] = {}
+_RESOLVED_MAX = 4096
+
+
 def _select_locale(fallback) -> str:
     if not has_request_context():
         return fallback()
-    offered, _default = offered_locales()
-    explicit = request.args.get("lang")
+    offered, default = offered_locales()
+    key = (tuple(offered), default, request.args.get("lang"), session.get("locale"),
+           request.cookies.get(LOCALE_COOKIE), request.headers.get("Accept-Language"))
+    found = _RESOLVED_LOCALES.get(key)
+    if found is None:
+        found = _resolve_locale(offered, key[2], key[3], key[4], fallback)
+        if len(_RESOLVED_LOCALES) >= _RESOLVED_MAX:  # arbitrary headers cannot grow it
+            _RESOLVED_LOCALES.clear()
+        _RESOLVED_LOCALES[key] = found
+    return found
+
+
+def _resolve_locale(offered, explicit, chosen, cookie, fallback) -> str:
+    """?lang=, else the signed-in person's choice, else the language cookie, else the
+    fallback selector (Accept-Language, else the pack's default)."""
     if explicit in offered:
         return explicit
-    for candidate in (session.get("locale"), request.cookies.get(LOCALE_COOKIE)):
+    for candidate in (chosen, cookie):
         if candidate in offered:
             return candidate
     return fallback()
