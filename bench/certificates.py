@@ -9,7 +9,8 @@ Set-up (not timed): a fresh PostgreSQL database with the India pack (`cowin-kit 
 vaccinator and DOSES registered people, through the services.
 
 Phase 1, **the figure**: PROCESSES processes (forked; each its own app, engine and
-connections, as gunicorn workers and `cowin-kit worker` would have) each record their share
+connections, as gunicorn workers and `cowin-kit worker` would have, the app settled as
+theirs is: cowin_kit/serving.py) each record their share
 of the doses through `vaccination.services.record_dose` (one transaction per dose, with its
 outbox row and audit event) and then run `certificates.services.process_outbox` until
 nothing is due (SKIP LOCKED shares the rows between them). Every format the pack enables
@@ -103,7 +104,8 @@ def _worker(instance: BenchInstance, refs: list[str], barrier, results) -> None:
     from cowin_kit.scheduling.models import Facility
     from cowin_kit.vaccination import services as vaccination
 
-    with InProcessApp(instance), acting_as(cli_actor()):
+    # settled as cowin_kit/wsgi.py and `cowin-kit worker` settle their app (GC frozen)
+    with InProcessApp(instance, like_wsgi=True), acting_as(cli_actor()):
         pack = active_pack()
         keys = certificates.keystore().current()
         factory = get_database().session_factory

@@ -178,3 +178,49 @@ def test_a_failing_row_is_retried_alone_and_does_not_hold_back_the_others(reg_ap
         session.commit()
     assert run_worker(reg_app) == 1
     assert counts(reg_app) == (3, 0)
+
+
+def test_a_second_dose_supersedes_the_first_certificate(reg_app):
+    """Issued in a later batch, the dose-2 certificate supersedes the dose-1 one; both
+    carry their audit event."""
+    from datetime import datetime, timedelta, timezone
+
+    from cowin_kit.audit.models import AuditEvent
+    from cowin_kit.audit.services import acting_as, cli_actor
+    from cowin_kit.identity.models import StaffUser
+    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.vaccination import services as vaccination
+
+    client = reg_app.test_client()
+    with reg_app.app_context():
+        keystore_module.generate(services.keystore().keys_dir, "IN", "MoHFW")
+    publish(reg_app, code="F-TVM-1")
+    staff_token(reg_app, client, "vax.two.doses", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+
+    def record(days_ago):
+        with reg_app.app_context(), acting_as(cli_actor()), \
+                get_database(reg_app).session() as session:
+            vaccinator = session.scalars(select(StaffUser)
+                                         .where(StaffUser.username == "vax.two.doses")).one()
+            facility = session.scalars(select(Facility).where(Facility.code == "F-TVM-1")).one()
+            return vaccination.record_dose(
+                session, active_pack(), vaccinator, facility=facility, reference_id=ref,
+                product_code="COVISHIELD", lot="4121Z005",
+                administered_at=datetime.now(timezone.utc) - timedelta(days=days_ago)).dose.id
+
+    first = record(100)
+    assert run_worker(reg_app) == 1
+    second = record(0)
+    assert run_worker(reg_app) == 1
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        by_dose = {c.dose_id: c for c in session.scalars(select(Certificate))}
+        assert by_dose[first].superseded_at is not None and by_dose[first].provisional
+        assert by_dose[second].superseded_at is None and not by_dose[second].provisional
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "certificate.issue")).all()
+        assert sorted(e.object_id for e in events) == sorted(c.id for c in by_dose.values())
+        assert {e.details["dose"] for e in events} == {first, second}
+    body = client.get(f"/api/v1/beneficiaries/{ref}/certificate", headers=auth(citizen)).get_json()
+    assert body["certificate_id"] == by_dose[second].id and body["provisional"] is False

@@ -136,3 +136,70 @@ def test_walk_in_then_dose_without_a_code_then_aefi_visible_to_the_district(reg_
     with reg_app.app_context(), get_database(reg_app).session() as session:
         person = session.scalars(select(Beneficiary).where(Beneficiary.reference_id == ref)).one()
         assert person.name == "Lakshmi Amma"
+
+
+def test_a_recorded_dose_commits_with_its_outbox_row_and_audit_event(reg_app, monkeypatch):
+    """The dose, its "certificate due" row and its audit event are written together (one
+    statement on PostgreSQL); a dose recorded twice at once leaves nothing behind."""
+    from cowin_kit.audit.models import AuditEvent
+    from cowin_kit.vaccination import services
+
+    client = reg_app.test_client()
+    publish(reg_app, code="F-TVM-1")
+    vaccinator = staff_token(reg_app, client, "vax.rows", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": " 4121Z005 "})
+    assert recorded.status_code == 201, recorded.get_json()
+    body = recorded.get_json()
+    assert (body["reference_id"], body["vaccine"], body["facility"], body["lot"]) == (
+        ref, "COVISHIELD", "F-TVM-1", "4121Z005")
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        dose = session.scalars(select(Dose)).one()
+        assert dose.id == body["dose_id"] and dose.vaccinator == "vax.rows"
+        assert dose.source == "recorded" and dose.recorded_at is not None
+        due = session.scalars(select(CertificateDue)).one()
+        assert (due.dose_id, due.status, due.reason, due.attempts) == (
+            dose.id, "pending", "dose", 0)
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "dose.record")).one()
+        assert (event.object_type, event.object_id) == ("dose", str(dose.id))
+        assert (event.actor_type, event.actor_id) == ("staff", "vax.rows")
+        assert event.details == {"beneficiary": ref, "dose": 1, "vaccine": "COVISHIELD",
+                                 "lot": "4121Z005", "facility": "F-TVM-1"}
+
+    # Another request recorded the same dose between this one's read and its insert.
+    real = services._person_for_dose
+    monkeypatch.setattr(services, "_person_for_dose",
+                        lambda *args: (real(*args)[0], []))  # as if read before it
+    clash = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert clash.status_code == 409 and clash.get_json()["code"] == "dose_already_recorded"
+    assert count(reg_app, Dose) == 1 and count(reg_app, CertificateDue) == 1
+    assert count(reg_app, AuditEvent, AuditEvent.action == "dose.record") == 1
+
+
+def test_a_booked_dose_completes_the_appointment(reg_app):
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.registration.models import CitizenAccount
+    from cowin_kit.scheduling import services as scheduling
+
+    client = reg_app.test_client()
+    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
+    vaccinator = staff_token(reg_app, client, "vax.appt", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        account = session.scalars(select(CitizenAccount)).one()
+        scheduling.book(session, active_pack(), account, session_id=session_id,
+                        slot="00:00-23:59", reference_ids=[ref],
+                        now=datetime.now(timezone.utc).replace(hour=3, minute=0))
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        booked_at = session.scalars(select(Appointment)).one().updated_at
+    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": ref, "secret_code": secret_code(client, citizen, ref),
+        "vaccine": "COVISHIELD", "lot": "4121Z005"})
+    assert recorded.status_code == 201, recorded.get_json()
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        appointment = session.scalars(select(Appointment)).one()
+        assert appointment.status == "completed" and appointment.updated_at >= booked_at

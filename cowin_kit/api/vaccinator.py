@@ -94,12 +94,17 @@ def check_in(reference_id: str):
 def _dose_json(recorded: services.RecordedDose) -> dict:
     session = get_session()
     dose = recorded.dose
-    facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
+    if recorded.reference_id is not None:  # just recorded: the service knows the codes
+        reference_id, vaccine, facility = recorded.reference_id, recorded.vaccine, recorded.facility
+    else:
+        place = session.get(Facility, dose.facility_id) if dose.facility_id else None
+        reference_id = session.get(Beneficiary, dose.beneficiary_id).reference_id
+        vaccine = session.get(VaccineProduct, dose.product_id).code
+        facility = place.code if place else None
     return schemas.RecordedDoseOut().dump({
-        "dose_id": dose.id, "reference_id": session.get(Beneficiary, dose.beneficiary_id).reference_id,
-        "dose": dose.dose_number, "vaccine": session.get(VaccineProduct, dose.product_id).code,
-        "lot": dose.lot, "administered_at": dose.administered_at,
-        "facility": facility.code if facility else None, "created": recorded.created})
+        "dose_id": dose.id, "reference_id": reference_id, "dose": dose.dose_number,
+        "vaccine": vaccine, "lot": dose.lot, "administered_at": dose.administered_at,
+        "facility": facility, "created": recorded.created})
 
 
 @bp.post("/vaccinator/doses")

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit.models import AuditEvent
+from cowin_kit.db import utcnow
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         yield actor
     finally:
         _current_actor.reset(token)
+
+
+def values(action: str, object_type: str, object_id: Any, **details: Any) -> dict[str, Any]:
+    """The columns of the event ``record`` would add, for services that insert their
+    audit rows with a Core statement (in the same transaction as the change)."""
+    actor = current_actor()
+    return {"occurred_at": utcnow(), "actor_type": actor.type, "actor_id": actor.id,
+            "action": action, "object_type": object_type, "object_id": str(object_id),
+            "request_id": actor.request_id, "source_ip": actor.source_ip, "details": details}
 
 
 def record(session: Session, action: str, object_type: str, object_id: Any,

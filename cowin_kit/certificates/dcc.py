@@ -19,6 +19,7 @@ check characters of the Austrian, Danish and Icelandic test certificates."""
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -147,6 +148,15 @@ def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+@functools.lru_cache(maxsize=32)
+def _protected_header(alg: int, kid: bytes) -> bytes:
+    """The COSE protected header: the same for every certificate one key signs."""
+    return cbor2.dumps({COSE_ALG: alg, COSE_KID: kid})
+
+
 def sign_cose(payload: bytes, private_key, kid: bytes) -> bytes:
     """COSE_Sign1 (tag 18) over `payload`; ES256 for a P-256 key (raw r||s signature),
     PS256 for an RSA key. The kid sits in the protected header."""
@@ -156,10 +166,10 @@ def sign_cose(payload: bytes, private_key, kid: bytes) -> bytes:
         alg = ALG_PS256
     else:
         raise TypeError("a DCC is signed with a P-256 or RSA key")
-    protected = cbor2.dumps({COSE_ALG: alg, COSE_KID: kid})
+    protected = _protected_header(alg, kid)
     tbs = _sig_structure(protected, payload)
     if alg == ALG_ES256:
-        signature = ecdsa_der_to_raw(private_key.sign(tbs, ec.ECDSA(hashes.SHA256())))
+        signature = ecdsa_der_to_raw(private_key.sign(tbs, _ES256))
     else:
         signature = private_key.sign(tbs, padding.PSS(padding.MGF1(hashes.SHA256()), 32),
                                      hashes.SHA256())
@@ -171,10 +181,12 @@ def encode_hc1(cose: bytes) -> str:
 
 
 def encode(dcc: dict, *, private_key, certificate: x509.Certificate, issuer: str,
-           issued_at: datetime, expires_at: datetime) -> str:
-    """Sign a DCC JSON object and return the `HC1:` QR text."""
+           issued_at: datetime, expires_at: datetime, kid: bytes | None = None) -> str:
+    """Sign a DCC JSON object and return the `HC1:` QR text. `kid`: `dcc_kid(certificate)`
+    when the caller has it (an issuer signing many certificates derives it once)."""
     claims = cwt_claims(dcc, issuer=issuer, issued_at=issued_at, expires_at=expires_at)
-    return encode_hc1(sign_cose(cbor2.dumps(claims), private_key, dcc_kid(certificate)))
+    return encode_hc1(sign_cose(cbor2.dumps(claims), private_key,
+                                kid if kid is not None else dcc_kid(certificate)))
 
 
 def issue(record: VaccinationRecord, *, private_key, certificate: x509.Certificate,

@@ -45,7 +45,10 @@ def transliterate(name: str, max_length: int = 80) -> str:
     Apostrophes and other punctuation are dropped; runs of separators collapse to one
     '<'; the result is cut to `max_length` (the DCC schema allows 80)."""
     name = unicodedata.normalize("NFC", name.strip())
-    out = "".join("<" if _SEPARATORS.fullmatch(c) else _letter(c) for c in name)
+    if name.isascii():  # each ASCII character maps to itself upper-cased (most names)
+        out = name
+    else:
+        out = "".join("<" if _SEPARATORS.fullmatch(c) else _letter(c) for c in name)
     out = _SEPARATORS.sub("<", out.upper())
     out = _DROP.sub("", out)
     out = _REPEATED.sub("<", out).strip("<")

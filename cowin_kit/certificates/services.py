@@ -7,19 +7,23 @@ next run issues it; a dose that already has its certificate is not issued twice.
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cowin_kit import metrics
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
+from cowin_kit.audit.models import AuditEvent
 from cowin_kit.certificates import dcc, shc, vc
+from cowin_kit.certificates.keys import dcc_kid, jwk_thumbprint
 from cowin_kit.certificates.keystore import KeyGeneration, Keystore
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.record import (
@@ -33,7 +37,8 @@ from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.identity.rules import mask_id_number
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import CertificateDue, Dose
+from cowin_kit.scheduling.services import _pack_rows
+from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct
 from cowin_kit.vaccination.rules import total_doses
 from cowin_kit.vaccination.services import vaccine_product, vaccine_schedules
 
@@ -62,44 +67,111 @@ def split_name(full: str) -> PersonName:
     return PersonName(family=words[-1], given=" ".join(words[:-1]))
 
 
+@dataclass(frozen=True)
+class Signers:
+    """A key generation with what each format derives from its keys: the DCC kid (SHA-256
+    of the signer certificate) and the SMART Health Card and W3C VC key ids (RFC 7638
+    thumbprints), derived once per batch rather than once per certificate."""
+
+    keys: KeyGeneration
+    issuer_url: str
+    dcc_kid: bytes
+    shc_kid: str
+    vc_method: str
+
+    @classmethod
+    def of(cls, keys: KeyGeneration, issuer_url: str) -> "Signers":
+        return cls(keys, issuer_url, dcc_kid(keys.dcc_signer.certificate),
+                   jwk_thumbprint(keys.shc_key), vc.verification_method_for(issuer_url,
+                                                                            keys.vc_key))
+
+
 def build_record(session: Session, pack: ActivePack, dose: Dose, hcid: str,
                  issued_at: datetime, expires_at: datetime) -> VaccinationRecord:
     beneficiary = session.get(Beneficiary, dose.beneficiary_id)
-    product = vaccine_product(session, pack, product_id=dose.product_id)
-    schedule = next((s for s in vaccine_schedules(session, pack)
-                     if product.code in s.products), None)
     facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
+    return _record(session, pack, _DoseFacts(
+        dose.dose_number, dose.product_id, dose.administered_at, dose.lot, dose.vaccinator,
+        beneficiary.name, beneficiary.birth_date, beneficiary.birth_year,
+        beneficiary.id_type_id, beneficiary.id_number_last4,
+        facility.name if facility else "", facility.address if facility else ""),
+        hcid, issued_at, expires_at)
+
+
+class _DoseFacts(NamedTuple):
+    """What a certificate says of a dose, its person and its facility (the columns the
+    outbox batch reads)."""
+
+    dose_number: int
+    product_id: int
+    administered_at: datetime
+    lot: str
+    vaccinator: str
+    name: str
+    birth_date: date | None
+    birth_year: int
+    id_type_id: int
+    id_number_last4: str
+    centre: str
+    centre_address: str
+
+
+def _record(session: Session, pack: ActivePack, facts: _DoseFacts, hcid: str,
+            issued_at: datetime, expires_at: datetime) -> VaccinationRecord:
+    product, schedule, series = _product(session, pack, facts.product_id)
     default = pack.default_locale
     codes = product.codes or {}
     issuer = pack.document["certificates"]["issuer"]
-    local_day = dose.administered_at.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
+    local_day = facts.administered_at.astimezone(_zone(pack.document["timezone"])).date()
     return VaccinationRecord(
-        name=split_name(beneficiary.name),
-        birth_date=beneficiary.birth_date,
-        birth_year=None if beneficiary.birth_date else beneficiary.birth_year,
-        identifier=Identifier(_id_type_code(session, pack, beneficiary.id_type_id),
-                              mask_id_number("0" * 8 + beneficiary.id_number_last4)),
+        name=split_name(facts.name),
+        birth_date=facts.birth_date,
+        birth_year=None if facts.birth_date else facts.birth_year,
+        identifier=Identifier(_id_type_code(session, pack, facts.id_type_id),
+                              mask_id_number("0" * 8 + facts.id_number_last4)),
         certificate=CertificateInfo(issuer=issuer.get(default) or next(iter(issuer.values())),
                                     issuer_id=pack.code, hcid=hcid, valid_from=issued_at,
                                     valid_until=expires_at),
         vaccination=Vaccination(
-            date=local_day, dose=dose.dose_number,
-            total_doses=max(total_doses(schedule) if schedule else dose.dose_number,
-                            dose.dose_number),
+            date=local_day, dose=facts.dose_number,
+            total_doses=max(series or facts.dose_number, facts.dose_number),
             country=pack.code,
             product=product.names.get(default) or product.code,
             product_code=codes.get("eu_product") or product.code,
             manufacturer=product.manufacturer,
             manufacturer_code=codes.get("eu_mah") or product.manufacturer,
-            lot=dose.lot, centre=facility.name if facility else "",
-            centre_address=facility.address if facility else "",
-            practitioner=dose.vaccinator,
+            lot=facts.lot, centre=facts.centre, centre_address=facts.centre_address,
+            practitioner=facts.vaccinator,
             prophylaxis=codes.get("eu_prophylaxis") or "J07BX03",
             vaccine_code=codes.get("icd11") or "XM68M6",
             cvx=codes.get("cvx"),
             disease=schedule.target_disease if schedule else "840539006",
         ),
     )
+
+
+def _product(session: Session, pack: ActivePack, product_id: int) -> tuple[Any, Any, int | None]:
+    """A vaccine product, its schedule and the doses of that schedule's primary series.
+    The pack's products are worked out once per snapshot of the pack (they are its rows);
+    one installed since is read from the database."""
+    known = pack.memo(("certificates", "products"), lambda: {
+        product.id: _product_facts(session, pack, product)
+        for product in _pack_rows(session, pack, ("scheduling", "products"),
+                                  select(VaccineProduct))} or None)
+    if known and product_id in known:
+        return known[product_id]
+    return _product_facts(session, pack, vaccine_product(session, pack, product_id=product_id))
+
+
+def _product_facts(session: Session, pack: ActivePack, product) -> tuple[Any, Any, int | None]:
+    schedule = next((s for s in vaccine_schedules(session, pack)
+                     if product.code in s.products), None)
+    return product, schedule, total_doses(schedule) if schedule else None
+
+
+@functools.lru_cache(maxsize=16)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 def _id_type_code(session: Session, pack: ActivePack, id_type_id: int) -> str:
@@ -111,12 +183,42 @@ def _id_type_code(session: Session, pack: ActivePack, id_type_id: int) -> str:
     return session.get(IdDocumentType, id_type_id).code
 
 
+def _signed_values(pack: ActivePack, signers: Signers, record: VaccinationRecord,
+                   formats: frozenset[str], certificate_id: str, beneficiary_id: int,
+                   dose_id: int, now: datetime, expires: datetime) -> dict[str, Any]:
+    """The columns of a new certificate: ``record`` signed in every enabled format."""
+    keys = signers.keys
+    values: dict[str, Any] = {
+        "id": certificate_id, "beneficiary_id": beneficiary_id, "dose_id": dose_id,
+        "key_id": keys.key_id, "issued_at": now, "expires_at": expires,
+        "provisional": record.vaccination.dose < record.vaccination.total_doses,
+        "dcc": None, "shc": None, "vc": None, "uvci": None, "superseded_at": None,
+        "revoked_at": None, "revocation_reason": None}
+    if "dcc" in formats:
+        values["uvci"] = uvci = dcc.make_uvci(pack.code,
+                                              certificate_id.replace("-", "").upper()[:24])
+        signer = keys.dcc_signer
+        values["dcc"] = dcc.encode(dcc.dcc_payload(record, uvci=uvci),
+                                   private_key=signer.private_key,
+                                   certificate=signer.certificate, issuer=pack.code,
+                                   issued_at=now, expires_at=expires, kid=signers.dcc_kid)
+    if "shc" in formats:
+        values["shc"] = shc.issue(record, keys.shc_key, issuer=signers.issuer_url,
+                                  issued_at=now, expires_at=expires, kid=signers.shc_kid)
+    if "vc" in formats:
+        values["vc"] = vc.qr_text(vc.issue(record, keys.vc_key, issuer=signers.issuer_url,
+                                           verification_method=signers.vc_method))
+    return values
+
+
 def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose: Dose,
                    *, now: datetime | None = None,
-                   live: list[Certificate] | None = None) -> Certificate:
+                   live: list[Certificate] | None = None,
+                   signers: Signers | None = None) -> Certificate:
     """Issue (and stage, not commit) the certificate of ``dose`` in every enabled format.
     ``live``: the person's certificates that are not revoked, when the caller has read
-    them (process_outbox, for a batch); the new certificate is appended to it."""
+    them; the new certificate is appended to it. ``signers``: ``Signers.of(keys, ...)``
+    when the caller has derived it."""
     if live is None:
         live = list(session.scalars(select(Certificate).where(
             Certificate.beneficiary_id == dose.beneficiary_id, Certificate.revoked_at.is_(None))))
@@ -126,25 +228,12 @@ def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose
     settings = current_app.config["COWIN_KIT"]
     now = now or datetime.now(timezone.utc)
     expires = now + timedelta(days=settings["CERTIFICATE_VALIDITY_DAYS"])
-    certificate = Certificate(id=new_uuid(), beneficiary_id=dose.beneficiary_id, dose_id=dose.id,
-                              key_id=keys.key_id, issued_at=now, expires_at=expires,
-                              provisional=False)
-    record = build_record(session, pack, dose, certificate.id, now, expires)
-    certificate.provisional = record.vaccination.dose < record.vaccination.total_doses
-    formats = set(pack.document["certificates"]["formats"])
-    issuer_url = settings["PUBLIC_URL"].rstrip("/")
-    if "dcc" in formats:
-        certificate.uvci = dcc.make_uvci(pack.code, certificate.id.replace("-", "").upper()[:24])
-        signer = keys.dcc_signer
-        certificate.dcc = dcc.encode(dcc.dcc_payload(record, uvci=certificate.uvci),
-                                     private_key=signer.private_key,
-                                     certificate=signer.certificate, issuer=pack.code,
-                                     issued_at=now, expires_at=expires)
-    if "shc" in formats:
-        certificate.shc = shc.issue(record, keys.shc_key, issuer=issuer_url, issued_at=now,
-                                    expires_at=expires)
-    if "vc" in formats:
-        certificate.vc = vc.qr_text(vc.issue(record, keys.vc_key, issuer=issuer_url))
+    signers = signers or Signers.of(keys, settings["PUBLIC_URL"].rstrip("/"))
+    certificate_id = new_uuid()
+    record = build_record(session, pack, dose, certificate_id, now, expires)
+    formats = frozenset(pack.document["certificates"]["formats"])
+    certificate = Certificate(**_signed_values(pack, signers, record, formats, certificate_id,
+                                               dose.beneficiary_id, dose.id, now, expires))
     for older in live:
         if older.superseded_at is None:
             older.superseded_at = now
@@ -153,13 +242,19 @@ def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose
     audit.record(session, "certificate.issue", "certificate", certificate.id, dose=dose.id,
                  provisional=certificate.provisional, formats=sorted(formats))
     if plugins.wants("certificate_issued"):  # fired when the caller commits
-        documents = plugins.produce_documents(record, certificate_id=certificate.id)
-        plugins.queue_hook(session, "certificate_issued", certificate_id=certificate.id,
-                           dose_id=dose.id,
-                           reference_id=session.get(Beneficiary, dose.beneficiary_id).reference_id,
-                           provisional=certificate.provisional, formats=sorted(formats),
-                           documents=documents)
+        _queue_issued_hook(session, record, certificate.id, dose.id,
+                           session.get(Beneficiary, dose.beneficiary_id).reference_id,
+                           certificate.provisional, formats)
     return certificate
+
+
+def _queue_issued_hook(session: Session, record: VaccinationRecord, certificate_id: str,
+                       dose_id: int, reference_id: str, provisional: bool,
+                       formats: frozenset[str]) -> None:
+    documents = plugins.produce_documents(record, certificate_id=certificate_id)
+    plugins.queue_hook(session, "certificate_issued", certificate_id=certificate_id,
+                       dose_id=dose_id, reference_id=reference_id, provisional=provisional,
+                       formats=sorted(formats), documents=documents)
 
 
 def process_outbox(factory: sessionmaker[Session], pack: ActivePack,
@@ -176,29 +271,33 @@ def process_outbox(factory: sessionmaker[Session], pack: ActivePack,
     something is due (an idle worker needs no signing keys)."""
     now = now or datetime.now(timezone.utc)
     issued = claimed = 0
+    signers = None
     while claimed < limit:
         with factory() as session:
-            dues = list(session.scalars(select(CertificateDue).where(
-                CertificateDue.status == "pending", CertificateDue.next_attempt_at <= now)
-                .order_by(CertificateDue.id).limit(min(BATCH_SIZE, limit - claimed))
-                .with_for_update(skip_locked=True)))
+            dues = session.connection().execute(
+                _statement("claim"), {"now": now, "size": min(BATCH_SIZE, limit - claimed)}
+            ).all()
             if not dues:
                 break
             claimed += len(dues)
-            if callable(keys):
-                keys = keys()
+            if signers is None:
+                if callable(keys):
+                    keys = keys()
+                signers = Signers.of(keys, current_app.config["COWIN_KIT"]["PUBLIC_URL"]
+                                     .rstrip("/"))
             ids = [due.id for due in dues]
             try:
-                done = _issue_batch(session, pack, keys, dues, now)
+                done = _issue_batch(session, pack, signers, dues, now)
                 if before_commit is not None:
                     for certificate in done:
-                        before_commit(certificate)
+                        before_commit(certificate if isinstance(certificate, Certificate)
+                                      else Certificate(**certificate))
                 session.commit()
             except Exception:  # one transaction per row instead: see above
                 session.rollback()
                 done = None
         if done is None:
-            issued += sum(_issue_one(factory, pack, keys, due_id, now, before_commit)
+            issued += sum(_issue_one(factory, pack, signers, due_id, now, before_commit)
                           for due_id in ids)
         else:
             metrics.CERTIFICATES_ISSUED.inc(len(done))
@@ -206,30 +305,104 @@ def process_outbox(factory: sessionmaker[Session], pack: ActivePack,
     return issued
 
 
-def _issue_batch(session: Session, pack: ActivePack, keys: KeyGeneration,
-                 dues: list[CertificateDue], now: datetime) -> list[Certificate]:
-    """Issue (not commit) the certificates of claimed rows: their doses, people and
-    facilities are read in one query, the people's live certificates in another."""
-    rows = session.execute(  # held: the session's identity map only keeps weak references
-        select(Dose, Beneficiary, Facility)
-        .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
-        .outerjoin(Facility, Facility.id == Dose.facility_id)
-        .where(Dose.id.in_({due.dose_id for due in dues}))).all()
-    doses = {row[0].id: row[0] for row in rows}
-    live: dict[int, list[Certificate]] = {dose.beneficiary_id: [] for dose in doses.values()}
+def _build_statements() -> dict[str, Any]:
+    """The outbox's statements, built once (on first use) on the tables: Core statements
+    with bound values, no ORM unit of work for rows that are only inserted or marked."""
+    dues, doses, people, places = (CertificateDue.__table__, Dose.__table__,
+                                   Beneficiary.__table__, Facility.__table__)
+    return {
+        "claim": (select(dues.c.id, dues.c.dose_id)
+                  .where(dues.c.status == "pending",
+                         dues.c.next_attempt_at <= bindparam(
+                             "now", type_=dues.c.next_attempt_at.type))
+                  .order_by(dues.c.id).limit(bindparam("size"))
+                  .with_for_update(skip_locked=True)),
+        # the claimed doses with their people and facilities, the columns a certificate needs
+        "doses": (select(doses.c.id, doses.c.beneficiary_id, people.c.reference_id,
+                         doses.c.dose_number, doses.c.product_id, doses.c.administered_at,
+                         doses.c.lot, doses.c.vaccinator, people.c.name, people.c.birth_date,
+                         people.c.birth_year, people.c.id_type_id, people.c.id_number_last4,
+                         places.c.name, places.c.address)
+                  .select_from(doses.join(people, people.c.id == doses.c.beneficiary_id)
+                               .outerjoin(places, places.c.id == doses.c.facility_id))
+                  .where(doses.c.id.in_(bindparam("dose_ids", expanding=True)))),
+        "insert_certificates": insert(Certificate.__table__),
+        "insert_events": insert(AuditEvent.__table__),
+        "done": (update(dues).where(dues.c.id.in_(bindparam("due_ids", expanding=True)))
+                 .values(status="done")),
+    }
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
+def _statement(name: str) -> Any:
+    if not _STATEMENTS:
+        _STATEMENTS.update(_build_statements())
+    return _STATEMENTS[name]
+
+
+def _issue_batch(session: Session, pack: ActivePack, signers: Signers, dues: list,
+                 now: datetime) -> list[Certificate | dict[str, Any]]:
+    """Issue (not commit) the certificates of claimed rows ((id, dose_id) pairs): their
+    doses, people and facilities are read in one query, the people's live certificates in
+    another; the new certificates and their audit events are inserted with one statement
+    each, the rows marked done with one more. Returns, per row, the new certificate's
+    columns (or the dose's live certificate, already issued)."""
+    connection = session.connection()
+    rows = {row[0]: row for row in connection.execute(
+        _statement("doses"), {"dose_ids": sorted({due.dose_id for due in dues})})}
+    live: dict[int, list[Certificate | dict[str, Any]]] = {
+        row.beneficiary_id: [] for row in rows.values()}
     for certificate in session.scalars(select(Certificate).where(
             Certificate.beneficiary_id.in_(list(live)), Certificate.revoked_at.is_(None))):
         live[certificate.beneficiary_id].append(certificate)
-    done = []
+    settings = current_app.config["COWIN_KIT"]
+    expires = now + timedelta(days=settings["CERTIFICATE_VALIDITY_DAYS"])
+    formats = frozenset(pack.document["certificates"]["formats"])
+    listened = plugins.wants("certificate_issued")
+    done: list[Certificate | dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for due in dues:
-        dose = doses[due.dose_id]
-        done.append(issue_for_dose(session, pack, keys, dose, now=now,
-                                   live=live[dose.beneficiary_id]))
-        due.status = "done"
+        row = rows[due.dose_id]
+        theirs = live[row.beneficiary_id]
+        existing = next((c for c in theirs if _get(c, "dose_id") == due.dose_id), None)
+        if existing is not None:
+            done.append(existing)
+            continue
+        certificate_id = new_uuid()
+        facts = _DoseFacts(*row[3:13], row[13] or "", row[14] or "")  # "": no facility
+        record = _record(session, pack, facts, certificate_id, now, expires)
+        values = _signed_values(pack, signers, record, formats, certificate_id,
+                                row.beneficiary_id, due.dose_id, now, expires)
+        for older in theirs:  # the newest certificate supersedes the person's others
+            if _get(older, "superseded_at") is None:
+                if isinstance(older, Certificate):
+                    older.superseded_at = now  # flushed at commit
+                else:
+                    older["superseded_at"] = now
+        theirs.append(values)
+        new.append(values)
+        done.append(values)
+        events.append(audit.values("certificate.issue", "certificate", certificate_id,
+                                   dose=due.dose_id, provisional=values["provisional"],
+                                   formats=sorted(formats)))
+        if listened:  # fired when the caller commits
+            _queue_issued_hook(session, record, certificate_id, due.dose_id,
+                               row.reference_id, values["provisional"], formats)
+    if new:
+        connection.execute(_statement("insert_certificates"), new)
+        connection.execute(_statement("insert_events"), events)
+    connection.execute(_statement("done"), {"due_ids": [due.id for due in dues]})
     return done
 
 
-def _issue_one(factory: sessionmaker[Session], pack: ActivePack, keys: KeyGeneration,
+def _get(certificate: Certificate | dict[str, Any], name: str) -> Any:
+    return certificate[name] if isinstance(certificate, dict) else getattr(certificate, name)
+
+
+def _issue_one(factory: sessionmaker[Session], pack: ActivePack, signers: Signers,
                due_id: int, now: datetime,
                before_commit: Callable[[Certificate], None] | None) -> int:
     """Issue one due row in its own transaction; 1 if issued."""
@@ -240,8 +413,9 @@ def _issue_one(factory: sessionmaker[Session], pack: ActivePack, keys: KeyGenera
         if due is None:
             return 0  # another worker has it
         try:
-            certificate = issue_for_dose(session, pack, keys, session.get(Dose, due.dose_id),
-                                         now=now)
+            certificate = issue_for_dose(session, pack, signers.keys,
+                                         session.get(Dose, due.dose_id), now=now,
+                                         signers=signers)
             due.status = "done"
             if before_commit is not None:
                 before_commit(certificate)

@@ -12,6 +12,7 @@ its keys (`keys.jwks`) at `<iss>/.well-known/jwks.json`."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -107,25 +108,50 @@ def payload(record: VaccinationRecord, *, issuer: str, issued_at: datetime | Non
     return claims
 
 
+def _json_minified(claims: dict) -> bytes:
+    return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; same bytes, only slower
+    _minified = _json_minified
+else:
+    def _minified(claims: dict) -> bytes:
+        """The claims as minified UTF-8 JSON in their key order: orjson writes the same
+        bytes as ``_json_minified`` for claims ``payload`` builds (no floats), faster."""
+        return orjson.dumps(claims)
+
+
 def sign(claims: dict, private_key: ec.EllipticCurvePrivateKey, *, kid: str | None = None) -> str:
     """A compact JWS (ES256, raw-DEFLATEd payload) over `claims`."""
     if not isinstance(private_key, ec.EllipticCurvePrivateKey) \
             or private_key.curve.name != "secp256r1":
         raise TypeError("SMART Health Cards are signed with a P-256 key (ES256)")
-    header = {"zip": "DEF", "alg": "ES256", "kid": kid or jwk_thumbprint(private_key)}
-    body = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    signing_input = (b64url_encode(json.dumps(header, separators=(",", ":")).encode("utf-8"))
-                     + "." + b64url_encode(deflate_raw(body)))
-    signature = private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+    signing_input = (_header_b64(kid or jwk_thumbprint(private_key))
+                     + "." + b64url_encode(deflate_raw(_minified(claims))))
+    signature = private_key.sign(signing_input.encode("ascii"), _ES256)
     return signing_input + "." + b64url_encode(ecdsa_der_to_raw(signature))
+
+
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+@functools.lru_cache(maxsize=32)
+def _header_b64(kid: str) -> str:
+    """The encoded JWS header: the same for every card one key signs."""
+    header = {"zip": "DEF", "alg": "ES256", "kid": kid}
+    return b64url_encode(json.dumps(header, separators=(",", ":")).encode("utf-8"))
 
 
 def issue(record: VaccinationRecord, private_key: ec.EllipticCurvePrivateKey, *,
           issuer: str, issued_at: datetime | None = None,
-          expires_at: datetime | None = None, rid_secret: bytes | None = None) -> str:
-    """`record` as a signed SMART Health Card JWS."""
+          expires_at: datetime | None = None, rid_secret: bytes | None = None,
+          kid: str | None = None) -> str:
+    """`record` as a signed SMART Health Card JWS. `kid`: the key's RFC 7638 thumbprint
+    when the caller has it (derived once for many cards)."""
     return sign(payload(record, issuer=issuer, issued_at=issued_at, expires_at=expires_at,
-                        rid_secret=rid_secret), private_key)
+                        rid_secret=rid_secret), private_key, kid=kid)
 
 
 def qr_text(jws: str) -> str:

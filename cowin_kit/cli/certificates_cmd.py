@@ -89,6 +89,11 @@ def worker(once: bool, interval: float) -> None:
             report(runner.run_round(force_alerts=True))
             return
         metrics.start_worker_observability(app)  # JSON logs, /metrics on WORKER_METRICS_PORT
+        # A long-lived process like a gunicorn worker: start-up's objects out of the
+        # collector's reach, fewer collections (cowin_kit/serving.py)
+        from cowin_kit.serving import settle
+
+        settle(app)
         runner.run_forever(interval, report=report)
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import hmac
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import String, and_, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from cowin_kit import metrics
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
+from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from cowin_kit.i18n import gettext as _
@@ -73,31 +75,98 @@ def _beneficiary(session: Session, reference_id: str) -> Beneficiary:
     return found
 
 
-_PERSON_FOR_DOSE = (
-    select(Beneficiary, Appointment, Dose.dose_number, Dose.product_id, Dose.administered_at)
-    .outerjoin(Appointment, and_(Appointment.beneficiary_id == Beneficiary.id,
-                                 Appointment.status == "booked"))
-    .outerjoin(Dose, Dose.beneficiary_id == Beneficiary.id)
-    .where(Beneficiary.reference_id == bindparam("reference_id")))
+def _build_statements() -> dict[str, Any]:
+    """Recording's statements, built once (on first use, when every table is known) on the
+    tables rather than the ORM classes: as Core statements with bound values they cost a
+    fraction of the CPU of the ORM's per-call construction and unit-of-work flush."""
+    people, booked, given = (Beneficiary.__table__, Appointment.__table__, Dose.__table__)
+    doses, dues, events = Dose.__table__, CertificateDue.__table__, AuditEvent.__table__
+
+    def bound(table, prefix: str, names: tuple[str, ...]) -> dict[str, Any]:
+        return {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
+
+    new_dose = (insert(doses).values(**bound(doses, "", _DOSE_COLUMNS))
+                .returning(doses.c.id).cte("new_dose"))
+    due_values = bound(dues, "due_", _DUE_COLUMNS)
+    event_values = bound(events, "event_", _EVENT_COLUMNS)
+    event_values["object_id"] = cast(new_dose.c.id, String)
+    return {
+        # the person, their live appointments and their doses: a row per appointment and
+        # dose (a handful), only the columns recording needs
+        "person": (
+            select(people.c.id, people.c.birth_year, people.c.birth_date,
+                   people.c.secret_code_encrypted, booked.c.id, booked.c.dose_number,
+                   given.c.dose_number, given.c.product_id, given.c.administered_at)
+            .select_from(people
+                         .outerjoin(booked, and_(booked.c.beneficiary_id == people.c.id,
+                                                 booked.c.status == "booked"))
+                         .outerjoin(given, given.c.beneficiary_id == people.c.id))
+            .where(people.c.reference_id == bindparam("reference_id"))),
+        "complete_appointment": (
+            update(booked).where(booked.c.id == bindparam("appointment_id"))
+            .values(status="completed", updated_at=bindparam("updated_at",
+                                                          type_=booked.c.updated_at.type))),
+        # PostgreSQL: the dose, its outbox row and its audit event in one statement (one
+        # round trip; data-modifying CTEs all run, and commit or roll back together)
+        "record_cte": (
+            select(new_dose.c.id)
+            .add_cte(insert(dues).from_select(
+                ["dose_id", *_DUE_COLUMNS], select(new_dose.c.id, *due_values.values()))
+                .cte("new_due"))
+            .add_cte(insert(events).from_select(
+                list(_EVENT_COLUMNS) + ["object_id"], select(*event_values.values()))
+                .cte("new_event"))),
+        # elsewhere: the same rows, one statement each
+        "insert_dose": insert(doses),
+        "insert_due": insert(dues),
+        "insert_event": insert(events),
+    }
+
+
+_DOSE_COLUMNS = ("beneficiary_id", "dose_number", "product_id", "administered_at", "lot",
+                 "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
+_DUE_COLUMNS = ("reason", "status", "attempts", "next_attempt_at", "created_at")
+_EVENT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
+                  "request_id", "source_ip", "details")
+_STATEMENTS: dict[str, Any] = {}
+
+
+def _statement(name: str) -> Any:
+    if not _STATEMENTS:
+        _STATEMENTS.update(_build_statements())
+    return _STATEMENTS[name]
+
+
+@dataclass
+class _Person:
+    id: int
+    birth_year: int
+    birth_date: date | None
+    secret_code_encrypted: str
+    appointment_id: int | None  # the live appointment (the lowest dose's), if booked
+    appointment_dose: int | None
 
 
 def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
-                     ) -> tuple[Beneficiary, Appointment | None, list[GivenDose]]:
+                     ) -> tuple[_Person, list[GivenDose]]:
     """The person, their live appointment (the lowest dose's) and the doses they were
-    given, in one query (a row per booked appointment and dose: a handful)."""
+    given, in one query."""
     from cowin_kit.registration.rules import is_reference_id
 
     rows = []
     if is_reference_id(str(reference_id)):
-        rows = session.execute(_PERSON_FOR_DOSE, {"reference_id": str(reference_id)}).all()
+        if session.autoflush:  # what the caller staged is visible, as to an ORM query
+            session.flush()
+        rows = session.connection().execute(_statement("person"),
+                                            {"reference_id": str(reference_id)}).all()
     if not rows:
         raise NotFound(_("No one is registered with this reference ID."),
                        code="beneficiary_not_found")
-    appointments = {row[1] for row in rows if row[1] is not None}
-    appointment = min(appointments, key=lambda a: a.dose_number, default=None)
-    given = sorted({(number, product_id, at) for _b, _a, number, product_id, at in rows
-                    if number is not None})
-    return rows[0][0], appointment, [
+    appointment = min(((row[4], row[5]) for row in rows if row[4] is not None),
+                      key=lambda a: a[1], default=(None, None))
+    given = sorted({(row[6], row[7], row[8]) for row in rows if row[6] is not None})
+    first = rows[0]
+    return _Person(first[0], first[1], first[2], first[3], *appointment), [
         GivenDose(number, vaccine_product(session, pack, product_id=product_id).code, at.date())
         for number, product_id, at in given]
 
@@ -107,9 +176,16 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
     """The vaccine product with this code (or id): pack-installed rows, read once per
     snapshot of the pack (copies outside every session); one installed since is read
     from the database."""
-    for product in _pack_rows(session, pack, ("scheduling", "products"), select(VaccineProduct)):
-        if (product.code == code) if code is not None else (product.id == product_id):
-            return product
+    if pack is not None:
+        # codes (str) and ids (int) of the pack's products, indexed once per snapshot
+        index = pack.memo(("vaccination", "product_index"), lambda: {
+            key: product
+            for product in _pack_rows(session, pack, ("scheduling", "products"),
+                                      select(VaccineProduct))
+            for key in (product.code, product.id)} or None)
+        found = index and index.get(code if code is not None else product_id)
+        if found is not None:
+            return found
     return session.scalars(select(VaccineProduct).where(
         (VaccineProduct.code == code) if code is not None
         else (VaccineProduct.id == product_id))).first()
@@ -126,10 +202,26 @@ def _live_appointment(session: Session, beneficiary_id: int) -> Appointment | No
         .order_by(Appointment.dose_number)).first()
 
 
-@dataclass
 class RecordedDose:
-    dose: Dose
-    created: bool
+    """What ``record_dose`` did: ``dose`` (the recorded Dose; ``created`` if it is new).
+    A new dose's object is built on first use, detached (its row is committed), since most
+    callers only need the codes the service already knows (``reference_id``, ``vaccine``,
+    ``facility``)."""
+
+    def __init__(self, dose: Dose | dict[str, Any], created: bool, *,
+                 reference_id: str | None = None, vaccine: str | None = None,
+                 facility: str | None = None) -> None:
+        self._dose = dose
+        self.created = created
+        self.reference_id, self.vaccine, self.facility = reference_id, vaccine, facility
+
+    @property
+    def dose(self) -> Dose:
+        if isinstance(self._dose, dict):
+            dose = Dose(**self._dose)
+            make_transient_to_detached(dose)  # a row of the database, in no session
+            self._dose = dose
+        return self._dose
 
 
 def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
@@ -144,10 +236,10 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                 raise Conflict(_("This Idempotency-Key was used for another dose."),
                                code="idempotency_key_reused")
             return RecordedDose(existing, False)
-    beneficiary, appointment, given = _person_for_dose(session, pack, reference_id)
-    if appointment is not None:
+    person, given = _person_for_dose(session, pack, reference_id)
+    if person.appointment_id is not None:
         # Booked online: the person proves it is them with the code only they were given.
-        expected = keyring().decrypt(beneficiary.secret_code_encrypted)
+        expected = keyring().decrypt(person.secret_code_encrypted)
         if secret_code is None or not hmac.compare_digest(str(secret_code), expected):
             raise RuleViolation(_("The 4-digit secret code is not correct."),
                                 code="secret_code_invalid")
@@ -159,45 +251,66 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     if not 1 <= len(lot) <= 64:
         raise InvalidInput(_("Give the lot (batch) number."), code="invalid_lot",
                            fields={"lot": [_("Give the lot (batch) number.")]})
-    moment = administered_at or datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)
+    moment = administered_at or now
     if moment.tzinfo is None:
         raise InvalidInput(_("Give the time with its UTC offset."), code="invalid_time")
-    if moment > datetime.now(timezone.utc):
+    if moment > now:
         raise InvalidInput(_("A dose cannot be given in the future."), code="invalid_time")
     day = moment.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
     if dose_number is not None and any(d.number == dose_number for d in given):
-        same = session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
+        same = session.scalars(select(Dose).where(Dose.beneficiary_id == person.id,
                                                   Dose.dose_number == dose_number)).one()
         if same.product_id == product.id and same.lot == lot:
             return RecordedDose(same, False)  # the same dose sent again: nothing new
     try:
         number = rules.check_dose(given=given, product_code=product.code, day=day,
-                                  age=age_on(day, beneficiary.birth_year, beneficiary.birth_date),
+                                  age=age_on(day, person.birth_year, person.birth_date),
                                   schedules=vaccine_schedules(session, pack),
                                   dose_number=dose_number)
     except BookingRefused as exc:
         raise RuleViolation(str(exc), code=exc.code) from None
-    dose = Dose(beneficiary_id=beneficiary.id, dose_number=number, product_id=product.id,
-                administered_at=moment, lot=lot, facility_id=facility.id,
-                vaccinator=vaccinator.username, idempotency_key=idempotency_key)
-    session.add(dose)
+    dose = {"beneficiary_id": person.id, "dose_number": number, "product_id": product.id,
+            "administered_at": moment, "lot": lot, "facility_id": facility.id,
+            "vaccinator": vaccinator.username, "recorded_at": now,
+            "idempotency_key": idempotency_key, "source": "recorded"}
     try:
-        session.flush()
+        dose["id"] = _insert_dose(session, dose, now, audit.values(  # object_id: the new id
+            "dose.record", "dose", "", beneficiary=str(reference_id), dose=number,
+            vaccine=product.code, lot=lot, facility=facility.code))
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
         raise Conflict(_("This dose was just recorded."), code="dose_already_recorded") from None
-    if appointment is not None and appointment.dose_number == number:
-        appointment.status = "completed"
-    session.add(CertificateDue(dose_id=dose.id))
-    audit.record(session, "dose.record", "dose", dose.id, beneficiary=beneficiary.reference_id,
-                 dose=number, vaccine=product.code, lot=lot, facility=facility.code)
-    plugins.queue_hook(session, "dose_recorded", dose_id=dose.id,
-                       reference_id=beneficiary.reference_id, dose_number=number,
+    if person.appointment_id is not None and person.appointment_dose == number:
+        session.connection().execute(_statement("complete_appointment"),
+                                     {"appointment_id": person.appointment_id,
+                                      "updated_at": now})
+    plugins.queue_hook(session, "dose_recorded", dose_id=dose["id"],
+                       reference_id=str(reference_id), dose_number=number,
                        vaccine=product.code, lot=lot, administered_at=moment,
                        facility_code=facility.code)
     session.commit()
     metrics.DOSES_RECORDED.inc()
-    return RecordedDose(dose, True)
+    return RecordedDose(dose, True, reference_id=str(reference_id), vaccine=product.code,
+                        facility=facility.code)
+
+
+def _insert_dose(session: Session, dose: dict[str, Any], now: datetime,
+                 event: dict[str, Any]) -> int:
+    """Insert the dose, its "certificate due" outbox row and its audit event (whose
+    object_id is the new dose's id) in the session's transaction; the dose's id."""
+    due = {"reason": "dose", "status": "pending", "attempts": 0, "next_attempt_at": now,
+           "created_at": now}
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        values = dict(dose)
+        values.update({"due_" + name: value for name, value in due.items()})
+        values.update({"event_" + name: event[name] for name in _EVENT_COLUMNS})
+        return connection.execute(_statement("record_cte"), values).scalar_one()
+    dose_id = connection.execute(_statement("insert_dose"), dose).inserted_primary_key[0]
+    connection.execute(_statement("insert_due"), dict(due, dose_id=dose_id))
+    connection.execute(_statement("insert_event"), dict(event, object_id=str(dose_id)))
+    return dose_id
 
 
 def register_walk_in(session: Session, pack: ActivePack, staff: StaffUser, *, mobile: str,
