@@ -32,7 +32,8 @@ is understated) and the CPU figure of part (a) is the one to quote.
 Check: a sample of the PDFs of every locale is read back: pdftotext finds the person's name
 and reference ID, and the QR images (pdfimages) decode with
 `cowin_kit.certificates.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
-Exits non-zero otherwise.
+Exits non-zero otherwise. It also counts the sampled PDFs drawn by fpdf2, the fallback of
+the page writer (`cowin_kit.pdf_page`): expected 0.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} (poppler-utils) is needed to check the PDFs")
     factory = get_database(app).session_factory
-    checked = 0
+    checked = by_fpdf2 = 0
     step = max(1, len(ids) // sample)
     with tempfile.TemporaryDirectory(prefix="cert-pdf-") as tmp:
         folder = Path(tmp)
@@ -267,6 +268,8 @@ def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
             if person.name not in text or person.reference_id not in text:
                 raise RuntimeError(f"{locale} PDF of {certificate.id}: name or reference ID "
                                    "not found by pdftotext")
+            # the page writer's mark; fpdf2 (the fallback) names itself as producer
+            by_fpdf2 += b"/Producer (cowin-kit)" not in data
             (folder / "c.pdf").write_bytes(data)
             images = folder / f"img{n}"
             images.mkdir()
@@ -279,7 +282,7 @@ def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
                 raise RuntimeError(f"{locale} PDF of {certificate.id}: the QR images decode "
                                    f"to {len(set(texts) & expected)} of the 3 signed texts")
             checked += 1
-    return {"pdfs_checked": checked, "locales": locales}
+    return {"pdfs_checked": checked, "drawn_by_fpdf2": by_fpdf2, "locales": locales}
 
 
 def run(args: argparse.Namespace) -> dict:

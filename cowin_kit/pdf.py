@@ -16,6 +16,10 @@ document needs when it needs new ones. The subset of the working set is made onc
 compressed once, and the same bytes are embedded in every document until the set grows
 (after a few growths the whole font is used, so rebuilds stay rare). A document costs
 the shaping of its text and the writing of its own objects only.
+
+:mod:`cowin_kit.pdf_page` writes fixed one-page layouts (the certificate) directly, with
+the same font faces, font choice and shaping (:func:`document_families`,
+:func:`cluster_texts`), without fpdf2's per-cell machinery.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import copy
 import threading
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -44,8 +49,8 @@ from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject
 
 import uharfbuzz as hb
 
-__all__ = ["Document", "FontLibrary", "FontMissing", "font_library", "is_rtl",
-           "locale_script", "scripts_in"]
+__all__ = ["Document", "FontFace", "FontLibrary", "FontMissing", "cluster_texts",
+           "document_families", "font_library", "is_rtl", "locale_script", "scripts_in"]
 
 DEFAULT_FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu")
 INSTALL_HINT = "apt-get install -y fonts-noto-core"
@@ -96,6 +101,8 @@ WIDTH_CACHE_SIZE = 20_000
 LINES_CACHE_SIZE = 5_000
 SHAPING_CACHE_SIZE = 20_000
 _LINES_CACHE: dict[tuple[Any, ...], list[str]] = {}
+SCRIPTS_CACHE_SIZE = 5_000
+_SCRIPTS_CACHE: dict[str, frozenset[str]] = {}
 _SHARED_IMAGE_KEY = "cowin_kit.pdf.image"
 BIDI_CACHE_SIZE = 5_000
 _BIDI_CACHE: dict[tuple[str, Any, Any], tuple[tuple[str, Any], ...]] = {}
@@ -122,13 +129,20 @@ def scripts_in(texts: Iterable[str]) -> set[str]:
     """The scripts (with a font mapping) used by ``texts``."""
     found: set[str] = set()
     for text in texts:
-        for char in text or "":
-            script = char_script(char)
-            if script is not None:
-                found.add(script)
+        if not text or text.isascii():  # most texts (codes, dates, Latin names): fast
+            continue
+        scripts = _SCRIPTS_CACHE.get(text)
+        if scripts is None:  # labels repeat in every document: remembered
+            scripts = frozenset(script for script in map(char_script, set(text))
+                                if script is not None)
+            if len(_SCRIPTS_CACHE) >= SCRIPTS_CACHE_SIZE:
+                _SCRIPTS_CACHE.clear()
+            _SCRIPTS_CACHE[text] = scripts
+        found.update(scripts)
     return found
 
 
+@lru_cache(maxsize=256)
 def locale_script(locale: str) -> str:
     """The script a locale is written in: 'hi' -> 'Deva', 'ar' -> 'Arab', 'uk' -> 'Cyrl'
     (CLDR's likely subtags, through Babel)."""
@@ -145,6 +159,7 @@ def locale_script(locale: str) -> str:
     return "Latn"
 
 
+@lru_cache(maxsize=256)  # Babel parses the locale each time: cheap to remember
 def is_rtl(locale: str) -> bool:
     try:
         return Locale.parse(str(locale).replace("-", "_")).character_order == "right-to-left"
@@ -267,12 +282,7 @@ class _SharedFont(TTFFont):
     def shape_text(self, text: str, font_size_pt: float,
                    text_shaping_params: dict[str, Any] | None) -> list[dict[str, Any]]:
         """fpdf2's shaping, with one change to the text each glyph stands for (its
-        ToUnicode entry). fpdf2 gives a cluster's whole text to its first glyph and none to
-        the others; when a cluster has several advancing glyphs, e.g. Devanagari "रि" drawn
-        as the i-sign then र, text extraction sees a gap (pdftotext writes "परि वार").
-        Here, left to right, the cluster's characters are spread in order over its
-        advancing glyphs (marks, which do not advance, get none), so the text comes out
-        whole and in logical order ("परिवार")."""
+        ToUnicode entry): see :func:`cluster_texts`."""
         if not text:
             return []
         params = text_shaping_params or {}
@@ -303,32 +313,7 @@ class _SharedFont(TTFFont):
         same for every document: remembered per face by :meth:`shape_text`)."""
         infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
                                                          text_shaping_params)
-        starts = sorted({int(info.cluster) for info in infos})
-        ends = dict(zip(starts, starts[1:] + [len(text)]))
-        advancing: dict[int, int] = {}  # cluster -> glyphs that advance
-        for info, position in zip(infos, positions):
-            if position.x_advance:
-                advancing[info.cluster] = advancing.get(info.cluster, 0) + 1
-        rtl = len(infos) > 1 and infos[0].cluster > infos[-1].cluster
-        seen: dict[int, int] = {}
-        texts: list[str] = []
-        for info, position in zip(infos, positions):
-            cluster = int(info.cluster)
-            chars = text[cluster:ends[cluster]]
-            count = advancing.get(cluster, 0)
-            nth = seen.get(cluster, 0)
-            if rtl or count <= 1:  # fpdf2's way: the whole text on the first glyph
-                chars = chars if nth == 0 else ""
-                seen[cluster] = nth + 1
-            elif not position.x_advance:
-                chars = ""
-            else:
-                chars = chars[nth:nth + 1] if nth < count - 1 else chars[nth:]
-                seen[cluster] = nth + 1
-            if not rtl and chars and not position.x_advance and texts:
-                texts[-1] += chars  # a mark of its own (e.g. the e-sign of के) joins its base
-                chars = ""
-            texts.append(chars)
+        texts = cluster_texts(text, infos, positions)
         names, widths = self.face.glyph_names, self.face.widths
         glyphs = []
         for info, position, chars in zip(infos, positions, texts):
@@ -342,12 +327,50 @@ class _SharedFont(TTFFont):
         return tuple(glyphs)
 
 
+def cluster_texts(text: str, infos: Sequence[Any], positions: Sequence[Any]) -> list[str]:
+    """The text each shaped glyph stands for (its ToUnicode entry), from HarfBuzz's
+    glyph infos and positions of ``text`` (cluster level 1). fpdf2 gives a cluster's
+    whole text to its first glyph and none to the others; when a cluster has several
+    advancing glyphs, e.g. Devanagari "रि" drawn as the i-sign then र, text extraction
+    sees a gap (pdftotext writes "परि वार"). Here, left to right, the cluster's
+    characters are spread in order over its advancing glyphs (marks, which do not
+    advance, get none), so the text comes out whole and in logical order ("परिवार")."""
+    starts = sorted({int(info.cluster) for info in infos})
+    ends = dict(zip(starts, starts[1:] + [len(text)]))
+    advancing: dict[int, int] = {}  # cluster -> glyphs that advance
+    for info, position in zip(infos, positions):
+        if position.x_advance:
+            advancing[info.cluster] = advancing.get(info.cluster, 0) + 1
+    rtl = len(infos) > 1 and infos[0].cluster > infos[-1].cluster
+    seen: dict[int, int] = {}
+    texts: list[str] = []
+    for info, position in zip(infos, positions):
+        cluster = int(info.cluster)
+        chars = text[cluster:ends[cluster]]
+        count = advancing.get(cluster, 0)
+        nth = seen.get(cluster, 0)
+        if rtl or count <= 1:  # fpdf2's way: the whole text on the first glyph
+            chars = chars if nth == 0 else ""
+            seen[cluster] = nth + 1
+        elif not position.x_advance:
+            chars = ""
+        else:
+            chars = chars[nth:nth + 1] if nth < count - 1 else chars[nth:]
+            seen[cluster] = nth + 1
+        if not rtl and chars and not position.x_advance and texts:
+            texts[-1] += chars  # a mark of its own (e.g. the e-sign of के) joins its base
+            chars = ""
+        texts.append(chars)
+    return texts
+
+
 class FontLibrary:
     """Font files by name in a list of folders, each parsed once."""
 
     def __init__(self, dirs: Sequence[str]):
         self.dirs = tuple(str(d) for d in dirs)
         self._faces: dict[Path, FontFace] = {}
+        self._files: dict[str, tuple[Path, Path]] = {}
         self._lock = threading.Lock()
 
     def find(self, filename: str) -> Path | None:
@@ -358,12 +381,18 @@ class FontLibrary:
         return None
 
     def files_for(self, script: str) -> tuple[Path, Path]:
-        """(regular, bold) font files for a script, or FontMissing."""
+        """(regular, bold) font files for a script, or FontMissing. Files found are
+        remembered (no file system look-up per document); a missing font is looked for
+        again every time, so installing it needs no restart."""
+        found = self._files.get(script)
+        if found is not None:
+            return found
         candidates = SCRIPT_FONTS.get(script, SCRIPT_FONTS["Latn"])
         for regular, bold in candidates:
             regular_path = self.find(regular)
             if regular_path is not None:
-                return regular_path, self.find(bold) or regular_path
+                found = self._files[script] = (regular_path, self.find(bold) or regular_path)
+                return found
         wanted = " or ".join(regular for regular, _bold in candidates)
         raise FontMissing(
             f"No font for {SCRIPT_NAMES.get(script, script)} text: {wanted} is in none of "
@@ -403,6 +432,26 @@ def font_library(dirs: Sequence[str] | None = None) -> FontLibrary:
 # --- documents -------------------------------------------------------------------------
 
 
+def document_families(locale: str, texts: Iterable[str] = (), fonts: FontLibrary | None = None,
+                      ) -> list[tuple[str, tuple[FontFace, FontFace]]]:
+    """The font families of a document in ``locale`` showing ``texts``, main first:
+    (family name, (regular face, bold face)). The locale's script gives the main family,
+    every other script of the texts a fallback family, and Latin always has one."""
+    library = fonts or font_library()
+    main = locale_script(locale)
+    wanted = [main] + sorted(scripts_in(texts) - {main})
+    if "Latn" not in wanted:
+        wanted.append("Latn")  # digits, codes and Latin names in any document
+    families: list[tuple[str, tuple[FontFace, FontFace]]] = []
+    for script in wanted:
+        regular, bold = library.files_for(script)
+        family = regular.stem.lower().replace("-regular", "")
+        if any(family == known for known, _faces in families):
+            continue  # Latin, Cyrillic and Greek share one font
+        families.append((family, (library.face(regular), library.face(bold))))
+    return families
+
+
 class Document(FPDF):
     """An fpdf2 document with the fonts for ``locale`` and for the scripts of ``texts``
     (give every dynamic text: names, places), shaping on, right-to-left when the locale
@@ -414,21 +463,11 @@ class Document(FPDF):
         self.locale = str(locale)
         self.rtl = is_rtl(self.locale)
         self.align = "R" if self.rtl else "L"
-        library = fonts or font_library()
-        main = locale_script(self.locale)
-        wanted = [main] + sorted(scripts_in(texts) - {main})
-        if "Latn" not in wanted:
-            wanted.append("Latn")  # digits, codes and Latin names in any document
         self.families: list[str] = []
-        for script in wanted:
-            regular, bold = library.files_for(script)
-            family = regular.stem.lower().replace("-regular", "")
-            if family in self.families:
-                continue  # Latin, Cyrillic and Greek share one font
-            for style, path in (("", regular), ("B", bold)):
+        for family, faces in document_families(self.locale, texts, fonts):
+            for style, face in zip(("", "B"), faces):
                 fontkey = family + style
-                self.fonts[fontkey] = library.face(path).new_font(len(self.fonts) + 1,
-                                                                  fontkey, style)
+                self.fonts[fontkey] = face.new_font(len(self.fonts) + 1, fontkey, style)
             self.families.append(family)
         if len(self.families) > 1:
             self.set_fallback_fonts(self.families[1:], exact_match=False)

@@ -5,8 +5,12 @@ provisional or final wording, and the QR code of every enabled format (EU DCC, S
 Health Card, W3C VC) — the signed texts stored with the certificate, so the QR codes are
 exactly what was signed.
 
-Fonts, shaping and the embedded font programs come from :mod:`cowin_kit.pdf` (parsed and
-subset once per process); a certificate costs its QR images and its own objects.
+The page is written directly by :mod:`cowin_kit.pdf_page` (fonts, shaping and the embedded
+font programs of :mod:`cowin_kit.pdf`, parsed and subset once per process; the fonts'
+objects, the logo's image and the labels' shaped text made once): a certificate costs its
+QR images, the shaping of its own texts and its content stream. What that writer cannot
+draw (a character none of its fonts has, a word wider than its column, a page overflow)
+is drawn with fpdf2 (:class:`cowin_kit.pdf.Document`) in the same layout.
 
 The pack's logo (``certificates.logo``) travels inside the installed pack document (the
 installer inlines it), so every process can draw it; it is decoded once per process."""
@@ -14,13 +18,15 @@ installer inlines it), so every process can draw it; it is decoded once per proc
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 from babel.dates import format_date
 from flask_babel import force_locale
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.certificates import shc
@@ -31,10 +37,13 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.pdf import Document, is_rtl
+from cowin_kit.pdf_page import DoesNotFit, PageWriter, bilevel_image
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling.models import Facility
 from cowin_kit.vaccination.models import Dose
 from cowin_kit.vaccination.services import vaccine_product
+
+log = logging.getLogger(__name__)
 
 QR_SIZE_MM = 58
 # QR images: pixels per module and quiet zone (modules). The mask pattern is fixed: segno's
@@ -43,7 +52,6 @@ QR_SIZE_MM = 58
 QR_SCALE = 3
 QR_BORDER = 4
 QR_MASK = 2
-QR_IMAGE_MODE = "1"
 
 
 def _localized(names: dict[str, str] | None, locale: str, default: str = "") -> str:
@@ -93,17 +101,40 @@ def qr_image(kind: str, text: str) -> Image.Image:
     """The QR code of ``text`` as a black-and-white image: the module matrix of
     :func:`cowin_kit.certificates.qr.module_matrix` (exactly segno's, fixed mask), a quiet
     zone, QR_SCALE pixels per module. Signed texts never change, so a certificate
-    downloaded again reuses its image (and its PDF encoding, see Document.shared_image)."""
+    downloaded again reuses its image and its PDF form (made with it: :func:`bilevel_image`)."""
     width, cells = module_matrix(kind, text, QR_MASK)
-    modules = Image.frombytes("L", (width, width), cells.translate(_CELL_TO_GRAY))
+    # The image's packed rows (1 bit a pixel, 1 white) made with C-level bytes and int
+    # operations, a quarter of the cost of drawing it with Pillow and encoding it for the
+    # PDF: the module rows with their quiet zone as ASCII bits, padded to whole bytes with
+    # light modules, parsed as one integer, each byte widened to QR_SCALE bytes, each row
+    # cut to the image's width and repeated QR_SCALE times.
     side = width + 2 * QR_BORDER
-    image = Image.new("L", (side, side), 255)
-    image.paste(modules, (QR_BORDER, QR_BORDER))
-    return image.resize((side * QR_SCALE, side * QR_SCALE), Image.NEAREST).convert(
-        QR_IMAGE_MODE, dither=Image.Dither.NONE)
+    padded = -(-side // 8) * 8
+    left, right = b"1" * QR_BORDER, b"1" * (padded - width - QR_BORDER)
+    bits = cells.translate(_CELL_TO_BIT)
+    rows = left + (right + left).join([bits[start:start + width]
+                                       for start in range(0, len(bits), width)]) + right
+    packed = int(rows, 2).to_bytes(len(rows) // 8, "big")
+    wide = b"".join(map(_WIDENED.__getitem__, packed))
+    pixels = side * QR_SCALE
+    row_bytes, step = (pixels + 7) // 8, padded * QR_SCALE // 8
+    blank = b"\xff" * row_bytes * (QR_BORDER * QR_SCALE)
+    body = b"".join([wide[start:start + row_bytes] * QR_SCALE
+                     for start in range(0, len(wide), step)])
+    return bilevel_image(pixels, pixels, blank + body + blank)
 
 
-_CELL_TO_GRAY = bytes.maketrans(b"\x00\x01", b"\xff\x00")
+_CELL_TO_BIT = bytes.maketrans(b"\x00\x01", b"10")  # a dark module is a black (0) bit
+
+
+def _widened(byte: int) -> bytes:
+    value = 0
+    for bit in range(7, -1, -1):
+        value = (value << QR_SCALE) | (((1 << QR_SCALE) - 1) if byte >> bit & 1 else 0)
+    return value.to_bytes(QR_SCALE, "big")
+
+
+_WIDENED = [_widened(byte) for byte in range(256)]  # every bit repeated QR_SCALE times
 
 
 def _labels(locale: str) -> dict[str, str]:
@@ -138,6 +169,22 @@ def _label_texts() -> dict[str, str]:
     }
 
 
+def _status_texts(locale: str, dose: int, total: int, provisional: bool) -> tuple[str, str]:
+    """The status wording and the "dose x of y" text in ``locale`` (remembered per
+    snapshot of the pack: a few combinations serve every certificate)."""
+    with force_locale(locale):
+        status = (_("Provisional certificate: dose %(dose)s of %(total)s. A final certificate "
+                    "is issued when the schedule is complete.", dose=dose, total=total)
+                  if provisional else
+                  _("Final certificate: the vaccination schedule is complete."))
+        return status, _("%(dose)s of %(total)s", dose=dose, total=total)
+
+
+@lru_cache(maxsize=4096)  # Babel formats each time; the same days recur on every page
+def _long_date(day: date, locale: str) -> str:
+    return format_date(day, format="long", locale=locale)
+
+
 @dataclass(frozen=True)
 class _IdType:
     code: str
@@ -158,11 +205,24 @@ def _id_type(session: Session, pack: ActivePack, id_type_id: int | None) -> _IdT
     return _IdType(row.code, row.labels) if row is not None else None
 
 
+@lru_cache(maxsize=1)
+def _dose_rows() -> Select:
+    """A dose with its person and facility (built once: constructing a statement costs
+    more than its cached compilation)."""
+    return (select(Dose, Beneficiary, Facility)
+            .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
+            .outerjoin(Facility, Facility.id == Dose.facility_id)
+            .where(Dose.id == bindparam("dose_id")))
+
+
 def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                locale: str) -> CertificateView:
     from cowin_kit.certificates.services import build_record
 
-    dose = session.get(Dose, certificate.dose_id)
+    # The dose, its person and its facility in one round trip (into the session's
+    # identity map, where build_record and the look-ups below find them).
+    found = session.execute(_dose_rows(), {"dose_id": certificate.dose_id}).first()
+    dose = found[0] if found is not None else session.get(Dose, certificate.dose_id)
     record = build_record(session, pack, dose, certificate.id, certificate.issued_at,
                           certificate.expires_at)
     beneficiary = session.get(Beneficiary, certificate.beneficiary_id)
@@ -174,16 +234,12 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
         or _localized(pack.document.get("name"), locale)
     vaccination = record.vaccination
     labels = dict(pack.memo(("certificates", "pdf_labels", locale), lambda: _labels(locale)))
-    with force_locale(locale):
-        status = (_("Provisional certificate: dose %(dose)s of %(total)s. A final certificate "
-                    "is issued when the schedule is complete.",
-                    dose=vaccination.dose, total=vaccination.total_doses)
-                  if certificate.provisional else
-                  _("Final certificate: the vaccination schedule is complete."))
-        dose_text = _("%(dose)s of %(total)s", dose=vaccination.dose,
-                      total=vaccination.total_doses)
-    birth = ((labels["birth_date"], format_date(beneficiary.birth_date, format="long",
-                                                locale=locale))
+    status, dose_text = pack.memo(
+        ("certificates", "pdf_status", locale, vaccination.dose, vaccination.total_doses,
+         bool(certificate.provisional)),
+        lambda: _status_texts(locale, vaccination.dose, vaccination.total_doses,
+                              bool(certificate.provisional)))
+    birth = ((labels["birth_date"], _long_date(beneficiary.birth_date, locale))
              if beneficiary.birth_date else (labels["birth_year"], str(beneficiary.birth_year)))
     id_label = (_localized(id_type.labels, locale) or id_type.code) if id_type else labels["id"]
     person = [(labels["name"], beneficiary.name), birth,
@@ -198,12 +254,11 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
             (labels["manufacturer"], product.manufacturer or ""),
             (labels["lot"], dose.lot),
             (labels["dose"], dose_text),
-            (labels["date"], format_date(vaccination.date, format="long", locale=locale)),
+            (labels["date"], _long_date(vaccination.date, locale)),
             (labels["centre"], centre),
             (labels["vaccinator"], dose.vaccinator or ""),
             (labels["certificate_id"], certificate.id),
-            (labels["issued"], format_date(certificate.issued_at.date(), format="long",
-                                           locale=locale))]
+            (labels["issued"], _long_date(certificate.issued_at.date(), locale))]
     codes = []
     if certificate.dcc:
         codes.append((labels["dcc"], qr_image("dcc", certificate.dcc)))
@@ -217,7 +272,92 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                            labels=labels, logo=pack_logo(pack))
 
 
+# The page's geometry (millimetres), as the fpdf2 drawing's.
+MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM = 15, 12, 15, 12
+LABEL_WIDTH = 55
+RULE_GRAY, LABEL_GRAY = 180, 90
+
+
 def certificate_pdf(view: CertificateView) -> bytes:
+    """The certificate's PDF: drawn by the page writer of :mod:`cowin_kit.pdf_page`
+    (fast), or with fpdf2 when that cannot draw it (a character none of its fonts has, a
+    word wider than its box, a page overflow); both give the same layout."""
+    try:
+        return _fast_certificate_pdf(view)
+    except DoesNotFit as reason:
+        log.info("certificate PDF drawn with fpdf2 (%s)", reason)
+        return _fpdf_certificate_pdf(view)
+
+
+def _fast_certificate_pdf(view: CertificateView) -> bytes:
+    """The layout of :func:`_fpdf_certificate_pdf`, written directly (same positions)."""
+    labels = view.labels
+    page = PageWriter(view.locale, view.texts())
+    rtl = view.rtl  # the logo's side and the codes' order (text follows the locale)
+    left, right = MARGIN_LEFT, page.w - MARGIN_RIGHT
+    bottom = page.h - MARGIN_BOTTOM
+    y = MARGIN_TOP
+
+    def paragraph(text: str, y: float, size: float, bold: bool, gap: float,
+                  left: float = left, right: float = right) -> float:
+        return page.text_lines(left, y, right - left, size * 0.5, text, size=size,
+                               bold=bold) + gap
+
+    logo_bottom = None
+    head_left, head_right = left, right
+    if view.logo is not None:
+        page.image(view.logo, right - LOGO_MM if rtl else left, y, LOGO_MM, LOGO_MM)
+        logo_bottom = y + LOGO_MM + 2
+        if rtl:
+            head_right = right - LOGO_MM - 4
+        else:
+            head_left = left + LOGO_MM + 4
+    if view.issuer:
+        y = paragraph(view.issuer, y, 11, True, 1, head_left, head_right)
+    y = paragraph(view.title, y, 18, True, 2, head_left, head_right)
+    if logo_bottom is not None:
+        y = max(y, logo_bottom)
+    y = paragraph(view.status, y, 10, False, 3)
+    width = right - left
+    label_x = right - LABEL_WIDTH if page.rtl else left
+    value_x = left if page.rtl else left + LABEL_WIDTH
+
+    def section(heading: str, rows: list[tuple[str, str]], y: float) -> float:
+        page.line(left, y, right, y, gray=RULE_GRAY)
+        y = paragraph(heading, y + 2, 12, True, 1)
+        for index, (label, value) in enumerate(rows):
+            if bottom - y < 11:
+                raise DoesNotFit("the rows run past the page")
+            below_label = y + 5.5
+            if label:
+                below_label = page.text_lines(label_x, y, LABEL_WIDTH - 2, 5.5, label,
+                                              size=10, gray=LABEL_GRAY)
+            below_value = page.text_lines(value_x, y, width - LABEL_WIDTH, 5.5, value,
+                                          size=11, bold=index == 0)
+            y = max(below_value, below_label) + 1
+        return y + 2
+
+    y = section(labels["person"], view.person, y)
+    y = section(labels["vaccination"], view.vaccination, y)
+    if view.codes:
+        page.line(left, y, right, y, gray=RULE_GRAY)
+        y = paragraph(labels["codes"], y + 2, 12, True, 2)
+        count = len(view.codes)
+        size = min(QR_SIZE_MM, (width - 6 * (count - 1)) / count)
+        if bottom - y < size + 12:
+            raise DoesNotFit("the QR codes run past the page")
+        gap = (width - count * size) / max(count - 1, 1) if count > 1 else 0
+        start = left + ((width - size) / 2 if count == 1 else 0)
+        order = list(reversed(view.codes)) if rtl else view.codes
+        for index, (caption, image) in enumerate(order):
+            x = start + index * (size + gap)
+            page.image(image, x, y, size, size)
+            page.cell(x, y + size + 1, size, 4.5, caption, size=9, align="C")
+    return page.to_bytes(title=view.title)
+
+
+def _fpdf_certificate_pdf(view: CertificateView) -> bytes:
+    """The certificate drawn with fpdf2 (:class:`cowin_kit.pdf.Document`)."""
     labels = view.labels
     pdf = Document(view.locale, view.texts())
     pdf.set_title(view.title)

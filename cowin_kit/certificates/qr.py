@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import operator
 
 import segno
 from segno import consts
@@ -132,6 +133,8 @@ class _Layout:
         for position, index in enumerate(order):
             source[index] = position
         self.source = source
+        # picks every cell's bit out of the stream in one C-level call (3x map's speed)
+        self.pick = operator.itemgetter(*source)
         self.stream_length = len(order) + 1
         self.blocks = [(ec.num_data, ec.num_total - ec.num_data)
                        for ec in consts.ECC[version][error] for _i in range(ec.num_blocks)]
@@ -204,7 +207,7 @@ def module_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
     message = _final_message(layout, data)
     stream = bin(int.from_bytes(message, "big") | (1 << 8 * len(message)))[3:]
     stream = stream.translate(_STREAM_CELLS).encode("ascii").ljust(layout.stream_length, b"\0")
-    cells = bytes(map(stream.__getitem__, layout.source))
+    cells = bytes(layout.pick(stream))
     cells = (int.from_bytes(cells, "big") ^ layout.template_int).to_bytes(len(cells), "big")
     found = (layout.width, cells)
     if layout.verified is None:
@@ -217,7 +220,12 @@ def module_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
 _MODES = {"alphanumeric": consts.MODE_ALPHANUMERIC}
 _ERRORS = {"l": consts.ERROR_LEVEL_L, "m": consts.ERROR_LEVEL_M, "q": consts.ERROR_LEVEL_Q,
            "h": consts.ERROR_LEVEL_H}
-_ALNUM = {char: value for value, char in enumerate(consts.ALPHANUMERIC_CHARS.decode())}
+_NOT_ALNUM = 0xFF
+# byte -> its value in alphanumeric mode (0-44); other bytes: find() gives -1, % 256 0xFF
+_ALNUM_CODES = bytes(consts.ALPHANUMERIC_CHARS.find(bytes([byte])) % 256 for byte in range(256))
+_BITS11 = [format(value, "011b") for value in range(45 * 45)]
+_BITS6 = [format(value, "06b") for value in range(45)]
+_BITS_OF_3_DIGITS = {f"{value:03d}": format(value, "010b") for value in range(1000)}
 _STREAM_CELLS = str.maketrans("01", "\x00\x01")
 # Character count bits per mode for versions 1-9, 10-26, 27-40 (ISO 18004 table 3).
 _COUNT_BITS = {consts.MODE_NUMERIC: (10, 12, 14), consts.MODE_ALPHANUMERIC: (9, 11, 13),
@@ -231,21 +239,28 @@ def _data_codewords(segments: list[tuple[str, int]], error: int) -> tuple[int, b
     value, length = 0, 0
     lengths = []
     for text, mode in segments:
+        # The data bits are joined as a string of binary digits and parsed once (C-level
+        # work): shifting one growing integer per character pair is quadratic.
         if mode == consts.MODE_ALPHANUMERIC:
-            codes = [_ALNUM[c] for c in text]
-            for i in range(0, len(codes) - 1, 2):
-                value = (value << 11) | (45 * codes[i] + codes[i + 1])
+            codes = text.encode("ascii").translate(_ALNUM_CODES)  # non-ASCII: ValueError
+            if _NOT_ALNUM in codes:
+                raise KeyError("not alphanumeric")
+            binary = "".join(map(_BITS11.__getitem__, map(
+                operator.add, map((45).__mul__, codes[0::2]), codes[1::2])))
             if len(codes) % 2:
-                value = (value << 6) | codes[-1]
+                binary += _BITS6[codes[-1]]
+            value = int(binary, 2) if binary else 0
             bits, count = 11 * (len(codes) // 2) + 6 * (len(codes) % 2), len(codes)
         elif mode == consts.MODE_NUMERIC:
             if not text.isascii() or not text.isdigit():
                 raise ValueError("not numeric")
-            for i in range(0, len(text) - 2, 3):
-                value = (value << 10) | int(text[i:i + 3])
             rest = len(text) % 3
+            whole = len(text) - rest
+            binary = "".join(map(_BITS_OF_3_DIGITS.__getitem__,
+                                 [text[i:i + 3] for i in range(0, whole, 3)]))
             if rest:
-                value = (value << (3 * rest + 1)) | int(text[-rest:])
+                binary += format(int(text[whole:]), f"0{3 * rest + 1}b")
+            value = int(binary, 2) if binary else 0
             bits, count = 10 * (len(text) // 3) + (0, 4, 7)[rest], len(text)
         elif mode == consts.MODE_BYTE:
             raw = text.encode("iso-8859-1")
