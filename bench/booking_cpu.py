@@ -24,6 +24,13 @@ or 409 fully_booked, or any oversell.
 
 --profile cprofile|pyinstrument runs one more round under the profiler and prints the
 top of the profile and the statements of a request (profiled rounds are not figures).
+
+--analyze runs ANALYZE on the database after the warm-up and after each round (not timed,
+on a connection of its own, not counted as the app's backends). It stands in for
+autovacuum's ANALYZE, which is off on the benchmark machine's server: without it the
+plans PostgreSQL keeps for the app's prepared statements are those made for nearly empty
+tables, and the statement that finds a member's live appointments scans the whole,
+growing appointment table, so PostgreSQL's CPU per booking grows with every round.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> dict:
     tight_seats = max(1, per_session // 2)
     ample = per_session + 10
     results: dict = {"benchmark": "booking_cpu", "machine_cpus": os.cpu_count(),
+                     "analyze": args.analyze,
                      "client": "Flask test client, in-process, one thread",
                      "sessions": args.sessions, "accounts": total, "warmup": args.warmup,
                      "seats": {"tight_sessions": args.tight, "tight_dose1_seats": tight_seats,
@@ -109,6 +117,8 @@ def measure(app, instance: BenchInstance, requests: list[tuple[str, str]], round
         position += count
 
     book(args.warmup)
+    if args.analyze:
+        analyze(instance)
     backends = instance.backend_pids()
     for number, count in enumerate(rounds, 1):
         statements.clear()
@@ -118,6 +128,8 @@ def measure(app, instance: BenchInstance, requests: list[tuple[str, str]], round
         book(count)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         db = sum(process_cpu(p) for p in backends) - db0
+        if args.analyze:
+            analyze(instance)
         sql = sum(n for s, n in statements.items() if s not in ("COMMIT", "ROLLBACK"))
         figures = {"requests": count, "statuses": dict(statuses),
                    "app_cpu_ms": round(1000 * cpu / count, 2),
@@ -139,6 +151,19 @@ def measure(app, instance: BenchInstance, requests: list[tuple[str, str]], round
         print(f"  {n / rounds[-1]:5.2f}  {statement}")
     if profiled:
         profile(args.profile, lambda: book(profiled), args.top, args.profile_out)
+
+
+def analyze(instance: BenchInstance) -> None:
+    """ANALYZE every table, as autovacuum would (see --analyze): the statistics change, so
+    PostgreSQL plans the app's prepared statements again."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(instance.database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
 
 
 def profile(kind: str, work, top: int, out: str | None = None) -> None:
@@ -174,6 +199,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--tight", type=int, default=2,
                         help="sessions with dose-1 seats for half of their requests")
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE after the warm-up and each round (stands in for autovacuum)")
     add_cpu_bench_options(parser, "bookings")
     args = parser.parse_args()
     if args.rounds < 1 or args.bookings < args.rounds:

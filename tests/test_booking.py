@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from cowin_kit.audit.models import AuditEvent
 from cowin_kit.db import get_database
 from cowin_kit.errors import RuleViolation
 from cowin_kit.geography.models import Location
@@ -138,6 +139,113 @@ def test_book_list_and_the_second_booking_of_a_dose_is_refused(reg_app):
     appointment = v2["beneficiaries"][0]["appointments"][0]
     assert appointment["appointment_id"] == body["booking_id"]
     assert appointment["slot"] == "09:00AM-11:00AM" and appointment["dose"] == 1
+
+
+def test_the_booking_answer_is_the_listing_s_and_each_appointment_is_audited(reg_app):
+    """The 201 answer (built from the rows the booking read and wrote) says what the
+    listing says of the same appointments, in every language the facility is named in;
+    every appointment has its appointment.book audit event, by the citizen."""
+    session_id = publish(reg_app, days_ahead=5)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        scheduling.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
+                                   location_code="IN-KL-TVM", postal_code="695001",
+                                   names={"hi": "मेडिकल कॉलेज पीएचसी"})
+        session.commit()
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    booked = client.post("/api/v1/appointments?lang=hi", headers=auth(token), json={
+        "session_id": session_id, "slot": "11:00-13:00", "beneficiaries": refs, "dose": 1})
+    assert booked.status_code == 201, booked.get_json()
+    body = booked.get_json()
+    listing = client.get("/api/v1/appointments?lang=hi", headers=auth(token)).get_json()
+    assert sorted(body["appointments"], key=lambda a: a["appointment_id"]) == sorted(
+        listing["appointments"], key=lambda a: a["appointment_id"])
+    first = body["appointments"][0]
+    assert first["facility_name"] == "मेडिकल कॉलेज पीएचसी" and first["slot"] == "11:00-13:00"
+    assert first["status"] == "booked"
+    assert first["reschedules_left"] == reg_app.config["COWIN_KIT"]["MAX_RESCHEDULES"]
+    assert [a["beneficiary"] for a in body["appointments"]] == refs  # in member order
+    refused = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "11:00-13:00", "beneficiaries": refs[:1],
+        "dose": 2})
+    assert refused.status_code == 422  # dose 2 before dose 1 was given: nothing written
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        account = session.scalars(select(CitizenAccount)).one()
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "appointment.book").order_by(AuditEvent.id)).all()
+        assert sorted(e.object_id for e in events) == sorted(
+            a["appointment_id"] for a in body["appointments"])
+        for event in events:
+            assert event.object_type == "appointment"
+            assert (event.actor_type, event.actor_id) == ("citizen", str(account.id))
+            assert event.request_id and event.occurred_at.tzinfo is not None
+            assert event.details == {"booking": body["booking_id"],
+                                     "vaccination_session": session_id, "dose": 1}
+        rows = session.scalars(select(Appointment).order_by(Appointment.id)).all()
+        assert {(r.id, r.booking_id, r.session_id, r.dose_number, r.status, r.account_id,
+                 r.reschedule_count) for r in rows} == {
+            (a["appointment_id"], body["booking_id"], session_id, 1, "booked", account.id, 0)
+            for a in body["appointments"]}
+
+
+def test_a_member_already_booked_is_told_so_even_when_the_session_is_full(reg_app):
+    """The live-appointment check comes before the seats are claimed (as before), and the
+    booking service hands back the appointments it wrote."""
+    session_id = publish(reg_app, capacity={1: 1})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        from cowin_kit.config.runtime import active_pack
+
+        account = session.scalars(select(CitizenAccount)).one()
+        booked = scheduling.book(session, active_pack(), account, session_id=session_id,
+                                 slot="09:00AM-11:00AM", reference_ids=[ref])
+        stored = session.get(Appointment, booked[0].id)
+        assert (stored.booking_id, stored.dose_number, stored.slot_id, stored.status) == (
+            booked[0].booking_id, booked[0].dose_number, booked[0].slot_id, "booked")
+    again = client.post("/api/v1/appointments", headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]})
+    assert again.status_code == 409 and again.get_json()["code"] == "already_booked"
+    assert booked_counts(reg_app, session_id) == ({1: 1}, 1, 1)
+
+
+def test_a_second_live_appointment_refused_by_the_index_gives_its_seats_back(reg_app,
+                                                                            monkeypatch):
+    """Two requests of the same member racing past the live-appointment check: the partial
+    unique index refuses the second appointment, which answers already_booked and rolls its
+    seats back (the race is made here by hiding the live appointment from the check)."""
+    session_id = publish(reg_app, capacity={1: 5})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    request = {"session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]}
+    assert client.post("/api/v1/appointments", headers=auth(token),
+                       json=request).status_code == 201
+    read = scheduling._members_and_history
+    monkeypatch.setattr(scheduling, "_members_and_history",
+                        lambda *args: read(*args)[:2] + (set(),))
+    again = client.post("/api/v1/appointments", headers=auth(token), json=request)
+    assert again.status_code == 409 and again.get_json()["code"] == "already_booked"
+    assert booked_counts(reg_app, session_id) == ({1: 1}, 1, 1)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "appointment.book")) == 1
+
+
+def test_v2_schedule_answers_the_booking_id(reg_app):
+    session_id = publish(reg_app)
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, token, 2)
+    response = client.post("/api/v2/appointment/schedule", headers=auth(token), json={
+        "dose": 1, "session_id": session_id, "slot": "11:00AM-01:00PM", "beneficiaries": refs})
+    assert response.status_code == 200, response.get_json()
+    confirmation = response.get_json()["appointment_confirmation_no"]
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert set(session.scalars(select(Appointment.booking_id))) == {confirmation}
+    assert booked_counts(reg_app, session_id) == ({1: 2, 2: 0}, 2, 2)
 
 
 def test_fully_booked_all_or_nothing(reg_app):

@@ -95,6 +95,27 @@ def _booking_json(appointments: list[Appointment]) -> dict:
         "appointments": [appointment_json(a) for a in appointments]})
 
 
+def _booked_json(booking: services.Booking) -> dict:
+    """_booking_json of a new booking, from the rows book_seats read and wrote (the
+    appointment_json of each appointment, without reading them again)."""
+    session, slot = booking.session, booking.slot
+    names = session.facility_names
+    # the locale only matters if the facility has names per language (working it out is
+    # about half of the answer's CPU)
+    facility_name = (names.get(request_locale()) if names else None) or session.facility_name
+    maximum = current_app.config["COWIN_KIT"]["MAX_RESCHEDULES"]
+    references = {member.id: member.reference_id for member in booking.members}
+    return BOOKING_OUT.dump({"booking_id": booking.booking_id, "appointments": [{
+        "appointment_id": row["id"], "booking_id": row["booking_id"],
+        "beneficiary": references[row["beneficiary_id"]],
+        "dose": row["dose_number"], "session_id": session.id,
+        "date": session.session_date, "slot": slot.label,
+        "facility_code": session.facility_code, "facility_name": facility_name,
+        "status": row["status"],
+        "reschedules_left": max(0, maximum - row["reschedule_count"]),
+    } for row in booking.rows]})
+
+
 @bp.get("/appointments")
 @doc("Live appointments of my account", response=schemas.AppointmentListOut, auth="citizen",
      tag="booking")
@@ -112,10 +133,10 @@ def list_appointments():
      response=schemas.BookingOut, status=201, auth="citizen", tag="booking")
 def book():
     data = load(BOOK_IN)
-    appointments = services.book(get_session(), pack(), citizen(),
-                                 session_id=str(data["session_id"]), slot=data["slot"],
-                                 reference_ids=data["beneficiaries"], dose=data.get("dose"))
-    return jsonify(_booking_json(appointments)), 201
+    booking = services.book_seats(get_session(), pack(), citizen(),
+                                  session_id=str(data["session_id"]), slot=data["slot"],
+                                  reference_ids=data["beneficiaries"], dose=data.get("dose"))
+    return jsonify(_booked_json(booking)), 201
 
 
 @bp.post("/appointments/<booking_id>/reschedule")

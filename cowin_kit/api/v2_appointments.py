@@ -106,15 +106,25 @@ def _vaccine_label(names: dict[str, str]) -> str:
     return (names.get("en") or next(iter(names.values()))).upper()
 
 
-def _session_fields(item: services.SessionAvailability, locale: str) -> dict:
+def _session_fields(item: services.SessionAvailability, locale: str,
+                    labels: dict | None = None) -> dict:
+    """A session's CoWIN fields; ``labels`` remembers vaccine labels for one answer (its
+    sessions share a few products' names documents)."""
     session, available = item.session, item.available
+    names = item.product_names
+    if labels is None:
+        vaccine = _vaccine_label(names)
+    else:
+        vaccine = labels.get(id(names))
+        if vaccine is None:
+            vaccine = labels[id(names)] = _vaccine_label(names)
     out = {
         "session_id": session.id, "date": _cowin_day(session.session_date),
         "available_capacity": max(0, sum(available.values())),
         "available_capacity_dose1": max(0, available.get(1, 0)),
         "available_capacity_dose2": max(0, available.get(2, 0)),
         "min_age_limit": session.min_age,
-        "vaccine": _vaccine_label(item.product_names), "fee": _whole_fee(session.fee),
+        "vaccine": vaccine, "fee": _whole_fee(session.fee),
         "slots": [slot.cowin_label for slot in item.slots],
     }
     if session.max_age is not None:
@@ -125,21 +135,21 @@ def _session_fields(item: services.SessionAvailability, locale: str) -> dict:
 def _flat_sessions(centres: list[services.CentreAvailability], locale: str) -> Response:
     sessions = []
     memo: dict = {}
+    labels: dict = {}  # the names documents outlive the answer: ids stay unique
     for centre in centres:
         base = _centre_fields(centre, locale, memo)
         for item in centre.sessions:
-            flat = base.copy()
-            flat.update(_session_fields(item, locale))
-            sessions.append(flat)
+            sessions.append(base | _session_fields(item, locale, labels))
     return jsonify(sessions=sessions)
 
 
 def _calendar(centres: list[services.CentreAvailability], locale: str) -> Response:
     out = []
     memo: dict = {}
+    labels: dict = {}
     for centre in centres:
         fields_ = _centre_fields(centre, locale, memo)
-        sessions = [_session_fields(item, locale) for item in centre.sessions]
+        sessions = [_session_fields(item, locale, labels) for item in centre.sessions]
         if centre.facility.fee_type == "Paid":
             fees = {}
             for item, session_fields in zip(centre.sessions, sessions):
@@ -268,20 +278,26 @@ class CancelIn(Schema):
                                         validate=validate.Length(min=1, max=20))
 
 
+# One instance of each schema per process (see cowin_kit/api/scheduling.py).
+SCHEDULE_IN = ScheduleIn()
+RESCHEDULE_IN = RescheduleIn()
+CANCEL_IN = CancelIn()
+
+
 @bp.post("/appointment/schedule")
 @booking_limited
 def schedule():
-    data = load(ScheduleIn())
-    appointments = services.book(get_session(), pack(), citizen(),
-                                 session_id=str(data["session_id"]), slot=data["slot"],
-                                 reference_ids=data["beneficiaries"], dose=data["dose"])
-    return jsonify(appointment_confirmation_no=appointments[0].booking_id)
+    data = load(SCHEDULE_IN)
+    booking = services.book_seats(get_session(), pack(), citizen(),
+                                  session_id=str(data["session_id"]), slot=data["slot"],
+                                  reference_ids=data["beneficiaries"], dose=data["dose"])
+    return jsonify(appointment_confirmation_no=booking.booking_id)
 
 
 @bp.post("/appointment/reschedule")
 @booking_limited
 def reschedule():
-    data = load(RescheduleIn())
+    data = load(RESCHEDULE_IN)
     services.reschedule(get_session(), pack(), citizen(), booking_id=data["appointment_id"],
                         session_id=str(data["session_id"]), slot=data["slot"])
     return "", 204
@@ -290,7 +306,7 @@ def reschedule():
 @bp.post("/appointment/cancel")
 @booking_limited
 def cancel():
-    data = load(CancelIn())
+    data = load(CANCEL_IN)
     services.cancel(get_session(), citizen(), booking_id=data["appointment_id"],
                     reference_ids=data.get("beneficiariesToCancel"))
     return "", 204

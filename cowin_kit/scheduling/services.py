@@ -14,18 +14,20 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
-    Text, any_, bindparam, cast, func, literal, null, select, union_all, update,
+    String, Text, any_, bindparam, cast, exists, func, insert, literal, null, select,
+    type_coerce, union_all, update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from cowin_kit import metrics
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
+from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import new_uuid
+from cowin_kit.db import new_uuid, utcnow
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.registration.rules import age_on
@@ -142,16 +144,25 @@ def _refused(exc: rules.BookingRefused) -> RuleViolation:
 
 def _build_statements() -> dict[str, Any]:
     """The booking's queries, built once (on first use, when every mapper is known) rather
-    than per request; the values are bound when each runs."""
+    than per request; the values are bound when each runs. The booking reads and writes
+    plain rows with Core statements on the tables (no ORM objects, no identity map, no
+    unit of work): measured per booking, loading and flushing ORM objects cost more CPU
+    than the statements themselves."""
     doses = (select(literal("dose"), Dose.beneficiary_id, Dose.dose_number, VaccineProduct.code,
                     Dose.administered_at)
              .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
              .where(Dose.beneficiary_id.in_(bindparam("ids", expanding=True))))
-    live = (select(literal("live"), Appointment.beneficiary_id, Appointment.dose_number, null(),
-                   null())
-            .where(Appointment.beneficiary_id.in_(bindparam("ids", expanding=True)),
-                   Appointment.status == "booked"))
     seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
+    sessions, facilities = VaccinationSession.__table__.c, Facility.__table__.c
+    members, given = Beneficiary.__table__.c, Dose.__table__.c
+    products, appointments = VaccineProduct.__table__.c, Appointment.__table__.c
+    owned = (members.account_id == bindparam("account_id"),
+             members.reference_id.in_(bindparam("reference_ids", expanding=True)))
+
+    def none(column: Any) -> Any:
+        # a NULL typed as ``column``: the first SELECT of a UNION types the result columns
+        return type_coerce(null(), column.type)
+
     return {
         # _claim's conditional UPDATEs (the same SQL as when built per call on the ORM
         # classes; as Core statements they cost a third of the CPU)
@@ -165,18 +176,87 @@ def _build_statements() -> dict[str, Any]:
             update(SessionSlot.__table__)
             .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity)
             .values(booked=slots.booked + 1)),
+        # the session with its facility, slots and seats per dose: one row per slot and
+        # dose (outer joins, as the ORM's joined loading of these relationships did)
         "bookable_session": (
-            select(VaccinationSession, Facility)
-            .join(Facility, Facility.id == VaccinationSession.facility_id)
-            .where(VaccinationSession.id == bindparam("session_id"))
-            .options(joinedload(VaccinationSession.slots),
-                     joinedload(VaccinationSession.capacities))),
-        "owned_beneficiaries": select(Beneficiary).where(
-            Beneficiary.account_id == bindparam("account_id"),
-            Beneficiary.reference_id.in_(bindparam("reference_ids", expanding=True))),
+            select(sessions.id, sessions.facility_id, sessions.session_date,
+                   sessions.product_id, sessions.min_age, sessions.max_age, sessions.status,
+                   facilities.code, facilities.name, facilities.names,
+                   slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity)
+            .select_from(VaccinationSession.__table__
+                         .join(Facility.__table__, facilities.id == sessions.facility_id)
+                         .outerjoin(SessionSlot.__table__, slots.session_id == sessions.id)
+                         .outerjoin(SessionDoseCapacity.__table__,
+                                    seats.session_id == sessions.id))
+            .where(sessions.id == bindparam("session_id"))
+            .order_by(slots.starts_at, slots.id, seats.dose_number)),
+        # the account's members named in the request, their given doses and their live
+        # appointments: one round trip (kind, member id, then the columns of each kind)
+        "members_and_history": union_all(
+            select(literal("member"), members.id, members.reference_id, members.name,
+                   members.birth_year, members.birth_date, none(given.dose_number),
+                   none(products.code), none(given.administered_at))
+            .where(*owned),
+            select(literal("dose"), given.beneficiary_id, null(), null(), null(), null(),
+                   given.dose_number, products.code, given.administered_at)
+            .select_from(Dose.__table__
+                         .join(Beneficiary.__table__, members.id == given.beneficiary_id)
+                         .join(VaccineProduct.__table__, products.id == given.product_id))
+            .where(*owned),
+            select(literal("live"), appointments.beneficiary_id, null(), null(), null(), null(),
+                   appointments.dose_number, null(), null())
+            .select_from(Appointment.__table__
+                         .join(Beneficiary.__table__,
+                               members.id == appointments.beneficiary_id))
+            .where(*owned, appointments.status == "booked")),
+        "insert_appointment": insert(Appointment.__table__),
+        "insert_audit": insert(AuditEvent.__table__),
+        "book_member_postgresql": _book_member_statement(),
         "doses": doses,
-        "doses_and_live": union_all(doses, live),
     }
+
+
+_APPOINTMENT_COLUMNS = ("id", "booking_id", "beneficiary_id", "session_id", "slot_id",
+                        "dose_number", "status", "reschedule_count", "account_id",
+                        "created_at", "updated_at")
+_AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
+                  "object_id", "request_id", "source_ip", "details")
+
+
+def _book_member_statement() -> Any:
+    """PostgreSQL: one member's booking in one statement (one round trip instead of four):
+    claim_dose's UPDATE, then claim_slot's only if a dose seat was taken, then the
+    appointment INSERT only if a slot seat was taken, then its audit event, chained by
+    their RETURNING rows in data-modifying CTEs. Each UPDATE is the conditional one of
+    _claim, evaluated on the locked row, so the seats are still taken atomically; the
+    statement returns the appointment's id if the member got both seats and no row if
+    not (the caller then rolls the transaction back, as _claim does)."""
+    seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
+    appointments, events = Appointment.__table__, AuditEvent.__table__
+    dose = (update(SessionDoseCapacity.__table__)
+            .where(seats.session_id == bindparam("claim_session"),
+                   seats.dose_number == bindparam("claim_dose"),
+                   seats.booked < seats.capacity)
+            .values(booked=seats.booked + 1)
+            .returning(seats.dose_number).cte("claimed_dose"))
+    slot = (update(SessionSlot.__table__)
+            .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity,
+                   exists(select(dose.c.dose_number)))
+            .values(booked=slots.booked + 1)
+            .returning(slots.id).cte("claimed_slot"))
+    booked = (insert(appointments)
+              .from_select(_APPOINTMENT_COLUMNS,
+                           select(*[bindparam(f"a_{name}", type_=appointments.c[name].type)
+                                    for name in _APPOINTMENT_COLUMNS])
+                           .where(exists(select(slot.c.id))))
+              .returning(appointments.c.id).cte("booked"))
+    return (insert(events)
+            .from_select(_AUDIT_COLUMNS,
+                         select(*[booked.c.id if name == "object_id"
+                                  else bindparam(f"e_{name}", type_=events.c[name].type)
+                                  for name in _AUDIT_COLUMNS])
+                         .select_from(booked))
+            .returning(events.c.object_id))
 
 
 _STATEMENTS: dict[str, Any] = {}
@@ -195,16 +275,89 @@ def _published_session(session: Session, session_id: str) -> VaccinationSession:
     return found
 
 
-def _bookable_session(session: Session, session_id: str) -> tuple[VaccinationSession, Facility]:
-    """The session as _published_session finds it, with its slots, its seats per dose and
-    its facility, in one round trip: a booking needs all of them (the facility for the
-    answer)."""
-    row = session.execute(_statement("bookable_session"),
-                          {"session_id": str(session_id)}).unique().first() \
+@dataclass(slots=True, eq=False)
+class BookingSlot:
+    """A slot as a booking reads it (a copy of its row), with SessionSlot's attribute names."""
+    id: int
+    starts_at: time
+    ends_at: time
+
+    @property
+    def label(self) -> str:
+        return f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+
+
+@dataclass(slots=True, eq=False)
+class DoseSeats:
+    dose_number: int
+    capacity: int
+
+
+@dataclass(slots=True, eq=False)
+class BookableSession:
+    """A session as a booking reads it, with its facility's code and names, its slots and
+    its seats per dose: the attributes of VaccinationSession that the rules read."""
+    id: str
+    facility_id: int
+    session_date: date
+    product_id: int
+    min_age: int
+    max_age: int | None
+    status: str
+    facility_code: str
+    facility_name: str
+    facility_names: dict[str, str]
+    slots: list[BookingSlot] = field(default_factory=list)
+    capacities: list[DoseSeats] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class BookingMember:
+    """A member as a booking reads it: what the rules and the answer need."""
+    id: int
+    reference_id: str
+    name: str
+    birth_year: int
+    birth_date: date | None
+
+
+@dataclass(slots=True, eq=False)
+class Booking:
+    """What book_seats wrote, with what the answer shows: ``rows`` are the appointment rows
+    inserted (column name -> value), in the order of ``members``."""
+    booking_id: str
+    rows: list[dict[str, Any]]
+    session: BookableSession
+    slot: BookingSlot
+    members: list[BookingMember]
+
+    @property
+    def appointments(self) -> list[Appointment]:
+        """The rows as Appointment objects (copies, not attached to any session)."""
+        return [Appointment(**row) for row in self.rows]
+
+
+def _bookable_session(connection: Any, session_id: str) -> BookableSession:
+    """The session as _published_session finds it, with its facility, slots and seats per
+    dose, in one round trip of plain rows."""
+    rows = connection.execute(_statement("bookable_session"),
+                              {"session_id": str(session_id)}).all() \
         if _looks_like_uuid(session_id) else None
-    if row is None:
+    if not rows:
         raise NotFound(_("No such session."), code="session_not_found")
-    return row[0], row[1]
+    first = rows[0]
+    found = BookableSession(*first[:10])
+    slot_ids: set[int] = set()
+    doses: set[int] = set()
+    for row in rows:  # one row per slot and dose: each slot and dose once, in order
+        if row[10] is not None and row[10] not in slot_ids:
+            slot_ids.add(row[10])
+            found.slots.append(BookingSlot(row[10], row[11], row[12]))
+        if row[13] is not None and row[13] not in doses:
+            doses.add(row[13])
+            found.capacities.append(DoseSeats(row[13], row[14]))
+    found.capacities.sort(key=lambda seats: seats.dose_number)
+    return found
 
 
 def _looks_like_uuid(value: str) -> bool:
@@ -229,31 +382,40 @@ def _cowin_slot_label(slot: SessionSlot) -> str:
     return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
 
-def _owned_beneficiaries(session: Session, account: CitizenAccount,
-                         reference_ids: list[str]) -> list[Beneficiary]:
+def _members_and_history(connection: Any, account: CitizenAccount, reference_ids: list[str]
+                         ) -> tuple[list[BookingMember], dict[int, list[rules.GivenDose]],
+                                    set[tuple[int, int]]]:
+    """The account's members named (ordered by id), the doses given to them, and their live
+    appointments as (member id, dose number): one round trip for all of them."""
     if not reference_ids or len(set(reference_ids)) != len(reference_ids):
         raise InvalidInput(_("Name each member once."), code="invalid_beneficiaries")
-    rows = list(session.scalars(_statement("owned_beneficiaries"),
-                                {"account_id": account.id,
-                                 "reference_ids": [str(r) for r in reference_ids]}))
-    if len(rows) != len(reference_ids):
-        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
-    return sorted(rows, key=lambda b: b.id)
-
-
-def _history(session: Session, member_ids: list[int], live: bool = False
-             ) -> tuple[dict[int, list[rules.GivenDose]], set[tuple[int, int]]]:
-    """The doses given to these members and, with ``live``, their live appointments as
-    (member id, dose number): one round trip for all members."""
-    query = _statement("doses_and_live" if live else "doses")
-    given: dict[int, list[rules.GivenDose]] = {member_id: [] for member_id in member_ids}
+    members: list[BookingMember] = []
+    given: dict[int, list[rules.GivenDose]] = {}
     booked: set[tuple[int, int]] = set()
-    for kind, member_id, number, code, at in session.execute(query, {"ids": member_ids}):
-        if kind == "dose":
-            given[member_id].append(rules.GivenDose(number, code, at.date()))
+    for kind, member_id, reference, name, year, born, number, code, at in connection.execute(
+            _statement("members_and_history"),
+            {"account_id": account.id, "reference_ids": [str(r) for r in reference_ids]}):
+        if kind == "member":
+            members.append(BookingMember(member_id, reference, name, year, born))
+        elif kind == "dose":
+            given.setdefault(member_id, []).append(rules.GivenDose(number, code, at.date()))
         else:
             booked.add((member_id, number))
-    return given, booked
+    if len(members) != len(reference_ids):
+        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+    members.sort(key=lambda member: member.id)
+    for member in members:
+        given.setdefault(member.id, [])
+    return members, given, booked
+
+
+def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
+    """The doses given to these members: one round trip for all members."""
+    given: dict[int, list[rules.GivenDose]] = {member_id: [] for member_id in member_ids}
+    for _kind, member_id, number, code, at in session.execute(_statement("doses"),
+                                                              {"ids": member_ids}):
+        given[member_id].append(rules.GivenDose(number, code, at.date()))
+    return given
 
 
 def _pack_rows(session: Session, pack: ActivePack | None, key: tuple, query) -> list:
@@ -281,23 +443,37 @@ def _session_facts(vaccination_session: VaccinationSession, product_code: str) -
         doses_offered=tuple(c.dose_number for c in vaccination_session.capacities if c.capacity > 0))
 
 
-def _claim(session: Session, vaccination_session: VaccinationSession, slot: SessionSlot,
-           dose_number: int) -> None:
+def _claim(session: Session, vaccination_session: VaccinationSession | BookableSession,
+           slot: SessionSlot | BookingSlot, dose_number: int) -> None:
     """Take one seat of the dose and one of the slot, atomically in the database: the
     conditional UPDATE is evaluated on the locked row, so two requests can never both
     take the last seat (no read-then-write race). The statements are prebuilt on the
-    tables (see _build_statements); pending changes are flushed first, as the session's
-    autoflush did when they were ORM statements."""
+    tables (see _build_statements) and run on the session's connection (they touch no ORM
+    object); pending changes are flushed first, as the session's autoflush did when they
+    were ORM statements."""
     if session.autoflush:
         session.flush()
-    taken = session.execute(_statement("claim_dose"),
-                            {"claim_session": vaccination_session.id,
-                             "claim_dose": dose_number}).rowcount
+    connection = session.connection()
+    taken = connection.execute(_statement("claim_dose"),
+                               {"claim_session": vaccination_session.id,
+                                "claim_dose": dose_number}).rowcount
     if taken == 1:
-        taken = session.execute(_statement("claim_slot"), {"claim_slot": slot.id}).rowcount
+        taken = connection.execute(_statement("claim_slot"), {"claim_slot": slot.id}).rowcount
     if taken != 1:
-        session.rollback()
-        raise FullyBooked(_("This session is fully booked. Please choose another one."))
+        raise _fully_booked(session)
+
+
+def _fully_booked(session: Session) -> FullyBooked:
+    """The error of a seat not taken, after rolling back the seats taken before it."""
+    session.rollback()
+    return FullyBooked(_("This session is fully booked. Please choose another one."))
+
+
+def _already_booked(session: Session) -> Conflict:
+    """The error of an appointment the partial unique index refused (the same member
+    booked the same dose at the same moment), after rolling back."""
+    session.rollback()
+    return Conflict(_("An appointment for this dose already exists."), code="already_booked")
 
 
 def _release(session: Session, appointment: Appointment) -> None:
@@ -335,7 +511,7 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
     local_now = _local_now(pack, now)
     hour, minute = _cutoff()
     if given_by_member is None:
-        given_by_member = _history(session, [member.id for member in members])[0]
+        given_by_member = _history(session, [member.id for member in members])
     plan = []
     for member in members:
         given = given_by_member[member.id]
@@ -352,62 +528,78 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
     return plan
 
 
-def _hold(session: Session, *objects: object) -> None:
-    """Keep these objects referenced until the session is closed. The identity map holds
-    objects weakly; the answer built after the commit looks them up again (session.get),
-    which finds them there instead of reading them again."""
-    session.info.setdefault("cowin_kit.held", []).extend(objects)
-
-
 def book(session: Session, pack: ActivePack, account: CitizenAccount, *, session_id: str,
          slot: str, reference_ids: list[str], dose: int | None = None,
          now: datetime | None = None) -> list[Appointment]:
     """Book one seat per member in one transaction: all members get a seat, or none."""
-    vaccination_session, facility = _bookable_session(session, session_id)
+    return book_seats(session, pack, account, session_id=session_id, slot=slot,
+                      reference_ids=reference_ids, dose=dose, now=now).appointments
+
+
+def book_seats(session: Session, pack: ActivePack, account: CitizenAccount, *,
+               session_id: str, slot: str, reference_ids: list[str], dose: int | None = None,
+               now: datetime | None = None) -> Booking:
+    """book(), with the session, slot and members the answer shows.
+
+    Reads and writes plain rows on the session's connection and transaction (see
+    _build_statements): the rules, the conditional UPDATEs that take the seats, and the
+    appointment and audit rows (audit.values: the event audit.record would add) are as
+    with ORM objects, and commit or roll back together. On PostgreSQL each member's seats,
+    appointment and audit event are one statement (_book_member_statement)."""
+    if session.autoflush:
+        session.flush()  # what the caller added is seen, as autoflush did for ORM queries
+    connection = session.connection()
+    vaccination_session = _bookable_session(connection, session_id)
     chosen_slot = _slot(vaccination_session, slot)
-    members = _owned_beneficiaries(session, account, reference_ids)
-    given, live = _history(session, [member.id for member in members], live=True)
+    members, given, live = _members_and_history(connection, account, reference_ids)
     plan = _check_members(session, pack, vaccination_session, members, dose, now, given)
     for member, dose_number in plan:
         if (member.id, dose_number) in live:
             raise Conflict(_("%(name)s already has an appointment for dose %(n)d.",
                              name=member.name, n=dose_number), code="already_booked")
     booking_id = new_uuid()
-    appointments = []
+    moment = utcnow()
+    appointments, events = [], []
     for member, dose_number in plan:
-        _claim(session, vaccination_session, chosen_slot, dose_number)
-        appointment = Appointment(id=new_uuid(), booking_id=booking_id, beneficiary_id=member.id,
-                                  session_id=vaccination_session.id, slot_id=chosen_slot.id,
-                                  dose_number=dose_number, account_id=account.id)
-        session.add(appointment)
-        appointments.append(appointment)
-    # The audit events go into the same flush as the appointments (their ids are drawn
-    # above); if the flush fails, the rollback discards both.
-    for appointment in appointments:
-        audit.record(session, "appointment.book", "appointment", appointment.id,
-                     booking=booking_id, vaccination_session=vaccination_session.id,
-                     dose=appointment.dose_number)
+        row = dict(id=new_uuid(), booking_id=booking_id, beneficiary_id=member.id,
+                   session_id=vaccination_session.id, slot_id=chosen_slot.id,
+                   dose_number=dose_number, status="booked", reschedule_count=0,
+                   account_id=account.id, created_at=moment, updated_at=moment)
+        appointments.append(row)
+        events.append(audit.values("appointment.book", "appointment", row["id"],
+                                   booking=booking_id,
+                                   vaccination_session=vaccination_session.id,
+                                   dose=dose_number))
     try:
-        session.flush()
-    except IntegrityError:  # the same member booked the same dose at the same moment
-        session.rollback()
-        raise Conflict(_("An appointment for this dose already exists."),
-                       code="already_booked") from None
+        if connection.dialect.name == "postgresql":
+            statement = _statement("book_member_postgresql")
+            for row, event in zip(appointments, events):
+                values = {f"a_{name}": value for name, value in row.items()}
+                values.update((f"e_{name}", value) for name, value in event.items())
+                values.update(claim_session=row["session_id"], claim_dose=row["dose_number"],
+                              claim_slot=row["slot_id"])
+                if connection.execute(statement, values).first() is None:
+                    raise _fully_booked(session)
+        else:
+            for row in appointments:
+                _claim(session, vaccination_session, chosen_slot, row["dose_number"])
+            connection.execute(_statement("insert_appointment"), appointments)
+            connection.execute(_statement("insert_audit"), events)
+    except IntegrityError:
+        raise _already_booked(session) from None
     if plugins.wants("appointment_booked"):
-        facility_code = session.get(Facility, vaccination_session.facility_id).code
         references = {member.id: member.reference_id for member in members}
-        for appointment in appointments:
-            plugins.queue_hook(session, "appointment_booked", appointment_id=appointment.id,
+        for row in appointments:
+            plugins.queue_hook(session, "appointment_booked", appointment_id=row["id"],
                                booking_id=booking_id,
-                               reference_id=references[appointment.beneficiary_id],
-                               dose_number=appointment.dose_number,
+                               reference_id=references[row["beneficiary_id"]],
+                               dose_number=row["dose_number"],
                                session_id=vaccination_session.id,
                                session_date=vaccination_session.session_date,
-                               facility_code=facility_code)
+                               facility_code=vaccination_session.facility_code)
     session.commit()
     metrics.APPOINTMENTS_BOOKED.inc(len(appointments))
-    _hold(session, vaccination_session, facility, *members)
-    return appointments
+    return Booking(booking_id, appointments, vaccination_session, chosen_slot, members)
 
 
 def booking_appointments(session: Session, account: CitizenAccount, booking_id: str,
@@ -651,6 +843,21 @@ def _one_of(column: Any, name: str, dialect: str, inline: bool = False) -> Any:
                                 literal_execute=inline and dialect == "postgresql"))
 
 
+def _one_of_session_ids(column: Any, dialect: str) -> Any:
+    """``column`` is one of the session ids bound as ``ids`` (see :func:`_session_ids`). On
+    PostgreSQL the ids travel as one comma-separated text split by the server: psycopg
+    converts a Python list of 133 strings into an array parameter in Python code, which
+    cost more than the statement's own execution."""
+    if dialect == "postgresql":
+        return column == any_(func.string_to_array(bindparam("ids", type_=String), ","))
+    return _one_of(column, "ids", dialect)
+
+
+def _session_ids(ids: list[str], dialect: str) -> Any:
+    """The ``ids`` parameter of :func:`_one_of_session_ids` (ids are UUIDs: no commas)."""
+    return ",".join(ids) if dialect == "postgresql" else ids
+
+
 def _availability_statement(dialect: str, name: str) -> Any:
     statement = _AVAILABILITY_STATEMENTS.get((dialect, name))
     if statement is not None:
@@ -663,11 +870,11 @@ def _availability_statement(dialect: str, name: str) -> Any:
         statement = select(_LOCATION.id).where(_one_of(_LOCATION.parent_id, "parents", dialect))
     elif name == "seats":
         statement = (select(_SEATS.session_id, _SEATS.dose_number, _SEATS.capacity - _SEATS.booked)
-                     .where(_one_of(_SEATS.session_id, "ids", dialect)))
+                     .where(_one_of_session_ids(_SEATS.session_id, dialect)))
     elif name == "slots":
         statement = (select(_SLOT.id, _SLOT.session_id, _SLOT.starts_at, _SLOT.ends_at,
                             _SLOT.capacity, _SLOT.booked)
-                     .where(_one_of(_SLOT.session_id, "ids", dialect))
+                     .where(_one_of_session_ids(_SLOT.session_id, dialect))
                      .order_by(_SLOT.starts_at))
     elif name == "near":
         statement = select(*_FACILITY_COLUMNS).where(
@@ -858,7 +1065,7 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
     seats_statement = _availability_statement(dialect, "seats")
     slots_statement = _availability_statement(dialect, "slots")
     for chunk_start in range(0, len(ids), _ID_CHUNK):
-        chunk = {"ids": ids[chunk_start:chunk_start + _ID_CHUNK]}
+        chunk = {"ids": _session_ids(ids[chunk_start:chunk_start + _ID_CHUNK], dialect)}
         for session_id, dose_number, left in session.execute(seats_statement, chunk).all():
             seats = capacities.get(session_id)
             if seats is None:
