@@ -515,7 +515,7 @@ def verify_cose_signature(cose: CoseSign1, public_key) -> bool:
         if alg == ALG_ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
             if len(cose.signature) != 64:
                 return False
-            public_key.verify(ecdsa_raw_to_der(cose.signature), tbs, ec.ECDSA(hashes.SHA256()))
+            public_key.verify(ecdsa_raw_to_der(cose.signature), tbs, _ES256)
             return True
         if alg == ALG_PS256 and isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(cose.signature, tbs,
