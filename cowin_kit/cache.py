@@ -84,9 +84,27 @@ def _unpack(entry: bytes) -> tuple[str, bytes, bytes]:
     return tag.decode("ascii"), rest[:size], rest[size:]
 
 
+_GZIP_ACCEPTED: dict[str, bool] = {}
+
+
 def _accepts_gzip() -> bool:
-    header = request.headers.get("Accept-Encoding")
-    return bool(header) and "gzip" in header and request.accept_encodings["gzip"] > 0
+    """Whether Accept-Encoding allows gzip (``gzip``, ``x-gzip`` or ``*``, not at q=0);
+    clients send a few distinct headers, so each is parsed once."""
+    header = request.environ.get("HTTP_ACCEPT_ENCODING")
+    if not header:
+        return False
+    accepted = _GZIP_ACCEPTED.get(header)
+    if accepted is None:
+        accepted = request.accept_encodings["gzip"] > 0 or \
+            request.accept_encodings["x-gzip"] > 0
+        if len(_GZIP_ACCEPTED) >= 1024:  # arbitrary headers cannot grow it
+            _GZIP_ACCEPTED.clear()
+        _GZIP_ACCEPTED[header] = accepted
+    return accepted
+
+
+_VARY = "Accept-Language, Cookie"
+_VARY_GZIP = "Accept-Encoding, Accept-Language, Cookie"
 
 
 def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -101,7 +119,9 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
         if ttl <= 0:
             return view(*args, **kwargs)
         cache = current_app.extensions["cowin_kit.cache"]
-        key = f"v3|{get_locale()}|{request.full_path}"  # v3: entries carry ETag and gzip
+        environ = request.environ  # the raw path and query: as unique, cheaper than parsed
+        key = f"v3|{get_locale()}|{environ.get('PATH_INFO', '')}?" \
+              f"{environ.get('QUERY_STRING', '')}"  # v3: entries carry ETag and gzip
         entry = cache.get(key)
         if entry is not None:
             tag, body, packed = _unpack(entry)
@@ -112,9 +132,11 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
             _tag, entry = _entry(response.get_data())
             cache.set(key, entry, ttl)
             tag, body, packed = _unpack(entry)
-        headers = {"Cache-Control": f"public, max-age={ttl}"}
+        # The answer's language follows Accept-Language and the cookies (see
+        # cowin_kit.web.ui._select_locale): shared caches must key on them too.
+        headers = {"Cache-Control": f"public, max-age={ttl}", "Vary": _VARY}
         if packed:
-            headers["Vary"] = "Accept-Encoding"
+            headers["Vary"] = _VARY_GZIP
             if _accepts_gzip():
                 # a representation of its own: its own strong ETag
                 headers["ETag"] = f'"{tag}-gzip"'

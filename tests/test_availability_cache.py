@@ -22,6 +22,8 @@ def test_large_answers_are_served_gzipped_to_clients_that_accept_it(reg_app):
     plain = client.get(url)
     assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
     assert len(plain.get_data()) >= 1024 and "Accept-Encoding" in plain.headers["Vary"]
+    # the language comes from these request headers: shared caches must key on them
+    assert {"Accept-Language", "Cookie"} <= {v.strip() for v in plain.headers["Vary"].split(",")}
     for _attempt in range(2):  # the second from the cache
         packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
         assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"

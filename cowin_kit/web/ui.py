@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError
 from flask import (
-    Blueprint, Flask, Response, flash, has_request_context, render_template, request, session,
+    Blueprint, Flask, Response, current_app, flash, has_request_context, render_template,
+    request, session,
 )
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from marshmallow import Schema
@@ -202,8 +203,17 @@ def _select_locale(fallback) -> str:
     if not has_request_context():
         return fallback()
     offered, default = offered_locales()
-    key = (tuple(offered), default, request.args.get("lang"), session.get("locale"),
-           request.cookies.get(LOCALE_COOKIE), request.headers.get("Accept-Language"))
+    environ = request.environ
+    # Only what the request carries is parsed: no query string parse without "lang=", no
+    # cookie parse or session opened without cookies (a cached answer needs neither).
+    explicit = request.args.get("lang") if b"lang=" in request.query_string else None
+    chosen = cookie = None
+    if environ.get("HTTP_COOKIE"):
+        cookie = request.cookies.get(LOCALE_COOKIE)
+        if current_app.config["SESSION_COOKIE_NAME"] in request.cookies:
+            chosen = session.get("locale")
+    key = (tuple(offered), default, explicit, chosen, cookie,
+           environ.get("HTTP_ACCEPT_LANGUAGE"))
     found = _RESOLVED_LOCALES.get(key)
     if found is None:
         found = _resolve_locale(offered, key[2], key[3], key[4], fallback)
