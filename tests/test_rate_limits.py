@@ -3,24 +3,41 @@ set; when empty, nothing is counted app-wide while routes keep their own limits.
 
 from __future__ import annotations
 
+import pytest
+
 from cowin_kit import create_app
+from cowin_kit.db import get_database
+
+from conftest import _empty_tables
 
 
-def _app(database_url, tmp_path, **settings):
-    return create_app({"ENV": "test", "DATABASE_URL": database_url,
-                       "INSTANCE_PATH": str(tmp_path / "instance"),
-                       "NOTIFIER": f"file:{tmp_path / 'out.jsonl'}", **settings})
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Apps with settings of the test's own; their rows and connections go afterwards."""
+    made = []
+
+    def make(**settings):
+        app = create_app({"ENV": "test", "DATABASE_URL": database_url,
+                          "INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
+                          "NOTIFIER": f"file:{tmp_path / 'out.jsonl'}", **settings})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        _empty_tables(get_database(app).engine)
+        get_database(app).dispose()
 
 
-def test_the_default_limit_applies_to_every_call_when_set(database_url, tmp_path):
-    client = _app(database_url, tmp_path, API_LIMITS_PER_IP="3/minute").test_client()
+def test_the_default_limit_applies_to_every_call_when_set(make_app):
+    client = make_app(API_LIMITS_PER_IP="3/minute").test_client()
     statuses = [client.get("/healthz").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
 
-def test_no_default_limit_but_route_limits_still_hold(database_url, tmp_path):
-    app = _app(database_url, tmp_path, OTP_LIMITS_PER_IP="2/hour",
-               OTP_LIMITS_PER_NUMBER="100/hour", OTP_RESEND_COOLDOWN_SECONDS=0)
+def test_no_default_limit_but_route_limits_still_hold(make_app):
+    app = make_app(OTP_LIMITS_PER_IP="2/hour", OTP_LIMITS_PER_NUMBER="100/hour",
+                   OTP_RESEND_COOLDOWN_SECONDS=0)
     client = app.test_client()
     assert all(client.get("/healthz").status_code == 200 for _ in range(50))
     statuses = [client.post("/api/v1/auth/otp", json={"mobile": f"98765432{n:02d}"}).status_code

@@ -39,21 +39,28 @@ def count(app, model, *where):
         return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def test_queue_check_in_secret_code_and_recording(reg_app):
-    client = reg_app.test_client()
-    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
-    vaccinator = staff_token(reg_app, client, "vax.one", "vaccinator", facility_code="F-TVM-1")
-    citizen = sign_in(reg_app, client)
-    (ref,) = add_members(reg_app, client, citizen, 1)
-    from cowin_kit.scheduling import services as scheduling
+def _booked_for_today(reg_app, client, username):
+    """A session today at F-TVM-1, a vaccinator there, and one member booked on it (in
+    the morning, before the same-day cut-off): (vaccinator token, citizen token, ref)."""
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.registration.models import CitizenAccount
+    from cowin_kit.scheduling import services as scheduling
 
+    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
+    vaccinator = staff_token(reg_app, client, username, "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, citizen, 1)
     with reg_app.test_request_context(), get_database(reg_app).session() as session:
         account = session.scalars(select(CitizenAccount)).one()
-        morning = datetime.now(timezone.utc).replace(hour=3, minute=0)
         scheduling.book(session, active_pack(), account, session_id=session_id,
-                        slot="00:00-23:59", reference_ids=[ref], now=morning)
+                        slot="00:00-23:59", reference_ids=[ref],
+                        now=datetime.now(timezone.utc).replace(hour=3, minute=0))
+    return vaccinator, citizen, ref
+
+
+def test_queue_check_in_secret_code_and_recording(reg_app):
+    client = reg_app.test_client()
+    vaccinator, citizen, ref = _booked_for_today(reg_app, client, "vax.one")
 
     today = client.get("/api/v1/vaccinator/today", headers=auth(vaccinator)).get_json()
     assert today["facility"] == "F-TVM-1"
@@ -180,20 +187,8 @@ def test_a_recorded_dose_commits_with_its_outbox_row_and_audit_event(reg_app, mo
 
 
 def test_a_booked_dose_completes_the_appointment(reg_app):
-    from cowin_kit.config.runtime import active_pack
-    from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.scheduling import services as scheduling
-
     client = reg_app.test_client()
-    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
-    vaccinator = staff_token(reg_app, client, "vax.appt", "vaccinator", facility_code="F-TVM-1")
-    citizen = sign_in(reg_app, client)
-    (ref,) = add_members(reg_app, client, citizen, 1)
-    with reg_app.test_request_context(), get_database(reg_app).session() as session:
-        account = session.scalars(select(CitizenAccount)).one()
-        scheduling.book(session, active_pack(), account, session_id=session_id,
-                        slot="00:00-23:59", reference_ids=[ref],
-                        now=datetime.now(timezone.utc).replace(hour=3, minute=0))
+    vaccinator, citizen, ref = _booked_for_today(reg_app, client, "vax.appt")
     with reg_app.app_context(), get_database(reg_app).session() as session:
         booked_at = session.scalars(select(Appointment)).one().updated_at
     recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
