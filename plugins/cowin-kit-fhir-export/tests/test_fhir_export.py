@@ -4,10 +4,8 @@ a FHIR R4 server would reject: the Bundle, and the required fields of each resou
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
-import uuid
 import zoneinfo
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,18 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 from cowin_kit_fhir_export import queue
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from cowin_kit import create_app, migrate, plugins
 from cowin_kit.cli import main
-from cowin_kit.config.examples import example_packs
 from cowin_kit.config.installer import install_pack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling import services as scheduling
+from cowin_kit.testing import database_url, example_pack  # noqa: F401  (fixture)
 
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -137,27 +134,6 @@ def test_the_stub_refuses_what_a_fhir_server_would():
         "entry[0]: protocolApplied.doseNumberPositiveInt required"]
 
 
-PG_SERVER_URL = os.environ.get("COWIN_KIT_TEST_DATABASE_URL", "")
-
-
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_SERVER_URL else []))
-def database_url(request, tmp_path):
-    """An empty database: SQLite, and PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kit.db'}"
-        return
-    name = f"cowin_kit_plugin_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture
 def fhir_server():
     stub = FhirStub()
@@ -167,11 +143,7 @@ def fhir_server():
 
 @pytest.fixture
 def kit(tmp_path, fhir_server, database_url):
-    packs = example_packs()
-    if "IN" not in packs:
-        # Outside the kit's repository the plugin's tests cannot run; in CI that is a failure.
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(
-            "the example country packs of the cowin-kit repository are needed")
+    india = example_pack("IN")
     settings = {"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                 "DATABASE_URL": database_url,
                 "PLUGINS": ["fhir-export"], "FHIR_EXPORT_URL": fhir_server.url,
@@ -182,7 +154,7 @@ def kit(tmp_path, fhir_server, database_url):
         migrate.upgrade(engine)
         assert migrate.upgrade_plugins(engine, plugins.enabled_plugins()) == [
             "plugin fhir-export at fhir0001"]
-        install_pack(session, load_pack(packs["IN"]))
+        install_pack(session, load_pack(india))
         district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
         scheduling.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
                                    location_code=district.code, postal_code="695001",
