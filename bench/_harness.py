@@ -208,7 +208,7 @@ class GunicornConfig:
 
     def describe(self) -> str:
         return (f"gunicorn -k {self.worker_class} -w {self.workers} --threads {self.threads} "
-                f"--keep-alive {self.keepalive}")
+                f"--keep-alive {self.keepalive} --preload")
 
 
 class Gunicorn:
@@ -226,6 +226,9 @@ class Gunicorn:
                    "--bind", f"127.0.0.1:{self.port}", "--workers", str(c.workers),
                    "--threads", str(c.threads), "--worker-class", c.worker_class,
                    "--keep-alive", str(c.keepalive), "--backlog", "2048",
+                   # as gunicorn.conf.py does by default (WEB_PRELOAD): the app is built once
+                   # before the fork, so no worker is still importing it when a phase starts
+                   "--preload",
                    "--log-level", "warning", "--error-logfile", str(self.log_path)]
         self.process = subprocess.Popen(command, env=self.instance.env, cwd=self.instance.tmp,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
