@@ -40,6 +40,16 @@ def _drop_pg_database(server_url: str, name: str) -> None:
     admin.dispose()
 
 
+
+def need_tool(command: str, package: str) -> None:
+    """Skip the test when ``command`` (from Debian's ``package``) is missing; under CI=true
+    fail instead (.ci/run installs it, so a CI run must not pass by skipping)."""
+    import shutil
+
+    if shutil.which(command) is None:
+        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(
+            f"{command} ({package}) is not installed")
+
 @pytest.fixture(scope="session")
 def vectors() -> Path:
     """The shared conformance vectors (../shared/vectors or COWIN_KIT_VECTORS). Missing

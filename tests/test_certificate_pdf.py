@@ -5,10 +5,8 @@ account's own members."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
 from click.testing import CliRunner
 
 from cowin_kit.certificates import qr, services
@@ -18,14 +16,14 @@ from cowin_kit.cli import main
 from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
 from test_registration_api import auth, reg_app, sign_in  # noqa: F401
 from test_slip import label, nfc, pdf_text
+from conftest import need_tool
 
 ISSUER_EN = "Ministry of Health and Family Welfare"
 ISSUER_HI = "स्वास्थ्य एवं परिवार कल्याण मंत्रालय"
 
 
 def qr_texts_in(data: bytes, tmp_path) -> list[str]:
-    if shutil.which("pdfimages") is None:
-        pytest.skip("pdfimages (poppler-utils) is not installed")
+    need_tool("pdfimages", "poppler-utils")
     folder = tmp_path / "images"
     folder.mkdir()
     (tmp_path / "cert.pdf").write_bytes(data)
@@ -127,8 +125,7 @@ def test_the_pack_logo_is_drawn_from_the_installed_document(reg_app, vaccinated,
 
     from cowin_kit.config.runtime import active_pack
 
-    if shutil.which("pdfimages") is None:
-        pytest.skip("pdfimages (poppler-utils) is not installed")
+    need_tool("pdfimages", "poppler-utils")
     client, citizen, ref = vaccinated
     run_worker(reg_app)
     with reg_app.app_context():

@@ -6,7 +6,6 @@ writer cannot draw falls back to fpdf2."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -20,6 +19,7 @@ from cowin_kit.pdf import Document
 from cowin_kit.pdf_page import C_MARGIN, PageWriter
 
 from test_slip import nfc, pdf_text
+from conftest import need_tool
 
 DCC = "HC1:" + "6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N" * 8
 SHC = "shc:/" + "5676290952432060346029243740" * 30
@@ -72,8 +72,7 @@ def is_fast(data: bytes) -> bool:
 
 
 def qr_texts(data: bytes, tmp_path) -> list[str]:
-    if shutil.which("pdfimages") is None:
-        pytest.skip("pdfimages (poppler-utils) is not installed")
+    need_tool("pdfimages", "poppler-utils")
     (tmp_path / "c.pdf").write_bytes(data)
     folder = tmp_path / "images"
     folder.mkdir()
@@ -149,8 +148,7 @@ def test_long_values_wrap_as_fpdf2_wraps_them(locale, text):
 
 
 def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    need_tool("pdftoppm", "poppler-utils")
     (tmp_path / f"{name}.pdf").write_bytes(data)
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{name}.pdf"),
                     str(tmp_path / name)], check=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import unicodedata
 from datetime import timedelta
@@ -26,6 +25,7 @@ from cowin_kit.security import keyring
 
 from test_booking import add_members, publish, today
 from test_registration_api import auth, reg_app, sign_in  # noqa: F401
+from conftest import need_tool
 
 CENTRE_HI = "मेडिकल कॉलेज प्राथमिक स्वास्थ्य केंद्र"   # conjuncts: प्र, स्व, स्थ्य, न्द्र
 CENTRE_AR = "مركز الكلية الطبية الصحي"
@@ -37,8 +37,7 @@ def nfc(text: str) -> str:
 
 
 def pdf_text(data: bytes) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
+    need_tool("pdftotext", "poppler-utils")
     done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data,
                           capture_output=True, check=True)
     text = done.stdout.decode("utf-8").translate(BIDI_MARKS)
