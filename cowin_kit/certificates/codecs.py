@@ -45,25 +45,37 @@ _BASE45_TABLE = bytes(_BASE45_VALUES.get(chr(i), _INVALID) for i in range(256))
 def _b45_groups(values: bytes) -> bytes:
     """Whole groups (digit values c, d, e per group) to two bytes each, c + 45d + 2025e.
 
-    Done on big integers rather than a Python loop per group (a verification's largest
-    cost after the signature): each group's digit goes into a 3-byte slot of three
-    numbers, so A + 45 B + 2025 C computes every group at once (at most 91,124 < 2**24,
-    so no slot carries into the next); the slots' low two bytes are the output."""
+    Done on one big integer rather than a Python loop per group (a verification's largest
+    cost after the signature): read as a number, each group is a 3-byte slot; masking out
+    each slot's c, d and e bytes and adding c + 45 d + 2025 e computes every group at once
+    (at most 91,124 < 2**24, so no slot carries into the next); a valid group leaves the
+    slot's top byte zero and its low two bytes are the output."""
     groups = len(values) // 3
     if not groups:
         return b""
-    slots = []
-    for offset in range(3):
-        spread = bytearray(3 * groups)
-        spread[2::3] = values[offset::3]
-        slots.append(int.from_bytes(spread, "big"))
-    wide = (slots[0] + 45 * slots[1] + 2025 * slots[2]).to_bytes(3 * groups, "big")
-    if wide[0::3].count(0) != groups:
+    top, middle, low = _QR_SLOT_MASKS if groups <= _QR_GROUPS else _make_slot_masks(groups)
+    digits = int.from_bytes(values, "big")
+    wide = (((digits & top) >> 16) + 45 * ((digits & middle) >> 8)
+            + 2025 * (digits & low))
+    if wide & top:
         raise CodecError("base45_invalid", "Base45 triplet exceeds 65535")
+    slots = wide.to_bytes(3 * groups, "big")
     out = bytearray(2 * groups)
-    out[0::2] = wide[1::3]
-    out[1::2] = wide[2::3]
+    out[0::2] = slots[1::3]
+    out[1::2] = slots[2::3]
     return bytes(out)
+
+
+def _make_slot_masks(groups: int) -> tuple[int, int, int]:
+    """The masks of the top, middle and low byte of `groups` 3-byte slots. Masks made for
+    more slots serve fewer (an AND is as long as its shorter operand), so one set made for
+    the largest QR code serves every DCC."""
+    top = int.from_bytes(b"\xff\x00\x00" * groups, "big")
+    return top, top >> 8, top >> 16
+
+
+_QR_GROUPS = 1432  # 4,296 alphanumeric characters (QR version 40, level L) / 3
+_QR_SLOT_MASKS = _make_slot_masks(_QR_GROUPS)
 
 
 def b45decode(text: str) -> bytes:
@@ -125,6 +137,14 @@ def inflate_raw(data: bytes, limit: int = 1 << 20) -> bytes:
 
 def zlib_decompress(data: bytes, limit: int = 1 << 20) -> bytes:
     """Inflate a zlib stream (RFC 1950); raises CodecError('zlib_invalid')."""
+    if len(data) <= limit // _DEFLATE_MAX_RATIO:
+        # Too short to inflate beyond `limit`: one call, without a decompressor object.
+        try:
+            return zlib.decompress(data)
+        except zlib.error as exc:
+            if str(exc).startswith("Error -5 "):  # Z_BUF_ERROR: the input ended early
+                raise CodecError("zlib_invalid", "zlib stream is truncated") from None
+            raise CodecError("zlib_invalid", f"not a zlib stream: {exc}") from None
     decompressor = zlib.decompressobj()
     try:
         out = decompressor.decompress(data, limit)
@@ -135,6 +155,9 @@ def zlib_decompress(data: bytes, limit: int = 1 << 20) -> bytes:
     if not decompressor.eof:
         raise CodecError("zlib_invalid", "zlib stream is truncated")
     return out
+
+
+_DEFLATE_MAX_RATIO = 1032  # DEFLATE cannot expand a byte into more than 1,032 bytes
 
 
 # SMART Health Card numeric mode: each JWS character c becomes two digits, ord(c) - 45.

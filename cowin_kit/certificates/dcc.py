@@ -34,7 +34,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .codecs import CodecError, b45decode, b45encode, zlib_decompress
 from .icao import transliterate
-from .keys import dcc_kid, ecdsa_der_to_raw, ecdsa_raw_to_der
+# ecdsa_raw_to_der: no longer used here, still read as dcc.ecdsa_raw_to_der (bench/certificates.py)
+from .keys import dcc_kid, ecdsa_der_to_raw, ecdsa_raw_to_der  # noqa: F401
 from .record import VaccinationRecord
 
 PREFIX = "HC1:"
@@ -145,7 +146,26 @@ def cwt_claims(dcc: dict, *, issuer: str, issued_at: datetime, expires_at: datet
 
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", payload])
+    """The COSE Sig_structure ["Signature1", protected, b"", payload] as CBOR, written
+    out directly (the bytes cbor2.dumps gives: minimal-length heads)."""
+    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, b"\x40",
+                     _bstr_head(len(payload)), payload))
+
+
+_SIG1_HEAD = b"\x84\x6aSignature1"  # an array of four items, then the 10-character text
+
+
+def _bstr_head(length: int) -> bytes:
+    """The CBOR head of a byte string of `length` bytes (major type 2)."""
+    if length < 24:
+        return bytes((0x40 | length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    if length < 0x100000000:
+        return b"\x5a" + length.to_bytes(4, "big")
+    return b"\x5b" + length.to_bytes(8, "big")
 
 
 _ES256 = ec.ECDSA(hashes.SHA256())
@@ -320,10 +340,23 @@ _LEGACY_EKUS = {oid.replace(".1847.", ".0.1847."): oid for oid in DCC_EKUS}
 def key_usage_allows(usages: frozenset[str] | None, dcc: dict) -> bool:
     """Whether a signer with `usages` (see certificate_dcc_key_usages) may sign `dcc`:
     every entry type it holds (v, t, r) must be among them."""
+    return entry_types_allowed(dcc_entry_types_allowed(usages), dcc)
+
+
+def dcc_entry_types_allowed(usages: frozenset[str] | None) -> frozenset[str] | None:
+    """The DCC entry types (v, t, r) a signer with `usages` may sign; None: any."""
     if usages is None:
+        return None
+    return frozenset(kind for kind, eku in EKU_FOR_TYPE.items() if eku in usages)
+
+
+def entry_types_allowed(allowed: frozenset[str] | None, dcc: dict) -> bool:
+    """Whether `dcc` holds entries (v, t, r) and only of the `allowed` types (None: any
+    type, and no entry needed)."""
+    if allowed is None:
         return True
     kinds = entry_types(dcc)
-    return bool(kinds) and all(EKU_FOR_TYPE[kind] in usages for kind in kinds)
+    return bool(kinds) and allowed.issuperset(kinds)
 
 
 def _tlv(data: bytes, offset: int) -> tuple[int, int, int]:
@@ -440,17 +473,15 @@ def _decode_tag_epoch(value, immutable):  # CBOR tag 1: as RFC 3339 text, like t
 _SEMANTIC = {0: _decode_tag_date, 1: _decode_tag_epoch}
 
 
-def _cbor(data: bytes):
-    return cbor2.loads(data, semantic_decoders=_SEMANTIC)
-
-
 def decode_cose(data: bytes) -> CoseSign1:
     """Parse a COSE_Sign1 message: tagged (18), untagged, wrapped in a CWT tag (61) or
     tagged twice."""
-    try:
-        message = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises several types on malformed input
-        raise DccError("cose_invalid", f"not CBOR: {exc}") from None
+    message = _usual_cose(data)
+    if message is None:
+        try:
+            message = cbor2.loads(data)
+        except Exception as exc:  # cbor2 raises several types on malformed input
+            raise DccError("cose_invalid", f"not CBOR: {exc}") from None
     for _ in range(3):
         if isinstance(message, cbor2.CBORTag) and message.tag in (TAG_COSE_SIGN1, TAG_CWT):
             message = message.value
@@ -462,16 +493,68 @@ def decode_cose(data: bytes) -> CoseSign1:
     if not isinstance(protected_bytes, bytes) or not isinstance(payload, bytes) \
             or not isinstance(signature, bytes) or not hasattr(unprotected, "items"):
         raise DccError("cose_invalid", "COSE_Sign1 items have the wrong types")
-    protected: dict = {}
-    if protected_bytes:
-        try:
-            decoded = cbor2.loads(protected_bytes)
-        except Exception:
-            raise DccError("cose_invalid", "the protected header is not CBOR") from None
-        if not hasattr(decoded, "items"):
-            raise DccError("cose_invalid", "the protected header is not a map")
-        protected = dict(decoded)
+    protected = _read_protected_header(protected_bytes) if protected_bytes else {}
     return CoseSign1(protected_bytes, protected, dict(unprotected), payload, signature)
+
+
+def _read_protected_header(protected_bytes: bytes) -> dict:
+    """The decoded protected header (a new map each time). Every certificate of one
+    signer carries the same bytes, so a header of plain values is decoded once."""
+    items = _plain_protected_items(protected_bytes)
+    return dict(items) if items is not None else _decode_protected_header(protected_bytes)
+
+
+_PLAIN = (int, float, str, bytes, type(None))
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_protected_items(protected_bytes: bytes) -> tuple | None:
+    """The header's items when no value is mutable (safe to share), else None."""
+    header = _decode_protected_header(protected_bytes)
+    if all(isinstance(value, _PLAIN) for value in header.values()):
+        return tuple(header.items())
+    return None
+
+
+def _decode_protected_header(protected_bytes: bytes) -> dict:
+    try:
+        decoded = cbor2.loads(protected_bytes)
+    except Exception:
+        raise DccError("cose_invalid", "the protected header is not CBOR") from None
+    if not hasattr(decoded, "items"):
+        raise DccError("cose_invalid", "the protected header is not a map")
+    return dict(decoded)
+
+
+def _usual_cose(data: bytes) -> list | None:
+    """The four items of a COSE_Sign1 in the shape issuers write (tag 18, byte strings of
+    definite length, an empty unprotected map, nothing after), read without a CBOR
+    decoder; None for any other shape, which cbor2 then decodes."""
+    if data[:2] != b"\xd2\x84":
+        return None
+    items: list = []
+    offset, size = 2, len(data)
+    while len(items) < 4 and offset < size:
+        head = data[offset]
+        if len(items) == 1:  # the unprotected header
+            if head != 0xA0:
+                return None
+            items.append({})
+            offset += 1
+            continue
+        info = head & 0x1F
+        if head >> 5 != 2 or info > 27:  # not a byte string of definite length
+            return None
+        if info < 24:
+            start, length = offset + 1, info
+        else:
+            start = offset + 1 + (1 << (info - 24))
+            length = int.from_bytes(data[offset + 1:start], "big")
+        offset = start + length
+        if offset > size:
+            return None
+        items.append(data[start:offset])
+    return items if len(items) == 4 and offset == size else None
 
 
 @dataclass(frozen=True)
@@ -493,7 +576,7 @@ def _epoch(value) -> datetime | None:
 
 def decode_cwt(payload: bytes) -> Cwt:
     try:
-        claims = _cbor(payload)
+        claims = cbor2.loads(payload, semantic_decoders=_SEMANTIC)
     except Exception as exc:
         raise DccError("cwt_invalid", f"the COSE payload is not CBOR: {exc}") from None
     if not hasattr(claims, "get"):
@@ -507,15 +590,17 @@ def decode_cwt(payload: bytes) -> Cwt:
                _epoch(claims.get(CWT_EXP)), dcc)
 
 
-def verify_cose_signature(cose: CoseSign1, public_key) -> bool:
-    """Check the COSE signature with `public_key` (ES256 raw r||s, or PS256)."""
+def verify_cose_signature(cose: CoseSign1, public_key, to_be_signed: bytes | None = None
+                          ) -> bool:
+    """Check the COSE signature with `public_key` (ES256 raw r||s, or PS256).
+    `to_be_signed`: `cose.to_be_signed()` when the caller has it."""
     alg = cose.alg
-    tbs = cose.to_be_signed()
+    tbs = to_be_signed if to_be_signed is not None else cose.to_be_signed()
     try:
-        if alg == ALG_ES256 and isinstance(public_key, ec.EllipticCurvePublicKey):
+        if alg == ALG_ES256 and _is_ec_key(public_key):
             if len(cose.signature) != 64:
                 return False
-            public_key.verify(ecdsa_raw_to_der(cose.signature), tbs, _ES256)
+            public_key.verify(_es256_der(cose.signature), tbs, _ES256)
             return True
         if alg == ALG_PS256 and isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(cose.signature, tbs,
@@ -525,6 +610,44 @@ def verify_cose_signature(cose: CoseSign1, public_key) -> bool:
     except InvalidSignature:
         return False
     return False
+
+
+_EC_KEY_TYPES: set[type] = set()
+
+
+def _is_ec_key(public_key) -> bool:
+    """isinstance(public_key, EllipticCurvePublicKey), remembering the concrete classes
+    met (an ABC check costs about as much as the rest of the signature's set-up)."""
+    if type(public_key) in _EC_KEY_TYPES:
+        return True
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        _EC_KEY_TYPES.add(type(public_key))
+        return True
+    return False
+
+
+def _es256_der(signature: bytes) -> bytes:
+    """A 64-byte ES256 signature r || s as the DER SEQUENCE of two INTEGERs that
+    `cryptography` takes (ecdsa_raw_to_der's bytes, written out: always short lengths)."""
+    r = _der_integer(signature[:32])
+    s = _der_integer(signature[32:])
+    return b"".join((b"\x30", _DER_LENGTHS[len(r) + len(s)], r, s))
+
+
+def _der_integer(magnitude: bytes) -> bytes:
+    """A DER INTEGER of the unsigned big-endian `magnitude` (at most 32 bytes)."""
+    first = magnitude[0]
+    if first & 0x80:  # half of all values: a zero byte keeps them positive
+        return b"\x02\x21\x00" + magnitude
+    if first:
+        return b"\x02\x20" + magnitude
+    value = magnitude.lstrip(b"\x00") or b"\x00"
+    if value[0] & 0x80:
+        value = b"\x00" + value
+    return b"\x02" + _DER_LENGTHS[len(value)] + value
+
+
+_DER_LENGTHS = [bytes((n,)) for n in range(128)]
 
 
 SUPPORTED_ALGS = {ALG_ES256: ec.EllipticCurvePublicKey, ALG_PS256: rsa.RSAPublicKey}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .dcc import certificate_dcc_key_usages
+from .dcc import certificate_dcc_key_usages, dcc_entry_types_allowed
 from .keys import dcc_kid, jwk_thumbprint, public_key_from_jwk
 
 
@@ -35,6 +35,12 @@ class TrustedKey:
     issuer: str | None = None
     not_before: datetime | None = None
     not_after: datetime | None = None
+    # The DCC entry types (v, t, r) `key_usages` lets it sign, None: any. Derived here,
+    # once per key, so that a verification only compares sets.
+    dcc_entry_types: frozenset[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dcc_entry_types", dcc_entry_types_allowed(self.key_usages))
 
 
 def _read(source) -> bytes:

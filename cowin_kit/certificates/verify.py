@@ -28,6 +28,7 @@ Error codes
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -87,6 +88,10 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
     combined schema file or folder) turns on DCC JSON schema validation."""
     at = _moment(at)
     result = VerificationResult()
+    if isinstance(input, str) and input.startswith(dcc_format.PREFIX):  # the usual case
+        result.format = "dcc"
+        _dcc(input, result, trust, revoked, at, schema)
+        return _finish(result)
     texts = _texts(input, result)
     if texts is None:
         return _finish(result)
@@ -207,7 +212,7 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
     except dcc_format.DccError as exc:
         result.fail(exc.code, str(exc))
     if cwt is not None:
-        result.payload = cwt.dcc
+        result.payload = dcc = cwt.dcc
         result.issuer = cwt.issuer
         result.issued_at = cwt.issued_at
         result.expires_at = cwt.expires_at
@@ -216,15 +221,17 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
     if kid is None:
         result.fail("kid_missing", "the COSE headers carry no kid")
     else:
-        result.kid = base64.b64encode(kid).decode("ascii")
+        result.kid = _kid_text(kid)
         candidates = trust.dcc_keys(kid)
+        alg = cose.alg
         if not candidates:
             result.fail("kid_unknown", f"no trusted document signer with kid {result.kid}")
-        elif cose.alg not in dcc_format.SUPPORTED_ALGS:
-            result.fail("alg_unsupported", f"COSE algorithm {cose.alg!r} is not ES256/PS256")
+        elif alg not in dcc_format.SUPPORTED_ALGS:
+            result.fail("alg_unsupported", f"COSE algorithm {alg!r} is not ES256/PS256")
         else:
+            tbs = cose.to_be_signed()
             for candidate in candidates:
-                if dcc_format.verify_cose_signature(cose, candidate.public_key):
+                if dcc_format.verify_cose_signature(cose, candidate.public_key, tbs):
                     matched = candidate
                     break
             if matched is None:
@@ -232,7 +239,8 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
     if matched is not None:
         result.signature_valid = True
         if cwt is not None:
-            result.key_usage_ok = dcc_format.key_usage_allows(matched.key_usages, cwt.dcc)
+            # what the signer may sign was worked out once, when it was trusted
+            result.key_usage_ok = dcc_format.entry_types_allowed(matched.dcc_entry_types, dcc)
             if not result.key_usage_ok:
                 result.fail("key_usage_invalid",
                             "the document signer may not sign this certificate type")
@@ -243,7 +251,7 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
     _check_times(result, at)
     ids = []
     for kind in ("v", "t", "r"):
-        entries = cwt.dcc.get(kind)
+        entries = dcc.get(kind)
         if isinstance(entries, list):
             for entry in entries:
                 ci = entry.get("ci") if isinstance(entry, dict) else None
@@ -253,9 +261,15 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
     _check_revoked(result, ids, revoked)
     if schema is not None:
         validator = schema if isinstance(schema, DccSchema) else DccSchema.load(schema)
-        problems = validator.validate(cwt.dcc)
+        problems = validator.validate(dcc)
         if problems:
             result.fail("schema_invalid", "; ".join(problems[:5]))
+
+
+@functools.lru_cache(maxsize=256)
+def _kid_text(kid: bytes) -> str:
+    """The reported form of a DCC kid (base64); the few kids met are encoded once."""
+    return base64.b64encode(kid).decode("ascii")
 
 
 # --------------------------------------------------------------------------- SHC
