@@ -665,6 +665,22 @@ def count_statements(engine, width: int = 100) -> "collections.Counter[str]":
     def _count(_conn, _cursor, statement, _params, _context, _many):
         statements[" ".join(statement.split())[:width]] += 1
 
+    # statements run through the driver (cowin_kit.db.DriverStatement) pass no engine event
+    from cowin_kit.db import DriverStatement
+
+    run_on_driver = DriverStatement.execute
+    labels: dict[int, str] = {}
+
+    def counted(self, connection, values):
+        if connection.engine is engine:
+            if id(self) not in labels:  # compiled once, not in every measured request
+                labels[id(self)] = " ".join(str(self.statement.compile(
+                    dialect=connection.dialect)).split())[:width]
+            statements[labels[id(self)]] += 1
+        return run_on_driver(self, connection, values)
+
+    DriverStatement.execute = counted
+
     @event.listens_for(engine, "commit")
     def _commit(_conn):
         statements["COMMIT"] += 1

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
     run_bounded,
     DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig, InProcessApp,
-    ensure_wrk, log, replay, write_requests,
+    ensure_wrk, log, replay, start_py_spy, stop_py_spy, write_requests,
 )
 
 SLOTS = "09:00-11:00;11:00-13:00;14:00-16:00"
@@ -188,9 +188,14 @@ def run(args: argparse.Namespace) -> dict:
             for i, (token, reference) in enumerate(pairs)))
         with Gunicorn(instance, config) as server:
             before = instance.database_stats()
-            booked = replay("POST /api/v1/appointments", server.base, requests_file,
-                            per_thread=per_thread, threads=threads, connections=connections,
-                            timeout_s=args.timeout, meter=CpuMeter(server, instance))
+            spy = start_py_spy(server, args.py_spy) if args.py_spy else None
+            try:
+                booked = replay("POST /api/v1/appointments", server.base, requests_file,
+                                per_thread=per_thread, threads=threads, connections=connections,
+                                timeout_s=args.timeout, meter=CpuMeter(server, instance))
+            finally:
+                if spy:
+                    stop_py_spy(spy)
             after = instance.database_stats()
             for key, label in (("xact_commit", "db_commits_per_request"),
                                ("xact_rollback", "db_rollbacks_per_request")):
@@ -236,6 +241,10 @@ def main() -> int:
                         help="hard limit of the load phase, s")
     parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="profile the gunicorn workers during the booking phase with "
+                             "py-spy (installed if missing) into FILE (collapsed stacks; "
+                             "the figures of such a run are not figures)")
     args = parser.parse_args()
 
     return run_bounded(run, args)

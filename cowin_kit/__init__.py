@@ -37,7 +37,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     logging_setup.init_app(app)  # first: the request id every later hook and log line uses
     metrics.init_app(app)  # early too: rate-limited answers are timed as well
-    db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"])
+    db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"],
+                settings["DATABASE_PING_AFTER_IDLE_SECONDS"])
     i18n.init_app(app)
     plugins.init_app(app)  # enabled plugins, before the notifier they may provide
     security.init_app(app)

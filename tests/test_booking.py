@@ -224,8 +224,13 @@ def test_a_second_live_appointment_refused_by_the_index_gives_its_seats_back(reg
     assert client.post("/api/v1/appointments", headers=auth(token),
                        json=request).status_code == 201
     read = scheduling._members_and_history
-    monkeypatch.setattr(scheduling, "_members_and_history",
-                        lambda *args: read(*args)[:2] + (set(),))
+
+    def without_live_appointments(*args):
+        found = read(*args)
+        found.live = set()
+        return found
+
+    monkeypatch.setattr(scheduling, "_members_and_history", without_live_appointments)
     again = client.post("/api/v1/appointments", headers=auth(token), json=request)
     assert again.status_code == 409 and again.get_json()["code"] == "already_booked"
     assert booked_counts(reg_app, session_id) == ({1: 1}, 1, 1)
@@ -623,3 +628,36 @@ def test_booking_changes_are_limited_per_account(reg_app, tmp_path):
         assert booked_counts(app, session_id)[1] == 1  # the refused booking took no seat
     finally:
         get_database(app).dispose()
+
+
+@pytest.mark.parametrize("endpoint", ["/api/v1/appointments", "/api/v2/appointment/schedule"])
+@pytest.mark.parametrize("change", ["mobile changed", "account gone"])
+def test_booking_with_the_token_of_a_changed_or_gone_account_is_refused_and_writes_nothing(
+        reg_app, endpoint, change):
+    """Booking checks the token's account in its own read (not a separate one): a token
+    issued before the account's mobile changed, or for an account no longer there, gets
+    401 invalid_token, and no seat, appointment or audit event is written."""
+    session_id = publish(reg_app, capacity={1: 5})
+    client = reg_app.test_client()
+    token = sign_in(reg_app, client)
+    (ref,) = add_members(reg_app, client, token, 1)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        account = session.scalars(select(CitizenAccount)).one()
+        if change == "mobile changed":
+            account.mobile = "+919812345678"
+        else:  # members first: they belong to the account
+            for beneficiary in session.scalars(select(Beneficiary)):
+                session.delete(beneficiary)
+            session.flush()
+            session.delete(account)
+        session.commit()
+    answer = client.post(endpoint, headers=auth(token), json={
+        "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref], "dose": 1})
+    assert answer.status_code == 401
+    body = answer.get_json()
+    assert (body["code"] == "invalid_token") if endpoint.startswith("/api/v1") \
+        else (body["errorCode"] == "USRAUT0009")
+    assert booked_counts(reg_app, session_id) == ({1: 0}, 0, 0)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "appointment.book")) == 0

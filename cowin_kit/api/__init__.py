@@ -4,7 +4,7 @@ load input with a marshmallow schema, call a service, and dump the result."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, request
 from marshmallow import Schema, ValidationError
@@ -15,6 +15,9 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.registration.models import CitizenAccount
+
+if TYPE_CHECKING:
+    from cowin_kit.registration.services import TokenHolder
 
 
 def load(schema: Schema, data: Any | None = None) -> dict[str, Any]:
@@ -68,15 +71,27 @@ def bearer_token() -> str | None:
 def citizen() -> CitizenAccount:
     """The signed-in citizen's account (Bearer token), or 401."""
     if "citizen" not in g:
-        from cowin_kit.registration.services import account_from_token
+        from cowin_kit.registration.services import account_of
+
+        g.citizen = account_of(get_session(), citizen_token())
+    return g.citizen
+
+
+def citizen_token() -> TokenHolder:
+    """Who the Bearer token names (its signature and age checked), or 401, without reading
+    the account: enough for a rate-limit key, and for services that check the account in
+    their own statements (booking). Anything else wants citizen()."""
+    if "citizen_token" not in g:
+        from cowin_kit.registration.services import token_holder
 
         token = bearer_token()
         if token is None:
             raise Unauthorized(_("Sign in first: an Authorization: Bearer token is needed."),
                                code="invalid_token")
-        g.citizen = account_from_token(get_session(), token)
-        _current_actor.set(Actor("citizen", str(g.citizen.id), g.request_id, request.remote_addr))
-    return g.citizen
+        g.citizen_token = token_holder(token)
+        _current_actor.set(Actor("citizen", str(g.citizen_token.id), g.request_id,
+                                 request.remote_addr))
+    return g.citizen_token
 
 
 def pack() -> ActivePack:

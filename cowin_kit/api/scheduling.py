@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api import citizen, citizen_token, load, pack, request_locale
 from cowin_kit.apidoc import doc
 from cowin_kit.cache import cached_response
 from cowin_kit.db import get_session
@@ -28,7 +28,8 @@ APPOINTMENT_LIST_OUT = schemas.AppointmentListOut()
 
 
 def account_key() -> str:
-    return f"account:{citizen().id}"
+    # the token's account, without reading it: the view checks the account itself
+    return f"account:{citizen_token().id}"
 
 
 def booking_limited(view):
@@ -133,7 +134,7 @@ def list_appointments():
      response=schemas.BookingOut, status=201, auth="citizen", tag="booking")
 def book():
     data = load(BOOK_IN)
-    booking = services.book_seats(get_session(), pack(), citizen(),
+    booking = services.book_seats(get_session(), pack(), citizen_token(),
                                   session_id=str(data["session_id"]), slot=data["slot"],
                                   reference_ids=data["beneficiaries"], dose=data.get("dose"))
     return jsonify(_booked_json(booking)), 201

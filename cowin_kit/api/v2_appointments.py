@@ -9,7 +9,7 @@ from decimal import Decimal
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api import citizen, citizen_token, load, pack, request_locale
 from cowin_kit.api.scheduling import booking_limited
 from cowin_kit.cache import cached_response
 from cowin_kit.api.v2 import bp
@@ -288,7 +288,7 @@ CANCEL_IN = CancelIn()
 @booking_limited
 def schedule():
     data = load(SCHEDULE_IN)
-    booking = services.book_seats(get_session(), pack(), citizen(),
+    booking = services.book_seats(get_session(), pack(), citizen_token(),
                                   session_id=str(data["session_id"]), slot=data["slot"],
                                   reference_ids=data["beneficiaries"], dose=data["dose"])
     return jsonify(appointment_confirmation_no=booking.booking_id)

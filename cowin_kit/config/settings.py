@@ -132,6 +132,10 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Empty means a SQLite file `cowin-kit.db` in the instance folder.", secret=True),
     Setting("DATABASE_POOL_SIZE", "int", 10,
             "Connections each process keeps open to PostgreSQL."),
+    Setting("DATABASE_PING_AFTER_IDLE_SECONDS", "int", 5,
+            "A pooled PostgreSQL connection idle for longer than this is checked (one round "
+            "trip) before a request uses it, and replaced if the server closed it; 0 checks "
+            "it every time."),
     Setting("SECRET_KEY", "str", "",
             "Key that signs sessions and tokens. Required in production; `cowin-kit init` "
             "writes one into the instance folder.", secret=True),

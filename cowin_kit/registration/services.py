@@ -164,14 +164,39 @@ def confirm_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool
 _ACCOUNT_BY_ID = select(CitizenAccount).where(CitizenAccount.id == bindparam("account_id"))
 
 
-def account_from_token(session: Session, token: str) -> CitizenAccount:
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """The account a valid citizen token names, and the mobile it was issued for: known
+    from the token's signature and age alone. Whether that account still exists with that
+    mobile is a database fact: account_from_token reads it; a service that reads the
+    account's rows anyway may check it in its own statement (book_seats does)."""
+    id: int
+    mobile: str
+
+
+def token_holder(token: str) -> TokenHolder:
+    """Who a citizen token names (signature and age checked, no database read), or 401."""
     data = keyring().read_citizen_token(token, max_age=_settings()["TOKEN_TTL_SECONDS"])
-    account = session.scalars(_ACCOUNT_BY_ID, {"account_id": data["a"]}).first() \
-        if data else None
+    if not data or not isinstance(data.get("a"), int) or not isinstance(data.get("m"), str):
+        raise invalid_token()
+    return TokenHolder(data["a"], data["m"])
+
+
+def invalid_token() -> Unauthorized:
+    return Unauthorized(_("Sign in again: the token is missing, wrong or expired."),
+                        code="invalid_token")
+
+
+def account_from_token(session: Session, token: str) -> CitizenAccount:
+    return account_of(session, token_holder(token))
+
+
+def account_of(session: Session, holder: TokenHolder) -> CitizenAccount:
+    """The account a token names, or 401 if it is gone or no longer has that mobile."""
+    account = session.scalars(_ACCOUNT_BY_ID, {"account_id": holder.id}).first()
     # A token names the mobile it was issued for: a change of number ends old tokens.
-    if account is None or account.mobile != data["m"]:
-        raise Unauthorized(_("Sign in again: the token is missing, wrong or expired."),
-                           code="invalid_token")
+    if account is None or account.mobile != holder.mobile:
+        raise invalid_token()
     return account
 
 

@@ -27,9 +27,10 @@ from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import new_uuid, utcnow
+from cowin_kit.db import DriverStatement, new_uuid, utcnow
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.registration.services import TokenHolder, invalid_token
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
@@ -156,43 +157,33 @@ def _build_statements() -> dict[str, Any]:
     sessions, facilities = VaccinationSession.__table__.c, Facility.__table__.c
     members, given = Beneficiary.__table__.c, Dose.__table__.c
     products, appointments = VaccineProduct.__table__.c, Appointment.__table__.c
-    owned = (members.account_id == bindparam("account_id"),
-             members.reference_id.in_(bindparam("reference_ids", expanding=True)))
+    accounts = CitizenAccount.__table__.c
 
     def none(column: Any) -> Any:
         # a NULL typed as ``column``: the first SELECT of a UNION types the result columns
         return type_coerce(null(), column.type)
 
-    return {
-        # _claim's conditional UPDATEs (the same SQL as when built per call on the ORM
-        # classes; as Core statements they cost a third of the CPU)
-        "claim_dose": (
-            update(SessionDoseCapacity.__table__)
-            .where(seats.session_id == bindparam("claim_session"),
-                   seats.dose_number == bindparam("claim_dose"),
-                   seats.booked < seats.capacity)
-            .values(booked=seats.booked + 1)),
-        "claim_slot": (
-            update(SessionSlot.__table__)
-            .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity)
-            .values(booked=slots.booked + 1)),
-        # the session with its facility, slots and seats per dose: one row per slot and
-        # dose (outer joins, as the ORM's joined loading of these relationships did)
-        "bookable_session": (
-            select(sessions.id, sessions.facility_id, sessions.session_date,
-                   sessions.product_id, sessions.min_age, sessions.max_age, sessions.status,
-                   facilities.code, facilities.name, facilities.names,
-                   slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity)
-            .select_from(VaccinationSession.__table__
-                         .join(Facility.__table__, facilities.id == sessions.facility_id)
-                         .outerjoin(SessionSlot.__table__, slots.session_id == sessions.id)
-                         .outerjoin(SessionDoseCapacity.__table__,
-                                    seats.session_id == sessions.id))
-            .where(sessions.id == bindparam("session_id"))
-            .order_by(slots.starts_at, slots.id, seats.dose_number)),
-        # the account's members named in the request, their given doses and their live
-        # appointments: one round trip (kind, member id, then the columns of each kind)
-        "members_and_history": union_all(
+    # the session with its facility, slots and seats per dose: one row per slot and dose
+    # (outer joins, as the ORM's joined loading of these relationships did)
+    bookable_session = (
+        select(sessions.id, sessions.facility_id, sessions.session_date,
+               sessions.product_id, sessions.min_age, sessions.max_age, sessions.status,
+               facilities.code, facilities.name, facilities.names,
+               slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity)
+        .select_from(VaccinationSession.__table__
+                     .join(Facility.__table__, facilities.id == sessions.facility_id)
+                     .outerjoin(SessionSlot.__table__, slots.session_id == sessions.id)
+                     .outerjoin(SessionDoseCapacity.__table__, seats.session_id == sessions.id))
+        .where(sessions.id == bindparam("session_id"))
+        .order_by(slots.starts_at, slots.id, seats.dose_number))
+
+    def members_and_history(named: Any) -> Any:
+        # the account's members named in the request, their given doses, their live
+        # appointments, and the account itself if it still has the mobile the token names
+        # (so a booking needs no read of its own for that): one round trip (kind, member
+        # or account id, then the columns of each kind)
+        owned = (members.account_id == bindparam("account_id"), named)
+        return union_all(
             select(literal("member"), members.id, members.reference_id, members.name,
                    members.birth_year, members.birth_date, none(given.dose_number),
                    none(products.code), none(given.administered_at))
@@ -208,11 +199,37 @@ def _build_statements() -> dict[str, Any]:
             .select_from(Appointment.__table__
                          .join(Beneficiary.__table__,
                                members.id == appointments.beneficiary_id))
-            .where(*owned, appointments.status == "booked")),
+            .where(*owned, appointments.status == "booked"),
+            select(literal("account"), accounts.id, null(), null(), null(), null(), null(),
+                   null(), null())
+            .where(accounts.id == bindparam("account_id"),
+                   accounts.mobile == bindparam("account_mobile")))
+
+    return {
+        # _claim's conditional UPDATEs (the same SQL as when built per call on the ORM
+        # classes; as Core statements they cost a third of the CPU)
+        "claim_dose": (
+            update(SessionDoseCapacity.__table__)
+            .where(seats.session_id == bindparam("claim_session"),
+                   seats.dose_number == bindparam("claim_dose"),
+                   seats.booked < seats.capacity)
+            .values(booked=seats.booked + 1)),
+        "claim_slot": (
+            update(SessionSlot.__table__)
+            .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity)
+            .values(booked=slots.booked + 1)),
+        "bookable_session": bookable_session,
+        "members_and_history": members_and_history(
+            members.reference_id.in_(bindparam("reference_ids", expanding=True))),
         "insert_appointment": insert(Appointment.__table__),
         "insert_audit": insert(AuditEvent.__table__),
-        "book_member_postgresql": _book_member_statement(),
         "doses": doses,
+        # PostgreSQL: the booking's three statements, run through the driver (see
+        # cowin_kit.db.DriverStatement), the member list as one array parameter
+        "members_and_history_postgresql": DriverStatement(members_and_history(
+            members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))))),
+        "bookable_session_postgresql": DriverStatement(bookable_session),
+        "book_member_postgresql": DriverStatement(_book_member_statement()),
     }
 
 
@@ -337,11 +354,18 @@ class Booking:
         return [Appointment(**row) for row in self.rows]
 
 
+def _rows(connection: Any, name: str, values: dict[str, Any]) -> Any:
+    """The rows of one of the booking's reads: on PostgreSQL through the driver
+    (``<name>_postgresql``), elsewhere through SQLAlchemy; tuples in the same order."""
+    if connection.dialect.name == "postgresql":
+        return _statement(f"{name}_postgresql").execute(connection, values).fetchall()
+    return connection.execute(_statement(name), values).all()
+
+
 def _bookable_session(connection: Any, session_id: str) -> BookableSession:
     """The session as _published_session finds it, with its facility, slots and seats per
     dose, in one round trip of plain rows."""
-    rows = connection.execute(_statement("bookable_session"),
-                              {"session_id": str(session_id)}).all() \
+    rows = _rows(connection, "bookable_session", {"session_id": str(session_id)}) \
         if _looks_like_uuid(session_id) else None
     if not rows:
         raise NotFound(_("No such session."), code="session_not_found")
@@ -382,31 +406,53 @@ def _cowin_slot_label(slot: SessionSlot) -> str:
     return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
 
-def _members_and_history(connection: Any, account: CitizenAccount, reference_ids: list[str]
-                         ) -> tuple[list[BookingMember], dict[int, list[rules.GivenDose]],
-                                    set[tuple[int, int]]]:
-    """The account's members named (ordered by id), the doses given to them, and their live
-    appointments as (member id, dose number): one round trip for all of them."""
-    if not reference_ids or len(set(reference_ids)) != len(reference_ids):
-        raise InvalidInput(_("Name each member once."), code="invalid_beneficiaries")
+@dataclass(slots=True, eq=False)
+class MembersRead:
+    """What _members_and_history read: the account's members named (ordered by id), the
+    doses given to them, and their live appointments as (member id, dose number)."""
+    members: list[BookingMember]
+    given: dict[int, list[rules.GivenDose]]
+    live: set[tuple[int, int]]
+
+    def checked(self, reference_ids: list[str]) -> MembersRead:
+        """Itself if it names each member asked for once, else the refusal."""
+        if not reference_ids or len(set(reference_ids)) != len(reference_ids):
+            raise InvalidInput(_("Name each member once."), code="invalid_beneficiaries")
+        if len(self.members) != len(reference_ids):
+            raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+        return self
+
+
+def _members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
+                         reference_ids: list[str]) -> MembersRead:
+    """The members named, their doses and live appointments, in one round trip; 401 if
+    the account is gone or no longer has the token's mobile (``account`` may be what the
+    token says, not yet read). The members are checked against the request by the caller
+    (MembersRead.checked), after its other look-ups, so that the refusals come in the order
+    they always did."""
     members: list[BookingMember] = []
     given: dict[int, list[rules.GivenDose]] = {}
     booked: set[tuple[int, int]] = set()
-    for kind, member_id, reference, name, year, born, number, code, at in connection.execute(
-            _statement("members_and_history"),
-            {"account_id": account.id, "reference_ids": [str(r) for r in reference_ids]}):
+    account_found = False
+    for kind, member_id, reference, name, year, born, number, code, at in _rows(
+            connection, "members_and_history",
+            {"account_id": account.id, "account_mobile": account.mobile,
+             "reference_ids": [str(r) for r in reference_ids]}):
         if kind == "member":
             members.append(BookingMember(member_id, reference, name, year, born))
-        elif kind == "dose":
-            given.setdefault(member_id, []).append(rules.GivenDose(number, code, at.date()))
-        else:
+        elif kind == "dose":  # the day in UTC, as the ORM's UTCDateTime gives it
+            given.setdefault(member_id, []).append(
+                rules.GivenDose(number, code, at.astimezone(timezone.utc).date()))
+        elif kind == "live":
             booked.add((member_id, number))
-    if len(members) != len(reference_ids):
-        raise NotFound(_("No such person in this account."), code="beneficiary_not_found")
+        else:
+            account_found = True
+    if not account_found:
+        raise invalid_token()
     members.sort(key=lambda member: member.id)
     for member in members:
         given.setdefault(member.id, [])
-    return members, given, booked
+    return MembersRead(members, given, booked)
 
 
 def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
@@ -536,7 +582,7 @@ def book(session: Session, pack: ActivePack, account: CitizenAccount, *, session
                       reference_ids=reference_ids, dose=dose, now=now).appointments
 
 
-def book_seats(session: Session, pack: ActivePack, account: CitizenAccount, *,
+def book_seats(session: Session, pack: ActivePack, account: CitizenAccount | TokenHolder, *,
                session_id: str, slot: str, reference_ids: list[str], dose: int | None = None,
                now: datetime | None = None) -> Booking:
     """book(), with the session, slot and members the answer shows.
@@ -545,13 +591,18 @@ def book_seats(session: Session, pack: ActivePack, account: CitizenAccount, *,
     _build_statements): the rules, the conditional UPDATEs that take the seats, and the
     appointment and audit rows (audit.values: the event audit.record would add) are as
     with ORM objects, and commit or roll back together. On PostgreSQL each member's seats,
-    appointment and audit event are one statement (_book_member_statement)."""
+    appointment and audit event are one statement (_book_member_statement). ``account`` is
+    the CitizenAccount or, from the API, only what the citizen's token names (TokenHolder):
+    the members' read checks that the account still exists with that mobile (401 if not)."""
     if session.autoflush:
         session.flush()  # what the caller added is seen, as autoflush did for ORM queries
     connection = session.connection()
+    # first: it also checks the account (the caller may only have verified the token),
+    # and a gone account is refused before anything about the session or members
+    found = _members_and_history(connection, account, reference_ids)
     vaccination_session = _bookable_session(connection, session_id)
     chosen_slot = _slot(vaccination_session, slot)
-    members, given, live = _members_and_history(connection, account, reference_ids)
+    members, given, live = found.checked(reference_ids).members, found.given, found.live
     plan = _check_members(session, pack, vaccination_session, members, dose, now, given)
     for member, dose_number in plan:
         if (member.id, dose_number) in live:
@@ -578,7 +629,7 @@ def book_seats(session: Session, pack: ActivePack, account: CitizenAccount, *,
                 values.update((f"e_{name}", value) for name, value in event.items())
                 values.update(claim_session=row["session_id"], claim_dose=row["dose_number"],
                               claim_slot=row["slot_id"])
-                if connection.execute(statement, values).first() is None:
+                if statement.execute(connection, values).fetchone() is None:
                     raise _fully_booked(session)
         else:
             for row in appointments:

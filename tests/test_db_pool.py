@@ -1,0 +1,67 @@
+"""Pooled PostgreSQL connections the server has closed (a restart, a fail-over, a proxy's
+idle timeout): checked before use once idle for DATABASE_PING_AFTER_IDLE_SECONDS."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from cowin_kit import create_app
+from cowin_kit.db import get_database, make_engine
+
+
+def _close_from_the_server(url: str, pid: int) -> None:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as connection:  # returned to the pool afterwards
+        return connection.scalar(text("SELECT pg_backend_pid()"))
+
+
+def test_a_connection_closed_while_idle_is_replaced_before_use(pg_database_url):
+    engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=0)
+    try:
+        closed = _backend_pid(engine)
+        _close_from_the_server(pg_database_url, closed)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT 1")) == 1
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != closed
+    finally:
+        engine.dispose()
+
+
+def test_inside_the_idle_window_no_check_one_request_fails_then_the_pool_recovers(
+        pg_database_url):
+    engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=3600)
+    try:
+        closed = _backend_pid(engine)
+        _close_from_the_server(pg_database_url, closed)
+        with pytest.raises(OperationalError):
+            with engine.connect() as connection:
+                connection.scalar(text("SELECT 1"))
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != closed
+    finally:
+        engine.dispose()
+
+
+def test_the_app_takes_the_window_from_its_setting(pg_database_url, tmp_path):
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
+                      "DATABASE_URL": pg_database_url, "DATABASE_POOL_SIZE": 1,
+                      "DATABASE_PING_AFTER_IDLE_SECONDS": 0})
+    engine = get_database(app).engine
+    try:
+        closed = _backend_pid(engine)
+        _close_from_the_server(pg_database_url, closed)
+        with app.test_client() as client:
+            assert client.get("/readyz").status_code == 200
+        assert _backend_pid(engine) != closed
+    finally:
+        engine.dispose()
