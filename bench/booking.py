@@ -12,6 +12,9 @@ member's encrypted fields are real), then that row copied with INSERT ... SELECT
 generate_series into one account and one member per booking (distinct mobile, reference ID
 and ID-number hash); each account's token is issued with the app's keyring, as sign-in
 does. Signing in through OTP over HTTP is measured by bench/registration.py, not here.
+History, as a running programme has (`add_history`): as many other people, each with a
+live appointment, and a cancelled appointment per citizen, on a session of their own, so
+that ANALYZE at the end of the set-up sees tables and indexes of a realistic size.
 
 The figure (wrk, 64 keep-alive connections): POST /api/v1/appointments, one pre-generated
 request per account (its own token, its member, dose 1), request i on session i % SESSIONS
@@ -101,16 +104,68 @@ def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int
             "JOIN citizen_account a ON a.mobile = '+9190' || lpad(i::text, 8, '0') "
             "JOIN beneficiary b ON b.account_id = :t"), params)
         session.commit()
+        add_history(session, district, day, count, params)
         ring = keyring()
         pairs = [(ring.issue_citizen_token(account_id, mobile), reference)
                  for account_id, mobile, reference in session.execute(text(
                      "SELECT a.id, a.mobile, b.reference_id FROM citizen_account a "
-                     "JOIN beneficiary b ON b.account_id = a.id ORDER BY a.id"))]
+                     "JOIN beneficiary b ON b.account_id = a.id "
+                     "WHERE a.mobile NOT LIKE '+9180%' ORDER BY a.id"))]
         session.execute(text("ANALYZE"))
         session.commit()
     if len(pairs) != count:
         raise RuntimeError(f"{len(pairs)} citizens made, {count} wanted")
     return session_ids, pairs
+
+
+def add_history(session, district: str, day, count: int, params: dict) -> None:
+    """What a running programme's tables hold before a stampede: ``count`` other people
+    (accounts and members copied from the template) with a live appointment each, and one
+    cancelled appointment per citizen of the benchmark, all on a session of their own
+    whose seat counters say so. PostgreSQL's statistics (ANALYZE at the end of the set-up)
+    then describe tables and indexes of a realistic size; taken on an empty appointment
+    table (and autovacuum is off on the benchmark machine's server) they made plans, kept
+    by prepared statements for the whole run, that read every live appointment per booking."""
+    from sqlalchemy import text
+
+    from cowin_kit.scheduling.services import publish_session, upsert_facility
+
+    facility = upsert_facility(session, code="BOOKHIST", name="History Centre",
+                               location_code=district, postal_code="110001")
+    history = publish_session(session, facility=facility, session_date=day,
+                              product_code="COVISHIELD", slots=SLOTS,
+                              capacity_by_dose={1: count, 2: 0})
+    session.commit()
+    session.execute(text(
+        "INSERT INTO citizen_account (mobile, locale, created_at) "
+        "SELECT '+9180' || lpad(i::text, 8, '0'), NULL, now() "
+        "FROM generate_series(1, :n) AS i"), {"n": count})
+    session.execute(text(
+        "INSERT INTO beneficiary (reference_id, account_id, name, birth_year, birth_date, "
+        " gender_id, id_type_id, id_number_hash, id_number_encrypted, id_number_last4, "
+        " comorbidity, consent_version, secret_code_encrypted, created_at, updated_at) "
+        "SELECT 'H' || lpad(i::text, 13, '0'), a.id, b.name || ' H' || i, b.birth_year, "
+        " b.birth_date, b.gender_id, b.id_type_id, md5('bench-history-' || i), "
+        " b.id_number_encrypted, b.id_number_last4, b.comorbidity, b.consent_version, "
+        " b.secret_code_encrypted, now(), now() "
+        "FROM generate_series(1, :n) AS i "
+        "JOIN citizen_account a ON a.mobile = '+9180' || lpad(i::text, 8, '0') "
+        "JOIN beneficiary b ON b.account_id = :t"), {"n": count, "t": params["t"]})
+    slot = session.scalar(text("SELECT min(id) FROM session_slot WHERE session_id = :s"),
+                          {"s": history.id})
+    session.execute(text(
+        "INSERT INTO appointment (id, booking_id, beneficiary_id, session_id, slot_id, "
+        " dose_number, status, reschedule_count, account_id, created_at, updated_at) "
+        "SELECT gen_random_uuid()::text, gen_random_uuid()::text, b.id, CAST(:s AS varchar), "
+        " :slot, 1, CASE WHEN b.reference_id LIKE 'H%' THEN 'booked' ELSE 'cancelled' END, "
+        " 0, b.account_id, now(), now() FROM beneficiary b"), {"s": history.id, "slot": slot})
+    session.execute(text(
+        "UPDATE session_dose_capacity SET booked = :n WHERE session_id = :s AND dose_number = 1"),
+        {"n": count, "s": history.id})
+    session.execute(text("UPDATE session_slot SET capacity = CASE WHEN id = :slot THEN :n "
+                         "ELSE 0 END, booked = CASE WHEN id = :slot THEN :n ELSE 0 END "
+                         "WHERE session_id = :s"), {"n": count, "s": history.id, "slot": slot})
+    session.commit()
 
 
 OVERSELL_SQL = """

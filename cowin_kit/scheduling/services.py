@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
-    String, Text, any_, bindparam, cast, exists, func, insert, literal, null, select,
-    type_coerce, union_all, update,
+    String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column, null,
+    select, type_coerce, union_all, update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -199,7 +199,9 @@ def _build_statements() -> dict[str, Any]:
             .select_from(Appointment.__table__
                          .join(Beneficiary.__table__,
                                members.id == appointments.beneficiary_id))
-            .where(*owned, appointments.status == "booked"),
+            # a literal, not a parameter: a prepared statement's generic plan may then use
+            # the partial unique index of live appointments (status = 'booked')
+            .where(*owned, appointments.status == literal_column("'booked'", String)),
             select(literal("account"), accounts.id, null(), null(), null(), null(), null(),
                    null(), null())
             .where(accounts.id == bindparam("account_id"),
