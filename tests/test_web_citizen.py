@@ -513,3 +513,18 @@ def test_web_booking_and_search_share_the_api_limits(reg_app, tmp_path):
         assert [client.get(search).status_code for _ in range(3)] == [200, 200, 429]
     finally:
         get_database(app).dispose()
+
+
+def test_the_session_cookie_is_set_read_and_refused_when_forged(reg_app):
+    """Requests without a session cookie get an empty session (and no cookie back); a
+    signed-in browser's cookie is read on the next request; a forged one counts as none."""
+    client = reg_app.test_client()
+    api = client.get("/api/v1/sessions?district_id=1&date=01-01-2030")
+    assert "Set-Cookie" not in api.headers
+    web_sign_in(reg_app, client)
+    assert client.get("/members/new").status_code == 200
+    cookie = client.get_cookie(reg_app.config["SESSION_COOKIE_NAME"])
+    forged = reg_app.test_client()
+    forged.set_cookie(reg_app.config["SESSION_COOKIE_NAME"], cookie.value[:-2] + "xx")
+    answer = forged.get("/members/new")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/sign-in")

@@ -157,7 +157,7 @@ def _product(session: Session, pack: ActivePack, product_id: int) -> tuple[Any, 
     known = pack.memo(("certificates", "products"), lambda: {
         product.id: _product_facts(session, pack, product)
         for product in _pack_rows(session, pack, ("scheduling", "products"),
-                                  select(VaccineProduct))} or None)
+                                  VaccineProduct)} or None)
     if known and product_id in known:
         return known[product_id]
     return _product_facts(session, pack, vaccine_product(session, pack, product_id=product_id))

@@ -466,20 +466,20 @@ def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.Gi
     return given
 
 
-def _pack_rows(session: Session, pack: ActivePack | None, key: tuple, query) -> list:
-    """The rows of ``query`` (pack-installed vaccine data), read once per snapshot of the
+def _pack_rows(session: Session, pack: ActivePack | None, key: tuple, model: type) -> list:
+    """All rows of ``model`` (pack-installed vaccine data), read once per snapshot of the
     installed pack (as registration reads ID types): they change only when the pack does.
     The rows are copies outside every session, so that this process's threads can share
-    them and no rollback or close can expire them."""
+    them and no rollback or close can expire them. (The query is built only when read:
+    building it was a visible part of a booking's CPU.)"""
     def load() -> list | None:
-        model = query.column_descriptions[0]["entity"]
         rows = [model(**{attr.key: copy.deepcopy(getattr(row, attr.key))
                          for attr in sa_inspect(model).column_attrs})
-                for row in session.scalars(query)]
+                for row in session.scalars(select(model))]
         return rows or None  # nothing found is not remembered
 
     if pack is None:
-        return list(session.scalars(query))
+        return list(session.scalars(select(model)))
     return pack.memo(key, load) or []
 
 
@@ -540,8 +540,12 @@ def _release(session: Session, appointment: Appointment) -> None:
 
 
 def _product_code(session: Session, pack: ActivePack | None, product_id: int) -> str:
-    codes = {product.id: product.code for product in
-             _pack_rows(session, pack, ("scheduling", "products"), select(VaccineProduct))}
+    def load() -> dict[int, str] | None:
+        return {product.id: product.code for product in
+                _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)} or None
+
+    codes = (pack.memo(("scheduling", "product_codes"), load) if pack is not None
+             else load()) or {}
     if product_id in codes:
         return codes[product_id]
     # a product installed after this snapshot of the pack was taken
@@ -555,7 +559,7 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
                    ) -> list[tuple[Beneficiary, int]]:
     product_code = _product_code(session, pack, vaccination_session.product_id)
     facts = _session_facts(vaccination_session, product_code)
-    schedules = _pack_rows(session, pack, ("scheduling", "schedules"), select(VaccineSchedule))
+    schedules = _pack_rows(session, pack, ("scheduling", "schedules"), VaccineSchedule)
     local_now = _local_now(pack, now)
     hour, minute = _cutoff()
     if given_by_member is None:
@@ -1070,7 +1074,7 @@ def location_path(session: Session, location_id: int, cache: dict[int, list[Plac
 
 def _products(session: Session, pack: ActivePack | None, wanted: set[int]) -> dict[int, VaccineProduct]:
     products = {product.id: product for product in
-                _pack_rows(session, pack, ("scheduling", "products"), select(VaccineProduct))}
+                _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)}
     if not wanted <= products.keys():  # a product installed after this snapshot was taken
         products = {product.id: product for product in session.scalars(select(VaccineProduct))}
     return products

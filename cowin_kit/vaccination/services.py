@@ -180,8 +180,7 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
         # codes (str) and ids (int) of the pack's products, indexed once per snapshot
         index = pack.memo(("vaccination", "product_index"), lambda: {
             key: product
-            for product in _pack_rows(session, pack, ("scheduling", "products"),
-                                      select(VaccineProduct))
+            for product in _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)
             for key in (product.code, product.id)} or None)
         found = index and index.get(code if code is not None else product_id)
         if found is not None:
@@ -193,7 +192,7 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
 
 def vaccine_schedules(session: Session, pack: ActivePack | None) -> list[VaccineSchedule]:
     """Every vaccine schedule, read once per snapshot of the pack (copies)."""
-    return list(_pack_rows(session, pack, ("scheduling", "schedules"), select(VaccineSchedule)))
+    return list(_pack_rows(session, pack, ("scheduling", "schedules"), VaccineSchedule))
 
 
 def _live_appointment(session: Session, beneficiary_id: int) -> Appointment | None:
