@@ -52,8 +52,10 @@ SLOT_LABELS = ["09:00-11:00", "11:00-13:00", "14:00-16:00"]
 
 
 def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int,
-                  tight: int, tight_seats: int) -> tuple[list[str], list[tuple[int, str]]]:
-    """Sessions (ids) and ``count`` (account token, member reference ID) pairs."""
+                  tight: int, tight_seats: int, history: bool = True
+                  ) -> tuple[list[str], list[tuple[int, str]]]:
+    """Sessions (ids) and ``count`` (account token, member reference ID) pairs; with
+    ``history``, add_history's appointments of other people too."""
     from sqlalchemy import text
 
     from cowin_kit.config.runtime import active_pack
@@ -104,7 +106,8 @@ def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int
             "JOIN citizen_account a ON a.mobile = '+9190' || lpad(i::text, 8, '0') "
             "JOIN beneficiary b ON b.account_id = :t"), params)
         session.commit()
-        add_history(session, district, day, count, params)
+        if history:
+            add_history(session, district, day, count, params)
         ring = keyring()
         pairs = [(ring.issue_citizen_token(account_id, mobile), reference)
                  for account_id, mobile, reference in session.execute(text(
@@ -223,6 +226,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.redis_url:
         settings["REDIS_URL"] = args.redis_url
     results: dict = {"benchmark": "booking", "server": config.describe(),
+                     "history": args.history,
                      "machine_cpus": os.cpu_count(), "sessions": args.sessions,
                      "accounts": total, "bookings_asked": args.bookings,
                      "seats": {"tight_sessions": args.tight, "tight_dose1_seats": tight_seats,
@@ -233,7 +237,7 @@ def run(args: argparse.Namespace) -> dict:
     with BenchInstance(args.server_url, settings) as instance:
         log(f"database {instance.name}: making {total} citizens and {args.sessions} sessions")
         session_ids, pairs = make_citizens(instance, total, args.sessions, ample, args.tight,
-                                           tight_seats)
+                                           tight_seats, history=args.history)
         requests_file = instance.tmp / "bookings.tsv"
         write_requests(requests_file, (
             ("POST", "/api/v1/appointments", token,
@@ -295,6 +299,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300,
                         help="hard limit of the load phase, s")
     parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")
+    parser.add_argument("--no-history", dest="history", action="store_false",
+                        help="start from empty appointment tables (no add_history): the "
+                             "set-up of the figures before 2026-11-27 night")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--py-spy", metavar="FILE",
                         help="profile the gunicorn workers during the booking phase with "
