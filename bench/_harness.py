@@ -462,6 +462,28 @@ def replay(name: str, base_url: str, requests_file: Path, *, per_thread: int, th
                        figures.get("p99_ms", 0.0), extra)
 
 
+def replay_server(name: str, server: "Gunicorn", instance: BenchInstance, requests_file: Path,
+                  *, per_thread: int, threads: int, connections: int, timeout_s: float,
+                  py_spy: str | None = None) -> PhaseResult:
+    """replay() against ``server`` with its CPU meter, under py-spy (collapsed stacks into
+    the file ``py_spy``) if asked, and the database's commits and rollbacks per request
+    added to the phase's figures."""
+    before = instance.database_stats()
+    spy = start_py_spy(server, py_spy) if py_spy else None
+    try:
+        phase = replay(name, server.base, requests_file, per_thread=per_thread,
+                       threads=threads, connections=connections, timeout_s=timeout_s,
+                       meter=CpuMeter(server, instance))
+    finally:
+        if spy:
+            stop_py_spy(spy)
+    after = instance.database_stats()
+    for key, label in (("xact_commit", "db_commits_per_request"),
+                       ("xact_rollback", "db_rollbacks_per_request")):
+        phase.extra[label] = round((after[key] - before[key]) / max(phase.requests, 1), 2)
+    return phase
+
+
 async def _http_batch(host: str, port: int, jobs: list[tuple[str, str, str | None, str | None]],
                       concurrency: int) -> list[tuple[int, bytes, float]]:
     results: list[tuple[int, bytes, float] | None] = [None] * len(jobs)

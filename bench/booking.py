@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     run_bounded,
-    DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig, InProcessApp,
-    ensure_wrk, log, replay, start_py_spy, stop_py_spy, write_requests,
+    DEFAULT_SERVER_URL, BenchInstance, Gunicorn, GunicornConfig, InProcessApp,
+    ensure_wrk, log, replay_server, write_requests,
 )
 
 SLOTS = "09:00-11:00;11:00-13:00;14:00-16:00"
@@ -246,19 +246,10 @@ def run(args: argparse.Namespace) -> dict:
                          "beneficiaries": [reference], "dose": 1}, separators=(",", ":")))
             for i, (token, reference) in enumerate(pairs)))
         with Gunicorn(instance, config) as server:
-            before = instance.database_stats()
-            spy = start_py_spy(server, args.py_spy) if args.py_spy else None
-            try:
-                booked = replay("POST /api/v1/appointments", server.base, requests_file,
-                                per_thread=per_thread, threads=threads, connections=connections,
-                                timeout_s=args.timeout, meter=CpuMeter(server, instance))
-            finally:
-                if spy:
-                    stop_py_spy(spy)
-            after = instance.database_stats()
-            for key, label in (("xact_commit", "db_commits_per_request"),
-                               ("xact_rollback", "db_rollbacks_per_request")):
-                booked.extra[label] = round((after[key] - before[key]) / max(booked.requests, 1), 2)
+            booked = replay_server("POST /api/v1/appointments", server, instance,
+                                   requests_file, per_thread=per_thread, threads=threads,
+                                   connections=connections, timeout_s=args.timeout,
+                                   py_spy=args.py_spy)
             created = booked.extra["statuses"].get("201", 0)
             booked.extra["bookings_201"] = created
             booked.extra["bookings_per_second"] = round(created / booked.seconds, 1)

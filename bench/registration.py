@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import (  # noqa: E402
     run_bounded,
     DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig,
-    ensure_wrk, http_batch, log, replay, start_py_spy, stop_py_spy, write_requests,
+    ensure_wrk, http_batch, log, replay, replay_server, write_requests,
 )
 
 PER_ACCOUNT = 4
@@ -167,19 +167,9 @@ def measure(args: argparse.Namespace, instance: BenchInstance, server: Gunicorn,
     write_requests(requests_file, (
         ("POST", "/api/v1/beneficiaries", tokens[i % accounts], member(i, numbers[i]))
         for i in range(total_members)))
-    before = instance.database_stats()
-    spy = start_py_spy(server, args.py_spy) if args.py_spy else None
-    try:
-        added = replay("POST /api/v1/beneficiaries", server.base, requests_file,
-                       per_thread=per_thread, threads=threads, connections=connections,
-                       timeout_s=args.timeout, meter=CpuMeter(server, instance))
-    finally:
-        if spy:
-            stop_py_spy(spy)
-    after = instance.database_stats()
-    for key, label in (("xact_commit", "db_commits_per_request"),
-                       ("xact_rollback", "db_rollbacks_per_request")):
-        added.extra[label] = round((after[key] - before[key]) / max(added.requests, 1), 2)
+    added = replay_server("POST /api/v1/beneficiaries", server, instance, requests_file,
+                          per_thread=per_thread, threads=threads, connections=connections,
+                          timeout_s=args.timeout, py_spy=args.py_spy)
     log(added.line())
     results["phases"].append(added.as_dict())
     results["beneficiaries_per_second"] = round(added.rate, 1)
