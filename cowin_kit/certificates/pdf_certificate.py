@@ -30,7 +30,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.certificates import shc
-from cowin_kit.certificates.qr import module_matrix
+from cowin_kit.certificates.qr import module_rows
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
@@ -98,33 +98,22 @@ def pack_logo(pack: ActivePack) -> Image.Image | None:
 
 @lru_cache(maxsize=512)
 def qr_image(kind: str, text: str) -> Image.Image:
-    """The QR code of ``text`` as a black-and-white image: the module matrix of
-    :func:`cowin_kit.certificates.qr.module_matrix` (exactly segno's, fixed mask), a quiet
-    zone, QR_SCALE pixels per module. Signed texts never change, so a certificate
+    """The QR code of ``text`` as a black-and-white image: the code of
+    :func:`cowin_kit.certificates.qr.module_matrix` (exactly segno's, fixed mask) with a
+    quiet zone, QR_SCALE pixels per module. Signed texts never change, so a certificate
     downloaded again reuses its image and its PDF form (made with it: :func:`bilevel_image`)."""
-    width, cells = module_matrix(kind, text, QR_MASK)
-    # The image's packed rows (1 bit a pixel, 1 white) made with C-level bytes and int
-    # operations, a quarter of the cost of drawing it with Pillow and encoding it for the
-    # PDF: the module rows with their quiet zone as ASCII bits, padded to whole bytes with
-    # light modules, parsed as one integer, each byte widened to QR_SCALE bytes, each row
-    # cut to the image's width and repeated QR_SCALE times.
-    side = width + 2 * QR_BORDER
-    padded = -(-side // 8) * 8
-    left, right = b"1" * QR_BORDER, b"1" * (padded - width - QR_BORDER)
-    bits = cells.translate(_CELL_TO_BIT)
-    rows = left + (right + left).join([bits[start:start + width]
-                                       for start in range(0, len(bits), width)]) + right
-    packed = int(rows, 2).to_bytes(len(rows) // 8, "big")
-    wide = b"".join(map(_WIDENED.__getitem__, packed))
+    # The code's packed rows at a pixel a module (quiet zone included, every row padded to
+    # whole bytes), each byte widened to QR_SCALE bytes (byte k of every widened byte made
+    # by one translation, all written into their places by strided slices), each row cut
+    # to the image's width and repeated QR_SCALE times: C-level bytes work.
+    side, packed = module_rows(kind, text, QR_MASK, QR_BORDER)
+    wide = bytearray(len(packed) * QR_SCALE)
+    for k, table in enumerate(_WIDENED_BYTES):
+        wide[k::QR_SCALE] = packed.translate(table)
     pixels = side * QR_SCALE
-    row_bytes, step = (pixels + 7) // 8, padded * QR_SCALE // 8
-    blank = b"\xff" * row_bytes * (QR_BORDER * QR_SCALE)
-    body = b"".join([wide[start:start + row_bytes] * QR_SCALE
-                     for start in range(0, len(wide), step)])
-    return bilevel_image(pixels, pixels, blank + body + blank)
-
-
-_CELL_TO_BIT = bytes.maketrans(b"\x00\x01", b"10")  # a dark module is a black (0) bit
+    row_bytes, step = (pixels + 7) // 8, len(packed) // side * QR_SCALE
+    return bilevel_image(pixels, pixels, b"".join([
+        wide[start:start + row_bytes] * QR_SCALE for start in range(0, len(wide), step)]))
 
 
 def _widened(byte: int) -> bytes:
@@ -134,7 +123,8 @@ def _widened(byte: int) -> bytes:
     return value.to_bytes(QR_SCALE, "big")
 
 
-_WIDENED = [_widened(byte) for byte in range(256)]  # every bit repeated QR_SCALE times
+# every bit repeated QR_SCALE times: byte k of the widened byte, by the byte's value
+_WIDENED_BYTES = [bytes(_widened(byte)[k] for byte in range(256)) for k in range(QR_SCALE)]
 
 
 def _labels(locale: str) -> dict[str, str]:
@@ -206,30 +196,34 @@ def _id_type(session: Session, pack: ActivePack, id_type_id: int | None) -> _IdT
 
 
 @lru_cache(maxsize=1)
-def _dose_rows() -> Select:
-    """A dose with its person and facility (built once: constructing a statement costs
-    more than its cached compilation)."""
-    return (select(Dose, Beneficiary, Facility)
-            .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
-            .outerjoin(Facility, Facility.id == Dose.facility_id)
-            .where(Dose.id == bindparam("dose_id")))
+def _dose_facts() -> Select:
+    """A dose's columns with its person's and its facility's, what the page and its record
+    need (built once: constructing a statement costs more than its cached compilation)."""
+    doses, people, places = Dose.__table__, Beneficiary.__table__, Facility.__table__
+    return (select(doses.c.dose_number, doses.c.product_id, doses.c.administered_at,
+                   doses.c.lot, doses.c.vaccinator, people.c.name, people.c.birth_date,
+                   people.c.birth_year, people.c.id_type_id, people.c.id_number_last4,
+                   places.c.name, places.c.address, places.c.id, places.c.names,
+                   people.c.reference_id)
+            .select_from(doses.join(people, people.c.id == doses.c.beneficiary_id)
+                         .outerjoin(places, places.c.id == doses.c.facility_id))
+            .where(doses.c.id == bindparam("dose_id")))
 
 
 def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                locale: str) -> CertificateView:
-    from cowin_kit.certificates.services import build_record
+    # build_record's own path from a dose's facts (the outbox's), without its ORM objects
+    from cowin_kit.certificates.services import _DoseFacts, _record
 
-    # The dose, its person and its facility in one round trip (into the session's
-    # identity map, where build_record and the look-ups below find them).
-    found = session.execute(_dose_rows(), {"dose_id": certificate.dose_id}).first()
-    dose = found[0] if found is not None else session.get(Dose, certificate.dose_id)
-    record = build_record(session, pack, dose, certificate.id, certificate.issued_at,
-                          certificate.expires_at)
-    beneficiary = session.get(Beneficiary, certificate.beneficiary_id)
-    # pack-installed rows, read once per snapshot of the pack (as build_record does)
-    product = vaccine_product(session, pack, product_id=dose.product_id)
-    facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
-    id_type = _id_type(session, pack, beneficiary.id_type_id)
+    # The dose, its person and its facility: one Core read of the columns shown.
+    row = session.execute(_dose_facts(), {"dose_id": certificate.dose_id}).one()
+    facts = _DoseFacts(*row[:10], row[10] or "", row[11] or "")  # "": no facility
+    facility_id, facility_names, reference_id = row[12:]
+    record = _record(session, pack, facts, certificate.id, certificate.issued_at,
+                     certificate.expires_at)
+    # pack-installed rows, read once per snapshot of the pack (as the record's are)
+    product = vaccine_product(session, pack, product_id=facts.product_id)
+    id_type = _id_type(session, pack, facts.id_type_id)
     issuer = _localized(pack.document.get("certificates", {}).get("issuer"), locale) \
         or _localized(pack.document.get("name"), locale)
     vaccination = record.vaccination
@@ -239,24 +233,24 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
          bool(certificate.provisional)),
         lambda: _status_texts(locale, vaccination.dose, vaccination.total_doses,
                               bool(certificate.provisional)))
-    birth = ((labels["birth_date"], _long_date(beneficiary.birth_date, locale))
-             if beneficiary.birth_date else (labels["birth_year"], str(beneficiary.birth_year)))
+    birth = ((labels["birth_date"], _long_date(facts.birth_date, locale))
+             if facts.birth_date else (labels["birth_year"], str(facts.birth_year)))
     id_label = (_localized(id_type.labels, locale) or id_type.code) if id_type else labels["id"]
-    person = [(labels["name"], beneficiary.name), birth,
+    person = [(labels["name"], facts.name), birth,
               (id_label, record.identifier.value if record.identifier else ""),
-              (labels["reference_id"], beneficiary.reference_id)]
+              (labels["reference_id"], reference_id)]
     centre = ""
-    if facility is not None:
-        centre = _localized(facility.names, locale, facility.name)
-        if facility.address:
-            centre = f"{centre}, {facility.address}"
+    if facility_id is not None:
+        centre = _localized(facility_names, locale, facts.centre)
+        if facts.centre_address:
+            centre = f"{centre}, {facts.centre_address}"
     rows = [(labels["vaccine"], _localized(product.names, locale, product.code)),
             (labels["manufacturer"], product.manufacturer or ""),
-            (labels["lot"], dose.lot),
+            (labels["lot"], facts.lot),
             (labels["dose"], dose_text),
             (labels["date"], _long_date(vaccination.date, locale)),
             (labels["centre"], centre),
-            (labels["vaccinator"], dose.vaccinator or ""),
+            (labels["vaccinator"], facts.vaccinator or ""),
             (labels["certificate_id"], certificate.id),
             (labels["issued"], _long_date(certificate.issued_at.date(), locale))]
     codes = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import operator
+import re
+import struct
 
 import segno
 from segno import consts
@@ -139,6 +141,7 @@ class _Layout:
         self.blocks = [(ec.num_data, ec.num_total - ec.num_data)
                        for ec in consts.ECC[version][error] for _i in range(ec.num_blocks)]
         self.verified: bool | None = None
+        self.pictures: dict[int, _Picture] = {}  # by quiet zone
 
 
 _LAYOUTS: dict[tuple[int, int, int], _Layout] = {}
@@ -171,12 +174,12 @@ def _final_message(layout: _Layout, data: bytes) -> bytes:
         ec_blocks.append(remainder.to_bytes(num_ec, "big"))
     out = bytearray()
     for blocks in (data_blocks, ec_blocks):
-        count, short = len(blocks), min(len(b) for b in blocks)
+        count, short = len(blocks), min(map(len, blocks))
         part = bytearray(count * short)
         for j, block in enumerate(blocks):
             part[j::count] = block[:short]
         out += part
-        for i in range(short, max(len(b) for b in blocks)):
+        for i in range(short, max(map(len, blocks))):
             out.extend(b[i] for b in blocks if i < len(b))
     return bytes(out)
 
@@ -217,15 +220,129 @@ def module_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
     return found
 
 
+def module_rows(kind: str, text: str, mask: int, border: int) -> tuple[int, bytes]:
+    """The code of :func:`module_matrix` as a bilevel image at one pixel a module: (side,
+    packed rows) with ``side = width + 2 * border`` (the quiet zone), a bit a module, 1 for
+    a light one (the PDF's and Pillow's "1" convention), every row padded with light bits
+    to whole bytes. Made without the module matrix, from the message's binary digits (see
+    :class:`_Picture`) and the layout's template applied as one integer XOR."""
+    content, error_name, mode_name = _ARGUMENTS[kind](text)
+    segments = ([(content, _MODES[mode_name])] if isinstance(content, str)
+                else list(content))
+    error = _ERRORS[error_name]
+    try:
+        version, data = _data_codewords(segments, error)
+    except (KeyError, ValueError):
+        return _packed(*module_matrix(kind, text, mask), border)
+    layout = _LAYOUTS.get((version, error, mask))
+    if layout is None or not layout.verified:
+        # the layout's first code (compared with segno's there) or one left to segno
+        return _packed(*module_matrix(kind, text, mask), border)
+    picture = layout.pictures.get(border)
+    if picture is None:
+        picture = layout.pictures.setdefault(border, _Picture(layout, border))
+    message = _final_message(layout, data)
+    stream = bin(int.from_bytes(message, "big") | (1 << 8 * len(message)))[3:]
+    columns = "".join(map(stream.ljust(picture.stream_length, "0").__getitem__,
+                          picture.column_pieces))
+    rows = picture.blank + "".join(map(columns.__getitem__, picture.row_slices)) \
+        + picture.blank
+    # a dark data bit (1) is a black pixel (0): the template holds the light pixels' 1s
+    return picture.side, (int(rows, 2) ^ picture.template).to_bytes(picture.size, "big")
+
+
+class _Picture:
+    """A layout drawn with a quiet zone of ``border`` modules (see :func:`module_rows`).
+
+    Every pixel takes its bit of the message stream (0 where no data bit is placed): the
+    data bits of one column are placed two apart in the stream (ISO 18004's zigzag runs
+    two columns at a time), so a column is a few stride slices of the stream's binary
+    digits, and the image's columns one C-level join of a few hundred slices; its rows are
+    then stride slices of that (a transposition), one a row. Picking the ~12,000 pixels
+    one by one (an itemgetter) costs about twice as much."""
+
+    def __init__(self, layout: _Layout, border: int):
+        width = layout.width
+        side = width + 2 * border
+        padded = -(-side // 8) * 8
+        nothing = layout.stream_length - 1  # the stream's end: zeros from here on
+        self.stream_length = nothing + width
+        self.column_pieces: list[slice] = []
+        for x in range(padded):
+            column = x - border
+            if 0 <= column < width:
+                sources = [layout.source[row * width + column] for row in range(width)]
+                sources = [None if index == nothing else index for index in sources]
+            else:
+                sources = [None] * width
+            self.column_pieces += _slices(sources, nothing)
+        self.row_slices = [slice(row, None, width) for row in range(width)]
+        self.blank = "0" * (padded * border)
+        template = layout.template_int.to_bytes(width * width, "big")
+        light = "".join("0" if cell & 1 else "1" for cell in template)
+        self.template = int(_packed_light(width, light, border, padded), 2)
+        self.side = side
+        self.size = padded * side // 8
+
+
+def _slices(sources: list[int | None], nothing: int) -> list[slice]:
+    """Slices of the stream whose concatenation is the stream's digits at ``sources``
+    (None: a 0, taken from the stream's zero end at ``nothing``), runs of equal steps
+    merged."""
+    pieces = []
+    i, count = 0, len(sources)
+    while i < count:
+        j = i + 1
+        if sources[i] is None:
+            while j < count and sources[j] is None:
+                j += 1
+            pieces.append(slice(nothing, nothing + j - i))
+        else:
+            step = sources[j] - sources[i] if j < count and sources[j] is not None else 0
+            if step:
+                while j + 1 < count and sources[j + 1] is not None \
+                        and sources[j + 1] - sources[j] == step:
+                    j += 1
+                j += 1
+            else:
+                step = 1
+            stop = sources[j - 1] + step
+            pieces.append(slice(sources[i], stop if stop >= 0 else None, step))
+        i = j
+    return pieces
+
+
+def _packed_light(width: int, light: str, border: int, padded: int) -> str:
+    """Rows of light bits ("1"/"0" per module, row by row) with the quiet zone and the
+    padding, as binary digits."""
+    blank = "1" * padded
+    rows = [blank] * border + [
+        ("1" * border + light[start:start + width]).ljust(padded, "1")
+        for start in range(0, len(light), width)] + [blank] * border
+    return "".join(rows)
+
+
+def _packed(width: int, cells: bytes, border: int) -> tuple[int, bytes]:
+    """:func:`module_rows` from a module matrix."""
+    side = width + 2 * border
+    padded = -(-side // 8) * 8
+    light = "".join("0" if cell & 1 else "1" for cell in cells)
+    rows = _packed_light(width, light, border, padded)
+    return side, int(rows, 2).to_bytes(padded * side // 8, "big")
+
+
 _MODES = {"alphanumeric": consts.MODE_ALPHANUMERIC}
 _ERRORS = {"l": consts.ERROR_LEVEL_L, "m": consts.ERROR_LEVEL_M, "q": consts.ERROR_LEVEL_Q,
            "h": consts.ERROR_LEVEL_H}
 _NOT_ALNUM = 0xFF
 # byte -> its value in alphanumeric mode (0-44); other bytes: find() gives -1, % 256 0xFF
 _ALNUM_CODES = bytes(consts.ALPHANUMERIC_CHARS.find(bytes([byte])) % 256 for byte in range(256))
-_BITS11 = [format(value, "011b") for value in range(45 * 45)]
+# a character pair's 11 bits, by the pair's codes read as 256 * first + second
+_PAIR_BITS = [format(45 * (pair >> 8) + (pair & 0xFF), "011b") if pair & 0xFF < 45 else ""
+              for pair in range(256 * 45)]
 _BITS6 = [format(value, "06b") for value in range(45)]
 _BITS_OF_3_DIGITS = {f"{value:03d}": format(value, "010b") for value in range(1000)}
+_THREE_CHARACTERS = re.compile("...", re.DOTALL)
 _STREAM_CELLS = str.maketrans("01", "\x00\x01")
 # Character count bits per mode for versions 1-9, 10-26, 27-40 (ISO 18004 table 3).
 _COUNT_BITS = {consts.MODE_NUMERIC: (10, 12, 14), consts.MODE_ALPHANUMERIC: (9, 11, 13),
@@ -245,8 +362,9 @@ def _data_codewords(segments: list[tuple[str, int]], error: int) -> tuple[int, b
             codes = text.encode("ascii").translate(_ALNUM_CODES)  # non-ASCII: ValueError
             if _NOT_ALNUM in codes:
                 raise KeyError("not alphanumeric")
-            binary = "".join(map(_BITS11.__getitem__, map(
-                operator.add, map((45).__mul__, codes[0::2]), codes[1::2])))
+            pairs = len(codes) // 2  # each pair read as one big-endian 16-bit number
+            binary = "".join(map(_PAIR_BITS.__getitem__,
+                                 struct.unpack(f">{pairs}H", codes[:2 * pairs])))
             if len(codes) % 2:
                 binary += _BITS6[codes[-1]]
             value = int(binary, 2) if binary else 0
@@ -257,7 +375,7 @@ def _data_codewords(segments: list[tuple[str, int]], error: int) -> tuple[int, b
             rest = len(text) % 3
             whole = len(text) - rest
             binary = "".join(map(_BITS_OF_3_DIGITS.__getitem__,
-                                 [text[i:i + 3] for i in range(0, whole, 3)]))
+                                 _THREE_CHARACTERS.findall(text, 0, whole)))
             if rest:
                 binary += format(int(text[whole:]), f"0{3 * rest + 1}b")
             value = int(binary, 2) if binary else 0
@@ -270,9 +388,12 @@ def _data_codewords(segments: list[tuple[str, int]], error: int) -> tuple[int, b
             raise ValueError("mode")
         lengths.append((mode, count, bits, value))
         value = 0
+    # the bits needed in each band of versions (character count bits differ)
+    needs = [sum(4 + _COUNT_BITS[mode][band] + bits for mode, _c, bits, _v in lengths)
+             for band in range(3)]
     for version in range(1, 41):
         band = 0 if version < 10 else 1 if version < 27 else 2
-        needed = sum(4 + _COUNT_BITS[mode][band] + bits for mode, _c, bits, _v in lengths)
+        needed = needs[band]
         capacity = consts.SYMBOL_CAPACITY[version][error]
         if needed <= capacity:
             break
@@ -289,10 +410,10 @@ def _data_codewords(segments: list[tuple[str, int]], error: int) -> tuple[int, b
     stream, length = stream << terminator, length + terminator
     padding = 8 - length % 8  # segno adds a whole zero byte when already aligned
     stream, length = stream << padding, length + padding
-    for i in range(capacity // 8 - length // 8):
-        stream = (stream << 8) | (0xEC, 0x11)[i % 2]
-        length += 8
-    data = stream.to_bytes(length // 8, "big")[:capacity // 8]
-    return version, data
+    # the pad codewords appended as bytes: shifting the stream once per codeword is
+    # quadratic in its length
+    pads = capacity // 8 - length // 8
+    data = stream.to_bytes(length // 8, "big") + (b"\xec\x11" * (pads // 2 + 1))[:pads]
+    return version, data[:capacity // 8]
 
 
