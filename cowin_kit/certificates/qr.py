@@ -189,18 +189,28 @@ def _segno_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
     return len(code.matrix), b"".join(bytes(row) for row in code.matrix)
 
 
-def module_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
-    """The modules of the format's code of ``text`` with mask pattern ``mask``, exactly as
-    ``QR_BUILDERS[kind](text, mask=mask).matrix`` (without quiet zone): (width, bytes of
-    width * width cells, row by row, 1 dark and 0 light)."""
+def _encoded(kind: str, text: str) -> tuple[int, int, bytes] | None:
+    """(version, error level, data codewords) of the format's code of ``text``, or None
+    where this encoder does not know how (a character outside the mode, too long)."""
     content, error_name, mode_name = _ARGUMENTS[kind](text)
     segments = ([(content, _MODES[mode_name])] if isinstance(content, str)
                 else list(content))
     error = _ERRORS[error_name]
     try:
         version, data = _data_codewords(segments, error)
-    except (KeyError, ValueError):  # a character outside the mode, or too long: segno's say
+    except (KeyError, ValueError):
+        return None
+    return version, error, data
+
+
+def module_matrix(kind: str, text: str, mask: int) -> tuple[int, bytes]:
+    """The modules of the format's code of ``text`` with mask pattern ``mask``, exactly as
+    ``QR_BUILDERS[kind](text, mask=mask).matrix`` (without quiet zone): (width, bytes of
+    width * width cells, row by row, 1 dark and 0 light)."""
+    encoded = _encoded(kind, text)
+    if encoded is None:  # a character outside the mode, or too long: segno's say
         return _segno_matrix(kind, text, mask)
+    version, error, data = encoded
     key = (version, error, mask)
     layout = _LAYOUTS.get(key)
     if layout is None:
@@ -226,14 +236,10 @@ def module_rows(kind: str, text: str, mask: int, border: int) -> tuple[int, byte
     a light one (the PDF's and Pillow's "1" convention), every row padded with light bits
     to whole bytes. Made without the module matrix, from the message's binary digits (see
     :class:`_Picture`) and the layout's template applied as one integer XOR."""
-    content, error_name, mode_name = _ARGUMENTS[kind](text)
-    segments = ([(content, _MODES[mode_name])] if isinstance(content, str)
-                else list(content))
-    error = _ERRORS[error_name]
-    try:
-        version, data = _data_codewords(segments, error)
-    except (KeyError, ValueError):
+    encoded = _encoded(kind, text)
+    if encoded is None:
         return _packed(*module_matrix(kind, text, mask), border)
+    version, error, data = encoded
     layout = _LAYOUTS.get((version, error, mask))
     if layout is None or not layout.verified:
         # the layout's first code (compared with segno's there) or one left to segno
