@@ -198,12 +198,19 @@ class DriverStatement:
         params = {**fixed, **values}
         for name in json_names:
             params[name] = Jsonb(params[name])
-        cursor = connection.connection.driver_connection.cursor()
+        driver = connection.connection.driver_connection
+        cursor = driver.cursor()
         try:
             # prepared at once: this statement runs on every booking
             cursor.execute(sql, params, prepare=True)
         except Error as exc:
+            # as SQLAlchemy does for its own statements: a connection found closed is
+            # dropped (not returned to the pool), and the pool renews the others
+            lost = connection.dialect.is_disconnect(exc, driver, cursor)
+            if lost:
+                connection.invalidate(exc)
             raise DBAPIError.instance(sql, params, exc, Error, hide_parameters=True,
+                                      connection_invalidated=lost,
                                       dialect=connection.dialect) from exc
         return cursor
 

@@ -65,3 +65,31 @@ def test_the_app_takes_the_window_from_its_setting(pg_database_url, tmp_path):
         assert _backend_pid(engine) != closed
     finally:
         engine.dispose()
+
+
+def test_a_driver_statement_on_a_closed_connection_drops_it_and_the_next_works(
+        pg_database_url):
+    """The booking's statements run through psycopg (DriverStatement): a connection the
+    server closed fails that statement as SQLAlchemy's disconnect error and is not
+    returned to the pool; the next checkout gets a working connection."""
+    from sqlalchemy import literal, select
+
+    from cowin_kit.db import DriverStatement
+
+    statement = DriverStatement(select(literal(1)))
+    engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=3600)
+    try:
+        with engine.connect() as connection:
+            assert statement.execute(connection, {}).fetchone() == (1,)
+            closed = connection.scalar(text("SELECT pg_backend_pid()"))
+            connection.rollback()
+        _close_from_the_server(pg_database_url, closed)
+        with pytest.raises(OperationalError) as failed:
+            with engine.connect() as connection:
+                statement.execute(connection, {})
+        assert failed.value.connection_invalidated
+        with engine.connect() as connection:
+            assert statement.execute(connection, {}).fetchone() == (1,)
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != closed
+    finally:
+        engine.dispose()
