@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
-    String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column, null,
-    select, type_coerce, union_all, update,
+    Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
+    null, select, type_coerce, union_all, update,
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -177,12 +177,37 @@ def _build_statements() -> dict[str, Any]:
         .where(sessions.id == bindparam("session_id"))
         .order_by(slots.starts_at, slots.id, seats.dose_number))
 
-    def members_and_history(named: Any) -> Any:
+    def members_and_history(named: Any, by_member_ids: bool) -> Any:
         # the account's members named in the request, their given doses, their live
         # appointments, and the account itself if it still has the mobile the token names
         # (so a booking needs no read of its own for that): one round trip (kind, member
         # or account id, then the columns of each kind)
         owned = (members.account_id == bindparam("account_id"), named)
+        # a literal, not a parameter: a prepared statement's generic plan may then use the
+        # partial unique index of live appointments (status = 'booked')
+        live = appointments.status == literal_column("'booked'", String)
+        if by_member_ids:
+            # PostgreSQL: doses and appointments found by the members' ids, worked out
+            # first (an InitPlan: = ANY(array)), so that every plan reads them through
+            # their beneficiary_id indexes. Joined to the members instead, a plan kept by a
+            # prepared statement from statistics taken while the appointment table was
+            # nearly empty read every live appointment per booking.
+            # (the cast makes it ANY(array), not ANY(subquery))
+            ids = cast(select(func.array_agg(members.id)).where(*owned).scalar_subquery(),
+                       ARRAY(Integer))
+            doses_from, doses_where = (
+                Dose.__table__.join(VaccineProduct.__table__, products.id == given.product_id),
+                (given.beneficiary_id == any_(ids),))
+            bookings_from, bookings_where = Appointment.__table__, (
+                appointments.beneficiary_id == any_(ids), live)
+        else:
+            doses_from, doses_where = (
+                Dose.__table__.join(Beneficiary.__table__, members.id == given.beneficiary_id)
+                .join(VaccineProduct.__table__, products.id == given.product_id), owned)
+            bookings_from, bookings_where = (
+                Appointment.__table__.join(Beneficiary.__table__,
+                                           members.id == appointments.beneficiary_id),
+                (*owned, live))
         return union_all(
             select(literal("member"), members.id, members.reference_id, members.name,
                    members.birth_year, members.birth_date, none(given.dose_number),
@@ -190,18 +215,10 @@ def _build_statements() -> dict[str, Any]:
             .where(*owned),
             select(literal("dose"), given.beneficiary_id, null(), null(), null(), null(),
                    given.dose_number, products.code, given.administered_at)
-            .select_from(Dose.__table__
-                         .join(Beneficiary.__table__, members.id == given.beneficiary_id)
-                         .join(VaccineProduct.__table__, products.id == given.product_id))
-            .where(*owned),
+            .select_from(doses_from).where(*doses_where),
             select(literal("live"), appointments.beneficiary_id, null(), null(), null(), null(),
                    appointments.dose_number, null(), null())
-            .select_from(Appointment.__table__
-                         .join(Beneficiary.__table__,
-                               members.id == appointments.beneficiary_id))
-            # a literal, not a parameter: a prepared statement's generic plan may then use
-            # the partial unique index of live appointments (status = 'booked')
-            .where(*owned, appointments.status == literal_column("'booked'", String)),
+            .select_from(bookings_from).where(*bookings_where),
             select(literal("account"), accounts.id, null(), null(), null(), null(), null(),
                    null(), null())
             .where(accounts.id == bindparam("account_id"),
@@ -222,14 +239,16 @@ def _build_statements() -> dict[str, Any]:
             .values(booked=slots.booked + 1)),
         "bookable_session": bookable_session,
         "members_and_history": members_and_history(
-            members.reference_id.in_(bindparam("reference_ids", expanding=True))),
+            members.reference_id.in_(bindparam("reference_ids", expanding=True)),
+            by_member_ids=False),
         "insert_appointment": insert(Appointment.__table__),
         "insert_audit": insert(AuditEvent.__table__),
         "doses": doses,
         # PostgreSQL: the booking's three statements, run through the driver (see
         # cowin_kit.db.DriverStatement), the member list as one array parameter
         "members_and_history_postgresql": DriverStatement(members_and_history(
-            members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))))),
+            members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))),
+            by_member_ids=True)),
         "bookable_session_postgresql": DriverStatement(bookable_session),
         "book_member_postgresql": DriverStatement(_book_member_statement()),
     }
