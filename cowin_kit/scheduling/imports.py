@@ -443,6 +443,13 @@ class _Bulk:
             + " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)))
         self.session.execute(sql(f"DROP TABLE {scratch}"))
 
+    def next_version(self, model: Any, ids: list[Any]) -> None:
+        """version + 1 on these rows (their bookable facts changed)."""
+        for chunk in _chunks(ids, IN_CHUNK):
+            self.session.execute(update(model).where(model.id.in_(chunk))
+                                 .values(version=model.version + 1)
+                                 .execution_options(synchronize_session=False))
+
     def delete(self, model: Any, ids: list[Any]) -> None:
         for chunk in _chunks(ids, IN_CHUNK):
             self.session.execute(delete(model).where(model.id.in_(chunk))
@@ -1042,6 +1049,7 @@ class _Writes:
         bulk.update(SessionDoseCapacity, CAPACITY_UPDATE_COLUMNS, self.capacity_updates)
         bulk.update(SessionSlot, SLOT_UPDATE_COLUMNS, self.slot_updates)
         bulk.insert(SessionSlot, SLOT_COLUMNS, self.slots)
+        bulk.next_version(VaccinationSession, [session_id for session_id, _item in self.changed])
         bulk.audit("session.publish", "vaccination_session",
                    ((session_id, _audit_details(item)) for session_id, item in self.published))
         bulk.audit("session.update", "vaccination_session",

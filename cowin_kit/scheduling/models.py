@@ -43,6 +43,11 @@ class VaccinationSession(Base):
     fee: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal(0))
     status: Mapped[str] = mapped_column(String(16), default="published")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Moves on (version + 1) with every change of what a booking reads of the session:
+    # its status, ages, seats per dose, slots. Bookings take their seats only at the
+    # version they checked their rules against (scheduling.services, BookableSession);
+    # taking seats (the ``booked`` counters) does not change it.
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
     capacities: Mapped[list["SessionDoseCapacity"]] = relationship(
         cascade="all, delete-orphan", order_by="SessionDoseCapacity.dose_number"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time as clock
 import uuid
+import weakref
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -27,7 +29,7 @@ from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import DriverStatement, new_uuid, utcnow
+from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.registration.services import TokenHolder, invalid_token
@@ -168,7 +170,7 @@ def _build_statements() -> dict[str, Any]:
     bookable_session = (
         select(sessions.id, sessions.facility_id, sessions.session_date,
                sessions.product_id, sessions.min_age, sessions.max_age, sessions.status,
-               facilities.code, facilities.name, facilities.names,
+               facilities.code, facilities.name, facilities.names, sessions.version,
                slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity)
         .select_from(VaccinationSession.__table__
                      .join(Facility.__table__, facilities.id == sessions.facility_id)
@@ -250,6 +252,8 @@ def _build_statements() -> dict[str, Any]:
             members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))),
             by_member_ids=True)),
         "bookable_session_postgresql": DriverStatement(bookable_session),
+        "session_version_postgresql": DriverStatement(
+            select(sessions.version).where(sessions.id == bindparam("session_id"))),
         "book_member_postgresql": DriverStatement(_book_member_statement()),
     }
 
@@ -262,31 +266,49 @@ _AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_typ
 
 
 def _book_member_statement() -> Any:
-    """PostgreSQL: one member's booking in one statement (one round trip instead of four):
-    claim_dose's UPDATE, then claim_slot's only if a dose seat was taken, then the
-    appointment INSERT only if a slot seat was taken, then its audit event, chained by
-    their RETURNING rows in data-modifying CTEs. Each UPDATE is the conditional one of
-    _claim, evaluated on the locked row, so the seats are still taken atomically; the
-    statement returns the appointment's id if the member got both seats and no row if
-    not (the caller then rolls the transaction back, as _claim does)."""
+    """PostgreSQL: one member's booking in one statement (one round trip instead of four),
+    all or nothing on its own, so that a one-member booking needs no transaction around it.
+
+    ``seats`` locks the dose's seat row and the slot's row together (SELECT ... FOR UPDATE
+    on their join), and only if both still have a free seat and the session is still at
+    the version the rules were checked against (``session_version``, see
+    BookableSession): PostgreSQL re-checks the seats on the newest row versions once it
+    holds the locks, so two requests can never both take the last seat (no
+    read-then-write race). Only then do the two UPDATEs
+    take one seat each, the appointment is inserted and its audit event written, chained by
+    their RETURNING rows in data-modifying CTEs. The statement returns the appointment's id,
+    or no row and changes nothing if either seat was gone or the session changed (a dose seat is never taken
+    without its slot seat, or the other way round)."""
     seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
+    sessions = VaccinationSession.__table__.c
     appointments, events = Appointment.__table__, AuditEvent.__table__
+    free = (select(seats.dose_number, slots.id)
+            .select_from(SessionDoseCapacity.__table__
+                         .join(SessionSlot.__table__, slots.id == bindparam("claim_slot"))
+                         .join(VaccinationSession.__table__,
+                               sessions.id == seats.session_id))
+            .where(seats.session_id == bindparam("claim_session"),
+                   seats.dose_number == bindparam("claim_dose"),
+                   seats.booked < seats.capacity, slots.booked < slots.capacity,
+                   sessions.version == bindparam("session_version"))
+            .with_for_update(of=[SessionDoseCapacity.__table__, SessionSlot.__table__])
+            .cte("seats"))
     dose = (update(SessionDoseCapacity.__table__)
             .where(seats.session_id == bindparam("claim_session"),
                    seats.dose_number == bindparam("claim_dose"),
-                   seats.booked < seats.capacity)
+                   exists(select(free.c.dose_number)))
             .values(booked=seats.booked + 1)
             .returning(seats.dose_number).cte("claimed_dose"))
     slot = (update(SessionSlot.__table__)
-            .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity,
-                   exists(select(dose.c.dose_number)))
+            .where(slots.id == bindparam("claim_slot"), exists(select(free.c.id)))
             .values(booked=slots.booked + 1)
             .returning(slots.id).cte("claimed_slot"))
     booked = (insert(appointments)
               .from_select(_APPOINTMENT_COLUMNS,
                            select(*[bindparam(f"a_{name}", type_=appointments.c[name].type)
                                     for name in _APPOINTMENT_COLUMNS])
-                           .where(exists(select(slot.c.id))))
+                           .where(exists(select(dose.c.dose_number)),
+                                  exists(select(slot.c.id))))
               .returning(appointments.c.id).cte("booked"))
     return (insert(events)
             .from_select(_AUDIT_COLUMNS,
@@ -334,7 +356,9 @@ class DoseSeats:
 @dataclass(slots=True, eq=False)
 class BookableSession:
     """A session as a booking reads it, with its facility's code and names, its slots and
-    its seats per dose: the attributes of VaccinationSession that the rules read."""
+    its seats per dose: the attributes of VaccinationSession that the rules read, at
+    ``version`` (never changed once read: a process keeps and shares them, see
+    _bookable_session)."""
     id: str
     facility_id: int
     session_date: date
@@ -345,6 +369,7 @@ class BookableSession:
     facility_code: str
     facility_name: str
     facility_names: dict[str, str]
+    version: int
     slots: list[BookingSlot] = field(default_factory=list)
     capacities: list[DoseSeats] = field(default_factory=list)
 
@@ -383,26 +408,76 @@ def _rows(connection: Any, name: str, values: dict[str, Any]) -> Any:
     return connection.execute(_statement(name), values).all()
 
 
-def _bookable_session(connection: Any, session_id: str) -> BookableSession:
+# The bookable facts of sessions as this process last read them, per database (engine):
+# session id -> (monotonic time until which they may be used, BookableSession). In a
+# stampede most bookings are for a few sessions, and a booking that reuses them saves a
+# round trip and a four-table read. Reusing them is safe because the booking's write
+# takes seats only if the session is still at the version read (_book_member_statement);
+# if not, the booking reads the session again and starts over (book_seats). The time
+# limit only bounds how long a facility's renamed name may still show in answers.
+_KEPT_SESSIONS: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, BookableSession]]] = \
+    weakref.WeakKeyDictionary()
+KEEP_SESSION_SECONDS = 60.0
+KEEP_SESSIONS_AT_MOST = 10_000
+
+
+def _kept_sessions(engine: Any) -> dict[str, tuple[float, BookableSession]]:
+    kept = _KEPT_SESSIONS.get(engine)
+    if kept is None:
+        kept = _KEPT_SESSIONS.setdefault(engine, {})
+    return kept
+
+
+def _bookable_session(connection: Any, session_id: str, reuse: bool = False
+                      ) -> BookableSession:
     """The session as _published_session finds it, with its facility, slots and seats per
-    dose, in one round trip of plain rows."""
+    dose, in one round trip of plain rows; with ``reuse``, as this process last read it
+    if that was less than KEEP_SESSION_SECONDS ago (no round trip at all)."""
+    kept = _kept_sessions(connection.engine)
+    if reuse:
+        entry = kept.get(session_id)
+        if entry is not None and entry[0] > clock.monotonic():
+            return entry[1]
     rows = _rows(connection, "bookable_session", {"session_id": str(session_id)}) \
         if _looks_like_uuid(session_id) else None
     if not rows:
         raise NotFound(_("No such session."), code="session_not_found")
     first = rows[0]
-    found = BookableSession(*first[:10])
+    found = BookableSession(*first[:11])
     slot_ids: set[int] = set()
     doses: set[int] = set()
     for row in rows:  # one row per slot and dose: each slot and dose once, in order
-        if row[10] is not None and row[10] not in slot_ids:
-            slot_ids.add(row[10])
-            found.slots.append(BookingSlot(row[10], row[11], row[12]))
-        if row[13] is not None and row[13] not in doses:
-            doses.add(row[13])
-            found.capacities.append(DoseSeats(row[13], row[14]))
+        if row[11] is not None and row[11] not in slot_ids:
+            slot_ids.add(row[11])
+            found.slots.append(BookingSlot(row[11], row[12], row[13]))
+        if row[14] is not None and row[14] not in doses:
+            doses.add(row[14])
+            found.capacities.append(DoseSeats(row[14], row[15]))
     found.capacities.sort(key=lambda seats: seats.dose_number)
+    if len(kept) >= KEEP_SESSIONS_AT_MOST:
+        kept.clear()  # a bound, not an LRU: the hot sessions are read again at once
+    kept[found.id] = (clock.monotonic() + KEEP_SESSION_SECONDS, found)
     return found
+
+
+def _forget_session(connection: Any, session_id: str) -> None:
+    _kept_sessions(connection.engine).pop(session_id, None)
+
+
+class _SessionChanged(Exception):
+    """The booking's write found the session at another version than the one its rules
+    were checked against (changed meanwhile); nothing was written."""
+
+
+def _session_changed(connection: Any, seen: BookableSession) -> bool:
+    """Whether the session is no longer at the version ``seen`` (then forgotten by this
+    process): after a booking's write took no seat, to tell a change from a full session."""
+    version = _statement("session_version_postgresql").execute(
+        connection, {"session_id": seen.id}).fetchone()
+    if version is not None and version[0] == seen.version:
+        return False
+    _forget_session(connection, seen.id)
+    return True
 
 
 def _looks_like_uuid(value: str) -> bool:
@@ -612,23 +687,65 @@ def book_seats(session: Session, pack: ActivePack, account: CitizenAccount | Tok
                now: datetime | None = None) -> Booking:
     """book(), with the session, slot and members the answer shows.
 
-    Reads and writes plain rows on the session's connection and transaction (see
-    _build_statements): the rules, the conditional UPDATEs that take the seats, and the
-    appointment and audit rows (audit.values: the event audit.record would add) are as
-    with ORM objects, and commit or roll back together. On PostgreSQL each member's seats,
-    appointment and audit event are one statement (_book_member_statement). ``account`` is
-    the CitizenAccount or, from the API, only what the citizen's token names (TokenHolder):
-    the members' read checks that the account still exists with that mobile (401 if not)."""
+    Reads and writes plain rows (see _build_statements): the rules, the conditional
+    UPDATEs that take the seats, and the appointment and audit rows (audit.values: the
+    event audit.record would add) are as with ORM objects, and are written together or not
+    at all. On PostgreSQL each member's seats, appointment and audit event are one
+    statement (_book_member_statement). ``account`` is the CitizenAccount or, from the API,
+    only what the citizen's token names (TokenHolder): the members' read checks that the
+    account still exists with that mobile (401 if not).
+
+    On PostgreSQL a booking for one member, when ``session`` has no transaction of its own
+    yet (every API request), runs on a pooled connection in autocommit mode, without BEGIN
+    and COMMIT (two round trips less): its one write statement is all or nothing by
+    itself, and the reads before it see what they would see in a transaction at READ
+    COMMITTED, a snapshot per statement. Otherwise it runs in the session's transaction,
+    which it commits."""
     if session.autoflush:
         session.flush()  # what the caller added is seen, as autoflush did for ORM queries
-    connection = session.connection()
+    bind = session.get_bind()
+    one_statement = (len(reference_ids) == 1 and not session.in_transaction()
+                     and bind.dialect.name == "postgresql")
+    for last_try in (False, True):
+        try:
+            if one_statement:
+                with autocommit_connection(bind) as connection:
+                    # the session's facts as this process last read them, on the first try
+                    booking = _book_seats(session, connection, pack, account, session_id,
+                                          slot, reference_ids, dose, now, not last_try)
+            else:
+                booking = _book_seats(session, session.connection(), pack, account,
+                                      session_id, slot, reference_ids, dose, now, False)
+            break
+        except _SessionChanged:
+            # changed since it was read: once more with the session read afresh (changed
+            # again in that moment: its seats are being changed, take it as full)
+            if last_try:
+                raise _fully_booked(session) from None
+    if session.in_transaction():
+        session.commit()  # its transaction's writes, and the plugins' hooks queued on it
+    metrics.APPOINTMENTS_BOOKED.inc(len(booking.rows))
+    return booking
+
+
+def _book_seats(session: Session, connection: Any, pack: ActivePack,
+                account: CitizenAccount | TokenHolder, session_id: str, slot: str,
+                reference_ids: list[str], dose: int | None, now: datetime | None,
+                reuse_session: bool) -> Booking:
+    """book_seats on ``connection``: the session's, or one in autocommit mode."""
     # first: it also checks the account (the caller may only have verified the token),
     # and a gone account is refused before anything about the session or members
     found = _members_and_history(connection, account, reference_ids)
-    vaccination_session = _bookable_session(connection, session_id)
-    chosen_slot = _slot(vaccination_session, slot)
-    members, given, live = found.checked(reference_ids).members, found.given, found.live
-    plan = _check_members(session, pack, vaccination_session, members, dose, now, given)
+    vaccination_session = _bookable_session(connection, session_id, reuse_session)
+    try:
+        chosen_slot = _slot(vaccination_session, slot)
+        members, given, live = found.checked(reference_ids).members, found.given, found.live
+        plan = _check_members(session, pack, vaccination_session, members, dose, now, given)
+    except (InvalidInput, RuleViolation):
+        # refused on facts this process kept: refused only if they are still the session's
+        if reuse_session and _session_changed(connection, vaccination_session):
+            raise _SessionChanged from None
+        raise
     for member, dose_number in plan:
         if (member.id, dose_number) in live:
             raise Conflict(_("%(name)s already has an appointment for dose %(n)d.",
@@ -653,8 +770,12 @@ def book_seats(session: Session, pack: ActivePack, account: CitizenAccount | Tok
                 values = {f"a_{name}": value for name, value in row.items()}
                 values.update((f"e_{name}", value) for name, value in event.items())
                 values.update(claim_session=row["session_id"], claim_dose=row["dose_number"],
-                              claim_slot=row["slot_id"])
+                              claim_slot=row["slot_id"],
+                              session_version=vaccination_session.version)
                 if statement.execute(connection, values).fetchone() is None:
+                    if _session_changed(connection, vaccination_session):
+                        session.rollback()
+                        raise _SessionChanged
                     raise _fully_booked(session)
         else:
             for row in appointments:
@@ -673,8 +794,6 @@ def book_seats(session: Session, pack: ActivePack, account: CitizenAccount | Tok
                                session_id=vaccination_session.id,
                                session_date=vaccination_session.session_date,
                                facility_code=vaccination_session.facility_code)
-    session.commit()
-    metrics.APPOINTMENTS_BOOKED.inc(len(appointments))
     return Booking(booking_id, appointments, vaccination_session, chosen_slot, members)
 
 
@@ -1251,6 +1370,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
     if vaccination_session.status == "cancelled":
         return []
     vaccination_session.status = "cancelled"
+    vaccination_session.version = VaccinationSession.version + 1
     facility = session.get(Facility, vaccination_session.facility_id)
     notices = []
     booked = list(session.scalars(select(Appointment).where(
@@ -1299,6 +1419,7 @@ def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[in
     slots = list(vaccination_session.slots)
     for slot, share in zip(slots, rules.split_capacity(total, len(slots))):
         slot.capacity = max(share, slot.booked)
+    vaccination_session.version = VaccinationSession.version + 1
     audit.record(session, "session.change_capacity", "vaccination_session",
                  vaccination_session.id, capacity={str(k): v for k, v in capacity_by_dose.items()})
     session.commit()
