@@ -93,3 +93,43 @@ def test_a_driver_statement_on_a_closed_connection_drops_it_and_the_next_works(
             assert connection.scalar(text("SELECT pg_backend_pid()")) != closed
     finally:
         engine.dispose()
+
+
+def test_an_autocommit_connection_commits_each_statement_and_goes_back_in_transaction_mode(
+        pg_database_url):
+    """autocommit_connection (a one-member booking): each statement is committed by
+    itself, no transaction is left open, the connection returns to the pool as a normal
+    one (the next user's statements are in a transaction again), and one the server
+    closed is dropped, not returned."""
+    from cowin_kit.db import DriverStatement, autocommit_connection
+
+    engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=3600)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE seen (n integer)"))
+        insert = DriverStatement(text("INSERT INTO seen VALUES (:n) RETURNING n"))
+        with autocommit_connection(engine) as lent:
+            assert insert.execute(lent, {"n": 1}).fetchone() == (1,)
+            lent_pid = lent.connection.driver_connection.info.backend_pid
+            # committed already: another connection sees the row while this one is lent
+            other = create_engine(pg_database_url)
+            with other.connect() as watcher:
+                assert watcher.scalar(text("SELECT count(*) FROM seen")) == 1
+            other.dispose()
+            assert lent.connection.driver_connection.info.transaction_status == 0  # IDLE
+        with engine.connect() as connection:  # the same pooled connection, in a transaction
+            assert connection.scalar(text("SELECT pg_backend_pid()")) == lent_pid
+            connection.execute(text("INSERT INTO seen VALUES (2)"))
+            connection.rollback()
+            assert connection.scalar(text("SELECT count(*) FROM seen")) == 1
+            connection.rollback()
+        _close_from_the_server(pg_database_url, lent_pid)
+        with pytest.raises(OperationalError) as failed:
+            with autocommit_connection(engine) as lent:
+                insert.execute(lent, {"n": 3})
+        assert failed.value.connection_invalidated
+        with autocommit_connection(engine) as lent:
+            assert insert.execute(lent, {"n": 4}).fetchone() == (4,)
+            assert lent.connection.driver_connection.info.backend_pid != lent_pid
+    finally:
+        engine.dispose()
