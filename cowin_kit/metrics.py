@@ -153,20 +153,36 @@ def init_app(app: Flask) -> None:
     if not settings["METRICS_ENABLED"]:
         return
 
-    @app.before_request
-    def _start_timer() -> None:
-        g._metrics_started = time.perf_counter()
-
-    @app.after_request
-    def _observe(response):
-        started = g.pop("_metrics_started", None)
-        if started is not None:
-            endpoint = request.endpoint or "unmatched"
-            REQUEST_LATENCY.labels(endpoint, request.method, str(response.status_code)) \
-                .observe(time.perf_counter() - started)
-        return response
-
+    app.before_request(_start_timer)
+    app.after_request(_observe)
     app.register_blueprint(bp)
+
+
+def _start_timer() -> None:
+    g._metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.pop("_metrics_started", None)
+    if started is not None:
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        _request_latency(current.endpoint or "unmatched", current.method,
+                         response.status_code).observe(time.perf_counter() - started)
+    return response
+
+
+# REQUEST_LATENCY's child of each (endpoint, method, status), found once: labels() converts
+# and looks its arguments up under a lock on every call. The histogram keeps these same
+# children, so this holds no label values the histogram does not.
+_latency_children: dict[tuple[str, str, int], Histogram] = {}
+
+
+def _request_latency(endpoint: str, method: str, status: int) -> Histogram:
+    key = (endpoint, method, status)
+    child = _latency_children.get(key)
+    if child is None:
+        child = _latency_children[key] = REQUEST_LATENCY.labels(endpoint, method, str(status))
+    return child
 
 
 def serve_worker_metrics(app: Flask) -> int | None:

@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable
 
 from flask import Flask, Response, current_app, g, request
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -32,7 +33,50 @@ def init_app(app: Flask) -> None:
         # yet resolving that cost a fifth of a trivial request's CPU. Routes with their own
         # limits (OTP, sign-in, verify) are checked by their decorators, not by this hook.
         app.before_request_funcs[None].remove(limiter._check_request_limit)
+    _run_limiter_hooks_only_when_used(app, limiter)
     app.after_request(add_retry_after)
+
+
+# Where Flask-Limiter (4.x) keeps a request's limit state: its Limiter.context property
+# creates it on the request context at the first check of the request.
+_LIMITER_STATE = "_limiter_request_context"
+
+
+def _run_limiter_hooks_only_when_used(app: Flask, limiter: Any) -> None:
+    """Flask-Limiter's after-request hook (X-RateLimit-* headers, conditional deductions)
+    and teardown hook (clearing its state) act only on the state its limit checks keep on
+    the request context. On a request no check looked at they did nothing, yet cost about
+    a tenth of a small request's CPU; and that is most requests: only a few routes have
+    Flask-Limiter limits, and unless API_LIMITS_PER_IP sets an app-wide one,
+    cowin_kit.ratelimit removes the check of every request. So they run only when that
+    state exists."""
+
+    def state_kept() -> bool:
+        context = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        return hasattr(context, _LIMITER_STATE)
+
+    def when_used_after(hook: Callable[[Response], Response]) -> Callable[[Response], Response]:
+        @functools.wraps(hook)
+        def after_request(response: Response) -> Response:
+            return hook(response) if state_kept() else response
+        return after_request
+
+    def when_used_teardown(hook: Callable[[BaseException | None], None]) \
+            -> Callable[[BaseException | None], None]:
+        @functools.wraps(hook)
+        def teardown_request(exc: BaseException | None) -> None:
+            if state_kept():
+                hook(exc)
+        return teardown_request
+
+    def owned_by_limiter(hook: Any) -> bool:  # partial(Limiter.__inject_headers, limiter)
+        return getattr(hook, "__self__", None) is limiter or \
+            (isinstance(hook, functools.partial) and limiter in hook.args)
+
+    for hooks, wrap in ((app.after_request_funcs, when_used_after),
+                        (app.teardown_request_funcs, when_used_teardown)):
+        funcs = hooks.get(None, [])
+        funcs[:] = [wrap(hook) if owned_by_limiter(hook) else hook for hook in funcs]
 
 
 def mobile_key() -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g, request
+from flask import Flask, Request, g, request
 from marshmallow import Schema, ValidationError
 
+from cowin_kit.api.partners import check_api_key
 from cowin_kit.audit.services import Actor, _current_actor
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.db import get_session
@@ -104,28 +105,39 @@ def request_locale() -> str:
     return str(get_locale())
 
 
+def _api_request_steps() -> None:
+    """Every request's checks, in this order: no NUL in the URL, the anonymous actor (for
+    audit records), the partner's X-Api-Key. One hook rather than three, reaching the
+    request (a context-local proxy) once."""
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    _refuse_nul_in_url(current)
+    _bind_anonymous_actor(current)
+    check_api_key(current)
+
+
+def _refuse_nul_in_url(current: Request) -> None:
+    if "\x00" in current.path or b"%00" in current.query_string:
+        raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
+
+
+def _bind_anonymous_actor(current: Request) -> None:
+    # The id is bound (and echoed) by cowin_kit.logging_setup, which runs first.
+    request_globals = g._get_current_object()  # type: ignore[attr-defined]
+    if "request_id" not in request_globals:
+        request_globals.request_id = uuid.uuid4().hex
+    _current_actor.set(Actor("anonymous", current.remote_addr or "-",
+                             request_globals.request_id, current.remote_addr))
+
+
 def init_app(app: Flask) -> None:
     from cowin_kit import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
-        admin_scheduling, certificates, imports, partners, scheduling, slips, staff, v1, v2,
+        admin_scheduling, certificates, imports, scheduling, slips, staff, v1, v2,
         v2_appointments, v2_certificates, vaccinator,
     )
     from cowin_kit.api import reports
 
-    @app.before_request
-    def _refuse_nul_in_url() -> None:
-        if "\x00" in request.path or b"%00" in request.query_string:
-            raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
-
-    @app.before_request
-    def _request_identity() -> None:
-        # The id is bound (and echoed) by cowin_kit.logging_setup, which runs first.
-        if "request_id" not in g:
-            g.request_id = uuid.uuid4().hex
-        _current_actor.set(Actor("anonymous", request.remote_addr or "-", g.request_id,
-                                 request.remote_addr))
-
-    partners.init_app(app)
+    app.before_request(_api_request_steps)
     app.register_blueprint(v1.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(scheduling.bp)

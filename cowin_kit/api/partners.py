@@ -6,7 +6,7 @@ header are public or citizen requests and are limited as such."""
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Request, g, request
 from limits import parse
 
 from cowin_kit.audit.services import Actor, _current_actor
@@ -35,19 +35,23 @@ def current_partner() -> PartnerApiKey | None:
     return g.partner
 
 
-def init_app(app: Flask) -> None:
-    @app.before_request
-    def _check_api_key() -> None:
-        # An unknown or revoked key is refused before anything else; a known one spends
-        # one call of its own per-minute allowance (shared across processes via the
-        # limiter's storage: Redis when configured).
-        partner = current_partner()
-        if partner is None:
-            return
-        allowance = parse(f"{partner.rate_limit_per_minute}/minute")
-        if not limiter.limiter.hit(allowance, "partner", str(partner.id)):
-            raise PartnerRateLimited(_("This API key has used its calls for this minute."),
-                                     code="partner_rate_limited")
+# request.headers.get(HEADER) reads this WSGI environ key.
+_HEADER_ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
+
+
+def check_api_key(current: Request) -> None:
+    """Run for every request by cowin_kit.api. An unknown or revoked key is refused before
+    anything else; a known one spends one call of its own per-minute allowance (shared
+    across processes via the limiter's storage: Redis when configured)."""
+    if _HEADER_ENVIRON_KEY not in current.environ:
+        return  # no key: a public or citizen request (current_partner() would say None)
+    partner = current_partner()
+    if partner is None:
+        return
+    allowance = parse(f"{partner.rate_limit_per_minute}/minute")
+    if not limiter.limiter.hit(allowance, "partner", str(partner.id)):
+        raise PartnerRateLimited(_("This API key has used its calls for this minute."),
+                                 code="partner_rate_limited")
 
 
 class PartnerRateLimited(RuleViolation):
