@@ -261,7 +261,11 @@ def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int 
     @app.teardown_appcontext
     def _close_request_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:
+        # A session that never began a transaction nor holds objects has nothing to give
+        # back (a booking's, whose work runs on a connection of its own): closing it
+        # still cost about 2 % of the request's CPU.
+        if session is not None and (session.in_transaction() or len(session.identity_map)
+                                    or session.new):
             session.close()
 
     return database

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 import time
 from typing import Any, Callable
@@ -136,16 +137,18 @@ def _bulk(part: bytes) -> bytes:
 
 class _RedisWindows:
     """The counts in Redis, shared by every worker and pod. A hit is a command packed here
-    and sent on a connection of the client's pool, with the client's retries: redis-py's
-    pipeline, or even execute_command, cost twice the CPU of the round trip itself."""
+    and sent on a connection of the thread's own (made from the client's pool settings,
+    with the client's retries): redis-py's pipeline, or even execute_command with a
+    connection checked out of the pool and back (a lock, counters, a poll for stray data
+    each time), cost more CPU than the round trip itself."""
 
     _EVAL_HIT = b"*5\r\n" + _bulk(b"EVAL") + _bulk(_HIT_SCRIPT) + _bulk(b"1")
 
     def __init__(self, url: str) -> None:
         import redis
 
-        self._client = redis.Redis.from_url(url)  # owns the pool (closes it when dropped)
-        self._pool = self._client.connection_pool
+        self._pool = redis.ConnectionPool.from_url(url)
+        self._local = threading.local()
 
     def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
         start = int(now // window)
@@ -153,8 +156,16 @@ class _RedisWindows:
         count = self._call(self._EVAL_HIT + _bulk(name) + _bulk(b"%d" % (window + 1)))
         return int(count), (start + 1) * window - now
 
+    def _connection(self) -> Any:
+        """This thread's connection (made after a fork, never shared between processes)."""
+        local, pid = self._local, os.getpid()
+        if getattr(local, "pid", None) != pid:
+            local.connection = self._pool.connection_class(**self._pool.connection_kwargs)
+            local.pid = pid
+        return local.connection
+
     def _call(self, packed: bytes) -> Any:
-        connection = self._pool.get_connection()
+        connection = self._connection()
 
         def send_and_read() -> Any:
             connection.send_packed_command([packed])
@@ -164,8 +175,10 @@ class _RedisWindows:
             # as Redis.execute_command: a connection error disconnects, then retries
             return connection.retry.call_with_retry(send_and_read,
                                                     lambda _error: connection.disconnect())
-        finally:
-            self._pool.release(connection)
+        except BaseException:
+            # whatever went wrong, no half-read answer may be left for the next command
+            connection.disconnect()
+            raise
 
 
 def _windows() -> _MemoryWindows | _RedisWindows:

@@ -258,13 +258,6 @@ def _build_statements() -> dict[str, Any]:
     }
 
 
-_APPOINTMENT_COLUMNS = ("id", "booking_id", "beneficiary_id", "session_id", "slot_id",
-                        "dose_number", "status", "reschedule_count", "account_id",
-                        "created_at", "updated_at")
-_AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
-                  "object_id", "request_id", "source_ip", "details")
-
-
 def _book_member_statement() -> Any:
     """PostgreSQL: one member's booking in one statement (one round trip instead of four),
     all or nothing on its own, so that a one-member booking needs no transaction around it.
@@ -273,50 +266,80 @@ def _book_member_statement() -> Any:
     on their join), and only if both still have a free seat and the session is still at
     the version the rules were checked against (``session_version``, see
     BookableSession): PostgreSQL re-checks the seats on the newest row versions once it
-    holds the locks, so two requests can never both take the last seat (no
-    read-then-write race). Only then do the two UPDATEs
-    take one seat each, the appointment is inserted and its audit event written, chained by
-    their RETURNING rows in data-modifying CTEs. The statement returns the appointment's id,
-    or no row and changes nothing if either seat was gone or the session changed (a dose seat is never taken
-    without its slot seat, or the other way round)."""
+    holds the locks, so two requests can never both take the last seat (no read-then-write
+    race). Only then do the two UPDATEs take one seat each, the appointment is inserted
+    and its audit event written, chained by their RETURNING rows in data-modifying CTEs.
+    The statement returns the appointment's id, or no row and changes nothing if either
+    seat was gone or the session changed (a dose seat is never taken without its slot
+    seat, or the other way round).
+
+    Its values (_book_member_values): each given once (the session, slot and dose of the
+    claim are the appointment's too; its creation time is its update time and the audit
+    event's), what every booking writes the same is written in the statement: every
+    parameter costs the driver CPU per booking."""
     seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
     sessions = VaccinationSession.__table__.c
     appointments, events = Appointment.__table__, AuditEvent.__table__
+    session_id, slot_id, dose_number, created_at = (
+        bindparam("claim_session", type_=String), bindparam("claim_slot", type_=Integer),
+        bindparam("claim_dose", type_=Integer),
+        bindparam("created_at", type_=appointments.c.created_at.type))
+    one = literal_column("1", Integer)
     free = (select(seats.dose_number, slots.id)
             .select_from(SessionDoseCapacity.__table__
-                         .join(SessionSlot.__table__, slots.id == bindparam("claim_slot"))
+                         .join(SessionSlot.__table__, slots.id == slot_id)
                          .join(VaccinationSession.__table__,
                                sessions.id == seats.session_id))
-            .where(seats.session_id == bindparam("claim_session"),
-                   seats.dose_number == bindparam("claim_dose"),
+            .where(seats.session_id == session_id, seats.dose_number == dose_number,
                    seats.booked < seats.capacity, slots.booked < slots.capacity,
-                   sessions.version == bindparam("session_version"))
+                   sessions.version == bindparam("session_version", type_=Integer))
             .with_for_update(of=[SessionDoseCapacity.__table__, SessionSlot.__table__])
             .cte("seats"))
     dose = (update(SessionDoseCapacity.__table__)
-            .where(seats.session_id == bindparam("claim_session"),
-                   seats.dose_number == bindparam("claim_dose"),
+            .where(seats.session_id == session_id, seats.dose_number == dose_number,
                    exists(select(free.c.dose_number)))
-            .values(booked=seats.booked + 1)
+            .values(booked=seats.booked + one)
             .returning(seats.dose_number).cte("claimed_dose"))
     slot = (update(SessionSlot.__table__)
-            .where(slots.id == bindparam("claim_slot"), exists(select(free.c.id)))
-            .values(booked=slots.booked + 1)
+            .where(slots.id == slot_id, exists(select(free.c.id)))
+            .values(booked=slots.booked + one)
             .returning(slots.id).cte("claimed_slot"))
+    appointment = {
+        "id": bindparam("appointment_id", type_=String),
+        "booking_id": bindparam("booking_id", type_=String),
+        "beneficiary_id": bindparam("beneficiary_id", type_=Integer),
+        "session_id": session_id, "slot_id": slot_id, "dose_number": dose_number,
+        "status": literal_column("'booked'", String),
+        "reschedule_count": literal_column("0", Integer),
+        "account_id": bindparam("account_id", type_=Integer),
+        "created_at": created_at, "updated_at": created_at}
     booked = (insert(appointments)
-              .from_select(_APPOINTMENT_COLUMNS,
-                           select(*[bindparam(f"a_{name}", type_=appointments.c[name].type)
-                                    for name in _APPOINTMENT_COLUMNS])
+              .from_select(list(appointment), select(*appointment.values())
                            .where(exists(select(dose.c.dose_number)),
                                   exists(select(slot.c.id))))
               .returning(appointments.c.id).cte("booked"))
+    event = {
+        "occurred_at": created_at,
+        "action": literal_column("'appointment.book'", String),
+        "object_type": literal_column("'appointment'", String), "object_id": booked.c.id,
+        **{name: bindparam(f"audit_{name}", type_=events.c[name].type)
+           for name in ("actor_type", "actor_id", "request_id", "source_ip", "details")}}
     return (insert(events)
-            .from_select(_AUDIT_COLUMNS,
-                         select(*[booked.c.id if name == "object_id"
-                                  else bindparam(f"e_{name}", type_=events.c[name].type)
-                                  for name in _AUDIT_COLUMNS])
-                         .select_from(booked))
+            .from_select(list(event), select(*event.values()).select_from(booked))
             .returning(events.c.object_id))
+
+
+def _book_member_values(row: dict[str, Any], event: dict[str, Any], version: int
+                        ) -> dict[str, Any]:
+    """The values of _book_member_statement for one appointment row and its audit event
+    (audit.values)."""
+    return {"claim_session": row["session_id"], "claim_slot": row["slot_id"],
+            "claim_dose": row["dose_number"], "session_version": version,
+            "appointment_id": row["id"], "booking_id": row["booking_id"],
+            "beneficiary_id": row["beneficiary_id"], "account_id": row["account_id"],
+            "created_at": row["created_at"], "audit_actor_type": event["actor_type"],
+            "audit_actor_id": event["actor_id"], "audit_request_id": event["request_id"],
+            "audit_source_ip": event["source_ip"], "audit_details": event["details"]}
 
 
 _STATEMENTS: dict[str, Any] = {}
@@ -337,14 +360,18 @@ def _published_session(session: Session, session_id: str) -> VaccinationSession:
 
 @dataclass(slots=True, eq=False)
 class BookingSlot:
-    """A slot as a booking reads it (a copy of its row), with SessionSlot's attribute names."""
+    """A slot as a booking reads it (a copy of its row), with SessionSlot's attribute names;
+    its two spellings made once (it is kept with its BookableSession; formatting times
+    cost more than a booking's rules)."""
     id: int
     starts_at: time
     ends_at: time
+    label: str = field(init=False)  # as SessionSlot.label
+    cowin_label: str = field(init=False)  # as _cowin_slot_label
 
-    @property
-    def label(self) -> str:
-        return f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+    def __post_init__(self) -> None:
+        self.label = f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
+        self.cowin_label = _cowin_slot_label(self)
 
 
 @dataclass(slots=True, eq=False)
@@ -491,13 +518,15 @@ def _looks_like_uuid(value: str) -> bool:
 def _slot(vaccination_session: VaccinationSession, slot: str) -> SessionSlot:
     wanted = str(slot).replace(" ", "")
     for candidate in vaccination_session.slots:
-        if wanted in (candidate.label, _cowin_slot_label(candidate)):
+        cowin_label = candidate.cowin_label if isinstance(candidate, BookingSlot) \
+            else _cowin_slot_label(candidate)
+        if wanted in (candidate.label, cowin_label):
             return candidate
     raise InvalidInput(_("This session has no slot %(slot)s.", slot=slot), code="invalid_slot",
                        fields={"slot": [_("Choose one of the session's slots.")]})
 
 
-def _cowin_slot_label(slot: SessionSlot) -> str:
+def _cowin_slot_label(slot: SessionSlot | BookingSlot) -> str:
     """CoWIN's slot spelling, e.g. 09:00AM-11:00AM."""
     return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
@@ -759,19 +788,16 @@ def _book_seats(session: Session, connection: Any, pack: ActivePack,
                    dose_number=dose_number, status="booked", reschedule_count=0,
                    account_id=account.id, created_at=moment, updated_at=moment)
         appointments.append(row)
-        events.append(audit.values("appointment.book", "appointment", row["id"],
-                                   booking=booking_id,
-                                   vaccination_session=vaccination_session.id,
-                                   dose=dose_number))
+        events.append({**audit.values("appointment.book", "appointment", row["id"],
+                                      booking=booking_id,
+                                      vaccination_session=vaccination_session.id,
+                                      dose=dose_number),
+                       "occurred_at": moment})
     try:
         if connection.dialect.name == "postgresql":
             statement = _statement("book_member_postgresql")
             for row, event in zip(appointments, events):
-                values = {f"a_{name}": value for name, value in row.items()}
-                values.update((f"e_{name}", value) for name, value in event.items())
-                values.update(claim_session=row["session_id"], claim_dose=row["dose_number"],
-                              claim_slot=row["slot_id"],
-                              session_version=vaccination_session.version)
+                values = _book_member_values(row, event, vaccination_session.version)
                 if statement.execute(connection, values).fetchone() is None:
                     if _session_changed(connection, vaccination_session):
                         session.rollback()

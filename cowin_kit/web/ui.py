@@ -300,7 +300,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     first: that was about a thirtieth of a booking request's CPU."""
 
     def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ  # no cookies to parse
+                               or not request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 
