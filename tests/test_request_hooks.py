@@ -10,11 +10,10 @@ import uuid
 import pytest
 from flask import Response
 
-from cowin_kit import create_app, logging_setup
+from cowin_kit import logging_setup
 from cowin_kit.audit.services import current_actor
-from cowin_kit.db import get_database
 
-from conftest import _empty_tables
+from test_rate_limits import make_app  # noqa: F401  (fixture: apps with their own settings)
 
 LIMIT_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 
@@ -29,25 +28,6 @@ def client_of_its_own(app):
     number = next(_addresses)
     client.environ_base["REMOTE_ADDR"] = f"10.77.{number // 250}.{number % 250 + 1}"
     return client
-
-
-@pytest.fixture
-def make_app(database_url, tmp_path):
-    """Apps with settings of the test's own; their rows and connections go afterwards."""
-    made = []
-
-    def make(**settings):
-        app = create_app({"ENV": "test", "DATABASE_URL": database_url,
-                          "INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
-                          "NOTIFIER": f"file:{tmp_path / 'out.jsonl'}",
-                          "OTP_RESEND_COOLDOWN_SECONDS": 0, **settings})
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        _empty_tables(get_database(app).engine)
-        get_database(app).dispose()
 
 
 def test_a_made_request_id_is_a_uuid4_echoed_and_unbound_afterwards(make_app):
@@ -122,7 +102,8 @@ def test_an_api_key_matters_only_on_api_paths(make_app):
 
 def test_limit_headers_only_on_routes_flask_limiter_limits(make_app):
     client = client_of_its_own(make_app(OTP_LIMITS_PER_IP="2/hour",
-                                        OTP_LIMITS_PER_NUMBER="100/hour"))
+                                        OTP_LIMITS_PER_NUMBER="100/hour",
+                                        OTP_RESEND_COOLDOWN_SECONDS=0))
     assert not LIMIT_HEADERS & set(client.get("/healthz").headers.keys())
     answers = [client.post("/api/v1/auth/otp", json={"mobile": f"70000{next(_addresses):05d}"})
                for _ in range(3)]
