@@ -67,7 +67,7 @@ def issue_certificates(instance: BenchInstance, refs: list[str]) -> None:
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
     from cowin_kit.identity.models import StaffUser
-    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
 
     with InProcessApp(instance), acting_as(cli_actor()):

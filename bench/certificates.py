@@ -101,7 +101,7 @@ def _worker(instance: BenchInstance, refs: list[str], barrier, results) -> None:
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
     from cowin_kit.identity.models import StaffUser
-    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
 
     # settled as cowin_kit/wsgi.py and `cowin-kit worker` settle their app (GC frozen)

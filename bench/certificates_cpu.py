@@ -79,7 +79,7 @@ def measure(app, instance: BenchInstance, refs: list[str], rounds: list[int], pr
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
     from cowin_kit.identity.models import StaffUser
-    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
 
     database = get_database(app)
@@ -175,7 +175,8 @@ def check(total: int) -> dict:
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.certificates.verify import verify
     from cowin_kit.db import get_database
-    from cowin_kit.vaccination.models import CertificateDue, Dose
+    from cowin_kit.vaccination.models import CertificateDue
+    from cowin_kit.registration.models import Dose
 
     with get_database().session() as session:
         doses = session.scalar(select(func.count()).select_from(Dose))

@@ -6,7 +6,7 @@ visit with an empty cache) — raw and gzip-compressed. Target: under 100 KB per
     .venv/bin/python bench/page_weight.py [--pack IN] [--json out.json] [--budget-kb 100]
 
 Set-up (not measured): a temporary instance on SQLite with the example pack and the
-demo data of ``cowin_kit.demo.seed_demo``, certificate keys, a citizen (signed in through
+demo data of ``cowin_kit.provision.demo.seed_demo``, certificate keys, a citizen (signed in through
 the pages) with two members booked for tomorrow, one of them with a recorded dose and
 its certificate. Pages are fetched in-process with Flask's test client, signed in as the
 ``who`` of each entry. Exits 1 when a page is over the budget.
@@ -159,16 +159,19 @@ def set_up(folder: Path, pack_code: str) -> tuple[Any, dict[str, str], dict[str,
     from cowin_kit.certificates import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.examples import example_packs
-    from cowin_kit.config.installer import install_pack
+    from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import load_pack
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.config.settings import write_instance_keys
     from cowin_kit.db import get_database
-    from cowin_kit.demo import seed_demo
+    from cowin_kit.provision.demo import seed_demo
     from cowin_kit.geography.models import Location
     from cowin_kit.registration.models import Beneficiary
-    from cowin_kit.scheduling.models import Facility, VaccinationSession
-    from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct
+    from cowin_kit.geography.models import Facility
+    from cowin_kit.scheduling.models import VaccinationSession
+    from cowin_kit.vaccination.models import CertificateDue
+    from cowin_kit.registration.models import Dose
+    from cowin_kit.programme.models import VaccineProduct
 
     write_instance_keys(folder)
     outbox = folder / "messages.jsonl"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any, Protocol
 
 from babel import support
 from babel.messages.mofile import write_mo
@@ -19,11 +20,22 @@ __all__ = ["_", "gettext", "lazy_gettext", "ngettext", "init_app", "select_local
            "plugin_domain"]
 
 
+class PackSource(Protocol):
+    """Where this module learns the installed pack's languages and translations (given to
+    :func:`init_app` by the app factory: cowin_kit.config.runtime)."""
+
+    def offered_locales(self) -> tuple[list[str], str]: ...
+
+    def active_pack(self) -> Any: ...
+
+
+def _pack_source() -> PackSource:
+    return current_app.extensions["cowin_kit.i18n"]
+
+
 def select_locale() -> str:
     """The best of the pack's locales for this request (Accept-Language), else the default."""
-    from cowin_kit.config.runtime import offered_locales
-
-    offered, default = offered_locales()
+    offered, default = _pack_source().offered_locales()
     if not has_request_context():
         return default
     explicit = request.args.get("lang")
@@ -40,10 +52,8 @@ class PackDomain(Domain):
         base = super().get_translations()
         if not has_app_context():
             return base
-        from cowin_kit.config.runtime import active_pack
-
         try:
-            pack = active_pack()
+            pack = _pack_source().active_pack()
         except Exception:  # no pack or no database yet: the kit's own words
             return base
         locale = str(get_locale())
@@ -70,7 +80,8 @@ def _translations_from_po(po_text: str, locale: str) -> support.Translations:
     return support.Translations(fp=buffer)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, pack_source: PackSource) -> None:
+    app.extensions["cowin_kit.i18n"] = pack_source
     babel = Babel(app, locale_selector=select_locale,
                   default_translation_directories=str(LOCALES_DIR))
     babel.__dict__["domain_instance"] = PackDomain()

@@ -27,8 +27,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
@@ -39,10 +38,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 log = logging.getLogger(__name__)
+SCRAPE_COLLECTORS = "cowin_kit.metrics.scrape_collectors"
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -57,35 +56,15 @@ CERTIFICATES_ISSUED = Counter("cowin_kit_certificates_issued", "Certificates iss
 OTPS_SENT = Counter("cowin_kit_otps_sent", "One-time passwords sent to mobile numbers.")
 
 
-class OutboxBacklogCollector(Collector):
-    """``cowin_kit_certificate_outbox_due``, counted when scraped."""
+def add_scrape_collector(app: Flask, factory: Callable[[Flask], Collector]) -> None:
+    """Count something when scraped (a database figure, for example): ``factory(app)``
+    makes a collector for each scrape of the app's /metrics and of its worker's port."""
+    app.extensions.setdefault(SCRAPE_COLLECTORS, []).append(factory)
 
-    def __init__(self, app: Flask):
-        self.app = app
 
-    def describe(self) -> Iterable[Any]:
-        return []  # no query at registration time
-
-    def collect(self) -> Iterable[Any]:
-        from sqlalchemy import func, select
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from cowin_kit.db import get_database
-        from cowin_kit.vaccination.models import CertificateDue
-
-        family = GaugeMetricFamily(
-            "cowin_kit_certificate_outbox_due",
-            "Certificates due now and not yet issued (the worker's backlog).")
-        try:
-            with self.app.app_context(), get_database().session() as session:
-                due = session.scalar(select(func.count()).select_from(CertificateDue).where(
-                    CertificateDue.status == "pending",
-                    CertificateDue.next_attempt_at <= datetime.now(UTC)))
-        except SQLAlchemyError as exc:
-            log.warning("outbox backlog not counted: %s", type(exc).__name__)
-            return
-        family.add_metric([], float(due or 0))
-        yield family
+def _add_scrape_collectors(app: Flask, registry: CollectorRegistry) -> None:
+    for factory in app.extensions.get(SCRAPE_COLLECTORS, ()):
+        registry.register(factory(app))
 
 
 def multiprocess_dir() -> str | None:
@@ -102,7 +81,7 @@ def exposition(app: Flask) -> bytes:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_Forward(REGISTRY))
-    registry.register(OutboxBacklogCollector(app))
+    _add_scrape_collectors(app, registry)
     return generate_latest(registry)
 
 
@@ -146,7 +125,7 @@ def init_app(app: Flask) -> None:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
-            from cowin_kit.config.settings import SettingsError
+            from cowin_kit.setting import SettingsError
 
             raise SettingsError(f"invalid settings:\n  METRICS_ALLOWED_NETWORKS: {network!r} "
                                 "is not a network (CIDR)") from None
@@ -196,7 +175,7 @@ def serve_worker_metrics(app: Flask) -> int | None:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Forward(REGISTRY))
-    registry.register(OutboxBacklogCollector(app))
+    _add_scrape_collectors(app, registry)
     start_http_server(port, registry=registry)
     return port
 

@@ -3,19 +3,20 @@
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.models import InstalledPack
-from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
+from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionDoseCapacity, SessionSlot, SlotAlertSubscription,
-    VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionSlot, SlotAlertSubscription, VaccinationSession,
 )
 from cowin_kit.registration.models import (
-    Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
-from cowin_kit.vaccination.models import (
-    AefiReport, CertificateDue, Dose, VaccineProduct, VaccineSchedule,
-)
+from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
+
+# The receivers of cowin_kit.signals, connected wherever rows can be written.
+from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from cowin_kit.config.settings import Setting, SettingsError
+from cowin_kit.setting import Setting, SettingsError
 
 if TYPE_CHECKING:  # pragma: no cover
     import click

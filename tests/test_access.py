@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.geography.models import Location
-from cowin_kit.identity import access, rules
-from cowin_kit.identity import services as identity
+from cowin_kit.identity import access, rules, services as identity
 from cowin_kit.identity.access import ACTIONS, COUNTRY, Scope
 from cowin_kit.identity.models import RoleGrant, StaffUser
 from cowin_kit.scheduling import services as scheduling

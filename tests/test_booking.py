@@ -15,11 +15,11 @@ from cowin_kit.db import get_database
 from cowin_kit.errors import RuleViolation
 from cowin_kit.geography.models import Location
 from cowin_kit.registration import services as registration
-from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.scheduling.models import Appointment, SessionDoseCapacity, SessionSlot
 from cowin_kit.security import keyring
-from cowin_kit.vaccination.models import Dose, VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 
 from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
 

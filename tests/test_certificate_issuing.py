@@ -10,8 +10,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from cowin_kit.certificates import keystore as keystore_module
-from cowin_kit.certificates import qr, services, shc
+from cowin_kit.certificates import keystore as keystore_module, qr, services, shc
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.trust import TrustStore
 from cowin_kit.certificates.verify import verify
@@ -188,7 +187,7 @@ def test_a_second_dose_supersedes_the_first_certificate(reg_app):
     from cowin_kit.audit.models import AuditEvent
     from cowin_kit.audit.services import acting_as, cli_actor
     from cowin_kit.identity.models import StaffUser
-    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
 
     client = reg_app.test_client()

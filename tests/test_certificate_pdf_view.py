@@ -14,9 +14,8 @@ from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.pdf_certificate import build_view
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
-from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import Dose
+from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.geography.models import Facility
 
 from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
 from test_registration_api import reg_app  # noqa: F401

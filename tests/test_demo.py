@@ -15,8 +15,10 @@ from cowin_kit import create_app
 from cowin_kit.cli import main
 from cowin_kit.db import get_database
 from cowin_kit.identity.models import StaffUser
-from cowin_kit.scheduling.models import Facility, VaccinationSession
-from cowin_kit.vaccination.models import CertificateDue, Dose
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import VaccinationSession
+from cowin_kit.vaccination.models import CertificateDue
+from cowin_kit.registration.models import Dose
 
 
 def _counts(instance):

@@ -178,7 +178,7 @@ def test_every_default_message_our_schemas_can_produce_is_translated():
     from flask import Flask
     from flask_babel import Babel, force_locale
 
-    from cowin_kit.validation_messages import translate_messages
+    from cowin_kit.validation import translate_messages
 
     app = Flask(__name__)
     Babel(app, default_translation_directories=str(LOCALES_DIR))
@@ -221,7 +221,7 @@ def test_the_table_follows_marshmallow_s_own_texts():
     getting English."""
     from marshmallow import Schema as MSchema
 
-    from cowin_kit.validation_messages import MESSAGES
+    from cowin_kit.validation import MESSAGES
 
     defaults = [MSchema._default_error_messages["unknown"],
                 MSchema._default_error_messages["type"],
@@ -370,7 +370,7 @@ def test_lazy_strings_are_not_evaluated_at_import():
     # or they would be frozen in whatever language was active at import.
     from cowin_kit.notifications import TEMPLATES
     from cowin_kit.problems import TITLES
-    from cowin_kit.validation_messages import MESSAGES
+    from cowin_kit.validation import MESSAGES
 
     lazy_type = type(lazy_gettext("x"))
     for text in [*TEMPLATES.values(), *TITLES.values(), *MESSAGES.values()]:
@@ -378,7 +378,7 @@ def test_lazy_strings_are_not_evaluated_at_import():
 
 
 def test_nested_field_errors_are_flattened_and_translated(reg_app):
-    from cowin_kit.api import load
+    from cowin_kit.validation import load
     from cowin_kit.errors import InvalidInput
 
     class Item(Schema):
@@ -400,7 +400,7 @@ def test_a_pack_can_reword_the_kits_messages(tmp_path, database_url):
     import shutil
 
     from cowin_kit import create_app
-    from cowin_kit.config.installer import install_pack
+    from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import load_pack
     from cowin_kit.db import get_database
     from conftest import EXAMPLES, _empty_tables

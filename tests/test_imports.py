@@ -14,13 +14,12 @@ from sqlalchemy import func, select
 
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling.imports import ImportInvalid, import_facilities, import_sessions
-from cowin_kit.scheduling.models import (
-    Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
-)
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import SessionDoseCapacity, SessionSlot, VaccinationSession
 
 from conftest import BACKENDS
 from test_install import _count
@@ -58,7 +57,7 @@ def pack_session(db_session, india_pack):
 
 
 def _sessions(session) -> dict[tuple[str, str, str], VaccinationSession]:
-    from cowin_kit.vaccination.models import VaccineProduct as Product
+    from cowin_kit.programme.models import VaccineProduct as Product
 
     rows = session.execute(select(VaccinationSession, Facility.code, Product.code)
                            .join(Facility, Facility.id == VaccinationSession.facility_id)

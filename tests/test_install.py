@@ -4,13 +4,13 @@ import pytest
 from sqlalchemy import func, select
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.config.installer import PackInUse, install_pack
+from cowin_kit.provision.installer import PackInUse, install_pack
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.geography.models import Location, PostalCode
 from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.scheduling import services as scheduling
-from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 from conftest import EXAMPLES
 

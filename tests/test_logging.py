@@ -11,7 +11,7 @@ import pytest
 from test_registration_api import close_reg_app
 
 from cowin_kit import create_app, logging_setup
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.db import get_database
 
 

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from cowin_kit.cli import main
 from cowin_kit.config.packs import load_pack, validate_pack
-from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 
 from conftest import EXAMPLES
 

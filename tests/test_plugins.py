@@ -17,7 +17,7 @@ from sqlalchemy import inspect, text
 
 from cowin_kit import create_app, plugins
 from cowin_kit.cli import main
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.settings import SettingsError
 from cowin_kit.db import get_database, make_engine
 from test_booking import publish
@@ -644,7 +644,7 @@ def test_a_pack_may_use_an_enabled_plugins_id_validator(site, tmp_path):
     assert enabled.exit_code == 0, enabled.output
     app = create_app(base_overrides(tmp_path, PLUGINS=["passport-check"]))
     with app.app_context():
-        from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+        from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 
         assert normalize_id_number("plugin:passport-check-v1", " k1234567 ") == "K1234567"
         with pytest.raises(InvalidIdNumber):

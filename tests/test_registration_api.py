@@ -11,10 +11,10 @@ from stdnum import verhoeff
 
 from cowin_kit import create_app
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.db import get_database
-from cowin_kit.registration.models import Beneficiary, BeneficiaryCorrection, OtpTransaction
-from cowin_kit.vaccination.models import Dose, VaccineProduct
+from cowin_kit.registration.models import Beneficiary, BeneficiaryCorrection, Dose, OtpTransaction
+from cowin_kit.programme.models import VaccineProduct
 
 from test_install import _count
 

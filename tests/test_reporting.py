@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from cowin_kit.db import get_database
-from cowin_kit.geography.models import Location, PopulationFigure
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.geography.models import Facility, Location, PopulationFigure
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting import rules
 from cowin_kit.scheduling import services as scheduling
-from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import Dose, VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
 from test_vaccinator_api import staff_token
 

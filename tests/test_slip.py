@@ -19,7 +19,7 @@ from cowin_kit.db import get_database
 from cowin_kit.i18n import gettext
 from cowin_kit.pdf import DEFAULT_FONT_DIRS, Document, FontLibrary, FontMissing, font_library
 from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling.models import Facility
+from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.slip import render_slip_html, render_slip_pdf
 from cowin_kit.security import keyring
 

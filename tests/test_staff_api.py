@@ -131,7 +131,7 @@ def test_only_national_admins_manage_partner_keys(reg_app):
 
 def test_client_ip_comes_from_trusted_proxies_only(database_url, tmp_path, india_pack):
     from cowin_kit import create_app
-    from cowin_kit.config.installer import install_pack
+    from cowin_kit.provision.installer import install_pack
     from conftest import _empty_tables
 
     for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):

@@ -13,16 +13,15 @@ from sqlalchemy import func, select
 
 from cowin_kit import create_app
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.certificates import keystore as keystore_module
-from cowin_kit.certificates import services as certificates
+from cowin_kit.certificates import keystore as keystore_module, services as certificates
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.cli import main
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.registration import services as registration
-from cowin_kit.registration.models import CitizenAccount
+from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.vaccination.imports import ImportInvalid, import_vaccinations
-from cowin_kit.vaccination.models import CertificateDue, Dose
+from cowin_kit.vaccination.models import CertificateDue
 
 from conftest import BACKENDS
 from test_booking import add_members, publish, record_dose

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.scheduling.models import Appointment
-from cowin_kit.vaccination.models import CertificateDue, Dose
+from cowin_kit.vaccination.models import CertificateDue
 from test_booking import add_members, publish
 from test_openapi import national_admin_token
 from test_registration_api import _valid_aadhaar, auth, reg_app, sign_in  # noqa: F401

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from cowin_kit.db import get_database
 from cowin_kit.identity.models import PartnerApiKey, StaffUser
-from cowin_kit.scheduling.models import Facility, VaccinationSession
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import VaccinationSession
 from test_imports import day
 from test_registration_api import reg_app  # noqa: F401
 from test_reporting import seed

@@ -316,7 +316,8 @@ def test_certificate_pages_pdf_qr_and_smart_health_card(reg_app):
     assert client.get(f"/members/{ref}/certificate").status_code == 404
     record_dose(reg_app, ref, 1, "COVISHIELD", days_ago=1)
     with reg_app.app_context(), get_database(reg_app).session() as session:
-        from cowin_kit.vaccination.models import CertificateDue, Dose
+        from cowin_kit.vaccination.models import CertificateDue
+        from cowin_kit.registration.models import Dose
 
         dose = session.scalars(select(Dose)).one()
         session.add(CertificateDue(dose_id=dose.id, reason="dose"))

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
-from cowin_kit.registration.models import CitizenAccount
+from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.scheduling.models import Appointment
-from cowin_kit.vaccination.models import AefiReport, CertificateDue, Dose
+from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from test_booking import IST, add_members, publish
 from test_registration_api import _valid_aadhaar, reg_app, sign_in  # noqa: F401
 from test_vaccinator_api import secret_code

@@ -4,10 +4,9 @@ load input with a marshmallow schema, call a service, and dump the result."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, Request, g, request
-from marshmallow import Schema, ValidationError
 
 from cowin_kit.api.partners import check_api_key
 from cowin_kit.audit.services import Actor, _current_actor
@@ -19,48 +18,6 @@ from cowin_kit.registration.models import CitizenAccount
 
 if TYPE_CHECKING:
     from cowin_kit.registration.services import TokenHolder
-
-
-def load(schema: Schema, data: Any | None = None) -> dict[str, Any]:
-    """Validated input or InvalidInput with the field errors (nothing gets written)."""
-    if data is None:
-        data = request.get_json(silent=True)
-        if data is None:
-            raise InvalidInput(_("The request body must be a JSON object."), code="invalid_json")
-    if _has_nul(data):
-        # PostgreSQL cannot store NUL characters; no real input contains them.
-        raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        # marshmallow's own messages are English: translate them (ours already are).
-        from cowin_kit.validation_messages import translate_messages
-
-        fields: dict[str, list[str]] = {}
-
-        def collect(path: str, messages: Any) -> None:  # nested errors -> "items.0.name"
-            if isinstance(messages, dict):
-                for key, inner in messages.items():
-                    collect(f"{path}.{key}" if path else str(key), inner)
-                return
-            for message in messages if isinstance(messages, list) else [messages]:
-                if isinstance(message, dict):
-                    collect(path, message)
-                else:
-                    fields.setdefault(path or "_schema", []).append(str(message))
-
-        collect("", translate_messages(exc.normalized_messages()))
-        raise InvalidInput(_("Some fields are missing or not valid."), fields=fields) from None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def bearer_token() -> str | None:

@@ -7,19 +7,20 @@ from decimal import Decimal
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from cowin_kit.api import citizen, load, pack
+from cowin_kit.api import citizen, pack
+from cowin_kit.validation import load
 from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.errors import Forbidden, NotFound
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.scheduling import schemas, services
 from cowin_kit.scheduling.models import (
-    Facility, SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
+    SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
 )
-from cowin_kit.vaccination.models import VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 
 bp = Blueprint("api_admin_scheduling", __name__, url_prefix="/api/v1")
 

@@ -3,49 +3,21 @@ verifier, /api/v1 and /.well-known."""
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-
 from flask import Blueprint, Response, jsonify
-from marshmallow import Schema, fields, validate
 
-from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api import citizen, pack, request_locale
+from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
 from cowin_kit.certificates import services, shc
+from cowin_kit.certificates.schemas import (
+    CertificateOut, VerifyIn, VerifyOut, verification_json,
+)
 from cowin_kit.certificates.verify import verify
 from cowin_kit.db import get_session
 from cowin_kit.errors import NotFound
 from cowin_kit.i18n import gettext as _
 
 bp = Blueprint("api_certificates", __name__)
-
-
-class CertificateOut(Schema):
-    certificate_id = fields.String(required=True)
-    provisional = fields.Boolean(required=True)
-    issued_at = fields.DateTime(required=True)
-    expires_at = fields.DateTime(required=True)
-    formats = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-
-
-class VerifyIn(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=1, max=20000))
-
-
-class VerifyOut(Schema):
-    format = fields.String(required=True)
-    valid = fields.Boolean(required=True)
-    signature_valid = fields.Boolean(required=True)
-    kid = fields.String(allow_none=True, required=True)
-    issuer = fields.String(allow_none=True, required=True)
-    issued_at = fields.DateTime(allow_none=True, required=True)
-    expires_at = fields.DateTime(allow_none=True, required=True)
-    expired = fields.Boolean(required=True)
-    not_yet_valid = fields.Boolean(required=True)
-    revoked = fields.Boolean(required=True)
-    key_usage_ok = fields.Boolean(allow_none=True, required=True)
-    payload = fields.Dict(allow_none=True, required=True)
-    errors = fields.List(fields.String(), required=True)
 
 
 def _own_certificate(reference_id: str):
@@ -132,16 +104,9 @@ def verify_text(text: str):
                   revoked=set(services.revoked_ids(get_session())))
 
 
-def result_json(result) -> dict:
-    data = dataclasses.asdict(result)
-    if isinstance(data.get("kid"), bytes):
-        data["kid"] = base64.b64encode(data["kid"]).decode()
-    return VerifyOut().dump(data)
-
-
 @bp.post("/api/v1/certificates/verify")
 @doc("Verify a certificate's QR text with this instance's keys and revocation list",
      body=VerifyIn, response=VerifyOut, tag="certificates")
 def verify_certificate():
     data = load(VerifyIn())
-    return jsonify(result_json(verify_text(data["text"])))
+    return jsonify(verification_json(verify_text(data["text"])))

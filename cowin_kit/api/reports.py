@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from cowin_kit.api import load, pack, request_locale
+from cowin_kit.validation import load
+from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from cowin_kit.api import citizen, citizen_token, load, pack, request_locale
+from cowin_kit.api import citizen, citizen_token, pack, request_locale
+from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
 from cowin_kit.cache import cached_response
 from cowin_kit.db import get_session
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import schemas, services
-from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
+from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
+from cowin_kit.geography.models import Facility
 
 bp = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
 

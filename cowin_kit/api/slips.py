@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from cowin_kit.api import citizen, pack, request_locale
-from cowin_kit.api.v2 import bp as v2_bp
+from cowin_kit.api.v2_blueprint import bp as v2_bp
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput

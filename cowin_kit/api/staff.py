@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify
 
-from cowin_kit.api import bearer_token, load
+from cowin_kit.api import bearer_token
+from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
 from cowin_kit.audit.services import Actor, _current_actor
 from cowin_kit.db import get_session

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import select
 
-from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api import citizen, pack, request_locale
+from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.identity.models import Gender, IdDocumentType

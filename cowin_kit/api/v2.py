@@ -6,56 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, json, jsonify
+from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from cowin_kit.api import citizen, load, pack, request_locale
+from cowin_kit.api import citizen, pack, request_locale
+from cowin_kit.validation import load
 from cowin_kit.api.v1 import otp_limited
+from cowin_kit.api.v2_appointments import appointments_of
+from cowin_kit.api.v2_blueprint import LOCATION_TTL_HOURS, bp
 from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, InvalidInput, NotFound
+from cowin_kit.errors import InvalidInput, NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration import services
 from cowin_kit.registration.rules import national_digits
-
-bp = Blueprint("api_v2", __name__, url_prefix="/api/v2")
-
-LOCATION_TTL_HOURS = 24
-
-# Our stable codes -> CoWIN-style error codes (documented in docs/api.md).
-ERROR_CODES = {
-    "invalid_input": "USRRES0001", "invalid_json": "USRRES0001",
-    "invalid_mobile": "USRAUT0001", "otp_resend_too_soon": "USRAUT0002",
-    "too_many_requests": "USRAUT0003", "otp_unknown": "USRAUT0004", "otp_used": "USRAUT0005",
-    "otp_expired": "USRAUT0006", "otp_attempts_exceeded": "USRAUT0007",
-    "otp_invalid": "USRAUT0008", "invalid_token": "USRAUT0009",
-    "beneficiary_limit_reached": "USRRES0011", "id_already_registered": "USRRES0012",
-    "invalid_id_number": "USRRES0013", "too_young_for_id_type": "USRRES0014",
-    "unknown_id_type": "USRRES0015", "unknown_gender": "USRRES0016",
-    "beneficiary_not_found": "USRRES0017", "beneficiary_vaccinated": "USRRES0018",
-    "invalid_birth_year": "USRRES0019", "location_not_found": "USRRES0020",
-    "invalid_api_key": "USRAUT0010", "partner_rate_limited": "USRAUT0011",
-    "fully_booked": "APPOIN0040", "already_booked": "APPOIN0041", "session_not_found": "APPOIN0042",
-    "invalid_slot": "APPOIN0043", "appointment_not_found": "APPOIN0044",
-    "session_cancelled": "APPOIN0045", "session_in_past": "APPOIN0046",
-    "same_day_cutoff": "APPOIN0047", "dose_not_offered": "APPOIN0048",
-    "dose_already_given": "APPOIN0049", "dose_order": "APPOIN0050",
-    "age_not_eligible": "APPOIN0051", "no_schedule": "APPOIN0052",
-    "schedule_complete": "APPOIN0053", "product_mismatch": "APPOIN0054",
-    "too_early": "APPOIN0055", "too_late": "APPOIN0056", "reschedule_too_late": "APPOIN0057",
-    "reschedule_limit": "APPOIN0058", "invalid_date": "APPOIN0059",
-    "invalid_beneficiaries": "APPOIN0060",
-}
-
-
-@bp.errorhandler(DomainError)
-def _cowin_error(exc: DomainError) -> Response:
-    status = exc.status if exc.status in (401, 404, 409, 429) else 400
-    body = {"errorCode": ERROR_CODES.get(exc.code, "USRRES0000"), "error": str(exc.message)}
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
 
 class GenerateOtpIn(Schema):
     mobile = fields.String(required=True, validate=validate.Length(min=4, max=20))
@@ -162,18 +128,12 @@ def delete_beneficiary():
     return "", 204
 
 
-def appointments_of(beneficiary, locale):
-    from cowin_kit.api.v2_appointments import appointments_of as listing
-
-    return listing(beneficiary, locale)
-
-
 def _v2_beneficiary(view: services.BeneficiaryView, locale: str, mobile: str) -> dict[str, Any]:
     b = view.beneficiary
     doses = {d.dose_number: d for d in view.doses}
     vaccine = ""
     if view.doses:
-        from cowin_kit.vaccination.models import VaccineProduct
+        from cowin_kit.programme.models import VaccineProduct
 
         product = get_session().get(VaccineProduct, view.doses[0].product_id)
         vaccine = _label(product.names, locale).upper() if product else ""

@@ -9,17 +9,19 @@ from decimal import Decimal
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from cowin_kit.api import citizen, citizen_token, load, pack, request_locale
+from cowin_kit.api import citizen, citizen_token, pack, request_locale
+from cowin_kit.validation import load
 from cowin_kit.api.scheduling import booking_limited
 from cowin_kit.cache import cached_response
-from cowin_kit.api.v2 import bp
+from cowin_kit.api.v2_blueprint import bp
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import services
-from cowin_kit.scheduling.models import Facility, SessionSlot, VaccinationSession
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import SessionSlot, VaccinationSession
 
 
 def _cowin_date(text: str | None) -> date:

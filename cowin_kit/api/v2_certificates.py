@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import request
 
 from cowin_kit.api.certificates import certificate_pdf_response
-from cowin_kit.api.v2 import ERROR_CODES, bp
+from cowin_kit.api.v2_blueprint import ERROR_CODES, bp
 from cowin_kit.errors import InvalidInput
 from cowin_kit.i18n import gettext as _
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from cowin_kit.api import load, pack, request_locale
+from cowin_kit.validation import load
+from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
@@ -14,13 +15,14 @@ from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.identity.rules import mask_id_number
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.idnumbers import mask_id_number
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
+from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import schemas, services
-from cowin_kit.vaccination.models import Dose, VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 
 bp = Blueprint("api_vaccinator", __name__, url_prefix="/api/v1")
 

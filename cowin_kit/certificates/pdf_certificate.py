@@ -38,9 +38,8 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.pdf import Document, is_rtl
 from cowin_kit.pdf_page import DoesNotFit, PageWriter, bilevel_image
-from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling.models import Facility
-from cowin_kit.vaccination.models import Dose
+from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination.services import vaccine_product
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cowin_kit import metrics
-from cowin_kit import plugins
+from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.certificates import dcc, shc, vc
@@ -34,11 +33,11 @@ from cowin_kit.db import new_uuid
 from cowin_kit.errors import NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
-from cowin_kit.identity.rules import mask_id_number
-from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling.models import Facility
-from cowin_kit.scheduling.services import _pack_rows
-from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct
+from cowin_kit.idnumbers import mask_id_number
+from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.geography.models import Facility
+from cowin_kit.programme import catalogue
+from cowin_kit.vaccination.models import CertificateDue
 from cowin_kit.vaccination.rules import total_doses
 from cowin_kit.vaccination.services import vaccine_product, vaccine_schedules
 
@@ -156,8 +155,7 @@ def _product(session: Session, pack: ActivePack, product_id: int) -> tuple[Any, 
     one installed since is read from the database."""
     known = pack.memo(("certificates", "products"), lambda: {
         product.id: _product_facts(session, pack, product)
-        for product in _pack_rows(session, pack, ("scheduling", "products"),
-                                  VaccineProduct)} or None)
+        for product in catalogue.products(session, pack)} or None)
     if known and product_id in known:
         return known[product_id]
     return _product_facts(session, pack, vaccine_product(session, pack, product_id=product_id))

@@ -39,7 +39,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def app_context(overrides: dict[str, Any] | None = None) -> Iterator[Flask]:
-    from cowin_kit import create_app
+    from cowin_kit.app import create_app
     from cowin_kit.audit.services import acting_as, cli_actor
 
     from cowin_kit.db import get_database
@@ -232,7 +232,7 @@ def pack_install(path: Path) -> None:
 
 def install_pack_from(path: Path):
     """Validate, migrate-check and install a pack inside the current app context."""
-    from cowin_kit.config.installer import install_pack
+    from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import PackInvalid, load_pack
     from cowin_kit.config.runtime import forget_active_pack
     from cowin_kit.db import get_database

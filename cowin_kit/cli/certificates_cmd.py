@@ -195,10 +195,10 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
             with get_database().session() as session:
                 revoked |= set(services.revoked_ids(session))
         result = verify(data, trust=store, revoked=revoked, at=moment)
-    from cowin_kit.api.certificates import result_json
+    from cowin_kit.certificates.schemas import verification_json
 
     if as_json:
-        click.echo(json.dumps(result_json(result), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(verification_json(result), ensure_ascii=False, indent=2))
     else:
         state = "VALID" if result.valid else "NOT VALID"
         click.echo(f"{state} {result.format} issuer={result.issuer} errors={','.join(result.errors) or '-'}")

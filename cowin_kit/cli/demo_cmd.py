@@ -31,7 +31,7 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
     from cowin_kit import migrate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
-    from cowin_kit.demo import seed_demo
+    from cowin_kit.provision.demo import seed_demo
 
     instance = (instance or Path(os.environ.get("COWIN_KIT_INSTANCE_PATH", "instance"))).resolve()
     packs = example_packs()

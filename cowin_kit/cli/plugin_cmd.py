@@ -160,7 +160,8 @@ plugin = Plugin(
 ''',
         "tests/test_plugin.py": f'''"""Runs against the installed plugin: `pip install -e .` then `pytest tests`."""
 
-from cowin_kit import create_app, plugins
+from cowin_kit import plugins
+from cowin_kit.app import create_app
 
 import {package}
 

@@ -25,7 +25,7 @@ from babel.messages.pofile import read_po
 from marshmallow import ValidationError
 
 from cowin_kit.config.schemas import PackSchema, VaccinesSchema
-from cowin_kit.identity.rules import validator_problem
+from cowin_kit.idnumbers import validator_problem
 
 PACK_FILE = "pack.yaml"
 LOCATIONS_FILE = "locations.csv"

@@ -1,13 +1,15 @@
-"""Places of the country's administrative hierarchy, their postal codes and population."""
+"""Places: the country's administrative hierarchy, its postal codes and population, and the
+health facilities in it."""
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Optional
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base
+from cowin_kit.db import Base, utcnow
 
 
 class Location(Base):
@@ -51,3 +53,22 @@ class PopulationFigure(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (UniqueConstraint("location_id", "year", "age_band", "sex"),)
+
+
+class Facility(Base):
+    __tablename__ = "facility"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, str]]
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
+    address: Mapped[str] = mapped_column(String(500), default="")
+    postal_code: Mapped[Optional[str]] = mapped_column(String(16), index=True)
+    latitude: Mapped[Optional[float]]
+    longitude: Mapped[Optional[float]]
+    facility_type: Mapped[str] = mapped_column(String(16), default="public")
+    fee_type: Mapped[str] = mapped_column(String(8), default="Free")
+    opens_at: Mapped[Optional[time]] = mapped_column(Time)
+    closes_at: Mapped[Optional[time]] = mapped_column(Time)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -16,10 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.errors import NotFound
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import _
 from cowin_kit.identity.models import StaffUser
-from cowin_kit.scheduling.models import Facility
 
 ACTIONS = (
     "facility.manage",      # create and edit facilities

@@ -13,7 +13,7 @@ from cowin_kit.db import Base, utcnow
 
 if TYPE_CHECKING:
     from cowin_kit.geography.models import Location
-    from cowin_kit.scheduling.models import Facility
+    from cowin_kit.geography.models import Facility
 
 
 class IdDocumentType(Base):

@@ -89,7 +89,7 @@ def make_notifier(spec: str) -> Notifier:
 
 
 def init_app(app: Flask) -> None:
-    from cowin_kit.config.settings import SettingsError
+    from cowin_kit.setting import SettingsError
 
     try:
         with app.app_context():  # plugins' notifiers are registered on the app

@@ -1,4 +1,5 @@
-"""Citizen accounts, OTP transactions, beneficiaries and their corrections."""
+"""Citizen accounts, OTP transactions, beneficiaries, their corrections and their
+immunization record (the doses given, written by cowin_kit.vaccination)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,24 @@ class BeneficiaryCorrection(Base):
     new_value: Mapped[str] = mapped_column(String(200))
     corrected_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(120))
+
+
+class Dose(Base):
+    """A dose given to a beneficiary (recorded by a vaccinator, or imported)."""
+
+    __tablename__ = "dose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
+    dose_number: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("vaccine_product.id"))
+    administered_at: Mapped[datetime]
+    lot: Mapped[str] = mapped_column(String(64))
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
+    vaccinator: Mapped[str] = mapped_column(String(150), default="")
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A client's Idempotency-Key: the same key never records a second dose.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(16), default="recorded")  # recorded|imported
+
+    __table_args__ = (UniqueConstraint("beneficiary_id", "dose_number"),)

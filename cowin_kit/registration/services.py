@@ -15,21 +15,18 @@ from sqlalchemy import and_, bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics
-from cowin_kit import notifications
-from cowin_kit import plugins
+from cowin_kit import metrics, notifications, plugins, signals
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 from cowin_kit.registration import rules
 from cowin_kit.registration.models import (
-    Beneficiary, BeneficiaryCorrection, CitizenAccount, OtpTransaction,
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
 from cowin_kit.security import keyring
-from cowin_kit.vaccination.models import Dose
 
 log = logging.getLogger("cowin_kit.registration")
 
@@ -442,7 +439,7 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
           gender: Gender | None = None, pack: ActivePack | None = None,
           with_secret: bool = True, *, doses: list[Dose] | None = None,
           secret_code: str | None = None) -> BeneficiaryView:
-    from cowin_kit.identity.rules import mask_id_number
+    from cowin_kit.idnumbers import mask_id_number
 
     id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
     gender = gender or session.get(Gender, beneficiary.gender_id)
@@ -457,7 +454,7 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
 
 
 def _completed(session: Session, doses: list[Dose]) -> bool:
-    from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+    from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
     if not doses:
         return False
@@ -547,10 +544,9 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
             session.add(BeneficiaryCorrection(beneficiary_id=beneficiary.id, field=field,
                                               old_value=old, new_value=new, actor=actor))
         if corrections:
-            # The certificates carry the old details: revoke them and queue new ones.
-            from cowin_kit.certificates.services import revoke_for_correction
-
-            revoke_for_correction(session, beneficiary, reason="correction")
+            # The certificates carry the old details (certificates revoke and reissue).
+            signals.beneficiary_corrected.send(session, beneficiary=beneficiary,
+                                               reason="correction")
     try:
         session.flush()
     except IntegrityError:

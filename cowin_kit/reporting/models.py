@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index
 
-from cowin_kit.vaccination.models import Dose
+from cowin_kit.registration.models import Dose
 
 DOSE_ADMINISTERED_AT = Index("ix_dose_administered_at", Dose.administered_at)
 DOSE_FACILITY_ADMINISTERED_AT = Index("ix_dose_facility_administered_at", Dose.facility_id,

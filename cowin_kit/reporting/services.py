@@ -19,16 +19,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.errors import Forbidden, NotFound
-from cowin_kit.geography.models import Location, PopulationFigure
+from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting import rules
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
-from cowin_kit.scheduling.models import Facility
 from cowin_kit.scheduling.rules import schedule_for
-from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 
 @dataclass(frozen=True)

@@ -48,15 +48,15 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
 from cowin_kit.db import new_uuid, utcnow
 from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 __all__ = ["ImportInvalid", "ImportReport", "Problem", "import_facilities", "import_sessions"]
 

@@ -1,4 +1,5 @@
-"""Facilities and the vaccination sessions they publish."""
+"""The vaccination sessions facilities publish, their seats and slots, appointments and
+slot alerts."""
 
 from __future__ import annotations
 
@@ -10,25 +11,6 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cowin_kit.db import Base, new_uuid, utcnow
-
-
-class Facility(Base):
-    __tablename__ = "facility"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    names: Mapped[dict[str, str]]
-    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
-    address: Mapped[str] = mapped_column(String(500), default="")
-    postal_code: Mapped[Optional[str]] = mapped_column(String(16), index=True)
-    latitude: Mapped[Optional[float]]
-    longitude: Mapped[Optional[float]]
-    facility_type: Mapped[str] = mapped_column(String(16), default="public")
-    fee_type: Mapped[str] = mapped_column(String(8), default="Free")
-    opens_at: Mapped[Optional[time]] = mapped_column(Time)
-    closes_at: Mapped[Optional[time]] = mapped_column(Time)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class VaccinationSession(Base):

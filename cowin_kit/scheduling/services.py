@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time as clock
@@ -19,28 +18,27 @@ from sqlalchemy import (
     Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
     null, select, type_coerce, union_all, update,
 )
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics
-from cowin_kit import plugins
+from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import TokenHolder, invalid_token
 from cowin_kit.registration.rules import age_on
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.vaccination.models import Dose, VaccineProduct, VaccineSchedule
+from cowin_kit.programme import catalogue
+from cowin_kit.programme.models import VaccineProduct
 
 
 def upsert_facility(session: Session, *, code: str, name: str, location_code: str,
@@ -589,23 +587,6 @@ def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.Gi
     return given
 
 
-def _pack_rows(session: Session, pack: ActivePack | None, key: tuple, model: type) -> list:
-    """All rows of ``model`` (pack-installed vaccine data), read once per snapshot of the
-    installed pack (as registration reads ID types): they change only when the pack does.
-    The rows are copies outside every session, so that this process's threads can share
-    them and no rollback or close can expire them. (The query is built only when read:
-    building it was a visible part of a booking's CPU.)"""
-    def load() -> list | None:
-        rows = [model(**{attr.key: copy.deepcopy(getattr(row, attr.key))
-                         for attr in sa_inspect(model).column_attrs})
-                for row in session.scalars(select(model))]
-        return rows or None  # nothing found is not remembered
-
-    if pack is None:
-        return list(session.scalars(select(model)))
-    return pack.memo(key, load) or []
-
-
 def _session_facts(vaccination_session: VaccinationSession, product_code: str) -> rules.SessionFacts:
     return rules.SessionFacts(
         day=vaccination_session.session_date, product_code=product_code,
@@ -665,7 +646,7 @@ def _release(session: Session, appointment: Appointment) -> None:
 def _product_code(session: Session, pack: ActivePack | None, product_id: int) -> str:
     def load() -> dict[int, str] | None:
         return {product.id: product.code for product in
-                _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)} or None
+                catalogue.products(session, pack)} or None
 
     codes = (pack.memo(("scheduling", "product_codes"), load) if pack is not None
              else load()) or {}
@@ -682,7 +663,7 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
                    ) -> list[tuple[Beneficiary, int]]:
     product_code = _product_code(session, pack, vaccination_session.product_id)
     facts = _session_facts(vaccination_session, product_code)
-    schedules = _pack_rows(session, pack, ("scheduling", "schedules"), VaccineSchedule)
+    schedules = catalogue.schedules(session, pack)
     local_now = _local_now(pack, now)
     hour, minute = _cutoff()
     if given_by_member is None:
@@ -1238,7 +1219,7 @@ def location_path(session: Session, location_id: int, cache: dict[int, list[Plac
 
 def _products(session: Session, pack: ActivePack | None, wanted: set[int]) -> dict[int, VaccineProduct]:
     products = {product.id: product for product in
-                _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)}
+                catalogue.products(session, pack)}
     if not wanted <= products.keys():  # a product installed after this snapshot was taken
         products = {product.id: product for product in session.scalars(select(VaccineProduct))}
     return products

@@ -20,9 +20,10 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.pdf import Document, is_rtl
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import services
-from cowin_kit.scheduling.models import Appointment, Facility, SessionSlot, VaccinationSession
+from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
+from cowin_kit.geography.models import Facility
 from cowin_kit.security import keyring
-from cowin_kit.vaccination.models import VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 
 
 @dataclass(frozen=True)

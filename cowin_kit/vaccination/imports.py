@@ -40,17 +40,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.i18n import gettext as _
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.scheduling.imports import (
     _DATE, _INT, ImportInvalid, ImportReport, Progress, Source, _Bulk, _by_code, _chunks,
     _commit, _decode, _fingerprint, _no_progress, _pack_document, _Problems, _read_bytes,
     _read_table, _Row, _tick, IN_CHUNK,
 )
-from cowin_kit.scheduling.models import Facility
+from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
 from cowin_kit.vaccination import rules
-from cowin_kit.vaccination.models import CertificateDue, Dose, VaccineProduct, VaccineSchedule
+from cowin_kit.vaccination.models import CertificateDue
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 __all__ = ["ImportInvalid", "ImportReport", "import_vaccinations", "COLUMNS"]
 

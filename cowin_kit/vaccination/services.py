@@ -15,8 +15,7 @@ from sqlalchemy import String, and_, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from cowin_kit import metrics
-from cowin_kit import plugins
+from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
@@ -25,16 +24,16 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
-from cowin_kit.registration.models import Beneficiary, CitizenAccount
+from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.rules import age_on
-from cowin_kit.scheduling.models import Appointment, Facility, VaccinationSession
+from cowin_kit.scheduling.models import Appointment, VaccinationSession
+from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
-from cowin_kit.scheduling.services import _pack_rows
+from cowin_kit.programme import catalogue
 from cowin_kit.security import keyring
 from cowin_kit.vaccination import rules
-from cowin_kit.vaccination.models import (
-    AefiReport, CertificateDue, Dose, VaccineProduct, VaccineSchedule,
-)
+from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 
 def staff_facility(session: Session, user: StaffUser, facility_code: str | None,
@@ -180,7 +179,7 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
         # codes (str) and ids (int) of the pack's products, indexed once per snapshot
         index = pack.memo(("vaccination", "product_index"), lambda: {
             key: product
-            for product in _pack_rows(session, pack, ("scheduling", "products"), VaccineProduct)
+            for product in catalogue.products(session, pack)
             for key in (product.code, product.id)} or None)
         found = index and index.get(code if code is not None else product_id)
         if found is not None:
@@ -192,7 +191,7 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
 
 def vaccine_schedules(session: Session, pack: ActivePack | None) -> list[VaccineSchedule]:
     """Every vaccine schedule, read once per snapshot of the pack (copies)."""
-    return list(_pack_rows(session, pack, ("scheduling", "schedules"), VaccineSchedule))
+    return list(catalogue.schedules(session, pack))
 
 
 def _live_appointment(session: Session, beneficiary_id: int) -> Appointment | None:

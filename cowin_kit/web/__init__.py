@@ -97,9 +97,11 @@ PAGE_MODULES: list[str] = [
 
 
 def init_app(app: Flask) -> None:
-    from cowin_kit.web import ui
+    from cowin_kit.web import auth, ui
 
     ui.init_app(app)
+    app.jinja_env.globals.update(signed_in_citizen=auth.current_citizen,
+                                 signed_in_staff=auth.current_staff)
     for dotted in PAGE_MODULES:
         module = importlib.import_module(dotted)
         blueprint = getattr(module, "bp", None)

@@ -17,17 +17,15 @@ from sqlalchemy import select
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_session
 from cowin_kit.errors import DomainError, Forbidden, InvalidInput
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.identity import access
-from cowin_kit.identity import schemas as identity_schemas
-from cowin_kit.identity import services as identity
-from cowin_kit.reporting import rules as report_rules
-from cowin_kit.reporting import schemas as report_schemas
-from cowin_kit.reporting import services as reports
+from cowin_kit.identity import access, schemas as identity_schemas, services as identity
+from cowin_kit.reporting import (
+    rules as report_rules, schemas as report_schemas, services as reports,
+)
 from cowin_kit.scheduling import imports
-from cowin_kit.scheduling.models import Facility, SessionDoseCapacity, VaccinationSession
-from cowin_kit.vaccination.models import VaccineProduct
+from cowin_kit.scheduling.models import SessionDoseCapacity, VaccinationSession
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import charts, core, ui
 from cowin_kit.web.auth import current_staff, staff_required
 
@@ -70,7 +68,7 @@ def _tz_name() -> str:
 
 def _query(schema, names: list[str]) -> dict[str, Any]:
     """Query parameters of a page, loaded as the API loads them (others ignored)."""
-    from cowin_kit.api import load
+    from cowin_kit.validation import load
 
     return load(schema, {k: v for k, v in request.args.items() if k in names and v})
 

@@ -16,20 +16,17 @@ from cowin_kit.api.v1 import _otp_limits_per_ip, _otp_limits_per_number
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.db import get_session
 from cowin_kit.errors import DomainError, InvalidInput, NotFound
-from cowin_kit.geography.models import Location
+from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.ratelimit import limited, limiter
-from cowin_kit.registration import schemas as reg_schemas
-from cowin_kit.registration import services as registration
+from cowin_kit.registration import schemas as reg_schemas, services as registration
 from cowin_kit.registration.models import CitizenAccount
-from cowin_kit.scheduling import schemas as sched_schemas
-from cowin_kit.scheduling import services as scheduling
-from cowin_kit.scheduling import slip as slips
+from cowin_kit.scheduling import schemas as sched_schemas, services as scheduling, slip as slips
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionSlot, SlotAlertSubscription, VaccinationSession,
+    Appointment, SessionSlot, SlotAlertSubscription, VaccinationSession,
 )
-from cowin_kit.vaccination.models import VaccineProduct
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import auth, ui
 from cowin_kit.web.auth import citizen_required, current_citizen
 
@@ -291,7 +288,7 @@ def sessions():
                 message = _("Choose a place or enter a postal code.")
                 raise InvalidInput(message, code="invalid_input",
                                    fields={"place1": [message]})
-            from cowin_kit.api import load
+            from cowin_kit.validation import load
 
             query = load(sched_schemas.AvailabilityQuery(), raw)
             centres = scheduling.search(get_session(), query)

@@ -148,7 +148,7 @@ def load_form(schema: Schema, fields: Iterable[str], *, lists: Iterable[str] = (
               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``request.form`` -> the schema's validated data, as the API loads JSON: only the
     named fields (``lists`` for multi-valued ones), empty ones left out."""
-    from cowin_kit.api import load
+    from cowin_kit.validation import load
 
     data: dict[str, Any] = {}
     for name in fields:
@@ -319,11 +319,8 @@ def init_app(app: Flask) -> None:
     if babel.timezone_selector is None:
         babel.timezone_selector = _pack_timezone
 
-    from cowin_kit.web import auth
-
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.globals.update(
-        signed_in_citizen=auth.current_citizen, signed_in_staff=auth.current_staff,
         csrf_token=csrf_token, page_lang=page_lang, page_dir=page_dir,
         pack_label=pack_label, locale_name=locale_name, offered_locales=offered_locales,
         site_name=site_name,

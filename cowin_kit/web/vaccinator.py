@@ -20,15 +20,17 @@ from cowin_kit.errors import DomainError, Forbidden, InvalidInput, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.identity.rules import mask_id_number
-from cowin_kit.registration.models import Beneficiary
+from cowin_kit.idnumbers import mask_id_number
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting import rules as report_rules
 from cowin_kit.reporting.services import recent_lots
 from cowin_kit.scheduling.models import (
-    Appointment, Facility, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
+from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import schemas, services
-from cowin_kit.vaccination.models import AefiReport, Dose, VaccineProduct
+from cowin_kit.vaccination.models import AefiReport
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 from cowin_kit.web import core, ui
 from cowin_kit.web.auth import current_staff, staff_required

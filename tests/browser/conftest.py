@@ -4,7 +4,7 @@ driving Debian's Chromium (/usr/bin/chromium, headless).
 Fixtures (reuse them for other parts' browser tests):
 
 * ``live_instance(pack_code)`` — a factory (session scope): a fresh SQLite instance with
-  the example pack installed, the demo data of ``cowin_kit.demo.seed_demo`` (facilities,
+  the example pack installed, the demo data of ``cowin_kit.provision.demo.seed_demo`` (facilities,
   14 days of sessions, the five demo staff accounts), certificate signing keys, messages
   written to a file, served by werkzeug on 127.0.0.1 in a thread. Returns a
   ``LiveInstance`` (``url``, ``app``, ``staff_passwords``, ``last_otp(mobile)``,
@@ -99,12 +99,12 @@ def live_instance(tmp_path_factory, fresh_database_url) -> Iterator[Callable[[st
     from cowin_kit.certificates import keystore as keystore_module
     from cowin_kit.certificates.services import keystore
     from cowin_kit.config.examples import example_packs
-    from cowin_kit.config.installer import install_pack
+    from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import load_pack
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.config.settings import write_instance_keys
     from cowin_kit.db import get_database
-    from cowin_kit.demo import seed_demo
+    from cowin_kit.provision.demo import seed_demo
 
     made: dict[str, LiveInstance] = {}
     servers = []

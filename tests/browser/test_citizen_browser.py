@@ -13,7 +13,8 @@ from pathlib import Path
 from sqlalchemy import select
 from stdnum import verhoeff
 
-from cowin_kit.scheduling.models import Facility, VaccinationSession
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import VaccinationSession
 
 
 def _aadhaar_numbers(n: int, start: int) -> list[str]:

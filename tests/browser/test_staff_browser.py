@@ -15,7 +15,8 @@ import segno
 from sqlalchemy import select
 from stdnum import verhoeff
 
-from cowin_kit.scheduling.models import Facility, SessionSlot, VaccinationSession
+from cowin_kit.geography.models import Facility
+from cowin_kit.scheduling.models import SessionSlot, VaccinationSession
 
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
 
@@ -42,7 +43,7 @@ def _booked_for_today(live, mobile: str, name: str, id_start: int) -> tuple[str,
     from cowin_kit.registration.models import CitizenAccount
     from cowin_kit.scheduling import services as scheduling
     from cowin_kit.security import keyring
-    from cowin_kit.vaccination.models import VaccineProduct
+    from cowin_kit.programme.models import VaccineProduct
 
     with live.app.test_request_context(), live.session() as session:
         pack = active_pack()

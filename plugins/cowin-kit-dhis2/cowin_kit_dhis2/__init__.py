@@ -109,8 +109,8 @@ def dose_facts(session: Session, start: date, end: date, *, zone: zoneinfo.ZoneI
     from cowin_kit.identity.models import Gender
     from cowin_kit.registration.models import Beneficiary
     from cowin_kit.registration.rules import age_on
-    from cowin_kit.scheduling.models import Facility
-    from cowin_kit.vaccination.models import Dose
+    from cowin_kit.geography.models import Facility
+    from cowin_kit.registration.models import Dose
 
     since = datetime.combine(start, time(), zone)
     until = datetime.combine(end + timedelta(days=1), time(), zone)

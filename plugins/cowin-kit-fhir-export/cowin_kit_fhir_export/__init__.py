@@ -115,8 +115,9 @@ def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any])
     """A transaction Bundle that PUTs each dose's Patient (once) and Immunization."""
     from cowin_kit.identity.models import Gender
     from cowin_kit.registration.models import Beneficiary
-    from cowin_kit.scheduling.models import Facility
-    from cowin_kit.vaccination.models import Dose, VaccineProduct
+    from cowin_kit.geography.models import Facility
+    from cowin_kit.registration.models import Dose
+    from cowin_kit.programme.models import VaccineProduct
 
     entries: list[dict] = []
     patients: set[str] = set()
@@ -217,7 +218,7 @@ def register(context: PluginContext) -> None:
 
     def export_days(session: Session, *, start: date, end: date) -> str:
         from cowin_kit.config.runtime import active_pack
-        from cowin_kit.vaccination.models import Dose
+        from cowin_kit.registration.models import Dose
 
         zone = zoneinfo.ZoneInfo(active_pack().document["timezone"])
         since = datetime.combine(start, time(), zone)

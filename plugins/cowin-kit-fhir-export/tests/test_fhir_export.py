@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cowin_kit import create_app, migrate, plugins
 from cowin_kit.cli import main
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.db import get_database
 from cowin_kit.geography.models import Location

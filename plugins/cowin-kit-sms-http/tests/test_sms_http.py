@@ -13,7 +13,7 @@ import pytest
 from cowin_kit_sms_http import GatewayError, HttpSmsNotifier, backoff_delays
 
 from cowin_kit import create_app, migrate
-from cowin_kit.config.installer import install_pack
+from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.config.settings import SettingsError
 from cowin_kit.db import get_database

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
 from cowin_kit.identity import services as identity
-from cowin_kit.identity.rules import InvalidIdNumber, normalize_id_number
+from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.vaccination import services as vaccination
-from cowin_kit.vaccination.models import Dose, VaccineSchedule
+from cowin_kit.registration.models import Dose
+from cowin_kit.programme.models import VaccineSchedule
 
 DEMO_DAYS = 14
 FACILITIES_PER_DISTRICT = 2

@@ -1,4 +1,6 @@
-"""Marshmallow's own English field messages, translated.
+"""Input validated through marshmallow schemas (:func:`load`: validated data, or
+InvalidInput with every field's messages in the request's language), and marshmallow's own
+English field messages, translated.
 
 Marshmallow formats its messages before we see them ("Shorter than minimum length 4."),
 so each default message of the fields and validators our schemas use is listed here as
@@ -14,7 +16,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cowin_kit.i18n import lazy_gettext
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from cowin_kit.errors import InvalidInput
+from cowin_kit.i18n import gettext as _, lazy_gettext
 
 _GTE = "greater than or equal to"
 _GT = "greater than"
@@ -116,3 +122,43 @@ def translate_messages(messages: Any) -> Any:
     if isinstance(messages, (list, tuple)):
         return [translate_messages(value) for value in messages]
     return translate(messages)
+
+
+def load(schema: Schema, data: Any | None = None) -> dict[str, Any]:
+    """Validated input or InvalidInput with the field errors (nothing gets written)."""
+    if data is None:
+        data = request.get_json(silent=True)
+        if data is None:
+            raise InvalidInput(_("The request body must be a JSON object."), code="invalid_json")
+    if _has_nul(data):
+        # PostgreSQL cannot store NUL characters; no real input contains them.
+        raise InvalidInput(_("Text must not contain NUL characters."), code="invalid_input")
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        # marshmallow's own messages are English: translate them (ours already are).
+        fields: dict[str, list[str]] = {}
+
+        def collect(path: str, messages: Any) -> None:  # nested errors -> "items.0.name"
+            if isinstance(messages, dict):
+                for key, inner in messages.items():
+                    collect(f"{path}.{key}" if path else str(key), inner)
+                return
+            for message in messages if isinstance(messages, list) else [messages]:
+                if isinstance(message, dict):
+                    collect(path, message)
+                else:
+                    fields.setdefault(path or "_schema", []).append(str(message))
+
+        collect("", translate_messages(exc.normalized_messages()))
+        raise InvalidInput(_("Some fields are missing or not valid."), fields=fields) from None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

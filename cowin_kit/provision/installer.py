@@ -19,10 +19,10 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Pack
 from cowin_kit.db import Base
 from cowin_kit.errors import Conflict
-from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
+from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant
-from cowin_kit.scheduling.models import Facility, VaccinationSession
-from cowin_kit.vaccination.models import VaccineProduct, VaccineSchedule
+from cowin_kit.scheduling.models import VaccinationSession
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 Progress = Callable[[str, int, int], None]
 CHUNK = 2000

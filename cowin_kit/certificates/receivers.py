@@ -1,0 +1,16 @@
+"""How certificates react to other domains' signals (cowin_kit.signals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cowin_kit import signals
+from cowin_kit.certificates.services import revoke_for_correction
+
+
+@signals.beneficiary_corrected.connect
+def _reissue_after_correction(session: Session, *, beneficiary: Any, reason: str,
+                              **_: Any) -> None:
+    revoke_for_correction(session, beneficiary, reason=reason)
