@@ -7,20 +7,22 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
+from cowin_kit import (
+    api, cache, db, i18n, jsonio, logging_setup, metrics, notifications, plugins, ratelimit,
+    security, web,
+)
+from cowin_kit.config import runtime
+from cowin_kit.config.settings import load_settings
+from cowin_kit.health import bp as health_bp
+from cowin_kit.problems import register_error_handlers
+from cowin_kit.vaccination.outbox import OutboxBacklogCollector
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app. Runs no database query: connecting happens on first use."""
-    import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
-    from cowin_kit import api, cache, db, i18n, jsonio, notifications, ratelimit, security, web
-    from cowin_kit import logging_setup, metrics
-    from cowin_kit import plugins
-    from cowin_kit.config import runtime
-    from cowin_kit.config.settings import load_settings
-    from cowin_kit.health import bp as health_bp
-    from cowin_kit.problems import register_error_handlers
-    from cowin_kit.vaccination.outbox import OutboxBacklogCollector
-
     settings = load_settings(overrides)
     app = CowinKitFlask("cowin_kit", instance_path=settings["INSTANCE_PATH"])
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
@@ -31,8 +33,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if settings["TRUSTED_PROXIES"]:
         # Behind N load balancers/ingresses, the client IP (limits, audit) is the one they
         # report in X-Forwarded-For; never trust the header without them.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         n = settings["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 

@@ -40,6 +40,9 @@ from prometheus_client import (
 )
 from prometheus_client.registry import REGISTRY, Collector
 
+from cowin_kit import logging_setup
+from cowin_kit.setting import SettingsError
+
 log = logging.getLogger(__name__)
 SCRAPE_COLLECTORS = "cowin_kit.metrics.scrape_collectors"
 
@@ -125,8 +128,6 @@ def init_app(app: Flask) -> None:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
-            from cowin_kit.setting import SettingsError
-
             raise SettingsError(f"invalid settings:\n  METRICS_ALLOWED_NETWORKS: {network!r} "
                                 "is not a network (CIDR)") from None
     if not settings["METRICS_ENABLED"]:
@@ -183,8 +184,6 @@ def serve_worker_metrics(app: Flask) -> int | None:
 def start_worker_observability(app: Flask) -> int | None:
     """What `cowin-kit worker` does before its loop: its logs on stdout in LOG_FORMAT (as
     the web's), and its /metrics on WORKER_METRICS_PORT; returns the port, None when off."""
-    from cowin_kit import logging_setup
-
     settings = app.config["COWIN_KIT"]
     logging_setup.configure(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
     return serve_worker_metrics(app)

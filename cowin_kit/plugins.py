@@ -36,6 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from cowin_kit.setting import Setting, SettingsError
+from cowin_kit.i18n import plugin_domain
 
 if TYPE_CHECKING:  # pragma: no cover
     import click
@@ -279,8 +280,6 @@ class PluginContext:
         return self._domain().lazy_gettext(message, **variables)
 
     def _domain(self) -> Any:
-        from cowin_kit.i18n import plugin_domain
-
         return plugin_domain(self._loaded.translations_dir, self._loaded.translation_domain)
 
 

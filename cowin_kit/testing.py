@@ -22,6 +22,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from cowin_kit.config.examples import example_packs
+
 __all__ = ["database_url", "example_pack", "postgresql_server_url"]
 
 
@@ -52,8 +54,6 @@ def database_url(request, tmp_path) -> Iterator[str]:
 def example_pack(code: str) -> Path:
     """The folder of the kit's example pack ``code`` (e.g. "IN"); skips the test where the
     example packs are not installed, fails it under CI=true."""
-    from cowin_kit.config.examples import example_packs
-
     packs = example_packs()
     if code not in packs:
         (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(

@@ -21,6 +21,12 @@ from typing import Callable
 
 from flask import Flask
 
+from cowin_kit.audit.services import Actor, acting_as
+from cowin_kit.certificates.services import keystore, process_outbox
+from cowin_kit.config.runtime import active_pack
+from cowin_kit.db import get_database
+from cowin_kit.scheduling.services import dispatch_slot_alerts
+
 log = logging.getLogger("cowin_kit.worker")
 
 
@@ -43,13 +49,6 @@ class Worker:
     def run_round(self, *, force_alerts: bool = False,
                   now: datetime | None = None) -> WorkerRound:
         """Run every job that is due now, in the app's context."""
-        from cowin_kit.certificates.services import keystore, process_outbox
-        from cowin_kit.config.runtime import active_pack
-        from cowin_kit.db import get_database
-        from cowin_kit.scheduling.services import dispatch_slot_alerts
-
-        from cowin_kit.audit.services import Actor, acting_as
-
         result = WorkerRound()
         with self.app.app_context(), acting_as(Actor("system", "worker")):
             pack = active_pack()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from cowin_kit.setting import ENV_PREFIX, Setting, SettingsError
+from cowin_kit.plugins import plugin_settings
 
 CONFIG_FILE_NAME = "config.toml"
 # Keys generated into the instance folder by `init` (and `demo`): setting -> file name.
@@ -238,8 +239,6 @@ def load_settings(
         except SettingsError:
             break  # reported with the other values below
         if names:
-            from cowin_kit.plugins import plugin_settings
-
             for setting in plugin_settings(names):
                 declarations[setting.key] = setting
         break

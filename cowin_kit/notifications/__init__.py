@@ -17,6 +17,8 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 
 from cowin_kit.i18n import lazy_gettext
+from cowin_kit.plugins import notifier_factory
+from cowin_kit.setting import SettingsError
 
 log = logging.getLogger("cowin_kit.notifications")
 
@@ -77,8 +79,6 @@ def make_notifier(spec: str) -> Notifier:
     name, _, argument = spec.partition(":")
     factory = NOTIFIER_FACTORIES.get(name)
     if factory is None:
-        from cowin_kit.plugins import notifier_factory
-
         factory = notifier_factory(name)  # registered by an enabled plugin
     if factory is None:
         raise ValueError(f"NOTIFIER: unknown notifier {name!r} "
@@ -89,8 +89,6 @@ def make_notifier(spec: str) -> Notifier:
 
 
 def init_app(app: Flask) -> None:
-    from cowin_kit.setting import SettingsError
-
     try:
         with app.app_context():  # plugins' notifiers are registered on the app
             notifier = make_notifier(app.config["COWIN_KIT"]["NOTIFIER"])

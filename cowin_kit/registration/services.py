@@ -21,12 +21,13 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
+from cowin_kit.idnumbers import InvalidIdNumber, mask_id_number, normalize_id_number
 from cowin_kit.registration import rules
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
 from cowin_kit.security import keyring
+from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 log = logging.getLogger("cowin_kit.registration")
 
@@ -439,8 +440,6 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
           gender: Gender | None = None, pack: ActivePack | None = None,
           with_secret: bool = True, *, doses: list[Dose] | None = None,
           secret_code: str | None = None) -> BeneficiaryView:
-    from cowin_kit.idnumbers import mask_id_number
-
     id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
     gender = gender or session.get(Gender, beneficiary.gender_id)
     if doses is None:
@@ -454,8 +453,6 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
 
 
 def _completed(session: Session, doses: list[Dose]) -> bool:
-    from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
-
     if not doses:
         return False
     product = session.get(VaccineProduct, doses[0].product_id)

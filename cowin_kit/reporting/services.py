@@ -28,6 +28,7 @@ from cowin_kit.reporting import rules
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
 from cowin_kit.scheduling.rules import schedule_for
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.identity.services import staff_visible_to
 
 
 @dataclass(frozen=True)
@@ -367,8 +368,6 @@ def audit_events_visible_to(session: Session, user: StaffUser, *, limit: int = 5
     scope = report_scope(user, "audit.read")
     query = select(AuditEvent)
     if not scope.country:
-        from cowin_kit.identity.services import staff_visible_to
-
         names = {u.username for u in staff_visible_to(session, user)} | {user.username}
         query = query.where(AuditEvent.actor_type == "staff",
                             AuditEvent.actor_id.in_(sorted(names)))
