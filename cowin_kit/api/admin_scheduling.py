@@ -11,7 +11,7 @@ from cowin_kit.api import citizen, load, pack
 from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
-from cowin_kit.errors import Forbidden, NotFound
+from cowin_kit.errors import NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
@@ -25,8 +25,7 @@ bp = Blueprint("api_admin_scheduling", __name__, url_prefix="/api/v1")
 
 
 def _require(action: str, scope: access.Scope) -> None:
-    if not access.user_can(staff(), action, scope):
-        raise Forbidden(_("You may not do this there."), code="forbidden")
+    access.check_access(staff(), action, scope, message=_("You may not do this there."))
 
 
 def _location_id(code: str) -> int:
@@ -44,7 +43,7 @@ def _facility(code: str) -> Facility:
 
 
 def _managed_session(session_id: str) -> VaccinationSession:
-    vaccination_session = services._published_session(get_session(), session_id)
+    vaccination_session = services.published_session(get_session(), session_id)
     _require("session.publish", access.scope_for_facility(get_session(),
                                                           vaccination_session.facility_id))
     return vaccination_session

@@ -42,8 +42,7 @@ class ReportScope:
 
 def report_scope(user: StaffUser, action: str = "report.read") -> ReportScope:
     """The union of the user's grants carrying ``action``; Forbidden without any."""
-    grants = [g for g in user.grants
-              if action in access.ROLE_ACTIONS.get(g.role, ())] if user.active else []
+    grants = access.grants_carrying(user, action)
     if not grants:
         raise Forbidden(_("You may not read reports."), code="forbidden")
     if any(g.location_id is None and g.facility_id is None for g in grants):

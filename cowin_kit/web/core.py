@@ -96,5 +96,5 @@ def staff_sign_out():
 @auth.staff_required_any
 def staff_home():
     user = auth.current_staff()
-    links = [link for link in STAFF_LINKS if auth.holds(user, link.action)]
+    links = [link for link in STAFF_LINKS if access.can(user, link.action)]
     return ui.render("web/staff_home.html", user=user, links=links)
