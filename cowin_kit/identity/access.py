@@ -120,8 +120,10 @@ def can(actor: StaffUser, action: str, target: Scope | None = None) -> bool:
     """Whether the actor may do ``action`` on ``target`` (None: somewhere, as for menus and
     page guards; the target's own scope is then checked where it is known). A deactivated
     account may do nothing."""
-    _check_action(action)
-    return actor.active and grants_allow(actor.grants, action, target)
+    if not actor.active:
+        _check_action(action)  # a misspelt action fails loudly for everyone
+        return False
+    return grants_allow(actor.grants, action, target)
 
 
 def check_access(actor: StaffUser, action: str, target: Scope | None = None, *,
