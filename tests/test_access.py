@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from cowin_kit.provision.installer import install_pack
+from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import access, rules, services as identity
 from cowin_kit.identity.access import ACTIONS, COUNTRY, Scope
@@ -159,9 +160,9 @@ def test_access_matrix(world, holder, relation):
     user = world.holder(holder)
     grants = world.session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id)).all()
     target = world.targets[relation]
-    allowed = {action for action in ACTIONS if access.can(grants, action, target)}
+    allowed = {action for action in ACTIONS if access.grants_allow(grants, action, target)}
     assert allowed == EXPECTED[(holder, relation)]
-    assert {action for action in ACTIONS if access.user_can(user, action, target)} == allowed
+    assert {action for action in ACTIONS if access.can(user, action, target)} == allowed
 
 
 def test_targets_built_by_walking_parents_match(world):
@@ -177,8 +178,12 @@ def test_targets_built_by_walking_parents_match(world):
 def test_a_deactivated_user_may_do_nothing(world):
     user = world.holder("national_admin")
     identity.deactivate_user(world.session, user)
-    assert access.can(user.grants, "audit.read", COUNTRY)
-    assert not access.user_can(user, "audit.read", COUNTRY)
+    assert access.grants_allow(user.grants, "audit.read", COUNTRY)
+    assert not access.can(user, "audit.read", COUNTRY)
+    assert not access.can(user, "audit.read")
+    assert access.grants_carrying(user, "audit.read") == []
+    with pytest.raises(Forbidden):
+        access.check_access(user, "audit.read", COUNTRY)
 
 
 def test_several_grants_add_up(world):
@@ -186,16 +191,14 @@ def test_several_grants_add_up(world):
     identity.grant_role(world.session, user, "verifier", location_code=STATE)
     world.session.flush()
     same = world.targets["same_facility"]
-    assert access.can(user.grants, "dose.record", same)
-    assert access.can(user.grants, "certificate.verify", world.targets["sibling_district"])
-    assert not access.can(user.grants, "dose.record", world.targets["sibling_district"])
+    assert access.can(user, "dose.record", same)
+    assert access.can(user, "certificate.verify", world.targets["sibling_district"])
+    assert not access.can(user, "dose.record", world.targets["sibling_district"])
 
 
 def test_unknown_actions_and_locations_fail_loudly(world):
     with pytest.raises(ValueError, match="unknown action"):
-        access.can([], "dose.delete", COUNTRY)
-    from cowin_kit.errors import NotFound
-
+        access.grants_allow([], "dose.delete", COUNTRY)
     with pytest.raises(NotFound):
         access.scope_for_location(world.session, 10**9)
 
@@ -238,3 +241,101 @@ def test_scope_of_a_grant_is_where_it_reaches(world):
     assert access.scope_of_grant(world.session, user.grants[0]) == world.targets["same_facility"]
     admin = world.holder("national_admin")
     assert access.scope_of_grant(world.session, admin.grants[0]) == COUNTRY
+
+
+# --- the pure rule, without a database ------------------------------------------------------
+# Made-up ids: state 1 holds districts 2 and 3, state 4 holds district 5; facilities 10 and
+# 11 are in district 2, facility 12 in district 5.
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    location_id: int | None = None
+    facility_id: int | None = None
+
+
+@dataclass
+class Actor:
+    grants: list[Grant]
+    active: bool = True
+
+
+AT_F10 = Scope((1, 2), 10)
+AT_F11 = Scope((1, 2), 11)
+AT_F12 = Scope((4, 5), 12)
+IN_STATE_1, IN_DISTRICT_2, IN_DISTRICT_3 = Scope((1,)), Scope((1, 2)), Scope((1, 3))
+ANYWHERE = None  # target None: the action on some part of the hierarchy (menus, page guards)
+
+RULE = [
+    # grant, action, target, allowed
+    (Grant("national_admin"), "partner_key.manage", COUNTRY, True),
+    (Grant("national_admin"), "dose.record", AT_F12, True),
+    (Grant("state_admin", 1), "facility.manage", AT_F10, True),
+    (Grant("state_admin", 1), "facility.manage", IN_DISTRICT_3, True),
+    (Grant("state_admin", 1), "facility.manage", IN_STATE_1, True),
+    (Grant("state_admin", 1), "facility.manage", AT_F12, False),
+    (Grant("state_admin", 1), "facility.manage", COUNTRY, False),
+    (Grant("state_admin", 1), "partner_key.manage", COUNTRY, False),
+    (Grant("state_admin", 1), "partner_key.manage", ANYWHERE, False),
+    (Grant("state_admin", 1), "dose.record", AT_F10, False),
+    (Grant("district_admin", 2), "staff.manage", IN_DISTRICT_2, True),
+    (Grant("district_admin", 2), "staff.manage", AT_F11, True),
+    (Grant("district_admin", 2), "staff.manage", IN_DISTRICT_3, False),
+    (Grant("district_admin", 2), "staff.manage", IN_STATE_1, False),  # above the subtree
+    (Grant("district_admin", 2), "aefi.read", ANYWHERE, True),
+    (Grant("facility_admin", facility_id=10), "session.publish", AT_F10, True),
+    (Grant("facility_admin", facility_id=10), "session.publish", AT_F11, False),
+    (Grant("facility_admin", facility_id=10), "session.publish", IN_DISTRICT_2, False),
+    (Grant("facility_admin", facility_id=10), "staff.manage", AT_F10, False),
+    (Grant("vaccinator", facility_id=10), "dose.record", AT_F10, True),
+    (Grant("vaccinator", facility_id=10), "beneficiary.verify", ANYWHERE, True),
+    (Grant("vaccinator", facility_id=10), "dose.record", AT_F11, False),
+    (Grant("vaccinator", facility_id=10), "report.read", ANYWHERE, False),
+    (Grant("verifier", 1), "certificate.verify", AT_F10, True),
+    (Grant("verifier", 1), "certificate.verify", AT_F12, False),
+    (Grant("verifier"), "certificate.verify", COUNTRY, True),
+    (Grant("verifier"), "dose.record", ANYWHERE, False),
+    (Grant("retired_role"), "audit.read", COUNTRY, False),
+]
+
+
+@pytest.mark.parametrize("grant, action, target, allowed", RULE)
+def test_the_rule_on_one_grant(grant, action, target, allowed):
+    assert access.grants_allow([grant], action, target) is allowed
+    assert access.can(Actor([grant]), action, target) is allowed
+    assert access.can(Actor([grant], active=False), action, target) is False
+    if allowed:
+        access.check_access(Actor([grant]), action, target)
+    else:
+        with pytest.raises(Forbidden) as refused:
+            access.check_access(Actor([grant]), action, target, message="Not here.")
+        assert (refused.value.code, refused.value.message) == ("forbidden", "Not here.")
+
+
+def test_grants_add_up_and_only_those_carrying_the_action_count():
+    vaccinator, verifier = Grant("vaccinator", facility_id=10), Grant("verifier", 1)
+    actor = Actor([vaccinator, verifier])
+    assert access.can(actor, "certificate.verify", IN_DISTRICT_3)
+    assert access.can(actor, "dose.record", AT_F10)
+    assert not access.can(actor, "dose.record", IN_DISTRICT_3)
+    assert access.grants_carrying(actor, "dose.record") == [vaccinator]
+    assert access.grants_carrying(actor, "certificate.verify") == [verifier]
+    assert access.grants_carrying(actor, "report.read") == []
+    assert access.grants_carrying(Actor([vaccinator], active=False), "dose.record") == []
+
+
+def test_no_grant_allows_nothing():
+    assert not access.can(Actor([]), "dose.record")
+    with pytest.raises(Forbidden):
+        access.check_access(Actor([]), "dose.record", message="No.")
+
+
+@pytest.mark.parametrize("ask", [
+    lambda: access.grants_allow([Grant("national_admin")], "dose.delete"),
+    lambda: access.can(Actor([Grant("national_admin")], active=False), "dose.delete"),
+    lambda: access.check_access(Actor([]), "dose.delete", message="No."),
+    lambda: access.grants_carrying(Actor([]), "dose.delete"),
+])
+def test_an_unknown_action_fails_loudly_whoever_asks(ask):
+    with pytest.raises(ValueError, match="unknown action"):
+        ask()

@@ -71,6 +71,23 @@ def test_staff_outside_their_area_are_refused(reg_app):
     assert facility.status_code == 403
 
 
+def test_anonymous_callers_learn_nothing_of_places_and_sessions(reg_app):
+    client = reg_app.test_client()
+    admin = national_admin_token(reg_app, client)
+    asks = [("post", "/api/v1/admin/facilities", {"code": "F-X", "name": "X",
+                                                   "location": "IN-NOWHERE"}),
+            ("post", "/api/v1/admin/sessions", {"facility": "F-NOWHERE", "date": "2030-01-01",
+                                                 "vaccine": "COVAXIN", "slots": "09:00-12:00",
+                                                 "capacity": {"1": 3}}),
+            ("patch", "/api/v1/admin/sessions/nope", {"capacity": {"1": 3}}),
+            ("post", "/api/v1/admin/sessions/nope/cancel", None)]
+    for method, url, body in asks:
+        anonymous = getattr(client, method)(url, json=body)
+        assert anonymous.status_code == 401, url
+        signed_in = getattr(client, method)(url, json=body, headers=auth(admin))
+        assert signed_in.status_code == 404, url
+
+
 def test_slot_alerts_oldest_first_once_per_period(reg_app):
     client = reg_app.test_client()
     tokens = [sign_in(reg_app, client, mobile) for mobile in ("9876543210", "9123456789")]

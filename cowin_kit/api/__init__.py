@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Request, g, request
 
 from cowin_kit.api.partners import check_api_key
-from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.audit.services import Actor, set_actor
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, Unauthorized
@@ -47,8 +47,8 @@ def citizen_token() -> TokenHolder:
             raise Unauthorized(_("Sign in first: an Authorization: Bearer token is needed."),
                                code="invalid_token")
         g.citizen_token = token_holder(token)
-        _current_actor.set(Actor("citizen", str(g.citizen_token.id), g.request_id,
-                                 request.remote_addr))
+        set_actor(Actor("citizen", str(g.citizen_token.id), g.request_id,
+                        request.remote_addr))
     return g.citizen_token
 
 
@@ -82,8 +82,8 @@ def _bind_anonymous_actor(current: Request) -> None:
     request_globals = g._get_current_object()  # type: ignore[attr-defined]
     if "request_id" not in request_globals:
         request_globals.request_id = uuid.uuid4().hex
-    _current_actor.set(Actor("anonymous", current.remote_addr or "-",
-                             request_globals.request_id, current.remote_addr))
+    set_actor(Actor("anonymous", current.remote_addr or "-",
+                    request_globals.request_id, current.remote_addr))
 
 
 def init_app(app: Flask) -> None:

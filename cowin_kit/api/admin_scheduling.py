@@ -12,43 +12,14 @@ from cowin_kit.validation import load
 from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
-from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
-from cowin_kit.identity import access
-from cowin_kit.scheduling import schemas, services
+from cowin_kit.scheduling import admin, schemas, services
 from cowin_kit.scheduling.models import (
     SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
 )
 from cowin_kit.programme.models import VaccineProduct
 
 bp = Blueprint("api_admin_scheduling", __name__, url_prefix="/api/v1")
-
-
-def _require(action: str, scope: access.Scope) -> None:
-    if not access.user_can(staff(), action, scope):
-        raise Forbidden(_("You may not do this there."), code="forbidden")
-
-
-def _location_id(code: str) -> int:
-    location_id = get_session().scalar(select(Location.id).where(Location.code == code))
-    if location_id is None:
-        raise NotFound(_("No location with code %(code)s.", code=code), code="location_not_found")
-    return location_id
-
-
-def _facility(code: str) -> Facility:
-    facility = get_session().scalars(select(Facility).where(Facility.code == code)).first()
-    if facility is None:
-        raise NotFound(_("No facility with code %(code)s.", code=code), code="facility_not_found")
-    return facility
-
-
-def _managed_session(session_id: str) -> VaccinationSession:
-    vaccination_session = services._published_session(get_session(), session_id)
-    _require("session.publish", access.scope_for_facility(get_session(),
-                                                          vaccination_session.facility_id))
-    return vaccination_session
 
 
 def _session_json(vaccination_session: VaccinationSession) -> dict:
@@ -72,15 +43,12 @@ def _session_json(vaccination_session: VaccinationSession) -> dict:
      auth="staff", tag="facilities")
 def upsert_facility():
     data = load(schemas.FacilityIn())
-    session = get_session()
-    _require("facility.manage", access.scope_for_location(session, _location_id(data["location"])))
-    facility = services.upsert_facility(
-        session, code=data["code"], name=data["name"], names=data.get("names"),
+    facility = admin.admin_upsert_facility(
+        get_session(), staff(), code=data["code"], name=data["name"], names=data.get("names"),
         location_code=data["location"], address=data["address"],
         postal_code=data.get("postal_code"), latitude=data.get("lat"),
         longitude=data.get("long"), facility_type=data["facility_type"],
         fee_type=data["fee_type"], opens_at=data.get("open"), closes_at=data.get("close"))
-    session.commit()
     return jsonify(schemas.FacilityOut().dump({"code": facility.code, "name": facility.name,
                                                "location": data["location"],
                                                "fee_type": facility.fee_type}))
@@ -91,15 +59,12 @@ def upsert_facility():
      response=schemas.ManagedSessionOut, status=201, auth="staff", tag="facilities")
 def publish_session():
     data = load(schemas.SessionIn())
-    session = get_session()
-    facility = _facility(data["facility"])
-    _require("session.publish", access.scope_for_facility(session, facility.id))
-    published = services.publish_session(
-        session, facility=facility, session_date=data["date"], product_code=data["vaccine"],
-        slots=data["slots"], capacity_by_dose={int(k): v for k, v in data["capacity"].items()},
+    published = admin.admin_publish_session(
+        get_session(), staff(), facility_code=data["facility"], session_date=data["date"],
+        product_code=data["vaccine"], slots=data["slots"],
+        capacity_by_dose={int(k): v for k, v in data["capacity"].items()},
         min_age=data["min_age"], max_age=data.get("max_age"),
         fee=Decimal(str(round(data["fee"], 2))))
-    session.commit()
     return jsonify(_session_json(published)), 201
 
 
@@ -108,9 +73,8 @@ def publish_session():
      response=schemas.ManagedSessionOut, auth="staff", tag="facilities")
 def change_capacity(session_id: str):
     data = load(schemas.CapacityIn())
-    vaccination_session = _managed_session(session_id)
-    services.change_capacity(get_session(), vaccination_session.id,
-                             {int(k): v for k, v in data["capacity"].items()})
+    vaccination_session = admin.admin_change_capacity(
+        get_session(), staff(), session_id, {int(k): v for k, v in data["capacity"].items()})
     return jsonify(_session_json(vaccination_session))
 
 
@@ -118,9 +82,7 @@ def change_capacity(session_id: str):
 @doc("Cancel a session: appointments are released and the people booked are told",
      response=schemas.ManagedSessionOut, auth="staff", tag="facilities")
 def cancel_session(session_id: str):
-    vaccination_session = _managed_session(session_id)
-    notices = services.cancel_session(get_session(), pack(), vaccination_session.id)
-    services.send_notices(notices)
+    vaccination_session = admin.admin_cancel_session(get_session(), pack(), staff(), session_id)
     return jsonify(_session_json(vaccination_session))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Request, g, request
 from limits import parse
 
-from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.audit.services import Actor, current_actor, set_actor
 from cowin_kit.db import get_session
 from cowin_kit.identity.models import PartnerApiKey
 from cowin_kit.errors import RuleViolation
@@ -29,9 +29,9 @@ def current_partner() -> PartnerApiKey | None:
             from cowin_kit.identity.services import authenticate_partner
 
             g.partner = authenticate_partner(get_session(), raw.strip())
-            actor = _current_actor.get()
-            _current_actor.set(Actor("partner", f"key:{g.partner.id}", actor.request_id,
-                                     actor.source_ip))
+            actor = current_actor()
+            set_actor(Actor("partner", f"key:{g.partner.id}", actor.request_id,
+                            actor.source_ip))
     return g.partner
 
 

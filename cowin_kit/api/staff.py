@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, g, jsonify
 from cowin_kit.api import bearer_token
 from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
-from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.audit.services import Actor, current_actor, set_actor
 from cowin_kit.db import get_session
 from cowin_kit.errors import Unauthorized
 from cowin_kit.i18n import gettext as _
@@ -30,8 +30,8 @@ def staff() -> StaffUser:
             raise Unauthorized(_("Sign in as staff first: the token is missing, wrong or "
                                  "expired."), code="invalid_token")
         g.staff = user
-        _current_actor.set(Actor("staff", user.username, g.get("request_id"),
-                                 _current_actor.get().source_ip))
+        set_actor(Actor("staff", user.username, g.get("request_id"),
+                        current_actor().source_ip))
     return g.staff
 
 
@@ -120,10 +120,8 @@ def list_keys():
      response=schemas.PartnerKeyCreatedOut, status=201, auth="staff", tag="partners")
 def create_key():
     data = load(schemas.PartnerKeyIn())
-    session = get_session()
-    key, raw = services.create_partner_key(session, staff(), data["name"],
+    key, raw = services.create_partner_key(get_session(), staff(), data["name"],
                                            data["rate_limit_per_minute"])
-    session.commit()
     return jsonify(schemas.PartnerKeyCreatedOut().dump({**_key_json(key), "key": raw})), 201
 
 
@@ -131,16 +129,12 @@ def create_key():
 @doc("Revoke a partner API key", response=schemas.PartnerKeyOut, auth="staff", tag="partners")
 def revoke_key(key_id: int):
     _require_partner_admin()
-    session = get_session()
-    key = services.revoke_partner_key(session, key_id)
-    session.commit()
+    key = services.revoke_partner_key(get_session(), key_id)
     return jsonify(schemas.PartnerKeyOut().dump(_key_json(key)))
 
 
 def _require_partner_admin() -> None:
-    from cowin_kit.errors import Forbidden
     from cowin_kit.identity import access
 
-    if not access.user_can(staff(), "partner_key.manage", access.COUNTRY):
-        raise Forbidden(_("Only national administrators may manage partner API keys."),
-                        code="forbidden")
+    access.check_access(staff(), "partner_key.manage", access.COUNTRY,
+                        message=_("Only national administrators may manage partner API keys."))

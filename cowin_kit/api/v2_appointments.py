@@ -333,6 +333,6 @@ def appointments_of(beneficiary: Beneficiary, locale: str) -> list[dict]:
             "from": base["from"], "to": base["to"], "dose": appointment.dose_number,
             "session_id": vaccination_session.id,
             "date": vaccination_session.session_date.strftime("%d-%m-%Y"),
-            "slot": services._cowin_slot_label(slot),
+            "slot": services.cowin_slot_label(slot),
         })
     return out

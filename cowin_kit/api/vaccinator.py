@@ -4,7 +4,6 @@ AEFI reports, /api/v1."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
 
 from cowin_kit.validation import load
 from cowin_kit.api import pack, request_locale
@@ -14,14 +13,9 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
-from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.registration.models import Beneficiary, Dose
-from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
-)
 from cowin_kit.geography.models import Facility
-from cowin_kit.vaccination import schemas, services
+from cowin_kit.vaccination import queue, schemas, services
 from cowin_kit.programme.models import VaccineProduct
 
 bp = Blueprint("api_vaccinator", __name__, url_prefix="/api/v1")
@@ -36,60 +30,36 @@ def _label(labels: dict[str, str]) -> str:
      auth="staff", tag="vaccinators")
 def today():
     query = load(schemas.FacilityQuery(), request.args.to_dict())
-    session = get_session()
-    facility = services.staff_facility(session, staff(), query.get("facility"),
-                                       action="beneficiary.verify")
-    out = []
-    for item in services.todays_sessions(session, pack(), facility):
-        caps = list(session.scalars(select(SessionDoseCapacity)
-                                    .where(SessionDoseCapacity.session_id == item.id)))
-        queue = []
-        for appointment, beneficiary, slot in session.execute(
-                select(Appointment, Beneficiary, SessionSlot)
-                .join(Beneficiary, Beneficiary.id == Appointment.beneficiary_id)
-                .join(SessionSlot, SessionSlot.id == Appointment.slot_id)
-                .where(Appointment.session_id == item.id,
-                       Appointment.status.in_(["booked", "completed"]))
-                .order_by(SessionSlot.starts_at, Appointment.created_at)):
-            queue.append({"reference_id": beneficiary.reference_id, "name": beneficiary.name,
-                          "dose": appointment.dose_number, "slot": slot.label,
-                          "status": appointment.status})
-        out.append({"session_id": item.id,
-                    "vaccine": session.get(VaccineProduct, item.product_id).code,
-                    "status": item.status,
-                    "capacity": {str(c.dose_number): c.capacity for c in caps},
-                    "booked": {str(c.dose_number): c.booked for c in caps}, "queue": queue})
-    return jsonify(schemas.TodayOut().dump({"facility": facility.code, "sessions": out}))
+    view = queue.todays_queue(get_session(), pack(), staff(), query.get("facility"))
+    sessions = [{"session_id": item.session.id, "vaccine": item.product.code,
+                 "status": item.session.status,
+                 "capacity": {str(n): seats for n, seats in item.capacity.items()},
+                 "booked": {str(n): seats for n, seats in item.booked.items()},
+                 "queue": [{"reference_id": entry.reference_id, "name": entry.name,
+                            "dose": entry.dose, "slot": entry.slot, "status": entry.status}
+                           for entry in item.queue]}
+                for item in view.sessions]
+    return jsonify(schemas.TodayOut().dump({"facility": view.facility.code,
+                                            "sessions": sessions}))
 
 
 @bp.get("/vaccinator/beneficiaries/<reference_id>")
 @doc("Check a person in by reference ID (the secret code is never shown here)",
      response=schemas.CheckInOut, auth="staff", tag="vaccinators")
 def check_in(reference_id: str):
-    session = get_session()
-    user = staff()
-    if not any(g.role == "vaccinator" or "beneficiary.verify" in access.ROLE_ACTIONS.get(g.role, ())
-               for g in user.grants) or not user.active:
-        raise Forbidden(_("You may not check people in."), code="forbidden")
-    beneficiary = services._beneficiary(session, reference_id)
-    doses = [{"dose": d.dose_number, "vaccine": session.get(VaccineProduct, d.product_id).code,
-              "date": d.administered_at.date().isoformat(), "lot": d.lot}
-             for d in session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
-                                      .order_by(Dose.dose_number))]
-    appointment = services._live_appointment(session, beneficiary.id)
-    booked = None
-    if appointment is not None:
-        vaccination_session = session.get(VaccinationSession, appointment.session_id)
-        facility_code = session.get(Facility, vaccination_session.facility_id).code
-        booked = {"dose": appointment.dose_number, "session_id": appointment.session_id,
-                  "facility": facility_code}
+    person = queue.check_in(get_session(), staff(), reference_id)
+    beneficiary, booked = person.beneficiary, person.booked
     return jsonify(schemas.CheckInOut().dump({
         "reference_id": beneficiary.reference_id, "name": beneficiary.name,
-        "birth_year": beneficiary.birth_year,
-        "gender": _label(session.get(Gender, beneficiary.gender_id).labels),
-        "id_type": _label(session.get(IdDocumentType, beneficiary.id_type_id).labels),
-        "id_number_masked": mask_id_number("0" * 8 + beneficiary.id_number_last4),
-        "doses": doses, "appointment": booked, "secret_code_required": appointment is not None,
+        "birth_year": beneficiary.birth_year, "gender": _label(person.gender_labels),
+        "id_type": _label(person.id_type_labels), "id_number_masked": person.id_number_masked,
+        "doses": [{"dose": given.dose.dose_number, "vaccine": given.product.code,
+                   "date": given.dose.administered_at.date().isoformat(), "lot": given.dose.lot}
+                  for given in person.doses],
+        "appointment": None if booked is None else {
+            "dose": booked.appointment.dose_number, "session_id": booked.session.id,
+            "facility": booked.facility.code},
+        "secret_code_required": person.secret_code_required,
     }))
 
 
@@ -150,9 +120,9 @@ def report_aefi():
     dose = session.get(Dose, data["dose_id"])
     if dose is None:
         raise NotFound(_("No such dose."), code="dose_not_found")
-    allowed = access.user_can(user, "dose.record", access.scope_for_facility(session, dose.facility_id)) \
+    allowed = access.can(user, "dose.record", access.scope_for_facility(session, dose.facility_id)) \
         if dose.facility_id else False
-    if not (allowed or access.user_can(user, "aefi.read", access.COUNTRY)):
+    if not (allowed or access.can(user, "aefi.read", access.COUNTRY)):
         raise Forbidden(_("You may not report for this dose."), code="forbidden")
     report = services.report_aefi(session, user, dose=dose, onset_at=data["onset_at"],
                                   symptoms=data["symptoms"], seriousness=data["seriousness"],

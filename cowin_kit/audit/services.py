@@ -39,6 +39,11 @@ def current_actor() -> Actor:
     return _current_actor.get()
 
 
+def set_actor(actor: Actor) -> None:
+    """Make ``actor`` the one audit events name for the rest of this context (a request)."""
+    _current_actor.set(actor)
+
+
 @contextmanager
 def acting_as(actor: Actor) -> Iterator[Actor]:
     token = _current_actor.set(actor)

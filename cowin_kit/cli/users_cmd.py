@@ -184,7 +184,6 @@ def partners_create(name: str, by_username: str, rate_limit: int) -> None:
         creator = identity.get_staff_user(session, by_username)
         key, raw_key = identity.create_partner_key(session, creator, name,
                                                    rate_limit_per_minute=rate_limit)
-        session.commit()
         click.echo(f"created partner key {key.id} for {key.name} ({key.key_prefix}...)")
     click.echo(f"  key (shown once): {raw_key}")
 
@@ -213,5 +212,4 @@ def partners_revoke(key_id: int) -> None:
 
     with _session() as session:
         key = identity.revoke_partner_key(session, key_id)
-        session.commit()
     click.echo(f"revoked partner key {key.id} ({key.name})")

@@ -3,19 +3,20 @@
 A staff user's role grants each cover a part of the hierarchy (the whole country, a
 location's subtree, or one facility). An action is allowed when one grant both carries the
 action and reaches the target. Targets are described by a ``Scope`` built once from the
-database (``scope_for_location``), so ``can`` itself needs no I/O and the routes, pages and
-CLI all ask the same question the same way.
+database (``scope_for_location``), so the rule itself needs no I/O. Routes, pages, services
+and the CLI all ask through ``check_access`` (Forbidden when refused) or ``can`` (to branch),
+never by reading ``ROLE_ACTIONS`` themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.errors import NotFound
+from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import _
 from cowin_kit.identity.models import StaffUser
@@ -59,7 +60,7 @@ ROLE_RANK: dict[str, int] = {
 }
 
 class GrantLike(Protocol):
-    """What ``can`` reads of a grant (a RoleGrant row, or anything shaped like one)."""
+    """What the rule reads of a grant (a RoleGrant row, or anything shaped like one)."""
 
     @property
     def role(self) -> str: ...
@@ -97,16 +98,39 @@ def _check_action(action: str) -> None:
         raise ValueError(f"unknown action {action!r}")
 
 
-def can(grants: Iterable[GrantLike], action: str, target: Scope) -> bool:
-    """Whether any of the grants allows ``action`` on ``target``."""
+def grants_allow(grants: Iterable[GrantLike], action: str, target: Scope | None = None) -> bool:
+    """The pure rule: whether one of the grants carries ``action`` and reaches ``target``
+    (None: anywhere, i.e. on some part of the hierarchy)."""
     _check_action(action)
-    return any(action in ROLE_ACTIONS.get(grant.role, ()) and reaches(grant, target)
-               for grant in grants)
+    return any(action in ROLE_ACTIONS.get(grant.role, ())
+               and (target is None or reaches(grant, target)) for grant in grants)
 
 
-def user_can(user: StaffUser, action: str, target: Scope) -> bool:
-    """``can`` for a user, remembering that a deactivated account may do nothing."""
-    return user.active and can(user.grants, action, target)
+def grants_carrying(actor: StaffUser, action: str) -> list[GrantLike]:
+    """The actor's grants that carry ``action`` (none for a deactivated account), for
+    callers that need the area they cover (reports)."""
+    _check_action(action)
+    if not actor.active:
+        return []
+    return [grant for grant in actor.grants if action in ROLE_ACTIONS.get(grant.role, ())]
+
+
+def can(actor: StaffUser, action: str, target: Scope | None = None) -> bool:
+    """Whether the actor may do ``action`` on ``target`` (None: somewhere, as for menus and
+    page guards; the target's own scope is then checked where it is known). A deactivated
+    account may do nothing."""
+    if not actor.active:
+        _check_action(action)  # a misspelt action fails loudly for everyone
+        return False
+    return grants_allow(actor.grants, action, target)
+
+
+def check_access(actor: StaffUser, action: str, target: Scope | None = None, *,
+                 message: Any = None) -> None:
+    """``can``, or Forbidden (code ``forbidden``) with ``message`` (a translated text)."""
+    if not can(actor, action, target):
+        raise Forbidden(message if message is not None else _("You may not do this there."),
+                        code="forbidden")
 
 
 def can_grant(grants: Iterable[GrantLike], role: str, target: Scope) -> bool:

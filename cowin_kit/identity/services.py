@@ -271,9 +271,8 @@ def _key_hash(raw_key: str) -> str:
 def create_partner_key(session: Session, creator: StaffUser, name: str,
                        rate_limit_per_minute: int = 600) -> tuple[PartnerApiKey, str]:
     """Issue a key; the plaintext is returned this once and never stored."""
-    if not access.user_can(creator, "partner_key.manage", access.COUNTRY):
-        raise Forbidden(_("Only national administrators may issue partner API keys."),
-                        code="forbidden")
+    access.check_access(creator, "partner_key.manage", access.COUNTRY,
+                        message=_("Only national administrators may issue partner API keys."))
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInput(_("A partner key needs a name of 1-200 characters."),
@@ -289,6 +288,7 @@ def create_partner_key(session: Session, creator: StaffUser, name: str,
     audit.record(session, "partner_key.create", "partner_api_key", key.id, name=name,
                  key_prefix=key.key_prefix, rate_limit_per_minute=rate_limit_per_minute,
                  created_by=creator.username)
+    session.commit()
     return key, raw_key
 
 
@@ -309,6 +309,7 @@ def revoke_partner_key(session: Session, key_id: int,
         key.revoked_at = _as_utc(now or utcnow())
         audit.record(session, "partner_key.revoke", "partner_api_key", key.id, name=key.name,
                      key_prefix=key.key_prefix)
+        session.commit()
     return key
 
 
@@ -347,12 +348,12 @@ def _require_grant_right(session: Session, actor: StaffUser, role: str,
 def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
     """Accounts an administrator may see: everyone for a national administrator, else
     those holding a grant inside the administrator's area."""
-    if access.user_can(actor, "staff.manage", access.COUNTRY):
+    if access.can(actor, "staff.manage", access.COUNTRY):
         return list_staff(session)
     visible = []
     for user in list_staff(session):
         scopes = [access.scope_of_grant(session, grant) for grant in user.grants]
-        if any(access.user_can(actor, "staff.manage", scope) for scope in scopes):
+        if any(access.can(actor, "staff.manage", scope) for scope in scopes):
             visible.append(user)
     return visible
 
@@ -360,9 +361,7 @@ def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
 def admin_create_staff(session: Session, actor: StaffUser, username: str,
                        password: str | None, display_name: str = "") -> tuple[StaffUser, str | None]:
     """Create an account (without roles); returns the generated password, if any, once."""
-    if not actor.active or not any("staff.manage" in access.ROLE_ACTIONS.get(g.role, ())
-                                   for g in actor.grants):
-        raise Forbidden(_("You may not manage staff accounts."), code="forbidden")
+    access.check_access(actor, "staff.manage", message=_("You may not manage staff accounts."))
     generated = None if password else generate_password()
     user = create_staff_user(session, username, password or generated, display_name)
     session.commit()

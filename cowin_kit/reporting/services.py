@@ -42,8 +42,7 @@ class ReportScope:
 
 def report_scope(user: StaffUser, action: str = "report.read") -> ReportScope:
     """The union of the user's grants carrying ``action``; Forbidden without any."""
-    grants = [g for g in user.grants
-              if action in access.ROLE_ACTIONS.get(g.role, ())] if user.active else []
+    grants = access.grants_carrying(user, action)
     if not grants:
         raise Forbidden(_("You may not read reports."), code="forbidden")
     if any(g.location_id is None and g.facility_id is None for g in grants):
@@ -61,7 +60,7 @@ def _subtree(location_ids: Sequence[int], name: str):
     return anchor.union_all(select(child.id).join(anchor, child.parent_id == anchor.c.id))
 
 
-def _facility_visible(scope: ReportScope) -> ColumnElement[bool]:
+def facility_visible(scope: ReportScope) -> ColumnElement[bool]:
     """A condition on Facility: inside the scope."""
     if scope.country:
         return true()
@@ -88,7 +87,7 @@ def _location_visible(scope: ReportScope, column) -> ColumnElement[bool]:
 def _dose_visible(session: Session, scope: ReportScope, dose=Dose) -> ColumnElement[bool]:
     if scope.country:
         return true()
-    return dose.facility_id.in_(select(Facility.id).where(_facility_visible(scope)))
+    return dose.facility_id.in_(select(Facility.id).where(facility_visible(scope)))
 
 
 # --- regions -----------------------------------------------------------------------------
@@ -239,7 +238,7 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
         .select_from(Dose)
         .join(Facility, Facility.id == Dose.facility_id)
         .join(tree, tree.c.id == Facility.location_id)
-        .where(_facility_visible(scope))
+        .where(facility_visible(scope))
         .group_by(tree.c.region_id))}
     population: dict[int, int] = {}
     year = _latest_population_year(session)
@@ -350,7 +349,7 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
                 .join(tree, tree.c.id == Facility.location_id)
                 .outerjoin(second, and_(second.beneficiary_id == first.beneficiary_id,
                                         second.dose_number == 2))
-                .where(first.dose_number == 1, or_(*due_conditions), _facility_visible(scope))
+                .where(first.dose_number == 1, or_(*due_conditions), facility_visible(scope))
                 .group_by(tree.c.region_id)):
             counts[region_id] = (int(due or 0), int(missing or 0))
     return regions, [Dropout(r.code, r.localized_name(locale), *counts.get(r.id, (0, 0)))

@@ -47,7 +47,7 @@ from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
 from cowin_kit.db import new_uuid, utcnow
-from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cowin_kit.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
@@ -298,7 +298,7 @@ def _tick(progress: Progress, stage: str, done: int, total: int) -> None:
 
 class _Scopes:
     """Where each location sits (its path from level 1), from one query, and the answers
-    of ``access.user_can`` remembered per target: no query per row."""
+    of ``access.can`` remembered per target: no query per row."""
 
     def __init__(self, session: Session, actor: StaffUser | None, action: str):
         self.actor, self.action = actor, action
@@ -307,10 +307,8 @@ class _Scopes:
         self._paths: dict[int, tuple[int, ...]] = {}
         self._answers: dict[tuple[int, int | None], bool] = {}
         if actor is not None:
-            carried = any(action in access.ROLE_ACTIONS.get(grant.role, ())
-                          for grant in actor.grants)
-            if not (actor.active and carried):
-                raise Forbidden(_("Your roles do not allow this import."), code="forbidden")
+            access.check_access(actor, action,
+                                message=_("Your roles do not allow this import."))
 
     def _path(self, location_id: int) -> tuple[int, ...]:
         path = self._paths.get(location_id)
@@ -328,7 +326,7 @@ class _Scopes:
         key = (location_id, facility_id)
         answer = self._answers.get(key)
         if answer is None:
-            answer = self._answers[key] = access.user_can(
+            answer = self._answers[key] = access.can(
                 self.actor, self.action, access.Scope(self._path(location_id), facility_id))
         return answer
 

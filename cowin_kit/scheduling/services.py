@@ -349,7 +349,7 @@ def _statement(name: str) -> Any:
     return _STATEMENTS[name]
 
 
-def _published_session(session: Session, session_id: str) -> VaccinationSession:
+def published_session(session: Session, session_id: str) -> VaccinationSession:
     found = session.get(VaccinationSession, str(session_id)) if _looks_like_uuid(session_id) else None
     if found is None:
         raise NotFound(_("No such session."), code="session_not_found")
@@ -365,11 +365,11 @@ class BookingSlot:
     starts_at: time
     ends_at: time
     label: str = field(init=False)  # as SessionSlot.label
-    cowin_label: str = field(init=False)  # as _cowin_slot_label
+    cowin_label: str = field(init=False)  # as cowin_slot_label
 
     def __post_init__(self) -> None:
         self.label = f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
-        self.cowin_label = _cowin_slot_label(self)
+        self.cowin_label = cowin_slot_label(self)
 
 
 @dataclass(slots=True, eq=False)
@@ -455,7 +455,7 @@ def _kept_sessions(engine: Any) -> dict[str, tuple[float, BookableSession]]:
 
 def _bookable_session(connection: Any, session_id: str, reuse: bool = False
                       ) -> BookableSession:
-    """The session as _published_session finds it, with its facility, slots and seats per
+    """The session as published_session finds it, with its facility, slots and seats per
     dose, in one round trip of plain rows; with ``reuse``, as this process last read it
     if that was less than KEEP_SESSION_SECONDS ago (no round trip at all)."""
     kept = _kept_sessions(connection.engine)
@@ -517,14 +517,14 @@ def _slot(vaccination_session: VaccinationSession, slot: str) -> SessionSlot:
     wanted = str(slot).replace(" ", "")
     for candidate in vaccination_session.slots:
         cowin_label = candidate.cowin_label if isinstance(candidate, BookingSlot) \
-            else _cowin_slot_label(candidate)
+            else cowin_slot_label(candidate)
         if wanted in (candidate.label, cowin_label):
             return candidate
     raise InvalidInput(_("This session has no slot %(slot)s.", slot=slot), code="invalid_slot",
                        fields={"slot": [_("Choose one of the session's slots.")]})
 
 
-def _cowin_slot_label(slot: SessionSlot | BookingSlot) -> str:
+def cowin_slot_label(slot: SessionSlot | BookingSlot) -> str:
     """CoWIN's slot spelling, e.g. 09:00AM-11:00AM."""
     return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
@@ -830,7 +830,7 @@ def reschedule(session: Session, pack: ActivePack, account: CitizenAccount, *,
     except rules.BookingRefused as exc:
         session.rollback()
         raise _refused(exc) from None
-    target = _published_session(session, session_id)
+    target = published_session(session, session_id)
     target_slot = _slot(target, slot)
     members = [session.get(Beneficiary, a.beneficiary_id) for a in appointments]
     _check_members(session, pack, target, members,
@@ -978,7 +978,7 @@ class SessionRow:
 @dataclass(slots=True, eq=False)
 class SlotRow:
     """A session's time slot in a search answer; ``label`` as SessionSlot.label, and
-    ``cowin_label`` as CoWIN spells it (_cowin_slot_label)."""
+    ``cowin_label`` as CoWIN spells it (cowin_slot_label)."""
     id: int
     session_id: str
     starts_at: time
@@ -1373,7 +1373,7 @@ def send_notices(notices: list[Notice]) -> None:
 def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[Notice]:
     """Cancel a published session: its appointments are released and the people booked
     are told (the caller sends the returned notices after the commit)."""
-    vaccination_session = _published_session(session, session_id)
+    vaccination_session = published_session(session, session_id)
     if vaccination_session.status == "cancelled":
         return []
     vaccination_session.status = "cancelled"
@@ -1401,7 +1401,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
 
 def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[int, int]) -> VaccinationSession:
     """Change a session's seats per dose; never below what is already booked."""
-    vaccination_session = _published_session(session, session_id)
+    vaccination_session = published_session(session, session_id)
     current = {c.dose_number: c for c in session.scalars(
         select(SessionDoseCapacity).where(SessionDoseCapacity.session_id == vaccination_session.id)
         .with_for_update())}

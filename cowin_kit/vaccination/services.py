@@ -19,7 +19,7 @@ from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -49,8 +49,8 @@ def staff_facility(session: Session, user: StaffUser, facility_code: str | None,
         if len(ids) != 1:
             raise InvalidInput(_("Name the facility."), code="facility_required")
         facility = session.get(Facility, ids.pop())
-    if not access.user_can(user, action, access.scope_for_facility(session, facility.id)):
-        raise Forbidden(_("You may not do this at this facility."), code="forbidden")
+    access.check_access(user, action, access.scope_for_facility(session, facility.id),
+                        message=_("You may not do this at this facility."))
     return facility
 
 
@@ -59,19 +59,6 @@ def todays_sessions(session: Session, pack: ActivePack, facility: Facility) -> l
     return list(session.scalars(select(VaccinationSession).where(
         VaccinationSession.facility_id == facility.id, VaccinationSession.session_date == today)
         .order_by(VaccinationSession.id)))
-
-
-def _beneficiary(session: Session, reference_id: str) -> Beneficiary:
-    from cowin_kit.registration.rules import is_reference_id
-
-    found = None
-    if is_reference_id(str(reference_id)):
-        found = session.scalars(select(Beneficiary)
-                                .where(Beneficiary.reference_id == str(reference_id))).first()
-    if found is None:
-        raise NotFound(_("No one is registered with this reference ID."),
-                       code="beneficiary_not_found")
-    return found
 
 
 def _build_statements() -> dict[str, Any]:
@@ -192,12 +179,6 @@ def vaccine_product(session: Session, pack: ActivePack | None, *, code: str | No
 def vaccine_schedules(session: Session, pack: ActivePack | None) -> list[VaccineSchedule]:
     """Every vaccine schedule, read once per snapshot of the pack (copies)."""
     return list(catalogue.schedules(session, pack))
-
-
-def _live_appointment(session: Session, beneficiary_id: int) -> Appointment | None:
-    return session.scalars(select(Appointment).where(
-        Appointment.beneficiary_id == beneficiary_id, Appointment.status == "booked")
-        .order_by(Appointment.dose_number)).first()
 
 
 class RecordedDose:
@@ -353,10 +334,10 @@ def aefi_visible_to(session: Session, staff: StaffUser) -> list[tuple[AefiReport
     for report, dose in session.execute(select(AefiReport, Dose).join(Dose, Dose.id == AefiReport.dose_id)
                                         .order_by(AefiReport.id)):
         if dose.facility_id is None:
-            visible = access.user_can(staff, "aefi.read", access.COUNTRY)
+            visible = access.can(staff, "aefi.read", access.COUNTRY)
         else:
-            visible = access.user_can(staff, "aefi.read",
-                                      access.scope_for_facility(session, dose.facility_id))
+            visible = access.can(staff, "aefi.read",
+                                 access.scope_for_facility(session, dose.facility_id))
         if visible:
             out.append((report, dose, session.get(Beneficiary, dose.beneficiary_id).reference_id))
     return out

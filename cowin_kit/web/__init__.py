@@ -32,7 +32,7 @@ How to build a page module on this foundation (for every ``cowin_kit.web.*`` mod
   ``@staff_required("dose.record")`` (staff signed in with user name + password at
   ``/staff/sign-in``; the argument is an action of ``cowin_kit.identity.access.ACTIONS``,
   held by at least one of the user's grants — checking the *target's* scope stays the
-  service's or page's job with ``access.user_can``); ``current_staff()`` gives the
+  service's or page's job with ``access.check_access``); ``current_staff()`` gives the
   StaffUser. Both sign-ins live in the signed Flask session (as the same signed tokens
   the API issues, so they expire the same way and end on a password or mobile change).
   ``cowin_kit.web.core.register_staff_link(action, endpoint, label)`` adds a link to the

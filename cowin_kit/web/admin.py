@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, Forbidden, InvalidInput
+from cowin_kit.errors import DomainError, InvalidInput
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access, schemas as identity_schemas, services as identity
@@ -178,7 +178,7 @@ def dashboard_csv(name: str):
 
 def _visible_facilities(action: str):
     scope = reports.report_scope(_user(), action)
-    return reports._facility_visible(scope)
+    return reports.facility_visible(scope)
 
 
 @bp.get("/facilities")
@@ -247,8 +247,7 @@ def _uploaded() -> tuple[str, bytes]:
 def import_csv(kind: str):
     """Check and import a CSV; problems are listed row by row and nothing is written."""
     action = "facility.manage" if kind == "facilities" else "session.publish"
-    if not any(action in access.ROLE_ACTIONS.get(g.role, ()) for g in _user().grants):
-        raise Forbidden(_("Your account may not use this page."), code="forbidden")
+    access.check_access(_user(), action, message=_("Your account may not use this page."))
     form = ui.FormState()
     report = problems = None
     try:
@@ -334,9 +333,7 @@ def grant():
 @bp.route("/partner-keys", methods=["GET", "POST"])
 @staff_required("partner_key.manage")
 def partner_keys():
-    if not access.user_can(_user(), "partner_key.manage", access.COUNTRY):
-        raise Forbidden(_("Only national administrators may manage partner API keys."),
-                        code="forbidden")
+    _require_partner_admin()
     session = get_session()
     form = ui.FormState()
     created = None
@@ -346,7 +343,6 @@ def partner_keys():
                                 ["name", "rate_limit_per_minute"])
             key, raw = identity.create_partner_key(session, _user(), data["name"],
                                                    data["rate_limit_per_minute"])
-            session.commit()
         except DomainError as exc:
             form.fail(exc)
         else:
@@ -359,14 +355,15 @@ def partner_keys():
 @bp.post("/partner-keys/<int:key_id>/revoke")
 @staff_required("partner_key.manage")
 def revoke_partner_key(key_id: int):
-    if not access.user_can(_user(), "partner_key.manage", access.COUNTRY):
-        raise Forbidden(_("Only national administrators may manage partner API keys."),
-                        code="forbidden")
-    session = get_session()
-    key = identity.revoke_partner_key(session, key_id)
-    session.commit()
+    _require_partner_admin()
+    key = identity.revoke_partner_key(get_session(), key_id)
     ui.done(_("Key %(prefix)s… revoked.", prefix=key.key_prefix))
     return redirect(url_for("admin.partner_keys"), code=303)
+
+
+def _require_partner_admin() -> None:
+    access.check_access(_user(), "partner_key.manage", access.COUNTRY,
+                        message=_("Only national administrators may manage partner API keys."))
 
 
 # --- audit trail ---------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from typing import Any, Callable
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 
-from cowin_kit.audit.services import Actor, _current_actor
+from cowin_kit.audit.services import Actor, set_actor
 from cowin_kit.db import get_session
-from cowin_kit.errors import Forbidden, Unauthorized
+from cowin_kit.errors import Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -29,7 +29,7 @@ def _settings() -> Any:
 
 
 def _set_actor(kind: str, name: str) -> None:
-    _current_actor.set(Actor(kind, name, g.get("request_id"), request.remote_addr))
+    set_actor(Actor(kind, name, g.get("request_id"), request.remote_addr))
 
 
 # --- citizens ----------------------------------------------------------------------------
@@ -111,12 +111,6 @@ def current_staff() -> StaffUser | None:
     return g.web_staff
 
 
-def holds(user: StaffUser, action: str) -> bool:
-    """Whether one of the user's grants carries ``action`` (anywhere)."""
-    return user.active and any(action in access.ROLE_ACTIONS.get(grant.role, ())
-                               for grant in user.grants)
-
-
 def staff_required(action: str) -> Callable[[Callable], Callable]:
     """Pages for staff holding ``action`` (an action of access.ACTIONS) on some grant.
     Not signed in: to the staff sign-in; signed in without it: 403 page."""
@@ -130,8 +124,7 @@ def staff_required(action: str) -> Callable[[Callable], Callable]:
             if user is None:
                 flash(_("Please sign in with your staff account first."), "info")
                 return redirect(url_for("web.staff_sign_in", next=_here()))
-            if not holds(user, action):
-                raise Forbidden(_("Your account may not use this page."), code="forbidden")
+            access.check_access(user, action, message=_("Your account may not use this page."))
             return view(*args, **kwargs)
         return wrapper
     return decorate

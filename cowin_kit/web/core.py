@@ -11,8 +11,7 @@ from flask import current_app, redirect, request, session, url_for
 from cowin_kit.db import get_session
 from cowin_kit.errors import DomainError, InvalidInput
 from cowin_kit.i18n import gettext as _
-from cowin_kit.identity import access
-from cowin_kit.identity import services as identity
+from cowin_kit.identity import access, services as identity
 from cowin_kit.ratelimit import limiter
 from cowin_kit.web import auth, ui
 
@@ -96,5 +95,5 @@ def staff_sign_out():
 @auth.staff_required_any
 def staff_home():
     user = auth.current_staff()
-    links = [link for link in STAFF_LINKS if auth.holds(user, link.action)]
+    links = [link for link in STAFF_LINKS if access.can(user, link.action)]
     return ui.render("web/staff_home.html", user=user, links=links)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import zoneinfo
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from flask import redirect, request, url_for
 from flask_babel import lazy_gettext
@@ -16,24 +16,23 @@ from sqlalchemy import func, select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, Forbidden, InvalidInput, NotFound
+from cowin_kit.errors import DomainError, InvalidInput, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting import rules as report_rules
 from cowin_kit.reporting.services import recent_lots
-from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
-)
+from cowin_kit.scheduling.models import Appointment, VaccinationSession
 from cowin_kit.geography.models import Facility
-from cowin_kit.vaccination import schemas, services
+from cowin_kit.vaccination import queue, schemas, services
 from cowin_kit.vaccination.models import AefiReport
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 from cowin_kit.web import core, ui
 from cowin_kit.web.auth import current_staff, staff_required
+
+T = TypeVar("T")
 
 bp = ui.make_blueprint("vaccinator", __name__, url_prefix="/vaccinator")
 core.register_staff_link("beneficiary.verify", "vaccinator.today",
@@ -59,16 +58,21 @@ def _tz() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(active_pack().document["timezone"])
 
 
-def _facility(action: str = "beneficiary.verify") -> Facility | None:
-    """The facility of this page (``facility`` parameter, or the user's only one); None
-    when the user works at several and has not chosen."""
-    code = (request.values.get("facility") or "").strip() or None
+def _at_facility(call: Callable[[str | None], T]) -> T | None:
+    """``call`` with the page's facility code (``facility`` parameter; None: the user's
+    only facility); None when the user works at several and has not chosen."""
     try:
-        return services.staff_facility(get_session(), _user(), code, action=action)
+        return call((request.values.get("facility") or "").strip() or None)
     except InvalidInput as exc:
         if exc.code == "facility_required":
             return None
         raise
+
+
+def _facility(action: str = "beneficiary.verify") -> Facility | None:
+    """The facility of this page, or None (see _at_facility)."""
+    return _at_facility(lambda code: services.staff_facility(get_session(), _user(), code,
+                                                             action=action))
 
 
 def _facility_choices() -> list[Facility]:
@@ -85,8 +89,8 @@ def _facility_choices() -> list[Facility]:
         VaccinationSession, VaccinationSession.facility_id == Facility.id)
         .where(VaccinationSession.session_date == today).distinct()
         .order_by(Facility.name).limit(200))
-    return [f for f in rows if access.user_can(user, "beneficiary.verify",
-                                               access.scope_for_facility(session, f.id))]
+    return [f for f in rows if access.can(user, "beneficiary.verify",
+                                          access.scope_for_facility(session, f.id))]
 
 
 def _choose_facility():
@@ -103,60 +107,40 @@ def _product_options(facility: Facility) -> list[tuple[str, str]]:
     return [(p.code, ui.pack_label(p.names, p.code)) for p in products]
 
 
-def _queue(vaccination_session: VaccinationSession) -> list[dict[str, Any]]:
-    rows = get_session().execute(
-        select(Appointment, Beneficiary, SessionSlot)
-        .join(Beneficiary, Beneficiary.id == Appointment.beneficiary_id)
-        .join(SessionSlot, SessionSlot.id == Appointment.slot_id)
-        .where(Appointment.session_id == vaccination_session.id,
-               Appointment.status.in_(["booked", "completed"]))
-        .order_by(SessionSlot.starts_at, Appointment.created_at))
-    return [{"reference_id": b.reference_id, "name": b.name, "dose": a.dose_number,
-             "slot": slot.label, "done": a.status == "completed"} for a, b, slot in rows]
-
-
 @bp.get("")
 @staff_required("beneficiary.verify")
 def today():
-    facility = _facility()
-    if facility is None:
+    view = _at_facility(lambda code: queue.todays_queue(get_session(), active_pack(), _user(),
+                                                        code))
+    if view is None:
         return _choose_facility()
-    session = get_session()
-    sessions = []
-    for item in services.todays_sessions(session, active_pack(), facility):
-        product = session.get(VaccineProduct, item.product_id)
-        caps = list(session.scalars(select(SessionDoseCapacity)
-                                    .where(SessionDoseCapacity.session_id == item.id)))
-        sessions.append({"id": item.id, "vaccine": ui.pack_label(product.names, product.code),
-                         "status": item.status, "capacity": sum(c.capacity for c in caps),
-                         "booked": sum(c.booked for c in caps), "queue": _queue(item)})
-    return ui.render("web/vaccinator/today.html", facility=facility, sessions=sessions,
+    sessions = [{"id": item.session.id,
+                 "vaccine": ui.pack_label(item.product.names, item.product.code),
+                 "status": item.session.status, "capacity": sum(item.capacity.values()),
+                 "booked": sum(item.booked.values()),
+                 "queue": [{"reference_id": entry.reference_id, "name": entry.name,
+                            "dose": entry.dose, "slot": entry.slot,
+                            "done": entry.status == "completed"} for entry in item.queue]}
+                for item in view.sessions]
+    return ui.render("web/vaccinator/today.html", facility=view.facility, sessions=sessions,
                      form=ui.FormState({}))
 
 
 def _person(reference_id: str) -> dict[str, Any]:
     """What the vaccinator sees of a person (never the secret code; the ID masked)."""
-    session = get_session()
-    beneficiary = services._beneficiary(session, reference_id)
-    doses = [{"number": d.dose_number,
-              "vaccine": ui.pack_label(session.get(VaccineProduct, d.product_id).names),
-              "date": d.administered_at, "lot": d.lot, "id": d.id}
-             for d in session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
-                                      .order_by(Dose.dose_number))]
-    appointment = services._live_appointment(session, beneficiary.id)
-    booked = None
-    if appointment is not None:
-        vaccination_session = session.get(VaccinationSession, appointment.session_id)
-        booked = {"dose": appointment.dose_number,
-                  "date": vaccination_session.session_date,
-                  "facility": session.get(Facility, vaccination_session.facility_id).name}
+    person = queue.check_in(get_session(), _user(), reference_id)
+    beneficiary, booked = person.beneficiary, person.booked
     return {"reference_id": beneficiary.reference_id, "name": beneficiary.name,
-            "birth_year": beneficiary.birth_year,
-            "gender": ui.pack_label(session.get(Gender, beneficiary.gender_id).labels),
-            "id_type": ui.pack_label(session.get(IdDocumentType, beneficiary.id_type_id).labels),
-            "id_masked": mask_id_number("0" * 8 + beneficiary.id_number_last4),
-            "doses": doses, "appointment": booked,
-            "secret_code_required": appointment is not None}
+            "birth_year": beneficiary.birth_year, "gender": ui.pack_label(person.gender_labels),
+            "id_type": ui.pack_label(person.id_type_labels), "id_masked": person.id_number_masked,
+            "doses": [{"number": given.dose.dose_number,
+                       "vaccine": ui.pack_label(given.product.names),
+                       "date": given.dose.administered_at, "lot": given.dose.lot,
+                       "id": given.dose.id} for given in person.doses],
+            "appointment": None if booked is None else {
+                "dose": booked.appointment.dose_number, "date": booked.session.session_date,
+                "facility": booked.facility.name},
+            "secret_code_required": person.secret_code_required}
 
 
 def _check_in_page(facility: Facility, form: ui.FormState, reference_id: str):
@@ -215,8 +199,8 @@ def _own_dose(dose_id: int, action: str = "dose.record") -> tuple[Dose, Facility
     dose = session.get(Dose, dose_id)
     if dose is None or dose.facility_id is None:
         raise NotFound(_("No such dose."), code="dose_not_found")
-    if not access.user_can(_user(), action, access.scope_for_facility(session, dose.facility_id)):
-        raise Forbidden(_("You may not report for this dose."), code="forbidden")
+    access.check_access(_user(), action, access.scope_for_facility(session, dose.facility_id),
+                        message=_("You may not report for this dose."))
     return dose, session.get(Facility, dose.facility_id)
 
 

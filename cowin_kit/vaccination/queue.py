@@ -1,0 +1,143 @@
+"""What the vaccinator sees at the facility: today's sessions with the queue of people
+booked, and a person checked in by reference ID (never the secret code; the ID masked).
+The API and the pages both read them here and only format the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cowin_kit.config.runtime import ActivePack
+from cowin_kit.errors import NotFound
+from cowin_kit.i18n import gettext as _
+from cowin_kit.identity import access
+from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
+from cowin_kit.idnumbers import mask_id_number
+from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.rules import is_reference_id
+from cowin_kit.scheduling.models import (
+    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
+)
+from cowin_kit.geography.models import Facility
+from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.vaccination.services import staff_facility, todays_sessions
+
+# Appointments that belong in the queue: still to come, or done today.
+QUEUED = ("booked", "completed")
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    reference_id: str
+    name: str
+    dose: int
+    slot: str
+    status: str  # booked or completed
+
+
+@dataclass(frozen=True)
+class TodaySession:
+    session: VaccinationSession
+    product: VaccineProduct
+    capacity: dict[int, int]  # seats per dose number
+    booked: dict[int, int]
+    queue: list[QueueEntry]
+
+
+@dataclass(frozen=True)
+class Today:
+    facility: Facility
+    sessions: list[TodaySession]
+
+
+def todays_queue(session: Session, pack: ActivePack, actor: StaffUser,
+                 facility_code: str | None) -> Today:
+    """Today's sessions at the actor's facility (named, or their only one) with the people
+    booked, in slot order. InvalidInput ``facility_required`` when the actor works at
+    several facilities and named none."""
+    facility = staff_facility(session, actor, facility_code, action="beneficiary.verify")
+    sessions = []
+    for item in todays_sessions(session, pack, facility):
+        caps = list(session.scalars(select(SessionDoseCapacity)
+                                    .where(SessionDoseCapacity.session_id == item.id)))
+        queue = [QueueEntry(beneficiary.reference_id, beneficiary.name,
+                            appointment.dose_number, slot.label, appointment.status)
+                 for appointment, beneficiary, slot in session.execute(
+                     select(Appointment, Beneficiary, SessionSlot)
+                     .join(Beneficiary, Beneficiary.id == Appointment.beneficiary_id)
+                     .join(SessionSlot, SessionSlot.id == Appointment.slot_id)
+                     .where(Appointment.session_id == item.id,
+                            Appointment.status.in_(QUEUED))
+                     .order_by(SessionSlot.starts_at, Appointment.created_at))]
+        sessions.append(TodaySession(
+            item, session.get(VaccineProduct, item.product_id),
+            {c.dose_number: c.capacity for c in caps}, {c.dose_number: c.booked for c in caps},
+            queue))
+    return Today(facility, sessions)
+
+
+@dataclass(frozen=True)
+class PastDose:
+    dose: Dose
+    product: VaccineProduct
+
+
+@dataclass(frozen=True)
+class Booked:
+    """The person's live appointment (the lowest dose's) and where it is."""
+
+    appointment: Appointment
+    session: VaccinationSession
+    facility: Facility
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    beneficiary: Beneficiary
+    gender_labels: dict[str, Any]
+    id_type_labels: dict[str, Any]
+    id_number_masked: str
+    doses: list[PastDose]
+    booked: Booked | None
+
+    @property
+    def secret_code_required(self) -> bool:
+        """Booked online: the person proves it is them with their secret code."""
+        return self.booked is not None
+
+
+def check_in(session: Session, actor: StaffUser, reference_id: str) -> CheckIn:
+    """A person as the vaccinator checks them in. Forbidden without ``beneficiary.verify``
+    anywhere; NotFound ``beneficiary_not_found``."""
+    access.check_access(actor, "beneficiary.verify", message=_("You may not check people in."))
+    beneficiary = _find_beneficiary(session, reference_id)
+    doses = [PastDose(dose, session.get(VaccineProduct, dose.product_id))
+             for dose in session.scalars(select(Dose)
+                                         .where(Dose.beneficiary_id == beneficiary.id)
+                                         .order_by(Dose.dose_number))]
+    appointment = session.scalars(select(Appointment).where(
+        Appointment.beneficiary_id == beneficiary.id, Appointment.status == "booked")
+        .order_by(Appointment.dose_number)).first()
+    booked = None
+    if appointment is not None:
+        vaccination_session = session.get(VaccinationSession, appointment.session_id)
+        booked = Booked(appointment, vaccination_session,
+                        session.get(Facility, vaccination_session.facility_id))
+    return CheckIn(beneficiary, session.get(Gender, beneficiary.gender_id).labels,
+                   session.get(IdDocumentType, beneficiary.id_type_id).labels,
+                   mask_id_number("0" * 8 + beneficiary.id_number_last4), doses, booked)
+
+
+def _find_beneficiary(session: Session, reference_id: str) -> Beneficiary:
+    """The person with this reference ID, or NotFound ``beneficiary_not_found``."""
+    found = None
+    if is_reference_id(str(reference_id)):
+        found = session.scalars(select(Beneficiary)
+                                .where(Beneficiary.reference_id == str(reference_id))).first()
+    if found is None:
+        raise NotFound(_("No one is registered with this reference ID."),
+                       code="beneficiary_not_found")
+    return found
