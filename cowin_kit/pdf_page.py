@@ -20,9 +20,10 @@ CIDToGIDMap, font program) are serialized and compressed once and reused by ever
 until a new code appears, and the shaped, encoded form of a text is remembered. A document
 costs the shaping of its new texts, its content stream and the concatenation of bytes.
 
-Anything the writer does not handle (a character no font has, a control character such
-as a line break, a word wider than its box, content below the page's bottom margin) raises :class:`DoesNotFit`, so that the caller
-can draw the document with fpdf2 instead.
+:class:`PageWriter` is one engine of the :class:`cowin_kit.pdf.Canvas` that layouts are
+drawn on. Anything it does not handle (a character no font has, a control character such
+as a line break, a word wider than its box, a second page) raises :class:`DoesNotFit`, so
+that the caller draws the same layout with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`).
 """
 
 from __future__ import annotations
