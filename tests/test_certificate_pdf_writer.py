@@ -147,7 +147,7 @@ def test_long_values_wrap_as_fpdf2_wraps_them(locale, text):
             assert nfc(line.strip()) in extracted
 
 
-def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
+def pixels(data: bytes, tmp_path, name: str) -> Image.Image:
     need_tool("pdftoppm", "poppler-utils")
     (tmp_path / f"{name}.pdf").write_bytes(data)
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{name}.pdf"),
@@ -159,8 +159,8 @@ def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
                                           ("ar", "آشا ديفي")])
 def test_the_page_looks_as_the_fpdf2_drawing(locale, name, tmp_path):
     certificate = view(locale, name)
-    fast = _pixels(certificate_pdf(certificate), tmp_path, "fast")
-    slow = _pixels(fpdf_certificate_pdf(certificate), tmp_path, "fpdf")
+    fast = pixels(certificate_pdf(certificate), tmp_path, "fast")
+    slow = pixels(fpdf_certificate_pdf(certificate), tmp_path, "fpdf")
     assert fast.size == slow.size
     different = ImageChops.difference(fast, slow).point(lambda p: 255 if p > 96 else 0)
     # the same positions: at most a few anti-aliased pixels differ (a mark of a letter)

@@ -7,11 +7,10 @@ section relies on."""
 from __future__ import annotations
 
 import inspect
-import subprocess
 
 import pytest
 from fpdf import FPDF
-from PIL import Image, ImageChops
+from PIL import ImageChops
 
 from cowin_kit.pdf import (
     DEFAULT_FONT_DIRS, Canvas, Document, FpdfCanvas, document_families, font_library,
@@ -19,7 +18,7 @@ from cowin_kit.pdf import (
 )
 from cowin_kit.pdf_page import PageWriter
 
-from conftest import need_tool
+from test_certificate_pdf_writer import pixels
 
 LINES = {
     "ar": ["مركز التطعيم", "Asha Devi آشا ديفي 12345", "الرقم المرجعي للمستفيد: 42"],
@@ -56,14 +55,6 @@ def _draw(pdf: FPDF, family: str, lines: list[str]) -> bytes:
     return bytes(pdf.output())
 
 
-def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
-    need_tool("pdftoppm", "poppler-utils")
-    (tmp_path / f"{name}.pdf").write_bytes(data)
-    subprocess.run(["pdftoppm", "-r", "60", "-png", "-singlefile", str(tmp_path / f"{name}.pdf"),
-                    str(tmp_path / name)], check=True)
-    return Image.open(tmp_path / f"{name}.png").convert("L")
-
-
 @pytest.mark.parametrize("locale", ["ar", "hi"])
 def test_the_fenced_fpdf2_document_draws_as_plain_fpdf2(locale, tmp_path):
     fonts = font_library(DEFAULT_FONT_DIRS)
@@ -82,8 +73,8 @@ def test_the_fenced_fpdf2_document_draws_as_plain_fpdf2(locale, tmp_path):
         _draw(pdf, main, lines)
         return pdf.to_bytes()
 
-    shared = _pixels(ours(document), tmp_path, "shared")
-    reference = _pixels(_draw(plain, main, lines), tmp_path, "plain")
+    shared = pixels(ours(document), tmp_path, "shared")
+    reference = pixels(_draw(plain, main, lines), tmp_path, "plain")
     assert shared.size == reference.size
     different = ImageChops.difference(shared, reference).point(lambda p: 255 if p > 96 else 0)
     assert different.histogram()[255] < 20
