@@ -17,9 +17,17 @@ compressed once, and the same bytes are embedded in every document until the set
 (after a few growths the whole font is used, so rebuilds stay rare). A document costs
 the shaping of its text and the writing of its own objects only.
 
-:mod:`cowin_kit.pdf_page` writes fixed one-page layouts (the certificate) directly, with
-the same font faces, font choice and shaping (:func:`document_families`,
-:func:`cluster_texts`), without fpdf2's per-cell machinery.
+Layouts are defined once, as drawing operations on a :class:`Canvas` (positions in
+millimetres from the page's top left; :func:`paragraph` and :func:`field` are the shared
+building blocks), whichever engine draws them: :class:`FpdfCanvas` draws with fpdf2 (any
+text, any number of pages), :class:`cowin_kit.pdf_page.PageWriter` writes one page
+directly, with the same font faces, font choice and shaping (:func:`document_families`,
+:func:`cluster_texts`), and raises :class:`~cowin_kit.pdf_page.DoesNotFit` for what it
+cannot draw, so that the caller draws the same layout on an :class:`FpdfCanvas`.
+
+fpdf2's private API (its font, output and bidi internals, used for the speed above) is
+used in one section only, "fpdf2 internals", which lists what it relies on in
+:data:`FPDF2_INTERNALS` (checked by the tests; setup.cfg pins fpdf2 to one minor version).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from babel import Locale
 from babel.core import UnknownLocaleError, get_global, parse_locale
@@ -42,16 +50,17 @@ from fpdf import FPDF
 from fpdf.bidi import BidiParagraph, auto_detect_base_direction
 from fpdf.enums import PDFResourceType, TextEmphasis
 from fpdf.fonts import HarfBuzzFont, SubsetMap, TTFFont
-from fpdf.image_datastructures import RasterImageInfo
-from fpdf.image_parsing import get_img_info
 from fpdf.output import CIDSystemInfo, OutputProducer, PDFFont, _build_cmap_blocks, _tt_font_widths
 from fpdf.syntax import Name, PDFArray, PDFContentStream, PDFObject
 
 import uharfbuzz as hb
 
-__all__ = ["Document", "FontFace", "FontLibrary", "FontMissing", "cluster_texts",
-           "document_families", "font_library", "is_rtl", "locale_script", "scripts_in"]
+__all__ = ["A4", "Canvas", "Document", "FPDF2_INTERNALS", "FontFace", "FontLibrary",
+           "FontMissing", "FpdfCanvas", "cluster_texts", "document_families", "field",
+           "font_library", "fpdf2_internals_missing", "is_rtl", "locale_script", "paragraph",
+           "scripts_in"]
 
+A4 = (210.0, 297.0)  # page size, millimetres
 DEFAULT_FONT_DIRS = ("/usr/share/fonts/truetype/noto", "/usr/share/fonts/truetype/dejavu")
 INSTALL_HINT = "apt-get install -y fonts-noto-core"
 
@@ -103,7 +112,6 @@ SHAPING_CACHE_SIZE = 20_000
 _LINES_CACHE: dict[tuple[Any, ...], list[str]] = {}
 SCRIPTS_CACHE_SIZE = 5_000
 _SCRIPTS_CACHE: dict[str, frozenset[str]] = {}
-_SHARED_IMAGE_KEY = "cowin_kit.pdf.image"
 BIDI_CACHE_SIZE = 5_000
 _BIDI_CACHE: dict[tuple[str, Any, Any], tuple[tuple[str, Any], ...]] = {}
 _DROP_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC",
@@ -181,23 +189,25 @@ class _Embedding:
 
 
 class FontFace:
-    """One font file, parsed once: the metrics fpdf2 needs, a HarfBuzz face, and the
+    """One font file, parsed once: its metrics, a HarfBuzz face, and the
     embedding of its current working set of glyphs. Safe to share between threads."""
 
     def __init__(self, path: Path):
         self.path = path
         self._raw = path.read_bytes()
-        stand_in = SimpleNamespace(fonts={}, render_color_fonts=False)
-        self.prototype = TTFFont(stand_in, path, "prototype", "")  # type: ignore[arg-type]
-        ttfont = self.prototype.ttfont
+        self.prototype = _font_prototype(path, self._raw)  # fpdf2's parse, for Document
+        ttfont = TTFont(BytesIO(self._raw), recalcTimestamp=False, lazy=True)
         self.glyph_names: list[str] = list(ttfont.getGlyphOrder())
         metrics = ttfont["hmtx"].metrics
         scale = self.prototype.scale
         self.widths: list[int] = [round(scale * metrics[name][0]) for name in self.glyph_names]
-        ttfont.close()  # no open file per face: anything still read comes from memory
-        self.prototype.ttfont = TTFont(BytesIO(self._raw), recalcTimestamp=False, lazy=True)
+        ttfont.close()
+        # code point -> glyph name, PostScript name, fpdf2's font descriptor (its fields)
+        self.cmap: dict[int, str] = self.prototype.cmap
+        self.ps_name: str = self.prototype.name
+        self.descriptor: Any = self.prototype.desc
         self.hb_face = hb.Face(hb.Blob(self._raw))
-        base = {self.prototype.cmap[cp] for cp in _BASE_CODEPOINTS if cp in self.prototype.cmap}
+        base = {self.cmap[cp] for cp in _BASE_CODEPOINTS if cp in self.cmap}
         self._all_names = frozenset(self.glyph_names)
         self.widths_cache: dict[tuple[Any, ...], tuple[int, int]] = {}
         self.shaping_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], ...]] = {}
@@ -206,21 +216,8 @@ class FontFace:
         self._embedding = self._build(frozenset(base) | {".notdef"})
 
     def new_font(self, index: int, fontkey: str, style: str) -> "_SharedFont":
-        """A per-document font object that shares everything immutable with the prototype."""
-        font = _SharedFont.__new__(_SharedFont)
-        for slot in TTFFont.__slots__:
-            if hasattr(self.prototype, slot):
-                setattr(font, slot, getattr(self.prototype, slot))
-        font.i = index
-        font.fontkey = fontkey
-        font.emphasis = TextEmphasis.coerce(style)
-        font.missing_glyphs = []
-        font.biggest_size_pt = 0
-        font.color_font = None
-        font._hbfont = HarfBuzzFont(self.hb_face)  # own hb font: fpdf2 sets ptem on it
-        font.face = self
-        font.subset = SubsetMap(font)
-        return font
+        """A per-document fpdf2 font object sharing everything immutable with this face."""
+        return _shared_font(self, index, fontkey, style)
 
     def embedding(self, names: frozenset[str]) -> _Embedding:
         current = self._embedding
@@ -250,81 +247,6 @@ class FontFace:
         program = output.getvalue()
         return _Embedding(frozenset(names) | frozenset(gid_by_name), gid_by_name,
                           zlib.compress(program, 6), len(program))
-
-
-class _SharedFont(TTFFont):
-    __slots__ = ("face",)
-
-    def close(self) -> None:  # the parsed font is shared: never closed per document
-        self._hbfont = None
-
-    def shaped_text_width(self, text: str, font_size_pt: float,
-                          text_shaping_params: dict[str, Any] | None) -> tuple[int, float]:
-        """fpdf2's shaped width, remembered per font face: line breaking measures every
-        prefix of a paragraph, and labels and notes repeat in every document."""
-        params = text_shaping_params or {}
-        features = params.get("features") or {}
-        key = (text, params.get("fragment_direction"), params.get("script"),
-               params.get("language"), tuple(sorted(features.items())))
-        cache = self.face.widths_cache
-        found = cache.get(key)
-        if found is None:
-            _infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
-                                                              text_shaping_params)
-            scale = self.scale
-            found = (len(positions or ()),
-                     sum(round(scale * p.x_advance + 0.001) for p in positions or ()))
-            if len(cache) >= WIDTH_CACHE_SIZE:
-                cache.clear()
-            cache[key] = found
-        return found[0], found[1] * font_size_pt * 0.001
-
-    def shape_text(self, text: str, font_size_pt: float,
-                   text_shaping_params: dict[str, Any] | None) -> list[dict[str, Any]]:
-        """fpdf2's shaping, with one change to the text each glyph stands for (its
-        ToUnicode entry): see :func:`cluster_texts`."""
-        if not text:
-            return []
-        params = text_shaping_params or {}
-        features = params.get("features") or {}
-        key = (text, font_size_pt, params.get("fragment_direction"), params.get("script"),
-               params.get("language"), tuple(sorted(features.items())))
-        cache = self.face.shaping_cache
-        glyphs = cache.get(key)
-        if glyphs is None:
-            glyphs = self._shape(text, font_size_pt, text_shaping_params)
-            if len(cache) >= SHAPING_CACHE_SIZE:
-                cache.clear()
-            cache[key] = glyphs
-        shaped = []
-        get_glyph, pick_glyph = self.subset.get_glyph, self.subset.pick_glyph
-        for gid, unicode, name, width, x_advance, y_advance, x_offset, y_offset, force in glyphs:
-            glyph = get_glyph(glyph=gid, unicode=unicode, glyph_name=name, glyph_width=width)
-            if glyph is None:
-                continue
-            shaped.append({"mapped_char": pick_glyph(glyph), "x_advance": x_advance,
-                           "y_advance": y_advance, "x_offset": x_offset,
-                           "y_offset": y_offset, "force_positioning": force})
-        return shaped
-
-    def _shape(self, text: str, font_size_pt: float,
-               text_shaping_params: dict[str, Any] | None) -> tuple[tuple[Any, ...], ...]:
-        """The glyphs of ``text`` with their positions and the text each stands for (the
-        same for every document: remembered per face by :meth:`shape_text`)."""
-        infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
-                                                         text_shaping_params)
-        texts = cluster_texts(text, infos, positions)
-        names, widths = self.face.glyph_names, self.face.widths
-        glyphs = []
-        for info, position, chars in zip(infos, positions, texts):
-            gid = info.codepoint
-            width = widths[gid]
-            glyphs.append((gid, tuple(ord(c) for c in chars), names[gid], width,
-                           position.x_advance, position.y_advance, position.x_offset,
-                           position.y_offset,
-                           bool(width != position.x_advance or position.x_offset
-                                or position.y_offset or position.y_advance)))
-        return tuple(glyphs)
 
 
 def cluster_texts(text: str, infos: Sequence[Any], positions: Sequence[Any]) -> list[str]:
@@ -452,139 +374,143 @@ def document_families(locale: str, texts: Iterable[str] = (), fonts: FontLibrary
     return families
 
 
-class Document(FPDF):
-    """An fpdf2 document with the fonts for ``locale`` and for the scripts of ``texts``
-    (give every dynamic text: names, places), shaping on, right-to-left when the locale
-    is. Write with the usual FPDF methods after :meth:`use`; finish with :meth:`to_bytes`."""
+# --- fpdf2 internals ---------------------------------------------------------------------
+# The one place that uses fpdf2's private API, for speed only: fonts parsed once per process
+# and shared by documents (TTFFont internals), their embedded subset made once (the
+# OutputProducer's font output), bidi runs remembered, and a font state fix. Everything
+# relied on is listed in FPDF2_INTERNALS; tests/test_pdf_engines.py fails when an fpdf2
+# release changes it (setup.cfg pins fpdf2 to one minor version).
 
-    def __init__(self, locale: str, texts: Iterable[str] = (), *,
-                 fonts: FontLibrary | None = None, format: str | tuple[float, float] = "A4"):
-        super().__init__(unit="mm", format=format)
-        self.locale = str(locale)
-        self.rtl = is_rtl(self.locale)
-        self.align = "R" if self.rtl else "L"
-        self.families: list[str] = []
-        for family, faces in document_families(self.locale, texts, fonts):
-            for style, face in zip(("", "B"), faces):
-                fontkey = family + style
-                self.fonts[fontkey] = face.new_font(len(self.fonts) + 1, fontkey, style)
-            self.families.append(family)
-        if len(self.families) > 1:
-            self.set_fallback_fonts(self.families[1:], exact_match=False)
-        self.set_text_shaping(use_shaping_engine=True, direction="rtl" if self.rtl else "ltr")
-        self.set_creator("cowin-kit")
-        self.set_lang(self.locale.replace("_", "-"))
+FPDF2_INTERNALS: dict[str, tuple[str, ...]] = {
+    "FPDF": ("_preload_bidirectional_text", "_preload_font_styles", "_out",
+             "_set_font_for_page", "current_font_is_set_on_page", "str_alias_nb_pages",
+             "text_shaping", "strikethrough", "underline", "pages_count", "fonts",
+             "_resource_catalog"),
+    "TTFFont": ("__slots__", "_hbfont", "subset", "cmap", "desc", "scale", "name", "ttfont",
+                "perform_harfbuzz_shaping", "shaped_text_width", "shape_text"),
+    "SubsetMap": ("get_glyph", "pick_glyph", "pick", "items"),
+    "OutputProducer": ("_add_fonts", "_add_pdf_obj", "fpdf"),
+    "PDFContentStream": ("_contents", "filter", "length"),
+    "fpdf.output": ("_tt_font_widths", "_build_cmap_blocks", "CIDSystemInfo", "PDFFont"),
+}
 
-    def use(self, *, bold: bool = False, size: float = 11) -> None:
-        self.set_font(self.families[0], "B" if bold else "", size)
-        if self.page and not self.current_font_is_set_on_page:
-            # Set the font on the page now. Left to fpdf2 (2.8), a line that starts in a
-            # fallback font sets it inside the line's q/Q, which forgets it, and the
-            # following lines are drawn at the previous size.
-            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
 
-    def text_block(self, width: float, height: float, text: str) -> None:
-        """``text`` at the current position, wrapped within ``width``. The lines are
-        remembered (labels and notes repeat in every document) and written as cells:
-        fpdf2's line breaking costs far more than writing a line."""
-        key = (text, tuple(self.families), self.font_family, self.font_style,
-               self.font_size_pt, round(width, 2), self.rtl)
-        lines = _LINES_CACHE.get(key)
-        if lines is None:
-            if self.get_string_width(text) + 2 * self.c_margin <= width:
-                lines = [text]
-            else:
-                lines = self.multi_cell(width, height, text, align=self.align,
-                                        dry_run=True, output="LINES")
-            if len(_LINES_CACHE) >= LINES_CACHE_SIZE:
-                _LINES_CACHE.clear()
-            _LINES_CACHE[key] = lines
-        x = self.x
-        for line in lines:
-            self.set_x(x)
-            self.cell(width, height, line, align=self.align, new_x="LMARGIN", new_y="NEXT")
+def fpdf2_internals_missing() -> list[str]:
+    """The names of FPDF2_INTERNALS that the installed fpdf2 lacks: none, or this section
+    needs updating for that fpdf2."""
+    from fpdf import output
 
-    def paragraph(self, text: str, *, size: float = 11, bold: bool = False,
-                  gap: float = 1.5) -> None:
-        """A block of text across the page, on the reading side of the locale."""
-        self.use(bold=bold, size=size)
-        self.set_x(self.l_margin)
-        self.text_block(self.w - self.l_margin - self.r_margin, size * 0.5, text)
-        self.ln(gap)
+    document = FPDF()
+    owners: dict[str, Any] = {
+        "FPDF": document, "TTFFont": TTFFont, "SubsetMap": SubsetMap,
+        "OutputProducer": OutputProducer(document), "PDFContentStream": PDFContentStream(b""),
+        "fpdf.output": output}
+    return [f"{owner}.{name}" for owner, names in FPDF2_INTERNALS.items() for name in names
+            if not hasattr(owners[owner], name)
+            and name not in getattr(owners[owner], "__slots__", ())]
 
-    def field(self, label: str, value: str, *, label_width: float = 55, size: float = 11,
-              bold_value: bool = False) -> None:
-        """A label and its value side by side; mirrored for right-to-left locales."""
-        line = size * 0.5
-        width = self.w - self.l_margin - self.r_margin
-        top = self.y
-        if self.page_break_trigger - top < 2 * line:
-            self.add_page()
-            top = self.y
-        label_x = self.w - self.r_margin - label_width if self.rtl else self.l_margin
-        value_x = self.l_margin if self.rtl else self.l_margin + label_width
-        if label:
-            self.use(size=min(size, 11) - 1)
-            self.set_text_color(90)
-            self.set_xy(label_x, top)
-            self.text_block(label_width - 2, line, label)
-        below_label = self.y
-        self.set_text_color(0)
-        self.use(bold=bold_value, size=size)
-        self.set_xy(value_x, top)
-        self.text_block(width - label_width, line, value)
-        self.set_y(max(self.y, below_label) + 1)
 
-    def _preload_bidirectional_text(self, text: str, markdown: bool):  # type: ignore[override]
-        """fpdf2's (2.8), with the bidirectional runs of a text remembered: the Unicode
-        bidi algorithm (pure Python) ran again for every cell of every document, for the
-        same labels. The runs depend only on the text and the paragraph direction."""
-        direction = self.text_shaping["direction"] or auto_detect_base_direction(text)
-        self.text_shaping["paragraph_direction"] = direction
-        key = (text, direction, self.str_alias_nb_pages)
-        segments = _BIDI_CACHE.get(key)
-        if segments is None:
-            segments = tuple(BidiParagraph(text=text, base_direction=direction,
-                                           preserve_bn_chars=True,
-                                           alias=self.str_alias_nb_pages).get_bidi_fragments())
-            if len(_BIDI_CACHE) >= BIDI_CACHE_SIZE:
-                _BIDI_CACHE.clear()
-            _BIDI_CACHE[key] = segments
-        emphasis = ("B" in self.font_style, "I" in self.font_style, self.strikethrough,
-                    self.underline)
-        fragments = []
-        for bidi_text, bidi_direction in segments:
-            self.text_shaping["fragment_direction"] = bidi_direction
-            fragments.extend(self._preload_font_styles(bidi_text, markdown,
-                                                       _initial_emphasis=emphasis))
-            emphasis = getattr(self, "_markdown_emphasis", emphasis)
-        return tuple(fragments)
+def _font_prototype(path: Path, raw: bytes) -> TTFFont:
+    """fpdf2's parse of a font file (cmap, scale, descriptor), made without a document."""
+    stand_in = SimpleNamespace(fonts={}, render_color_fonts=False)
+    prototype = TTFFont(stand_in, path, "prototype", "")  # type: ignore[arg-type]
+    prototype.ttfont.close()  # no open file per face: anything still read comes from memory
+    prototype.ttfont = TTFont(BytesIO(raw), recalcTimestamp=False, lazy=True)
+    return prototype
 
-    def shared_image(self, image: Any, *, x: float, y: float, w: float, h: float) -> None:
-        """Draw a Pillow image (mode "1", "L", "RGB" or "RGBA") that many documents show
-        (a logo, a QR code): its PDF form (compressed samples) is made on first use and
-        kept with the image (``image.info``), so other documents only reference it.
-        fpdf2 alone re-encodes and compresses the image in every document."""
-        info = image.info.get(_SHARED_IMAGE_KEY)
-        if info is None:
-            info = get_img_info("shared", image, "FlateDecode")
-            if image.mode == "1":  # fpdf2 2.8 gives CCITT parameters to Flate data
-                info["dp"] = f"/Predictor 15 /Colors 1 /Columns {info['w']}"
-            if info.get("iccp") is not None:  # ICC profiles are per document: fpdf2's way
-                self.image(image, x=x, y=y, w=w, h=h)
-                return
-            image.info[_SHARED_IMAGE_KEY] = info
-        # A "data:" name skips fpdf2's file access check; it is always found in the cache.
-        name = f"data:cowin-kit/shared-{id(info)}"
-        images = self.image_cache.images
-        if name not in images:
-            entry = RasterImageInfo(info)
-            entry.update({"i": len(images) + 1, "usages": 0, "iccp_i": None})
-            images[name] = entry
-        self.image(name, x=x, y=y, w=w, h=h)
 
-    def to_bytes(self) -> bytes:
-        return bytes(self.output(output_producer_class=_Producer))
+def _shared_font(face: FontFace, index: int, fontkey: str, style: str) -> "_SharedFont":
+    """A per-document font object that shares everything immutable with the prototype."""
+    prototype = face.prototype
+    font = _SharedFont.__new__(_SharedFont)
+    for slot in TTFFont.__slots__:
+        if hasattr(prototype, slot):
+            setattr(font, slot, getattr(prototype, slot))
+    font.i = index
+    font.fontkey = fontkey
+    font.emphasis = TextEmphasis.coerce(style)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.color_font = None
+    font._hbfont = HarfBuzzFont(face.hb_face)  # own hb font: fpdf2 sets ptem on it
+    font.face = face
+    font.subset = SubsetMap(font)
+    return font
+
+
+class _SharedFont(TTFFont):
+    __slots__ = ("face",)
+
+    def close(self) -> None:  # the parsed font is shared: never closed per document
+        self._hbfont = None
+
+    def shaped_text_width(self, text: str, font_size_pt: float,
+                          text_shaping_params: dict[str, Any] | None) -> tuple[int, float]:
+        """fpdf2's shaped width, remembered per font face: line breaking measures every
+        prefix of a paragraph, and labels and notes repeat in every document."""
+        params = text_shaping_params or {}
+        features = params.get("features") or {}
+        key = (text, params.get("fragment_direction"), params.get("script"),
+               params.get("language"), tuple(sorted(features.items())))
+        cache = self.face.widths_cache
+        found = cache.get(key)
+        if found is None:
+            _infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
+                                                              text_shaping_params)
+            scale = self.scale
+            found = (len(positions or ()),
+                     sum(round(scale * p.x_advance + 0.001) for p in positions or ()))
+            if len(cache) >= WIDTH_CACHE_SIZE:
+                cache.clear()
+            cache[key] = found
+        return found[0], found[1] * font_size_pt * 0.001
+
+    def shape_text(self, text: str, font_size_pt: float,
+                   text_shaping_params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """fpdf2's shaping, with one change to the text each glyph stands for (its
+        ToUnicode entry): see :func:`cluster_texts`."""
+        if not text:
+            return []
+        params = text_shaping_params or {}
+        features = params.get("features") or {}
+        key = (text, font_size_pt, params.get("fragment_direction"), params.get("script"),
+               params.get("language"), tuple(sorted(features.items())))
+        cache = self.face.shaping_cache
+        glyphs = cache.get(key)
+        if glyphs is None:
+            glyphs = self._shape(text, font_size_pt, text_shaping_params)
+            if len(cache) >= SHAPING_CACHE_SIZE:
+                cache.clear()
+            cache[key] = glyphs
+        shaped = []
+        get_glyph, pick_glyph = self.subset.get_glyph, self.subset.pick_glyph
+        for gid, unicode, name, width, x_advance, y_advance, x_offset, y_offset, force in glyphs:
+            glyph = get_glyph(glyph=gid, unicode=unicode, glyph_name=name, glyph_width=width)
+            if glyph is None:
+                continue
+            shaped.append({"mapped_char": pick_glyph(glyph), "x_advance": x_advance,
+                           "y_advance": y_advance, "x_offset": x_offset,
+                           "y_offset": y_offset, "force_positioning": force})
+        return shaped
+
+    def _shape(self, text: str, font_size_pt: float,
+               text_shaping_params: dict[str, Any] | None) -> tuple[tuple[Any, ...], ...]:
+        """The glyphs of ``text`` with their positions and the text each stands for (the
+        same for every document: remembered per face by :meth:`shape_text`)."""
+        infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt,
+                                                         text_shaping_params)
+        texts = cluster_texts(text, infos, positions)
+        names, widths = self.face.glyph_names, self.face.widths
+        glyphs = []
+        for info, position, chars in zip(infos, positions, texts):
+            gid = info.codepoint
+            width = widths[gid]
+            glyphs.append((gid, tuple(ord(c) for c in chars), names[gid], width,
+                           position.x_advance, position.y_advance, position.x_offset,
+                           position.y_offset,
+                           bool(width != position.x_advance or position.x_offset
+                                or position.y_offset or position.y_advance)))
+        return tuple(glyphs)
 
 
 class _PrecompressedStream(PDFContentStream):
@@ -675,3 +601,218 @@ class _Producer(OutputProducer):
         self._add_pdf_obj(program, "fonts")
         descriptor.font_file2 = program
         return composite
+
+
+class _Fpdf2Base(FPDF):
+    """FPDF with the private parts Document needs: bidi runs remembered, the font set on
+    the page, and output with the shared fonts."""
+
+    def set_font_on_page(self) -> None:
+        # Set the current font on the page now. Left to fpdf2 (2.8), a line that starts in
+        # a fallback font sets it inside the line's q/Q, which forgets it, and the
+        # following lines are drawn at the previous size.
+        if self.page and not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(self.current_font, self.font_size_pt))
+
+    def _preload_bidirectional_text(self, text: str, markdown: bool):  # type: ignore[override]
+        """fpdf2's (2.8), with the bidirectional runs of a text remembered: the Unicode
+        bidi algorithm (pure Python) ran again for every cell of every document, for the
+        same labels. The runs depend only on the text and the paragraph direction."""
+        direction = self.text_shaping["direction"] or auto_detect_base_direction(text)
+        self.text_shaping["paragraph_direction"] = direction
+        key = (text, direction, self.str_alias_nb_pages)
+        segments = _BIDI_CACHE.get(key)
+        if segments is None:
+            segments = tuple(BidiParagraph(text=text, base_direction=direction,
+                                           preserve_bn_chars=True,
+                                           alias=self.str_alias_nb_pages).get_bidi_fragments())
+            if len(_BIDI_CACHE) >= BIDI_CACHE_SIZE:
+                _BIDI_CACHE.clear()
+            _BIDI_CACHE[key] = segments
+        emphasis = ("B" in self.font_style, "I" in self.font_style, self.strikethrough,
+                    self.underline)
+        fragments = []
+        for bidi_text, bidi_direction in segments:
+            self.text_shaping["fragment_direction"] = bidi_direction
+            fragments.extend(self._preload_font_styles(bidi_text, markdown,
+                                                       _initial_emphasis=emphasis))
+            emphasis = getattr(self, "_markdown_emphasis", emphasis)
+        return tuple(fragments)
+
+    def to_bytes(self) -> bytes:
+        return bytes(self.output(output_producer_class=_Producer))
+
+
+# --- documents: fpdf2, and the engine-neutral canvas ------------------------------------
+
+
+class Document(_Fpdf2Base):
+    """An fpdf2 document with the fonts for ``locale`` and for the scripts of ``texts``
+    (give every dynamic text: names, places), shaping on, right-to-left when the locale
+    is. Write with the usual FPDF methods after :meth:`use`; finish with :meth:`to_bytes`
+    (or draw a layout on it through :class:`FpdfCanvas`)."""
+
+    def __init__(self, locale: str, texts: Iterable[str] = (), *,
+                 fonts: FontLibrary | None = None, format: str | tuple[float, float] = "A4"):
+        super().__init__(unit="mm", format=format)
+        self.locale = str(locale)
+        self.rtl = is_rtl(self.locale)
+        self.align = "R" if self.rtl else "L"
+        self.families: list[str] = []
+        for family, faces in document_families(self.locale, texts, fonts):
+            for style, face in zip(("", "B"), faces):
+                fontkey = family + style
+                self.fonts[fontkey] = face.new_font(len(self.fonts) + 1, fontkey, style)
+            self.families.append(family)
+        if len(self.families) > 1:
+            self.set_fallback_fonts(self.families[1:], exact_match=False)
+        self.set_text_shaping(use_shaping_engine=True, direction="rtl" if self.rtl else "ltr")
+        self.set_creator("cowin-kit")
+        self.set_lang(self.locale.replace("_", "-"))
+
+    def use(self, *, bold: bool = False, size: float = 11) -> None:
+        self.set_font(self.families[0], "B" if bold else "", size)
+        self.set_font_on_page()
+
+    def lines(self, text: str, width: float, height: float) -> list[str]:
+        """``text`` wrapped within a cell ``width`` wide in the current font, as fpdf2's
+        multi_cell wraps it. Remembered (labels and notes repeat in every document):
+        fpdf2's line breaking costs far more than writing a line."""
+        key = (text, tuple(self.families), self.font_family, self.font_style,
+               self.font_size_pt, round(width, 2), self.rtl)
+        lines = _LINES_CACHE.get(key)
+        if lines is None:
+            if self.get_string_width(text) + 2 * self.c_margin <= width:
+                lines = [text]
+            else:
+                lines = self.multi_cell(width, height, text, align=self.align,
+                                        dry_run=True, output="LINES")
+            if len(_LINES_CACHE) >= LINES_CACHE_SIZE:
+                _LINES_CACHE.clear()
+            _LINES_CACHE[key] = lines
+        return lines
+
+
+class Canvas(Protocol):
+    """What a layout draws on, whichever engine: positions and sizes in millimetres from
+    the page's top left, font sizes in points, grays 0 (black) to 255. ``left``, ``top``,
+    ``right`` and ``bottom`` are the edges of the page's printable area."""
+
+    w: float
+    h: float
+    rtl: bool
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def cell(self, x: float, y: float, width: float, height: float, text: str, *,
+             size: float, bold: bool = False, align: str = "L", gray: float = 0) -> None:
+        """One line of text in a cell: 1 mm in from its side ("L", "R") or centred
+        ("C"), baseline at half the height plus 0.3 of the font size."""
+
+    def text_lines(self, x: float, y: float, width: float, height: float, text: str, *,
+                   size: float, bold: bool = False, gray: float = 0,
+                   align: str | None = None) -> float:
+        """``text`` wrapped within ``width``, a cell of ``height`` per line, on the
+        reading side of the locale unless ``align`` is given; the y below it."""
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, gray: float = 0) -> None:
+        """A 0.2 mm line."""
+
+    def image(self, image: Any, x: float, y: float, w: float, h: float) -> None:
+        """A Pillow image."""
+
+    def new_page(self) -> float:
+        """Continue on a new page; the y of its top (or DoesNotFit: one page only)."""
+
+    def to_bytes(self, *, title: str = "") -> bytes:
+        """The PDF."""
+
+
+class FpdfCanvas:
+    """The :class:`Canvas` drawn with fpdf2 (:class:`Document`): any text (line breaks,
+    words wider than their box, characters no font has), any number of pages."""
+
+    def __init__(self, locale: str, texts: Iterable[str] = (), *,
+                 fonts: FontLibrary | None = None, size: tuple[float, float] = A4,
+                 margins: tuple[float, float, float, float] = (15, 12, 15, 12)):
+        self.document = document = Document(locale, texts, fonts=fonts, format=size)
+        self.rtl = document.rtl
+        self.w, self.h = size
+        left, top, right, bottom = margins
+        self.left, self.top, self.right, self.bottom = left, top, self.w - right, self.h - bottom
+        document.set_margins(left, top, right)
+        document.set_auto_page_break(True, margin=bottom)
+        document.add_page()
+
+    def cell(self, x: float, y: float, width: float, height: float, text: str, *,
+             size: float, bold: bool = False, align: str = "L", gray: float = 0) -> None:
+        document = self.document
+        document.use(bold=bold, size=size)
+        document.set_text_color(gray)
+        document.set_xy(x, y)
+        document.cell(width, height, text, align=align)
+
+    def text_lines(self, x: float, y: float, width: float, height: float, text: str, *,
+                   size: float, bold: bool = False, gray: float = 0,
+                   align: str | None = None) -> float:
+        document = self.document
+        document.use(bold=bold, size=size)
+        document.set_text_color(gray)
+        align = align or document.align
+        for line in document.lines(text, width, height):
+            document.set_xy(x, y)  # past the bottom margin, fpdf2 continues on a new page
+            document.cell(width, height, line, align=align, new_x="LMARGIN", new_y="NEXT")
+            y = document.y
+        return y
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, gray: float = 0) -> None:
+        self.document.set_draw_color(gray)
+        self.document.line(x1, y1, x2, y2)
+
+    def image(self, image: Any, x: float, y: float, w: float, h: float) -> None:
+        if image.mode == "1":  # fpdf2 2.8 writes bilevel images with wrong parameters
+            image = image.convert("L")
+        self.document.image(image, x=x, y=y, w=w, h=h)
+
+    def new_page(self) -> float:
+        self.document.add_page()
+        return self.top
+
+    def to_bytes(self, *, title: str = "") -> bytes:
+        if title:
+            self.document.set_title(title)
+        return self.document.to_bytes()
+
+
+# --- layout building blocks (any Canvas) -------------------------------------------------
+
+
+def paragraph(page: Canvas, text: str, y: float, *, size: float = 11, bold: bool = False,
+              gap: float = 1.5, left: float | None = None, right: float | None = None) -> float:
+    """A block of text across the page (or from ``left`` to ``right``), on the reading
+    side of the locale; the y below it and ``gap``."""
+    left = page.left if left is None else left
+    right = page.right if right is None else right
+    return page.text_lines(left, y, right - left, size * 0.5, text, size=size,
+                           bold=bold) + gap
+
+
+def field(page: Canvas, label: str, value: str, y: float, *, label_width: float = 55,
+          size: float = 11, bold_value: bool = False, label_gray: float = 90) -> float:
+    """A label and its value side by side, mirrored for right-to-left locales, on a new
+    page when fewer than two lines are left; the y below it."""
+    line = size * 0.5
+    if page.bottom - y < 2 * line:
+        y = page.new_page()
+    width = page.right - page.left
+    label_x = page.right - label_width if page.rtl else page.left
+    value_x = page.left if page.rtl else page.left + label_width
+    below_label = y + line
+    if label:
+        below_label = page.text_lines(label_x, y, label_width - 2, line, label,
+                                      size=min(size, 11) - 1, gray=label_gray)
+    below_value = page.text_lines(value_x, y, width - label_width, line, value, size=size,
+                                  bold=bold_value)
+    return max(below_value, below_label) + 1

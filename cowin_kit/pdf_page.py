@@ -20,9 +20,10 @@ CIDToGIDMap, font program) are serialized and compressed once and reused by ever
 until a new code appears, and the shaped, encoded form of a text is remembered. A document
 costs the shaping of its new texts, its content stream and the concatenation of bytes.
 
-Anything the writer does not handle (a character no font has, a control character such
-as a line break, a word wider than its box, content below the page's bottom margin) raises :class:`DoesNotFit`, so that the caller
-can draw the document with fpdf2 instead.
+:class:`PageWriter` is one engine of the :class:`cowin_kit.pdf.Canvas` that layouts are
+drawn on. Anything it does not handle (a character no font has, a control character such
+as a line break, a word wider than its box, a second page) raises :class:`DoesNotFit`, so
+that the caller draws the same layout with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`).
 """
 
 from __future__ import annotations
@@ -37,13 +38,12 @@ import uharfbuzz as hb
 from fpdf.bidi import BidiParagraph
 from fpdf.enums import TextDirection
 
-from cowin_kit.pdf import FontFace, FontLibrary, char_script, cluster_texts, \
+from cowin_kit.pdf import A4, FontFace, FontLibrary, char_script, cluster_texts, \
     document_families, is_rtl
 
 __all__ = ["C_MARGIN", "DoesNotFit", "PageWriter", "bilevel_image"]
 
 K = 72 / 25.4  # points per millimetre
-A4 = (210.0, 297.0)
 C_MARGIN = 1.0  # fpdf2's cell margin (a tenth of its default 1 cm page margin)
 LINE_WIDTH_PT = 0.2 * K  # fpdf2's default line width, 0.2 mm
 # Codes are 2 bytes (Identity-H); 0 is left unused (.notdef). When a face's codes run
@@ -106,7 +106,7 @@ class _FaceCodes:
         self.face = face
         self.hb_font = hb.Font(face.hb_face)  # scale: font units
         self.units = 1000 / face.hb_face.upem
-        self.cmap = face.prototype.cmap
+        self.cmap = face.cmap
         self.codes: dict[tuple[int, str], int] = {}
         self.gids: list[int] = [0]
         self.texts: list[str] = [""]
@@ -235,10 +235,10 @@ class _FontObjects:
         names = face.glyph_names
         embedding = face.embedding(frozenset(names[gid] for gid in gids) | {".notdef"})
         subset_gid = embedding.gid_by_name
-        name = f"CKAAAA+{face.prototype.name}"
+        name = f"CKAAAA+{face.ps_name}"
         self.base_font = name.encode("latin-1")
         widths = " ".join(str(face.widths[gid]) for gid in gids[1:])
-        desc = face.prototype.desc
+        desc = face.descriptor
         flags = getattr(desc.flags, "value", desc.flags)  # fpdf2 keeps an enum
         self.cid_font_tail = (
             f"/Subtype /CIDFontType2 /BaseFont /{name} "
@@ -308,16 +308,20 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class PageWriter:
-    """One A4 page in ``locale`` showing ``texts`` (every dynamic text, for the choice of
-    fonts), positions in millimetres from the top left as fpdf2's. Draw with
-    :meth:`text_lines`, :meth:`cell`, :meth:`line`, :meth:`image`; finish with
-    :meth:`to_bytes`."""
+    """One page in ``locale`` showing ``texts`` (every dynamic text, for the choice of
+    fonts): the :class:`cowin_kit.pdf.Canvas` of layouts drawn many times, positions in
+    millimetres from the top left as fpdf2's. Draw with :meth:`text_lines`, :meth:`cell`,
+    :meth:`line`, :meth:`image`; finish with :meth:`to_bytes`. :meth:`new_page` raises
+    :class:`DoesNotFit`, as does text the writer cannot draw."""
 
     def __init__(self, locale: str, texts: Iterable[str] = (), *,
-                 fonts: FontLibrary | None = None, size: tuple[float, float] = A4):
+                 fonts: FontLibrary | None = None, size: tuple[float, float] = A4,
+                 margins: tuple[float, float, float, float] = (15, 12, 15, 12)):
         self.locale = str(locale)
         self.rtl = is_rtl(self.locale)
         self.w, self.h = size
+        left, top, right, bottom = margins
+        self.left, self.top, self.right, self.bottom = left, top, self.w - right, self.h - bottom
         self.families = [_Family(name, faces)
                          for name, faces in document_families(self.locale, texts, fonts)]
         self._families_key = tuple(str(family.faces[0].path) for family in self.families)
@@ -500,6 +504,9 @@ class PageWriter:
             entry = self._images[id(objects)] = (len(self._images) + 1, objects)
         self._ops.append(f"q {w * K:.2f} 0 0 {h * K:.2f} {x * K:.2f} "
                          f"{(self.h - y - h) * K:.2f} cm /I{entry[0]} Do Q".encode())
+
+    def new_page(self) -> float:
+        raise DoesNotFit("the content runs past the page")
 
     # -- output --
 

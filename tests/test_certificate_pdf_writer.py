@@ -13,7 +13,7 @@ from PIL import Image, ImageChops
 
 from cowin_kit.certificates import qr
 from cowin_kit.certificates.pdf_certificate import (
-    CertificateView, _fpdf_certificate_pdf, certificate_pdf, qr_image,
+    CertificateView, certificate_pdf, fpdf_certificate_pdf, qr_image,
 )
 from cowin_kit.pdf import Document
 from cowin_kit.pdf_page import C_MARGIN, PageWriter
@@ -141,13 +141,13 @@ def test_long_values_wrap_as_fpdf2_wraps_them(locale, text):
     assert is_fast(data)
     extracted = pdf_text(data)
     # pdftotext reads the page as it reads fpdf2's (it rebuilds Arabic lines its own way)
-    assert extracted == pdf_text(_fpdf_certificate_pdf(certificate))
+    assert extracted == pdf_text(fpdf_certificate_pdf(certificate))
     if locale != "ar":
         for line in lines:
             assert nfc(line.strip()) in extracted
 
 
-def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
+def pixels(data: bytes, tmp_path, name: str) -> Image.Image:
     need_tool("pdftoppm", "poppler-utils")
     (tmp_path / f"{name}.pdf").write_bytes(data)
     subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(tmp_path / f"{name}.pdf"),
@@ -159,8 +159,8 @@ def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
                                           ("ar", "آشا ديفي")])
 def test_the_page_looks_as_the_fpdf2_drawing(locale, name, tmp_path):
     certificate = view(locale, name)
-    fast = _pixels(certificate_pdf(certificate), tmp_path, "fast")
-    slow = _pixels(_fpdf_certificate_pdf(certificate), tmp_path, "fpdf")
+    fast = pixels(certificate_pdf(certificate), tmp_path, "fast")
+    slow = pixels(fpdf_certificate_pdf(certificate), tmp_path, "fpdf")
     assert fast.size == slow.size
     different = ImageChops.difference(fast, slow).point(lambda p: 255 if p > 96 else 0)
     # the same positions: at most a few anti-aliased pixels differ (a mark of a letter)

@@ -5,12 +5,13 @@ provisional or final wording, and the QR code of every enabled format (EU DCC, S
 Health Card, W3C VC) — the signed texts stored with the certificate, so the QR codes are
 exactly what was signed.
 
-The page is written directly by :mod:`cowin_kit.pdf_page` (fonts, shaping and the embedded
+The layout is defined once (:func:`draw_certificate`, on a :class:`cowin_kit.pdf.Canvas`).
+It is written directly by :mod:`cowin_kit.pdf_page` (fonts, shaping and the embedded
 font programs of :mod:`cowin_kit.pdf`, parsed and subset once per process; the fonts'
 objects, the logo's image and the labels' shaped text made once): a certificate costs its
 QR images, the shaping of its own texts and its content stream. What that writer cannot
 draw (a character none of its fonts has, a word wider than its column, a page overflow)
-is drawn with fpdf2 (:class:`cowin_kit.pdf.Document`) in the same layout.
+is drawn with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`).
 
 The pack's logo (``certificates.logo``) travels inside the installed pack document (the
 installer inlines it), so every process can draw it; it is decoded once per process."""
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -36,7 +38,7 @@ from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
-from cowin_kit.pdf import Document, is_rtl
+from cowin_kit.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
 from cowin_kit.pdf_page import DoesNotFit, PageWriter, bilevel_image
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
@@ -71,7 +73,7 @@ class CertificateView:
     person: list[tuple[str, str]]
     vaccination: list[tuple[str, str]]
     codes: list[tuple[str, Image.Image]]  # (caption, QR image)
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
     logo: Image.Image | None = None
 
     def texts(self) -> list[str]:
@@ -265,40 +267,38 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                            labels=labels, logo=pack_logo(pack))
 
 
-# The page's geometry (millimetres), as the fpdf2 drawing's.
-MARGIN_LEFT, MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM = 15, 12, 15, 12
+# The page's geometry (millimetres).
+MARGINS = (15, 12, 15, 12)  # left, top, right, bottom
 LABEL_WIDTH = 55
-RULE_GRAY, LABEL_GRAY = 180, 90
+RULE_GRAY = 180
 
 
 def certificate_pdf(view: CertificateView) -> bytes:
     """The certificate's PDF: drawn by the page writer of :mod:`cowin_kit.pdf_page`
-    (fast), or with fpdf2 when that cannot draw it (a character none of its fonts has, a
-    word wider than its box, a page overflow); both give the same layout."""
+    (fast), or with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`) when that cannot draw it (a
+    character none of its fonts has, a word wider than its box, a page overflow): one
+    layout, :func:`draw_certificate`, either way."""
     try:
-        return _fast_certificate_pdf(view)
+        return draw_certificate(view, PageWriter(view.locale, view.texts(), margins=MARGINS))
     except DoesNotFit as reason:
         log.info("certificate PDF drawn with fpdf2 (%s)", reason)
-        return _fpdf_certificate_pdf(view)
+        return fpdf_certificate_pdf(view)
 
 
-def _fast_certificate_pdf(view: CertificateView) -> bytes:
-    """The layout of :func:`_fpdf_certificate_pdf`, written directly (same positions)."""
+def fpdf_certificate_pdf(view: CertificateView) -> bytes:
+    """The certificate drawn with fpdf2 (the fallback of :func:`certificate_pdf`)."""
+    return draw_certificate(view, FpdfCanvas(view.locale, view.texts(), margins=MARGINS))
+
+
+def draw_certificate(view: CertificateView, page: Canvas) -> bytes:
+    """The certificate's layout, on any :class:`cowin_kit.pdf.Canvas`."""
     labels = view.labels
-    page = PageWriter(view.locale, view.texts())
     rtl = view.rtl  # the logo's side and the codes' order (text follows the locale)
-    left, right = MARGIN_LEFT, page.w - MARGIN_RIGHT
-    bottom = page.h - MARGIN_BOTTOM
-    y = MARGIN_TOP
-
-    def paragraph(text: str, y: float, size: float, bold: bool, gap: float,
-                  left: float = left, right: float = right) -> float:
-        return page.text_lines(left, y, right - left, size * 0.5, text, size=size,
-                               bold=bold) + gap
-
-    logo_bottom = None
+    left, right = page.left, page.right
+    y = page.top
     head_left, head_right = left, right
-    if view.logo is not None:
+    logo_bottom = None
+    if view.logo is not None:  # the logo on the reading side, the heading beside it
         page.image(view.logo, right - LOGO_MM if rtl else left, y, LOGO_MM, LOGO_MM)
         logo_bottom = y + LOGO_MM + 2
         if rtl:
@@ -306,39 +306,32 @@ def _fast_certificate_pdf(view: CertificateView) -> bytes:
         else:
             head_left = left + LOGO_MM + 4
     if view.issuer:
-        y = paragraph(view.issuer, y, 11, True, 1, head_left, head_right)
-    y = paragraph(view.title, y, 18, True, 2, head_left, head_right)
+        y = paragraph(page, view.issuer, y, size=11, bold=True, gap=1, left=head_left,
+                      right=head_right)
+    y = paragraph(page, view.title, y, size=18, bold=True, gap=2, left=head_left,
+                  right=head_right)
     if logo_bottom is not None:
         y = max(y, logo_bottom)
-    y = paragraph(view.status, y, 10, False, 3)
-    width = right - left
-    label_x = right - LABEL_WIDTH if page.rtl else left
-    value_x = left if page.rtl else left + LABEL_WIDTH
+    y = paragraph(page, view.status, y, size=10, gap=3)
 
     def section(heading: str, rows: list[tuple[str, str]], y: float) -> float:
         page.line(left, y, right, y, gray=RULE_GRAY)
-        y = paragraph(heading, y + 2, 12, True, 1)
+        y = paragraph(page, heading, y + 2, size=12, bold=True, gap=1)
         for index, (label, value) in enumerate(rows):
-            if bottom - y < 11:
-                raise DoesNotFit("the rows run past the page")
-            below_label = y + 5.5
-            if label:
-                below_label = page.text_lines(label_x, y, LABEL_WIDTH - 2, 5.5, label,
-                                              size=10, gray=LABEL_GRAY)
-            below_value = page.text_lines(value_x, y, width - LABEL_WIDTH, 5.5, value,
-                                          size=11, bold=index == 0)
-            y = max(below_value, below_label) + 1
+            y = field(page, label, value, y, label_width=LABEL_WIDTH, size=11,
+                      bold_value=index == 0)
         return y + 2
 
     y = section(labels["person"], view.person, y)
     y = section(labels["vaccination"], view.vaccination, y)
     if view.codes:
         page.line(left, y, right, y, gray=RULE_GRAY)
-        y = paragraph(labels["codes"], y + 2, 12, True, 2)
+        y = paragraph(page, labels["codes"], y + 2, size=12, bold=True, gap=2)
+        width = right - left
         count = len(view.codes)
         size = min(QR_SIZE_MM, (width - 6 * (count - 1)) / count)
-        if bottom - y < size + 12:
-            raise DoesNotFit("the QR codes run past the page")
+        if page.bottom - y < size + 12:
+            y = page.new_page()
         gap = (width - count * size) / max(count - 1, 1) if count > 1 else 0
         start = left + ((width - size) / 2 if count == 1 else 0)
         order = list(reversed(view.codes)) if rtl else view.codes
@@ -347,68 +340,6 @@ def _fast_certificate_pdf(view: CertificateView) -> bytes:
             page.image(image, x, y, size, size)
             page.cell(x, y + size + 1, size, 4.5, caption, size=9, align="C")
     return page.to_bytes(title=view.title)
-
-
-def _fpdf_certificate_pdf(view: CertificateView) -> bytes:
-    """The certificate drawn with fpdf2 (:class:`cowin_kit.pdf.Document`)."""
-    labels = view.labels
-    pdf = Document(view.locale, view.texts())
-    pdf.set_title(view.title)
-    pdf.set_margins(15, 12, 15)
-    pdf.set_auto_page_break(True, margin=12)
-    pdf.add_page()
-    logo_bottom = None
-    if view.logo is not None:
-        # The logo on the reading side; the heading beside it.
-        top = pdf.y
-        x = pdf.w - pdf.r_margin - LOGO_MM if view.rtl else pdf.l_margin
-        pdf.shared_image(view.logo, x=x, y=top, w=LOGO_MM, h=LOGO_MM)
-        logo_bottom = top + LOGO_MM + 2
-        if view.rtl:
-            pdf.set_right_margin(pdf.r_margin + LOGO_MM + 4)
-        else:
-            pdf.set_left_margin(pdf.l_margin + LOGO_MM + 4)
-    if view.issuer:
-        pdf.paragraph(view.issuer, size=11, bold=True, gap=1)
-    pdf.paragraph(view.title, size=18, bold=True, gap=2)
-    if logo_bottom is not None:
-        pdf.set_margins(15, 12, 15)
-        pdf.set_y(max(pdf.y, logo_bottom))
-    pdf.paragraph(view.status, size=10, gap=3)
-
-    def section(heading: str, rows: list[tuple[str, str]]) -> None:
-        pdf.set_draw_color(180)
-        pdf.line(pdf.l_margin, pdf.y, pdf.w - pdf.r_margin, pdf.y)
-        pdf.ln(2)
-        pdf.paragraph(heading, size=12, bold=True, gap=1)
-        for index, (label, value) in enumerate(rows):
-            pdf.field(label, value, size=11, bold_value=index == 0)
-        pdf.ln(2)
-
-    section(labels["person"], view.person)
-    section(labels["vaccination"], view.vaccination)
-    if view.codes:
-        pdf.set_draw_color(180)
-        pdf.line(pdf.l_margin, pdf.y, pdf.w - pdf.r_margin, pdf.y)
-        pdf.ln(2)
-        pdf.paragraph(labels["codes"], size=12, bold=True, gap=2)
-        count = len(view.codes)
-        width = pdf.w - pdf.l_margin - pdf.r_margin
-        size = min(QR_SIZE_MM, (width - 6 * (count - 1)) / count)
-        if pdf.page_break_trigger - pdf.y < size + 12:
-            pdf.add_page()
-        gap = (width - count * size) / max(count - 1, 1) if count > 1 else 0
-        top = pdf.y
-        order = list(reversed(view.codes)) if view.rtl else view.codes
-        start = pdf.l_margin + ((width - size) / 2 if count == 1 else 0)
-        for index, (caption, png) in enumerate(order):
-            x = start + index * (size + gap)
-            pdf.shared_image(png, x=x, y=top, w=size, h=size)
-            pdf.use(size=9)
-            pdf.set_xy(x, top + size + 1)
-            pdf.cell(size, 4.5, caption, align="C")
-        pdf.set_y(top + size + 7)
-    return pdf.to_bytes()
 
 
 def render_certificate_pdf(session: Session, pack: ActivePack, certificate: Certificate,

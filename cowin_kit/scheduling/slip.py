@@ -5,7 +5,8 @@ the account's language."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Sequence
 
 from babel.dates import format_date
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.errors import NotFound
 from cowin_kit.i18n import gettext as _
-from cowin_kit.pdf import Document, is_rtl
+from cowin_kit.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import services
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
@@ -49,7 +50,7 @@ class Slip:
     date: str
     slot: str
     members: list[SlipMember]
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def lang(self) -> str:
@@ -149,35 +150,38 @@ def build_slip(session: Session, booking: str | Sequence[Appointment], locale: s
 
 
 def slip_pdf(slip: Slip) -> bytes:
+    """The slip as a PDF, drawn with fpdf2 (any number of members, any text)."""
+    page = FpdfCanvas(slip.locale, [*slip.texts(), *slip.labels.values()],
+                      margins=(15, 15, 15, 15))
+    return draw_slip(slip, page)
+
+
+def draw_slip(slip: Slip, page: Canvas) -> bytes:
+    """The slip's layout, on any :class:`cowin_kit.pdf.Canvas`."""
     labels = slip.labels
-    pdf = Document(slip.locale, [*slip.texts(), *labels.values()])
-    pdf.set_title(labels["title"])
-    pdf.set_margins(15, 15, 15)
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
+    y = page.top
     if slip.issuer:
-        pdf.paragraph(slip.issuer, size=10, gap=1)
-    pdf.paragraph(labels["title"], size=18, bold=True, gap=4)
-    pdf.field(labels["booking_id"], slip.booking_id, size=10)
-    pdf.field(labels["centre"], slip.centre, bold_value=True)
+        y = paragraph(page, slip.issuer, y, size=10, gap=1)
+    y = paragraph(page, labels["title"], y, size=18, bold=True, gap=4)
+    y = field(page, labels["booking_id"], slip.booking_id, y, size=10)
+    y = field(page, labels["centre"], slip.centre, y, bold_value=True)
     if slip.address:
-        pdf.field(labels["address"], slip.address)
-    pdf.field("", slip.place)
-    pdf.field(labels["date"], slip.date, bold_value=True)
-    pdf.field(labels["slot"], slip.slot, bold_value=True)
+        y = field(page, labels["address"], slip.address, y)
+    y = field(page, "", slip.place, y)
+    y = field(page, labels["date"], slip.date, y, bold_value=True)
+    y = field(page, labels["slot"], slip.slot, y, bold_value=True)
     for member in slip.members:
-        pdf.ln(3)
-        pdf.set_draw_color(180)
-        pdf.line(pdf.l_margin, pdf.y, pdf.w - pdf.r_margin, pdf.y)
-        pdf.ln(3)
-        pdf.field(labels["name"], member.name, bold_value=True, size=13)
-        pdf.field(labels["reference_id"], member.reference_id)
-        pdf.field(labels["secret_code"], member.secret_code, bold_value=True, size=16)
-        pdf.field(labels["dose"], str(member.dose))
-        pdf.field(labels["vaccine"], member.vaccine)
-    pdf.ln(4)
-    pdf.paragraph(labels["note"], size=9)
-    return pdf.to_bytes()
+        y += 3
+        page.line(page.left, y, page.right, y, gray=180)
+        y += 3
+        y = field(page, labels["name"], member.name, y, bold_value=True, size=13)
+        y = field(page, labels["reference_id"], member.reference_id, y)
+        y = field(page, labels["secret_code"], member.secret_code, y, bold_value=True, size=16)
+        y = field(page, labels["dose"], str(member.dose), y)
+        y = field(page, labels["vaccine"], member.vaccine, y)
+    y += 4
+    paragraph(page, labels["note"], y, size=9)
+    return page.to_bytes(title=labels["title"])
 
 
 def render_slip_pdf(session: Session, booking: str | Sequence[Appointment],
