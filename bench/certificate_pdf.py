@@ -31,7 +31,7 @@ is understated) and the CPU figure of part (a) is the one to quote.
 
 Check: a sample of the PDFs of every locale is read back: pdftotext finds the person's name
 and reference ID, and the QR images (pdfimages) decode with
-`cowin_kit.certificates.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
+`cowin_kit.certificates.formats.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
 Exits non-zero otherwise. It also counts the sampled PDFs drawn by fpdf2, the fallback of
 the page writer (`cowin_kit.pdf_page`): expected 0.
 """
@@ -98,7 +98,7 @@ def certificate_ids() -> list[str]:
 
 
 def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespace) -> dict:
-    from cowin_kit.certificates import pdf_certificate
+    from cowin_kit.certificates import pdf as pdf_certificate
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -151,7 +151,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
 
 def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offset: int,
               seconds: float, warmup: int, barrier, results, done) -> None:
-    from cowin_kit.certificates import pdf_certificate
+    from cowin_kit.certificates import pdf as pdf_certificate
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -240,7 +240,8 @@ def wall_clock(instance: BenchInstance, ids: list[str], locales: list[str],
 def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
     """A sample of PDFs per locale: the name and reference ID in pdftotext's output, and
     the three QR images decode to the certificate's signed texts."""
-    from cowin_kit.certificates import pdf_certificate, qr, shc
+    from cowin_kit.certificates import pdf as pdf_certificate
+    from cowin_kit.certificates.formats import qr, shc
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database

@@ -11,7 +11,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from cowin_kit.certificates.models import Certificate
-from cowin_kit.certificates.pdf_certificate import build_view
+from cowin_kit.certificates.pdf import build_view
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from PIL import Image, ImageChops
 
-from cowin_kit.certificates import qr
-from cowin_kit.certificates.pdf_certificate import (
+from cowin_kit.certificates.formats import qr
+from cowin_kit.certificates.pdf import (
     CertificateView, _fpdf_certificate_pdf, certificate_pdf, qr_image,
 )
 from cowin_kit.pdf import Document

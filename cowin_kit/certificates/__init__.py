@@ -9,8 +9,8 @@ from .record import (
     Vaccination,
     VaccinationRecord,
 )
-from .schema import DccSchema
-from .trust import TrustedKey, TrustStore
+from .formats.dcc_schema import DccSchema
+from .signing.trust import TrustedKey, TrustStore
 from .verify import VerificationResult, verify
 
 __all__ = [

@@ -1,0 +1,1 @@
+"""The encoded forms of a certificate."""

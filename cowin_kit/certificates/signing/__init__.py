@@ -1,0 +1,1 @@
+"""The keys that sign certificates and the keys trusted to have signed them."""
