@@ -1,4 +1,4 @@
-"""What the PDF certificate shows (pdf_certificate.build_view, one read of the dose, its
+"""What the PDF certificate shows (certificates.pdf.build_view, one read of the dose, its
 person and its facility): the person and the dose as recorded, the centre with its
 address, a birth date in the locale's long form, and no centre row for a dose recorded
 without a facility."""
