@@ -14,8 +14,8 @@ every PDF). Certificate i is rendered in locale i mod len(--locales).
 Part (a), CPU per PDF, in this one process (the app built as cowin_kit/wsgi.py builds it,
 then gc.freeze()): after --warmup PDFs (not counted: fonts parsed and subset, label and
 shaping caches warm), --rounds rounds, each rendering every certificate once: the
-certificate row read, then `pdf_certificate.build_view` (the person, dose, labels, QR
-images) and `pdf_certificate.certificate_pdf` (the drawing and the PDF bytes), each timed
+certificate row read, then `certificates.pdf.build_view` (the person, dose, labels, QR
+images) and `certificates.pdf.certificate_pdf` (the drawing and the PDF bytes), each timed
 with time.process_time. The QR image cache is emptied before each round, so every PDF
 pays for its QR codes as a first download does. Figure: the median round's CPU ms per PDF
 (split build_view / drawing), and 2,000 / that = the rate two busy cores would give
@@ -31,7 +31,7 @@ is understated) and the CPU figure of part (a) is the one to quote.
 
 Check: a sample of the PDFs of every locale is read back: pdftotext finds the person's name
 and reference ID, and the QR images (pdfimages) decode with
-`cowin_kit.certificates.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
+`cowin_kit.certificates.formats.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
 Exits non-zero otherwise. It also counts the sampled PDFs drawn by fpdf2, the fallback of
 the page writer (`cowin_kit.pdf_page`): expected 0.
 """
@@ -98,7 +98,7 @@ def certificate_ids() -> list[str]:
 
 
 def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespace) -> dict:
-    from cowin_kit.certificates import pdf_certificate
+    from cowin_kit.certificates import pdf
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -114,9 +114,9 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
             with factory() as session:
                 certificate = session.get(Certificate, cid)
                 t1 = time.process_time()
-                view = pdf_certificate.build_view(session, active_pack(), certificate, locale)
+                view = pdf.build_view(session, active_pack(), certificate, locale)
             t2 = time.process_time()
-            data = pdf_certificate.certificate_pdf(view)
+            data = pdf.certificate_pdf(view)
             t3 = time.process_time()
             if not data.startswith(b"%PDF"):
                 raise RuntimeError(f"certificate {cid}: not a PDF")
@@ -126,7 +126,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
     render(args.warmup, False)
     rounds = []
     for number in range(1, args.rounds + 1):
-        pdf_certificate.qr_image.cache_clear()
+        pdf.qr_image.cache_clear()
         read_s, view_s, pdf_s = render(len(ids), True)
         n = len(ids)
         figures = {"pdfs": n, "read_ms": round(1000 * read_s / n, 3),
@@ -143,7 +143,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
     result["ceiling_per_second_2_cores"] = round(2000 / result["total_ms"], 1)
     if args.profile != "none":
         def work() -> None:
-            pdf_certificate.qr_image.cache_clear()
+            pdf.qr_image.cache_clear()
             render(len(ids), False)
         profile(args.profile, work, args.top, args.profile_out)
     return result
@@ -151,7 +151,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
 
 def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offset: int,
               seconds: float, warmup: int, barrier, results, done) -> None:
-    from cowin_kit.certificates import pdf_certificate
+    from cowin_kit.certificates import pdf
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -163,14 +163,14 @@ def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offse
             def one(i: int) -> None:
                 with factory() as session:
                     certificate = session.get(Certificate, ids[i % len(ids)])
-                    data = pdf_certificate.render_certificate_pdf(
+                    data = pdf.render_certificate_pdf(
                         session, active_pack(), certificate, locales[i % len(locales)])
                 if not data.startswith(b"%PDF"):
                     raise RuntimeError("not a PDF")
 
             for i in range(warmup):
                 one(i)
-            pdf_certificate.qr_image.cache_clear()
+            pdf.qr_image.cache_clear()
             barrier.wait()
             cpu0, started = time.process_time(), time.monotonic()
             deadline = started + seconds
@@ -179,7 +179,7 @@ def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offse
                 one(i)
                 count, i = count + 1, i + 1
                 if count % len(ids) == 0:
-                    pdf_certificate.qr_image.cache_clear()
+                    pdf.qr_image.cache_clear()
             ended = time.monotonic()
             results.put({"pid": os.getpid(), "pdfs": count, "seconds": ended - started,
                          "cpu_s": time.process_time() - cpu0})
@@ -240,7 +240,8 @@ def wall_clock(instance: BenchInstance, ids: list[str], locales: list[str],
 def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
     """A sample of PDFs per locale: the name and reference ID in pdftotext's output, and
     the three QR images decode to the certificate's signed texts."""
-    from cowin_kit.certificates import pdf_certificate, qr, shc
+    from cowin_kit.certificates import pdf
+    from cowin_kit.certificates.formats import qr, shc
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -256,12 +257,12 @@ def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
         folder = Path(tmp)
         for n, i in enumerate(range(0, len(ids), step)):
             locale = locales[n % len(locales)]
-            pdf_certificate.qr_image.cache_clear()
+            pdf.qr_image.cache_clear()
             with factory() as session:
                 certificate = session.get(Certificate, ids[i])
                 person = session.get(Beneficiary, certificate.beneficiary_id)
-                data = pdf_certificate.render_certificate_pdf(session, active_pack(),
-                                                              certificate, locale)
+                data = pdf.render_certificate_pdf(session, active_pack(),
+                                                  certificate, locale)
                 expected = {certificate.dcc, shc.qr_text(certificate.shc), certificate.vc}
             text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data,
                                   capture_output=True, check=True).stdout.decode()

@@ -51,7 +51,7 @@ VACCINATOR = "bench.vaccinator"
 def set_up(instance: BenchInstance, doses: int) -> list[str]:
     from sqlalchemy import select
 
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
@@ -187,7 +187,7 @@ def phase_verify(instance: BenchInstance, texts: list[str], seconds: float) -> d
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from cowin_kit.certificates import dcc
+    from cowin_kit.certificates.formats import dcc
     from cowin_kit.certificates import services as certificates
     from cowin_kit.certificates.verify import verify
 

@@ -190,7 +190,7 @@ def check(total: int) -> dict:
         raise RuntimeError(f"{doses} doses, {len(rows)} certificates for {len(per_dose)} doses, "
                            f"{pending} rows not done, or a format missing")
     trust = certificates.instance_trust_store()
-    from cowin_kit.certificates import shc
+    from cowin_kit.certificates.formats import shc
 
     sample = rows[:: max(1, len(rows) // 50)]
     for row in sample:

@@ -156,7 +156,7 @@ def set_up(folder: Path, pack_code: str) -> tuple[Any, dict[str, str], dict[str,
     from sqlalchemy import select
 
     from cowin_kit import create_app, migrate
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.examples import example_packs
     from cowin_kit.provision.installer import install_pack

@@ -33,9 +33,9 @@ from cowin_kit.certificates import (
     VaccinationRecord,
     verify,
 )
-from cowin_kit.certificates import dcc, keys, qr, shc, vc
-from cowin_kit.certificates.codecs import b45decode, b45encode, zlib_decompress
-from cowin_kit.certificates.icao import transliterate
+from cowin_kit.certificates.formats import dcc, keys, qr, shc, vc
+from cowin_kit.certificates.formats.codecs import b45decode, b45encode, zlib_decompress
+from cowin_kit.certificates.formats.icao import transliterate
 
 VECTOR_ROOT = Path(os.environ.get("COWIN_KIT_VECTORS") or REPO.parent / "shared" / "vectors")
 

@@ -10,9 +10,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from cowin_kit.certificates import keystore as keystore_module, qr, services, shc
+from cowin_kit.certificates import services
+from cowin_kit.certificates.formats import qr, shc
+from cowin_kit.certificates.signing import keystore as keystore_module
 from cowin_kit.certificates.models import Certificate
-from cowin_kit.certificates.trust import TrustStore
+from cowin_kit.certificates.signing.trust import TrustStore
 from cowin_kit.certificates.verify import verify
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database

@@ -9,7 +9,8 @@ import subprocess
 
 from click.testing import CliRunner
 
-from cowin_kit.certificates import qr, services
+from cowin_kit.certificates import services
+from cowin_kit.certificates.formats import qr
 from cowin_kit.certificates.verify import verify
 from cowin_kit.cli import main
 

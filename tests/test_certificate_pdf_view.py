@@ -1,4 +1,4 @@
-"""What the PDF certificate shows (pdf_certificate.build_view, one read of the dose, its
+"""What the PDF certificate shows (certificates.pdf.build_view, one read of the dose, its
 person and its facility): the person and the dose as recorded, the centre with its
 address, a birth date in the locale's long form, and no centre row for a dose recorded
 without a facility."""
@@ -11,7 +11,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from cowin_kit.certificates.models import Certificate
-from cowin_kit.certificates.pdf_certificate import build_view
+from cowin_kit.certificates.pdf import build_view
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose

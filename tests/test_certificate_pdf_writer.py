@@ -1,5 +1,5 @@
 """The certificate's PDF page writer (cowin_kit.pdf_page, through
-pdf_certificate.certificate_pdf): text extraction in English, Hindi and Arabic (names in
+certificates.pdf.certificate_pdf): text extraction in English, Hindi and Arabic (names in
 Devanagari and Arabic, a Latin name on a Hindi certificate), the QR images decode, long
 values wrap as fpdf2 wraps them, the page looks as the fpdf2 drawing does, and what the
 writer cannot draw falls back to fpdf2."""
@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from PIL import Image, ImageChops
 
-from cowin_kit.certificates import qr
-from cowin_kit.certificates.pdf_certificate import (
+from cowin_kit.certificates.formats import qr
+from cowin_kit.certificates.pdf import (
     CertificateView, certificate_pdf, fpdf_certificate_pdf, qr_image,
 )
 from cowin_kit.pdf import Document

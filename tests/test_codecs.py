@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cowin_kit.certificates.codecs import CodecError, b45decode, b45encode
+from cowin_kit.certificates.formats.codecs import CodecError, b45decode, b45encode
 
 
 @pytest.mark.parametrize("text, data", [

@@ -14,8 +14,9 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from cowin_kit.certificates import TrustStore, dcc, keys, verify
-from cowin_kit.certificates.codecs import CodecError, b45decode, b45encode, zlib_decompress
+from cowin_kit.certificates import TrustStore, verify
+from cowin_kit.certificates.formats import dcc, keys
+from cowin_kit.certificates.formats.codecs import CodecError, b45decode, b45encode, zlib_decompress
 
 AT = datetime(2021, 7, 1, tzinfo=timezone.utc)
 START = datetime(2021, 1, 1, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ from test_registration_api import auth, reg_app, sign_in  # noqa: F401
 from test_vaccinator_api import staff_token
 
 from cowin_kit import create_app
-from cowin_kit.certificates import keystore as keystore_module
+from cowin_kit.certificates.signing import keystore as keystore_module
 from cowin_kit.certificates import services
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database

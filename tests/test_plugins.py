@@ -516,7 +516,7 @@ def test_identity_providers_are_asked_in_order(site, tmp_path):
 # --- certificates: extra formats and the PDF template ------------------------------------
 
 def test_certificate_formats_and_pdf_template(site, make_app):
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
 

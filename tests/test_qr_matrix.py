@@ -8,7 +8,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cowin_kit.certificates.qr import QR_BUILDERS, module_matrix
+from cowin_kit.certificates.formats.qr import QR_BUILDERS, module_matrix
 
 BASE45 = string.digits + string.ascii_uppercase + " $%*+-./:"
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cowin_kit.certificates import qr
-from cowin_kit.certificates.qr import QR_BUILDERS, module_matrix, module_rows
+from cowin_kit.certificates.formats import qr
+from cowin_kit.certificates.formats.qr import QR_BUILDERS, module_matrix, module_rows
 
 BASE45 = string.digits + string.ascii_uppercase + " $%*+-./:"
 

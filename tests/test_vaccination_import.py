@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from cowin_kit import create_app
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.certificates import keystore as keystore_module, services as certificates
+from cowin_kit.certificates import services as certificates
+from cowin_kit.certificates.signing import keystore as keystore_module
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.cli import main
 from cowin_kit.config.runtime import active_pack

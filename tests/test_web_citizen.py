@@ -303,7 +303,7 @@ def test_booking_rule_errors_are_explained(reg_app):
 # --- certificates, alerts, mobile, language ------------------------------------------------------
 
 def test_certificate_pages_pdf_qr_and_smart_health_card(reg_app):
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services
     from cowin_kit.config.runtime import active_pack
 
@@ -333,7 +333,7 @@ def test_certificate_pages_pdf_qr_and_smart_health_card(reg_app):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     png = client.get(f"/members/{ref}/certificate-dcc.png")
     assert png.status_code == 200 and png.mimetype == "image/png"
-    from cowin_kit.certificates.qr import read_texts
+    from cowin_kit.certificates.formats.qr import read_texts
 
     assert read_texts(png.data)[0].startswith("HC1:")
     card = client.get(f"/members/{ref}/certificate.smart-health-card")

@@ -10,7 +10,7 @@ import re
 
 import segno
 
-from cowin_kit.certificates import shc
+from cowin_kit.certificates.formats import shc
 from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
 from test_registration_api import auth, reg_app  # noqa: F401
 from test_web_citizen import text, token_of

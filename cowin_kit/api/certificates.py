@@ -8,7 +8,8 @@ from flask import Blueprint, Response, jsonify
 from cowin_kit.api import citizen, pack, request_locale
 from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
-from cowin_kit.certificates import services, shc
+from cowin_kit.certificates import services
+from cowin_kit.certificates.formats import shc
 from cowin_kit.certificates.schemas import (
     CertificateOut, VerifyIn, VerifyOut, verification_json,
 )
@@ -38,7 +39,7 @@ def certificate(reference_id: str):
 def certificate_pdf_response(reference_id: str) -> Response:
     """The PDF of the signed-in citizen's member ``reference_id`` (404 for anyone else),
     in the account's language (else the request's)."""
-    from cowin_kit.certificates.pdf_certificate import render_certificate_pdf
+    from cowin_kit.certificates.pdf import render_certificate_pdf
     from cowin_kit.scheduling.slip import slip_locale
 
     found = _own_certificate(reference_id)

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.certificates import dcc, shc, vc
-from cowin_kit.certificates.keys import dcc_kid, jwk_thumbprint
-from cowin_kit.certificates.keystore import KeyGeneration, Keystore
+from cowin_kit.certificates.formats import dcc, shc, vc
+from cowin_kit.certificates.formats.keys import dcc_kid, jwk_thumbprint
+from cowin_kit.certificates.signing.keystore import KeyGeneration, Keystore
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.record import (
     CertificateInfo, Identifier, PersonName, Vaccination, VaccinationRecord,

@@ -40,14 +40,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from . import dcc as dcc_format
-from . import shc as shc_format
-from . import vc as vc_format
-from .codecs import BASE45_ALPHABET, CodecError, b45decode, b64url_decode, inflate_raw, \
-    zlib_decompress
-from .keys import ecdsa_raw_to_der
-from .schema import DccSchema
-from .trust import TrustStore
+from .formats import dcc as dcc_format
+from .formats import shc as shc_format
+from .formats import vc as vc_format
+from .formats.codecs import BASE45_ALPHABET, CodecError, b45decode, b64url_decode, \
+    inflate_raw, zlib_decompress
+from .formats.dcc_schema import DccSchema
+from .formats.keys import ecdsa_raw_to_der
+from .signing.trust import TrustStore
 
 _IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00",
                 b"MM\x00*")
@@ -151,7 +151,7 @@ def _texts(input, result: VerificationResult) -> list[str] | None:
     if isinstance(input, (bytes, bytearray, memoryview)):
         data = bytes(input)
         if data.startswith(_IMAGE_MAGIC):
-            from .qr import read_texts
+            from .formats.qr import read_texts
 
             try:
                 texts = read_texts(data)

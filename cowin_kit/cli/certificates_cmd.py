@@ -22,7 +22,7 @@ def keys() -> None:
 def keys_generate() -> None:
     """Create a new key generation (the first, or a rotation: the new keys sign from now
     on; the older public keys stay published so earlier certificates keep verifying)."""
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates.services import keystore
     from cowin_kit.config.runtime import active_pack
 
@@ -113,7 +113,8 @@ def cert_export(reference_id: str, fmt: str, output: Path | None, locale: str | 
     writes the PDF certificate (needs --output)."""
     from sqlalchemy import select
 
-    from cowin_kit.certificates import services, shc
+    from cowin_kit.certificates import services
+    from cowin_kit.certificates.formats import shc
     from cowin_kit.db import get_database
     from cowin_kit.registration.models import Beneficiary
 
@@ -141,7 +142,7 @@ def _write_pdf(session, beneficiary, certificate, output: Path | None,
                locale: str | None) -> None:
     from flask import current_app
 
-    from cowin_kit.certificates.pdf_certificate import render_certificate_pdf
+    from cowin_kit.certificates.pdf import render_certificate_pdf
     from cowin_kit.config.runtime import active_pack
 
     if output is None:
@@ -167,7 +168,7 @@ def _write_pdf(session, beneficiary, certificate, output: Path | None,
 def cert_verify(trust, revocations, at, as_json, input_) -> None:
     """Verify INPUT (QR text, a file holding it, a .smart-health-card file or a QR image).
     Exit 0 valid, 1 readable but not valid, 2 unreadable."""
-    from cowin_kit.certificates.trust import TrustStore
+    from cowin_kit.certificates.signing.trust import TrustStore
     from cowin_kit.certificates.verify import verify
 
     data: str | bytes = input_

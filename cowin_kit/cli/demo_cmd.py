@@ -63,7 +63,7 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
         if report.existing_accounts:
             click.echo(f"demo staff accounts kept: {', '.join(report.existing_accounts)} "
                        f"(passwords in {accounts_file})")
-        from cowin_kit.certificates import keystore as keystore_module
+        from cowin_kit.certificates.signing import keystore as keystore_module
         from cowin_kit.certificates.services import keystore
 
         if not keystore().generations():

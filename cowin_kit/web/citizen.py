@@ -453,7 +453,7 @@ def certificate(reference_id: str):
 @bp.get("/members/<reference_id>/certificate.pdf")
 @citizen_required
 def certificate_pdf(reference_id: str):
-    from cowin_kit.certificates.pdf_certificate import render_certificate_pdf
+    from cowin_kit.certificates.pdf import render_certificate_pdf
 
     _view, found = _own_certificate(reference_id)
     pack = _pack()
@@ -468,7 +468,8 @@ def certificate_pdf(reference_id: str):
 @bp.get("/members/<reference_id>/certificate-<kind>.png")
 @citizen_required
 def certificate_qr(reference_id: str, kind: str):
-    from cowin_kit.certificates import qr, services as certificates
+    from cowin_kit.certificates import services as certificates
+    from cowin_kit.certificates.formats import qr
 
     _view, found = _own_certificate(reference_id)
     text = certificates.describe(found)["formats"].get(kind)
@@ -482,7 +483,7 @@ def certificate_qr(reference_id: str, kind: str):
 @bp.get("/members/<reference_id>/certificate.smart-health-card")
 @citizen_required
 def smart_health_card(reference_id: str):
-    from cowin_kit.certificates import shc
+    from cowin_kit.certificates.formats import shc
 
     _view, found = _own_certificate(reference_id)
     if not found.shc:

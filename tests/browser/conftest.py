@@ -96,7 +96,7 @@ def _serve(app) -> tuple[Any, threading.Thread]:
 @pytest.fixture(scope="session")
 def live_instance(tmp_path_factory, fresh_database_url) -> Iterator[Callable[[str], LiveInstance]]:
     from cowin_kit import create_app, migrate
-    from cowin_kit.certificates import keystore as keystore_module
+    from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates.services import keystore
     from cowin_kit.config.examples import example_packs
     from cowin_kit.provision.installer import install_pack

@@ -18,8 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .dcc import certificate_dcc_key_usages, dcc_entry_types_allowed
-from .keys import dcc_kid, jwk_thumbprint, public_key_from_jwk
+from ..formats.dcc import certificate_dcc_key_usages, dcc_entry_types_allowed
+from ..formats.keys import dcc_kid, jwk_thumbprint, public_key_from_jwk
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from .codecs import CodecError, b45decode, b45encode, zlib_decompress
 from .icao import transliterate
 # ecdsa_raw_to_der: no longer used here, still read as dcc.ecdsa_raw_to_der (bench/certificates.py)
 from .keys import dcc_kid, ecdsa_der_to_raw, ecdsa_raw_to_der  # noqa: F401
-from .record import VaccinationRecord
+from ..record import VaccinationRecord
 
 PREFIX = "HC1:"
 SCHEMA_VERSION = "1.3.0"

@@ -31,8 +31,8 @@ from PIL import Image
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from cowin_kit.certificates import shc
-from cowin_kit.certificates.qr import module_rows
+from cowin_kit.certificates.formats import shc
+from cowin_kit.certificates.formats.qr import module_rows
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
@@ -100,7 +100,7 @@ def pack_logo(pack: ActivePack) -> Image.Image | None:
 @lru_cache(maxsize=512)
 def qr_image(kind: str, text: str) -> Image.Image:
     """The QR code of ``text`` as a black-and-white image: the code of
-    :func:`cowin_kit.certificates.qr.module_matrix` (exactly segno's, fixed mask) with a
+    :func:`cowin_kit.certificates.formats.qr.module_matrix` (exactly segno's, fixed mask) with a
     quiet zone, QR_SCALE pixels per module. Signed texts never change, so a certificate
     downloaded again reuses its image and its PDF form (made with it: :func:`bilevel_image`)."""
     # The code's packed rows at a pixel a module (quiet zone included, every row padded to

@@ -33,7 +33,7 @@ from .codecs import (
     shc_numeric_encode,
 )
 from .keys import ecdsa_der_to_raw, jwk_thumbprint
-from .record import VaccinationRecord
+from ..record import VaccinationRecord
 
 HEALTH_CARD = "https://smarthealth.cards#health-card"
 IMMUNIZATION = "https://smarthealth.cards#immunization"

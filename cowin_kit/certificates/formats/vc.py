@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from .codecs import b45encode, b64url_encode
 from .keys import jwk_thumbprint
-from .record import VaccinationRecord
+from ..record import VaccinationRecord
 
 PREFIX = "VC1:"
 W3C_CREDENTIALS_V1 = "https://www.w3.org/2018/credentials/v1"

@@ -1,0 +1,15 @@
+"""The encoded forms of a certificate, each derived from the internal record
+(`cowin_kit.certificates.record`): functions of what the caller passes in.
+
+    dcc         EU Digital COVID Certificate (HCERT): encoder, document signer
+                certificates, the decoding stages the verifier runs
+    dcc_schema  validation against the published EU DCC JSON schema (`DccSchema`)
+    shc         SMART Health Cards
+    vc          W3C Verifiable Credential (DIVOC style)
+    icao        ICAO Doc 9303 name transliteration (the DCC's `nam.fnt`/`nam.gnt`)
+    keys        JWK import/export, thumbprints, ECDSA signature encodings, DCC `kid`
+    codecs      Base45, base64url, zlib and raw DEFLATE, the SHC numeric QR mode
+    qr          QR images of the signed texts, and reading them back from images
+
+The formats share function names (`issue`, `sign`, `qr_text`...), so each is reached
+through its module: `from cowin_kit.certificates.formats import dcc`."""
