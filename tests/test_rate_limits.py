@@ -99,3 +99,24 @@ def test_the_same_hits_are_allowed_and_refused_as_by_the_limits_library(monkeypa
         assert got == expected, (clock.now, key)
         refusals[got] = refusals.get(got, 0) + 1
     assert len(refusals) == len(items) + 1  # every limit refused some hits; some passed
+
+
+def test_one_number_s_otp_limit_counts_v1_and_cowin_v2_together(make_app, india_pack):
+    from cowin_kit.config.installer import install_pack
+
+    app = make_app(OTP_LIMITS_PER_NUMBER="2/hour", OTP_LIMITS_PER_IP="100/hour",
+                   OTP_RESEND_COOLDOWN_SECONDS=0)
+    with app.app_context(), get_database(app).session() as session:
+        install_pack(session, india_pack)
+    client = app.test_client()
+    mobile = "9876500001"
+    assert client.post("/api/v1/auth/otp", json={"mobile": mobile}).status_code == 200
+    assert client.post("/api/v2/auth/public/generateOTP",
+                       json={"mobile": mobile}).status_code == 200
+    refused = client.post("/api/v2/auth/public/generateOTP", json={"mobile": mobile})
+    assert refused.status_code == 429 and set(refused.get_json()) == {"errorCode", "error"}
+    assert (refused.headers["X-RateLimit-Limit"], refused.headers["X-RateLimit-Remaining"]) \
+        == ("2", "0")
+    assert 3590 <= int(refused.headers["Retry-After"]) <= 3600
+    other = client.post("/api/v1/auth/otp", json={"mobile": "9876500002"})
+    assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "1"
