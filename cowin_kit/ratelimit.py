@@ -1,5 +1,18 @@
-"""Rate limits (flask-limiter): in process memory by default, in Redis when
-COWIN_KIT_REDIS_URL is set so that limits hold across workers and pods."""
+"""Rate limits: the one mechanism of every limited route and of partner keys.
+
+Semantics (those of the `limits` library's FixedWindowRateLimiter, which
+tests/test_rate_limits.py checks hit by hit): a limit ``N/period`` allows N requests per
+key in a fixed window that opens with the key's first request and lasts the period. Every
+request is counted, a refused one too; of several limits (``5/hour;20/day``) the request
+is counted in each in turn until one refuses it. A refusal is 429 ``too_many_requests``
+with Retry-After (seconds until the refusing window ends). Routes limited with
+``headers=True`` (OTP, sign-in, verification, the app-wide API_LIMITS_PER_IP) also answer
+X-RateLimit-Limit, -Remaining and -Reset (epoch seconds) and Retry-After on every answer,
+describing the limit closest to being used up (the refusing one on a 429).
+
+Counts live in the app's own store: process memory, or Redis when COWIN_KIT_REDIS_URL is
+set (then shared by every worker and pod using that Redis). Each app has its own store
+and reads its own settings, so apps of one process do not count for each other."""
 
 from __future__ import annotations
 
@@ -8,126 +21,70 @@ import math
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from flask import Flask, Response, current_app, g, request
-from flask.globals import request_ctx
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from limits import parse_many
 
 from cowin_kit.errors import DomainError
 from cowin_kit.i18n import gettext as _
 
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+EXTENSION = "cowin_kit.ratelimit"
 
 
-def init_app(app: Flask) -> None:
-    settings = app.config["COWIN_KIT"]
-    app.config["RATELIMIT_STORAGE_URI"] = settings["REDIS_URL"] or "memory://"
-    app.config["RATELIMIT_STRATEGY"] = "moving-window"
-    if settings["API_LIMITS_PER_IP"]:
-        app.config["RATELIMIT_DEFAULT"] = settings["API_LIMITS_PER_IP"]
-    limiter.init_app(app)
-    if not settings["API_LIMITS_PER_IP"]:
-        # Without a default limit Flask-Limiter's app-wide check finds nothing to count,
-        # yet resolving that cost a fifth of a trivial request's CPU. Routes with their own
-        # limits (OTP, sign-in, verify) are checked by their decorators, not by this hook.
-        app.before_request_funcs[None].remove(limiter._check_request_limit)
-    _run_limiter_hooks_only_when_used(app, limiter)
-    app.after_request(add_retry_after)
+class Limit(NamedTuple):
+    amount: int
+    seconds: int
 
 
-# Where Flask-Limiter (4.x) keeps a request's limit state: its Limiter.context property
-# creates it on the request context at the first check of the request.
-_LIMITER_STATE = "_limiter_request_context"
+@functools.lru_cache(maxsize=256)
+def parse_limits(spec: str) -> tuple[Limit, ...]:
+    """'100/5minute;1000/hour' -> (Limit(100, 300), Limit(1000, 3600)); '' -> no limit."""
+    return tuple(Limit(item.amount, item.get_expiry()) for item in parse_many(spec)) \
+        if spec else ()
 
-
-def _run_limiter_hooks_only_when_used(app: Flask, limiter: Any) -> None:
-    """Flask-Limiter's after-request hook (X-RateLimit-* headers, conditional deductions)
-    and teardown hook (clearing its state) act only on the state its limit checks keep on
-    the request context. On a request no check looked at they did nothing, yet cost about
-    a tenth of a small request's CPU; and that is most requests: only a few routes have
-    Flask-Limiter limits, and unless API_LIMITS_PER_IP sets an app-wide one,
-    cowin_kit.ratelimit removes the check of every request. So they run only when that
-    state exists."""
-
-    def state_kept() -> bool:
-        context = request_ctx._get_current_object()  # type: ignore[attr-defined]
-        return hasattr(context, _LIMITER_STATE)
-
-    def when_used_after(hook: Callable[[Response], Response]) -> Callable[[Response], Response]:
-        @functools.wraps(hook)
-        def after_request(response: Response) -> Response:
-            return hook(response) if state_kept() else response
-        return after_request
-
-    def when_used_teardown(hook: Callable[[BaseException | None], None]) \
-            -> Callable[[BaseException | None], None]:
-        @functools.wraps(hook)
-        def teardown_request(exc: BaseException | None) -> None:
-            if state_kept():
-                hook(exc)
-        return teardown_request
-
-    def owned_by_limiter(hook: Any) -> bool:  # partial(Limiter.__inject_headers, limiter)
-        return getattr(hook, "__self__", None) is limiter or \
-            (isinstance(hook, functools.partial) and limiter in hook.args)
-
-    for hooks, wrap in ((app.after_request_funcs, when_used_after),
-                        (app.teardown_request_funcs, when_used_teardown)):
-        funcs = hooks.get(None, [])
-        funcs[:] = [wrap(hook) if owned_by_limiter(hook) else hook for hook in funcs]
-
-
-def mobile_key() -> str:
-    """Limit key of OTP requests: the number asked for, as sent (normalised digits)."""
-    data = request.get_json(silent=True) or {}
-    digits = "".join(ch for ch in str(data.get("mobile", "")) if ch.isdigit())
-    return "mobile:" + digits[-10:]
-
-
-# --- a lean fixed-window limit for the hottest public routes --------------------------------
-#
-# Flask-Limiter resolves a route's limits, exemptions and key on every request and, with
-# in-memory storage, starts an expiry thread; on a cached availability search that was
-# about 40 % of the request's CPU. Searches need only "at most N per window per client":
-# one counter per (client, window), in process memory or in Redis (shared by all pods).
 
 class RateLimited(DomainError):
     status = 429
     code = "too_many_requests"
 
 
-@functools.lru_cache(maxsize=64)
-def _parse(spec: str) -> tuple[tuple[int, int], ...]:
-    """'100/5minute;1000/hour' -> ((100, 300), (1000, 3600)); empty -> no limit."""
-    return tuple((item.amount, item.get_expiry()) for item in parse_many(spec)) if spec else ()
+# --- the stores: count of a key's current window, and when that window ends -----------------
 
+class MemoryWindows:
+    """Counts in this process's memory (one app's own)."""
 
-class _MemoryWindows:
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, int, int], int] = {}
+        self._windows: dict[tuple[str, int], list[float]] = {}  # -> [count, ends]
         self._lock = threading.Lock()
         self._next_prune = 0.0
 
-    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
-        start = int(now // window)
+    def hit(self, name: str, seconds: int, now: float, timed: bool) -> tuple[int, float]:
         with self._lock:
-            if now >= self._next_prune:  # forget finished windows, at most once a second
-                self._counts = {k: v for k, v in self._counts.items() if k[2] >= int(now // k[1])}
+            if now >= self._next_prune:  # forget ended windows, at most once a second
+                self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
                 self._next_prune = now + 1.0
-            count = self._counts.get((key, window, start), 0) + 1
-            self._counts[(key, window, start)] = count
-        return count, (start + 1) * window - now
+            window = self._windows.get((name, seconds))
+            if window is None or window[1] <= now:
+                window = self._windows[(name, seconds)] = [0, now + seconds]
+            window[0] += 1
+            return int(window[0]), window[1]
+
+    def ends(self, name: str, seconds: int, now: float) -> float:
+        window = self._windows.get((name, seconds))
+        return window[1] if window is not None else now
 
 
-# One round trip per window: INCR, and the key's expiry when it has none (a new window), in
-# a Lua script so that both happen at once. EVAL with the script's text rather than EVALSHA:
-# Redis keeps the compiled script by its hash either way, and a restarted or flushed Redis
-# never answers NOSCRIPT, so there is no second path to keep.
-_HIT_SCRIPT = (b"local n = redis.call('INCR', KEYS[1]) "
-               b"redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX') return n")
+# One round trip per window: INCR and the key's expiry when it has none (a new window, or a
+# key some crash left without one) in one script; the timed one also answers the
+# milliseconds left. EVAL with the script's text rather than EVALSHA: Redis keeps the
+# compiled script by its hash either way, and a restarted or flushed Redis never answers
+# NOSCRIPT.
+_HIT = b"local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX') "
+_HIT_SCRIPT = _HIT + b"return n"
+_TIMED_HIT_SCRIPT = _HIT + b"return {n, redis.call('PTTL', KEYS[1])}"
+
+REDIS_PREFIX = "cowin-kit:limit:"
 
 
 def _bulk(part: bytes) -> bytes:
@@ -135,14 +92,14 @@ def _bulk(part: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(part), part)
 
 
-class _RedisWindows:
-    """The counts in Redis, shared by every worker and pod. A hit is a command packed here
-    and sent on a connection of the thread's own (made from the client's pool settings,
-    with the client's retries): redis-py's pipeline, or even execute_command with a
-    connection checked out of the pool and back (a lock, counters, a poll for stray data
-    each time), cost more CPU than the round trip itself."""
+class RedisWindows:
+    """Counts in Redis under ``cowin-kit:limit:<name>:<seconds>``, shared by every app on
+    that Redis. A hit is a command packed here and sent on a connection of the thread's own
+    (made from the pool's settings, with its retries): redis-py's pipeline, or a connection
+    checked out of the pool and back, cost more CPU than the round trip itself."""
 
     _EVAL_HIT = b"*5\r\n" + _bulk(b"EVAL") + _bulk(_HIT_SCRIPT) + _bulk(b"1")
+    _EVAL_TIMED_HIT = b"*5\r\n" + _bulk(b"EVAL") + _bulk(_TIMED_HIT_SCRIPT) + _bulk(b"1")
 
     def __init__(self, url: str) -> None:
         import redis
@@ -150,11 +107,19 @@ class _RedisWindows:
         self._pool = redis.ConnectionPool.from_url(url)
         self._local = threading.local()
 
-    def hit(self, key: str, window: int, now: float) -> tuple[int, float]:
-        start = int(now // window)
-        name = f"cowin-kit:limit:{key}:{window}:{start}".encode()
-        count = self._call(self._EVAL_HIT + _bulk(name) + _bulk(b"%d" % (window + 1)))
-        return int(count), (start + 1) * window - now
+    def hit(self, name: str, seconds: int, now: float, timed: bool) -> tuple[int, float]:
+        """The count, and when ``timed`` the window's end (else 0: one integer to read is
+        cheaper, and the end is needed only on refusals and on routes with headers)."""
+        key = _bulk(f"{REDIS_PREFIX}{name}:{seconds}".encode()) + _bulk(b"%d" % seconds)
+        if not timed:
+            return int(self._call(self._EVAL_HIT + key)), 0.0
+        count, left_ms = self._call(self._EVAL_TIMED_HIT + key)
+        return int(count), now + int(left_ms) / 1000
+
+    def ends(self, name: str, seconds: int, now: float) -> float:
+        key = f"{REDIS_PREFIX}{name}:{seconds}".encode()
+        left_ms = int(self._call(b"*2\r\n" + _bulk(b"PTTL") + _bulk(key)))
+        return now + max(0, left_ms) / 1000
 
     def _connection(self) -> Any:
         """This thread's connection (made after a fork, never shared between processes)."""
@@ -181,39 +146,150 @@ class _RedisWindows:
             raise
 
 
-def _windows() -> _MemoryWindows | _RedisWindows:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    store = app.extensions.get("cowin_kit.windows")
-    if store is None:
-        url = app.config["COWIN_KIT"]["REDIS_URL"]
-        store = app.extensions["cowin_kit.windows"] = _RedisWindows(url) if url else _MemoryWindows()
-    return store
+class RateLimiter:
+    """One app's limits: its settings and its store."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        url = settings["REDIS_URL"]
+        self.windows: MemoryWindows | RedisWindows = RedisWindows(url) if url else MemoryWindows()
+
+    def limits(self, limits: str) -> tuple[Limit, ...]:
+        """A setting's name (its current value) or limits written out ('30/minute')."""
+        return parse_limits(self.settings.get(limits, limits))
+
+    def hit(self, limits: tuple[Limit, ...], name: str, now: float, timed: bool = True) \
+            -> tuple[bool, Limit, int, float]:
+        """Count one request of ``name`` in each limit in turn until one refuses it:
+        (refused, the refusing limit or else the one closest to being used up, its count,
+        the end of its window: 0 if not ``timed`` and not refused)."""
+        windows, shown = self.windows, None
+        for limit in limits:
+            count, ends = windows.hit(name, limit.seconds, now, timed)
+            if count > limit.amount:
+                if not timed:
+                    ends = windows.ends(name, limit.seconds, now)
+                return True, limit, count, ends
+            if shown is None or limit.amount - count < shown[0].amount - shown[1]:
+                shown = (limit, count, ends)
+        assert shown is not None  # limits is never empty here
+        return (False, *shown)
 
 
-def limited(setting: str, scope: str, key: Callable[[], str] = get_remote_address,
-            methods: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
-    """Refuse a client's request with 429 ``too_many_requests`` (and Retry-After) once it
-    has made the setting's number of requests in the current fixed window. ``methods``:
-    count only these (a page's GET shows the form; its POST does the work)."""
+# --- in requests ---------------------------------------------------------------------------
+
+class _Shown:
+    """The limit an answer's headers describe (``g.rate_limit``)."""
+    __slots__ = ("amount", "remaining", "ends", "retry_after", "headers")
+
+    def __init__(self, amount: int, remaining: int, ends: float, retry_after: int,
+                 headers: bool) -> None:
+        self.amount, self.remaining, self.ends = amount, remaining, ends
+        self.retry_after, self.headers = retry_after, headers
+
+
+def check(limits: str, scope: str, key: str, *, headers: bool = False) -> int | None:
+    """Count this request of ``key`` against ``limits`` (a setting's name, or limits
+    written out); None when allowed, else the seconds until the refusing window ends (the
+    answer then carries Retry-After)."""
+    limiter: RateLimiter = current_app.extensions[EXTENSION]
+    items = limiter.limits(limits)
+    if not items:
+        return None
+    now = time.time()
+    refused, limit, count, ends = limiter.hit(items, f"{scope}:{key}", now, headers)
+    if not (refused or headers):
+        return None  # the hot path (searches, booking): nothing to show
+    shown: _Shown | None = g.get("rate_limit")
+    remaining = max(0, limit.amount - count)
+    if shown is None or refused or remaining < shown.remaining:
+        shown = g.rate_limit = _Shown(limit.amount, remaining, ends,
+                                      max(1, math.ceil(ends - now)),
+                                      headers or (shown is not None and shown.headers))
+    elif headers:
+        shown.headers = True
+    return shown.retry_after if refused else None
+
+
+def refusal(seconds: int) -> RateLimited:
+    return RateLimited(_("Too many requests in a short time. Please wait %(seconds)d seconds "
+                         "and try again.", seconds=seconds))
+
+
+def client_address() -> str:
+    """The client's address (behind TRUSTED_PROXIES: the one they report)."""
+    return request.remote_addr or "127.0.0.1"
+
+
+def mobile_key() -> str:
+    """The mobile number an OTP is asked for (form field or JSON member ``mobile``), as
+    its last 10 digits."""
+    raw = request.form.get("mobile")
+    if raw is None:
+        data = request.get_json(silent=True)
+        raw = data.get("mobile", "") if isinstance(data, dict) else ""
+    digits = "".join(ch for ch in str(raw) if ch.isdigit())
+    return "mobile:" + digits[-10:]
+
+
+def limited(limits: str, scope: str, key: Callable[[], str] = client_address,
+            methods: tuple[str, ...] | None = None,
+            headers: bool = False) -> Callable[[Callable], Callable]:
+    """Refuse a route's request with 429 once its key has used ``limits`` (a setting's
+    name such as SEARCH_LIMITS_PER_IP, or limits written out such as '30/minute').
+    Routes sharing a scope share the counts. ``methods``: count only these (a page's GET
+    shows the form; its POST does the work). ``headers``: X-RateLimit-* on every answer."""
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            limits = _parse(current_app.config["COWIN_KIT"][setting])
-            if limits and (methods is None or request.method in methods):
-                store, who, now = _windows(), f"{scope}:{key()}", time.time()
-                for amount, window in limits:
-                    count, reset_in = store.hit(who, window, now)
-                    if count > amount:
-                        g.retry_after = max(1, math.ceil(reset_in))
-                        raise RateLimited(_("Too many requests in a short time. Please wait "
-                                            "%(seconds)d seconds and try again.",
-                                            seconds=g.retry_after))
+            if methods is None or request.method in methods:
+                wait = check(limits, scope, key(), headers=headers)
+                if wait is not None:
+                    raise refusal(wait)
             return view(*args, **kwargs)
         return wrapper
     return decorator
 
 
-def add_retry_after(response: Response) -> Response:
-    if response.status_code == 429 and "retry_after" in g:
-        response.headers["Retry-After"] = str(g.retry_after)
+def otp_limited(scope: str, methods: tuple[str, ...] | None = None) \
+        -> Callable[[Callable], Callable]:
+    """OTP_LIMITS_PER_NUMBER per mobile number, then OTP_LIMITS_PER_IP per client address,
+    on a route sending OTPs (API and pages, each with its own ``scope``)."""
+    by_number = limited("OTP_LIMITS_PER_NUMBER", f"{scope}-number", mobile_key, methods, True)
+    by_address = limited("OTP_LIMITS_PER_IP", f"{scope}-ip", client_address, methods, True)
+    return lambda view: by_number(by_address(view))
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+def init_app(app: Flask) -> None:
+    settings = app.config["COWIN_KIT"]
+    app.extensions[EXTENSION] = RateLimiter(settings)
+    if settings["API_LIMITS_PER_IP"]:
+        app.before_request(_count_every_request)
+    app.after_request(_add_headers)
+
+
+def _count_every_request() -> None:
+    """API_LIMITS_PER_IP per route and client address, on every route (static files and
+    unknown addresses aside), besides the route's own limits."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint.rpartition(".")[2] == "static":
+        return
+    wait = check("API_LIMITS_PER_IP", f"app:{endpoint}", client_address(), headers=True)
+    if wait is not None:
+        raise refusal(wait)
+
+
+def _add_headers(response: Response) -> Response:
+    shown: _Shown | None = g.get("rate_limit")
+    if shown is not None:
+        headers = response.headers
+        if shown.headers:
+            headers["X-RateLimit-Limit"] = str(shown.amount)
+            headers["X-RateLimit-Remaining"] = str(shown.remaining)
+            headers["X-RateLimit-Reset"] = str(math.ceil(shown.ends))
+            headers["Retry-After"] = str(shown.retry_after)
+        elif response.status_code == 429:
+            headers["Retry-After"] = str(shown.retry_after)
     return response

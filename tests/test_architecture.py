@@ -88,10 +88,7 @@ def test_private_use_detection(source, module, expected):
 
 
 # Being removed (issue 20): each entry is a private name still used across packages.
-KNOWN = {
-    "cowin_kit.web.citizen imports cowin_kit.api.v1._otp_limits_per_ip",
-    "cowin_kit.web.citizen imports cowin_kit.api.v1._otp_limits_per_number",
-} | {f"cowin_kit.vaccination.imports imports cowin_kit.scheduling.imports.{name}" for name in (
+KNOWN = {f"cowin_kit.vaccination.imports imports cowin_kit.scheduling.imports.{name}" for name in (
     "_DATE", "_INT", "_Bulk", "_by_code", "_chunks", "_commit", "_decode", "_fingerprint",
     "_no_progress", "_pack_document", "_Problems", "_read_bytes", "_read_table", "_Row",
     "_tick")}

@@ -1,10 +1,11 @@
-"""What every request passes through (cowin_kit's hooks and Flask-Limiter's), seen from
-outside: the request id, NUL refusal, the partner key check, and the X-RateLimit-* headers
-and Retry-After only where limits apply."""
+"""What every request passes through (cowin_kit's hooks), seen from outside: the request
+id, NUL refusal, the partner key check, and the X-RateLimit-* headers and Retry-After only
+where limits with headers apply."""
 
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 
 import pytest
@@ -18,16 +19,7 @@ from test_rate_limits import make_app  # noqa: F401  (fixture: apps with their o
 LIMIT_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 
 
-_addresses = itertools.count(1)
-
-
-def client_of_its_own(app):
-    """A test client with an address no other test uses: Flask-Limiter's counts (in
-    process memory) are shared by every app of the test run, by client address."""
-    client = app.test_client()
-    number = next(_addresses)
-    client.environ_base["REMOTE_ADDR"] = f"10.77.{number // 250}.{number % 250 + 1}"
-    return client
+_numbers = itertools.count(1)
 
 
 def test_a_made_request_id_is_a_uuid4_echoed_and_unbound_afterwards(make_app):
@@ -100,24 +92,26 @@ def test_an_api_key_matters_only_on_api_paths(make_app):
     assert "X-Request-ID" in refused.headers
 
 
-def test_limit_headers_only_on_routes_flask_limiter_limits(make_app):
-    client = client_of_its_own(make_app(OTP_LIMITS_PER_IP="2/hour",
-                                        OTP_LIMITS_PER_NUMBER="100/hour",
-                                        OTP_RESEND_COOLDOWN_SECONDS=0))
+def test_limit_headers_only_on_routes_limited_with_them(make_app):
+    client = make_app(OTP_LIMITS_PER_IP="2/hour", OTP_LIMITS_PER_NUMBER="100/hour",
+                      OTP_RESEND_COOLDOWN_SECONDS=0).test_client()
     assert not LIMIT_HEADERS & set(client.get("/healthz").headers.keys())
-    answers = [client.post("/api/v1/auth/otp", json={"mobile": f"70000{next(_addresses):05d}"})
+    before = time.time()
+    answers = [client.post("/api/v1/auth/otp", json={"mobile": f"70000{next(_numbers):05d}"})
                for _ in range(3)]
     assert all(LIMIT_HEADERS <= set(answer.headers.keys()) for answer in answers)
+    # the limit closest to being used up: 2 per hour and address (not 100 per number)
+    assert [(answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"])
+            for answer in answers] == [("2", "1"), ("2", "0"), ("2", "0")]
     refused = answers[-1]
-    assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
-    assert int(refused.headers["Retry-After"]) > 0
+    assert refused.status_code == 429 and refused.get_json()["code"] == "too_many_requests"
+    assert 3590 <= int(refused.headers["Retry-After"]) <= 3600
+    assert before + 3590 <= int(refused.headers["X-RateLimit-Reset"]) <= time.time() + 3601
     assert not LIMIT_HEADERS & set(client.get("/healthz").headers.keys())
 
 
 def test_an_app_wide_limit_puts_its_headers_on_every_answer(make_app):
-    # 3/minute as in test_rate_limits.py: the shared Limiter keeps the first default limit
-    # an app of the test run sets.
-    client = client_of_its_own(make_app(API_LIMITS_PER_IP="3/minute"))
+    client = make_app(API_LIMITS_PER_IP="3/minute").test_client()
     answers = [client.get("/healthz") for _ in range(4)]
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
     assert all(LIMIT_HEADERS <= set(answer.headers.keys()) for answer in answers)

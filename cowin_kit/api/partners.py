@@ -7,14 +7,13 @@ header are public or citizen requests and are limited as such."""
 from __future__ import annotations
 
 from flask import Request, g, request
-from limits import parse
 
 from cowin_kit.audit.services import Actor, current_actor, set_actor
 from cowin_kit.db import get_session
 from cowin_kit.identity.models import PartnerApiKey
 from cowin_kit.errors import RuleViolation
 from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limiter
+from cowin_kit import ratelimit
 
 HEADER = "X-Api-Key"
 
@@ -41,15 +40,15 @@ _HEADER_ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 
 def check_api_key(current: Request) -> None:
     """Run for every request by cowin_kit.api. An unknown or revoked key is refused before
-    anything else; a known one spends one call of its own per-minute allowance (shared
-    across processes via the limiter's storage: Redis when configured)."""
+    anything else; a known one spends one call of its own per-minute allowance (counted as
+    every rate limit is, cowin_kit.ratelimit: in Redis when configured)."""
     if _HEADER_ENVIRON_KEY not in current.environ:
         return  # no key: a public or citizen request (current_partner() would say None)
     partner = current_partner()
     if partner is None:
         return
-    allowance = parse(f"{partner.rate_limit_per_minute}/minute")
-    if not limiter.limiter.hit(allowance, "partner", str(partner.id)):
+    if ratelimit.check(f"{partner.rate_limit_per_minute}/minute", "partner",
+                       str(partner.id)) is not None:
         raise PartnerRateLimited(_("This API key has used its calls for this minute."),
                                  code="partner_rate_limited")
 

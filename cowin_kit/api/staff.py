@@ -13,7 +13,7 @@ from cowin_kit.errors import Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import schemas, services
 from cowin_kit.identity.models import RoleGrant, StaffUser
-from cowin_kit.ratelimit import limiter
+from cowin_kit.ratelimit import limited
 from cowin_kit.security import keyring
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
@@ -54,7 +54,7 @@ def _key_json(key) -> dict:
 
 
 @bp.post("/staff/sign-in")
-@limiter.limit("30/minute", scope="staff-sign-in")
+@limited("30/minute", scope="staff-sign-in", headers=True)
 @doc("Sign in as staff", body=schemas.StaffSignInIn, response=schemas.StaffTokenOut,
      tag="staff")
 def sign_in():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, pack, request_locale
@@ -10,25 +10,15 @@ from cowin_kit.validation import load
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.ratelimit import limiter, mobile_key
+from cowin_kit import ratelimit
 from cowin_kit.registration import schemas, services
 from cowin_kit.registration.services import BeneficiaryView
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
-def _otp_limits_per_number() -> str:
-    return current_app.config["COWIN_KIT"]["OTP_LIMITS_PER_NUMBER"]
-
-
-def _otp_limits_per_ip() -> str:
-    return current_app.config["COWIN_KIT"]["OTP_LIMITS_PER_IP"]
-
-
-def otp_limited(view):
-    """Per-number and per-IP hourly/daily limits on sending OTPs."""
-    view = limiter.limit(_otp_limits_per_number, key_func=mobile_key, scope="otp-number")(view)
-    return limiter.limit(_otp_limits_per_ip, scope="otp-ip")(view)
+# OTP_LIMITS_PER_NUMBER and OTP_LIMITS_PER_IP on sending OTPs (v1 and CoWIN v2 together)
+otp_limited = ratelimit.otp_limited("otp")
 
 
 def beneficiary_json(view: BeneficiaryView) -> dict:

@@ -61,7 +61,8 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("OTP_RESEND_COOLDOWN_SECONDS", "int", 60,
             "Minimum time between two OTPs sent to the same number."),
     Setting("OTP_LIMITS_PER_NUMBER", "str", "5/hour;20/day",
-            "OTP requests allowed per mobile number (flask-limiter syntax, `;`-separated)."),
+            "OTP requests allowed per mobile number: limits such as `5/hour` or "
+            "`100/5minute`, `;`-separated (each a fixed window, see docs/api.md)."),
     Setting("OTP_LIMITS_PER_IP", "str", "100/hour;1000/day",
             "OTP requests allowed per client IP address."),
     Setting("TOKEN_TTL_SECONDS", "int", 900, "Lifetime of a citizen's bearer token."),
@@ -83,8 +84,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("SLOT_ALERT_POLL_SECONDS", "int", 60,
             "How often the worker looks for free seats matching slot-alert subscriptions."),
     Setting("API_LIMITS_PER_IP", "str", "",
-            "Default limit on every API call per client IP (e.g. `100/5minute`, as CoWIN's "
-            "public API); empty means none."),
+            "Default limit on the calls of each client IP to each route (API, pages and "
+            "/healthz alike, besides the route's own limits), e.g. `100/5minute` as CoWIN's "
+            "public API; empty means none."),
     Setting("TRUSTED_PROXIES", "int", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the "
             "client IP used in limits and audit)."),

@@ -12,14 +12,14 @@ from flask import Response, current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from cowin_kit.api.v1 import _otp_limits_per_ip, _otp_limits_per_number
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.db import get_session
 from cowin_kit.errors import DomainError, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.ratelimit import limited, limiter
+from cowin_kit import ratelimit
+from cowin_kit.ratelimit import limited
 from cowin_kit.registration import schemas as reg_schemas, services as registration
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling import schemas as sched_schemas, services as scheduling, slip as slips
@@ -52,16 +52,8 @@ def _account() -> CitizenAccount:
     return account
 
 
-def _web_mobile_key() -> str:
-    digits = "".join(ch for ch in request.form.get("mobile", "") if ch.isdigit())
-    return "mobile:" + digits[-10:]
-
-
-def otp_limited(view):
-    """The API's per-number and per-IP limits on sending OTPs, for the sign-in forms."""
-    view = limiter.limit(_otp_limits_per_number, key_func=_web_mobile_key,
-                         scope="web-otp-number", methods=["POST"])(view)
-    return limiter.limit(_otp_limits_per_ip, scope="web-otp-ip", methods=["POST"])(view)
+# The API's per-number and per-IP limits on sending OTPs, for the sign-in forms' posts.
+otp_limited = ratelimit.otp_limited("web-otp", methods=("POST",))
 
 
 def _masked_mobile(mobile: str) -> str:

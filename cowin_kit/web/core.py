@@ -12,7 +12,7 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import DomainError, InvalidInput
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access, services as identity
-from cowin_kit.ratelimit import limiter
+from cowin_kit.ratelimit import limited
 from cowin_kit.web import auth, ui
 
 bp = ui.make_blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -61,7 +61,7 @@ def set_language():
 
 
 @bp.route("/staff/sign-in", methods=["GET", "POST"])
-@limiter.limit("30/minute", scope="web-staff-sign-in", methods=["POST"])
+@limited("30/minute", scope="web-staff-sign-in", methods=("POST",), headers=True)
 def staff_sign_in():
     form = ui.FormState()
     if request.method == "POST":

@@ -17,7 +17,7 @@ from cowin_kit.certificates.verify import VerificationResult, verify
 from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput
 from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limiter
+from cowin_kit.ratelimit import limited
 from cowin_kit.web import core, ui
 
 bp = ui.make_blueprint("verify", __name__)
@@ -125,7 +125,7 @@ def _input() -> str | bytes:
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit("60/minute", scope="web-verify", methods=["POST"])
+@limited("60/minute", scope="web-verify", methods=("POST",), headers=True)
 def verify_page():
     form = ui.FormState()
     result = None
