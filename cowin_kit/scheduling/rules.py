@@ -45,6 +45,19 @@ def split_capacity(total: int, parts: int) -> list[int]:
 
 
 
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _cowin_slot_label(slot: SessionSlot | BookingSlot) -> str:
+    """CoWIN's slot spelling, e.g. 09:00AM-11:00AM."""
+    return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
+
+
 class BookingRefused(ValueError):
     """A booking rule says no; ``code`` is the stable error code."""
 
