@@ -76,10 +76,10 @@ def private_uses(source: str, module: str, is_package: bool = False) -> list[str
 @pytest.mark.parametrize(("source", "module", "expected"), [
     ("from cowin_kit.audit.services import _current_actor", "cowin_kit.api.staff", 1),
     ("from cowin_kit.audit.services import current_actor", "cowin_kit.api.staff", 0),
-    ("from cowin_kit.scheduling import services\nservices._live(1)", "cowin_kit.web.x", 1),
-    ("from cowin_kit.scheduling import services\nservices._live(1)",
-     "cowin_kit.scheduling.booking", 0),
-    ("from .rules import _x", "cowin_kit.scheduling.services", 0),
+    ("from cowin_kit.scheduling import booking\nbooking._live(1)", "cowin_kit.web.x", 1),
+    ("from cowin_kit.scheduling import booking\nbooking._live(1)",
+     "cowin_kit.scheduling.sessions", 0),
+    ("from .rules import _x", "cowin_kit.scheduling.booking", 0),
     ("from cowin_kit.i18n import gettext as _", "cowin_kit.identity.rules", 0),
     ("import cowin_kit.db as db\ndb._engine", "cowin_kit.cli.x", 1),
 ])
@@ -90,10 +90,8 @@ def test_private_use_detection(source, module, expected):
 # Being removed (issue 20): each entry is a private name still used across packages.
 KNOWN = {
     "cowin_kit.api imports cowin_kit.audit.services._current_actor",
-    "cowin_kit.api.admin_scheduling uses cowin_kit.scheduling.services._published_session",
     "cowin_kit.api.partners imports cowin_kit.audit.services._current_actor",
     "cowin_kit.api.staff imports cowin_kit.audit.services._current_actor",
-    "cowin_kit.api.v2_appointments uses cowin_kit.scheduling.services._cowin_slot_label",
     "cowin_kit.api.vaccinator uses cowin_kit.vaccination.services._beneficiary",
     "cowin_kit.api.vaccinator uses cowin_kit.vaccination.services._live_appointment",
     "cowin_kit.web.admin uses cowin_kit.reporting.services._facility_visible",

@@ -16,7 +16,7 @@ from cowin_kit.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
-from cowin_kit.scheduling import schemas, services
+from cowin_kit.scheduling import alerts, schemas, sessions
 from cowin_kit.scheduling.models import (
     SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
 )
@@ -45,7 +45,7 @@ def _facility(code: str) -> Facility:
 
 
 def _managed_session(session_id: str) -> VaccinationSession:
-    vaccination_session = services._published_session(get_session(), session_id)
+    vaccination_session = sessions.published_session(get_session(), session_id)
     _require("session.publish", access.scope_for_facility(get_session(),
                                                           vaccination_session.facility_id))
     return vaccination_session
@@ -74,7 +74,7 @@ def upsert_facility():
     data = load(schemas.FacilityIn())
     session = get_session()
     _require("facility.manage", access.scope_for_location(session, _location_id(data["location"])))
-    facility = services.upsert_facility(
+    facility = sessions.upsert_facility(
         session, code=data["code"], name=data["name"], names=data.get("names"),
         location_code=data["location"], address=data["address"],
         postal_code=data.get("postal_code"), latitude=data.get("lat"),
@@ -94,7 +94,7 @@ def publish_session():
     session = get_session()
     facility = _facility(data["facility"])
     _require("session.publish", access.scope_for_facility(session, facility.id))
-    published = services.publish_session(
+    published = sessions.publish_session(
         session, facility=facility, session_date=data["date"], product_code=data["vaccine"],
         slots=data["slots"], capacity_by_dose={int(k): v for k, v in data["capacity"].items()},
         min_age=data["min_age"], max_age=data.get("max_age"),
@@ -109,7 +109,7 @@ def publish_session():
 def change_capacity(session_id: str):
     data = load(schemas.CapacityIn())
     vaccination_session = _managed_session(session_id)
-    services.change_capacity(get_session(), vaccination_session.id,
+    sessions.change_capacity(get_session(), vaccination_session.id,
                              {int(k): v for k, v in data["capacity"].items()})
     return jsonify(_session_json(vaccination_session))
 
@@ -119,8 +119,8 @@ def change_capacity(session_id: str):
      response=schemas.ManagedSessionOut, auth="staff", tag="facilities")
 def cancel_session(session_id: str):
     vaccination_session = _managed_session(session_id)
-    notices = services.cancel_session(get_session(), pack(), vaccination_session.id)
-    services.send_notices(notices)
+    notices = sessions.cancel_session(get_session(), pack(), vaccination_session.id)
+    sessions.send_notices(notices)
     return jsonify(_session_json(vaccination_session))
 
 
@@ -147,7 +147,7 @@ def list_alerts():
      response=schemas.AlertOut, status=201, auth="citizen", tag="alerts")
 def subscribe():
     data = load(schemas.AlertIn())
-    alert = services.subscribe_slot_alert(
+    alert = alerts.subscribe_slot_alert(
         get_session(), citizen(), age=data["age"], dose=data["dose"],
         location_code=data.get("location"), postal_code=data.get("postal_code"),
         product_code=data.get("vaccine"))
@@ -157,5 +157,5 @@ def subscribe():
 @bp.delete("/alerts/<int:alert_id>")
 @doc("Stop an alert", status=204, auth="citizen", tag="alerts")
 def unsubscribe(alert_id: int):
-    services.unsubscribe_slot_alert(get_session(), citizen(), alert_id)
+    alerts.unsubscribe_slot_alert(get_session(), citizen(), alert_id)
     return "", 204

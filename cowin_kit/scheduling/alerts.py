@@ -1,56 +1,31 @@
-"""Facilities and vaccination sessions: creating and publishing them."""
+"""Slot alerts: a citizen subscribes to a wish (place or postal code, vaccine, age, dose),
+and the worker tells subscribers when seats matching it are free."""
 
 from __future__ import annotations
 
-import json
-import math
-import time as clock
-import uuid
-import weakref
-import zoneinfo
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
-from typing import Any
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import (
-    Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
-    null, select, type_coerce, union_all, update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, plugins
 from cowin_kit.audit import services as audit
-from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
-from cowin_kit.registration.services import TokenHolder, invalid_token
-from cowin_kit.registration.rules import age_on
-from cowin_kit.geography.models import Facility, Location
+from cowin_kit.errors import InvalidInput, NotFound
+from cowin_kit.geography.models import Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.scheduling import rules
-from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
-)
-from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.registration.models import CitizenAccount
+from cowin_kit.scheduling.availability import find_availability
+from cowin_kit.scheduling.booking import local_now
+from cowin_kit.scheduling.models import SlotAlertSubscription
+from cowin_kit.scheduling.sessions import Notice, send_notices
 
-
-
-
-# --- slot alerts --------------------------------------------------------------------------
 
 def subscribe_slot_alert(session: Session, account: CitizenAccount, *, age: int,
                          dose: int = 1, location_code: str | None = None,
                          postal_code: str | None = None,
-                         product_code: str | None = None) -> "SlotAlertSubscription":
-    from cowin_kit.scheduling.models import SlotAlertSubscription
-
+                         product_code: str | None = None) -> SlotAlertSubscription:
     if (location_code is None) == (postal_code is None):
         raise InvalidInput(_("Choose a place or a postal code."), code="invalid_alert")
     location_id = None
@@ -74,8 +49,6 @@ def subscribe_slot_alert(session: Session, account: CitizenAccount, *, age: int,
 
 
 def unsubscribe_slot_alert(session: Session, account: CitizenAccount, subscription_id: int) -> None:
-    from cowin_kit.scheduling.models import SlotAlertSubscription
-
     subscription = session.get(SlotAlertSubscription, subscription_id) \
         if 0 < subscription_id < 2**31 else None
     if subscription is None or subscription.account_id != account.id:
@@ -93,12 +66,11 @@ def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | 
     Run by the worker. Subscriptions are claimed with SKIP LOCKED on PostgreSQL so that
     several workers never tell the same person twice, and subscribers with the same wish
     share one availability search."""
-    from cowin_kit.scheduling.models import SlotAlertSubscription
-
     now = now or datetime.now(timezone.utc)
-    period = timedelta(seconds=period_seconds if period_seconds is not None
-                       else _settings()["SLOT_ALERT_PERIOD_SECONDS"])
-    today = _local_now(pack, now).date()
+    if period_seconds is None:
+        period_seconds = current_app.config["COWIN_KIT"]["SLOT_ALERT_PERIOD_SECONDS"]
+    period = timedelta(seconds=period_seconds)
+    today = local_now(pack, now).date()
     days = [today + timedelta(days=n) for n in range(7)]
     due = list(session.scalars(select(SlotAlertSubscription).where(
         SlotAlertSubscription.active,

@@ -1,54 +1,31 @@
-"""Facilities and vaccination sessions: creating and publishing them."""
+"""Public availability: the published sessions with free seats by place, postal code or
+position (API, pages and slot alerts), centre listings, and locations as paths of places.
+
+The search reads plain rows (Core selects of the columns it shows, no ORM objects and no
+identity map) into the small slotted classes below, which carry the attribute names of
+the models that the API views, the pages and the slot alerts read. An answer of a
+district (about 133 sessions, 400 slots) built ORM objects for about half of its time."""
 
 from __future__ import annotations
 
 import json
 import math
-import time as clock
-import uuid
-import weakref
-import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import (
-    Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
-    null, select, type_coerce, union_all, update,
-)
+from sqlalchemy import String, Text, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, plugins
-from cowin_kit.audit import services as audit
-from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
-from cowin_kit.registration.services import TokenHolder, invalid_token
-from cowin_kit.registration.rules import age_on
+from cowin_kit.errors import NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
-from cowin_kit.scheduling import rules
-from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
-)
 from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
-
-
-
-
-# --- availability -------------------------------------------------------------------------
-#
-# The search reads plain rows (Core selects of the columns it shows, no ORM objects and no
-# identity map) into the small slotted classes below, which carry the attribute names of
-# the models that the API views, the pages and the slot alerts read. An answer of a
-# district (about 133 sessions, 400 slots) built ORM objects for about half of its time.
+from cowin_kit.scheduling.models import SessionDoseCapacity, SessionSlot, VaccinationSession
 
 
 @dataclass(slots=True, eq=False)
@@ -121,7 +98,7 @@ class SessionRow:
 @dataclass(slots=True, eq=False)
 class SlotRow:
     """A session's time slot in a search answer; ``label`` as SessionSlot.label, and
-    ``cowin_label`` as CoWIN spells it (_cowin_slot_label)."""
+    ``cowin_label`` as CoWIN spells it (rules.cowin_slot_label)."""
     id: int
     session_id: str
     starts_at: time

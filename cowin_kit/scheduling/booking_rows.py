@@ -1,46 +1,54 @@
-"""Facilities and vaccination sessions: creating and publishing them."""
+"""The booking's fast path: what book_seats reads and writes, as plain rows, and on
+PostgreSQL through the driver.
+
+It replaces the ORM path (ORM objects loaded, changed and flushed in the session's
+transaction, as reschedule and cancel in booking.py still do): measured per booking,
+loading and flushing ORM objects cost more CPU than the statements themselves. Here the
+booking's statements are SQLAlchemy Core statements on the tables, built once per process
+(_build_statements), read into small slotted classes (BookableSession, MembersRead). On
+PostgreSQL the same statements run through the driver as prepared statements
+(cowin_kit.db.DriverStatement), each member's seats, appointment and audit event are one
+statement (_book_member_statement), a one-member booking runs without a transaction
+(cowin_kit.db.autocommit_connection, see run_booking), and a session's bookable facts are
+kept per process (bookable_session, KEEP_SESSION_SECONDS), the write checking that the
+session is still at the version read.
+
+Held to the ORM path by tests/test_booking.py (the booking's answer against the listing
+and its rows read through the ORM, its audit events against audit.record's, every rule and
+refusal; run on SQLite and on PostgreSQL), tests/test_booking_session_changes.py (kept
+facts against every change staff make; dose and slot seats under concurrency) and
+tests/test_db_pool.py (DriverStatement and autocommit connections)."""
 
 from __future__ import annotations
 
-import json
-import math
 import time as clock
-import uuid
 import weakref
-import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal
-from typing import Any
+from datetime import date, time, timezone
+from typing import Any, Callable, TypeVar
 
-from flask import current_app
 from sqlalchemy import (
-    Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
+    Integer, String, any_, bindparam, cast, exists, func, insert, literal, literal_column,
     null, select, type_coerce, union_all, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, plugins
-from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from cowin_kit.db import DriverStatement, autocommit_connection
+from cowin_kit.errors import Conflict, InvalidInput, NotFound
+from cowin_kit.geography.models import Facility
+from cowin_kit.i18n import gettext as _
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import TokenHolder, invalid_token
-from cowin_kit.registration.rules import age_on
-from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.programme import catalogue
-from cowin_kit.programme.models import VaccineProduct
 
-
+T = TypeVar("T")
 
 
 class FullyBooked(Conflict):
@@ -81,7 +89,7 @@ def _build_statements() -> dict[str, Any]:
         .where(sessions.id == bindparam("session_id"))
         .order_by(slots.starts_at, slots.id, seats.dose_number))
 
-    def members_and_history(named: Any, by_member_ids: bool) -> Any:
+    def members_query(named: Any, by_member_ids: bool) -> Any:
         # the account's members named in the request, their given doses, their live
         # appointments, and the account itself if it still has the mobile the token names
         # (so a booking needs no read of its own for that): one round trip (kind, member
@@ -129,7 +137,7 @@ def _build_statements() -> dict[str, Any]:
                    accounts.mobile == bindparam("account_mobile")))
 
     return {
-        # _claim's conditional UPDATEs (the same SQL as when built per call on the ORM
+        # claim_seats' conditional UPDATEs (the same SQL as when built per call on the ORM
         # classes; as Core statements they cost a third of the CPU)
         "claim_dose": (
             update(SessionDoseCapacity.__table__)
@@ -142,7 +150,7 @@ def _build_statements() -> dict[str, Any]:
             .where(slots.id == bindparam("claim_slot"), slots.booked < slots.capacity)
             .values(booked=slots.booked + 1)),
         "bookable_session": bookable_session,
-        "members_and_history": members_and_history(
+        "members_and_history": members_query(
             members.reference_id.in_(bindparam("reference_ids", expanding=True)),
             by_member_ids=False),
         "insert_appointment": insert(Appointment.__table__),
@@ -150,7 +158,7 @@ def _build_statements() -> dict[str, Any]:
         "doses": doses,
         # PostgreSQL: the booking's three statements, run through the driver (see
         # cowin_kit.db.DriverStatement), the member list as one array parameter
-        "members_and_history_postgresql": DriverStatement(members_and_history(
+        "members_and_history_postgresql": DriverStatement(members_query(
             members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))),
             by_member_ids=True)),
         "bookable_session_postgresql": DriverStatement(bookable_session),
@@ -262,11 +270,11 @@ class BookingSlot:
     starts_at: time
     ends_at: time
     label: str = field(init=False)  # as SessionSlot.label
-    cowin_label: str = field(init=False)  # as _cowin_slot_label
+    cowin_label: str = field(init=False)  # as rules.cowin_slot_label
 
     def __post_init__(self) -> None:
         self.label = f"{self.starts_at:%H:%M}-{self.ends_at:%H:%M}"
-        self.cowin_label = _cowin_slot_label(self)
+        self.cowin_label = rules.cowin_slot_label(self)
 
 
 @dataclass(slots=True, eq=False)
@@ -280,7 +288,7 @@ class BookableSession:
     """A session as a booking reads it, with its facility's code and names, its slots and
     its seats per dose: the attributes of VaccinationSession that the rules read, at
     ``version`` (never changed once read: a process keeps and shares them, see
-    _bookable_session)."""
+    bookable_session)."""
     id: str
     facility_id: int
     session_date: date
@@ -319,7 +327,7 @@ def _rows(connection: Any, name: str, values: dict[str, Any]) -> Any:
 # stampede most bookings are for a few sessions, and a booking that reuses them saves a
 # round trip and a four-table read. Reusing them is safe because the booking's write
 # takes seats only if the session is still at the version read (_book_member_statement);
-# if not, the booking reads the session again and starts over (book_seats). The time
+# if not, the booking reads the session again and starts over (run_booking). The time
 # limit only bounds how long a facility's renamed name may still show in answers.
 
 
@@ -336,9 +344,9 @@ def _kept_sessions(engine: Any) -> dict[str, tuple[float, BookableSession]]:
     return kept
 
 
-def _bookable_session(connection: Any, session_id: str, reuse: bool = False
+def bookable_session(connection: Any, session_id: str, reuse: bool = False
                       ) -> BookableSession:
-    """The session as _published_session finds it, with its facility, slots and seats per
+    """The session as sessions.published_session finds it, with its facility, slots and seats per
     dose, in one round trip of plain rows; with ``reuse``, as this process last read it
     if that was less than KEEP_SESSION_SECONDS ago (no round trip at all)."""
     kept = _kept_sessions(connection.engine)
@@ -347,7 +355,7 @@ def _bookable_session(connection: Any, session_id: str, reuse: bool = False
         if entry is not None and entry[0] > clock.monotonic():
             return entry[1]
     rows = _rows(connection, "bookable_session", {"session_id": str(session_id)}) \
-        if _looks_like_uuid(session_id) else None
+        if rules.looks_like_uuid(session_id) else None
     if not rows:
         raise NotFound(_("No such session."), code="session_not_found")
     first = rows[0]
@@ -372,12 +380,12 @@ def _forget_session(connection: Any, session_id: str) -> None:
     _kept_sessions(connection.engine).pop(session_id, None)
 
 
-class _SessionChanged(Exception):
+class SessionChanged(Exception):
     """The booking's write found the session at another version than the one its rules
     were checked against (changed meanwhile); nothing was written."""
 
 
-def _session_changed(connection: Any, seen: BookableSession) -> bool:
+def session_changed(connection: Any, seen: BookableSession) -> bool:
     """Whether the session is no longer at the version ``seen`` (then forgotten by this
     process): after a booking's write took no seat, to tell a change from a full session."""
     version = _statement("session_version_postgresql").execute(
@@ -390,7 +398,7 @@ def _session_changed(connection: Any, seen: BookableSession) -> bool:
 
 @dataclass(slots=True, eq=False)
 class MembersRead:
-    """What _members_and_history read: the account's members named (ordered by id), the
+    """What members_and_history read: the account's members named (ordered by id), the
     doses given to them, and their live appointments as (member id, dose number)."""
     members: list[BookingMember]
     given: dict[int, list[rules.GivenDose]]
@@ -405,7 +413,7 @@ class MembersRead:
         return self
 
 
-def _members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
+def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
                          reference_ids: list[str]) -> MembersRead:
     """The members named, their doses and live appointments, in one round trip; 401 if
     the account is gone or no longer has the token's mobile (``account`` may be what the
@@ -437,7 +445,7 @@ def _members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
     return MembersRead(members, given, booked)
 
 
-def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
+def history(session: Session, member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
     """The doses given to these members: one round trip for all members."""
     given: dict[int, list[rules.GivenDose]] = {member_id: [] for member_id in member_ids}
     for _kind, member_id, number, code, at in session.execute(_statement("doses"),
@@ -446,7 +454,7 @@ def _history(session: Session, member_ids: list[int]) -> dict[int, list[rules.Gi
     return given
 
 
-def _claim(session: Session, vaccination_session: VaccinationSession | BookableSession,
+def claim_seats(session: Session, vaccination_session: VaccinationSession | BookableSession,
            slot: SessionSlot | BookingSlot, dose_number: int) -> None:
     """Take one seat of the dose and one of the slot, atomically in the database: the
     conditional UPDATE is evaluated on the locked row, so two requests can never both
@@ -463,10 +471,10 @@ def _claim(session: Session, vaccination_session: VaccinationSession | BookableS
     if taken == 1:
         taken = connection.execute(_statement("claim_slot"), {"claim_slot": slot.id}).rowcount
     if taken != 1:
-        raise _fully_booked(session)
+        raise fully_booked(session)
 
 
-def _fully_booked(session: Session) -> FullyBooked:
+def fully_booked(session: Session) -> FullyBooked:
     """The error of a seat not taken, after rolling back the seats taken before it."""
     session.rollback()
     return FullyBooked(_("This session is fully booked. Please choose another one."))
@@ -477,3 +485,58 @@ def _already_booked(session: Session) -> Conflict:
     booked the same dose at the same moment), after rolling back."""
     session.rollback()
     return Conflict(_("An appointment for this dose already exists."), code="already_booked")
+
+
+def write_booking(session: Session, connection: Any, seen: BookableSession,
+                  slot: BookingSlot, appointments: list[dict[str, Any]],
+                  events: list[dict[str, Any]]) -> None:
+    """Take each appointment's seats and write the appointment rows and their audit events
+    (``events``, audit.values), all or nothing: FullyBooked if a seat is gone, Conflict
+    already_booked if the live-appointment index refuses one, SessionChanged (nothing
+    written) if the session is no longer at the version ``seen``. On PostgreSQL one
+    statement per member (_book_member_statement), elsewhere claim_seats and two INSERTs."""
+    try:
+        if connection.dialect.name == "postgresql":
+            statement = _statement("book_member_postgresql")
+            for row, event in zip(appointments, events):
+                values = _book_member_values(row, event, seen.version)
+                if statement.execute(connection, values).fetchone() is None:
+                    if session_changed(connection, seen):
+                        session.rollback()
+                        raise SessionChanged
+                    raise fully_booked(session)
+        else:
+            for row in appointments:
+                claim_seats(session, seen, slot, row["dose_number"])
+            connection.execute(_statement("insert_appointment"), appointments)
+            connection.execute(_statement("insert_audit"), events)
+    except IntegrityError:
+        raise _already_booked(session) from None
+
+
+def run_booking(session: Session, members: int, attempt: Callable[[Any, bool], T]) -> T:
+    """``attempt(connection, reuse_session)``'s result: a booking of ``members`` run on the
+    connection it should use, once more if the session changed meanwhile.
+
+    On PostgreSQL a booking for one member, when ``session`` has no transaction of its own
+    yet (every API request), runs on a pooled connection in autocommit mode, without BEGIN
+    and COMMIT (two round trips less): its one write statement is all or nothing by
+    itself, and the reads before it see what they would see in a transaction at READ
+    COMMITTED, a snapshot per statement; its first try may use the session's facts as
+    this process last read them (``reuse_session``). Otherwise it runs on the session's
+    connection, in its transaction."""
+    bind = session.get_bind()
+    one_statement = (members == 1 and not session.in_transaction()
+                     and bind.dialect.name == "postgresql")
+    for last_try in (False, True):
+        try:
+            if one_statement:
+                with autocommit_connection(bind) as connection:
+                    return attempt(connection, not last_try)
+            return attempt(session.connection(), False)
+        except SessionChanged:
+            # changed since it was read: once more with the session read afresh (changed
+            # again in that moment: its seats are being changed, take it as full)
+            if last_try:
+                raise fully_booked(session) from None
+    raise AssertionError("unreachable: the last try returns or raises")

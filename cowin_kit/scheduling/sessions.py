@@ -1,46 +1,29 @@
-"""Facilities and vaccination sessions: creating and publishing them."""
+"""Facilities and vaccination sessions as staff manage them: upsert a facility, publish a
+session, change its seats, cancel it (its appointments released, the people booked told);
+and the seat and hook bookkeeping that booking shares with these (release_seats,
+queue_cancelled)."""
 
 from __future__ import annotations
 
-import json
-import math
-import time as clock
-import uuid
-import weakref
-import zoneinfo
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, time
 from decimal import Decimal
-from typing import Any
 
-from flask import current_app
-from sqlalchemy import (
-    Integer, String, Text, any_, bindparam, cast, exists, func, insert, literal, literal_column,
-    null, select, type_coerce, union_all, update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, plugins
+from cowin_kit import plugins
 from cowin_kit.audit import services as audit
-from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import DriverStatement, autocommit_connection, new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
-from cowin_kit.registration.services import TokenHolder, invalid_token
-from cowin_kit.registration.rules import age_on
+from cowin_kit.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
+from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
-from cowin_kit.programme import catalogue
-from cowin_kit.programme.models import VaccineProduct
-
-
 
 
 def upsert_facility(session: Session, *, code: str, name: str, location_code: str,
@@ -119,14 +102,17 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
     return vaccination_session
 
 
-def _published_session(session: Session, session_id: str) -> VaccinationSession:
-    found = session.get(VaccinationSession, str(session_id)) if _looks_like_uuid(session_id) else None
+def published_session(session: Session, session_id: str) -> VaccinationSession:
+    """The session ``session_id`` (any status); NotFound if there is none."""
+    found = session.get(VaccinationSession, str(session_id)) \
+        if rules.looks_like_uuid(session_id) else None
     if found is None:
         raise NotFound(_("No such session."), code="session_not_found")
     return found
 
 
-def _release(session: Session, appointment: Appointment) -> None:
+def release_seats(session: Session, appointment: Appointment) -> None:
+    """Give back the dose seat and the slot seat ``appointment`` holds."""
     session.execute(
         update(SessionDoseCapacity)
         .where(SessionDoseCapacity.session_id == appointment.session_id,
@@ -141,7 +127,8 @@ def _release(session: Session, appointment: Appointment) -> None:
         .execution_options(synchronize_session=False))
 
 
-def _queue_cancelled(session: Session, appointments: list[Appointment], reason: str) -> None:
+def queue_cancelled(session: Session, appointments: list[Appointment], reason: str) -> None:
+    """Queue the plugins' appointment_cancelled hook for each of ``appointments``."""
     if not appointments or not plugins.wants("appointment_cancelled"):
         return
     references = dict(session.execute(select(Beneficiary.id, Beneficiary.reference_id).where(
@@ -153,8 +140,6 @@ def _queue_cancelled(session: Session, appointments: list[Appointment], reason: 
                            dose_number=appointment.dose_number,
                            session_id=appointment.session_id, reason=reason)
 
-
-# --- session management -------------------------------------------------------------------
 
 @dataclass
 class Notice:
@@ -175,7 +160,7 @@ def send_notices(notices: list[Notice]) -> None:
 def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[Notice]:
     """Cancel a published session: its appointments are released and the people booked
     are told (the caller sends the returned notices after the commit)."""
-    vaccination_session = _published_session(session, session_id)
+    vaccination_session = published_session(session, session_id)
     if vaccination_session.status == "cancelled":
         return []
     vaccination_session.status = "cancelled"
@@ -186,7 +171,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
         Appointment.session_id == vaccination_session.id, Appointment.status == "booked")
         .with_for_update()))
     for appointment in booked:
-        _release(session, appointment)
+        release_seats(session, appointment)
         appointment.status = "cancelled"
         account = session.get(CitizenAccount, appointment.account_id)
         beneficiary = session.get(Beneficiary, appointment.beneficiary_id)
@@ -196,14 +181,14 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
                                "date": vaccination_session.session_date.isoformat()}))
     audit.record(session, "session.cancel", "vaccination_session", vaccination_session.id,
                  appointments_released=len(booked))
-    _queue_cancelled(session, booked, "session_cancelled")
+    queue_cancelled(session, booked, "session_cancelled")
     session.commit()
     return notices
 
 
 def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[int, int]) -> VaccinationSession:
     """Change a session's seats per dose; never below what is already booked."""
-    vaccination_session = _published_session(session, session_id)
+    vaccination_session = published_session(session, session_id)
     current = {c.dose_number: c for c in session.scalars(
         select(SessionDoseCapacity).where(SessionDoseCapacity.session_id == vaccination_session.id)
         .with_for_update())}
