@@ -1,3 +1,34 @@
+"""CSV import machinery shared by the bulk imports (scheduling.imports: facilities and
+sessions; vaccination.imports: doses), free of their domain rules: reading and decoding a
+file, its header and records, the problems found (``FILE:LINE: column: message``, all
+reported at once as ImportInvalid), a record's cells parsed or refused (Row), and the
+writes of a checked file (commit_import, Bulk: COPY on PostgreSQL, executemany in chunks
+elsewhere), with progress reported now and then."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator, Union
+
+from sqlalchemy import delete, insert, select, text as sql, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cowin_kit.audit import services as audit
+from cowin_kit.audit.models import AuditEvent
+from cowin_kit.config.models import InstalledPack
+from cowin_kit.config.packs import Problem
+from cowin_kit.db import utcnow
+from cowin_kit.errors import Conflict, InvalidInput, NotFound
+from cowin_kit.i18n import gettext as _
+
 Source = Union[str, Path, bytes, IO[bytes], IO[str]]
 Progress = Callable[[str, int, int], None]
 
@@ -6,16 +37,17 @@ COPY_CHUNK = 10_000   # rows per progress step of a COPY (PostgreSQL)
 IN_CHUNK = 1000       # values per IN (...) list
 PROGRESS_EVERY = 2000
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-_INT = re.compile(r"^\d{1,9}$")
+INT_PATTERN = re.compile(r"^\d{1,9}$")
 
 
 # --- results and errors ------------------------------------------------------------------
 
 @dataclass
 class ImportReport:
-    kind: str                # "facilities" or "sessions"
+    """What an import did (or, with ``dry_run``, would do) with a file's rows."""
+    kind: str                # "facilities", "sessions" or "vaccinations"
     file_name: str
     rows: int = 0
     added: int = 0
@@ -49,7 +81,8 @@ class ImportInvalid(InvalidInput):
                 for p in self.problems]
 
 
-class _Problems:
+class Problems:
+    """The problems of one file, each ``FILE:LINE: column: message``."""
     def __init__(self, file_name: str):
         self.file = file_name
         self.items: list[Problem] = []
@@ -65,7 +98,8 @@ class _Problems:
 
 # --- reading the file --------------------------------------------------------------------
 
-def _read_bytes(source: Source) -> bytes | str:
+def read_bytes(source: Source) -> bytes | str:
+    """The file's content, from a path, bytes or an open stream."""
     if isinstance(source, (str, Path)):
         return Path(source).read_bytes()
     if isinstance(source, (bytes, bytearray)):
@@ -73,7 +107,8 @@ def _read_bytes(source: Source) -> bytes | str:
     return source.read()
 
 
-def _decode(data: bytes | str, problems: _Problems) -> str | None:
+def decode(data: bytes | str, problems: Problems) -> str | None:
+    """The text of UTF-8 ``data`` (without a BOM), or None after recording a problem."""
     if isinstance(data, str):
         text = data
     else:
@@ -92,14 +127,15 @@ def _decode(data: bytes | str, problems: _Problems) -> str | None:
 
 
 @dataclass
-class _Table:
+class Table:
+    """A file's header and its records."""
     header: list[str]
     records: Iterator[tuple[int, dict[str, str]]]   # (line, values), read as iterated
     lines: int                                       # lines of the file, for progress
 
 
-def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
-                allowed: Callable[[str], bool]) -> _Table | None:
+def read_table(text: str, problems: Problems, required: tuple[str, ...],
+               allowed: Callable[[str], bool]) -> Table | None:
     """The header, checked now, and the records, read (and their shape checked) one by one
     as they are consumed, so that a large file is never held twice in memory."""
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -139,17 +175,17 @@ def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
             problems.add(reader.line_num, "(row)", _("not valid CSV: %(reason)s",
                                                      reason=str(exc)))
 
-    return _Table(header, records(), max(text.count("\n"), 1))
+    return Table(header, records(), max(text.count("\n"), 1))
 
 
 # --- cell parsers: the value, or None after recording a problem ---------------------------
 
-class _Row:
+class Row:
     """One record being checked; ``bad`` records a problem and marks the row."""
 
     __slots__ = ("line", "values", "problems", "ok")
 
-    def __init__(self, line: int, values: dict[str, str], problems: _Problems):
+    def __init__(self, line: int, values: dict[str, str], problems: Problems):
         self.line, self.values, self.problems, self.ok = line, values, problems, True
 
     def bad(self, column: str, message: str) -> None:
@@ -170,7 +206,7 @@ class _Row:
         value = self.values.get(column, "")
         if not value:
             return default
-        if not _INT.match(value) or not low <= int(value) <= high:
+        if not INT_PATTERN.match(value) or not low <= int(value) <= high:
             self.bad(column, _("must be a whole number from %(low)d to %(high)d",
                                low=low, high=high))
             return None
@@ -195,52 +231,56 @@ class _Row:
         return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
 
 
-def _pack_document(session: Session) -> dict[str, Any]:
+def pack_document(session: Session) -> dict[str, Any]:
+    """The installed pack's document (NotFound if none is installed)."""
     document = session.scalar(select(InstalledPack.document).order_by(InstalledPack.id))
     if document is None:
         raise NotFound(_("No country pack is installed."), code="pack_not_installed")
     return document
 
 
-def _fingerprint(data: bytes | str) -> str:
+def file_fingerprint(data: bytes | str) -> str:
+    """The file's SHA-256, naming the import in its audit events."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
 
 
-def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+def chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``."""
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
 
 
-def _no_progress(_stage: str, _done: int, _total: int) -> None:
-    pass
+def no_progress(_stage: str, _done: int, _total: int) -> None:
+    """The progress callback that reports nothing."""
 
 
-def _tick(progress: Progress, stage: str, done: int, total: int) -> None:
+def tick(progress: Progress, stage: str, done: int, total: int) -> None:
     """Progress now and then; the caller reports the end (done == total) once."""
     if done % PROGRESS_EVERY == 0 and done < total:
         progress(stage, done, total)
 
-def _by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
-             codes: Iterable[str]) -> dict[str, Any]:
+def by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
+            codes: Iterable[str]) -> dict[str, Any]:
+    """The rows of ``columns`` whose ``code_column`` is one of ``codes``, by code."""
     found: dict[str, Any] = {}
     wanted = sorted(set(codes))
-    for chunk in _chunks(wanted, IN_CHUNK):
+    for chunk in chunks(wanted, IN_CHUNK):
         for row in session.execute(select(*columns).where(code_column.in_(chunk))):
             found[row.code] = row
     return found
 
 
-def _commit(session: Session, report: ImportReport, action: str, fingerprint: str,
-            progress: Progress, write: Callable[["_Bulk"], None]) -> ImportReport:
+def commit_import(session: Session, report: ImportReport, action: str, fingerprint: str,
+                  progress: Progress, write: Callable[["Bulk"], None]) -> ImportReport:
     """Write (unless a dry run), audit the import as one event, commit; roll back on any
     failure so that a file is imported whole or not at all."""
     if report.dry_run:
         session.rollback()
         return report
     try:
-        write(_Bulk(session, progress, fingerprint))
+        write(Bulk(session, progress, fingerprint))
         audit.record(session, action, "csv_import", fingerprint,
                      file=report.file_name[-200:], **report.as_dict())
         session.commit()
@@ -260,7 +300,7 @@ def _commit(session: Session, report: ImportReport, action: str, fingerprint: st
 Rows = Iterable[tuple[Any, ...]]
 
 
-class _Bulk:
+class Bulk:
     """Bulk writes inside the session's transaction, rows given as tuples of ``columns``:
     COPY on PostgreSQL (straight into the table, or into a scratch table joined by one
     UPDATE ... FROM), executemany in chunks elsewhere."""
@@ -298,7 +338,7 @@ class _Bulk:
 
     def insert(self, model: Any, columns: tuple[str, ...], rows: Rows,
                count: bool = True) -> None:
-        for chunk in _chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
+        for chunk in chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
             if self.postgres:
                 self._copy(self.quote(model.__table__.name), columns, chunk)
             else:
@@ -312,7 +352,7 @@ class _Bulk:
             return
         table = model.__table__
         if not self.postgres:
-            for chunk in _chunks(rows):
+            for chunk in chunks(rows):
                 self.session.execute(update(model), [dict(zip(columns, row)) for row in chunk])
                 self._advance(len(chunk))
             return
@@ -322,7 +362,7 @@ class _Bulk:
         self.session.execute(sql(
             f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT "
             f"{', '.join(q(c) for c in columns)} FROM {q(table.name)} WITH NO DATA"))
-        for chunk in _chunks(rows, COPY_CHUNK):
+        for chunk in chunks(rows, COPY_CHUNK):
             self._copy(scratch, columns, chunk)
             self._advance(len(chunk))
         self.session.execute(sql(
@@ -334,13 +374,13 @@ class _Bulk:
 
     def next_version(self, model: Any, ids: list[Any]) -> None:
         """version + 1 on these rows (their bookable facts changed)."""
-        for chunk in _chunks(ids, IN_CHUNK):
+        for chunk in chunks(ids, IN_CHUNK):
             self.session.execute(update(model).where(model.id.in_(chunk))
                                  .values(version=model.version + 1)
                                  .execution_options(synchronize_session=False))
 
     def delete(self, model: Any, ids: list[Any]) -> None:
-        for chunk in _chunks(ids, IN_CHUNK):
+        for chunk in chunks(ids, IN_CHUNK):
             self.session.execute(delete(model).where(model.id.in_(chunk))
                                  .execution_options(synchronize_session=False))
             self._advance(len(chunk))

@@ -5,7 +5,9 @@ Each file is all-or-nothing: every row is checked first and every bad row is rep
 ``Problem`` (``FILE:LINE: column: message``, as pack validation reports); if there is any,
 ``ImportInvalid`` is raised and nothing is written. Re-running a file is idempotent:
 facilities are matched by ``code`` and sessions by facility, date and vaccine, and updated
-in place (rows that would change nothing are counted as unchanged and not written).
+in place (rows that would change nothing are counted as unchanged and not written). The
+reading, checking and bulk-writing machinery is cowin_kit/csvimport.py; this module holds
+the facility and session rules.
 
 Performance: the lookups (locations, facilities, vaccines, existing sessions with their
 seats and slots) are loaded once per file, a few queries per thousand facilities, and the
@@ -26,28 +28,24 @@ with booked seats cannot be removed. A cancelled session stays cancelled.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Union
+from typing import Any
 
-from sqlalchemy import delete, insert, select, text as sql, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.audit import services as audit
-from cowin_kit.audit.models import AuditEvent
-from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
+from cowin_kit.csvimport import (
+    DATE_PATTERN, IN_CHUNK, Bulk, ImportInvalid, ImportReport, Problems, Progress, Row,
+    Source, by_code, chunks, commit_import, decode, file_fingerprint, no_progress,
+    pack_document, read_bytes, read_table, tick,
+)
 from cowin_kit.db import new_uuid, utcnow
-from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cowin_kit.errors import Forbidden
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
@@ -134,19 +132,19 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
     by ``code``; commits on success, raises ``ImportInvalid`` with every problem and writes
     nothing otherwise. With an ``actor``, every row must be within their
     ``facility.manage`` scope. ``dry_run`` checks and counts but writes nothing."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     scopes = _Scopes(session, actor, "facility.manage")
-    problems = _Problems(file_name)
-    data = _read_bytes(path_or_stream)
-    fingerprint = _fingerprint(data)
-    text = _decode(data, problems)
+    problems = Problems(file_name)
+    data = read_bytes(path_or_stream)
+    fingerprint = file_fingerprint(data)
+    text = decode(data, problems)
     del data
     problems.raise_if_any()
-    document = _pack_document(session)
+    document = pack_document(session)
     other_locales = [loc for loc in document["locales"] if loc != document["default_locale"]]
     name_columns = {f"name_{loc}": loc for loc in other_locales}
     known = set(FACILITY_REQUIRED) | set(FACILITY_OPTIONAL) | set(name_columns)
-    table = _read_table(text, problems, FACILITY_REQUIRED, known.__contains__)
+    table = read_table(text, problems, FACILITY_REQUIRED, known.__contains__)
     if table is None:
         problems.raise_if_any()
     header = set(table.header)
@@ -159,18 +157,18 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
     records = list(table.records)  # facilities are few: read them all to look them up at once
 
     locations = dict(session.execute(select(Location.code, Location.id)).all())
-    existing = _by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
-                                  Facility.location_id, Facility.address, Facility.postal_code,
-                                  Facility.latitude, Facility.longitude, Facility.facility_type,
-                                  Facility.fee_type, Facility.opens_at, Facility.closes_at),
-                        Facility.code, (values.get("code", "") for _l, values in records))
+    existing = by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
+                                 Facility.location_id, Facility.address, Facility.postal_code,
+                                 Facility.latitude, Facility.longitude, Facility.facility_type,
+                                 Facility.fee_type, Facility.opens_at, Facility.closes_at),
+                       Facility.code, (values.get("code", "") for _l, values in records))
 
     report = ImportReport("facilities", file_name, rows=len(records), dry_run=dry_run)
     parsed: list[_FacilityRow] = []
     first_line: dict[str, int] = {}
     for index, (line, values) in enumerate(records, 1):
-        _tick(progress, "checking", index, len(records))
-        row = _Row(line, values, problems)
+        tick(progress, "checking", index, len(records))
+        row = Row(line, values, problems)
         item = _check_facility(row, header, name_columns, locations, postal_re)
         if item is None:
             continue
@@ -226,22 +224,22 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
             report.unchanged += 1
     report.added, report.updated = len(inserts), len(updates)
 
-    def write(bulk: _Bulk) -> None:
+    def write(bulk: Bulk) -> None:
         bulk.expect(len(inserts) + len(updates))
         bulk.insert(Facility, insert_columns, inserts)
         bulk.update(Facility, update_columns, updates)
         new_codes = [row[0] for row in inserts]
-        added = _by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
+        added = by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
         bulk.audit("facility.create", "facility",
                    ((added[code].id, {"code": code}) for code in new_codes))
         codes = {row.id: code for code, row in existing.items()}
         bulk.audit("facility.update", "facility",
                    ((row[0], {"code": codes[row[0]]}) for row in updates))
 
-    return _commit(session, report, "facility.import", fingerprint, progress, write)
+    return commit_import(session, report, "facility.import", fingerprint, progress, write)
 
 
-def _check_facility(row: _Row, header: set[str], name_columns: dict[str, str],
+def _check_facility(row: Row, header: set[str], name_columns: dict[str, str],
                     locations: dict[str, int], postal_re: re.Pattern[str] | None
                     ) -> _FacilityRow | None:
     code = row.text("code", 64, required=True)
@@ -347,15 +345,15 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
     with every problem and writes nothing otherwise. With an ``actor``, every row's
     facility must be within their ``session.publish`` scope. ``dry_run`` checks and counts
     but writes nothing; ``today`` defaults to the date in the pack's timezone."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     scopes = _Scopes(session, actor, "session.publish")
-    problems = _Problems(file_name)
-    data = _read_bytes(path_or_stream)
-    fingerprint = _fingerprint(data)
-    text = _decode(data, problems)
+    problems = Problems(file_name)
+    data = read_bytes(path_or_stream)
+    fingerprint = file_fingerprint(data)
+    text = decode(data, problems)
     del data
     problems.raise_if_any()
-    document = _pack_document(session)
+    document = pack_document(session)
     known = set(SESSION_REQUIRED) | set(SESSION_OPTIONAL)
 
     def allowed(column: str) -> bool:
@@ -364,7 +362,7 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
             return 1 <= int(match.group(1)) <= MAX_DOSE_COLUMN
         return column in known
 
-    table = _read_table(text, problems, SESSION_REQUIRED, allowed)
+    table = read_table(text, problems, SESSION_REQUIRED, allowed)
     if table is None:
         problems.raise_if_any()
     dose_columns = sorted((int(m.group(1)), column) for column in table.header
@@ -386,8 +384,8 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
     first_line: dict[tuple[int, date, int], int] = {}
     for line, values in table.records:
         report.rows += 1
-        _tick(progress, "checking", min(line, table.lines), table.lines)
-        row = _Row(line, values, problems)
+        tick(progress, "checking", min(line, table.lines), table.lines)
+        row = Row(line, values, problems)
         item = _check_session(row, facilities, products, doses_allowed, dose_columns,
                               slot_memo, today)
         if item is None:
@@ -427,10 +425,10 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
         else:
             report.unchanged += 1
     report.added = len(writes.sessions)
-    return _commit(session, report, "session.import", fingerprint, progress, writes.run)
+    return commit_import(session, report, "session.import", fingerprint, progress, writes.run)
 
 
-def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, int],
+def _check_session(row: Row, facilities: dict[str, Any], products: dict[str, int],
                    doses_allowed: dict[str, set[int]], dose_columns: list[tuple[int, str]],
                    slot_memo: dict[str, Any], today: date) -> _SessionRow | None:
     values = row.values
@@ -446,7 +444,7 @@ def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, in
         row.bad("date", _("must not be empty"))
     else:
         try:
-            day = date.fromisoformat(day_text) if _DATE.match(day_text) else None
+            day = date.fromisoformat(day_text) if DATE_PATTERN.match(day_text) else None
         except ValueError:
             day = None
         if day is None:
@@ -516,7 +514,7 @@ def _existing_sessions(session: Session, rows: list[_SessionRow]
     facility_ids = sorted({r.facility_id for r in rows})
     VS = VaccinationSession
     connection = session.connection()  # plain rows: no ORM bookkeeping for 100,000s
-    for chunk in _chunks(facility_ids, IN_CHUNK):
+    for chunk in chunks(facility_ids, IN_CHUNK):
         where = (VS.facility_id.in_(chunk), VS.session_date >= first, VS.session_date <= last)
         for session_id, facility_id, day, product_id, min_age, max_age, fee in \
                 connection.execute(select(VS.id, VS.facility_id, VS.session_date, VS.product_id,
@@ -560,7 +558,7 @@ class _Plan:
                     or self.slot_updates or self.slot_inserts or self.slot_removals)
 
 
-def _plan_session(item: _SessionRow, current: _Existing, problems: _Problems) -> _Plan | None:
+def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> _Plan | None:
     """The changes a row makes to its existing session, or None after recording why it
     cannot make them (seats below what is booked, a booked slot removed)."""
     ok = True
@@ -611,7 +609,7 @@ def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
     appointment still names one: that slot stays, with no seats."""
     candidates = [slot_id for plan in plans for slot_id, _capacity in plan.slot_removals]
     referenced: set[int] = set()
-    for chunk in _chunks(candidates, IN_CHUNK):
+    for chunk in chunks(candidates, IN_CHUNK):
         referenced.update(session.scalars(select(Appointment.slot_id).distinct()
                                           .where(Appointment.slot_id.in_(chunk))))
     if not referenced:
@@ -678,7 +676,7 @@ class _Writes:
         self.slots += plan.slot_inserts
         self.slot_removals += [slot_id for slot_id, _capacity in plan.slot_removals]
 
-    def run(self, bulk: _Bulk) -> None:
+    def run(self, bulk: Bulk) -> None:
         bulk.expect(len(self.sessions) + len(self.session_updates) + len(self.capacities)
                     + len(self.capacity_updates) + len(self.slots) + len(self.slot_updates)
                     + len(self.slot_removals))
