@@ -49,7 +49,7 @@ def publish(instance: BenchInstance, facilities: int, districts: int, days: int
     from sqlalchemy import text
 
     from cowin_kit.db import get_session
-    from cowin_kit.scheduling.services import publish_session, upsert_facility
+    from cowin_kit.scheduling.sessions import publish_session, upsert_facility
 
     with InProcessApp(instance):
         session = get_session()

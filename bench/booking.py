@@ -62,7 +62,7 @@ def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int
     from cowin_kit.db import get_session
     from cowin_kit.registration.models import CitizenAccount
     from cowin_kit.registration.services import add_beneficiary
-    from cowin_kit.scheduling.services import publish_session, upsert_facility
+    from cowin_kit.scheduling.sessions import publish_session, upsert_facility
     from cowin_kit.security import keyring
     from registration import aadhaar_numbers
 
@@ -131,7 +131,7 @@ def add_history(session, district: str, day, count: int, params: dict) -> None:
     by prepared statements for the whole run, that read every live appointment per booking."""
     from sqlalchemy import text
 
-    from cowin_kit.scheduling.services import publish_session, upsert_facility
+    from cowin_kit.scheduling.sessions import publish_session, upsert_facility
 
     facility = upsert_facility(session, code="BOOKHIST", name="History Centre",
                                location_code=district, postal_code="110001")

@@ -59,7 +59,7 @@ def set_up(instance: BenchInstance, doses: int) -> list[str]:
     from cowin_kit.identity import services as identity
     from cowin_kit.registration import services as registration
     from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.scheduling import services as scheduling
+    from cowin_kit.scheduling import sessions
     from stdnum import verhoeff
 
     with InProcessApp(instance):
@@ -69,7 +69,7 @@ def set_up(instance: BenchInstance, doses: int) -> list[str]:
         with get_database().session() as session:
             district = session.scalars(select(Location).where(Location.level == 2)
                                        .order_by(Location.code)).first()
-            scheduling.upsert_facility(session, code=FACILITY, name="Bench PHC",
+            sessions.upsert_facility(session, code=FACILITY, name="Bench PHC",
                                        location_code=district.code, fee_type="Free")
             user = identity.create_staff_user(session, VACCINATOR, "correct horse battery")
             session.commit()

@@ -13,7 +13,7 @@ from cowin_kit.geography.models import Location
 from cowin_kit.identity import access, rules, services as identity
 from cowin_kit.identity.access import ACTIONS, COUNTRY, Scope
 from cowin_kit.identity.models import RoleGrant, StaffUser
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 
 # The places of the matrix (India pack codes). The grants sit in New Delhi district
 # (IN-DL-ND) of the state of Delhi (IN-DL) and on facility F-ND-1 there.
@@ -132,7 +132,7 @@ def _location_id(session, code: str) -> int:
 @pytest.fixture
 def world(db_session, india_pack) -> World:
     install_pack(db_session, india_pack)
-    facilities = {code: scheduling.upsert_facility(db_session, code=code, name=code,
+    facilities = {code: sessions.upsert_facility(db_session, code=code, name=code,
                                                    location_code=district)
                   for code, district in FACILITIES.items()}
     db_session.commit()

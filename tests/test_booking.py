@@ -16,7 +16,7 @@ from cowin_kit.errors import RuleViolation
 from cowin_kit.geography.models import Location
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import booking as bookings, booking_rows, sessions
 from cowin_kit.scheduling.models import Appointment, SessionDoseCapacity, SessionSlot
 from cowin_kit.security import keyring
 from cowin_kit.programme.models import VaccineProduct
@@ -38,10 +38,10 @@ def publish(app, *, days_ahead=3, product="COVISHIELD", capacity=None, code="F-T
             min_age=18, slots="09:00-11:00;11:00-13:00", postal="695001"):
     with app.app_context(), get_database(app).session() as session:
         district = _district(session)
-        facility = scheduling.upsert_facility(
+        facility = sessions.upsert_facility(
             session, code=code, name="Medical College PHC", location_code=district.code,
             postal_code=postal, latitude=8.5241, longitude=76.9366, fee_type="Free")
-        vaccination_session = scheduling.publish_session(
+        vaccination_session = sessions.publish_session(
             session, facility=facility, session_date=today() + timedelta(days=days_ahead),
             product_code=product, slots=slots, capacity_by_dose=capacity or {1: 10, 2: 10},
             min_age=min_age)
@@ -147,7 +147,7 @@ def test_the_booking_answer_is_the_listing_s_and_each_appointment_is_audited(reg
     every appointment has its appointment.book audit event, by the citizen."""
     session_id = publish(reg_app, days_ahead=5)
     with reg_app.app_context(), get_database(reg_app).session() as session:
-        scheduling.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
+        sessions.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
                                    location_code="IN-KL-TVM", postal_code="695001",
                                    names={"hi": "मेडिकल कॉलेज पीएचसी"})
         session.commit()
@@ -200,7 +200,7 @@ def test_a_member_already_booked_is_told_so_even_when_the_session_is_full(reg_ap
         from cowin_kit.config.runtime import active_pack
 
         account = session.scalars(select(CitizenAccount)).one()
-        booked = scheduling.book(session, active_pack(), account, session_id=session_id,
+        booked = bookings.book(session, active_pack(), account, session_id=session_id,
                                  slot="09:00AM-11:00AM", reference_ids=[ref])
         stored = session.get(Appointment, booked[0].id)
         assert (stored.booking_id, stored.dose_number, stored.slot_id, stored.status) == (
@@ -223,14 +223,14 @@ def test_a_second_live_appointment_refused_by_the_index_gives_its_seats_back(reg
     request = {"session_id": session_id, "slot": "09:00-11:00", "beneficiaries": [ref]}
     assert client.post("/api/v1/appointments", headers=auth(token),
                        json=request).status_code == 201
-    read = scheduling._members_and_history
+    read = booking_rows.members_and_history
 
     def without_live_appointments(*args):
         found = read(*args)
         found.live = set()
         return found
 
-    monkeypatch.setattr(scheduling, "_members_and_history", without_live_appointments)
+    monkeypatch.setattr(booking_rows, "members_and_history", without_live_appointments)
     again = client.post("/api/v1/appointments", headers=auth(token), json=request)
     assert again.status_code == 409 and again.get_json()["code"] == "already_booked"
     assert booked_counts(reg_app, session_id) == ({1: 1}, 1, 1)
@@ -315,10 +315,10 @@ def test_same_day_cutoff(reg_app):
 
         account = session.scalars(select(CitizenAccount)).one()
         with pytest.raises(RuleViolation) as refused:
-            scheduling.book(session, active_pack(), account, session_id=session_id,
+            bookings.book(session, active_pack(), account, session_id=session_id,
                             slot="09:00-11:00", reference_ids=[ref], now=late)
         assert refused.value.code == "same_day_cutoff"
-        booked = scheduling.book(session, active_pack(), account, session_id=session_id,
+        booked = bookings.book(session, active_pack(), account, session_id=session_id,
                                  slot="09:00-11:00", reference_ids=[ref], now=early)
         assert len(booked) == 1
 
@@ -368,7 +368,7 @@ def test_rescheduling_on_the_day_is_refused(reg_app):
 
         account = session.scalars(select(CitizenAccount)).one()
         with pytest.raises(RuleViolation) as refused:
-            scheduling.reschedule(session, active_pack(), account, booking_id=booking,
+            bookings.reschedule(session, active_pack(), account, booking_id=booking,
                                   session_id=other, slot="09:00-11:00", now=tomorrow)
         assert refused.value.code == "reschedule_too_late"
 

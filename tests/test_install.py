@@ -9,7 +9,7 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.geography.models import Location, PostalCode
 from cowin_kit.identity.models import IdDocumentType
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 from conftest import EXAMPLES
@@ -69,7 +69,7 @@ def test_unused_locations_are_deleted_but_referenced_ones_refused(db_session, tm
                                   .order_by(Location.code)).first()
     other = db_session.scalars(select(Location).where(Location.level == 2)
                                .order_by(Location.code.desc())).first()
-    scheduling.upsert_facility(db_session, code="F1", name="PHC", location_code=district.code)
+    sessions.upsert_facility(db_session, code="F1", name="PHC", location_code=district.code)
     db_session.commit()
     total = _count(db_session, Location)
 
@@ -96,9 +96,9 @@ def test_products_used_by_sessions_are_not_deleted(db_session, tmp_path):
     shutil.copytree(EXAMPLES / "in", target)
     install_pack(db_session, load_pack(target))
     district = db_session.scalars(select(Location).where(Location.level == 2)).first()
-    facility = scheduling.upsert_facility(db_session, code="F1", name="PHC",
+    facility = sessions.upsert_facility(db_session, code="F1", name="PHC",
                                           location_code=district.code)
-    scheduling.publish_session(db_session, facility=facility, session_date=date(2030, 1, 1),
+    sessions.publish_session(db_session, facility=facility, session_date=date(2030, 1, 1),
                                product_code="COVAXIN", slots="09:00-12:00",
                                capacity_by_dose={1: 10})
     db_session.commit()

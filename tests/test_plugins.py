@@ -281,10 +281,10 @@ def test_booking_and_cancelling_fire_once_per_person(site, make_app):
         "booking_id": booking_id, "reference_id": refs[1], "dose_number": 1,
         "session_id": session_id, "reason": "citizen"}]
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.scheduling import services as scheduling
+    from cowin_kit.scheduling import sessions
 
     with app.app_context(), get_database(app).session() as session:
-        scheduling.cancel_session(session, active_pack(), session_id)
+        sessions.cancel_session(session, active_pack(), session_id)
     last = module_of(recorder).CALLS[-1]
     assert last[1] == "appointment_cancelled"
     assert (last[2]["reference_id"], last[2]["reason"]) == (refs[0], "session_cancelled")

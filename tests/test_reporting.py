@@ -14,7 +14,7 @@ from cowin_kit.db import get_database
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting import rules
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 from cowin_kit.programme.models import VaccineProduct
 from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
 from test_vaccinator_api import staff_token
@@ -23,7 +23,7 @@ NOW = datetime.now(timezone.utc)
 
 
 def _facility(session, code, district):
-    return scheduling.upsert_facility(session, code=code, name=f"PHC {code}",
+    return sessions.upsert_facility(session, code=code, name=f"PHC {code}",
                                       location_code=district, fee_type="Free")
 
 

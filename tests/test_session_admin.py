@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import alerts
 from cowin_kit.worker import Worker
 from test_booking import add_members, booked_counts, publish, today
 from test_openapi import national_admin_token
@@ -101,12 +101,12 @@ def test_slot_alerts_oldest_first_once_per_period(reg_app):
         from cowin_kit.config.runtime import active_pack
 
         now = datetime.now(timezone.utc)
-        assert scheduling.dispatch_slot_alerts(session, active_pack(), now=now) == 2
+        assert alerts.dispatch_slot_alerts(session, active_pack(), now=now) == 2
         told = [m["to"] for m in messages(reg_app, "slot_alert")]
         assert told == ["+919876543210", "+919123456789"]  # oldest subscription first
-        assert scheduling.dispatch_slot_alerts(session, active_pack(), now=now) == 0
+        assert alerts.dispatch_slot_alerts(session, active_pack(), now=now) == 0
         later = now + timedelta(hours=7)
-        assert scheduling.dispatch_slot_alerts(session, active_pack(), now=later, limit=1) == 1
+        assert alerts.dispatch_slot_alerts(session, active_pack(), now=later, limit=1) == 1
     alert_id = client.get("/api/v1/alerts", headers=auth(tokens[1])).get_json()["alerts"][0]["id"]
     assert client.delete(f"/api/v1/alerts/{alert_id}", headers=auth(tokens[1])).status_code == 204
     assert client.get("/api/v1/alerts", headers=auth(tokens[1])).get_json() == {"alerts": []}

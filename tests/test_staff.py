@@ -14,7 +14,7 @@ from cowin_kit.provision.installer import install_pack
 from cowin_kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 
 from conftest import BACKENDS
 
@@ -157,7 +157,7 @@ def test_lockout_is_audited(db_session, staff):
 
 def test_grants_are_revoked_on_their_exact_scope(db_session, india_pack, staff):
     install_pack(db_session, india_pack)
-    scheduling.upsert_facility(db_session, code="F1", name="PHC", location_code="IN-DL-ND")
+    sessions.upsert_facility(db_session, code="F1", name="PHC", location_code="IN-DL-ND")
     identity.grant_role(db_session, staff, "district_admin", location_code="IN-DL-ND")
     identity.grant_role(db_session, staff, "vaccinator", facility_code="F1")
     with pytest.raises(Conflict):

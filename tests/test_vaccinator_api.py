@@ -44,7 +44,7 @@ def _booked_for_today(reg_app, client, username):
     the morning, before the same-day cut-off): (vaccinator token, citizen token, ref)."""
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.scheduling import services as scheduling
+    from cowin_kit.scheduling import booking as bookings
 
     session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
     vaccinator = staff_token(reg_app, client, username, "vaccinator", facility_code="F-TVM-1")
@@ -52,7 +52,7 @@ def _booked_for_today(reg_app, client, username):
     (ref,) = add_members(reg_app, client, citizen, 1)
     with reg_app.test_request_context(), get_database(reg_app).session() as session:
         account = session.scalars(select(CitizenAccount)).one()
-        scheduling.book(session, active_pack(), account, session_id=session_id,
+        bookings.book(session, active_pack(), account, session_id=session_id,
                         slot="00:00-23:59", reference_ids=[ref],
                         now=datetime.now(timezone.utc).replace(hour=3, minute=0))
     return vaccinator, citizen, ref

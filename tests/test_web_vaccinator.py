@@ -14,7 +14,7 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.registration.models import CitizenAccount, Dose
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import booking as bookings
 from cowin_kit.scheduling.models import Appointment
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from test_booking import IST, add_members, publish
@@ -50,7 +50,7 @@ def booked_person(app, client):
     with app.test_request_context(), get_database(app).session() as session:
         account = session.scalars(select(CitizenAccount)).one()
         morning = datetime.now(timezone.utc).replace(hour=3, minute=0)
-        scheduling.book(session, active_pack(), account, session_id=session_id,
+        bookings.book(session, active_pack(), account, session_id=session_id,
                         slot="00:00-23:59", reference_ids=[ref], now=morning)
     return citizen, ref
 

@@ -13,7 +13,7 @@ from cowin_kit.api.staff import staff
 from cowin_kit.apidoc import doc
 from cowin_kit.db import get_session
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.scheduling import admin, schemas, services
+from cowin_kit.scheduling import admin, alerts, schemas
 from cowin_kit.scheduling.models import (
     SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
 )
@@ -109,7 +109,7 @@ def list_alerts():
      response=schemas.AlertOut, status=201, auth="citizen", tag="alerts")
 def subscribe():
     data = load(schemas.AlertIn())
-    alert = services.subscribe_slot_alert(
+    alert = alerts.subscribe_slot_alert(
         get_session(), citizen(), age=data["age"], dose=data["dose"],
         location_code=data.get("location"), postal_code=data.get("postal_code"),
         product_code=data.get("vaccine"))
@@ -119,5 +119,5 @@ def subscribe():
 @bp.delete("/alerts/<int:alert_id>")
 @doc("Stop an alert", status=204, auth="citizen", tag="alerts")
 def unsubscribe(alert_id: int):
-    services.unsubscribe_slot_alert(get_session(), citizen(), alert_id)
+    alerts.unsubscribe_slot_alert(get_session(), citizen(), alert_id)
     return "", 204

@@ -12,7 +12,7 @@ from cowin_kit.cache import cached_response
 from cowin_kit.db import get_session
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling import schemas, services
+from cowin_kit.scheduling import availability, booking as bookings, schemas
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
 from cowin_kit.geography.models import Facility
 
@@ -39,7 +39,7 @@ def booking_limited(view):
     return limited("BOOKING_LIMITS_PER_ACCOUNT", scope="booking", key=account_key)(view)
 
 
-def centre_json(centre: services.CentreAvailability, locale: str) -> dict:
+def centre_json(centre: availability.CentreAvailability, locale: str) -> dict:
     facility = centre.facility
     return {
         "facility_code": facility.code,
@@ -70,7 +70,7 @@ def centre_json(centre: services.CentreAvailability, locale: str) -> dict:
 def search():
     query = load(AVAILABILITY_QUERY, request.args.to_dict())
     locale = request_locale()
-    body = {"centres": [centre_json(c, locale) for c in services.search(get_session(), query)]}
+    body = {"centres": [centre_json(c, locale) for c in availability.search(get_session(), query)]}
     return jsonify(AVAILABILITY_OUT.dump(body))
 
 
@@ -98,7 +98,7 @@ def _booking_json(appointments: list[Appointment]) -> dict:
         "appointments": [appointment_json(a) for a in appointments]})
 
 
-def _booked_json(booking: services.Booking) -> dict:
+def _booked_json(booking: bookings.Booking) -> dict:
     """_booking_json of a new booking, from the rows book_seats read and wrote (the
     appointment_json of each appointment, without reading them again)."""
     session, slot = booking.session, booking.slot
@@ -125,7 +125,7 @@ def _booked_json(booking: services.Booking) -> dict:
 def list_appointments():
     account = citizen()
     ids = [b.id for b in account.beneficiaries]
-    rows = services.live_appointments(get_session(), ids)
+    rows = bookings.live_appointments(get_session(), ids)
     return jsonify(APPOINTMENT_LIST_OUT.dump(
         {"appointments": [appointment_json(a) for a in rows]}))
 
@@ -136,7 +136,7 @@ def list_appointments():
      response=schemas.BookingOut, status=201, auth="citizen", tag="booking")
 def book():
     data = load(BOOK_IN)
-    booking = services.book_seats(get_session(), pack(), citizen_token(),
+    booking = bookings.book_seats(get_session(), pack(), citizen_token(),
                                   session_id=str(data["session_id"]), slot=data["slot"],
                                   reference_ids=data["beneficiaries"], dose=data.get("dose"))
     return jsonify(_booked_json(booking)), 201
@@ -148,7 +148,7 @@ def book():
      response=schemas.BookingOut, auth="citizen", tag="booking")
 def reschedule(booking_id: str):
     data = load(RESCHEDULE_IN)
-    appointments = services.reschedule(get_session(), pack(), citizen(), booking_id=booking_id,
+    appointments = bookings.reschedule(get_session(), pack(), citizen(), booking_id=booking_id,
                                        session_id=str(data["session_id"]), slot=data["slot"])
     return jsonify(_booking_json(appointments))
 
@@ -159,7 +159,7 @@ def reschedule(booking_id: str):
      response=schemas.BookingOut, auth="citizen", tag="booking")
 def cancel(booking_id: str):
     data = load(CANCEL_IN)
-    cancelled = services.cancel(get_session(), citizen(), booking_id=booking_id,
+    cancelled = bookings.cancel(get_session(), citizen(), booking_id=booking_id,
                                 reference_ids=data.get("beneficiaries"))
     return jsonify(_booking_json(cancelled))
 

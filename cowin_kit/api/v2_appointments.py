@@ -19,7 +19,7 @@ from cowin_kit.errors import InvalidInput, NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
-from cowin_kit.scheduling import services
+from cowin_kit.scheduling import availability, booking as bookings, rules
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import SessionSlot, VaccinationSession
 
@@ -48,14 +48,14 @@ def _pincode_arg() -> str:
     return value
 
 
-def _names(path: list[services.Place], level: int, locale: str) -> tuple[str, str]:
+def _names(path: list[availability.Place], level: int, locale: str) -> tuple[str, str]:
     if len(path) >= level:
         place = path[level - 1]
         return place.name, place.localized_name(locale)
     return "", ""
 
 
-def _path_names(path: list[services.Place], locale: str, memo: dict | None) -> tuple:
+def _path_names(path: list[availability.Place], locale: str, memo: dict | None) -> tuple:
     """(state, state_l, district, district_l, block, block_l) of a path; ``memo`` keeps
     them for the answer being built (its centres share their path lists per place)."""
     names = memo.get(id(path)) if memo is not None else None
@@ -66,7 +66,7 @@ def _path_names(path: list[services.Place], locale: str, memo: dict | None) -> t
     return names
 
 
-def _centre_fields(centre: services.CentreAvailability, locale: str,
+def _centre_fields(centre: availability.CentreAvailability, locale: str,
                    memo: dict | None = None) -> dict:
     facility = centre.facility
     state, state_l, district, district_l, block, block_l = _path_names(centre.path, locale,
@@ -108,7 +108,7 @@ def _vaccine_label(names: dict[str, str]) -> str:
     return (names.get("en") or next(iter(names.values()))).upper()
 
 
-def _session_fields(item: services.SessionAvailability, locale: str,
+def _session_fields(item: availability.SessionAvailability, locale: str,
                     labels: dict | None = None) -> dict:
     """A session's CoWIN fields; ``labels`` remembers vaccine labels for one answer (its
     sessions share a few products' names documents)."""
@@ -134,7 +134,7 @@ def _session_fields(item: services.SessionAvailability, locale: str,
     return out
 
 
-def _flat_sessions(centres: list[services.CentreAvailability], locale: str) -> Response:
+def _flat_sessions(centres: list[availability.CentreAvailability], locale: str) -> Response:
     sessions = []
     memo: dict = {}
     labels: dict = {}  # the names documents outlive the answer: ids stay unique
@@ -145,7 +145,7 @@ def _flat_sessions(centres: list[services.CentreAvailability], locale: str) -> R
     return jsonify(sessions=sessions)
 
 
-def _calendar(centres: list[services.CentreAvailability], locale: str) -> Response:
+def _calendar(centres: list[availability.CentreAvailability], locale: str) -> Response:
     out = []
     memo: dict = {}
     labels: dict = {}
@@ -164,15 +164,15 @@ def _calendar(centres: list[services.CentreAvailability], locale: str) -> Respon
 
 def _district_id() -> int:
     district_id = _int_arg("district_id")
-    location = services.place(get_session(), district_id)
+    location = availability.place(get_session(), district_id)
     if location is None or location.level != 2:
         raise NotFound(_("No such district."), code="location_not_found")
     return district_id
 
 
-def _find(days: int, **where) -> list[services.CentreAvailability]:
+def _find(days: int, **where) -> list[availability.CentreAvailability]:
     start = _cowin_date(request.args.get("date"))
-    return services.find_availability(get_session(),
+    return availability.find_availability(get_session(),
                                       days=[start + timedelta(days=n) for n in range(days)],
                                       **where)
 
@@ -243,11 +243,11 @@ def find_by_lat_long():
         raise InvalidInput(_("Give lat and long as numbers."), code="invalid_input")
     locale = request_locale()
     session = get_session()
-    cache: dict[int, list[services.Place]] = {}
+    cache: dict[int, list[availability.Place]] = {}
     centers = []
-    for facility, km in services.nearest_facilities(session, lat, lon):
-        path = services.location_path(session, facility.location_id, cache)
-        centres = services.CentreAvailability(facility, path)
+    for facility, km in availability.nearest_facilities(session, lat, lon):
+        path = availability.location_path(session, facility.location_id, cache)
+        centres = availability.CentreAvailability(facility, path)
         base = _centre_fields(centres, locale)
         centers.append({key: base[key] for key in (
             "center_id", "name", "name_l", "district_name", "district_name_l", "state_name",
@@ -290,7 +290,7 @@ CANCEL_IN = CancelIn()
 @booking_limited
 def schedule():
     data = load(SCHEDULE_IN)
-    booking = services.book_seats(get_session(), pack(), citizen_token(),
+    booking = bookings.book_seats(get_session(), pack(), citizen_token(),
                                   session_id=str(data["session_id"]), slot=data["slot"],
                                   reference_ids=data["beneficiaries"], dose=data["dose"])
     return jsonify(appointment_confirmation_no=booking.booking_id)
@@ -300,7 +300,7 @@ def schedule():
 @booking_limited
 def reschedule():
     data = load(RESCHEDULE_IN)
-    services.reschedule(get_session(), pack(), citizen(), booking_id=data["appointment_id"],
+    bookings.reschedule(get_session(), pack(), citizen(), booking_id=data["appointment_id"],
                         session_id=str(data["session_id"]), slot=data["slot"])
     return "", 204
 
@@ -309,7 +309,7 @@ def reschedule():
 @booking_limited
 def cancel():
     data = load(CANCEL_IN)
-    services.cancel(get_session(), citizen(), booking_id=data["appointment_id"],
+    bookings.cancel(get_session(), citizen(), booking_id=data["appointment_id"],
                     reference_ids=data.get("beneficiariesToCancel"))
     return "", 204
 
@@ -318,13 +318,13 @@ def appointments_of(beneficiary: Beneficiary, locale: str) -> list[dict]:
     """`appointments[]` of /api/v2/appointment/beneficiaries."""
     session = get_session()
     out = []
-    cache: dict[int, list[services.Place]] = {}
-    for appointment in services.live_appointments(session, [beneficiary.id]):
+    cache: dict[int, list[availability.Place]] = {}
+    for appointment in bookings.live_appointments(session, [beneficiary.id]):
         vaccination_session = session.get(VaccinationSession, appointment.session_id)
         facility = session.get(Facility, vaccination_session.facility_id)
         slot = session.get(SessionSlot, appointment.slot_id)
-        centre = services.CentreAvailability(
-            facility, services.location_path(session, facility.location_id, cache))
+        centre = availability.CentreAvailability(
+            facility, availability.location_path(session, facility.location_id, cache))
         base = _centre_fields(centre, locale)
         out.append({
             "appointment_id": appointment.booking_id, "center_id": facility.id,
@@ -333,6 +333,6 @@ def appointments_of(beneficiary: Beneficiary, locale: str) -> list[dict]:
             "from": base["from"], "to": base["to"], "dose": appointment.dose_number,
             "session_id": vaccination_session.id,
             "date": vaccination_session.session_date.strftime("%d-%m-%Y"),
-            "slot": services.cowin_slot_label(slot),
+            "slot": rules.cowin_slot_label(slot),
         })
     return out

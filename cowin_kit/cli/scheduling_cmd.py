@@ -88,7 +88,7 @@ def alerts_dispatch() -> None:
     per SLOT_ALERT_PERIOD_SECONDS."""
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.db import get_database
-    from cowin_kit.scheduling.services import dispatch_slot_alerts
+    from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 
     with app_context() as app, app.test_request_context(), get_database().session() as session:
         sent = dispatch_slot_alerts(session, active_pack())

@@ -17,7 +17,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
 from cowin_kit.identity import services as identity
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 from cowin_kit.vaccination import services as vaccination
 from cowin_kit.registration.models import Dose
 from cowin_kit.programme.models import VaccineSchedule
@@ -62,7 +62,7 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
         for n in range(1, FACILITIES_PER_DISTRICT + 1):
             paid = n == 2 and d_index % 3 == 0
             kind = "Hospital" if paid else "Health Centre"
-            facility = scheduling.upsert_facility(
+            facility = sessions.upsert_facility(
                 session, code=f"DEMO-{district.code}-{n}",
                 name=f"{district.name} {kind} {n}",
                 names={loc: f"{name} {kind} {n}" for loc, name in district.names.items()},
@@ -80,7 +80,7 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
             capacity = {1: 50, 2: 50}
             if dose_count.get(product, 2) >= 3:
                 capacity[3] = 20
-            scheduling.publish_session(
+            sessions.publish_session(
                 session, facility=facility, session_date=today + timedelta(days=offset),
                 product_code=product, slots=SLOTS, capacity_by_dose=capacity,
                 min_age=max(min_age_by_product.get(product, 18), 18 if offset % 2 else 12),
@@ -186,7 +186,7 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
     now = datetime.now(zone)
     facilities = []
     for place in places:
-        facilities.append(scheduling.upsert_facility(
+        facilities.append(sessions.upsert_facility(
             session, code=f"DEMO-{place.code}-1", name=f"{place.name} Health Centre 1",
             names={loc: f"{name} Health Centre 1" for loc, name in place.names.items()},
             location_code=place.code, address=f"1 Main Road, {place.name}",

@@ -14,7 +14,7 @@ from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
-from cowin_kit.scheduling import services
+from cowin_kit.scheduling import sessions
 from cowin_kit.scheduling.models import VaccinationSession
 
 
@@ -24,34 +24,34 @@ def _require(actor: StaffUser, action: str, scope: access.Scope) -> None:
 
 def admin_upsert_facility(session: Session, actor: StaffUser, *, location_code: str,
                           **fields: Any) -> Facility:
-    """Create or update a facility (``services.upsert_facility``'s fields) where the actor
+    """Create or update a facility (``sessions.upsert_facility``'s fields) where the actor
     manages facilities."""
     location_id = session.scalar(select(Location.id).where(Location.code == location_code))
     if location_id is None:
         raise NotFound(_("No location with code %(code)s.", code=location_code),
                        code="location_not_found")
     _require(actor, "facility.manage", access.scope_for_location(session, location_id))
-    facility = services.upsert_facility(session, location_code=location_code, **fields)
+    facility = sessions.upsert_facility(session, location_code=location_code, **fields)
     session.commit()
     return facility
 
 
 def admin_publish_session(session: Session, actor: StaffUser, *, facility_code: str,
                           **fields: Any) -> VaccinationSession:
-    """Publish a session (``services.publish_session``'s fields) at a facility where the
+    """Publish a session (``sessions.publish_session``'s fields) at a facility where the
     actor publishes sessions."""
     facility = session.scalars(select(Facility).where(Facility.code == facility_code)).first()
     if facility is None:
         raise NotFound(_("No facility with code %(code)s.", code=facility_code),
                        code="facility_not_found")
     _require(actor, "session.publish", access.scope_for_facility(session, facility.id))
-    published = services.publish_session(session, facility=facility, **fields)
+    published = sessions.publish_session(session, facility=facility, **fields)
     session.commit()
     return published
 
 
 def _managed_session(session: Session, actor: StaffUser, session_id: str) -> VaccinationSession:
-    vaccination_session = services.published_session(session, session_id)
+    vaccination_session = sessions.published_session(session, session_id)
     _require(actor, "session.publish",
              access.scope_for_facility(session, vaccination_session.facility_id))
     return vaccination_session
@@ -59,16 +59,16 @@ def _managed_session(session: Session, actor: StaffUser, session_id: str) -> Vac
 
 def admin_change_capacity(session: Session, actor: StaffUser, session_id: str,
                           capacity_by_dose: dict[int, int]) -> VaccinationSession:
-    """Change a session's seats (``services.change_capacity``, which commits)."""
+    """Change a session's seats (``sessions.change_capacity``, which commits)."""
     vaccination_session = _managed_session(session, actor, session_id)
-    services.change_capacity(session, vaccination_session.id, capacity_by_dose)
+    sessions.change_capacity(session, vaccination_session.id, capacity_by_dose)
     return vaccination_session
 
 
 def admin_cancel_session(session: Session, pack: ActivePack, actor: StaffUser,
                          session_id: str) -> VaccinationSession:
-    """Cancel a session (``services.cancel_session``, which commits), then tell the people
+    """Cancel a session (``sessions.cancel_session``, which commits), then tell the people
     who were booked."""
     vaccination_session = _managed_session(session, actor, session_id)
-    services.send_notices(services.cancel_session(session, pack, vaccination_session.id))
+    sessions.send_notices(sessions.cancel_session(session, pack, vaccination_session.id))
     return vaccination_session

@@ -5,7 +5,9 @@ Each file is all-or-nothing: every row is checked first and every bad row is rep
 ``Problem`` (``FILE:LINE: column: message``, as pack validation reports); if there is any,
 ``ImportInvalid`` is raised and nothing is written. Re-running a file is idempotent:
 facilities are matched by ``code`` and sessions by facility, date and vaccine, and updated
-in place (rows that would change nothing are counted as unchanged and not written).
+in place (rows that would change nothing are counted as unchanged and not written). The
+reading, checking and bulk-writing machinery is cowin_kit/csvimport.py; this module holds
+the facility and session rules.
 
 Performance: the lookups (locations, facilities, vaccines, existing sessions with their
 seats and slots) are loaded once per file, a few queries per thousand facilities, and the
@@ -26,28 +28,23 @@ with booked seats cannot be removed. A cancelled session stays cancelled.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Union
+from typing import Any
 
-from sqlalchemy import delete, insert, select, text as sql, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.audit import services as audit
-from cowin_kit.audit.models import AuditEvent
-from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
+from cowin_kit.csvimport import (
+    DATE_PATTERN, IN_CHUNK, Bulk, ImportInvalid, ImportReport, Problems, Progress, Row,
+    Source, by_code, chunks, commit_import, decode, file_fingerprint, no_progress,
+    pack_document, read_bytes, read_table, tick,
+)
 from cowin_kit.db import new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access
@@ -60,13 +57,6 @@ from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 __all__ = ["ImportInvalid", "ImportReport", "Problem", "import_facilities", "import_sessions"]
 
-Source = Union[str, Path, bytes, IO[bytes], IO[str]]
-Progress = Callable[[str, int, int], None]
-
-CHUNK = 2000          # rows per bulk statement (executemany)
-COPY_CHUNK = 10_000   # rows per progress step of a COPY (PostgreSQL)
-IN_CHUNK = 1000       # values per IN (...) list
-PROGRESS_EVERY = 2000
 MAX_AGE = 150
 MAX_SEATS = 100_000   # per dose of one session
 MAX_DOSE_COLUMN = 20
@@ -78,222 +68,8 @@ FACILITY_OPTIONAL = ("address", "postal_code", "lat", "long", "fee_type", "facil
 SESSION_REQUIRED = ("facility_code", "date", "vaccine", "slots")
 SESSION_OPTIONAL = ("min_age", "max_age", "fee")
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-_INT = re.compile(r"^\d{1,9}$")
 _CAPACITY_COLUMN = re.compile(r"^capacity_dose(\d+)$")
 
-
-# --- results and errors ------------------------------------------------------------------
-
-@dataclass
-class ImportReport:
-    kind: str                # "facilities" or "sessions"
-    file_name: str
-    rows: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    dry_run: bool = False
-
-    def summary(self) -> str:
-        return f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
-
-    def as_dict(self) -> dict[str, int]:
-        return {"rows": self.rows, "added": self.added, "updated": self.updated,
-                "unchanged": self.unchanged}
-
-
-class ImportInvalid(InvalidInput):
-    """The file has problems; nothing was written. ``problems`` lists every one and
-    ``rows`` is what the API puts in the problem+json body."""
-
-    code = "invalid_csv"
-
-    def __init__(self, file_name: str, problems: list[Problem]):
-        super().__init__(_("%(n)d problem(s) in %(file)s; nothing was imported.",
-                           n=len(problems), file=file_name))
-        self.file_name = file_name
-        self.problems = problems
-
-    @property
-    def rows(self) -> list[dict[str, Any]]:
-        return [{"line": p.line, "column": p.field, "message": p.message}
-                for p in self.problems]
-
-
-class _Problems:
-    def __init__(self, file_name: str):
-        self.file = file_name
-        self.items: list[Problem] = []
-
-    def add(self, line: int, column: str, message: str) -> None:
-        self.items.append(Problem(self.file, line, column, str(message)))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ImportInvalid(self.file, sorted(set(self.items),
-                                                  key=lambda p: (p.line, p.field, p.message)))
-
-
-# --- reading the file --------------------------------------------------------------------
-
-def _read_bytes(source: Source) -> bytes | str:
-    if isinstance(source, (str, Path)):
-        return Path(source).read_bytes()
-    if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    return source.read()
-
-
-def _decode(data: bytes | str, problems: _Problems) -> str | None:
-    if isinstance(data, str):
-        text = data
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            problems.add(line, "(file)", _("not UTF-8 text"))
-            return None
-    text = text.lstrip("\ufeff")
-    if "\x00" in text:
-        problems.add(text.count("\n", 0, text.index("\x00")) + 1, "(file)",
-                     _("contains a NUL character"))
-        return None
-    return text
-
-
-@dataclass
-class _Table:
-    header: list[str]
-    records: Iterator[tuple[int, dict[str, str]]]   # (line, values), read as iterated
-    lines: int                                       # lines of the file, for progress
-
-
-def _read_table(text: str, problems: _Problems, required: tuple[str, ...],
-                allowed: Callable[[str], bool]) -> _Table | None:
-    """The header, checked now, and the records, read (and their shape checked) one by one
-    as they are consumed, so that a large file is never held twice in memory."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [column.strip() for column in next(reader)]
-    except StopIteration:
-        problems.add(1, "(file)", _("file is empty"))
-        return None
-    except csv.Error as exc:
-        problems.add(1, "(header)", _("not valid CSV: %(reason)s", reason=str(exc)))
-        return None
-    seen: set[str] = set()
-    for column in header:
-        if column in seen:
-            problems.add(1, column or "(header)", _("column appears twice"))
-        elif not allowed(column):
-            problems.add(1, column or "(header)", _("unknown column"))
-        seen.add(column)
-    missing = [column for column in required if column not in seen]
-    for column in missing:
-        problems.add(1, column, _("required column is missing"))
-    if missing or len(seen) != len(header):
-        return None
-
-    def records() -> Iterator[tuple[int, dict[str, str]]]:
-        try:
-            for values in reader:
-                if not any(v.strip() for v in values):
-                    continue
-                if len(values) != len(header):
-                    problems.add(reader.line_num, "(row)", _(
-                        "has %(n)d values, the header has %(m)d columns",
-                        n=len(values), m=len(header)))
-                    continue
-                yield reader.line_num, {k: v.strip() for k, v in zip(header, values)}
-        except csv.Error as exc:
-            problems.add(reader.line_num, "(row)", _("not valid CSV: %(reason)s",
-                                                     reason=str(exc)))
-
-    return _Table(header, records(), max(text.count("\n"), 1))
-
-
-# --- cell parsers: the value, or None after recording a problem ---------------------------
-
-class _Row:
-    """One record being checked; ``bad`` records a problem and marks the row."""
-
-    __slots__ = ("line", "values", "problems", "ok")
-
-    def __init__(self, line: int, values: dict[str, str], problems: _Problems):
-        self.line, self.values, self.problems, self.ok = line, values, problems, True
-
-    def bad(self, column: str, message: str) -> None:
-        self.problems.add(self.line, column, message)
-        self.ok = False
-
-    def text(self, column: str, max_length: int, required: bool = False) -> str | None:
-        value = self.values.get(column, "")
-        if required and not value:
-            self.bad(column, _("must not be empty"))
-            return None
-        if len(value) > max_length:
-            self.bad(column, _("is longer than %(n)d characters", n=max_length))
-            return None
-        return value
-
-    def integer(self, column: str, low: int, high: int, default: int | None) -> int | None:
-        value = self.values.get(column, "")
-        if not value:
-            return default
-        if not _INT.match(value) or not low <= int(value) <= high:
-            self.bad(column, _("must be a whole number from %(low)d to %(high)d",
-                               low=low, high=high))
-            return None
-        return int(value)
-
-    def number(self, column: str, low: float, high: float) -> float | None:
-        value = self.values.get(column, "")
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not low <= number <= high:  # also refuses nan and inf
-            self.bad(column, _("must be a number from %(low)s to %(high)s", low=low, high=high))
-            return None
-        return number
-
-    def clock(self, column: str) -> time | None:
-        match = _TIME.match(self.values.get(column, ""))
-        if not match:
-            self.bad(column, _("must be a time like 09:00"))
-            return None
-        return time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
-
-
-def _pack_document(session: Session) -> dict[str, Any]:
-    document = session.scalar(select(InstalledPack.document).order_by(InstalledPack.id))
-    if document is None:
-        raise NotFound(_("No country pack is installed."), code="pack_not_installed")
-    return document
-
-
-def _fingerprint(data: bytes | str) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _chunks(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
-
-
-def _no_progress(_stage: str, _done: int, _total: int) -> None:
-    pass
-
-
-def _tick(progress: Progress, stage: str, done: int, total: int) -> None:
-    """Progress now and then; the caller reports the end (done == total) once."""
-    if done % PROGRESS_EVERY == 0 and done < total:
-        progress(stage, done, total)
 
 
 class _Scopes:
@@ -331,145 +107,6 @@ class _Scopes:
         return answer
 
 
-def _by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
-             codes: Iterable[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    wanted = sorted(set(codes))
-    for chunk in _chunks(wanted, IN_CHUNK):
-        for row in session.execute(select(*columns).where(code_column.in_(chunk))):
-            found[row.code] = row
-    return found
-
-
-def _commit(session: Session, report: ImportReport, action: str, fingerprint: str,
-            progress: Progress, write: Callable[["_Bulk"], None]) -> ImportReport:
-    """Write (unless a dry run), audit the import as one event, commit; roll back on any
-    failure so that a file is imported whole or not at all."""
-    if report.dry_run:
-        session.rollback()
-        return report
-    try:
-        write(_Bulk(session, progress, fingerprint))
-        audit.record(session, action, "csv_import", fingerprint,
-                     file=report.file_name[-200:], **report.as_dict())
-        session.commit()
-    except IntegrityError:
-        # A booking (or another import) changed the same rows meanwhile, e.g. a seat
-        # was taken after the file was checked: the database's constraints refused.
-        session.rollback()
-        raise Conflict(_("The data changed while the file was imported (a booking or another "
-                         "import); nothing was imported. Run the import again."),
-                       code="import_conflict") from None
-    except BaseException:
-        session.rollback()
-        raise
-    return report
-
-
-Rows = Iterable[tuple[Any, ...]]
-
-
-class _Bulk:
-    """Bulk writes inside the session's transaction, rows given as tuples of ``columns``:
-    COPY on PostgreSQL (straight into the table, or into a scratch table joined by one
-    UPDATE ... FROM), executemany in chunks elsewhere."""
-
-    def __init__(self, session: Session, progress: Progress, fingerprint: str):
-        self.session, self.progress, self.fingerprint = session, progress, fingerprint
-        dialect = session.get_bind().dialect
-        self.postgres = dialect.name == "postgresql"
-        self.quote = dialect.identifier_preparer.quote
-        self.total = self.done = 0
-
-    def expect(self, rows: int) -> None:
-        self.total += rows
-
-    def _advance(self, rows: int) -> None:
-        self.done += rows
-        self.progress("writing", self.done, max(self.total, self.done))
-
-    def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        from psycopg.types.json import Jsonb
-
-        raw = self.session.connection().connection.driver_connection
-        json_columns = [i for i, value in enumerate(rows[0]) if isinstance(value, dict)]
-        listed = ", ".join(self.quote(c) for c in columns)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
-            if not json_columns:
-                for row in rows:
-                    copy.write_row(row)
-                return
-            for row in rows:
-                values = list(row)
-                for i in json_columns:
-                    values[i] = Jsonb(values[i])
-                copy.write_row(values)
-
-    def insert(self, model: Any, columns: tuple[str, ...], rows: Rows,
-               count: bool = True) -> None:
-        for chunk in _chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
-            if self.postgres:
-                self._copy(self.quote(model.__table__.name), columns, chunk)
-            else:
-                self.session.execute(insert(model), [dict(zip(columns, row)) for row in chunk])
-            if count:
-                self._advance(len(chunk))
-
-    def update(self, model: Any, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        """``columns`` include the primary key; every row sets all the others."""
-        if not rows:
-            return
-        table = model.__table__
-        if not self.postgres:
-            for chunk in _chunks(rows):
-                self.session.execute(update(model), [dict(zip(columns, row)) for row in chunk])
-                self._advance(len(chunk))
-            return
-        keys = [c.name for c in table.primary_key.columns]
-        q = self.quote
-        scratch = q(f"import_{table.name}")
-        self.session.execute(sql(
-            f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT "
-            f"{', '.join(q(c) for c in columns)} FROM {q(table.name)} WITH NO DATA"))
-        for chunk in _chunks(rows, COPY_CHUNK):
-            self._copy(scratch, columns, chunk)
-            self._advance(len(chunk))
-        self.session.execute(sql(
-            f"UPDATE {q(table.name)} AS t SET "
-            + ", ".join(f"{q(c)} = s.{q(c)}" for c in columns if c not in keys)
-            + f" FROM {scratch} AS s WHERE "
-            + " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in keys)))
-        self.session.execute(sql(f"DROP TABLE {scratch}"))
-
-    def next_version(self, model: Any, ids: list[Any]) -> None:
-        """version + 1 on these rows (their bookable facts changed)."""
-        for chunk in _chunks(ids, IN_CHUNK):
-            self.session.execute(update(model).where(model.id.in_(chunk))
-                                 .values(version=model.version + 1)
-                                 .execution_options(synchronize_session=False))
-
-    def delete(self, model: Any, ids: list[Any]) -> None:
-        for chunk in _chunks(ids, IN_CHUNK):
-            self.session.execute(delete(model).where(model.id.in_(chunk))
-                                 .execution_options(synchronize_session=False))
-            self._advance(len(chunk))
-
-    def audit(self, action: str, object_type: str,
-              objects: Iterable[tuple[Any, dict[str, Any]]]) -> None:
-        """One audit event per object, as the services record them, each naming the
-        import it came from (made chunk by chunk: they are the largest rows)."""
-        actor = audit.current_actor()
-        now, mark = utcnow(), self.fingerprint[:16]
-        self.insert(AuditEvent, AUDIT_COLUMNS, (
-            (now, actor.type, actor.id, action, object_type, str(object_id),
-             actor.request_id, actor.source_ip, {**details, "import": mark})
-            for object_id, details in objects), count=False)
-
-
-AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
-                 "object_id", "request_id", "source_ip", "details")
-
-
 # --- facilities --------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -492,19 +129,19 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
     by ``code``; commits on success, raises ``ImportInvalid`` with every problem and writes
     nothing otherwise. With an ``actor``, every row must be within their
     ``facility.manage`` scope. ``dry_run`` checks and counts but writes nothing."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     scopes = _Scopes(session, actor, "facility.manage")
-    problems = _Problems(file_name)
-    data = _read_bytes(path_or_stream)
-    fingerprint = _fingerprint(data)
-    text = _decode(data, problems)
+    problems = Problems(file_name)
+    data = read_bytes(path_or_stream)
+    fingerprint = file_fingerprint(data)
+    text = decode(data, problems)
     del data
     problems.raise_if_any()
-    document = _pack_document(session)
+    document = pack_document(session)
     other_locales = [loc for loc in document["locales"] if loc != document["default_locale"]]
     name_columns = {f"name_{loc}": loc for loc in other_locales}
     known = set(FACILITY_REQUIRED) | set(FACILITY_OPTIONAL) | set(name_columns)
-    table = _read_table(text, problems, FACILITY_REQUIRED, known.__contains__)
+    table = read_table(text, problems, FACILITY_REQUIRED, known.__contains__)
     if table is None:
         problems.raise_if_any()
     header = set(table.header)
@@ -517,18 +154,18 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
     records = list(table.records)  # facilities are few: read them all to look them up at once
 
     locations = dict(session.execute(select(Location.code, Location.id)).all())
-    existing = _by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
-                                  Facility.location_id, Facility.address, Facility.postal_code,
-                                  Facility.latitude, Facility.longitude, Facility.facility_type,
-                                  Facility.fee_type, Facility.opens_at, Facility.closes_at),
-                        Facility.code, (values.get("code", "") for _l, values in records))
+    existing = by_code(session, (Facility.id, Facility.code, Facility.name, Facility.names,
+                                 Facility.location_id, Facility.address, Facility.postal_code,
+                                 Facility.latitude, Facility.longitude, Facility.facility_type,
+                                 Facility.fee_type, Facility.opens_at, Facility.closes_at),
+                       Facility.code, (values.get("code", "") for _l, values in records))
 
     report = ImportReport("facilities", file_name, rows=len(records), dry_run=dry_run)
     parsed: list[_FacilityRow] = []
     first_line: dict[str, int] = {}
     for index, (line, values) in enumerate(records, 1):
-        _tick(progress, "checking", index, len(records))
-        row = _Row(line, values, problems)
+        tick(progress, "checking", index, len(records))
+        row = Row(line, values, problems)
         item = _check_facility(row, header, name_columns, locations, postal_re)
         if item is None:
             continue
@@ -584,22 +221,22 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
             report.unchanged += 1
     report.added, report.updated = len(inserts), len(updates)
 
-    def write(bulk: _Bulk) -> None:
+    def write(bulk: Bulk) -> None:
         bulk.expect(len(inserts) + len(updates))
         bulk.insert(Facility, insert_columns, inserts)
         bulk.update(Facility, update_columns, updates)
         new_codes = [row[0] for row in inserts]
-        added = _by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
+        added = by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
         bulk.audit("facility.create", "facility",
                    ((added[code].id, {"code": code}) for code in new_codes))
         codes = {row.id: code for code, row in existing.items()}
         bulk.audit("facility.update", "facility",
                    ((row[0], {"code": codes[row[0]]}) for row in updates))
 
-    return _commit(session, report, "facility.import", fingerprint, progress, write)
+    return commit_import(session, report, "facility.import", fingerprint, progress, write)
 
 
-def _check_facility(row: _Row, header: set[str], name_columns: dict[str, str],
+def _check_facility(row: Row, header: set[str], name_columns: dict[str, str],
                     locations: dict[str, int], postal_re: re.Pattern[str] | None
                     ) -> _FacilityRow | None:
     code = row.text("code", 64, required=True)
@@ -705,15 +342,15 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
     with every problem and writes nothing otherwise. With an ``actor``, every row's
     facility must be within their ``session.publish`` scope. ``dry_run`` checks and counts
     but writes nothing; ``today`` defaults to the date in the pack's timezone."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     scopes = _Scopes(session, actor, "session.publish")
-    problems = _Problems(file_name)
-    data = _read_bytes(path_or_stream)
-    fingerprint = _fingerprint(data)
-    text = _decode(data, problems)
+    problems = Problems(file_name)
+    data = read_bytes(path_or_stream)
+    fingerprint = file_fingerprint(data)
+    text = decode(data, problems)
     del data
     problems.raise_if_any()
-    document = _pack_document(session)
+    document = pack_document(session)
     known = set(SESSION_REQUIRED) | set(SESSION_OPTIONAL)
 
     def allowed(column: str) -> bool:
@@ -722,7 +359,7 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
             return 1 <= int(match.group(1)) <= MAX_DOSE_COLUMN
         return column in known
 
-    table = _read_table(text, problems, SESSION_REQUIRED, allowed)
+    table = read_table(text, problems, SESSION_REQUIRED, allowed)
     if table is None:
         problems.raise_if_any()
     dose_columns = sorted((int(m.group(1)), column) for column in table.header
@@ -744,8 +381,8 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
     first_line: dict[tuple[int, date, int], int] = {}
     for line, values in table.records:
         report.rows += 1
-        _tick(progress, "checking", min(line, table.lines), table.lines)
-        row = _Row(line, values, problems)
+        tick(progress, "checking", min(line, table.lines), table.lines)
+        row = Row(line, values, problems)
         item = _check_session(row, facilities, products, doses_allowed, dose_columns,
                               slot_memo, today)
         if item is None:
@@ -785,10 +422,10 @@ def import_sessions(session: Session, path_or_stream: Source, *, file_name: str,
         else:
             report.unchanged += 1
     report.added = len(writes.sessions)
-    return _commit(session, report, "session.import", fingerprint, progress, writes.run)
+    return commit_import(session, report, "session.import", fingerprint, progress, writes.run)
 
 
-def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, int],
+def _check_session(row: Row, facilities: dict[str, Any], products: dict[str, int],
                    doses_allowed: dict[str, set[int]], dose_columns: list[tuple[int, str]],
                    slot_memo: dict[str, Any], today: date) -> _SessionRow | None:
     values = row.values
@@ -804,7 +441,7 @@ def _check_session(row: _Row, facilities: dict[str, Any], products: dict[str, in
         row.bad("date", _("must not be empty"))
     else:
         try:
-            day = date.fromisoformat(day_text) if _DATE.match(day_text) else None
+            day = date.fromisoformat(day_text) if DATE_PATTERN.match(day_text) else None
         except ValueError:
             day = None
         if day is None:
@@ -874,7 +511,7 @@ def _existing_sessions(session: Session, rows: list[_SessionRow]
     facility_ids = sorted({r.facility_id for r in rows})
     VS = VaccinationSession
     connection = session.connection()  # plain rows: no ORM bookkeeping for 100,000s
-    for chunk in _chunks(facility_ids, IN_CHUNK):
+    for chunk in chunks(facility_ids, IN_CHUNK):
         where = (VS.facility_id.in_(chunk), VS.session_date >= first, VS.session_date <= last)
         for session_id, facility_id, day, product_id, min_age, max_age, fee in \
                 connection.execute(select(VS.id, VS.facility_id, VS.session_date, VS.product_id,
@@ -918,7 +555,7 @@ class _Plan:
                     or self.slot_updates or self.slot_inserts or self.slot_removals)
 
 
-def _plan_session(item: _SessionRow, current: _Existing, problems: _Problems) -> _Plan | None:
+def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> _Plan | None:
     """The changes a row makes to its existing session, or None after recording why it
     cannot make them (seats below what is booked, a booked slot removed)."""
     ok = True
@@ -969,7 +606,7 @@ def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
     appointment still names one: that slot stays, with no seats."""
     candidates = [slot_id for plan in plans for slot_id, _capacity in plan.slot_removals]
     referenced: set[int] = set()
-    for chunk in _chunks(candidates, IN_CHUNK):
+    for chunk in chunks(candidates, IN_CHUNK):
         referenced.update(session.scalars(select(Appointment.slot_id).distinct()
                                           .where(Appointment.slot_id.in_(chunk))))
     if not referenced:
@@ -1036,7 +673,7 @@ class _Writes:
         self.slots += plan.slot_inserts
         self.slot_removals += [slot_id for slot_id, _capacity in plan.slot_removals]
 
-    def run(self, bulk: _Bulk) -> None:
+    def run(self, bulk: Bulk) -> None:
         bulk.expect(len(self.sessions) + len(self.session_updates) + len(self.capacities)
                     + len(self.capacity_updates) + len(self.slots) + len(self.slot_updates)
                     + len(self.slot_removals))

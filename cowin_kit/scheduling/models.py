@@ -27,7 +27,7 @@ class VaccinationSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Moves on (version + 1) with every change of what a booking reads of the session:
     # its status, ages, seats per dose, slots. Bookings take their seats only at the
-    # version they checked their rules against (scheduling.services, BookableSession);
+    # version they checked their rules against (scheduling.booking_rows, BookableSession);
     # taking seats (the ``booked`` counters) does not change it.
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 

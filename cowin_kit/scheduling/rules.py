@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Sequence
@@ -39,6 +40,21 @@ def split_capacity(total: int, parts: int) -> list[int]:
     """Spread a session's seats over its slots as evenly as possible, earliest first."""
     base, extra = divmod(total, parts)
     return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def looks_like_uuid(value: Any) -> bool:
+    """Whether ``value`` spells a UUID (session, booking and appointment ids)."""
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def cowin_slot_label(slot: Any) -> str:
+    """CoWIN's spelling of a slot (anything with ``starts_at`` and ``ends_at``), e.g.
+    09:00AM-11:00AM."""
+    return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
 
 # --- booking ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from cowin_kit.errors import NotFound
 from cowin_kit.i18n import gettext as _
 from cowin_kit.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
-from cowin_kit.scheduling import services
+from cowin_kit.scheduling import availability, booking as bookings
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
 from cowin_kit.geography.models import Facility
 from cowin_kit.security import keyring
@@ -74,7 +74,7 @@ def slip_locale(account: CitizenAccount, pack: ActivePack, request_locale: str) 
 def booking_appointments(session: Session, account: CitizenAccount,
                          booking_id: str) -> list[Appointment]:
     """The live appointments of one of the account's bookings (NotFound otherwise)."""
-    return services.booking_appointments(session, account, booking_id, lock=False)
+    return bookings.booking_appointments(session, account, booking_id, lock=False)
 
 
 def _labels() -> dict[str, str]:
@@ -123,7 +123,7 @@ def build_slip(session: Session, booking: str | Sequence[Appointment], locale: s
     vaccination_session = session.get(VaccinationSession, first.session_id)
     facility = session.get(Facility, vaccination_session.facility_id)
     slot = session.get(SessionSlot, first.slot_id)
-    path = services.location_path(session, facility.location_id, {})
+    path = availability.location_path(session, facility.location_id, {})
     place = ", ".join([place.localized_name(locale) for place in reversed(path)]
                       + ([facility.postal_code] if facility.postal_code else []))
     issuer = _localized(pack.document.get("certificates", {}).get("issuer"), locale) \

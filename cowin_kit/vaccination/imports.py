@@ -1,7 +1,7 @@
 """Bulk CSV import of doses given elsewhere or before the kit (`cowin-kit vaccinations
 import FILE`), in the style of the facility and session imports
-(cowin_kit/scheduling/imports.py, whose reading, checking and bulk-writing plumbing this
-module reuses).
+(cowin_kit/scheduling/imports.py), on the same reading, checking and bulk-writing
+machinery (cowin_kit/csvimport.py).
 
 Columns (all required in the header): ``beneficiary_reference_id, vaccine, dose, date,
 lot, facility_code, vaccinator``. ``date`` is YYYY-MM-DD (the day in the pack's time zone,
@@ -39,14 +39,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cowin_kit.csvimport import (
+    DATE_PATTERN, IN_CHUNK, INT_PATTERN, Bulk, ImportInvalid, ImportReport, Problems,
+    Progress, Row, Source, by_code, chunks, commit_import, decode, file_fingerprint,
+    no_progress, pack_document, read_bytes, read_table, tick,
+)
 from cowin_kit.i18n import gettext as _
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
-from cowin_kit.scheduling.imports import (
-    _DATE, _INT, ImportInvalid, ImportReport, Progress, Source, _Bulk, _by_code, _chunks,
-    _commit, _decode, _fingerprint, _no_progress, _pack_document, _Problems, _read_bytes,
-    _read_table, _Row, _tick, IN_CHUNK,
-)
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
 from cowin_kit.vaccination import rules
@@ -114,17 +114,17 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     """Record the doses of a CSV file (a path, its bytes or a stream); commits on success,
     raises ``ImportInvalid`` with every problem and writes nothing otherwise. ``dry_run``
     checks and counts but writes nothing."""
-    progress = progress or _no_progress
-    problems = _Problems(file_name)
-    data = _read_bytes(path_or_stream)
-    fingerprint = _fingerprint(data)
-    text = _decode(data, problems)
+    progress = progress or no_progress
+    problems = Problems(file_name)
+    data = read_bytes(path_or_stream)
+    fingerprint = file_fingerprint(data)
+    text = decode(data, problems)
     del data
     problems.raise_if_any()
-    document = _pack_document(session)
+    document = pack_document(session)
     zone = zoneinfo.ZoneInfo(document["timezone"])
     today = datetime.now(zone).date()
-    table = _read_table(text, problems, COLUMNS, set(COLUMNS).__contains__)
+    table = read_table(text, problems, COLUMNS, set(COLUMNS).__contains__)
     if table is None:
         problems.raise_if_any()
     records = list(table.records)
@@ -134,15 +134,15 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
     codes_by_id = {product_id: code for code, product_id in products.items()}
     schedules = [_relaxed(s) for s in session.scalars(select(VaccineSchedule))]
-    facilities = {code: row.id for code, row in _by_code(
+    facilities = {code: row.id for code, row in by_code(
         session, (Facility.id, Facility.code), Facility.code,
         (v.get("facility_code", "") for _l, v in records if v.get("facility_code"))).items()}
-    people = _by_code(session, (Beneficiary.id, Beneficiary.reference_id.label("code"),
-                                Beneficiary.birth_year, Beneficiary.birth_date),
-                      Beneficiary.reference_id,
-                      (v.get("beneficiary_reference_id", "") for _l, v in records))
+    people = by_code(session, (Beneficiary.id, Beneficiary.reference_id.label("code"),
+                               Beneficiary.birth_year, Beneficiary.birth_date),
+                     Beneficiary.reference_id,
+                     (v.get("beneficiary_reference_id", "") for _l, v in records))
     recorded: dict[int, dict[int, _Recorded]] = {}
-    for chunk in _chunks(sorted({p.id for p in people.values()}), IN_CHUNK):
+    for chunk in chunks(sorted({p.id for p in people.values()}), IN_CHUNK):
         for beneficiary_id, number, product_id, at, lot, facility_id, vaccinator in \
                 session.execute(select(Dose.beneficiary_id, Dose.dose_number, Dose.product_id,
                                        Dose.administered_at, Dose.lot, Dose.facility_id,
@@ -155,8 +155,8 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     parsed: list[_DoseRow] = []
     first_line: dict[tuple[int, int], int] = {}
     for index, (line, values) in enumerate(records, 1):
-        _tick(progress, "checking", index, len(records))
-        row = _Row(line, values, problems)
+        tick(progress, "checking", index, len(records))
+        row = Row(line, values, problems)
         item = _check_row(row, people, products, facilities, today)
         if item is None:
             continue
@@ -215,7 +215,7 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     report.added = len(new)
     new.sort(key=lambda i: (i.beneficiary_id, i.number))  # certificates issued in dose order
 
-    def write(bulk: _Bulk) -> None:
+    def write(bulk: Bulk) -> None:
         now = datetime.now(timezone.utc)
         bulk.expect(2 * len(new))
         bulk.insert(Dose, DOSE_COLUMNS, [
@@ -223,7 +223,7 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
              datetime.combine(i.day, time(0), zone).astimezone(timezone.utc), i.lot,
              i.facility_id, i.vaccinator, now, None, "imported") for i in new])
         ids: dict[tuple[int, int], int] = {}
-        for chunk in _chunks(sorted({i.beneficiary_id for i in new}), IN_CHUNK):
+        for chunk in chunks(sorted({i.beneficiary_id for i in new}), IN_CHUNK):
             for dose_id, beneficiary_id, number in session.execute(
                     select(Dose.id, Dose.beneficiary_id, Dose.dose_number)
                     .where(Dose.beneficiary_id.in_(chunk))):
@@ -237,10 +237,10 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
               "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None})
             for i in new))
 
-    return _commit(session, report, "vaccination.import", fingerprint, progress, write)
+    return commit_import(session, report, "vaccination.import", fingerprint, progress, write)
 
 
-def _check_row(row: _Row, people: dict[str, Any], products: dict[str, int],
+def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
                facilities: dict[str, int], today: date) -> _DoseRow | None:
     values = row.values
     reference_id = row.text("beneficiary_reference_id", 14, required=True)
@@ -256,7 +256,7 @@ def _check_row(row: _Row, people: dict[str, Any], products: dict[str, int],
     number = None
     if not values.get("dose"):
         row.bad("dose", _("must not be empty"))
-    elif not _INT.match(values["dose"]) or not 1 <= int(values["dose"]) <= MAX_DOSE:
+    elif not INT_PATTERN.match(values["dose"]) or not 1 <= int(values["dose"]) <= MAX_DOSE:
         row.bad("dose", _("must be a whole number from %(low)d to %(high)d", low=1,
                           high=MAX_DOSE))
     else:
@@ -264,7 +264,7 @@ def _check_row(row: _Row, people: dict[str, Any], products: dict[str, int],
     day = None
     text = values.get("date", "")
     try:
-        day = date.fromisoformat(text) if _DATE.match(text) else None
+        day = date.fromisoformat(text) if DATE_PATTERN.match(text) else None
     except ValueError:
         day = None
     if day is None:

@@ -22,7 +22,10 @@ from cowin_kit import ratelimit
 from cowin_kit.ratelimit import limited
 from cowin_kit.registration import schemas as reg_schemas, services as registration
 from cowin_kit.registration.models import CitizenAccount
-from cowin_kit.scheduling import schemas as sched_schemas, services as scheduling, slip as slips
+from cowin_kit.scheduling import (
+    alerts as slot_alerts, availability, booking as bookings, schemas as sched_schemas,
+    slip as slips,
+)
 from cowin_kit.scheduling.models import (
     Appointment, SessionSlot, SlotAlertSubscription, VaccinationSession,
 )
@@ -69,7 +72,7 @@ def home():
         return ui.render("web/citizen/landing.html")
     db = get_session()
     members = registration.list_beneficiaries(db, account)
-    appointments = scheduling.live_appointments(db, [m.beneficiary.id for m in members])
+    appointments = bookings.live_appointments(db, [m.beneficiary.id for m in members])
     limit = _pack().document.get("max_beneficiaries_per_account", 4)
     return ui.render("web/citizen/home.html", members=members,
                      bookings=_bookings(appointments, members), limit=limit,
@@ -263,7 +266,7 @@ def sessions():
     postal_code = args.get("postal_code", "").strip() if postal_config else ""
     booking = args.get("booking", "").strip()
     form = ui.FormState(values=args)
-    centres: list[scheduling.CentreAvailability] | None = None
+    centres: list[availability.CentreAvailability] | None = None
     query: dict[str, Any] = {}
     if args.get("search") or place is not None or postal_code:
         raw = {key: args.get(key, "").strip() for key in ("date", "vaccine", "age", "dose",
@@ -283,7 +286,7 @@ def sessions():
             from cowin_kit.validation import load
 
             query = load(sched_schemas.AvailabilityQuery(), raw)
-            centres = scheduling.search(get_session(), query)
+            centres = availability.search(get_session(), query)
         except DomainError as exc:
             form.fail(exc)
             if "location" in form.errors:
@@ -303,15 +306,15 @@ def sessions():
 
 # --- booking, rescheduling, cancelling ----------------------------------------------------------
 
-def _session_offer(session_id: str) -> tuple[scheduling.CentreAvailability,
-                                             scheduling.SessionAvailability]:
+def _session_offer(session_id: str) -> tuple[availability.CentreAvailability,
+                                             availability.SessionAvailability]:
     """The session with its seats and slots, as the search shows it."""
     db = get_session()
     vaccination_session = db.get(VaccinationSession, session_id) \
         if len(session_id) == 36 else None
     if vaccination_session is None or vaccination_session.status != "published":
         raise NotFound(_("No such session."), code="session_not_found")
-    for centre in scheduling.find_availability(db, days=[vaccination_session.session_date],
+    for centre in availability.find_availability(db, days=[vaccination_session.session_date],
                                                facility_ids=[vaccination_session.facility_id]):
         for item in centre.sessions:
             if item.session.id == vaccination_session.id:
@@ -343,12 +346,12 @@ def book(session_id: str):
             if booking:
                 data = ui.load_form(sched_schemas.RescheduleIn(), ["slot"],
                                     extra={"session_id": session_id})
-                scheduling.reschedule(db, _pack(), account, booking_id=booking,
+                bookings.reschedule(db, _pack(), account, booking_id=booking,
                                       session_id=str(data["session_id"]), slot=data["slot"])
             else:
                 data = ui.load_form(sched_schemas.BookIn(), ["slot", "dose"],
                                     lists=["beneficiaries"], extra={"session_id": session_id})
-                appointments = scheduling.book(db, _pack(), account,
+                appointments = bookings.book(db, _pack(), account,
                                                session_id=str(data["session_id"]),
                                                slot=data["slot"],
                                                reference_ids=data["beneficiaries"],
@@ -382,7 +385,7 @@ def cancel(booking_id: str):
     if request.method == "POST":
         try:
             data = ui.load_form(sched_schemas.CancelIn(), [], lists=["beneficiaries"])
-            scheduling.cancel(db, account, booking_id=booking_id,
+            bookings.cancel(db, account, booking_id=booking_id,
                               reference_ids=data.get("beneficiaries"))
         except DomainError as exc:
             form.fail(exc)
@@ -515,7 +518,7 @@ def alerts():
         try:
             data = ui.load_form(sched_schemas.AlertIn(),
                                 ["location", "postal_code", "vaccine", "dose", "age"])
-            scheduling.subscribe_slot_alert(
+            slot_alerts.subscribe_slot_alert(
                 get_session(), account, age=data["age"], dose=data["dose"],
                 location_code=data.get("location"), postal_code=data.get("postal_code"),
                 product_code=data.get("vaccine"))
@@ -531,7 +534,7 @@ def alerts():
 @bp.post("/alerts/<int:alert_id>/delete")
 @citizen_required
 def delete_alert(alert_id: int):
-    scheduling.unsubscribe_slot_alert(get_session(), _account(), alert_id)
+    slot_alerts.unsubscribe_slot_alert(get_session(), _account(), alert_id)
     ui.done(_("The alert is stopped."))
     return redirect(url_for("citizen.alerts"), code=303)
 

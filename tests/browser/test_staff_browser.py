@@ -41,7 +41,7 @@ def _booked_for_today(live, mobile: str, name: str, id_start: int) -> tuple[str,
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.registration import services as registration
     from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.scheduling import services as scheduling
+    from cowin_kit.scheduling import booking as bookings
     from cowin_kit.security import keyring
     from cowin_kit.programme.models import VaccineProduct
 
@@ -66,7 +66,7 @@ def _booked_for_today(live, mobile: str, name: str, id_start: int) -> tuple[str,
             SessionSlot.session_id == vaccination_session.id)
             .order_by(SessionSlot.starts_at)).first()
         morning = datetime.combine(_today(), datetime.min.time(), IST).replace(hour=7)
-        scheduling.book(session, pack, account, session_id=vaccination_session.id,
+        bookings.book(session, pack, account, session_id=vaccination_session.id,
                         slot=slot.label, reference_ids=[view.beneficiary.reference_id],
                         now=morning.astimezone(timezone.utc))
         code = keyring().decrypt(view.beneficiary.secret_code_encrypted)

@@ -23,7 +23,7 @@ from cowin_kit.config.settings import SettingsError
 from cowin_kit.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import services as identity
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 from cowin_kit.testing import database_url, example_pack  # noqa: F401  (fixture)
 
 BANDS = parse_bands(["0-17", "18-44", "45-59", "60+"])
@@ -139,7 +139,7 @@ def kit(tmp_path, dhis2_server, database_url):
         install_pack(session, load_pack(india))
         for code, district in (("F-TVM-1", "IN-KL-TVM"), ("F-TVM-2", "IN-KL-TVM")):
             location = session.scalars(select(Location).where(Location.code == district)).one()
-            scheduling.upsert_facility(session, code=code, name=code, location_code=location.code,
+            sessions.upsert_facility(session, code=code, name=code, location_code=location.code,
                                        postal_code="695001", latitude=8.5, longitude=76.9,
                                        fee_type="Free")
             user = identity.create_staff_user(session, f"vax.{code}", "correct horse battery")

@@ -22,7 +22,7 @@ from cowin_kit.config.packs import load_pack
 from cowin_kit.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import services as identity
-from cowin_kit.scheduling import services as scheduling
+from cowin_kit.scheduling import sessions
 from cowin_kit.testing import database_url, example_pack  # noqa: F401  (fixture)
 
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -156,7 +156,7 @@ def kit(tmp_path, fhir_server, database_url):
             "plugin fhir-export at fhir0001"]
         install_pack(session, load_pack(india))
         district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
-        scheduling.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
+        sessions.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
                                    location_code=district.code, postal_code="695001",
                                    latitude=8.5, longitude=76.9, fee_type="Free")
         user = identity.create_staff_user(session, "vax.fhir", "correct horse battery")
