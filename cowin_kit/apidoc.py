@@ -13,6 +13,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from marshmallow import Schema, fields
 
+from cowin_kit import __version__
+
 API_PREFIX = "/api/v1/"
 SECURITY = {"citizen": "citizenToken", "staff": "staffToken"}
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -56,8 +58,6 @@ def doc(summary: str, *, body: type[Schema] | None = None,
 
 
 def build_openapi(app: Flask) -> dict[str, Any]:
-    from cowin_kit import __version__
-
     spec = APISpec(
         title="cowin-kit API", version=__version__, openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],

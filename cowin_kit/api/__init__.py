@@ -4,7 +4,6 @@ load input with a marshmallow schema, call a service, and dump the result."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from flask import Flask, Request, g, request
 
@@ -15,9 +14,7 @@ from cowin_kit.db import get_session
 from cowin_kit.errors import InvalidInput, Unauthorized
 from cowin_kit.i18n import gettext as _
 from cowin_kit.registration.models import CitizenAccount
-
-if TYPE_CHECKING:
-    from cowin_kit.registration.services import TokenHolder
+from cowin_kit.registration.services import TokenHolder, account_of, token_holder
 
 
 def bearer_token() -> str | None:
@@ -29,8 +26,6 @@ def bearer_token() -> str | None:
 def citizen() -> CitizenAccount:
     """The signed-in citizen's account (Bearer token), or 401."""
     if "citizen" not in g:
-        from cowin_kit.registration.services import account_of
-
         g.citizen = account_of(get_session(), citizen_token())
     return g.citizen
 
@@ -40,8 +35,6 @@ def citizen_token() -> TokenHolder:
     the account: enough for a rate-limit key, and for services that check the account in
     their own statements (booking). Anything else wants citizen()."""
     if "citizen_token" not in g:
-        from cowin_kit.registration.services import token_holder
-
         token = bearer_token()
         if token is None:
             raise Unauthorized(_("Sign in first: an Authorization: Bearer token is needed."),

@@ -17,6 +17,8 @@ from cowin_kit.certificates.verify import verify
 from cowin_kit.db import get_session
 from cowin_kit.errors import NotFound
 from cowin_kit.i18n import gettext as _
+from cowin_kit.certificates.pdf import render_certificate_pdf
+from cowin_kit.scheduling.slip import slip_locale
 
 bp = Blueprint("api_certificates", __name__)
 
@@ -39,9 +41,6 @@ def certificate(reference_id: str):
 def certificate_pdf_response(reference_id: str) -> Response:
     """The PDF of the signed-in citizen's member ``reference_id`` (404 for anyone else),
     in the account's language (else the request's)."""
-    from cowin_kit.certificates.pdf import render_certificate_pdf
-    from cowin_kit.scheduling.slip import slip_locale
-
     found = _own_certificate(reference_id)
     active = pack()
     locale = slip_locale(citizen(), active, request_locale())

@@ -14,6 +14,7 @@ from cowin_kit.identity.models import PartnerApiKey
 from cowin_kit.errors import RuleViolation
 from cowin_kit.i18n import gettext as _
 from cowin_kit import ratelimit
+from cowin_kit.identity.services import authenticate_partner
 
 HEADER = "X-Api-Key"
 
@@ -25,8 +26,6 @@ def current_partner() -> PartnerApiKey | None:
         if raw is None or not request.path.startswith("/api/"):
             g.partner = None
         else:
-            from cowin_kit.identity.services import authenticate_partner
-
             g.partner = authenticate_partner(get_session(), raw.strip())
             actor = current_actor()
             set_actor(Actor("partner", f"key:{g.partner.id}", actor.request_id,

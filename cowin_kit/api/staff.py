@@ -15,6 +15,7 @@ from cowin_kit.identity import schemas, services
 from cowin_kit.identity.models import RoleGrant, StaffUser
 from cowin_kit.ratelimit import limited
 from cowin_kit.security import keyring
+from cowin_kit.identity import access
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
 
@@ -134,7 +135,5 @@ def revoke_key(key_id: int):
 
 
 def _require_partner_admin() -> None:
-    from cowin_kit.identity import access
-
     access.check_access(staff(), "partner_key.manage", access.COUNTRY,
                         message=_("Only national administrators may manage partner API keys."))

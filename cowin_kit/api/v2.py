@@ -22,6 +22,7 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration import services
 from cowin_kit.registration.rules import national_digits
+from cowin_kit.programme.models import VaccineProduct
 
 class GenerateOtpIn(Schema):
     mobile = fields.String(required=True, validate=validate.Length(min=4, max=20))
@@ -133,8 +134,6 @@ def _v2_beneficiary(view: services.BeneficiaryView, locale: str, mobile: str) ->
     doses = {d.dose_number: d for d in view.doses}
     vaccine = ""
     if view.doses:
-        from cowin_kit.programme.models import VaccineProduct
-
         product = get_session().get(VaccineProduct, view.doses[0].product_id)
         vaccine = _label(product.names, locale).upper() if product else ""
     return {

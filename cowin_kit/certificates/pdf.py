@@ -43,6 +43,8 @@ from cowin_kit.pdf_page import DoesNotFit, PageWriter, bilevel_image
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination.services import vaccine_product
+from cowin_kit.certificates.services import _DoseFacts, _record
+from cowin_kit.plugins import render_pdf
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,6 @@ def _dose_facts() -> Select:
 def build_view(session: Session, pack: ActivePack, certificate: Certificate,
                locale: str) -> CertificateView:
     # build_record's own path from a dose's facts (the outbox's), without its ORM objects
-    from cowin_kit.certificates.services import _DoseFacts, _record
 
     # The dose, its person and its facility: one Core read of the columns shown.
     row = session.execute(_dose_facts(), {"dose_id": certificate.dose_id}).one()
@@ -346,6 +347,4 @@ def render_certificate_pdf(session: Session, pack: ActivePack, certificate: Cert
                            locale: str) -> bytes:
     """The certificate as PDF bytes in ``locale`` (callers check it is the citizen's own),
     drawn by an enabled plugin's PDF template if one is registered."""
-    from cowin_kit.plugins import render_pdf
-
     return render_pdf(build_view(session, pack, certificate, locale), certificate_pdf)

@@ -19,7 +19,7 @@ from sqlalchemy import String, Text, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from cowin_kit.config.runtime import ActivePack
+from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.errors import NotFound
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.i18n import gettext as _
@@ -269,8 +269,6 @@ def _slot_labels(starts_at: time, ends_at: time) -> tuple[str, str]:
 
 
 def _snapshot() -> ActivePack | None:
-    from cowin_kit.config.runtime import active_pack
-
     try:
         return active_pack()
     except NotFound:  # no pack installed yet: nothing is kept

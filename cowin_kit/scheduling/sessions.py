@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from cowin_kit import plugins
+from cowin_kit import notifications, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.errors import InvalidInput, NotFound, RuleViolation
@@ -151,8 +151,6 @@ class Notice:
 
 
 def send_notices(notices: list[Notice]) -> None:
-    from cowin_kit import notifications
-
     for notice in notices:
         notifications.notify(notice.mobile, notice.template, notice.locale, **notice.params)
 

@@ -34,6 +34,7 @@ from cowin_kit.security import keyring
 from cowin_kit.vaccination import rules
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.registration.rules import is_reference_id
 
 
 def staff_facility(session: Session, user: StaffUser, facility_code: str | None,
@@ -137,8 +138,6 @@ def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
                      ) -> tuple[_Person, list[GivenDose]]:
     """The person, their live appointment (the lowest dose's) and the doses they were
     given, in one query."""
-    from cowin_kit.registration.rules import is_reference_id
-
     rows = []
     if is_reference_id(str(reference_id)):
         if session.autoflush:  # what the caller staged is visible, as to an ORM query

@@ -28,6 +28,7 @@ from cowin_kit.scheduling.models import SessionDoseCapacity, VaccinationSession
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import charts, core, ui
 from cowin_kit.web.auth import current_staff, staff_required
+from cowin_kit.validation import load
 
 bp = ui.make_blueprint("admin", __name__, url_prefix="/admin")
 core.register_staff_link("report.read", "admin.dashboard", lazy_gettext("Dashboard"))
@@ -68,8 +69,6 @@ def _tz_name() -> str:
 
 def _query(schema, names: list[str]) -> dict[str, Any]:
     """Query parameters of a page, loaded as the API loads them (others ignored)."""
-    from cowin_kit.validation import load
-
     return load(schema, {k: v for k, v in request.args.items() if k in names and v})
 
 

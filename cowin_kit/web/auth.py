@@ -19,6 +19,7 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.security import keyring
 from cowin_kit.web.ui import new_csrf_token
+from cowin_kit.registration.services import account_from_token
 
 CITIZEN_KEY = "citizen_token"
 STAFF_KEY = "staff_token"
@@ -59,8 +60,6 @@ def current_citizen() -> CitizenAccount | None:
         account = None
         token = session.get(CITIZEN_KEY)
         if token:
-            from cowin_kit.registration.services import account_from_token
-
             try:
                 account = account_from_token(get_session(), token)
             except Unauthorized:

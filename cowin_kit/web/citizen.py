@@ -32,6 +32,10 @@ from cowin_kit.scheduling.models import (
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import auth, ui
 from cowin_kit.web.auth import citizen_required, current_citizen
+from cowin_kit.certificates import services as certificates
+from cowin_kit.certificates.formats import qr, shc
+from cowin_kit.certificates.pdf import render_certificate_pdf
+from cowin_kit.validation import load
 
 bp = ui.make_blueprint("citizen", __name__)
 
@@ -283,7 +287,6 @@ def sessions():
                 message = _("Choose a place or enter a postal code.")
                 raise InvalidInput(message, code="invalid_input",
                                    fields={"place1": [message]})
-            from cowin_kit.validation import load
 
             query = load(sched_schemas.AvailabilityQuery(), raw)
             centres = availability.search(get_session(), query)
@@ -428,8 +431,6 @@ def slip_pdf(booking_id: str):
 # --- certificates ------------------------------------------------------------------------------
 
 def _own_certificate(reference_id: str):
-    from cowin_kit.certificates import services as certificates
-
     view = registration.get_beneficiary(get_session(), _account(), reference_id)
     return view, certificates.current_certificate(get_session(), view.beneficiary)
 
@@ -437,8 +438,6 @@ def _own_certificate(reference_id: str):
 @bp.get("/members/<reference_id>/certificate")
 @citizen_required
 def certificate(reference_id: str):
-    from cowin_kit.certificates import services as certificates
-
     view, found = _own_certificate(reference_id)
     formats = certificates.describe(found)["formats"]
     return ui.render("web/citizen/certificate.html", member=view, certificate=found,
@@ -448,8 +447,6 @@ def certificate(reference_id: str):
 @bp.get("/members/<reference_id>/certificate.pdf")
 @citizen_required
 def certificate_pdf(reference_id: str):
-    from cowin_kit.certificates.pdf import render_certificate_pdf
-
     _view, found = _own_certificate(reference_id)
     pack = _pack()
     locale = slips.slip_locale(_account(), pack, _locale())
@@ -463,9 +460,6 @@ def certificate_pdf(reference_id: str):
 @bp.get("/members/<reference_id>/certificate-<kind>.png")
 @citizen_required
 def certificate_qr(reference_id: str, kind: str):
-    from cowin_kit.certificates import services as certificates
-    from cowin_kit.certificates.formats import qr
-
     _view, found = _own_certificate(reference_id)
     text = certificates.describe(found)["formats"].get(kind)
     builders = {"dcc": qr.dcc_png, "shc": qr.shc_png, "vc": qr.vc_png}
@@ -478,8 +472,6 @@ def certificate_qr(reference_id: str, kind: str):
 @bp.get("/members/<reference_id>/certificate.smart-health-card")
 @citizen_required
 def smart_health_card(reference_id: str):
-    from cowin_kit.certificates.formats import shc
-
     _view, found = _own_certificate(reference_id)
     if not found.shc:
         raise NotFound(_("This country does not issue SMART Health Cards."),

@@ -14,6 +14,8 @@ from cowin_kit.i18n import gettext as _
 from cowin_kit.identity import access, services as identity
 from cowin_kit.ratelimit import limited
 from cowin_kit.web import auth, ui
+from cowin_kit.config.runtime import active_pack
+from cowin_kit.registration.services import set_account_locale
 
 bp = ui.make_blueprint("web", __name__, template_folder="templates", static_folder="static",
                        static_url_path="/web-static")
@@ -49,9 +51,6 @@ def set_language():
         raise InvalidInput(_("This language is not offered."), code="invalid_locale")
     account = auth.current_citizen()
     if account is not None:
-        from cowin_kit.config.runtime import active_pack
-        from cowin_kit.registration.services import set_account_locale
-
         set_account_locale(get_session(), account, chosen, active_pack())
     session["locale"] = chosen
     response = redirect(back, code=303)

@@ -21,6 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from cowin_kit.errors import DomainError, Forbidden
 from cowin_kit.i18n import gettext as _
+from cowin_kit.config.runtime import active_pack, offered_locales as offered
+from cowin_kit.validation import load
 
 # Names of the blueprints made by make_blueprint: the page blueprints.
 PAGE_BLUEPRINTS: set[str] = set()
@@ -148,8 +150,6 @@ def load_form(schema: Schema, fields: Iterable[str], *, lists: Iterable[str] = (
               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``request.form`` -> the schema's validated data, as the API loads JSON: only the
     named fields (``lists`` for multi-valued ones), empty ones left out."""
-    from cowin_kit.validation import load
-
     data: dict[str, Any] = {}
     for name in fields:
         value = request.form.get(name, "")
@@ -188,8 +188,6 @@ def safe_next(target: str | None, default: str) -> str:
 # --- locale ------------------------------------------------------------------------------
 
 def offered_locales() -> tuple[list[str], str]:
-    from cowin_kit.config.runtime import offered_locales as offered
-
     return offered()
 
 
@@ -237,8 +235,6 @@ def _resolve_locale(offered, explicit, chosen, cookie, fallback) -> str:
 
 def _pack_timezone() -> str:
     try:
-        from cowin_kit.config.runtime import active_pack
-
         return active_pack().document["timezone"]
     except Exception:  # no pack yet
         return "UTC"
@@ -273,8 +269,6 @@ def pack_label(mapping: Mapping[str, str] | None, default: str = "") -> str:
             if mapping.get(key):
                 return mapping[key]
         try:
-            from cowin_kit.config.runtime import active_pack
-
             fallback = mapping.get(active_pack().default_locale)
             if fallback:
                 return fallback
@@ -287,8 +281,6 @@ def pack_label(mapping: Mapping[str, str] | None, default: str = "") -> str:
 
 def site_name() -> str:
     try:
-        from cowin_kit.config.runtime import active_pack
-
         return pack_label(active_pack().document.get("name")) or "cowin-kit"
     except Exception:
         return "cowin-kit"

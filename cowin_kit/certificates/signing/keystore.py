@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from cowin_kit.certificates.formats import dcc
-from cowin_kit.certificates.formats.keys import jwk_thumbprint, jwks
+from cowin_kit.certificates.formats.keys import jwk_thumbprint, jwks, public_jwk
 from cowin_kit.certificates.signing.trust import TrustStore
 
 FILES = ("dcc_key.pem", "dcc_cert.pem", "csca_cert.pem", "shc_key.pem", "vc_key.pem")
@@ -108,8 +108,6 @@ class Keystore:
                 for g in self.generations()]
 
     def vc_public_keys(self) -> list[dict]:
-        from cowin_kit.certificates.formats.keys import public_jwk
-
         return [{"id": g.key_id, "publicKeyJwk": public_jwk(g.vc_key),
                  "thumbprint": jwk_thumbprint(g.vc_key)} for g in self.generations()]
 
