@@ -20,11 +20,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import PG_SERVER_URL
+from cowin_kit.testing import postgresql_server_url
 from cryptography.fernet import Fernet
 from prometheus_client.parser import text_string_to_metric_families
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -272,7 +272,7 @@ def _get(url: str, headers: dict | None = None):
 
 def test_the_image_command_serves_readyz(dockerfile, image_root, fresh_database_url, tmp_path):
     final = dockerfile[-1]
-    backend = "postgresql" if PG_SERVER_URL else "sqlite"
+    backend = "postgresql" if postgresql_server_url() else "sqlite"
     port = _free_port()
     env = _image_env(final, {
         "PORT": str(port),

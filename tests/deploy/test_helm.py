@@ -23,11 +23,14 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
-from conftest import EXAMPLES, PG_SERVER_URL
+from cowin_kit.testing import postgresql_server_url
+from conftest import EXAMPLES
+
+PG_SERVER_URL = postgresql_server_url()
 
 from cowin_kit.config.settings import DECLARATIONS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "cowin-kit"
 CI_FILES = sorted((CHART / "ci").glob("*.yaml"))
 KUBE_VERSION = "1.30.0"

@@ -56,7 +56,7 @@ def test_init_generates_a_starter_pack_that_validates_and_installs(country, tmp_
 
 
 def test_init_with_an_example_pack_and_postgresql(tmp_path, fresh_database_url):
-    from conftest import BACKENDS
+    from cowin_kit.testing import BACKENDS
 
     for backend in BACKENDS:
         instance = tmp_path / backend

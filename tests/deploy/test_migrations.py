@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 from cowin_kit import migrate
 from cowin_kit.db import Base, make_engine
 
-from conftest import BACKENDS
+from cowin_kit.testing import BACKENDS
 import pytest
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import gzip
 from datetime import timedelta
 
-from test_booking import publish, today
-from test_registration_api import reg_app  # noqa: F401
+from cowin_kit.testing import publish, today
 
 
 def _publish_many(app, count):

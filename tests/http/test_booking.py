@@ -3,9 +3,8 @@ oversell under concurrency (PostgreSQL)."""
 
 from __future__ import annotations
 
-import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,72 +13,19 @@ from cowin_kit.audit.models import AuditEvent
 from cowin_kit.db import get_database
 from cowin_kit.errors import RuleViolation
 from cowin_kit.geography.models import Location
-from cowin_kit.registration import services as registration
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
+from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.scheduling.models import Appointment, SessionDoseCapacity, SessionSlot
-from cowin_kit.security import keyring
-from cowin_kit.programme.models import VaccineProduct
 
-from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
-
-IST = zoneinfo.ZoneInfo("Asia/Kolkata")
-
-
-def today() -> date:
-    return datetime.now(IST).date()
+from cowin_kit.testing import (
+    IST, accounts_with_members as _accounts_with_members, add_members, auth, booked_counts,
+    member, publish, record_dose, sign_in, today,
+)
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def _district(session) -> Location:
     return session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
-
-
-def publish(app, *, days_ahead=3, product="COVISHIELD", capacity=None, code="F-TVM-1",
-            min_age=18, slots="09:00-11:00;11:00-13:00", postal="695001"):
-    with app.app_context(), get_database(app).session() as session:
-        district = _district(session)
-        facility = scheduling.upsert_facility(
-            session, code=code, name="Medical College PHC", location_code=district.code,
-            postal_code=postal, latitude=8.5241, longitude=76.9366, fee_type="Free")
-        vaccination_session = scheduling.publish_session(
-            session, facility=facility, session_date=today() + timedelta(days=days_ahead),
-            product_code=product, slots=slots, capacity_by_dose=capacity or {1: 10, 2: 10},
-            min_age=min_age)
-        session.commit()
-        return vaccination_session.id
-
-
-def add_members(app, client, token, n, **extra):
-    refs = []
-    for number in _valid_aadhaar(n + len(extra.get("skip", [])))[:n]:
-        response = client.post("/api/v1/beneficiaries", json=member(number, **{
-            k: v for k, v in extra.items() if k != "skip"}), headers=auth(token))
-        assert response.status_code == 201, response.get_json()
-        refs.append(response.get_json()["reference_id"])
-    return refs
-
-
-def record_dose(app, reference_id, number, product, days_ago):
-    with app.app_context(), get_database(app).session() as session:
-        beneficiary = session.scalars(select(Beneficiary)
-                                      .where(Beneficiary.reference_id == reference_id)).one()
-        product_id = session.scalars(select(VaccineProduct.id)
-                                     .where(VaccineProduct.code == product)).one()
-        session.add(Dose(beneficiary_id=beneficiary.id, dose_number=number, product_id=product_id,
-                         administered_at=datetime.now(timezone.utc) - timedelta(days=days_ago),
-                         lot="LOT1"))
-        session.commit()
-
-
-def booked_counts(app, session_id):
-    with app.app_context(), get_database(app).session() as session:
-        capacity = {c.dose_number: c.booked for c in session.scalars(
-            select(SessionDoseCapacity).where(SessionDoseCapacity.session_id == session_id))}
-        slots = sum(s.booked for s in session.scalars(
-            select(SessionSlot).where(SessionSlot.session_id == session_id)))
-        rows = session.scalar(select(func.count()).select_from(Appointment).where(
-            Appointment.session_id == session_id, Appointment.status == "booked"))
-        return capacity, slots, rows
 
 
 def test_search_by_place_postal_code_and_position_with_cache_headers(reg_app):
@@ -465,35 +411,6 @@ def test_cowin_fully_booked_error(reg_app):
 
 
 # --- concurrency (PostgreSQL) -------------------------------------------------------------
-
-def _accounts_with_members(app, n):
-    """n accounts of one member each, created through the services; their tokens."""
-    from cowin_kit.config.runtime import active_pack
-
-    tokens, refs = [], []
-    numbers = _valid_aadhaar(n)
-    with app.test_request_context(), get_database(app).session() as session:
-        pack = active_pack()
-        for index in range(n):
-            account = CitizenAccount(mobile=f"+9198{index:08d}")
-            session.add(account)
-            session.commit()
-            view = registration.add_beneficiary(
-                session, pack, account, name=f"Person {index}", birth_year=1980, gender="F",
-                id_type="aadhaar", id_number=numbers[index], consent_version="v1")
-            tokens.append(keyring().issue_citizen_token(account.id, account.mobile))
-            refs.append(view.beneficiary.reference_id)
-    return tokens, refs
-
-
-@pytest.fixture
-def pg_app(pg_database_url, tmp_path, india_pack):
-    from test_registration_api import close_reg_app, make_reg_app
-
-    app = make_reg_app(pg_database_url, tmp_path, india_pack)
-    yield app
-    close_reg_app(app)
-
 
 def test_200_concurrent_bookings_for_50_seats_sell_exactly_50(pg_app):
     reg_app = pg_app

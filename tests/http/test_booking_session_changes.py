@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from cowin_kit.db import get_database
 from cowin_kit.scheduling.models import VaccinationSession
-from test_booking import (  # noqa: F401  (pg_app: fixture)
-    _accounts_with_members, add_members, booked_counts, pg_app, publish, record_dose, today,
+from cowin_kit.testing import (
+    accounts_with_members as _accounts_with_members, add_members, auth, booked_counts,
+    national_admin_token, publish, record_dose, sign_in, today,
 )
-from test_openapi import national_admin_token
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
 
 
 def _book(client, token, session_id, ref, dose=None, slot="09:00-11:00"):

@@ -13,10 +13,7 @@ from cowin_kit.certificates import qr, services
 from cowin_kit.certificates.verify import verify
 from cowin_kit.cli import main
 
-from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
-from test_slip import label, nfc, pdf_text
-from conftest import need_tool
+from cowin_kit.testing import auth, label, need_tool, nfc, pdf_text, run_worker, sign_in
 
 ISSUER_EN = "Ministry of Health and Family Welfare"
 ISSUER_HI = "स्वास्थ्य एवं परिवार कल्याण मंत्रालय"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from test_registration_api import _valid_aadhaar, auth, last_otp, reg_app  # noqa: F401
+from cowin_kit.testing import auth, last_otp, valid_aadhaar as _valid_aadhaar
 
 
 def _v2_sign_in(app, client, mobile="9876543210", path="auth/confirmOTP"):

@@ -19,7 +19,6 @@ from cowin_kit.cli import main
 from cowin_kit.cli.i18n_cmd import LOCALES_DIR, extract_messages, po_path, pot_path
 from cowin_kit.i18n import lazy_gettext
 
-from test_registration_api import reg_app  # noqa: F401  (the fixture, reused)
 
 PACK_LANGUAGES = ["en", "hi", "fr", "uk", "ar"]  # India en/hi, Canada en/fr, Ukraine, UAE
 PLURALS = {"en": 2, "hi": 2, "fr": 2, "uk": 3, "ar": 6}
@@ -403,7 +402,8 @@ def test_a_pack_can_reword_the_kits_messages(tmp_path, database_url):
     from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import load_pack
     from cowin_kit.db import get_database
-    from conftest import EXAMPLES, _empty_tables
+    from cowin_kit.testing import empty_tables as _empty_tables
+    from conftest import EXAMPLES
 
     pack_dir = tmp_path / "in"
     shutil.copytree(EXAMPLES / "in", pack_dir)

@@ -8,7 +8,7 @@ import json
 import logging
 
 import pytest
-from test_registration_api import close_reg_app
+from cowin_kit.testing import close_reg_app
 
 from cowin_kit import create_app, logging_setup
 from cowin_kit.provision.installer import install_pack

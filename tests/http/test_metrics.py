@@ -4,9 +4,7 @@ at scrape, and who may read it."""
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-from test_booking import add_members, publish
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
-from test_vaccinator_api import staff_token
+from cowin_kit.testing import add_members, auth, publish, sign_in, staff_token
 
 from cowin_kit import create_app
 from cowin_kit.certificates import keystore as keystore_module

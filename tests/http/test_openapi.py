@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 
 from cowin_kit.apidoc import API_PREFIX
-from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
+from cowin_kit.testing import auth, member, national_admin_token, sign_in
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def test_the_document_validates_and_covers_every_route(reg_app):
@@ -33,20 +34,6 @@ def test_the_docs_page_is_served_by_the_app_without_a_cdn(reg_app):
     assert "/api/v1/beneficiaries" in page and "BeneficiaryIn" in page
     assert "http://" not in page and "https://" not in page.replace(
         "https://cowin-kit.org", "")
-
-
-def national_admin_token(app, client) -> str:
-    from cowin_kit.db import get_database
-    from cowin_kit.identity import services
-
-    with app.app_context(), get_database(app).session() as session:
-        user = services.create_staff_user(session, "nat.admin", "correct horse battery")
-        services.grant_role(session, user, "national_admin")
-        session.commit()
-    response = client.post("/api/v1/staff/sign-in",
-                           json={"username": "nat.admin", "password": "correct horse battery"})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["token"]
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(reg_app):

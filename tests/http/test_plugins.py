@@ -20,9 +20,8 @@ from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.settings import SettingsError
 from cowin_kit.db import get_database, make_engine
-from test_booking import publish
-from test_registration_api import _valid_aadhaar, auth, close_reg_app, member, sign_in
-from test_vaccinator_api import staff_token
+from cowin_kit.testing import auth, close_reg_app, member, publish, sign_in, staff_token
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 RECORDER = '''
 from cowin_kit.plugins import Plugin, Setting
@@ -605,7 +604,7 @@ def test_plugin_new_scaffolds_a_plugin_that_installs_and_passes_its_test(tmp_pat
 def test_every_hook_is_documented_with_its_arguments():
     for hook, doc in plugins.HOOKS.items():
         assert ":param" in doc, hook
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
     for hook, doc in plugins.HOOKS.items():
         assert f"`{hook}`" in docs, hook
         for line in doc.splitlines():
@@ -630,7 +629,7 @@ def test_a_pack_may_use_an_enabled_plugins_id_validator(site, tmp_path):
             context.register_id_validator("passport-check-v1", check)
     ''')
     pack = tmp_path / "pack"
-    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "countries" / "in", pack)
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "countries" / "in", pack)
     yaml = (pack / "pack.yaml").read_text()
     assert 'validator: "regex:^[A-Z][0-9]{7}$"' in yaml
     (pack / "pack.yaml").write_text(yaml.replace('validator: "regex:^[A-Z][0-9]{7}$"',

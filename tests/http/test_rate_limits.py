@@ -3,31 +3,6 @@ set; when empty, nothing is counted app-wide while routes keep their own limits.
 
 from __future__ import annotations
 
-import pytest
-
-from cowin_kit import create_app
-from cowin_kit.db import get_database
-
-from conftest import _empty_tables
-
-
-@pytest.fixture
-def make_app(database_url, tmp_path):
-    """Apps with settings of the test's own; their rows and connections go afterwards."""
-    made = []
-
-    def make(**settings):
-        app = create_app({"ENV": "test", "DATABASE_URL": database_url,
-                          "INSTANCE_PATH": str(tmp_path / f"instance{len(made)}"),
-                          "NOTIFIER": f"file:{tmp_path / 'out.jsonl'}", **settings})
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        _empty_tables(get_database(app).engine)
-        get_database(app).dispose()
-
 
 def test_the_default_limit_applies_to_every_call_when_set(make_app):
     client = make_app(API_LIMITS_PER_IP="3/minute").test_client()

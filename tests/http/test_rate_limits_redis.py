@@ -14,8 +14,7 @@ import pytest
 from cowin_kit import create_app
 from cowin_kit.db import get_database
 
-from test_booking import add_members, publish, today
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
+from cowin_kit.testing import add_members, auth, publish, sign_in, today
 
 # A Redis database of these tests' own, emptied before and after each: the apps keep their
 # limits (and Flask-Limiter's, and cached answers) there, and earlier runs' must not count.

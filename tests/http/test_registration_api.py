@@ -16,71 +16,8 @@ from cowin_kit.db import get_database
 from cowin_kit.registration.models import Beneficiary, BeneficiaryCorrection, Dose, OtpTransaction
 from cowin_kit.programme.models import VaccineProduct
 
-from test_install import _count
-
-
-
-def _valid_aadhaar(n: int) -> list[str]:
-    found, body = [], 200000000000
-    while len(found) < n:
-        body += 7919
-        candidate = str(body)[:11]
-        number = candidate + verhoeff.calc_check_digit(candidate)
-        if number[0] not in "01":
-            found.append(number)
-    return found
-
-
-def make_reg_app(database_url, tmp_path, pack):
-    """An app with the pack installed and OTPs written to a file (``app.outbox``)."""
-    outbox = tmp_path / "messages.jsonl"
-    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
-                      "DATABASE_URL": database_url, "NOTIFIER": f"file:{outbox}",
-                      "OTP_RESEND_COOLDOWN_SECONDS": 0,
-                      "OTP_LIMITS_PER_NUMBER": "1000/hour", "OTP_LIMITS_PER_IP": "1000/hour",
-                      "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
-                      "SEARCH_LIMITS_PER_IP": "10000/hour"})
-    app.outbox = outbox
-    with app.app_context(), get_database(app).session() as session:
-        install_pack(session, pack)
-    return app
-
-
-def close_reg_app(app):
-    from conftest import _empty_tables
-
-    _empty_tables(get_database(app).engine)
-    get_database(app).dispose()
-
-
-@pytest.fixture
-def reg_app(database_url, tmp_path, india_pack):
-    app = make_reg_app(database_url, tmp_path, india_pack)
-    yield app
-    close_reg_app(app)
-
-
-def last_otp(app, mobile_suffix: str) -> str:
-    lines = [json.loads(l) for l in app.outbox.read_text(encoding="utf-8").splitlines()]
-    message = [m for m in lines if m["to"].endswith(mobile_suffix)][-1]
-    return message["text"].split()[0]
-
-
-def sign_in(app, client, mobile="9876543210") -> str:
-    txn = client.post("/api/v1/auth/otp", json={"mobile": mobile}).get_json()["txn_id"]
-    response = client.post("/api/v1/auth/otp/confirm",
-                           json={"txn_id": txn, "otp": last_otp(app, mobile)})
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()["token"]
-
-
-def member(id_number: str, **extra) -> dict:
-    return {"name": "Asha Devi", "birth_year": 1980, "gender": "F", "id_type": "aadhaar",
-            "id_number": id_number, "consent_version": "v1", **extra}
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
+from cowin_kit.testing import auth, last_otp, member, sign_in, valid_aadhaar as _valid_aadhaar
+from cowin_kit.testing import count_rows as _count
 
 
 def test_otp_sign_in_creates_an_account_and_gives_a_token(reg_app):
@@ -157,7 +94,7 @@ def test_resend_cooldown_and_per_number_limit(database_url, tmp_path, india_pack
     assert limited.status_code == 429  # the hourly per-number limit (2) is used up
     other = client.post("/api/v1/auth/otp", json={"mobile": "9876543211"})
     assert other.status_code == 200
-    from conftest import _empty_tables
+    from cowin_kit.testing import empty_tables as _empty_tables
 
     _empty_tables(get_database(app).engine)
     get_database(app).dispose()
@@ -344,7 +281,7 @@ def test_limits_hold_across_processes_when_redis_is_configured(database_url, tmp
     statuses = [app.test_client().post("/api/v1/auth/otp", json={"mobile": mobile}).status_code
                 for app in (first, second, first)]
     assert statuses == [200, 200, 429]
-    from conftest import _empty_tables
+    from cowin_kit.testing import empty_tables as _empty_tables
 
     _empty_tables(get_database(first).engine)
     for app in (first, second):

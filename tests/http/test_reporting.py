@@ -11,58 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from cowin_kit.db import get_database
-from cowin_kit.geography.models import Facility, Location, PopulationFigure
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.geography.models import Location, PopulationFigure
 from cowin_kit.reporting import rules
-from cowin_kit.scheduling import services as scheduling
-from cowin_kit.programme.models import VaccineProduct
-from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
-from test_vaccinator_api import staff_token
+from cowin_kit.testing import auth, seed_report_doses as seed, staff_token
 
 NOW = datetime.now(timezone.utc)
-
-
-def _facility(session, code, district):
-    return scheduling.upsert_facility(session, code=code, name=f"PHC {code}",
-                                      location_code=district, fee_type="Free")
-
-
-def seed(app, client):
-    """Five people: A complete (TVM), B due for dose 2 and without it (TVM), C not yet due
-    (TVM), D Covaxin due and without dose 2 (Ernakulam), E dose 1 today (Delhi); and F,
-    an imported dose without a facility."""
-    with app.app_context(), get_database(app).session() as session:
-        _facility(session, "F-TVM-1", "IN-KL-TVM")
-        _facility(session, "F-EKM-1", "IN-KL-EKM")
-        _facility(session, "F-DL-1", "IN-DL-CD")
-        session.commit()
-    numbers = _valid_aadhaar(6)
-    people = [("A", 1950, "F"), ("B", 1990, "M"), ("C", 1970, "F"), ("D", 1985, "F"),
-              ("E", 2000, "M"), ("F", 1940, "M")]
-    refs = {}
-    for index, (name, year, gender) in enumerate(people):
-        if index % 4 == 0:
-            token = sign_in(app, client, mobile=f"98765432{10 + index}")
-        response = client.post("/api/v1/beneficiaries", headers=auth(token), json=member(
-            numbers[index], name=f"Person {name}", birth_year=year, gender=gender))
-        assert response.status_code == 201, response.get_json()
-        refs[name] = response.get_json()["reference_id"]
-    doses = [("A", 1, "COVISHIELD", 100, "F-TVM-1"), ("A", 2, "COVISHIELD", 10, "F-TVM-1"),
-             ("B", 1, "COVISHIELD", 90, "F-TVM-1"), ("C", 1, "COVISHIELD", 10, "F-TVM-1"),
-             ("D", 1, "COVAXIN", 30, "F-EKM-1"), ("E", 1, "COVISHIELD", 0, "F-DL-1"),
-             ("F", 1, "COVAXIN", 5, None)]
-    with app.app_context(), get_database(app).session() as session:
-        products = {c: i for c, i in session.execute(select(VaccineProduct.code, VaccineProduct.id))}
-        facilities = {c: i for c, i in session.execute(select(Facility.code, Facility.id))}
-        for name, number, product, days_ago, facility in doses:
-            beneficiary_id = session.scalar(select(Beneficiary.id).where(
-                Beneficiary.reference_id == refs[name]))
-            session.add(Dose(beneficiary_id=beneficiary_id, dose_number=number,
-                             product_id=products[product], lot=f"LOT-{product[:3]}",
-                             administered_at=NOW - timedelta(days=days_ago, minutes=1),
-                             facility_id=facilities.get(facility)))
-        session.commit()
-    return refs
 
 
 def population(app, *codes):

@@ -13,7 +13,6 @@ from flask import Response
 from cowin_kit import logging_setup
 from cowin_kit.audit.services import current_actor
 
-from test_rate_limits import make_app  # noqa: F401  (fixture: apps with their own settings)
 
 LIMIT_HEADERS = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
 

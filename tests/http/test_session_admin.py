@@ -9,9 +9,9 @@ from cowin_kit.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.worker import Worker
-from test_booking import add_members, booked_counts, publish, today
-from test_openapi import national_admin_token
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
+from cowin_kit.testing import (
+    add_members, auth, booked_counts, national_admin_token, publish, sign_in, today,
+)
 
 
 def messages(app, template):

@@ -5,43 +5,23 @@ the PDF renderer's font handling."""
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import unicodedata
 from datetime import timedelta
 
 import pytest
 from babel.dates import format_date
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from cowin_kit.db import get_database
-from cowin_kit.i18n import gettext
 from cowin_kit.pdf import DEFAULT_FONT_DIRS, Document, FontLibrary, FontMissing, font_library
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.slip import render_slip_html, render_slip_pdf
 from cowin_kit.security import keyring
 
-from test_booking import add_members, publish, today
-from test_registration_api import auth, reg_app, sign_in  # noqa: F401
-from conftest import need_tool
+from cowin_kit.testing import add_members, auth, label, nfc, pdf_text, publish, sign_in, today
 
 CENTRE_HI = "मेडिकल कॉलेज प्राथमिक स्वास्थ्य केंद्र"   # conjuncts: प्र, स्व, स्थ्य, न्द्र
 CENTRE_AR = "مركز الكلية الطبية الصحي"
-BIDI_MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F)])
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def pdf_text(data: bytes) -> str:
-    need_tool("pdftotext", "poppler-utils")
-    done = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data,
-                          capture_output=True, check=True)
-    text = done.stdout.decode("utf-8").translate(BIDI_MARKS)
-    return nfc(re.sub(r"[ \t]+", " ", text))
 
 
 def booked(app, *, members=1, mobile="9876543210", locale=None):
@@ -68,11 +48,6 @@ def secret_codes(app, refs):
     with app.app_context(), get_database(app).session() as session:
         rows = session.scalars(select(Beneficiary).where(Beneficiary.reference_id.in_(refs)))
         return {b.reference_id: keyring().decrypt(b.secret_code_encrypted) for b in rows}
-
-
-def label(app, locale, msgid):
-    with app.test_request_context(), force_locale(locale):
-        return nfc(gettext(msgid))
 
 
 def test_pdf_slip_shows_the_booking_codes_centre_and_slot(reg_app):

@@ -7,8 +7,7 @@ from sqlalchemy import select
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.db import get_database
 from cowin_kit.identity import services
-from test_openapi import national_admin_token
-from test_registration_api import reg_app  # noqa: F401
+from cowin_kit.testing import national_admin_token
 
 PASSWORD = "correct horse battery"
 
@@ -30,7 +29,7 @@ def test_sign_in_wrong_password_and_citizen_tokens_are_refused(reg_app):
     wrong = client.post("/api/v1/staff/sign-in", json={"username": "nat.admin",
                                                       "password": "wrong password"})
     assert wrong.status_code == 401 and wrong.get_json()["code"] == "invalid_credentials"
-    from test_registration_api import sign_in
+    from cowin_kit.testing import sign_in
 
     citizen_token = sign_in(reg_app, client)
     assert client.get("/api/v1/admin/staff", headers=_bearer(citizen_token)).status_code == 401
@@ -132,7 +131,7 @@ def test_only_national_admins_manage_partner_keys(reg_app):
 def test_client_ip_comes_from_trusted_proxies_only(database_url, tmp_path, india_pack):
     from cowin_kit import create_app
     from cowin_kit.provision.installer import install_pack
-    from conftest import _empty_tables
+    from cowin_kit.testing import empty_tables as _empty_tables
 
     for proxies, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
         app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": database_url,

@@ -8,30 +8,13 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from cowin_kit.db import get_database
-from cowin_kit.identity import services as identity
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.scheduling.models import Appointment
 from cowin_kit.vaccination.models import CertificateDue
-from test_booking import add_members, publish
-from test_openapi import national_admin_token
-from test_registration_api import _valid_aadhaar, auth, reg_app, sign_in  # noqa: F401
-
-PASSWORD = "correct horse battery"
-
-
-def staff_token(app, client, username, role, **scope):
-    with app.app_context(), get_database(app).session() as session:
-        user = identity.create_staff_user(session, username, PASSWORD)
-        identity.grant_role(session, user, role, **scope)
-        session.commit()
-    return client.post("/api/v1/staff/sign-in", json={"username": username,
-                                                      "password": PASSWORD}).get_json()["token"]
-
-
-def secret_code(client, citizen, reference_id):
-    members = client.get("/api/v1/beneficiaries", headers=auth(citizen)).get_json()
-    return next(m["secret_code"] for m in members["beneficiaries"]
-                if m["reference_id"] == reference_id)
+from cowin_kit.testing import (
+    add_members, auth, national_admin_token, publish, secret_code, sign_in, staff_token,
+)
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def count(app, model, *where):

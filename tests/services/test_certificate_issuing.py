@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 
-import pytest
 from sqlalchemy import func, select
 
 from cowin_kit.certificates import keystore as keystore_module, qr, services, shc
@@ -17,31 +16,8 @@ from cowin_kit.certificates.verify import verify
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.db import get_database
 from cowin_kit.vaccination.models import CertificateDue
-from test_booking import add_members, publish
-from test_registration_api import _valid_aadhaar, auth, member, reg_app, sign_in  # noqa: F401
-from test_vaccinator_api import staff_token
-
-
-@pytest.fixture
-def vaccinated(reg_app):
-    """(client, citizen token, reference id) after one Covishield dose recorded via the API."""
-    client = reg_app.test_client()
-    with reg_app.app_context():
-        keystore_module.generate(services.keystore().keys_dir, "IN", "MoHFW")
-    publish(reg_app, code="F-TVM-1")
-    vaccinator = staff_token(reg_app, client, "vax.cert", "vaccinator", facility_code="F-TVM-1")
-    citizen = sign_in(reg_app, client)
-    (ref,) = add_members(reg_app, client, citizen, 1)
-    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
-        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005"})
-    assert recorded.status_code == 201, recorded.get_json()
-    return client, citizen, ref
-
-
-def run_worker(app, **options) -> int:
-    with app.app_context():
-        return services.process_outbox(get_database(app).session_factory, active_pack(),
-                                       services.keystore().current(), **options)
+from cowin_kit.testing import add_members, auth, member, publish, run_worker, sign_in, staff_token
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def counts(app):

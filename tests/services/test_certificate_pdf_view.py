@@ -17,8 +17,7 @@ from cowin_kit.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 
-from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
-from test_registration_api import reg_app  # noqa: F401
+from cowin_kit.testing import run_worker
 
 
 def test_the_view_of_a_dose_with_and_without_its_facility(reg_app, vaccinated):

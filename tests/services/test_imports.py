@@ -5,8 +5,7 @@ re-running a file changes nothing."""
 from __future__ import annotations
 
 import io
-import zoneinfo
-from datetime import datetime, time, timedelta
+from datetime import time
 
 import pytest
 from click.testing import CliRunner
@@ -21,12 +20,8 @@ from cowin_kit.scheduling.imports import ImportInvalid, import_facilities, impor
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import SessionDoseCapacity, SessionSlot, VaccinationSession
 
-from conftest import BACKENDS
-from test_install import _count
-from test_openapi import national_admin_token
-from test_registration_api import reg_app  # noqa: F401
-
-PASSWORD = "correct horse battery"
+from cowin_kit.testing import BACKENDS, STAFF_PASSWORD as PASSWORD, iso_day as day, national_admin_token
+from cowin_kit.testing import count_rows as _count
 
 FACILITIES = """\
 code,name,name_hi,location_code,address,postal_code,lat,long,fee_type,open,close
@@ -34,11 +29,6 @@ TVM-1,Medical College PHC,मेडिकल कॉलेज पीएचसी,
 TVM-2,General Hospital,,IN-KL-TVM,,695001,,,Paid,08:30,20:00
 ND-1,Nirman Bhawan Dispensary,,IN-DL-ND,Maulana Azad Road,110001,28.6139,77.2090,Free,,
 """
-
-
-def day(n: int) -> str:
-    """A date n days from today in India, as the files spell it."""
-    return (datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date() + timedelta(days=n)).isoformat()
 
 
 def sessions_csv(seats: int = 10, slots: str = "09:00-11:00;11:00-13:00") -> str:

@@ -1,7 +1,7 @@
 import shutil
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.provision.installer import PackInUse, install_pack
@@ -12,11 +12,9 @@ from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
+from cowin_kit.testing import count_rows as _count
+
 from conftest import EXAMPLES
-
-
-def _count(session, model):
-    return session.scalar(select(func.count()).select_from(model))
 
 
 def test_install_records_the_pack_and_is_idempotent(db_session, india_pack):

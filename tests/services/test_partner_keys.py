@@ -17,7 +17,7 @@ from cowin_kit.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import PartnerApiKey, StaffUser
 
-from conftest import BACKENDS
+from cowin_kit.testing import BACKENDS
 
 PASSWORD = "correct horse battery"
 

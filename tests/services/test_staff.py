@@ -16,7 +16,7 @@ from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import services as scheduling
 
-from conftest import BACKENDS
+from cowin_kit.testing import BACKENDS
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=timezone.utc)

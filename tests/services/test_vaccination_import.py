@@ -23,9 +23,8 @@ from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.vaccination.imports import ImportInvalid, import_vaccinations
 from cowin_kit.vaccination.models import CertificateDue
 
-from conftest import BACKENDS
-from test_booking import add_members, publish, record_dose
-from test_registration_api import _valid_aadhaar, member, reg_app, sign_in  # noqa: F401
+from cowin_kit.testing import BACKENDS, add_members, member, publish, record_dose, sign_in
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 HEADER = "beneficiary_reference_id,vaccine,dose,date,lot,facility_code,vaccinator\n"
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")

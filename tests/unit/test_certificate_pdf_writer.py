@@ -18,8 +18,7 @@ from cowin_kit.certificates.pdf_certificate import (
 from cowin_kit.pdf import Document
 from cowin_kit.pdf_page import C_MARGIN, PageWriter
 
-from test_slip import nfc, pdf_text
-from conftest import need_tool
+from cowin_kit.testing import need_tool, nfc, pdf_text
 
 DCC = "HC1:" + "6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N" * 8
 SHC = "shc:/" + "5676290952432060346029243740" * 30

@@ -8,7 +8,7 @@ from cowin_kit.config.settings import (
     SettingsError, configuration_markdown, load_settings, write_instance_keys,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_put_sqlite_in_the_instance_folder(tmp_path):

@@ -15,11 +15,10 @@ from cowin_kit.db import get_database
 from cowin_kit.identity.models import PartnerApiKey, StaffUser
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession
-from test_imports import day
-from test_registration_api import reg_app  # noqa: F401
-from test_reporting import seed
-from test_web_citizen import form_post, text, token_of
-from test_web_vaccinator import staff_user, web_staff_sign_in
+from cowin_kit.testing import (
+    create_staff as staff_user, form_post, iso_day as day, seed_report_doses as seed, text,
+    token_of, web_staff_sign_in,
+)
 
 FACILITIES = ("code,name,location_code,postal_code\n"
               "TVM-1,Medical College PHC,IN-KL-TVM,695001\n"
@@ -173,7 +172,7 @@ def test_audit_log_is_limited_to_the_area(reg_app):
 def test_the_dashboard_is_right_to_left_in_arabic(database_url, tmp_path):
     from cowin_kit.config.packs import load_pack
     from conftest import EXAMPLES
-    from test_registration_api import close_reg_app, make_reg_app
+    from cowin_kit.testing import close_reg_app, make_reg_app
 
     app = make_reg_app(database_url, tmp_path, load_pack(EXAMPLES / "ae"))
     try:

@@ -4,7 +4,6 @@ change of mobile, language) and how errors are shown next to the fields."""
 
 from __future__ import annotations
 
-import html
 import json
 import re
 
@@ -14,29 +13,11 @@ from sqlalchemy import select
 from cowin_kit.db import get_database
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling.models import Appointment, SlotAlertSubscription
-from test_booking import publish, record_dose
-from test_registration_api import (  # noqa: F401
-    _valid_aadhaar, close_reg_app, last_otp, make_reg_app, reg_app,
+from cowin_kit.testing import (
+    close_reg_app, field_error, form_post, last_otp, make_reg_app, publish, record_dose, text,
+    token_of,
 )
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def token_of(page: str) -> str:
-    found = CSRF.search(page)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def form_post(client, page_path: str, action: str | None = None, **data):
-    """GET the page, then POST its form with the page's CSRF token."""
-    page = client.get(page_path)
-    assert page.status_code == 200, text(page)
-    return client.post(action or page_path, data={"csrf_token": token_of(text(page)), **data})
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def web_sign_in(app, client, mobile="9876543210"):
@@ -50,15 +31,6 @@ def web_sign_in(app, client, mobile="9876543210"):
 def add_member(client, id_number: str, name="Asha Devi", birth_year="1980", **extra):
     return form_post(client, "/members/new", name=name, birth_year=birth_year, gender="F",
                      id_type="aadhaar", id_number=id_number, consent="y", **extra)
-
-
-def field_error(page: str, field: str) -> str:
-    """The error message shown next to ``field`` (the element the input points to)."""
-    found = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', page, re.S)
-    assert found, f"no error shown next to {field}"
-    assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', page) or \
-        re.search(rf'aria-describedby="[^"]*{field}-error', page)
-    return html.unescape(found.group(1))
 
 
 def _outbox_lines(app) -> list[dict]:

@@ -17,24 +17,10 @@ from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.scheduling import services as scheduling
 from cowin_kit.scheduling.models import Appointment
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
-from test_booking import IST, add_members, publish
-from test_registration_api import _valid_aadhaar, reg_app, sign_in  # noqa: F401
-from test_vaccinator_api import secret_code
-from test_web_citizen import field_error, form_post, text, token_of
-
-PASSWORD = "correct horse battery"
-
-
-def staff_user(app, username, role, **scope):
-    with app.app_context(), get_database(app).session() as session:
-        user = identity.create_staff_user(session, username, PASSWORD)
-        identity.grant_role(session, user, role, **scope)
-        session.commit()
-
-
-def web_staff_sign_in(client, username):
-    response = form_post(client, "/staff/sign-in", username=username, password=PASSWORD)
-    assert response.status_code == 303, text(response)
+from cowin_kit.testing import (
+    IST, add_members, create_staff as staff_user, field_error, form_post, publish, secret_code, sign_in, text, token_of, web_staff_sign_in,
+)
+from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 
 def count(app, model, *where):

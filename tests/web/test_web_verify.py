@@ -11,9 +11,7 @@ import re
 import segno
 
 from cowin_kit.certificates import shc
-from test_certificate_issuing import run_worker, vaccinated  # noqa: F401
-from test_registration_api import auth, reg_app  # noqa: F401
-from test_web_citizen import text, token_of
+from cowin_kit.testing import auth, run_worker, text, token_of
 
 
 def issued_formats(app, vaccinated):
