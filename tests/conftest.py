@@ -1,7 +1,7 @@
 """The kit's suite: fixtures come from the cowin_kit.testing plugin (also there for plugin
 authors); what is about this repository's checkout is here. Tests are by layer: unit/ (pure
 functions), services/, http/, web/, browser/, deploy/, conformance/; `-m "not slow"` skips
-the slow ones (docs/testing.md)."""
+the slow ones (`make test-fast`, docs/testing.md)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,19 @@ pytest_plugins = ["cowin_kit.testing"]
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "countries"
+
+
+# Whole folders of slow tests: a real browser, Helm/container/demo/migrations, and the
+# shared certificate vectors. Single slow tests elsewhere carry @pytest.mark.slow.
+SLOW_FOLDERS = ("browser", "deploy", "conformance")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
+        if (parts and parts[0] in SLOW_FOLDERS) or "vectors" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

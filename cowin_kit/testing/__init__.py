@@ -15,6 +15,9 @@ database is created and dropped afterwards).
   ``pg_app`` (the same on PostgreSQL); ``vaccinated`` (one dose recorded through the API);
   ``make_app`` (apps with settings of the test's own); ``init_instance`` (instances set up
   by ``cowin-kit init``).
+- Markers: ``postgres`` (given to tests that use ``pg_database_url``) and ``slow`` (given
+  to tests that use ``init_instance``; mark others yourself), so ``-m "not slow and not
+  postgres"`` is a quick run.
 - Helpers: :mod:`cowin_kit.testing.api` (citizens, staff, sessions, doses),
   :mod:`~cowin_kit.testing.pages` (forms of the web pages),
   :mod:`~cowin_kit.testing.documents` (PDF text), :func:`example_pack`, :func:`need_tool`.
@@ -56,6 +59,26 @@ __all__ = [
 ]
 
 INIT_ADMIN_PASSWORD = "correct horse battery"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "slow: takes seconds; `-m 'not slow'` skips it")
+    config.addinivalue_line(
+        "markers", "postgres: needs the PostgreSQL server named by COWIN_KIT_TEST_DATABASE_URL")
+
+
+# Fixtures that make a test slow (an instance set up by `cowin-kit init`) or need PostgreSQL.
+SLOW_FIXTURES = {"init_instance"}
+POSTGRES_FIXTURES = {"pg_database_url"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        if used & POSTGRES_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
 
 
 def _migrated(url: str) -> str:

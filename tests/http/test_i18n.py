@@ -274,6 +274,7 @@ def invoke(*args: str):
     return CliRunner().invoke(main, ["i18n", *args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_extract_update_compile_on_a_copy_of_the_catalogs(locales_copy):
     repository = {p: p.read_bytes() for p in LOCALES_DIR.rglob("*.po*")}
     for command in ("extract", "update", "compile"):

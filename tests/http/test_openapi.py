@@ -3,6 +3,7 @@ schemathesis run against the live app finds no 5xx and no answer outside the sch
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
@@ -36,6 +37,7 @@ def test_the_docs_page_is_served_by_the_app_without_a_cdn(reg_app):
         "https://cowin-kit.org", "")
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(reg_app):
     client = reg_app.test_client()
     token = sign_in(reg_app, client)

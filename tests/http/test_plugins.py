@@ -574,6 +574,7 @@ def test_plugin_list_shows_installed_and_enabled(site, tmp_path):
     assert "no installed plugin is named 'zeta'" in bad.output
 
 
+@pytest.mark.slow
 def test_plugin_new_scaffolds_a_plugin_that_installs_and_passes_its_test(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["plugin", "new", "thank-you", "-o", str(tmp_path)])

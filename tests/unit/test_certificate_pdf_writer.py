@@ -154,6 +154,7 @@ def _pixels(data: bytes, tmp_path, name: str) -> Image.Image:
     return Image.open(tmp_path / f"{name}.png").convert("L")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("locale, name", [("en", "Asha Devi"), ("hi", "आशा देवी"),
                                           ("ar", "آشا ديفي")])
 def test_the_page_looks_as_the_fpdf2_drawing(locale, name, tmp_path):

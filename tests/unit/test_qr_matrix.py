@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,7 @@ def test_dcc_codes(body, mask):
     assert_same("dcc", "HC1:" + body, mask)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 1200), st.integers(0, 7), st.randoms(use_true_random=False))
 def test_shc_codes(pairs, mask, rng):  # a JWS as pairs of digits 00-77

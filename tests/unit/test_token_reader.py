@@ -232,6 +232,7 @@ def test_arbitrary_strings_are_refused_as_itsdangerous_refuses_them(token):
     assert_same(token)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(payload=st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
                             lambda inner: st.lists(inner, max_size=4)
