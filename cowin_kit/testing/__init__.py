@@ -20,7 +20,8 @@ database is created and dropped afterwards).
   postgres"`` is a quick run.
 - Helpers: :mod:`cowin_kit.testing.api` (citizens, staff, sessions, doses),
   :mod:`~cowin_kit.testing.pages` (forms of the web pages),
-  :mod:`~cowin_kit.testing.documents` (PDF text), :func:`example_pack`, :func:`need_tool`.
+  :mod:`~cowin_kit.testing.documents` (PDF text), :func:`vaccine_schedule` (for the rules),
+  :func:`example_pack`, :func:`need_tool`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ from typing import Iterator
 import pytest
 
 from cowin_kit.testing.api import (
-    IST, STAFF_PASSWORD, accounts_with_members, add_members, auth, booked_counts, close_reg_app, count_rows,
-    create_staff, iso_day, last_otp, make_reg_app, member, national_admin_token, publish,
-    record_dose, run_worker, secret_code, seed_report_doses, sign_in, staff_token, today,
-    valid_aadhaar,
+    IST, STAFF_PASSWORD, accounts_with_members, add_members, auth, booked_counts,
+    close_reg_app, count_rows, create_staff, iso_day, last_otp, make_reg_app, member,
+    national_admin_token, publish, record_dose, record_first_dose, run_worker, secret_code,
+    seed_report_doses, sign_in, staff_token, today, valid_aadhaar,
 )
+from cowin_kit.testing.builders import vaccine_schedule
 from cowin_kit.testing.databases import (
     BACKENDS, create_database, drop_database, empty_tables, postgresql_server_url,
 )
@@ -49,13 +51,14 @@ __all__ = [
     "init_instance", "make_app", "migrated_database_url", "pg_app", "pg_database_url",
     "reg_app", "vaccinated",
     # helpers
-    "BACKENDS", "INIT_ADMIN_PASSWORD", "IST", "STAFF_PASSWORD", "accounts_with_members", "add_members", "auth",
-    "booked_counts", "close_reg_app", "count_rows", "create_database", "create_staff",
-    "drop_database", "empty_tables", "example_pack", "field_error", "form_post", "iso_day",
-    "label", "last_otp", "make_reg_app", "member", "national_admin_token", "need_tool", "nfc",
-    "pdf_text", "postgresql_server_url", "publish", "record_dose", "run_worker",
-    "secret_code", "seed_report_doses", "sign_in", "staff_token", "text", "today",
-    "token_of", "valid_aadhaar", "web_staff_sign_in",
+    "BACKENDS", "INIT_ADMIN_PASSWORD", "IST", "STAFF_PASSWORD", "accounts_with_members",
+    "add_members", "auth", "booked_counts", "close_reg_app", "count_rows", "create_database",
+    "create_staff", "drop_database", "empty_tables", "example_pack", "field_error",
+    "form_post", "iso_day", "label", "last_otp", "make_reg_app", "member",
+    "national_admin_token", "need_tool", "nfc", "pdf_text", "postgresql_server_url", "publish",
+    "record_dose", "record_first_dose", "run_worker", "secret_code", "seed_report_doses",
+    "sign_in", "staff_token", "text", "today", "token_of", "vaccine_schedule", "valid_aadhaar",
+    "web_staff_sign_in",
 ]
 
 INIT_ADMIN_PASSWORD = "correct horse battery"
@@ -202,13 +205,7 @@ def vaccinated(reg_app):
     client = reg_app.test_client()
     with reg_app.app_context():
         keystore.generate(services.keystore().keys_dir, "IN", "MoHFW")
-    publish(reg_app, code="F-TVM-1")
-    vaccinator = staff_token(reg_app, client, "vax.cert", "vaccinator", facility_code="F-TVM-1")
-    citizen = sign_in(reg_app, client)
-    (ref,) = add_members(reg_app, client, citizen, 1)
-    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
-        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005"})
-    assert recorded.status_code == 201, recorded.get_json()
+    citizen, ref, _recorded = record_first_dose(reg_app, client)
     return client, citizen, ref
 
 

@@ -10,10 +10,13 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-__all__ = ["IST", "STAFF_PASSWORD", "accounts_with_members", "add_members", "auth", "booked_counts", "close_reg_app",
-           "count_rows", "create_staff", "iso_day", "last_otp", "make_reg_app", "member",
-           "national_admin_token", "publish", "record_dose", "run_worker", "secret_code",
-           "seed_report_doses", "sign_in", "staff_token", "today", "valid_aadhaar"]
+__all__ = [
+    "IST", "STAFF_PASSWORD", "accounts_with_members", "add_members", "auth", "booked_counts",
+    "close_reg_app", "count_rows", "create_staff", "iso_day", "last_otp", "make_reg_app",
+    "member", "national_admin_token", "publish", "record_dose", "record_first_dose",
+    "run_worker", "secret_code", "seed_report_doses", "sign_in", "staff_token", "today",
+    "valid_aadhaar",
+]
 
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")
 STAFF_PASSWORD = "correct horse battery"
@@ -29,11 +32,12 @@ def iso_day(n: int) -> str:
     return (today() + timedelta(days=n)).isoformat()
 
 
-def valid_aadhaar(n: int) -> list[str]:
-    """n distinct Aadhaar numbers that pass the Verhoeff check."""
+def valid_aadhaar(n: int, start: int = 200000000000) -> list[str]:
+    """n distinct Aadhaar numbers that pass the Verhoeff check (the same for the same
+    ``start``)."""
     from stdnum import verhoeff
 
-    found, body = [], 200000000000
+    found, body = [], start
     while len(found) < n:
         body += 7919
         candidate = str(body)[:11]
@@ -222,6 +226,19 @@ def secret_code(client, citizen, reference_id):
                 if m["reference_id"] == reference_id)
 
 
+def record_first_dose(app, client, *, vaccinator="vax.cert", lot="4121Z005"):
+    """A citizen with one member given a Covishield dose at F-TVM-1, recorded through the
+    API by a new vaccinator: (citizen token, reference id, the recording's response)."""
+    publish(app, code="F-TVM-1")
+    token = staff_token(app, client, vaccinator, "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(app, client)
+    (ref,) = add_members(app, client, citizen, 1)
+    recorded = client.post("/api/v1/vaccinator/doses", headers=auth(token), json={
+        "reference_id": ref, "vaccine": "COVISHIELD", "lot": lot})
+    assert recorded.status_code == 201, recorded.get_json()
+    return citizen, ref, recorded
+
+
 def run_worker(app, **options) -> int:
     """One pass of the certificate worker over the outbox; how many it issued."""
     from cowin_kit.certificates import services
@@ -266,7 +283,8 @@ def seed_report_doses(app, client) -> dict[str, str]:
              ("D", 1, "COVAXIN", 30, "F-EKM-1"), ("E", 1, "COVISHIELD", 0, "F-DL-1"),
              ("F", 1, "COVAXIN", 5, None)]
     with app.app_context(), get_database(app).session() as session:
-        products = {c: i for c, i in session.execute(select(VaccineProduct.code, VaccineProduct.id))}
+        products = {c: i for c, i in session.execute(
+            select(VaccineProduct.code, VaccineProduct.id))}
         facilities = {c: i for c, i in session.execute(select(Facility.code, Facility.id))}
         for name, number, product, days_ago, facility in doses:
             beneficiary_id = session.scalar(select(Beneficiary.id).where(

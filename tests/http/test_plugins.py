@@ -20,7 +20,9 @@ from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.settings import SettingsError
 from cowin_kit.db import get_database, make_engine
-from cowin_kit.testing import auth, close_reg_app, member, publish, sign_in, staff_token
+from cowin_kit.testing import (
+    auth, close_reg_app, member, publish, record_first_dose, sign_in, staff_token,
+)
 from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 
 RECORDER = '''
@@ -534,14 +536,7 @@ def test_certificate_formats_and_pdf_template(site, make_app):
     client = app.test_client()
     with app.app_context():
         keystore_module.generate(certificates.keystore().keys_dir, "IN", "MoHFW")
-    publish(app, code="F-TVM-1")
-    vaccinator = staff_token(app, client, "vax.cert", "vaccinator", facility_code="F-TVM-1")
-    citizen = sign_in(app, client)
-    ref = client.post("/api/v1/beneficiaries", json=member(_valid_aadhaar(1)[0]),
-                      headers=auth(citizen)).get_json()["reference_id"]
-    dose = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
-        "reference_id": ref, "vaccine": "COVISHIELD", "lot": "4121Z005"})
-    assert dose.status_code == 201
+    citizen, ref, dose = record_first_dose(app, client)
     with app.app_context():
         issued = certificates.process_outbox(get_database(app).session_factory, active_pack(),
                                              certificates.keystore().current())

@@ -3,12 +3,12 @@ days), the dose that completes a schedule, and the CSV form of the reports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from cowin_kit.reporting import rules
+from cowin_kit.testing import vaccine_schedule
 
 
 @pytest.mark.parametrize("label, low, high", [
@@ -72,15 +72,10 @@ def test_the_number_of_days_is_bounded(days):
         rules.day_bounds(date(2026, 5, 10), days, "UTC")
 
 
-@dataclass
-class Schedule:
-    doses: list
-
-
 @pytest.mark.parametrize("doses, expected", [
     ([{}, {}], 2), ([{}], 1), ([{}, {}, {"booster": True}], 2)])
 def test_the_completing_dose_ignores_boosters(doses, expected):
-    assert rules.completing_dose(Schedule(doses)) == expected
+    assert rules.completing_dose(vaccine_schedule(["X"], doses)) == expected
 
 
 @pytest.mark.parametrize("cell, written", [

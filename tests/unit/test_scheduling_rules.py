@@ -12,22 +12,14 @@ from cowin_kit.scheduling.rules import (
     BookingRefused, GivenDose, SessionFacts, check_booking, check_reschedule, next_dose_number,
     parse_slots, schedule_for, split_capacity,
 )
+from cowin_kit.testing import vaccine_schedule
 
-
-@dataclass(frozen=True)
-class Schedule:
-    """What the rules read of a pack's schedule."""
-    products: list[str]
-    doses: list[dict]
-    min_age: int = 18
-    max_age: int | None = None
-    interchangeable: bool = False
-
-
-TWO_DOSES = Schedule(["COVISHIELD", "COVAXIN"], [
+TWO_DOSES = vaccine_schedule(["COVISHIELD", "COVAXIN"], [
     {}, {"min_interval_days": 28, "max_interval_days": 112}, {"booster": True}])
-CHILDREN = Schedule(["CORBEVAX"], [{}, {"min_interval_days": 28}], min_age=12, max_age=17)
-MIXED = Schedule(["SPUTNIK", "ZYCOV"], [{}, {"min_interval_days": 21}], interchangeable=True)
+CHILDREN = vaccine_schedule(["CORBEVAX"], [{}, {"min_interval_days": 28}],
+                            min_age=12, max_age=17)
+MIXED = vaccine_schedule(["SPUTNIK", "ZYCOV"], [{}, {"min_interval_days": 21}],
+                         interchangeable=True)
 SCHEDULES = [TWO_DOSES, CHILDREN, MIXED]
 
 TODAY = date(2026, 5, 10)
@@ -161,21 +153,22 @@ BOOKINGS = {
 }
 
 
+def refusal(check, **arguments) -> str | None:
+    """The code ``check`` refuses with, or None when it accepts."""
+    try:
+        check(**arguments)
+    except BookingRefused as refused:
+        return refused.code
+    return None
+
+
 @pytest.mark.parametrize("name", BOOKINGS)
 def test_booking_rules(name):
     case, refused = BOOKINGS[name]
-
-    def check():
-        check_booking(age=case.age, session=case.session, dose_number=case.dose_number,
-                      given=case.given, schedules=SCHEDULES, today=TODAY, now_local=case.now,
-                      cutoff_hour=case.cutoff[0], cutoff_minute=case.cutoff[1])
-
-    if refused is None:
-        check()
-    else:
-        with pytest.raises(BookingRefused) as caught:
-            check()
-        assert caught.value.code == refused
+    assert refusal(check_booking, age=case.age, session=case.session,
+                   dose_number=case.dose_number, given=case.given, schedules=SCHEDULES,
+                   today=TODAY, now_local=case.now, cutoff_hour=case.cutoff[0],
+                   cutoff_minute=case.cutoff[1]) == refused
 
 
 @pytest.mark.parametrize("days_ahead, count, limit, refused", [
@@ -187,13 +180,5 @@ def test_booking_rules(name):
     (5, 0, 0, "reschedule_limit"),
 ])
 def test_reschedule_rules(days_ahead, count, limit, refused):
-    def check():
-        check_reschedule(appointment_day=TODAY + timedelta(days=days_ahead), today=TODAY,
-                         reschedule_count=count, max_reschedules=limit)
-
-    if refused is None:
-        check()
-    else:
-        with pytest.raises(BookingRefused) as caught:
-            check()
-        assert caught.value.code == refused
+    assert refusal(check_reschedule, appointment_day=TODAY + timedelta(days=days_ahead),
+                   today=TODAY, reschedule_count=count, max_reschedules=limit) == refused

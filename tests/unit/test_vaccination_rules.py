@@ -3,28 +3,19 @@ is not recorded; how many doses a primary series has."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
+from cowin_kit.testing import vaccine_schedule
 from cowin_kit.vaccination.rules import check_dose, total_doses
 
-
-@dataclass(frozen=True)
-class Schedule:
-    products: list[str]
-    doses: list[dict]
-    min_age: int = 18
-    max_age: int | None = None
-    interchangeable: bool = False
-
-
-TWO_DOSES = Schedule(["COVISHIELD", "COVAXIN"], [
+TWO_DOSES = vaccine_schedule(["COVISHIELD", "COVAXIN"], [
     {}, {"min_interval_days": 28, "max_interval_days": 112}, {"booster": True}])
-CHILDREN = Schedule(["CORBEVAX"], [{}, {"min_interval_days": 28}], min_age=12, max_age=17)
-BOOSTER_ANY = Schedule(["ZYCOV"], [
+CHILDREN = vaccine_schedule(["CORBEVAX"], [{}, {"min_interval_days": 28}],
+                            min_age=12, max_age=17)
+BOOSTER_ANY = vaccine_schedule(["ZYCOV"], [
     {}, {"min_interval_days": 21, "products": ["ZYCOV", "COVAXIN"]}])
 SCHEDULES = [TWO_DOSES, CHILDREN, BOOSTER_ANY]
 DAY = date(2026, 5, 10)
@@ -74,8 +65,8 @@ def test_a_dose_that_is_not_recorded(given, product, age, dose_number, code):
 @pytest.mark.parametrize("schedule, expected", [
     (TWO_DOSES, 2),             # the booster does not count
     (CHILDREN, 2),
-    (Schedule(["J"], [{}]), 1),
-    (Schedule(["X"], [{}, {"booster": True}, {"booster": True}]), 1),
+    (vaccine_schedule(["J"], [{}]), 1),
+    (vaccine_schedule(["X"], [{}, {"booster": True}, {"booster": True}]), 1),
 ])
 def test_total_doses_of_the_primary_series(schedule, expected):
     assert total_doses(schedule) == expected
