@@ -30,7 +30,7 @@ test: $(INSTALLED)
 
 ## test-fast: the inner loop, SQLite only, without the tests marked slow (browser, deploy,
 ## conformance vectors, schemathesis, PDF pixels, cowin-kit init) or needing PostgreSQL:
-## about 580 of the 1443 tests, in about 3 minutes on 2 busy cores (docs/testing.md)
+## 821 of the 1684 tests, about 95 s against 165 s for `make test` on SQLite (docs/testing.md)
 test-fast: $(INSTALLED)
 	COWIN_KIT_TEST_DATABASE_URL= $(PY) -m pytest -m "not slow and not postgres"
 
