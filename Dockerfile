@@ -6,7 +6,8 @@
 #
 # One image, three uses (the Helm chart runs each): the web server (the default command
 # below), `cowin-kit worker`, and one-off `cowin-kit db upgrade` / `pack install` / `users`
-# jobs. tests/test_container.py runs this file's command and environment on the test machine.
+# jobs. tests/deploy/test_container.py runs this file's command and environment on the test
+# machine.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -90,7 +90,7 @@ class TimedTokenReader:
     Why not ``loads`` itself: it builds a signer and derives the key again on every call,
     and goes through several layers of checks and exceptions; on a booking that was ~5 % of
     the app's CPU. Here the keys are derived once (an HMAC object per key, copied per token)
-    and the token is cut and decoded by the same rules. tests/test_token_reader.py holds
+    and the token is cut and decoded by the same rules. tests/unit/test_token_reader.py holds
     this to itsdangerous on valid, tampered, expired and malformed tokens."""
 
     def __init__(self, serializer: URLSafeTimedSerializer):

@@ -11,21 +11,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from stdnum import verhoeff
 
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession
-
-
-def _aadhaar_numbers(n: int, start: int) -> list[str]:
-    found, body = [], start
-    while len(found) < n:
-        body += 7919
-        candidate = str(body)[:11]
-        number = candidate + verhoeff.calc_check_digit(candidate)
-        if number[0] not in "01":
-            found.append(number)
-    return found
+from cowin_kit.testing import valid_aadhaar as _aadhaar_numbers
 
 
 def _demo_sessions(live, days: tuple[int, ...]) -> tuple[str, str, list[str]]:

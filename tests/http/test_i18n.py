@@ -1,0 +1,426 @@
+"""Translations: the catalogs are complete and current, the API answers in the request's
+language (API errors, marshmallow's field messages, the OTP SMS), and the `cowin-kit
+i18n` commands work on a catalog folder of their own."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from click.testing import CliRunner
+from marshmallow import Schema, ValidationError, fields, validate
+
+from cowin_kit.cli import main
+from cowin_kit.cli.i18n_cmd import LOCALES_DIR, extract_messages, po_path, pot_path
+from cowin_kit.i18n import lazy_gettext
+
+
+PACK_LANGUAGES = ["en", "hi", "fr", "uk", "ar"]  # India en/hi, Canada en/fr, Ukraine, UAE
+PLURALS = {"en": 2, "hi": 2, "fr": 2, "uk": 3, "ar": 6}
+PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+
+
+def placeholders(text: str) -> set[str]:
+    """The printf-style placeholders of a text: {'%(name)s', '%d', ...}, without '%%'."""
+    return {match.group(0) for match in PLACEHOLDER.finditer(text) if match.group(2) != "%"}
+
+
+def read_catalog(path: Path, locale: str | None = None):
+    with path.open("rb") as stream:
+        return read_po(stream, locale=locale)
+
+
+def translations(locale: str) -> dict[str, str]:
+    """msgid -> msgstr of the repository's catalog of ``locale``."""
+    catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str)}
+
+
+# --- (a) complete catalogs -------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale", PACK_LANGUAGES)
+def test_catalog_is_complete_and_keeps_the_placeholders(locale):
+    template = read_catalog(pot_path(LOCALES_DIR))
+    catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
+    wanted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in template if m.id}
+    have = {(m.id if isinstance(m.id, str) else tuple(m.id)): m for m in catalog if m.id}
+    assert catalog.num_plurals == PLURALS[locale], catalog.plural_forms
+
+    problems = [f"missing: {key!r}" for key in sorted(wanted - set(have), key=str)]
+    for key, message in have.items():
+        if key not in wanted:
+            continue  # obsolete entries are harmless; `update` drops them
+        if message.fuzzy:
+            problems.append(f"fuzzy: {key!r}")
+        if message.pluralizable:
+            singular, plural = message.id
+            strings = list(message.string)
+            if len(strings) != PLURALS[locale] or not all(strings):
+                problems.append(f"needs {PLURALS[locale]} plural forms: {key!r}")
+                continue
+            allowed = placeholders(singular) | placeholders(plural)
+            for form in strings:
+                if not placeholders(form) <= allowed:
+                    problems.append(f"placeholders differ: {key!r} -> {form!r}")
+            if placeholders(strings[-1]) != placeholders(plural):
+                problems.append(f"placeholders differ: {key!r} -> {strings[-1]!r}")
+        else:
+            if not message.string:
+                problems.append(f"empty: {key!r}")
+            elif placeholders(message.string) != placeholders(message.id):
+                problems.append(f"placeholders differ: {key!r} -> {message.string!r}")
+    assert not problems, f"{po_path(LOCALES_DIR, locale)}:\n  " + "\n  ".join(problems)
+
+
+def test_placeholders_are_recognised():
+    assert placeholders("%(otp)s is valid for %(minutes)d minutes, 100%% %s %d") == {
+        "%(otp)s", "%(minutes)d", "%s", "%d"}
+
+
+# --- (b) the template is current -------------------------------------------------------------
+
+def test_the_template_is_up_to_date_with_the_code(tmp_path):
+    fresh, _count, _written = extract_messages(pot_file=tmp_path / "messages.pot")
+    current = {m.id if isinstance(m.id, str) else tuple(m.id)
+               for m in read_catalog(pot_path(LOCALES_DIR)) if m.id}
+    extracted = {m.id if isinstance(m.id, str) else tuple(m.id)
+                 for m in read_catalog(fresh) if m.id}
+    assert extracted == current, (
+        "cowin_kit/locales/messages.pot is stale; run `cowin-kit i18n extract` and "
+        f"`cowin-kit i18n update`. New: {sorted(extracted - current, key=str)}; "
+        f"gone: {sorted(current - extracted, key=str)}")
+
+
+# --- (c) API errors in the request's language -------------------------------------------------
+
+INVALID_MOBILES = [
+    # (mobile, detail msgid, field msgid, values of the field message)
+    ("12", "Some fields are missing or not valid.",
+     "Length must be between %(min)s and %(max)s.", {"min": 4, "max": 20}),
+    ("12345", "This is not a valid phone number.", "This is not a valid phone number.", {}),
+]
+
+
+@pytest.mark.parametrize("mobile,detail,field,values", INVALID_MOBILES)
+@pytest.mark.parametrize("how", ["accept-language", "query"])
+def test_api_errors_come_in_the_requested_language(reg_app, how, mobile, detail, field, values):
+    hindi = translations("hi")
+    if how == "accept-language":
+        response = reg_app.test_client().post("/api/v1/auth/otp", json={"mobile": mobile},
+                                              headers={"Accept-Language": "hi, en;q=0.5"})
+    else:
+        response = reg_app.test_client().post("/api/v1/auth/otp?lang=hi", json={"mobile": mobile},
+                                              headers={"Accept-Language": "en"})
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["detail"] == hindi[detail]
+    assert body["title"] == hindi["The request has invalid data"]
+    assert body["errors"] == {"mobile": [hindi[field] % values]}
+    assert body["detail"] != detail  # really translated, not the English fallback
+
+
+@pytest.mark.parametrize("mobile,detail,field,values", INVALID_MOBILES)
+def test_a_language_the_pack_does_not_offer_falls_back_to_english(reg_app, mobile, detail,
+                                                                   field, values):
+    response = reg_app.test_client().post("/api/v1/auth/otp", json={"mobile": mobile},
+                                          headers={"Accept-Language": "de"})
+    body = response.get_json()
+    assert response.status_code == 422
+    assert body["detail"] == detail
+    assert body["errors"] == {"mobile": [field % values]}
+
+
+def test_marshmallow_messages_of_several_fields_are_translated(reg_app):
+    hindi = translations("hi")
+    response = reg_app.test_client().post(
+        "/api/v1/auth/otp/confirm?lang=hi",
+        json={"txn_id": "not-a-uuid", "otp": "12", "surprise": 1})
+    body = response.get_json()
+    assert response.status_code == 422
+    assert body["errors"] == {
+        "txn_id": [hindi["Not a valid UUID."]],
+        "otp": [hindi["String does not match expected pattern."]],
+        "surprise": [hindi["Unknown field."]],
+    }
+    missing = reg_app.test_client().post("/api/v1/auth/otp?lang=hi", json={})
+    assert missing.get_json()["errors"] == {"mobile": [hindi["Missing data for required field."]]}
+
+
+# --- the marshmallow message table -----------------------------------------------------------
+
+class _Everything(Schema):
+    name = fields.String(validate=validate.Length(min=2, max=4))
+    code = fields.String(validate=validate.Length(equal=3))
+    count = fields.Integer(validate=validate.Range(min=1, max=9))
+    above = fields.Integer(validate=validate.Range(min=1, min_inclusive=False))
+    below = fields.Integer(validate=validate.Range(max=9, max_inclusive=False))
+    open_range = fields.Integer(validate=validate.Range(min=1, max=9, min_inclusive=False,
+                                                        max_inclusive=False))
+    kind = fields.String(validate=validate.OneOf(["a", "b"]))
+    pin = fields.String(validate=validate.Regexp(r"^\d+$"))
+    flag = fields.Boolean()
+    day = fields.Date()
+    ident = fields.UUID()
+    items = fields.List(fields.String())
+    extra = fields.Dict()
+    needed = fields.String(required=True)
+    not_null = fields.String(allow_none=False)
+
+
+def test_every_default_message_our_schemas_can_produce_is_translated():
+    from flask import Flask
+    from flask_babel import Babel, force_locale
+
+    from cowin_kit.validation import translate_messages
+
+    app = Flask(__name__)
+    Babel(app, default_translation_directories=str(LOCALES_DIR))
+    bad = {"name": "x", "code": "abcd", "count": 10, "above": 1, "below": 9, "open_range": 9,
+           "kind": "c", "pin": "x", "flag": "maybe", "day": "31-31-2020", "ident": "x",
+           "items": "x", "extra": [], "not_null": None, "unknown": 1}
+    with pytest.raises(ValidationError) as caught:
+        _Everything().load(bad)
+    english = caught.value.normalized_messages()
+    french = translations("fr")
+    with app.app_context(), force_locale("fr"):
+        translated = translate_messages(english)
+    expected = {
+        "name": french["Length must be between %(min)s and %(max)s."] % {"min": 2, "max": 4},
+        "code": french["Length must be %(equal)s."] % {"equal": 3},
+        "count": french["Must be greater than or equal to %(min)s and less than or equal to "
+                        "%(max)s."] % {"min": 1, "max": 9},
+        "above": french["Must be greater than %(min)s."] % {"min": 1},
+        "below": french["Must be less than %(max)s."] % {"max": 9},
+        "open_range": french["Must be greater than %(min)s and less than %(max)s."]
+        % {"min": 1, "max": 9},
+        "kind": french["Must be one of: %(choices)s."] % {"choices": "a, b"},
+        "pin": french["String does not match expected pattern."],
+        "flag": french["Not a valid boolean."],
+        "day": french["Not a valid date."],
+        "ident": french["Not a valid UUID."],
+        "items": french["Not a valid list."],
+        "extra": french["Not a valid mapping type."],
+        "needed": french["Missing data for required field."],
+        "not_null": french["Field may not be null."],
+        "unknown": french["Unknown field."],
+    }
+    assert translated == {key: [text] for key, text in expected.items()}
+    assert translate_messages({"x": ["Our own message, already translated."]}) == {
+        "x": ["Our own message, already translated."]}
+
+
+def test_the_table_follows_marshmallow_s_own_texts():
+    """If marshmallow rewords a default message, this fails instead of users silently
+    getting English."""
+    from marshmallow import Schema as MSchema
+
+    from cowin_kit.validation import MESSAGES
+
+    defaults = [MSchema._default_error_messages["unknown"],
+                MSchema._default_error_messages["type"],
+                validate.Length.message_min, validate.Length.message_max,
+                validate.Length.message_all, validate.Length.message_equal,
+                validate.OneOf.default_message, validate.Regexp.default_message]
+    for field_class in (fields.Field, fields.String, fields.Integer, fields.Number,
+                        fields.Boolean, fields.Date, fields.UUID, fields.List, fields.Dict):
+        defaults.extend(m for m in field_class.default_error_messages.values()
+                        if "{input}" not in m)  # "format" messages are for dumping only
+    missing = [m for m in defaults if m not in MESSAGES]
+    assert not missing
+
+
+# --- (d) the OTP SMS in the account's language --------------------------------------------------
+
+def test_the_otp_sms_is_in_the_language_the_request_asked_for(reg_app):
+    client = reg_app.test_client()
+    response = client.post("/api/v1/auth/otp", json={"mobile": "9876543210"},
+                           headers={"Accept-Language": "hi"})
+    assert response.status_code == 200
+    message = json.loads(reg_app.outbox.read_text(encoding="utf-8").splitlines()[-1])
+    assert message["locale"] == "hi"
+    otp = message["text"].split()[0]
+    minutes = max(1, reg_app.config["COWIN_KIT"]["OTP_TTL_SECONDS"] // 60)
+    msgid = ("%(otp)s is your one-time password for vaccination registration. It is valid "
+             "for %(minutes)d minutes. Do not share it.")
+    assert message["text"] == translations("hi")[msgid] % {"otp": otp, "minutes": minutes}
+    # The account created by this sign-in keeps Hindi as its language.
+    confirmed = client.post("/api/v1/auth/otp/confirm?lang=hi",
+                            json={"txn_id": response.get_json()["txn_id"], "otp": otp})
+    assert confirmed.status_code == 200
+    from cowin_kit.db import get_database
+    from cowin_kit.registration.models import CitizenAccount
+
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        account = session.query(CitizenAccount).one()
+        assert account.locale == "hi"
+
+
+# --- (e) the commands, on a copy -------------------------------------------------------------
+
+@pytest.fixture
+def locales_copy(tmp_path) -> Path:
+    target = tmp_path / "locales"
+    shutil.copytree(LOCALES_DIR, target, ignore=shutil.ignore_patterns("*.mo"))
+    return target
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["i18n", *args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_extract_update_compile_on_a_copy_of_the_catalogs(locales_copy):
+    repository = {p: p.read_bytes() for p in LOCALES_DIR.rglob("*.po*")}
+    for command in ("extract", "update", "compile"):
+        result = invoke(command, "--locales-dir", str(locales_copy))
+        assert result.exit_code == 0, result.output
+    lines = {line.split(": ")[1]: line for line in result.output.splitlines()}
+    assert sorted(lines) == sorted(PACK_LANGUAGES)
+    for locale in PACK_LANGUAGES:
+        assert po_path(locales_copy, locale).with_suffix(".mo").is_file()
+    hindi = Translations.load(str(locales_copy), ["hi"])
+    assert hindi.gettext("Not found") == translations("hi")["Not found"]
+    # The repository's own catalogs were left alone.
+    assert {p: p.read_bytes() for p in LOCALES_DIR.rglob("*.po*")} == repository
+    # Run again: nothing changes any more.
+    before = {p: p.read_bytes() for p in locales_copy.rglob("*") if p.is_file()}
+    assert "unchanged" in invoke("extract", "--locales-dir", str(locales_copy)).output
+    assert invoke("update", "--locales-dir", str(locales_copy)).output.count("unchanged") == 5
+    invoke("compile", "--locales-dir", str(locales_copy))
+    assert {p: p.read_bytes() for p in locales_copy.rglob("*") if p.is_file()} == before
+
+
+def test_a_new_message_goes_through_extract_update_compile(tmp_path):
+    source = tmp_path / "pkg"
+    source.mkdir()
+    (source / "mod.py").write_text(
+        'from cowin_kit.i18n import gettext as _, lazy_gettext, ngettext\n'
+        'A = lazy_gettext("Hello %(name)s")\n'
+        'def f(n):\n'
+        '    return _("Bye"), ngettext("%(num)d dose", "%(num)d doses", n)\n',
+        encoding="utf-8")
+    (source / "templates").mkdir()
+    (source / "templates" / "page.html").write_text(
+        "<p>{{ _('On the page') }}</p>{% trans %}Block text{% endtrans %}", encoding="utf-8")
+    locales = tmp_path / "locales"
+
+    missing = invoke("init", "hi", "--locales-dir", str(locales))
+    assert missing.exit_code != 0 and "run `cowin-kit i18n extract` first" in missing.output
+
+    result = invoke("extract", "--locales-dir", str(locales), "--source-dir", str(source))
+    assert result.exit_code == 0 and "(5 messages)" in result.output, result.output
+    for locale in ("en", "hi", "ar"):
+        assert invoke("init", locale, "--locales-dir", str(locales)).exit_code == 0
+    assert po_path(locales, "hi").stat().st_mode & 0o777 == 0o644  # readable by the server
+    again = invoke("init", "hi", "--locales-dir", str(locales))
+    assert again.exit_code != 0 and "already exists" in again.output
+
+    en = read_catalog(po_path(locales, "en"), "en")
+    assert en.get("Bye").string == "Bye"  # the source language mirrors the msgids
+    assert en.get(("%(num)d dose", "%(num)d doses")).string == ("%(num)d dose", "%(num)d doses")
+    assert read_catalog(po_path(locales, "ar"), "ar").num_plurals == 6
+    hi = read_catalog(po_path(locales, "hi"), "hi")
+    assert hi.get("Hello %(name)s").string == ""
+    assert {m.id for m in hi if m.id} >= {"Hello %(name)s", "Bye", "On the page", "Block text"}
+
+    # Translate, change the code, update: the new text arrives empty, the old stays.
+    text = po_path(locales, "hi").read_text(encoding="utf-8").replace(
+        'msgid "Bye"\nmsgstr ""', 'msgid "Bye"\nmsgstr "अलविदा"')
+    po_path(locales, "hi").write_text(text, encoding="utf-8")
+    (source / "mod.py").write_text(
+        (source / "mod.py").read_text(encoding="utf-8") + 'B = lazy_gettext("Welcome")\n',
+        encoding="utf-8")
+    assert "wrote" in invoke("extract", "--locales-dir", str(locales),
+                             "--source-dir", str(source)).output
+    result = invoke("update", "--locales-dir", str(locales))
+    assert result.exit_code == 0, result.output
+    hi = read_catalog(po_path(locales, "hi"), "hi")
+    assert hi.get("Bye").string == "अलविदा" and hi.get("Welcome").string == ""
+    assert read_catalog(po_path(locales, "en"), "en").get("Welcome").string == "Welcome"
+
+    result = invoke("compile", "hi", "--locales-dir", str(locales))
+    assert result.exit_code == 0, result.output
+    assert "hi: 6 messages, 5 untranslated, 0 fuzzy" in result.output
+    compiled = Translations.load(str(locales), ["hi"])
+    assert compiled.gettext("Bye") == "अलविदा"
+    assert compiled.gettext("Welcome") == "Welcome"  # untranslated: falls back to English
+
+
+def test_compile_refuses_a_translation_with_other_placeholders(locales_copy):
+    path = po_path(locales_copy, "fr")
+    text = path.read_text(encoding="utf-8")
+    msgid = 'msgid "No vaccine with code %(code)s."\n'
+    start = text.index(msgid) + len(msgid)
+    end = text.index("\n", start)
+    path.write_text(text[:start] + 'msgstr "Aucun vaccin avec le code %(kode)s."'
+                    + text[end:], encoding="utf-8")
+    result = CliRunner().invoke(main, ["i18n", "compile", "--locales-dir", str(locales_copy)])
+    assert result.exit_code == 1
+    assert "%(code)s" in result.output or "kode" in result.output
+
+
+def test_lazy_strings_are_not_evaluated_at_import():
+    # Module-level texts (problem titles, SMS templates, marshmallow messages) must be lazy,
+    # or they would be frozen in whatever language was active at import.
+    from cowin_kit.notifications import TEMPLATES
+    from cowin_kit.problems import TITLES
+    from cowin_kit.validation import MESSAGES
+
+    lazy_type = type(lazy_gettext("x"))
+    for text in [*TEMPLATES.values(), *TITLES.values(), *MESSAGES.values()]:
+        assert isinstance(text, lazy_type)
+
+
+def test_nested_field_errors_are_flattened_and_translated(reg_app):
+    from cowin_kit.validation import load
+    from cowin_kit.errors import InvalidInput
+
+    class Item(Schema):
+        code = fields.String(required=True)
+
+    class Order(Schema):
+        items = fields.List(fields.Nested(Item), required=True)
+
+    hindi = translations("hi")
+    with reg_app.test_request_context("/?lang=hi"):
+        with pytest.raises(InvalidInput) as caught:
+            load(Order(), {"items": [{"code": "a"}, {"code": 1}, {}]})
+    assert caught.value.fields == {"items.1.code": [hindi["Not a valid string."]],
+                                   "items.2.code": [hindi["Missing data for required field."]]}
+
+
+def test_a_pack_can_reword_the_kits_messages(tmp_path, database_url):
+    """A pack's locales/<lang>.po overrides the kit's catalog for that language."""
+    import shutil
+
+    from cowin_kit import create_app
+    from cowin_kit.provision.installer import install_pack
+    from cowin_kit.config.packs import load_pack
+    from cowin_kit.db import get_database
+    from cowin_kit.testing import empty_tables as _empty_tables
+    from conftest import EXAMPLES
+
+    pack_dir = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", pack_dir)
+    (pack_dir / "locales").mkdir()
+    (pack_dir / "locales" / "hi.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Not found"\nmsgstr "यहाँ कुछ नहीं मिला"\n', encoding="utf-8")
+    app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "i"),
+                      "DATABASE_URL": database_url})
+    with app.app_context(), get_database(app).session() as session:
+        install_pack(session, load_pack(pack_dir))
+    client = app.test_client()
+    url = "/api/v1/sessions?location=NOWHERE&date=2030-01-01"
+    hindi = client.get(url, headers={"Accept-Language": "hi"}).get_json()
+    english = client.get(url, headers={"Accept-Language": "en"}).get_json()
+    assert hindi["title"] == "यहाँ कुछ नहीं मिला"   # the pack's wording
+    assert english["title"] == "Not found"          # no override for English
+    _empty_tables(get_database(app).engine)
+    get_database(app).dispose()

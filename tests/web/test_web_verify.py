@@ -1,0 +1,72 @@
+"""The public verification page: pasted QR text, an uploaded QR picture (rendered with
+segno from an issued certificate), a forged signature, unreadable input, the answer in
+the visitor's language, and no inline script (the camera scan is a first-party file)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import segno
+
+from cowin_kit.certificates.formats import shc
+from cowin_kit.testing import auth, run_worker, text, token_of
+
+
+def issued_formats(app, vaccinated):
+    client, citizen, ref = vaccinated
+    run_worker(app)
+    return client.get(f"/api/v1/beneficiaries/{ref}/certificate",
+                      headers=auth(citizen)).get_json()["formats"]
+
+
+def post(client, lang="en", **data):
+    token = token_of(text(client.get(f"/verify?lang={lang}")))
+    return client.post(f"/verify?lang={lang}", data={"csrf_token": token, **data},
+                       content_type="multipart/form-data")
+
+
+def verdict(page: str) -> str:
+    return re.search(r'<h2 id="verdict"[^>]*>([^<]+)</h2>', page).group(1)
+
+
+def test_pasted_text_and_uploaded_qr_picture(reg_app, vaccinated):
+    formats = issued_formats(reg_app, vaccinated)
+    client = reg_app.test_client()
+    page = client.get("/verify")
+    assert page.status_code == 200
+    body = text(page)
+    assert "<script>" not in body and "verify-camera.js" in body
+    with client.get("/web-static/verify-camera.js") as script:
+        assert script.status_code == 200 and "BarcodeDetector" in text(script)
+    pasted = text(post(client, text=formats["dcc"] + "\r\n"))
+    assert verdict(pasted) == "Valid certificate"
+    assert "Asha" in pasted and "Dose 1 of 2" in pasted
+    png = io.BytesIO()
+    segno.make(formats["shc"], error="l").save(png, kind="png", scale=4)
+    uploaded = text(post(client, image=(io.BytesIO(png.getvalue()), "card.png")))
+    assert verdict(uploaded) == "Valid certificate" and "SMART Health Card" in uploaded
+    png = io.BytesIO()
+    segno.make(formats["vc"], error="m").save(png, kind="png", scale=3)
+    assert verdict(text(post(client, image=(io.BytesIO(png.getvalue()), "vc.png")))) == \
+        "Valid certificate"
+
+
+def test_forged_unreadable_and_empty_input_in_the_visitors_language(reg_app, vaccinated):
+    formats = issued_formats(reg_app, vaccinated)
+    client = reg_app.test_client()
+    header, payload, _signature = shc.jws_from_qr([formats["shc"]]).split(".")
+    forged = shc.qr_text(".".join([header, payload,
+                                   base64.urlsafe_b64encode(bytes(64)).decode().rstrip("=")]))
+    page = text(post(client, text=forged))
+    assert verdict(page) == "Not valid" and "signature does not match" in page
+    assert "Asha" not in page  # an unsigned claim is not read out
+    photo = text(post(client, image=(io.BytesIO(b"\x89PNG\r\n\x1a\nnot really"), "x.png")))
+    assert verdict(photo) == "Not valid" and "No QR code could be read" in photo
+    empty = post(client, text="  ")
+    assert empty.status_code == 422 and 'id="text-error"' in text(empty)
+    hindi = text(post(client, lang="hi", text=formats["dcc"]))
+    assert 'lang="hi"' in hindi
+    no_csrf = client.post("/verify", data={"text": formats["dcc"]})
+    assert no_csrf.status_code == 400
