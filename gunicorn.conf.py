@@ -22,7 +22,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cowin_kit import logging_setup
+from cowin_kit.core import logging_setup
 from cowin_kit.config.settings import load_settings
 
 _settings = load_settings()
@@ -77,7 +77,7 @@ forwarded_allow_ips = "127.0.0.1,::1"
 accesslog = "-"
 errorlog = "-"
 loglevel = _settings["LOG_LEVEL"].lower()
-logger_class = "cowin_kit.logging_setup.GunicornLogger"
+logger_class = "cowin_kit.core.logging_setup.GunicornLogger"
 capture_output = False
 proc_name = "cowin-kit"
 # No control socket (gunicorn >= 24): it would be written under $HOME, read-only in the
@@ -98,7 +98,7 @@ for _stale in _metrics_dir.glob("*.db"):
 
 def post_fork(server, worker) -> None:
     """A forked worker must not use connections the master may have opened."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     app = server.app.wsgi() if preload_app else None
     if app is not None:
@@ -106,6 +106,6 @@ def post_fork(server, worker) -> None:
 
 
 def child_exit(server, worker) -> None:
-    from cowin_kit import metrics
+    from cowin_kit.core import metrics
 
     metrics.mark_process_dead(worker.pid)

@@ -623,7 +623,7 @@ class InProcessApp:
         return self.app
 
     def __exit__(self, *_exc: Any) -> None:
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         if self._context is not None:
             self._context.pop()  # closes the context's session
@@ -687,8 +687,8 @@ def count_statements(engine, width: int = 100) -> "collections.Counter[str]":
     def _count(_conn, _cursor, statement, _params, _context, _many):
         statements[" ".join(statement.split())[:width]] += 1
 
-    # statements run through the driver (cowin_kit.db.DriverStatement) pass no engine event
-    from cowin_kit.db import DriverStatement
+    # statements run through the driver (cowin_kit.core.db.DriverStatement) pass no engine event
+    from cowin_kit.core.db import DriverStatement
 
     run_on_driver = DriverStatement.execute
     labels: dict[int, str] = {}

@@ -46,7 +46,7 @@ def main() -> int:
 
         import cowin_kit.models  # noqa: F401  (every model, as the migrations see them)
         from cowin_kit import create_app
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         app = create_app()
         client = app.test_client()

@@ -48,7 +48,7 @@ def publish(instance: BenchInstance, facilities: int, districts: int, days: int
     """District ids and CoWIN dates (DD-MM-YYYY) that have sessions."""
     from sqlalchemy import text
 
-    from cowin_kit.db import get_session
+    from cowin_kit.core.db import get_session
     from cowin_kit.scheduling.sessions import publish_session, upsert_facility
 
     with InProcessApp(instance):

@@ -59,11 +59,11 @@ def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int
     from sqlalchemy import text
 
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_session
+    from cowin_kit.core.db import get_session
     from cowin_kit.registration.models import CitizenAccount
     from cowin_kit.registration.services import add_beneficiary
     from cowin_kit.scheduling.sessions import publish_session, upsert_facility
-    from cowin_kit.security import keyring
+    from cowin_kit.core.security import keyring
     from registration import aadhaar_numbers
 
     with InProcessApp(instance):

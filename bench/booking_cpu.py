@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
 def measure(app, instance: BenchInstance, requests: list[tuple[str, str]], rounds: list[int],
             profiled: int, args: argparse.Namespace, results: dict) -> None:
 
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     client = app.test_client()
     statements = count_statements(get_database(app).engine)

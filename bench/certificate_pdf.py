@@ -33,7 +33,7 @@ Check: a sample of the PDFs of every locale is read back: pdftotext finds the pe
 and reference ID, and the QR images (pdfimages) decode with
 `cowin_kit.certificates.formats.qr.read_texts` to exactly the certificate's DCC, SHC and VC texts.
 Exits non-zero otherwise. It also counts the sampled PDFs drawn by fpdf2, the fallback of
-the page writer (`cowin_kit.pdf_page`): expected 0.
+the page writer (`cowin_kit.core.pdf_page`): expected 0.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def issue_certificates(instance: BenchInstance, refs: list[str]) -> None:
     from cowin_kit.audit.services import acting_as, cli_actor
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.identity.models import StaffUser
     from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
@@ -91,7 +91,7 @@ def certificate_ids() -> list[str]:
     from sqlalchemy import select
 
     from cowin_kit.certificates.models import Certificate
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     with get_database().session() as session:
         return list(session.scalars(select(Certificate.id).order_by(Certificate.id)))
@@ -101,7 +101,7 @@ def cpu_per_pdf(app, ids: list[str], locales: list[str], args: argparse.Namespac
     from cowin_kit.certificates import pdf
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     factory = get_database(app).session_factory
 
@@ -154,7 +154,7 @@ def _renderer(instance: BenchInstance, ids: list[str], locales: list[str], offse
     from cowin_kit.certificates import pdf
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     try:
         with InProcessApp(instance, like_wsgi=True) as app:
@@ -244,7 +244,7 @@ def check(app, ids: list[str], locales: list[str], sample: int) -> dict:
     from cowin_kit.certificates.formats import qr, shc
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.registration.models import Beneficiary
 
     for tool in ("pdftotext", "pdfimages"):

@@ -54,7 +54,7 @@ def set_up(instance: BenchInstance, doses: int) -> list[str]:
     from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.geography.models import Location
     from cowin_kit.identity import services as identity
     from cowin_kit.registration import services as registration
@@ -99,7 +99,7 @@ def _worker(instance: BenchInstance, refs: list[str], barrier, results) -> None:
     from cowin_kit.audit.services import acting_as, cli_actor
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.identity.models import StaffUser
     from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
@@ -170,7 +170,7 @@ def check_certified(instance: BenchInstance, doses: int) -> list[str]:
     from sqlalchemy import func, select
 
     from cowin_kit.certificates.models import Certificate
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.vaccination.models import CertificateDue
 
     with InProcessApp(instance), get_database().session() as session:

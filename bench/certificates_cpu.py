@@ -77,7 +77,7 @@ def measure(app, instance: BenchInstance, refs: list[str], rounds: list[int], pr
     from cowin_kit.audit.services import acting_as, cli_actor
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.identity.models import StaffUser
     from cowin_kit.geography.models import Facility
     from cowin_kit.vaccination import services as vaccination
@@ -174,7 +174,7 @@ def check(total: int) -> dict:
     from cowin_kit.certificates import services as certificates
     from cowin_kit.certificates.models import Certificate
     from cowin_kit.certificates.verify import verify
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.vaccination.models import CertificateDue
     from cowin_kit.registration.models import Dose
 

@@ -155,7 +155,8 @@ def set_up(folder: Path, pack_code: str) -> tuple[Any, dict[str, str], dict[str,
     """(app, context for the paths, demo staff passwords)."""
     from sqlalchemy import select
 
-    from cowin_kit import create_app, migrate
+    from cowin_kit import create_app
+    from cowin_kit.core import migrate
     from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates import services as certificates
     from cowin_kit.config.examples import example_packs
@@ -163,7 +164,7 @@ def set_up(folder: Path, pack_code: str) -> tuple[Any, dict[str, str], dict[str,
     from cowin_kit.config.packs import load_pack
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.config.settings import write_instance_keys
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.provision.demo import seed_demo
     from cowin_kit.geography.models import Location
     from cowin_kit.registration.models import Beneficiary
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             path = page.path.format(**context)
             result = weigh(_client_for(app, page.who, passwords, clients), path)
             rows.append({**asdict(page), "path": path, **result})
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         get_database(app).dispose()
 

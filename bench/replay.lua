@@ -59,7 +59,7 @@ function init(args)
     if n >= first then
       local f = split(line)
       -- as browsers and mobile HTTP stacks do; the app compresses only cached public
-      -- answers (cowin_kit/cache.py), so other answers are unchanged
+      -- answers (cowin_kit/core/cache.py), so other answers are unchanged
       local headers = {["Accept-Encoding"] = "gzip"}
       if f[3] ~= "-" then headers["Authorization"] = "Bearer " .. f[3] end
       local body = nil

@@ -135,7 +135,7 @@ def load(instance: BenchInstance, facilities: int, sessions: int, districts: int
 def measure(instance: BenchInstance, samples: int, days: int, first: str, seed: int) -> dict:
     from sqlalchemy import event, text
 
-    from cowin_kit.db import get_database, get_session
+    from cowin_kit.core.db import get_database, get_session
 
     with InProcessApp(instance, push_context=False, like_wsgi=True,
                       AVAILABILITY_CACHE_SECONDS=0,

@@ -10,14 +10,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cowin_kit.models  # noqa: F401  (every model mapped before the first query)
-from cowin_kit import (
-    api, cache, db, i18n, jsonio, logging_setup, metrics, notifications, plugins, ratelimit,
-    security, web,
-)
+from cowin_kit import api, notifications, plugins, web
+from cowin_kit.core import cache, db, i18n, jsonio, logging_setup, metrics, ratelimit, security
 from cowin_kit.config import runtime
 from cowin_kit.config.settings import load_settings
-from cowin_kit.health import bp as health_bp
-from cowin_kit.problems import register_error_handlers
+from cowin_kit.core.health import bp as health_bp
+from cowin_kit.core.problems import register_error_handlers
 from cowin_kit.vaccination.outbox import OutboxBacklogCollector
 
 

@@ -25,9 +25,9 @@ from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
-from cowin_kit.db import utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import utcnow
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
+from cowin_kit.core.i18n import gettext as _
 
 Source = Union[str, Path, bytes, IO[bytes], IO[str]]
 Progress = Callable[[str, int, int], None]

@@ -10,7 +10,7 @@ from functools import lru_cache
 from types import ModuleType
 
 from cowin_kit import plugins
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 
 VALIDATOR_KINDS = ("stdnum", "regex", "plugin")
 _SEPARATORS = re.compile(r"[\s\-./]")

@@ -15,7 +15,7 @@ from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
-# The receivers of cowin_kit.signals, connected wherever rows can be written.
+# The receivers of cowin_kit.core.signals, connected wherever rows can be written.
 from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
 
 __all__ = [

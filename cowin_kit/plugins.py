@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from cowin_kit.setting import Setting, SettingsError
-from cowin_kit.i18n import plugin_domain
+from cowin_kit.core.setting import Setting, SettingsError
+from cowin_kit.core.i18n import plugin_domain
 
 if TYPE_CHECKING:  # pragma: no cover
     import click

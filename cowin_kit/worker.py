@@ -24,7 +24,7 @@ from flask import Flask
 from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 
 log = logging.getLogger("cowin_kit.worker")

@@ -10,9 +10,9 @@ from flask import Flask, Request, g, request
 from cowin_kit.api.partners import check_api_key
 from cowin_kit.audit.services import Actor, set_actor
 from cowin_kit.config.runtime import ActivePack, active_pack
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput, Unauthorized
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput, Unauthorized
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.registration.services import TokenHolder, account_of, token_holder
 
@@ -71,7 +71,7 @@ def _refuse_nul_in_url(current: Request) -> None:
 
 
 def _bind_anonymous_actor(current: Request) -> None:
-    # The id is bound (and echoed) by cowin_kit.logging_setup, which runs first.
+    # The id is bound (and echoed) by cowin_kit.core.logging_setup, which runs first.
     request_globals = g._get_current_object()  # type: ignore[attr-defined]
     if "request_id" not in request_globals:
         request_globals.request_id = uuid.uuid4().hex
@@ -80,7 +80,7 @@ def _bind_anonymous_actor(current: Request) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from cowin_kit import apidoc
+    from cowin_kit.core import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
         admin_scheduling, certificates, imports, scheduling, slips, staff, v1, v2,
         v2_appointments, v2_certificates, vaccinator,

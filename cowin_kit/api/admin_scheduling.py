@@ -8,10 +8,10 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, pack
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 from cowin_kit.api.staff import staff
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.scheduling import admin, alerts, schemas
 from cowin_kit.scheduling.models import (

@@ -6,17 +6,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from cowin_kit.api import citizen, pack, request_locale
-from cowin_kit.validation import load
-from cowin_kit.apidoc import doc
+from cowin_kit.core.validation import load
+from cowin_kit.core.apidoc import doc
 from cowin_kit.certificates import services
 from cowin_kit.certificates.formats import shc
 from cowin_kit.certificates.schemas import (
     CertificateOut, VerifyIn, VerifyOut, verification_json,
 )
 from cowin_kit.certificates.verify import verify
-from cowin_kit.db import get_session
-from cowin_kit.errors import NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import NotFound
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.certificates.pdf import render_certificate_pdf
 from cowin_kit.scheduling.slip import slip_locale
 

@@ -13,10 +13,10 @@ from flask import Blueprint, jsonify, request
 from marshmallow import Schema, fields
 
 from cowin_kit.api.staff import staff
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.scheduling import imports
 
 bp = Blueprint("api_imports", __name__, url_prefix="/api/v1")

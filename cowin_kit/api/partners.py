@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import Request, g, request
 
 from cowin_kit.audit.services import Actor, current_actor, set_actor
-from cowin_kit.db import get_session
+from cowin_kit.core.db import get_session
 from cowin_kit.identity.models import PartnerApiKey
-from cowin_kit.errors import RuleViolation
-from cowin_kit.i18n import gettext as _
-from cowin_kit import ratelimit
+from cowin_kit.core.errors import RuleViolation
+from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core import ratelimit
 from cowin_kit.identity.services import authenticate_partner
 
 HEADER = "X-Api-Key"
@@ -40,7 +40,7 @@ _HEADER_ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 def check_api_key(current: Request) -> None:
     """Run for every request by cowin_kit.api. An unknown or revoked key is refused before
     anything else; a known one spends one call of its own per-minute allowance (counted as
-    every rate limit is, cowin_kit.ratelimit: in Redis when configured)."""
+    every rate limit is, cowin_kit.core.ratelimit: in Redis when configured)."""
     if _HEADER_ENVIRON_KEY not in current.environ:
         return  # no key: a public or citizen request (current_partner() would say None)
     partner = current_partner()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
 from cowin_kit.reporting import rules, schemas, services
 
 bp = Blueprint("api_reports", __name__, url_prefix="/api/v1/reports")

@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from cowin_kit.api import citizen, citizen_token, pack, request_locale
-from cowin_kit.validation import load
-from cowin_kit.apidoc import doc
-from cowin_kit.cache import cached_response
-from cowin_kit.db import get_session
-from cowin_kit.ratelimit import limited
+from cowin_kit.core.validation import load
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.cache import cached_response
+from cowin_kit.core.db import get_session
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import availability, booking as bookings, schemas
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession

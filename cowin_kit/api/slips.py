@@ -7,10 +7,10 @@ from flask import Blueprint, Response, request
 
 from cowin_kit.api import citizen, pack, request_locale
 from cowin_kit.api.v2_blueprint import bp as v2_bp
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.scheduling import slip
 
 bp = Blueprint("api_slips", __name__, url_prefix="/api/v1")

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 
 from cowin_kit.api import bearer_token
-from cowin_kit.validation import load
-from cowin_kit.apidoc import doc
+from cowin_kit.core.validation import load
+from cowin_kit.core.apidoc import doc
 from cowin_kit.audit.services import Actor, current_actor, set_actor
-from cowin_kit.db import get_session
-from cowin_kit.errors import Unauthorized
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import Unauthorized
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import schemas, services
 from cowin_kit.identity.models import RoleGrant, StaffUser
-from cowin_kit.ratelimit import limited
-from cowin_kit.security import keyring
+from cowin_kit.core.ratelimit import limited
+from cowin_kit.core.security import keyring
 from cowin_kit.identity import access
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")

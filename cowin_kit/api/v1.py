@@ -6,11 +6,11 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, pack, request_locale
-from cowin_kit.validation import load
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
+from cowin_kit.core.validation import load
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit import ratelimit
+from cowin_kit.core import ratelimit
 from cowin_kit.registration import schemas, services
 from cowin_kit.registration.services import BeneficiaryView
 

@@ -11,14 +11,14 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, pack, request_locale
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 from cowin_kit.api.v1 import otp_limited
 from cowin_kit.api.v2_appointments import appointments_of
 from cowin_kit.api.v2_blueprint import LOCATION_TTL_HOURS, bp
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput, NotFound
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput, NotFound
 from cowin_kit.geography.models import Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration import services
 from cowin_kit.registration.rules import national_digits

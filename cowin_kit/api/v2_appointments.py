@@ -10,14 +10,14 @@ from flask import Response, jsonify, request
 from marshmallow import Schema, fields, validate
 
 from cowin_kit.api import citizen, citizen_token, pack, request_locale
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 from cowin_kit.api.scheduling import booking_limited
-from cowin_kit.cache import cached_response
+from cowin_kit.core.cache import cached_response
 from cowin_kit.api.v2_blueprint import bp
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput, NotFound
-from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limited
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput, NotFound
+from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import availability, booking as bookings, rules
 from cowin_kit.geography.models import Facility

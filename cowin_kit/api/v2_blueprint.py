@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, json
 
-from cowin_kit.errors import DomainError
+from cowin_kit.core.errors import DomainError
 
 bp = Blueprint("api_v2", __name__, url_prefix="/api/v2")
 

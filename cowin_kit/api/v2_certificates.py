@@ -8,8 +8,8 @@ from flask import request
 
 from cowin_kit.api.certificates import certificate_pdf_response
 from cowin_kit.api.v2_blueprint import ERROR_CODES, bp
-from cowin_kit.errors import InvalidInput
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import InvalidInput
+from cowin_kit.core.i18n import gettext as _
 
 # CoWIN-style codes of the certificate errors (beneficiary_not_found is already mapped).
 ERROR_CODES.setdefault("certificate_not_found", "CERTIF0001")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
-from cowin_kit.apidoc import doc
-from cowin_kit.db import get_session
-from cowin_kit.errors import Forbidden, NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.apidoc import doc
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import Forbidden, NotFound
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.db import utcnow
+from cowin_kit.core.db import utcnow
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, new_uuid, utcnow
 
 
 class Certificate(Base):

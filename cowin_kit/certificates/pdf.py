@@ -5,13 +5,13 @@ provisional or final wording, and the QR code of every enabled format (EU DCC, S
 Health Card, W3C VC) — the signed texts stored with the certificate, so the QR codes are
 exactly what was signed.
 
-The layout is defined once (:func:`draw_certificate`, on a :class:`cowin_kit.pdf.Canvas`).
-It is written directly by :mod:`cowin_kit.pdf_page` (fonts, shaping and the embedded
-font programs of :mod:`cowin_kit.pdf`, parsed and subset once per process; the fonts'
+The layout is defined once (:func:`draw_certificate`, on a :class:`cowin_kit.core.pdf.Canvas`).
+It is written directly by :mod:`cowin_kit.core.pdf_page` (fonts, shaping and the embedded
+font programs of :mod:`cowin_kit.core.pdf`, parsed and subset once per process; the fonts'
 objects, the logo's image and the labels' shaped text made once): a certificate costs its
 QR images, the shaping of its own texts and its content stream. What that writer cannot
 draw (a character none of its fonts has, a word wider than its column, a page overflow)
-is drawn with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`).
+is drawn with fpdf2 (:class:`cowin_kit.core.pdf.FpdfCanvas`).
 
 The pack's logo (``certificates.logo``) travels inside the installed pack document (the
 installer inlines it), so every process can draw it; it is decoded once per process."""
@@ -36,10 +36,10 @@ from cowin_kit.certificates.formats.qr import module_rows
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
-from cowin_kit.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
-from cowin_kit.pdf_page import DoesNotFit, PageWriter, bilevel_image
+from cowin_kit.core.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
+from cowin_kit.core.pdf_page import DoesNotFit, PageWriter, bilevel_image
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination.services import vaccine_product
@@ -275,8 +275,8 @@ RULE_GRAY = 180
 
 
 def certificate_pdf(view: CertificateView) -> bytes:
-    """The certificate's PDF: drawn by the page writer of :mod:`cowin_kit.pdf_page`
-    (fast), or with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`) when that cannot draw it (a
+    """The certificate's PDF: drawn by the page writer of :mod:`cowin_kit.core.pdf_page`
+    (fast), or with fpdf2 (:class:`cowin_kit.core.pdf.FpdfCanvas`) when that cannot draw it (a
     character none of its fonts has, a word wider than its box, a page overflow): one
     layout, :func:`draw_certificate`, either way."""
     try:
@@ -292,7 +292,7 @@ def fpdf_certificate_pdf(view: CertificateView) -> bytes:
 
 
 def draw_certificate(view: CertificateView, page: Canvas) -> bytes:
-    """The certificate's layout, on any :class:`cowin_kit.pdf.Canvas`."""
+    """The certificate's layout, on any :class:`cowin_kit.core.pdf.Canvas`."""
     labels = view.labels
     rtl = view.rtl  # the logo's side and the codes' order (text follows the locale)
     left, right = page.left, page.right

@@ -1,4 +1,4 @@
-"""How certificates react to other domains' signals (cowin_kit.signals)."""
+"""How certificates react to other domains' signals (cowin_kit.core.signals)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cowin_kit import signals
+from cowin_kit.core import signals
 from cowin_kit.certificates.services import revoke_for_correction
 
 

@@ -18,7 +18,8 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cowin_kit import metrics, plugins
+from cowin_kit import plugins
+from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.certificates.formats import dcc, shc, vc
@@ -29,9 +30,9 @@ from cowin_kit.certificates.record import (
     CertificateInfo, Identifier, PersonName, Vaccination, VaccinationRecord,
 )
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import new_uuid
-from cowin_kit.errors import NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import new_uuid
+from cowin_kit.core.errors import NotFound
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.registration.models import Beneficiary, Dose

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from cowin_kit.config.settings import SettingsError, configuration_markdown, load_settings
-from cowin_kit.errors import DomainError
+from cowin_kit.core.errors import DomainError
 
 
 def fail(message: str) -> None:
@@ -42,7 +42,7 @@ def app_context(overrides: dict[str, Any] | None = None) -> Iterator[Flask]:
     from cowin_kit.app import create_app
     from cowin_kit.audit.services import acting_as, cli_actor
 
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     app = create_app(overrides)
     try:
@@ -151,8 +151,8 @@ def db() -> None:
 @handle_errors
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: the newest)."""
-    from cowin_kit import migrate
-    from cowin_kit.db import get_database
+    from cowin_kit.core import migrate
+    from cowin_kit.core.db import get_database
 
     with app_context():
         engine = get_database().engine
@@ -170,8 +170,8 @@ def db_upgrade(revision: str) -> None:
 @handle_errors
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (`base` removes every table)."""
-    from cowin_kit import migrate
-    from cowin_kit.db import get_database
+    from cowin_kit.core import migrate
+    from cowin_kit.core.db import get_database
 
     with app_context():
         engine = get_database().engine
@@ -183,8 +183,8 @@ def db_downgrade(revision: str) -> None:
 @handle_errors
 def db_current() -> None:
     """Print the database's revision and whether it is the newest."""
-    from cowin_kit import migrate
-    from cowin_kit.db import get_database
+    from cowin_kit.core import migrate
+    from cowin_kit.core.db import get_database
 
     with app_context():
         current = migrate.current_revisions(get_database().engine)
@@ -235,8 +235,8 @@ def install_pack_from(path: Path):
     from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import PackInvalid, load_pack
     from cowin_kit.config.runtime import forget_active_pack
-    from cowin_kit.db import get_database
-    from cowin_kit import migrate
+    from cowin_kit.core.db import get_database
+    from cowin_kit.core import migrate
 
     try:
         loaded = load_pack(path)

@@ -75,7 +75,7 @@ def keys_export(output: Path | None) -> None:
 def worker(once: bool, interval: float) -> None:
     """Background jobs: issue due certificates (the outbox written with each dose, retried
     on failure) and tell slot-alert subscribers of free seats. Run one or more replicas."""
-    from cowin_kit import metrics
+    from cowin_kit.core import metrics
     from cowin_kit.worker import Worker, describe
 
     def report(done) -> None:
@@ -115,7 +115,7 @@ def cert_export(reference_id: str, fmt: str, output: Path | None, locale: str | 
 
     from cowin_kit.certificates import services
     from cowin_kit.certificates.formats import shc
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.registration.models import Beneficiary
 
     with app_context():
@@ -189,7 +189,7 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
         result = verify(data, trust=store, revoked=revoked, at=moment)
     else:  # the instance's own keys and revocation list
         from cowin_kit.certificates import services
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         with app_context():
             store = services.instance_trust_store()

@@ -28,9 +28,9 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
     """Set up a demo instance (SQLite, example pack, facilities, sessions for the next
     14 days, a few hundred past doses, staff accounts) and serve it with the worker
     running in-process. Messages (OTPs) are printed here."""
-    from cowin_kit import migrate
+    from cowin_kit.core import migrate
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.provision.demo import seed_demo
 
     instance = (instance or Path(os.environ.get("COWIN_KIT_INSTANCE_PATH", "instance"))).resolve()

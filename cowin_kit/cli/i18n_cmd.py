@@ -28,7 +28,7 @@ from babel.messages.pofile import read_po, write_po
 
 import cowin_kit
 from cowin_kit.cli import fail
-from cowin_kit.i18n import LOCALES_DIR
+from cowin_kit.core.i18n import LOCALES_DIR
 
 PACKAGE_DIR = Path(cowin_kit.__file__).resolve().parent
 DOMAIN = "messages"

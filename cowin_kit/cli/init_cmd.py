@@ -67,7 +67,7 @@ def _check_database_url(answer: str) -> str:
         raise click.BadParameter("cowin-kit supports SQLite and PostgreSQL")
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    from cowin_kit.db import make_engine
+    from cowin_kit.core.db import make_engine
 
     engine = make_engine(str(answer).strip(), pool_size=1)
     try:
@@ -183,8 +183,8 @@ def _pack_code(pack_path: Path) -> str:
 
 def _setup_database(instance: Path, database_url: str, pack_path: Path, username: str,
                     password: str) -> None:
-    from cowin_kit import migrate
-    from cowin_kit.db import get_database
+    from cowin_kit.core import migrate
+    from cowin_kit.core.db import get_database
     from cowin_kit.identity import services as identity
 
     overrides = {"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url}

@@ -190,7 +190,7 @@ def test_the_enabled_plugin_receives_recorded_doses(tmp_path):
 def export(name: str, start, end) -> None:
     """Run the exporter NAME of an enabled plugin for the days --from to --to."""
     from cowin_kit.cli import app_context, fail, handle_errors
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.plugins import exporters
 
     @handle_errors

@@ -13,7 +13,7 @@ from cowin_kit.cli import ProgressBar, app_context, fail, handle_errors
 
 
 def _run(kind: str, path: Path, check: bool) -> None:
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.scheduling import imports
 
     importer: Callable[..., imports.ImportReport] = (
@@ -87,7 +87,7 @@ def alerts_dispatch() -> None:
     """Tell subscribers of free seats now, oldest subscription first, each at most once
     per SLOT_ALERT_PERIOD_SECONDS."""
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 
     with app_context() as app, app.test_request_context(), get_database().session() as session:

@@ -17,7 +17,7 @@ from cowin_kit.identity.models import RoleGrant
 @contextmanager
 def _session() -> Iterator[Session]:
     """A session on the instance's database; the command commits what it wants kept."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     with app_context(), get_database().session() as session:
         yield session

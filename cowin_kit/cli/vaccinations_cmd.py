@@ -30,7 +30,7 @@ def vaccinations_import(file: Path, check: bool) -> None:
     already recorded identically is unchanged; the minimum interval between doses is not
     checked for imported history.
     """
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.vaccination import imports
 
     with app_context(), get_database().session() as session:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base, utcnow
+from cowin_kit.core.db import Base, utcnow
 
 
 class InstalledPack(Base):

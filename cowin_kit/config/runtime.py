@@ -11,8 +11,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from cowin_kit.config.models import InstalledPack
-from cowin_kit.db import get_database
-from cowin_kit.errors import NotFound
+from cowin_kit.core.db import get_database
+from cowin_kit.core.errors import NotFound
 
 CACHE_SECONDS = 30.0
 

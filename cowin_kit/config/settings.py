@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from cowin_kit.setting import ENV_PREFIX, Setting, SettingsError
+from cowin_kit.core.setting import ENV_PREFIX, Setting, SettingsError
 from cowin_kit.plugins import plugin_settings
 
 CONFIG_FILE_NAME = "config.toml"

@@ -16,9 +16,9 @@ from typing import Any, Iterable, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.errors import Forbidden, NotFound
+from cowin_kit.core.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import _
+from cowin_kit.core.i18n import _
 from cowin_kit.identity.models import StaffUser
 
 ACTIONS = (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.db import Base, utcnow
+from cowin_kit.core.db import Base, utcnow
 
 if TYPE_CHECKING:
     from cowin_kit.geography.models import Location

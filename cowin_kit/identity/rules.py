@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 
 # --- staff ------------------------------------------------------------------------------
 

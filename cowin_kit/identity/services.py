@@ -13,10 +13,10 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from cowin_kit.audit import services as audit
-from cowin_kit.db import utcnow
-from cowin_kit.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from cowin_kit.core.db import utcnow
+from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import _
+from cowin_kit.core.i18n import _
 from cowin_kit.identity import access, rules
 from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 

@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import cowin_kit.models  # noqa: F401  (registers every model on the metadata)
-from cowin_kit.db import Base, UTCDateTime
+from cowin_kit.core.db import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -16,9 +16,9 @@ from typing import Any, Callable, Protocol
 from flask import Flask, current_app
 from flask_babel import force_locale
 
-from cowin_kit.i18n import lazy_gettext
+from cowin_kit.core.i18n import lazy_gettext
 from cowin_kit.plugins import notifier_factory
-from cowin_kit.setting import SettingsError
+from cowin_kit.core.setting import SettingsError
 
 log = logging.getLogger("cowin_kit.notifications")
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base
+from cowin_kit.core.db import Base
 
 
 class VaccineProduct(Base):

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from cowin_kit.audit import services as audit
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Pack
-from cowin_kit.db import Base
-from cowin_kit.errors import Conflict
+from cowin_kit.core.db import Base
+from cowin_kit.core.errors import Conflict
 from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant
 from cowin_kit.scheduling.models import VaccinationSession

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, new_uuid, utcnow
 
 
 class CitizenAccount(Base):

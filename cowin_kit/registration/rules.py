@@ -9,7 +9,7 @@ from datetime import date
 import phonenumbers
 from stdnum import verhoeff
 
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 
 REFERENCE_ID_LENGTH = 14
 

@@ -15,18 +15,19 @@ from sqlalchemy import and_, bindparam, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, notifications, plugins, signals
+from cowin_kit import notifications, plugins
+from cowin_kit.core import metrics, signals
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, mask_id_number, normalize_id_number
 from cowin_kit.registration import rules
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
-from cowin_kit.security import keyring
+from cowin_kit.core.security import keyring
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 log = logging.getLogger("cowin_kit.registration")

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.errors import Forbidden, NotFound
+from cowin_kit.core.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.registration.models import Beneficiary, Dose

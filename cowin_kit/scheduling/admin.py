@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import NotFound
+from cowin_kit.core.errors import NotFound
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import sessions

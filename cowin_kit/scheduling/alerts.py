@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import InvalidInput, NotFound
+from cowin_kit.core.errors import InvalidInput, NotFound
 from cowin_kit.geography.models import Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling.availability import find_availability

@@ -20,9 +20,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack, active_pack
-from cowin_kit.errors import NotFound
+from cowin_kit.core.errors import NotFound
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.scheduling.models import SessionDoseCapacity, SessionSlot, VaccinationSession

@@ -14,12 +14,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit import metrics, plugins
+from cowin_kit import plugins
+from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.db import new_uuid, utcnow
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import new_uuid, utcnow
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount

@@ -7,9 +7,9 @@ loading and flushing ORM objects cost more CPU than the statements themselves. H
 booking's statements are SQLAlchemy Core statements on the tables, built once per process
 (_build_statements), read into small slotted classes (BookableSession, MembersRead). On
 PostgreSQL the same statements run through the driver as prepared statements
-(cowin_kit.db.DriverStatement), each member's seats, appointment and audit event are one
+(cowin_kit.core.db.DriverStatement), each member's seats, appointment and audit event are one
 statement (_book_member_statement), a one-member booking runs without a transaction
-(cowin_kit.db.autocommit_connection, see run_booking), and a session's bookable facts are
+(cowin_kit.core.db.autocommit_connection, see run_booking), and a session's bookable facts are
 kept per process (bookable_session, KEEP_SESSION_SECONDS), the write checking that the
 session is still at the version read.
 
@@ -36,10 +36,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.db import DriverStatement, autocommit_connection
-from cowin_kit.errors import Conflict, InvalidInput, NotFound
+from cowin_kit.core.db import DriverStatement, autocommit_connection
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import TokenHolder, invalid_token
@@ -157,7 +157,7 @@ def _build_statements() -> dict[str, Any]:
         "insert_audit": insert(AuditEvent.__table__),
         "doses": doses,
         # PostgreSQL: the booking's three statements, run through the driver (see
-        # cowin_kit.db.DriverStatement), the member list as one array parameter
+        # cowin_kit.core.db.DriverStatement), the member list as one array parameter
         "members_and_history_postgresql": DriverStatement(members_query(
             members.reference_id == any_(bindparam("reference_ids", type_=ARRAY(String))),
             by_member_ids=True)),

@@ -44,9 +44,9 @@ from cowin_kit.csvimport import (
     Source, by_code, chunks, commit_import, decode, file_fingerprint, no_progress,
     pack_document, read_bytes, read_table, tick,
 )
-from cowin_kit.db import new_uuid, utcnow
+from cowin_kit.core.db import new_uuid, utcnow
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import rules

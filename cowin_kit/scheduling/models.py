@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Time, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, new_uuid, utcnow
 
 
 class VaccinationSession(Base):

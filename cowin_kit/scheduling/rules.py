@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Sequence
 
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 
 FEE_TYPES = ("Free", "Paid")
 FACILITY_TYPES = ("public", "private")

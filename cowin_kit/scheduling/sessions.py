@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from cowin_kit import notifications, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import rules

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack, active_pack
-from cowin_kit.errors import NotFound
-from cowin_kit.i18n import gettext as _
-from cowin_kit.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
+from cowin_kit.core.errors import NotFound
+from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.pdf import Canvas, FpdfCanvas, field, is_rtl, paragraph
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import availability, booking as bookings
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
 from cowin_kit.geography.models import Facility
-from cowin_kit.security import keyring
+from cowin_kit.core.security import keyring
 from cowin_kit.programme.models import VaccineProduct
 
 
@@ -157,7 +157,7 @@ def slip_pdf(slip: Slip) -> bytes:
 
 
 def draw_slip(slip: Slip, page: Canvas) -> bytes:
-    """The slip's layout, on any :class:`cowin_kit.pdf.Canvas`."""
+    """The slip's layout, on any :class:`cowin_kit.core.pdf.Canvas`."""
     labels = slip.labels
     y = page.top
     if slip.issuer:

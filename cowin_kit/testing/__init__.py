@@ -85,8 +85,8 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 def _migrated(url: str) -> str:
-    from cowin_kit import migrate
-    from cowin_kit.db import make_engine
+    from cowin_kit.core import migrate
+    from cowin_kit.core.db import make_engine
 
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -150,7 +150,7 @@ def pg_database_url(fresh_database_url) -> str:
 @pytest.fixture
 def app(migrated_database_url, tmp_path):
     from cowin_kit import create_app
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     app = create_app({"ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": migrated_database_url})
@@ -166,7 +166,7 @@ def client(app):
 
 @pytest.fixture
 def db_session(app):
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     with app.app_context():
         with get_database(app).session() as session:
@@ -215,7 +215,7 @@ def make_app(migrated_database_url, tmp_path):
     """A factory of apps with settings of the test's own, on the shared database; their
     rows and connections go afterwards."""
     from cowin_kit import create_app
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     made = []
 

@@ -55,7 +55,7 @@ def make_reg_app(database_url, tmp_path, pack):
     """An app with ``pack`` installed, OTPs written to a file (``app.outbox``) and limits
     high enough for a test's traffic."""
     from cowin_kit import create_app
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.provision.installer import install_pack
 
     outbox = tmp_path / "messages.jsonl"
@@ -73,7 +73,7 @@ def make_reg_app(database_url, tmp_path, pack):
 
 def close_reg_app(app) -> None:
     """Empty the app's (shared) database and close its connections."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.testing.databases import empty_tables
 
     empty_tables(get_database(app).engine)
@@ -108,7 +108,7 @@ def auth(token: str) -> dict:
 def publish(app, *, days_ahead=3, product="COVISHIELD", capacity=None, code="F-TVM-1",
             min_age=18, slots="09:00-11:00;11:00-13:00", postal="695001"):
     """A session at facility ``code`` in Thiruvananthapuram (created if new); its id."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.geography.models import Location
     from cowin_kit.scheduling import sessions as scheduling
 
@@ -139,7 +139,7 @@ def add_members(app, client, token, n, **extra):
 
 def record_dose(app, reference_id, number, product, days_ago):
     """A dose written straight into the database (given elsewhere, ``days_ago``)."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.programme.models import VaccineProduct
     from cowin_kit.registration.models import Beneficiary, Dose
 
@@ -156,7 +156,7 @@ def record_dose(app, reference_id, number, product, days_ago):
 
 def booked_counts(app, session_id):
     """(booked per dose, booked over the slots, live appointment rows) of a session."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.scheduling.models import Appointment, SessionDoseCapacity, SessionSlot
 
     with app.app_context(), get_database(app).session() as session:
@@ -173,10 +173,10 @@ def accounts_with_members(app, n):
     """n accounts of one member each, created through the services (fast): (their tokens,
     the members' reference ids)."""
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.registration import services as registration
     from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.security import keyring
+    from cowin_kit.core.security import keyring
 
     tokens, refs = [], []
     numbers = valid_aadhaar(n)
@@ -197,7 +197,7 @@ def accounts_with_members(app, n):
 def create_staff(app, username, role, **scope) -> None:
     """A staff user with password STAFF_PASSWORD and one role (scope: facility_code=...,
     location_code=...)."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.identity import services as identity
 
     with app.app_context(), get_database(app).session() as session:
@@ -243,7 +243,7 @@ def run_worker(app, **options) -> int:
     """One pass of the certificate worker over the outbox; how many it issued."""
     from cowin_kit.certificates import services
     from cowin_kit.config.runtime import active_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     with app.app_context():
         return services.process_outbox(get_database(app).session_factory, active_pack(),
@@ -254,7 +254,7 @@ def seed_report_doses(app, client) -> dict[str, str]:
     """Five people: A complete (TVM), B due for dose 2 and without it (TVM), C not yet due
     (TVM), D Covaxin due and without dose 2 (Ernakulam), E dose 1 today (Delhi); and F,
     an imported dose without a facility. Their reference ids by letter."""
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.geography.models import Facility
     from cowin_kit.programme.models import VaccineProduct
     from cowin_kit.registration.models import Beneficiary, Dose

@@ -41,7 +41,7 @@ def drop_database(server_url: str, name: str) -> None:
 
 def empty_tables(engine) -> None:
     """Delete every row of the kit's tables (a shared database between tests)."""
-    from cowin_kit.db import Base
+    from cowin_kit.core.db import Base
     import cowin_kit.models  # noqa: F401  (every table in Base.metadata)
 
     with engine.begin() as connection:

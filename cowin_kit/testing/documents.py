@@ -32,7 +32,7 @@ def label(app, locale, msgid):
     """``msgid`` translated into ``locale`` by the app's catalogs."""
     from flask_babel import force_locale
 
-    from cowin_kit.i18n import gettext
+    from cowin_kit.core.i18n import gettext
 
     with app.test_request_context(), force_locale(locale):
         return nfc(gettext(msgid))

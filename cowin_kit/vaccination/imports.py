@@ -44,7 +44,7 @@ from cowin_kit.csvimport import (
     Progress, Row, Source, by_code, chunks, commit_import, decode, file_fingerprint,
     no_progress, pack_document, read_bytes, read_table, tick,
 )
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Facility

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.db import Base, utcnow
+from cowin_kit.core.db import Base, utcnow
 
 
 class CertificateDue(Base):

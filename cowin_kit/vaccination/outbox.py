@@ -13,8 +13,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cowin_kit.db import get_database
-from cowin_kit.metrics import log
+from cowin_kit.core.db import get_database
+from cowin_kit.core.metrics import log
 from cowin_kit.vaccination.models import CertificateDue
 
 

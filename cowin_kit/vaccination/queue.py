@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import NotFound
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number

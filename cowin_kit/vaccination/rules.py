@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Sequence
 
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose, next_dose_number, schedule_for
 
 SERIOUSNESS = ("non_serious", "serious", "death")

@@ -15,12 +15,13 @@ from sqlalchemy import String, and_, bindparam, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from cowin_kit import metrics, plugins
+from cowin_kit import plugins
+from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
@@ -30,7 +31,7 @@ from cowin_kit.scheduling.models import Appointment, VaccinationSession
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
 from cowin_kit.programme import catalogue
-from cowin_kit.security import keyring
+from cowin_kit.core.security import keyring
 from cowin_kit.vaccination import rules
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule

@@ -38,7 +38,7 @@ How to build a page module on this foundation (for every ``cowin_kit.web.*`` mod
   ``cowin_kit.web.core.register_staff_link(action, endpoint, label)`` adds a link to the
   staff start page ``/staff`` for users holding ``action``.
 
-* **Errors.** Services raise the domain error tree (cowin_kit/errors.py). In a route::
+* **Errors.** Services raise the domain error tree (cowin_kit/core/errors.py). In a route::
 
       form = ui.FormState()
       if request.method == "POST":

@@ -15,10 +15,10 @@ from flask_babel import get_locale, lazy_gettext
 from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, InvalidInput
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import DomainError, InvalidInput
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access, schemas as identity_schemas, services as identity
 from cowin_kit.reporting import (
     rules as report_rules, schemas as report_schemas, services as reports,
@@ -28,7 +28,7 @@ from cowin_kit.scheduling.models import SessionDoseCapacity, VaccinationSession
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import charts, core, ui
 from cowin_kit.web.auth import current_staff, staff_required
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 
 bp = ui.make_blueprint("admin", __name__, url_prefix="/admin")
 core.register_staff_link("report.read", "admin.dashboard", lazy_gettext("Dashboard"))

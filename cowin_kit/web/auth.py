@@ -11,13 +11,13 @@ from typing import Any, Callable
 from flask import current_app, flash, g, redirect, request, session, url_for
 
 from cowin_kit.audit.services import Actor, set_actor
-from cowin_kit.db import get_session
-from cowin_kit.errors import Unauthorized
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import Unauthorized
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration.models import CitizenAccount
-from cowin_kit.security import keyring
+from cowin_kit.core.security import keyring
 from cowin_kit.web.ui import new_csrf_token
 from cowin_kit.registration.services import account_from_token
 

@@ -13,13 +13,13 @@ from flask_babel import get_locale
 from sqlalchemy import select
 
 from cowin_kit.config.runtime import ActivePack, active_pack
-from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, InvalidInput, NotFound
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import DomainError, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit import ratelimit
-from cowin_kit.ratelimit import limited
+from cowin_kit.core import ratelimit
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.registration import schemas as reg_schemas, services as registration
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling import (
@@ -35,7 +35,7 @@ from cowin_kit.web.auth import citizen_required, current_citizen
 from cowin_kit.certificates import services as certificates
 from cowin_kit.certificates.formats import qr, shc
 from cowin_kit.certificates.pdf import render_certificate_pdf
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 
 bp = ui.make_blueprint("citizen", __name__)
 

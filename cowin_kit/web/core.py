@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import current_app, redirect, request, session, url_for
 
-from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, InvalidInput
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import DomainError, InvalidInput
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access, services as identity
-from cowin_kit.ratelimit import limited
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.web import auth, ui
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.registration.services import set_account_locale

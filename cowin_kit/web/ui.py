@@ -19,10 +19,10 @@ from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
-from cowin_kit.errors import DomainError, Forbidden
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import DomainError, Forbidden
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.config.runtime import active_pack, offered_locales as offered
-from cowin_kit.validation import load
+from cowin_kit.core.validation import load
 
 # Names of the blueprints made by make_blueprint: the page blueprints.
 PAGE_BLUEPRINTS: set[str] = set()

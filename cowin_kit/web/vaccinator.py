@@ -15,9 +15,9 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_session
-from cowin_kit.errors import DomainError, InvalidInput, NotFound
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import DomainError, InvalidInput, NotFound
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration.models import Beneficiary, Dose

@@ -14,10 +14,10 @@ from flask_babel import lazy_gettext
 
 from cowin_kit.certificates import services as certificates
 from cowin_kit.certificates.verify import VerificationResult, verify
-from cowin_kit.db import get_session
-from cowin_kit.errors import InvalidInput
-from cowin_kit.i18n import gettext as _
-from cowin_kit.ratelimit import limited
+from cowin_kit.core.db import get_session
+from cowin_kit.core.errors import InvalidInput
+from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.web import core, ui
 
 bp = ui.make_blueprint("verify", __name__)

@@ -78,7 +78,7 @@ class LiveInstance:
     @contextmanager
     def session(self) -> Iterator[Any]:
         """A database session inside the app context, for set-up and checks."""
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         with self.app.app_context(), get_database(self.app).session() as session:
             yield session
@@ -95,7 +95,8 @@ def _serve(app) -> tuple[Any, threading.Thread]:
 
 @pytest.fixture(scope="session")
 def live_instance(tmp_path_factory, fresh_database_url) -> Iterator[Callable[[str], LiveInstance]]:
-    from cowin_kit import create_app, migrate
+    from cowin_kit import create_app
+    from cowin_kit.core import migrate
     from cowin_kit.certificates.signing import keystore as keystore_module
     from cowin_kit.certificates.services import keystore
     from cowin_kit.config.examples import example_packs
@@ -103,7 +104,7 @@ def live_instance(tmp_path_factory, fresh_database_url) -> Iterator[Callable[[st
     from cowin_kit.config.packs import load_pack
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.config.settings import write_instance_keys
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.provision.demo import seed_demo
 
     made: dict[str, LiveInstance] = {}

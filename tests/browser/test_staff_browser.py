@@ -42,7 +42,7 @@ def _booked_for_today(live, mobile: str, name: str, id_start: int) -> tuple[str,
     from cowin_kit.registration import services as registration
     from cowin_kit.registration.models import CitizenAccount
     from cowin_kit.scheduling import booking as bookings
-    from cowin_kit.security import keyring
+    from cowin_kit.core.security import keyring
     from cowin_kit.programme.models import VaccineProduct
 
     with live.app.test_request_context(), live.session() as session:

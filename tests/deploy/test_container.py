@@ -338,7 +338,7 @@ def test_the_image_command_serves_readyz(dockerfile, image_root, fresh_database_
 def _stamp(app, revision: str) -> None:
     from sqlalchemy import text
 
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     with get_database(app).engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = :rev"), {"rev": revision})
@@ -348,7 +348,7 @@ def test_a_pod_of_the_previous_release_stays_ready_after_the_new_migration(app):
     """The chart migrates in a pre-upgrade hook, while the old pods still serve: an old pod
     must not drop out of the Service because the schema is newer than its code; an
     instance whose schema is behind its code is not ready."""
-    from cowin_kit import migrate
+    from cowin_kit.core import migrate
 
     client = app.test_client()
     head = migrate.head_revisions()[0]
@@ -370,7 +370,7 @@ def _load_gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
     import logging
     import runpy
 
-    from cowin_kit import logging_setup
+    from cowin_kit.core import logging_setup
 
     for key in [k for k in os.environ if k.startswith("COWIN_KIT_")]:
         monkeypatch.delenv(key)

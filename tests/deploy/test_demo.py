@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from cowin_kit import create_app
 from cowin_kit.cli import main
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession

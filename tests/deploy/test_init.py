@@ -13,7 +13,7 @@ from cowin_kit.cli import main
 from cowin_kit.config.examples import example_packs
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import validate_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity.models import RoleGrant, StaffUser
 

@@ -4,8 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from cowin_kit import migrate
-from cowin_kit.db import Base, make_engine
+from cowin_kit.core import migrate
+from cowin_kit.core.db import Base, make_engine
 
 from cowin_kit.testing import BACKENDS
 import pytest

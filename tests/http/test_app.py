@@ -1,7 +1,8 @@
 from sqlalchemy import event
 
-from cowin_kit import create_app, migrate
-from cowin_kit.db import get_database
+from cowin_kit import create_app
+from cowin_kit.core import migrate
+from cowin_kit.core.db import get_database
 
 
 def test_creating_the_app_runs_no_database_query(tmp_path):

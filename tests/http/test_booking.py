@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.db import get_database
-from cowin_kit.errors import RuleViolation
+from cowin_kit.core.db import get_database
+from cowin_kit.core.errors import RuleViolation
 from cowin_kit.geography.models import Location
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import booking as bookings, booking_rows, sessions

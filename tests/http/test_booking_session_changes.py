@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.scheduling.models import VaccinationSession
 from cowin_kit.testing import (
     accounts_with_members as _accounts_with_members, add_members, auth, booked_counts,

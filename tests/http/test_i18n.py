@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from cowin_kit.cli import main
 from cowin_kit.cli.i18n_cmd import LOCALES_DIR, extract_messages, po_path, pot_path
-from cowin_kit.i18n import lazy_gettext
+from cowin_kit.core.i18n import lazy_gettext
 
 
 PACK_LANGUAGES = ["en", "hi", "fr", "uk", "ar"]  # India en/hi, Canada en/fr, Ukraine, UAE
@@ -177,7 +177,7 @@ def test_every_default_message_our_schemas_can_produce_is_translated():
     from flask import Flask
     from flask_babel import Babel, force_locale
 
-    from cowin_kit.validation import translate_messages
+    from cowin_kit.core.validation import translate_messages
 
     app = Flask(__name__)
     Babel(app, default_translation_directories=str(LOCALES_DIR))
@@ -220,7 +220,7 @@ def test_the_table_follows_marshmallow_s_own_texts():
     getting English."""
     from marshmallow import Schema as MSchema
 
-    from cowin_kit.validation import MESSAGES
+    from cowin_kit.core.validation import MESSAGES
 
     defaults = [MSchema._default_error_messages["unknown"],
                 MSchema._default_error_messages["type"],
@@ -253,7 +253,7 @@ def test_the_otp_sms_is_in_the_language_the_request_asked_for(reg_app):
     confirmed = client.post("/api/v1/auth/otp/confirm?lang=hi",
                             json={"txn_id": response.get_json()["txn_id"], "otp": otp})
     assert confirmed.status_code == 200
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.registration.models import CitizenAccount
 
     with reg_app.app_context(), get_database(reg_app).session() as session:
@@ -300,7 +300,7 @@ def test_a_new_message_goes_through_extract_update_compile(tmp_path):
     source = tmp_path / "pkg"
     source.mkdir()
     (source / "mod.py").write_text(
-        'from cowin_kit.i18n import gettext as _, lazy_gettext, ngettext\n'
+        'from cowin_kit.core.i18n import gettext as _, lazy_gettext, ngettext\n'
         'A = lazy_gettext("Hello %(name)s")\n'
         'def f(n):\n'
         '    return _("Bye"), ngettext("%(num)d dose", "%(num)d doses", n)\n',
@@ -369,8 +369,8 @@ def test_lazy_strings_are_not_evaluated_at_import():
     # Module-level texts (problem titles, SMS templates, marshmallow messages) must be lazy,
     # or they would be frozen in whatever language was active at import.
     from cowin_kit.notifications import TEMPLATES
-    from cowin_kit.problems import TITLES
-    from cowin_kit.validation import MESSAGES
+    from cowin_kit.core.problems import TITLES
+    from cowin_kit.core.validation import MESSAGES
 
     lazy_type = type(lazy_gettext("x"))
     for text in [*TEMPLATES.values(), *TITLES.values(), *MESSAGES.values()]:
@@ -378,8 +378,8 @@ def test_lazy_strings_are_not_evaluated_at_import():
 
 
 def test_nested_field_errors_are_flattened_and_translated(reg_app):
-    from cowin_kit.validation import load
-    from cowin_kit.errors import InvalidInput
+    from cowin_kit.core.validation import load
+    from cowin_kit.core.errors import InvalidInput
 
     class Item(Schema):
         code = fields.String(required=True)
@@ -402,7 +402,7 @@ def test_a_pack_can_reword_the_kits_messages(tmp_path, database_url):
     from cowin_kit import create_app
     from cowin_kit.provision.installer import install_pack
     from cowin_kit.config.packs import load_pack
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
     from cowin_kit.testing import empty_tables as _empty_tables
     from conftest import EXAMPLES
 

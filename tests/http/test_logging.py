@@ -10,9 +10,10 @@ import logging
 import pytest
 from cowin_kit.testing import close_reg_app
 
-from cowin_kit import create_app, logging_setup
+from cowin_kit import create_app
+from cowin_kit.core import logging_setup
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 
 
 @pytest.fixture

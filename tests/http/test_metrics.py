@@ -10,7 +10,7 @@ from cowin_kit import create_app
 from cowin_kit.certificates.signing import keystore as keystore_module
 from cowin_kit.certificates import services
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 
 
 def scrape(client, **environ) -> dict[tuple[str, tuple], float]:

@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 
-from cowin_kit.apidoc import API_PREFIX
+from cowin_kit.core.apidoc import API_PREFIX
 from cowin_kit.testing import auth, member, national_admin_token, sign_in
 from cowin_kit.testing import valid_aadhaar as _valid_aadhaar
 

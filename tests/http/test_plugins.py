@@ -19,7 +19,7 @@ from cowin_kit import create_app, plugins
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.settings import SettingsError
-from cowin_kit.db import get_database, make_engine
+from cowin_kit.core.db import get_database, make_engine
 from cowin_kit.testing import (
     auth, close_reg_app, member, publish, record_first_dose, sign_in, staff_token,
 )
@@ -184,7 +184,7 @@ def test_a_plain_function_is_a_plugin_and_a_broken_one_is_named(site, tmp_path):
 def test_hooks_fire_after_the_commit_and_never_for_a_rollback(site, make_app):
     probe = site.install("probe", '''
         from sqlalchemy import func, select
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
         from cowin_kit.registration.models import Beneficiary
 
         SEEN = []
@@ -442,7 +442,7 @@ def test_commands_exporters_and_migrations_from_the_cli(sink, make_app, database
             assert connection.scalar(text("SELECT version_num FROM alembic_version_sink")) == \
                 "sink0001"
             kit = connection.scalar(text("SELECT version_num FROM alembic_version"))
-        from cowin_kit import migrate
+        from cowin_kit.core import migrate
         assert (kit,) == migrate.head_revisions()
         again = runner.invoke(main, ["db", "upgrade"], env=env)
         assert again.exit_code == 0 and "plugin sink at sink0001" in again.output

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 
 
 def test_the_default_limit_applies_to_every_call_when_set(make_app):
@@ -59,7 +59,7 @@ def test_the_same_hits_are_allowed_and_refused_as_by_the_limits_library(monkeypa
     import limits.storage.memory
     from limits.strategies import FixedWindowRateLimiter
 
-    from cowin_kit.ratelimit import RateLimiter, parse_limits
+    from cowin_kit.core.ratelimit import RateLimiter, parse_limits
 
     clock = FakeClock()
     monkeypatch.setattr(limits.storage.memory, "time", clock)

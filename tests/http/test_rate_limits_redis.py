@@ -1,4 +1,4 @@
-"""The limits of cowin_kit/ratelimit.py (searches per address, booking changes per account)
+"""The limits of cowin_kit/core/ratelimit.py (searches per address, booking changes per account)
 kept in Redis: counts shared by every app (worker, pod) on the same Redis, the 429 answer
 and its Retry-After, each window's key expiring when its window ends, and the same
 allow/deny sequence as the `limits` library's fixed windows in Redis."""
@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from cowin_kit import create_app
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 
 from cowin_kit.testing import add_members, auth, publish, sign_in, today
 
@@ -126,7 +126,7 @@ def test_an_unreachable_redis_is_an_error_not_a_pass(reg_app, tmp_path):
     """Limits are not silently skipped when Redis cannot be reached: the request fails."""
     import redis
 
-    from cowin_kit.security import keyring
+    from cowin_kit.core.security import keyring
 
     app = create_app({"ENV": "test", "DATABASE_URL": reg_app.config["COWIN_KIT"]["DATABASE_URL"],
                       "INSTANCE_PATH": str(tmp_path / "down"),
@@ -148,7 +148,7 @@ def test_redis_windows_allow_and_refuse_as_the_limits_library(redis_client):
     import limits
     from limits.strategies import FixedWindowRateLimiter
 
-    from cowin_kit.ratelimit import RateLimiter, parse_limits
+    from cowin_kit.core.ratelimit import RateLimiter, parse_limits
 
     spec = "3/second;5/2second"
     library = FixedWindowRateLimiter(limits.storage.storage_from_string(REDIS_URL))

@@ -12,7 +12,7 @@ from stdnum import verhoeff
 from cowin_kit import create_app
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import Beneficiary, BeneficiaryCorrection, Dose, OtpTransaction
 from cowin_kit.programme.models import VaccineProduct
 
@@ -66,7 +66,7 @@ def test_three_wrong_attempts_then_the_transaction_is_dead(reg_app):
 
 
 def test_an_otp_expires_after_its_lifetime(reg_app):
-    from cowin_kit.errors import Unauthorized
+    from cowin_kit.core.errors import Unauthorized
     from cowin_kit.registration import services
 
     client = reg_app.test_client()

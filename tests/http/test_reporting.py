@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.geography.models import Location, PopulationFigure
 from cowin_kit.reporting import rules
 from cowin_kit.testing import auth, seed_report_doses as seed, staff_token

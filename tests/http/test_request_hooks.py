@@ -11,7 +11,7 @@ import uuid
 import pytest
 from flask import Response
 
-from cowin_kit import logging_setup
+from cowin_kit.core import logging_setup
 from cowin_kit.audit.services import current_actor
 
 

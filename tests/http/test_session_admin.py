@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling import alerts
 from cowin_kit.worker import Worker

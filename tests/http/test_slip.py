@@ -11,12 +11,12 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 
-from cowin_kit.db import get_database
-from cowin_kit.pdf import DEFAULT_FONT_DIRS, Document, FontLibrary, FontMissing, font_library
+from cowin_kit.core.db import get_database
+from cowin_kit.core.pdf import DEFAULT_FONT_DIRS, Document, FontLibrary, FontMissing, font_library
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.slip import render_slip_html, render_slip_pdf
-from cowin_kit.security import keyring
+from cowin_kit.core.security import keyring
 
 from cowin_kit.testing import add_members, auth, label, nfc, pdf_text, publish, sign_in, today
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cowin_kit.audit.models import AuditEvent
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity import services
 from cowin_kit.testing import national_admin_token
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.scheduling.models import Appointment
 from cowin_kit.vaccination.models import CertificateDue

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.errors import Forbidden, NotFound
+from cowin_kit.core.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import access, rules, services as identity
 from cowin_kit.identity.access import ACTIONS, COUNTRY, Scope

@@ -16,7 +16,7 @@ from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.signing.trust import TrustStore
 from cowin_kit.certificates.verify import verify
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.vaccination.models import CertificateDue
 from cowin_kit.testing import add_members, auth, member, publish, run_worker, sign_in, staff_token
 from cowin_kit.testing import valid_aadhaar as _valid_aadhaar

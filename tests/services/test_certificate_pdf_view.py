@@ -13,7 +13,7 @@ from sqlalchemy import select
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.certificates.pdf import build_view
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from cowin_kit import create_app
-from cowin_kit.db import get_database, make_engine
+from cowin_kit.core.db import get_database, make_engine
 
 
 def _close_from_the_server(url: str, pid: int) -> None:
@@ -74,7 +74,7 @@ def test_a_driver_statement_on_a_closed_connection_drops_it_and_the_next_works(
     returned to the pool; the next checkout gets a working connection."""
     from sqlalchemy import literal, select
 
-    from cowin_kit.db import DriverStatement
+    from cowin_kit.core.db import DriverStatement
 
     statement = DriverStatement(select(literal(1)))
     engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=3600)
@@ -101,7 +101,7 @@ def test_an_autocommit_connection_commits_each_statement_and_goes_back_in_transa
     itself, no transaction is left open, the connection returns to the pool as a normal
     one (the next user's statements are in a transaction again), and one the server
     closed is dropped, not returned."""
-    from cowin_kit.db import DriverStatement, autocommit_connection
+    from cowin_kit.core.db import DriverStatement, autocommit_connection
 
     engine = make_engine(pg_database_url, pool_size=1, ping_after_idle_seconds=3600)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling.imports import ImportInvalid, import_facilities, import_sessions
 from cowin_kit.geography.models import Facility

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from cowin_kit.core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import PartnerApiKey, StaffUser
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
-from cowin_kit.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import sessions
@@ -230,7 +230,7 @@ def test_cli_create_with_a_password_or_prompt(cli):
 
 def test_cli_lists_locked_accounts(cli, instance):
     from cowin_kit import create_app
-    from cowin_kit.db import get_database
+    from cowin_kit.core.db import get_database
 
     assert cli("users", "create", "lock.me", "--password", PASSWORD).exit_code == 0
     app = create_app({"INSTANCE_PATH": str(instance)})

@@ -18,7 +18,7 @@ from cowin_kit.certificates.signing import keystore as keystore_module
 from cowin_kit.certificates.models import Certificate
 from cowin_kit.cli import main
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.vaccination.imports import ImportInvalid, import_vaccinations

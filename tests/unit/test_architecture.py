@@ -31,8 +31,10 @@ def _module_name(path: Path) -> str:
 
 
 def _owner(module: str) -> str:
-    """The package a name belongs to: cowin_kit.<first level> (or the module itself)."""
-    return ".".join(module.split(".")[:2])
+    """The package a name belongs to: cowin_kit.<first level>, or a module of core (each
+    core module is its own owner)."""
+    parts = module.split(".")
+    return ".".join(parts[:3] if parts[1:2] == ["core"] else parts[:2])
 
 
 def private_uses(source: str, module: str, is_package: bool = False) -> list[str]:
@@ -80,8 +82,8 @@ def private_uses(source: str, module: str, is_package: bool = False) -> list[str
     ("from cowin_kit.scheduling import booking\nbooking._live(1)",
      "cowin_kit.scheduling.sessions", 0),
     ("from .rules import _x", "cowin_kit.scheduling.booking", 0),
-    ("from cowin_kit.i18n import gettext as _", "cowin_kit.identity.rules", 0),
-    ("import cowin_kit.db as db\ndb._engine", "cowin_kit.cli.x", 1),
+    ("from cowin_kit.core.i18n import gettext as _", "cowin_kit.identity.rules", 0),
+    ("import cowin_kit.core.db as db\ndb._engine", "cowin_kit.cli.x", 1),
 ])
 def test_private_use_detection(source, module, expected):
     assert len(private_uses(source, module)) == expected

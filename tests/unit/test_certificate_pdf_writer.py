@@ -1,4 +1,4 @@
-"""The certificate's PDF page writer (cowin_kit.pdf_page, through
+"""The certificate's PDF page writer (cowin_kit.core.pdf_page, through
 certificates.pdf.certificate_pdf): text extraction in English, Hindi and Arabic (names in
 Devanagari and Arabic, a Latin name on a Hindi certificate), the QR images decode, long
 values wrap as fpdf2 wraps them, the page looks as the fpdf2 drawing does, and what the
@@ -15,8 +15,8 @@ from cowin_kit.certificates.formats import qr
 from cowin_kit.certificates.pdf import (
     CertificateView, certificate_pdf, fpdf_certificate_pdf, qr_image,
 )
-from cowin_kit.pdf import Document
-from cowin_kit.pdf_page import C_MARGIN, PageWriter
+from cowin_kit.core.pdf import Document
+from cowin_kit.core.pdf_page import C_MARGIN, PageWriter
 
 from cowin_kit.testing import need_tool, nfc, pdf_text, pixels
 

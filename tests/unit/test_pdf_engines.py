@@ -1,4 +1,4 @@
-"""The PDF engines (cowin_kit.pdf, cowin_kit.pdf_page): both implement the one Canvas that
+"""The PDF engines (cowin_kit.core.pdf, cowin_kit.core.pdf_page): both implement the one Canvas that
 layouts draw on, and the fpdf2 document's private shortcuts (shared fonts and their
 embedded subset, remembered bidi runs: the "fpdf2 internals" section) give the page that
 fpdf2 draws through its public API alone. Fails when an fpdf2 release changes what that
@@ -12,11 +12,11 @@ import pytest
 from fpdf import FPDF
 from PIL import ImageChops
 
-from cowin_kit.pdf import (
+from cowin_kit.core.pdf import (
     DEFAULT_FONT_DIRS, Canvas, Document, FpdfCanvas, document_families, font_library,
     fpdf2_internals_missing,
 )
-from cowin_kit.pdf_page import PageWriter
+from cowin_kit.core.pdf_page import PageWriter
 
 from cowin_kit.testing import pixels
 

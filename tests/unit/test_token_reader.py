@@ -1,4 +1,4 @@
-"""The keyring reads bearer tokens without itsdangerous's ``loads`` (cowin_kit/security.py,
+"""The keyring reads bearer tokens without itsdangerous's ``loads`` (cowin_kit/core/security.py,
 TimedTokenReader), so it is held here to itsdangerous on many tokens: whatever
 ``URLSafeTimedSerializer.loads(token, max_age=...)`` accepts, the reader accepts with the same
 payload; whatever it refuses (BadSignature, SignatureExpired), the reader refuses. Its one
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from itsdangerous import BadPayload, BadSignature, URLSafeTimedSerializer
 
-from cowin_kit.security import Keyring, TimedTokenReader
+from cowin_kit.core.security import Keyring, TimedTokenReader
 
 SECRET = "test-secret-key-0123456789abcdef"
 NOW = 1_800_000_000

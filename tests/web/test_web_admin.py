@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from sqlalchemy import func, select
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity.models import PartnerApiKey, StaffUser
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession

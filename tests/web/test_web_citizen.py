@@ -10,7 +10,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling.models import Appointment, SlotAlertSubscription
 from cowin_kit.testing import (

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 
 from cowin_kit.config.runtime import active_pack
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.registration.models import CitizenAccount, Dose
 from cowin_kit.scheduling import booking as bookings

@@ -213,7 +213,7 @@ def register(context: PluginContext) -> None:
     def export_command(start: datetime, end: datetime | None, output: Path | None) -> None:
         """Write the dataValueSet JSON of the days --from to --to (nothing is sent)."""
         from cowin_kit.cli import app_context
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         with app_context(), get_database().session() as session:
             document = build(session, start.date(), (end or start).date())

@@ -15,12 +15,13 @@ from click.testing import CliRunner
 from cowin_kit_dhis2 import DoseFact, aggregate, basic_auth, parse_bands
 from sqlalchemy import select
 
-from cowin_kit import create_app, migrate
+from cowin_kit import create_app
+from cowin_kit.core import migrate
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.config.settings import SettingsError
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity import services as identity
 from cowin_kit.scheduling import sessions

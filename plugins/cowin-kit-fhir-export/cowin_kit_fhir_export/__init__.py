@@ -203,7 +203,7 @@ def register(context: PluginContext) -> None:
         return config
 
     def on_dose_recorded(*, dose_id: int, **_: Any) -> None:
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         with get_database().session() as session:
             try:
@@ -242,7 +242,7 @@ def register(context: PluginContext) -> None:
     def push_command(limit: int) -> None:
         """Send the queued doses to FHIR_EXPORT_URL; failures stay queued."""
         from cowin_kit.cli import app_context
-        from cowin_kit.db import get_database
+        from cowin_kit.core.db import get_database
 
         with app_context():
             settings = ready()

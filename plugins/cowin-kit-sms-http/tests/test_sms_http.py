@@ -12,11 +12,12 @@ from urllib.parse import parse_qs
 import pytest
 from cowin_kit_sms_http import GatewayError, HttpSmsNotifier, backoff_delays
 
-from cowin_kit import create_app, migrate
+from cowin_kit import create_app
+from cowin_kit.core import migrate
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.config.packs import load_pack
 from cowin_kit.config.settings import SettingsError
-from cowin_kit.db import get_database
+from cowin_kit.core.db import get_database
 from cowin_kit.notifications import OutgoingMessage
 from cowin_kit.testing import example_pack
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from cowin_kit import migrate
-from cowin_kit.db import get_database
+from cowin_kit.core import migrate
+from cowin_kit.core.db import get_database
 
 bp = Blueprint("health", __name__)
 

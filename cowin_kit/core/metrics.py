@@ -40,11 +40,11 @@ from prometheus_client import (
 )
 from prometheus_client.registry import REGISTRY, Collector
 
-from cowin_kit import logging_setup
-from cowin_kit.setting import SettingsError
+from cowin_kit.core import logging_setup
+from cowin_kit.core.setting import SettingsError
 
 log = logging.getLogger(__name__)
-SCRAPE_COLLECTORS = "cowin_kit.metrics.scrape_collectors"
+SCRAPE_COLLECTORS = "cowin_kit.core.metrics.scrape_collectors"
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

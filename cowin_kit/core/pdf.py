@@ -20,9 +20,9 @@ the shaping of its text and the writing of its own objects only.
 Layouts are defined once, as drawing operations on a :class:`Canvas` (positions in
 millimetres from the page's top left; :func:`paragraph` and :func:`field` are the shared
 building blocks), whichever engine draws them: :class:`FpdfCanvas` draws with fpdf2 (any
-text, any number of pages), :class:`cowin_kit.pdf_page.PageWriter` writes one page
+text, any number of pages), :class:`cowin_kit.core.pdf_page.PageWriter` writes one page
 directly, with the same font faces, font choice and shaping (:func:`document_families`,
-:func:`cluster_texts`), and raises :class:`~cowin_kit.pdf_page.DoesNotFit` for what it
+:func:`cluster_texts`), and raises :class:`~cowin_kit.core.pdf_page.DoesNotFit` for what it
 cannot draw, so that the caller draws the same layout on an :class:`FpdfCanvas`.
 
 fpdf2's private API (its font, output and bidi internals, used for the speed above) is

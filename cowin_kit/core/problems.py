@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from cowin_kit.errors import (
+from cowin_kit.core.errors import (
     Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, Unauthorized,
 )
-from cowin_kit.i18n import lazy_gettext
+from cowin_kit.core.i18n import lazy_gettext
 
 TITLES = {
     InvalidInput: lazy_gettext("The request has invalid data"),

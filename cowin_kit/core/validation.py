@@ -19,8 +19,8 @@ from typing import Any
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from cowin_kit.errors import InvalidInput
-from cowin_kit.i18n import gettext as _, lazy_gettext
+from cowin_kit.core.errors import InvalidInput
+from cowin_kit.core.i18n import gettext as _, lazy_gettext
 
 _GTE = "greater than or equal to"
 _GT = "greater than"

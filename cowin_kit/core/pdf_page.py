@@ -2,12 +2,12 @@
 vaccination certificate): a few hundred PDFs per second where fpdf2's general machinery
 (fragments, line objects, its object model and serializer) allows a few dozen.
 
-What it shares with :mod:`cowin_kit.pdf`: the fonts (:class:`~cowin_kit.pdf.FontFace`,
+What it shares with :mod:`cowin_kit.core.pdf`: the fonts (:class:`~cowin_kit.core.pdf.FontFace`,
 parsed once per process, the embedded working set of glyphs subset and compressed once),
 the choice of fonts per script with fallback fonts for runs in other scripts
-(:func:`~cowin_kit.pdf.document_families`, the same rule per character as fpdf2's), HarfBuzz
+(:func:`~cowin_kit.core.pdf.document_families`, the same rule per character as fpdf2's), HarfBuzz
 shaping with the same text per glyph for text extraction
-(:func:`~cowin_kit.pdf.cluster_texts`), and fpdf2's bidirectional algorithm and visual order
+(:func:`~cowin_kit.core.pdf.cluster_texts`), and fpdf2's bidirectional algorithm and visual order
 of runs for right-to-left text. Positions and metrics follow fpdf2's cells (millimetres
 from the top left, a cell's text 1 mm in from its side, baseline at half the cell's height
 plus 0.3 of the font size), so a layout drawn here looks as drawn with fpdf2.
@@ -20,10 +20,10 @@ CIDToGIDMap, font program) are serialized and compressed once and reused by ever
 until a new code appears, and the shaped, encoded form of a text is remembered. A document
 costs the shaping of its new texts, its content stream and the concatenation of bytes.
 
-:class:`PageWriter` is one engine of the :class:`cowin_kit.pdf.Canvas` that layouts are
+:class:`PageWriter` is one engine of the :class:`cowin_kit.core.pdf.Canvas` that layouts are
 drawn on. Anything it does not handle (a character no font has, a control character such
 as a line break, a word wider than its box, a second page) raises :class:`DoesNotFit`, so
-that the caller draws the same layout with fpdf2 (:class:`cowin_kit.pdf.FpdfCanvas`).
+that the caller draws the same layout with fpdf2 (:class:`cowin_kit.core.pdf.FpdfCanvas`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import uharfbuzz as hb
 from fpdf.bidi import BidiParagraph
 from fpdf.enums import TextDirection
 
-from cowin_kit.pdf import A4, FontFace, FontLibrary, char_script, cluster_texts, \
+from cowin_kit.core.pdf import A4, FontFace, FontLibrary, char_script, cluster_texts, \
     document_families, is_rtl
 
 __all__ = ["C_MARGIN", "DoesNotFit", "PageWriter", "bilevel_image"]
@@ -52,7 +52,7 @@ MAX_CODE = 0xFFFF
 RUN_CACHE_SIZE = 20_000
 LINES_CACHE_SIZE = 5_000
 BIDI_CACHE_SIZE = 5_000
-_IMAGE_KEY = "cowin_kit.pdf_page.image"
+_IMAGE_KEY = "cowin_kit.core.pdf_page.image"
 # Code points whose presence needs the bidirectional algorithm (right-to-left scripts and
 # explicit direction marks); other texts in left-to-right documents are one run.
 _RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF), (0x200E, 0x200F),
@@ -309,7 +309,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 class PageWriter:
     """One page in ``locale`` showing ``texts`` (every dynamic text, for the choice of
-    fonts): the :class:`cowin_kit.pdf.Canvas` of layouts drawn many times, positions in
+    fonts): the :class:`cowin_kit.core.pdf.Canvas` of layouts drawn many times, positions in
     millimetres from the top left as fpdf2's. Draw with :meth:`text_lines`, :meth:`cell`,
     :meth:`line`, :meth:`image`; finish with :meth:`to_bytes`. :meth:`new_page` raises
     :class:`DoesNotFit`, as does text the writer cannot draw."""

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngettext
 
-LOCALES_DIR = Path(__file__).parent / "locales"
+LOCALES_DIR = Path(__file__).parent.parent / "locales"
 
 _ = gettext
 __all__ = ["_", "gettext", "lazy_gettext", "ngettext", "init_app", "select_locale",
@@ -30,7 +30,7 @@ class PackSource(Protocol):
 
 
 def _pack_source() -> PackSource:
-    return current_app.extensions["cowin_kit.i18n"]
+    return current_app.extensions["cowin_kit.core.i18n"]
 
 
 def select_locale() -> str:
@@ -81,7 +81,7 @@ def _translations_from_po(po_text: str, locale: str) -> support.Translations:
 
 
 def init_app(app: Flask, pack_source: PackSource) -> None:
-    app.extensions["cowin_kit.i18n"] = pack_source
+    app.extensions["cowin_kit.core.i18n"] = pack_source
     babel = Babel(app, locale_selector=select_locale,
                   default_translation_directories=str(LOCALES_DIR))
     babel.__dict__["domain_instance"] = PackDomain()

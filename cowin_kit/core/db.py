@@ -256,7 +256,7 @@ def autocommit_connection(engine: Engine) -> Iterator[DriverConnection]:
 
 def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int = 5) -> Database:
     database = Database(url, pool_size, ping_after_idle_seconds)
-    app.extensions["cowin_kit.db"] = database
+    app.extensions["cowin_kit.core.db"] = database
 
     @app.teardown_appcontext
     def _close_request_session(_exc: BaseException | None) -> None:
@@ -272,7 +272,7 @@ def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int 
 
 
 def get_database(app: Flask | None = None) -> Database:
-    return (app or current_app).extensions["cowin_kit.db"]
+    return (app or current_app).extensions["cowin_kit.core.db"]
 
 
 def get_session() -> Session:

@@ -56,7 +56,7 @@ class RedisCache:
 
 def init_app(app: Flask) -> None:
     url = app.config["COWIN_KIT"]["REDIS_URL"]
-    app.extensions["cowin_kit.cache"] = RedisCache(url) if url else MemoryCache()
+    app.extensions["cowin_kit.core.cache"] = RedisCache(url) if url else MemoryCache()
 
 
 def _etag(body: bytes) -> str:
@@ -118,7 +118,7 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
         ttl = current_app.config["COWIN_KIT"]["AVAILABILITY_CACHE_SECONDS"]
         if ttl <= 0:
             return view(*args, **kwargs)
-        cache = current_app.extensions["cowin_kit.cache"]
+        cache = current_app.extensions["cowin_kit.core.cache"]
         environ = request.environ  # the raw path and query: as unique, cheaper than parsed
         key = f"v3|{get_locale()}|{environ.get('PATH_INFO', '')}?" \
               f"{environ.get('QUERY_STRING', '')}"  # v3: entries carry ETag and gzip

@@ -26,10 +26,10 @@ from typing import Any, Callable, NamedTuple
 from flask import Flask, Response, current_app, g, request
 from limits import parse_many
 
-from cowin_kit.errors import DomainError
-from cowin_kit.i18n import gettext as _
+from cowin_kit.core.errors import DomainError
+from cowin_kit.core.i18n import gettext as _
 
-EXTENSION = "cowin_kit.ratelimit"
+EXTENSION = "cowin_kit.core.ratelimit"
 
 
 class Limit(NamedTuple):
