@@ -10,9 +10,6 @@ from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
-from cowin_kit.core.errors import Forbidden, NotFound
-from cowin_kit.core.i18n import gettext as _
-from cowin_kit.identity import access
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import queue, schemas, services
@@ -117,16 +114,11 @@ def report_aefi():
     data = load(schemas.AefiIn())
     session = get_session()
     user = staff()
-    dose = session.get(Dose, data["dose_id"])
-    if dose is None:
-        raise NotFound(_("No such dose."), code="dose_not_found")
-    allowed = access.can(user, "dose.record", access.scope_for_facility(session, dose.facility_id)) \
-        if dose.facility_id else False
-    if not (allowed or access.can(user, "aefi.read", access.COUNTRY)):
-        raise Forbidden(_("You may not report for this dose."), code="forbidden")
-    report = services.report_aefi(session, user, dose=dose, onset_at=data["onset_at"],
-                                  symptoms=data["symptoms"], seriousness=data["seriousness"],
-                                  outcome=data["outcome"], notes=data["notes"])
+    report = services.report_aefi(session, user, dose_id=data["dose_id"],
+                                  onset_at=data["onset_at"], symptoms=data["symptoms"],
+                                  seriousness=data["seriousness"], outcome=data["outcome"],
+                                  notes=data["notes"])
+    dose = session.get(Dose, report.dose_id)
     return jsonify(_aefi_json(report, dose,
                               session.get(Beneficiary, dose.beneficiary_id).reference_id)), 201
 

@@ -199,10 +199,8 @@ def _setup_database(instance: Path, database_url: str, pack_path: Path, username
                 return
             generated = not password
             password = password or identity.generate_password()
-            user = identity.create_staff_user(session, username, password,
-                                              display_name="National administrator")
-            identity.grant_role(session, user, "national_admin")
-            session.commit()
+            identity.add_staff_user(session, username, password,
+                                    display_name="National administrator", role="national_admin")
         click.echo(f"created national administrator {username}")
         if generated:
             click.echo(f"  password (shown once): {password}")

@@ -82,8 +82,7 @@ def users_create(username: str, password: str | None, generate: bool,
     elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
-        user = identity.create_staff_user(session, username, password, display_name)
-        session.commit()
+        user = identity.add_staff_user(session, username, password, display_name)
         click.echo(f"created staff user {user.username}")
     if generate:
         click.echo(f"  password (shown once): {password}")
@@ -120,11 +119,9 @@ def _change_role(change: str, username: str, role: str, location: str | None,
                  facility: str | None) -> None:
     from cowin_kit.identity import services as identity
 
-    action = identity.grant_role if change == "grant" else identity.revoke_role
     with _session() as session:
-        user = identity.get_staff_user(session, username)
-        action(session, user, role, location_code=location, facility_code=facility)
-        session.commit()
+        identity.change_role(session, username, role, grant=change == "grant",
+                             location_code=location, facility_code=facility)
     preposition = "to" if change == "grant" else "from"
     click.echo(f"{change}ed {role} {preposition} {username} on {_scope_label(location, facility)}")
 
@@ -158,7 +155,6 @@ def users_deactivate(username: str) -> None:
 
     with _session() as session:
         identity.deactivate_user(session, identity.get_staff_user(session, username))
-        session.commit()
     click.echo(f"deactivated {username}")
 
 

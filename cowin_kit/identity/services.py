@@ -157,12 +157,38 @@ def set_password(session: Session, user: StaffUser, password: str) -> None:
 
 def deactivate_user(session: Session, user: StaffUser) -> None:
     """Accounts are deactivated, never deleted, so the audit trail and the doses they
-    recorded keep pointing at them."""
+    recorded keep pointing at them. Commits."""
     if not user.active:
         return
     user.active = False
     audit.record(session, "staff_user.deactivate", "staff_user", user.id,
                  username=user.username)
+    session.commit()
+
+
+# --- the system's own use cases (the CLI, `init`, the demo): no acting staff member, and
+# each commits. Staff acting through the API and pages use the admin_* ones below.
+
+def add_staff_user(session: Session, username: str, password: str, display_name: str = "",
+                   *, role: str | None = None, location_code: str | None = None,
+                   facility_code: str | None = None) -> StaffUser:
+    """Create a staff account, with one role if ``role`` is given."""
+    user = create_staff_user(session, username, password, display_name)
+    if role:
+        grant_role(session, user, role, location_code=location_code,
+                   facility_code=facility_code)
+    session.commit()
+    return user
+
+
+def change_role(session: Session, username: str, role: str, *, grant: bool,
+                location_code: str | None = None, facility_code: str | None = None) -> StaffUser:
+    """Grant or revoke ``role`` on exactly that scope (the country when neither code)."""
+    user = get_staff_user(session, username)
+    (grant_role if grant else revoke_role)(session, user, role, location_code=location_code,
+                                           facility_code=facility_code)
+    session.commit()
+    return user
 
 
 # --- sign-in ----------------------------------------------------------------------------

@@ -201,9 +201,7 @@ def create_staff(app, username, role, **scope) -> None:
     from cowin_kit.identity import services as identity
 
     with app.app_context(), get_database(app).session() as session:
-        user = identity.create_staff_user(session, username, STAFF_PASSWORD)
-        identity.grant_role(session, user, role, **scope)
-        session.commit()
+        identity.add_staff_user(session, username, STAFF_PASSWORD, role=role, **scope)
 
 
 def staff_token(app, client, username, role, **scope) -> str:

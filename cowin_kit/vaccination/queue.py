@@ -1,13 +1,16 @@
 """What the vaccinator sees at the facility: today's sessions with the queue of people
-booked, and a person checked in by reference ID (never the secret code; the ID masked).
+booked, a person checked in by reference ID (never the secret code; the ID masked), and
+the end-of-day summary.
 The API and the pages both read them here and only format the answer."""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
@@ -23,6 +26,7 @@ from cowin_kit.scheduling.models import (
 )
 from cowin_kit.geography.models import Facility
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.vaccination.models import AefiReport
 from cowin_kit.vaccination.services import staff_facility, todays_sessions
 
 # Appointments that belong in the queue: still to come, or done today.
@@ -141,3 +145,64 @@ def _find_beneficiary(session: Session, reference_id: str) -> Beneficiary:
         raise NotFound(_("No one is registered with this reference ID."),
                        code="beneficiary_not_found")
     return found
+
+
+@dataclass(frozen=True)
+class SessionTally:
+    product: VaccineProduct
+    status: str
+    capacity: int
+    completed: int  # vaccinated
+    waiting: int  # booked, not yet seen
+    cancelled: int
+
+
+@dataclass(frozen=True)
+class LotTally:
+    product: VaccineProduct
+    lot: str
+    dose: int
+    count: int
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: date
+    sessions: list[SessionTally]
+    doses: list[LotTally]  # recorded today at the facility, by vaccine, lot and dose
+    aefi_count: int  # reported today for doses given at the facility
+
+    @property
+    def total(self) -> int:
+        return sum(d.count for d in self.doses)
+
+
+def day_summary(session: Session, pack: ActivePack, facility: Facility) -> DaySummary:
+    """The facility's end-of-day summary (the pack's local day)."""
+    tz = zoneinfo.ZoneInfo(pack.document["timezone"])
+    today = datetime.now(tz).date()
+    start = datetime.combine(today, time(0), tz).astimezone(timezone.utc)
+    end = datetime.combine(today + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
+    tallies = []
+    for item in todays_sessions(session, pack, facility):
+        counts = {status: n for status, n in session.execute(
+            select(Appointment.status, func.count()).where(Appointment.session_id == item.id)
+            .group_by(Appointment.status))}
+        tallies.append(SessionTally(
+            product=session.get(VaccineProduct, item.product_id), status=item.status,
+            capacity=sum(c.capacity for c in item.capacities),
+            completed=counts.get("completed", 0), waiting=counts.get("booked", 0),
+            cancelled=counts.get("cancelled", 0)))
+    lots = [LotTally(session.get(VaccineProduct, product_id), lot, number, n)
+            for product_id, lot, number, n in session.execute(
+                select(Dose.product_id, Dose.lot, Dose.dose_number, func.count())
+                .where(Dose.facility_id == facility.id, Dose.administered_at >= start,
+                       Dose.administered_at < end)
+                .group_by(Dose.product_id, Dose.lot, Dose.dose_number)
+                .order_by(Dose.product_id, Dose.lot, Dose.dose_number))]
+    aefi_count = session.scalar(select(func.count()).select_from(AefiReport)
+                                .join(Dose, Dose.id == AefiReport.dose_id)
+                                .where(Dose.facility_id == facility.id,
+                                       AefiReport.reported_at >= start,
+                                       AefiReport.reported_at < end)) or 0
+    return DaySummary(today, tallies, lots, aefi_count)

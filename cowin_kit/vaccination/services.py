@@ -20,7 +20,7 @@ from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -306,9 +306,18 @@ def register_walk_in(session: Session, pack: ActivePack, staff: StaffUser, *, mo
     return registration.add_beneficiary(session, pack, account, **member)
 
 
-def report_aefi(session: Session, reporter: StaffUser, *, dose: Dose, onset_at: datetime,
+def report_aefi(session: Session, reporter: StaffUser, *, dose_id: int, onset_at: datetime,
                 symptoms: list[str], seriousness: str, outcome: str,
                 notes: str = "") -> AefiReport:
+    """Report an adverse event after dose ``dose_id``: staff who may record doses at the
+    dose's facility, or who read AEFI reports nationally, may."""
+    dose = session.get(Dose, dose_id)
+    if dose is None:
+        raise NotFound(_("No such dose."), code="dose_not_found")
+    at_facility = dose.facility_id is not None and access.can(
+        reporter, "dose.record", access.scope_for_facility(session, dose.facility_id))
+    if not (at_facility or access.can(reporter, "aefi.read", access.COUNTRY)):
+        raise Forbidden(_("You may not report for this dose."), code="forbidden")
     if seriousness not in rules.SERIOUSNESS:
         raise InvalidInput(_("Unknown seriousness."), code="invalid_seriousness")
     if outcome not in rules.OUTCOMES:

@@ -12,7 +12,7 @@ from typing import Any, Callable, TypeVar
 
 from flask import redirect, request, url_for
 from flask_babel import lazy_gettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
@@ -21,12 +21,10 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration.models import Beneficiary, Dose
-from cowin_kit.reporting import rules as report_rules
 from cowin_kit.reporting.services import recent_lots
-from cowin_kit.scheduling.models import Appointment, VaccinationSession
+from cowin_kit.scheduling.models import VaccinationSession
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import queue, schemas, services
-from cowin_kit.vaccination.models import AefiReport
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 from cowin_kit.web import core, ui
@@ -274,7 +272,7 @@ def aefi(dose_id: int):
             data = ui.load_form(schemas.AefiIn(), ["seriousness", "outcome", "notes"],
                                 extra={"dose_id": recorded.id, "onset_at": onset,
                                        "symptoms": symptoms})
-            services.report_aefi(get_session(), _user(), dose=recorded,
+            services.report_aefi(get_session(), _user(), dose_id=recorded.id,
                                  onset_at=data["onset_at"], symptoms=data["symptoms"],
                                  seriousness=data["seriousness"], outcome=data["outcome"],
                                  notes=data["notes"])
@@ -308,38 +306,17 @@ def summary():
     facility = _facility()
     if facility is None:
         return _choose_facility()
-    session = get_session()
-    pack = active_pack()
-    sessions = []
-    for item in services.todays_sessions(session, pack, facility):
-        product = session.get(VaccineProduct, item.product_id)
-        counts = {status: n for status, n in session.execute(
-            select(Appointment.status, func.count()).where(Appointment.session_id == item.id)
-            .group_by(Appointment.status))}
-        sessions.append({"vaccine": ui.pack_label(product.names, product.code),
-                         "status": item.status,
-                         "capacity": sum(c.capacity for c in item.capacities),
-                         "completed": counts.get("completed", 0),
-                         "waiting": counts.get("booked", 0),
-                         "cancelled": counts.get("cancelled", 0)})
-    today = datetime.now(_tz()).date()
-    ((_day, start, end),) = report_rules.day_bounds(today, 1, pack.document["timezone"])
-    doses = []
-    for product_id, lot, number, n in session.execute(
-            select(Dose.product_id, Dose.lot, Dose.dose_number, func.count())
-            .where(Dose.facility_id == facility.id, Dose.administered_at >= start,
-                   Dose.administered_at < end)
-            .group_by(Dose.product_id, Dose.lot, Dose.dose_number)
-            .order_by(Dose.product_id, Dose.lot, Dose.dose_number)):
-        product = session.get(VaccineProduct, product_id)
-        doses.append({"vaccine": ui.pack_label(product.names, product.code), "lot": lot,
-                      "dose": number, "count": n})
-    aefi_count = session.scalar(select(func.count()).select_from(AefiReport)
-                                .join(Dose, Dose.id == AefiReport.dose_id)
-                                .where(Dose.facility_id == facility.id,
-                                       AefiReport.reported_at >= start,
-                                       AefiReport.reported_at < end))
+    summary = queue.day_summary(get_session(), active_pack(), facility)
+
+    def label(product: VaccineProduct) -> str:
+        return ui.pack_label(product.names, product.code)
+
+    sessions = [{"vaccine": label(t.product), "status": t.status, "capacity": t.capacity,
+                 "completed": t.completed, "waiting": t.waiting, "cancelled": t.cancelled}
+                for t in summary.sessions]
+    doses = [{"vaccine": label(t.product), "lot": t.lot, "dose": t.dose, "count": t.count}
+             for t in summary.doses]
     return ui.render("web/vaccinator/summary.html", facility=facility, sessions=sessions,
-                     doses=doses, total=sum(d["count"] for d in doses), aefi_count=aefi_count,
-                     day=today)
+                     doses=doses, total=summary.total, aefi_count=summary.aefi_count,
+                     day=summary.day)
 
