@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, inspect, or_, select
+from sqlalchemy import and_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,9 @@ def _otp_hash(transaction_id: str, digest: str) -> str:
 
 def _check_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool,
                purpose: str, now: datetime) -> OtpTransaction:
+    """The transaction, its OTP checked and marked used. Each attempt is counted, and the
+    OTP marked used, by one conditional UPDATE each: the database decides between parallel
+    requests even where SELECT ... FOR UPDATE is not honoured (SQLite)."""
     transaction = session.get(OtpTransaction, transaction_id, with_for_update=True)
     if transaction is None or transaction.purpose != purpose:
         raise Unauthorized(_("This OTP request is unknown."), code="otp_unknown")
@@ -103,16 +106,38 @@ def _check_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool,
         raise Unauthorized(_("This OTP has already been used."), code="otp_used")
     if now >= transaction.expires_at:
         raise Unauthorized(_("This OTP has expired; ask for a new one."), code="otp_expired")
-    if transaction.attempts >= _settings()["OTP_MAX_ATTEMPTS"]:
-        raise Unauthorized(_("Too many wrong attempts; ask for a new OTP."),
-                           code="otp_attempts_exceeded")
+    max_attempts = _settings()["OTP_MAX_ATTEMPTS"]
+    exceeded = Unauthorized(_("Too many wrong attempts; ask for a new OTP."),
+                            code="otp_attempts_exceeded")
+    if transaction.attempts >= max_attempts:
+        raise exceeded
     digest = otp.strip().lower() if hashed else rules.otp_digest(otp.strip())
     if not _constant_time_equal(_otp_hash(transaction.id, digest), transaction.otp_hash):
-        transaction.attempts += 1
+        counted = session.execute(
+            update(OtpTransaction)
+            .where(OtpTransaction.id == transaction.id, OtpTransaction.verified_at.is_(None),
+                   OtpTransaction.attempts < max_attempts)
+            .values(attempts=OtpTransaction.attempts + 1)
+            .returning(OtpTransaction.attempts)).scalar()
+        if counted is None:  # parallel attempts used them up first (or it was just used)
+            session.rollback()
+            raise exceeded
         audit.record(session, "otp.verify_failed", "otp_transaction", transaction.id,
-                     attempts=transaction.attempts)
+                     attempts=counted)
         session.commit()  # the counted attempt must stick
         raise Unauthorized(_("The OTP is not correct."), code="otp_invalid")
+    marked = session.execute(
+        update(OtpTransaction)
+        .where(OtpTransaction.id == transaction.id, OtpTransaction.verified_at.is_(None),
+               OtpTransaction.attempts < max_attempts)
+        .values(verified_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if not marked:  # a parallel request used it, or wrong guesses used up the attempts
+        session.rollback()
+        fresh = session.get(OtpTransaction, transaction_id)
+        if fresh is not None and fresh.verified_at is not None:
+            raise Unauthorized(_("This OTP has already been used."), code="otp_used")
+        raise exceeded
     transaction.verified_at = now
     return transaction
 

@@ -65,6 +65,47 @@ def test_three_wrong_attempts_then_the_transaction_is_dead(reg_app):
     assert last.status_code == 401 and last.get_json()["code"] == "otp_attempts_exceeded"
 
 
+def test_parallel_wrong_otps_are_all_counted(reg_app):
+    """Wrong guesses sent at once are each counted (SQLite ignores FOR UPDATE): no more
+    than OTP_MAX_ATTEMPTS are judged, and the right OTP after them is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = reg_app.test_client()
+    txn = client.post("/api/v1/auth/otp", json={"mobile": "9876543210"}).get_json()["txn_id"]
+    otp = last_otp(reg_app, "9876543210")
+    wrong = "000000" if otp != "000000" else "111111"
+
+    def guess(_n: int) -> str:
+        answer = reg_app.test_client().post("/api/v1/auth/otp/confirm",
+                                            json={"txn_id": txn, "otp": wrong})
+        return answer.get_json()["code"]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(guess, range(24)))
+    assert set(codes) <= {"otp_invalid", "otp_attempts_exceeded"}
+    assert codes.count("otp_invalid") <= 3
+    last = client.post("/api/v1/auth/otp/confirm", json={"txn_id": txn, "otp": otp})
+    assert last.status_code == 401 and last.get_json()["code"] == "otp_attempts_exceeded"
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert session.get(OtpTransaction, txn).attempts == 3
+
+
+def test_one_otp_signs_in_once_even_when_confirmed_twice_at_once(reg_app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = reg_app.test_client()
+    txn = client.post("/api/v1/auth/otp", json={"mobile": "9876543210"}).get_json()["txn_id"]
+    otp = last_otp(reg_app, "9876543210")
+
+    def confirm(_n: int) -> int:
+        return reg_app.test_client().post("/api/v1/auth/otp/confirm",
+                                          json={"txn_id": txn, "otp": otp}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(confirm, range(8)))
+    assert statuses.count(200) == 1 and statuses.count(401) == 7
+
+
 def test_an_otp_expires_after_its_lifetime(reg_app):
     from cowin_kit.core.errors import Unauthorized
     from cowin_kit.registration import services
