@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
-from cowin_kit_sms_http import GatewayError, HttpSmsNotifier, backoff_delays
+from cowin_kit_sms_http import GatewayError, HttpSmsNotifier
 
 from cowin_kit import create_app
 from cowin_kit.core import migrate
@@ -88,10 +88,10 @@ def test_form_body(gateway):
 
 
 def test_retries_with_exponential_backoff_then_success(gateway):
-    assert backoff_delays(3, 0.5) == [0.5, 1.0, 2.0]
     gateway.statuses = [503, 429, 200]
-    HttpSmsNotifier(url=gateway.url, retries=3, backoff_seconds=0).send(MESSAGE)
-    assert len(gateway.requests) == 3
+    waits: list[float] = []
+    HttpSmsNotifier(url=gateway.url, retries=3, backoff_seconds=0.5, sleep=waits.append).send(MESSAGE)
+    assert len(gateway.requests) == 3 and waits == [0.5, 1.0]
     assert len({r["body"] for r in gateway.requests}) == 1  # the same message each time
 
 
