@@ -8,10 +8,12 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from cowin_kit.api import citizen, pack
+from cowin_kit.api.scheduling import account_key
 from cowin_kit.core.validation import load
 from cowin_kit.api.staff import staff
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.scheduling import admin, alerts, schemas
 from cowin_kit.scheduling.models import (
@@ -105,15 +107,17 @@ def list_alerts():
 
 
 @bp.post("/alerts")
-@doc("Ask to be told when seats appear (instead of polling)", body=schemas.AlertIn,
+@limited("SLOT_ALERT_LIMITS_PER_ACCOUNT", scope="slot-alert", key=account_key)
+@doc("Ask to be told when seats appear (instead of polling); 200 with the existing alert "
+     "when the account already has this one", body=schemas.AlertIn,
      response=schemas.AlertOut, status=201, auth="citizen", tag="alerts")
 def subscribe():
     data = load(schemas.AlertIn())
-    alert = alerts.subscribe_slot_alert(
+    alert, created = alerts.subscribe_slot_alert(
         get_session(), citizen(), age=data["age"], dose=data["dose"],
         location_code=data.get("location"), postal_code=data.get("postal_code"),
         product_code=data.get("vaccine"))
-    return jsonify(schemas.AlertOut().dump(_alert_json(alert))), 201
+    return jsonify(schemas.AlertOut().dump(_alert_json(alert))), 201 if created else 200
 
 
 @bp.delete("/alerts/<int:alert_id>")

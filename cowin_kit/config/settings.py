@@ -80,9 +80,14 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("BOOKING_LIMITS_PER_ACCOUNT", "str", "60/hour",
             "Bookings, reschedules and cancellations allowed per citizen account."),
     Setting("SLOT_ALERT_PERIOD_SECONDS", "int", 21600,
-            "A slot-alert subscription is notified at most once in this period."),
+            "A citizen account gets at most one slot alert in this period, however many "
+            "subscriptions it holds."),
     Setting("SLOT_ALERT_POLL_SECONDS", "int", 60,
             "How often the worker looks for free seats matching slot-alert subscriptions."),
+    Setting("SLOT_ALERTS_PER_ACCOUNT", "int", 5,
+            "Active slot-alert subscriptions one citizen account may hold."),
+    Setting("SLOT_ALERT_LIMITS_PER_ACCOUNT", "str", "10/hour;30/day",
+            "Slot-alert subscriptions a citizen account may ask for (API and pages together)."),
     Setting("API_LIMITS_PER_IP", "str", "",
             "Default limit on the calls of each client IP to each route (API, pages and "
             "/healthz alike, besides the route's own limits), e.g. `100/5minute` as CoWIN's "

@@ -124,3 +124,6 @@ class SlotAlertSubscription(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_notified_at: Mapped[Optional[datetime]]
+    # When dispatch last looked at it, matched or not: dispatch takes the longest unlooked
+    # first, so subscriptions that match nothing do not hold the front of the line.
+    last_checked_at: Mapped[Optional[datetime]]

@@ -503,6 +503,8 @@ def _alert_rows(account: CitizenAccount) -> list[dict[str, Any]]:
 
 @bp.route("/alerts", methods=["GET", "POST"])
 @citizen_required
+@limited("SLOT_ALERT_LIMITS_PER_ACCOUNT", scope="slot-alert", key=_web_account_key,
+         methods=("POST",))
 def alerts():
     account = _account()
     form = ui.FormState()
@@ -510,14 +512,15 @@ def alerts():
         try:
             data = ui.load_form(sched_schemas.AlertIn(),
                                 ["location", "postal_code", "vaccine", "dose", "age"])
-            slot_alerts.subscribe_slot_alert(
+            subscribed = slot_alerts.subscribe_slot_alert(
                 get_session(), account, age=data["age"], dose=data["dose"],
                 location_code=data.get("location"), postal_code=data.get("postal_code"),
                 product_code=data.get("vaccine"))
         except DomainError as exc:
             form.fail(exc)
         else:
-            ui.done(_("We will send you an SMS when seats are free."))
+            ui.done(_("We will send you an SMS when seats are free.") if subscribed.created
+                    else _("You already have this alert."))
             return redirect(url_for("citizen.alerts"), code=303)
     return ui.render("web/citizen/alerts.html", form=form, alerts=_alert_rows(account)), \
         form.status

@@ -332,6 +332,12 @@ def test_seat_alerts_subscribe_from_a_search_and_stop(reg_app):
     assert made.status_code == 303
     listing = text(client.get("/alerts"))
     assert "Kerala" in listing and "Covishield" in listing
+    again = client.post("/alerts", data={"csrf_token": token_of(listing), "location": "IN-KL",
+                                         "vaccine": "COVISHIELD", "age": "40"})
+    assert again.status_code == 303
+    listing = text(client.get("/alerts"))
+    assert "You already have this alert." in listing
+    assert len(re.findall(r"/alerts/(\d+)/delete", listing)) == 1
     alert_id = re.search(r"/alerts/(\d+)/delete", listing).group(1)
     stopped = client.post(f"/alerts/{alert_id}/delete", data={"csrf_token": token_of(listing)})
     assert stopped.status_code == 303

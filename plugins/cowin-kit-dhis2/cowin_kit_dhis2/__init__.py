@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.plugins import Plugin, PluginContext, Setting
+from cowin_kit.plugins import HttpError, Plugin, PluginContext, Setting, http_request
 
 ID_SCHEMES = {"dataElementIdScheme": "CODE", "orgUnitIdScheme": "CODE",
               "categoryOptionComboIdScheme": "CODE", "importStrategy": "CREATE_AND_UPDATE"}
@@ -134,26 +132,22 @@ def dose_facts(session: Session, start: date, end: date, *, zone: zoneinfo.ZoneI
 
 def post_data_value_set(document: dict, url: str, auth_header: str, timeout: float) -> dict:
     query = urllib.parse.urlencode(ID_SCHEMES)
-    request = urllib.request.Request(f"{url.rstrip('/')}/dataValueSets?{query}",
-                                     data=json.dumps(document).encode(), method="POST")
-    request.add_header("Content-Type", "application/json")
-    request.add_header("Accept", "application/json")
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if auth_header:
         name, _, value = auth_header.partition(":")
-        request.add_header(name.strip(), value.strip())
+        headers[name.strip()] = value.strip()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
+        answer = json.loads(http_request("POST", f"{url.rstrip('/')}/dataValueSets?{query}",
+                                         headers=headers, body=json.dumps(document).encode(),
+                                         timeout=timeout).body or b"{}")
+    except HttpError as exc:
+        if exc.status is None:
+            raise Dhis2Error(f"DHIS2 unreachable: {exc.reason}") from None
         try:  # DHIS2 answers a refused import with 409 and the import summary
-            answer = json.loads(exc.read())
+            refused = json.loads(exc.body)
         except ValueError:
-            answer = {}
-        finally:
-            exc.close()
-        raise Dhis2Error(f"DHIS2 answered HTTP {exc.code}{_conflicts(answer)}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise Dhis2Error(f"DHIS2 unreachable: {getattr(exc, 'reason', exc)}") from None
+            refused = {}
+        raise Dhis2Error(f"DHIS2 answered {exc.reason}{_conflicts(refused)}") from None
     summary = answer.get("response", answer)  # DHIS2 2.38+ wraps the import summary
     if summary.get("status") not in ("SUCCESS", "WARNING", "OK"):
         raise Dhis2Error(f"DHIS2 import {summary.get('status')}{_conflicts(answer)}")

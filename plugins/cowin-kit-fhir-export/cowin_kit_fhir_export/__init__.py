@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 import zoneinfo
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -29,7 +27,7 @@ from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit.plugins import Plugin, PluginContext, Setting
+from cowin_kit.plugins import HttpError, Plugin, PluginContext, Setting, http_request
 
 log = logging.getLogger(__name__)
 
@@ -146,22 +144,18 @@ def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any])
 # --- the server ---------------------------------------------------------------------------
 
 def post_bundle(bundle: dict, config: Mapping[str, Any]) -> dict:
-    request = urllib.request.Request(config["url"].rstrip("/") + "/",
-                                     data=json.dumps(bundle).encode(), method="POST")
-    request.add_header("Content-Type", "application/fhir+json")
-    request.add_header("Accept", "application/fhir+json")
+    headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
     if config["auth_header"]:
         name, _, value = config["auth_header"].partition(":")
-        request.add_header(name.strip(), value.strip())
+        headers[name.strip()] = value.strip()
     try:
-        with urllib.request.urlopen(request, timeout=config["timeout"]) as response:
-            return json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        detail = _outcome_text(exc.read())
-        exc.close()
-        raise FhirError(f"FHIR server answered HTTP {exc.code}{detail}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise FhirError(f"FHIR server unreachable: {getattr(exc, 'reason', exc)}") from None
+        answer = http_request("POST", config["url"].rstrip("/") + "/", headers=headers,
+                              body=json.dumps(bundle).encode(), timeout=config["timeout"])
+    except HttpError as exc:
+        if exc.status is None:
+            raise FhirError(f"FHIR server unreachable: {exc.reason}") from None
+        raise FhirError(f"FHIR server answered {exc.reason}{_outcome_text(exc.body)}") from None
+    return json.loads(answer.body or b"{}")
 
 
 def _outcome_text(body: bytes) -> str:

@@ -7,30 +7,19 @@ settings are declared below (``SMS_HTTP_*``) and documented in README.md.
 from __future__ import annotations
 
 import json
-import logging
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from string import Template
 from typing import Any, Callable, Mapping
 
-from cowin_kit.plugins import Plugin, PluginContext, Setting
+from cowin_kit.plugins import HttpError, Plugin, PluginContext, Setting, http_request
 
-log = logging.getLogger(__name__)
-
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 PLACEHOLDERS = ("to", "text", "template", "locale", "sender")
 
 
 class GatewayError(Exception):
     """The gateway refused the message, or kept failing after every retry."""
-
-
-def backoff_delays(retries: int, base: float) -> list[float]:
-    """The waits before each retry: base, 2*base, 4*base, ..."""
-    return [base * 2 ** attempt for attempt in range(retries)]
 
 
 def render_body(template: str, content_type: str, values: Mapping[str, str]) -> bytes:
@@ -69,39 +58,28 @@ class HttpSmsNotifier:
             raise ValueError(f"SMS_HTTP_BODY: unknown or broken placeholder {exc} "
                              f"(use {', '.join('$' + p for p in PLACEHOLDERS)})") from None
 
-    def _request(self, message: Any) -> urllib.request.Request:
+    def send(self, message: Any) -> None:
+        """Post ``message``; retry with exponential backoff; raise GatewayError if it
+        cannot be delivered (cowin-kit logs it without failing the request). The auth
+        header never follows a redirect to another origin (plugins.http_request)."""
         data = render_body(self.body, self.content_type, {
             "to": message.to, "text": message.text, "template": message.template,
             "locale": message.locale, "sender": self.sender})
-        request = urllib.request.Request(self.url, data=data, method="POST")
-        request.add_header("Content-Type", self.content_type)
+        headers = {"Content-Type": self.content_type}
         if self.auth_header:
             name, _, value = self.auth_header.partition(":")
-            request.add_header(name.strip(), value.strip())
-        return request
-
-    def send(self, message: Any) -> None:
-        """Post ``message``; retry with exponential backoff; raise GatewayError if it
-        cannot be delivered (cowin-kit logs it without failing the request)."""
-        delays = backoff_delays(self.retries, self.backoff_seconds)
-        for attempt in range(self.retries + 1):
-            try:
-                with urllib.request.urlopen(self._request(message),
-                                            timeout=self.timeout_seconds) as response:
-                    response.read()
-                return
-            except urllib.error.HTTPError as exc:
-                exc.close()
-                if exc.code not in RETRYABLE_STATUS:
-                    raise GatewayError(f"gateway answered HTTP {exc.code}; not retried") from None
-                problem = f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-            if attempt == self.retries:
-                raise GatewayError(f"gateway failed {attempt + 1} times, last: {problem}")
-            log.warning("SMS gateway attempt %d failed (%s); retrying in %.1fs",
-                        attempt + 1, problem, delays[attempt])
-            self.sleep(delays[attempt])
+            headers[name.strip()] = value.strip()
+        try:
+            http_request("POST", self.url, headers=headers, body=data,
+                         timeout=self.timeout_seconds, retries=self.retries,
+                         backoff_seconds=self.backoff_seconds, sleep=self.sleep)
+        except HttpError as exc:
+            if exc.transient:
+                raise GatewayError(f"gateway failed {exc.attempts} times, last: {exc.reason}") \
+                    from None
+            if exc.status is not None and not 300 <= exc.status < 400:
+                raise GatewayError(f"gateway answered HTTP {exc.status}; not retried") from None
+            raise GatewayError(f"gateway: {exc.reason}") from None  # e.g. a redirect away
 
 
 def register(context: PluginContext) -> None:

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
-from cowin_kit_sms_http import GatewayError, HttpSmsNotifier, backoff_delays
+from cowin_kit_sms_http import GatewayError, HttpSmsNotifier
 
 from cowin_kit import create_app
 from cowin_kit.core import migrate
@@ -36,7 +36,12 @@ class Gateway:
                 gateway.requests.append({"path": self.path, "headers": dict(self.headers),
                                          "body": body.decode("utf-8")})
                 status = gateway.statuses.pop(0) if gateway.statuses else 200
-                self.send_response(status)
+                if isinstance(status, tuple):  # (redirect status, Location)
+                    status, location = status
+                    self.send_response(status)
+                    self.send_header("Location", location)
+                else:
+                    self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(b'{"status": "queued"}')
@@ -88,10 +93,10 @@ def test_form_body(gateway):
 
 
 def test_retries_with_exponential_backoff_then_success(gateway):
-    assert backoff_delays(3, 0.5) == [0.5, 1.0, 2.0]
     gateway.statuses = [503, 429, 200]
-    HttpSmsNotifier(url=gateway.url, retries=3, backoff_seconds=0).send(MESSAGE)
-    assert len(gateway.requests) == 3
+    waits: list[float] = []
+    HttpSmsNotifier(url=gateway.url, retries=3, backoff_seconds=0.5, sleep=waits.append).send(MESSAGE)
+    assert len(gateway.requests) == 3 and waits == [0.5, 1.0]
     assert len({r["body"] for r in gateway.requests}) == 1  # the same message each time
 
 
@@ -104,6 +109,23 @@ def test_gives_up_after_the_retries_and_does_not_retry_a_refusal(gateway):
     with pytest.raises(GatewayError, match="HTTP 401; not retried"):
         HttpSmsNotifier(url=gateway.url, retries=2, backoff_seconds=0).send(MESSAGE)
     assert len(gateway.requests) == 4
+
+
+def test_a_redirect_to_another_origin_never_gets_the_credential(gateway):
+    elsewhere = Gateway()
+    try:
+        gateway.statuses = [(302, elsewhere.url)]
+        notifier = HttpSmsNotifier(url=gateway.url, auth_header="Authorization: Bearer s3cret",
+                                   retries=2, backoff_seconds=0)
+        with pytest.raises(GatewayError, match="redirect to another origin refused"):
+            notifier.send(MESSAGE)
+        assert elsewhere.requests == [] and len(gateway.requests) == 1
+        gateway.statuses = [(307, gateway.url + "?moved=1")]  # the same origin: followed
+        notifier.send(MESSAGE)
+        assert gateway.requests[-1]["path"] == "/send?moved=1"
+        assert gateway.requests[-1]["headers"]["Authorization"] == "Bearer s3cret"
+    finally:
+        elsewhere.close()
 
 
 def test_connection_refused_is_retried_then_reported(gateway):
