@@ -5,14 +5,16 @@
   as a list of chunks or one chunk per line), a compact JWS, or a `.smart-health-card`
   file's content;
 - the kit's W3C credential QR text (`VC1:...`) or the signed credential JSON;
-- PNG/JPEG/... image bytes holding any of these QR codes.
+- image bytes (any format Pillow opens; of an animation, the first frame) holding any of
+  these QR codes.
 
 `verify()` never raises on bad input: it returns a `VerificationResult` whose `errors`
 lists stable codes (below) and whose `details` explains each. `valid` is true only when
 the signature checks against a trusted key and no check failed.
 
 Error codes
-    format_unknown, encoding_invalid, qr_unreadable
+    format_unknown, encoding_invalid, qr_unreadable, image_too_large (more pixels than
+    formats.qr.MAX_PIXELS: refused before decoding)
     DCC: unprefix_failed, base45_invalid, zlib_invalid, cose_invalid, cwt_invalid,
          claims_missing, kid_missing, kid_unknown, alg_unsupported, signature_invalid,
          key_usage_invalid, schema_invalid
@@ -131,6 +133,37 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
     return _finish(result)
 
 
+def _picture_texts(data: bytes, result: VerificationResult, image: bool) -> list[str] | None:
+    from .formats.qr import ImageTooLarge, read_texts
+
+    try:
+        texts = read_texts(data)
+    except ImageTooLarge as exc:
+        result.fail("image_too_large", str(exc))
+        return None
+    except ValueError as exc:
+        if image:
+            result.fail("qr_unreadable", f"cannot read the image: {exc}")
+        else:
+            result.fail("encoding_invalid", "the input is neither an image nor UTF-8 text")
+        return None
+    if not texts:
+        result.fail("qr_unreadable", "no QR code found in the image")
+        return None
+    return texts
+
+
+def input_from_file(raw: bytes) -> str | bytes:
+    """What :func:`verify` is given for a file's content: text (UTF-8, stripped) or, for a
+    picture or anything else that is not UTF-8, the bytes."""
+    if raw.startswith(_IMAGE_MAGIC):
+        return raw
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw
+
+
 def _moment(at: datetime | None) -> datetime:
     if at is None:
         return datetime.now(timezone.utc)
@@ -150,23 +183,12 @@ def _texts(input, result: VerificationResult) -> list[str] | None:
         return list(input)
     if isinstance(input, (bytes, bytearray, memoryview)):
         data = bytes(input)
-        if data.startswith(_IMAGE_MAGIC):
-            from .formats.qr import read_texts
-
+        if not data.startswith(_IMAGE_MAGIC):
             try:
-                texts = read_texts(data)
-            except Exception as exc:  # PIL/zxing raise assorted errors on bad images
-                result.fail("qr_unreadable", f"cannot read the image: {exc}")
-                return None
-            if not texts:
-                result.fail("qr_unreadable", "no QR code found in the image")
-                return None
-            return texts
-        try:
-            return [data.decode("utf-8")]
-        except UnicodeDecodeError:
-            result.fail("encoding_invalid", "the input is neither an image nor UTF-8 text")
-            return None
+                return [data.decode("utf-8")]
+            except UnicodeDecodeError:
+                pass  # perhaps a picture in a format without a magic number listed here
+        return _picture_texts(data, result, data.startswith(_IMAGE_MAGIC))
     if isinstance(input, str):
         return [input]
     result.fail("format_unknown", f"cannot verify a {type(input).__name__}")

@@ -169,14 +169,12 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     """Verify INPUT (QR text, a file holding it, a .smart-health-card file or a QR image).
     Exit 0 valid, 1 readable but not valid, 2 unreadable."""
     from cowin_kit.certificates.signing.trust import TrustStore
-    from cowin_kit.certificates.verify import verify
+    from cowin_kit.certificates.verify import input_from_file, verify
 
     data: str | bytes = input_
-    path = Path(input_)
-    if path.is_file():
-        raw = path.read_bytes()
-        data = raw if raw[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1") \
-            or raw[:3] == b"\xff\xd8\xff" else raw.decode("utf-8").strip()
+    raw = _file_content(input_)
+    if raw is not None:
+        data = input_from_file(raw)
     revoked: set[str] = set()
     if revocations:
         listed = json.loads(revocations.read_text(encoding="utf-8"))
@@ -206,8 +204,19 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     unreadable = result.format == "unknown" or any(
         e in ("unprefix_failed", "base45_invalid", "zlib_invalid", "cose_invalid", "qr_unreadable",
               "jws_invalid", "bad_header", "odd_digits", "digit_out_of_range", "not_deflated",
-              "deflate_invalid", "trailing_characters") for e in result.errors)
+              "deflate_invalid", "trailing_characters", "image_too_large", "encoding_invalid")
+        for e in result.errors)
     sys.exit(0 if result.valid else 2 if unreadable else 1)
+
+
+def _file_content(argument: str) -> bytes | None:
+    """The content of the file ARGUMENT names, or None when it is no file's name (QR text
+    given on the command line can be longer than a file name may be)."""
+    try:
+        path = Path(argument)
+        return path.read_bytes() if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _add_trust(store, source: Path) -> None:

@@ -56,3 +56,53 @@ def test_a_dcc_vector_with_its_signing_certificate(vectors, tmp_path):
     result = _run("--trust", certificate, "--at", case["TESTCTX"]["VALIDATIONCLOCK"], "--json", qr)
     body = json.loads(result.output)
     assert body["format"] == "dcc" and body["signature_valid"] is True, body
+
+
+def _shc_qr_text(vectors) -> str:
+    name = "example-00-f-qr-code-numeric-value-0.txt"
+    return (vectors / "shc" / "examples" / name).read_text().strip()
+
+
+def test_qr_pictures_in_any_format_pillow_reads(vectors, tmp_path):
+    from cowin_kit.testing import qr_picture
+
+    trust = vectors / "shc" / "issuer" / "jwks.json"
+    card = _shc_qr_text(vectors)
+    for name, data in [("card.tiff", qr_picture(card, "TIFF")),
+                       ("card.gif", qr_picture(card, "GIF", frames=3)),
+                       ("card.webp", qr_picture(card, "WEBP", frames=2))]:
+        picture = tmp_path / name
+        picture.write_bytes(data)
+        result = _run("--trust", trust, picture)
+        assert result.exit_code == 0 and result.output.startswith("VALID shc"), \
+            (name, result.output)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(128, 256)) * 4)
+    result = _run("--trust", trust, junk)
+    assert result.exit_code == 2 and "encoding_invalid" in result.output, result.output
+
+
+def test_a_pixel_bomb_is_refused_before_decoding(vectors, tmp_path):
+    import time
+
+    from cowin_kit.testing import huge_png
+
+    # the size reported, and one below Pillow's own limit (89 M pixels)
+    for side in (13_000, 9_000):
+        bomb = tmp_path / "bomb.png"
+        bomb.write_bytes(huge_png(side, side))
+        started = time.perf_counter()
+        result = _run("--trust", vectors / "shc" / "issuer" / "jwks.json", "--json", bomb)
+        assert time.perf_counter() - started < 2, "the picture was decoded"
+        assert result.exit_code == 2, result.output
+        assert json.loads(result.output)["errors"] == ["image_too_large"], side
+
+
+def test_qr_text_given_on_the_command_line(vectors):
+    trust = vectors / "shc" / "issuer" / "jwks.json"
+    result = _run("--trust", trust, _shc_qr_text(vectors))
+    assert result.exit_code == 0 and result.output.startswith("VALID shc"), result.output
+    # longer than a file name may be (and no "/" to split it into path components)
+    long_text = "HC1:" + "6BF" * 300
+    result = _run("--trust", trust, long_text)
+    assert result.exit_code == 2 and result.output.startswith("NOT VALID dcc"), result.output
