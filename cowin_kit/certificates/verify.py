@@ -14,7 +14,8 @@ the signature checks against a trusted key and no check failed.
 
 Error codes
     format_unknown, encoding_invalid, qr_unreadable, image_too_large (more pixels than
-    formats.qr.MAX_PIXELS: refused before decoding)
+    formats.qr.MAX_PIXELS: refused before decoding), json_too_deep (JSON nested deeper
+    than core.jsonio.MAX_DEPTH)
     DCC: unprefix_failed, base45_invalid, zlib_invalid, cose_invalid, cwt_invalid,
          claims_missing, kid_missing, kid_unknown, alg_unsupported, signature_invalid,
          key_usage_invalid, schema_invalid
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +41,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from cowin_kit.core import jsonio
 
 from .formats import dcc as dcc_format
 from .formats import shc as shc_format
@@ -376,7 +378,10 @@ def _shc_jws(text: str, result: VerificationResult, trust: TrustStore, revoked,
             result.fail(exc.code, str(exc))
             return
     try:
-        claims = json.loads(body)
+        claims = jsonio.loads(body)
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
+        return
     except (ValueError, UnicodeDecodeError):
         result.fail("payload_invalid", "the JWS payload is not JSON")
         return
@@ -435,7 +440,10 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
 
 def _json_document(text: str, result: VerificationResult, trust, revoked, at) -> None:
     try:
-        document = json.loads(text)
+        document = jsonio.loads(text)
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
+        return
     except ValueError:
         result.fail("format_unknown", "JSON input that does not parse")
         return
@@ -452,9 +460,12 @@ def _json_document(text: str, result: VerificationResult, trust, revoked, at) ->
 def _vc_qr(text: str, result: VerificationResult, trust, revoked, at) -> None:
     try:
         data = zlib_decompress(b45decode(text[len(vc_format.PREFIX):]))
-        document = json.loads(data)
+        document = jsonio.loads(data)
     except CodecError as exc:
         result.fail(exc.code, str(exc))
+        return
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
         return
     except (ValueError, UnicodeDecodeError):
         result.fail("vc_invalid", "the credential is not JSON")
@@ -495,8 +506,11 @@ def _vc(document: dict, result: VerificationResult, trust: TrustStore, revoked, 
     signature = b""
     if len(parts) == 3 and parts[1] == "":
         try:
-            header = json.loads(b64url_decode(parts[0]))
+            header = jsonio.loads(b64url_decode(parts[0]))
             signature = b64url_decode(parts[2])
+        except jsonio.JSONTooDeep as exc:
+            result.fail("json_too_deep", str(exc))
+            return
         except (ValueError, UnicodeDecodeError):
             header = None
     if not isinstance(header, dict):

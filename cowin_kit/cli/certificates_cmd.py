@@ -204,7 +204,8 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     unreadable = result.format == "unknown" or any(
         e in ("unprefix_failed", "base45_invalid", "zlib_invalid", "cose_invalid", "qr_unreadable",
               "jws_invalid", "bad_header", "odd_digits", "digit_out_of_range", "not_deflated",
-              "deflate_invalid", "trailing_characters", "image_too_large", "encoding_invalid")
+              "deflate_invalid", "trailing_characters", "image_too_large", "encoding_invalid",
+              "json_too_deep")
         for e in result.errors)
     sys.exit(0 if result.valid else 2 if unreadable else 1)
 

@@ -106,3 +106,34 @@ def test_qr_text_given_on_the_command_line(vectors):
     long_text = "HC1:" + "6BF" * 300
     result = _run("--trust", trust, long_text)
     assert result.exit_code == 2 and result.output.startswith("NOT VALID dcc"), result.output
+
+
+def test_deeply_nested_json_inside_a_certificate_is_unreadable(vectors, tmp_path):
+    import base64
+    import zlib
+
+    from cowin_kit.certificates.formats import shc, vc
+    from cowin_kit.certificates.formats.codecs import b45encode, deflate_raw
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    nested = ("[" * 50_000 + "]" * 50_000).encode()
+    header = b64(b'{"zip":"DEF","alg":"ES256","kid":"k"}')
+    payload = b'{"iss":"https://x","vc":' + nested + b"}"
+    inputs = {
+        "shc.txt": shc.qr_text(f"{header}.{b64(deflate_raw(payload))}.{b64(bytes(64))}"),
+        "shc-header.txt": shc.qr_text(f"{b64(b'[' * 300 + b']' * 300)}.{b64(deflate_raw(b'{}'))}."
+                                      f"{b64(bytes(64))}"),
+        "vc.txt": vc.PREFIX + b45encode(zlib.compress(b'{"a":' + nested + b"}", 9)),
+        "file.smart-health-card": '{"verifiableCredential":' + nested.decode() + "}",
+        "depth-200.txt": vc.PREFIX + b45encode(zlib.compress(
+            b'{"a":' + b"[" * 200 + b"]" * 200 + b"}", 9)),
+    }
+    for name, content in inputs.items():
+        path = tmp_path / name
+        path.write_text(content)
+        assert len(content) < 4296 or name.endswith("-card"), name  # it fits a QR code
+        result = _run("--trust", vectors / "shc" / "issuer" / "jwks.json", "--json", path)
+        assert result.exit_code == 2, (name, result.output, result.exception)
+        assert "json_too_deep" in json.loads(result.output)["errors"], name

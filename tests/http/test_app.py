@@ -64,3 +64,15 @@ def test_wsgi_module_exposes_an_app(monkeypatch, tmp_path):
     wsgi = importlib.import_module("cowin_kit.wsgi")
     assert wsgi.app.test_client().get("/healthz").get_json() == {"status": "ok"}
     sys.modules.pop("cowin_kit.wsgi", None)
+
+
+def test_deeply_nested_json_bodies_are_refused_like_malformed_json(reg_app):
+    client = reg_app.test_client()
+    for body in ("[" * 100_000 + "]" * 100_000,  # deeper than Python's recursion limit
+                 '{"mobile": ' + "[" * 500 + "]" * 500 + "}", '{"mobile": '):
+        response = client.post("/api/v1/auth/otp", data=body, content_type="application/json")
+        assert response.status_code == 422, (body[:20], response.status_code)
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["code"] == "invalid_json"
+    shallow = client.post("/api/v1/auth/otp", json={"mobile": [[["9876543210"]]]})
+    assert shallow.status_code == 422 and shallow.get_json()["code"] != "invalid_json"

@@ -23,6 +23,8 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cowin_kit.core import jsonio
+
 from .codecs import (
     SHC_PREFIX,
     CodecError,
@@ -225,9 +227,11 @@ def parse_jws(text: str) -> Jws:
     if len(parts) != 3 or not all(_JWS_CHARS.fullmatch(part) for part in parts):
         raise ShcError("jws_invalid", "not a compact JWS (three base64url parts)")
     try:
-        header = json.loads(b64url_decode(parts[0]))
+        header = jsonio.loads(b64url_decode(parts[0]))
         body = b64url_decode(parts[1])
         signature = b64url_decode(parts[2])
+    except jsonio.JSONTooDeep as exc:
+        raise ShcError("json_too_deep", str(exc)) from None
     except ValueError as exc:
         raise ShcError("jws_invalid", f"JWS part is not base64url/JSON: {exc}") from None
     if not isinstance(header, dict):
