@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -85,12 +86,16 @@ class VerificationResult:
 
 def verify(input: str | bytes | list[str], *, trust: TrustStore,
            revoked: set[str] | frozenset[str] = frozenset(), at: datetime | None = None,
-           schema: DccSchema | str | Path | None = None) -> VerificationResult:
+           schema: DccSchema | str | Path | None = None,
+           shc_revocations: Iterable[shc_format.RevocationList] = ()) -> VerificationResult:
     """Verify a certificate (see the module docstring). `at` is the moment to judge
     validity at (default: now; naive means UTC). `revoked` holds certificate ids (DCC
-    UVCIs, SHC rids, VC certificate ids). `schema` (a `DccSchema` or the path of a
-    combined schema file or folder) turns on DCC JSON schema validation."""
+    UVCIs, SHC rids, VC certificate ids); `shc_revocations` SMART Health Cards revocation
+    lists in the spec's format. `schema` (a `DccSchema` or the path of a combined schema
+    file or folder) turns on DCC JSON schema validation."""
     at = _moment(at)
+    if shc_revocations:
+        revoked = _WithShcLists(revoked, tuple(shc_revocations))
     result = VerificationResult()
     if isinstance(input, str) and input.startswith(dcc_format.PREFIX):  # the usual case
         result.format = "dcc"
@@ -164,6 +169,20 @@ def input_from_file(raw: bytes) -> str | bytes:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         return raw
+
+
+class _WithShcLists(frozenset):
+    """The revoked ids together with SMART Health Cards revocation lists."""
+
+    shc_lists: tuple[shc_format.RevocationList, ...]
+
+    def __new__(cls, ids, shc_lists):
+        made = super().__new__(cls, ids)
+        made.shc_lists = shc_lists
+        return made
+
+    def __bool__(self) -> bool:
+        return bool(len(self) or self.shc_lists)
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -432,6 +451,10 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
         result.certificate_id = rid
         rid_base = rid.split(".", 1)[0]  # rid may carry a ".<timestamp>" suffix
         _check_revoked(result, [rid, rid_base], revoked)
+        if isinstance(revoked, _WithShcLists) and any(
+                crl.revokes(result.kid, rid, result.issued_at) for crl in revoked.shc_lists):
+            result.revoked = True
+            result.fail("revoked", "the certificate has been revoked")
     if result.signature_valid:
         result.key_usage_ok = True
 

@@ -161,7 +161,9 @@ def _write_pdf(session, beneficiary, certificate, output: Path | None,
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="X.509 certificate (DER/PEM), JWKS, PEM public key or DCC trust list JSON.")
 @click.option("--revocations", type=click.Path(exists=True, path_type=Path),
-              help="JSON list of revoked ids (or {\"revoked\": [...]}).")
+              help="JSON list of revoked ids (or {\"revoked\": [...]}), or a SMART Health "
+                   "Cards revocation list ({\"kid\", \"method\", \"ctr\", \"rids\"}, or a "
+                   "list of them).")
 @click.option("--at", "at", help="Validation time, ISO 8601 (default now).")
 @click.option("--json", "as_json", is_flag=True)
 @click.argument("input_")
@@ -175,16 +177,14 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     raw = _file_content(input_)
     if raw is not None:
         data = input_from_file(raw)
-    revoked: set[str] = set()
-    if revocations:
-        listed = json.loads(revocations.read_text(encoding="utf-8"))
-        revoked = set(listed["revoked"] if isinstance(listed, dict) else listed)
+    revoked, shc_lists = _revocations(revocations) if revocations else (set(), [])
     moment = datetime.fromisoformat(at) if at else None
     if trust:
         store = TrustStore()
         for source in trust:
             _add_trust(store, source)
-        result = verify(data, trust=store, revoked=revoked, at=moment)
+        result = verify(data, trust=store, revoked=revoked, at=moment,
+                        shc_revocations=shc_lists)
     else:  # the instance's own keys and revocation list
         from cowin_kit.certificates import services
         from cowin_kit.core.db import get_database
@@ -193,7 +193,8 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
             store = services.instance_trust_store()
             with get_database().session() as session:
                 revoked |= set(services.revoked_ids(session))
-        result = verify(data, trust=store, revoked=revoked, at=moment)
+        result = verify(data, trust=store, revoked=revoked, at=moment,
+                        shc_revocations=shc_lists)
     from cowin_kit.certificates.schemas import verification_json
 
     if as_json:
@@ -208,6 +209,28 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
               "json_too_deep")
         for e in result.errors)
     sys.exit(0 if result.valid else 2 if unreadable else 1)
+
+
+def _revocations(source: Path) -> tuple[set[str], list]:
+    """Revoked ids and SMART Health Cards revocation lists from the --revocations file;
+    exit 2 when it is neither form."""
+    from cowin_kit.certificates.formats.shc import RevocationList, ShcError
+    from cowin_kit.core import jsonio
+
+    try:
+        listed = jsonio.loads(source.read_bytes())
+        if isinstance(listed, dict) and "revoked" in listed:
+            listed = listed["revoked"]
+        if isinstance(listed, dict):
+            listed = [listed]
+        if isinstance(listed, list) and all(isinstance(item, str) for item in listed):
+            return set(listed), []
+        if isinstance(listed, list) and all(isinstance(item, dict) for item in listed):
+            return set(), [RevocationList.parse(item) for item in listed]
+        raise ShcError("crl_invalid", "neither a list of ids nor a revocation list")
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"{source}: not a revocation list: {exc}", err=True)
+        sys.exit(2)
 
 
 def _file_content(argument: str) -> bytes | None:

@@ -137,3 +137,33 @@ def test_deeply_nested_json_inside_a_certificate_is_unreadable(vectors, tmp_path
         result = _run("--trust", vectors / "shc" / "issuer" / "jwks.json", "--json", path)
         assert result.exit_code == 2, (name, result.output, result.exception)
         assert "json_too_deep" in json.loads(result.output)["errors"], name
+
+
+def test_a_smart_health_cards_revocation_list_in_the_specs_format(tmp_path):
+    from cowin_kit.certificates.formats import keys, shc
+
+    key = keys.new_p256_key()
+    kid = keys.jwk_thumbprint(key)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(keys.jwks([key], alg="ES256")))
+    nbf = 1_700_000_000
+    claims = {"iss": "https://issuer.example", "nbf": nbf,
+              "vc": {"type": [shc.HEALTH_CARD], "rid": "r1d-0",
+                     "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": {}}}}
+    card = tmp_path / "card.txt"
+    card.write_text(shc.qr_text(shc.sign(claims, key, kid=kid)))
+    crl = tmp_path / "crl.json"
+
+    def run(rids, crl_kid=kid):
+        crl.write_text(json.dumps({"kid": crl_kid, "method": "rid", "ctr": 3, "rids": rids}))
+        return _run("--trust", jwks, "--revocations", crl, "--at", "2024-01-01", card)
+
+    assert run(["other"]).exit_code == 0
+    assert run(["r1d-0"]).exit_code == 1 and "revoked" in run(["r1d-0"]).output
+    # "rid.timestamp": cards issued (nbf) before the timestamp are revoked, later ones not
+    assert run([f"r1d-0.{nbf + 1}"]).exit_code == 1
+    assert run([f"r1d-0.{nbf}"]).exit_code == 0
+    assert run(["r1d-0"], crl_kid="another-key").exit_code == 0  # a list is per key
+    bad = run(5)
+    assert bad.exit_code == 2 and "revocation list" in bad.output, bad.output
+    assert bad.exception is None or isinstance(bad.exception, SystemExit)
