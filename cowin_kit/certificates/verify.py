@@ -18,7 +18,8 @@ Error codes
     than core.jsonio.MAX_DEPTH)
     DCC: unprefix_failed, base45_invalid, zlib_invalid, cose_invalid, cwt_invalid,
          claims_missing, kid_missing, kid_unknown, alg_unsupported, signature_invalid,
-         key_usage_invalid, schema_invalid
+         key_usage_invalid, schema_invalid, signer_not_valid (issued outside the
+         validity period of the document signer's certificate)
     SHC: bad_header, odd_digits, digit_out_of_range, not_numeric, chunk_missing,
          chunk_invalid, trailing_characters, file_invalid, jws_invalid, alg_unsupported,
          not_deflated, deflate_invalid, kid_missing, kid_unknown, der_signature,
@@ -289,6 +290,8 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
                             "the document signer may not sign this certificate type")
     if cwt is None:
         return
+    if matched is not None and cwt.issued_at is not None:
+        _check_signer_period(result, matched, cwt.issued_at)
     if cwt.issued_at is None or cwt.expires_at is None:
         result.fail("claims_missing", "the CWT lacks a numeric iat or exp claim")
     _check_times(result, at)
@@ -307,6 +310,16 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
         problems = validator.validate(dcc)
         if problems:
             result.fail("schema_invalid", "; ".join(problems[:5]))
+
+
+def _check_signer_period(result: VerificationResult, signer, issued_at: datetime) -> None:
+    """The document signer's certificate must have been valid when it signed (the
+    DCC's iat within the DSC's notBefore..notAfter)."""
+    starts, ends = signer.not_before, signer.not_after
+    if (starts is not None and issued_at < starts) or (ends is not None and issued_at > ends):
+        period = f"{starts.isoformat() if starts else '-'} to {ends.isoformat() if ends else '-'}"
+        result.fail("signer_not_valid", f"issued at {issued_at.isoformat()}, outside the "
+                                        f"signing certificate's validity ({period})")
 
 
 @functools.lru_cache(maxsize=256)

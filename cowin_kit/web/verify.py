@@ -44,6 +44,8 @@ ERROR_TEXT = {
     "not_yet_valid": lazy_gettext("The certificate is not valid yet."),
     "revoked": lazy_gettext("The certificate has been revoked (withdrawn) by its issuer."),
     "issuer_mismatch": lazy_gettext("The issuer named in it does not own the signing key."),
+    "signer_not_valid": lazy_gettext("It was issued when the certificate of its signing "
+                                     "key was not valid."),
     "key_usage_invalid": lazy_gettext("The signing key may not sign vaccination "
                                       "certificates."),
     "schema_invalid": lazy_gettext("The certificate's content is not well formed."),

@@ -167,3 +167,35 @@ def test_a_smart_health_cards_revocation_list_in_the_specs_format(tmp_path):
     bad = run(5)
     assert bad.exit_code == 2 and "revocation list" in bad.output, bad.output
     assert bad.exception is None or isinstance(bad.exception, SystemExit)
+
+
+def test_a_dcc_issued_outside_its_signing_certificates_validity(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from cowin_kit.certificates.formats import dcc
+
+    start = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    signer = dcc.make_document_signer("IN", "DSC", not_before=start, days=30)
+    certificate = tmp_path / "dsc.pem"
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    certificate.write_bytes(signer.certificate.public_bytes(Encoding.PEM))
+    payload = {"ver": "1.3.0", "nam": {"fnt": "A"}, "dob": "1990-01-01",
+               "v": [{"ci": "URN:UVCI:01:IN:X", "dn": 1, "sd": 2}]}
+
+    def run(issued_at):
+        text = dcc.encode(payload, private_key=signer.private_key,
+                          certificate=signer.certificate, issuer="IN", issued_at=issued_at,
+                          expires_at=issued_at + timedelta(days=365))
+        qr = tmp_path / "qr.txt"
+        qr.write_text(text)
+        return _run("--trust", certificate, "--at", (issued_at + timedelta(days=1)).isoformat(),
+                    "--json", qr)
+
+    inside = run(start + timedelta(days=10))
+    assert inside.exit_code == 0, inside.output
+    for moment in (start - timedelta(days=2), start + timedelta(days=40)):
+        outside = run(moment)
+        body = json.loads(outside.output)
+        assert outside.exit_code == 1 and body["signature_valid"] is True, outside.output
+        assert body["errors"] == ["signer_not_valid"], body["errors"]
