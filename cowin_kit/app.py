@@ -25,6 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = CowinKitFlask("cowin_kit", instance_path=settings["INSTANCE_PATH"])
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
     app.config["COWIN_KIT"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_REQUEST_BYTES"]
     jsonio.init_app(app)
     logging.getLogger("cowin_kit").setLevel(settings["LOG_LEVEL"])
 

@@ -5,17 +5,21 @@
   as a list of chunks or one chunk per line), a compact JWS, or a `.smart-health-card`
   file's content;
 - the kit's W3C credential QR text (`VC1:...`) or the signed credential JSON;
-- PNG/JPEG/... image bytes holding any of these QR codes.
+- image bytes (any format Pillow opens; of an animation, the first frame) holding any of
+  these QR codes.
 
 `verify()` never raises on bad input: it returns a `VerificationResult` whose `errors`
 lists stable codes (below) and whose `details` explains each. `valid` is true only when
 the signature checks against a trusted key and no check failed.
 
 Error codes
-    format_unknown, encoding_invalid, qr_unreadable
+    format_unknown, encoding_invalid, qr_unreadable, image_too_large (more pixels than
+    formats.qr.MAX_PIXELS: refused before decoding), json_too_deep (JSON nested deeper
+    than core.jsonio.MAX_DEPTH)
     DCC: unprefix_failed, base45_invalid, zlib_invalid, cose_invalid, cwt_invalid,
          claims_missing, kid_missing, kid_unknown, alg_unsupported, signature_invalid,
-         key_usage_invalid, schema_invalid
+         key_usage_invalid, schema_invalid, signer_not_valid (issued outside the
+         validity period of the document signer's certificate)
     SHC: bad_header, odd_digits, digit_out_of_range, not_numeric, chunk_missing,
          chunk_invalid, trailing_characters, file_invalid, jws_invalid, alg_unsupported,
          not_deflated, deflate_invalid, kid_missing, kid_unknown, der_signature,
@@ -29,16 +33,18 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from cowin_kit.core import jsonio
 
 from .formats import dcc as dcc_format
 from .formats import shc as shc_format
@@ -81,12 +87,16 @@ class VerificationResult:
 
 def verify(input: str | bytes | list[str], *, trust: TrustStore,
            revoked: set[str] | frozenset[str] = frozenset(), at: datetime | None = None,
-           schema: DccSchema | str | Path | None = None) -> VerificationResult:
+           schema: DccSchema | str | Path | None = None,
+           shc_revocations: Iterable[shc_format.RevocationList] = ()) -> VerificationResult:
     """Verify a certificate (see the module docstring). `at` is the moment to judge
     validity at (default: now; naive means UTC). `revoked` holds certificate ids (DCC
-    UVCIs, SHC rids, VC certificate ids). `schema` (a `DccSchema` or the path of a
-    combined schema file or folder) turns on DCC JSON schema validation."""
+    UVCIs, SHC rids, VC certificate ids); `shc_revocations` SMART Health Cards revocation
+    lists in the spec's format. `schema` (a `DccSchema` or the path of a combined schema
+    file or folder) turns on DCC JSON schema validation."""
     at = _moment(at)
+    if shc_revocations:
+        revoked = _WithShcLists(revoked, tuple(shc_revocations))
     result = VerificationResult()
     if isinstance(input, str) and input.startswith(dcc_format.PREFIX):  # the usual case
         result.format = "dcc"
@@ -131,6 +141,51 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
     return _finish(result)
 
 
+def _picture_texts(data: bytes, result: VerificationResult, image: bool) -> list[str] | None:
+    from .formats.qr import ImageTooLarge, read_texts
+
+    try:
+        texts = read_texts(data)
+    except ImageTooLarge as exc:
+        result.fail("image_too_large", str(exc))
+        return None
+    except ValueError as exc:
+        if image:
+            result.fail("qr_unreadable", f"cannot read the image: {exc}")
+        else:
+            result.fail("encoding_invalid", "the input is neither an image nor UTF-8 text")
+        return None
+    if not texts:
+        result.fail("qr_unreadable", "no QR code found in the image")
+        return None
+    return texts
+
+
+def input_from_file(raw: bytes) -> str | bytes:
+    """What :func:`verify` is given for a file's content: text (UTF-8, stripped) or, for a
+    picture or anything else that is not UTF-8, the bytes."""
+    if raw.startswith(_IMAGE_MAGIC):
+        return raw
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw
+
+
+class _WithShcLists(frozenset):
+    """The revoked ids together with SMART Health Cards revocation lists."""
+
+    shc_lists: tuple[shc_format.RevocationList, ...]
+
+    def __new__(cls, ids, shc_lists):
+        made = super().__new__(cls, ids)
+        made.shc_lists = shc_lists
+        return made
+
+    def __bool__(self) -> bool:
+        return bool(len(self) or self.shc_lists)
+
+
 def _moment(at: datetime | None) -> datetime:
     if at is None:
         return datetime.now(timezone.utc)
@@ -150,23 +205,12 @@ def _texts(input, result: VerificationResult) -> list[str] | None:
         return list(input)
     if isinstance(input, (bytes, bytearray, memoryview)):
         data = bytes(input)
-        if data.startswith(_IMAGE_MAGIC):
-            from .formats.qr import read_texts
-
+        if not data.startswith(_IMAGE_MAGIC):
             try:
-                texts = read_texts(data)
-            except Exception as exc:  # PIL/zxing raise assorted errors on bad images
-                result.fail("qr_unreadable", f"cannot read the image: {exc}")
-                return None
-            if not texts:
-                result.fail("qr_unreadable", "no QR code found in the image")
-                return None
-            return texts
-        try:
-            return [data.decode("utf-8")]
-        except UnicodeDecodeError:
-            result.fail("encoding_invalid", "the input is neither an image nor UTF-8 text")
-            return None
+                return [data.decode("utf-8")]
+            except UnicodeDecodeError:
+                pass  # perhaps a picture in a format without a magic number listed here
+        return _picture_texts(data, result, data.startswith(_IMAGE_MAGIC))
     if isinstance(input, str):
         return [input]
     result.fail("format_unknown", f"cannot verify a {type(input).__name__}")
@@ -246,6 +290,8 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
                             "the document signer may not sign this certificate type")
     if cwt is None:
         return
+    if matched is not None and cwt.issued_at is not None:
+        _check_signer_period(result, matched, cwt.issued_at)
     if cwt.issued_at is None or cwt.expires_at is None:
         result.fail("claims_missing", "the CWT lacks a numeric iat or exp claim")
     _check_times(result, at)
@@ -264,6 +310,16 @@ def verify_dcc_cose(cose: "dcc_format.CoseSign1", result: VerificationResult,
         problems = validator.validate(dcc)
         if problems:
             result.fail("schema_invalid", "; ".join(problems[:5]))
+
+
+def _check_signer_period(result: VerificationResult, signer, issued_at: datetime) -> None:
+    """The document signer's certificate must have been valid when it signed (the
+    DCC's iat within the DSC's notBefore..notAfter)."""
+    starts, ends = signer.not_before, signer.not_after
+    if (starts is not None and issued_at < starts) or (ends is not None and issued_at > ends):
+        period = f"{starts.isoformat() if starts else '-'} to {ends.isoformat() if ends else '-'}"
+        result.fail("signer_not_valid", f"issued at {issued_at.isoformat()}, outside the "
+                                        f"signing certificate's validity ({period})")
 
 
 @functools.lru_cache(maxsize=256)
@@ -354,7 +410,10 @@ def _shc_jws(text: str, result: VerificationResult, trust: TrustStore, revoked,
             result.fail(exc.code, str(exc))
             return
     try:
-        claims = json.loads(body)
+        claims = jsonio.loads(body)
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
+        return
     except (ValueError, UnicodeDecodeError):
         result.fail("payload_invalid", "the JWS payload is not JSON")
         return
@@ -405,6 +464,10 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
         result.certificate_id = rid
         rid_base = rid.split(".", 1)[0]  # rid may carry a ".<timestamp>" suffix
         _check_revoked(result, [rid, rid_base], revoked)
+        if isinstance(revoked, _WithShcLists) and any(
+                crl.revokes(result.kid, rid, result.issued_at) for crl in revoked.shc_lists):
+            result.revoked = True
+            result.fail("revoked", "the certificate has been revoked")
     if result.signature_valid:
         result.key_usage_ok = True
 
@@ -413,7 +476,10 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
 
 def _json_document(text: str, result: VerificationResult, trust, revoked, at) -> None:
     try:
-        document = json.loads(text)
+        document = jsonio.loads(text)
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
+        return
     except ValueError:
         result.fail("format_unknown", "JSON input that does not parse")
         return
@@ -430,9 +496,12 @@ def _json_document(text: str, result: VerificationResult, trust, revoked, at) ->
 def _vc_qr(text: str, result: VerificationResult, trust, revoked, at) -> None:
     try:
         data = zlib_decompress(b45decode(text[len(vc_format.PREFIX):]))
-        document = json.loads(data)
+        document = jsonio.loads(data)
     except CodecError as exc:
         result.fail(exc.code, str(exc))
+        return
+    except jsonio.JSONTooDeep as exc:
+        result.fail("json_too_deep", str(exc))
         return
     except (ValueError, UnicodeDecodeError):
         result.fail("vc_invalid", "the credential is not JSON")
@@ -473,8 +542,11 @@ def _vc(document: dict, result: VerificationResult, trust: TrustStore, revoked, 
     signature = b""
     if len(parts) == 3 and parts[1] == "":
         try:
-            header = json.loads(b64url_decode(parts[0]))
+            header = jsonio.loads(b64url_decode(parts[0]))
             signature = b64url_decode(parts[2])
+        except jsonio.JSONTooDeep as exc:
+            result.fail("json_too_deep", str(exc))
+            return
         except (ValueError, UnicodeDecodeError):
             header = None
     if not isinstance(header, dict):

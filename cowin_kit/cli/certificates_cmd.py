@@ -161,7 +161,9 @@ def _write_pdf(session, beneficiary, certificate, output: Path | None,
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="X.509 certificate (DER/PEM), JWKS, PEM public key or DCC trust list JSON.")
 @click.option("--revocations", type=click.Path(exists=True, path_type=Path),
-              help="JSON list of revoked ids (or {\"revoked\": [...]}).")
+              help="JSON list of revoked ids (or {\"revoked\": [...]}), or a SMART Health "
+                   "Cards revocation list ({\"kid\", \"method\", \"ctr\", \"rids\"}, or a "
+                   "list of them).")
 @click.option("--at", "at", help="Validation time, ISO 8601 (default now).")
 @click.option("--json", "as_json", is_flag=True)
 @click.argument("input_")
@@ -169,24 +171,20 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     """Verify INPUT (QR text, a file holding it, a .smart-health-card file or a QR image).
     Exit 0 valid, 1 readable but not valid, 2 unreadable."""
     from cowin_kit.certificates.signing.trust import TrustStore
-    from cowin_kit.certificates.verify import verify
+    from cowin_kit.certificates.verify import input_from_file, verify
 
     data: str | bytes = input_
-    path = Path(input_)
-    if path.is_file():
-        raw = path.read_bytes()
-        data = raw if raw[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1") \
-            or raw[:3] == b"\xff\xd8\xff" else raw.decode("utf-8").strip()
-    revoked: set[str] = set()
-    if revocations:
-        listed = json.loads(revocations.read_text(encoding="utf-8"))
-        revoked = set(listed["revoked"] if isinstance(listed, dict) else listed)
+    raw = _file_content(input_)
+    if raw is not None:
+        data = input_from_file(raw)
+    revoked, shc_lists = _revocations(revocations) if revocations else (set(), [])
     moment = datetime.fromisoformat(at) if at else None
     if trust:
         store = TrustStore()
         for source in trust:
             _add_trust(store, source)
-        result = verify(data, trust=store, revoked=revoked, at=moment)
+        result = verify(data, trust=store, revoked=revoked, at=moment,
+                        shc_revocations=shc_lists)
     else:  # the instance's own keys and revocation list
         from cowin_kit.certificates import services
         from cowin_kit.core.db import get_database
@@ -195,7 +193,8 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
             store = services.instance_trust_store()
             with get_database().session() as session:
                 revoked |= set(services.revoked_ids(session))
-        result = verify(data, trust=store, revoked=revoked, at=moment)
+        result = verify(data, trust=store, revoked=revoked, at=moment,
+                        shc_revocations=shc_lists)
     from cowin_kit.certificates.schemas import verification_json
 
     if as_json:
@@ -206,8 +205,42 @@ def cert_verify(trust, revocations, at, as_json, input_) -> None:
     unreadable = result.format == "unknown" or any(
         e in ("unprefix_failed", "base45_invalid", "zlib_invalid", "cose_invalid", "qr_unreadable",
               "jws_invalid", "bad_header", "odd_digits", "digit_out_of_range", "not_deflated",
-              "deflate_invalid", "trailing_characters") for e in result.errors)
+              "deflate_invalid", "trailing_characters", "image_too_large", "encoding_invalid",
+              "json_too_deep")
+        for e in result.errors)
     sys.exit(0 if result.valid else 2 if unreadable else 1)
+
+
+def _revocations(source: Path) -> tuple[set[str], list]:
+    """Revoked ids and SMART Health Cards revocation lists from the --revocations file;
+    exit 2 when it is neither form."""
+    from cowin_kit.certificates.formats.shc import RevocationList, ShcError
+    from cowin_kit.core import jsonio
+
+    try:
+        listed = jsonio.loads(source.read_bytes())
+        if isinstance(listed, dict) and "revoked" in listed:
+            listed = listed["revoked"]
+        if isinstance(listed, dict):
+            listed = [listed]
+        if isinstance(listed, list) and all(isinstance(item, str) for item in listed):
+            return set(listed), []
+        if isinstance(listed, list) and all(isinstance(item, dict) for item in listed):
+            return set(), [RevocationList.parse(item) for item in listed]
+        raise ShcError("crl_invalid", "neither a list of ids nor a revocation list")
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"{source}: not a revocation list: {exc}", err=True)
+        sys.exit(2)
+
+
+def _file_content(argument: str) -> bytes | None:
+    """The content of the file ARGUMENT names, or None when it is no file's name (QR text
+    given on the command line can be longer than a file name may be)."""
+    try:
+        path = Path(argument)
+        return path.read_bytes() if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _add_trust(store, source: Path) -> None:

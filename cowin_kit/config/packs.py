@@ -115,10 +115,33 @@ class _LineMap:
         return self.lines.get((), 1)
 
 
+class _PackLoader(yaml.SafeLoader):
+    """The safe loader without anchors and aliases: a pack needs none, and aliases let a
+    small file expand to gigabytes (or refer to itself)."""
+
+    max_depth = 100
+    depth = 0
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in a pack",
+                event.start_mark)
+        if self.depth >= self.max_depth:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested deeper than {self.max_depth} levels", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _load_yaml(text: str, file: str, problems: list[Problem]) -> tuple[Any, _LineMap]:
     line_map = _LineMap()
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _PackLoader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None

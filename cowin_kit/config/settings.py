@@ -95,6 +95,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("TRUSTED_PROXIES", "int", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the "
             "client IP used in limits and audit)."),
+    Setting("MAX_REQUEST_BYTES", "int", 17 * 1024 * 1024,
+            "Largest request body read, in bytes; a larger one is answered 413 before it is "
+            "read. The default leaves room for the 16 MB CSV files the imports take."),
     Setting("CERT_KEYS_DIR", "str", "",
             "Folder of the certificate signing keys (one sub-folder per key generation; "
             "mount a Kubernetes Secret here). Empty means `<INSTANCE_PATH>/keys`. Keys are "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cowin_kit.core.errors import (
     Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, Unauthorized,
 )
-from cowin_kit.core.i18n import lazy_gettext
+from cowin_kit.core.i18n import gettext, lazy_gettext
 
 TITLES = {
     InvalidInput: lazy_gettext("The request has invalid data"),
@@ -46,6 +46,13 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(exc: DomainError) -> Response:
         return problem_response(exc.status, exc.code, _title(exc),
                                 str(exc.message), exc.fields, getattr(exc, "rows", None))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Response:
+        limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+        return problem_response(413, "request_too_large", gettext("The request is too large"),
+                                gettext("The request body may hold at most %(n)d bytes.",
+                                        n=limit))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

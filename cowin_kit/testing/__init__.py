@@ -20,7 +20,9 @@ database is created and dropped afterwards).
   postgres"`` is a quick run.
 - Helpers: :mod:`cowin_kit.testing.api` (citizens, staff, sessions, doses),
   :mod:`~cowin_kit.testing.pages` (forms of the web pages),
-  :mod:`~cowin_kit.testing.documents` (PDF text), :func:`vaccine_schedule` (for the rules),
+  :mod:`~cowin_kit.testing.documents` (PDF text),
+  :mod:`~cowin_kit.testing.pictures` (QR pictures in any format, a pixel bomb),
+  :func:`vaccine_schedule` (for the rules),
   :func:`example_pack`, :func:`need_tool`.
 """
 
@@ -44,6 +46,7 @@ from cowin_kit.testing.databases import (
 from cowin_kit.testing.documents import label, nfc, pdf_text, pixels
 from cowin_kit.testing.environment import example_pack, need_tool
 from cowin_kit.testing.pages import field_error, form_post, text, token_of, web_staff_sign_in
+from cowin_kit.testing.pictures import huge_png, qr_picture
 
 __all__ = [
     # fixtures
@@ -54,8 +57,8 @@ __all__ = [
     "BACKENDS", "INIT_ADMIN_PASSWORD", "IST", "STAFF_PASSWORD", "accounts_with_members",
     "add_members", "auth", "booked_counts", "close_reg_app", "count_rows", "create_database",
     "create_staff", "drop_database", "empty_tables", "example_pack", "field_error",
-    "form_post", "iso_day", "label", "last_otp", "make_reg_app", "member",
-    "national_admin_token", "need_tool", "nfc", "pdf_text", "pixels", "postgresql_server_url", "publish",
+    "form_post", "huge_png", "iso_day", "label", "last_otp", "make_reg_app", "member",
+    "national_admin_token", "need_tool", "nfc", "pdf_text", "pixels", "postgresql_server_url", "publish", "qr_picture",
     "record_dose", "record_first_dose", "run_worker", "secret_code", "seed_report_doses",
     "sign_in", "staff_token", "text", "today", "token_of", "vaccine_schedule", "valid_aadhaar",
     "web_staff_sign_in",

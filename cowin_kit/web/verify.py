@@ -33,6 +33,8 @@ ERROR_TEXT = {
     "encoding_invalid": lazy_gettext("The file could not be read."),
     "qr_unreadable": lazy_gettext("No QR code could be read in the picture. Try a sharper, "
                                   "closer photo."),
+    "image_too_large": lazy_gettext("The picture has too many pixels. Send a smaller photo "
+                                    "of the QR code."),
     "signature_invalid": lazy_gettext("The signature does not match: the certificate was "
                                       "changed or not issued by a trusted issuer."),
     "kid_unknown": lazy_gettext("It was signed with a key this service does not trust."),
@@ -42,6 +44,8 @@ ERROR_TEXT = {
     "not_yet_valid": lazy_gettext("The certificate is not valid yet."),
     "revoked": lazy_gettext("The certificate has been revoked (withdrawn) by its issuer."),
     "issuer_mismatch": lazy_gettext("The issuer named in it does not own the signing key."),
+    "signer_not_valid": lazy_gettext("It was issued when the certificate of its signing "
+                                     "key was not valid."),
     "key_usage_invalid": lazy_gettext("The signing key may not sign vaccination "
                                       "certificates."),
     "schema_invalid": lazy_gettext("The certificate's content is not well formed."),

@@ -64,3 +64,37 @@ def test_wsgi_module_exposes_an_app(monkeypatch, tmp_path):
     wsgi = importlib.import_module("cowin_kit.wsgi")
     assert wsgi.app.test_client().get("/healthz").get_json() == {"status": "ok"}
     sys.modules.pop("cowin_kit.wsgi", None)
+
+
+def test_deeply_nested_json_bodies_are_refused_like_malformed_json(reg_app):
+    client = reg_app.test_client()
+    for body in ("[" * 100_000 + "]" * 100_000,  # deeper than Python's recursion limit
+                 '{"mobile": ' + "[" * 500 + "]" * 500 + "}", '{"mobile": '):
+        response = client.post("/api/v1/auth/otp", data=body, content_type="application/json")
+        assert response.status_code == 422, (body[:20], response.status_code)
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["code"] == "invalid_json"
+    shallow = client.post("/api/v1/auth/otp", json={"mobile": [[["9876543210"]]]})
+    assert shallow.status_code == 422 and shallow.get_json()["code"] != "invalid_json"
+
+
+def test_request_bodies_above_max_request_bytes_are_a_413_problem(make_app, reg_app):
+    from cowin_kit.config.settings import load_settings
+
+    default = load_settings({"ENV": "test"})["MAX_REQUEST_BYTES"]
+    assert default > 16 * 1024 * 1024  # the CSV imports take files of up to 16 MB
+    small = make_app(MAX_REQUEST_BYTES=4096)
+    client = small.test_client()
+    body = '{"mobile": "' + "9" * 5000 + '"}'
+    response = client.post("/api/v1/auth/otp", data=body, content_type="application/json",
+                           headers={"Accept-Language": "hi"})
+    assert response.status_code == 413 and response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["code"] == "request_too_large" and problem["status"] == 413
+    english = client.post("/api/v1/auth/otp", data=body, content_type="application/json")
+    assert english.get_json()["title"] != problem["title"]  # in the request's language
+    fits = client.post("/api/v1/auth/otp", json={"mobile": "98765"})
+    assert fits.status_code == 422  # read and judged
+    huge = reg_app.test_client().post("/api/v1/auth/otp", data=b"[" * (default + 1),
+                                      content_type="application/json")
+    assert huge.status_code == 413

@@ -156,3 +156,24 @@ def test_certificate_logo_must_be_a_small_png_or_jpeg_in_the_pack(tmp_path):
         "file 'logo.png' is 300 KiB; at most 256 KiB"]
     (folder / "logo.png").unlink()
     assert [p.message for p in validate_pack(folder)] == ["file 'logo.png' is not in the pack"]
+
+
+@pytest.mark.parametrize("file, text, line", [
+    # a "billion laughs" (five levels of ten aliases each here; nine took ~10 GB)
+    ("vaccines.yaml", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(5)), 1),
+    ("pack.yaml", "code: in\nself: &loop [*loop]\n", 2),
+    ("pack.yaml", "code: in\nnested: " + "[" * 5_000 + "]" * 5_000 + "\n", 2),
+])
+def test_yaml_aliases_and_deep_nesting_are_refused_as_pack_problems(tmp_path, file, text, line):
+    pack = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", pack)
+    (pack / file).write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["pack", "validate", str(pack)])
+    assert result.exit_code == 1 and result.exception is None or \
+        isinstance(result.exception, SystemExit), result.exception
+    first = result.stdout.splitlines()[0]
+    path, number, field, message = first.split(":", 3)
+    assert path == str(pack / file) and int(number) == line, first
+    assert field.strip() == "(yaml)" and message.strip(), first

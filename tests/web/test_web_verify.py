@@ -70,3 +70,19 @@ def test_forged_unreadable_and_empty_input_in_the_visitors_language(reg_app, vac
     assert 'lang="hi"' in hindi
     no_csrf = client.post("/verify", data={"text": formats["dcc"]})
     assert no_csrf.status_code == 400
+
+
+def test_pictures_in_any_format_and_a_pixel_bomb(reg_app, vaccinated):
+    from cowin_kit.testing import huge_png, qr_picture
+
+    formats = issued_formats(reg_app, vaccinated)
+    client = reg_app.test_client()
+    for name, data in [("card.tiff", qr_picture(formats["shc"], "TIFF")),
+                       ("card.gif", qr_picture(formats["shc"], "GIF", frames=3))]:
+        page = post(client, image=(io.BytesIO(data), name))
+        assert page.status_code == 200 and verdict(text(page)) == "Valid certificate", name
+    bomb = post(client, image=(io.BytesIO(huge_png(9_000, 9_000)), "bomb.png"))
+    assert bomb.status_code == 200 and verdict(text(bomb)) == "Not valid"
+    assert "too many pixels" in text(bomb)
+    other = post(client, image=(io.BytesIO(bytes(range(128, 256)) * 8), "x.dat"))
+    assert other.status_code == 200 and "could not be read" in text(other)

@@ -76,17 +76,35 @@ def vc_png(text: str, *, scale: int = 4, border: int = 4) -> bytes:
     return _png(vc_qr(text), scale, border)
 
 
-def read_texts(image: bytes) -> list[str]:
-    """The text of every QR code found in a PNG/JPEG/... image (possibly none); raises
+MAX_PIXELS = 40_000_000  # a 48-megapixel phone photo is 8000 x 6000; 40 M is ~7300 x 5500
+
+
+class ImageTooLarge(ValueError):
+    """The picture has more pixels than :data:`MAX_PIXELS`."""
+
+
+def read_texts(image: bytes, *, max_pixels: int = MAX_PIXELS) -> list[str]:
+    """The text of every QR code found in an image of any format Pillow opens (possibly
+    none; of an animation, the first frame). Raises :class:`ImageTooLarge` for pictures
+    above ``max_pixels``, judged from the header before any pixel is decoded, and
     ValueError when the bytes are not an image Pillow can read."""
     import zxingcpp
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(image)) as picture:
-            picture.load()
+            width, height = picture.size
+            if width * height > max_pixels:
+                raise ImageTooLarge(f"the picture has {width} x {height} pixels, more than "
+                                    f"{max_pixels}")
+            picture.load()  # the first frame
             results = zxingcpp.read_barcodes(picture, formats=zxingcpp.BarcodeFormat.QRCode)
-    except (UnidentifiedImageError, OSError) as exc:
+    except ImageTooLarge:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own cap, checked at open (its warning is an error where warnings are)
+        raise ImageTooLarge(str(exc)) from None
+    except Exception as exc:  # Pillow's decoders raise assorted errors on damaged files
         raise ValueError(f"not a readable image: {exc}") from None
     return [result.text for result in results if result.valid]
 

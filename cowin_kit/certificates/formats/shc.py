@@ -23,6 +23,8 @@ from datetime import datetime
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cowin_kit.core import jsonio
+
 from .codecs import (
     SHC_PREFIX,
     CodecError,
@@ -50,6 +52,45 @@ class ShcError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    """A SMART Health Cards revocation list as the spec publishes it (one per key, at
+    ``<iss>/.well-known/crl/<kid>.json``): ``{"kid", "method": "rid", "ctr", "rids"}``.
+    Each entry of ``rids`` is a revoked ``vc.rid``, optionally ``rid.<timestamp>``: then only
+    the cards with that rid issued (``nbf``) before the timestamp are revoked."""
+
+    kid: str
+    ctr: int
+    rids: dict[str, int | None]  # rid -> revoked before this time (None: always)
+
+    @classmethod
+    def parse(cls, document: object) -> "RevocationList":
+        """ShcError("crl_invalid") unless ``document`` is such a list."""
+        if not isinstance(document, dict) or not isinstance(document.get("kid"), str) \
+                or document.get("method", "rid") != "rid" \
+                or not isinstance(document.get("rids"), list) \
+                or not all(isinstance(item, str) for item in document["rids"]):
+            raise ShcError("crl_invalid", "not a SMART Health Cards revocation list "
+                                          "(kid, method rid, ctr, rids)")
+        ctr = document.get("ctr", 1)
+        rids: dict[str, int | None] = {}
+        for entry in document["rids"]:
+            rid, dot, stamp = entry.partition(".")
+            if dot and not stamp.isdigit():
+                raise ShcError("crl_invalid", f"rids entry {entry!r}: not rid.<timestamp>")
+            before = int(stamp) if dot else None
+            known = rids.get(rid, 0)
+            # a plain rid revokes every card; else the latest timestamp wins
+            rids[rid] = None if known is None or before is None else max(known, before)
+        return cls(document["kid"], ctr if isinstance(ctr, int) else 1, rids)
+
+    def revokes(self, kid: str | None, rid: str | None, nbf: datetime | None) -> bool:
+        if kid != self.kid or rid is None or rid not in self.rids:
+            return False
+        before = self.rids[rid]
+        return before is None or nbf is None or nbf.timestamp() < before
 
 
 # --------------------------------------------------------------------------- encoding
@@ -225,9 +266,11 @@ def parse_jws(text: str) -> Jws:
     if len(parts) != 3 or not all(_JWS_CHARS.fullmatch(part) for part in parts):
         raise ShcError("jws_invalid", "not a compact JWS (three base64url parts)")
     try:
-        header = json.loads(b64url_decode(parts[0]))
+        header = jsonio.loads(b64url_decode(parts[0]))
         body = b64url_decode(parts[1])
         signature = b64url_decode(parts[2])
+    except jsonio.JSONTooDeep as exc:
+        raise ShcError("json_too_deep", str(exc)) from None
     except ValueError as exc:
         raise ShcError("jws_invalid", f"JWS part is not base64url/JSON: {exc}") from None
     if not isinstance(header, dict):
