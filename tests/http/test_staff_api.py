@@ -146,3 +146,31 @@ def test_client_ip_comes_from_trusted_proxies_only(database_url, tmp_path, india
             assert event.source_ip == expected
         _empty_tables(get_database(app).engine)
         get_database(app).dispose()
+
+
+def test_sign_in_throttles_a_source_the_same_for_every_name_and_locks_nobody_out(reg_app):
+    """Wrong passwords from one address for one name are throttled there, answered the same
+    whether the name exists or not; the person still signs in from elsewhere."""
+    client = reg_app.test_client()
+    national_admin_token(reg_app, client)
+
+    def attempts(username, address):
+        answers = []
+        for _ in range(services.SIGN_IN_ATTEMPTS_PER_SOURCE + 1):
+            response = client.post("/api/v1/staff/sign-in", environ_base={
+                "REMOTE_ADDR": address}, json={"username": username, "password": "wrong!!!"})
+            answers.append((response.status_code, response.get_json()["code"],
+                            response.get_json()["detail"] if response.status_code == 401
+                            else None))  # the 429's detail says how many seconds are left
+        return answers
+
+    real, unknown = attempts("nat.admin", "10.0.0.7"), attempts("no.such.user", "10.0.0.8")
+    assert real == unknown
+    assert real[0][:2] == (401, "invalid_credentials") and real[-1][:2] == \
+        (429, "too_many_requests")
+    refused = client.post("/api/v1/staff/sign-in", environ_base={"REMOTE_ADDR": "10.0.0.7"},
+                          json={"username": "nat.admin", "password": PASSWORD})
+    assert refused.status_code == 429  # the right password too, from that address
+    elsewhere = client.post("/api/v1/staff/sign-in", environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                            json={"username": "nat.admin", "password": PASSWORD})
+    assert elsewhere.status_code == 200, elsewhere.get_json()
