@@ -370,17 +370,30 @@ def _require_grant_right(session: Session, actor: StaffUser, role: str,
                         code="forbidden")
 
 
+def _within_reach(session: Session, actor: StaffUser, user: StaffUser) -> bool:
+    """Whether every grant the user holds lies inside the actor's ``staff.manage`` area
+    (a user without grants is nobody's area's)."""
+    return bool(user.grants) and all(
+        access.can(actor, "staff.manage", access.scope_of_grant(session, grant))
+        for grant in user.grants)
+
+
 def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
     """Accounts an administrator may see: everyone for a national administrator, else
-    those holding a grant inside the administrator's area."""
+    those whose every grant lies inside the administrator's area (one role inside it does
+    not bring a person from outside, a national administrator say, into view)."""
     if access.can(actor, "staff.manage", access.COUNTRY):
         return list_staff(session)
-    visible = []
-    for user in list_staff(session):
-        scopes = [access.scope_of_grant(session, grant) for grant in user.grants]
-        if any(access.can(actor, "staff.manage", scope) for scope in scopes):
-            visible.append(user)
-    return visible
+    return [user for user in list_staff(session) if _within_reach(session, actor, user)]
+
+
+def _require_user_in_reach(session: Session, actor: StaffUser, user: StaffUser) -> None:
+    """Roles of someone holding a grant the actor could not have given (above them, or
+    outside their area) are not the actor's to change."""
+    for grant in user.grants:
+        if not access.can_grant(actor.grants, grant.role, access.scope_of_grant(session, grant)):
+            raise Forbidden(_("%(user)s holds roles beyond yours: you may not change their "
+                              "roles.", user=user.username), code="forbidden")
 
 
 def admin_create_staff(session: Session, actor: StaffUser, username: str,
@@ -398,6 +411,7 @@ def admin_grant_role(session: Session, actor: StaffUser, username: str, role: st
                      facility_code: str | None = None) -> RoleGrant:
     user = get_staff_user(session, username)
     _require_grant_right(session, actor, role, location_code, facility_code)
+    _require_user_in_reach(session, actor, user)
     grant = grant_role(session, user, role, location_code=location_code,
                        facility_code=facility_code)
     session.commit()
@@ -409,5 +423,6 @@ def admin_revoke_role(session: Session, actor: StaffUser, username: str, role: s
                       facility_code: str | None = None) -> None:
     user = get_staff_user(session, username)
     _require_grant_right(session, actor, role, location_code, facility_code)
+    _require_user_in_reach(session, actor, user)
     revoke_role(session, user, role, location_code=location_code, facility_code=facility_code)
     session.commit()
