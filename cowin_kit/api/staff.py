@@ -13,7 +13,7 @@ from cowin_kit.core.errors import Unauthorized
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import schemas, services
 from cowin_kit.identity.models import RoleGrant, StaffUser
-from cowin_kit.core.ratelimit import limited
+from cowin_kit.core.ratelimit import client_address, limited
 from cowin_kit.core.security import keyring
 from cowin_kit.identity import access
 
@@ -60,7 +60,8 @@ def _key_json(key) -> dict:
      tag="staff")
 def sign_in():
     data = load(schemas.StaffSignInIn())
-    user = services.authenticate_staff(get_session(), data["username"], data["password"])
+    user = services.authenticate_staff(get_session(), data["username"], data["password"],
+                                       source=client_address())
     ttl = current_app.config["COWIN_KIT"]["STAFF_TOKEN_TTL_SECONDS"]
     token = keyring().issue_staff_token(user.id, user.password_hash)
     return jsonify(schemas.StaffTokenOut().dump(

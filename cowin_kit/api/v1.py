@@ -17,8 +17,8 @@ from cowin_kit.registration.services import BeneficiaryView
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
 
-# OTP_LIMITS_PER_NUMBER and OTP_LIMITS_PER_IP on sending OTPs (v1 and CoWIN v2 together)
-otp_limited = ratelimit.otp_limited("otp")
+# OTP_LIMITS_PER_NUMBER and OTP_LIMITS_PER_IP on sending OTPs (every channel together)
+otp_limited = ratelimit.otp_limited()
 
 
 def beneficiary_json(view: BeneficiaryView) -> dict:

@@ -251,12 +251,12 @@ def limited(limits: str, scope: str, key: Callable[[], str] = client_address,
     return decorator
 
 
-def otp_limited(scope: str, methods: tuple[str, ...] | None = None) \
-        -> Callable[[Callable], Callable]:
+def otp_limited(methods: tuple[str, ...] | None = None) -> Callable[[Callable], Callable]:
     """OTP_LIMITS_PER_NUMBER per mobile number, then OTP_LIMITS_PER_IP per client address,
-    on a route sending OTPs (API and pages, each with its own ``scope``)."""
-    by_number = limited("OTP_LIMITS_PER_NUMBER", f"{scope}-number", mobile_key, methods, True)
-    by_address = limited("OTP_LIMITS_PER_IP", f"{scope}-ip", client_address, methods, True)
+    on a route sending OTPs: one count of each for every such route (API v1, CoWIN v2,
+    the pages), so that no channel gives a number or an address more OTPs."""
+    by_number = limited("OTP_LIMITS_PER_NUMBER", "otp-number", mobile_key, methods, True)
+    by_address = limited("OTP_LIMITS_PER_IP", "otp-ip", client_address, methods, True)
     return lambda view: by_number(by_address(view))
 
 

@@ -47,6 +47,9 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[Optional[datetime]]
+    # wrong secret codes given in a row at dose recording, and the pause they led to
+    secret_code_failures: Mapped[int] = mapped_column(default=0)
+    secret_code_paused_until: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     grants: Mapped[list["RoleGrant"]] = relationship(

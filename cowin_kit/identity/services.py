@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from cowin_kit.audit import services as audit
+from cowin_kit.core import ratelimit
 from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.geography.models import Facility, Location
@@ -22,10 +23,11 @@ from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 
 _hasher = PasswordHasher()
 
-# Consecutive failed sign-ins that lock an account, and for how long. Module constants for
-# now; they may become settings when a country asks for other values.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+# Sign-in attempts allowed from one source (client address) for one user name, per window;
+# past them that source is refused for that name, whether it exists or not, until the
+# window ends. No account is ever locked: nobody can lock a colleague out.
+SIGN_IN_ATTEMPTS_PER_SOURCE = 10
+SIGN_IN_WINDOW = "15minute"
 
 
 def generate_password() -> str:
@@ -219,63 +221,56 @@ def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-def _count_failure(session: Session, user: StaffUser, now: datetime) -> bool:
-    """Count one failure in a single UPDATE (so parallel attempts cannot overwrite each
-    other's count) and lock the account when the count reaches the limit; the count then
-    starts again, giving the next MAX_FAILED_LOGINS attempts after the lockout. Returns
-    whether this failure locked the account."""
-    reached = StaffUser.failed_logins + 1 >= MAX_FAILED_LOGINS
+def _count_failure(session: Session, user: StaffUser) -> None:
+    """Count one failure in a single UPDATE (parallel attempts cannot overwrite each
+    other's count): failed sign-ins in a row, for the audit trail."""
     session.execute(
         update(StaffUser).where(StaffUser.id == user.id).values(
-            failed_logins=case((reached, 0), else_=StaffUser.failed_logins + 1),
-            locked_until=case((reached, now + LOCKOUT), else_=StaffUser.locked_until),
+            failed_logins=StaffUser.failed_logins + 1,
         ).execution_options(synchronize_session=False)
     )
-    session.refresh(user, ["failed_logins", "locked_until"])
-    return is_locked(user, now)
+    session.refresh(user, ["failed_logins"])
 
 
-def _refuse(session: Session, user: StaffUser | None, reason: str, now: datetime,
-            **details: object) -> Unauthorized:
-    """Audit a refused sign-in and commit it (the caller rolls back on the error we return
-    for raising, and neither the failure count nor the audit row may go with it)."""
+def _refuse(session: Session, user: StaffUser | None, reason: str,
+            **details: object) -> None:
+    """Audit a refused sign-in and commit it (the caller rolls back on the error raised
+    next, and neither the failure count nor the audit row may go with it)."""
     audit.record(session, "staff.sign_in_failed", "staff_user",
                  user.id if user is not None else "-",
                  # An unknown name may be a password typed into the wrong field: not kept.
                  username=user.username if user is not None else None,
                  reason=reason, **details)
     session.commit()
-    if user is not None and user.active and user.locked_until is not None \
-            and is_locked(user, now):
-        return Unauthorized(
-            _("Too many failed sign-ins: this account is locked until %(until)s UTC.",
-              until=_as_utc(user.locked_until).strftime("%Y-%m-%d %H:%M")),
-            code="account_locked")
-    return Unauthorized(_("Unknown user name or wrong password."), code="invalid_credentials")
 
 
-def authenticate_staff(session: Session, username: str, password: str,
-                       now: datetime | None = None) -> StaffUser:
+def authenticate_staff(session: Session, username: str, password: str, *,
+                       source: str = "-", now: datetime | None = None) -> StaffUser:
     """Check a staff member's user name and password and return the account.
 
-    Refusals raise Unauthorized: ``invalid_credentials`` (unknown name, wrong password or
-    deactivated account, one message for all so that names cannot be probed) or
-    ``account_locked`` (also on the failure that locks it). The outcome is audited and
-    committed here, success included: a sign-in is a unit of work of its own. ``now`` is
-    for tests.
+    Refusals are the same whatever the name: ``too_many_requests`` (429) once ``source``
+    (the client's address) has used SIGN_IN_ATTEMPTS_PER_SOURCE attempts at this name in
+    the window, else Unauthorized ``invalid_credentials`` (unknown name, wrong password or
+    deactivated account), with a password hash verified either way. The outcome is
+    audited and committed here, success included: a sign-in is a unit of work of its own.
+    ``now`` is for tests.
     """
     now = _as_utc(now or utcnow())
-    user = find_staff_user(session, username.strip())
+    username = username.strip()
+    user = find_staff_user(session, username)
+    wait = ratelimit.check(f"{SIGN_IN_ATTEMPTS_PER_SOURCE}/{SIGN_IN_WINDOW}",
+                           "staff-sign-in-source", f"{source}|{username.casefold()}")
+    if wait is not None:
+        _refuse(session, user, "throttled", source=source)
+        raise ratelimit.refusal(wait)
     if user is None or not user.active:
         _password_matches(_decoy_hash(), password)
-        raise _refuse(session, user, "unknown_user" if user is None else "inactive", now)
-    if is_locked(user, now):
-        raise _refuse(session, user, "locked", now)
+        _refuse(session, user, "unknown_user" if user is None else "inactive")
+        raise _invalid_credentials()
     if not _password_matches(user.password_hash, password):
-        locked = _count_failure(session, user, now)
-        raise _refuse(session, user, "wrong_password", now,
-                      failed_logins=MAX_FAILED_LOGINS if locked else user.failed_logins,
-                      locked_until=(now + LOCKOUT).isoformat() if locked else None)
+        _count_failure(session, user)
+        _refuse(session, user, "wrong_password", failed_logins=user.failed_logins)
+        raise _invalid_credentials()
     user.failed_logins = 0
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
@@ -283,6 +278,10 @@ def authenticate_staff(session: Session, username: str, password: str,
     audit.record(session, "staff.sign_in", "staff_user", user.id, username=user.username)
     session.commit()
     return user
+
+
+def _invalid_credentials() -> Unauthorized:
+    return Unauthorized(_("Unknown user name or wrong password."), code="invalid_credentials")
 
 
 # --- partner API keys -------------------------------------------------------------------
@@ -371,17 +370,30 @@ def _require_grant_right(session: Session, actor: StaffUser, role: str,
                         code="forbidden")
 
 
+def _within_reach(session: Session, actor: StaffUser, user: StaffUser) -> bool:
+    """Whether every grant the user holds lies inside the actor's ``staff.manage`` area
+    (a user without grants is nobody's area's)."""
+    return bool(user.grants) and all(
+        access.can(actor, "staff.manage", access.scope_of_grant(session, grant))
+        for grant in user.grants)
+
+
 def staff_visible_to(session: Session, actor: StaffUser) -> list[StaffUser]:
     """Accounts an administrator may see: everyone for a national administrator, else
-    those holding a grant inside the administrator's area."""
+    those whose every grant lies inside the administrator's area (one role inside it does
+    not bring a person from outside, a national administrator say, into view)."""
     if access.can(actor, "staff.manage", access.COUNTRY):
         return list_staff(session)
-    visible = []
-    for user in list_staff(session):
-        scopes = [access.scope_of_grant(session, grant) for grant in user.grants]
-        if any(access.can(actor, "staff.manage", scope) for scope in scopes):
-            visible.append(user)
-    return visible
+    return [user for user in list_staff(session) if _within_reach(session, actor, user)]
+
+
+def _require_user_in_reach(session: Session, actor: StaffUser, user: StaffUser) -> None:
+    """Roles of someone holding a grant the actor could not have given (above them, or
+    outside their area) are not the actor's to change."""
+    for grant in user.grants:
+        if not access.can_grant(actor.grants, grant.role, access.scope_of_grant(session, grant)):
+            raise Forbidden(_("%(user)s holds roles beyond yours: you may not change their "
+                              "roles.", user=user.username), code="forbidden")
 
 
 def admin_create_staff(session: Session, actor: StaffUser, username: str,
@@ -399,6 +411,7 @@ def admin_grant_role(session: Session, actor: StaffUser, username: str, role: st
                      facility_code: str | None = None) -> RoleGrant:
     user = get_staff_user(session, username)
     _require_grant_right(session, actor, role, location_code, facility_code)
+    _require_user_in_reach(session, actor, user)
     grant = grant_role(session, user, role, location_code=location_code,
                        facility_code=facility_code)
     session.commit()
@@ -410,5 +423,6 @@ def admin_revoke_role(session: Session, actor: StaffUser, username: str, role: s
                       facility_code: str | None = None) -> None:
     user = get_staff_user(session, username)
     _require_grant_right(session, actor, role, location_code, facility_code)
+    _require_user_in_reach(session, actor, user)
     revoke_role(session, user, role, location_code=location_code, facility_code=facility_code)
     session.commit()

@@ -68,6 +68,9 @@ class Beneficiary(Base):
     comorbidity: Mapped[bool] = mapped_column(default=False)
     consent_version: Mapped[str] = mapped_column(String(32))
     secret_code_encrypted: Mapped[str] = mapped_column(Text)
+    # wrong secret codes given in a row for this person, and the pause they led to
+    secret_code_failures: Mapped[int] = mapped_column(default=0)
+    secret_code_paused_until: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -22,16 +22,23 @@ def _require(actor: StaffUser, action: str, scope: access.Scope) -> None:
     access.check_access(actor, action, scope, message=_("You may not do this there."))
 
 
-def admin_upsert_facility(session: Session, actor: StaffUser, *, location_code: str,
-                          **fields: Any) -> Facility:
+def admin_upsert_facility(session: Session, actor: StaffUser, *, code: str,
+                          location_code: str, **fields: Any) -> Facility:
     """Create or update a facility (``sessions.upsert_facility``'s fields) where the actor
-    manages facilities."""
+    manages facilities: an existing one (matched by code) both where it is and, when it
+    moves, where it goes (as the CSV import)."""
     location_id = session.scalar(select(Location.id).where(Location.code == location_code))
     if location_id is None:
         raise NotFound(_("No location with code %(code)s.", code=location_code),
                        code="location_not_found")
-    _require(actor, "facility.manage", access.scope_for_location(session, location_id))
-    facility = sessions.upsert_facility(session, location_code=location_code, **fields)
+    current = session.execute(select(Facility.id, Facility.location_id)
+                              .where(Facility.code == code)).first()
+    if current is not None:
+        _require(actor, "facility.manage", access.scope_for_facility(session, current.id))
+    if current is None or current.location_id != location_id:
+        _require(actor, "facility.manage", access.scope_for_location(session, location_id))
+    facility = sessions.upsert_facility(session, code=code, location_code=location_code,
+                                        **fields)
     session.commit()
     return facility
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose, next_dose_number, schedule_for
+
+# Wrong secret codes in a row that pause recording a booked dose: for the person (whoever
+# types), and for the staff member (whoever's code they type); and for how long.
+SECRET_CODE_FAILURES_PER_PERSON = 5
+SECRET_CODE_FAILURES_PER_STAFF = 10
+SECRET_CODE_PAUSE = timedelta(minutes=15)
+
+
+def paused(until: datetime | None, now: datetime) -> bool:
+    """Whether a pause ending at ``until`` (naive: UTC, as SQLite gives it back) holds."""
+    if until is None:
+        return False
+    return (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) > now
+
 
 SERIOUSNESS = ("non_serious", "serious", "death")
 OUTCOMES = ("recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, insert, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -22,6 +22,7 @@ from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
@@ -84,7 +85,8 @@ def _build_statements() -> dict[str, Any]:
         "person": (
             select(people.c.id, people.c.birth_year, people.c.birth_date,
                    people.c.secret_code_encrypted, booked.c.id, booked.c.dose_number,
-                   given.c.dose_number, given.c.product_id, given.c.administered_at)
+                   given.c.dose_number, given.c.product_id, given.c.administered_at,
+                   people.c.secret_code_failures, people.c.secret_code_paused_until)
             .select_from(people
                          .outerjoin(booked, and_(booked.c.beneficiary_id == people.c.id,
                                                  booked.c.status == "booked"))
@@ -133,6 +135,8 @@ class _Person:
     secret_code_encrypted: str
     appointment_id: int | None  # the live appointment (the lowest dose's), if booked
     appointment_dose: int | None
+    secret_code_failures: int = 0
+    secret_code_paused_until: datetime | None = None
 
 
 def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
@@ -152,7 +156,8 @@ def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
                       key=lambda a: a[1], default=(None, None))
     given = sorted({(row[6], row[7], row[8]) for row in rows if row[6] is not None})
     first = rows[0]
-    return _Person(first[0], first[1], first[2], first[3], *appointment), [
+    return _Person(first[0], first[1], first[2], first[3], *appointment, first[9],
+                   first[10]), [
         GivenDose(number, vaccine_product(session, pack, product_id=product_id).code, at.date())
         for number, product_id, at in given]
 
@@ -218,10 +223,7 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     person, given = _person_for_dose(session, pack, reference_id)
     if person.appointment_id is not None:
         # Booked online: the person proves it is them with the code only they were given.
-        expected = keyring().decrypt(person.secret_code_encrypted)
-        if secret_code is None or not hmac.compare_digest(str(secret_code), expected):
-            raise RuleViolation(_("The 4-digit secret code is not correct."),
-                                code="secret_code_invalid")
+        _check_secret_code(session, vaccinator, person, secret_code, str(reference_id))
     product = vaccine_product(session, pack, code=str(product_code))
     if product is None:
         raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
@@ -272,6 +274,67 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     metrics.DOSES_RECORDED.inc()
     return RecordedDose(dose, True, reference_id=str(reference_id), vaccine=product.code,
                         facility=facility.code)
+
+
+def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,
+                       secret_code: str | None, reference_id: str) -> None:
+    """The secret code check, with its attempt limits: wrong codes in a row are counted for
+    the person and for the staff member (committed, as the refusal rolls the caller back),
+    and past either limit no code is checked until the pause ends. A right code clears both
+    counts in the recording's transaction."""
+    now = datetime.now(timezone.utc)
+    if rules.paused(person.secret_code_paused_until, now):
+        raise _attempts_refusal(_("Too many wrong secret codes were given for this person: "
+                                  "their booked dose can be recorded again after %(until)s "
+                                  "UTC.", until=_minute(person.secret_code_paused_until)))
+    if rules.paused(vaccinator.secret_code_paused_until, now):
+        raise _attempts_refusal(_("You gave too many wrong secret codes: you can record booked "
+                                  "doses again after %(until)s UTC.",
+                                  until=_minute(vaccinator.secret_code_paused_until)))
+    expected = keyring().decrypt(person.secret_code_encrypted)
+    if secret_code is not None and hmac.compare_digest(str(secret_code), expected):
+        if person.secret_code_failures:
+            session.execute(update(Beneficiary).where(Beneficiary.id == person.id)
+                            .values(secret_code_failures=0))
+        if vaccinator.secret_code_failures:
+            vaccinator.secret_code_failures = 0
+        return
+    person_paused = _count_wrong_code(session, Beneficiary, person.id,
+                                      rules.SECRET_CODE_FAILURES_PER_PERSON, now)
+    staff_paused = _count_wrong_code(session, StaffUser, vaccinator.id,
+                                     rules.SECRET_CODE_FAILURES_PER_STAFF, now)
+    audit.record(session, "dose.secret_code_wrong", "beneficiary", reference_id,
+                 person_paused=person_paused, staff_paused=staff_paused)
+    session.commit()
+    raise RuleViolation(_("The 4-digit secret code is not correct."),
+                        code="secret_code_invalid")
+
+
+def _count_wrong_code(session: Session, model: Any, row_id: int, limit: int,
+                      now: datetime) -> bool:
+    """Count one wrong code in a single UPDATE (parallel attempts all count); the one that
+    reaches ``limit`` starts a pause and the count again. Whether it did."""
+    reached = model.secret_code_failures + 1 >= limit
+    pause_ends = now + rules.SECRET_CODE_PAUSE
+    until = session.execute(
+        update(model).where(model.id == row_id).values(
+            secret_code_failures=case((reached, 0), else_=model.secret_code_failures + 1),
+            secret_code_paused_until=case((reached, pause_ends),
+                                          else_=model.secret_code_paused_until))
+        .returning(model.secret_code_paused_until)
+        .execution_options(synchronize_session=False)).scalar_one()
+    return rules.paused(until, now)
+
+
+def _minute(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment
+    return utc.strftime("%Y-%m-%d %H:%M")
+
+
+def _attempts_refusal(message: str) -> RateLimited:
+    return RateLimited(message, code="secret_code_attempts")
 
 
 def _insert_dose(session: Session, dose: dict[str, Any], now: datetime,

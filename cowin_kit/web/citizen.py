@@ -59,8 +59,8 @@ def _account() -> CitizenAccount:
     return account
 
 
-# The API's per-number and per-IP limits on sending OTPs, for the sign-in forms' posts.
-otp_limited = ratelimit.otp_limited("web-otp", methods=("POST",))
+# The per-number and per-IP limits on sending OTPs, counted with the API's, on the forms' posts.
+otp_limited = ratelimit.otp_limited(methods=("POST",))
 
 
 def _masked_mobile(mobile: str) -> str:

@@ -12,7 +12,7 @@ from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import DomainError, InvalidInput
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access, services as identity
-from cowin_kit.core.ratelimit import limited
+from cowin_kit.core.ratelimit import client_address, limited
 from cowin_kit.web import auth, ui
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.registration.services import set_account_locale
@@ -73,7 +73,8 @@ def staff_sign_in():
                     name: [_("This field is needed.")]
                     for name, value in (("username", username), ("password", password))
                     if not value})
-            user = identity.authenticate_staff(get_session(), username, password)
+            user = identity.authenticate_staff(get_session(), username, password,
+                                               source=client_address())
         except DomainError as exc:
             form.fail(exc)
         else:

@@ -99,3 +99,35 @@ def test_one_number_s_otp_limit_counts_v1_and_cowin_v2_together(make_app, india_
     assert 3590 <= int(refused.headers["Retry-After"]) <= 3600
     other = client.post("/api/v1/auth/otp", json={"mobile": "9876500002"})
     assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "1"
+
+
+@pytest.mark.parametrize("first", ["web", "v1", "v2"])
+def test_otp_limits_are_one_count_per_number_and_per_address_across_every_channel(
+        make_app, india_pack, first):
+    """Exhausting a number's (then an address's) OTP limit on one channel (the web sign-in,
+    API v1 or CoWIN v2) makes the others refuse too."""
+    from cowin_kit.provision.installer import install_pack
+    from cowin_kit.testing.pages import form_post
+
+    app = make_app(OTP_LIMITS_PER_NUMBER="2/hour", OTP_LIMITS_PER_IP="2/hour",
+                   OTP_RESEND_COOLDOWN_SECONDS=0)
+    with app.app_context(), get_database(app).session() as session:
+        install_pack(session, india_pack)
+
+    def channels(address: str) -> dict:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        return {
+            "web": lambda mobile: form_post(client, "/sign-in", mobile=mobile).status_code,
+            "v1": lambda mobile: client.post("/api/v1/auth/otp",
+                                             json={"mobile": mobile}).status_code,
+            "v2": lambda mobile: client.post("/api/v2/auth/public/generateOTP",
+                                             json={"mobile": mobile}).status_code,
+        }
+
+    here, elsewhere = channels("10.0.0.1"), channels("10.0.0.2")
+    assert [here[first]("9876500011") in (200, 303) for _ in range(2)] == [True, True]
+    for name, send in elsewhere.items():  # the number's limit, from another address
+        assert send("9876500011") == 429, name
+    for name, send in here.items():  # the address's limit, for another number
+        assert send("9876500012") == 429, name

@@ -71,6 +71,38 @@ def test_staff_outside_their_area_are_refused(reg_app):
     assert facility.status_code == 403
 
 
+def test_a_district_administrator_cannot_move_another_district_s_facility_into_theirs(reg_app):
+    """Changing an existing facility takes the right where it is and where it goes: the
+    same code with a new location does not hand someone else's facility over."""
+    from cowin_kit.testing import staff_token
+    from cowin_kit.geography.models import Facility, Location
+
+    client = reg_app.test_client()
+    publish(reg_app)  # F-TVM-1, in Thiruvananthapuram
+    kollam = staff_token(reg_app, client, "klm.admin", "district_admin",
+                         location_code="IN-KL-KLM")
+    moved = client.post("/api/v1/admin/facilities", headers=auth(kollam), json={
+        "code": "F-TVM-1", "name": "Mine now", "location": "IN-KL-KLM"})
+    assert moved.status_code == 403, moved.get_json()
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        facility = session.query(Facility).filter_by(code="F-TVM-1").one()
+        place = session.get(Location, facility.location_id)
+        assert (facility.name, place.code) == ("Medical College PHC", "IN-KL-TVM")
+    # and the district's own administrator may not give it away to another district
+    tvm = staff_token(reg_app, client, "tvm.admin", "district_admin",
+                      location_code="IN-KL-TVM")
+    away = client.post("/api/v1/admin/facilities", headers=auth(tvm), json={
+        "code": "F-TVM-1", "name": "Gone", "location": "IN-KL-KLM"})
+    assert away.status_code == 403
+    # within their district they still edit it; a state administrator moves it
+    kept = client.post("/api/v1/admin/facilities", headers=auth(tvm), json={
+        "code": "F-TVM-1", "name": "Medical College PHC 2", "location": "IN-KL-TVM"})
+    assert kept.status_code == 200, kept.get_json()
+    state = staff_token(reg_app, client, "kl.admin", "state_admin", location_code="IN-KL")
+    assert client.post("/api/v1/admin/facilities", headers=auth(state), json={
+        "code": "F-TVM-1", "name": "Moved", "location": "IN-KL-KLM"}).status_code == 200
+
+
 def test_anonymous_callers_learn_nothing_of_places_and_sessions(reg_app):
     client = reg_app.test_client()
     admin = national_admin_token(reg_app, client)

@@ -146,3 +146,60 @@ def test_client_ip_comes_from_trusted_proxies_only(database_url, tmp_path, india
             assert event.source_ip == expected
         _empty_tables(get_database(app).engine)
         get_database(app).dispose()
+
+
+def test_sign_in_throttles_a_source_the_same_for_every_name_and_locks_nobody_out(reg_app):
+    """Wrong passwords from one address for one name are throttled there, answered the same
+    whether the name exists or not; the person still signs in from elsewhere."""
+    client = reg_app.test_client()
+    national_admin_token(reg_app, client)
+
+    def attempts(username, address):
+        answers = []
+        for _ in range(services.SIGN_IN_ATTEMPTS_PER_SOURCE + 1):
+            response = client.post("/api/v1/staff/sign-in", environ_base={
+                "REMOTE_ADDR": address}, json={"username": username, "password": "wrong!!!"})
+            answers.append((response.status_code, response.get_json()["code"],
+                            response.get_json()["detail"] if response.status_code == 401
+                            else None))  # the 429's detail says how many seconds are left
+        return answers
+
+    real, unknown = attempts("nat.admin", "10.0.0.7"), attempts("no.such.user", "10.0.0.8")
+    assert real == unknown
+    assert real[0][:2] == (401, "invalid_credentials") and real[-1][:2] == \
+        (429, "too_many_requests")
+    refused = client.post("/api/v1/staff/sign-in", environ_base={"REMOTE_ADDR": "10.0.0.7"},
+                          json={"username": "nat.admin", "password": PASSWORD})
+    assert refused.status_code == 429  # the right password too, from that address
+    elsewhere = client.post("/api/v1/staff/sign-in", environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                            json={"username": "nat.admin", "password": PASSWORD})
+    assert elsewhere.status_code == 200, elsewhere.get_json()
+
+
+def test_a_district_administrator_cannot_reach_a_national_administrator(reg_app):
+    """Granting (or revoking) a role to someone holding roles beyond the granter's area is
+    refused, and such a person and their audit trail stay out of the area's view, even
+    when they also hold a role inside it."""
+    from cowin_kit.reporting import services as reports
+    from cowin_kit.testing import publish, staff_token
+
+    client = reg_app.test_client()
+    publish(reg_app, code="F-TVM-1")
+    national = national_admin_token(reg_app, client)
+    district = staff_token(reg_app, client, "tvm.admin", "district_admin",
+                           location_code="IN-KL-TVM")
+    for path in ("grants", "grants/revoke"):
+        refused = client.post(f"/api/v1/admin/staff/nat.admin/{path}",
+                              json={"role": "vaccinator", "facility": "F-TVM-1"},
+                              headers=_bearer(district))
+        assert refused.status_code == 403, (path, refused.get_json())
+    # a national administrator gives themselves a role in the district: still out of view
+    assert client.post("/api/v1/admin/staff/nat.admin/grants",
+                       json={"role": "vaccinator", "facility": "F-TVM-1"},
+                       headers=_bearer(national)).status_code == 201
+    listed = client.get("/api/v1/admin/staff", headers=_bearer(district)).get_json()["staff"]
+    assert "nat.admin" not in [user["username"] for user in listed]
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        viewer = services.get_staff_user(session, "tvm.admin")
+        actors = {event.actor_id for event in reports.audit_events_visible_to(session, viewer)}
+    assert "nat.admin" not in actors

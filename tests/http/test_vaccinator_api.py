@@ -181,3 +181,50 @@ def test_a_booked_dose_completes_the_appointment(reg_app):
     with reg_app.app_context(), get_database(reg_app).session() as session:
         appointment = session.scalars(select(Appointment)).one()
         assert appointment.status == "completed" and appointment.updated_at >= booked_at
+
+
+def test_wrong_secret_codes_are_limited_per_person_and_per_vaccinator(reg_app):
+    """After 5 wrong codes for a person, nobody records their booked dose for a while (the
+    right code is refused too); after 10 wrong codes a vaccinator records no booked dose
+    for a while, while colleagues still do. Refused in the request's language."""
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.registration.models import CitizenAccount
+    from cowin_kit.scheduling import booking as bookings
+
+    client = reg_app.test_client()
+    session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
+    guesser = staff_token(reg_app, client, "vax.guess", "vaccinator", facility_code="F-TVM-1")
+    colleague = staff_token(reg_app, client, "vax.other", "vaccinator", facility_code="F-TVM-1")
+    citizen = sign_in(reg_app, client)
+    refs = add_members(reg_app, client, citizen, 3)
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        account = session.scalars(select(CitizenAccount)).one()
+        bookings.book(session, active_pack(), account, session_id=session_id,
+                      slot="00:00-23:59", reference_ids=refs,
+                      now=datetime.now(timezone.utc).replace(hour=3, minute=0))
+    codes = [secret_code(client, citizen, ref) for ref in refs]
+
+    def record(token, ref, code, **headers):
+        return client.post("/api/v1/vaccinator/doses", headers={**auth(token), **headers},
+                           json={"reference_id": ref, "secret_code": code,
+                                 "vaccine": "COVISHIELD", "lot": "4121Z005"})
+
+    def wrong(code):
+        return "0000" if code != "0000" else "1111"
+
+    for _ in range(5):
+        assert record(guesser, refs[0], wrong(codes[0])).get_json()["code"] \
+            == "secret_code_invalid"
+    for token in (guesser, colleague):  # the person's limit: the right code is refused too
+        refused = record(token, refs[0], codes[0])
+        assert refused.status_code == 429 and refused.get_json()["code"] \
+            == "secret_code_attempts"
+    in_hindi = record(colleague, refs[0], codes[0], **{"Accept-Language": "hi"}).get_json()
+    assert in_hindi["code"] == "secret_code_attempts"
+    assert in_hindi["detail"] != refused.get_json()["detail"]
+    for _ in range(5):
+        assert record(guesser, refs[1], wrong(codes[1])).status_code == 422
+    refused = record(guesser, refs[2], codes[2])  # the vaccinator's limit
+    assert refused.status_code == 429 and refused.get_json()["code"] == "secret_code_attempts"
+    assert record(colleague, refs[2], codes[2]).status_code == 201
+    assert count(reg_app, Dose) == 1

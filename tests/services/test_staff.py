@@ -1,4 +1,4 @@
-"""Staff sign-in with lockout, account management, and the `cowin-kit users` commands."""
+"""Staff sign-in with throttling by source, account management, and the `cowin-kit users` commands."""
 
 import json
 from datetime import datetime, timedelta, timezone
@@ -12,6 +12,7 @@ from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import sessions
@@ -77,27 +78,30 @@ def test_unknown_users_still_cost_a_hash_verification(db_session, staff, monkeyp
     assert len(verified) == 1 and verified[0].startswith("$argon2")
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(db_session, staff):
-    for attempt in range(identity.MAX_FAILED_LOGINS - 1):
-        assert _refusal(db_session, f"wrong {attempt}", T0 + timedelta(seconds=attempt)) == \
-            "invalid_credentials"
-    assert _refusal(db_session, "wrong 5", T0 + timedelta(seconds=10)) == "account_locked"
-    locked_at = T0 + timedelta(seconds=10)
-    # Even the right password is refused while locked.
-    assert _refusal(db_session, PASSWORD, locked_at + timedelta(minutes=14, seconds=59)) == \
-        "account_locked"
-    user = _sign_in(db_session, PASSWORD, locked_at + timedelta(minutes=15, seconds=1))
-    assert user.id == staff.id
+def _throttled(session, password, source, username="asha.k") -> bool:
+    try:
+        identity.authenticate_staff(session, username, password, source=source, now=T0)
+    except RateLimited:
+        session.rollback()
+        return True
+    except Unauthorized:
+        session.rollback()
+    return False
+
+
+def test_failures_throttle_the_source_for_the_name_and_lock_no_account(db_session, staff):
+    limit = identity.SIGN_IN_ATTEMPTS_PER_SOURCE
+    assert [_throttled(db_session, "wrong", "10.0.0.1") for _ in range(limit + 1)] == \
+        [False] * limit + [True]
+    # the right password from that source too, for that name; an unknown name alike
+    assert _throttled(db_session, PASSWORD, "10.0.0.1")
+    assert [_throttled(db_session, "wrong", "10.0.0.1", "nobody.here")
+            for _ in range(limit + 1)] == [False] * limit + [True]
+    # the account is not locked: from elsewhere its owner signs in
+    user = identity.authenticate_staff(db_session, "asha.k", PASSWORD, source="10.0.0.2",
+                                       now=T0)
     db_session.expire_all()
-    assert user.locked_until is None and user.failed_logins == 0
-
-
-def test_after_a_lockout_the_count_starts_again(db_session, staff):
-    for attempt in range(identity.MAX_FAILED_LOGINS):
-        _refusal(db_session, "wrong password", T0)
-    later = T0 + identity.LOCKOUT + timedelta(seconds=1)
-    assert _refusal(db_session, "wrong password", later) == "invalid_credentials"
-    assert db_session.get(StaffUser, staff.id).failed_logins == 1
+    assert user.id == staff.id and user.locked_until is None and user.failed_logins == 0
 
 
 def test_deactivated_accounts_cannot_sign_in(db_session, staff):
@@ -106,9 +110,7 @@ def test_deactivated_accounts_cannot_sign_in(db_session, staff):
     assert _refusal(db_session, PASSWORD) == "invalid_credentials"
 
 
-def test_a_new_password_works_and_lifts_a_lockout(db_session, staff):
-    for _ in range(identity.MAX_FAILED_LOGINS):
-        _refusal(db_session, "wrong password")
+def test_a_new_password_works(db_session, staff):
     identity.set_password(db_session, staff, "another good password")
     db_session.commit()
     assert _sign_in(db_session, "another good password").id == staff.id
@@ -146,13 +148,13 @@ def test_sign_ins_are_audited_without_the_password(db_session, staff):
         assert secret not in everything
 
 
-def test_lockout_is_audited(db_session, staff):
-    for _ in range(identity.MAX_FAILED_LOGINS + 1):
-        _refusal(db_session, "wrong password")
-    reasons = [(e.details["reason"], e.details.get("locked_until"))
+def test_throttling_is_audited(db_session, staff):
+    for _ in range(identity.SIGN_IN_ATTEMPTS_PER_SOURCE + 1):
+        _throttled(db_session, "wrong password", "10.0.0.1")
+    reasons = [(e.details["reason"], e.details.get("failed_logins"), e.details.get("source"))
                for e in _events(db_session, "staff.sign_in_failed")]
-    locked_until = (T0 + identity.LOCKOUT).isoformat()
-    assert reasons[-2:] == [("wrong_password", locked_until), ("locked", None)]
+    limit = identity.SIGN_IN_ATTEMPTS_PER_SOURCE
+    assert reasons[-2:] == [("wrong_password", limit, None), ("throttled", None, "10.0.0.1")]
 
 
 def test_grants_are_revoked_on_their_exact_scope(db_session, india_pack, staff):
@@ -228,7 +230,7 @@ def test_cli_create_with_a_password_or_prompt(cli):
     assert "created staff user john.d" in result.output
 
 
-def test_cli_lists_locked_accounts(cli, instance):
+def test_cli_lists_no_account_locked_by_wrong_passwords(cli, instance):
     from cowin_kit import create_app
     from cowin_kit.core.db import get_database
 
@@ -236,12 +238,13 @@ def test_cli_lists_locked_accounts(cli, instance):
     app = create_app({"INSTANCE_PATH": str(instance)})
     try:
         with app.app_context(), get_database(app).session() as session:
-            for _ in range(identity.MAX_FAILED_LOGINS):
+            for _ in range(identity.SIGN_IN_ATTEMPTS_PER_SOURCE):
                 with pytest.raises(Unauthorized):
                     identity.authenticate_staff(session, "lock.me", "wrong password")
     finally:
         get_database(app).dispose()
-    assert _rows(cli("users", "list").output)["lock.me"].split()[2] == "until"
+    # wrong passwords throttle their source; they lock no account
+    assert _rows(cli("users", "list").output)["lock.me"].split()[2] == "no"
 
 
 @pytest.mark.parametrize("args, message", [
