@@ -26,6 +26,7 @@ tests of the outbox itself turn it off.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -217,7 +218,9 @@ class Sender:
         outcomes: dict[int, str | None] = {}
         threads = []
         for item in claimed:
-            thread = threading.Thread(target=self._send_one, args=(item, outcomes),
+            # the caller's context (its request id in the log lines) goes with the send
+            thread = threading.Thread(target=contextvars.copy_context().run,
+                                      args=(self._send_one, item, outcomes),
                                       daemon=True, name="cowin-kit-message")
             with self._lock:
                 self.in_flight += 1
