@@ -16,6 +16,7 @@ from cowin_kit.config import runtime
 from cowin_kit.config.settings import load_settings
 from cowin_kit.core.health import bp as health_bp
 from cowin_kit.core.problems import register_error_handlers
+from cowin_kit.notifications.metrics import MessageOutboxCollector
 from cowin_kit.vaccination.outbox import OutboxBacklogCollector
 
 
@@ -38,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     logging_setup.init_app(app)  # first: the request id every later hook and log line uses
     metrics.init_app(app)  # early too: rate-limited answers are timed as well
     metrics.add_scrape_collector(app, OutboxBacklogCollector)
+    metrics.add_scrape_collector(app, MessageOutboxCollector)
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"],
                 settings["DATABASE_PING_AFTER_IDLE_SECONDS"])
     i18n.init_app(app, runtime)

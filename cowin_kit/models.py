@@ -5,6 +5,7 @@ from cowin_kit.certificates.models import Certificate
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
+from cowin_kit.notifications.models import OutboxMessage
 from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, SlotAlertSubscription, VaccinationSession,
 )

@@ -1,6 +1,8 @@
 """The background worker: everything that must happen after a request, not inside it.
 
 Jobs, each run when due:
+- the message outbox (every poll, first, and again after slot alerts): OTPs before any
+  other message (cowin_kit.notifications.sender; web processes also send OTPs themselves);
 - the certificate outbox (every poll): a certificate for every recorded dose;
 - slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats.
 
@@ -25,6 +27,7 @@ from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_database
+from cowin_kit.notifications.sender import send_due_messages
 from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 
 log = logging.getLogger("cowin_kit.worker")
@@ -32,6 +35,8 @@ log = logging.getLogger("cowin_kit.worker")
 
 @dataclass
 class WorkerRound:
+    messages_sent: int = 0
+    messages_failed: int = 0
     certificates_issued: int = 0
     alerts_sent: int = 0
     alerts_checked: bool = False
@@ -53,6 +58,7 @@ class Worker:
         with self.app.app_context(), acting_as(Actor("system", "worker")):
             pack = active_pack()
             database = get_database()
+            self._send_messages(result, now)
             try:
                 result.certificates_issued = process_outbox(
                     database.session_factory, pack, lambda: keystore().current(), now=now)
@@ -64,11 +70,24 @@ class Worker:
             if force_alerts or time.monotonic() - self._last_alerts >= poll:
                 self._last_alerts = time.monotonic()
                 result.alerts_checked = True
-                # The notifier renders messages in the subscriber's language: that needs a
-                # request context for Babel.
+                # Messages are rendered in the subscriber's language: that needs a request
+                # context for Babel.
                 with self.app.test_request_context(), database.session() as session:
                     result.alerts_sent = dispatch_slot_alerts(session, pack, now=now)
+                if result.alerts_sent:
+                    self._send_messages(result, now)
         return result
+
+    @staticmethod
+    def _send_messages(result: WorkerRound, now: datetime | None) -> None:
+        try:
+            drained = send_due_messages(now=now)
+        except Exception:  # the rows stay due
+            log.exception("message outbox failed; retrying next round")
+            result.failed.append("messages")
+            return
+        result.messages_sent += drained.sent
+        result.messages_failed += drained.failed
 
     def run_forever(self, interval: float, stop: threading.Event | None = None,
                     report: Callable[[WorkerRound], None] | None = None) -> None:
@@ -96,6 +115,10 @@ def start_in_thread(app: Flask, interval: float = 2.0) -> threading.Event:
 
 def describe(done: WorkerRound) -> str | None:
     parts = []
+    if done.messages_sent:
+        parts.append(f"sent {done.messages_sent} message(s)")
+    if done.messages_failed:
+        parts.append(f"gave up {done.messages_failed} message(s)")
     if done.certificates_issued:
         parts.append(f"issued {done.certificates_issued} certificate(s)")
     if done.alerts_sent:

@@ -30,7 +30,9 @@ DEVELOPMENT_ENVIRONMENTS = frozenset({"dev", "demo", "test"})
 DECLARATIONS: tuple[Setting, ...] = (
     Setting("ENV", "str", "production",
             "Where this instance runs. `dev`, `demo` and `test` relax start-up checks "
-            "(a missing SECRET_KEY is generated); `production` enforces them.",
+            "(a missing SECRET_KEY is generated); `production` enforces them. With `test`, "
+            "queued messages are sent as soon as their transaction commits (tests read them "
+            "at once) instead of by the background senders.",
             choices=("production", "dev", "demo", "test")),
     Setting("INSTANCE_PATH", "str", "instance",
             "Folder for this instance's files: config.toml, the generated secret key, "
@@ -118,7 +120,34 @@ DECLARATIONS: tuple[Setting, ...] = (
             "limits and caches. Empty keeps them in each process's memory.", secret=True),
     Setting("NOTIFIER", "str", "log",
             "Where outgoing messages (OTP SMS, alerts) go: `log`, `file:PATH` (one JSON line "
-            "per message) or the name of a notifier plugin."),
+            "per message) or the name of a notifier plugin. Messages are written to the "
+            "message outbox in the request's transaction and sent afterwards (OTPs by the web "
+            "process's sender thread, everything by `cowin-kit worker`). `log` writes the "
+            "message text (OTPs, secret codes) only when ENV is `dev`, `demo` or `test`; in "
+            "production it logs recipient and template with the text masked."),
+    Setting("MESSAGE_SEND_TIMEOUT_SECONDS", "int", 15,
+            "Time budget of one message's delivery through the notifier; a slower send counts "
+            "as a failed attempt (retried with backoff, so a gateway that accepts after the "
+            "budget may deliver twice)."),
+    Setting("MESSAGE_MAX_ATTEMPTS", "int", 8,
+            "Delivery attempts per message before it is marked failed (its text is then "
+            "erased)."),
+    Setting("MESSAGE_RETRY_BASE_SECONDS", "int", 10,
+            "Wait before a message's second attempt; doubled after each failed attempt, at "
+            "most one hour."),
+    Setting("MESSAGE_SEND_CONCURRENCY", "int", 8,
+            "Messages one sender (the worker, or a web process's OTP sender) has in flight at "
+            "once."),
+    Setting("NOTIFIER_BREAKER_FAILURES", "int", 5,
+            "After this many consecutive failed sends a process stops calling the notifier "
+            "for NOTIFIER_BREAKER_COOLDOWN_SECONDS (messages stay pending), then tries one."),
+    Setting("NOTIFIER_BREAKER_COOLDOWN_SECONDS", "int", 60,
+            "How long the notifier's circuit breaker stays open."),
+    Setting("OTP_SENDER_IN_WEB", "bool", True,
+            "Each web process sends OTPs itself, from a background thread woken when an OTP "
+            "is committed, so that an OTP leaves within seconds whatever the worker's backlog "
+            "(the page never waits for the gateway). Off: only `cowin-kit worker` sends them "
+            "(it sends OTPs before any other message in every round)."),
     Setting("PLUGINS", "list", [],
             "Installed plugins to enable, comma-separated, in order (entry points of the "
             "group `cowin_kit.plugins`; see docs/plugins.md and `cowin-kit plugin list`). "

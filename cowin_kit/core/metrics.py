@@ -17,6 +17,11 @@ Metrics (all prefixed ``cowin_kit_``):
   ``unmatched`` for unknown paths), ``method``, ``status``;
 - ``appointments_booked_total``, ``doses_recorded_total``, ``certificates_issued_total``,
   ``otps_sent_total`` counters;
+- ``messages_sent_total`` counter, ``message_send_failures_total`` counter (label
+  ``final``: ``true`` when a message is given up after its last attempt);
+- ``message_outbox_pending`` and ``message_outbox_oldest_pending_age_seconds`` gauges:
+  messages not yet sent and the age of the oldest, counted in the database at each scrape
+  (cowin_kit.notifications.metrics; a growing age means the gateway or the worker is down);
 - ``certificate_outbox_due`` gauge: outbox rows whose certificate is due now and not yet
   issued, counted in the database at each scrape (a growing value: add worker replicas).
 """
@@ -57,6 +62,11 @@ APPOINTMENTS_BOOKED = Counter(
 DOSES_RECORDED = Counter("cowin_kit_doses_recorded", "Vaccine doses recorded.")
 CERTIFICATES_ISSUED = Counter("cowin_kit_certificates_issued", "Certificates issued.")
 OTPS_SENT = Counter("cowin_kit_otps_sent", "One-time passwords sent to mobile numbers.")
+MESSAGES_SENT = Counter("cowin_kit_messages_sent",
+                        "Outgoing messages (SMS...) delivered to the notifier.")
+MESSAGE_FAILURES = Counter(
+    "cowin_kit_message_send_failures",
+    "Failed message sends; final=\"true\" when the message is given up.", ["final"])
 
 
 def add_scrape_collector(app: Flask, factory: Callable[[Flask], Collector]) -> None:

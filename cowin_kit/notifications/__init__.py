@@ -1,7 +1,13 @@
-"""Outgoing messages (SMS, e-mail) through a pluggable notifier.
+"""Outgoing messages (SMS, e-mail) through a pluggable notifier, by way of an outbox.
 
-Built in: ``log`` (the logger ``cowin_kit.notifications``; the demo prints it) and
-``file:PATH`` (one JSON line per message). Plugins register real gateways.
+Services call ``queue(session, ...)``: the message is rendered and written as a row of
+``message_outbox`` in the service's transaction, never sent inside the request. The rows
+are sent by cowin_kit.notifications.sender (the worker; OTPs also by the web process's
+sender thread), with retries, a time budget per message and a circuit breaker.
+
+Built in: ``log`` (the logger ``cowin_kit.notifications``; the demo prints it; outside
+dev/demo/test the text is masked, since it holds OTPs and secret codes) and ``file:PATH``
+(one JSON line per message). Plugins register real gateways.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import force_locale
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from cowin_kit.core.i18n import lazy_gettext
 from cowin_kit.plugins import notifier_factory
 from cowin_kit.core.setting import SettingsError
+from cowin_kit.notifications.models import PRIORITY_NORMAL, PRIORITY_OTP, OutboxMessage
 
 log = logging.getLogger("cowin_kit.notifications")
 
@@ -53,9 +62,16 @@ class Notifier(Protocol):
 
 
 class LogNotifier:
+    """Messages as log lines. ``show_text`` is false in production: the text holds OTPs
+    and secret codes, which must not reach the logs."""
+
+    def __init__(self, show_text: bool = True):
+        self.show_text = show_text
+
     def send(self, message: OutgoingMessage) -> None:
+        text = message.text if self.show_text else f"<{len(message.text)} characters masked>"
         log.info("message to %s [%s, %s]: %s", message.to, message.template, message.locale,
-                 message.text)
+                 text)
 
 
 class FileNotifier:
@@ -70,12 +86,12 @@ class FileNotifier:
 
 
 NOTIFIER_FACTORIES: dict[str, Callable[[str], Notifier]] = {
-    "log": lambda _arg: LogNotifier(),
+    "log": lambda arg: LogNotifier(show_text=arg == "show-text"),
     "file": FileNotifier,
 }
 
 
-def make_notifier(spec: str) -> Notifier:
+def make_notifier(spec: str, *, show_text: bool = True) -> Notifier:
     name, _, argument = spec.partition(":")
     factory = NOTIFIER_FACTORIES.get(name)
     if factory is None:
@@ -85,16 +101,24 @@ def make_notifier(spec: str) -> Notifier:
                          f"(built in: log, file:PATH; or a notifier plugin's name)")
     if name == "file" and not argument:
         raise ValueError("NOTIFIER: file needs a path, as file:/var/log/cowin/messages.jsonl")
+    if name == "log":
+        argument = "show-text" if show_text else ""
     return factory(argument)
 
 
 def init_app(app: Flask) -> None:
+    from cowin_kit.config.settings import DEVELOPMENT_ENVIRONMENTS
+    from cowin_kit.notifications.sender import Sender
+
+    settings = app.config["COWIN_KIT"]
     try:
         with app.app_context():  # plugins' notifiers are registered on the app
-            notifier = make_notifier(app.config["COWIN_KIT"]["NOTIFIER"])
+            notifier = make_notifier(settings["NOTIFIER"],
+                                     show_text=settings["ENV"] in DEVELOPMENT_ENVIRONMENTS)
         app.extensions["cowin_kit.notifier"] = notifier
     except ValueError as exc:
         raise SettingsError(f"invalid settings:\n  {exc}") from None
+    app.extensions[SENDER] = Sender(app, notifier)
 
 
 def render(template: str, locale: str, **params: Any) -> str:
@@ -102,11 +126,37 @@ def render(template: str, locale: str, **params: Any) -> str:
         return str(TEMPLATES[template]) % params
 
 
-def notify(to: str, template: str, locale: str, **params: Any) -> OutgoingMessage:
-    message = OutgoingMessage(to=to, template=template, locale=locale,
-                              text=render(template, locale, **params))
-    try:
-        current_app.extensions["cowin_kit.notifier"].send(message)
-    except Exception:  # a gateway outage must not fail the citizen's request
-        log.exception("notifier failed for template %s", template)
-    return message
+def queue(session: Session, to: str, template: str, locale: str, *,
+          priority: int = PRIORITY_NORMAL, **params: Any) -> OutboxMessage:
+    """Render a message and add it to the outbox in ``session``; the caller commits. Once
+    committed, a priority message wakes this process's sender (see sender.Sender.wake)."""
+    row = OutboxMessage(recipient=to, channel="sms", template=template, locale=locale,
+                        text=render(template, locale, **params), priority=priority)
+    session.add(row)
+    queued = session.info.setdefault(QUEUED, set())
+    queued.add(priority)
+    return row
+
+
+def queue_otp(session: Session, to: str, template: str, locale: str,
+              **params: Any) -> OutboxMessage:
+    """``queue`` for a one-time password: sent before any other message."""
+    return queue(session, to, template, locale, priority=PRIORITY_OTP, **params)
+
+
+SENDER = "cowin_kit.notifications.sender"
+QUEUED = "cowin_kit.notifications.queued"
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_sender(session: Session) -> None:
+    priorities = session.info.pop(QUEUED, None)
+    if priorities:
+        from cowin_kit.notifications.sender import wake
+
+        wake(max(priorities))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_queued(session: Session) -> None:
+    session.info.pop(QUEUED, None)

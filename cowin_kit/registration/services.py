@@ -82,10 +82,10 @@ def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: 
     session.flush()
     transaction.otp_hash = _otp_hash(transaction.id, rules.otp_digest(otp))
     audit.record(session, "otp.request", "otp_transaction", transaction.id, purpose=purpose)
-    session.commit()
     template = "otp" if purpose == "sign_in" else "otp_change_mobile"
-    notifications.notify(mobile, template, locale, otp=otp,
-                         minutes=max(1, settings["OTP_TTL_SECONDS"] // 60))
+    notifications.queue_otp(session, mobile, template, locale, otp=otp,
+                            minutes=max(1, settings["OTP_TTL_SECONDS"] // 60))
+    session.commit()  # the outbox row with the OTP; its sender is woken (never waited for)
     metrics.OTPS_SENT.inc()
     return transaction
 

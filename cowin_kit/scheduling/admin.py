@@ -74,8 +74,8 @@ def admin_change_capacity(session: Session, actor: StaffUser, session_id: str,
 
 def admin_cancel_session(session: Session, pack: ActivePack, actor: StaffUser,
                          session_id: str) -> VaccinationSession:
-    """Cancel a session (``sessions.cancel_session``, which commits), then tell the people
-    who were booked."""
+    """Cancel a session (``sessions.cancel_session``, which commits with the messages to
+    the people who were booked)."""
     vaccination_session = _managed_session(session, actor, session_id)
-    sessions.send_notices(sessions.cancel_session(session, pack, vaccination_session.id))
+    sessions.cancel_session(session, pack, vaccination_session.id)
     return vaccination_session

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from cowin_kit import notifications, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
+from cowin_kit.core.db import get_database
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.core.i18n import gettext as _
@@ -143,21 +144,32 @@ def queue_cancelled(session: Session, appointments: list[Appointment], reason: s
 
 @dataclass
 class Notice:
-    """A message to send once the transaction that caused it has committed."""
+    """A message for someone, queued in the message outbox."""
     mobile: str
     locale: str
     template: str
     params: dict
 
 
-def send_notices(notices: list[Notice]) -> None:
+def queue_notices(session: Session, notices: list[Notice]) -> None:
+    """Add ``notices`` to the message outbox in ``session``; the caller commits."""
     for notice in notices:
-        notifications.notify(notice.mobile, notice.template, notice.locale, **notice.params)
+        notifications.queue(session, notice.mobile, notice.template, notice.locale,
+                            **notice.params)
+
+
+def send_notices(notices: list[Notice]) -> None:
+    """Queue ``notices`` in a transaction of their own (for callers that have committed)."""
+    if notices:
+        with get_database().session() as session:
+            queue_notices(session, notices)
+            session.commit()
 
 
 def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[Notice]:
     """Cancel a published session: its appointments are released and the people booked
-    are told (the caller sends the returned notices after the commit)."""
+    are told (their messages are queued in the same transaction; returned for the caller's
+    information)."""
     vaccination_session = published_session(session, session_id)
     if vaccination_session.status == "cancelled":
         return []
@@ -180,6 +192,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
     audit.record(session, "session.cancel", "vaccination_session", vaccination_session.id,
                  appointments_released=len(booked))
     queue_cancelled(session, booked, "session_cancelled")
+    queue_notices(session, notices)
     session.commit()
     return notices
 
