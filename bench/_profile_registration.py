@@ -54,8 +54,16 @@ def main() -> int:
         tokens = []
         for mobile in mobiles(accounts):
             txn = client.post("/api/v1/auth/otp", json={"mobile": mobile}).get_json()["txn_id"]
-            last = instance.outbox.read_text().splitlines()[-1]
-            otp = json.loads(last)["text"].split()[0]
+            otp = None  # the OTP leaves through the outbox, just after the answer
+            deadline = time.monotonic() + 30
+            while otp is None and time.monotonic() < deadline:
+                lines = instance.outbox.read_text().splitlines() \
+                    if instance.outbox.exists() else []
+                sent = [json.loads(line) for line in lines]
+                otp = next((m["text"].split()[0] for m in reversed(sent)
+                            if m["to"].endswith(mobile[-10:])), None)
+                if otp is None:
+                    time.sleep(0.01)
             answer = client.post("/api/v1/auth/otp/confirm", json={"txn_id": txn, "otp": otp})
             tokens.append(answer.get_json()["token"])
         numbers = aadhaar_numbers(args.requests)
