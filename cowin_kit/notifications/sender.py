@@ -3,7 +3,7 @@
 ``send_due_messages`` is one drain: it claims due rows in small batches (SKIP LOCKED on
 PostgreSQL, so any number of drainers never claim the same row), marks them ``sending``
 with a lease and commits, then sends them outside any transaction, each in a thread of its
-own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records each outcome in a short
+own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records the batch's outcomes in one short
 transaction: ``sent`` (text erased), ``pending`` again with exponential backoff, or
 ``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (text erased). A drainer that dies leaves its rows
 ``sending`` until the lease ends; they are then claimed again.
@@ -181,6 +181,8 @@ class Sender:
                 break
             handled += len(claimed)
             self._send_batch(factory, claimed, result, now)
+            if len(claimed) < size:
+                break  # nothing else was due: spare the empty claim (a wake comes for more)
         return result
 
     def _claim(self, factory: Any, size: int, priority_only: bool,
@@ -227,12 +229,17 @@ class Sender:
             thread.start()
             threads.append((item, thread))
         deadline = time.monotonic() + self.timeout
+        updates = []
         for item, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             # A send still running past its budget is a failure; its thread is abandoned.
             error = (f"timeout after {self.timeout:g} s" if thread.is_alive()
                      else outcomes.get(item["id"], "no outcome"))
-            self._record(factory, item, error, result, now)
+            updates.append(self._outcome(item, error, result, now))
+        with factory() as session:  # the batch's outcomes in one transaction
+            for statement in updates:
+                session.execute(statement)
+            session.commit()
 
     def _send_one(self, item: dict[str, Any], outcomes: dict[int, str | None]) -> None:
         from cowin_kit.notifications import OutgoingMessage
@@ -248,8 +255,9 @@ class Sender:
             with self._lock:
                 self.in_flight -= 1
 
-    def _record(self, factory: Any, item: dict[str, Any], error: str | None,
-                result: DrainResult, now: datetime | None) -> None:
+    def _outcome(self, item: dict[str, Any], error: str | None, result: DrainResult,
+                 now: datetime | None) -> Any:
+        """Count the outcome of one send; return the UPDATE that records it."""
         now = now or datetime.now(timezone.utc)
         values: dict[str, Any]
         if error is None:
@@ -270,12 +278,10 @@ class Sender:
                           "next_attempt_at": now + backoff(item["attempts"], self.retry_base)}
                 result.retried += 1
                 metrics.MESSAGE_FAILURES.labels(final="false").inc()
-        with factory() as session:
-            # only if no other drainer took the row over after its lease ended
-            session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == item["id"], OutboxMessage.status == "sending",
-                OutboxMessage.attempts == item["attempts"]).values(**values))
-            session.commit()
+        # only if no other drainer took the row over after its lease ended
+        return update(OutboxMessage).where(
+            OutboxMessage.id == item["id"], OutboxMessage.status == "sending",
+            OutboxMessage.attempts == item["attempts"]).values(**values)
 
 
 def sender(app: Flask | None = None) -> Sender:
