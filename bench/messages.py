@@ -13,7 +13,9 @@ sleeps --gateway-delay (2 s) first. Each counts the messages it received (GET /c
 Phase 1 (for each gateway, instant first): gunicorn (-w 3 --threads 4, the web processes'
 OTP sender threads on, as in production) and wrk (64 connections) fire --otps
 POST /api/v1/auth/otp, a distinct number each: rate, p50/p99, app and PostgreSQL CPU per
-request, and how many messages reached the gateway by the end of the phase.
+request, and how many messages reached the gateway by the end of the phase. A third run
+(--web-sender-off, on by default) uses the instant gateway with OTP_SENDER_IN_WEB off: the
+OTPs stay queued, which shows the web sender threads' share of the CPU.
 Phase 2 (for each gateway): --backlog (instant) or --slow-backlog (slow) ordinary messages
 queued, then drained by the sender API in this process (what `cowin-kit worker` runs each
 round, MESSAGE_SEND_CONCURRENCY at a time): messages sent per second.
@@ -37,10 +39,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    DEFAULT_SERVER_URL, BenchInstance, Gunicorn, GunicornConfig, InProcessApp,
+    BenchInstance, Gunicorn, GunicornConfig, InProcessApp,
+    add_server_bench_options,
     ensure_wrk, free_port, log, process_cpu, replay_server, run_bounded, write_requests,
 )
-from registration import mobiles, redis_reachable  # noqa: E402
+from registration import mobiles, otp_settings  # noqa: E402
 
 
 # --- the gateway (run as `messages.py --serve-gateway PORT DELAY`) ------------------------
@@ -205,14 +208,7 @@ def drain_phase(args: argparse.Namespace, instance: BenchInstance, gateway: Gate
 
 def run(args: argparse.Namespace) -> dict:
     config = GunicornConfig(workers=args.workers, threads=args.threads)
-    settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
-                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": args.threads,
-                "PLUGINS": "sms-http"}
-    if args.redis_url and not redis_reachable(args.redis_url):
-        log(f"{args.redis_url} does not answer: rate limits kept in each worker's memory")
-        args.redis_url = ""
-    if args.redis_url:
-        settings["REDIS_URL"] = args.redis_url
+    settings = {**otp_settings(args, args.threads), "PLUGINS": "sms-http"}
     results: dict = {"benchmark": "messages", "server": config.describe(),
                      "machine_cpus": os.cpu_count(), "otps": args.otps,
                      "rate_limit_storage": "redis" if args.redis_url else "memory",
@@ -252,16 +248,7 @@ def main() -> int:
                         "OTP_SENDER_IN_WEB off: the web sender thread's share of the CPU")
     parser.add_argument("--gateway-delay", type=float, default=2.0,
                         help="seconds the slow gateway waits before each answer")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL",
-                                                              "redis://127.0.0.1:6379/15"),
-                        help="rate-limit storage shared by the workers ('' for in-memory)")
-    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
-                                                               DEFAULT_SERVER_URL),
-                        help="PostgreSQL server on which a fresh database is made and dropped")
+    add_server_bench_options(parser)
     parser.add_argument("--timeout", type=float, default=300,
                         help="hard limit of each phase, seconds")
     parser.add_argument("--total-timeout", type=float, default=900,
