@@ -661,6 +661,23 @@ def run_bounded(run, args) -> int:
     return 0
 
 
+def add_server_bench_options(parser: argparse.ArgumentParser,
+                             redis_help: str = "rate-limit storage shared by the workers "
+                                               "('' for in-memory)") -> None:
+    """The options every benchmark against gunicorn and wrk shares: the server's processes
+    and threads, wrk's connections and threads, Redis and the PostgreSQL server."""
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL",
+                                                              "redis://127.0.0.1:6379/15"),
+                        help=redis_help)
+    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
+                                                               DEFAULT_SERVER_URL),
+                        help="PostgreSQL server on which a fresh database is made and dropped")
+
+
 def add_cpu_bench_options(parser: argparse.ArgumentParser, unit: str) -> None:
     """The options every in-process CPU-per-operation benchmark shares: rounds, warm-up,
     profiling, the PostgreSQL server, the time limit and the JSON output."""

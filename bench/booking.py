@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     run_bounded,
-    DEFAULT_SERVER_URL, BenchInstance, Gunicorn, GunicornConfig, InProcessApp,
+    BenchInstance, Gunicorn, GunicornConfig, InProcessApp, add_server_bench_options,
     ensure_wrk, log, replay_server, write_requests,
 )
 
@@ -278,15 +278,8 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--tight", type=int, default=2,
                         help="sessions with dose-1 seats for half of their requests")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL",
-                                                              "redis://127.0.0.1:6379/15"),
-                        help="rate-limit (and cache) storage shared by the workers ('' for memory)")
-    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
-                                                               DEFAULT_SERVER_URL))
+    add_server_bench_options(parser, redis_help="rate-limit (and cache) storage shared by "
+                             "the workers ('' for memory)")
     parser.add_argument("--timeout", type=float, default=300,
                         help="hard limit of the load phase, s")
     parser.add_argument("--total-timeout", type=float, default=900, help="hard limit of the run, s")

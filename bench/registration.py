@@ -35,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
-    run_bounded,
-    DEFAULT_SERVER_URL, BenchInstance, CpuMeter, Gunicorn, GunicornConfig,
+    run_bounded, add_server_bench_options,
+    BenchInstance, CpuMeter, Gunicorn, GunicornConfig,
     ensure_wrk, http_batch, log, replay, replay_server, write_requests,
 )
 
@@ -53,6 +53,19 @@ def redis_reachable(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def otp_settings(args: argparse.Namespace, pool: int) -> dict:
+    """Settings with the OTP limits relaxed, and rate limits in Redis if it answers
+    (otherwise ``args.redis_url`` is emptied)."""
+    settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
+                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool}
+    if args.redis_url and not redis_reachable(args.redis_url):
+        log(f"{args.redis_url} does not answer: rate limits kept in each worker's memory")
+        args.redis_url = ""
+    if args.redis_url:
+        settings["REDIS_URL"] = args.redis_url
+    return settings
 
 
 def mobiles(count: int) -> list[str]:
@@ -136,13 +149,7 @@ def run(args: argparse.Namespace) -> dict:
     total_members = threads * slice_size           # includes the abandoned reserve
     accounts = -(-total_members // PER_ACCOUNT)
     pool = args.pool_size or args.threads
-    settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
-                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool}
-    if args.redis_url and not redis_reachable(args.redis_url):
-        log(f"{args.redis_url} does not answer: rate limits kept in each worker's memory")
-        args.redis_url = ""
-    if args.redis_url:
-        settings["REDIS_URL"] = args.redis_url
+    settings = otp_settings(args, pool)
     results: dict = {"benchmark": "registration", "server": config.describe(),
                      "database_pool_size": pool, "machine_cpus": os.cpu_count(),
                      "beneficiaries_asked": args.beneficiaries, "accounts": accounts,
@@ -205,20 +212,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--beneficiaries", type=int, default=20000)
     parser.add_argument("--healthz-requests", type=int, default=20000)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
+    add_server_bench_options(parser)
     parser.add_argument("--worker-class", default=os.environ.get("BENCH_WORKER_CLASS", "gthread"))
     parser.add_argument("--pool-size", type=int, default=0,
                         help="DATABASE_POOL_SIZE per worker (default: --threads)")
-    parser.add_argument("--connections", type=int, default=64, help="wrk connections")
-    parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--sign-in-concurrency", type=int, default=32)
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL",
-                                                              "redis://127.0.0.1:6379/15"),
-                        help="rate-limit storage shared by the workers ('' for in-memory)")
-    parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
-                                                               DEFAULT_SERVER_URL),
-                        help="PostgreSQL server on which a fresh database is made and dropped")
     parser.add_argument("--timeout", type=float, default=300,
                         help="hard limit of each load phase, seconds")
     parser.add_argument("--total-timeout", type=float, default=1200,

@@ -3,7 +3,7 @@
 ``send_due_messages`` is one drain: it claims due rows in small batches (SKIP LOCKED on
 PostgreSQL, so any number of drainers never claim the same row), marks them ``sending``
 with a lease and commits, then sends them outside any transaction, each in a thread of its
-own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records each outcome in a short
+own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records the batch's outcomes in one short
 transaction: ``sent`` (text erased), ``pending`` again with exponential backoff, or
 ``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (text erased). A drainer that dies leaves its rows
 ``sending`` until the lease ends; they are then claimed again.
@@ -35,7 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from cowin_kit.core import metrics
 from cowin_kit.core.db import get_database
@@ -45,6 +45,8 @@ log = logging.getLogger("cowin_kit.notifications")
 
 CLAIM_BATCH = 20
 MAX_BACKOFF = timedelta(hours=1)
+OUTBOX = OutboxMessage.__table__
+DUE_STATUSES = ("pending", "sending")  # "sending" rows are due again once their lease ends
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:
@@ -181,29 +183,29 @@ class Sender:
                 break
             handled += len(claimed)
             self._send_batch(factory, claimed, result, now)
+            if len(claimed) < size:
+                break  # nothing else was due: spare the empty claim (a wake comes for more)
         return result
 
     def _claim(self, factory: Any, size: int, priority_only: bool,
                now: datetime | None) -> list[dict[str, Any]]:
         now = now or datetime.now(timezone.utc)
-        table = OutboxMessage
-        query = (select(table).where(
-            or_(table.status == "pending", table.status == "sending"),
-            table.next_attempt_at <= now)
-            .order_by(table.priority.desc(), table.id).limit(size)
-            .with_for_update(skip_locked=True))
+        table = OUTBOX  # Core statements: the ORM's bulk-update path costs more per message
+        query = (select(table.c.id, table.c.attempts, table.c.recipient, table.c.template,
+                        table.c.locale, table.c.text)
+                 .where(table.c.status.in_(DUE_STATUSES), table.c.next_attempt_at <= now)
+                 .order_by(table.c.priority.desc(), table.c.id).limit(size)
+                 .with_for_update(skip_locked=True))
         if priority_only:
-            query = query.where(table.priority >= PRIORITY_OTP)
+            query = query.where(table.c.priority >= PRIORITY_OTP)
         lease = now + timedelta(seconds=2 * self.timeout + 30)
         claimed = []
         with factory() as session:
-            for row in session.execute(query.with_only_columns(
-                    table.id, table.attempts, table.recipient, table.template, table.locale,
-                    table.text)).all():
+            for row in session.execute(query).all():
                 # conditional, so that two drainers on SQLite (no SKIP LOCKED) never both win
                 won = session.execute(update(table).where(
-                    table.id == row.id, table.attempts == row.attempts,
-                    or_(table.status == "pending", table.status == "sending"))
+                    table.c.id == row.id, table.c.attempts == row.attempts,
+                    table.c.status.in_(DUE_STATUSES))
                     .values(status="sending", attempts=row.attempts + 1,
                             next_attempt_at=lease)).rowcount
                 if won == 1:
@@ -227,12 +229,17 @@ class Sender:
             thread.start()
             threads.append((item, thread))
         deadline = time.monotonic() + self.timeout
+        updates = []
         for item, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
             # A send still running past its budget is a failure; its thread is abandoned.
             error = (f"timeout after {self.timeout:g} s" if thread.is_alive()
                      else outcomes.get(item["id"], "no outcome"))
-            self._record(factory, item, error, result, now)
+            updates.append(self._outcome(item, error, result, now))
+        with factory() as session:  # the batch's outcomes in one transaction
+            for statement in updates:
+                session.execute(statement)
+            session.commit()
 
     def _send_one(self, item: dict[str, Any], outcomes: dict[int, str | None]) -> None:
         from cowin_kit.notifications import OutgoingMessage
@@ -248,8 +255,9 @@ class Sender:
             with self._lock:
                 self.in_flight -= 1
 
-    def _record(self, factory: Any, item: dict[str, Any], error: str | None,
-                result: DrainResult, now: datetime | None) -> None:
+    def _outcome(self, item: dict[str, Any], error: str | None, result: DrainResult,
+                 now: datetime | None) -> Any:
+        """Count the outcome of one send; return the UPDATE that records it."""
         now = now or datetime.now(timezone.utc)
         values: dict[str, Any]
         if error is None:
@@ -270,12 +278,10 @@ class Sender:
                           "next_attempt_at": now + backoff(item["attempts"], self.retry_base)}
                 result.retried += 1
                 metrics.MESSAGE_FAILURES.labels(final="false").inc()
-        with factory() as session:
-            # only if no other drainer took the row over after its lease ended
-            session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == item["id"], OutboxMessage.status == "sending",
-                OutboxMessage.attempts == item["attempts"]).values(**values))
-            session.commit()
+        # only if no other drainer took the row over after its lease ended
+        return update(OUTBOX).where(
+            OUTBOX.c.id == item["id"], OUTBOX.c.status == "sending",
+            OUTBOX.c.attempts == item["attempts"]).values(**values)
 
 
 def sender(app: Flask | None = None) -> Sender:
