@@ -531,3 +531,27 @@ def _wait_ready(url: str, server: subprocess.Popen, attempts: int = 240) -> tupl
             pass
         time.sleep(0.25)
     return last
+
+
+def test_the_prometheus_rule_alerts_on_delayed_and_given_up_messages():
+    """Off by default (it needs the Prometheus Operator's CRDs); on, it alerts on the
+    outbox metrics the app exports, with the threshold and selector of the values."""
+    base = ci_values(CHART / "ci" / "minimal-values.yaml")
+    assert not by_kind(render(base), "PrometheusRule")
+    values = json.loads(json.dumps(base))
+    values["monitoring"] = {"prometheusRule": {
+        "enabled": True, "labels": {"release": "kube-prometheus"}, "messageAgeSeconds": 300,
+        "metricSelector": 'namespace="health"'}}
+    report = helm.lint(CHART, values, strict=True, namespace="health",
+                       kube_version=f"v{KUBE_VERSION}")
+    assert report["errors"] == []
+    (rule,) = by_kind(render(values), "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus"
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    delayed = alerts["CowinKitMessagesDelayed"]["expr"]
+    assert delayed == ('max(cowin_kit_message_outbox_oldest_pending_age_seconds'
+                       '{namespace="health"}) > 300')
+    given_up = alerts["CowinKitMessagesGivenUp"]["expr"]
+    assert 'cowin_kit_message_send_failures_total{namespace="health",final="true"}' in given_up
+    # the app exports these names: tests/http/test_message_outbox.py reads them from /metrics
