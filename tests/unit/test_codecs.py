@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cowin_kit.certificates.formats.codecs import CodecError, b45decode, b45encode
+from cowin_kit.certificates.formats.codecs import (
+    CodecError, b45decode, b45encode, b64url_decode, b64url_encode, deflate_raw, inflate_raw,
+)
 
 
 @pytest.mark.parametrize("text, data", [
@@ -36,3 +38,40 @@ def test_bad_base45_is_refused(text):
     with pytest.raises(CodecError) as refused:
         b45decode(text)
     assert refused.value.code == "base45_invalid"
+
+
+# --- base64url and raw DEFLATE, as SMART Health Cards (JWS) are read ---------------------
+
+@pytest.mark.parametrize("text, data", [
+    ("", b""), ("QQ", b"A"), ("QUI", b"AB"), ("QUJD", b"ABC"), ("_-8", b"\xff\xef")])
+def test_canonical_base64url_decodes(text, data):
+    assert b64url_decode(text) == data
+    assert b64url_encode(data) == text
+
+
+@pytest.mark.parametrize("text", [
+    "QR",     # "A" with an unused bit set in the last character
+    "QUJ",    # "AB" likewise
+    "QQ==",   # padding
+    "Q",      # a dangling character
+    "QU+D",   # base64, not base64url
+])
+def test_non_canonical_or_foreign_base64url_is_refused(text):
+    with pytest.raises(ValueError):
+        b64url_decode(text)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_base64url_round_trips(data):
+    assert b64url_decode(b64url_encode(data)) == data
+
+
+def test_raw_deflate_refuses_data_after_the_stream():
+    body = deflate_raw(b'{"iss":"https://example.org"}')
+    assert inflate_raw(body) == b'{"iss":"https://example.org"}'
+    with pytest.raises(CodecError) as refused:
+        inflate_raw(body + b"\x00")
+    assert refused.value.code == "deflate_invalid"
+    with pytest.raises(CodecError):
+        inflate_raw(body[:-1])  # truncated

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 import zlib
 
@@ -105,14 +106,22 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def b64url_decode(text: str) -> bytes:
     """Strict base64url without padding (RFC 7515 §2); raises ValueError otherwise."""
-    if "=" in text or len(text) % 4 == 1:
+    if len(text) % 4 == 1 or not _B64URL.fullmatch(text):
         raise ValueError("not unpadded base64url")
     try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except binascii.Error as exc:
         raise ValueError(str(exc)) from None
+    if len(text) % 4 and b64url_encode(data) != text:
+        # the unused low bits of the last character must be zero (RFC 4648 §3.5): one
+        # encoding per value, as JWS verifiers must compare what was signed
+        raise ValueError("not canonical base64url (unused bits set in the last character)")
+    return data
 
 
 def deflate_raw(data: bytes) -> bytes:
@@ -132,6 +141,8 @@ def inflate_raw(data: bytes, limit: int = 1 << 20) -> bytes:
         raise CodecError("deflate_invalid", "inflated payload is too large")
     if not decompressor.eof:
         raise CodecError("deflate_invalid", "DEFLATE stream is truncated")
+    if decompressor.unused_data:
+        raise CodecError("deflate_invalid", "data follows the end of the DEFLATE stream")
     return out
 
 
