@@ -109,9 +109,10 @@ def make_citizens(instance: BenchInstance, count: int, sessions: int, ample: int
         if history:
             add_history(session, district, day, count, params)
         ring = keyring()
-        pairs = [(ring.issue_citizen_token(account_id, mobile), reference)
-                 for account_id, mobile, reference in session.execute(text(
-                     "SELECT a.id, a.mobile, b.reference_id FROM citizen_account a "
+        pairs = [(ring.issue_citizen_token(account_id, mobile, epoch), reference)
+                 for account_id, mobile, epoch, reference in session.execute(text(
+                     "SELECT a.id, a.mobile, a.token_epoch, b.reference_id "
+                     "FROM citizen_account a "
                      "JOIN beneficiary b ON b.account_id = a.id "
                      "WHERE a.mobile NOT LIKE '+9180%' ORDER BY a.id"))]
         session.execute(text("ANALYZE"))

@@ -14,7 +14,6 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import schemas, services
 from cowin_kit.identity.models import RoleGrant, StaffUser
 from cowin_kit.core.ratelimit import client_address, limited
-from cowin_kit.core.security import keyring
 from cowin_kit.identity import access
 
 bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
@@ -23,11 +22,8 @@ bp = Blueprint("api_staff", __name__, url_prefix="/api/v1")
 def staff() -> StaffUser:
     """The signed-in staff member (Bearer staff token), or 401."""
     if "staff" not in g:
-        token = bearer_token()
-        ttl = current_app.config["COWIN_KIT"]["STAFF_TOKEN_TTL_SECONDS"]
-        data = keyring().read_staff_token(token, ttl) if token else None
-        user = get_session().get(StaffUser, data["s"]) if data else None
-        if user is None or not user.active or user.password_hash[-12:] != data["p"]:
+        user = services.staff_from_token(get_session(), bearer_token())
+        if user is None:
             raise Unauthorized(_("Sign in as staff first: the token is missing, wrong or "
                                  "expired."), code="invalid_token")
         g.staff = user
@@ -63,7 +59,7 @@ def sign_in():
     user = services.authenticate_staff(get_session(), data["username"], data["password"],
                                        source=client_address())
     ttl = current_app.config["COWIN_KIT"]["STAFF_TOKEN_TTL_SECONDS"]
-    token = keyring().issue_staff_token(user.id, user.password_hash)
+    token = services.issue_staff_token(user)
     return jsonify(schemas.StaffTokenOut().dump(
         {"token": token, "expires_in": ttl, "username": user.username}))
 

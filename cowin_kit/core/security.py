@@ -48,8 +48,9 @@ class Keyring:
     def _citizen_tokens(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self._settings["SECRET_KEY"], salt="citizen-token")
 
-    def issue_citizen_token(self, account_id: int, mobile: str) -> str:
-        return self._citizen_tokens.dumps({"a": account_id, "m": mobile})
+    def issue_citizen_token(self, account_id: int, mobile: str, epoch: int) -> str:
+        # ``epoch``: the account's token epoch; raising it (sign-out) ends older tokens.
+        return self._citizen_tokens.dumps({"a": account_id, "m": mobile, "e": epoch})
 
     @cached_property
     def _citizen_reader(self) -> TimedTokenReader:
@@ -63,9 +64,10 @@ class Keyring:
         # A different salt: a citizen's token can never pass as a staff token.
         return URLSafeTimedSerializer(self._settings["SECRET_KEY"], salt="staff-token")
 
-    def issue_staff_token(self, user_id: int, password_hash: str) -> str:
-        # Binding the token to the password hash ends it when the password changes.
-        return self._staff_tokens.dumps({"s": user_id, "p": password_hash[-12:]})
+    def issue_staff_token(self, user_id: int, password_hash: str, epoch: int) -> str:
+        # Binding the token to the password hash ends it when the password changes; to the
+        # user's token epoch, when it is raised (sign-out, deactivation).
+        return self._staff_tokens.dumps({"s": user_id, "p": password_hash[-12:], "e": epoch})
 
     @cached_property
     def _staff_reader(self) -> TimedTokenReader:

@@ -51,6 +51,8 @@ class StaffUser(Base):
     secret_code_failures: Mapped[int] = mapped_column(default=0)
     secret_code_paused_until: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # carried in the user's tokens; raised on sign-out, deactivation and a new password
+    token_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     grants: Mapped[list["RoleGrant"]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

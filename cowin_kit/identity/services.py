@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,6 +19,7 @@ from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.core.i18n import _
+from cowin_kit.core.security import keyring
 from cowin_kit.identity import access, rules
 from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 
@@ -153,6 +155,7 @@ def set_password(session: Session, user: StaffUser, password: str) -> None:
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
     user.locked_until = None
+    user.token_epoch += 1
     audit.record(session, "staff_user.set_password", "staff_user", user.id,
                  username=user.username)
 
@@ -163,7 +166,37 @@ def deactivate_user(session: Session, user: StaffUser) -> None:
     if not user.active:
         return
     user.active = False
+    user.token_epoch += 1
     audit.record(session, "staff_user.deactivate", "staff_user", user.id,
+                 username=user.username)
+    session.commit()
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+def issue_staff_token(user: StaffUser) -> str:
+    """A signed token for the API and the pages, valid for STAFF_TOKEN_TTL_SECONDS."""
+    return keyring().issue_staff_token(user.id, user.password_hash, user.token_epoch)
+
+
+def staff_from_token(session: Session, token: str | None) -> StaffUser | None:
+    """The active staff member a token names, or None: also when it has expired, the
+    password has changed or the user signed out since it was issued (older tokens,
+    without an epoch, count as epoch 0)."""
+    ttl = current_app.config["COWIN_KIT"]["STAFF_TOKEN_TTL_SECONDS"]
+    data = keyring().read_staff_token(token, ttl) if token else None
+    user = session.get(StaffUser, data["s"]) if data else None
+    if (user is None or not user.active or user.password_hash[-12:] != data["p"]
+            or user.token_epoch != data.get("e", 0)):
+        return None
+    return user
+
+
+def sign_out_staff(session: Session, user: StaffUser) -> None:
+    """End every token of this user, on every device (the epoch they carry is raised).
+    Commits."""
+    user.token_epoch += 1
+    audit.record(session, "staff_user.sign_out", "staff_user", user.id,
                  username=user.username)
     session.commit()
 

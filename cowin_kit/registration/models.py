@@ -21,6 +21,8 @@ class CitizenAccount(Base):
     mobile: Mapped[str] = mapped_column(String(20), unique=True)
     locale: Mapped[Optional[str]] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # carried in its tokens; raised on sign-out and mobile change to end every older one
+    token_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     beneficiaries: Mapped[list["Beneficiary"]] = relationship(
         back_populates="account", order_by="Beneficiary.id"

@@ -178,9 +178,8 @@ def confirm_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool
         account = session.scalars(select(CitizenAccount)
                                   .where(CitizenAccount.mobile == transaction.mobile)).one()
         is_new = False
-    ttl = _settings()["TOKEN_TTL_SECONDS"]
-    token = keyring().issue_citizen_token(account.id, account.mobile)
-    return SignIn(account, token, ttl, is_new)
+    return SignIn(account, issue_citizen_token(account), _settings()["TOKEN_TTL_SECONDS"],
+                  is_new)
 
 
 # Every signed-in request reads its account by id: one statement built once costs about
@@ -196,14 +195,24 @@ class TokenHolder:
     account's rows anyway may check it in its own statement (book_seats does)."""
     id: int
     mobile: str
+    token_epoch: int
+
+
+def issue_citizen_token(account: CitizenAccount) -> str:
+    """A signed token for the API and the pages, valid for TOKEN_TTL_SECONDS."""
+    return keyring().issue_citizen_token(account.id, account.mobile, account.token_epoch)
 
 
 def token_holder(token: str) -> TokenHolder:
-    """Who a citizen token names (signature and age checked, no database read), or 401."""
+    """Who a citizen token names (signature and age checked, no database read), or 401.
+    Tokens issued before they carried an epoch count as epoch 0."""
     data = keyring().read_citizen_token(token, max_age=_settings()["TOKEN_TTL_SECONDS"])
     if not data or not isinstance(data.get("a"), int) or not isinstance(data.get("m"), str):
         raise invalid_token()
-    return TokenHolder(data["a"], data["m"])
+    epoch = data.get("e", 0)
+    if type(epoch) is not int:
+        raise invalid_token()
+    return TokenHolder(data["a"], data["m"], epoch)
 
 
 def invalid_token() -> Unauthorized:
@@ -216,12 +225,21 @@ def account_from_token(session: Session, token: str) -> CitizenAccount:
 
 
 def account_of(session: Session, holder: TokenHolder) -> CitizenAccount:
-    """The account a token names, or 401 if it is gone or no longer has that mobile."""
+    """The account a token names, or 401 if it is gone, no longer has that mobile or its
+    token epoch has been raised since (sign-out, change of number)."""
     account = session.scalars(_ACCOUNT_BY_ID, {"account_id": holder.id}).first()
-    # A token names the mobile it was issued for: a change of number ends old tokens.
-    if account is None or account.mobile != holder.mobile:
+    if (account is None or account.mobile != holder.mobile
+            or account.token_epoch != holder.token_epoch):
         raise invalid_token()
     return account
+
+
+def sign_out_everywhere(session: Session, account: CitizenAccount) -> None:
+    """End every token of this account, on every device (the epoch they carry is
+    raised): signing out of one session signs the account out everywhere. Commits."""
+    account.token_epoch += 1
+    audit.record(session, "account.sign_out", "citizen_account", account.id)
+    session.commit()
 
 
 def set_account_locale(session: Session, account: CitizenAccount, locale: str,
@@ -253,10 +271,12 @@ def confirm_mobile_change(session: Session, account: CitizenAccount, transaction
         session.rollback()
         raise Conflict(_("This number already holds an account."), code="mobile_in_use")
     account.mobile = transaction.mobile
+    # a new epoch too: changing the number back must not revive the tokens of before
+    account.token_epoch += 1
     audit.record(session, "account.change_mobile", "citizen_account", account.id)
     session.commit()
-    token = keyring().issue_citizen_token(account.id, account.mobile)
-    return SignIn(account, token, _settings()["TOKEN_TTL_SECONDS"], False)
+    return SignIn(account, issue_citizen_token(account), _settings()["TOKEN_TTL_SECONDS"],
+                  False)
 
 
 # --- beneficiaries ------------------------------------------------------------------------

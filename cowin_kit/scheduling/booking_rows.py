@@ -91,8 +91,8 @@ def _build_statements() -> dict[str, Any]:
 
     def members_query(named: Any, by_member_ids: bool) -> Any:
         # the account's members named in the request, their given doses, their live
-        # appointments, and the account itself if it still has the mobile the token names
-        # (so a booking needs no read of its own for that): one round trip (kind, member
+        # appointments, and the account itself if it still has the mobile and token epoch
+        # the token names (so a booking needs no read of its own for that): one round trip (kind, member
         # or account id, then the columns of each kind)
         owned = (members.account_id == bindparam("account_id"), named)
         # a literal, not a parameter: a prepared statement's generic plan may then use the
@@ -134,7 +134,8 @@ def _build_statements() -> dict[str, Any]:
             select(literal("account"), accounts.id, null(), null(), null(), null(), null(),
                    null(), null())
             .where(accounts.id == bindparam("account_id"),
-                   accounts.mobile == bindparam("account_mobile")))
+                   accounts.mobile == bindparam("account_mobile"),
+                   accounts.token_epoch == bindparam("account_epoch")))
 
     return {
         # claim_seats' conditional UPDATEs (the same SQL as when built per call on the ORM
@@ -416,8 +417,8 @@ class MembersRead:
 def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
                          reference_ids: list[str]) -> MembersRead:
     """The members named, their doses and live appointments, in one round trip; 401 if
-    the account is gone or no longer has the token's mobile (``account`` may be what the
-    token says, not yet read). The members are checked against the request by the caller
+    the account is gone or no longer has the token's mobile and epoch (``account`` may be
+    what the token says, not yet read). The members are checked against the request by the caller
     (MembersRead.checked), after its other look-ups, so that the refusals come in the order
     they always did."""
     members: list[BookingMember] = []
@@ -427,6 +428,7 @@ def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
     for kind, member_id, reference, name, year, born, number, code, at in _rows(
             connection, "members_and_history",
             {"account_id": account.id, "account_mobile": account.mobile,
+             "account_epoch": account.token_epoch,
              "reference_ids": [str(r) for r in reference_ids]}):
         if kind == "member":
             members.append(BookingMember(member_id, reference, name, year, born))

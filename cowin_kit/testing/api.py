@@ -176,7 +176,6 @@ def accounts_with_members(app, n):
     from cowin_kit.core.db import get_database
     from cowin_kit.registration import services as registration
     from cowin_kit.registration.models import CitizenAccount
-    from cowin_kit.core.security import keyring
 
     tokens, refs = [], []
     numbers = valid_aadhaar(n)
@@ -189,7 +188,7 @@ def accounts_with_members(app, n):
             view = registration.add_beneficiary(
                 session, pack, account, name=f"Person {index}", birth_year=1980, gender="F",
                 id_type="aadhaar", id_number=numbers[index], consent_version="v1")
-            tokens.append(keyring().issue_citizen_token(account.id, account.mobile))
+            tokens.append(registration.issue_citizen_token(account))
             refs.append(view.beneficiary.reference_id)
     return tokens, refs
 

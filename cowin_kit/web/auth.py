@@ -1,32 +1,30 @@
 """Who is signed in to the pages: citizens (mobile + OTP) and staff (user name +
 password), both kept in the signed Flask session as the same signed tokens the API
 issues — so they expire alike, a citizen's ends when the mobile number changes and a
-staff member's when the password changes or the account is deactivated."""
+staff member's when the password changes or the account is deactivated. Signing out
+ends every token of that account or user, here and in the API (its token epoch is
+raised), so a copy of the cookie kept from before no longer works."""
 
 from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, session, url_for
 
 from cowin_kit.audit.services import Actor, set_actor
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import Unauthorized
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
+from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
+from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import CitizenAccount
-from cowin_kit.core.security import keyring
 from cowin_kit.web.ui import new_csrf_token
-from cowin_kit.registration.services import account_from_token
 
 CITIZEN_KEY = "citizen_token"
 STAFF_KEY = "staff_token"
-
-
-def _settings() -> Any:
-    return current_app.config["COWIN_KIT"]
 
 
 def _set_actor(kind: str, name: str) -> None:
@@ -46,7 +44,13 @@ def sign_in_citizen(account: CitizenAccount, token: str) -> None:
 
 
 def sign_out() -> None:
-    """End any page session (citizen or staff); the language choice stays in its cookie."""
+    """End any page session (citizen or staff), and every other token of that account or
+    user; the language choice stays in its cookie."""
+    citizen, staff = current_citizen(), current_staff()
+    if citizen is not None:
+        registration.sign_out_everywhere(get_session(), citizen)
+    if staff is not None:
+        identity.sign_out_staff(get_session(), staff)
     for key in (CITIZEN_KEY, STAFF_KEY, "locale", "otp_txn", "otp_mobile", "mobile_txn"):
         session.pop(key, None)
     new_csrf_token()
@@ -61,11 +65,11 @@ def current_citizen() -> CitizenAccount | None:
         token = session.get(CITIZEN_KEY)
         if token:
             try:
-                account = account_from_token(get_session(), token)
+                account = registration.account_from_token(get_session(), token)
             except Unauthorized:
                 session.pop(CITIZEN_KEY, None)
             else:
-                session[CITIZEN_KEY] = keyring().issue_citizen_token(account.id, account.mobile)
+                session[CITIZEN_KEY] = registration.issue_citizen_token(account)
                 _set_actor("citizen", str(account.id))
         g.web_citizen = account
     return g.web_citizen
@@ -87,24 +91,23 @@ def citizen_required(view: Callable) -> Callable:
 def sign_in_staff(user: StaffUser) -> None:
     session.pop(CITIZEN_KEY, None)
     session.pop("locale", None)
-    session[STAFF_KEY] = keyring().issue_staff_token(user.id, user.password_hash)
+    session[STAFF_KEY] = identity.issue_staff_token(user)
     new_csrf_token()
     g.pop("web_staff", None)
 
 
 def current_staff() -> StaffUser | None:
-    """The signed-in staff member, or None (also when deactivated or the password changed)."""
+    """The signed-in staff member, or None (also when deactivated, the password changed or
+    signed out since)."""
     if "web_staff" not in g:
         user = None
         token = session.get(STAFF_KEY)
         if token:
-            data = keyring().read_staff_token(token, _settings()["STAFF_TOKEN_TTL_SECONDS"])
-            user = get_session().get(StaffUser, data["s"]) if data else None
-            if user is None or not user.active or user.password_hash[-12:] != data["p"]:
-                user = None
+            user = identity.staff_from_token(get_session(), token)
+            if user is None:
                 session.pop(STAFF_KEY, None)
             else:
-                session[STAFF_KEY] = keyring().issue_staff_token(user.id, user.password_hash)
+                session[STAFF_KEY] = identity.issue_staff_token(user)
                 _set_actor("staff", user.username)
         g.web_staff = user
     return g.web_staff

@@ -133,7 +133,7 @@ def test_an_unreachable_redis_is_an_error_not_a_pass(reg_app, tmp_path):
                       "BOOKING_LIMITS_PER_ACCOUNT": "5/hour", "REDIS_URL": "redis://127.0.0.1:1/0"})
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with app.app_context():
-        token = keyring().issue_citizen_token(1, "+919876543210")
+        token = keyring().issue_citizen_token(1, "+919876543210", 0)
     try:
         with pytest.raises(redis.exceptions.ConnectionError):
             app.test_client().post("/api/v1/appointments", headers=auth(token), json={})

@@ -270,13 +270,13 @@ def test_the_reader_refuses_serializers_it_cannot_mimic():
 
 def test_issued_tokens_still_read(clock):
     keyring = Keyring({"SECRET_KEY": SECRET})
-    citizen = keyring.issue_citizen_token(42, "9876543210")
-    staff = keyring.issue_staff_token(7, "$argon2id$v=19$m=65536,t=3,p=4$abcdefghijkl")
-    assert keyring.read_citizen_token(citizen, TTL) == {"a": 42, "m": "9876543210"}
-    assert keyring.read_staff_token(staff, TTL) == {"s": 7, "p": "abcdefghijkl"}
+    citizen = keyring.issue_citizen_token(42, "9876543210", 3)
+    staff = keyring.issue_staff_token(7, "$argon2id$v=19$m=65536,t=3,p=4$abcdefghijkl", 2)
+    assert keyring.read_citizen_token(citizen, TTL) == {"a": 42, "m": "9876543210", "e": 3}
+    assert keyring.read_staff_token(staff, TTL) == {"s": 7, "p": "abcdefghijkl", "e": 2}
     assert keyring.read_citizen_token(staff, TTL) is None
     assert keyring.read_staff_token(citizen, TTL) is None
     clock[0] = NOW + TTL + 1
     assert keyring.read_citizen_token(citizen, TTL) is None
     assert json.loads(base64.urlsafe_b64decode(citizen.split(".")[0] + "==")) == {
-        "a": 42, "m": "9876543210"}
+        "a": 42, "m": "9876543210", "e": 3}
