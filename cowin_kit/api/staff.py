@@ -64,6 +64,14 @@ def sign_in():
         {"token": token, "expires_in": ttl, "username": user.username}))
 
 
+@bp.post("/staff/sign-out")
+@doc("Sign out: every token of my account stops working, on every device", status=204,
+     auth="staff", tag="staff")
+def sign_out():
+    services.sign_out_staff(get_session(), staff())
+    return "", 204
+
+
 @bp.get("/admin/staff")
 @doc("Staff accounts in my area", response=schemas.StaffListOut, auth="staff", tag="staff")
 def list_staff():

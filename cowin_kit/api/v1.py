@@ -64,6 +64,14 @@ def set_locale():
     return jsonify(locale=data["locale"])
 
 
+@bp.post("/auth/sign-out")
+@doc("Sign out: every token of my account stops working, on every device", status=204,
+     auth="citizen")
+def sign_out():
+    services.sign_out_everywhere(get_session(), citizen())
+    return "", 204
+
+
 @bp.post("/account/mobile")
 @doc("Send an OTP to a new mobile number", body=schemas.OtpRequestIn,
      response=schemas.TransactionOut, auth="citizen")

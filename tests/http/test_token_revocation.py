@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from cowin_kit.core.db import get_database
 from cowin_kit.scheduling.models import Appointment
-from cowin_kit.testing import add_members, auth, last_otp, publish, sign_in
+from cowin_kit.testing import add_members, auth, last_otp, publish, sign_in, staff_token
 
 
 def _change_mobile(app, client, token, mobile) -> str:
@@ -38,3 +38,26 @@ def test_changing_the_mobile_away_and_back_does_not_revive_old_tokens(reg_app):
     booked = client.post("/api/v1/appointments", headers=auth(back), json={
         "session_id": session_id, "slot": "09:00-11:00", "beneficiaries": refs})
     assert booked.status_code == 201, booked.get_json()
+
+
+def test_citizen_sign_out_through_the_api_ends_every_token_of_the_account(reg_app):
+    client = reg_app.test_client()
+    first = sign_in(reg_app, client, "9876543210")
+    second = sign_in(reg_app, client, "9876543210")  # another device
+    assert client.post("/api/v1/auth/sign-out", headers=auth(first)).status_code == 204
+    for token in (first, second):
+        answer = client.get("/api/v1/beneficiaries", headers=auth(token))
+        assert answer.status_code == 401 and answer.get_json()["code"] == "invalid_token"
+    assert client.post("/api/v1/auth/sign-out", headers=auth(first)).status_code == 401
+    fresh = sign_in(reg_app, client, "9876543210")
+    assert client.get("/api/v1/beneficiaries", headers=auth(fresh)).status_code == 200
+
+
+def test_staff_sign_out_through_the_api_ends_the_token(reg_app):
+    client = reg_app.test_client()
+    token = staff_token(reg_app, client, "district.admin", "district_admin",
+                        location_code="IN-KL-TVM")
+    assert client.get("/api/v1/admin/staff", headers=auth(token)).status_code == 200
+    assert client.post("/api/v1/staff/sign-out", headers=auth(token)).status_code == 204
+    answer = client.get("/api/v1/admin/staff", headers=auth(token))
+    assert answer.status_code == 401
