@@ -49,7 +49,7 @@ from cowin_kit.core import jsonio
 from .formats import dcc as dcc_format
 from .formats import shc as shc_format
 from .formats import vc as vc_format
-from .formats.codecs import BASE45_ALPHABET, CodecError, b45decode, b64url_decode, \
+from .formats.codecs import BASE45_ALPHABET, CodecError, b45decode, b64url_decode, epoch_time, \
     inflate_raw, zlib_decompress
 from .formats.dcc_schema import DccSchema
 from .formats.keys import ecdsa_raw_to_der
@@ -428,14 +428,6 @@ def _es256_ok(public_key, signature: bytes, signing_input: bytes) -> bool:
         return False
 
 
-def _number_time(value) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return datetime.fromtimestamp(value, timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
-
 
 def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
     if not isinstance(claims, dict):
@@ -454,8 +446,8 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
                                        "vc.credentialSubject.fhirBundle)")
     if key is not None and key.issuer and result.issuer != key.issuer:
         result.fail("issuer_mismatch", f"key {key.kid} belongs to {key.issuer}")
-    result.issued_at = _number_time(claims.get("nbf"))
-    result.expires_at = _number_time(claims.get("exp"))
+    result.issued_at = epoch_time(claims.get("nbf"))
+    result.expires_at = epoch_time(claims.get("exp"))
     if "nbf" in claims and result.issued_at is None:
         result.fail("payload_invalid", "nbf is not a number")
     _check_times(result, at)

@@ -10,6 +10,8 @@ import binascii
 import re
 import struct
 import zlib
+from datetime import datetime, timezone
+from typing import Any
 
 BASE45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _BASE45_VALUES = {char: value for value, char in enumerate(BASE45_ALPHABET)}
@@ -201,3 +203,14 @@ def shc_numeric_decode(digits: str) -> str:
                              f"digit pair {digits[i:i + 2]} at {i} is above {_SHC_MAX}")
         chars.append(chr(value + 45))
     return "".join(chars)
+
+
+def epoch_time(value: Any) -> datetime | None:
+    """A JWT/CWT NumericDate (seconds since 1970, UTC) as a datetime; None for anything
+    that is not a number or is out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None

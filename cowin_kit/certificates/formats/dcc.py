@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .codecs import CodecError, b45decode, b45encode, zlib_decompress
+from .codecs import CodecError, b45decode, b45encode, epoch_time, zlib_decompress
 from .icao import transliterate
 # ecdsa_raw_to_der: no longer used here, still read as dcc.ecdsa_raw_to_der (bench/certificates.py)
 from .keys import dcc_kid, ecdsa_der_to_raw, ecdsa_raw_to_der  # noqa: F401
@@ -565,14 +565,6 @@ class Cwt:
     dcc: dict
 
 
-def _epoch(value) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        return datetime.fromtimestamp(value, timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
-
 
 def decode_cwt(payload: bytes) -> Cwt:
     try:
@@ -586,8 +578,8 @@ def decode_cwt(payload: bytes) -> Cwt:
     if not hasattr(dcc, "items"):
         raise DccError("cwt_invalid", "the CWT has no health certificate (-260: {1: ...})")
     issuer = claims.get(CWT_ISS)
-    return Cwt(issuer if isinstance(issuer, str) else None, _epoch(claims.get(CWT_IAT)),
-               _epoch(claims.get(CWT_EXP)), dcc)
+    return Cwt(issuer if isinstance(issuer, str) else None, epoch_time(claims.get(CWT_IAT)),
+               epoch_time(claims.get(CWT_EXP)), dcc)
 
 
 def verify_cose_signature(cose: CoseSign1, public_key, to_be_signed: bytes | None = None
