@@ -35,7 +35,7 @@ from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.idnumbers import mask_id_number
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.geography.models import Facility
 from cowin_kit.programme import catalogue
 from cowin_kit.vaccination.models import CertificateDue
@@ -458,7 +458,8 @@ def revoke_for_correction(session: Session, beneficiary: Beneficiary, *, reason:
         certificate.revocation_reason = reason
         audit.record(session, "certificate.revoke", "certificate", certificate.id, reason=reason)
         revoked += 1
-    latest = session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
+    latest = session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
+                                                Dose.series == BOOKED_SERIES)
                              .order_by(Dose.dose_number.desc())).first()
     if latest is not None:
         session.add(CertificateDue(dose_id=latest.id, reason="correction"))

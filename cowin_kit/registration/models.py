@@ -97,13 +97,24 @@ class BeneficiaryCorrection(Base):
     actor: Mapped[str] = mapped_column(String(120))
 
 
+BOOKED_SERIES = ""  # Dose.series of the appointment-booked (campaign) series
+
+
 class Dose(Base):
-    """A dose given to a beneficiary (recorded by a vaccinator, or imported)."""
+    """A dose given to a beneficiary (recorded by a vaccinator, or imported).
+
+    ``series`` says which series the dose belongs to: "" for the appointment-booked series
+    of the campaign flows (COVID-19: one live appointment per dose number), where
+    ``dose_number`` is the dose of the schedule; a routine schedule's code for routine
+    immunization, where ``dose_number`` is the order of the doses given in that series
+    (whether a dose counts, and as which dose, is for programme.due to judge)."""
 
     __tablename__ = "dose"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
+    series: Mapped[str] = mapped_column(String(64), default=BOOKED_SERIES,
+                                        server_default=BOOKED_SERIES)
     dose_number: Mapped[int]
     product_id: Mapped[int] = mapped_column(ForeignKey("vaccine_product.id"))
     administered_at: Mapped[datetime]
@@ -115,4 +126,4 @@ class Dose(Base):
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(100), unique=True)
     source: Mapped[str] = mapped_column(String(16), default="recorded")  # recorded|imported
 
-    __table_args__ = (UniqueConstraint("beneficiary_id", "dose_number"),)
+    __table_args__ = (UniqueConstraint("beneficiary_id", "series", "dose_number"),)

@@ -25,7 +25,7 @@ from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, mask_id_number, normalize_id_number
 from cowin_kit.registration import rules
 from cowin_kit.registration.models import (
-    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
+    BOOKED_SERIES, Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
 from cowin_kit.core.security import keyring
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
@@ -489,7 +489,8 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
     id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
     gender = gender or session.get(Gender, beneficiary.gender_id)
     if doses is None:
-        doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id)
+        doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
+                                                        Dose.series == BOOKED_SERIES)
                                      .order_by(Dose.dose_number)))
     masked = mask_id_number("0" * 8 + beneficiary.id_number_last4)
     secret = None if not with_secret else secret_code if secret_code is not None \

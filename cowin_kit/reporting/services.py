@@ -23,7 +23,7 @@ from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.reporting import rules
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
 from cowin_kit.scheduling.rules import schedule_for
@@ -211,7 +211,8 @@ def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int 
     group = case((Dose.dose_number == 1, "1"), (Dose.dose_number == 2, "2"), else_="booster")
     rows = session.execute(
         select(day_index.label("day"), group.label("grp"), func.count(Dose.id))
-        .where(Dose.administered_at >= bounds[0][1], Dose.administered_at < bounds[-1][2],
+        .where(Dose.series == BOOKED_SERIES,
+               Dose.administered_at >= bounds[0][1], Dose.administered_at < bounds[-1][2],
                _dose_visible(session, scope))
         .group_by(day_index, group))
     out = [DailyDoses(day) for day, _s, _e in bounds]
@@ -238,7 +239,7 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
         .select_from(Dose)
         .join(Facility, Facility.id == Dose.facility_id)
         .join(tree, tree.c.id == Facility.location_id)
-        .where(facility_visible(scope))
+        .where(facility_visible(scope), Dose.series == BOOKED_SERIES)
         .group_by(tree.c.region_id))}
     population: dict[int, int] = {}
     year = _latest_population_year(session)
@@ -290,7 +291,7 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
                    func.sum(case((Dose.dose_number == completing, 1), else_=0)))
             .select_from(Dose)
             .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
-            .where(_dose_visible(session, scope))
+            .where(_dose_visible(session, scope), Dose.series == BOOKED_SERIES)
             .group_by(age, Beneficiary.gender_id)):
         key = (rules.band_of(int(age_value), bands), gender_id)
         before = counts.get(key, (0, 0))
@@ -336,7 +337,7 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
         if schedule is None or rules.completing_dose(schedule) < 2:
             continue
         interval = schedule.doses[1].get("min_interval_days") or 0
-        due_conditions.append(and_(first.product_id == product_id,
+        due_conditions.append(and_(first.series == BOOKED_SERIES, first.product_id == product_id,
                                    first.administered_at <= moment - timedelta(days=interval)))
     counts: dict[int, tuple[int, int]] = {}
     if regions.regions and due_conditions:
@@ -348,6 +349,7 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
                 .join(Facility, Facility.id == first.facility_id)
                 .join(tree, tree.c.id == Facility.location_id)
                 .outerjoin(second, and_(second.beneficiary_id == first.beneficiary_id,
+                                        second.series == BOOKED_SERIES,
                                         second.dose_number == 2))
                 .where(first.dose_number == 1, or_(*due_conditions), facility_visible(scope))
                 .group_by(tree.c.region_id)):

@@ -41,7 +41,7 @@ from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme.models import VaccineProduct
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import TokenHolder, invalid_token
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
@@ -64,7 +64,8 @@ def _build_statements() -> dict[str, Any]:
     doses = (select(literal("dose"), Dose.beneficiary_id, Dose.dose_number, VaccineProduct.code,
                     Dose.administered_at)
              .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
-             .where(Dose.beneficiary_id.in_(bindparam("ids", expanding=True))))
+             .where(Dose.beneficiary_id.in_(bindparam("ids", expanding=True)),
+                    Dose.series == literal_column(repr(BOOKED_SERIES), String)))
     seats, slots = SessionDoseCapacity.__table__.c, SessionSlot.__table__.c
     sessions, facilities = VaccinationSession.__table__.c, Facility.__table__.c
     members, given = Beneficiary.__table__.c, Dose.__table__.c
@@ -98,6 +99,7 @@ def _build_statements() -> dict[str, Any]:
         # a literal, not a parameter: a prepared statement's generic plan may then use the
         # partial unique index of live appointments (status = 'booked')
         live = appointments.status == literal_column("'booked'", String)
+        booked_series = given.series == literal_column(repr(BOOKED_SERIES), String)
         if by_member_ids:
             # PostgreSQL: doses and appointments found by the members' ids, worked out
             # first (an InitPlan: = ANY(array)), so that every plan reads them through
@@ -109,13 +111,14 @@ def _build_statements() -> dict[str, Any]:
                        ARRAY(Integer))
             doses_from, doses_where = (
                 Dose.__table__.join(VaccineProduct.__table__, products.id == given.product_id),
-                (given.beneficiary_id == any_(ids),))
+                (given.beneficiary_id == any_(ids), booked_series))
             bookings_from, bookings_where = Appointment.__table__, (
                 appointments.beneficiary_id == any_(ids), live)
         else:
             doses_from, doses_where = (
                 Dose.__table__.join(Beneficiary.__table__, members.id == given.beneficiary_id)
-                .join(VaccineProduct.__table__, products.id == given.product_id), owned)
+                .join(VaccineProduct.__table__, products.id == given.product_id),
+                (*owned, booked_series))
             bookings_from, bookings_where = (
                 Appointment.__table__.join(Beneficiary.__table__,
                                            members.id == appointments.beneficiary_id),

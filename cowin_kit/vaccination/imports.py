@@ -45,7 +45,7 @@ from cowin_kit.csvimport import (
     no_progress, pack_document, read_bytes, read_table, tick,
 )
 from cowin_kit.core.i18n import gettext as _
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
@@ -146,7 +146,8 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
         for beneficiary_id, number, product_id, at, lot, facility_id, vaccinator in \
                 session.execute(select(Dose.beneficiary_id, Dose.dose_number, Dose.product_id,
                                        Dose.administered_at, Dose.lot, Dose.facility_id,
-                                       Dose.vaccinator).where(Dose.beneficiary_id.in_(chunk))):
+                                       Dose.vaccinator).where(Dose.beneficiary_id.in_(chunk),
+                                                              Dose.series == BOOKED_SERIES)):
             recorded.setdefault(beneficiary_id, {})[number] = _Recorded(
                 codes_by_id.get(product_id, ""), at.astimezone(zone).date(), lot, facility_id,
                 vaccinator or "")

@@ -19,7 +19,7 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import is_reference_id
 from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
@@ -120,7 +120,8 @@ def check_in(session: Session, actor: StaffUser, reference_id: str) -> CheckIn:
     beneficiary = _find_beneficiary(session, reference_id)
     doses = [PastDose(dose, session.get(VaccineProduct, dose.product_id))
              for dose in session.scalars(select(Dose)
-                                         .where(Dose.beneficiary_id == beneficiary.id)
+                                         .where(Dose.beneficiary_id == beneficiary.id,
+                                                Dose.series == BOOKED_SERIES)
                                          .order_by(Dose.dose_number))]
     appointment = session.scalars(select(Appointment).where(
         Appointment.beneficiary_id == beneficiary.id, Appointment.status == "booked")

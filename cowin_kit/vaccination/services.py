@@ -26,7 +26,7 @@ from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
+from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.scheduling.models import Appointment, VaccinationSession
 from cowin_kit.geography.models import Facility
@@ -90,7 +90,8 @@ def _build_statements() -> dict[str, Any]:
             .select_from(people
                          .outerjoin(booked, and_(booked.c.beneficiary_id == people.c.id,
                                                  booked.c.status == "booked"))
-                         .outerjoin(given, given.c.beneficiary_id == people.c.id))
+                         .outerjoin(given, and_(given.c.beneficiary_id == people.c.id,
+                                                given.c.series == BOOKED_SERIES)))
             .where(people.c.reference_id == bindparam("reference_id"))),
         "complete_appointment": (
             update(booked).where(booked.c.id == bindparam("appointment_id"))
@@ -113,8 +114,8 @@ def _build_statements() -> dict[str, Any]:
     }
 
 
-_DOSE_COLUMNS = ("beneficiary_id", "dose_number", "product_id", "administered_at", "lot",
-                 "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
+_DOSE_COLUMNS = ("beneficiary_id", "series", "dose_number", "product_id", "administered_at",
+                 "lot", "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
 _DUE_COLUMNS = ("reason", "status", "attempts", "next_attempt_at", "created_at")
 _EVENT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
                   "request_id", "source_ip", "details")
@@ -241,6 +242,7 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     day = moment.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
     if dose_number is not None and any(d.number == dose_number for d in given):
         same = session.scalars(select(Dose).where(Dose.beneficiary_id == person.id,
+                                                  Dose.series == BOOKED_SERIES,
                                                   Dose.dose_number == dose_number)).one()
         if same.product_id == product.id and same.lot == lot:
             return RecordedDose(same, False)  # the same dose sent again: nothing new
@@ -251,8 +253,9 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                                   dose_number=dose_number)
     except BookingRefused as exc:
         raise RuleViolation(str(exc), code=exc.code) from None
-    dose = {"beneficiary_id": person.id, "dose_number": number, "product_id": product.id,
-            "administered_at": moment, "lot": lot, "facility_id": facility.id,
+    dose = {"beneficiary_id": person.id, "series": BOOKED_SERIES, "dose_number": number,
+            "product_id": product.id, "administered_at": moment, "lot": lot,
+            "facility_id": facility.id,
             "vaccinator": vaccinator.username, "recorded_at": now,
             "idempotency_key": idempotency_key, "source": "recorded"}
     try:
