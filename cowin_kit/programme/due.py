@@ -19,7 +19,8 @@ Dates of a dose (``anchor`` = birth date, or the pregnancy's start for pregnancy
   no ``age`` is due at its earliest date.
 - latest = min(anchor + max_age, previous + max_interval) (inclusive; None = no limit).
   The dose that would start a series with ``start_max_age`` also ends the day before
-  anchor + start_max_age (projected doses after it do not: only the start is limited). A pregnancy's doses end with the pregnancy (``end``).
+  anchor + start_max_age (projected doses after it do not: only the start is limited).
+  A pregnancy's doses end with the pregnancy (``end``).
 - Two doses of one series are never on the same day: without ``min_interval`` the next
   dose is at least one day after the previous one, and a second record of the series on
   the day of a counted dose is ``not_counted`` (a duplicate), grace or not.
@@ -105,7 +106,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from cowin_kit.core.durations import Duration, parse, parse_optional
+from cowin_kit.core.durations import Duration, parse_optional
 
 DONE = "done"
 UPCOMING = "upcoming"
@@ -405,7 +406,8 @@ class _Series:
         return out
 
 
-def _prior_series(rule: ScheduleRule, givens: Sequence[Given], start: date) -> tuple[bool, date | None]:
+def _prior_series(rule: ScheduleRule, givens: Sequence[Given],
+                  start: date) -> tuple[bool, date | None]:
     """(booster only?, the last prior record) for a pregnancy starting on ``start``."""
     assert rule.prior_series_within is not None
     since = rule.prior_series_within.before(start)
