@@ -25,6 +25,7 @@ from babel.messages.pofile import read_po
 from marshmallow import ValidationError
 
 from cowin_kit.config.schemas import PackSchema, VaccinesSchema
+from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.idnumbers import validator_problem
 
 PACK_FILE = "pack.yaml"
@@ -34,6 +35,9 @@ POPULATION_FILE = "population.csv"
 LOCALES_DIR = "locales"
 AGE_BAND = re.compile(r"^(\d{1,3})-(\d{1,3})$|^(\d{1,3})\+$")
 ISO_SUBDIVISION_SHAPE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+# Dose fields that only routine schedules use (the appointment flows ignore them).
+ROUTINE_DOSE_FIELDS = ("age", "min_age", "max_age", "grace", "not_needed_if_started_after")
+PREGNANCY_DAYS = 42 * 7
 
 
 @dataclass(frozen=True, order=True)
@@ -173,6 +177,18 @@ def _record_lines(node: yaml.Node, path: tuple[Any, ...], line_map: _LineMap, fi
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, path + (index,), line_map, file, problems)
+
+
+def _days(value: Any) -> int | None:
+    """A (schema-checked) duration as approximate days, for comparing; None stays None."""
+    return None if value is None else parse_duration(value).approx_days()
+
+
+def _interval(dose: dict[str, Any], key: str) -> int | None:
+    """A dose's min_interval or max_interval in (approximate) days, from either spelling."""
+    if dose.get(key) is not None:
+        return _days(dose[key])
+    return dose.get(f"{key}_days")
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -354,44 +370,7 @@ class _Validator:
         line = lines.line_of
         self._unique(f, lines, doc["products"], "products", "code")
         self._unique(f, lines, doc["schedules"], "schedules", "code")
-        product_codes = {p["code"] for p in doc["products"]}
-        for s_index, schedule in enumerate(doc["schedules"]):
-            where = ("schedules", s_index)
-            for p_index, code in enumerate(schedule["products"]):
-                if code not in product_codes:
-                    self.problem(f, line(where + ("products", p_index)),
-                                 f"schedules[{s_index}].products[{p_index}]",
-                                 f"unknown product {code!r}")
-            if schedule["max_age"] is not None and schedule["max_age"] < schedule["min_age"]:
-                self.problem(f, line(where + ("max_age",)), f"schedules[{s_index}].max_age",
-                             "is below min_age")
-            doses = schedule["doses"]
-            for d_index, dose in enumerate(doses):
-                dpath = where + ("doses", d_index)
-                dname = f"schedules[{s_index}].doses[{d_index}]"
-                if dose["number"] != d_index + 1:
-                    self.problem(f, line(dpath + ("number",)), dname + ".number",
-                                 f"expected {d_index + 1}: dose numbers start at 1 and are consecutive")
-                if d_index > 0 and "min_interval_days" not in dose:
-                    self.problem(f, line(dpath), dname + ".min_interval_days",
-                                 "required for every dose after the first")
-                if d_index == 0 and ("min_interval_days" in dose or dose.get("max_interval_days")):
-                    self.problem(f, line(dpath), dname,
-                                 "the first dose has no interval")
-                low, high = dose.get("min_interval_days"), dose.get("max_interval_days")
-                if low is not None and high is not None and high < low:
-                    self.problem(f, line(dpath + ("max_interval_days",)),
-                                 dname + ".max_interval_days", "is below min_interval_days")
-                for p_index, code in enumerate(dose.get("products", [])):
-                    if code not in product_codes:
-                        self.problem(f, line(dpath + ("products", p_index)),
-                                     f"{dname}.products[{p_index}]", f"unknown product {code!r}")
-                if dose["booster"] and d_index == 0:
-                    self.problem(f, line(dpath + ("booster",)), dname + ".booster",
-                                 "the first dose cannot be a booster")
-                if not dose["booster"] and d_index > 0 and doses[d_index - 1]["booster"]:
-                    self.problem(f, line(dpath), dname,
-                                 "primary doses must come before boosters")
+        self._check_schedules(f, lines, doc)
         if pack_doc is not None:
             locales = pack_doc["locales"]
             texts = [(("products", i, "name"), p["name"]) for i, p in enumerate(doc["products"])]
@@ -399,6 +378,184 @@ class _Validator:
                       for i, s in enumerate(doc["schedules"])]
             self._check_texts(f, lines, texts, locales)
         return doc
+
+    def _check_schedules(self, f: str, lines: _LineMap, doc: dict[str, Any]) -> None:
+        line = lines.line_of
+        product_codes = {p["code"] for p in doc["products"]}
+        for p_index, product in enumerate(doc["products"]):
+            seen: set[str] = set()
+            for a_index, antigen in enumerate(product["antigens"]):
+                if antigen in seen:
+                    self.problem(f, line(("products", p_index, "antigens", a_index)),
+                                 f"products[{p_index}].antigens[{a_index}]",
+                                 f"{antigen!r} is listed twice")
+                seen.add(antigen)
+        for s_index, schedule in enumerate(doc["schedules"]):
+            where = ("schedules", s_index)
+            sname = f"schedules[{s_index}]"
+            for p_index, code in enumerate(schedule["products"]):
+                if code not in product_codes:
+                    self.problem(f, line(where + ("products", p_index)),
+                                 f"{sname}.products[{p_index}]", f"unknown product {code!r}")
+            low_age, high_age = _days(schedule["min_age"]), _days(schedule["max_age"])
+            if high_age is not None and high_age < low_age:
+                self.problem(f, line(where + ("max_age",)), f"{sname}.max_age",
+                             "is below min_age")
+            self._check_schedule_kind(f, lines, schedule, where, sname)
+            for d_index in range(len(schedule["doses"])):
+                self._check_dose(f, lines, schedule, s_index, d_index, product_codes)
+
+    def _check_schedule_kind(self, f: str, lines: _LineMap, schedule: dict[str, Any],
+                             where: tuple[Any, ...], sname: str) -> None:
+        """Routine and pregnancy fields used where they mean something."""
+        line = lines.line_of
+        routine, pregnancy = schedule["routine"], schedule["timed_from"] == "pregnancy"
+        if not routine:
+            for key in ("start_max_age", "grace", "prior_series_within"):
+                if key in schedule:
+                    self.problem(f, line(where + (key,)), f"{sname}.{key}",
+                                 "only for routine schedules (routine: true)")
+            if pregnancy:
+                self.problem(f, line(where + ("timed_from",)), f"{sname}.timed_from",
+                             "pregnancy schedules must be routine (routine: true)")
+            for d_index, dose in enumerate(schedule["doses"]):
+                for key in ROUTINE_DOSE_FIELDS:
+                    if key in dose:
+                        self.problem(f, line(where + ("doses", d_index, key)),
+                                     f"{sname}.doses[{d_index}].{key}",
+                                     "only for routine schedules (routine: true)")
+            return
+        if "prior_series_within" in schedule:
+            if not pregnancy:
+                self.problem(f, line(where + ("prior_series_within",)),
+                             f"{sname}.prior_series_within",
+                             "only for schedules timed from pregnancy (timed_from: pregnancy)")
+            elif not any(d["booster"] for d in schedule["doses"]):
+                self.problem(f, line(where + ("prior_series_within",)),
+                             f"{sname}.prior_series_within",
+                             "the schedule has no booster dose to give instead of the series")
+        start_max = _days(schedule.get("start_max_age"))
+        high_age = _days(schedule["max_age"])
+        if start_max is not None and high_age is not None and not pregnancy \
+                and start_max > high_age:
+            self.problem(f, line(where + ("start_max_age",)), f"{sname}.start_max_age",
+                         "is beyond the schedule's max_age")
+        first = schedule["doses"][0]
+        if first.get("age") is None:
+            self.problem(f, line(where + ("doses", 0)), f"{sname}.doses[0].age",
+                         "required for the first dose of a routine schedule "
+                         "(the recommended age: its due date)")
+        if pregnancy:
+            for d_index, dose in enumerate(schedule["doses"]):
+                for key in ("age", "min_age"):
+                    days = _days(dose.get(key))
+                    if days is not None and days > PREGNANCY_DAYS:
+                        self.problem(f, line(where + ("doses", d_index, key)),
+                                     f"{sname}.doses[{d_index}].{key}",
+                                     "later than a pregnancy lasts (42w): pregnancy "
+                                     "schedules count from the pregnancy's registration")
+
+    def _check_dose(self, f: str, lines: _LineMap, schedule: dict[str, Any], s_index: int,
+                    d_index: int, product_codes: set[str]) -> None:
+        line = lines.line_of
+        doses = schedule["doses"]
+        dose = doses[d_index]
+        where = ("schedules", s_index)
+        dpath = where + ("doses", d_index)
+        dname = f"schedules[{s_index}].doses[{d_index}]"
+        if dose["number"] != d_index + 1:
+            self.problem(f, line(dpath + ("number",)), dname + ".number",
+                         f"expected {d_index + 1}: dose numbers start at 1 and are consecutive")
+        for days_key, key in (("min_interval_days", "min_interval"),
+                              ("max_interval_days", "max_interval")):
+            if dose.get(days_key) is not None and key in dose:
+                self.problem(f, line(dpath + (key,)), f"{dname}.{key}",
+                             f"give {key} or {days_key}, not both")
+        low = _interval(dose, "min_interval")
+        high = _interval(dose, "max_interval")
+        # A pregnancy schedule's booster given instead of the series (prior_series_within)
+        # follows no previous dose.
+        instead = dose["booster"] and schedule.get("prior_series_within") is not None
+        if d_index > 0 and low is None and not instead:
+            self.problem(f, line(dpath), dname + ".min_interval",
+                         "required for every dose after the first "
+                         "(min_interval, or min_interval_days)")
+        if d_index == 0 and (low is not None or high is not None):
+            self.problem(f, line(dpath), dname, "the first dose has no interval")
+        if low is not None and high is not None and high < low:
+            key = "max_interval" if "max_interval" in dose else "max_interval_days"
+            self.problem(f, line(dpath + (key,)), f"{dname}.{key}",
+                         "is below min_interval" if key == "max_interval"
+                         else "is below min_interval_days")
+        for p_index, code in enumerate(dose.get("products", [])):
+            if code not in product_codes:
+                self.problem(f, line(dpath + ("products", p_index)),
+                             f"{dname}.products[{p_index}]", f"unknown product {code!r}")
+        if dose["booster"] and d_index == 0:
+            self.problem(f, line(dpath + ("booster",)), dname + ".booster",
+                         "the first dose cannot be a booster")
+        if not dose["booster"] and d_index > 0 and doses[d_index - 1]["booster"]:
+            self.problem(f, line(dpath), dname, "primary doses must come before boosters")
+        if "not_needed_if_started_after" in dose and d_index == 0:
+            self.problem(f, line(dpath + ("not_needed_if_started_after",)),
+                         dname + ".not_needed_if_started_after",
+                         "the first dose is always needed")
+        # Ages of this dose against each other.
+        age, min_age, max_age = (_days(dose.get(k)) for k in ("age", "min_age", "max_age"))
+        if min_age is not None and age is not None and age < min_age:
+            self.problem(f, line(dpath + ("age",)), dname + ".age", "is before min_age")
+        if max_age is not None and age is not None and age > max_age:
+            self.problem(f, line(dpath + ("age",)), dname + ".age", "is after max_age")
+        if max_age is not None and min_age is not None and max_age < min_age:
+            self.problem(f, line(dpath + ("max_age",)), dname + ".max_age", "is below min_age")
+        schedule_max = _days(schedule["max_age"])
+        if (schedule["timed_from"] == "birth" and max_age is not None
+                and schedule_max is not None and max_age > schedule_max):
+            self.problem(f, line(dpath + ("max_age",)), dname + ".max_age",
+                         "is beyond the schedule's max_age")
+        if d_index == 0 or instead:
+            return
+        # Against the previous dose.
+        previous = doses[d_index - 1]
+        n = d_index  # the previous dose's number
+        prev_age = _days(previous.get("age"))
+        if age is not None and prev_age is not None:
+            if age < prev_age:
+                self.problem(f, line(dpath + ("age",)), dname + ".age",
+                             f"is before dose {n}'s age")
+            else:
+                gap = age - prev_age
+                if low is not None and low > gap:
+                    self.problem(f, line(dpath), dname + ".min_interval",
+                                 f"is longer than the gap between dose {n}'s age and this "
+                                 f"dose's age ({gap} days): the ages contradict the interval")
+                if high is not None and high < gap:
+                    self.problem(f, line(dpath), dname + ".max_interval",
+                                 f"is shorter than the gap between dose {n}'s age and this "
+                                 f"dose's age ({gap} days): the ages contradict the interval")
+        earliest = self._earliest_ages(schedule)[d_index]
+        if max_age is not None and earliest is not None and earliest > max_age:
+            self.problem(f, line(dpath + ("max_age",)), dname + ".max_age",
+                         f"cannot be met: the earliest age for this dose is about {earliest} "
+                         f"days (dose {n}'s earliest age plus min_interval), after max_age "
+                         f"(about {max_age} days)")
+
+    @staticmethod
+    def _earliest_ages(schedule: dict[str, Any]) -> list[int | None]:
+        """Approximate earliest valid age in days of each dose (None: not computable)."""
+        out: list[int | None] = []
+        for index, dose in enumerate(schedule["doses"]):
+            own = _days(dose.get("min_age"))
+            if own is None:
+                own = _days(dose.get("age")) if index == 0 else None
+            if index == 0:
+                out.append(own if own is not None else 0)
+                continue
+            before, low = out[-1], _interval(dose, "min_interval")
+            chained = None if before is None or low is None else before + low
+            candidates = [v for v in (own, chained) if v is not None]
+            out.append(max(candidates) if candidates else None)
+        return out
 
     # locations.csv
     def _load_locations(self, pack_doc: dict[str, Any] | None) -> list[LocationRow]:

@@ -12,9 +12,37 @@ from sqlalchemy import select
 
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.core.db import get_database
+from cowin_kit.core.durations import Duration, parse as parse_duration
 from cowin_kit.core.errors import NotFound
 
 CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RoutineSettings:
+    """pack.yaml ``routine:``, with the defaults for what a pack leaves out."""
+
+    overdue_after: Duration = Duration(4, "w")     # due -> overdue (a defaulter)
+    zero_dose_age: Duration = Duration(10, "w")    # nothing given by then: zero-dose
+    id_exempt_below: Duration = Duration(5, "y")   # younger: registered without an ID
+    grace: Duration = Duration(4, "d")             # doses this early still count
+    remind_before: Duration = Duration(2, "d")     # reminder before a due date
+    remind_after_missed: Duration = Duration(7, "d")  # reminder after a due date passed
+    household_limit: int = 4                       # people one account may hold
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "RoutineSettings":
+        """The settings of a pack document (as PackSchema loaded it)."""
+        section = document.get("routine") or {}
+        values: dict[str, Any] = {
+            name: parse_duration(section[name])
+            for name in ("overdue_after", "zero_dose_age", "id_exempt_below", "grace",
+                         "remind_before", "remind_after_missed")
+            if section.get(name) is not None
+        }
+        values["household_limit"] = int(section.get("household_limit")
+                                        or document.get("max_beneficiaries_per_account") or 4)
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -46,6 +74,11 @@ class ActivePack:
     @property
     def default_locale(self) -> str:
         return self.document["default_locale"]
+
+    @property
+    def routine(self) -> RoutineSettings:
+        return self.memo(("routine-settings",),
+                         lambda: RoutineSettings.from_document(self.document))
 
 
 def _cache() -> dict[str, Any]:

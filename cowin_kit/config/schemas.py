@@ -5,9 +5,30 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from cowin_kit.core.durations import DurationError, parse as parse_duration
+
 CODE = validate.Regexp(r"^[a-z0-9_]+$", error="use lower-case letters, digits and _")
 PRODUCT_CODE = validate.Regexp(r"^[A-Z0-9_\-]+$", error="use upper-case letters, digits, - and _")
 CERTIFICATE_FORMATS = ("vc", "dcc", "shc", "pdf")
+ANTIGEN_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$",
+                               error="use 1 to 32 letters, digits, - and _")
+TIMED_FROM = ("birth", "pregnancy")
+MAX_DURATION_DAYS = 150 * 366
+
+
+class DurationText(fields.Field):
+    """A duration as packs write it (``4d``, ``6w``, ``9m``, ``16y``; a whole number is
+    years). Loads to the text as written (an int stays an int), so the installed document
+    shows what the pack said; :func:`cowin_kit.core.durations.parse` reads it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            duration = parse_duration(value)
+        except DurationError as exc:
+            raise ValidationError(f"{value!r}: {exc}") from exc
+        if duration.approx_days() > MAX_DURATION_DAYS:
+            raise ValidationError(f"{value!r}: longer than 150 years")
+        return value.strip() if isinstance(value, str) else value
 
 
 class LocalizedText(fields.Dict):
@@ -71,6 +92,7 @@ class PackSchema(StrictSchema):
     max_beneficiaries_per_account = fields.Integer(
         load_default=4, validate=validate.Range(min=1, max=20))
     birth_capture = fields.String(load_default="year", validate=validate.OneOf(["year", "date"]))
+    routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -80,6 +102,19 @@ class PackSchema(StrictSchema):
     genders = fields.List(fields.Nested(GenderSchema), required=True,
                           validate=validate.Length(min=1))
     certificates = fields.Nested(CertificatesSchema, required=True)
+
+
+class RoutineSchema(StrictSchema):
+    """pack.yaml ``routine:``: settings of routine immunization (all optional; the
+    defaults are in :class:`cowin_kit.config.runtime.RoutineSettings`)."""
+
+    overdue_after = DurationText()
+    zero_dose_age = DurationText()
+    id_exempt_below = DurationText()
+    grace = DurationText()
+    remind_before = DurationText()
+    remind_after_missed = DurationText()
+    household_limit = fields.Integer(validate=validate.Range(min=1, max=50))
 
 
 class ProductCodesSchema(StrictSchema):
@@ -96,6 +131,7 @@ class ProductSchema(StrictSchema):
     name = LocalizedText(required=True)
     manufacturer = fields.String(required=True)
     codes = fields.Nested(ProductCodesSchema, load_default=dict)
+    antigens = fields.List(fields.String(validate=ANTIGEN_CODE), load_default=list)
 
 
 class DoseSchema(StrictSchema):
@@ -105,6 +141,13 @@ class DoseSchema(StrictSchema):
                                        allow_none=True)
     booster = fields.Boolean(load_default=False)
     products = fields.List(fields.String())
+    age = DurationText()
+    min_age = DurationText()
+    max_age = DurationText()
+    min_interval = DurationText()
+    max_interval = DurationText()
+    grace = DurationText()
+    not_needed_if_started_after = DurationText()
 
 
 class ScheduleSchema(StrictSchema):
@@ -113,9 +156,13 @@ class ScheduleSchema(StrictSchema):
     target_disease = fields.String(required=True)
     products = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     interchangeable = fields.Boolean(load_default=False)
-    min_age = fields.Integer(load_default=0, validate=validate.Range(min=0, max=120))
-    max_age = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=0, max=150))
+    min_age = DurationText(load_default=0)
+    max_age = DurationText(load_default=None, allow_none=True)
+    routine = fields.Boolean(load_default=False)
+    timed_from = fields.String(load_default="birth", validate=validate.OneOf(TIMED_FROM))
+    start_max_age = DurationText()
+    grace = DurationText()
+    prior_series_within = DurationText()
     doses = fields.List(fields.Nested(DoseSchema), required=True,
                         validate=validate.Length(min=1))
 
@@ -127,4 +174,4 @@ class VaccinesSchema(StrictSchema):
                             validate=validate.Length(min=1))
 
 
-__all__ = ["PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]
+__all__ = ["DurationText", "RoutineSchema", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]

@@ -47,7 +47,9 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
         select(Location).where(Location.level == leaf_level).order_by(Location.code)
         .limit(MAX_DISTRICTS)
     ).all()
-    schedules = session.scalars(select(VaccineSchedule).order_by(VaccineSchedule.code)).all()
+    # The demo's sessions and history are of the appointment-booked (non-routine) drives.
+    schedules = session.scalars(select(VaccineSchedule).where(VaccineSchedule.routine.is_(False))
+                                .order_by(VaccineSchedule.code)).all()
     products = [s.products[0] for s in schedules] or []
     if not districts or not products:
         return report

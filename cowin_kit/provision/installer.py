@@ -18,6 +18,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Pack
 from cowin_kit.core.db import Base
+from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.errors import Conflict
 from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant
@@ -264,7 +265,7 @@ def _beneficiary_references(session: Session, column_name: str
 def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> None:
     products = [
         {"code": p["code"], "names": p["name"], "manufacturer": p["manufacturer"],
-         "codes": dict(p["codes"])}
+         "codes": dict(p["codes"]), "antigens": list(p["antigens"])}
         for p in pack.vaccines["products"]
     ]
 
@@ -276,12 +277,40 @@ def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> No
     schedules = [
         {"code": s["code"], "disease": s["disease"], "target_disease": s["target_disease"],
          "products": s["products"], "interchangeable": s["interchangeable"],
-         "min_age": s["min_age"], "max_age": s["max_age"],
-         "doses": [dict(d) for d in s["doses"]]}
+         "min_age": _whole_years(s["min_age"]),
+         "max_age": None if s["max_age"] is None else _whole_years(s["max_age"]),
+         "routine": s["routine"], "timed_from": s["timed_from"],
+         "options": {key: s[key] for key in SCHEDULE_OPTIONS if key in s},
+         "doses": [_stored_dose(d) for d in s["doses"]]}
         for s in pack.vaccines["schedules"]
     ]
     _upsert_by_code(session, report, "products", VaccineProduct, products, product_refs)
     _upsert_by_code(session, report, "schedules", VaccineSchedule, schedules)
+
+
+SCHEDULE_OPTIONS = ("start_max_age", "grace", "prior_series_within")
+
+
+def _whole_years(value: Any) -> int:
+    """A pack age (a duration or whole years) as the whole years it reaches (floor), for
+    the columns the appointment flows compare with a person's age in years."""
+    duration = parse_duration(value)
+    if duration.unit == "y":
+        return duration.amount
+    if duration.unit == "m":
+        return duration.amount // 12
+    return duration.approx_days() * 100 // 36525
+
+
+def _stored_dose(dose: dict[str, Any]) -> dict[str, Any]:
+    """The dose as the pack wrote it; an interval written as a duration also gets its
+    ``min_interval_days``/``max_interval_days`` (calendar months and years approximated)
+    for the appointment flows, which count days."""
+    stored = dict(dose)
+    for key in ("min_interval", "max_interval"):
+        if stored.get(key) is not None and stored.get(f"{key}_days") is None:
+            stored[f"{key}_days"] = parse_duration(stored[key]).approx_days()
+    return stored
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -24,7 +24,7 @@ def test_install_records_the_pack_and_is_idempotent(db_session, india_pack):
     assert (installed.code, installed.version) == ("IN", india_pack.version)
     assert installed.content_hash == india_pack.content_hash
     assert _count(db_session, IdDocumentType) == 7
-    assert _count(db_session, VaccineSchedule) == 3
+    assert _count(db_session, VaccineSchedule) == 3 + 11  # COVID-19 drives + UIP routine
     delhi = db_session.scalars(select(Location).where(Location.code == "IN-DL")).one()
     assert delhi.level == 1 and delhi.parent_id is None and delhi.names["hi"]
     districts = db_session.scalars(select(Location).where(Location.parent_id == delhi.id)).all()
@@ -108,9 +108,47 @@ def test_products_used_by_sessions_are_not_deleted(db_session, tmp_path):
     start = text.index("  - code: covid19-covaxin")
     end = text.index("  - code:", start + 5)
     vaccines.write_text(text[:start] + text[end:], encoding="utf-8")
+    before = _count(db_session, VaccineProduct)
     with pytest.raises(PackInUse, match="COVAXIN"):
         install_pack(db_session, load_pack(target))
-    assert _count(db_session, VaccineProduct) == 3
+    assert _count(db_session, VaccineProduct) == before
+    assert db_session.scalars(select(VaccineProduct).where(VaccineProduct.code == "COVAXIN")).one()
+
+
+def test_routine_schedules_are_stored_as_written(db_session, india_pack):
+    install_pack(db_session, india_pack)
+    penta = db_session.scalars(select(VaccineProduct).where(VaccineProduct.code == "PENTA")).one()
+    assert penta.antigens == ["DTP", "HepB", "Hib"]
+    covaxin = db_session.scalars(select(VaccineProduct).where(VaccineProduct.code == "COVAXIN")).one()
+    assert covaxin.antigens == []
+    by_code = {s.code: s for s in db_session.scalars(select(VaccineSchedule))}
+    covid = by_code["covid19-covaxin"]
+    assert (covid.routine, covid.timed_from, covid.options, covid.min_age) == (False, "birth", {}, 15)
+    rota = by_code["rotavirus"]
+    assert (rota.routine, rota.timed_from, rota.options) == (True, "birth", {"start_max_age": "1y"})
+    assert (rota.min_age, rota.max_age) == (0, None)
+    assert rota.doses[0] == {"number": 1, "booster": False, "age": "6w", "min_age": "6w",
+                             "max_age": "1y"}
+    # an interval written as a duration also gets its days for the appointment flows
+    assert rota.doses[1]["min_interval"] == "4w" and rota.doses[1]["min_interval_days"] == 28
+    td = by_code["td-pregnancy"]
+    assert td.timed_from == "pregnancy" and td.options == {"prior_series_within": "3y"}
+    # reinstalling the same pack changes nothing
+    again = install_pack(db_session, load_pack(EXAMPLES / "in"))
+    assert again.unchanged
+
+
+def test_a_schedule_age_written_as_a_duration_keeps_whole_years(db_session, tmp_path):
+    target = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", target)
+    vaccines = target / "vaccines.yaml"
+    text = vaccines.read_text(encoding="utf-8")
+    text = text.replace("    min_age: 15                    # 15-17", "    min_age: 183m  # 15-17", 1)
+    vaccines.write_text(text, encoding="utf-8")
+    install_pack(db_session, load_pack(target))
+    covid = db_session.scalars(select(VaccineSchedule)
+                               .where(VaccineSchedule.code == "covid19-covaxin")).one()
+    assert covid.min_age == 15  # 183 months = 15 years 3 months, floor
 
 
 def test_a_second_country_is_refused(db_session, india_pack):

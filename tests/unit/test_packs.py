@@ -39,10 +39,26 @@ def test_india_pack_has_the_facts_the_programme_needs():
     id_types = {t["code"]: t for t in pack.document["id_types"]}
     assert len(id_types) == 7
     assert id_types["aadhaar"]["validator"] == "stdnum:in_.aadhaar"
-    schedules = {s["code"]: s for s in pack.vaccines["schedules"]}
+    schedules = {s["code"]: s for s in pack.vaccines["schedules"] if not s["routine"]}
     intervals = {s["products"][0]: s["doses"][1]["min_interval_days"] for s in schedules.values()}
     assert intervals["COVISHIELD"] == 84 and intervals["COVAXIN"] == 28
     assert "CORBEVAX" in intervals
+
+
+def test_india_pack_carries_the_uip_routine_schedule():
+    pack = load_pack(EXAMPLES / "in")
+    routine = {s["code"]: s for s in pack.vaccines["schedules"] if s["routine"]}
+    assert {"bcg", "hepb-birth", "opv", "fipv", "dtp", "rotavirus", "pcv", "mr", "je",
+            "td-adolescent", "td-pregnancy"} <= set(routine)
+    assert routine["hepb-birth"]["doses"][0]["max_age"] == "1d"          # within 24 hours
+    assert [d["age"] for d in routine["dtp"]["doses"]] == ["6w", "10w", "14w", "16m", "5y"]
+    assert [d["age"] for d in routine["td-adolescent"]["doses"]] == ["10y", "16y"]
+    pregnancy = routine["td-pregnancy"]
+    assert pregnancy["timed_from"] == "pregnancy" and pregnancy["prior_series_within"] == "3y"
+    assert pregnancy["doses"][1]["min_interval"] == "4w"
+    antigens = {p["code"]: p["antigens"] for p in pack.vaccines["products"]}
+    assert antigens["PENTA"] == ["DTP", "HepB", "Hib"] and "MCV" in antigens["MR"]
+    assert pack.document["routine"]["overdue_after"] == "4w"
 
 
 def test_aadhaar_validator_checks_the_verhoeff_digit():
