@@ -280,7 +280,7 @@ def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> No
          "min_age": _whole_years(s["min_age"]),
          "max_age": None if s["max_age"] is None else _whole_years(s["max_age"]),
          "routine": s["routine"], "timed_from": s["timed_from"],
-         "options": {key: s[key] for key in SCHEDULE_OPTIONS if key in s},
+         "options": _schedule_options(s),
          "doses": [_stored_dose(d) for d in s["doses"]]}
         for s in pack.vaccines["schedules"]
     ]
@@ -289,6 +289,16 @@ def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> No
 
 
 SCHEDULE_OPTIONS = ("start_max_age", "grace", "prior_series_within")
+
+
+def _schedule_options(schedule: dict[str, Any]) -> dict[str, Any]:
+    """The schedule-level durations as the pack wrote them; a routine schedule's own ages
+    too (the whole-year columns lose the weeks and months that programme.due needs)."""
+    options = {key: schedule[key] for key in SCHEDULE_OPTIONS if key in schedule}
+    if schedule["routine"]:
+        options.update({key: schedule[key] for key in ("min_age", "max_age")
+                        if schedule.get(key) is not None})
+    return options
 
 
 def _whole_years(value: Any) -> int:
