@@ -297,7 +297,7 @@ def _schedule_options(schedule: dict[str, Any]) -> dict[str, Any]:
     options = {key: schedule[key] for key in SCHEDULE_OPTIONS if key in schedule}
     if schedule["routine"]:
         options.update({key: schedule[key] for key in ("min_age", "max_age")
-                        if schedule.get(key) is not None})
+                        if schedule.get(key) not in (None, 0)})  # 0: no limit
     return options
 
 

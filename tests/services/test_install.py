@@ -125,7 +125,7 @@ def test_routine_schedules_are_stored_as_written(db_session, india_pack):
     covid = by_code["covid19-covaxin"]
     assert (covid.routine, covid.timed_from, covid.options, covid.min_age) == (False, "birth", {}, 15)
     rota = by_code["rotavirus"]
-    assert (rota.routine, rota.timed_from, rota.options) == (True, "birth", {"start_max_age": "1y", "min_age": 0})
+    assert (rota.routine, rota.timed_from, rota.options) == (True, "birth", {"start_max_age": "1y"})
     assert (rota.min_age, rota.max_age) == (0, None)
     assert rota.doses[0] == {"number": 1, "booster": False, "age": "6w", "min_age": "6w",
                              "max_age": "1y"}
