@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.core.durations import parse as parse_duration
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.csvimport import (
     DATE_PATTERN, IN_CHUNK, Bulk, ImportInvalid, ImportReport, Problems, Progress, Row,
@@ -362,8 +362,9 @@ def _check_households(session: Session, new: list[_Person], limit: int,
         used[person.mobile] = used.get(person.mobile, members.get(
             accounts.get(person.mobile, -1), 0)) + 1
         if used[person.mobile] > limit:
-            problems.add(person.line, "mobile", _(
-                "the account of this mobile would hold more than %(n)d people", n=limit))
+            problems.add(person.line, "mobile", ngettext(
+                "the account of this mobile would hold more than %(num)d person",
+                "the account of this mobile would hold more than %(num)d people", limit))
     return accounts
 
 

@@ -27,7 +27,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import durations
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.identity import access
@@ -116,6 +116,10 @@ class _Fields:
         if self.items:
             first = next(iter(self.items.values()))[0]
             raise InvalidInput(first, code="invalid_person", fields=self.items)
+
+
+def _at_most(n: int) -> str:
+    return ngettext("At most %(num)d character.", "At most %(num)d characters.", n)
 
 
 def _mask_mobile(mobile: str) -> str:
@@ -209,7 +213,7 @@ def _guardian(name: str | None, relation: str | None, required: bool,
     if (name is not None or required) and relation is None:
         fields.add("guardian_relation", _("Say how the guardian is related to the child."))
     if relation is not None and len(relation) > GUARDIAN_RELATION_MAX:
-        fields.add("guardian_relation", _("At most %(n)d characters.", n=GUARDIAN_RELATION_MAX))
+        fields.add("guardian_relation", _at_most(GUARDIAN_RELATION_MAX))
     if relation is not None and name is None and not required:
         fields.add("guardian_name", _("Give the guardian's name."))
     return name, relation
@@ -326,7 +330,7 @@ def register_person(session: Session, pack: ActivePack, actor: StaffUser, *, nam
                                    required=document is None and not id_number, fields=fields)
     external_id = (external_id or "").strip() or None
     if external_id is not None and len(external_id) > 64:
-        fields.add("external_id", _("At most %(n)d characters.", n=64))
+        fields.add("external_id", _at_most(64))
     if pregnancy is not None:
         _pregnancy_checked(pregnancy, today, fields)
     fields.raise_if_any()
@@ -495,8 +499,9 @@ def record_pregnancy_outcome(session: Session, pack: ActivePack, actor: StaffUse
     babies: list[tuple[str, date, Gender]] = []
     if outcome == "live_birth":
         if not 1 <= len(newborns) <= MAX_NEWBORNS:
-            fields.add("newborns", _("A live birth needs 1 to %(n)d newborns.",
-                                     n=MAX_NEWBORNS))
+            fields.add("newborns", ngettext(
+                "A live birth needs one newborn, at most %(num)d.",
+                "A live birth needs one newborn or more, at most %(num)d.", MAX_NEWBORNS))
         for index, baby in enumerate(newborns[:MAX_NEWBORNS]):
             prefix = f"newborns.{index}."
             baby_name = fields.catch(prefix + "name", lambda: _clean_name(baby.get("name", "")))

@@ -9,7 +9,7 @@ from datetime import date
 import phonenumbers
 from stdnum import verhoeff
 
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.idnumbers import mask_id_number
 
 REFERENCE_ID_LENGTH = 14
@@ -118,13 +118,17 @@ def pregnancy_problems(registered_on: date, lmp: date | None, edd: date | None,
         if lmp > registered_on:
             problems["lmp"] = _("The last menstrual period cannot be after the registration.")
         elif registered_on - lmp > longest:
-            problems["lmp"] = _("The last menstrual period is more than %(weeks)d weeks "
-                                "before the registration.", weeks=PREGNANCY_LONGEST_WEEKS)
+            problems["lmp"] = ngettext(
+                "The last menstrual period is more than %(num)d week before the registration.",
+                "The last menstrual period is more than %(num)d weeks before the registration.",
+                PREGNANCY_LONGEST_WEEKS)
     if edd is not None:
         if lmp is not None and not lmp < edd <= lmp + longest:
-            problems["edd"] = _("The expected delivery date must be within %(weeks)d weeks "
-                                "after the last menstrual period.",
-                                weeks=PREGNANCY_LONGEST_WEEKS)
+            problems["edd"] = ngettext(
+                "The expected delivery date must be within %(num)d week after the last "
+                "menstrual period.",
+                "The expected delivery date must be within %(num)d weeks after the last "
+                "menstrual period.", PREGNANCY_LONGEST_WEEKS)
         elif edd + longest < registered_on:
             problems["edd"] = _("The expected delivery date is long before the "
                                 "registration.")
