@@ -289,13 +289,13 @@ def load_people(session: Session, pack: ActivePack, condition: Any, on: date, *,
                    .where(Pregnancy.beneficiary_id.in_(chosen))
                    .order_by(Pregnancy.beneficiary_id, Pregnancy.registered_on)
                    .execution_options(yield_per=_BATCH))
-    dose_rows = iter(session.execute(doses).tuples())
-    pregnancy_rows = iter(session.execute(pregnancies).tuples())
+    dose_rows = iter(session.execute(doses))
+    pregnancy_rows = iter(session.execute(pregnancies))
     next_dose = next(dose_rows, None)
     next_pregnancy = next(pregnancy_rows, None)
     done = 0
     for pid, reference_id, external_id, name, birth_date, account_id in \
-            session.execute(people).tuples():
+            session.execute(people):
         history: list[rules.Given] = []
         while next_dose is not None and next_dose[0] <= pid:
             if next_dose[0] == pid:
