@@ -112,7 +112,7 @@ def _operation(endpoint: str, meta: dict[str, Any], parameters: list[dict[str, A
     if meta.get("body_content"):
         operation["requestBody"] = {"required": True, "content": meta["body_content"]}
     if meta["auth"]:
-        operation["security"] = [{SECURITY[meta["auth"]]: []}]
+        operation["security"] = [{SECURITY[name]: []} for name in meta["auth"].split("|")]
     return operation
 
 

@@ -542,9 +542,40 @@ def person_due(session: Session, pack: ActivePack, reference_id: str, on: date, 
     return PersonDue(person=person, on=on, doses=doses, routine=routine, products=products)
 
 
+
+
+def status_label(status: str) -> str:
+    """A dose status in the current language."""
+    labels = {
+        rules.DONE: _("done"), rules.UPCOMING: _("upcoming"), rules.DUE: _("due"),
+        rules.OVERDUE: _("overdue"), rules.MISSED: _("missed"),
+        rules.NOT_COUNTED: _("not counted"), rules.NOT_NEEDED: _("not needed"),
+    }
+    return labels.get(status, status)
+
+
+def due_list_csv(result: DueList) -> str:
+    """The list as CSV: the header COLUMNS, one row per dose."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in result.rows:
+        writer.writerow(row.values())
+    return out.getvalue()
+
+
+def today_in(pack: ActivePack) -> date:
+    """Today in the pack's timezone (the default day of a list)."""
+    return datetime.now(ZoneInfo(pack.document.get("timezone") or "UTC")).date()
+
+
 __all__ = [
     "ACTION", "COLUMNS", "DEFAULT_STATUSES", "DueList", "DueRow", "Evaluator", "LISTS",
     "LIST_DEFAULTERS", "LIST_DUE", "LIST_ZERO_DOSE", "PersonDue", "PersonFacts",
     "RoutineRules", "check_area_access", "check_kind", "check_statuses", "count_people",
-    "default_place", "due_list", "load_people", "person_due", "routine_rules",
+    "default_place", "due_list", "due_list_csv", "load_people", "person_due",
+    "routine_rules", "status_label", "today_in",
 ]
