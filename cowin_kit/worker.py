@@ -4,7 +4,9 @@ Jobs, each run when due:
 - the message outbox (every poll, first, and again after slot alerts): OTPs before any
   other message (cowin_kit.notifications.sender; web processes also send OTPs themselves);
 - the certificate outbox (every poll): a certificate for every recorded dose;
-- slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats.
+- slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats;
+- routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
+  reminder once, whatever the restarts: cowin_kit.immunization.reminders).
 
 Production runs ``cowin-kit worker`` (any number of replicas: outbox rows and alert
 subscriptions are claimed with SKIP LOCKED on PostgreSQL); the demo runs the same loop in a
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -27,6 +30,8 @@ from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_database
+from cowin_kit.immunization.duelists import today_in
+from cowin_kit.immunization.reminders import send_reminders
 from cowin_kit.notifications.sender import send_due_messages
 from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 
@@ -40,6 +45,7 @@ class WorkerRound:
     certificates_issued: int = 0
     alerts_sent: int = 0
     alerts_checked: bool = False
+    reminders_sent: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -49,9 +55,11 @@ class Worker:
 
     app: Flask
     alert_poll_seconds: float | None = None
+    reminder_poll_seconds: float = 3600.0
     _last_alerts: float = field(default=float("-inf"), init=False)
+    _last_reminders: float = field(default=float("-inf"), init=False)
 
-    def run_round(self, *, force_alerts: bool = False,
+    def run_round(self, *, force_alerts: bool = False, force_reminders: bool = False,
                   now: datetime | None = None) -> WorkerRound:
         """Run every job that is due now, in the app's context."""
         result = WorkerRound()
@@ -75,6 +83,19 @@ class Worker:
                 with self.app.test_request_context(), database.session() as session:
                     result.alerts_sent = dispatch_slot_alerts(session, pack, now=now)
                 if result.alerts_sent:
+                    self._send_messages(result, now)
+            if force_reminders or time.monotonic() - self._last_reminders \
+                    >= self.reminder_poll_seconds:
+                self._last_reminders = time.monotonic()
+                try:
+                    with self.app.test_request_context(), database.session() as session:
+                        day = now.astimezone(ZoneInfo(pack.document["timezone"])).date() \
+                            if now is not None else today_in(pack)
+                        result.reminders_sent = send_reminders(session, pack, day)
+                except Exception:  # sent ones are recorded; the rest go next time
+                    log.exception("routine reminders failed; retrying next round")
+                    result.failed.append("reminders")
+                if result.reminders_sent:
                     self._send_messages(result, now)
         return result
 
@@ -123,6 +144,8 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"issued {done.certificates_issued} certificate(s)")
     if done.alerts_sent:
         parts.append(f"sent {done.alerts_sent} slot alert(s)")
+    if done.reminders_sent:
+        parts.append(f"queued {done.reminders_sent} dose reminder(s)")
     if not parts:
         return None
     return f"{datetime.now(timezone.utc):%H:%M:%S} " + ", ".join(parts)

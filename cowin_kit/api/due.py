@@ -12,7 +12,7 @@ from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
 from cowin_kit.core.validation import load
 from cowin_kit.identity import services as identity
-from cowin_kit.immunization import duelists, schemas
+from cowin_kit.immunization import duelists, reminders, schemas
 from cowin_kit.immunization.pdf import due_list_pdf
 
 bp = Blueprint("api_due", __name__, url_prefix="/api/v1")
@@ -93,3 +93,20 @@ def due_list():
         "rows": [{**{c: getattr(r, c) for c in duelists.COLUMNS},
                   "schedule_name": routine.schedule_name(r.schedule, locale)}
                  for r in result.rows]}))
+
+
+@bp.put("/account/reminders")
+@doc("Routine dose reminders for the people of my account: on (opt_out false) or off",
+     body=schemas.RemindersIn, response=schemas.RemindersIn, auth="citizen",
+     tag="routine immunization")
+def set_reminders():
+    data = load(schemas.RemindersIn())
+    account = reminders.set_opt_out(get_session(), citizen(), data["opt_out"])
+    return jsonify(opt_out=account.reminders_opt_out)
+
+
+@bp.get("/account/reminders")
+@doc("Whether my account gets routine dose reminders", response=schemas.RemindersIn,
+     auth="citizen", tag="routine immunization")
+def get_reminders():
+    return jsonify(opt_out=citizen().reminders_opt_out)

@@ -73,3 +73,7 @@ class DueListOut(Schema):
     facility = fields.String(allow_none=True)
     people = fields.Integer(required=True)
     rows = fields.List(fields.Nested(DueRowOut), required=True)
+
+
+class RemindersIn(_Strict):
+    opt_out = fields.Boolean(required=True)

@@ -46,6 +46,11 @@ TEMPLATES: dict[str, Any] = {
     "beneficiary_registered": lazy_gettext("%(name)s is registered for vaccination. "
                                            "Reference ID %(reference_id)s, secret code "
                                            "%(secret_code)s."),
+    "routine_reminder_before": lazy_gettext("%(name)s is due for %(vaccines)s on %(date)s. "
+                                            "Please visit your vaccination centre."),
+    "routine_reminder_overdue": lazy_gettext("%(name)s has not had %(vaccines)s, due on "
+                                             "%(date)s. Please visit your vaccination centre "
+                                             "soon."),
 }
 
 

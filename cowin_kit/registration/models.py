@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cowin_kit.core.db import Base, new_uuid, utcnow
@@ -23,6 +23,8 @@ class CitizenAccount(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # carried in its tokens; raised on sign-out and mobile change to end every older one
     token_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # the holder asked for no routine dose reminders (immunization.reminders)
+    reminders_opt_out: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     beneficiaries: Mapped[list["Beneficiary"]] = relationship(
         back_populates="account", order_by="Beneficiary.id"
