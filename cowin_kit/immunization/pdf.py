@@ -12,7 +12,7 @@ from babel.dates import format_date
 from flask_babel import force_locale
 
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.pdf import FpdfCanvas
 from cowin_kit.immunization.duelists import (LIST_DEFAULTERS, LIST_ZERO_DOSE, DueList, DueRow,
                                              Progress, status_label)
@@ -60,7 +60,7 @@ def _labels(result: DueList, locale: str) -> _Labels:
         title=list_title(result.kind), area=_place(result, locale),
         day=_("On %(date)s", date=format_date(result.on, format="long", locale=locale)),
         page=_("Page %(page)d of %(pages)d"),
-        people=_("People: %(count)d", count=result.people),
+        people=ngettext("%(num)d person", "%(num)d people", result.people),
         born=_("born %(date)s"), dose=_("dose %(number)d"), due=_("due %(date)s"),
         none=_("Nobody is on this list."))
 

@@ -88,6 +88,7 @@ def test_opt_out_and_the_accounts_language(reg_app):
     assert all("Anu" in m.text and "कृपया" in m.text for m in to_a)
     # B's account turns reminders back on: B's overdue doses are reminded now
     client.put("/api/v1/account/reminders", json={"opt_out": False}, headers=auth(guardian_b))
-    Worker(reg_app).run_round(force_reminders=True, now=at(today()))
+    b_missed = today() - timedelta(weeks=20) + timedelta(weeks=6, days=8)
+    Worker(reg_app).run_round(force_reminders=True, now=at(b_missed))
     assert [m for m in messages(reg_app) if m.recipient.endswith("9876500002")]
     assert refs
