@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 
 UNITS = ("d", "w", "m", "y")
@@ -59,9 +60,11 @@ class Duration:
         return round(self.amount * per)
 
 
+@lru_cache(maxsize=1 << 16)
 def add_months(start: date, months: int) -> date:
     """``start`` moved by whole calendar months; a day past the target month's end becomes
-    its last day."""
+    its last day. Remembered: due lists ask for the same birth dates' ages again and again
+    (bench/due_list.py)."""
     index = start.year * 12 + (start.month - 1) + months
     year, month = divmod(index, 12)
     month += 1

@@ -278,10 +278,13 @@ class _Series:
     def grace(self, dose: DoseRule) -> Duration:
         return dose.grace or self.rule.grace or self.default_grace or _NO_GRACE
 
+    def __post_init__(self) -> None:
+        # the catch-up limit depends on the rule and the anchor only: computed once
+        self._start_limit = (None if self.rule.start_max_age is None
+                             else self.rule.start_max_age.after(self.anchor))
+
     def start_limit(self) -> date | None:
-        if self.rule.start_max_age is None:
-            return None
-        return self.rule.start_max_age.after(self.anchor)
+        return self._start_limit
 
     def window(self, dose: DoseRule, previous: date | None = None,
                projecting: bool | None = None) -> tuple[date, date, date | None]:
