@@ -11,8 +11,8 @@
   :func:`sign_vc` sign it with this instance's current keys (on demand: the record
   changes with every dose, so it is not stored; each signing is audited).
 - :func:`for_citizen` and :func:`for_staff` find the person for whoever asks: the citizen
-  only their own household's members; staff (a vaccinator, or an administrator who reads
-  reports) only people their grants reach — the person's home area or facility, or a
+  only their own household's members; staff (a vaccinator, a health worker who registers
+  people, or an administrator who reads reports) only people their grants reach — the person's home area or facility, or a
   facility where the person was vaccinated (a person with neither: national grants only).
 
 People registered without a birth date (adults of the booked flows, birth year only) are
@@ -48,7 +48,9 @@ from cowin_kit.identity.models import IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.programme import catalogue, due
 from cowin_kit.programme.models import VaccineProduct
-from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, CitizenAccount, Dose
+from cowin_kit.registration.models import (
+    BOOKED_SERIES, Beneficiary, CitizenAccount, Dose, Pregnancy,
+)
 from cowin_kit.vaccination.rules import total_doses
 
 # what a recorded dose is, on the record
@@ -56,7 +58,7 @@ COUNTED = "counted"          # counted as a dose of its schedule (or of the book
 NOT_COUNTED = due.NOT_COUNTED  # recorded, but did not count (too early, duplicate)
 EXTRA = "extra"              # beyond the last dose of its schedule
 PENDING = (due.OVERDUE, due.DUE, due.UPCOMING)
-STAFF_ACTIONS = ("beneficiary.verify", "report.read")
+STAFF_ACTIONS = ("beneficiary.verify", "people.register", "report.read")
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def birth_anchor(person: Beneficiary) -> date:
 
 
 def _identifier(session: Session, person: Beneficiary) -> Identifier | None:
-    if getattr(person, "id_type_id", None) is None or not person.id_number_last4:
+    if person.id_type_id is None or not person.id_number_last4:
         return None
     code = session.scalar(select(IdDocumentType.code)
                           .where(IdDocumentType.id == person.id_type_id))
@@ -157,8 +159,8 @@ def _labels(locale: str) -> dict[str, Any]:
 
 def build(session: Session, pack: ActivePack, person: Beneficiary, *, locale: str,
           on: date | None = None) -> LifelongRecord:
-    """The person's record as of ``on`` (default: today in the pack's time zone), its
-    texts in ``locale``."""
+    """The person's record as of ``on`` (default: today in the pack's time zone: doses
+    given later are not on it), its texts in ``locale``."""
     on = on or today(pack)
     zone = _zone(pack.document["timezone"])
     products = {p.id: p for p in catalogue.products(session, pack)}
@@ -176,11 +178,12 @@ def build(session: Session, pack: ActivePack, person: Beneficiary, *, locale: st
     days = {row.id: row.administered_at.replace(tzinfo=row.administered_at.tzinfo
                                                  or timezone.utc).astimezone(zone).date()
             for row in rows}
+    rows = [row for row in rows if days[row.id] <= on]  # the record as of ``on``
     history = [due.Given(products[row.product_id].code, days[row.id], ref=row.id)
                for row in rows if row.series != BOOKED_SERIES]
     routine_settings = pack.routine
     statuses = due.evaluate(routine, birth_date=birth_anchor(person), history=history,
-                            on=max(on, max(days.values(), default=on)),
+                            on=on,
                             overdue_after=routine_settings.overdue_after,
                             pregnancies=_pregnancies(session, person),
                             default_grace=routine_settings.grace) if routine else []
@@ -245,11 +248,7 @@ def build(session: Session, pack: ActivePack, person: Beneficiary, *, locale: st
 
 
 def _pregnancies(session: Session, person: Beneficiary) -> list[due.Pregnancy]:
-    """The person's registered pregnancies (none before the people wing's model)."""
-    try:
-        from cowin_kit.registration.models import Pregnancy  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    """The person's registered pregnancies (their pregnancy schedules count from them)."""
     rows = session.scalars(select(Pregnancy).where(Pregnancy.beneficiary_id == person.id))
     return [due.Pregnancy(row.registered_on, row.outcome_date, ref=row.id) for row in rows]
 
@@ -305,12 +304,11 @@ def for_citizen(session: Session, account: CitizenAccount, reference_id: str) ->
 
 def _scopes(session: Session, person: Beneficiary) -> list[access.Scope]:
     scopes = []
-    location_id = getattr(person, "location_id", None)
-    home = getattr(person, "facility_id", None)
-    if home is not None:
-        scopes.append(access.scope_for_facility(session, home))
-    elif location_id is not None:
-        scopes.append(access.scope_for_location(session, location_id))
+    if person.location_id is not None:
+        scopes.append(access.scope_for_location(session, person.location_id,
+                                                person.facility_id))
+    elif person.facility_id is not None:
+        scopes.append(access.scope_for_facility(session, person.facility_id))
     for facility_id in session.scalars(select(Dose.facility_id).distinct().where(
             Dose.beneficiary_id == person.id, Dose.facility_id.is_not(None))):
         scopes.append(access.scope_for_facility(session, facility_id))
