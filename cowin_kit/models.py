@@ -13,6 +13,7 @@ from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.immunization.models import Campaign, CampaignArea
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
@@ -25,4 +26,5 @@ __all__ = [
     "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
     "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
+    "Campaign", "CampaignArea",
 ]
