@@ -10,7 +10,7 @@ from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, SlotAlertSubscription, VaccinationSession,
 )
 from cowin_kit.registration.models import (
-    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.immunization.models import Campaign, CampaignArea
@@ -24,7 +24,8 @@ __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
-    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
+    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy", "Dose",
+    "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea",
 ]
