@@ -261,6 +261,7 @@ class CohortFigures:
     counts: dict[str, int] = field(default_factory=dict)   # indicator -> children
     zero_dose: int = 0        # eligible children without DTP1 by the age
     population: int | None = None  # the pack's figure for the cohort's age, where given
+    population_band: str = ""      # the population.csv band that figure is from
 
     def count(self, indicator: str) -> int:
         return self.counts.get(indicator, 0)
@@ -321,7 +322,7 @@ class IndicatorRow:
 
 INDICATOR_COLUMNS = (
     "region_code", "region_name", "birth_cohort", "age", "registered", "reached_age",
-    "population", "dtp1", "dtp1_percent", "dtp3", "dtp3_percent", "mcv1", "mcv1_percent",
+    "population", "population_band", "dtp1", "dtp1_percent", "dtp3", "dtp3_percent", "mcv1", "mcv1_percent",
     "mcv2", "mcv2_percent", "dropout_dtp1_dtp3_percent", "dropout_mcv1_mcv2_percent",
     "zero_dose", "zero_dose_percent", "never_vaccinated")
 
@@ -333,7 +334,7 @@ def indicator_record(row: IndicatorRow, never: int | None = None) -> dict[str, A
     record: dict[str, Any] = {
         "region_code": row.code, "region_name": row.name, "birth_cohort": row.cohort,
         "age": row.age, "registered": f.registered, "reached_age": f.eligible,
-        "population": f.population}
+        "population": f.population, "population_band": f.population_band}
     for name, _antigen, _number in STANDARD_INDICATORS:
         record[name.lower()] = f.count(name)
         record[f"{name.lower()}_percent"] = f.coverage(name)

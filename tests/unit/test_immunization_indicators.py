@@ -109,4 +109,4 @@ def test_indicator_record_and_csv():
     text = rules.indicators_csv([record])
     header, row = text.splitlines()
     assert header.split(",") == list(rules.INDICATOR_COLUMNS)
-    assert row.startswith("IN-KL,Kerala,2024,12m,1,1,,1,100.0,0,0.0")
+    assert row.startswith("IN-KL,Kerala,2024,12m,1,1,,,1,100.0,0,0.0")
