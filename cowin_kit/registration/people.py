@@ -50,15 +50,12 @@ GUARDIAN_RELATION_MAX = 32
 
 def id_exempt_below(pack: ActivePack) -> durations.Duration:
     """Children below this age may be registered without an ID document."""
-    routine = pack.document.get("routine") or {}
-    return durations.parse(routine.get("id_exempt_below", "5y"))
+    return pack.routine.id_exempt_below
 
 
 def household_limit(pack: ActivePack) -> int:
     """How many people one account (one mobile number) may hold, children included."""
-    routine = pack.document.get("routine") or {}
-    return int(routine.get("household_limit")
-               or pack.document.get("max_beneficiaries_per_account", 4))
+    return pack.routine.household_limit
 
 
 # --- results ----------------------------------------------------------------------------
