@@ -114,3 +114,24 @@ def test_only_the_readers_area_and_bad_queries(cohort):
     bad = client.get(f"{URL}?cohort=soon", headers=auth(district))
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert client.get(f"{URL}?cohort=2024").status_code == 401
+
+
+def test_dashboard_page_plots_the_indicators_and_campaigns(reg_app, cohort):
+    from cowin_kit.testing import web_staff_sign_in
+
+    client = reg_app.test_client()
+    web_staff_sign_in(client, "nat.ind")
+    national = cohort[1]
+    created = client.post("/api/v1/campaigns", headers=auth(national), json={
+        "code": "MR-DASH", "names": {"en": "MR catch-up"}, "products": ["MR"],
+        "ages": "9m-15y", "areas": ["IN-KL-TVM"], "starts_on": "2026-01-01",
+        "ends_on": "2026-01-10"})
+    assert created.status_code == 201, created.get_json()
+    page = client.get("/admin/immunization?cohort=2024&parent=IN-KL")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("<svg") == 6   # 2 coverage, zero-dose, drop-out, 2 for the campaign
+    assert 'viewBox="0 0 360' in html and "Thiruvananthapuram" in html
+    assert "MR catch-up" in html
+    text = client.get("/admin/immunization.csv?cohort=2024&parent=IN-KL").get_data(as_text=True)
+    assert text.startswith("region_code,region_name,birth_cohort,age")
