@@ -42,8 +42,11 @@ class ReportScope:
     facility_ids: frozenset[int] = frozenset()
 
 
-def report_scope(user: StaffUser, action: str = "report.read") -> ReportScope:
-    """The union of the user's grants carrying ``action``; Forbidden without any."""
+def report_scope(user: StaffUser | None, action: str = "report.read") -> ReportScope:
+    """The union of the user's grants carrying ``action``; Forbidden without any. None is
+    the operator at the command line or a plugin's export (the whole country)."""
+    if user is None:
+        return ReportScope(True)
     grants = access.grants_carrying(user, action)
     if not grants:
         raise Forbidden(_("You may not read reports."), code="forbidden")
@@ -440,7 +443,7 @@ class IndicatorReport:
                 for row in self.rows]
 
 
-def immunization_indicators(session: Session, user: StaffUser, *, cohort: int, tz_name: str,
+def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int, tz_name: str,
                             zero_dose_age: durations.Duration, parent_code: str | None = None,
                             locale: str = "en", on: date | None = None) -> IndicatorReport:
     """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
