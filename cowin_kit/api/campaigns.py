@@ -55,10 +55,10 @@ def _progress():
 
 @bp.get("/<code>/progress")
 @doc("Daily progress against target per area: doses per day, cumulative, per cent",
-     response=schemas.ProgressOut, auth="staff", tag="campaigns")
+     response=schemas.CampaignProgressOut, auth="staff", tag="campaigns")
 def progress(code: str):
     report = _progress()
-    return jsonify(schemas.ProgressOut().dump({"campaign": report.campaign.code, "areas": [
+    return jsonify(schemas.CampaignProgressOut().dump({"campaign": report.campaign.code, "areas": [
         {"code": a.code, "name": a.name, "target": a.target, "target_source": a.target_source,
          "doses": a.doses, "target_percent": a.percent,
          "days": [{"date": d.day, "doses": d.doses, "cumulative": d.cumulative,

@@ -33,7 +33,7 @@ class CampaignDoseIn(_Strict):
     administered_at = fields.AwareDateTime()
 
 
-class AreaOut(Schema):
+class CampaignAreaOut(Schema):
     code = fields.String(required=True)
     target = fields.Integer(required=True, allow_none=True)
     target_source = fields.String(required=True)
@@ -49,33 +49,33 @@ class CampaignOut(Schema):
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
     doses_per_person = fields.Integer(required=True)
-    areas = fields.List(fields.Nested(AreaOut), required=True)
+    areas = fields.List(fields.Nested(CampaignAreaOut), required=True)
 
 
 class CampaignListOut(Schema):
     campaigns = fields.List(fields.Nested(CampaignOut), required=True)
 
 
-class DayOut(Schema):
+class CampaignDayOut(Schema):
     date = fields.Date(required=True)
     doses = fields.Integer(required=True)
     cumulative = fields.Integer(required=True)
     target_percent = fields.Float(required=True, allow_none=True)
 
 
-class AreaProgressOut(Schema):
+class CampaignAreaProgressOut(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     target = fields.Integer(required=True, allow_none=True)
     target_source = fields.String(required=True)
     doses = fields.Integer(required=True)
     target_percent = fields.Float(required=True, allow_none=True)
-    days = fields.List(fields.Nested(DayOut), required=True)
+    days = fields.List(fields.Nested(CampaignDayOut), required=True)
 
 
-class ProgressOut(Schema):
+class CampaignProgressOut(Schema):
     campaign = fields.String(required=True)
-    areas = fields.List(fields.Nested(AreaProgressOut), required=True)
+    areas = fields.List(fields.Nested(CampaignAreaProgressOut), required=True)
 
 
 class CampaignDoseOut(Schema):
