@@ -34,13 +34,15 @@ ACTIONS = (
     "aefi.read",            # adverse events following immunisation
     "people.register",      # register newborns, children and pregnant women, and their
                             # pregnancies' outcomes, in the area (or facility) of the grant
+    "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
 # which reach the whole country's data and are therefore national only. They do not
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
-                         "report.read", "aefi.read", "people.register"})
+                         "report.read", "aefi.read", "people.register",
+                         "campaign.manage"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
