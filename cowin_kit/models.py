@@ -11,7 +11,7 @@ from cowin_kit.scheduling.models import (
     VaccinationSession,
 )
 from cowin_kit.registration.models import (
-    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
+    Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
@@ -24,7 +24,7 @@ __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "SessionProduct", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
-    "Beneficiary",
-    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Dose", "Appointment",
+    "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",
+    "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
 ]

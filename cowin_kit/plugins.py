@@ -74,11 +74,12 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 # plugin's own, drained by a command (see the fhir-export example).
 
 HOOKS: dict[str, str] = {
-    "beneficiary_registered": """A person was registered (online, or as a walk-in by staff).
+    "beneficiary_registered": """A person was registered (online, as a walk-in by staff,
+    or by a health worker; not once per row of a bulk import).
 
     :param reference_id: the 14-digit beneficiary reference ID (str)
-    :param id_type: code of the photo-ID type in the country pack (str); the ID number is
-        never passed
+    :param id_type: code of the photo-ID type in the country pack (str; "" for a child
+        registered without an ID document); the ID number is never passed
     :param birth_year: year of birth (int)
     :param gender: gender code of the pack (str)
     :param locale: language of the account (str)

@@ -25,7 +25,7 @@ def beneficiary_json(view: BeneficiaryView) -> dict:
     b = view.beneficiary
     return schemas.BeneficiaryOut().dump({
         "reference_id": b.reference_id, "name": b.name, "birth_year": b.birth_year,
-        "birth_date": b.birth_date, "gender": view.gender.code, "id_type": view.id_type.code,
+        "birth_date": b.birth_date, "gender": view.gender.code, "id_type": view.id_type.code if view.id_type else None,
         "id_number_masked": view.masked_id_number, "comorbidity": b.comorbidity,
         "consent_version": b.consent_version, "secret_code": view.secret_code,
         "vaccination_status": view.vaccination_status,

@@ -140,7 +140,7 @@ def _v2_beneficiary(view: services.BeneficiaryView, locale: str, mobile: str) ->
         "beneficiary_reference_id": b.reference_id, "name": b.name,
         "birth_year": str(b.birth_year), "gender": _label(view.gender.labels, locale),
         "mobile_number": national_digits(mobile)[-4:],
-        "photo_id_type": _label(view.id_type.labels, locale),
+        "photo_id_type": _label(view.id_type.labels, locale) if view.id_type else "",
         "photo_id_number": view.masked_id_number,
         "comorbidity_ind": "Y" if b.comorbidity else "N",
         "vaccination_status": view.vaccination_status, "vaccine": vaccine,

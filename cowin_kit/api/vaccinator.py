@@ -19,7 +19,7 @@ bp = Blueprint("api_vaccinator", __name__, url_prefix="/api/v1")
 
 
 def _label(labels: dict[str, str]) -> str:
-    return labels.get(request_locale()) or next(iter(labels.values()))
+    return labels.get(request_locale()) or next(iter(labels.values()), "")
 
 
 @bp.get("/vaccinator/today")

@@ -239,7 +239,7 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
              if facts.birth_date else (labels["birth_year"], str(facts.birth_year)))
     id_label = (_localized(id_type.labels, locale) or id_type.code) if id_type else labels["id"]
     person = [(labels["name"], facts.name), birth,
-              (id_label, record.identifier.value if record.identifier else ""),
+              *([(id_label, record.identifier.value)] if record.identifier else []),
               (labels["reference_id"], reference_id)]
     centre = ""
     if facility_id is not None:

@@ -110,8 +110,8 @@ class _DoseFacts(NamedTuple):
     name: str
     birth_date: date | None
     birth_year: int
-    id_type_id: int
-    id_number_last4: str
+    id_type_id: int | None      # None (and last4 None): registered without an ID document
+    id_number_last4: str | None
     centre: str
     centre_address: str
 
@@ -127,8 +127,9 @@ def _record(session: Session, pack: ActivePack, facts: _DoseFacts, hcid: str,
         name=split_name(facts.name),
         birth_date=facts.birth_date,
         birth_year=None if facts.birth_date else facts.birth_year,
-        identifier=Identifier(_id_type_code(session, pack, facts.id_type_id),
-                              mask_id_number("0" * 8 + facts.id_number_last4)),
+        identifier=None if facts.id_type_id is None or not facts.id_number_last4
+        else Identifier(_id_type_code(session, pack, facts.id_type_id),
+                        mask_id_number("0" * 8 + facts.id_number_last4)),
         certificate=CertificateInfo(issuer=issuer.get(default) or next(iter(issuer.values())),
                                     issuer_id=pack.code, hcid=hcid, valid_from=issued_at,
                                     valid_until=expires_at),

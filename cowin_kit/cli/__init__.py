@@ -278,6 +278,8 @@ def _register_subcommands() -> None:
     main.add_command(alerts)
     from cowin_kit.cli.vaccinations_cmd import vaccinations
     main.add_command(vaccinations)
+    from cowin_kit.cli.people_cmd import people
+    main.add_command(people)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker
     main.add_command(keys)
     main.add_command(worker)

@@ -25,8 +25,9 @@ def vaccinations_import(file: Path, check: bool) -> None:
     """Record the doses of a CSV FILE given elsewhere or before the kit; each gets its
     certificate from the worker.
 
-    Columns: beneficiary_reference_id, vaccine, dose, date (YYYY-MM-DD, not in the future),
-    lot, facility_code (empty for a dose given abroad or elsewhere), vaccinator. A row
+    Columns: beneficiary_reference_id (or external_id: the person's number in the register
+    they were imported from), vaccine, dose, date (YYYY-MM-DD, not in the future), lot,
+    facility_code (empty for a dose given abroad or elsewhere), vaccinator. A row
     already recorded identically is unchanged; the minimum interval between doses is not
     checked for imported history.
     """

@@ -32,20 +32,24 @@ ACTIONS = (
     "certificate.verify",   # check a certificate presented to a verifier
     "report.read",          # coverage and operational reports
     "aefi.read",            # adverse events following immunisation
+    "people.register",      # register newborns, children and pregnant women, and their
+                            # pregnancies' outcomes, in the area (or facility) of the grant
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
 # which reach the whole country's data and are therefore national only. They do not
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
-                         "report.read", "aefi.read"})
+                         "report.read", "aefi.read", "people.register"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
     "state_admin": _AREA_ADMIN,
     "district_admin": _AREA_ADMIN,
-    "facility_admin": frozenset({"facility.manage", "session.publish", "report.read"}),
-    "vaccinator": frozenset({"dose.record", "beneficiary.verify"}),
+    "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
+                                 "people.register"}),
+    # the vaccinator is also the ANM / health worker who registers the people of the area
+    "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register"}),
     "verifier": frozenset({"certificate.verify"}),
 }
 

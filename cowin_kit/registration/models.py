@@ -49,10 +49,18 @@ class OtpTransaction(Base):
 
 
 class Beneficiary(Base):
-    """A family member registered under an account, with one photo-ID document.
+    """A family member registered under an account, with one photo-ID document, or none:
+    a child below the pack's ``routine.id_exempt_below`` age may be registered without
+    one, linked to a guardian (name and relation; the account's mobile is theirs).
 
     The ID number is kept three ways: an HMAC for uniqueness and lookup, the value
-    encrypted for the certificate, and the last four characters for masks."""
+    encrypted for the certificate, and the last four characters for masks; all four ID
+    columns are NULL together when there is no document.
+
+    People registered by a health worker (``registered_by``: the staff user name; "" for
+    self-registration) or imported from a register also carry the area they live in
+    (``location_id``: due lists are by area), their home facility, the register's own
+    number (``external_id``) and, for a newborn of a registered pregnancy, the mother."""
 
     __tablename__ = "beneficiary"
 
@@ -63,22 +71,52 @@ class Beneficiary(Base):
     birth_year: Mapped[int]
     birth_date: Mapped[Optional[date]] = mapped_column(Date)
     gender_id: Mapped[int] = mapped_column(ForeignKey("gender.id"))
-    id_type_id: Mapped[int] = mapped_column(ForeignKey("id_document_type.id"))
-    id_number_hash: Mapped[str] = mapped_column(String(64))
-    id_number_encrypted: Mapped[str] = mapped_column(Text)
-    id_number_last4: Mapped[str] = mapped_column(String(4))
+    id_type_id: Mapped[Optional[int]] = mapped_column(ForeignKey("id_document_type.id"))
+    id_number_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    id_number_encrypted: Mapped[Optional[str]] = mapped_column(Text)
+    id_number_last4: Mapped[Optional[str]] = mapped_column(String(4))
     comorbidity: Mapped[bool] = mapped_column(default=False)
     consent_version: Mapped[str] = mapped_column(String(32))
     secret_code_encrypted: Mapped[str] = mapped_column(Text)
     # wrong secret codes given in a row for this person, and the pause they led to
     secret_code_failures: Mapped[int] = mapped_column(default=0)
     secret_code_paused_until: Mapped[Optional[datetime]]
+    guardian_name: Mapped[Optional[str]] = mapped_column(String(200))
+    guardian_relation: Mapped[Optional[str]] = mapped_column(String(32))
+    external_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    mother_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("beneficiary.id", ondelete="SET NULL"), index=True)
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"), index=True)
+    registered_by: Mapped[str] = mapped_column(String(150), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     account: Mapped[CitizenAccount] = relationship(back_populates="beneficiaries")
 
     __table_args__ = (UniqueConstraint("id_type_id", "id_number_hash"),)
+
+
+class Pregnancy(Base):
+    """A pregnancy of a registered woman, from its registration (the date pregnancy
+    schedules count from) to its outcome. A live birth's newborns are beneficiaries whose
+    ``mother_id`` is hers."""
+
+    __tablename__ = "pregnancy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+    registered_on: Mapped[date] = mapped_column(Date)
+    lmp: Mapped[Optional[date]] = mapped_column(Date)   # first day of the last menstrual period
+    edd: Mapped[Optional[date]] = mapped_column(Date)   # expected date of delivery
+    outcome: Mapped[Optional[str]] = mapped_column(String(16))  # PREGNANCY_OUTCOMES
+    outcome_date: Mapped[Optional[date]] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    registered_by: Mapped[str] = mapped_column(String(150), default="", server_default="")
+
+
+PREGNANCY_OUTCOMES = ("live_birth", "stillbirth", "miscarriage", "abortion")
 
 
 class BeneficiaryCorrection(Base):

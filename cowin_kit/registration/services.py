@@ -22,7 +22,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
-from cowin_kit.idnumbers import InvalidIdNumber, mask_id_number, normalize_id_number
+from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 from cowin_kit.registration import rules
 from cowin_kit.registration.models import (
     BOOKED_SERIES, Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
@@ -283,10 +283,11 @@ def confirm_mobile_change(session: Session, account: CitizenAccount, transaction
 
 @dataclass(frozen=True)
 class BeneficiaryView:
-    """What may be shown about a beneficiary: the ID number only masked."""
+    """What may be shown about a beneficiary: the ID number only masked (a child
+    registered without an ID document: no type, and "" for the number)."""
 
     beneficiary: Beneficiary
-    id_type: IdDocumentType
+    id_type: IdDocumentType | None
     gender: Gender
     masked_id_number: str
     secret_code: str | None
@@ -486,13 +487,14 @@ def _view(session: Session, beneficiary: Beneficiary, id_type: IdDocumentType | 
           gender: Gender | None = None, pack: ActivePack | None = None,
           with_secret: bool = True, *, doses: list[Dose] | None = None,
           secret_code: str | None = None) -> BeneficiaryView:
-    id_type = id_type or session.get(IdDocumentType, beneficiary.id_type_id)
+    if id_type is None and beneficiary.id_type_id is not None:
+        id_type = session.get(IdDocumentType, beneficiary.id_type_id)
     gender = gender or session.get(Gender, beneficiary.gender_id)
     if doses is None:
         doses = list(session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
                                                         Dose.series == BOOKED_SERIES)
                                      .order_by(Dose.dose_number)))
-    masked = mask_id_number("0" * 8 + beneficiary.id_number_last4)
+    masked = rules.masked_id(beneficiary.id_number_last4)
     secret = None if not with_secret else secret_code if secret_code is not None \
         else keyring().decrypt(beneficiary.secret_code_encrypted)
     return BeneficiaryView(beneficiary, id_type, gender, masked, secret, doses,
@@ -570,8 +572,13 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
         if "id_number" not in changes:
             raise InvalidInput(_("Give the number of the new document."), code="id_number_required",
                                fields={"id_number": [_("Give the number of the new document.")]})
-        document = _id_type(session, changes.get("id_type")
-                            or session.get(IdDocumentType, beneficiary.id_type_id).code, pack)
+        current = changes.get("id_type") or (
+            session.get(IdDocumentType, beneficiary.id_type_id).code
+            if beneficiary.id_type_id is not None else None)
+        if current is None:  # registered without a document: say which one it is
+            raise InvalidInput(_("Give the type of the document."), code="id_type_required",
+                               fields={"id_type": [_("Give the type of the document.")]})
+        document = _id_type(session, current, pack)
         number = _normalized_id(document, changes["id_number"])
         ring = keyring()
         id_hash = ring.lookup_hash("id:" + document.code, number)

@@ -4,7 +4,9 @@ import FILE`), in the style of the facility and session imports
 machinery (cowin_kit/csvimport.py).
 
 Columns (all required in the header): ``beneficiary_reference_id, vaccine, dose, date,
-lot, facility_code, vaccinator``. ``date`` is YYYY-MM-DD (the day in the pack's time zone,
+lot, facility_code, vaccinator``; ``external_id`` (the person's number in the register they
+were imported from, `cowin-kit people import`) may stand in place of
+``beneficiary_reference_id``. ``date`` is YYYY-MM-DD (the day in the pack's time zone,
 not in the future; stored as local midnight of that day); ``lot`` must not be empty;
 ``facility_code`` may be empty (a dose given abroad or outside the kit's facilities);
 ``vaccinator`` may be empty.
@@ -57,6 +59,7 @@ __all__ = ["ImportInvalid", "ImportReport", "import_vaccinations", "COLUMNS"]
 
 COLUMNS = ("beneficiary_reference_id", "vaccine", "dose", "date", "lot", "facility_code",
            "vaccinator")
+PERSON_KEYS = ("beneficiary_reference_id", "external_id")  # one of them names the person
 MAX_DOSE = 20
 
 DOSE_COLUMNS = ("beneficiary_id", "dose_number", "product_id", "administered_at", "lot",
@@ -68,6 +71,7 @@ DUE_COLUMNS = ("dose_id", "reason", "status", "attempts", "next_attempt_at", "la
 @dataclass(slots=True)
 class _DoseRow:
     line: int
+    person_key: str      # the file's reference ID or external ID of the person
     reference_id: str
     beneficiary_id: int
     number: int
@@ -124,9 +128,15 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     document = pack_document(session)
     zone = zoneinfo.ZoneInfo(document["timezone"])
     today = datetime.now(zone).date()
-    table = read_table(text, problems, COLUMNS, set(COLUMNS).__contains__)
+    table = read_table(text, problems, COLUMNS[1:], set(COLUMNS + PERSON_KEYS).__contains__)
     if table is None:
         problems.raise_if_any()
+    keys = [column for column in PERSON_KEYS if column in table.header]
+    if len(keys) != 1:
+        problems.add(1, PERSON_KEYS[0], _("give either beneficiary_reference_id or "
+                                          "external_id (one of them)"))
+        problems.raise_if_any()
+    key_column = keys[0]
     records = list(table.records)
     report = ImportReport("vaccinations", file_name, rows=len(records), dry_run=dry_run)
 
@@ -137,10 +147,12 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     facilities = {code: row.id for code, row in by_code(
         session, (Facility.id, Facility.code), Facility.code,
         (v.get("facility_code", "") for _l, v in records if v.get("facility_code"))).items()}
-    people = by_code(session, (Beneficiary.id, Beneficiary.reference_id.label("code"),
-                               Beneficiary.birth_year, Beneficiary.birth_date),
-                     Beneficiary.reference_id,
-                     (v.get("beneficiary_reference_id", "") for _l, v in records))
+    key_attribute = Beneficiary.reference_id if key_column == "beneficiary_reference_id" \
+        else Beneficiary.external_id
+    people = by_code(session, (Beneficiary.id, key_attribute.label("code"),
+                               Beneficiary.reference_id, Beneficiary.birth_year,
+                               Beneficiary.birth_date),
+                     key_attribute, (v.get(key_column, "") for _l, v in records))
     recorded: dict[int, dict[int, _Recorded]] = {}
     for chunk in chunks(sorted({p.id for p in people.values()}), IN_CHUNK):
         for beneficiary_id, number, product_id, at, lot, facility_id, vaccinator in \
@@ -158,7 +170,7 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     for index, (line, values) in enumerate(records, 1):
         tick(progress, "checking", index, len(records))
         row = Row(line, values, problems)
-        item = _check_row(row, people, products, facilities, today)
+        item = _check_row(row, people, products, facilities, today, key_column)
         if item is None:
             continue
         key = (item.beneficiary_id, item.number)
@@ -177,7 +189,7 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     new: list[_DoseRow] = []
     for beneficiary_id, items in by_person.items():
         existing = recorded.get(beneficiary_id, {})
-        person = people[items[0].reference_id]
+        person = people[items[0].person_key]
         given = [GivenDose(n, r.product_code, r.day) for n, r in existing.items()]
         for item in sorted(items, key=lambda i: i.number):
             current = existing.get(item.number)
@@ -242,15 +254,20 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
 
 
 def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
-               facilities: dict[str, int], today: date) -> _DoseRow | None:
+               facilities: dict[str, int], today: date,
+               key_column: str = "beneficiary_reference_id") -> _DoseRow | None:
     values = row.values
-    reference_id = row.text("beneficiary_reference_id", 14, required=True)
+    person_key = row.text(key_column, 14 if key_column == "beneficiary_reference_id" else 64,
+                          required=True)
     person = None
-    if reference_id:
-        person = people.get(reference_id)
-        if person is None:
-            row.bad("beneficiary_reference_id",
-                    _("no one is registered with reference ID %(ref)s", ref=reference_id))
+    if person_key:
+        person = people.get(person_key)
+        if person is None and key_column == "external_id":
+            row.bad(key_column, _("no one is registered with external ID %(id)s",
+                                  id=person_key))
+        elif person is None:
+            row.bad(key_column,
+                    _("no one is registered with reference ID %(ref)s", ref=person_key))
     vaccine = row.text("vaccine", 64, required=True)
     if vaccine and vaccine not in products:
         row.bad("vaccine", _("no vaccine with code %(code)s", code=vaccine))
@@ -286,5 +303,6 @@ def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
     vaccinator = row.text("vaccinator", 150) or ""
     if not row.ok:
         return None
-    return _DoseRow(row.line, reference_id, person.id, number, vaccine, products[vaccine], day,
+    return _DoseRow(row.line, person_key, person.reference_id, person.id, number, vaccine,
+                    products[vaccine], day,
                     lot, facility_code, facility_id, vaccinator)

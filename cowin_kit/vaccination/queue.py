@@ -18,9 +18,8 @@ from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
-from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
-from cowin_kit.registration.rules import is_reference_id
+from cowin_kit.registration.rules import is_reference_id, masked_id
 from cowin_kit.scheduling.models import (
     Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
 )
@@ -132,8 +131,9 @@ def check_in(session: Session, actor: StaffUser, reference_id: str) -> CheckIn:
         booked = Booked(appointment, vaccination_session,
                         session.get(Facility, vaccination_session.facility_id))
     return CheckIn(beneficiary, session.get(Gender, beneficiary.gender_id).labels,
-                   session.get(IdDocumentType, beneficiary.id_type_id).labels,
-                   mask_id_number("0" * 8 + beneficiary.id_number_last4), doses, booked)
+                   session.get(IdDocumentType, beneficiary.id_type_id).labels
+                   if beneficiary.id_type_id is not None else {},
+                   masked_id(beneficiary.id_number_last4), doses, booked)
 
 
 def _find_beneficiary(session: Session, reference_id: str) -> Beneficiary:

@@ -43,9 +43,9 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read"}
+       "report.read", "aefi.read", "people.register"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read"}
+              "report.read", "aefi.read", "people.register"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -70,14 +70,15 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("district_admin", "outside_subtree"): NONE,
     ("district_admin", "whole_country"): NONE,
 
-    ("facility_admin", "same_facility"): {"facility.manage", "session.publish", "report.read"},
+    ("facility_admin", "same_facility"): {"facility.manage", "session.publish", "report.read",
+                                          "people.register"},
     ("facility_admin", "other_facility_in_subtree"): NONE,
     ("facility_admin", "inside_subtree"): NONE,
     ("facility_admin", "sibling_district"): NONE,
     ("facility_admin", "outside_subtree"): NONE,
     ("facility_admin", "whole_country"): NONE,
 
-    ("vaccinator", "same_facility"): {"dose.record", "beneficiary.verify"},
+    ("vaccinator", "same_facility"): {"dose.record", "beneficiary.verify", "people.register"},
     ("vaccinator", "other_facility_in_subtree"): NONE,
     ("vaccinator", "inside_subtree"): NONE,
     ("vaccinator", "sibling_district"): NONE,

@@ -98,3 +98,48 @@ def test_age_on_a_day(on, birth_year, birth_date, age):
 ])
 def test_year_of_birth_problems(birth_year, problem):
     assert (rules.birth_year_problem(birth_year, date(2026, 5, 10)) is not None) is problem
+
+
+# --- people registered by health workers ------------------------------------------------
+
+
+REG = date(2026, 6, 1)
+
+
+@pytest.mark.parametrize("registered_on, lmp, edd, fields", [
+    (REG, None, None, set()),
+    (REG, date(2026, 3, 1), date(2026, 12, 6), set()),
+    (date(2026, 6, 2), None, None, {"registered_on"}),              # after "today"
+    (REG, date(2026, 6, 2), None, {"lmp"}),                        # LMP after registration
+    (REG, date(2025, 7, 1), None, {"lmp"}),                        # more than 44 weeks back
+    (REG, date(2026, 3, 1), date(2026, 2, 1), {"edd"}),           # EDD before the LMP
+    (REG, date(2026, 3, 1), date(2027, 3, 1), {"edd"}),           # EDD 52 weeks after it
+    (REG, None, date(2025, 5, 1), {"edd"}),                        # EDD long past
+])
+def test_pregnancy_dates(registered_on, lmp, edd, fields):
+    assert set(rules.pregnancy_problems(registered_on, lmp, edd, REG)) == fields
+
+
+@pytest.mark.parametrize("birth, exempt_from, needed", [
+    (date(2021, 6, 2), date(2021, 6, 1), False),   # below the exempt age
+    (date(2021, 6, 1), date(2021, 6, 1), False),   # the last day below it
+    (date(2021, 5, 31), date(2021, 6, 1), True),   # reached it
+])
+def test_id_document_needed_from_the_exempt_age(birth, exempt_from, needed):
+    assert rules.id_document_needed(birth, exempt_from) is needed
+
+
+@pytest.mark.parametrize("outcome, lmp, problem", [
+    (date(2026, 9, 1), None, False),
+    (date(2026, 5, 1), None, True),                  # before the registration
+    (date(2026, 5, 1), date(2026, 3, 1), False),    # after the LMP: a late registration
+    (date(2026, 12, 1), None, True),                 # in the future
+])
+def test_outcome_dates(outcome, lmp, problem):
+    assert (rules.outcome_date_problem(outcome, REG, lmp, date(2026, 10, 1)) is not None) \
+        is problem
+
+
+def test_no_id_document_masks_to_nothing():
+    assert rules.masked_id(None) == "" and rules.masked_id("") == ""
+    assert rules.masked_id("1234").endswith("1234") and rules.masked_id("1234") != "1234"
