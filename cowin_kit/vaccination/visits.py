@@ -366,3 +366,13 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     session.commit()
     metrics.DOSES_RECORDED.inc(len(visit.doses))
     return visit
+
+
+def routine_doses(session: Session, pack: ActivePack, person: Beneficiary) -> list[VisitDose]:
+    """The person's routine doses (every series but the booked one), oldest first."""
+    by_code = {row.code: row for row in vaccine_schedules(session, pack)}
+    rows = session.scalars(select(Dose).where(Dose.beneficiary_id == person.id,
+                                              Dose.series != "")
+                           .order_by(Dose.administered_at, Dose.series, Dose.id))
+    return [VisitDose(row, vaccine_product(session, pack, product_id=row.product_id),
+                      by_code[row.series]) for row in rows if row.series in by_code]
