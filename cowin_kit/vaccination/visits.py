@@ -40,7 +40,8 @@ from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
-from cowin_kit.registration.models import Beneficiary, Dose, Pregnancy
+from cowin_kit.registration.duefacts import DueFacts, birth_anchor, due_facts
+from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import is_reference_id
 from cowin_kit.vaccination.services import staff_facility, vaccine_product, vaccine_schedules
 
@@ -96,7 +97,7 @@ def local_day(pack: ActivePack, moment: datetime | None = None) -> date:
 def birth_date_of(person: Beneficiary) -> date:
     """The birth date the rules count from (1 January of the birth year for people
     registered with a year only)."""
-    return person.birth_date or date(person.birth_year, 1, 1)
+    return birth_anchor(person)
 
 
 def _person(session: Session, reference_id: str) -> Beneficiary:
@@ -131,19 +132,13 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def _pregnancies(session: Session, person: Beneficiary) -> list[due.Pregnancy]:
-    rows = session.scalars(select(Pregnancy).where(Pregnancy.beneficiary_id == person.id)
-                           .order_by(Pregnancy.registered_on, Pregnancy.id))
-    return [due.Pregnancy(row.registered_on, row.outcome_date, row.id) for row in rows]
-
-
 def _evaluate(pack: ActivePack, schedules: Sequence[VaccineSchedule], person: Beneficiary,
-              history: Sequence[due.Given], pregnancies: Sequence[due.Pregnancy],
+              history: Sequence[due.Given], facts: DueFacts,
               on: date) -> list[due.DoseStatus]:
     settings = pack.routine
-    return due.evaluate(schedules, birth_date=birth_date_of(person), history=history, on=on,
-                        overdue_after=settings.overdue_after, pregnancies=pregnancies,
-                        default_grace=settings.grace)
+    return due.evaluate(schedules, history=history, on=on,
+                        overdue_after=settings.overdue_after, default_grace=settings.grace,
+                        **facts.evaluate_kwargs())
 
 
 def dose_products(schedule: VaccineSchedule, number: int) -> tuple[str, ...]:
@@ -173,7 +168,7 @@ def due_today(session: Session, pack: ActivePack, actor: StaffUser, reference_id
     on = on or local_day(pack)
     schedules = routine_schedules(session, pack)
     statuses = _evaluate(pack, schedules, person, _history(session, pack, person)[0],
-                         _pregnancies(session, person), on)
+                         due_facts(session, pack, person), on)
     by_code = {row.code: row for row in schedules}
     todo = [DueDose(by_code[s.schedule], s, _accepted(by_code[s.schedule], s.dose))
             for s in statuses if s.status in (due.DUE, due.OVERDUE)]
@@ -190,14 +185,14 @@ def _refusal(code: str, message: Any, index: int) -> RuleViolation:
 
 
 def _choose(pack: ActivePack, schedules: Sequence[VaccineSchedule], person: Beneficiary,
-            history: list[due.Given], pregnancies: Sequence[due.Pregnancy], day: date,
+            history: list[due.Given], facts: DueFacts, day: date,
             product: str, index: int) -> tuple[VaccineSchedule, int]:
     """The schedule (and its dose number as the rules count it) ``product`` is given under
     on ``day``, or the RuleViolation saying why it may not be given."""
     first: RuleViolation | None = None
     for schedule in schedules:
         try:
-            return schedule, _check(pack, schedule, person, history, pregnancies, day,
+            return schedule, _check(pack, schedule, person, history, facts, day,
                                     product, index)
         except RuleViolation as exc:
             first = first or exc
@@ -206,9 +201,9 @@ def _choose(pack: ActivePack, schedules: Sequence[VaccineSchedule], person: Bene
 
 
 def _check(pack: ActivePack, schedule: VaccineSchedule, person: Beneficiary,
-           history: list[due.Given], pregnancies: Sequence[due.Pregnancy], day: date,
+           history: list[due.Given], facts: DueFacts, day: date,
            product: str, index: int) -> int:
-    statuses = _evaluate(pack, [schedule], person, history, pregnancies, day)
+    statuses = _evaluate(pack, [schedule], person, history, facts, day)
     if schedule.timed_from == "pregnancy" and statuses:
         last = statuses[-1].pregnancy  # the latest pregnancy's instance
         statuses = [s for s in statuses if s.pregnancy == last]
@@ -229,7 +224,7 @@ def _check(pack: ActivePack, schedule: VaccineSchedule, person: Beneficiary,
         raise _refusal("vaccine_not_for_dose", _(
             "%(vaccine)s is not given for the dose due now.", vaccine=product), index)
     trial = _evaluate(pack, [schedule], person,
-                      [*history, due.Given(product, day, _MARK)], pregnancies, day)
+                      [*history, due.Given(product, day, _MARK)], facts, day)
     counted = next((s for s in trial if s.given is not None and s.given.ref is _MARK), None)
     if counted is None or counted.status != due.DONE:
         if pending.status == due.UPCOMING and pending.earliest is not None:
@@ -299,7 +294,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     day = local_day(pack, moment)
     routine = routine_schedules(session, pack)
     history, numbers = _history(session, pack, person)
-    pregnancies = _pregnancies(session, person)
+    facts = due_facts(session, pack, person)
     chosen: list[tuple[VaccineProduct, VaccineSchedule, str]] = []
     seen_products: set[str] = set()
     for index, item in enumerate(wanted):
@@ -325,7 +320,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         if not candidates:
             raise _refusal("vaccine_not_routine", _(
                 "%(vaccine)s is not in a routine schedule.", vaccine=product.code), index)
-        schedule, _number = _choose(pack, candidates, person, history, pregnancies, day,
+        schedule, _number = _choose(pack, candidates, person, history, facts, day,
                                     product.code, index)
         if any(s.code == schedule.code for _p, s, _l in chosen):
             raise _refusal("series_twice", _(
