@@ -320,6 +320,12 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         if not candidates:
             raise _refusal("vaccine_not_routine", _(
                 "%(vaccine)s is not in a routine schedule.", vaccine=product.code), index)
+        candidates = [s for s in candidates
+                      if due.schedule_rule(s).applies_to(facts.sex, facts.area_codes)]
+        if not candidates:
+            raise _refusal("vaccine_not_for_person", _(
+                "%(vaccine)s is not given to this person: its schedule is for another sex "
+                "or other areas.", vaccine=product.code), index)
         schedule, _number = _choose(pack, candidates, person, history, facts, day,
                                     product.code, index)
         if any(s.code == schedule.code for _p, s, _l in chosen):

@@ -17,7 +17,7 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling import booking as bookings
 from cowin_kit.testing import (
-    add_members, auth, publish, secret_code, sign_in, staff_token, today,
+    add_members, auth, publish, secret_code, sign_in, staff_token, today, valid_aadhaar,
 )
 
 PEOPLE = "/api/v1/staff/people"
@@ -193,3 +193,31 @@ def test_routine_doses_leave_the_booked_covid_series_alone(reg_app):
     assert listed["beneficiaries"][0]["vaccination_status"] == "Partially Vaccinated"
     assert count(reg_app, CertificateDue) == 1
     assert count(reg_app, Dose) == 2
+
+
+def test_a_schedule_for_girls_is_refused_for_a_boy(reg_app):
+    """India's pack gives HPV to girls of 14: a boy of that age is refused with a stable
+    code and nothing is written; a girl of the same age gets her dose."""
+    client = reg_app.test_client()
+    token = vaccinator(reg_app, client)
+    numbers = valid_aadhaar(2)
+    born = today() - timedelta(days=14 * 366 + 10)
+    refs = {}
+    for sex, name, mobile, number in (("M", "Arun", "9876500011", numbers[0]),
+                                      ("F", "Anjali", "9876500012", numbers[1])):
+        response = client.post(PEOPLE, headers=auth(token), json={
+            "name": name, "birth_date": born.isoformat(), "gender": sex, "mobile": mobile,
+            "location": "IN-KL-TVM", "id_type": "aadhaar", "id_number": number})
+        assert response.status_code == 201, response.get_json()
+        refs[sex] = response.get_json()["reference_id"]
+    assert "hpv" not in {d[0] for d in due_codes(client, token, refs["M"])}
+    assert "hpv" in {d[0] for d in due_codes(client, token, refs["F"])}
+    before = count(reg_app, Dose)
+    boy = client.post(VISITS, headers=auth(token), json={
+        "reference_id": refs["M"], "doses": [{"vaccine": "HPV4", "lot": "HPV-01"}]})
+    assert boy.status_code == 422 and boy.get_json()["code"] == "vaccine_not_for_person"
+    assert count(reg_app, Dose) == before
+    girl = client.post(VISITS, headers=auth(token), json={
+        "reference_id": refs["F"], "doses": [{"vaccine": "HPV4", "lot": "HPV-01"}]})
+    assert girl.status_code == 201, girl.get_json()
+    assert count(reg_app, Dose) == before + 1
