@@ -36,6 +36,7 @@ ACTIONS = (
                             # pregnancies' outcomes, in the area (or facility) of the grant
     "due_list.read",        # read who is due or overdue for routine doses (due lists,
                             # zero-dose children, defaulters) in the area of the grant
+    "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -43,7 +44,7 @@ ACTIONS = (
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "people.register",
-                         "due_list.read"})
+                         "campaign.manage", "due_list.read"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),

@@ -37,10 +37,12 @@ from cowin_kit.core.durations import Duration
 from cowin_kit.core.errors import Forbidden, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.tree import place_paths
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due as rules
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.registration.duefacts import gender_codes
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose, Pregnancy
 
 ACTION = "due_list.read"
@@ -149,6 +151,8 @@ class PersonFacts:
     account_id: int
     history: tuple[rules.Given, ...] = ()
     pregnancies: tuple[rules.Pregnancy, ...] = ()
+    sex: str | None = None                   # the gender code (schedules for one sex)
+    area_codes: tuple[str, ...] = ()         # their place's code and those above it
 
 
 class Evaluator:
@@ -191,7 +195,10 @@ class Evaluator:
         history = [g for g in person.history if g.day <= on]
         if self.is_child(person):
             skips = self._skips(person.birth_date)
+            areas = frozenset(person.area_codes)
             for index, rule in enumerate(routine.birth):
+                if not rule.applies_to(person.sex, areas):
+                    continue
                 too_young, too_old = skips[index]
                 if (too_young and self._skip_upcoming) or (too_old and self._skip_closed):
                     continue
@@ -212,7 +219,8 @@ class Evaluator:
             out += rules.evaluate(routine.pregnancy, birth_date=person.birth_date,
                                   history=history, on=on, pregnancies=person.pregnancies,
                                   overdue_after=routine.overdue_after,
-                                  default_grace=routine.grace)
+                                  default_grace=routine.grace, sex=person.sex,
+                                  area_codes=person.area_codes)
         return out
 
     def full(self, person: PersonFacts) -> list[rules.DoseStatus]:
@@ -224,7 +232,8 @@ class Evaluator:
         schedules += routine.pregnancy
         return rules.evaluate(schedules, birth_date=person.birth_date, history=person.history,
                               on=on, pregnancies=person.pregnancies,
-                              overdue_after=routine.overdue_after, default_grace=routine.grace)
+                              overdue_after=routine.overdue_after, default_grace=routine.grace,
+                              sex=person.sex, area_codes=person.area_codes)
 
     def zero_dose(self, person: PersonFacts) -> bool:
         return self.is_child(person) and rules.is_zero_dose(
@@ -274,8 +283,11 @@ def load_people(session: Session, pack: ActivePack, condition: Any, on: date, *,
     """The people matching ``condition`` with their doses and pregnancies: three selects
     ordered by person, read in batches and merged in one pass."""
     offset = _utc_offset(pack, on)
+    sexes = gender_codes(session, pack)
+    places = place_paths(session, pack)
     people = (select(Beneficiary.id, Beneficiary.reference_id, Beneficiary.external_id,
-                     Beneficiary.name, Beneficiary.birth_date, Beneficiary.account_id)
+                     Beneficiary.name, Beneficiary.birth_date, Beneficiary.account_id,
+                     Beneficiary.gender_id, Beneficiary.location_id)
               .where(condition).order_by(Beneficiary.id)
               .execution_options(yield_per=_BATCH))
     chosen = select(Beneficiary.id).where(condition)
@@ -294,8 +306,8 @@ def load_people(session: Session, pack: ActivePack, condition: Any, on: date, *,
     next_dose = next(dose_rows, None)
     next_pregnancy = next(pregnancy_rows, None)
     done = 0
-    for pid, reference_id, external_id, name, birth_date, account_id in \
-            session.execute(people):
+    for pid, reference_id, external_id, name, birth_date, account_id, gender_id, \
+            location_id in session.execute(people):
         history: list[rules.Given] = []
         while next_dose is not None and next_dose[0] <= pid:
             if next_dose[0] == pid:
@@ -309,7 +321,8 @@ def load_people(session: Session, pack: ActivePack, condition: Any, on: date, *,
                                                next_pregnancy[3]))
             next_pregnancy = next(pregnancy_rows, None)
         yield PersonFacts(pid, reference_id, external_id, name, birth_date, account_id,
-                          tuple(history), tuple(carried))
+                          tuple(history), tuple(carried), sexes.get(gender_id),
+                          places.get(location_id, ()) if location_id is not None else ())
         done += 1
         if progress is not None and total and (done % _BATCH == 0 or done == total):
             progress("people", done, total)

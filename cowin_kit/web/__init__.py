@@ -94,6 +94,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.admin",
     "cowin_kit.web.verify",
     "cowin_kit.web.due",
+    "cowin_kit.web.records",
 ]
 
 

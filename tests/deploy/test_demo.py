@@ -18,14 +18,28 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession
 from cowin_kit.vaccination.models import CertificateDue
-from cowin_kit.registration.models import Dose
+from cowin_kit.registration.models import Beneficiary, Dose, Pregnancy
 
 
 def _counts(instance):
+    """Facilities, sessions, staff, booked-series doses, certificates due, routine doses,
+    children registered by a health worker, pregnancies."""
     app = create_app({"ENV": "demo", "INSTANCE_PATH": str(instance)})
     with app.app_context(), get_database(app).session() as session:
-        counts = tuple(session.scalar(select(func.count()).select_from(m))
-                       for m in (Facility, VaccinationSession, StaffUser, Dose, CertificateDue))
+        def count(model, *where):
+            return session.scalar(select(func.count()).select_from(model).where(*where))
+        counts = (count(Facility), count(VaccinationSession), count(StaffUser),
+                  count(Dose, Dose.series == ""), count(CertificateDue),
+                  count(Dose, Dose.series != ""),
+                  count(Beneficiary, Beneficiary.registered_by != "",
+                        Beneficiary.guardian_name.is_not(None)),
+                  count(Pregnancy))
+        # every facility of the demo's sessions has children on its books
+        without = session.scalar(select(func.count()).select_from(Facility).where(
+            Facility.id.in_(select(VaccinationSession.facility_id)),
+            ~Facility.id.in_(select(Beneficiary.facility_id).where(
+                Beneficiary.facility_id.is_not(None)))))
+        assert without == 0
     get_database(app).dispose()
     return counts
 
@@ -35,18 +49,25 @@ def test_demo_sets_up_then_reuses(tmp_path):
     first = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
     assert first.exit_code == 0, first.output
     assert "passwords shown once" in first.output
-    facilities, sessions, staff, doses, certificates_due = _counts(instance)
+    counts = _counts(instance)
+    facilities, sessions, staff, doses, certificates_due, routine, children, mothers = counts
     published = re.search(r"demo data: (\d+) facilities, (\d+) sessions", first.output)
     assert sessions == int(published[2]) == int(published[1]) * 14
     assert facilities >= int(published[1]) and staff == 5
     # past doses at places with population figures, each waiting for its certificate
     assert f"demo history: {doses} doses" in first.output and doses >= 240
     assert certificates_due == doses
+    # routine immunization: children of every age with their histories, and mothers
+    line = re.search(r"routine immunization: (\d+) children with (\d+) doses, "
+                     r"(\d+) pregnant women", first.output)
+    assert line and (int(line[1]), int(line[2]) + int(line[3])) == (children, routine)
+    assert children >= 100 and routine > 10 * children and mothers == int(line[3]) > 0
     second = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
     assert second.exit_code == 0, second.output
     assert "passwords shown once" not in second.output
     assert "already up to date" in second.output and "demo history" not in second.output
-    assert _counts(instance) == (facilities, sessions, staff, doses, certificates_due)
+    assert "routine immunization" not in second.output
+    assert _counts(instance) == counts
 
 
 def _free_port():

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from cowin_kit.testing import auth, sign_in, staff_token, today
 from cowin_kit.testing.documents import pdf_text
-from cowin_kit.testing.routine import seed_area
+from cowin_kit.testing.routine_area import seed_area
 
 COLUMNS = ["reference_id", "external_id", "name", "birth_date", "schedule", "dose",
            "earliest", "due", "latest", "status"]

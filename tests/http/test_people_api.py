@@ -115,12 +115,12 @@ def test_bad_input_names_every_field_and_writes_nothing(reg_app):
 def test_the_household_limit_counts_children(reg_app):
     client = reg_app.test_client()
     token = vaccinator(reg_app, client)
-    for index in range(4):  # the India pack: 4 people per account
+    for index in range(6):  # the India pack's routine.household_limit: 6 people per account
         made = client.post(PEOPLE, headers=auth(token), json=newborn(name=f"Child {index}"))
         assert made.status_code == 201, made.get_json()
-    fifth = client.post(PEOPLE, headers=auth(token), json=newborn(name="Child 5"))
-    assert fifth.status_code == 422 and fifth.get_json()["code"] == "household_limit_reached"
-    assert count(reg_app, Beneficiary) == 4
+    seventh = client.post(PEOPLE, headers=auth(token), json=newborn(name="Child 7"))
+    assert seventh.status_code == 422 and seventh.get_json()["code"] == "household_limit_reached"
+    assert count(reg_app, Beneficiary) == 6
 
 
 def test_a_worker_registers_only_in_their_place(reg_app):

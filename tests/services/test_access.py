@@ -43,9 +43,9 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read", "people.register", "due_list.read"}
+       "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read", "people.register", "due_list.read"}
+              "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {

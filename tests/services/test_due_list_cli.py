@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from cowin_kit.cli import main
 from cowin_kit.testing.documents import pdf_text
-from cowin_kit.testing.routine import seed_area
+from cowin_kit.testing.routine_area import seed_area
 
 
 def cli_env(app, monkeypatch, tmp_path):

@@ -13,7 +13,7 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.immunization import duelists
 from cowin_kit.testing import create_staff, today
 
-from cowin_kit.testing.routine import seed_area
+from cowin_kit.testing.routine_area import seed_area
 
 
 def run(app, username=None, **options):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cowin_kit.core.db import get_database
 from cowin_kit.immunization.models import ReminderSent
 from cowin_kit.testing import IST, auth, sign_in, today
-from cowin_kit.testing.routine import seed_area
+from cowin_kit.testing.routine_area import seed_area
 from cowin_kit.worker import Worker
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from cowin_kit.testing import create_staff
 from cowin_kit.testing.documents import pdf_text
 from cowin_kit.testing.pages import text, web_staff_sign_in
-from cowin_kit.testing.routine import seed_area
+from cowin_kit.testing.routine_area import seed_area
 
 
 def test_a_health_worker_sees_and_prints_their_due_list(reg_app):

@@ -2,7 +2,7 @@
 pregnancy) and the citizen's opt-out
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-12 10:00:00.000000
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
