@@ -165,17 +165,23 @@ def test_the_vaccinator_s_facility_scope_and_the_person_lookup(reg_app):
 
 
 def test_routine_doses_leave_the_booked_covid_series_alone(reg_app):
-    """A person with a routine dose (an adult's catch-up Td) can still book and record
+    """A person with a routine dose (a pregnant woman's Td) can still book and record
     COVID-19 dose 1, and stays "Not Vaccinated" until then."""
     client = reg_app.test_client()
     session_id = publish(reg_app, days_ahead=0, code="F-TVM-1", slots="00:00-23:59")
     token = staff_token(reg_app, client, "anm.covid", "vaccinator", facility_code="F-TVM-1")
+    registered = client.post(PEOPLE, headers=auth(token), json={
+        "name": "Meena Kumari", "birth_date": "1998-04-12", "gender": "F",
+        "mobile": "9876500009", "location": "IN-KL-TVM", "id_type": "aadhaar",
+        "id_number": valid_aadhaar(1, start=300000000000)[0],
+        "pregnancy": {"registered_on": today().isoformat()}})
+    assert registered.status_code == 201, registered.get_json()
+    ref = registered.get_json()["reference_id"]
     citizen = sign_in(reg_app, client, mobile="9876500009")
-    (ref,) = add_members(reg_app, client, citizen, 1)
     td = client.post(VISITS, headers=auth(token), json={
         "reference_id": ref, "doses": [{"vaccine": "TD", "lot": "TD-1"}]})
     assert td.status_code == 201, td.get_json()
-    assert td.get_json()["doses"][0]["schedule"] == "td-adolescent"
+    assert td.get_json()["doses"][0]["schedule"] == "td-pregnancy"
     listed = client.get("/api/v1/beneficiaries", headers=auth(citizen)).get_json()
     assert listed["beneficiaries"][0]["vaccination_status"] == "Not Vaccinated"
     with reg_app.test_request_context(), get_database(reg_app).session() as session:
