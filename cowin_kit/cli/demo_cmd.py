@@ -53,7 +53,7 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
         if report.children:
             click.echo(f"routine immunization: {report.children} children with "
                        f"{report.routine_doses} doses, {report.pregnancies} pregnant women "
-                       "(each facility has a due list: /vaccinator/due-list)")
+                       "(each facility has a due list: /health-worker/due)")
         accounts_file = instance / DEMO_ACCOUNTS_FILE
         if report.new_accounts:
             lines = [f"{user}  {password}  ({role})" for user, role, password in report.new_accounts]

@@ -17,7 +17,7 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.registration.models import CitizenAccount
 from cowin_kit.scheduling import booking as bookings
 from cowin_kit.testing import (
-    add_members, auth, publish, secret_code, sign_in, staff_token, today, valid_aadhaar,
+    auth, publish, secret_code, sign_in, staff_token, today, valid_aadhaar,
 )
 
 PEOPLE = "/api/v1/staff/people"
