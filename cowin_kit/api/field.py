@@ -31,39 +31,41 @@ def review_json(view: reviews.ReviewView) -> dict:
 @doc("Prepare for the field: what my grants cover for the coming days (people with "
      "their doses and due doses, sessions, appointments, the pack, lots, the "
      "certificate trust list); mobiles only as last 4 digits and a salted HMAC",
-     response=schemas.PrepareOut, auth="staff", tag=TAG)
+     response=schemas.FieldPrepareOut, query=schemas.FieldPrepareQuery, auth="staff",
+     tag=TAG)
 def prepare():
     user = staff()
-    query = load(schemas.PrepareQuery(), request.args.to_dict())
+    query = load(schemas.FieldPrepareQuery(), request.args.to_dict())
     bundle = preparing.prepare(get_session(), pack(), user, days=query["days"],
                                facility_code=query.get("facility"), locale=request_locale())
-    return jsonify(schemas.PrepareOut().dump(bundle))
+    return jsonify(schemas.FieldPrepareOut().dump(bundle))
 
 
 @bp.post("/sync")
 @doc("Upload records made offline (at most 500): each is processed once by its "
      "client_id, in order, in its own transaction, and answered accepted, duplicate, "
      "conflict (a review for a supervisor) or refused (with its reason code)",
-     body=schemas.SyncIn, response=schemas.SyncOut, auth="staff", tag=TAG)
+     body=schemas.FieldSyncIn, response=schemas.FieldSyncOut, auth="staff", tag=TAG)
 def sync():
     user = staff()
-    data = load(schemas.SyncIn())
+    data = load(schemas.FieldSyncIn())
     records = [syncing.Incoming(r["client_id"], r["kind"], r["recorded_at"], r["payload"])
                for r in data["records"]]
     results = syncing.sync(get_session(), pack(), user, device_id=data["device_id"],
                            records=records)
-    return jsonify(schemas.SyncOut().dump({"results": results}))
+    return jsonify(schemas.FieldSyncOut().dump({"results": results}))
 
 
 @bp.get("/outcomes")
 @doc("Supervisors' decisions on my device's conflicts since a cursor",
-     response=schemas.OutcomesOut, auth="staff", tag=TAG)
+     response=schemas.FieldOutcomesOut, query=schemas.FieldOutcomesQuery, auth="staff",
+     tag=TAG)
 def outcomes():
     user = staff()
-    query = load(schemas.OutcomesQuery(), request.args.to_dict())
+    query = load(schemas.FieldOutcomesQuery(), request.args.to_dict())
     rows, cursor = reviews.outcomes(get_session(), user, device_id=query["device_id"],
                                     since=query["since"])
-    return jsonify(schemas.OutcomesOut().dump({"cursor": cursor, "outcomes": [
+    return jsonify(schemas.FieldOutcomesOut().dump({"cursor": cursor, "outcomes": [
         {"client_id": r.client_id, "review_id": r.id,
          "decision": "accepted" if r.status == "accepted" else "rejected", "note": r.note,
          "decided_at": r.decided_at,
@@ -73,28 +75,29 @@ def outcomes():
 
 @bp.get("/reviews")
 @doc("Field conflicts I may decide (status open, accepted or rejected)",
-     response=schemas.ReviewListOut, auth="staff", tag=TAG)
+     response=schemas.FieldReviewListOut, query=schemas.FieldReviewsQuery, auth="staff",
+     tag=TAG)
 def list_reviews():
     user = staff()
-    query = load(schemas.ReviewsQuery(), request.args.to_dict())
+    query = load(schemas.FieldReviewsQuery(), request.args.to_dict())
     views = reviews.list_reviews(get_session(), user, query["status"])
-    return jsonify(schemas.ReviewListOut().dump({"reviews": [review_json(v) for v in views]}))
+    return jsonify(schemas.FieldReviewListOut().dump({"reviews": [review_json(v) for v in views]}))
 
 
 @bp.get("/reviews/<int:review_id>")
-@doc("One field conflict", response=schemas.ReviewOut, auth="staff", tag=TAG)
+@doc("One field conflict", response=schemas.FieldReviewOut, auth="staff", tag=TAG)
 def show_review(review_id: int):
-    return jsonify(schemas.ReviewOut().dump(
+    return jsonify(schemas.FieldReviewOut().dump(
         review_json(reviews.get_review(get_session(), staff(), review_id))))
 
 
 @bp.post("/reviews/<int:review_id>/decide")
 @doc("Accept (recorded through the normal services, audited with me as actor) or reject "
-     "a field conflict", body=schemas.DecideIn, response=schemas.ReviewOut, auth="staff",
+     "a field conflict", body=schemas.FieldDecideIn, response=schemas.FieldReviewOut, auth="staff",
      tag=TAG)
 def decide(review_id: int):
     user = staff()
-    data = load(schemas.DecideIn())
+    data = load(schemas.FieldDecideIn())
     view = reviews.decide(get_session(), pack(), user, review_id,
                           decision=data["decision"], note=data["note"])
-    return jsonify(schemas.ReviewOut().dump(review_json(view)))
+    return jsonify(schemas.FieldReviewOut().dump(review_json(view)))

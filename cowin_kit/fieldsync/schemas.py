@@ -21,13 +21,13 @@ class _Strict(Schema):
 
 # --- prepare ------------------------------------------------------------------------------
 
-class PrepareQuery(_Strict):
+class FieldPrepareQuery(_Strict):
     days = fields.Integer(load_default=3, validate=validate.Range(min=1, max=14))
     facility = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "description": "only this facility of my grants (and its people)"})
 
 
-class PersonBundle(Schema):
+class FieldPersonBundle(Schema):
     reference_id = fields.String(required=True)
     external_id = fields.String(allow_none=True)
     name = fields.String(required=True)
@@ -44,13 +44,13 @@ class PersonBundle(Schema):
     due = fields.List(fields.Dict(), required=True)
 
 
-class PrepareOut(Schema):
+class FieldPrepareOut(Schema):
     server_time = fields.DateTime(required=True)
     staff = fields.Dict(required=True)
     pack = fields.Dict(required=True)
     facilities = fields.List(fields.Dict(), required=True)
     sessions = fields.List(fields.Dict(), required=True)
-    people = fields.List(fields.Nested(PersonBundle), required=True)
+    people = fields.List(fields.Nested(FieldPersonBundle), required=True)
     mobile_salt = fields.String(required=True)
     appointments = fields.List(fields.Dict(), required=True)
     lots = fields.List(fields.Dict(), required=True)
@@ -60,20 +60,20 @@ class PrepareOut(Schema):
 
 # --- sync ---------------------------------------------------------------------------------
 
-class RecordIn(_Strict):
+class FieldRecordIn(_Strict):
     client_id = fields.String(required=True, validate=CLIENT_ID)
     kind = fields.String(required=True, validate=validate.OneOf(RECORD_KINDS))
     recorded_at = fields.AwareDateTime(required=True)
     payload = fields.Dict(required=True)
 
 
-class SyncIn(_Strict):
+class FieldSyncIn(_Strict):
     device_id = fields.String(required=True, validate=CLIENT_ID)
-    records = fields.List(fields.Nested(RecordIn), required=True,
+    records = fields.List(fields.Nested(FieldRecordIn), required=True,
                           validate=validate.Length(min=1, max=MAX_RECORDS))
 
 
-class RecordResult(Schema):
+class FieldRecordResult(Schema):
     client_id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(
         ["accepted", "duplicate", "conflict", "refused"]))
@@ -89,16 +89,16 @@ class RecordResult(Schema):
     review_id = fields.Integer()
 
 
-class SyncOut(Schema):
-    results = fields.List(fields.Nested(RecordResult), required=True)
+class FieldSyncOut(Schema):
+    results = fields.List(fields.Nested(FieldRecordResult), required=True)
 
 
-class OutcomesQuery(_Strict):
+class FieldOutcomesQuery(_Strict):
     device_id = fields.String(required=True, validate=CLIENT_ID)
     since = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
-class OutcomeOut(Schema):
+class FieldOutcomeOut(Schema):
     client_id = fields.String(required=True)
     review_id = fields.Integer(required=True)
     decision = fields.String(required=True)
@@ -108,19 +108,19 @@ class OutcomeOut(Schema):
     dose_ids = fields.List(fields.Integer())
 
 
-class OutcomesOut(Schema):
-    outcomes = fields.List(fields.Nested(OutcomeOut), required=True)
+class FieldOutcomesOut(Schema):
+    outcomes = fields.List(fields.Nested(FieldOutcomeOut), required=True)
     cursor = fields.String(allow_none=True, required=True)
 
 
 # --- reviews ------------------------------------------------------------------------------
 
-class ReviewsQuery(_Strict):
+class FieldReviewsQuery(_Strict):
     status = fields.String(load_default="open",
                            validate=validate.OneOf(["open", "accepted", "rejected"]))
 
 
-class ReviewOut(Schema):
+class FieldReviewOut(Schema):
     id = fields.Integer(required=True)
     client_id = fields.String(required=True)
     device_id = fields.String(required=True)
@@ -138,11 +138,11 @@ class ReviewOut(Schema):
     created_at = fields.DateTime(required=True)
 
 
-class ReviewListOut(Schema):
-    reviews = fields.List(fields.Nested(ReviewOut), required=True)
+class FieldReviewListOut(Schema):
+    reviews = fields.List(fields.Nested(FieldReviewOut), required=True)
 
 
-class DecideIn(_Strict):
+class FieldDecideIn(_Strict):
     decision = fields.String(required=True, validate=validate.OneOf(["accept", "reject"]))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
