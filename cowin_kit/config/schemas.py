@@ -163,6 +163,14 @@ class ScheduleSchema(StrictSchema):
     start_max_age = DurationText()
     grace = DurationText()
     prior_series_within = DurationText()
+    # Who the schedule is for besides age: gender codes of pack.yaml, and location codes
+    # of locations.csv whose subtrees it covers (packs.py checks both).
+    sex = fields.List(fields.String(validate=validate.Length(min=1, error="must not be empty")),
+                      validate=validate.Length(min=1, error="give at least one gender code, "
+                                                             "or leave sex out"))
+    areas = fields.List(fields.String(validate=validate.Length(min=1, error="must not be empty")),
+                        validate=validate.Length(min=1, error="give at least one location "
+                                                               "code, or leave areas out"))
     doses = fields.List(fields.Nested(DoseSchema), required=True,
                         validate=validate.Length(min=1))
 
