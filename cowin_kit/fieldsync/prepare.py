@@ -137,8 +137,10 @@ def prepare(session: Session, pack: ActivePack, actor: StaffUser, *, days: int =
     routine = [s for s in catalogue.schedules(session, pack) if s.routine]
     settings = pack.routine
     location_ids = {person.location_id for person, _m in rows if person.location_id}
-    locations = {loc.id: loc.code for loc in session.scalars(
-        select(Location).where(Location.id.in_(location_ids)))}
+    lineage = {loc.id: (loc.code, loc.parent_id) for loc in session.scalars(
+        select(Location).where(Location.id.in_(_ancestors(session, location_ids))))}
+    locations = {i: lineage[i][0] for i in location_ids if i in lineage}
+    areas_of: dict[int | None, frozenset[str] | None] = {None: None}
     genders = {g.id: g.code for g in session.scalars(select(Gender))}
     reference_of = {person.id: person.reference_id for person, _m in rows}
 
@@ -149,10 +151,13 @@ def prepare(session: Session, pack: ActivePack, actor: StaffUser, *, days: int =
                              d.administered_at.astimezone(zone).date())
                    for d in doses_of[person.id]]
         statuses: list[due.DoseStatus] = []
+        if person.location_id not in areas_of:
+            areas_of[person.location_id] = _area_codes(lineage, person.location_id)
         if person.birth_date is not None and routine:
             statuses = due.evaluate(
                 routine, birth_date=person.birth_date, history=history, on=today,
                 overdue_after=settings.overdue_after, default_grace=settings.grace,
+                sex=genders.get(person.gender_id), area_codes=areas_of[person.location_id],
                 pregnancies=[due.Pregnancy(p.registered_on, p.outcome_date)
                              for p in pregnancies_of[person.id]])
         people_out.append({
@@ -204,6 +209,17 @@ def prepare(session: Session, pack: ActivePack, actor: StaffUser, *, days: int =
         "trust": _trust(session),
         "cursor": rules.encode_cursor(now, 0),
     }
+
+
+def _area_codes(lineage: dict[int, tuple[str, int | None]],
+               location_id: int) -> frozenset[str]:
+    """The codes of a location and its ancestors."""
+    codes: list[str] = []
+    current: int | None = location_id
+    while current is not None and current in lineage and len(codes) < 32:
+        code, current = lineage[current]
+        codes.append(code)
+    return frozenset(codes)
 
 
 def _day(value: date | None) -> str | None:

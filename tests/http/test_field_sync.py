@@ -333,13 +333,21 @@ def test_prepare_gives_the_area_without_mobiles_or_id_numbers(reg_app):
     number = valid_aadhaar(1)[0]
     records = [person(cid(), number, "Asha Devi", mobile="9876512345")]
     records.append(dose(cid(), "client:" + records[0]["client_id"], days=10, number=1))
+    born = (datetime.now(timezone.utc) - timedelta(days=3)).date().isoformat()
+    records.append({"client_id": cid(), "kind": "register_person", "recorded_at": ago(),
+                    "payload": {"name": "Baby Asha", "birth_date": born, "gender": "F",
+                                "mobile": "9876512345", "location": "IN-KL-TVM",
+                                "guardian_name": "Asha Devi", "guardian_relation": "mother"}})
     client.post(SYNC, headers=auth(token), json={"device_id": cid(), "records": records})
     response = client.get(PREPARE + "?days=5", headers=auth(token))
     assert response.status_code == 200, response.get_json()
     bundle = response.get_json()
     text = response.get_data(as_text=True)
     assert number not in text and "9876512345" not in text
-    (someone,) = bundle["people"]
+    someone, baby = bundle["people"]
+    # the newborn's birth doses are due (India's UIP: BCG, OPV-0, HepB-0)
+    assert {d["status"] for d in baby["due"] if d["dose"] == 1} & {"due", "overdue"}
+    assert baby["doses"] == [] and baby["guardian_name"] == "Asha Devi"
     assert someone["name"] == "Asha Devi" and someone["mobile_last4"] == "2345"
     expected = hmac.new(bundle["mobile_salt"].encode(), b"+919876512345",
                         hashlib.sha256).hexdigest()
