@@ -13,6 +13,7 @@ from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.immunization.models import Campaign, CampaignArea
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
@@ -27,5 +28,6 @@ __all__ = [
     "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy", "Dose",
     "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
+    "Campaign", "CampaignArea",
     "FieldRecord", "FieldReview",
 ]

@@ -48,8 +48,9 @@ from cowin_kit.identity.models import IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.programme import catalogue, due
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.registration.duefacts import due_facts
 from cowin_kit.registration.models import (
-    BOOKED_SERIES, Beneficiary, CitizenAccount, Dose, Pregnancy,
+    BOOKED_SERIES, Beneficiary, CitizenAccount, Dose,
 )
 from cowin_kit.vaccination.rules import total_doses
 
@@ -133,10 +134,6 @@ def today(pack: ActivePack) -> date:
     return datetime.now(_zone(pack.document["timezone"])).date()
 
 
-def birth_anchor(person: Beneficiary) -> date:
-    return person.birth_date or date(person.birth_year, 1, 1)
-
-
 def _identifier(session: Session, person: Beneficiary) -> Identifier | None:
     if person.id_type_id is None or not person.id_number_last4:
         return None
@@ -182,11 +179,11 @@ def build(session: Session, pack: ActivePack, person: Beneficiary, *, locale: st
     history = [due.Given(products[row.product_id].code, days[row.id], ref=row.id)
                for row in rows if row.series != BOOKED_SERIES]
     routine_settings = pack.routine
-    statuses = due.evaluate(routine, birth_date=birth_anchor(person), history=history,
-                            on=on,
+    statuses = due.evaluate(routine, history=history, on=on,
                             overdue_after=routine_settings.overdue_after,
-                            pregnancies=_pregnancies(session, person),
-                            default_grace=routine_settings.grace) if routine else []
+                            default_grace=routine_settings.grace,
+                            **due_facts(session, pack, person).evaluate_kwargs()
+                            ) if routine else []
     # how each routine dose was judged: in its own series first, else where it counted
     series_of = {row.id: row.series for row in rows}
 
@@ -245,12 +242,6 @@ def build(session: Session, pack: ActivePack, person: Beneficiary, *, locale: st
         locale=locale, doses=tuple(doses),
         next=tuple(_next_doses(statuses, by_schedule, by_code, locale, labels, on)),
         statuses=tuple(statuses))
-
-
-def _pregnancies(session: Session, person: Beneficiary) -> list[due.Pregnancy]:
-    """The person's registered pregnancies (their pregnancy schedules count from them)."""
-    rows = session.scalars(select(Pregnancy).where(Pregnancy.beneficiary_id == person.id))
-    return [due.Pregnancy(row.registered_on, row.outcome_date, ref=row.id) for row in rows]
 
 
 def _next_doses(statuses: list[due.DoseStatus], schedules: dict[str, Any],

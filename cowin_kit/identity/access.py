@@ -34,6 +34,7 @@ ACTIONS = (
     "aefi.read",            # adverse events following immunisation
     "people.register",      # register newborns, children and pregnant women, and their
                             # pregnancies' outcomes, in the area (or facility) of the grant
+    "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
     "field.review",         # decide the field app's sync conflicts (the review queue)
 )
 
@@ -42,7 +43,7 @@ ACTIONS = (
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "people.register",
-                         "field.review"})
+                         "campaign.manage", "field.review"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),

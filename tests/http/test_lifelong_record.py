@@ -236,3 +236,25 @@ def test_a_booked_covid_dose_sits_in_the_record_and_its_certificate_is_unchanged
     refused = client.get(f"/api/v1/beneficiaries/{other}/record.vc.json",
                          headers=auth(citizen))
     assert refused.status_code == 404 and refused.get_json()["code"] == "record_empty"
+
+
+def test_schedules_limited_to_a_sex_or_to_areas_follow_the_person(reg_app):
+    """India's pack gives HPV to girls only and JE in its endemic districts only: a girl in
+    Thiruvananthapuram has both ahead of her, a boy in Delhi neither."""
+    client = reg_app.test_client()
+    _worker, girl = child_with_doses(reg_app, client)
+    admin = staff_token(reg_app, client, "nat.admin", "national_admin")
+    response = client.post(PEOPLE, headers=auth(admin), json={
+        "name": "Baby of Asha", "birth_date": (today() - timedelta(days=AGE_DAYS)).isoformat(),
+        "gender": "M", "mobile": "9876500002", "location": "IN-DL-ND", "facility": "",
+        "guardian_name": "Asha Devi", "guardian_relation": "mother"})
+    assert response.status_code == 201, response.get_json()
+    boy = response.get_json()["reference_id"]
+
+    def ahead(ref):
+        record = client.get(f"{PEOPLE}/{ref}/record", headers=auth(admin)).get_json()
+        return {n["schedule"] for n in record["next"]}
+
+    assert {"hpv", "je", "mr", "dtp"} <= ahead(girl)
+    assert "mr" in ahead(boy) and "dtp" in ahead(boy)
+    assert not {"hpv", "je"} & ahead(boy)
