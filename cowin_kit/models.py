@@ -7,7 +7,8 @@ from cowin_kit.geography.models import Facility, Location, PopulationFigure, Pos
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
 from cowin_kit.notifications.models import OutboxMessage
 from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, SlotAlertSubscription, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionProduct, SessionSlot, SlotAlertSubscription,
+    VaccinationSession,
 )
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
@@ -24,9 +25,9 @@ from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
-    "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
-    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy", "Dose",
-    "Appointment",
+    "SessionSlot", "SessionProduct", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
+    "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",
+    "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea",
     "FieldRecord", "FieldReview",

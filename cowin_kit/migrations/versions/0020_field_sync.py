@@ -1,7 +1,7 @@
 """field app sync: records processed by client id (exact-once), the review queue
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-14 10:00:00.000000
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ JSONDocument = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), '
 
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
