@@ -23,7 +23,7 @@ from cowin_kit.registration import people
 from cowin_kit.registration import schemas as registration_schemas
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import parse_mobile
-from cowin_kit.vaccination import queue, services as vaccination
+from cowin_kit.vaccination import queue, services as vaccination, visits
 
 IDEMPOTENCY_PREFIX = "field:"
 
@@ -149,8 +149,18 @@ def apply_record(session: Session, pack: ActivePack, actor: StaffUser, *, kind: 
 def _record_visit(session: Session, pack: ActivePack, actor: StaffUser,
                   payload: Mapping[str, Any], client_id: str,
                   reviewed: bool) -> dict[str, Any]:
-    raise InvalidInput(_("This server does not record routine visits yet."),
-                       code="kind_not_supported")
+    data = _payload(schemas.VisitPayload(), payload)
+    reference_id = resolve_person(session, data["person"])
+    if not reviewed:
+        _check_not_given_that_day(session, pack, reference_id,
+                                  [d["product"] for d in data["doses"]],
+                                  data["administered_at"])
+    visit = visits.record_visit(
+        session, pack, actor, reference_id=reference_id,
+        doses=[{k: v for k, v in d.items() if v is not None} for d in data["doses"]],
+        administered_at=data["administered_at"], facility_code=data["facility"],
+        idempotency_key=IDEMPOTENCY_PREFIX + client_id)
+    return {"reference_id": reference_id, "dose_ids": [d.dose.id for d in visit.doses]}
 
 
 def _dose_of_record(session: Session, value: str | None) -> int:

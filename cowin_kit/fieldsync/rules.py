@@ -27,6 +27,7 @@ CONFLICT_CODES = frozenset({
     "dose_order", "too_early", "product_mismatch", "age_not_eligible", "schedule_complete",
     "no_schedule", "series_complete", "dose_too_early", "dose_not_counted",
     "vaccine_not_for_dose", "dose_missed", "catch_up_limit_passed",
+    "vaccine_not_for_person",
     # a person registered twice
     "id_already_registered", "external_id_in_use", "person_registered_twice",
     "household_limit_reached",

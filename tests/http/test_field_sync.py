@@ -364,3 +364,50 @@ def test_prepare_gives_the_area_without_mobiles_or_id_numbers(reg_app):
     # A verifier does not prepare for the field.
     verifier = staff_token(reg_app, client, "checker", "verifier")
     assert client.get(PREPARE, headers=auth(verifier)).status_code == 403
+
+
+def newborn_record() -> dict:
+    """A child born today (in India's time), so that the birth dose of hepatitis B (within
+    24 hours) is still due."""
+    from zoneinfo import ZoneInfo
+
+    born = (datetime.now(timezone.utc) - timedelta(hours=1)).astimezone(
+        ZoneInfo("Asia/Kolkata")).date().isoformat()
+    return {"client_id": cid(), "kind": "register_person", "recorded_at": ago(),
+            "payload": {"name": "Baby Lakshmi", "birth_date": born, "gender": "F",
+                        "mobile": "9876500021", "location": "IN-KL-TVM",
+                        "guardian_name": "Lakshmi", "guardian_relation": "mother"}}
+
+
+def visit(client_id: str, who: str, doses: list[tuple[str, str]]) -> dict:
+    return {"client_id": client_id, "kind": "record_visit", "recorded_at": ago(),
+            "payload": {"person": who, "administered_at": ago(hours=0.5),
+                        "doses": [{"product": p, "lot": lot} for p, lot in doses]}}
+
+
+def test_a_newborns_birth_doses_recorded_offline_in_one_visit_sync_once(reg_app):
+    client = reg_app.test_client()
+    token = field_worker(reg_app, client)
+    baby = newborn_record()
+    birth = visit(cid(), "client:" + baby["client_id"],
+                  [("BCG", "BCG-01"), ("BOPV", "OPV-01"), ("HEPB", "HB-01")])
+    records = [baby, birth]
+    first = client.post(SYNC, headers=auth(token), json={"device_id": cid(),
+                                                         "records": records})
+    results = first.get_json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "accepted"], results
+    assert len(results[1]["dose_ids"]) == 3
+    again = client.post(SYNC, headers=auth(token), json={"device_id": cid(),
+                                                         "records": records})
+    assert [r["status"] for r in again.get_json()["results"]] == ["duplicate"] * 2
+    assert count(reg_app, Dose) == 3
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        series = sorted(d.series for d in session.scalars(select(Dose)))
+        assert "" not in series  # routine series, not the booked one
+    # The same birth doses from another device: a conflict, nothing doubled.
+    other = staff_token(reg_app, client, "anm.other", "vaccinator", facility_code="F-TVM-1")
+    twice = client.post(SYNC, headers=auth(other), json={"device_id": cid(), "records": [
+        visit(cid(), results[0]["reference_id"], [("BCG", "BCG-02")])]})
+    (result,) = twice.get_json()["results"]
+    assert result["status"] == "conflict" and result["code"] == "same_dose_other_device"
+    assert count(reg_app, Dose) == 3
