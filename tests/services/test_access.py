@@ -43,9 +43,10 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read", "people.register", "campaign.manage"}
+       "report.read", "aefi.read", "people.register", "campaign.manage", "field.review"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read", "people.register", "campaign.manage"}
+              "report.read", "aefi.read", "people.register", "campaign.manage",
+              "field.review"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -71,7 +72,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("district_admin", "whole_country"): NONE,
 
     ("facility_admin", "same_facility"): {"facility.manage", "session.publish", "report.read",
-                                          "people.register"},
+                                          "people.register", "field.review"},
     ("facility_admin", "other_facility_in_subtree"): NONE,
     ("facility_admin", "inside_subtree"): NONE,
     ("facility_admin", "sibling_district"): NONE,
