@@ -52,7 +52,7 @@ def reviews():
             review_id = request.form.get("review_id", "")
             if not review_id.isdigit():
                 raise InvalidInput(_("No such review."), code="review_not_found")
-            field_reviews.decide(get_session(), active_pack(), user, review_id,
+            field_reviews.decide(get_session(), active_pack(), user, int(review_id),
                            decision=data["decision"], note=data["note"])
         except DomainError as exc:
             form.fail(exc)
