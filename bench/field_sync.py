@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -165,8 +164,7 @@ def measure(args, instance, server, results, staff) -> dict:
     one_device = records.batch(args.records)
     device = str(uuid.uuid4())
     uploads = [one_device[i:i + 500] for i in range(0, len(one_device), 500)]
-    started = time.monotonic()
-    times = []
+    times, seconds = [], 0.0
     for upload in uploads:
         result, answers = http_batch(
             "one device", server.base,
@@ -174,7 +172,7 @@ def measure(args, instance, server, results, staff) -> dict:
               json.dumps({"device_id": device, "records": upload}))], concurrency=1)
         check(answers, "accepted", "one device")
         times.append(round(result.p99_ms, 1))
-    seconds = time.monotonic() - started
+        seconds += result.seconds  # the upload itself (not the wait for a quiet machine)
     phase1 = {"name": f"one device, {args.records} records in {len(uploads)} uploads",
               "seconds": round(seconds, 2), "records_per_second": round(args.records / seconds, 1),
               "upload_ms": times}
