@@ -16,6 +16,7 @@ from cowin_kit.registration.models import (
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -29,4 +30,5 @@ __all__ = [
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent",
+    "FieldRecord", "FieldReview",
 ]
