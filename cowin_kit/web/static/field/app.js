@@ -92,9 +92,10 @@ async function loadAll() {
   S.deviceId = await store.getMeta("device_id");
 }
 
-async function addRecord(kind, payload) {
+async function addRecord(kind, payload, local = null) {
+  // payload: what the server gets; local: what only the app keeps (schedules, dose numbers)
   const record = {client_id: uid(), kind, recorded_at: new Date().toISOString(), payload,
-                  status: "pending", result: null, review: null};
+                  local, status: "pending", result: null, review: null};
   record.id = await store.addRecord(record);
   S.records.push(record);
   return record;
@@ -125,9 +126,10 @@ function personRef(person) {
 function localDoses(person) {
   const refs = new Set([person.key, person.reference_id].filter(Boolean));
   const out = [];
-  for (const r of S.records) if (r.kind === "record_visit" && refs.has(r.payload.person))
-    for (const d of r.payload.doses) out.push({...d, date: r.payload.administered_at.slice(0, 10),
-                                              record: r});
+  for (const r of S.records) if (["record_visit", "record_dose"].includes(r.kind) &&
+                                 refs.has(r.payload.person))
+    for (const d of r.local.doses) out.push({...d, date: r.payload.administered_at.slice(0, 10),
+                                             record: r});
   return out;
 }
 
@@ -323,7 +325,7 @@ function personScreen(key) {
   const given = [...(p.doses || []).map((d) => `${d.date} · ${d.product} (${scheduleName(d.series)} ${d.dose_number || ""})`),
                  ...localDoses(p).map((d) => `${d.date} · ${d.product} · ${d.lot} (${scheduleName(d.schedule)} ${d.dose})`)];
   const appts = ((S.bundle && S.bundle.appointments) || []).filter((a) => a.reference_id === p.reference_id);
-  const checkedIn = new Set(S.records.filter((r) => r.kind === "check_in").map((r) => `${r.payload.person}/${r.payload.session_id}`));
+  const checkedIn = new Set(S.records.filter((r) => r.kind === "check_in").map((r) => `${r.payload.person}/${r.local.session_id}`));
   screen(p.name,
     h("p", {}, t("reference_id"), ": ", p.reference_id || h("span", {class: "pending"}, t("pending"))),
     p.birth_date ? h("p", {}, t("born", {date: p.birth_date})) : null,
@@ -331,7 +333,7 @@ function personScreen(key) {
     appts.map((a) => h("p", {}, t("appointment", {slot: `${a.slot || ""} (${a.dose || ""})`}), " ",
       checkedIn.has(`${p.reference_id}/${a.session_id}`) ? t("checked_in") :
         h("button", {type: "button", onclick: async () => {
-          await addRecord("check_in", {person: p.reference_id, session_id: a.session_id, dose: a.dose});
+          await addRecord("check_in", {person: p.reference_id}, {session_id: a.session_id});
           toast(t("checked_in"), "success");
           personScreen(key);
         }}, t("check_in")))),
@@ -384,20 +386,32 @@ function dosesScreen(key) {
     rows.append(doseRow(other.value, taken + 1, null, true));
     other.value = "";
   });
-  form.append(h("p", {class: "field"}, h("label", {for: "another"}, t("another")), other), button, back());
+  const booked = ((S.bundle && S.bundle.appointments) || []).some((a) => a.reference_id && a.reference_id === p.reference_id);
+  form.append(h("p", {class: "field"}, h("label", {for: "another"}, t("another")), other),
+    booked ? field("secret_code", t("secret_code"), input({inputmode: "numeric", pattern: "[0-9]{4}", autocomplete: "off"})) : null,
+    button, back());
   form.addEventListener("submit", busy(button, async () => {
     const doses = [];
     for (const row of form.querySelectorAll(".dose-row")) {
       if (!row.querySelector(".give").checked) continue;
       const lot = row.querySelector(".lot").value.trim();
       if (!lot) return toast(t("lot_needed"), "error");
-      doses.push({client_id: uid(), schedule: row.dataset.schedule, dose: Number(row.dataset.dose),
+      doses.push({schedule: row.dataset.schedule, dose: Number(row.dataset.dose),
                   product: row.querySelector("select").value, lot});
     }
     if (!doses.length) return toast(t("choose_dose"), "error");
     const facility = (S.bundle.staff.facilities || [])[0] || null;
-    await addRecord("record_visit", {person: personRef(p), facility,
-                                     administered_at: new Date().toISOString(), doses});
+    const at = new Date().toISOString();
+    const routine = (d) => (schedules().find((s) => s.code === d.schedule) || {}).routine;
+    const visit = doses.filter(routine);
+    if (visit.length)  // routine doses: one visit
+      await addRecord("record_visit", {person: personRef(p), facility, administered_at: at,
+        doses: visit.map((d) => ({product: d.product, lot: d.lot, schedule: d.schedule}))},
+        {doses: visit});
+    const code = form.elements.secret_code ? form.elements.secret_code.value.trim() : "";
+    for (const d of doses.filter((x) => !routine(x)))  // the booked (campaign) series: one record a dose
+      await addRecord("record_dose", {person: personRef(p), facility, administered_at: at,
+        product: d.product, lot: d.lot, dose: d.dose, secret_code: code || null}, {doses: [d]});
     toast(tn("doses_saved", doses.length), "success");
     location.hash = `#person/${encodeURIComponent(p.key)}`;
   }));
@@ -457,27 +471,27 @@ function aefiScreen(key) {
   const p = findPerson(key);
   if (!p) return home();
   const choices = [
-    ...localDoses(p).map((d) => [`client:${d.client_id}`, `${d.date} · ${d.product} · ${d.lot}`]),
-    ...(p.doses || []).map((d, i) => [`given:${i}`, `${d.date} · ${d.product}`])];
+    ...localDoses(p).map((d) => [`client:${d.record.client_id}`, `${d.date} · ${d.product} · ${d.lot}`]),
+    ...(p.doses || []).filter((d) => d.dose_id).map((d) => [`id:${d.dose_id}`, `${d.date} · ${d.product}`])];
   const button = h("button", {type: "submit"}, t("save"));
   const form = h("form", {},
     field("dose", t("which_dose"), select(choices, choices.length ? choices[0][0] : "")),
     field("onset_at", t("onset"), input({type: "datetime-local", required: true,
                                          value: new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16)})),
-    field("severity", t("severity"), select([["mild", t("sev_mild")], ["moderate", t("sev_moderate")],
-                                             ["severe", t("sev_severe")]], "mild")),
+    field("seriousness", t("seriousness"), select([["non_serious", t("non_serious")],
+      ["serious", t("serious")], ["death", t("death")]], "non_serious")),
+    field("outcome", t("outcome"), select([["recovering", t("recovering")], ["recovered", t("recovered")],
+      ["not_recovered", t("not_recovered")], ["unknown", t("unknown")]], "recovering")),
     field("description", t("description"), h("textarea", {required: true, rows: 3})),
     button);
   form.addEventListener("submit", busy(button, async () => {
     const v = formValues(form);
-    const payload = {person: personRef(p), onset_at: new Date(v.onset_at).toISOString(),
-                     severity: v.severity, description: v.description.trim()};
-    if (v.dose.startsWith("client:")) payload.dose_client_id = v.dose.slice(7);
-    else if (v.dose.startsWith("given:")) {
-      const d = p.doses[Number(v.dose.slice(6))];
-      Object.assign(payload, {product: d.product, date: d.date, series: d.series, dose_number: d.dose_number});
-    }
-    await addRecord("report_aefi", payload);
+    if (!v.dose) return toast(t("choose_dose"), "error");
+    const payload = {onset_at: new Date(v.onset_at).toISOString(), seriousness: v.seriousness,
+                     outcome: v.outcome, symptoms: [v.description.trim()], notes: ""};
+    if (v.dose.startsWith("client:")) payload.dose = v.dose;
+    else payload.dose_id = Number(v.dose.slice(3));
+    await addRecord("report_aefi", payload, {person: p.key});
     toast(t("aefi_saved"), "success");
     location.hash = `#person/${encodeURIComponent(p.key)}`;
   }));
@@ -490,7 +504,7 @@ function tallyScreen() {
   const count = (kind) => todays.filter((r) => r.kind === kind).length;
   const byProduct = {};
   let doses = 0;
-  for (const r of todays) if (r.kind === "record_visit") for (const d of r.payload.doses) {
+  for (const r of todays) if (["record_visit", "record_dose"].includes(r.kind)) for (const d of r.local.doses) {
     byProduct[d.product] = (byProduct[d.product] || 0) + 1;
     doses += 1;
   }
@@ -557,7 +571,7 @@ export async function syncNow() {
 }
 
 function recordLine(r) {
-  const what = r.kind === "record_visit" ? `${r.payload.doses.map((d) => d.product).join(", ")}`
+  const what = r.local && r.local.doses ? r.local.doses.map((d) => d.product).join(", ")
     : r.kind === "register_person" ? r.payload.name : (r.payload.person || "");
   const result = r.result || {};
   return h("li", {class: `rec ${r.status}`, "data-client-id": r.client_id},
