@@ -424,7 +424,8 @@ function registerScreen() {
                        ["walk_in", t("reg_walk_in")]], "newborn");
   const extra = h("div", {});
   const button = h("button", {type: "submit"}, t("save"));
-  const places = (pack.places || []);
+  // the smallest places first: people live in a village or ward, not in a state
+  const places = [...(pack.places || [])].sort((a, b) => (b.level || 0) - (a.level || 0));
   const form = h("form", {},
     field("kind", t("who"), kind),
     field("name", t("name"), input({required: true, autocomplete: "off"})),
