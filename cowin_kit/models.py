@@ -7,13 +7,16 @@ from cowin_kit.geography.models import Facility, Location, PopulationFigure, Pos
 from cowin_kit.identity.models import Gender, IdDocumentType, RoleGrant, StaffUser
 from cowin_kit.notifications.models import OutboxMessage
 from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, SlotAlertSubscription, VaccinationSession,
+    Appointment, SessionDoseCapacity, SessionProduct, SessionSlot, SlotAlertSubscription,
+    VaccinationSession,
 )
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.immunization.models import Campaign, CampaignArea
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -22,8 +25,10 @@ from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
-    "SessionSlot", "VaccinationSession", "VaccineProduct", "VaccineSchedule", "Beneficiary",
-    "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy", "Dose",
-    "Appointment",
+    "SessionSlot", "SessionProduct", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
+    "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",
+    "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
+    "Campaign", "CampaignArea",
+    "FieldRecord", "FieldReview",
 ]

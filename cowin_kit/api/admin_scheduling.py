@@ -15,7 +15,7 @@ from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
 from cowin_kit.core.ratelimit import limited
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.scheduling import admin, alerts, schemas
+from cowin_kit.scheduling import admin, alerts, schemas, sessions
 from cowin_kit.scheduling.models import (
     SessionDoseCapacity, SlotAlertSubscription, VaccinationSession,
 )
@@ -33,6 +33,9 @@ def _session_json(vaccination_session: VaccinationSession) -> dict:
         "facility": session.get(Facility, vaccination_session.facility_id).code,
         "date": vaccination_session.session_date,
         "vaccine": session.get(VaccineProduct, vaccination_session.product_id).code,
+        "other_vaccines": [p.code for p in sessions.offered_products(
+            session, vaccination_session)[1:]],
+        "kind": vaccination_session.kind, "site": vaccination_session.site,
         "status": vaccination_session.status,
         "capacity": {str(c.dose_number): c.capacity for c in caps},
         "booked": {str(c.dose_number): c.booked for c in caps},
@@ -66,7 +69,8 @@ def publish_session():
         product_code=data["vaccine"], slots=data["slots"],
         capacity_by_dose={int(k): v for k, v in data["capacity"].items()},
         min_age=data["min_age"], max_age=data.get("max_age"),
-        fee=Decimal(str(round(data["fee"], 2))))
+        fee=Decimal(str(round(data["fee"], 2))), other_product_codes=data["other_vaccines"],
+        kind=data["kind"], site=data["site"])
     return jsonify(_session_json(published)), 201
 
 

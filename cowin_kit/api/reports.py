@@ -115,3 +115,31 @@ def dropout():
      tag="reports")
 def dropout_csv():
     return _csv(rules.dropout_csv(_dropout()[1]), "dropout")
+
+
+def _indicators():
+    query = load(schemas.IndicatorQuery(), request.args.to_dict())
+    active = pack()
+    return services.immunization_indicators(
+        get_session(), staff(), cohort=query["cohort"], tz_name=active.document["timezone"],
+        zero_dose_age=active.routine.zero_dose_age, parent_code=query.get("parent"),
+        locale=request_locale(), on=query.get("on"))
+
+
+@bp.get("/immunization")
+@doc("WHO/UNICEF indicators of a birth cohort per region: DTP1, DTP3, MCV1, MCV2 by 12 and "
+     "24 months, drop-out, zero-dose children (query: cohort, parent, on)",
+     response=schemas.IndicatorsOut, auth="staff", tag="reports")
+def immunization():
+    report = _indicators()
+    return jsonify(schemas.IndicatorsOut().dump({
+        "parent": report.regions.parent.code if report.regions.parent else None,
+        "birth_cohort": report.cohort, "on": report.on, "rows": report.records()}))
+
+
+@bp.get("/immunization.csv")
+@doc("WHO/UNICEF indicators of a birth cohort per region, as CSV", content_type="text/csv",
+     auth="staff", tag="reports")
+def immunization_csv():
+    report = _indicators()
+    return _csv(rules.indicators_csv(report.records()), f"immunization-{report.cohort}")

@@ -12,7 +12,7 @@ from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.geography.models import Facility
-from cowin_kit.vaccination import queue, schemas, services
+from cowin_kit.vaccination import queue, schemas, services, visits
 from cowin_kit.programme.models import VaccineProduct
 
 bp = Blueprint("api_vaccinator", __name__, url_prefix="/api/v1")
@@ -91,6 +91,59 @@ def record_dose():
         administered_at=data.get("administered_at"), dose_number=data.get("dose"),
         idempotency_key=key[:100] if key else None)
     return jsonify(_dose_json(recorded)), 201 if recorded.created else 200
+
+
+def _schedule_name(schedule, locale: str) -> str:
+    names = schedule.disease or {}
+    return names.get(locale) or names.get(locale.split("_")[0]) or next(
+        iter(names.values()), schedule.code)
+
+
+def _due_json(status, schedule, locale: str) -> dict:
+    return {"schedule": status.schedule, "name": _schedule_name(schedule, locale),
+            "dose": status.dose, "status": status.status, "earliest": status.earliest,
+            "due": status.due, "latest": status.latest,
+            "vaccines": list(visits.dose_products(schedule, status.dose))}
+
+
+@bp.get("/vaccinator/people/<reference_id>/due-today")
+@doc("What a person is due today (routine schedules): every dose with its status, and "
+     "the doses due or overdue (?on=YYYY-MM-DD: another day)", response=schemas.DueTodayOut,
+     auth="staff", tag="vaccinators")
+def due_today(reference_id: str):
+    query = load(schemas.DueTodayQuery(), request.args.to_dict())
+    session = get_session()
+    found = visits.due_today(session, pack(), staff(), reference_id, on=query.get("on"))
+    locale = str(request_locale())
+    by_code = {row.code: row for row in visits.routine_schedules(session, pack())}
+    return jsonify(schemas.DueTodayOut().dump({
+        "reference_id": found.person.reference_id, "name": found.person.name,
+        "birth_date": found.birth_date, "on": found.on,
+        "due": [_due_json(item.status, item.schedule, locale) for item in found.due],
+        "statuses": [_due_json(s, by_code[s.schedule], locale) for s in found.statuses],
+    }))
+
+
+@bp.post("/vaccinator/visits")
+@doc("Record a visit: several routine doses at once, each with its lot, all or none "
+     "(walk-in; idempotent with an Idempotency-Key header)", body=schemas.VisitIn,
+     response=schemas.VisitOut, status=201, auth="staff", tag="vaccinators")
+def record_visit():
+    data = load(schemas.VisitIn())
+    key = request.headers.get("Idempotency-Key")
+    visit = visits.record_visit(
+        get_session(), pack(), staff(), reference_id=data["reference_id"],
+        doses=[{"product": d["vaccine"], "lot": d["lot"], "schedule": d.get("schedule")}
+               for d in data["doses"]],
+        administered_at=data.get("administered_at"), facility_code=data.get("facility"),
+        idempotency_key=key[:100] if key else None)
+    return jsonify(schemas.VisitOut().dump({
+        "reference_id": visit.person.reference_id,
+        "facility": visit.facility.code if visit.facility else None,
+        "administered_at": visit.doses[0].dose.administered_at, "created": visit.created,
+        "doses": [{"dose_id": d.dose.id, "schedule": d.schedule.code,
+                   "dose": d.dose.dose_number, "vaccine": d.product.code, "lot": d.dose.lot}
+                  for d in visit.doses]})), 201 if visit.created else 200
 
 
 @bp.post("/vaccinator/walk-ins")

@@ -86,6 +86,7 @@ class Vaccination:
     vaccine_code: str = ICD11_COVID19_VACCINES
     prophylaxis: str = "J07BX03"
     cvx: str | None = None
+    antigens: tuple[str, ...] = ()  # routine products: the antigens it protects against
 
     def __post_init__(self) -> None:
         if not (1 <= self.dose <= 99 and 1 <= self.total_doses <= 99):
@@ -120,8 +121,35 @@ class VaccinationRecord:
             return f"{self.birth_year:04d}"
         return ""
 
+    @property
+    def vaccinations(self) -> tuple[Vaccination, ...]:
+        """Every dose the record holds (one: a per-dose certificate)."""
+        return (self.vaccination,)
+
     def evolve(self, **changes) -> "VaccinationRecord":
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ImmunizationHistory:
+    """One person's life-long immunization record as a credential: the person, the
+    certificate facts, and every dose (any series, routine or not) in date order. The SMART
+    Health Card and W3C encoders read it as they read a :class:`VaccinationRecord`
+    (``vaccinations``, ``name``, ``birth``...); the DCC carries one dose and does not."""
+
+    name: PersonName
+    certificate: CertificateInfo
+    vaccinations: tuple[Vaccination, ...]
+    birth_date: date | None = None
+    birth_year: int | None = None
+    identifier: Identifier | None = None
+    gender: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.vaccinations:
+            raise ValueError("an immunization history holds at least one dose")
+
+    birth = VaccinationRecord.birth
 
 
 def utc_now() -> datetime:

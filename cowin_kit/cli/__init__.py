@@ -280,6 +280,8 @@ def _register_subcommands() -> None:
     main.add_command(vaccinations)
     from cowin_kit.cli.people_cmd import people
     main.add_command(people)
+    from cowin_kit.cli.campaigns_cmd import campaigns
+    main.add_command(campaigns)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker
     main.add_command(keys)
     main.add_command(worker)

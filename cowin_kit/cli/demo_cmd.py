@@ -50,6 +50,10 @@ def demo(pack_code: str, instance: Path | None, host: str, port: int, no_serve: 
         if report.doses:
             click.echo(f"demo history: {report.doses} doses given over the last weeks "
                        "(their certificates are issued by the worker as the demo starts)")
+        if report.children:
+            click.echo(f"routine immunization: {report.children} children with "
+                       f"{report.routine_doses} doses, {report.pregnancies} pregnant women "
+                       "(each facility has a due list: /vaccinator/due-list)")
         accounts_file = instance / DEMO_ACCOUNTS_FILE
         if report.new_accounts:
             lines = [f"{user}  {password}  ({role})" for user, role, password in report.new_accounts]

@@ -227,6 +227,7 @@ class _Validator:
     def __init__(self, root: Path):
         self.root = root
         self.problems: list[Problem] = []
+        self._vaccine_lines = _LineMap()
 
     def problem(self, file: str, line: int, field_name: str, message: str) -> None:
         self.problems.append(Problem(file, line, field_name, message))
@@ -240,6 +241,8 @@ class _Validator:
         # check the other files, so that one run reports as much as it can.
         vaccines = self._load_vaccines(context)
         locations = self._load_locations(context)
+        if vaccines is not None:
+            self._check_schedule_scope(vaccines, context, locations)
         population = self._load_population(context, locations)
         translations = self._check_translations(context)
         if self.problems or document is None or vaccines is None:
@@ -367,7 +370,7 @@ class _Validator:
         except ValidationError as exc:
             self.problems += _schema_problems(exc.messages, (), lines, f)
             return None
-        line = lines.line_of
+        self._vaccine_lines = lines
         self._unique(f, lines, doc["products"], "products", "code")
         self._unique(f, lines, doc["schedules"], "schedules", "code")
         self._check_schedules(f, lines, doc)
@@ -411,7 +414,7 @@ class _Validator:
         line = lines.line_of
         routine, pregnancy = schedule["routine"], schedule["timed_from"] == "pregnancy"
         if not routine:
-            for key in ("start_max_age", "grace", "prior_series_within"):
+            for key in ("start_max_age", "grace", "prior_series_within", "sex", "areas"):
                 if key in schedule:
                     self.problem(f, line(where + (key,)), f"{sname}.{key}",
                                  "only for routine schedules (routine: true)")
@@ -454,6 +457,43 @@ class _Validator:
                                      f"{sname}.doses[{d_index}].{key}",
                                      "later than a pregnancy lasts (42w): pregnancy "
                                      "schedules count from the pregnancy's registration")
+
+    def _check_schedule_scope(self, doc: dict[str, Any], pack_doc: dict[str, Any] | None,
+                              locations: list[LocationRow]) -> None:
+        """A schedule's ``sex`` names gender codes of pack.yaml and its ``areas`` location
+        codes of locations.csv, each once and no area inside another listed one."""
+        f, line = VACCINES_FILE, self._vaccine_lines.line_of
+        genders = {g["code"] for g in pack_doc["genders"]} if pack_doc else None
+        # Without a readable locations.csv (its own problem is reported) areas are not
+        # checked against it.
+        parents = {row.code: row.parent_code for row in locations} if locations else None
+        for s_index, schedule in enumerate(doc["schedules"]):
+            where = ("schedules", s_index)
+            for key, known, what in (("sex", genders, "gender code of pack.yaml genders"),
+                                     ("areas", parents, "location code of locations.csv")):
+                listed: set[str] = set()
+                for index, code in enumerate(schedule.get(key, ())):
+                    path = where + (key, index)
+                    name = f"schedules[{s_index}].{key}[{index}]"
+                    if code in listed:
+                        self.problem(f, line(path), name, f"{code!r} is listed twice")
+                    elif known is not None and code not in known:
+                        self.problem(f, line(path), name, f"{code!r} is not a {what}")
+                    listed.add(code)
+            if parents is None:
+                continue
+            areas = set(schedule.get("areas", ()))
+            for index, code in enumerate(schedule.get("areas", ())):
+                ancestor, seen = parents.get(code), {code}
+                while ancestor is not None and ancestor not in seen:
+                    if ancestor in areas:
+                        self.problem(f, line(where + ("areas", index)),
+                                     f"schedules[{s_index}].areas[{index}]",
+                                     f"{code!r} is inside {ancestor!r}, which is listed "
+                                     "too: list the larger area only")
+                        break
+                    seen.add(ancestor)
+                    ancestor = parents.get(ancestor)
 
     def _check_dose(self, f: str, lines: _LineMap, schedule: dict[str, Any], s_index: int,
                     d_index: int, product_codes: set[str]) -> None:

@@ -13,6 +13,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
 from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngettext
 
+from cowin_kit.core.durations import Duration
+
 LOCALES_DIR = Path(__file__).parent.parent / "locales"
 
 _ = gettext
@@ -98,3 +100,15 @@ def plugin_domain(directory: Path | None, domain: str) -> Domain:
         _plugin_domains[key] = Domain(
             translation_directories=[str(directory)] if directory else [], domain=domain)
     return _plugin_domains[key]
+
+
+def duration_text(duration: Duration) -> str:
+    """A pack duration (``6w``, ``9m``, ``16y``) in the request's language: "6 weeks"."""
+    n = duration.amount
+    if duration.unit == "d":
+        return ngettext("%(num)d day", "%(num)d days", n)
+    if duration.unit == "w":
+        return ngettext("%(num)d week", "%(num)d weeks", n)
+    if duration.unit == "m":
+        return ngettext("%(num)d month", "%(num)d months", n)
+    return ngettext("%(num)d year", "%(num)d years", n)

@@ -34,20 +34,23 @@ ACTIONS = (
     "aefi.read",            # adverse events following immunisation
     "people.register",      # register newborns, children and pregnant women, and their
                             # pregnancies' outcomes, in the area (or facility) of the grant
+    "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
+    "field.review",         # decide the field app's sync conflicts (the review queue)
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
 # which reach the whole country's data and are therefore national only. They do not
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
-                         "report.read", "aefi.read", "people.register"})
+                         "report.read", "aefi.read", "people.register",
+                         "campaign.manage", "field.review"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
     "state_admin": _AREA_ADMIN,
     "district_admin": _AREA_ADMIN,
     "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
-                                 "people.register"}),
+                                 "people.register", "field.review"}),
     # the vaccinator is also the ANM / health worker who registers the people of the area
     "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register"}),
     "verifier": frozenset({"certificate.verify"}),

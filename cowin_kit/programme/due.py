@@ -85,6 +85,19 @@ start. A record counts for the pregnancy it falls in: [start, end], where a preg
 without an end lasts until the day before the next one starts (or has no end). Records
 outside every pregnancy count only as a prior series. No pregnancy: no instance.
 
+Whom a schedule is for (``sex`` and ``areas`` in its options, from the pack): a schedule
+with ``sex`` (gender codes, e.g. ``[F]`` for HPV) applies only to a person whose ``sex``
+is one of them; a schedule with ``areas`` (location codes, e.g. JE's endemic districts)
+applies only to a person whose ``area_codes`` (their location's code and the codes of
+all its ancestors: the caller walks the location tree, this module has no database)
+include one of them, i.e. who lives within one of those subtrees. A schedule that does
+not apply is left out of the result entirely, records of its products included (they
+still count in the other schedules that accept them). ``sex=None`` or
+``area_codes=None`` (the default) means "not given": that filter is not applied and
+every schedule is evaluated as before; ``area_codes=()`` (a person with no location)
+excludes every schedule limited to areas. Schedules without ``sex``/``areas`` apply to
+everyone.
+
 Result order: schedules in the order given; within a schedule its pregnancies by start;
 within those the doses by number, each dose's ``not_counted`` records (by date) before its
 own status.
@@ -101,7 +114,7 @@ the whole-year columns are floors of the pack's durations and only ``options`` (
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -149,10 +162,23 @@ class ScheduleRule:
     grace: Duration | None = None
     prior_series_within: Duration | None = None
     doses: tuple[DoseRule, ...] = ()
+    sex: tuple[str, ...] = ()              # gender codes it is limited to; () = everyone
+    areas: tuple[str, ...] = ()            # location codes (subtrees); () = everywhere
 
     def accepts(self, product: str) -> bool:
         """Whether a dose of ``product`` belongs to this series (any of its doses)."""
         return product in self.products or any(product in d.products for d in self.doses)
+
+    def applies_to(self, sex: str | None = None,
+                   area_codes: Collection[str] | None = None) -> bool:
+        """Whether the schedule is for a person of ``sex`` living in ``area_codes`` (their
+        location and its ancestors); None: not known, not filtered (see the module doc)."""
+        if self.sex and sex is not None and sex not in self.sex:
+            return False
+        if self.areas and area_codes is not None \
+                and not any(code in area_codes for code in self.areas):
+            return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -253,6 +279,8 @@ def schedule_rule(row: Any) -> ScheduleRule:
         grace=parse_optional(options.get("grace")),
         prior_series_within=parse_optional(options.get("prior_series_within")),
         doses=tuple(doses),
+        sex=tuple(str(code) for code in options.get("sex") or ()),
+        areas=tuple(str(code) for code in options.get("areas") or ()),
     )
 
 
@@ -421,14 +449,21 @@ def _prior_series(rule: ScheduleRule, givens: Sequence[Given],
 def evaluate(schedules: Iterable[ScheduleRule | Any], *, birth_date: date,
              history: Iterable[Given], on: date, overdue_after: Duration,
              pregnancies: Iterable[Pregnancy] = (),
-             default_grace: Duration | None = None) -> list[DoseStatus]:
+             default_grace: Duration | None = None, sex: str | None = None,
+             area_codes: Collection[str] | None = None) -> list[DoseStatus]:
     """Every dose of ``schedules`` (ScheduleRule, or rows :func:`schedule_rule` reads) for
-    a person born on ``birth_date`` with the recorded doses ``history``, as of ``on``."""
+    a person born on ``birth_date`` with the recorded doses ``history``, as of ``on``.
+    ``sex`` (a gender code) and ``area_codes`` (the person's location code and its
+    ancestors' codes) leave out the schedules limited to other sexes or areas; None (the
+    default) does not filter."""
     records = sorted((g for g in history if g.day <= on), key=lambda g: g.day)
     known = sorted((p for p in pregnancies if p.start <= on), key=lambda p: p.start)
+    areas = None if area_codes is None else frozenset(area_codes)
     out: list[DoseStatus] = []
     for item in schedules:
         rule = item if isinstance(item, ScheduleRule) else schedule_rule(item)
+        if not rule.applies_to(sex, areas):
+            continue
         mine = [g for g in records if rule.accepts(g.product)]
         if rule.timed_from != PREGNANCY:
             series = _Series(rule, birth_date, on, overdue_after, default_grace)

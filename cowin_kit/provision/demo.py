@@ -7,6 +7,7 @@ import random
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
@@ -14,12 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.geography.models import Location, PopulationFigure, PostalCode
+from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity import services as identity
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
+from cowin_kit.core.errors import Conflict, RuleViolation
+from cowin_kit.registration import people
 from cowin_kit.scheduling import sessions
 from cowin_kit.vaccination import services as vaccination
-from cowin_kit.registration.models import Dose
+from cowin_kit.vaccination import visits
+from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.programme import due
 from cowin_kit.programme.models import VaccineSchedule
 
 DEMO_DAYS = 14
@@ -29,6 +34,10 @@ SLOTS = "09:00-11:00;11:00-13:00;14:00-17:00"
 HISTORY_PEOPLE = 240
 HISTORY_DISTRICTS = 4
 HISTORY_DAYS = 120
+ROUTINE_CHILDREN_PER_FACILITY = 6
+ROUTINE_OLDEST_DAYS = 5 * 365 - 30    # children under five (registered without an ID)
+ROUTINE_DROP_OUT = 0.06               # a family stops coming after a visit
+GUARDIANS = ("Meena", "Sunita", "Lakshmi", "Fatima", "Priya", "Anita", "Kavita", "Rekha")
 
 
 @dataclass
@@ -38,6 +47,9 @@ class DemoReport:
     new_accounts: list[tuple[str, str, str]] = field(default_factory=list)  # user, role, password
     existing_accounts: list[str] = field(default_factory=list)
     doses: int = 0
+    children: int = 0
+    routine_doses: int = 0
+    pregnancies: int = 0
 
 
 def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> DemoReport:
@@ -110,6 +122,9 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
     session.commit()
     if not session.scalar(select(func.count()).select_from(Dose)):
         report.doses = seed_vaccination_history(session, pack, schedules)
+    if not session.scalar(select(func.count()).select_from(Beneficiary)
+                          .where(Beneficiary.registered_by != "")):
+        seed_routine_history(session, pack, [f for f, _paid in facilities], report)
     return report
 
 
@@ -222,3 +237,117 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
                                         lot=f"DEMO{second:%m}B", administered_at=second)
                 given += 1
     return given
+
+
+def seed_routine_history(session: Session, pack: ActivePack, facilities: list[Facility],
+                         report: DemoReport) -> None:
+    """Children of every age up to five at each facility, registered by a health worker
+    and brought to visits as families do (most on time, some late, a few stopping), each
+    visit recording what the pack's routine schedules say is due that day; and a pregnant
+    woman per facility with her first Td dose. Through the same services the vaccinator's
+    pages use, so that each facility has a due list to show."""
+    if not visits.routine_schedules(session, pack):
+        return
+    admin = identity.find_staff_user(session, "demo.admin")
+    if admin is None:
+        return
+    rng = random.Random(2024)  # the same children on every machine
+    zone = zoneinfo.ZoneInfo(pack.document["timezone"])
+    today = datetime.now(zone).date()
+    covid_accounts = HISTORY_PEOPLE // 4 + 1
+    wanted = len(facilities) * (ROUTINE_CHILDREN_PER_FACILITY // 2 + 1)
+    mobiles = _demo_mobiles(pack, covid_accounts + wanted)[covid_accounts:]
+    genders = [g["code"] for g in pack.document["genders"]][:2]
+    id_type, numbers = _demo_id_numbers(pack, len(facilities), random.Random(1857))
+    locations = dict(session.execute(select(Location.id, Location.code)).all())
+    households = iter(mobiles)
+    for f_index, facility in enumerate(facilities):
+        location = locations.get(facility.location_id)
+        if location is None:
+            continue
+        mobile = next(households, None)
+        for c_index in range(ROUTINE_CHILDREN_PER_FACILITY):
+            if c_index % 2 == 0 and c_index:
+                mobile = next(households, None)  # two children to a household
+            if mobile is None:
+                return
+            # ages spread over the first five years, the youngest a few days old
+            age = int((c_index + rng.random()) * ROUTINE_OLDEST_DAYS
+                      / ROUTINE_CHILDREN_PER_FACILITY)
+            guardian = GUARDIANS[(f_index + c_index) % len(GUARDIANS)]
+            person = people.register_person(
+                session, pack, admin, name=f"Baby of {guardian} {f_index + 1}.{c_index + 1}",
+                birth_date=today - timedelta(days=age), gender=genders[c_index % len(genders)],
+                mobile=mobile, location=location, facility=facility.code,
+                guardian_name=f"{guardian} Devi", guardian_relation="mother")
+            report.children += 1
+            report.routine_doses += _bring_to_visits(session, pack, admin, facility,
+                                                     person.beneficiary.reference_id, today,
+                                                     zone, rng)
+        if id_type and f_index < len(numbers):
+            report.pregnancies += _pregnant_woman(session, pack, admin, facility, location,
+                                                  id_type, numbers[f_index], today, zone, rng,
+                                                  next(households, None))
+
+
+def _bring_to_visits(session: Session, pack: ActivePack, actor: Any, facility: Facility,
+                     reference_id: str, today: date, zone: zoneinfo.ZoneInfo,
+                     rng: random.Random) -> int:
+    """Visits from birth to today: at each, every dose due that day (the first product the
+    pack allows), then the next visit when the next dose opens, sometimes weeks late."""
+    given = 0
+    punctual = rng.random() < 0.6
+    day = visits.due_today(session, pack, actor, reference_id,
+                           on=today).birth_date
+    while day <= today:
+        plan = visits.due_today(session, pack, actor, reference_id, on=day)
+        doses = [{"product": item.products[0], "schedule": item.schedule.code,
+                  "lot": f"{item.products[0][:4]}-{day:%y%m}"} for item in plan.due]
+        if doses:
+            try:
+                visits.record_visit(session, pack, actor, reference_id=reference_id,
+                                    doses=doses, facility_code=facility.code,
+                                    administered_at=datetime.combine(day, time(10), zone))
+                given += len(doses)
+            except (RuleViolation, Conflict):
+                session.rollback()
+            if rng.random() < ROUTINE_DROP_OUT:
+                break  # the family stops coming: a defaulter on the due list
+        upcoming = [s.earliest for s in plan.statuses
+                    if s.status == due.UPCOMING and s.earliest is not None and s.earliest > day]
+        if not upcoming:
+            break
+        day = min(upcoming) + timedelta(days=0 if punctual else rng.randint(3, 40))
+    return given
+
+
+def _pregnant_woman(session: Session, pack: ActivePack, actor: Any, facility: Facility,
+                    location: str, id_type: str, number: str, today: date,
+                    zone: zoneinfo.ZoneInfo, rng: random.Random, mobile: str | None) -> int:
+    if mobile is None:
+        return 0
+    registered = today - timedelta(days=rng.randint(10, 60))
+    try:
+        person = people.register_person(
+            session, pack, actor, name=f"Demo Mother {facility.code[-6:]}",
+            birth_date=date(today.year - rng.randint(20, 34), rng.randint(1, 12),
+                            rng.randint(1, 28)),
+            gender="F", mobile=mobile, location=location, facility=facility.code,
+            id_type=id_type, id_number=number,
+            pregnancy=people.PregnancyFacts(registered_on=registered, lmp=None, edd=None))
+    except (RuleViolation, Conflict):
+        session.rollback()
+        return 0
+    plan = visits.due_today(session, pack, actor, person.beneficiary.reference_id,
+                              on=registered)
+    doses = [{"product": item.products[0], "schedule": item.schedule.code,
+              "lot": f"TD-{registered:%y%m}"} for item in plan.due]
+    if doses:
+        try:
+            visits.record_visit(session, pack, actor,
+                                reference_id=person.beneficiary.reference_id,
+                                doses=doses, facility_code=facility.code,
+                                administered_at=datetime.combine(registered, time(11), zone))
+        except (RuleViolation, Conflict):
+            session.rollback()
+    return 1

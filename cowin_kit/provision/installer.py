@@ -289,12 +289,15 @@ def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> No
 
 
 SCHEDULE_OPTIONS = ("start_max_age", "grace", "prior_series_within")
+SCHEDULE_SCOPE = ("sex", "areas")
 
 
 def _schedule_options(schedule: dict[str, Any]) -> dict[str, Any]:
     """The schedule-level durations as the pack wrote them; a routine schedule's own ages
-    too (the whole-year columns lose the weeks and months that programme.due needs)."""
+    too (the whole-year columns lose the weeks and months that programme.due needs); and
+    whom it is limited to: ``sex`` (gender codes) and ``areas`` (location codes)."""
     options = {key: schedule[key] for key in SCHEDULE_OPTIONS if key in schedule}
+    options.update({key: list(schedule[key]) for key in SCHEDULE_SCOPE if key in schedule})
     if schedule["routine"]:
         options.update({key: schedule[key] for key in ("min_age", "max_age")
                         if schedule.get(key) not in (None, 0)})  # 0: no limit

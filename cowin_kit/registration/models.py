@@ -163,5 +163,7 @@ class Dose(Base):
     # A client's Idempotency-Key: the same key never records a second dose.
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(100), unique=True)
     source: Mapped[str] = mapped_column(String(16), default="recorded")  # recorded|imported
+    # A campaign's dose (immunization.models.Campaign; series "campaign:<code>"), else None.
+    campaign_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaign.id"), index=True)
 
     __table_args__ = (UniqueConstraint("beneficiary_id", "series", "dose_number"),)

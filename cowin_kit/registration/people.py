@@ -27,7 +27,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import durations
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _, ngettext
+from cowin_kit.core.i18n import duration_text, gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.identity import access
@@ -175,7 +175,7 @@ def _document(session: Session, pack: ActivePack, id_type: str | None, id_number
             exempt = id_exempt_below(pack)
             if rules.id_document_needed(birth_date, exempt.before(today)):
                 fields.add("id_number", _("An ID document is needed from the age of %(age)s.",
-                                          age=str(exempt)))
+                                          age=duration_text(exempt)))
         return None
     if not id_type:
         fields.add("id_type", _("Give the type of the document."))

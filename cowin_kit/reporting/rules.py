@@ -188,3 +188,163 @@ def dropout_csv(rows: Sequence[Dropout]) -> str:
     return to_csv(["region_code", "region_name", "dose_1_due_for_dose_2", "without_dose_2",
                    "dropout_percent"],
                   ([r.code, r.name, r.due, r.missing, r.percent] for r in rows))
+
+
+# --- routine immunization: WHO/UNICEF standard indicators -----------------------------------
+#
+# WUENIC's indicators (WHO/UNICEF Estimates of National Immunization Coverage): DTP1, DTP3,
+# MCV1, MCV2 — the share of a birth cohort that received the first / third dose of a
+# DTP-containing vaccine, and the first / second dose of a measles-containing vaccine;
+# drop-out DTP1->DTP3 and MCV1->MCV2 = (first - later) / first; zero-dose children = no
+# DTP1 (the Immunization Agenda 2030 definition). Sources: WHO, "Immunization Agenda 2030"
+# (zero-dose: children who have not received DTP1); WHO/UNICEF, WUENIC methods and the
+# "Reaching every district" guide (drop-out rate formula).
+#
+# A child counts for "DTPn by A" when their n-th dose of any product whose antigens include
+# DTP was given before they reached age A (before the first birthday for 12 months).
+
+STANDARD_INDICATORS: tuple[tuple[str, str, int], ...] = (
+    ("DTP1", "DTP", 1), ("DTP3", "DTP", 3), ("MCV1", "MCV", 1), ("MCV2", "MCV", 2))
+INDICATOR_AGES = ("12m", "24m")
+DROPOUTS: tuple[tuple[str, str], ...] = (("DTP1", "DTP3"), ("MCV1", "MCV2"))
+ZERO_DOSE_INDICATOR = "DTP1"
+
+
+def product_antigens(code: str, antigens: Sequence[str] | None) -> tuple[str, ...]:
+    """The antigens a product counts for: its own list, or its code when the pack gives
+    none."""
+    return tuple(antigens) if antigens else (code,)
+
+
+@dataclass(frozen=True)
+class ChildHistory:
+    """A registered child and the days of their routine doses, per antigen."""
+
+    birth_date: date
+    antigen_days: dict[str, tuple[date, ...]] = field(default_factory=dict)
+
+    @property
+    def any_dose(self) -> bool:
+        return any(self.antigen_days.values())
+
+
+def child_history(birth_date: date, doses: Iterable[tuple[date, Sequence[str]]]
+                  ) -> ChildHistory:
+    """From (day given, antigens of the product) pairs."""
+    days: dict[str, list[date]] = {}
+    for day, antigens in doses:
+        for antigen in antigens:
+            days.setdefault(antigen, []).append(day)
+    return ChildHistory(birth_date, {a: tuple(sorted(d)) for a, d in days.items()})
+
+
+def has_dose_by(child: ChildHistory, antigen: str, number: int, age_limit: date) -> bool:
+    """Whether the child's ``number``-th dose of ``antigen`` was given before
+    ``age_limit`` (the day they reached the indicator's age)."""
+    return len([d for d in child.antigen_days.get(antigen, ()) if d < age_limit]) >= number
+
+
+def dropout_rate(first: int, later: int) -> float | None:
+    """(first - later) / first in per cent with one decimal; None without first doses.
+    Negative when more children had the later dose (a data-quality signal, kept)."""
+    if not first:
+        return None
+    return round(100.0 * (first - later) / first, 1)
+
+
+@dataclass
+class CohortFigures:
+    """One area's indicators for one birth cohort at one age."""
+
+    registered: int = 0       # children of the cohort registered in the area
+    eligible: int = 0         # of those, who had reached the age on the report day
+    counts: dict[str, int] = field(default_factory=dict)   # indicator -> children
+    zero_dose: int = 0        # eligible children without DTP1 by the age
+    population: int | None = None  # the pack's figure for the cohort's age, where given
+    population_band: str = ""      # the population.csv band that figure is from
+
+    def count(self, indicator: str) -> int:
+        return self.counts.get(indicator, 0)
+
+    def coverage(self, indicator: str) -> float | None:
+        return percent(self.count(indicator), self.eligible)
+
+    def population_coverage(self, indicator: str) -> float | None:
+        return percent(self.count(indicator), self.population)
+
+    def dropout(self, first: str, later: str) -> float | None:
+        return dropout_rate(self.count(first), self.count(later))
+
+    @property
+    def zero_dose_percent(self) -> float | None:
+        return percent(self.zero_dose, self.eligible)
+
+
+def cohort_figures(children: Iterable[ChildHistory], *, age: Any, on: date) -> CohortFigures:
+    """The indicators of a cohort's children at ``age`` (a core.durations Duration), counted
+    among the children who had reached that age by ``on``."""
+    figures = CohortFigures(counts={name: 0 for name, _a, _n in STANDARD_INDICATORS})
+    for child in children:
+        figures.registered += 1
+        limit = age.after(child.birth_date)
+        if limit > on:
+            continue
+        figures.eligible += 1
+        for name, antigen, number in STANDARD_INDICATORS:
+            if has_dose_by(child, antigen, number, limit):
+                figures.counts[name] += 1
+        if not has_dose_by(child, "DTP", 1, limit):
+            figures.zero_dose += 1
+    return figures
+
+
+def never_vaccinated(child: ChildHistory, zero_dose_age: Any, on: date) -> bool:
+    """Registered, past the pack's ``routine.zero_dose_age`` on ``on``, and no routine dose
+    at all (the list an outreach team looks for)."""
+    return zero_dose_age.after(child.birth_date) <= on and not child.any_dose
+
+
+def population_band(age: Any) -> str:
+    """The population.csv age band (whole years) the cohort is in when it reaches ``age``:
+    12 months -> '0-0' (infants), 24 months -> '1-1'."""
+    years = max(age.approx_days() // 365 - 1, 0)
+    return f"{years}-{years}"
+
+
+@dataclass
+class IndicatorRow:
+    code: str
+    name: str
+    cohort: int
+    age: str
+    figures: CohortFigures
+
+
+INDICATOR_COLUMNS = (
+    "region_code", "region_name", "birth_cohort", "age", "registered", "reached_age",
+    "population", "population_band", "dtp1", "dtp1_percent", "dtp3", "dtp3_percent", "mcv1", "mcv1_percent",
+    "mcv2", "mcv2_percent", "dropout_dtp1_dtp3_percent", "dropout_mcv1_mcv2_percent",
+    "zero_dose", "zero_dose_percent", "never_vaccinated")
+
+
+def indicator_record(row: IndicatorRow, never: int | None = None) -> dict[str, Any]:
+    """One row as the API and CSV give it (percentages of the registered children who had
+    reached the age; ``population`` is the pack's figure, shown beside them)."""
+    f = row.figures
+    record: dict[str, Any] = {
+        "region_code": row.code, "region_name": row.name, "birth_cohort": row.cohort,
+        "age": row.age, "registered": f.registered, "reached_age": f.eligible,
+        "population": f.population, "population_band": f.population_band}
+    for name, _antigen, _number in STANDARD_INDICATORS:
+        record[name.lower()] = f.count(name)
+        record[f"{name.lower()}_percent"] = f.coverage(name)
+    for first, later in DROPOUTS:
+        record[f"dropout_{first.lower()}_{later.lower()}_percent"] = f.dropout(first, later)
+    record["zero_dose"] = f.zero_dose
+    record["zero_dose_percent"] = f.zero_dose_percent
+    record["never_vaccinated"] = never
+    return record
+
+
+def indicators_csv(records: Sequence[dict[str, Any]]) -> str:
+    return to_csv(INDICATOR_COLUMNS, ([r[c] for c in INDICATOR_COLUMNS] for r in records))

@@ -77,3 +77,45 @@ class DropoutRegionOut(Schema):
 class DropoutOut(Schema):
     parent = fields.String(required=True, allow_none=True)
     regions = fields.List(fields.Nested(DropoutRegionOut), required=True)
+
+
+class IndicatorQuery(_Strict):
+    cohort = fields.Integer(required=True, validate=validate.Range(min=1900, max=2200),
+                            metadata={"description": "birth year of the children"})
+    parent = fields.String(validate=validate.Length(min=1, max=64))
+    on = fields.Date(metadata={"description": "report day (default: today)"})
+
+
+class IndicatorRowOut(Schema):
+    region_code = fields.String(required=True)
+    region_name = fields.String(required=True)
+    birth_cohort = fields.Integer(required=True)
+    age = fields.String(required=True, metadata={"description": "12m or 24m"})
+    registered = fields.Integer(required=True)
+    reached_age = fields.Integer(required=True, metadata={
+        "description": "registered children of the cohort who had reached the age: the "
+                       "denominator of the percentages"})
+    population = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the pack's population figure of population_band, where it has one"})
+    population_band = fields.String(required=True)
+    dtp1 = fields.Integer(required=True)
+    dtp1_percent = fields.Float(required=True, allow_none=True)
+    dtp3 = fields.Integer(required=True)
+    dtp3_percent = fields.Float(required=True, allow_none=True)
+    mcv1 = fields.Integer(required=True)
+    mcv1_percent = fields.Float(required=True, allow_none=True)
+    mcv2 = fields.Integer(required=True)
+    mcv2_percent = fields.Float(required=True, allow_none=True)
+    dropout_dtp1_dtp3_percent = fields.Float(required=True, allow_none=True)
+    dropout_mcv1_mcv2_percent = fields.Float(required=True, allow_none=True)
+    zero_dose = fields.Integer(required=True, metadata={"description": "no DTP1 by the age"})
+    zero_dose_percent = fields.Float(required=True, allow_none=True)
+    never_vaccinated = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "registered, past the pack's routine.zero_dose_age, no routine dose"})
+
+
+class IndicatorsOut(Schema):
+    parent = fields.String(required=True, allow_none=True)
+    birth_cohort = fields.Integer(required=True)
+    on = fields.Date(required=True)
+    rows = fields.List(fields.Nested(IndicatorRowOut), required=True)

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from cowin_kit.audit.models import AuditEvent
+from cowin_kit.core import durations
 from cowin_kit.core.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
+from cowin_kit.immunization.models import CAMPAIGN_SERIES_PREFIX
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.reporting import rules
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
@@ -40,8 +42,11 @@ class ReportScope:
     facility_ids: frozenset[int] = frozenset()
 
 
-def report_scope(user: StaffUser, action: str = "report.read") -> ReportScope:
-    """The union of the user's grants carrying ``action``; Forbidden without any."""
+def report_scope(user: StaffUser | None, action: str = "report.read") -> ReportScope:
+    """The union of the user's grants carrying ``action``; Forbidden without any. None is
+    the operator at the command line or a plugin's export (the whole country)."""
+    if user is None:
+        return ReportScope(True)
     grants = access.grants_carrying(user, action)
     if not grants:
         raise Forbidden(_("You may not read reports."), code="forbidden")
@@ -402,3 +407,107 @@ def scope_summary(session: Session, user: StaffUser, locale: str = "en") -> list
         Facility.id.in_(sorted(scope.facility_ids))))]
     return names
 
+
+
+# --- routine immunization: WHO/UNICEF standard indicators -----------------------------------
+
+
+def routine_dose() -> ColumnElement[bool]:
+    """SQL: a routine dose (a schedule's code as series; neither the appointment-booked
+    series nor a campaign's)."""
+    return and_(Dose.series != BOOKED_SERIES,
+                ~Dose.series.startswith(CAMPAIGN_SERIES_PREFIX, autoescape=True))
+
+
+def _child_visible(scope: ReportScope) -> ColumnElement[bool]:
+    """Children in the scope: living in its location subtrees, or with a home facility the
+    scope holds."""
+    if scope.country:
+        return true()
+    parts = [_location_visible(scope, Beneficiary.location_id)]
+    if scope.facility_ids:
+        parts.append(Beneficiary.facility_id.in_(sorted(scope.facility_ids)))
+    return or_(*parts)
+
+
+@dataclass(frozen=True)
+class IndicatorReport:
+    regions: Regions
+    cohort: int
+    on: date
+    rows: list[rules.IndicatorRow]
+    never_vaccinated: dict[str, int]   # region code -> registered, past zero_dose_age, no dose
+
+    def records(self) -> list[dict]:
+        return [rules.indicator_record(row, self.never_vaccinated.get(row.code, 0))
+                for row in self.rows]
+
+
+def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int, tz_name: str,
+                            zero_dose_age: durations.Duration, parent_code: str | None = None,
+                            locale: str = "en", on: date | None = None) -> IndicatorReport:
+    """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
+    birth cohort ``cohort`` (children born that year), per region (a location subtree,
+    by the child's area): the denominator is the registered children of the cohort who had
+    reached the age on ``on``; the pack's population figure of the matching one-year band
+    is given beside it where the pack has one."""
+    scope = report_scope(user)
+    zone = zoneinfo.ZoneInfo(tz_name)
+    on = on or datetime.now(zone).date()
+    regions = regions_for(session, scope, parent_code)
+    ages = [durations.parse(a) for a in rules.INDICATOR_AGES]
+    if not regions.regions:
+        return IndicatorReport(regions, cohort, on, [], {})
+    tree = _region_tree(regions.regions)
+    children = (select(Beneficiary.id.label("id"), Beneficiary.birth_date.label("birth_date"),
+                       tree.c.region_id.label("region_id"))
+                .join(tree, tree.c.id == Beneficiary.location_id)
+                .where(Beneficiary.birth_date >= date(cohort, 1, 1),
+                       Beneficiary.birth_date <= date(cohort, 12, 31), _child_visible(scope))
+                .subquery("cohort_children"))
+    born: dict[int, tuple[date, int]] = {
+        child_id: (birth, region_id) for child_id, birth, region_id in session.execute(
+            select(children.c.id, children.c.birth_date, children.c.region_id))}
+    doses: dict[int, list[tuple[date, tuple[str, ...]]]] = {}
+    for child_id, given_at, code, antigens in session.execute(
+            select(Dose.beneficiary_id, Dose.administered_at, VaccineProduct.code,
+                   VaccineProduct.antigens)
+            .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
+            .where(Dose.beneficiary_id.in_(select(children.c.id)), routine_dose())):
+        doses.setdefault(child_id, []).append(
+            (given_at.astimezone(zone).date(), rules.product_antigens(code, antigens)))
+    histories: dict[int, list[rules.ChildHistory]] = {}
+    for child_id, (birth, region_id) in born.items():
+        histories.setdefault(region_id, []).append(
+            rules.child_history(birth, doses.get(child_id, ())))
+    population = _cohort_population(session, scope, tree, ages)
+    rows, never = [], {}
+    for region in regions.regions:
+        kids = histories.get(region.id, [])
+        never[region.code] = sum(1 for child in kids
+                                 if rules.never_vaccinated(child, zero_dose_age, on))
+        for age in ages:
+            figures = rules.cohort_figures(kids, age=age, on=on)
+            band = rules.population_band(age)
+            figures.population = population.get((region.id, band))
+            figures.population_band = band if figures.population else ""
+            rows.append(rules.IndicatorRow(region.code, region.localized_name(locale), cohort,
+                                           str(age), figures))
+    return IndicatorReport(regions, cohort, on, rows, never)
+
+
+def _cohort_population(session: Session, scope: ReportScope, tree,
+                       ages: Sequence[durations.Duration]) -> dict[tuple[int, str], int]:
+    """(region id, one-year band) -> the pack's population figure (latest year)."""
+    year = _latest_population_year(session)
+    if year is None:
+        return {}
+    bands = sorted({rules.population_band(age) for age in ages})
+    return {(region_id, band): int(total) for region_id, band, total in session.execute(
+        select(tree.c.region_id, PopulationFigure.age_band, func.sum(PopulationFigure.count))
+        .select_from(PopulationFigure)
+        .join(tree, tree.c.id == PopulationFigure.location_id)
+        .where(PopulationFigure.year == year, PopulationFigure.age_band.in_(bands),
+               _sex_filter(session, year),
+               _location_visible(scope, PopulationFigure.location_id))
+        .group_by(tree.c.region_id, PopulationFigure.age_band)) if total}

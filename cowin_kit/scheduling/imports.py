@@ -21,7 +21,11 @@ that attribute of an existing facility as it is (new facilities get the default)
 
 Sessions columns: ``facility_code, date (YYYY-MM-DD), vaccine, slots`` (required, slots like
 ``09:00-11:00;11:00-13:00``), one ``capacity_doseN`` per dose number offered (absent or
-empty = 0), and ``min_age`` (default 18), ``max_age`` (empty: no limit), ``fee`` (default 0).
+empty = 0), and ``min_age`` (default 18), ``max_age`` (empty: no limit), ``fee`` (default 0),
+``other_vaccines`` (the other products the session offers besides ``vaccine``, its main
+product, separated by ``;``), ``kind`` (``fixed``, the default, or ``outreach``) and ``site``
+(the outreach site, required for outreach). Without the ``other_vaccines``, ``kind`` or
+``site`` column an existing session keeps what it has.
 Seats of an existing session may change but never below what is already booked; a slot
 with booked seats cannot be removed. A cancelled session stays cancelled.
 """
@@ -35,7 +39,7 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.packs import Problem
@@ -51,7 +55,8 @@ from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    SESSION_KINDS, Appointment, SessionDoseCapacity, SessionProduct, SessionSlot,
+    VaccinationSession,
 )
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
@@ -66,7 +71,7 @@ FACILITY_REQUIRED = ("code", "name", "location_code")
 FACILITY_OPTIONAL = ("address", "postal_code", "lat", "long", "fee_type", "facility_type",
                      "open", "close")
 SESSION_REQUIRED = ("facility_code", "date", "vaccine", "slots")
-SESSION_OPTIONAL = ("min_age", "max_age", "fee")
+SESSION_OPTIONAL = ("min_age", "max_age", "fee", "other_vaccines", "kind", "site")
 
 _CAPACITY_COLUMN = re.compile(r"^capacity_dose(\d+)$")
 
@@ -312,6 +317,9 @@ class _SessionRow:
     fee: Decimal
     capacities: dict[int, int]          # every capacity column of the file (absent: 0)
     slots: list[tuple[time, time]]
+    others: tuple[int, ...] | None      # other products' ids (None: column absent)
+    kind: str | None                    # None: column absent
+    site: str | None
 
 
 @dataclass(slots=True)
@@ -322,6 +330,9 @@ class _Existing:
     fee: Decimal
     capacities: dict[int, tuple[int, int]]                       # dose -> (capacity, booked)
     slots: dict[tuple[time, time], tuple[int, int, int]]         # (start, end) -> (id, cap, booked)
+    kind: str = "fixed"
+    site: str = ""
+    others: tuple[int, ...] = ()
 
 
 def _doses_by_product(session: Session) -> dict[str, set[int]]:
@@ -492,10 +503,30 @@ def _check_session(row: Row, facilities: dict[str, Any], products: dict[str, int
             row.bad("fee", _("must be an amount like 250 or 250.50"))
         elif fee and facility is not None and facility.fee_type == "Free":
             row.bad("fee", _("must be 0: the facility is free of charge"))
+    others: tuple[int, ...] | None = None
+    if "other_vaccines" in values:
+        found: list[int] = []
+        for code in dict.fromkeys(c.strip() for c in values["other_vaccines"].split(";")):
+            if not code:
+                continue
+            if code not in products:
+                row.bad("other_vaccines", _("no vaccine with code %(code)s", code=code))
+            elif products[code] != product_id:
+                found.append(products[code])
+        others = tuple(sorted(found))
+    kind = None
+    if "kind" in values:
+        kind = values["kind"].strip() or "fixed"
+        if kind not in SESSION_KINDS:
+            row.bad("kind", _("must be fixed or outreach"))
+    site = row.text("site", 200) if "site" in values else None
+    if kind == "outreach" and not site:
+        row.bad("site", _("name the outreach site"))
     if not row.ok:
         return None
     return _SessionRow(row.line, facility_code, vaccine, facility.id, day, product_id,
-                       min_age, max_age, fee, capacities, slots)
+                       min_age, max_age, fee, capacities, slots, others, kind,
+                       None if site is None else " ".join(site.split()))
 
 
 def _existing_sessions(session: Session, rows: list[_SessionRow]
@@ -513,15 +544,24 @@ def _existing_sessions(session: Session, rows: list[_SessionRow]
     connection = session.connection()  # plain rows: no ORM bookkeeping for 100,000s
     for chunk in chunks(facility_ids, IN_CHUNK):
         where = (VS.facility_id.in_(chunk), VS.session_date >= first, VS.session_date <= last)
-        for session_id, facility_id, day, product_id, min_age, max_age, fee in \
+        for session_id, facility_id, day, product_id, min_age, max_age, fee, kind, site in \
                 connection.execute(select(VS.id, VS.facility_id, VS.session_date, VS.product_id,
-                                          VS.min_age, VS.max_age, VS.fee).where(*where)):
+                                          VS.min_age, VS.max_age, VS.fee, VS.kind,
+                                          VS.site).where(*where)):
             key = (facility_id, day, product_id)
             if key in wanted and key not in found:
                 found[key] = by_id[session_id] = _Existing(session_id, min_age, max_age,
-                                                           Decimal(fee), {}, {})
+                                                           Decimal(fee), {}, {}, kind, site)
         if not found:
             continue
+        others: dict[str, list[int]] = {}
+        for session_id, product_id in connection.execute(
+                select(SessionProduct.session_id, SessionProduct.product_id)
+                .join(VS, VS.id == SessionProduct.session_id).where(*where)):
+            others.setdefault(session_id, []).append(product_id)
+        for session_id, ids in others.items():
+            if session_id in by_id:
+                by_id[session_id].others = tuple(sorted(ids))
         for session_id, number, capacity, booked in connection.execute(
                 select(SessionDoseCapacity.session_id, SessionDoseCapacity.dose_number,
                        SessionDoseCapacity.capacity, SessionDoseCapacity.booked)
@@ -543,7 +583,8 @@ def _existing_sessions(session: Session, rows: list[_SessionRow]
 class _Plan:
     """What changes in one existing session (rows as in ``_Writes``)."""
 
-    session: tuple[Any, ...] | None            # (id, min_age, max_age, fee)
+    session: tuple[Any, ...] | None            # (id, min_age, max_age, fee, kind, site)
+    others: tuple[int, ...] | None             # the new other products (None: unchanged)
     capacity_updates: list[tuple[Any, ...]]    # (session_id, dose_number, capacity)
     capacity_inserts: list[tuple[Any, ...]]    # (session_id, dose_number, capacity, booked)
     slot_updates: list[tuple[Any, ...]]        # (id, capacity)
@@ -552,7 +593,8 @@ class _Plan:
 
     def __bool__(self) -> bool:
         return bool(self.session or self.capacity_updates or self.capacity_inserts
-                    or self.slot_updates or self.slot_inserts or self.slot_removals)
+                    or self.slot_updates or self.slot_inserts or self.slot_removals
+                    or self.others is not None)
 
 
 def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> _Plan | None:
@@ -575,8 +617,15 @@ def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> 
     if not ok:
         return None
     session_row = None
-    if (current.min_age, current.max_age, current.fee) != (item.min_age, item.max_age, item.fee):
-        session_row = (current.id, item.min_age, item.max_age, item.fee)
+    kind = current.kind if item.kind is None else item.kind
+    site = current.site if item.site is None else item.site
+    if kind == "outreach" and not site:
+        problems.add(item.line, "site", _("name the outreach site"))
+        return None
+    if (current.min_age, current.max_age, current.fee, current.kind, current.site) != (
+            item.min_age, item.max_age, item.fee, kind, site):
+        session_row = (current.id, item.min_age, item.max_age, item.fee, kind, site)
+    others = None if item.others is None or item.others == current.others else item.others
     capacity_updates, capacity_inserts = [], []
     for number in sorted(current.capacities.keys() | item.capacities.keys()):
         wanted = item.capacities.get(number, 0)
@@ -597,8 +646,8 @@ def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> 
             slot_updates.append((kept[0], max(share, kept[2])))
     removals = [(slot_id, capacity) for key, (slot_id, capacity, _b) in current.slots.items()
                 if key not in wanted_slots]
-    return _Plan(session_row, capacity_updates, capacity_inserts, slot_updates, slot_inserts,
-                 removals)
+    return _Plan(session_row, others, capacity_updates, capacity_inserts, slot_updates,
+                 slot_inserts, removals)
 
 
 def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
@@ -623,13 +672,14 @@ def _keep_referenced_slots(session: Session, plans: list[_Plan]) -> None:
 
 def _audit_details(item: _SessionRow) -> dict[str, Any]:
     return {"facility": item.facility_code, "date": item.day.isoformat(),
-            "vaccine": item.vaccine,
+            "vaccine": item.vaccine, "other_vaccines": len(item.others or ()),
             "capacity": {str(n): seats for n, seats in item.capacities.items() if seats}}
 
 
 SESSION_COLUMNS = ("id", "facility_id", "session_date", "product_id", "min_age", "max_age",
-                   "fee", "status", "created_at")
-SESSION_UPDATE_COLUMNS = ("id", "min_age", "max_age", "fee")
+                   "fee", "status", "created_at", "kind", "site")
+SESSION_UPDATE_COLUMNS = ("id", "min_age", "max_age", "fee", "kind", "site")
+SESSION_PRODUCT_COLUMNS = ("session_id", "product_id")
 CAPACITY_COLUMNS = ("session_id", "dose_number", "capacity", "booked")
 CAPACITY_UPDATE_COLUMNS = ("session_id", "dose_number", "capacity")
 SLOT_COLUMNS = ("session_id", "starts_at", "ends_at", "capacity", "booked")
@@ -649,13 +699,17 @@ class _Writes:
         self.slots: list[tuple[Any, ...]] = []
         self.slot_updates: list[tuple[Any, ...]] = []
         self.slot_removals: list[int] = []
+        self.others: list[tuple[Any, ...]] = []                # (session_id, product_id)
+        self.others_replaced: list[str] = []                   # session ids
         self.published: list[tuple[str, _SessionRow]] = []   # for the audit trail
         self.changed: list[tuple[str, _SessionRow]] = []
 
     def add_new(self, item: _SessionRow) -> None:
         session_id = new_uuid()
         self.sessions.append((session_id, item.facility_id, item.day, item.product_id,
-                              item.min_age, item.max_age, item.fee, "published", self.now))
+                              item.min_age, item.max_age, item.fee, "published", self.now,
+                              item.kind or "fixed", item.site or ""))
+        self.others += [(session_id, product_id) for product_id in item.others or ()]
         self.capacities += [(session_id, number, seats, 0)
                             for number, seats in sorted(item.capacities.items()) if seats]
         total = sum(item.capacities.values())
@@ -667,6 +721,9 @@ class _Writes:
         self.changed.append((current.id, item))
         if plan.session:
             self.session_updates.append(plan.session)
+        if plan.others is not None:
+            self.others_replaced.append(current.id)
+            self.others += [(current.id, product_id) for product_id in plan.others]
         self.capacity_updates += plan.capacity_updates
         self.capacities += plan.capacity_inserts
         self.slot_updates += plan.slot_updates
@@ -676,9 +733,14 @@ class _Writes:
     def run(self, bulk: Bulk) -> None:
         bulk.expect(len(self.sessions) + len(self.session_updates) + len(self.capacities)
                     + len(self.capacity_updates) + len(self.slots) + len(self.slot_updates)
-                    + len(self.slot_removals))
+                    + len(self.slot_removals) + len(self.others))
         bulk.delete(SessionSlot, self.slot_removals)
+        for chunk in chunks(self.others_replaced, IN_CHUNK):
+            bulk.session.execute(delete(SessionProduct)
+                                 .where(SessionProduct.session_id.in_(chunk))
+                                 .execution_options(synchronize_session=False))
         bulk.insert(VaccinationSession, SESSION_COLUMNS, self.sessions)
+        bulk.insert(SessionProduct, SESSION_PRODUCT_COLUMNS, self.others)
         bulk.update(VaccinationSession, SESSION_UPDATE_COLUMNS, self.session_updates)
         bulk.insert(SessionDoseCapacity, CAPACITY_COLUMNS, self.capacities)
         bulk.update(SessionDoseCapacity, CAPACITY_UPDATE_COLUMNS, self.capacity_updates)

@@ -30,6 +30,10 @@ class VaccinationSession(Base):
     # version they checked their rules against (scheduling.booking_rows, BookableSession);
     # taking seats (the ``booked`` counters) does not change it.
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    # "fixed": a session day at the facility; "outreach": a team from the facility at a
+    # site of its area (a village, a school), named by ``site``.
+    kind: Mapped[str] = mapped_column(String(16), default="fixed", server_default="fixed")
+    site: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     capacities: Mapped[list["SessionDoseCapacity"]] = relationship(
         cascade="all, delete-orphan", order_by="SessionDoseCapacity.dose_number"
@@ -37,10 +41,29 @@ class VaccinationSession(Base):
     slots: Mapped[list["SessionSlot"]] = relationship(
         cascade="all, delete-orphan", order_by="SessionSlot.starts_at"
     )
+    # The products offered besides ``product_id`` (the session's main product, the one the
+    # booking flows and the CoWIN v2 API show): a routine session offers several.
+    extra_products: Mapped[list["SessionProduct"]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionProduct.product_id"
+    )
 
     __table_args__ = (
         Index("ix_vaccination_session_facility_date", "facility_id", "session_date"),
     )
+
+
+SESSION_KINDS = ("fixed", "outreach")
+
+
+class SessionProduct(Base):
+    """A product a session offers besides its main product (``VaccinationSession.product_id``)."""
+
+    __tablename__ = "session_product"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("vaccination_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("vaccine_product.id"), primary_key=True)
 
 
 class SessionDoseCapacity(Base):

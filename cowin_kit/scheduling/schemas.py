@@ -140,6 +140,13 @@ class SessionIn(_Strict):
                            values=fields.Integer(validate=validate.Range(min=0, max=100000)),
                            required=True)
     fee = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=100000))
+    other_vaccines = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                                 load_default=list, validate=validate.Length(max=30),
+                                 metadata={"description": "other products the session "
+                                           "offers besides `vaccine` (its main product)"})
+    kind = fields.String(load_default="fixed", validate=validate.OneOf(["fixed", "outreach"]))
+    site = fields.String(load_default="", validate=validate.Length(max=200),
+                         metadata={"description": "the outreach site (required for outreach)"})
 
 
 class CapacityIn(_Strict):
@@ -153,6 +160,9 @@ class ManagedSessionOut(Schema):
     facility = fields.String(required=True)
     date = fields.Date(required=True)
     vaccine = fields.String(required=True)
+    other_vaccines = fields.List(fields.String(), required=True)
+    kind = fields.String(required=True)
+    site = fields.String(required=True)
     status = fields.String(required=True)
     capacity = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     booked = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)

@@ -5,6 +5,7 @@ queue_cancelled)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -23,7 +24,8 @@ from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import (
-    Appointment, SessionDoseCapacity, SessionSlot, VaccinationSession,
+    SESSION_KINDS, Appointment, SessionDoseCapacity, SessionProduct, SessionSlot,
+    VaccinationSession,
 )
 
 
@@ -63,13 +65,27 @@ def upsert_facility(session: Session, *, code: str, name: str, location_code: st
 def publish_session(session: Session, *, facility: Facility, session_date: date,
                     product_code: str, slots: str, capacity_by_dose: dict[int, int],
                     min_age: int = 18, max_age: int | None = None,
-                    fee: Decimal = Decimal(0)) -> VaccinationSession:
+                    fee: Decimal = Decimal(0), other_product_codes: Iterable[str] = (),
+                    kind: str = "fixed", site: str = "") -> VaccinationSession:
     """Publish one session (or return the one already published for the same facility,
-    date and vaccine: publishing is idempotent)."""
-    product = session.scalars(select(VaccineProduct).where(VaccineProduct.code == product_code)).first()
-    if product is None:
-        raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
-                       code="vaccine_not_found")
+    date and vaccine: publishing is idempotent). ``product_code`` is the session's main
+    product (the one bookings and the CoWIN v2 API show); ``other_product_codes`` are the
+    other products it offers (a routine immunization day gives several). ``kind`` is
+    "fixed" (at the facility) or "outreach" (at ``site``, a place of the facility's area)."""
+    product = _product(session, product_code)
+    others: list[VaccineProduct] = []
+    for code in dict.fromkeys(other_product_codes):
+        other = _product(session, code)
+        if other.id != product.id:
+            others.append(other)
+    site = " ".join(str(site or "").split())
+    if kind not in SESSION_KINDS:
+        raise InvalidInput(_("The session kind must be fixed or outreach."),
+                           code="invalid_session_kind")
+    if kind == "outreach" and not site:
+        raise InvalidInput(_("Name the outreach site."), code="site_required")
+    if len(site) > 200:
+        raise InvalidInput(_("The site name is too long."), code="invalid_site")
     try:
         slot_times = rules.parse_slots(slots)
     except ValueError as exc:
@@ -89,7 +105,8 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
     total = sum(capacity_by_dose.values())
     vaccination_session = VaccinationSession(
         facility_id=facility.id, session_date=session_date, product_id=product.id,
-        min_age=min_age, max_age=max_age, fee=fee,
+        min_age=min_age, max_age=max_age, fee=fee, kind=kind, site=site,
+        extra_products=[SessionProduct(product_id=other.id) for other in others],
         capacities=[SessionDoseCapacity(dose_number=n, capacity=c)
                     for n, c in sorted(capacity_by_dose.items())],
         slots=[SessionSlot(starts_at=start, ends_at=end, capacity=c)
@@ -99,8 +116,26 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
     session.add(vaccination_session)
     session.flush()
     audit.record(session, "session.publish", "vaccination_session", vaccination_session.id,
-                 facility=facility.code, date=session_date.isoformat(), vaccine=product_code)
+                 facility=facility.code, date=session_date.isoformat(), vaccine=product_code,
+                 other_vaccines=[other.code for other in others], kind=kind)
     return vaccination_session
+
+
+def _product(session: Session, code: str) -> VaccineProduct:
+    product = session.scalars(select(VaccineProduct).where(VaccineProduct.code == code)).first()
+    if product is None:
+        raise NotFound(_("No vaccine with code %(code)s.", code=code), code="vaccine_not_found")
+    return product
+
+
+def offered_products(session: Session, vaccination_session: VaccinationSession
+                     ) -> list[VaccineProduct]:
+    """Every product the session offers: its main product first, then the others."""
+    ids = [vaccination_session.product_id] + [
+        row.product_id for row in vaccination_session.extra_products]
+    found = {p.id: p for p in session.scalars(select(VaccineProduct)
+                                              .where(VaccineProduct.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def published_session(session: Session, session_id: str) -> VaccinationSession:

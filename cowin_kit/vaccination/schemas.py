@@ -64,6 +64,64 @@ class RecordedDoseOut(Schema):
     created = fields.Boolean(required=True)
 
 
+class VisitDoseIn(_Strict):
+    vaccine = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    lot = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    schedule = fields.String(validate=validate.Length(min=1, max=64),
+                             metadata={"description": "the routine schedule the dose is "
+                                       "given under (default: the one whose due dose "
+                                       "takes the vaccine)"})
+
+
+class VisitIn(_Strict):
+    reference_id = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    doses = fields.List(fields.Nested(VisitDoseIn), required=True,
+                        validate=validate.Length(min=1, max=20))
+    administered_at = fields.AwareDateTime()
+    facility = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class VisitDoseOut(Schema):
+    dose_id = fields.Integer(required=True)
+    schedule = fields.String(required=True)
+    dose = fields.Integer(required=True, metadata={"description": "order in the schedule"})
+    vaccine = fields.String(required=True)
+    lot = fields.String(required=True)
+
+
+class VisitOut(Schema):
+    reference_id = fields.String(required=True)
+    facility = fields.String(allow_none=True, required=True)
+    administered_at = fields.DateTime(required=True)
+    created = fields.Boolean(required=True)
+    doses = fields.List(fields.Nested(VisitDoseOut), required=True)
+
+
+class DueDoseOut(Schema):
+    schedule = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "in the request's language"})
+    dose = fields.Integer(required=True)
+    status = fields.String(required=True)
+    earliest = fields.Date(allow_none=True, required=True)
+    due = fields.Date(allow_none=True, required=True)
+    latest = fields.Date(allow_none=True, required=True)
+    vaccines = fields.List(fields.String(), required=True)
+
+
+class DueTodayOut(Schema):
+    reference_id = fields.String(required=True)
+    name = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    on = fields.Date(required=True)
+    due = fields.List(fields.Nested(DueDoseOut), required=True)
+    statuses = fields.List(fields.Nested(DueDoseOut), required=True,
+                           metadata={"description": "every dose of every routine schedule"})
+
+
+class DueTodayQuery(_Strict):
+    on = fields.Date()
+
+
 class WalkInIn(BeneficiaryIn):
     mobile = fields.String(required=True, validate=validate.Length(min=4, max=20))
     facility = fields.String(validate=validate.Length(min=1, max=64))

@@ -93,6 +93,8 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.vaccinator",
     "cowin_kit.web.admin",
     "cowin_kit.web.verify",
+    "cowin_kit.web.records",
+    "cowin_kit.web.supervision",
     "cowin_kit.web.field",
 ]
 

@@ -380,3 +380,111 @@ def audit():
     events = events[:page_size]
     return ui.render("web/admin/audit.html", events=events, action=action or "",
                      next_before=events[-1].id if more and events else None)
+
+
+# --- routine immunization: indicators and campaigns ---------------------------------------
+
+def _indicator_report():
+    from datetime import date as _date
+
+    pack, session = active_pack(), get_session()
+    cohort = request.args.get("cohort", type=int)
+    today = datetime.now(zoneinfo.ZoneInfo(_tz_name())).date()
+    if cohort is None or not 1900 <= cohort <= today.year:
+        cohort = today.year - 2  # the latest cohort past 24 months for most of its children
+    parent = _query(report_schemas.RegionQuery(), ["parent"]).get("parent")
+    report = reports.immunization_indicators(
+        session, _user(), cohort=cohort, tz_name=_tz_name(),
+        zero_dose_age=pack.routine.zero_dose_age, parent_code=parent, locale=_locale(),
+        on=min(today, _date(cohort + 3, 1, 1)))
+    return report, parent
+
+
+def _indicator_charts(records: list[dict[str, Any]]) -> dict[str, Any]:
+    locale = _locale()
+    charts_out: dict[str, Any] = {}
+    for age, key in (("12m", "coverage12"), ("24m", "coverage24")):
+        rows = [r for r in records if r["age"] == age and r["reached_age"]]
+        charts_out[key] = charts.grouped_bars(
+            title=_("Coverage by %(age)s of age", age=age),
+            desc=_("DTP1, DTP3, MCV1 and MCV2 in per cent of the registered children who had "
+                   "reached the age, per region."),
+            groups=[r["region_name"] for r in rows],
+            series=[charts.Series(name.upper(), [r[f"{name}_percent"] or 0.0 for r in rows])
+                    for name in ("dtp1", "dtp3", "mcv1", "mcv2")],
+            locale=locale, width=360, height=260,
+            empty_note=_("No registered children of this cohort have reached the age."))
+    rows = [r for r in records if r["age"] == "12m" and r["reached_age"]]
+    charts_out["zero_dose"] = charts.horizontal_bars(
+        title=_("Zero-dose children"),
+        desc=_("Children without DTP1 by 12 months, in per cent, per region."),
+        labels=[r["region_name"] for r in rows],
+        values=[r["zero_dose_percent"] or 0.0 for r in rows],
+        value_texts=[charts.percent(r["zero_dose_percent"] or 0.0, locale) for r in rows],
+        locale=locale, maximum=100.0, width=360, label_width=110,
+        empty_note=_("No registered children of this cohort have reached the age."))
+    rows = [r for r in records if r["age"] == "24m" and r["dtp1"]]
+    charts_out["dropout"] = charts.horizontal_bars(
+        title=_("Drop-out DTP1 to DTP3"),
+        desc=_("Of the children with DTP1 by 24 months, the share without DTP3, per region."),
+        labels=[r["region_name"] for r in rows],
+        values=[max(r["dropout_dtp1_dtp3_percent"] or 0.0, 0.0) for r in rows],
+        value_texts=[charts.percent(r["dropout_dtp1_dtp3_percent"] or 0.0, locale)
+                     for r in rows],
+        locale=locale, maximum=100.0, width=360, label_width=110,
+        empty_note=_("No child of this cohort had DTP1."))
+    return charts_out
+
+
+def _campaign_charts() -> list[dict[str, Any]]:
+    from flask_babel import format_date
+
+    from cowin_kit.immunization import campaigns as campaign_service
+
+    session, locale, out = get_session(), _locale(), []
+    for campaign in campaign_service.list_campaigns(session, _user())[:5]:
+        if not campaign_service.visible_areas(session, _user(), campaign):
+            continue
+        report = campaign_service.campaign_progress(session, active_pack(), _user(),
+                                                    campaign.code, locale=locale)
+        areas = report.areas
+        out.append({
+            "name": campaign.name(locale),
+            "target_chart": charts.horizontal_bars(
+                title=_("%(campaign)s: doses against target", campaign=campaign.name(locale)),
+                desc=_("Doses given so far in per cent of each area's target."),
+                labels=[a.name for a in areas], values=[a.percent or 0.0 for a in areas],
+                value_texts=[_("%(doses)s of %(target)s", doses=charts.number(a.doses, locale),
+                               target=charts.number(a.target, locale) if a.target else "–")
+                             for a in areas],
+                locale=locale, maximum=100.0, width=360, label_width=110,
+                empty_note=_("No areas.")),
+            "daily_chart": charts.column_chart(
+                title=_("%(campaign)s: doses per day", campaign=campaign.name(locale)),
+                desc=_("Campaign doses given on each day, all areas."),
+                labels=[format_date(d, "d MMM") for d in report.days],
+                series=[charts.Series(_("Doses"), [sum(a.days[i].doses for a in areas)
+                                                   for i in range(len(report.days))])],
+                locale=locale, width=360, max_labels=4,
+                empty_note=_("No doses in this period."))})
+    return out
+
+
+@bp.get("/immunization")
+@staff_required("report.read")
+def immunization():
+    report, parent = _indicator_report()
+    records = report.records()
+    return ui.render("web/admin/immunization.html", report=report, records=records,
+                     parent_code=parent, charts=_indicator_charts(records),
+                     campaigns=_campaign_charts(),
+                     percent=lambda value: charts.percent(value, _locale()))
+
+
+@bp.get("/immunization.csv")
+@staff_required("report.read")
+def immunization_csv():
+    report, _parent = _indicator_report()
+    return Response(report_rules.indicators_csv(report.records()), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="immunization-{report.cohort}.csv"'})

@@ -25,7 +25,7 @@ LOCALE_COOKIE_AGE = 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class StaffLink:
-    action: str
+    actions: tuple[str, ...]  # shown to users holding any of them
     endpoint: str
     label: Any  # a lazy_gettext string
 
@@ -33,12 +33,15 @@ class StaffLink:
 STAFF_LINKS: list[StaffLink] = []
 
 
-def register_staff_link(action: str, endpoint: str, label: Any) -> None:
-    """Show ``label`` linking to ``endpoint`` on /staff to users holding ``action``."""
-    if action not in access.ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
+def register_staff_link(action: str | tuple[str, ...], endpoint: str, label: Any) -> None:
+    """Show ``label`` linking to ``endpoint`` on /staff to users holding ``action`` (or
+    any of several actions)."""
+    actions = (action,) if isinstance(action, str) else tuple(action)
+    unknown = [name for name in actions if name not in access.ACTIONS]
+    if unknown or not actions:
+        raise ValueError(f"unknown action {unknown!r}")
     if not any(link.endpoint == endpoint for link in STAFF_LINKS):
-        STAFF_LINKS.append(StaffLink(action, endpoint, label))
+        STAFF_LINKS.append(StaffLink(actions, endpoint, label))
 
 
 @bp.post("/lang")
@@ -95,5 +98,6 @@ def staff_sign_out():
 @auth.staff_required_any
 def staff_home():
     user = auth.current_staff()
-    links = [link for link in STAFF_LINKS if access.can(user, link.action)]
+    links = [link for link in STAFF_LINKS
+             if any(access.can(user, action) for action in link.actions)]
     return ui.render("web/staff_home.html", user=user, links=links)

@@ -17,14 +17,15 @@ from sqlalchemy import select
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import DomainError, InvalidInput, NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.reporting.services import recent_lots
 from cowin_kit.scheduling.models import VaccinationSession
-from cowin_kit.geography.models import Facility
-from cowin_kit.vaccination import queue, schemas, services
+from cowin_kit.geography.models import Facility, Location
+from cowin_kit.registration import people
+from cowin_kit.vaccination import queue, schemas, services, visits
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 from cowin_kit.web import core, ui
@@ -320,3 +321,132 @@ def summary():
                      doses=doses, total=summary.total, aefi_count=summary.aefi_count,
                      day=summary.day)
 
+
+
+# --- routine immunization: visits and newborns (issue 14) ---------------------------------
+
+STATUS_LABELS = {"due": lazy_gettext("Due"), "overdue": lazy_gettext("Overdue")}
+
+
+def _products_label(codes) -> str:
+    session, pack = get_session(), active_pack()
+    labels = []
+    for code in codes:
+        product = services.vaccine_product(session, pack, code=code)
+        labels.append(ui.pack_label(product.names, code) if product else code)
+    return ", ".join(labels)
+
+
+def _visit_page(facility: Facility, form: ui.FormState, reference_id: str,
+                chosen: list[str] | None = None):
+    session, pack = get_session(), active_pack()
+    found, rows, given = None, [], []
+    if reference_id:
+        try:
+            found = visits.due_today(session, pack, _user(), reference_id)
+        except NotFound as exc:
+            form.fail(NotFound(exc.message, code=exc.code,
+                               fields={"reference_id": [str(exc.message)]}))
+    if found is not None:
+        for index, item in enumerate(found.due):
+            rows.append({
+                "index": index, "schedule": item.schedule.code,
+                "name": ui.pack_label(item.schedule.disease, item.schedule.code),
+                "products": [(code, _products_label([code])) for code in item.products],
+                "dose": item.status.dose, "status": STATUS_LABELS[item.status.status],
+                "overdue": item.status.status == "overdue", "latest": item.status.latest,
+                "due": item.status.due})
+        given = [{"name": ui.pack_label(d.schedule.disease, d.schedule.code),
+                  "vaccine": ui.pack_label(d.product.names, d.product.code),
+                  "dose": d.dose.dose_number, "lot": d.dose.lot,
+                  "date": d.dose.administered_at}
+                 for d in visits.routine_doses(session, pack, found.person)]
+    return ui.render("web/vaccinator/visit.html", facility=facility, form=form,
+                     found=found, rows=rows, given=given, reference_id=reference_id,
+                     chosen=chosen,
+                     lots=recent_lots(session, facility.id),
+                     idempotency_key="web-" + secrets.token_urlsafe(16)), form.status
+
+
+@bp.get("/visit")
+@staff_required("beneficiary.verify")
+def visit():
+    """A routine visit: find the person, see what is due today, record it."""
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    reference_id = "".join(request.args.get("reference_id", "").split())
+    return _visit_page(facility, ui.FormState({"reference_id": reference_id}), reference_id)
+
+
+@bp.post("/visit")
+@staff_required("dose.record")
+def record_visit():
+    facility = _facility("dose.record")
+    if facility is None:
+        return _choose_facility()
+    form = ui.FormState()
+    reference_id = "".join(request.form.get("reference_id", "").split())
+    chosen = request.form.getlist("give")
+    doses = [{"product": request.form.get(f"vaccine-{schedule}", "").strip(),
+              "lot": request.form.get(f"lot-{schedule}", ""), "schedule": schedule}
+             for schedule in chosen]
+    try:
+        recorded = visits.record_visit(
+            get_session(), active_pack(), _user(), reference_id=reference_id, doses=doses,
+            facility_code=facility.code,
+            idempotency_key=request.form.get("idempotency_key", "").strip()[:90] or None)
+    except DomainError as exc:
+        # the service names the visit's n-th dose: show it by that dose's lot field
+        exc.fields = {(f"lot-{chosen[int(name.split('.')[1])]}"
+                       if name.startswith("doses.") and name.split(".")[1].isdigit()
+                       and int(name.split(".")[1]) < len(chosen) else name): messages
+                      for name, messages in (exc.fields or {}).items()}
+        form.fail(exc)
+        return _visit_page(facility, form, reference_id, chosen)
+    n = len(recorded.doses)
+    ui.done(ngettext("%(num)d dose recorded for %(reference_id)s.",
+                     "%(num)d doses recorded for %(reference_id)s.", n,
+                     reference_id=reference_id))
+    return redirect(url_for("vaccinator.visit", reference_id=reference_id,
+                            facility=facility.code), code=303)
+
+
+@bp.route("/newborn", methods=["GET", "POST"])
+@staff_required("people.register")
+def newborn():
+    """A health worker registers a newborn (or a young child) without an ID document,
+    linked to a guardian; then the visit page shows the birth doses due."""
+    facility = _facility()
+    if facility is None:
+        return _choose_facility()
+    form = ui.FormState()
+    if request.method == "POST":
+        values = {name: request.form.get(name, "").strip() for name in (
+            "name", "birth_date", "gender", "mobile", "guardian_name", "guardian_relation")}
+        try:
+            born = None
+            if values["birth_date"]:
+                try:
+                    born = datetime.strptime(values["birth_date"], "%Y-%m-%d").date()
+                except ValueError:
+                    message = _("Give the date of birth.")
+                    raise InvalidInput(message, code="invalid_person",
+                                       fields={"birth_date": [message]}) from None
+            session = get_session()
+            location = session.get(Location, facility.location_id)
+            view = people.register_person(
+                session, active_pack(), _user(), name=values["name"], birth_date=born,
+                gender=values["gender"], mobile=values["mobile"], location=location.code,
+                facility=facility.code, guardian_name=values["guardian_name"] or None,
+                guardian_relation=values["guardian_relation"] or None)
+        except DomainError as exc:
+            form.fail(exc)
+        else:
+            reference_id = view.beneficiary.reference_id
+            ui.done(_("%(name)s is registered. Reference ID %(reference_id)s.",
+                      name=view.beneficiary.name, reference_id=reference_id))
+            return redirect(url_for("vaccinator.visit", reference_id=reference_id,
+                                    facility=facility.code), code=303)
+    return ui.render("web/vaccinator/newborn.html", facility=facility, form=form,
+                     genders=_gender_options()), form.status

@@ -43,9 +43,9 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read", "people.register"}
+       "report.read", "aefi.read", "people.register", "campaign.manage"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read", "people.register"}
+              "report.read", "aefi.read", "people.register", "campaign.manage"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {

@@ -24,7 +24,7 @@ def test_install_records_the_pack_and_is_idempotent(db_session, india_pack):
     assert (installed.code, installed.version) == ("IN", india_pack.version)
     assert installed.content_hash == india_pack.content_hash
     assert _count(db_session, IdDocumentType) == 7
-    assert _count(db_session, VaccineSchedule) == 3 + 11  # COVID-19 drives + UIP routine
+    assert _count(db_session, VaccineSchedule) == 3 + 12  # COVID-19 drives + UIP routine
     delhi = db_session.scalars(select(Location).where(Location.code == "IN-DL")).one()
     assert delhi.level == 1 and delhi.parent_id is None and delhi.names["hi"]
     districts = db_session.scalars(select(Location).where(Location.parent_id == delhi.id)).all()
@@ -133,6 +133,10 @@ def test_routine_schedules_are_stored_as_written(db_session, india_pack):
     assert rota.doses[1]["min_interval"] == "4w" and rota.doses[1]["min_interval_days"] == 28
     td = by_code["td-pregnancy"]
     assert td.timed_from == "pregnancy" and td.options == {"prior_series_within": "3y"}
+    # whom a schedule is for: gender codes and location codes, as lists in options
+    assert by_code["hpv"].options == {"sex": ["F"]}
+    assert by_code["je"].options == {"areas": ["IN-KL-TVM", "IN-KL-ALP", "IN-KL-KKD",
+                                               "IN-KL-MLP"]}
     # reinstalling the same pack changes nothing
     again = install_pack(db_session, load_pack(EXAMPLES / "in"))
     assert again.unchanged

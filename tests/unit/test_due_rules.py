@@ -578,3 +578,65 @@ def test_next_due_summary_and_urgency():
     assert ranks == sorted(ranks)
     overdue = [s for s in ordered if s.status == "overdue"]
     assert [s.due for s in overdue] == sorted(s.due for s in overdue)
+
+
+# --- whom a schedule is for: sex and areas -----------------------------------------------
+# HPV for girls only (India's HPV programme: one dose for girls of 14) and JE in endemic
+# districts only; the area codes are a person's location and its ancestors.
+
+SCOPED = [schedule_rule(r) for r in (
+    row("HPV", ["HPV"], [{"number": 1, "age": "14y", "max_age": "15y"}],
+        options={"sex": ["F"]}),
+    row("JE", ["JE"], [{"number": 1, "age": "9m"},
+                       {"number": 2, "age": "16m", "min_interval": "4w"}],
+        options={"areas": ["IN-AS", "IN-KL-ALP"]}),
+    row("JE-F", ["JE"], [{"number": 1, "age": "9m"}],
+        options={"sex": ["F", "T"], "areas": ["IN-KL"]}),
+    row("MR", ["MR"], [{"number": 1, "age": "9m"}]),
+)]
+
+
+@pytest.mark.parametrize("sex, area_codes, expected", [
+    pytest.param(None, None, {"HPV", "JE", "JE-F", "MR"}, id="not-given-no-filter"),
+    pytest.param("F", None, {"HPV", "JE", "JE-F", "MR"}, id="girl-area-unknown"),
+    pytest.param("M", None, {"JE", "MR"}, id="boy-area-unknown"),
+    pytest.param("T", None, {"JE", "JE-F", "MR"}, id="other-gender-listed"),
+    pytest.param(None, ("IN-AS-DIB", "IN-AS"), {"HPV", "JE", "MR"}, id="within-a-state"),
+    pytest.param(None, ("IN-KL-ALP", "IN-KL"), {"HPV", "JE", "JE-F", "MR"},
+                 id="listed-district"),
+    pytest.param(None, ("IN-KL-TVM", "IN-KL"), {"HPV", "JE-F", "MR"},
+                 id="other-district-same-state"),
+    pytest.param(None, ("IN-DL-ND", "IN-DL"), {"HPV", "MR"}, id="outside-every-area"),
+    pytest.param(None, (), {"HPV", "MR"}, id="no-location"),
+    pytest.param("M", ("IN-KL-ALP", "IN-KL"), {"JE", "MR"}, id="boy-in-a-listed-district"),
+    pytest.param("F", ("IN-KL-ALP", "IN-KL"), {"HPV", "JE", "JE-F", "MR"}, id="girl-there"),
+    pytest.param("", ("IN-DL",), {"MR"}, id="empty-sex-is-a-value"),
+])
+def test_schedules_limited_to_a_sex_or_areas(sex, area_codes, expected):
+    statuses = evaluate(SCOPED, birth_date=BIRTH, history=[], on=at("14y"),
+                        overdue_after=W4, sex=sex, area_codes=area_codes)
+    assert {s.schedule for s in statuses} == expected
+
+
+def test_a_skipped_schedule_leaves_the_others_unchanged():
+    """A JE dose of a child outside the JE areas is not shown; the MR series and its
+    statuses are what they are without the filter."""
+    history = given(("JE", "9m"), ("MR", "9m"))
+    everywhere = evaluate(SCOPED, birth_date=BIRTH, history=history, on=at("10m"),
+                          overdue_after=W4)
+    elsewhere = evaluate(SCOPED, birth_date=BIRTH, history=history, on=at("10m"),
+                         overdue_after=W4, sex="M", area_codes=["IN-DL"])
+    assert [s for s in everywhere if s.schedule == "MR"] == elsewhere
+    assert table(elsewhere) == {"MR-1": "done"}
+    assert table(everywhere)["JE-1"] == "done"
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({}, ((), ())),
+    ({"sex": ["F"]}, (("F",), ())),
+    ({"areas": ["IN-AS", "IN-KL-ALP"], "start_max_age": "1y"},
+     ((), ("IN-AS", "IN-KL-ALP"))),
+])
+def test_schedule_rule_reads_sex_and_areas(options, expected):
+    rule = schedule_rule(row("X", ["X"], [{"number": 1, "age": "0d"}], options=options))
+    assert (rule.sex, rule.areas) == expected

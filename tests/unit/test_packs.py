@@ -58,7 +58,24 @@ def test_india_pack_carries_the_uip_routine_schedule():
     assert pregnancy["doses"][1]["min_interval"] == "4w"
     antigens = {p["code"]: p["antigens"] for p in pack.vaccines["products"]}
     assert antigens["PENTA"] == ["DTP", "HepB", "Hib"] and "MCV" in antigens["MR"]
+    # JE only in the example's JE districts (Kerala), HPV for girls
+    assert routine["je"]["areas"] == ["IN-KL-TVM", "IN-KL-ALP", "IN-KL-KKD", "IN-KL-MLP"]
+    assert routine["hpv"]["sex"] == ["F"] and "sex" not in routine["mr"]
     assert pack.document["routine"]["overdue_after"] == "4w"
+
+
+def test_ukraine_pack_carries_the_national_calendar():
+    pack = load_pack(EXAMPLES / "ua")
+    routine = {s["code"]: s for s in pack.vaccines["schedules"] if s["routine"]}
+    assert {"bcg", "hepb", "dtp", "hib", "polio", "mmr", "td", "hpv"} <= set(routine)
+    ages = {code: [d["age"] for d in s["doses"]] for code, s in routine.items()}
+    assert ages["dtp"] == ["2m", "4m", "6m", "18m", "6y"]
+    assert ages["polio"] == ["2m", "4m", "6m", "18m", "6y"]
+    assert ages["mmr"] == ["1y", "4y"]
+    assert ages["td"][:2] == ["16y", "26y"]
+    assert routine["hpv"]["sex"] == ["F"]
+    antigens = {p["code"]: p["antigens"] for p in pack.vaccines["products"]}
+    assert set(antigens["HEXA"]) == {"DTP", "Polio", "Hib", "HepB"}
 
 
 def test_aadhaar_validator_checks_the_verhoeff_digit():

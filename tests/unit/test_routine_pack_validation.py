@@ -115,6 +115,23 @@ CASES = [
      ("not_needed_if_started_after", "schedules[0].doses[0].not_needed_if_started_after", "the first dose is always needed")),
     ("        age: 6w\n", "        age: 6w\n        age: 7w\n",
      ("age: 7w", "schedules[0].doses[0].age", "duplicate key")),
+    # Whom the schedule is for: gender codes of pack.yaml, location codes of locations.csv.
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    sex: [F, T]\n    areas: [IN-AS, IN-KL-ALP]\n",
+     None),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    sex: [F, X]\n",
+     ("sex: [F, X]", "schedules[0].sex[1]", "'X' is not a gender code of pack.yaml genders")),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    sex: [F, F]\n",
+     ("sex: [F, F]", "schedules[0].sex[1]", "'F' is listed twice")),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    sex: []\n",
+     ("sex: []", "schedules[0].sex", "give at least one gender code")),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    areas: [IN-AS, IN-XX]\n",
+     ("areas: [IN-AS, IN-XX]", "schedules[0].areas[1]", "'IN-XX' is not a location code of locations.csv")),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    areas: [IN-KL, IN-KL-ALP]\n",
+     ("areas: [IN-KL, IN-KL-ALP]", "schedules[0].areas[1]", "'IN-KL-ALP' is inside 'IN-KL'")),
+    ("    start_max_age: 1y\n", "    start_max_age: 1y\n    areas: [IN-AS, '']\n",
+     ("areas: [IN-AS, '']", "schedules[0].areas[1]", "must not be empty")),
+    ("    routine: true\n    start_max_age: 1y\n", "    areas: [IN-AS]\n",
+     ("areas: [IN-AS]", "schedules[0].areas", "only for routine schedules")),
 ]
 
 

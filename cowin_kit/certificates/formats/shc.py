@@ -35,7 +35,7 @@ from .codecs import (
     shc_numeric_encode,
 )
 from .keys import ecdsa_der_to_raw, jwk_thumbprint
-from ..record import VaccinationRecord
+from ..record import ImmunizationHistory, Vaccination, VaccinationRecord
 
 HEALTH_CARD = "https://smarthealth.cards#health-card"
 IMMUNIZATION = "https://smarthealth.cards#immunization"
@@ -95,21 +95,34 @@ class RevocationList:
 
 # --------------------------------------------------------------------------- encoding
 
-def fhir_bundle(record: VaccinationRecord) -> dict:
-    """A minimised FHIR R4 collection bundle: Patient (resource:0) and one Immunization."""
+def fhir_bundle(record: VaccinationRecord | ImmunizationHistory) -> dict:
+    """A minimised FHIR R4 collection bundle: Patient (resource:0) and one Immunization per
+    dose of the record (resource:1, resource:2... in the record's order)."""
     name: dict = {"family": record.name.family}
     if record.name.given:
         name["given"] = record.name.given.split()
     patient: dict = {"resourceType": "Patient", "name": [name]}
     if record.birth:
         patient["birthDate"] = record.birth
-    vac = record.vaccination
-    coding = ({"system": CVX, "code": vac.cvx} if vac.cvx
-              else {"system": ICD11, "code": vac.vaccine_code})
+    entries = [{"fullUrl": "resource:0", "resource": patient}]
+    for index, vac in enumerate(record.vaccinations, 1):
+        entries.append({"fullUrl": f"resource:{index}", "resource": _immunization(vac)})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _immunization(vac: Vaccination) -> dict:
+    """One dose as a minimised Immunization: the vaccine as CVX when known, else ICD-11,
+    else (a product no standard code is given for in the pack) the product's name as text."""
+    if vac.cvx:
+        code: dict = {"coding": [{"system": CVX, "code": vac.cvx}]}
+    elif vac.vaccine_code:
+        code = {"coding": [{"system": ICD11, "code": vac.vaccine_code}]}
+    else:
+        code = {"text": vac.product}
     immunization: dict = {
         "resourceType": "Immunization",
         "status": "completed",
-        "vaccineCode": {"coding": [coding]},
+        "vaccineCode": code,
         "patient": {"reference": "resource:0"},
         "occurrenceDateTime": vac.date.isoformat(),
     }
@@ -117,10 +130,7 @@ def fhir_bundle(record: VaccinationRecord) -> dict:
         immunization["performer"] = [{"actor": {"display": vac.centre}}]
     if vac.lot:
         immunization["lotNumber"] = vac.lot
-    return {"resourceType": "Bundle", "type": "collection", "entry": [
-        {"fullUrl": "resource:0", "resource": patient},
-        {"fullUrl": "resource:1", "resource": immunization},
-    ]}
+    return immunization
 
 
 def revocation_id(hcid: str, secret: bytes | None = None) -> str:
@@ -132,8 +142,8 @@ def revocation_id(hcid: str, secret: bytes | None = None) -> str:
     return b64url_encode(digest[:8])
 
 
-def payload(record: VaccinationRecord, *, issuer: str, issued_at: datetime | None = None,
-            expires_at: datetime | None = None, rid_secret: bytes | None = None) -> dict:
+def payload(record: VaccinationRecord | ImmunizationHistory, *, issuer: str,
+            issued_at: datetime | None = None, expires_at: datetime | None = None, rid_secret: bytes | None = None) -> dict:
     """The JWT claims for `record`. `issuer` is the `iss` URL (no trailing slash)."""
     cert = record.certificate
     issued_at = issued_at or cert.valid_from
@@ -185,7 +195,8 @@ def _header_b64(kid: str) -> str:
     return b64url_encode(json.dumps(header, separators=(",", ":")).encode("utf-8"))
 
 
-def issue(record: VaccinationRecord, private_key: ec.EllipticCurvePrivateKey, *,
+def issue(record: VaccinationRecord | ImmunizationHistory,
+          private_key: ec.EllipticCurvePrivateKey, *,
           issuer: str, issued_at: datetime | None = None,
           expires_at: datetime | None = None, rid_secret: bytes | None = None,
           kid: str | None = None) -> str:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from .codecs import b45encode, b64url_encode
 from .keys import jwk_thumbprint
-from ..record import VaccinationRecord
+from ..record import ImmunizationHistory, Vaccination, VaccinationRecord
 
 PREFIX = "VC1:"
 W3C_CREDENTIALS_V1 = "https://www.w3.org/2018/credentials/v1"
@@ -62,12 +62,12 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def credential(record: VaccinationRecord, *, issuer: str,
+def credential(record: VaccinationRecord | ImmunizationHistory, *, issuer: str,
                vaccination_context: str = DEFAULT_VACCINATION_CONTEXT,
                issued_at: datetime | None = None,
                expires_at: datetime | None = None) -> dict:
-    """The unsigned credential for `record`."""
-    cert, vac = record.certificate, record.vaccination
+    """The unsigned credential for `record`: one `evidence` item per dose it holds."""
+    cert = record.certificate
     issued_at = issued_at or cert.valid_from
     expires_at = expires_at if expires_at is not None else cert.valid_until
     subject: dict = {"type": "Person", "name": record.name.full}
@@ -77,13 +77,29 @@ def credential(record: VaccinationRecord, *, issuer: str,
         subject["gender"] = record.gender
     if record.birth:
         subject["dob"] = record.birth
+    document = {
+        "@context": [W3C_CREDENTIALS_V1, JWS_2020_CONTEXT, vaccination_context],
+        "type": ["VerifiableCredential", CREDENTIAL_TYPE],
+        "issuer": issuer,
+        "issuanceDate": _iso(issued_at),
+    }
+    if expires_at is not None:
+        document["expirationDate"] = _iso(expires_at)
+    document["credentialSubject"] = subject
+    document["evidence"] = [_evidence(vac, cert.hcid) for vac in record.vaccinations]
+    return document
+
+
+def _evidence(vac: Vaccination, hcid: str) -> dict:
+    """One dose as an `evidence` item. The ICD-11 code and the prophylaxis are left out
+    when the pack gives none for the product (routine vaccines without a code)."""
     facility: dict = {"name": vac.centre,
                       "address": {"addressCountry": vac.country}}
     if vac.centre_address:
         facility["address"]["streetAddress"] = vac.centre_address
     evidence: dict = {
         "type": ["Vaccination"],
-        "certificateId": cert.hcid,
+        "certificateId": hcid,
         "vaccine": vac.product,
         "icd11Code": vac.vaccine_code,
         "prophylaxis": vac.prophylaxis,
@@ -95,19 +111,14 @@ def credential(record: VaccinationRecord, *, issuer: str,
         "facility": facility,
         "verifier": {"name": vac.practitioner},
     }
+    for key in ("icd11Code", "prophylaxis"):
+        if not evidence[key]:
+            del evidence[key]
+    if vac.antigens:
+        evidence["antigens"] = list(vac.antigens)
     if vac.next_dose is not None:
         evidence["nextDose"] = vac.next_dose.isoformat()
-    document = {
-        "@context": [W3C_CREDENTIALS_V1, JWS_2020_CONTEXT, vaccination_context],
-        "type": ["VerifiableCredential", CREDENTIAL_TYPE],
-        "issuer": issuer,
-        "issuanceDate": _iso(issued_at),
-    }
-    if expires_at is not None:
-        document["expirationDate"] = _iso(expires_at)
-    document["credentialSubject"] = subject
-    document["evidence"] = [evidence]
-    return document
+    return evidence
 
 
 def verification_method_for(issuer: str, private_key: ed25519.Ed25519PrivateKey) -> str:
@@ -150,7 +161,8 @@ def _header_b64(verification_method: str) -> str:
     return b64url_encode(json.dumps(header, separators=(",", ":")).encode("utf-8"))
 
 
-def issue(record: VaccinationRecord, private_key: ed25519.Ed25519PrivateKey, *, issuer: str,
+def issue(record: VaccinationRecord | ImmunizationHistory,
+          private_key: ed25519.Ed25519PrivateKey, *, issuer: str,
           verification_method: str | None = None, **options) -> dict:
     """`record` as a signed credential (a JSON-ready dict)."""
     document = credential(record, issuer=issuer, **options)

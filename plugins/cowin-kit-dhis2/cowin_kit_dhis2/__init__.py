@@ -7,6 +7,13 @@ as a DHIS2 ``dataValueSet`` — posted to DHIS2's Web API or written to a file.
 * ``cowin-kit dhis2 export --from DAY --to DAY [-o FILE]`` writes the dataValueSet JSON
   instead (review it, or import it in DHIS2's Import/Export app).
 
+* ``cowin-kit dhis2 indicators --cohort YEAR [--parent CODE] [--send | -o FILE]`` sends
+  (or writes) the routine immunization indicators of a birth cohort per area (the kit's
+  /api/v1/reports/immunization): one value per mapped figure
+  (``DHIS2_INDICATOR_ELEMENTS``, e.g. ``dtp3=EPI_DTP3``), org unit = the area's location
+  code, period = the cohort's year (``YYYY``), category option combo = the age
+  (``DHIS2_INDICATOR_AGES``, e.g. ``12m=AGE_12M``).
+
 Identifiers are DHIS2 *codes* (``dataElementIdScheme=CODE`` etc.), so no UIDs need
 copying: the org unit is the facility's code (or its location's, with
 ``DHIS2_ORG_UNIT=location``), the category option combo is ``<band>_<sex>`` (e.g.
@@ -130,6 +137,40 @@ def dose_facts(session: Session, start: date, end: date, *, zone: zoneinfo.ZoneI
     return facts
 
 
+INDICATOR_FIGURES = ("registered", "reached_age", "dtp1", "dtp3", "mcv1", "mcv2", "zero_dose",
+                     "never_vaccinated", "dtp1_percent", "dtp3_percent", "mcv1_percent",
+                     "mcv2_percent", "dropout_dtp1_dtp3_percent", "dropout_mcv1_mcv2_percent",
+                     "zero_dose_percent", "population")
+
+
+def _value(number: Any) -> str:
+    if isinstance(number, float):
+        return f"{number:.1f}"
+    return str(number)
+
+
+def indicator_data_values(records: Iterable[Mapping[str, Any]], elements: Mapping[str, str],
+                          ages: Mapping[str, str]) -> dict:
+    """The dataValueSet of indicator records (reporting's ``indicator_record`` shape): one
+    value per (area, cohort, age) and mapped figure; figures without a value (a percentage
+    of nobody) and ages not mapped are left out."""
+    values = []
+    for record in records:
+        combo = ages.get(record["age"])
+        if combo is None:
+            continue
+        for figure, element in elements.items():
+            value = record.get(figure)
+            if value is None:
+                continue
+            values.append({"dataElement": element, "period": str(record["birth_cohort"]),
+                           "orgUnit": record["region_code"], "categoryOptionCombo": combo,
+                           "value": _value(value)})
+    values.sort(key=lambda v: (v["period"], v["orgUnit"], v["categoryOptionCombo"],
+                               v["dataElement"]))
+    return {"dataValues": values}
+
+
 def post_data_value_set(document: dict, url: str, auth_header: str, timeout: float) -> dict:
     query = urllib.parse.urlencode(ID_SCHEMES)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -172,6 +213,12 @@ def register(context: PluginContext) -> None:
     sexes = parse_pairs(settings["SEXES"], "DHIS2_SEXES")
     if settings["ORG_UNIT"] not in ("facility", "location"):
         raise ValueError("DHIS2_ORG_UNIT must be facility or location")
+    elements = parse_pairs(settings["INDICATOR_ELEMENTS"], "DHIS2_INDICATOR_ELEMENTS")
+    unknown = sorted(set(elements) - set(INDICATOR_FIGURES))
+    if unknown:
+        raise ValueError(f"DHIS2_INDICATOR_ELEMENTS: unknown figure(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(INDICATOR_FIGURES)})")
+    indicator_ages = parse_pairs(settings["INDICATOR_AGES"], "DHIS2_INDICATOR_AGES")
 
     def build(session: Session, start: date, end: date) -> dict:
         from cowin_kit.config.runtime import active_pack
@@ -218,6 +265,57 @@ def register(context: PluginContext) -> None:
             output.write_text(text, encoding="utf-8")
             click.echo(f"wrote {len(document['dataValues'])} value(s) to {output}")
 
+    @dhis2.command("indicators")
+    @click.option("--cohort", type=int, required=True, help="Birth year of the children.")
+    @click.option("--parent", default=None,
+                  help="Location code: its sub-areas are the org units (default: the "
+                       "country's first level).")
+    @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]),
+                  help="Report day (default today).")
+    @click.option("--send", is_flag=True, help="POST to DHIS2_URL instead of printing.")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write here instead of standard output.")
+    def indicators_command(cohort: int, parent: str | None, on: datetime | None, send: bool,
+                           output: Path | None) -> None:
+        """The routine immunization indicators of a birth cohort per area, as a
+        dataValueSet (DTP1/DTP3/MCV1/MCV2 by 12 and 24 months, zero-dose...)."""
+        from cowin_kit.cli import app_context, fail
+        from cowin_kit.config.runtime import active_pack
+        from cowin_kit.core.db import get_database
+        from cowin_kit.core.errors import DomainError
+        from cowin_kit.reporting import services as reports
+
+        with app_context(), get_database().session() as session:
+            pack = active_pack()
+            try:
+                report = reports.immunization_indicators(
+                    session, None, cohort=cohort, tz_name=pack.document["timezone"],
+                    zero_dose_age=pack.routine.zero_dose_age, parent_code=parent,
+                    locale=pack.default_locale, on=on.date() if on else None)
+            except DomainError as exc:
+                fail(str(exc.message))
+            document = indicator_data_values(report.records(), elements, indicator_ages)
+        if send:
+            if not settings["URL"]:
+                fail("set DHIS2_URL (e.g. https://dhis2.example.org/api)")
+            try:
+                summary = post_data_value_set(document, settings["URL"],
+                                              settings["AUTH_HEADER"],
+                                              settings["TIMEOUT_SECONDS"])
+            except Dhis2Error as exc:
+                fail(str(exc))
+            counts = summary.get("importCount", {})
+            click.echo(f"dhis2: {len(document['dataValues'])} indicator value(s) of cohort "
+                       f"{cohort} sent; imported {counts.get('imported', 0)}, updated "
+                       f"{counts.get('updated', 0)}")
+            return
+        text = json.dumps(document, indent=2) + "\n"
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {len(document['dataValues'])} value(s) to {output}")
+
     context.register_command(dhis2)
 
 
@@ -236,4 +334,13 @@ plugin = Plugin(register=register, settings=[
             "Org unit codes are the facilities' codes (`facility`) or the codes of their "
             "locations (`location`, e.g. districts)."),
     Setting("DHIS2_TIMEOUT_SECONDS", "float", 60.0, "Timeout of the request."),
+    Setting("DHIS2_INDICATOR_ELEMENTS", "list",
+            ["registered=EPI_COHORT_REGISTERED", "reached_age=EPI_COHORT_REACHED_AGE",
+             "dtp1=EPI_DTP1", "dtp3=EPI_DTP3", "mcv1=EPI_MCV1", "mcv2=EPI_MCV2",
+             "zero_dose=EPI_ZERO_DOSE"],
+            "Indicator figure = DHIS2 data element code, for `dhis2 indicators` (figures: "
+            "counts such as dtp3, zero_dose, registered; percentages such as dtp3_percent, "
+            "dropout_dtp1_dtp3_percent)."),
+    Setting("DHIS2_INDICATOR_AGES", "list", ["12m=AGE_12M", "24m=AGE_24M"],
+            "Indicator age = DHIS2 category option combo code (an age left out is not sent)."),
 ])

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from cowin_kit_dhis2 import DoseFact, aggregate, basic_auth, parse_bands
+from cowin_kit_dhis2 import (
+    DoseFact, aggregate, basic_auth, indicator_data_values, parse_bands,
+)
 from sqlalchemy import select
 
 from cowin_kit import create_app
@@ -57,7 +59,7 @@ def test_aggregate_counts_by_org_unit_day_band_and_sex():
         parse_bands(["adults"])
 
 
-PERIOD = re.compile(r"^\d{8}$")
+PERIOD = re.compile(r"^\d{8}$|^\d{4}$")  # a day, or a year
 
 
 class Dhis2Stub:
@@ -66,7 +68,9 @@ class Dhis2Stub:
 
     def __init__(self):
         self.values: dict[tuple, str] = {}
-        self.data_elements = {"COVAC_DOSES_GIVEN"}  # the metadata this DHIS2 has
+        self.data_elements = {"COVAC_DOSES_GIVEN", "EPI_COHORT_REGISTERED",  # its metadata
+                              "EPI_COHORT_REACHED_AGE", "EPI_DTP1", "EPI_DTP3", "EPI_MCV1",
+                              "EPI_MCV2", "EPI_ZERO_DOSE", "EPI_DTP3_COV"}
         self.requests: list[dict] = []
         stub = self
 
@@ -81,7 +85,7 @@ class Dhis2Stub:
                     missing = [k for k in ("dataElement", "period", "orgUnit",
                                            "categoryOptionCombo", "value") if not value.get(k)]
                     if missing or not PERIOD.match(value["period"]) or \
-                            not value["value"].isdigit():
+                            not re.match(r"^\d+(\.\d+)?$", value["value"]):
                         conflicts.append({"object": json.dumps(value),
                                           "value": f"invalid data value {missing or ''}"})
                         continue
@@ -224,3 +228,62 @@ def test_bad_settings_stop_the_start(kit):
         create_app({**base, "DHIS2_AGE_BANDS": "0-17,60"})
     with pytest.raises(SettingsError, match="DHIS2_ORGUNIT: unknown setting"):
         create_app({**base, "DHIS2_ORGUNIT": "location"})
+
+
+def test_indicator_data_values_map_figures_and_ages():
+    records = [{"region_code": "IN-KL-TVM", "birth_cohort": 2024, "age": "12m", "dtp1": 2,
+                "dtp3": 1, "dtp3_percent": 25.0, "mcv2_percent": None},
+               {"region_code": "IN-KL-TVM", "birth_cohort": 2024, "age": "18m", "dtp1": 9}]
+    assert indicator_data_values(records, {"dtp1": "D1", "dtp3_percent": "D3C",
+                                           "mcv2_percent": "M2C"}, {"12m": "A12"}) == {
+        "dataValues": [
+            {"dataElement": "D1", "period": "2024", "orgUnit": "IN-KL-TVM",
+             "categoryOptionCombo": "A12", "value": "2"},
+            {"dataElement": "D3C", "period": "2024", "orgUnit": "IN-KL-TVM",
+             "categoryOptionCombo": "A12", "value": "25.0"}]}
+
+
+def test_indicators_of_a_cohort_sent_per_district(kit, dhis2_server):
+    from cowin_kit.testing.routine import insert_dose
+
+    with kit.app_context(), get_database(kit).session() as session:
+        admin = identity.create_staff_user(session, "nat.dhis2", "correct horse battery")
+        identity.grant_role(session, admin, "national_admin")
+        session.commit()
+    client = kit.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "nat.dhis2", "password": "correct horse battery"}).get_json()["token"]
+    refs = []
+    for index, (born, place) in enumerate([("2024-01-10", "IN-KL-TVM"),
+                                           ("2024-05-05", "IN-KL-TVM"),
+                                           ("2024-02-02", "IN-KL-EKM")]):
+        answer = client.post("/api/v1/staff/people", headers={
+            "Authorization": f"Bearer {token}"}, json={
+            "name": f"Child {index}", "birth_date": born, "gender": "F",
+            "mobile": f"98765000{index:02d}", "location": place, "facility": "",
+            "guardian_name": "Meena Kumari", "guardian_relation": "mother"})
+        assert answer.status_code == 201, answer.get_json()
+        refs.append(answer.get_json()["reference_id"])
+    for day in ("2024-02-21", "2024-03-20", "2024-04-17"):
+        insert_dose(kit, refs[0], "PENTA", date.fromisoformat(day), "dtp")
+    insert_dose(kit, refs[1], "PENTA", date(2024, 6, 20), "dtp")
+    env = {**kit.cli_env, "COWIN_KIT_DHIS2_INDICATOR_ELEMENTS":
+           "dtp1=EPI_DTP1,dtp3=EPI_DTP3,zero_dose=EPI_ZERO_DOSE,dtp3_percent=EPI_DTP3_COV",
+           "COWIN_KIT_DHIS2_INDICATOR_AGES": "12m=AGE_12M"}
+    result = CliRunner().invoke(main, ["dhis2", "indicators", "--cohort", "2024", "--parent",
+                                       "IN-KL", "--on", "2026-06-01", "--send"], env=env)
+    assert result.exit_code == 0, result.output
+    (request,) = dhis2_server.requests
+    assert request["query"]["dataElementIdScheme"] == ["CODE"]
+    values = dhis2_server.values
+    assert values[("EPI_DTP1", "2024", "IN-KL-TVM", "AGE_12M")] == "2"
+    assert values[("EPI_DTP3", "2024", "IN-KL-TVM", "AGE_12M")] == "1"
+    assert values[("EPI_DTP3_COV", "2024", "IN-KL-TVM", "AGE_12M")] == "50.0"
+    assert values[("EPI_ZERO_DOSE", "2024", "IN-KL-EKM", "AGE_12M")] == "1"
+    # a district without registered children sends counts of 0 and no percentage
+    assert values[("EPI_DTP1", "2024", "IN-KL-KLM", "AGE_12M")] == "0"
+    assert ("EPI_DTP3_COV", "2024", "IN-KL-KLM", "AGE_12M") not in values
+    assert "sent; imported" in result.output
+    bad = {**env, "COWIN_KIT_DHIS2_INDICATOR_ELEMENTS": "dtp4=X"}
+    with pytest.raises(SettingsError, match="unknown figure"):
+        create_app({k[len("COWIN_KIT_"):]: v for k, v in bad.items()})

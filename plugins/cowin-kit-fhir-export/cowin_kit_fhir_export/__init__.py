@@ -90,7 +90,9 @@ def immunization_resource(dose: Any, person: Any, product: Any, facility: Any | 
     names = product.names or {}
     resource: dict[str, Any] = {
         "resourceType": "Immunization",
-        "id": f"{person.reference_id}-{dose.dose_number}",
+        # the booked series keeps its ids; a routine dose's id names its series
+        "id": (f"{person.reference_id}-{dose.dose_number}" if not dose.series
+               else f"{person.reference_id}-{dose.series}-{dose.dose_number}")[:64],
         "status": "completed",
         "vaccineCode": {"coding": coding,
                         "text": names.get(locale) or next(iter(names.values()), product.code)},
@@ -107,6 +109,70 @@ def immunization_resource(dose: Any, person: Any, product: Any, facility: Any | 
                                 "identifier": {"system": "urn:cowin-kit:facility",
                                                "value": facility.code}}
     return resource
+
+
+LOINC = "http://loinc.org"
+RECOMMENDATION_STATUS = "http://terminology.hl7.org/CodeSystem/immunization-recommendation-status"
+# dateCriterion codes (LOINC): earliest date to give, date due, latest date to give
+DATE_CRITERIA = (("earliest", "30981-5", "Earliest date to give"),
+                 ("due", "30980-7", "Date vaccine due"),
+                 ("latest", "59777-3", "Latest date to give immunization"))
+# programme.due statuses -> immunization-recommendation-status: a dose not yet due is
+# "due" with its (future) earliest date; a schedule with every dose done is "complete"
+FORECAST = {"due": "due", "overdue": "overdue", "upcoming": "due"}
+
+
+def recommendation_resource(person: Any, record: Any) -> dict[str, Any] | None:
+    """The person's ImmunizationRecommendation from their life-long record
+    (:func:`cowin_kit.certificates.lifelong.build`): one recommendation per pending dose
+    (due, overdue, upcoming), and one "complete" per routine schedule fully given; None
+    when the person has no routine schedule."""
+    from cowin_kit.programme import due
+
+    recommendations = []
+    by_schedule: dict[str, list] = {}
+    for status in record.statuses:
+        by_schedule.setdefault(status.schedule, []).append(status)
+    codes = {n.schedule_code: n for n in record.next}
+    for schedule, statuses in by_schedule.items():
+        diseases = {d.target_disease for d in record.doses if d.series == schedule}
+        target = next(iter(diseases), "") or (codes[schedule].target_disease
+                                             if schedule in codes else "")
+        disease = ({"targetDisease": {"coding": [{"system": SNOMED, "code": target}]}}
+                   if target else {})
+        pending = [s for s in statuses if s.status in FORECAST]
+        if not pending and all(s.status in (due.DONE, due.NOT_NEEDED, due.NOT_COUNTED)
+                               for s in statuses):
+            recommendations.append({"vaccineCode": [{"text": schedule}], **disease,
+                                    "forecastStatus": _forecast("complete"),
+                                    "series": schedule})
+            continue
+        for status in pending:
+            criteria = [{"code": {"coding": [{"system": LOINC, "code": code,
+                                              "display": display}]},
+                         "value": datetime.combine(getattr(status, name), time())
+                         .replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")}
+                        for name, code, display in DATE_CRITERIA
+                        if getattr(status, name) is not None]
+            accepted = codes[schedule].products if schedule in codes else ()
+            recommendations.append({
+                "vaccineCode": [{"coding": [{"system": "urn:cowin-kit:vaccine", "code": c}]}
+                                for c in accepted] or [{"text": schedule}],
+                **disease, "forecastStatus": _forecast(FORECAST[status.status]),
+                "dateCriterion": criteria, "doseNumberPositiveInt": status.dose,
+                "series": schedule})
+    if not recommendations:
+        return None
+    return {"resourceType": "ImmunizationRecommendation",
+            "id": f"{person.reference_id}-forecast",
+            "patient": {"reference": f"Patient/{person.reference_id}"},
+            "date": datetime.combine(record.on, time()).replace(tzinfo=timezone.utc)
+            .isoformat().replace("+00:00", "Z"),
+            "recommendation": recommendations}
+
+
+def _forecast(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": RECOMMENDATION_STATUS, "code": code}]}
 
 
 def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any]) -> dict:
@@ -132,6 +198,9 @@ def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any])
             patients.add(person.reference_id)
             resources.append(patient_resource(person, gender_code, config["genders"],
                                               config["id_system"]))
+            forecast = _recommendation(session, person, config)
+            if forecast is not None:
+                resources.append(forecast)
         resources.append(immunization_resource(dose, person, product, facility,
                                                config["locale"]))
         for resource in resources:
@@ -139,6 +208,25 @@ def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any])
             entries.append({"fullUrl": f"{config['url'].rstrip('/')}/{url}",
                             "resource": resource, "request": {"method": "PUT", "url": url}})
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _recommendation(session: Session, person: Any, config: Mapping[str, Any]) -> dict | None:
+    """The person's ImmunizationRecommendation as of today (routine schedules of the
+    active pack)."""
+    from cowin_kit.certificates import lifelong
+    from cowin_kit.config.runtime import active_pack
+
+    pack = active_pack()
+    if not any(s.routine for s in _schedules(session, pack)):
+        return None
+    record = lifelong.build(session, pack, person, locale=config["locale"])
+    return recommendation_resource(person, record)
+
+
+def _schedules(session: Session, pack: Any) -> list:
+    from cowin_kit.programme import catalogue
+
+    return list(catalogue.schedules(session, pack))
 
 
 # --- the server ---------------------------------------------------------------------------

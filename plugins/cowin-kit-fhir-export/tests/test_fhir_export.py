@@ -67,6 +67,26 @@ def problems_of(bundle: dict) -> list[str]:
             protocol = resource.get("protocolApplied", [{}])[0]
             if not isinstance(protocol.get("doseNumberPositiveInt"), int):
                 found.append(f"{where}: protocolApplied.doseNumberPositiveInt required")
+        elif kind == "ImmunizationRecommendation":
+            reference = resource.get("patient", {}).get("reference", "")
+            if not reference.startswith("Patient/") or reference not in in_bundle:
+                found.append(f"{where}: ImmunizationRecommendation.patient required")
+            if not DATE_TIME.match(resource.get("date", "")):
+                found.append(f"{where}: ImmunizationRecommendation.date required")
+            if not resource.get("recommendation"):
+                found.append(f"{where}: ImmunizationRecommendation.recommendation required")
+            for item in resource.get("recommendation", []):
+                if not item.get("vaccineCode") and not item.get("targetDisease"):
+                    found.append(f"{where}: vaccineCode or targetDisease required")
+                status = item.get("forecastStatus", {}).get("coding", [{}])[0]
+                if status.get("code") not in ("due", "overdue", "immune", "contraindicated",
+                                              "complete"):
+                    found.append(f"{where}: forecastStatus invalid")
+                for criterion in item.get("dateCriterion", []):
+                    code = criterion.get("code", {}).get("coding", [{}])[0].get("code")
+                    if code not in ("30981-5", "30980-7", "59777-3") \
+                            or not DATE_TIME.match(criterion.get("value", "")):
+                        found.append(f"{where}: dateCriterion invalid")
         else:
             found.append(f"{where}: unexpected resourceType {kind!r}")
     return found
@@ -201,7 +221,13 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     runner = CliRunner()
     result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
     assert result.exit_code == 0, result.output
-    assert result.output == "fhir: 1 queued dose(s) sent (2 resources)\n"
+    # Patient, the person's ImmunizationRecommendation (the pack has routine schedules), dose
+    assert result.output == "fhir: 1 queued dose(s) sent (3 resources)\n"
+    forecast = fhir_server.store[f"ImmunizationRecommendation/{ref}-forecast"]
+    assert forecast["patient"] == {"reference": f"Patient/{ref}"}
+    statuses = {item["forecastStatus"]["coding"][0]["code"]
+                for item in forecast["recommendation"]}
+    assert statuses <= {"due", "overdue", "complete"} and forecast["recommendation"]
     (sent,) = fhir_server.bundles
     assert sent["headers"]["Authorization"] == "Bearer t0k3n"
     patient = fhir_server.store[f"Patient/{ref}"]
@@ -245,7 +271,7 @@ def test_export_by_days_sends_every_dose_of_those_days(kit, fhir_server):
                                 env=kit.cli_env)
     assert result.exit_code == 0, result.output
     assert result.output == (f"fhir: 2 dose(s) from {today} to {today}, "
-                             f"4 resource(s) sent\n")
+                             f"6 resource(s) sent\n")
     assert fhir_server.store[f"Patient/{second}"]["gender"] == "male"
     assert {"system": "http://hl7.org/fhir/sid/cvx", "code": "502"} in \
         fhir_server.store[f"Immunization/{second}-1"]["vaccineCode"]["coding"]
