@@ -96,6 +96,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.due",
     "cowin_kit.web.records",
     "cowin_kit.web.supervision",
+    "cowin_kit.web.field",
 ]
 
 
