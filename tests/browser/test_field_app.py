@@ -215,6 +215,31 @@ def test_prepare_offline_register_and_dose_then_sync_once(device, live_server):
     assert all("accepted" in status for status in phone.statuses())
     doses = dict(_doses_with_lot(live_server, "FIELD-LOT-1"))
     assert doses == {name: 1 for name in walk_ins + prepared}
+    # certificates follow: the worker's outbox issues one for each synced dose
+    assert _certificates_issued(live_server, "FIELD-LOT-1") == 20
+
+
+def _certificates_issued(live, lot: str) -> int:
+    """Run the certificate outbox as the worker does; the live certificates of the doses
+    of ``lot``."""
+    from cowin_kit.certificates import services as certificates
+    from cowin_kit.certificates.models import Certificate
+    from cowin_kit.certificates.signing import keystore
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.core.db import get_database
+    from cowin_kit.registration.models import Dose
+
+    with live.app.app_context():
+        store = certificates.keystore()
+        if not store.generations():
+            keystore.generate(store.keys_dir, "IN", "Field app test issuer")
+        certificates.process_outbox(get_database(live.app).session_factory, active_pack(),
+                                    store.current(), limit=1000)
+    with live.session() as session:
+        return session.scalar(
+            select(func.count()).select_from(Certificate)
+            .join(Dose, Dose.id == Certificate.dose_id)
+            .where(Dose.lot == lot, Certificate.revoked_at.is_(None)))
 
 
 def test_a_sync_cut_in_the_middle_is_retried_without_doubling(device, live_server):
