@@ -17,6 +17,9 @@ from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
+from cowin_kit.stock.models import Alert as StockAlert, Balance as StockBalance
+from cowin_kit.stock.models import Entry as StockEntry, Lot as StockLot
+from cowin_kit.stock.models import OpenVial as StockOpenVial, Store as StockStore
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -31,4 +34,5 @@ __all__ = [
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent",
     "FieldRecord", "FieldReview",
+    "StockAlert", "StockBalance", "StockEntry", "StockLot", "StockOpenVial", "StockStore",
 ]

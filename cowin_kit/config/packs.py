@@ -393,6 +393,7 @@ class _Validator:
                                  f"products[{p_index}].antigens[{a_index}]",
                                  f"{antigen!r} is listed twice")
                 seen.add(antigen)
+            self._check_product_stock(f, lines, product, p_index)
         for s_index, schedule in enumerate(doc["schedules"]):
             where = ("schedules", s_index)
             sname = f"schedules[{s_index}]"
@@ -407,6 +408,24 @@ class _Validator:
             self._check_schedule_kind(f, lines, schedule, where, sname)
             for d_index in range(len(schedule["doses"])):
                 self._check_dose(f, lines, schedule, s_index, d_index, product_codes)
+
+    def _check_product_stock(self, f: str, lines: _LineMap, product: dict[str, Any],
+                             p_index: int) -> None:
+        """A multi-dose product states its open-vial policy (exactly one of
+        open_vial_days and discard_at_session_end); a single-dose one needs neither."""
+        stock = product.get("stock") or {}
+        if not stock:
+            return
+        where = ("products", p_index, "stock")
+        name = f"products[{p_index}].stock"
+        days, session_end = stock.get("open_vial_days"), stock.get("discard_at_session_end")
+        if days is not None and session_end:
+            self.problem(f, lines.line_of(where + ("open_vial_days",)), name,
+                         "give open_vial_days or discard_at_session_end, not both")
+        elif stock["doses_per_vial"] > 1 and days is None and not session_end:
+            self.problem(f, lines.line_of(where + ("doses_per_vial",)), name,
+                         "a multi-dose vial needs its open-vial policy: open_vial_days "
+                         "or discard_at_session_end: true")
 
     def _check_schedule_kind(self, f: str, lines: _LineMap, schedule: dict[str, Any],
                              where: tuple[Any, ...], sname: str) -> None:

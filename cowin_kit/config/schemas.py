@@ -94,6 +94,7 @@ class PackSchema(StrictSchema):
     birth_capture = fields.String(load_default="year", validate=validate.OneOf(["year", "date"]))
     routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
     field = fields.Nested(lambda: FieldSchema(), load_default=dict)
+    stock = fields.Nested(lambda: StockSettingsSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -134,12 +135,29 @@ class ProductCodesSchema(StrictSchema):
     cvx = fields.String()
 
 
+class ProductStockSchema(StrictSchema):
+    """vaccines.yaml products[].stock: how the product is supplied and how long an opened
+    vial may be used (WHO multi-dose vial policy, WHO/IVB/14.07)."""
+
+    doses_per_vial = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    open_vial_days = fields.Integer(validate=validate.Range(min=1, max=28))
+    discard_at_session_end = fields.Boolean()
+
+
+class StockSettingsSchema(StrictSchema):
+    """pack.yaml ``stock:`` (all optional; defaults in cowin_kit.stock.services)."""
+
+    near_expiry = DurationText()      # lots expiring this soon are alerted (default 30d)
+    min_days_of_stock = fields.Integer(validate=validate.Range(min=1, max=365))
+
+
 class ProductSchema(StrictSchema):
     code = fields.String(required=True, validate=PRODUCT_CODE)
     name = LocalizedText(required=True)
     manufacturer = fields.String(required=True)
     codes = fields.Nested(ProductCodesSchema, load_default=dict)
     antigens = fields.List(fields.String(validate=ANTIGEN_CODE), load_default=list)
+    stock = fields.Nested(ProductStockSchema, load_default=dict)
 
 
 class DoseSchema(StrictSchema):

@@ -22,6 +22,8 @@ Metrics (all prefixed ``cowin_kit_``):
 - ``message_outbox_pending`` and ``message_outbox_oldest_pending_age_seconds`` gauges:
   messages not yet sent and the age of the oldest, counted in the database at each scrape
   (cowin_kit.notifications.metrics; a growing age means the gateway or the worker is down);
+- ``stock_alerts_total`` counter (label ``kind``: ``near_expiry``, ``stock_out``,
+  ``low_stock``): alerts raised by the worker (cowin_kit.stock.services.raise_alerts);
 - ``certificate_outbox_due`` gauge: outbox rows whose certificate is due now and not yet
   issued, counted in the database at each scrape (a growing value: add worker replicas).
 """
@@ -67,6 +69,9 @@ MESSAGES_SENT = Counter("cowin_kit_messages_sent",
 MESSAGE_FAILURES = Counter(
     "cowin_kit_message_send_failures",
     "Failed message sends; final=\"true\" when the message is given up.", ["final"])
+STOCK_ALERTS = Counter(
+    "cowin_kit_stock_alerts",
+    "Stock alerts raised by the worker (near_expiry, stock_out, low_stock).", ["kind"])
 
 
 def add_scrape_collector(app: Flask, factory: Callable[[Flask], Collector]) -> None:

@@ -38,6 +38,9 @@ ACTIONS = (
                             # zero-dose children, defaulters) in the area of the grant
     "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
     "field.review",         # decide the field app's sync conflicts (the review queue)
+    "stock.manage",         # receive, send, adjust and count vaccine stock at the grant's
+                            # stores; nationally also the lot register and recalls
+    "stock.read",           # see stock on hand, ledgers and stock alerts in the grant's area
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -45,17 +48,19 @@ ACTIONS = (
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "people.register",
-                         "campaign.manage", "due_list.read", "field.review"})
+                         "campaign.manage", "due_list.read", "field.review",
+                         "stock.manage", "stock.read"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
     "state_admin": _AREA_ADMIN,
     "district_admin": _AREA_ADMIN,
     "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
-                                 "people.register", "due_list.read", "field.review"}),
+                                 "people.register", "due_list.read", "field.review",
+                                 "stock.manage", "stock.read"}),
     # the vaccinator is also the ANM / health worker who registers the people of the area
     "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register",
-                             "due_list.read"}),
+                             "due_list.read", "stock.read"}),
     "verifier": frozenset({"certificate.verify"}),
 }
 

@@ -22,6 +22,9 @@ class VaccineProduct(Base):
     # Antigen codes the product protects against, e.g. ["DTP", "HepB", "Hib"] for a
     # pentavalent vaccine; [] means the product code itself counts as the antigen.
     antigens: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    # Stock facts of vaccines.yaml ``stock:`` (cowin_kit.stock): doses_per_vial and the
+    # open-vial policy, open_vial_days or discard_at_session_end; {} = single-dose vials.
+    stock: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
 
 class VaccineSchedule(Base):

@@ -265,7 +265,8 @@ def _beneficiary_references(session: Session, column_name: str
 def _install_vaccines(session: Session, pack: Pack, report: InstallReport) -> None:
     products = [
         {"code": p["code"], "names": p["name"], "manufacturer": p["manufacturer"],
-         "codes": dict(p["codes"]), "antigens": list(p["antigens"])}
+         "codes": dict(p["codes"]), "antigens": list(p["antigens"]),
+         "stock": dict(p.get("stock") or {})}
         for p in pack.vaccines["products"]
     ]
 
