@@ -33,8 +33,9 @@ CONFLICT_CODES = frozenset({
     "household_limit_reached",
     # a record about a person whose own registration waits for a supervisor
     "person_in_review",
-    # a lot recalled meanwhile
-    "lot_recalled",
+    # a lot recalled meanwhile, expired, or past its vial monitor's discard point
+    # (cowin_kit.stock: the dose was given in the field; a supervisor looks into it)
+    "lot_recalled", "lot_expired", "lot_vvm_discard",
 })
 # Refusals that are not final: the record is answered but not remembered, so the device
 # may send it again (the person it refers to has not reached the server yet).

@@ -13,7 +13,7 @@ country)."""
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -33,6 +33,7 @@ from cowin_kit.immunization import rules
 from cowin_kit.immunization.models import Campaign, CampaignArea, campaign_series
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.stock import services as stock
 from cowin_kit.vaccination.services import staff_facility
 
 MANAGE = "campaign.manage"
@@ -268,6 +269,8 @@ class CampaignDose:
     dose: Dose
     campaign: Campaign
     created: bool
+    # what the stock draw noticed (a lot the facility holds none of...)
+    warnings: list[stock.StockWarning] = field(default_factory=list)
 
 
 def _age_range(campaign: Campaign) -> rules.AgeRange:
@@ -343,6 +346,9 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
     if given >= campaign.doses_per_person:
         raise RuleViolation(_("This person already had the campaign's dose."),
                             code="campaign_dose_given")
+    # an expired or recalled lot is refused before anything is written
+    registered_lot = stock.check_lot(session, product_id=product.id, product_code=product.code,
+                                     number=lot, day=day)
     dose = Dose(beneficiary_id=person.id, series=campaign_series(campaign.code),
                 dose_number=given + 1, product_id=product.id, administered_at=moment, lot=lot,
                 facility_id=facility.id, vaccinator=vaccinator.username, recorded_at=now,
@@ -356,8 +362,11 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
     audit.record(session, "campaign.dose", "dose", dose.id, campaign=campaign.code,
                  beneficiary=person.reference_id, vaccine=product.code, lot=lot,
                  facility=facility.code, dose=dose.dose_number)
+    warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,
+                          product_code=product.code, facility_id=facility.id, moment=moment,
+                          dose_id=dose.id, actor=vaccinator.username)
     session.commit()
-    return CampaignDose(dose, campaign, True)
+    return CampaignDose(dose, campaign, True, warnings)
 
 
 # --- progress --------------------------------------------------------------------------------

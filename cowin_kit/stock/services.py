@@ -676,6 +676,29 @@ def draw(session: Session, pack: ActivePack | None, *, lot: Lot | None, product_
     return warnings
 
 
+def registered_lots(session: Session, pairs: Iterable[tuple[int, str]]
+                    ) -> dict[tuple[int, str], Lot]:
+    """The registered lots of (product id, lot number) pairs, by (product id, lot key)."""
+    wanted = {(product_id, rules.lot_key(number)) for product_id, number in pairs}
+    found: dict[tuple[int, str], Lot] = {}
+    keys = sorted({key for _p, key in wanted})
+    for start in range(0, len(keys), 1000):
+        for lot in session.scalars(select(Lot).where(Lot.number_key.in_(keys[start:start + 1000]))):
+            if (lot.product_id, lot.number_key) in wanted:
+                found[(lot.product_id, lot.number_key)] = lot
+    return found
+
+
+def imported_lot_problem(lot: Lot, day: date) -> str | None:
+    """Why an imported (historical) dose of ``lot`` given on ``day`` is refused: only a lot
+    already expired that day. A recalled lot is accepted (the dose was given; the recall
+    lists its recipients)."""
+    if day > lot.expires_on:
+        return _("lot %(lot)s expired on %(date)s", lot=lot.number,
+                 date=lot.expires_on.isoformat())
+    return None
+
+
 def draw_imported(session: Session, pack: ActivePack | None,
                   items: Iterable[tuple[int, int, date]], actor: str) -> int:
     """Imported doses of registered lots given at kit facilities: ``items`` are

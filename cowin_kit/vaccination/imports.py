@@ -56,11 +56,13 @@ from cowin_kit.csvimport import (
     Progress, Row, Source, by_code, chunks, commit_import, decode, file_fingerprint,
     no_progress, pack_document, read_bytes, read_table, tick,
 )
+from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
+from cowin_kit.stock import rules as stock_rules, services as stock
 from cowin_kit.vaccination import rules
 from cowin_kit.vaccination.models import CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
@@ -248,6 +250,19 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
             # mistake is reported once, on its own line.
             given.append(GivenDose(item.number, item.vaccine, item.day))
             new.append(item)
+    # doses of registered lots: not from a lot already expired that day; drawn at their
+    # facility's store when written
+    lots = stock.registered_lots(session, ((i.product_id, i.lot) for i in new))
+    drawn: list[tuple[int, int, date]] = []
+    for item in new:
+        lot = lots.get((item.product_id, stock_rules.lot_key(item.lot)))
+        if lot is None:
+            continue
+        refused = stock.imported_lot_problem(lot, item.day)
+        if refused:
+            problems.add(item.line, "lot", refused)
+        elif item.facility_id is not None:
+            drawn.append((item.facility_id, lot.id, item.day))
     problems.raise_if_any()
     report.added = len(new)
     new.sort(key=lambda i: (i.beneficiary_id, i.series, i.number))  # certificates in dose order
@@ -269,6 +284,8 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
         bulk.insert(CertificateDue, DUE_COLUMNS, [
             (ids[(i.beneficiary_id, i.series, i.number)], "dose", "pending", 0, now, None, now)
             for i in booked])
+        stock.draw_imported(session, ActivePack(document["code"], document["version"], "",
+                                                document), drawn, actor="import")
         bulk.audit("dose.import", "dose", (
             (ids[(i.beneficiary_id, i.series, i.number)],
              {"beneficiary": i.reference_id, "dose": i.number, "vaccine": i.vaccine,

@@ -31,6 +31,7 @@ from cowin_kit.registration.rules import age_on
 from cowin_kit.scheduling.models import Appointment, VaccinationSession
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
+from cowin_kit.stock import services as stock
 from cowin_kit.programme import catalogue
 from cowin_kit.core.security import keyring
 from cowin_kit.vaccination import rules
@@ -195,10 +196,14 @@ class RecordedDose:
 
     def __init__(self, dose: Dose | dict[str, Any], created: bool, *,
                  reference_id: str | None = None, vaccine: str | None = None,
-                 facility: str | None = None) -> None:
+                 facility: str | None = None,
+                 warnings: list[stock.StockWarning] | None = None) -> None:
         self._dose = dose
         self.created = created
         self.reference_id, self.vaccine, self.facility = reference_id, vaccine, facility
+        # what the stock draw noticed (a lot the facility holds none of...): the dose is
+        # recorded all the same
+        self.warnings = warnings or []
 
     @property
     def dose(self) -> Dose:
@@ -253,6 +258,9 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                                   dose_number=dose_number)
     except BookingRefused as exc:
         raise RuleViolation(str(exc), code=exc.code) from None
+    # an expired or recalled lot is refused before anything is written
+    registered_lot = stock.check_lot(session, product_id=product.id, product_code=product.code,
+                                     number=lot, day=day)
     dose = {"beneficiary_id": person.id, "series": BOOKED_SERIES, "dose_number": number,
             "product_id": product.id, "administered_at": moment, "lot": lot,
             "facility_id": facility.id,
@@ -265,6 +273,9 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
         raise Conflict(_("This dose was just recorded."), code="dose_already_recorded") from None
+    warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,
+                          product_code=product.code, facility_id=facility.id, moment=moment,
+                          dose_id=dose["id"], actor=vaccinator.username)
     if person.appointment_id is not None and person.appointment_dose == number:
         session.connection().execute(_statement("complete_appointment"),
                                      {"appointment_id": person.appointment_id,
@@ -276,7 +287,7 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     session.commit()
     metrics.DOSES_RECORDED.inc()
     return RecordedDose(dose, True, reference_id=str(reference_id), vaccine=product.code,
-                        facility=facility.code)
+                        facility=facility.code, warnings=warnings)
 
 
 def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,

@@ -43,6 +43,7 @@ from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.registration.duefacts import DueFacts, birth_anchor, due_facts
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import is_reference_id
+from cowin_kit.stock import services as stock
 from cowin_kit.vaccination.services import staff_facility, vaccine_product, vaccine_schedules
 
 PENDING = (due.UPCOMING, due.DUE, due.OVERDUE)
@@ -83,6 +84,9 @@ class Visit:
     facility: Facility | None
     doses: list[VisitDose] = field(default_factory=list)
     created: bool = True
+    # what the stock draws noticed (a lot the facility holds none of...); the doses are
+    # recorded all the same
+    warnings: list[stock.StockWarning] = field(default_factory=list)
 
 
 def routine_schedules(session: Session, pack: ActivePack) -> list[VaccineSchedule]:
@@ -296,6 +300,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     history, numbers = _history(session, pack, person)
     facts = due_facts(session, pack, person)
     chosen: list[tuple[VaccineProduct, VaccineSchedule, str]] = []
+    lots: dict[str, Any] = {}  # product code -> its registered lot (None: not registered)
     seen_products: set[str] = set()
     for index, item in enumerate(wanted):
         code = str(item.get("product") or "")
@@ -331,6 +336,10 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         if any(s.code == schedule.code for _p, s, _l in chosen):
             raise _refusal("series_twice", _(
                 "Two vaccines of one schedule cannot be given in one visit."), index)
+        # an expired or recalled lot is refused before anything is written
+        lots[product.code] = stock.check_lot(session, product_id=product.id,
+                                             product_code=product.code, number=lot, day=day,
+                                             field=f"doses.{index}.lot")
         chosen.append((product, schedule, lot))
         # the next products are judged with this one given (a combination counts twice)
         history.append(due.Given(product.code, day, None))
@@ -358,6 +367,14 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             return _replay(session, pack, key, reference_id)  # type: ignore[return-value]
         raise Conflict(_("These doses were just recorded by another visit."),
                        code="dose_already_recorded") from None
+    # the stock draws, in the order of the lots' ids: two visits drawing the same lots
+    # lock their balance rows in one order (never a deadlock)
+    for item in sorted(visit.doses, key=lambda d: (getattr(lots[d.product.code], "id", 0),
+                                                   d.dose.id)):
+        visit.warnings += stock.draw(session, pack, lot=lots[item.product.code],
+                                     product_id=item.product.id, product_code=item.product.code,
+                                     facility_id=facility.id, moment=moment,
+                                     dose_id=item.dose.id, actor=vaccinator.username)
     for item in visit.doses:
         plugins.queue_hook(session, "dose_recorded", dose_id=item.dose.id,
                            reference_id=str(person.reference_id),
