@@ -6,7 +6,11 @@ Jobs, each run when due:
 - the certificate outbox (every poll): a certificate for every recorded dose;
 - slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats;
 - routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
-  reminder once, whatever the restarts: cowin_kit.immunization.reminders).
+  reminder once, whatever the restarts: cowin_kit.immunization.reminders);
+- stock (every ``stock_poll_seconds``, an hour by default): open vials past their
+  open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
+  raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
+  a log line and a metric; staff accounts have no phone or e-mail to send them to).
 
 Production runs ``cowin-kit worker`` (any number of replicas: outbox rows and alert
 subscriptions are claimed with SKIP LOCKED on PostgreSQL); the demo runs the same loop in a
@@ -34,6 +38,7 @@ from cowin_kit.immunization.duelists import today_in
 from cowin_kit.immunization.reminders import send_reminders
 from cowin_kit.notifications.sender import send_due_messages
 from cowin_kit.scheduling.alerts import dispatch_slot_alerts
+from cowin_kit.stock.services import close_vials, raise_alerts
 
 log = logging.getLogger("cowin_kit.worker")
 
@@ -46,6 +51,8 @@ class WorkerRound:
     alerts_sent: int = 0
     alerts_checked: bool = False
     reminders_sent: int = 0
+    vials_discarded: int = 0
+    stock_alerts: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -56,11 +63,13 @@ class Worker:
     app: Flask
     alert_poll_seconds: float | None = None
     reminder_poll_seconds: float = 3600.0
+    stock_poll_seconds: float = 3600.0
     _last_alerts: float = field(default=float("-inf"), init=False)
     _last_reminders: float = field(default=float("-inf"), init=False)
+    _last_stock: float = field(default=float("-inf"), init=False)
 
     def run_round(self, *, force_alerts: bool = False, force_reminders: bool = False,
-                  now: datetime | None = None) -> WorkerRound:
+                  force_stock: bool = False, now: datetime | None = None) -> WorkerRound:
         """Run every job that is due now, in the app's context."""
         result = WorkerRound()
         with self.app.app_context(), acting_as(Actor("system", "worker")):
@@ -97,6 +106,17 @@ class Worker:
                     result.failed.append("reminders")
                 if result.reminders_sent:
                     self._send_messages(result, now)
+            if force_stock or time.monotonic() - self._last_stock >= self.stock_poll_seconds:
+                self._last_stock = time.monotonic()
+                try:
+                    with self.app.test_request_context(), database.session() as session:
+                        moment = now or datetime.now(timezone.utc)
+                        result.vials_discarded = close_vials(session, pack, moment)
+                        day = moment.astimezone(ZoneInfo(pack.document["timezone"])).date()
+                        result.stock_alerts = len(raise_alerts(session, pack, day))
+                except Exception:  # the next round looks again
+                    log.exception("stock job failed; retrying next round")
+                    result.failed.append("stock")
         return result
 
     @staticmethod
@@ -146,6 +166,10 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"sent {done.alerts_sent} slot alert(s)")
     if done.reminders_sent:
         parts.append(f"queued {done.reminders_sent} dose reminder(s)")
+    if done.vials_discarded:
+        parts.append(f"discarded {done.vials_discarded} open vial(s)")
+    if done.stock_alerts:
+        parts.append(f"raised {done.stock_alerts} stock alert(s)")
     if not parts:
         return None
     return f"{datetime.now(timezone.utc):%H:%M:%S} " + ", ".join(parts)

@@ -85,7 +85,7 @@ def init_app(app: Flask) -> None:
         admin_scheduling, certificates, due, field, imports, people, records, scheduling,
         slips, staff, v1, v2, v2_appointments, v2_certificates, vaccinator,
     )
-    from cowin_kit.api import campaigns, reports
+    from cowin_kit.api import campaigns, reports, stock
 
     app.before_request(_api_request_steps)
     app.register_blueprint(v1.bp)
@@ -102,5 +102,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(due.bp)
     app.register_blueprint(campaigns.bp)
+    app.register_blueprint(stock.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)

@@ -89,5 +89,6 @@ def record_dose(code: str):
         idempotency_key=request.headers.get("Idempotency-Key") or None)
     return jsonify(schemas.CampaignDoseOut().dump({
         "dose_id": result.dose.id, "campaign": result.campaign.code,
-        "series": result.dose.series, "dose": result.dose.dose_number})), \
+        "series": result.dose.series, "dose": result.dose.dose_number,
+        "warnings": [w.as_dict() for w in result.warnings]})), \
         201 if result.created else 200

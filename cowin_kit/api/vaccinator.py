@@ -73,7 +73,8 @@ def _dose_json(recorded: services.RecordedDose) -> dict:
     return schemas.RecordedDoseOut().dump({
         "dose_id": dose.id, "reference_id": reference_id, "dose": dose.dose_number,
         "vaccine": vaccine, "lot": dose.lot, "administered_at": dose.administered_at,
-        "facility": facility, "created": recorded.created})
+        "facility": facility, "created": recorded.created,
+        "warnings": [w.as_dict() for w in recorded.warnings]})
 
 
 @bp.post("/vaccinator/doses")
@@ -143,7 +144,8 @@ def record_visit():
         "administered_at": visit.doses[0].dose.administered_at, "created": visit.created,
         "doses": [{"dose_id": d.dose.id, "schedule": d.schedule.code,
                    "dose": d.dose.dose_number, "vaccine": d.product.code, "lot": d.dose.lot}
-                  for d in visit.doses]})), 201 if visit.created else 200
+                  for d in visit.doses],
+        "warnings": [w.as_dict() for w in visit.warnings]})), 201 if visit.created else 200
 
 
 @bp.post("/vaccinator/walk-ins")

@@ -284,6 +284,8 @@ def _register_subcommands() -> None:
     main.add_command(due_list)
     from cowin_kit.cli.campaigns_cmd import campaigns
     main.add_command(campaigns)
+    from cowin_kit.cli.stock_cmd import stock
+    main.add_command(stock)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker
     main.add_command(keys)
     main.add_command(worker)

@@ -6,6 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from cowin_kit.immunization.duelists import LISTS
 from cowin_kit.programme.due import STATUSES
+from cowin_kit.stock.schemas import StockWarningOut
 
 
 class _Strict(Schema):
@@ -86,6 +87,8 @@ class CampaignDoseOut(Schema):
     campaign = fields.String(required=True)
     series = fields.String(required=True)
     dose = fields.Integer(required=True)
+    warnings = fields.List(fields.Nested(StockWarningOut), load_default=list, metadata={
+        "description": "what the stock draw noticed; the dose is recorded all the same"})
 
 
 # --- routine doses due (/api/v1/people/<ref>/due, /api/v1/staff/due-list) ---------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from cowin_kit.registration.schemas import BeneficiaryIn
+from cowin_kit.stock.schemas import StockWarningOut
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 
 
@@ -62,6 +63,8 @@ class RecordedDoseOut(Schema):
     administered_at = fields.DateTime(required=True)
     facility = fields.String(allow_none=True, required=True)
     created = fields.Boolean(required=True)
+    warnings = fields.List(fields.Nested(StockWarningOut), load_default=list, metadata={
+        "description": "what the stock draw noticed; the dose is recorded all the same"})
 
 
 class VisitDoseIn(_Strict):
@@ -95,6 +98,8 @@ class VisitOut(Schema):
     administered_at = fields.DateTime(required=True)
     created = fields.Boolean(required=True)
     doses = fields.List(fields.Nested(VisitDoseOut), required=True)
+    warnings = fields.List(fields.Nested(StockWarningOut), load_default=list, metadata={
+        "description": "what the stock draws noticed; the doses are recorded all the same"})
 
 
 class DueDoseOut(Schema):
