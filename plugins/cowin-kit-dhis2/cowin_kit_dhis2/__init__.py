@@ -14,6 +14,13 @@ as a DHIS2 ``dataValueSet`` — posted to DHIS2's Web API or written to a file.
   code, period = the cohort's year (``YYYY``), category option combo = the age
   (``DHIS2_INDICATOR_AGES``, e.g. ``12m=AGE_12M``).
 
+* ``cowin-kit dhis2 stock [--on DAY] [--level N] [--send | -o FILE]`` sends (or writes) the
+  vaccine stock of each area of hierarchy level N (the kit's /api/v1/stock/summary): one
+  value per mapped figure (``DHIS2_STOCK_ELEMENTS``, e.g. ``on_hand=EPI_STOCK_ON_HAND``),
+  org unit = the area's location code (the national store: ``DHIS2_NATIONAL_ORG_UNIT``,
+  left out when empty), period = the day (``YYYYMMDD``), category option combo = the
+  product's code. Given, wasted and vials opened count the 28 days up to the day.
+
 Identifiers are DHIS2 *codes* (``dataElementIdScheme=CODE`` etc.), so no UIDs need
 copying: the org unit is the facility's code (or its location's, with
 ``DHIS2_ORG_UNIT=location``), the category option combo is ``<band>_<sex>`` (e.g.
@@ -171,6 +178,31 @@ def indicator_data_values(records: Iterable[Mapping[str, Any]], elements: Mappin
     return {"dataValues": values}
 
 
+STOCK_FIGURES = ("on_hand", "given", "wasted", "vials_opened", "days_of_stock",
+                 "wastage_rate_percent")
+
+
+def stock_data_values(rows: Iterable[Mapping[str, Any]], elements: Mapping[str, str], *,
+                      period: str, national_org_unit: str = "") -> dict:
+    """The dataValueSet of stock summary rows (the kit's ``stock.services.SUMMARY_COLUMNS``
+    as a mapping): one value per (area, product) and mapped figure; figures without a
+    value (no use in the period) are left out, and so is the national store unless it has
+    an org unit."""
+    values = []
+    for row in rows:
+        org_unit = row["area"] if row["area"] != "national" else national_org_unit
+        if not org_unit:
+            continue
+        for figure, element in elements.items():
+            value = row.get(figure)
+            if value is None or value == "":
+                continue
+            values.append({"dataElement": element, "period": period, "orgUnit": org_unit,
+                           "categoryOptionCombo": row["product"], "value": _value(value)})
+    values.sort(key=lambda v: (v["orgUnit"], v["categoryOptionCombo"], v["dataElement"]))
+    return {"dataValues": values}
+
+
 def post_data_value_set(document: dict, url: str, auth_header: str, timeout: float) -> dict:
     query = urllib.parse.urlencode(ID_SCHEMES)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -219,6 +251,11 @@ def register(context: PluginContext) -> None:
         raise ValueError(f"DHIS2_INDICATOR_ELEMENTS: unknown figure(s) {', '.join(unknown)} "
                          f"(known: {', '.join(INDICATOR_FIGURES)})")
     indicator_ages = parse_pairs(settings["INDICATOR_AGES"], "DHIS2_INDICATOR_AGES")
+    stock_elements = parse_pairs(settings["STOCK_ELEMENTS"], "DHIS2_STOCK_ELEMENTS")
+    unknown = sorted(set(stock_elements) - set(STOCK_FIGURES))
+    if unknown:
+        raise ValueError(f"DHIS2_STOCK_ELEMENTS: unknown figure(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(STOCK_FIGURES)})")
 
     def build(session: Session, start: date, end: date) -> dict:
         from cowin_kit.config.runtime import active_pack
@@ -316,6 +353,53 @@ def register(context: PluginContext) -> None:
             output.write_text(text, encoding="utf-8")
             click.echo(f"wrote {len(document['dataValues'])} value(s) to {output}")
 
+    @dhis2.command("stock")
+    @click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]),
+                  help="Report day (default today).")
+    @click.option("--level", type=click.IntRange(1, 5), default=1, show_default=True,
+                  help="Hierarchy level of the org units (1: the top level).")
+    @click.option("--send", is_flag=True, help="POST to DHIS2_URL instead of printing.")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Write here instead of standard output.")
+    def stock_command(on: datetime | None, level: int, send: bool,
+                      output: Path | None) -> None:
+        """Vaccine stock per area and product as a dataValueSet: on hand, doses given and
+        wasted, vials opened, days of stock, wastage rate."""
+        from cowin_kit.cli import app_context, fail
+        from cowin_kit.config.runtime import active_pack
+        from cowin_kit.core.db import get_database
+        from cowin_kit.stock import services as stock
+
+        with app_context(), get_database().session() as session:
+            pack = active_pack()
+            day = on.date() if on else datetime.now(
+                zoneinfo.ZoneInfo(pack.document["timezone"])).date()
+            rows = stock.summary(session, pack, None, level=level, on=day)
+            document = stock_data_values(
+                [dict(zip(stock.SUMMARY_COLUMNS, row)) for row in stock.summary_rows(rows)],
+                stock_elements, period=day.strftime("%Y%m%d"),
+                national_org_unit=settings["NATIONAL_ORG_UNIT"])
+        if send:
+            if not settings["URL"]:
+                fail("set DHIS2_URL (e.g. https://dhis2.example.org/api)")
+            try:
+                summary = post_data_value_set(document, settings["URL"],
+                                              settings["AUTH_HEADER"],
+                                              settings["TIMEOUT_SECONDS"])
+            except Dhis2Error as exc:
+                fail(str(exc))
+            counts = summary.get("importCount", {})
+            click.echo(f"dhis2: {len(document['dataValues'])} stock value(s) of {day} sent; "
+                       f"imported {counts.get('imported', 0)}, updated "
+                       f"{counts.get('updated', 0)}")
+            return
+        text = json.dumps(document, indent=2) + "\n"
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {len(document['dataValues'])} value(s) to {output}")
+
     context.register_command(dhis2)
 
 
@@ -343,4 +427,12 @@ plugin = Plugin(register=register, settings=[
             "dropout_dtp1_dtp3_percent)."),
     Setting("DHIS2_INDICATOR_AGES", "list", ["12m=AGE_12M", "24m=AGE_24M"],
             "Indicator age = DHIS2 category option combo code (an age left out is not sent)."),
+    Setting("DHIS2_STOCK_ELEMENTS", "list",
+            ["on_hand=EPI_STOCK_ON_HAND", "given=EPI_STOCK_DOSES_GIVEN",
+             "wasted=EPI_STOCK_DOSES_WASTED", "vials_opened=EPI_STOCK_VIALS_OPENED"],
+            "Stock figure = DHIS2 data element code, for `dhis2 stock` (figures: on_hand, "
+            "given, wasted, vials_opened, days_of_stock, wastage_rate_percent); the category "
+            "option combo is the product's code."),
+    Setting("DHIS2_NATIONAL_ORG_UNIT", "str", "",
+            "Org unit code of the national store for `dhis2 stock` (empty: not sent)."),
 ])

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 from cowin_kit_dhis2 import (
-    DoseFact, aggregate, basic_auth, indicator_data_values, parse_bands,
+    DoseFact, aggregate, basic_auth, indicator_data_values, parse_bands, stock_data_values,
 )
 from sqlalchemy import select
 
@@ -70,7 +70,9 @@ class Dhis2Stub:
         self.values: dict[tuple, str] = {}
         self.data_elements = {"COVAC_DOSES_GIVEN", "EPI_COHORT_REGISTERED",  # its metadata
                               "EPI_COHORT_REACHED_AGE", "EPI_DTP1", "EPI_DTP3", "EPI_MCV1",
-                              "EPI_MCV2", "EPI_ZERO_DOSE", "EPI_DTP3_COV"}
+                              "EPI_MCV2", "EPI_ZERO_DOSE", "EPI_DTP3_COV",
+                              "EPI_STOCK_ON_HAND", "EPI_STOCK_DOSES_GIVEN",
+                              "EPI_STOCK_DOSES_WASTED", "EPI_STOCK_VIALS_OPENED"}
         self.requests: list[dict] = []
         stub = self
 
@@ -287,3 +289,47 @@ def test_indicators_of_a_cohort_sent_per_district(kit, dhis2_server):
     bad = {**env, "COWIN_KIT_DHIS2_INDICATOR_ELEMENTS": "dtp4=X"}
     with pytest.raises(SettingsError, match="unknown figure"):
         create_app({k[len("COWIN_KIT_"):]: v for k, v in bad.items()})
+
+
+def test_stock_data_values_map_figures_per_area_and_product():
+    rows = [{"area": "IN-KL", "product": "PENTA", "on_hand": 40, "given": 3, "wasted": 0,
+             "days_of_stock": 373.3, "wastage_rate_percent": 0.0},
+            {"area": "IN-KL", "product": "MR", "on_hand": 0, "given": 0, "wasted": 0,
+             "days_of_stock": "", "wastage_rate_percent": ""},
+            {"area": "national", "product": "PENTA", "on_hand": 900}]
+    elements = {"on_hand": "SOH", "days_of_stock": "DOS"}
+    assert stock_data_values(rows, elements, period="20261206") == {"dataValues": [
+        {"dataElement": "SOH", "period": "20261206", "orgUnit": "IN-KL",
+         "categoryOptionCombo": "MR", "value": "0"},
+        {"dataElement": "DOS", "period": "20261206", "orgUnit": "IN-KL",
+         "categoryOptionCombo": "PENTA", "value": "373.3"},
+        {"dataElement": "SOH", "period": "20261206", "orgUnit": "IN-KL",
+         "categoryOptionCombo": "PENTA", "value": "40"}]}
+    national = stock_data_values(rows, {"on_hand": "SOH"}, period="20261206",
+                                 national_org_unit="IN")
+    assert {"dataElement": "SOH", "period": "20261206", "orgUnit": "IN",
+            "categoryOptionCombo": "PENTA", "value": "900"} in national["dataValues"]
+
+
+def test_stock_sent_per_area_and_product(kit, dhis2_server):
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.stock import services as stock
+
+    with kit.app_context(), get_database(kit).session() as session:
+        pack = active_pack()
+        stock.register_lot(session, pack, None, stock.LotFacts(
+            product="PENTA", number="PN-1", expires_on=date(2030, 1, 1)))
+        stock.receive(session, pack, None, store="national", product_code="PENTA",
+                      number="PN-1", quantity=500)
+        stock.transfer(session, pack, None, from_store="national",
+                       to_store="facility:F-TVM-1", product_code="PENTA", number="PN-1",
+                       quantity=120)
+    env = {**kit.cli_env, "COWIN_KIT_DHIS2_NATIONAL_ORG_UNIT": "IN"}
+    result = CliRunner().invoke(main, ["dhis2", "stock", "--level", "2", "--send"], env=env)
+    assert result.exit_code == 0, result.output
+    values = dhis2_server.values
+    today = next(iter(values))[1]
+    assert values[("EPI_STOCK_ON_HAND", today, "IN-KL-TVM", "PENTA")] == "120"
+    assert values[("EPI_STOCK_ON_HAND", today, "IN", "PENTA")] == "380"
+    assert values[("EPI_STOCK_DOSES_GIVEN", today, "IN-KL-TVM", "PENTA")] == "0"
+    assert "stock value(s)" in result.output
