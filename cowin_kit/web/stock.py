@@ -17,7 +17,7 @@ from cowin_kit.stock import services as stock
 from cowin_kit.web import charts, core, ui
 from cowin_kit.web.auth import current_staff, staff_required
 
-bp = ui.make_blueprint("stock_pages", __name__, url_prefix="/admin/stock")
+bp = ui.make_blueprint("stock_pages", __name__, url_prefix="/admin")
 core.register_staff_link("stock.read", "stock_pages.dashboard", lazy_gettext("Vaccine stock"))
 
 ALERT_LABELS = {
@@ -70,7 +70,7 @@ def _charts(rows: list[stock.AreaStock], locale: str) -> dict:
     }
 
 
-@bp.get("")
+@bp.get("/stock")
 @staff_required("stock.read")
 def dashboard():
     locale = str(get_locale() or "en")
@@ -85,7 +85,7 @@ def dashboard():
                      percent=lambda value: charts.percent(value, locale))
 
 
-@bp.get(".csv")
+@bp.get("/stock.csv")
 @staff_required("stock.read")
 def dashboard_csv():
     return Response(to_csv(stock.SUMMARY_COLUMNS, stock.summary_rows(_rows())),
