@@ -29,7 +29,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import metrics
 from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.geography.tree import place_paths
 from cowin_kit.identity import access
@@ -508,8 +508,10 @@ def transfer(session: Session, pack: ActivePack | None, actor: StaffUser | None,
     held = session.scalar(select(Balance.on_hand).where(Balance.store_id == source.id,
                                                         Balance.lot_id == lot.id))
     if held < quantity:
-        raise RuleViolation(_("The store holds %(held)d doses of this lot; %(n)d cannot be "
-                              "sent.", held=held, n=quantity), code="insufficient_stock",
+        raise RuleViolation(ngettext("The store holds %(num)d dose of this lot: fewer than "
+                                     "the doses to send.",
+                                     "The store holds %(num)d doses of this lot: fewer than "
+                                     "the doses to send.", held), code="insufficient_stock",
                             fields={"quantity": [_("Too many doses.")]})
     name = _actor_name(actor)
     _post(session, source.id, lot.id, ISSUE, -quantity, occurred_at=moment, actor=name,

@@ -11,7 +11,7 @@ from flask_babel import get_locale, lazy_gettext
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.reporting.rules import to_csv
 from cowin_kit.stock import services as stock
 from cowin_kit.web import charts, core, ui
@@ -51,8 +51,10 @@ def _charts(rows: list[stock.AreaStock], locale: str) -> dict:
             width=360, label_width=150, empty_note=_("No stock recorded yet.")),
         "days": charts.horizontal_bars(
             title=_("Days of stock"),
-            desc=_("How many days the doses on hand last at the use of the last %(n)d days.",
-                   n=stock.CONSUMPTION_DAYS),
+            desc=ngettext("How many days the doses on hand last at the use of the last "
+                          "%(num)d day.",
+                          "How many days the doses on hand last at the use of the last "
+                          "%(num)d days.", stock.CONSUMPTION_DAYS),
             labels=[f"{r.name} · {r.product}" for r in with_days],
             values=[r.days_of_stock or 0.0 for r in with_days],
             value_texts=[charts.number(r.days_of_stock or 0.0, locale) for r in with_days],
@@ -60,8 +62,10 @@ def _charts(rows: list[stock.AreaStock], locale: str) -> dict:
             empty_note=_("No doses used in the period.")),
         "wastage": charts.horizontal_bars(
             title=_("Wastage rate"),
-            desc=_("Doses wasted in per cent of the doses used (given and wasted) in the "
-                   "last %(n)d days.", n=stock.CONSUMPTION_DAYS),
+            desc=ngettext("Doses wasted in per cent of the doses used (given and wasted) in "
+                          "the last %(num)d day.",
+                          "Doses wasted in per cent of the doses used (given and wasted) in "
+                          "the last %(num)d days.", stock.CONSUMPTION_DAYS),
             labels=[f"{r.name} · {r.product}" for r in with_waste],
             values=[r.wastage_rate or 0.0 for r in with_waste],
             value_texts=[charts.percent(r.wastage_rate or 0.0, locale) for r in with_waste],
@@ -80,6 +84,7 @@ def dashboard():
     levels = active_pack().document.get("hierarchy") or []
     return ui.render("web/admin/stock.html", rows=rows, charts=_charts(rows, locale),
                      alerts=alerts, alert_labels=ALERT_LABELS, level=_level(),
+                     period_days=stock.CONSUMPTION_DAYS,
                      levels=[(i + 1, level["name"].get(locale) or level["name"].get("en")
                               or level["key"]) for i, level in enumerate(levels)],
                      percent=lambda value: charts.percent(value, locale))
