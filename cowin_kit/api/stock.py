@@ -7,7 +7,7 @@ Stores are named ``national``, ``area:<location code>`` or ``facility:<facility 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -236,7 +236,7 @@ def summary_csv():
 @doc("Near-expiry, stock-out and low-stock alerts of the last 7 days at my stores",
      response=schemas.AlertsOut, auth="staff", tag="stock")
 def alerts():
-    since = date.today() - timedelta(days=7)
+    since = services.local_day(pack(), datetime.now(timezone.utc)) - timedelta(days=7)
     rows = services.recent_alerts(get_session(), staff(), since=since)
     return jsonify(schemas.AlertsOut().dump({"alerts": [
         {"kind": a.kind, "store": code, "day": a.day, "details": a.details}

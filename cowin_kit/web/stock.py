@@ -79,7 +79,7 @@ def _charts(rows: list[stock.AreaStock], locale: str) -> dict:
 def dashboard():
     locale = str(get_locale() or "en")
     rows = _rows()
-    since = datetime.now(timezone.utc).date() - timedelta(days=7)
+    since = stock.local_day(active_pack(), datetime.now(timezone.utc)) - timedelta(days=7)
     alerts = stock.recent_alerts(get_session(), current_staff(), since=since, limit=50)
     levels = active_pack().document.get("hierarchy") or []
     return ui.render("web/admin/stock.html", rows=rows, charts=_charts(rows, locale),

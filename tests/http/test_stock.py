@@ -384,3 +384,60 @@ def test_parallel_doses_from_one_lot_never_drive_on_hand_wrong(pg_app):
         vials = session.scalars(select(OpenVial)).all()
         assert len(vials) == 3
         assert sum(v.doses_left for v in vials) == 0
+
+
+def test_a_synced_dose_of_a_recalled_lot_goes_to_review_and_a_good_one_draws(reg_app, world):
+    """Field sync records doses through the same services: a dose of a recalled lot is a
+    conflict for the supervisor (nothing written), a dose of a held lot draws on it."""
+    import uuid
+
+    client, national, vaccinator = world
+    register(client, national, "PENTA", "PN-FIELD")
+    register(client, national, "ROTA", "RT-BAD")
+    post(client, national, "receipts", {"store": "facility:F-TVM-1", "product": "PENTA",
+                                        "lot": "PN-FIELD", "quantity": 10})
+    post(client, national, "lots/ROTA/RT-BAD/recall", {"reason": "potency"}, 200)
+    ref = child(client, vaccinator, "Infant", 44, "9876500021")
+    at = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+
+    def visit(product, lot):
+        return {"client_id": str(uuid.uuid4()), "kind": "record_visit", "recorded_at": at,
+                "payload": {"person": ref, "administered_at": at, "facility": "F-TVM-1",
+                            "doses": [{"product": product, "lot": lot}]}}
+
+    answer = client.post("/api/v1/field/sync", headers=auth(vaccinator), json={
+        "device_id": str(uuid.uuid4()),
+        "records": [visit("ROTA", "RT-BAD"), visit("PENTA", "PN-FIELD")]})
+    assert answer.status_code == 200, answer.get_json()
+    bad, good = answer.get_json()["results"]
+    assert bad["status"] == "conflict" and bad["code"] == "lot_recalled", bad
+    assert good["status"] == "accepted", good
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        _totals, balances = ledger_totals(session)
+        assert balances == {("facility:F-TVM-1", "PN-FIELD"): 9}
+        assert session.scalar(select(func.count()).select_from(Dose)) == 1
+
+
+def test_the_worker_discards_vials_past_their_policy_and_raises_alerts(reg_app, world):
+    from cowin_kit.worker import Worker
+
+    client, national, vaccinator = world
+    register(client, national, "MR", "MR-W")
+    post(client, national, "receipts", {"store": "facility:F-TVM-1", "product": "MR",
+                                        "lot": "MR-W", "quantity": 10})
+    ref = child(client, vaccinator, "Child", 290, "9876500031")
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    answer = client.post(VISITS, headers=auth(vaccinator), json={
+        "reference_id": ref, "administered_at": yesterday.isoformat(),
+        "doses": [{"vaccine": "MR", "lot": "MR-W"}]})
+    assert answer.status_code == 201, answer.get_json()
+    done = Worker(reg_app).run_round(force_stock=True)
+    assert "stock" not in done.failed
+    assert done.vials_discarded == 1
+    assert done.stock_alerts == 1  # every dose of the 10 used in the period: stock-out
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        totals, balances = ledger_totals(session)
+        assert totals[("facility:F-TVM-1", "MR-W")]["wastage"] == -9
+        assert balances[("facility:F-TVM-1", "MR-W")] == 0
+        (alert,) = session.scalars(select(Alert)).all()
+        assert alert.kind == "stock_out"
