@@ -67,7 +67,7 @@ def import_lots():
     return jsonify(ImportResultOut().dump(report.as_dict()))
 
 
-@bp.post("/lots/<product>/<path:lot>/vvm")
+@bp.post("/lots/<product>/<lot>/vvm")
 @doc("Record a lot's vaccine vial monitor stage (3 and 4: no longer given)",
      body=schemas.VvmIn, response=schemas.LotOut, auth="staff", tag="stock")
 def set_vvm(product: str, lot: str):
@@ -77,7 +77,7 @@ def set_vvm(product: str, lot: str):
     return jsonify(schemas.LotOut().dump(_lot_json(row, product)))
 
 
-@bp.post("/lots/<product>/<path:lot>/recall")
+@bp.post("/lots/<product>/<lot>/recall")
 @doc("Recall a lot: no dose may be given from it any more", body=schemas.RecallIn,
      response=schemas.LotOut, auth="staff", tag="stock")
 def recall(product: str, lot: str):
@@ -92,7 +92,7 @@ def _recipients(product: str, lot: str):
                                    number=lot)
 
 
-@bp.get("/lots/<product>/<path:lot>/recipients.csv")
+@bp.get("/lots/<product>/<lot>/recipients.csv")
 @doc("Everyone who received the lot, as CSV", content_type="text/csv", auth="staff",
      tag="stock")
 def recipients_csv(product: str, lot: str):
@@ -103,7 +103,7 @@ def recipients_csv(product: str, lot: str):
                             f'attachment; filename="recipients-{product}-{row.id}.csv"'})
 
 
-@bp.get("/lots/<product>/<path:lot>/recipients")
+@bp.get("/lots/<product>/<lot>/recipients")
 @doc("Everyone who received the lot (every recorded, visit, campaign, imported or synced "
      "dose of it)", response=schemas.RecipientsOut, auth="staff", tag="stock")
 def recipients(product: str, lot: str):
@@ -201,7 +201,7 @@ def ledger():
 
 
 def _summary():
-    query = load(schemas.SummaryQuery(), request.args.to_dict())
+    query = load(schemas.StockSummaryQuery(), request.args.to_dict())
     on = query.get("on")
     rows = services.summary(get_session(), pack(), staff(), level=query["level"], on=on,
                             locale=str(request_locale()))
@@ -211,11 +211,11 @@ def _summary():
 @bp.get("/summary")
 @doc("Stock on hand, doses given and wasted (last 28 days), vials opened, days of stock "
      "and wastage rate per product and area (?level=1..5 of the hierarchy, ?on=)",
-     response=schemas.SummaryOut, auth="staff", tag="stock")
+     response=schemas.StockSummaryOut, auth="staff", tag="stock")
 def summary():
     query, rows = _summary()
     on = query.get("on") or services.local_day(pack(), datetime.now(timezone.utc))
-    return jsonify(schemas.SummaryOut().dump({
+    return jsonify(schemas.StockSummaryOut().dump({
         "level": query["level"], "on": on, "period_days": services.CONSUMPTION_DAYS,
         "rows": [dict(zip(services.SUMMARY_COLUMNS, (
             r.area, r.name, r.product, r.on_hand, r.given, r.wasted, r.vials_opened,
@@ -234,10 +234,10 @@ def summary_csv():
 
 @bp.get("/alerts")
 @doc("Near-expiry, stock-out and low-stock alerts of the last 7 days at my stores",
-     response=schemas.AlertsOut, auth="staff", tag="stock")
+     response=schemas.StockAlertsOut, auth="staff", tag="stock")
 def alerts():
     since = services.local_day(pack(), datetime.now(timezone.utc)) - timedelta(days=7)
     rows = services.recent_alerts(get_session(), staff(), since=since)
-    return jsonify(schemas.AlertsOut().dump({"alerts": [
+    return jsonify(schemas.StockAlertsOut().dump({"alerts": [
         {"kind": a.kind, "store": code, "day": a.day, "details": a.details}
         for a, code in rows]}))

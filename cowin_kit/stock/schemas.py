@@ -159,12 +159,12 @@ class LedgerOut(Schema):
     entries = fields.List(fields.Nested(EntryOut), required=True)
 
 
-class SummaryQuery(_Strict):
+class StockSummaryQuery(_Strict):
     level = fields.Integer(validate=validate.Range(min=1, max=5), load_default=1)
     on = fields.Date()
 
 
-class SummaryRowOut(Schema):
+class StockSummaryRowOut(Schema):
     area = fields.String(required=True)
     name = fields.String(required=True)
     product = fields.String(required=True)
@@ -176,22 +176,22 @@ class SummaryRowOut(Schema):
     wastage_rate_percent = fields.Float(allow_none=True, required=True)
 
 
-class SummaryOut(Schema):
+class StockSummaryOut(Schema):
     level = fields.Integer(required=True)
     on = fields.Date(required=True)
     period_days = fields.Integer(required=True)
-    rows = fields.List(fields.Nested(SummaryRowOut), required=True)
+    rows = fields.List(fields.Nested(StockSummaryRowOut), required=True)
 
 
-class AlertOut(Schema):
+class StockAlertOut(Schema):
     kind = fields.String(required=True)
     store = fields.String(required=True)
     day = fields.Date(required=True)
     details = fields.Dict(required=True)
 
 
-class AlertsOut(Schema):
-    alerts = fields.List(fields.Nested(AlertOut), required=True)
+class StockAlertsOut(Schema):
+    alerts = fields.List(fields.Nested(StockAlertOut), required=True)
 
 
 class EndSessionIn(_Strict):
