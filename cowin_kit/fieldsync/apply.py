@@ -127,7 +127,8 @@ def apply_record(session: Session, pack: ActivePack, actor: StaffUser, *, kind: 
             product_code=data["product"], lot=data["lot"], secret_code=data["secret_code"],
             administered_at=data["administered_at"], dose_number=data["dose"],
             idempotency_key=IDEMPOTENCY_PREFIX + client_id)
-        return {"reference_id": reference_id, "dose_ids": [recorded.dose.id]}
+        return {"reference_id": reference_id, "dose_ids": [recorded.dose.id],
+                **_warnings(recorded.warnings)}
     if kind == "check_in":
         data = _payload(schemas.CheckInPayload(), payload)
         reference_id = resolve_person(session, data["person"])
@@ -160,7 +161,13 @@ def _record_visit(session: Session, pack: ActivePack, actor: StaffUser,
         doses=[{k: v for k, v in d.items() if v is not None} for d in data["doses"]],
         administered_at=data["administered_at"], facility_code=data["facility"],
         idempotency_key=IDEMPOTENCY_PREFIX + client_id)
-    return {"reference_id": reference_id, "dose_ids": [d.dose.id for d in visit.doses]}
+    return {"reference_id": reference_id, "dose_ids": [d.dose.id for d in visit.doses],
+            **_warnings(visit.warnings)}
+
+
+def _warnings(warnings: list[Any]) -> dict[str, Any]:
+    """The stock draw's warnings for the device (none: no key)."""
+    return {"warnings": [w.as_dict() for w in warnings]} if warnings else {}
 
 
 def _dose_of_record(session: Session, value: str | None) -> int:

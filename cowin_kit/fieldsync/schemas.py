@@ -7,6 +7,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from cowin_kit.fieldsync.models import RECORD_KINDS
 from cowin_kit.fieldsync.rules import MAX_RECORDS
+from cowin_kit.stock.schemas import StockWarningOut
 from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 
 CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$")
@@ -87,6 +88,9 @@ class FieldRecordResult(Schema):
     aefi_id = fields.Integer()
     dose_ids = fields.List(fields.Integer())
     review_id = fields.Integer()
+    warnings = fields.List(fields.Nested(StockWarningOut), metadata={
+        "description": "what the stock draw noticed (a lot the facility holds none of...); "
+                       "the dose is recorded all the same"})
 
 
 class FieldSyncOut(Schema):

@@ -659,10 +659,9 @@ def draw(session: Session, pack: ActivePack | None, *, lot: Lot | None, product_
             OpenVial.closed_at.is_(None)).order_by(OpenVial.opened_at, OpenVial.id)))
         current = None
         for vial in vials:
-            if current is None and rules.vial_usable(policy, opened_at=vial.opened_at,
-                                                     opened_on=vial.opened_on, now=moment,
-                                                     day=day):
-                current = vial
+            if rules.vial_usable(policy, opened_at=vial.opened_at, opened_on=vial.opened_on,
+                                 now=moment, day=day):
+                current = current or vial   # the oldest usable vial is used first
             elif vial.opened_at <= moment:
                 _close_vial(session, vial, moment, "discarded", actor)
         if current is None:

@@ -412,10 +412,19 @@ def test_a_synced_dose_of_a_recalled_lot_goes_to_review_and_a_good_one_draws(reg
     bad, good = answer.get_json()["results"]
     assert bad["status"] == "conflict" and bad["code"] == "lot_recalled", bad
     assert good["status"] == "accepted", good
+    assert "warnings" not in good  # the facility holds the lot
+    # a lot the facility holds none of: accepted, and the device is warned
+    register(client, national, "BOPV", "OP-NONE")
+    warned = client.post("/api/v1/field/sync", headers=auth(vaccinator), json={
+        "device_id": str(uuid.uuid4()), "records": [visit("BOPV", "OP-NONE")]})
+    (result,) = warned.get_json()["results"]
+    assert result["status"] == "accepted"
+    assert [w["code"] for w in result["warnings"]] == ["lot_not_held"]
     with reg_app.app_context(), get_database(reg_app).session() as session:
         _totals, balances = ledger_totals(session)
-        assert balances == {("facility:F-TVM-1", "PN-FIELD"): 9}
-        assert session.scalar(select(func.count()).select_from(Dose)) == 1
+        assert balances == {("facility:F-TVM-1", "PN-FIELD"): 9,
+                            ("facility:F-TVM-1", "OP-NONE"): -1}
+        assert session.scalar(select(func.count()).select_from(Dose)) == 2
 
 
 def test_the_worker_discards_vials_past_their_policy_and_raises_alerts(reg_app, world):
