@@ -450,3 +450,37 @@ def test_the_worker_discards_vials_past_their_policy_and_raises_alerts(reg_app, 
         assert balances[("facility:F-TVM-1", "MR-W")] == 0
         (alert,) = session.scalars(select(Alert)).all()
         assert alert.kind == "stock_out"
+
+
+def test_cli_receive_transfer_adjust_count_and_summary(reg_app, world, tmp_path, monkeypatch):
+    client, national, _vaccinator = world
+    register(client, national, "TD", "TD-CLI")
+    monkeypatch.setenv("COWIN_KIT_DATABASE_URL", reg_app.config["COWIN_KIT"]["DATABASE_URL"])
+    monkeypatch.setenv("COWIN_KIT_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("COWIN_KIT_ENV", "test")
+    runner = CliRunner()
+    lot = ["--product", "TD", "--lot", "TD-CLI"]
+    result = runner.invoke(main, ["stock", "receive", *lot, "--quantity", "100"])
+    assert result.exit_code == 0, result.output
+    assert "national TD TD-CLI: receipt +100, on hand 100" in result.output
+    result = runner.invoke(main, ["stock", "transfer", "--from", "national", "--to",
+                                  "facility:F-TVM-2", *lot, "--quantity", "30"])
+    assert "issue -30, on hand 70" in result.output, result.output
+    refused = runner.invoke(main, ["stock", "transfer", "--from", "facility:F-TVM-2", "--to",
+                                   "national", *lot, "--quantity", "31"])
+    assert refused.exit_code == 1 and "[insufficient_stock]" in refused.output
+    unknown = runner.invoke(main, ["stock", "receive", "--store", "area:NOWHERE", *lot,
+                                   "--quantity", "1"])
+    assert unknown.exit_code == 1 and "[store_not_found]" in unknown.output
+    result = runner.invoke(main, ["stock", "adjust", "--store", "facility:F-TVM-2", *lot,
+                                  "--quantity", "-2", "--reason", "frozen"])
+    assert "wastage -2, on hand 28" in result.output, result.output
+    result = runner.invoke(main, ["stock", "count", "--store", "facility:F-TVM-2", *lot,
+                                  "--on-hand", "25"])
+    assert "count -3, on hand 25" in result.output, result.output
+    listed = runner.invoke(main, ["stock", "on-hand"])
+    assert "facility:F-TVM-2\tTD\tTD-CLI" in listed.output and "\t25\n" in listed.output
+    summary = list(csv.DictReader(io.StringIO(runner.invoke(
+        main, ["stock", "summary", "--level", "2"]).output)))
+    tvm = next(r for r in summary if r["area"] == "IN-KL-TVM")
+    assert (tvm["on_hand"], tvm["wasted"]) == ("25", "2")
