@@ -731,7 +731,10 @@ def close_vials(session: Session, pack: ActivePack | None, now: datetime | None 
     discarded. Commits."""
     now = now or datetime.now(timezone.utc)
     day = local_day(pack, now)
-    query = select(OpenVial).where(OpenVial.closed_at.is_(None)).order_by(OpenVial.id)
+    # in the order of (store, lot): the order in which doses lock the balance rows, so
+    # the worker never waits on a visit that waits on it
+    query = (select(OpenVial).where(OpenVial.closed_at.is_(None))
+             .order_by(OpenVial.store_id, OpenVial.lot_id, OpenVial.id))
     target = None
     if store is not None:
         target = store_by_code(session, pack, store)
