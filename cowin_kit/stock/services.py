@@ -751,7 +751,12 @@ def close_vials(session: Session, pack: ActivePack | None, now: datetime | None 
                                    now=now, day=day)
         session_end = policy.discard_at_session_end or not policy.open_vial_days
         if not usable or (end_of_session and session_end):
+            # the lot's balance row locked first, then the vial read again: a dose drawn
+            # from it meanwhile is counted, never wasted as well
             _balance_row(session, vial.store_id, vial.lot_id)
+            session.refresh(vial)
+            if vial.closed_at is not None:
+                continue
             _close_vial(session, vial, now, "discarded", name)
             closed += 1
     if closed:
