@@ -656,7 +656,8 @@ def draw(session: Session, pack: ActivePack | None, *, lot: Lot | None, product_
     if policy.doses_per_vial > 1:
         vials = list(session.scalars(select(OpenVial).where(
             OpenVial.store_id == store.id, OpenVial.lot_id == lot.id,
-            OpenVial.closed_at.is_(None)).order_by(OpenVial.opened_at, OpenVial.id)))
+            OpenVial.closed_at.is_(None)).order_by(OpenVial.opened_at, OpenVial.id)
+            .execution_options(populate_existing=True)))
         current = None
         for vial in vials:
             if rules.vial_usable(policy, opened_at=vial.opened_at, opened_on=vial.opened_on,
