@@ -209,6 +209,12 @@ def test_an_expired_or_recalled_lot_is_refused_and_nothing_is_written(reg_app, w
     answer = client.post(VISITS, headers=auth(vaccinator), json={
         "reference_id": ref, "doses": [{"vaccine": "ROTA", "lot": "RT-OK"}]})
     assert answer.status_code == 422 and answer.get_json()["code"] == "lot_recalled"
+    # past the vial monitor's discard point (stage 3): refused too
+    register(client, national, "BOPV", "OP-VVM")
+    post(client, national, "lots/BOPV/OP-VVM/vvm", {"vvm_stage": 3}, 200)
+    answer = client.post(VISITS, headers=auth(vaccinator), json={
+        "reference_id": ref, "doses": [{"vaccine": "BOPV", "lot": "OP-VVM"}]})
+    assert answer.status_code == 422 and answer.get_json()["code"] == "lot_vvm_discard"
     register(client, national, "COVISHIELD", "CS-EXP", expires_in=-10)
     (adult,) = add_members(reg_app, client, sign_in(reg_app, client), 1)
     dose = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
@@ -225,7 +231,12 @@ def test_an_expired_or_recalled_lot_is_refused_and_nothing_is_written(reg_app, w
     answer = client.post(VISITS, headers=auth(vaccinator), json={
         "reference_id": ref, "doses": [{"vaccine": "BOPV", "lot": "ANY"}]})
     assert answer.status_code == 201
-    assert answer.get_json()["warnings"] == []  # BOPV has no registered lot at all
+    assert [w["code"] for w in answer.get_json()["warnings"]] == ["lot_not_registered"]
+    # a product with no lot in the register at all is not stock-managed: no warning
+    adult_dose = client.post("/api/v1/vaccinator/doses", headers=auth(vaccinator), json={
+        "reference_id": adult, "vaccine": "COVAXIN", "lot": "WHATEVER"})
+    assert adult_dose.status_code == 201, adult_dose.get_json()
+    assert adult_dose.get_json()["warnings"] == []
     with reg_app.app_context(), get_database(reg_app).session() as session:
         totals, balances = ledger_totals(session)
         assert balances == {("facility:F-TVM-1", "PN-NEW"): -1}
