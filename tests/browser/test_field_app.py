@@ -155,8 +155,11 @@ def device(playwright_driver, live_server, tmp_path):
                 pass
 
 
-def _people_of_the_facility(live, count: int, prefix: str) -> list[str]:
-    """``count`` adults registered at the vaccinator's facility (so prepare lists them)."""
+def _people_of_the_facility(live, count: int, prefix: str, first: int | None = None
+                            ) -> list[str]:
+    """``count`` adults registered at the vaccinator's facility (so prepare lists them).
+    ``first``: the first of their numbers (names, mobiles, ID numbers), for a module that
+    imports this one under another name (its own counter)."""
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.geography.models import Location
     from cowin_kit.identity import services as identity
@@ -167,8 +170,8 @@ def _people_of_the_facility(live, count: int, prefix: str) -> list[str]:
         actor = identity.find_staff_user(session, "demo.vaccinator")
         facility = next(g.facility for g in actor.grants if g.facility is not None)
         area = session.get(Location, facility.location_id).code
-        for _ in range(count):
-            n = next(_numbers)
+        for i in range(count):
+            n = next(_numbers) if first is None else first + i
             name = f"{prefix} Person {n}"
             people.register_person(session, active_pack(), actor, name=name,
                                    birth_date=date(1979, 3, 1 + n % 27), gender="F",
@@ -343,6 +346,7 @@ def test_a_newborn_registered_offline_gets_its_birth_doses_once(device, live_ser
     page.wait_for_selector("#toast .success")
     page.wait_for_selector(f"h1:has-text('{baby}')")
     page.click("a:has-text('Record doses')")
+    page.wait_for_selector("fieldset.dose-row")
     rows = page.locator("fieldset.dose-row")
     offered = []
     for i in range(rows.count()):

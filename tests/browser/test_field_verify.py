@@ -110,7 +110,7 @@ def _check(page, text: str) -> tuple[str, str]:
 
 
 def test_real_certificates_are_checked_offline(device, live_server):  # noqa: F811
-    good_name, revoked_name = _people_of_the_facility(live_server, 2, "Certified")
+    good_name, revoked_name = _people_of_the_facility(live_server, 2, "Certified", first=900)
     good = _issue(live_server, good_name, "CERT-LOT-1")
     revoked = _issue(live_server, revoked_name, "CERT-LOT-2")
     _revoke(live_server, revoked_name)
