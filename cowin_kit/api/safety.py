@@ -66,7 +66,7 @@ def report_aefi():
     user = staff()
     report = services.report_by_staff(session, pack(), user, dose_id=data["dose_id"],
                                       **_report_args(data))
-    return jsonify(_detail(services.report_detail(session, user, report.id))), 201
+    return jsonify(_detail(services.filed_view(session, report))), 201
 
 
 @bp.get("/admin/aefi")
@@ -172,8 +172,7 @@ def citizen_report(reference_id: str):
     account = citizen()
     report = services.report_by_citizen(session, pack(), account, reference_id,
                                         dose_id=data["dose_id"], **_report_args(data))
-    view = next(v for v in services.citizen_reports(session, account, reference_id)
-                if v.report.id == report.id)
+    view = services.filed_view(session, report)
     return jsonify(schemas.CitizenAefiOut().dump(_citizen_fields(view))), 201
 
 

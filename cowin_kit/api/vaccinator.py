@@ -10,7 +10,7 @@ from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import Beneficiary
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import queue, schemas, services, visits
 from cowin_kit.programme.models import VaccineProduct

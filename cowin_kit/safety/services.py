@@ -337,6 +337,12 @@ def report_detail(session: Session, staff: StaffUser, report_id: int) -> ReportV
     return _views(session, [report], details=True)[0]
 
 
+def filed_view(session: Session, report: AefiReport) -> ReportView:
+    """The report just filed, as its reporter sees it (no access check: the caller is the
+    reporter of this request)."""
+    return _views(session, [report], details=True)[0]
+
+
 def citizen_reports(session: Session, account: CitizenAccount,
                     reference_id: str) -> list[ReportView]:
     """The reports filed for a member of the account (by anyone), newest first."""
@@ -359,9 +365,9 @@ def stage_of(pack: ActivePack, code: str) -> rules.Stage | None:
 
 def may_act(session: Session, pack: ActivePack, staff: StaffUser, view: ReportView) -> bool:
     """Whether the staff member may take the next step of the report (for pages)."""
-    stage = stage_of(pack, view.report.stage)
-    if view.report.status != "open" or stage is None:
+    if view.report.status != "open":
         return False
+    stage = stage_of(pack, view.report.stage) or stages(pack)[0]
     dose = session.get(Dose, view.report.dose_id)
     return access.can_as(staff, stage.role, "aefi.investigate", _dose_scope(session, dose))
 
@@ -574,7 +580,7 @@ def suspect_doses(session: Session, report_id: int) -> list[SuspectDose]:
 
 __all__ = [
     "CSV_COLUMNS", "ReportView", "Signal", "SuspectDose", "acknowledge_alert",
-    "citizen_reports", "export_csv", "location_code", "may_act", "open_alerts", "report_by_citizen",
+    "citizen_reports", "export_csv", "filed_view", "location_code", "may_act", "open_alerts", "report_by_citizen",
     "report_by_id", "report_by_staff", "report_detail", "signals", "stage_of", "stages",
     "suspect_doses", "take_step", "visible_reports",
 ]

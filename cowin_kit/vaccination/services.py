@@ -20,7 +20,7 @@ from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import access
