@@ -15,7 +15,7 @@ Sources:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Sequence
 
 from cowin_kit.core.i18n import lazy_gettext
@@ -86,6 +86,9 @@ CAUSALITY_GROUPS = {"A1": "consistent", "A2": "consistent", "A3": "consistent",
                     "C": "inconsistent", "D": "unclassifiable"}
 
 STATUSES = ("open", "closed")
+# A device's clock may run ahead of the server's: an onset this far in the future is
+# still accepted (a field app's report, a dose recorded "now" on another clock).
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 class SafetyRuleError(ValueError):
@@ -165,7 +168,7 @@ def check_report(*, seriousness: str, criteria: Sequence[str], outcome: str,
                               "outcome died")
     if _utc(onset_at) < _utc(vaccinated_at):
         raise SafetyRuleError("invalid_onset", "onset_at", "onset before the vaccination")
-    if _utc(onset_at) > _utc(now):
+    if _utc(onset_at) > _utc(now) + CLOCK_SKEW:
         raise SafetyRuleError("onset_in_future", "onset_at", "onset in the future")
     if died_on is not None and died_on < _utc(onset_at).date():
         raise SafetyRuleError("invalid_died_on", "died_on", "death before the onset")
