@@ -97,10 +97,10 @@ def aefi_detail(report_id: int):
 @bp.post("/admin/aefi/<int:report_id>/steps")
 @doc("Take the current investigation stage's step (holders of the stage's role): "
      "findings, outcome, WHO causality category; the last stage closes the report",
-     body=schemas.StepIn, response=schemas.AefiDetailOut, status=201, auth="staff",
+     body=schemas.AefiStepIn, response=schemas.AefiDetailOut, status=201, auth="staff",
      tag="safety")
 def take_step(report_id: int):
-    data = load(schemas.StepIn())
+    data = load(schemas.AefiStepIn())
     session = get_session()
     user = staff()
     services.take_step(session, pack(), user, report_id, **data)
@@ -118,32 +118,32 @@ def _alert_json(alert, view) -> dict:
 
 @bp.get("/admin/aefi/alerts")
 @doc("Serious-case alerts in my area not yet acknowledged (?all=true: all)",
-     query=schemas.AlertQuery, response=schemas.AlertListOut, auth="staff", tag="safety")
+     query=schemas.AefiAlertQuery, response=schemas.AefiAlertListOut, auth="staff", tag="safety")
 def alerts():
-    query = load(schemas.AlertQuery(), request.args.to_dict())
+    query = load(schemas.AefiAlertQuery(), request.args.to_dict())
     rows = services.open_alerts(get_session(), staff(), include_acknowledged=query["all"])
-    return jsonify(schemas.AlertListOut().dump(
+    return jsonify(schemas.AefiAlertListOut().dump(
         {"alerts": [_alert_json(alert, view) for alert, view in rows]}))
 
 
 @bp.post("/admin/aefi/alerts/<int:alert_id>/acknowledge")
-@doc("Acknowledge a serious-case alert", response=schemas.AlertOut, auth="staff",
+@doc("Acknowledge a serious-case alert", response=schemas.AefiAlertOut, auth="staff",
      tag="safety")
 def acknowledge(alert_id: int):
     session = get_session()
     user = staff()
     alert = services.acknowledge_alert(session, user, alert_id)
     view = services.report_detail(session, user, alert.report_id)
-    return jsonify(schemas.AlertOut().dump(_alert_json(alert, view)))
+    return jsonify(schemas.AefiAlertOut().dump(_alert_json(alert, view)))
 
 
 @bp.get("/admin/aefi/signals")
 @doc("AEFI reports per 10,000 doses by lot and by facility in my area, flagged above "
-     "the pack's threshold", response=schemas.SignalListOut, auth="staff", tag="safety")
+     "the pack's threshold", response=schemas.AefiSignalListOut, auth="staff", tag="safety")
 def signals():
     settings = pack().safety
     found = services.signals(get_session(), pack(), staff())
-    return jsonify(schemas.SignalListOut().dump({
+    return jsonify(schemas.AefiSignalListOut().dump({
         "threshold_per_10000": settings.signal_per_10000_doses,
         "min_reports": settings.signal_min_reports,
         "signals": [{"kind": s.kind, "key": s.key, "label": s.label, "reports": s.reports,

@@ -166,7 +166,8 @@ def check_report(*, seriousness: str, criteria: Sequence[str], outcome: str,
     if died_on is not None and outcome != "fatal":
         raise SafetyRuleError("died_on_not_fatal", "died_on", "a date of death needs the "
                               "outcome died")
-    if _utc(onset_at) < _utc(vaccinated_at):
+    # forms give the onset to the minute: the minute of the vaccination counts as after it
+    if _utc(onset_at) < _utc(vaccinated_at).replace(second=0, microsecond=0):
         raise SafetyRuleError("invalid_onset", "onset_at", "onset before the vaccination")
     if _utc(onset_at) > _utc(now) + CLOCK_SKEW:
         raise SafetyRuleError("onset_in_future", "onset_at", "onset in the future")

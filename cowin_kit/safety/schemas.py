@@ -55,7 +55,7 @@ class AefiListQuery(_Strict):
     serious = fields.Boolean()
 
 
-class StepIn(_Strict):
+class AefiStepIn(_Strict):
     findings = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     causality = fields.String(load_default=None, allow_none=True,
                               validate=validate.OneOf(CAUSALITY))
@@ -74,7 +74,7 @@ class SuspectDoseOut(Schema):
     facility = fields.String(allow_none=True, required=True)
 
 
-class StepOut(Schema):
+class AefiStepOut(Schema):
     stage = fields.String(required=True)
     actor = fields.String(required=True)
     role = fields.String(required=True)
@@ -116,7 +116,7 @@ class AefiDetailOut(AefiOut):
     medical_history = fields.String(required=True)
     notes = fields.String(required=True)
     doses = fields.List(fields.Nested(SuspectDoseOut), required=True)
-    steps = fields.List(fields.Nested(StepOut), required=True)
+    steps = fields.List(fields.Nested(AefiStepOut), required=True)
 
 
 class AefiListOut(Schema):
@@ -143,7 +143,7 @@ class CitizenAefiListOut(Schema):
     reports = fields.List(fields.Nested(CitizenAefiOut), required=True)
 
 
-class AlertOut(Schema):
+class AefiAlertOut(Schema):
     id = fields.Integer(required=True)
     report_id = fields.Integer(required=True)
     location = fields.String(allow_none=True, required=True)
@@ -155,15 +155,15 @@ class AlertOut(Schema):
     serious_criteria = fields.List(fields.String(), required=True)
 
 
-class AlertListOut(Schema):
-    alerts = fields.List(fields.Nested(AlertOut), required=True)
+class AefiAlertListOut(Schema):
+    alerts = fields.List(fields.Nested(AefiAlertOut), required=True)
 
 
-class AlertQuery(_Strict):
+class AefiAlertQuery(_Strict):
     all = fields.Boolean(load_default=False, metadata={"description": "acknowledged too"})
 
 
-class SignalOut(Schema):
+class AefiSignalOut(Schema):
     kind = fields.String(required=True, metadata={"description": "lot or facility"})
     key = fields.String(required=True)
     label = fields.String(required=True)
@@ -174,7 +174,7 @@ class SignalOut(Schema):
     flagged = fields.Boolean(required=True)
 
 
-class SignalListOut(Schema):
+class AefiSignalListOut(Schema):
     threshold_per_10000 = fields.Float(required=True)
     min_reports = fields.Integer(required=True)
-    signals = fields.List(fields.Nested(SignalOut), required=True)
+    signals = fields.List(fields.Nested(AefiSignalOut), required=True)

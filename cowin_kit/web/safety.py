@@ -86,7 +86,12 @@ def labels() -> dict[str, Any]:
             "seriousness_label": lambda code: rules.SERIOUSNESS_LABELS.get(code, code),
             "outcome_label": lambda code: rules.OUTCOME_LABELS.get(code, code),
             "causality_label": lambda code: rules.CAUSALITY_LABELS.get(code, code or ""),
-            "stage_label": _stage_label}
+            "stage_label": _stage_label,
+            "events_text": lambda report: ", ".join(
+                [str(rules.REACTION_LABELS.get(c, c)) for c in report.reactions or []]
+                + list(report.symptoms or [])),
+            "criteria_text": lambda codes: ", ".join(
+                str(rules.CRITERIA_LABELS.get(c, c)) for c in codes or [])}
 
 
 def _stage_label(code: str) -> str:
@@ -149,7 +154,7 @@ def report(report_id: int):
     form = ui.FormState()
     if request.method == "POST":
         try:
-            data = ui.load_form(schemas.StepIn(), ["findings", "causality", "outcome"],
+            data = ui.load_form(schemas.AefiStepIn(), ["findings", "causality", "outcome"],
                                 extra={"close": bool(request.form.get("close"))})
             services.take_step(session, pack, user, report_id, **data)
         except DomainError as exc:
