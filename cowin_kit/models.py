@@ -14,6 +14,7 @@ from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.safety.models import AefiAlert, AefiReportDose, AefiStep
 from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
@@ -30,5 +31,5 @@ __all__ = [
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent",
-    "FieldRecord", "FieldReview",
+    "FieldRecord", "FieldReview", "AefiAlert", "AefiReportDose", "AefiStep",
 ]

@@ -133,6 +133,23 @@ HOOKS: dict[str, str] = {
     :param outcome: outcome code (str)
     :param onset_at: when the symptoms began (timezone-aware datetime)
     """,
+    "aefi_alert_raised": """A serious AEFI raised an alert to its area (cowin_kit.safety):
+    the kit lists it on the safety dashboard; a plugin may forward it to a channel of the
+    deployment's (staff have no mobile number in the kit).
+
+    :param alert_id: id of the alert (int)
+    :param report_id: id of the report (int)
+    :param location_code: code of the area alerted (the pack's alert level), None for a
+        dose without a facility (national) (str | None)
+    :param criteria: the seriousness criteria, e.g. ``["hospitalization"]`` (list[str])
+    """,
+    "aefi_updated": """A step of an AEFI investigation was taken (cowin_kit.safety).
+
+    :param report_id: id of the report (int)
+    :param status: ``"open"`` or ``"closed"`` (str)
+    :param stage: the stage the report is in now (str)
+    :param causality: WHO causality category given so far, e.g. ``"A1"``, or None (str)
+    """,
 }
 
 

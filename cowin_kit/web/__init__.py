@@ -97,6 +97,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.records",
     "cowin_kit.web.supervision",
     "cowin_kit.web.field",
+    "cowin_kit.web.safety",
 ]
 
 

@@ -87,6 +87,25 @@ def problems_of(bundle: dict) -> list[str]:
                     if code not in ("30981-5", "30980-7", "59777-3") \
                             or not DATE_TIME.match(criterion.get("value", "")):
                         found.append(f"{where}: dateCriterion invalid")
+        elif kind == "AdverseEvent":
+            if resource.get("actuality") not in ("actual", "potential"):
+                found.append(f"{where}: AdverseEvent.actuality required")
+            reference = resource.get("subject", {}).get("reference", "")
+            if not reference.startswith("Patient/") or reference not in in_bundle:
+                found.append(f"{where}: AdverseEvent.subject must reference a Patient")
+            for name in ("date", "recordedDate"):
+                if name in resource and not DATE_TIME.match(resource[name]):
+                    found.append(f"{where}: AdverseEvent.{name} invalid")
+            seriousness = resource.get("seriousness", {}).get("coding", [{}])[0]
+            if seriousness.get("code") not in ("serious", "non-serious"):
+                found.append(f"{where}: AdverseEvent.seriousness invalid")
+            outcome = resource.get("outcome", {}).get("coding", [{}])[0]
+            if outcome.get("code") not in ("resolved", "recovering", "ongoing",
+                                           "resolvedWithSequelae", "fatal", "unknown"):
+                found.append(f"{where}: AdverseEvent.outcome invalid")
+            for suspect in resource.get("suspectEntity", []):
+                if suspect.get("instance", {}).get("reference") not in in_bundle:
+                    found.append(f"{where}: suspectEntity.instance must resolve")
         else:
             found.append(f"{where}: unexpected resourceType {kind!r}")
     return found
@@ -174,7 +193,7 @@ def kit(tmp_path, fhir_server, database_url):
         engine = get_database(app).engine
         migrate.upgrade(engine)
         assert migrate.upgrade_plugins(engine, plugins.enabled_plugins()) == [
-            "plugin fhir-export at fhir0001"]
+            "plugin fhir-export at fhir0002"]
         install_pack(session, load_pack(india))
         district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
         sessions.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
@@ -223,7 +242,7 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     assert result.exit_code == 0, result.output
     # Patient and dose; no ImmunizationRecommendation: at 76 every routine series of the
     # pack is past its last age (a child's forecast: the test below)
-    assert result.output == "fhir: 1 queued dose(s) sent (2 resources)\n"
+    assert result.output.splitlines() == ["fhir: 1 queued dose(s) sent (2 resources)"]
     assert f"ImmunizationRecommendation/{ref}-forecast" not in fhir_server.store
     (sent,) = fhir_server.bundles
     assert sent["headers"]["Authorization"] == "Bearer t0k3n"
@@ -244,7 +263,7 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     assert abs((datetime.now(timezone.utc) - occurred).total_seconds()) < 3600
     assert queued(kit) == [(dose_id, True, 0)]
     again = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
-    assert again.output == "fhir: 0 queued dose(s) sent (0 resources)\n"
+    assert again.output.splitlines() == ["fhir: 0 queued dose(s) sent (0 resources)"]
     assert len(fhir_server.bundles) == 1
 
 
@@ -328,3 +347,46 @@ def test_the_hook_can_be_switched_off(kit, fhir_server, tmp_path):
     vaccinate(app, "9988776655", AADHAAR[0])
     assert queued(app) == []
     get_database(app).dispose()
+
+
+def test_aefi_reports_are_pushed_as_adverse_events_and_again_after_each_step(kit, fhir_server):
+    from cowin_kit_fhir_export import aefi_queue
+
+    ref, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
+    client = kit.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "vax.fhir", "password": "correct horse battery"}).get_json()["token"]
+    reported = client.post("/api/v1/vaccinator/aefi", headers={
+        "Authorization": f"Bearer {token}"}, json={
+        "dose_id": dose_id, "onset_at": datetime.now(timezone.utc).isoformat(),
+        "reactions": ["anaphylaxis"], "symptoms": ["wheezing"], "seriousness": "serious",
+        "serious_criteria": ["hospitalization"], "outcome": "recovering"})
+    assert reported.status_code == 201, reported.get_json()
+    report_id = reported.get_json()["id"]
+    runner = CliRunner()
+    result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("fhir: 1 queued AEFI report(s) sent (")
+    assert {f"Patient/{ref}", f"Immunization/{ref}-1"} <= set(fhir_server.store)
+    event = fhir_server.store[f"AdverseEvent/aefi-{report_id}"]
+    assert event["subject"] == {"reference": f"Patient/{ref}"}
+    assert event["seriousness"]["coding"][0]["code"] == "serious"
+    assert event["outcome"]["coding"][0]["code"] == "recovering"
+    assert event["suspectEntity"] == [{"instance": {"reference": f"Immunization/{ref}-1"}}]
+    assert event["event"]["coding"][0]["code"] == "anaphylaxis"
+    assert AADHAAR[0] not in json.dumps(fhir_server.bundles[-1]["bundle"])
+    # the district investigates and closes it: pushed again, with the causality
+    with kit.app_context(), get_database(kit).session() as session:
+        identity.add_staff_user(session, "tvm.fhir", "correct horse battery",
+                                role="district_admin", location_code="IN-KL-TVM")
+    district = client.post("/api/v1/staff/sign-in", json={
+        "username": "tvm.fhir", "password": "correct horse battery"}).get_json()["token"]
+    step = client.post(f"/api/v1/admin/aefi/{report_id}/steps",
+                       headers={"Authorization": f"Bearer {district}"},
+                       json={"findings": "Known reaction.", "causality": "A1", "close": True})
+    assert step.status_code == 201, step.get_json()
+    with kit.app_context(), get_database(kit).session() as session:
+        assert session.execute(select(aefi_queue.c.pushed_at)).scalar_one() is None
+    assert runner.invoke(main, ["fhir", "push"], env=kit.cli_env).exit_code == 0
+    event = fhir_server.store[f"AdverseEvent/aefi-{report_id}"]
+    assert event["suspectEntity"][0]["causality"][0]["assessment"]["coding"][0]["code"] == "A1"
