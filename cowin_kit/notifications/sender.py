@@ -41,6 +41,9 @@ from cowin_kit.core import metrics
 from cowin_kit.core.db import get_database
 from cowin_kit.notifications.models import PRIORITY_OTP, OutboxMessage
 
+# the names a drain needs from the package (the package imports this module lazily)
+SECRET_TEMPLATES = frozenset({"otp", "otp_change_mobile", "beneficiary_registered"})
+
 log = logging.getLogger("cowin_kit.notifications")
 
 CLAIM_BATCH = 20
@@ -246,8 +249,11 @@ class Sender:
 
         try:
             with self.app.app_context():
-                self.notifier.send(OutgoingMessage(to=item["to"], template=item["template"],
-                                                   locale=item["locale"], text=item["text"]))
+                reference = self.notifier.send(OutgoingMessage(
+                    to=item["to"], template=item["template"], locale=item["locale"],
+                    text=item["text"]))
+            if isinstance(reference, str) and reference:
+                item["provider_ref"] = reference[:100]
             outcomes[item["id"]] = None
         except Exception as exc:  # only the class name: a message may hold the text
             outcomes[item["id"]] = type(exc).__name__
@@ -262,7 +268,10 @@ class Sender:
         values: dict[str, Any]
         if error is None:
             self.breaker.succeeded()
-            values = {"status": "sent", "sent_at": now, "text": "", "last_error": None}
+            values = {"status": "sent", "sent_at": now, "last_error": None,
+                      "provider_ref": item.get("provider_ref")}
+            if item["template"] in SECRET_TEMPLATES:
+                values["text"] = ""
             result.sent += 1
             metrics.MESSAGES_SENT.inc()
         else:
@@ -270,7 +279,9 @@ class Sender:
             log.warning("notifier failed for template %s (message %s, attempt %d): %s",
                         item["template"], item["id"], item["attempts"], error)
             if item["attempts"] >= self.max_attempts:
-                values = {"status": "failed", "text": "", "last_error": error}
+                values = {"status": "failed", "last_error": error}
+                if item["template"] in SECRET_TEMPLATES:
+                    values["text"] = ""
                 result.failed += 1
                 metrics.MESSAGE_FAILURES.labels(final="true").inc()
             else:
