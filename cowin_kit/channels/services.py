@@ -27,7 +27,7 @@ from cowin_kit.channels import rules, ussd
 from cowin_kit.channels.models import InboundSms, UssdSession
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.immunization import duelists, reminders
@@ -354,9 +354,10 @@ def _sms_reply(session: Session, pack: ActivePack, account: CitizenAccount | Non
         status = {"Not Vaccinated": _("not vaccinated"),
                   "Partially Vaccinated": _("partially vaccinated"),
                   "Vaccinated": _("vaccinated")}[view.vaccination_status]
-        return str(_("%(name)s (%(ref)s): %(status)s, %(n)d doses recorded.",
-                     name=view.beneficiary.name, ref=view.beneficiary.reference_id,
-                     status=status, n=len(view.doses)))
+        return str(ngettext("%(name)s (%(ref)s): %(status)s, %(num)d dose recorded.",
+                            "%(name)s (%(ref)s): %(status)s, %(num)d doses recorded.",
+                            len(view.doses), name=view.beneficiary.name,
+                            ref=view.beneficiary.reference_id, status=status))
     return _due_text(session, pack, account, locale)
 
 
@@ -375,8 +376,9 @@ def _centres(session: Session, pack: ActivePack, argument: str, locale: str) -> 
             day, free = seats[0]
             names = centre.facility.names or {}
             name = names.get(locale) or centre.facility.name
-            parts.append(str(_("%(name)s: %(day)s, %(seats)d free",
-                               name=name, day=day.strftime("%d/%m"), seats=free)))
+            parts.append(str(ngettext("%(name)s: %(day)s, %(num)d free seat",
+                                      "%(name)s: %(day)s, %(num)d free seats", free,
+                                      name=name, day=day.strftime("%d/%m"))))
     if not parts:
         return str(_("No free seats in the next 7 days at postal code %(code)s.", code=code))
     return "; ".join(parts[:3])
