@@ -436,10 +436,16 @@ class FailedMessage:
     can_retry: bool
 
 
-def failed_messages(session: Session, actor: StaffUser, *, limit: int = 100
+def _check(actor: StaffUser | None) -> None:
+    """Staff need ``messages.manage``; None is the server's operator (the CLI)."""
+    if actor is not None:
+        access.check_access(actor, ACTION)
+
+
+def failed_messages(session: Session, actor: StaffUser | None, *, limit: int = 100
                     ) -> list[FailedMessage]:
     """Messages the gateway could not send or deliver, not yet handled, newest first."""
-    access.check_access(actor, ACTION)
+    _check(actor)
     rows = session.scalars(select(OutboxMessage).where(
         (OutboxMessage.status == "failed") | (OutboxMessage.delivery_status == "failed"),
         OutboxMessage.handled.is_(None)).order_by(OutboxMessage.id.desc())
@@ -460,9 +466,9 @@ def _failed(session: Session, message_id: int) -> OutboxMessage:
     return row
 
 
-def retry_message(session: Session, actor: StaffUser, message_id: int) -> OutboxMessage:
+def retry_message(session: Session, actor: StaffUser | None, message_id: int) -> OutboxMessage:
     """Send a failed message again, as a new outbox message naming the failed one."""
-    access.check_access(actor, ACTION)
+    _check(actor)
     row = _failed(session, message_id)
     if not row.text or row.template in SECRET_TEMPLATES:
         session.rollback()
@@ -477,10 +483,10 @@ def retry_message(session: Session, actor: StaffUser, message_id: int) -> Outbox
     return again
 
 
-def escalate_message(session: Session, actor: StaffUser, message_id: int) -> OutboxMessage:
+def escalate_message(session: Session, actor: StaffUser | None, message_id: int) -> OutboxMessage:
     """A health worker takes a failed message over (they will reach the person another
     way): it leaves the list, and its text is erased."""
-    access.check_access(actor, ACTION)
+    _check(actor)
     row = _failed(session, message_id)
     row.handled, row.text = "escalated", ""
     record(session, "message.escalate", "message", row.id)

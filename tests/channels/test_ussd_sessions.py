@@ -335,3 +335,29 @@ def test_two_copies_of_a_booking_step_at_once_book_once(india):
     assert rows(india, Appointment, Appointment.status == "booked") == 1
     assert all(a.startswith(("END ", "CON ")) for a in answers)
     assert sum(a.startswith("END ") for a in answers) >= 1
+
+
+def test_the_dashboard_counts_registrations_and_bookings_by_channel(india):
+    from cowin_kit.testing import create_staff, valid_aadhaar, web_staff_sign_in
+
+    client = india.test_client()
+    publish(india, days_ahead=3, code="F-TVM-1")
+    token = sign_in(india, client, "9812345678")
+    add_members(india, client, token, 1)                    # one registration on the web
+    phone = Phone(client, NUMBER)
+    register_adult(phone, id_number=valid_aadhaar(2)[1])   # one by USSD
+    create_staff(india, "nat.admin", "national_admin")
+    create_staff(india, "district.admin", "district_admin", location_code="IN-KL-TVM")
+    with india.test_request_context(), get_database(india).session() as session:
+        from cowin_kit.identity.models import StaffUser
+        from cowin_kit.reporting import services as reports
+
+        admin = session.scalars(select(StaffUser).where(StaffUser.username == "nat.admin")).one()
+        counts = reports.by_channel(session, admin, days=30)
+        assert counts["registrations"] == {"web": 1, "ussd": 1, "sms": 0, "health_worker": 0}
+        district = session.scalars(select(StaffUser).where(
+            StaffUser.username == "district.admin")).one()
+        assert reports.by_channel(session, district) is None
+    web_staff_sign_in(client, "nat.admin")
+    page = client.get("/admin/dashboard").get_data(as_text=True)
+    assert "Registrations and bookings by channel" in page and "USSD" in page
