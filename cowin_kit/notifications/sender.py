@@ -4,7 +4,8 @@
 PostgreSQL, so any number of drainers never claim the same row), marks them ``sending``
 with a lease and commits, then sends them outside any transaction, each in a thread of its
 own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records the batch's outcomes in one short
-transaction: ``sent`` (text erased), ``pending`` again with exponential backoff, or
+transaction: ``sent`` (a secret's text erased: SECRET_TEMPLATES; other texts once a
+delivery report says delivered), ``pending`` again with exponential backoff, or
 ``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (text erased). A drainer that dies leaves its rows
 ``sending`` until the lease ends; they are then claimed again.
 
