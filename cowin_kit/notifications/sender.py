@@ -6,7 +6,8 @@ with a lease and commits, then sends them outside any transaction, each in a thr
 own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records the batch's outcomes in one short
 transaction: ``sent`` (a secret's text erased: SECRET_TEMPLATES; other texts once a
 delivery report says delivered), ``pending`` again with exponential backoff, or
-``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (text erased). A drainer that dies leaves its rows
+``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (a secret's text erased; others kept for a retry).
+A drainer that dies leaves its rows
 ``sending`` until the lease ends; they are then claimed again.
 
 Who drains:

@@ -44,7 +44,7 @@ RELATIONS = (
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
        "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
-       "field.review"}
+       "field.review", "messages.manage"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
               "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
               "field.review"}
