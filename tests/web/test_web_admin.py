@@ -52,7 +52,7 @@ def test_dashboard_plots_and_csv_exports(reg_app):
     body = text(page)
     assert page.status_code == 200
     svgs = re.findall(r"<svg .*?</svg>", body, re.S)
-    assert len(svgs) == 4
+    assert len(svgs) == 5  # doses, coverage, age and sex, by channel, drop-out
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.get("role") == "img" and root.find("{http://www.w3.org/2000/svg}title") is not None
