@@ -180,7 +180,7 @@ def test_the_dashboard_is_right_to_left_in_arabic(database_url, tmp_path):
         body = text(client.get("/admin/dashboard?lang=ar"))
         assert 'dir="rtl"' in body and 'lang="ar"' in body
         svgs = [ET.fromstring(svg) for svg in re.findall(r"<svg .*?</svg>", body, re.S)]
-        assert len(svgs) == 4 and all(svg.get("direction") == "rtl" for svg in svgs)
+        assert len(svgs) == 5 and all(svg.get("direction") == "rtl" for svg in svgs)
         assert "دبي" in body  # the regions by their Arabic names
     finally:
         close_reg_app(app)
