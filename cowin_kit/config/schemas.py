@@ -95,6 +95,7 @@ class PackSchema(StrictSchema):
     routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
     field = fields.Nested(lambda: FieldSchema(), load_default=dict)
     safety = fields.Nested(lambda: SafetySchema(), load_default=dict)
+    channels = fields.Nested(lambda: ChannelsSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -104,6 +105,23 @@ class PackSchema(StrictSchema):
     genders = fields.List(fields.Nested(GenderSchema), required=True,
                           validate=validate.Length(min=1))
     certificates = fields.Nested(CertificatesSchema, required=True)
+
+
+class KeywordsSchema(StrictSchema):
+    """Extra spellings of each SMS keyword (the kit's own, in every pack language, always
+    work too: docs/channels.md)."""
+
+    status = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    centre = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    due = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    stop = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    start = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+
+
+class ChannelsSchema(StrictSchema):
+    """pack.yaml ``channels:``: the USSD/SMS channels' country facts (all optional)."""
+
+    keywords = fields.Nested(KeywordsSchema)
 
 
 class FieldSchema(StrictSchema):

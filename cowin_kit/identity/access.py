@@ -39,6 +39,8 @@ ACTIONS = (
                             # zero-dose children, defaulters) in the area of the grant
     "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
     "field.review",         # decide the field app's sync conflicts (the review queue)
+    "messages.manage",      # see messages that failed to send or be delivered (reminders...)
+                            # and send them again or take them over (channels)
 )
 
 # Administrators of a state or district run everything inside it except partner keys,

@@ -44,7 +44,7 @@ RELATIONS = (
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
        "report.read", "aefi.read", "aefi.investigate", "people.register", "campaign.manage",
-       "due_list.read", "field.review"}
+       "due_list.read", "field.review", "messages.manage"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
               "report.read", "aefi.read", "aefi.investigate", "people.register",
               "campaign.manage", "due_list.read", "field.review"}
