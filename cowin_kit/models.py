@@ -14,12 +14,14 @@ from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.safety.models import AefiAlert, AefiReportDose, AefiStep
 from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.stock.models import Alert as StockAlert, Balance as StockBalance
 from cowin_kit.stock.models import Entry as StockEntry, Lot as StockLot
 from cowin_kit.stock.models import OpenVial as StockOpenVial, Store as StockStore
+from cowin_kit.channels.models import ChannelPin, InboundSms, UssdSession
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -33,6 +35,6 @@ __all__ = [
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent",
-    "FieldRecord", "FieldReview",
+    "FieldRecord", "FieldReview", "AefiAlert", "AefiReportDose", "AefiStep",
     "StockAlert", "StockBalance", "StockEntry", "StockLot", "StockOpenVial", "StockStore",
 ]

@@ -54,6 +54,8 @@ __all__ = [
     "register_id_validator", "id_validator", "identity_lookup", "has_identity_providers",
     "exporters", "certificate_formats", "pdf_template", "wants", "queue_hook", "fire", "enabled_plugins",
     "installed_plugins", "http_request", "HttpResponse", "HttpError",
+    "ChannelGateway", "GatewayRequest", "DeliveryReport", "register_channel_gateway",
+    "channel_gateway", "channel_gateways",
 ]
 
 API_VERSION = 1
@@ -133,6 +135,23 @@ HOOKS: dict[str, str] = {
     :param outcome: outcome code (str)
     :param onset_at: when the symptoms began (timezone-aware datetime)
     """,
+    "aefi_alert_raised": """A serious AEFI raised an alert to its area (cowin_kit.safety):
+    the kit lists it on the safety dashboard; a plugin may forward it to a channel of the
+    deployment's (staff have no mobile number in the kit).
+
+    :param alert_id: id of the alert (int)
+    :param report_id: id of the report (int)
+    :param location_code: code of the area alerted (the pack's alert level), None for a
+        dose without a facility (national) (str | None)
+    :param criteria: the seriousness criteria, e.g. ``["hospitalization"]`` (list[str])
+    """,
+    "aefi_updated": """A step of an AEFI investigation was taken (cowin_kit.safety).
+
+    :param report_id: id of the report (int)
+    :param status: ``"open"`` or ``"closed"`` (str)
+    :param stage: the stage the report is in now (str)
+    :param causality: WHO causality category given so far, e.g. ``"A1"``, or None (str)
+    """,
 }
 
 
@@ -178,6 +197,86 @@ class CertificateFormat:
     name: str
     produce: Callable[..., str]
     media_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """One callback of a USSD or SMS gateway, as its adapter reads it.
+
+    :param session_id: the gateway's USSD session id ("" for an SMS)
+    :param phone: the caller's number as the gateway gives it (the kit normalises it)
+    :param network: the mobile network's code ("" when the gateway gives none); checked
+        against the ``CHANNELS_ALLOWED_NETWORKS`` setting
+    :param answer: USSD: the newest answer the person typed, None on the session's first
+        request; SMS: the message's text
+    :param step_key: identifies this step of the session: the same key again is a replay
+        (answered with the same screen, nothing done twice). Gateways that send every
+        answer so far (``1*2*3``) use that text
+    :param previous_key: the step key this step follows (None when the gateway cannot
+        tell): a step that does not follow the session's last one is refused as stale
+    :param message_id: SMS: the gateway's id of the inbound message ("" if none); the same
+        id twice is handled once
+    :param service_code: the USSD code dialled (``*384*123#``), informative
+    """
+
+    session_id: str
+    phone: str
+    network: str = ""
+    answer: str | None = None
+    step_key: str = ""
+    previous_key: str | None = None
+    message_id: str = ""
+    service_code: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A gateway's report on an outbound message: ``message_id`` is what the notifier's
+    ``send`` returned for it; ``status`` one of ``delivered``, ``failed``, ``sent``
+    (accepted by the network, not yet delivered); ``reason`` the gateway's words."""
+
+    message_id: str
+    status: str
+    reason: str = ""
+
+
+DELIVERY_STATUSES = ("delivered", "failed", "sent")
+
+
+class ChannelGateway:
+    """The adapter of one USSD/SMS gateway: how its callbacks look and how it wants its
+    answers. Subclass it and register an instance with
+    ``context.register_channel_gateway(name, gateway)``; the kit then serves
+    ``POST /api/v1/channels/ussd/<name>``, ``/sms/<name>`` and ``/delivery/<name>``.
+
+    Every method gets the Flask request; ``secret`` is the ``CHANNELS_SECRET`` setting.
+    A method that cannot read a request raises ``ValueError`` (answered 400).
+
+    Screen limits (characters of the screen's text, without the ``CON ``/``END ``
+    marker): ``gsm_limit`` for text written in the GSM 03.38 alphabet (an extension
+    character such as ``{`` or ``€`` counts twice), ``ucs2_limit`` for any other text
+    (Hindi, Arabic, Ukrainian...: the gateway sends it as UCS-2, two bytes a character).
+    """
+
+    gsm_limit: int = 182
+    ucs2_limit: int = 80
+
+    def authenticate(self, request: Any, secret: str) -> bool:
+        """Whether the callback comes from the gateway (a signature or shared secret)."""
+        raise NotImplementedError
+
+    def parse_ussd(self, request: Any) -> GatewayRequest:
+        raise NotImplementedError
+
+    def render_ussd(self, text: str, *, end: bool) -> tuple[str, str]:
+        """The answer's (body, content type) for a screen; ``end`` closes the session."""
+        raise NotImplementedError
+
+    def parse_sms(self, request: Any) -> GatewayRequest:
+        raise NotImplementedError
+
+    def parse_delivery(self, request: Any) -> DeliveryReport:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -244,7 +343,9 @@ class PluginContext:
     def register_notifier(self, name: str, factory: Callable[[str], Any]) -> None:
         """``NOTIFIER=<name>[:argument]`` then sends messages through ``factory(argument)``,
         an object with ``send(message)`` (message: to, template, locale, text). ``send``
-        may raise: the kit logs it and the citizen's request still succeeds."""
+        may raise: the kit logs it and the citizen's request still succeeds. ``send`` may
+        return the gateway's id of the message (a str): a delivery report naming that id
+        (``ChannelGateway.parse_delivery``) then updates the message's delivery status."""
         self._claim("notifier", self._registry.notifiers, name, factory)
 
     def register_certificate_format(self, name: str, produce: Callable[..., str],
@@ -259,6 +360,17 @@ class PluginContext:
         rows, QR codes as (caption, PNG image), labels). The last enabled plugin wins."""
         self._registry.pdf_template = render
         self._registry.owners[("pdf template", "")] = self.name
+
+    def register_channel_gateway(self, name: str, gateway: ChannelGateway) -> None:
+        """A USSD/SMS gateway adapter, served at ``/api/v1/channels/{ussd,sms,delivery}/
+        <name>`` (see :class:`ChannelGateway` and docs/channels.md)."""
+        if not isinstance(gateway, ChannelGateway):
+            raise SettingsError(f"PLUGINS: plugin {self.name!r}: a channel gateway must be "
+                                f"a cowin_kit.plugins.ChannelGateway")
+        if name in _global_channel_gateways:
+            raise SettingsError(f"PLUGINS: plugin {self.name!r} registers the channel "
+                                f"gateway {name!r}, which the kit has built in")
+        self._claim("channel gateway", self._registry.channel_gateways, name, gateway)
 
     def register_exporter(self, name: str, exporter: Exporter) -> None:
         """``cowin-kit export <name> --from DAY --to DAY`` runs ``exporter``."""
@@ -331,6 +443,7 @@ class PluginRegistry:
     certificate_formats: dict[str, CertificateFormat] = field(default_factory=dict)
     pdf_template: Callable[[Any], bytes] | None = None
     exporters: dict[str, Exporter] = field(default_factory=dict)
+    channel_gateways: dict[str, ChannelGateway] = field(default_factory=dict)
     blueprints: list[tuple[str, Any, dict[str, Any]]] = field(default_factory=list)
     commands: dict[str, Any] = field(default_factory=dict)
     hooks: dict[str, list[tuple[str, Callable[..., Any]]]] = field(default_factory=dict)
@@ -486,6 +599,30 @@ def identity_lookup(id_type: str, id_number: str) -> IdentityRecord | None:
         if record is not None:
             return record
     return None
+
+
+_global_channel_gateways: dict[str, ChannelGateway] = {}
+
+
+def register_channel_gateway(name: str, gateway: ChannelGateway) -> None:
+    """A gateway adapter for every app of the process (the kit's built-in ones; plugins
+    use ``context.register_channel_gateway``)."""
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid gateway name")
+    _global_channel_gateways[name] = gateway
+
+
+def channel_gateway(name: str) -> ChannelGateway | None:
+    """The adapter named ``name``: built in, or registered by an enabled plugin."""
+    registry = current_registry()
+    if registry is not None and name in registry.channel_gateways:
+        return registry.channel_gateways[name]
+    return _global_channel_gateways.get(name)
+
+
+def channel_gateways() -> dict[str, ChannelGateway]:
+    registry = current_registry()
+    return {**_global_channel_gateways, **(registry.channel_gateways if registry else {})}
 
 
 def exporters() -> dict[str, Exporter]:

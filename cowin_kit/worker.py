@@ -6,7 +6,8 @@ Jobs, each run when due:
 - the certificate outbox (every poll): a certificate for every recorded dose;
 - slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats;
 - routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
-  reminder once, whatever the restarts: cowin_kit.immunization.reminders);
+  reminder once, whatever the restarts: cowin_kit.immunization.reminders), and with them
+  the purge of expired USSD sessions (cowin_kit.channels);
 - stock (every ``stock_poll_seconds``, an hour by default): open vials past their
   open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
   raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
@@ -32,6 +33,7 @@ from flask import Flask
 
 from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
+from cowin_kit.channels.services import purge_sessions
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_database
 from cowin_kit.immunization.duelists import today_in
@@ -106,6 +108,11 @@ class Worker:
                     result.failed.append("reminders")
                 if result.reminders_sent:
                     self._send_messages(result, now)
+                try:  # hourly too: USSD sessions expired an hour ago or more
+                    with database.session() as session:
+                        purge_sessions(session, now=now)
+                except Exception:
+                    log.exception("purging USSD sessions failed; retrying next time")
             if force_stock or time.monotonic() - self._last_stock >= self.stock_poll_seconds:
                 self._last_stock = time.monotonic()
                 try:

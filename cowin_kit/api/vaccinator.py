@@ -1,5 +1,5 @@
 """The vaccinator's API: today's sessions and queue, check-in, walk-ins, recording doses,
-AEFI reports, /api/v1."""
+/api/v1 (AEFI reports: cowin_kit.api.safety)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cowin_kit.api import pack, request_locale
 from cowin_kit.api.staff import staff
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
-from cowin_kit.registration.models import Beneficiary, Dose
+from cowin_kit.registration.models import Beneficiary
 from cowin_kit.geography.models import Facility
 from cowin_kit.vaccination import queue, schemas, services, visits
 from cowin_kit.programme.models import VaccineProduct
@@ -160,40 +160,3 @@ def walk_in():
     view = services.register_walk_in(session, pack(), user, **data)
     return jsonify(schemas.WalkInOut().dump({"reference_id": view.beneficiary.reference_id,
                                              "name": view.beneficiary.name})), 201
-
-
-@bp.post("/vaccinator/aefi")
-@doc("Report an adverse event following immunization", body=schemas.AefiIn,
-     response=schemas.AefiOut, status=201, auth="staff", tag="vaccinators")
-def report_aefi():
-    data = load(schemas.AefiIn())
-    session = get_session()
-    user = staff()
-    report = services.report_aefi(session, user, dose_id=data["dose_id"],
-                                  onset_at=data["onset_at"], symptoms=data["symptoms"],
-                                  seriousness=data["seriousness"], outcome=data["outcome"],
-                                  notes=data["notes"])
-    dose = session.get(Dose, report.dose_id)
-    return jsonify(_aefi_json(report, dose,
-                              session.get(Beneficiary, dose.beneficiary_id).reference_id)), 201
-
-
-def _aefi_json(report, dose, reference_id) -> dict:
-    return schemas.AefiOut().dump(_aefi_fields(report, dose, reference_id))
-
-
-def _aefi_fields(report, dose, reference_id) -> dict:
-    return ({
-        "id": report.id, "dose_id": dose.id, "reference_id": reference_id, "lot": dose.lot,
-        "onset_at": report.onset_at, "symptoms": report.symptoms,
-        "seriousness": report.seriousness, "outcome": report.outcome,
-        "reporter": report.reporter})
-
-
-@bp.get("/admin/aefi")
-@doc("AEFI reports in my area (district administrators and above)", response=schemas.AefiListOut,
-     auth="staff", tag="vaccinators")
-def list_aefi():
-    rows = services.aefi_visible_to(get_session(), staff())
-    return jsonify(schemas.AefiListOut().dump(
-        {"reports": [_aefi_fields(r, d, ref) for r, d, ref in rows]}))

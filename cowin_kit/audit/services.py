@@ -21,6 +21,9 @@ class Actor:
     id: str
     request_id: str | None = None
     source_ip: str | None = None
+    # the door a citizen came through when it is not the web or API ("ussd", "sms"):
+    # recorded in each event's details as ``channel`` (the dashboard counts by it)
+    channel: str | None = None
 
 
 SYSTEM = Actor("system", "system")
@@ -59,7 +62,12 @@ def values(action: str, object_type: str, object_id: Any, **details: Any) -> dic
     actor = current_actor()
     return {"occurred_at": utcnow(), "actor_type": actor.type, "actor_id": actor.id,
             "action": action, "object_type": object_type, "object_id": str(object_id),
-            "request_id": actor.request_id, "source_ip": actor.source_ip, "details": details}
+            "request_id": actor.request_id, "source_ip": actor.source_ip,
+            "details": _with_channel(actor, details)}
+
+
+def _with_channel(actor: Actor, details: dict[str, Any]) -> dict[str, Any]:
+    return {**details, "channel": actor.channel} if actor.channel else details
 
 
 def record(session: Session, action: str, object_type: str, object_id: Any,
@@ -68,7 +76,8 @@ def record(session: Session, action: str, object_type: str, object_id: Any,
     event = AuditEvent(
         actor_type=actor.type, actor_id=actor.id, action=action,
         object_type=object_type, object_id=str(object_id),
-        request_id=actor.request_id, source_ip=actor.source_ip, details=details,
+        request_id=actor.request_id, source_ip=actor.source_ip,
+        details=_with_channel(actor, details),
     )
     session.add(event)
     return event

@@ -329,7 +329,29 @@ class _Validator:
         texts.append((("certificates", "issuer"), doc["certificates"]["issuer"]))
         if postal:
             texts.append((("postal_code", "label"), postal["label"]))
+        texts += self._check_safety(doc, lines)
         self._check_texts(f, lines, texts, doc["locales"])
+
+    def _check_safety(self, doc: dict[str, Any], lines: _LineMap
+                      ) -> list[tuple[tuple[Any, ...], dict[str, str]]]:
+        """``safety:``: stage codes once each, the alert level a hierarchy key; the
+        stages' names (returned) need every locale."""
+        safety = doc.get("safety") or {}
+        stages = safety.get("stages") or []
+        seen: dict[str, int] = {}
+        for index, stage in enumerate(stages):
+            if stage["code"] in seen:
+                self.problem(PACK_FILE, lines.line_of(("safety", "stages", index, "code")),
+                             f"safety.stages[{index}].code",
+                             f"{stage['code']!r} is used twice (also "
+                             f"safety.stages[{seen[stage['code']]}])")
+            seen.setdefault(stage["code"], index)
+        level = safety.get("alert_level")
+        if level is not None and level not in {h["key"] for h in doc["hierarchy"]}:
+            self.problem(PACK_FILE, lines.line_of(("safety", "alert_level")),
+                         "safety.alert_level", f"{level!r} is not a key of hierarchy")
+        return [(("safety", "stages", i, "name"), stage["name"])
+                for i, stage in enumerate(stages)]
 
     def _check_texts(self, file: str, lines: _LineMap,
                      texts: list[tuple[tuple[Any, ...], dict[str, str]]],

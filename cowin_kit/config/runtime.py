@@ -46,6 +46,28 @@ class RoutineSettings:
 
 
 @dataclass(frozen=True)
+class SafetySettings:
+    """pack.yaml ``safety:``, with the defaults for what a pack leaves out. ``stages`` are
+    the pack's dicts (code, name, role); empty: the built-in two stages (district
+    investigation, then the national causality committee; cowin_kit.safety.rules)."""
+
+    stages: tuple[dict[str, Any], ...] = ()
+    signal_per_10000_doses: float = 10.0   # reports per 10,000 doses above which a lot
+    signal_min_reports: int = 3            # or facility with this many reports is flagged
+    alert_level: str | None = None         # hierarchy key of serious-case alerts
+                                           # (None: the facility's own location)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "SafetySettings":
+        section = document.get("safety") or {}
+        values: dict[str, Any] = {"stages": tuple(section.get("stages") or ())}
+        for name in ("signal_per_10000_doses", "signal_min_reports", "alert_level"):
+            if section.get(name) is not None:
+                values[name] = section[name]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class ActivePack:
     code: str
     version: str
@@ -74,6 +96,11 @@ class ActivePack:
     @property
     def default_locale(self) -> str:
         return self.document["default_locale"]
+
+    @property
+    def safety(self) -> SafetySettings:
+        return self.memo(("safety-settings",),
+                         lambda: SafetySettings.from_document(self.document))
 
     @property
     def routine(self) -> RoutineSettings:

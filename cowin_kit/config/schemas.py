@@ -95,6 +95,8 @@ class PackSchema(StrictSchema):
     routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
     field = fields.Nested(lambda: FieldSchema(), load_default=dict)
     stock = fields.Nested(lambda: StockSettingsSchema(), load_default=dict)
+    safety = fields.Nested(lambda: SafetySchema(), load_default=dict)
+    channels = fields.Nested(lambda: ChannelsSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -106,11 +108,52 @@ class PackSchema(StrictSchema):
     certificates = fields.Nested(CertificatesSchema, required=True)
 
 
+class KeywordsSchema(StrictSchema):
+    """Extra spellings of each SMS keyword (the kit's own, in every pack language, always
+    work too: docs/channels.md)."""
+
+    status = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    centre = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    due = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    stop = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+    start = fields.List(fields.String(validate=validate.Length(min=1, max=16)))
+
+
+class ChannelsSchema(StrictSchema):
+    """pack.yaml ``channels:``: the USSD/SMS channels' country facts (all optional)."""
+
+    keywords = fields.Nested(KeywordsSchema)
+
+
 class FieldSchema(StrictSchema):
     """pack.yaml ``field:``: settings of the offline field app (all optional)."""
 
     # days without a sync after which the app erases its local data (default 7)
     wipe_after_days = fields.Integer(validate=validate.Range(min=1, max=90))
+
+
+# Roles that may run an investigation stage (cowin_kit.identity.access.ROLE_ACTIONS keys
+# whose holders carry aefi.investigate; a unit test keeps the two lists together).
+STAGE_ROLES = ("national_admin", "state_admin", "district_admin")
+
+
+class SafetyStageSchema(StrictSchema):
+    code = fields.String(required=True, validate=[CODE, validate.Length(max=32)])
+    name = LocalizedText(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(
+        STAGE_ROLES, error="must be one of: " + ", ".join(STAGE_ROLES)))
+
+
+class SafetySchema(StrictSchema):
+    """pack.yaml ``safety:``: AEFI investigation and signals (all optional; the defaults
+    are in :class:`cowin_kit.config.runtime.SafetySettings`)."""
+
+    stages = fields.List(fields.Nested(SafetyStageSchema),
+                         validate=validate.Length(min=1, max=8, error="1 to 8 stages"))
+    signal_per_10000_doses = fields.Float(validate=validate.Range(min=0, min_inclusive=False,
+                                                                  max=10000))
+    signal_min_reports = fields.Integer(validate=validate.Range(min=1, max=1000))
+    alert_level = fields.String(validate=CODE)
 
 
 class RoutineSchema(StrictSchema):
@@ -208,4 +251,4 @@ class VaccinesSchema(StrictSchema):
                             validate=validate.Length(min=1))
 
 
-__all__ = ["DurationText", "RoutineSchema", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]
+__all__ = ["DurationText", "RoutineSchema", "SafetySchema", "STAGE_ROLES", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]

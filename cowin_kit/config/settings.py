@@ -148,6 +148,16 @@ DECLARATIONS: tuple[Setting, ...] = (
             "is committed, so that an OTP leaves within seconds whatever the worker's backlog "
             "(the page never waits for the gateway). Off: only `cowin-kit worker` sends them "
             "(it sends OTPs before any other message in every round)."),
+    Setting("CHANNELS_SECRET", "str", "",
+            "Shared secret of the USSD/SMS gateway callbacks (/api/v1/channels/...): the "
+            "adapter checks the callback's HMAC signature or key with it. Empty: every "
+            "callback is refused (the channels are off). See docs/channels.md.", secret=True),
+    Setting("CHANNELS_ALLOWED_NETWORKS", "list", [],
+            "Mobile network codes (the gateway's networkCode, comma-separated) whose "
+            "callbacks are served; empty means any network."),
+    Setting("USSD_SESSION_TTL_SECONDS", "int", 300,
+            "How long a USSD session's state is kept after its last step (networks end a "
+            "session after 20 to 180 s; a later step of it is answered as stale)."),
     Setting("PLUGINS", "list", [],
             "Installed plugins to enable, comma-separated, in order (entry points of the "
             "group `cowin_kit.plugins`; see docs/plugins.md and `cowin-kit plugin list`). "

@@ -23,6 +23,7 @@ from cowin_kit.registration import people
 from cowin_kit.registration import schemas as registration_schemas
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.services import parse_mobile
+from cowin_kit.safety import services as safety
 from cowin_kit.vaccination import queue, services as vaccination, visits
 
 IDEMPOTENCY_PREFIX = "field:"
@@ -137,10 +138,11 @@ def apply_record(session: Session, pack: ActivePack, actor: StaffUser, *, kind: 
     if kind == "report_aefi":
         data = _payload(schemas.AefiPayload(), payload)
         dose_id = data["dose_id"] or _dose_of_record(session, data["dose"])
-        report = vaccination.report_aefi(
-            session, actor, dose_id=dose_id, onset_at=data["onset_at"],
+        report = safety.report_by_staff(
+            session, pack, actor, dose_id=dose_id, onset_at=data["onset_at"],
             symptoms=data["symptoms"], seriousness=data["seriousness"],
-            outcome=data["outcome"], notes=data["notes"])
+            outcome=data["outcome"], notes=data["notes"], reactions=data["reactions"],
+            serious_criteria=data["serious_criteria"])
         return {"aefi_id": report.id}
     if kind == "record_visit":
         return _record_visit(session, pack, actor, payload, client_id, reviewed)

@@ -259,11 +259,6 @@ def _pack(session: Session, pack: ActivePack, locale: str, place_ids: set[int]) 
 
 
 def _trust(session: Session) -> dict[str, Any]:
-    """The certificate verification keys of this instance, as its verifiers get them."""
-    store = certificates.keystore()
-    try:
-        return {"shc_jwks": store.shc_jwks(), "dcc": store.dcc_trust_list(),
-                "vc": store.vc_public_keys(), "revoked": certificates.revoked_ids(session)}
-    except (FileNotFoundError, LookupError):
-        return {"shc_jwks": {"keys": []}, "dcc": [], "vc": [], "revoked":
-                certificates.revoked_ids(session)}
+    """The certificate verification material of this instance, for the app's offline
+    verifier (see ``certificates.offline_trust``)."""
+    return certificates.offline_trust(session)

@@ -7,8 +7,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from cowin_kit.fieldsync.models import RECORD_KINDS
 from cowin_kit.fieldsync.rules import MAX_RECORDS
+from cowin_kit.safety.rules import OUTCOMES, REACTIONS, SERIOUS_CRITERIA, SERIOUSNESS
 from cowin_kit.stock.schemas import StockWarningOut
-from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 
 CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9_.:-]{8,64}$")
 PERSON = fields.String(required=True, validate=validate.Length(min=1, max=80), metadata={
@@ -197,3 +197,9 @@ class AefiPayload(_Strict):
     seriousness = fields.String(required=True, validate=validate.OneOf(SERIOUSNESS))
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    # WHO core variables the app may send (optional: older app versions do not)
+    reactions = fields.List(fields.String(validate=validate.OneOf(REACTIONS)),
+                            load_default=list, validate=validate.Length(max=len(REACTIONS)))
+    serious_criteria = fields.List(fields.String(validate=validate.OneOf(SERIOUS_CRITERIA)),
+                                   load_default=list,
+                                   validate=validate.Length(max=len(SERIOUS_CRITERIA)))

@@ -32,6 +32,7 @@ ACTIONS = (
     "certificate.verify",   # check a certificate presented to a verifier
     "report.read",          # coverage and operational reports
     "aefi.read",            # adverse events following immunisation
+    "aefi.investigate",     # act in an AEFI investigation stage whose role one holds
     "people.register",      # register newborns, children and pregnant women, and their
                             # pregnancies' outcomes, in the area (or facility) of the grant
     "due_list.read",        # read who is due or overdue for routine doses (due lists,
@@ -41,13 +42,15 @@ ACTIONS = (
     "stock.manage",         # receive, send, adjust and count vaccine stock at the grant's
                             # stores; nationally also the lot register and recalls
     "stock.read",           # see stock on hand, ledgers and stock alerts in the grant's area
+    "messages.manage",      # see messages that failed to send or be delivered (reminders...)
+                            # and send them again or take them over (channels)
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
 # which reach the whole country's data and are therefore national only. They do not
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
-                         "report.read", "aefi.read", "people.register",
+                         "report.read", "aefi.read", "aefi.investigate", "people.register",
                          "campaign.manage", "due_list.read", "field.review",
                          "stock.manage", "stock.read"})
 
@@ -138,6 +141,15 @@ def can(actor: StaffUser, action: str, target: Scope | None = None) -> bool:
         _check_action(action)  # a misspelt action fails loudly for everyone
         return False
     return grants_allow(actor.grants, action, target)
+
+
+def can_as(actor: StaffUser, role: str, action: str, target: Scope | None = None) -> bool:
+    """``can``, through a grant of ``role`` only (an AEFI investigation stage belongs to
+    one role: a district administrator may not act in the national committee's)."""
+    _check_action(action)
+    return actor.active and any(grant.role == role for grant in actor.grants
+                                if action in ROLE_ACTIONS.get(grant.role, ())
+                                and (target is None or reaches(grant, target)))
 
 
 def check_access(actor: StaffUser, action: str, target: Scope | None = None, *,

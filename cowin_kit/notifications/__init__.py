@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -28,6 +29,7 @@ from cowin_kit.core.i18n import lazy_gettext
 from cowin_kit.plugins import notifier_factory
 from cowin_kit.core.setting import SettingsError
 from cowin_kit.notifications.models import PRIORITY_NORMAL, PRIORITY_OTP, OutboxMessage
+from cowin_kit.notifications.sender import SECRET_TEMPLATES as _SENDER_SECRET_TEMPLATES
 
 log = logging.getLogger("cowin_kit.notifications")
 
@@ -51,7 +53,19 @@ TEMPLATES: dict[str, Any] = {
     "routine_reminder_overdue": lazy_gettext("%(name)s has not had %(vaccines)s, due on "
                                              "%(date)s. Please visit your vaccination centre "
                                              "soon."),
+    "certificate_code": lazy_gettext("%(name)s: vaccination certificate %(certificate_id)s, "
+                                     "reference ID %(reference_id)s. Show them at a "
+                                     "vaccination centre, or sign in with this number on the "
+                                     "website to download the certificate."),
 }
+
+#: Templates whose text holds a secret (an OTP, a secret code): erased as soon as the
+#: message is sent. Other texts are kept until the gateway reports the message
+#: delivered, so that a failed one can be sent again (channels.services.retry_message).
+SECRET_TEMPLATES = _SENDER_SECRET_TEMPLATES
+
+#: Replies written by a channel (already in the person's language): no template text.
+REPLY_TEMPLATE = "channel_reply"
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class OutgoingMessage:
 
 
 class Notifier(Protocol):
-    def send(self, message: OutgoingMessage) -> None: ...
+    def send(self, message: OutgoingMessage) -> str | None: ...
 
 
 class LogNotifier:
@@ -84,10 +98,14 @@ class FileNotifier:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def send(self, message: OutgoingMessage) -> None:
-        line = json.dumps(asdict(message), ensure_ascii=False)
+    def send(self, message: OutgoingMessage) -> str:
+        """Append the message as a JSON line, with a new ``id``: returned as the gateway's
+        id of the message (delivery reports for it can then be tried out)."""
+        reference = uuid.uuid4().hex
+        line = json.dumps({**asdict(message), "id": reference}, ensure_ascii=False)
         with self._lock, self.path.open("a", encoding="utf-8") as stream:
             stream.write(line + "\n")
+        return reference
 
 
 NOTIFIER_FACTORIES: dict[str, Callable[[str], Notifier]] = {
@@ -140,6 +158,16 @@ def queue(session: Session, to: str, template: str, locale: str, *,
     session.add(row)
     queued = session.info.setdefault(QUEUED, set())
     queued.add(priority)
+    return row
+
+
+def queue_text(session: Session, to: str, locale: str, text: str, *,
+               template: str = REPLY_TEMPLATE) -> OutboxMessage:
+    """``queue`` for a text already written in ``locale`` (a channel's reply)."""
+    row = OutboxMessage(recipient=to, channel="sms", template=template, locale=locale,
+                        text=text, priority=PRIORITY_NORMAL)
+    session.add(row)
+    session.info.setdefault(QUEUED, set()).add(PRIORITY_NORMAL)
     return row
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cowin_kit.core.db import Base, utcnow
@@ -35,3 +35,14 @@ class OutboxMessage(Base):
     last_error: Mapped[Optional[str]] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[Optional[datetime]]
+    # The gateway's id of the message (what the notifier's send returned) and what its
+    # delivery reports said: delivered | failed | sent (accepted, not yet delivered).
+    provider_ref: Mapped[Optional[str]] = mapped_column(String(100), index=True)
+    delivery_status: Mapped[Optional[str]] = mapped_column(String(16))
+    delivery_reason: Mapped[Optional[str]] = mapped_column(String(100))
+    delivered_at: Mapped[Optional[datetime]]
+    # A message sent again by hand (channels.services.retry_message) names the one it
+    # repeats; ``handled`` marks a failed message a health worker has dealt with
+    # (retried or escalated), so it leaves their list.
+    retry_of: Mapped[Optional[int]] = mapped_column(ForeignKey("message_outbox.id"))
+    handled: Mapped[Optional[str]] = mapped_column(String(16))

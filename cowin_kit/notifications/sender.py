@@ -4,8 +4,10 @@
 PostgreSQL, so any number of drainers never claim the same row), marks them ``sending``
 with a lease and commits, then sends them outside any transaction, each in a thread of its
 own under ``MESSAGE_SEND_TIMEOUT_SECONDS``, and records the batch's outcomes in one short
-transaction: ``sent`` (text erased), ``pending`` again with exponential backoff, or
-``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (text erased). A drainer that dies leaves its rows
+transaction: ``sent`` (a secret's text erased: SECRET_TEMPLATES; other texts once a
+delivery report says delivered), ``pending`` again with exponential backoff, or
+``failed`` after ``MESSAGE_MAX_ATTEMPTS`` (a secret's text erased; others kept for a retry).
+A drainer that dies leaves its rows
 ``sending`` until the lease ends; they are then claimed again.
 
 Who drains:
@@ -40,6 +42,9 @@ from sqlalchemy import select, update
 from cowin_kit.core import metrics
 from cowin_kit.core.db import get_database
 from cowin_kit.notifications.models import PRIORITY_OTP, OutboxMessage
+
+# the names a drain needs from the package (the package imports this module lazily)
+SECRET_TEMPLATES = frozenset({"otp", "otp_change_mobile", "beneficiary_registered"})
 
 log = logging.getLogger("cowin_kit.notifications")
 
@@ -246,8 +251,11 @@ class Sender:
 
         try:
             with self.app.app_context():
-                self.notifier.send(OutgoingMessage(to=item["to"], template=item["template"],
-                                                   locale=item["locale"], text=item["text"]))
+                reference = self.notifier.send(OutgoingMessage(
+                    to=item["to"], template=item["template"], locale=item["locale"],
+                    text=item["text"]))
+            if isinstance(reference, str) and reference:
+                item["provider_ref"] = reference[:100]
             outcomes[item["id"]] = None
         except Exception as exc:  # only the class name: a message may hold the text
             outcomes[item["id"]] = type(exc).__name__
@@ -262,7 +270,10 @@ class Sender:
         values: dict[str, Any]
         if error is None:
             self.breaker.succeeded()
-            values = {"status": "sent", "sent_at": now, "text": "", "last_error": None}
+            values = {"status": "sent", "sent_at": now, "last_error": None,
+                      "provider_ref": item.get("provider_ref")}
+            if item["template"] in SECRET_TEMPLATES:
+                values["text"] = ""
             result.sent += 1
             metrics.MESSAGES_SENT.inc()
         else:
@@ -270,7 +281,9 @@ class Sender:
             log.warning("notifier failed for template %s (message %s, attempt %d): %s",
                         item["template"], item["id"], item["attempts"], error)
             if item["attempts"] >= self.max_attempts:
-                values = {"status": "failed", "text": "", "last_error": error}
+                values = {"status": "failed", "last_error": error}
+                if item["template"] in SECRET_TEMPLATES:
+                    values["text"] = ""
                 result.failed += 1
                 metrics.MESSAGE_FAILURES.labels(final="true").inc()
             else:

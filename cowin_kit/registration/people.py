@@ -544,3 +544,54 @@ def record_pregnancy_outcome(session: Session, pack: ActivePack, actor: StaffUse
     return OutcomeResult(pregnancy, [_view(session, baby, created=True) for baby in created],
                          True)
 
+
+@dataclass(frozen=True)
+class _Holder:
+    """The account holder registering a child themselves (``registered_by`` "")."""
+    username: str = ""
+
+
+def register_child(session: Session, pack: ActivePack, account: CitizenAccount, *,
+                   name: str, birth_date: date | None, gender: str, guardian_name: str,
+                   guardian_relation: str, consent_version: str) -> PersonView:
+    """The account's holder registers a child below the pack's ``id_exempt_below`` age
+    without an ID document, themselves as the guardian (a USSD or web door: the account is
+    the caller's). The household limit applies as for every other way in. Errors:
+    InvalidInput ``invalid_person`` (every bad field), RuleViolation
+    ``household_limit_reached``."""
+    today = _today(pack)
+    fields = _Fields()
+    clean_name = fields.catch("name", lambda: _clean_name(name))
+    gender_row = fields.catch("gender", lambda: _gender(session, gender, pack))
+    if birth_date is None:
+        fields.add("birth_date", _("The date of birth is needed."))
+    else:
+        problem = rules.birth_date_problem(birth_date, today)
+        if problem:
+            fields.add("birth_date", problem)
+        elif rules.id_document_needed(birth_date, id_exempt_below(pack).before(today)):
+            fields.add("birth_date", _("An ID document is needed from the age of %(age)s.",
+                                       age=duration_text(id_exempt_below(pack))))
+    guardian, relation = _guardian(guardian_name, guardian_relation, required=True,
+                                   fields=fields)
+    fields.raise_if_any()
+    assert gender_row is not None and birth_date is not None
+    locked = session.scalars(select(CitizenAccount).where(CitizenAccount.id == account.id)
+                             .with_for_update()).one()
+    try:
+        _check_household(session, pack, locked, 1, field_name="name")
+        person = _new_person(
+            session, locked, _Holder(), name=clean_name, birth_date=birth_date,  # type: ignore[arg-type]
+            gender_id=gender_row.id, location_id=None, facility_id=None,
+            guardian_name=guardian, guardian_relation=relation, external_id=None,
+            comorbidity=False, consent_version=consent_version, document=None, id_hash=None)
+        session.flush()
+    except DomainError:
+        session.rollback()
+        raise
+    plugins.queue_hook(session, "beneficiary_registered", reference_id=person.reference_id,
+                       id_type="", birth_year=birth_date.year, gender=gender_row.code,
+                       locale=locked.locale or pack.default_locale)
+    session.commit()
+    return _view(session, person, created=True)
+

@@ -242,6 +242,29 @@ def sign_out_everywhere(session: Session, account: CitizenAccount) -> None:
     session.commit()
 
 
+def account_for_mobile(session: Session, pack: ActivePack, raw_mobile: str, *,
+                       locale: str | None = None, create: bool = True) -> CitizenAccount | None:
+    """The account of a number a trusted channel vouches for (a USSD or SMS gateway gives
+    the caller's number: no OTP needed to read or register), opened if new and
+    ``create``; None if there is none and not ``create``. Commits when it opens one."""
+    mobile = parse_mobile(raw_mobile, pack)
+    account = session.scalars(select(CitizenAccount)
+                              .where(CitizenAccount.mobile == mobile)).first()
+    if account is not None or not create:
+        return account
+    account = CitizenAccount(mobile=mobile, locale=locale, created_at=_now())
+    session.add(account)
+    try:
+        session.flush()
+    except IntegrityError:  # opened by a parallel request: use that one
+        session.rollback()
+        return session.scalars(select(CitizenAccount)
+                               .where(CitizenAccount.mobile == mobile)).one()
+    audit.record(session, "account.create", "citizen_account", account.id)
+    session.commit()
+    return account
+
+
 def set_account_locale(session: Session, account: CitizenAccount, locale: str,
                        pack: ActivePack) -> None:
     if locale not in pack.locales:

@@ -511,3 +511,35 @@ def _cohort_population(session: Session, scope: ReportScope, tree,
                _sex_filter(session, year),
                _location_visible(scope, PopulationFigure.location_id))
         .group_by(tree.c.region_id, PopulationFigure.age_band)) if total}
+
+
+# --- registrations and bookings by channel ---------------------------------------------------
+
+CHANNELS = ("web", "ussd", "sms", "health_worker")
+CHANNEL_ACTIONS = {"beneficiary.create": "registrations", "person.register": "registrations",
+                   "appointment.book": "bookings"}
+
+
+def by_channel(session: Session, user: StaffUser, *, days: int = 30,
+               now: datetime | None = None) -> dict[str, dict[str, int]] | None:
+    """Registrations and bookings of the last ``days`` days by the door they came through
+    (the audit trail: ``channel`` in an event's details, "health_worker" for staff, else
+    "web", the pages and the API): {"registrations": {channel: n}, "bookings": {...}}.
+    Country-wide figures (audit events carry no place): None below national scope."""
+    scope = report_scope(user)
+    if not scope.country:
+        return None
+    since = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    channel = AuditEvent.details["channel"].as_string()
+    rows = session.execute(
+        select(AuditEvent.action, AuditEvent.actor_type, channel, func.count())
+        .where(AuditEvent.action.in_(sorted(CHANNEL_ACTIONS)),
+               AuditEvent.occurred_at >= since)
+        .group_by(AuditEvent.action, AuditEvent.actor_type, channel))
+    out: dict[str, dict[str, int]] = {"registrations": {c: 0 for c in CHANNELS},
+                                      "bookings": {c: 0 for c in CHANNELS}}
+    for action, actor_type, via, count in rows:
+        name = via if via in CHANNELS else "health_worker" if actor_type == "staff" else "web"
+        out[CHANNEL_ACTIONS[action]][name] += count
+    return out
+

@@ -3,7 +3,7 @@ the certificate outbox and adverse-event reports."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import ForeignKey, String
@@ -29,16 +29,31 @@ class CertificateDue(Base):
 
 
 class AefiReport(Base):
-    """An adverse event following immunization, linked to the dose and so to its lot."""
+    """An adverse event following immunization with WHO's core variables, linked to the
+    dose (and so its lot) it follows; the other doses of the same visit under suspicion
+    are in ``aefi_report_dose``, the investigation's steps in ``aefi_step``
+    (cowin_kit.safety.models; the codes are cowin_kit.safety.rules')."""
 
     __tablename__ = "aefi_report"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id"), index=True)
     onset_at: Mapped[datetime]
-    symptoms: Mapped[list[str]]
+    symptoms: Mapped[list[str]]  # the adverse events in the reporter's words
+    reactions: Mapped[list[str]] = mapped_column(default=list)  # WHO's listed events
     seriousness: Mapped[str] = mapped_column(String(16))  # non_serious|serious|death
+    serious_criteria: Mapped[list[str]] = mapped_column(default=list)
     outcome: Mapped[str] = mapped_column(String(24))
-    reporter: Mapped[str] = mapped_column(String(150))
+    died_on: Mapped[Optional[date]]
+    medical_history: Mapped[str] = mapped_column(String(2000), default="")
+    reporter: Mapped[str] = mapped_column(String(150))  # staff user name, or "citizen"
+    reporter_type: Mapped[str] = mapped_column(String(16), default="staff")
+    reporter_account_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("citizen_account.id", ondelete="SET NULL"), index=True)
     notes: Mapped[str] = mapped_column(String(2000), default="")
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the investigation: open at a stage of the pack's, or closed with a WHO category
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    stage: Mapped[str] = mapped_column(String(32), default="")
+    causality: Mapped[Optional[str]] = mapped_column(String(4))
+    closed_at: Mapped[Optional[datetime]]

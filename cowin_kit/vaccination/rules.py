@@ -22,11 +22,6 @@ def paused(until: datetime | None, now: datetime) -> bool:
     return (until if until.tzinfo else until.replace(tzinfo=timezone.utc)) > now
 
 
-SERIOUSNESS = ("non_serious", "serious", "death")
-OUTCOMES = ("recovered", "recovering", "not_recovered", "recovered_with_sequelae", "fatal",
-            "unknown")
-
-
 def check_dose(*, given: Sequence[GivenDose], product_code: str, day: date, age: int,
                schedules: Sequence[Any], dose_number: int | None = None) -> int:
     """The dose number this product on this day would be, or BookingRefused. A dose given

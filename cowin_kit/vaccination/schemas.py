@@ -6,7 +6,6 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from cowin_kit.registration.schemas import BeneficiaryIn
 from cowin_kit.stock.schemas import StockWarningOut
-from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
 
 
 class _Strict(Schema):
@@ -135,29 +134,3 @@ class WalkInIn(BeneficiaryIn):
 class WalkInOut(Schema):
     reference_id = fields.String(required=True)
     name = fields.String(required=True)
-
-
-class AefiIn(_Strict):
-    dose_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
-    onset_at = fields.AwareDateTime(required=True)
-    symptoms = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
-                           required=True, validate=validate.Length(min=1, max=30))
-    seriousness = fields.String(required=True, validate=validate.OneOf(SERIOUSNESS))
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    notes = fields.String(load_default="", validate=validate.Length(max=2000))
-
-
-class AefiOut(Schema):
-    id = fields.Integer(required=True)
-    dose_id = fields.Integer(required=True)
-    reference_id = fields.String(required=True)
-    lot = fields.String(required=True)
-    onset_at = fields.DateTime(required=True)
-    symptoms = fields.List(fields.String(), required=True)
-    seriousness = fields.String(required=True)
-    outcome = fields.String(required=True)
-    reporter = fields.String(required=True)
-
-
-class AefiListOut(Schema):
-    reports = fields.List(fields.Nested(AefiOut), required=True)

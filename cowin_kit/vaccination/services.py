@@ -1,4 +1,4 @@
-"""Recording doses at the facility, walk-in registration, and AEFI reports.
+"""Recording doses at the facility and walk-in registration (AEFI reports: cowin_kit.safety).
 
 Recording writes the dose and its "certificate due" outbox row in one transaction, so a
 process that dies after the commit still leaves the certificate to the worker."""
@@ -20,7 +20,7 @@ from cowin_kit.core import metrics
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import access
@@ -35,7 +35,7 @@ from cowin_kit.stock import services as stock
 from cowin_kit.programme import catalogue
 from cowin_kit.core.security import keyring
 from cowin_kit.vaccination import rules
-from cowin_kit.vaccination.models import AefiReport, CertificateDue
+from cowin_kit.vaccination.models import CertificateDue
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.registration.rules import is_reference_id
 
@@ -381,49 +381,3 @@ def register_walk_in(session: Session, pack: ActivePack, staff: StaffUser, *, mo
         audit.record(session, "account.create", "citizen_account", account.id, walk_in=True,
                      by=staff.username)
     return registration.add_beneficiary(session, pack, account, **member)
-
-
-def report_aefi(session: Session, reporter: StaffUser, *, dose_id: int, onset_at: datetime,
-                symptoms: list[str], seriousness: str, outcome: str,
-                notes: str = "") -> AefiReport:
-    """Report an adverse event after dose ``dose_id``: staff who may record doses at the
-    dose's facility, or who read AEFI reports nationally, may."""
-    dose = session.get(Dose, dose_id)
-    if dose is None:
-        raise NotFound(_("No such dose."), code="dose_not_found")
-    at_facility = dose.facility_id is not None and access.can(
-        reporter, "dose.record", access.scope_for_facility(session, dose.facility_id))
-    if not (at_facility or access.can(reporter, "aefi.read", access.COUNTRY)):
-        raise Forbidden(_("You may not report for this dose."), code="forbidden")
-    if seriousness not in rules.SERIOUSNESS:
-        raise InvalidInput(_("Unknown seriousness."), code="invalid_seriousness")
-    if outcome not in rules.OUTCOMES:
-        raise InvalidInput(_("Unknown outcome."), code="invalid_outcome")
-    if onset_at < dose.administered_at:
-        raise InvalidInput(_("The onset cannot be before the dose."), code="invalid_onset")
-    report = AefiReport(dose_id=dose.id, onset_at=onset_at, symptoms=symptoms,
-                        seriousness=seriousness, outcome=outcome, reporter=reporter.username,
-                        notes=notes)
-    session.add(report)
-    session.flush()
-    audit.record(session, "aefi.report", "aefi_report", report.id, dose=dose.id,
-                 seriousness=seriousness)
-    plugins.queue_hook(session, "aefi_reported", report_id=report.id, dose_id=dose.id,
-                       seriousness=seriousness, outcome=outcome, onset_at=onset_at)
-    session.commit()
-    return report
-
-
-def aefi_visible_to(session: Session, staff: StaffUser) -> list[tuple[AefiReport, Dose, str]]:
-    """Reports at facilities within the staff member's aefi.read area, with the lot."""
-    out = []
-    for report, dose in session.execute(select(AefiReport, Dose).join(Dose, Dose.id == AefiReport.dose_id)
-                                        .order_by(AefiReport.id)):
-        if dose.facility_id is None:
-            visible = access.can(staff, "aefi.read", access.COUNTRY)
-        else:
-            visible = access.can(staff, "aefi.read",
-                                 access.scope_for_facility(session, dose.facility_id))
-        if visible:
-            out.append((report, dose, session.get(Beneficiary, dose.beneficiary_id).reference_id))
-    return out

@@ -98,6 +98,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.supervision",
     "cowin_kit.web.field",
     "cowin_kit.web.stock",
+    "cowin_kit.web.safety",
 ]
 
 

@@ -81,8 +81,10 @@ def _dashboard_figures() -> dict[str, Any]:
                                                    locale=locale)
     age_sex = reports.by_age_band_and_sex(session, user, locale=locale)
     _regions, dropout = reports.dose2_dropout(session, user, parent_code=parent, locale=locale)
+    channels = reports.by_channel(session, user, days=days)
     return {"days": days, "parent": parent, "daily": daily, "regions": regions,
-            "coverage": coverage, "age_sex": age_sex, "dropout": dropout}
+            "coverage": coverage, "age_sex": age_sex, "dropout": dropout,
+            "channels": channels}
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +140,24 @@ def _charts(figures: dict[str, Any]) -> dict[str, Any]:
                        due=charts.number(r.due, locale)) for r in due],
         locale=locale, maximum=100.0, empty_note=_("Nobody is due for dose 2 yet."))
     return {"doses": doses_chart, "coverage": coverage_chart, "age_sex": age_chart,
-            "dropout": dropout_chart}
+            "dropout": dropout_chart, "channels": _channel_chart(figures["channels"])}
+
+
+def _channel_chart(counts: dict[str, dict[str, int]] | None) -> Any:
+    """Registrations and bookings by the door they came through (national scope only)."""
+    if counts is None:
+        return None
+    names = {"web": _("Web and apps"), "ussd": _("USSD"), "sms": _("SMS"),
+             "health_worker": _("Health workers")}
+    groups = [("registrations", _("Registrations")), ("bookings", _("Bookings"))]
+    return charts.grouped_bars(
+        title=_("Registrations and bookings by channel"),
+        desc=_("Registrations and bookings of the period, by the way people came: the web "
+               "pages and apps, USSD menus, SMS, or a health worker."),
+        groups=[label for _key, label in groups],
+        series=[charts.Series(names[channel], [counts[key][channel] for key, _l in groups])
+                for channel in names],
+        locale=_locale(), empty_note=_("No registrations or bookings in this period."))
 
 
 @bp.get("/dashboard")

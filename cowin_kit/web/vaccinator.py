@@ -27,8 +27,8 @@ from cowin_kit.geography.models import Facility, Location
 from cowin_kit.registration import people
 from cowin_kit.vaccination import queue, schemas, services, visits
 from cowin_kit.programme.models import VaccineProduct
-from cowin_kit.vaccination.rules import OUTCOMES, SERIOUSNESS
-from cowin_kit.web import core, ui
+from cowin_kit.safety import schemas as safety_schemas, services as safety
+from cowin_kit.web import core, safety as safety_pages, ui
 from cowin_kit.web.auth import current_staff, staff_required
 
 T = TypeVar("T")
@@ -38,13 +38,6 @@ core.register_staff_link("beneficiary.verify", "vaccinator.today",
                          lazy_gettext("Vaccination: today's sessions"))
 
 WALK_IN_CONSENT_VERSION = "walk-in-1"
-SERIOUSNESS_LABELS = {"non_serious": lazy_gettext("Not serious"),
-                      "serious": lazy_gettext("Serious"), "death": lazy_gettext("Death")}
-OUTCOME_LABELS = {"recovered": lazy_gettext("Recovered"),
-                  "recovering": lazy_gettext("Recovering"),
-                  "not_recovered": lazy_gettext("Not recovered"),
-                  "recovered_with_sequelae": lazy_gettext("Recovered with lasting effects"),
-                  "fatal": lazy_gettext("Fatal"), "unknown": lazy_gettext("Unknown")}
 
 
 def _user():
@@ -267,36 +260,17 @@ def aefi(dose_id: int):
     form = ui.FormState()
     if request.method == "POST":
         try:
-            onset = _local_moment(request.form.get("onset_at", ""))
-            symptoms = [s.strip() for s in request.form.get("symptoms", "").replace(
-                ";", "\n").splitlines() if s.strip()]
-            data = ui.load_form(schemas.AefiIn(), ["seriousness", "outcome", "notes"],
-                                extra={"dose_id": recorded.id, "onset_at": onset,
-                                       "symptoms": symptoms})
-            services.report_aefi(get_session(), _user(), dose_id=recorded.id,
-                                 onset_at=data["onset_at"], symptoms=data["symptoms"],
-                                 seriousness=data["seriousness"], outcome=data["outcome"],
-                                 notes=data["notes"])
+            data = safety_pages.load_report_form(safety_schemas.AefiIn(),
+                                                 {"dose_id": recorded.id})
+            safety.report_by_staff(get_session(), active_pack(), _user(),
+                                   dose_id=recorded.id, **safety_pages.report_args(data))
         except DomainError as exc:
             form.fail(exc)
         else:
             ui.done(_("The adverse event is reported."))
             return redirect(url_for("vaccinator.today", facility=facility.code), code=303)
     return ui.render("web/vaccinator/aefi.html", dose=recorded, facility=facility, form=form,
-                     seriousness=[(k, SERIOUSNESS_LABELS[k]) for k in SERIOUSNESS],
-                     outcomes=[(k, OUTCOME_LABELS[k]) for k in OUTCOMES]), form.status
-
-
-def _local_moment(text: str) -> str:
-    """A ``datetime-local`` field (the pack's local time) as an ISO time with offset."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        message = _("Give the date and time the symptoms began.")
-        raise InvalidInput(message, fields={"onset_at": [message]}) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_tz())
-    return moment.isoformat()
+                     **safety_pages.form_choices()), form.status
 
 
 @bp.get("/summary")

@@ -9,6 +9,7 @@ than the pack's limit holds nothing afterwards."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,14 @@ def _aadhaar(seed: int) -> str:
 class Device:
     """One phone: a Chromium profile folder, opened and closed like the browser app."""
 
-    def __init__(self, driver: Any, live: Any, folder: Path):
-        self.driver, self.live, self.folder = driver, live, folder
+    def __init__(self, driver: Any, live: Any, folder: Path, locale: str = "en-GB"):
+        self.driver, self.live, self.folder, self.locale = driver, live, folder, locale
         self.context = self.page = None
 
     def open(self) -> Any:
         self.context = self.driver.chromium.launch_persistent_context(
             str(self.folder), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport=PHONE, locale="en-GB", service_workers="allow")
+            viewport=PHONE, locale=self.locale, service_workers="allow")
         self.context.set_default_timeout(20000)
         self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
         self.goto()
@@ -136,10 +137,13 @@ class Device:
 
 @pytest.fixture
 def device(playwright_driver, live_server, tmp_path):
+    """A factory of phones: ``device()`` on the Indian instance; ``device(live, locale)``
+    on another pack's instance (``live_instance(code)``) in another language."""
     made = []
 
-    def make() -> Device:
-        made.append(Device(playwright_driver, live_server, tmp_path / f"phone{len(made)}"))
+    def make(live: Any = None, locale: str = "en-GB") -> Device:
+        made.append(Device(playwright_driver, live or live_server,
+                           tmp_path / f"phone{len(made)}", locale))
         return made[-1]
 
     yield make
@@ -151,8 +155,11 @@ def device(playwright_driver, live_server, tmp_path):
                 pass
 
 
-def _people_of_the_facility(live, count: int, prefix: str) -> list[str]:
-    """``count`` adults registered at the vaccinator's facility (so prepare lists them)."""
+def _people_of_the_facility(live, count: int, prefix: str, first: int | None = None
+                            ) -> list[str]:
+    """``count`` adults registered at the vaccinator's facility (so prepare lists them).
+    ``first``: the first of their numbers (names, mobiles, ID numbers), for a module that
+    imports this one under another name (its own counter)."""
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.geography.models import Location
     from cowin_kit.identity import services as identity
@@ -163,8 +170,8 @@ def _people_of_the_facility(live, count: int, prefix: str) -> list[str]:
         actor = identity.find_staff_user(session, "demo.vaccinator")
         facility = next(g.facility for g in actor.grants if g.facility is not None)
         area = session.get(Location, facility.location_id).code
-        for _ in range(count):
-            n = next(_numbers)
+        for i in range(count):
+            n = next(_numbers) if first is None else first + i
             name = f"{prefix} Person {n}"
             people.register_person(session, active_pack(), actor, name=name,
                                    birth_date=date(1979, 3, 1 + n % 27), gender="F",
@@ -269,6 +276,14 @@ def test_a_sync_cut_in_the_middle_is_retried_without_doubling(device, live_serve
     assert dict(_doses_with_lot(live_server, "CUT-LOT-1")) == {name: 1 for name in prepared}
 
 
+def _staff_token(live, username: str) -> tuple[Any, dict[str, str]]:
+    client = live.app.test_client()
+    answer = client.post("/api/v1/staff/sign-in", json={
+        "username": username, "password": live.staff_passwords[username]})
+    assert answer.status_code == 200, answer.get_json()
+    return client, {"Authorization": f"Bearer {answer.get_json()['token']}"}
+
+
 def test_two_devices_record_the_same_dose(device, live_server):
     (name,) = _people_of_the_facility(live_server, 1, "Twice")
     first, second = device(), device()
@@ -286,6 +301,102 @@ def test_two_devices_record_the_same_dose(device, live_server):
     assert ["rec conflict"] == second.statuses()
     assert "sent for review" in second.page.inner_text("#records")
     assert dict(_doses_with_lot(live_server, "TWICE-LOT-1")) == {name: 1}
+
+    # The supervisor decides through the API; the losing phone learns it at its next sync.
+    client, auth = _staff_token(live_server, "demo.facility")
+    waiting = client.get("/api/v1/field/reviews?status=open", headers=auth).get_json()["reviews"]
+    (review,) = [r for r in waiting if r["client_id"] == second.page.get_attribute(
+        "#records li", "data-client-id")]
+    decided = client.post(f"/api/v1/field/reviews/{review['id']}/decide", headers=auth,
+                          json={"decision": "reject", "note": "The first record stands"})
+    assert decided.status_code == 200, decided.get_json()
+    assert "review: rejected" not in second.page.inner_text("#records")
+    second.goto("#sync")
+    assert "Synced" in second.sync()
+    assert "review: rejected (The first record stands)" in second.page.inner_text("#records")
+    assert "review:" not in first.page.inner_text("#records")
+    assert dict(_doses_with_lot(live_server, "TWICE-LOT-1")) == {name: 1}
+    second.close()  # the decision stays on the phone (its encrypted store)
+    second.open()
+    second.unlock()
+    second.goto("#sync")
+    assert "review: rejected (The first record stands)" in second.page.inner_text("#records")
+
+
+def test_a_newborn_registered_offline_gets_its_birth_doses_once(device, live_server):
+    """A routine visit offline: register a newborn, record the birth doses the app offers
+    (its schedules' first doses at age 0), sync: the server holds them in the baby's
+    routine series, each once, also after a second sync."""
+    from cowin_kit.registration.models import Beneficiary, Dose
+
+    phone = device()
+    page = phone.open()
+    phone.sign_in()
+    phone.prepare()
+    phone.context.set_offline(True)
+    phone.reload()
+    phone.unlock()
+    baby = f"Baby {next(_numbers)} of Meena"
+    page.evaluate("location.hash = '#register'")
+    page.select_option("#f-kind", "newborn")
+    page.fill("#f-name", baby)
+    page.fill("#f-mobile", f"96{next(_numbers) + 60000000:08d}")
+    page.fill("#f-guardian_name", "Meena")
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#toast .success")
+    page.wait_for_selector(f"h1:has-text('{baby}')")
+    page.click("a:has-text('Record doses')")
+    page.wait_for_selector("fieldset.dose-row")
+    rows = page.locator("fieldset.dose-row")
+    offered = []
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        row.locator("input.give").check()
+        row.locator("input.lot").fill(f"BIRTH-{i}")
+        offered.append((row.get_attribute("data-schedule"), int(row.get_attribute("data-dose"))))
+    assert len(offered) >= 2, offered  # e.g. BCG, OPV 0, hepatitis B birth dose
+    assert all(number in (0, 1) for _schedule, number in offered)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("#toast .success")
+    assert page.inner_text("#toast") == f"{len(offered)} doses recorded."
+    phone.context.set_offline(False)
+    assert "Synced" in phone.sync()
+    assert phone.statuses() == ["rec accepted", "rec accepted"]  # the visit, the registration
+    assert "Synced" in phone.sync()  # nothing is sent twice
+    with live_server.session() as session:
+        person = session.scalars(select(Beneficiary).where(Beneficiary.name == baby)).one()
+        doses = session.execute(select(Dose.series, Dose.dose_number, Dose.lot)
+                                .where(Dose.beneficiary_id == person.id)).all()
+    assert sorted((series, number) for series, number, _lot in doses) == sorted(offered)
+    assert sorted(lot for _s, _n, lot in doses) == [f"BIRTH-{i}" for i in range(len(offered))]
+
+
+def test_the_app_in_arabic_right_to_left(device, live_instance):
+    """The UAE pack's instance (en, ar), a phone set to Arabic: the app chooses Arabic,
+    lays out right to left, and words and plural forms come from the Arabic catalog,
+    also offline from the service worker."""
+    live = live_instance("AE")
+    words = live.app.test_client().get("/field/i18n/ar.json").get_json()
+    assert words["dir"] == "rtl"
+    phone = device(live, "ar")
+    page = phone.open()
+    assert page.evaluate("[document.documentElement.dir, document.documentElement.lang]") \
+        == ["rtl", "ar"]
+    assert page.inner_text("h1") == words["messages"]["sign_in"]
+    phone.sign_in()
+    phone.prepare()
+    phone.context.set_offline(True)
+    phone.reload()
+    phone.unlock()
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).direction") == "rtl"
+    assert page.inner_text("#net") == words["messages"]["offline"]
+    assert page.inner_text("h1") == words["messages"]["app_name"]
+    zero = words["messages"]["waiting"][words["plural"][0]].replace("%(num)d", "0")
+    assert page.inner_text("#waiting") == zero
+    for text in (page.inner_text("h1"), page.inner_text("#net"), page.inner_text("#waiting")):
+        assert re.search("[\u0600-\u06ff]", text), text  # Arabic script
+    assert "Sync" not in page.inner_text("main") and "Prepare" not in page.inner_text("main")
 
 
 def test_a_device_not_synced_for_too_long_holds_nothing(device, live_server):

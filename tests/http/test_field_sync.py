@@ -366,6 +366,38 @@ def test_prepare_gives_the_area_without_mobiles_or_id_numbers(reg_app):
     assert client.get(PREPARE, headers=auth(verifier)).status_code == 403
 
 
+def test_prepare_carries_what_an_offline_verifier_needs(reg_app):
+    """The trust part of the bundle: per DCC document signer the SubjectPublicKeyInfo of
+    its certificate (WebCrypto imports it), the algorithm, the validity in seconds and the
+    entry types it may sign; the issuer URL; the revoked ids."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from cowin_kit.certificates import services
+    from cowin_kit.certificates.signing import keystore
+
+    client = reg_app.test_client()
+    with reg_app.app_context():
+        keystore.generate(services.keystore().keys_dir, "IN", "MoHFW")
+        keystore.generate(services.keystore().keys_dir, "IN", "MoHFW")  # a rotation
+        issuer = reg_app.config["COWIN_KIT"]["PUBLIC_URL"].rstrip("/")
+    token = field_worker(reg_app, client)
+    trust = client.get(PREPARE, headers=auth(token)).get_json()["trust"]
+    assert trust["issuer"] == issuer and trust["revoked"] == []
+    assert len(trust["dcc"]) == 2 and len(trust["vc"]) == 2 and len(trust["shc_jwks"]["keys"]) == 2
+    for signer in trust["dcc"]:
+        certificate = x509.load_der_x509_certificate(base64.b64decode(signer["certificate"]))
+        assert base64.b64decode(signer["spki"]) == certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        assert signer["alg"] == "ES256" and signer["entry_types"] == ["v"]
+        assert signer["not_before"] == int(certificate.not_valid_before_utc.timestamp())
+        assert signer["not_after"] == int(certificate.not_valid_after_utc.timestamp())
+        assert base64.b64decode(signer["kid"]) == hashlib.sha256(
+            base64.b64decode(signer["certificate"])).digest()[:8]
+
+
 def newborn_record() -> dict:
     """A child born today (in India's time), so that the birth dose of hepatitis B (within
     24 hours) is still due."""

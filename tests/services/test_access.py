@@ -43,11 +43,11 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
-       "field.review", "stock.manage", "stock.read"}
+       "report.read", "aefi.read", "aefi.investigate", "people.register", "campaign.manage",
+       "due_list.read", "field.review", "messages.manage", "stock.manage", "stock.read"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
-              "field.review", "stock.manage", "stock.read"}
+              "report.read", "aefi.read", "aefi.investigate", "people.register",
+              "campaign.manage", "due_list.read", "field.review", "stock.manage", "stock.read"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {

@@ -52,7 +52,7 @@ def test_dashboard_plots_and_csv_exports(reg_app):
     body = text(page)
     assert page.status_code == 200
     svgs = re.findall(r"<svg .*?</svg>", body, re.S)
-    assert len(svgs) == 4
+    assert len(svgs) == 5  # doses, coverage, age and sex, by channel, drop-out
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.get("role") == "img" and root.find("{http://www.w3.org/2000/svg}title") is not None
@@ -180,7 +180,7 @@ def test_the_dashboard_is_right_to_left_in_arabic(database_url, tmp_path):
         body = text(client.get("/admin/dashboard?lang=ar"))
         assert 'dir="rtl"' in body and 'lang="ar"' in body
         svgs = [ET.fromstring(svg) for svg in re.findall(r"<svg .*?</svg>", body, re.S)]
-        assert len(svgs) == 4 and all(svg.get("direction") == "rtl" for svg in svgs)
+        assert len(svgs) == 5 and all(svg.get("direction") == "rtl" for svg in svgs)
         assert "دبي" in body  # the regions by their Arabic names
     finally:
         close_reg_app(app)

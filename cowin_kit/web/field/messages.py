@@ -144,20 +144,32 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
                            "reported", N),
     # verify
     "verify": _("Verify a certificate"),
-    "verify_hint": _("Paste or type the text of the QR code (it begins with shc:/ or "
-                     "HC1:)."),
+    "verify_hint": _("Paste or type the text of the QR code (it begins with HC1:, shc:/ "
+                     "or VC1:). It is checked on this phone against the trust list of the "
+                     "last preparation."),
     "qr_text": _("QR text"),
     "check": _("Check"),
     "scan": _("Scan with the camera"),
-    "valid": _("Valid: signed by a trusted issuer."),
+    "verdict_valid": _("Valid"),
+    "verdict_invalid": _("Not valid"),
+    "verdict_unreadable": _("Unreadable"),
+    "valid": _("Signed by a trusted issuer; not expired or revoked."),
     "bad_signature": _("The signature does not match: the certificate was changed or not "
                        "issued by a trusted issuer."),
     "unknown_key": _("It was signed with a key that is not on the trust list."),
     "unknown_format": _("This is not a certificate the app knows."),
     "damaged": _("The certificate's text is damaged or incomplete."),
     "expired": _("The certificate has expired."),
-    "online_only": _("EU Digital COVID Certificates are checked online, on the "
-                     "verification page."),
+    "not_yet_valid": _("The certificate is not valid yet."),
+    "revoked": _("The certificate has been revoked."),
+    "not_allowed": _("The signer was not allowed to sign this certificate at that time."),
+    "issuer_mismatch": _("The issuer named in the certificate is not the owner of its key."),
+    "fmt_dcc": _("EU Digital COVID Certificate"),
+    "fmt_shc": _("SMART Health Card"),
+    "fmt_vc": _("W3C verifiable credential"),
+    "holder": _("Holder: %(name)s"),
+    "dose_of": _("dose %(dose)s of %(total)s"),
+    "dose_only": _("dose %(dose)s"),
     "issuer": _("Issuer: %(name)s"),
     # sync
     "sync": _("Sync"),

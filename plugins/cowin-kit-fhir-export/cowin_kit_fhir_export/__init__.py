@@ -7,7 +7,11 @@ resources, pushed to a FHIR server in transaction Bundles.
 * ``cowin-kit fhir push`` sends what is queued (run it from cron or a loop next to the
   worker); failures stay queued with their error and are sent again next time;
 * ``cowin-kit export fhir --from DAY --to DAY`` sends every dose given on those days
-  (backfill; resources are PUT by id, so sending twice does no harm).
+  (backfill; resources are PUT by id, so sending twice does no harm);
+* ``aefi_reported`` and ``aefi_updated`` queue the AEFI report (table
+  ``fhir_export_aefi_queue``): ``cowin-kit fhir push`` sends it as an ``AdverseEvent``
+  with its suspected doses' ``Immunization`` resources (and their causality once the
+  investigation gives one), again after each investigation step.
 
 Only the beneficiary reference ID identifies the person; the photo-ID number is never sent.
 """
@@ -42,6 +46,17 @@ queue = Table(  # created by migrations/fhir0001_queue.py
     "fhir_export_queue", metadata,
     Column("id", Integer, primary_key=True),
     Column("dose_id", Integer, ForeignKey("dose.id"), nullable=False, unique=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("pushed_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", String(500)),
+)
+
+
+aefi_queue = Table(  # created by migrations/fhir0002_aefi_queue.py
+    "fhir_export_aefi_queue", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", Integer, nullable=False, unique=True),
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("pushed_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),
@@ -91,8 +106,7 @@ def immunization_resource(dose: Any, person: Any, product: Any, facility: Any | 
     resource: dict[str, Any] = {
         "resourceType": "Immunization",
         # the booked series keeps its ids; a routine dose's id names its series
-        "id": (f"{person.reference_id}-{dose.dose_number}" if not dose.series
-               else f"{person.reference_id}-{dose.series}-{dose.dose_number}")[:64],
+        "id": _immunization_id(dose, person),
         "status": "completed",
         "vaccineCode": {"coding": coding,
                         "text": names.get(locale) or next(iter(names.values()), product.code)},
@@ -210,6 +224,97 @@ def bundle_for(session: Session, dose_ids: list[int], config: Mapping[str, Any])
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
+SERIOUSNESS_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-seriousness"
+OUTCOME_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
+# the kit's outcome codes (WHO's AEFI form) -> FHIR R4 adverse-event-outcome
+OUTCOMES = {"recovered": "resolved", "recovering": "recovering", "not_recovered": "ongoing",
+            "recovered_with_sequelae": "resolvedWithSequelae", "fatal": "fatal",
+            "unknown": "unknown"}
+CAUSALITY_SYSTEM = "urn:cowin-kit:who-aefi-causality"
+CAUSALITY_METHOD = ("WHO causality assessment of an adverse event following immunization, "
+                    "2nd edition (2019)")
+REACTION_SYSTEM = "urn:cowin-kit:who-aefi-reaction"
+
+
+def _instant(moment: datetime) -> str:
+    utc = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return utc.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def adverse_event_resource(report: Any, person: Any, immunization_ids: list[str],
+                           facility: Any | None) -> dict[str, Any]:
+    """A FHIR R4 AdverseEvent of an AEFI report: the events (WHO's listed reactions as
+    codes, the symptoms as text), seriousness, outcome, and each suspected dose's
+    Immunization with the WHO causality category once one is given."""
+    serious = report.seriousness != "non_serious" or bool(report.serious_criteria)
+    coding = [{"system": REACTION_SYSTEM, "code": code} for code in report.reactions or []]
+    text = ", ".join(list(report.reactions or []) + list(report.symptoms or []))
+    causality = ([{"assessment": {"coding": [{"system": CAUSALITY_SYSTEM,
+                                              "code": report.causality}]},
+                   "method": {"text": CAUSALITY_METHOD}}] if report.causality else [])
+    resource: dict[str, Any] = {
+        "resourceType": "AdverseEvent",
+        "id": f"aefi-{report.id}",
+        "identifier": {"system": "urn:cowin-kit:aefi-report", "value": str(report.id)},
+        "actuality": "actual",
+        "event": {**({"coding": coding} if coding else {}), "text": text},
+        "subject": {"reference": f"Patient/{person.reference_id}"},
+        "date": _instant(report.onset_at),
+        "detected": _instant(report.onset_at),
+        "recordedDate": _instant(report.reported_at),
+        "seriousness": {"coding": [{"system": SERIOUSNESS_SYSTEM,
+                                    "code": "serious" if serious else "non-serious"}]},
+        "outcome": {"coding": [{"system": OUTCOME_SYSTEM,
+                                "code": OUTCOMES.get(report.outcome, "unknown")}]},
+        "suspectEntity": [{"instance": {"reference": f"Immunization/{rid}"},
+                           **({"causality": causality} if causality else {})}
+                          for rid in immunization_ids],
+    }
+    if report.serious_criteria:
+        resource["extension"] = [{"url": "urn:cowin-kit:who-aefi-serious-criterion",
+                                  "valueCode": code} for code in report.serious_criteria]
+    if facility is not None:
+        resource["location"] = {"display": facility.name,
+                                "identifier": {"system": "urn:cowin-kit:facility",
+                                               "value": facility.code}}
+    return resource
+
+
+def aefi_bundle(session: Session, report_ids: list[int], config: Mapping[str, Any]) -> dict:
+    """A transaction Bundle that PUTs each report's AdverseEvent with the Patient and the
+    Immunization resources it references."""
+    from cowin_kit.geography.models import Facility
+    from cowin_kit.registration.models import Beneficiary, Dose
+    from cowin_kit.safety import services as safety
+
+    entries: list[dict] = []
+    seen: set[str] = set()
+    for report_id in sorted(report_ids):
+        report = safety.report_by_id(session, report_id)
+        if report is None:
+            continue
+        suspects = safety.suspect_doses(session, report_id) or []
+        dose_ids = [d.dose_id for d in suspects] or [report.dose_id]
+        for entry in bundle_for(session, dose_ids, config)["entry"]:
+            if entry["request"]["url"] not in seen:
+                seen.add(entry["request"]["url"])
+                entries.append(entry)
+        dose = session.get(Dose, report.dose_id)
+        person = session.get(Beneficiary, dose.beneficiary_id)
+        immunizations = [_immunization_id(session.get(Dose, i), person) for i in dose_ids]
+        facility = session.get(Facility, dose.facility_id) if dose.facility_id else None
+        resource = adverse_event_resource(report, person, immunizations, facility)
+        url = f"AdverseEvent/{resource['id']}"
+        entries.append({"fullUrl": f"{config['url'].rstrip('/')}/{url}", "resource": resource,
+                        "request": {"method": "PUT", "url": url}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def _immunization_id(dose: Any, person: Any) -> str:
+    return (f"{person.reference_id}-{dose.dose_number}" if not dose.series
+            else f"{person.reference_id}-{dose.series}-{dose.dose_number}")[:64]
+
+
 def _recommendation(session: Session, person: Any, config: Mapping[str, Any]) -> dict | None:
     """The person's ImmunizationRecommendation as of today (routine schedules of the
     active pack)."""
@@ -298,6 +403,26 @@ def register(context: PluginContext) -> None:
     if context.settings["QUEUE_DOSES"]:
         context.connect("dose_recorded", on_dose_recorded)
 
+    def on_aefi(*, report_id: int, **_: Any) -> None:
+        """Queue the report (again, after an investigation step: pushed_at cleared)."""
+        from cowin_kit.core.db import get_database
+
+        with get_database().session() as session:
+            done = session.execute(update(aefi_queue).where(aefi_queue.c.report_id == report_id)
+                                   .values(pushed_at=None, queued_at=datetime.now(timezone.utc)))
+            if not done.rowcount:
+                try:
+                    session.execute(insert(aefi_queue).values(
+                        report_id=report_id, attempts=0, queued_at=datetime.now(timezone.utc)))
+                except IntegrityError:  # queued at the same moment by another process
+                    session.rollback()
+                    return
+            session.commit()
+
+    if context.settings["QUEUE_AEFI"]:
+        context.connect("aefi_reported", on_aefi)
+        context.connect("aefi_updated", on_aefi)
+
     def export_days(session: Session, *, start: date, end: date) -> str:
         from cowin_kit.config.runtime import active_pack
         from cowin_kit.registration.models import Dose
@@ -345,6 +470,30 @@ def register(context: PluginContext) -> None:
                                 .values(pushed_at=now, last_error=None))
                 session.commit()
         click.echo(f"fhir: {len(ids)} queued dose(s) sent ({sent} resources)")
+        with app_context():
+            with get_database().session() as session:
+                rows = session.execute(select(aefi_queue.c.id, aefi_queue.c.report_id).where(
+                    aefi_queue.c.pushed_at.is_(None)).order_by(aefi_queue.c.id)
+                    .limit(limit)).all()
+                if not rows:
+                    return
+                ids = [row.report_id for row in rows]
+                queued_ids = [r.id for r in rows]
+                try:
+                    bundle = aefi_bundle(session, ids, settings)
+                    post_bundle(bundle, settings)
+                except FhirError as exc:
+                    session.execute(update(aefi_queue).where(aefi_queue.c.id.in_(queued_ids))
+                                    .values(attempts=aefi_queue.c.attempts + 1,
+                                            last_error=str(exc)[:500]))
+                    session.commit()
+                    raise click.ClickException(f"{exc} ({len(ids)} AEFI report(s) stay "
+                                               "queued)")
+                session.execute(update(aefi_queue).where(aefi_queue.c.id.in_(queued_ids))
+                                .values(pushed_at=datetime.now(timezone.utc), last_error=None))
+                session.commit()
+        click.echo(f"fhir: {len(ids)} queued AEFI report(s) sent "
+                   f"({len(bundle['entry'])} resources)")
 
     context.register_command(fhir)
 
@@ -364,5 +513,8 @@ plugin = Plugin(
                 "Pack gender code = FHIR administrative gender; others are `unknown`."),
         Setting("FHIR_EXPORT_QUEUE_DOSES", "bool", True,
                 "Queue every recorded dose for `cowin-kit fhir push`."),
+        Setting("FHIR_EXPORT_QUEUE_AEFI", "bool", True,
+                "Queue every AEFI report (and its investigation's steps) for "
+                "`cowin-kit fhir push`, sent as AdverseEvent."),
     ],
 )

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -87,6 +87,25 @@ def problems_of(bundle: dict) -> list[str]:
                     if code not in ("30981-5", "30980-7", "59777-3") \
                             or not DATE_TIME.match(criterion.get("value", "")):
                         found.append(f"{where}: dateCriterion invalid")
+        elif kind == "AdverseEvent":
+            if resource.get("actuality") not in ("actual", "potential"):
+                found.append(f"{where}: AdverseEvent.actuality required")
+            reference = resource.get("subject", {}).get("reference", "")
+            if not reference.startswith("Patient/") or reference not in in_bundle:
+                found.append(f"{where}: AdverseEvent.subject must reference a Patient")
+            for name in ("date", "recordedDate"):
+                if name in resource and not DATE_TIME.match(resource[name]):
+                    found.append(f"{where}: AdverseEvent.{name} invalid")
+            seriousness = resource.get("seriousness", {}).get("coding", [{}])[0]
+            if seriousness.get("code") not in ("serious", "non-serious"):
+                found.append(f"{where}: AdverseEvent.seriousness invalid")
+            outcome = resource.get("outcome", {}).get("coding", [{}])[0]
+            if outcome.get("code") not in ("resolved", "recovering", "ongoing",
+                                           "resolvedWithSequelae", "fatal", "unknown"):
+                found.append(f"{where}: AdverseEvent.outcome invalid")
+            for suspect in resource.get("suspectEntity", []):
+                if suspect.get("instance", {}).get("reference") not in in_bundle:
+                    found.append(f"{where}: suspectEntity.instance must resolve")
         else:
             found.append(f"{where}: unexpected resourceType {kind!r}")
     return found
@@ -174,7 +193,7 @@ def kit(tmp_path, fhir_server, database_url):
         engine = get_database(app).engine
         migrate.upgrade(engine)
         assert migrate.upgrade_plugins(engine, plugins.enabled_plugins()) == [
-            "plugin fhir-export at fhir0001"]
+            "plugin fhir-export at fhir0002"]
         install_pack(session, load_pack(india))
         district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
         sessions.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
@@ -221,13 +240,10 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     runner = CliRunner()
     result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
     assert result.exit_code == 0, result.output
-    # Patient, the person's ImmunizationRecommendation (the pack has routine schedules), dose
-    assert result.output == "fhir: 1 queued dose(s) sent (3 resources)\n"
-    forecast = fhir_server.store[f"ImmunizationRecommendation/{ref}-forecast"]
-    assert forecast["patient"] == {"reference": f"Patient/{ref}"}
-    statuses = {item["forecastStatus"]["coding"][0]["code"]
-                for item in forecast["recommendation"]}
-    assert statuses <= {"due", "overdue", "complete"} and forecast["recommendation"]
+    # Patient and dose; no ImmunizationRecommendation: at 76 every routine series of the
+    # pack is past its last age (a child's forecast: the test below)
+    assert result.output.splitlines() == ["fhir: 1 queued dose(s) sent (2 resources)"]
+    assert f"ImmunizationRecommendation/{ref}-forecast" not in fhir_server.store
     (sent,) = fhir_server.bundles
     assert sent["headers"]["Authorization"] == "Bearer t0k3n"
     patient = fhir_server.store[f"Patient/{ref}"]
@@ -247,8 +263,49 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     assert abs((datetime.now(timezone.utc) - occurred).total_seconds()) < 3600
     assert queued(kit) == [(dose_id, True, 0)]
     again = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
-    assert again.output == "fhir: 0 queued dose(s) sent (0 resources)\n"
+    assert again.output.splitlines() == ["fhir: 0 queued dose(s) sent (0 resources)"]
     assert len(fhir_server.bundles) == 1
+
+
+def test_a_child_s_forecast_goes_as_an_immunization_recommendation(kit, fhir_server):
+    """A newborn registered by the health worker, given the birth doses at birth: the
+    push carries the child's ImmunizationRecommendation (the 6-week doses, with their
+    LOINC date criteria; BCG complete) beside the Patient and the three Immunizations."""
+    client = kit.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "vax.fhir", "password": "correct horse battery"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    zone = zoneinfo.ZoneInfo("Asia/Kolkata")
+    born = datetime.now(zone).date() - timedelta(days=50)
+    person = client.post("/api/v1/staff/people", headers=headers, json={
+        "name": "Baby of Lakshmi", "birth_date": born.isoformat(), "gender": "M",
+        "mobile": "9988776600", "location": "IN-KL-TVM", "guardian_name": "Lakshmi Amma",
+        "guardian_relation": "mother"})
+    assert person.status_code == 201, person.get_json()
+    ref = person.get_json()["reference_id"]
+    visit = client.post("/api/v1/vaccinator/visits", headers=headers, json={
+        "reference_id": ref, "administered_at": datetime.combine(
+            born, time(12), zone).isoformat(),
+        "doses": [{"vaccine": "BCG", "lot": "B1"}, {"vaccine": "BOPV", "lot": "O1"},
+                  {"vaccine": "HEPB", "lot": "H1"}]})
+    assert visit.status_code == 201, visit.get_json()
+    result = CliRunner().invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output == "fhir: 3 queued dose(s) sent (5 resources)\n"
+    forecast = fhir_server.store[f"ImmunizationRecommendation/{ref}-forecast"]
+    assert forecast["patient"] == {"reference": f"Patient/{ref}"}
+    by_series = {}
+    for item in forecast["recommendation"]:
+        by_series.setdefault(item["series"], []).append(item)
+    assert by_series["bcg"][0]["forecastStatus"]["coding"][0]["code"] == "complete"
+    penta = by_series["dtp"][0]
+    assert penta["forecastStatus"]["coding"][0]["code"] == "due"  # 6 weeks passed 8 days ago
+    assert penta["doseNumberPositiveInt"] == 1
+    assert {"coding": [{"system": "urn:cowin-kit:vaccine", "code": "PENTA"}]} \
+        in penta["vaccineCode"]
+    criteria = {c["code"]["coding"][0]["code"]: c["value"][:10] for c in penta["dateCriterion"]}
+    assert criteria["30980-7"] == (born + timedelta(weeks=6)).isoformat()  # due date
+    assert "hpv" not in by_series  # a boy
 
 
 def test_a_refused_push_stays_queued_with_its_error(kit, fhir_server):
@@ -271,7 +328,7 @@ def test_export_by_days_sends_every_dose_of_those_days(kit, fhir_server):
                                 env=kit.cli_env)
     assert result.exit_code == 0, result.output
     assert result.output == (f"fhir: 2 dose(s) from {today} to {today}, "
-                             f"6 resource(s) sent\n")
+                             f"4 resource(s) sent\n")
     assert fhir_server.store[f"Patient/{second}"]["gender"] == "male"
     assert {"system": "http://hl7.org/fhir/sid/cvx", "code": "502"} in \
         fhir_server.store[f"Immunization/{second}-1"]["vaccineCode"]["coding"]
@@ -290,3 +347,46 @@ def test_the_hook_can_be_switched_off(kit, fhir_server, tmp_path):
     vaccinate(app, "9988776655", AADHAAR[0])
     assert queued(app) == []
     get_database(app).dispose()
+
+
+def test_aefi_reports_are_pushed_as_adverse_events_and_again_after_each_step(kit, fhir_server):
+    from cowin_kit_fhir_export import aefi_queue
+
+    ref, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
+    client = kit.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "vax.fhir", "password": "correct horse battery"}).get_json()["token"]
+    reported = client.post("/api/v1/vaccinator/aefi", headers={
+        "Authorization": f"Bearer {token}"}, json={
+        "dose_id": dose_id, "onset_at": datetime.now(timezone.utc).isoformat(),
+        "reactions": ["anaphylaxis"], "symptoms": ["wheezing"], "seriousness": "serious",
+        "serious_criteria": ["hospitalization"], "outcome": "recovering"})
+    assert reported.status_code == 201, reported.get_json()
+    report_id = reported.get_json()["id"]
+    runner = CliRunner()
+    result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("fhir: 1 queued AEFI report(s) sent (")
+    assert {f"Patient/{ref}", f"Immunization/{ref}-1"} <= set(fhir_server.store)
+    event = fhir_server.store[f"AdverseEvent/aefi-{report_id}"]
+    assert event["subject"] == {"reference": f"Patient/{ref}"}
+    assert event["seriousness"]["coding"][0]["code"] == "serious"
+    assert event["outcome"]["coding"][0]["code"] == "recovering"
+    assert event["suspectEntity"] == [{"instance": {"reference": f"Immunization/{ref}-1"}}]
+    assert event["event"]["coding"][0]["code"] == "anaphylaxis"
+    assert AADHAAR[0] not in json.dumps(fhir_server.bundles[-1]["bundle"])
+    # the district investigates and closes it: pushed again, with the causality
+    with kit.app_context(), get_database(kit).session() as session:
+        identity.add_staff_user(session, "tvm.fhir", "correct horse battery",
+                                role="district_admin", location_code="IN-KL-TVM")
+    district = client.post("/api/v1/staff/sign-in", json={
+        "username": "tvm.fhir", "password": "correct horse battery"}).get_json()["token"]
+    step = client.post(f"/api/v1/admin/aefi/{report_id}/steps",
+                       headers={"Authorization": f"Bearer {district}"},
+                       json={"findings": "Known reaction.", "causality": "A1", "close": True})
+    assert step.status_code == 201, step.get_json()
+    with kit.app_context(), get_database(kit).session() as session:
+        assert session.execute(select(aefi_queue.c.pushed_at)).scalar_one() is None
+    assert runner.invoke(main, ["fhir", "push"], env=kit.cli_env).exit_code == 0
+    event = fhir_server.store[f"AdverseEvent/aefi-{report_id}"]
+    assert event["suspectEntity"][0]["causality"][0]["assessment"]["coding"][0]["code"] == "A1"

@@ -525,12 +525,23 @@ function verifyScreen() {
   const form = h("form", {}, h("p", {}, t("verify_hint")),
     field("qr", t("qr_text"), h("textarea", {rows: 4, required: true, spellcheck: "false"})), button);
   form.addEventListener("submit", busy(button, async () => {
-    const result = await verifyText(formValues(form).qr, (S.bundle && S.bundle.trust) || {});
+    let result;
+    try {
+      result = await verifyText(formValues(form).qr, (S.bundle && S.bundle.trust) || {});
+    } catch (e) {
+      result = {verdict: "unreadable", code: "damaged", doses: []};
+    }
     toast("");
-    out.replaceChildren(h("p", {class: result.ok ? "ok" : "bad"}, t(result.code)),
-      result.ok ? h("p", {}, t("issuer", {name: result.issuer})) : null,
-      result.ok ? h("p", {}, result.name, " · ", result.birth) : null,
-      result.ok ? h("ul", {class: "list"}, result.doses.map((d) => h("li", {}, `${d.date.slice(0, 10)} · ${d.vaccine} ${d.lot}`))) : null);
+    const dose = (d) => [d.date, d.vaccine, d.dose && d.total ? t("dose_of", {dose: d.dose, total: d.total})
+      : d.dose ? t("dose_only", {dose: d.dose}) : "", d.lot].filter(Boolean).join(" · ");
+    out.replaceChildren(
+      h("p", {class: `verdict ${result.ok ? "ok" : "bad"}`, "data-verdict": result.verdict}, t(`verdict_${result.verdict}`)),
+      h("p", {class: "reason"}, t(result.code)),
+      result.format ? h("p", {class: "format"}, t(`fmt_${result.format}`)) : null,
+      result.signed ? h("p", {class: "holder"}, t("holder", {name: result.name}),
+                        result.birth ? ` · ${t("born", {date: result.birth})}` : "") : null,
+      result.signed && result.issuer ? h("p", {}, t("issuer", {name: result.issuer})) : null,
+      result.signed ? h("ul", {class: "list doses"}, result.doses.map((d) => h("li", {}, dose(d)))) : null);
   }));
   screen(t("verify"), form, out, back());
 }
