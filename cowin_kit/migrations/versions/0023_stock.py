@@ -2,7 +2,7 @@
 stock facts (doses per vial, open-vial policy)
 
 Revision ID: 0023
-Revises: 0024
+Revises: 0022
 Create Date: 2026-12-06 16:30:00.000000
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ JSONDocument = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), '
 TIMESTAMP = sa.DateTime(timezone=True)
 
 revision = '0023'
-down_revision = '0024'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

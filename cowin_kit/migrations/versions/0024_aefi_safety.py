@@ -4,7 +4,7 @@ criteria, date of death, medical history, citizen reporters) and their investiga
 alerts
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-20 10:00:00.000000
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0024'
-down_revision = '0022'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
