@@ -14,12 +14,15 @@ from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
-from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
+from cowin_kit.immunization.models import (
+    Campaign, CampaignArea, DueRefresh, PendingDose, ReminderSent,
+)
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
 from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
+from cowin_kit.immunization import receivers as _immunization_receivers  # noqa: F401,E402
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
@@ -28,5 +31,5 @@ __all__ = [
     "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
-    "Campaign", "CampaignArea", "ReminderSent",
+    "Campaign", "CampaignArea", "ReminderSent", "PendingDose", "DueRefresh",
 ]

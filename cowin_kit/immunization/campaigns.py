@@ -29,7 +29,7 @@ from cowin_kit.csvimport import Problems, Row, decode, read_bytes, read_table
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
-from cowin_kit.immunization import rules
+from cowin_kit.immunization import duestate, rules
 from cowin_kit.immunization.models import Campaign, CampaignArea, campaign_series
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, Dose
@@ -356,6 +356,8 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
     audit.record(session, "campaign.dose", "dose", dose.id, campaign=campaign.code,
                  beneficiary=person.reference_id, vaccine=product.code, lot=lot,
                  facility=facility.code, dose=dose.dose_number)
+    # a campaign dose counts in the routine series of its product (MR): the kept due state
+    duestate.refresh_people(session, pack, [person.id])
     session.commit()
     return CampaignDose(dose, campaign, True)
 
