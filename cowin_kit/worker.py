@@ -6,7 +6,13 @@ Jobs, each run when due:
 - the certificate outbox (every poll): a certificate for every recorded dose;
 - slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats;
 - routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
-  reminder once, whatever the restarts: cowin_kit.immunization.reminders).
+  reminder once, whatever the restarts: cowin_kit.immunization.reminders);
+- the daily refresh of the pending doses the due lists read
+  (cowin_kit.immunization.duestate.refresh_all): once per day in the pack's timezone,
+  skipped when a whole-country refresh with the current rules already finished that day
+  (so restarts and several replicas do not repeat it; two replicas starting it together
+  write the same rows, person by person under a row lock). It runs in the round: the
+  outbox waits for it once a day (minutes for millions of children).
 
 Production runs ``cowin-kit worker`` (any number of replicas: outbox rows and alert
 subscriptions are claimed with SKIP LOCKED on PostgreSQL); the demo runs the same loop in a
@@ -30,6 +36,7 @@ from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_database
+from cowin_kit.immunization import duestate
 from cowin_kit.immunization.duelists import today_in
 from cowin_kit.immunization.reminders import send_reminders
 from cowin_kit.notifications.sender import send_due_messages
@@ -46,6 +53,7 @@ class WorkerRound:
     alerts_sent: int = 0
     alerts_checked: bool = False
     reminders_sent: int = 0
+    due_state_refreshed: int | None = None      # people, when the refresh ran in the round
     failed: list[str] = field(default_factory=list)
 
 
@@ -58,9 +66,10 @@ class Worker:
     reminder_poll_seconds: float = 3600.0
     _last_alerts: float = field(default=float("-inf"), init=False)
     _last_reminders: float = field(default=float("-inf"), init=False)
+    _due_state_day: object = field(default=None, init=False)
 
     def run_round(self, *, force_alerts: bool = False, force_reminders: bool = False,
-                  now: datetime | None = None) -> WorkerRound:
+                  force_due_state: bool = False, now: datetime | None = None) -> WorkerRound:
         """Run every job that is due now, in the app's context."""
         result = WorkerRound()
         with self.app.app_context(), acting_as(Actor("system", "worker")):
@@ -97,7 +106,30 @@ class Worker:
                     result.failed.append("reminders")
                 if result.reminders_sent:
                     self._send_messages(result, now)
+            self._refresh_due_state(result, pack, now, force_due_state)
         return result
+
+    def _refresh_due_state(self, result: WorkerRound, pack, now: datetime | None,
+                           force: bool) -> None:
+        """The daily full refresh of the due lists' table, in the round (the outbox waits
+        for it: minutes for millions of people, once a day)."""
+        day = now.astimezone(ZoneInfo(pack.document["timezone"])).date() \
+            if now is not None else today_in(pack)
+        if not force and self._due_state_day == day:
+            return
+        try:
+            with get_database().session() as session:
+                if not force and duestate.refreshed_today(session, pack, day):
+                    self._due_state_day = day
+                    return
+                report = duestate.refresh_all(session, pack, on=day)
+            log.info("due lists: refreshed %d people, %d pending doses in %.0f s",
+                     report.people, report.rows, report.seconds)
+            self._due_state_day = day
+            result.due_state_refreshed = report.people
+        except Exception:  # the next round tries again
+            log.exception("due state refresh failed; retrying next round")
+            result.failed.append("due_state")
 
     @staticmethod
     def _send_messages(result: WorkerRound, now: datetime | None) -> None:
@@ -146,6 +178,8 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"sent {done.alerts_sent} slot alert(s)")
     if done.reminders_sent:
         parts.append(f"queued {done.reminders_sent} dose reminder(s)")
+    if done.due_state_refreshed:
+        parts.append(f"refreshed the due state of {done.due_state_refreshed} people")
     if not parts:
         return None
     return f"{datetime.now(timezone.utc):%H:%M:%S} " + ", ".join(parts)

@@ -180,9 +180,12 @@ def check_area_access(session: Session, actor: StaffUser | None,
 def due_list(session: Session, pack: ActivePack, actor: StaffUser | None, *, on: date,
              location_code: str | None = None, facility_code: str | None = None,
              statuses: Iterable[str] | None = None, kind: str | None = None,
-             progress: Progress | None = None) -> DueList:
+             progress: Progress | None = None, live: bool = False) -> DueList:
     """The due list (``kind``: due, zero-dose, defaulters) of an area or facility on
-    ``on``, limited to ``statuses`` (the list's defaults when None or empty)."""
+    ``on``, limited to ``statuses`` (the list's defaults when None or empty). Read from
+    the kept due state when it can answer (statuses due/overdue, a day from today on, a
+    whole-country refresh with the current rules: cowin_kit.immunization.duestate), else
+    (or with ``live``) by evaluating every person of the area."""
     kind = check_kind(kind)
     chosen = check_statuses(statuses or ()) or DEFAULT_STATUSES[kind]
     if not location_code and not facility_code:
@@ -196,7 +199,7 @@ def due_list(session: Session, pack: ActivePack, actor: StaffUser | None, *, on:
         wanted.add(rules.OVERDUE)
     location_id = location.id if location else None
     facility_id = facility.id if facility else None
-    if duestate.usable(session, pack, on, wanted):
+    if not live and duestate.usable(session, pack, on, wanted):
         return _from_table(session, routine, on=on, kind=kind, chosen=chosen, wanted=wanted,
                            location=location, facility=facility, progress=progress)
     evaluator = Evaluator(routine, on, wanted)

@@ -294,7 +294,9 @@ def refresh_all(session: Session, pack: ActivePack, *, location_code: str | None
     from cowin_kit.geography.models import Location
 
     started = time.perf_counter()
-    day = on or today_in(pack)
+    today = today_in(pack)
+    # never as of a later day than today: the rows of the days between would be missing
+    day = min(on, today) if on is not None else today
     routine = routine_rules(session, pack)
     area: list[int] | None = None
     if location_code:

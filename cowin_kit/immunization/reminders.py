@@ -67,14 +67,16 @@ def reasons_for(status: rules.DoseStatus, on: date, settings) -> str | None:
     return None
 
 
-def pending_reminders(session: Session, pack: ActivePack, on: date) -> list[Reminder]:
+def pending_reminders(session: Session, pack: ActivePack, on: date, *,
+                      live: bool = False) -> list[Reminder]:
     """The reminders due on ``on`` and not sent yet (nothing written). Read from the kept
     due state (cowin_kit.immunization.duestate: each schedule's first pending dose, whose
-    due date falls in a reminder window) when it is up to date, else evaluated live."""
+    due date falls in a reminder window) when it is up to date, else (or with ``live``)
+    evaluated live."""
     settings = pack.routine
     opted_out = select(CitizenAccount.id).where(CitizenAccount.reminders_opt_out.is_(True))
     found: list[Reminder] = []
-    if duestate.usable(session, pack, on, (rules.DUE, rules.OVERDUE)):
+    if not live and duestate.usable(session, pack, on, (rules.DUE, rules.OVERDUE)):
         found = _from_table(session, routine_rules(session, pack), on, settings,
                             Beneficiary.account_id.not_in(opted_out))
     else:
