@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
@@ -63,8 +63,10 @@ DEFAULT_STATUSES: dict[str, tuple[str, ...]] = {
 
 # --- due lists --------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DueRow:
+class DueRow(NamedTuple):
+    """One dose of one person on a list (a named tuple: lists hold hundreds of
+    thousands)."""
+
     reference_id: str
     external_id: str
     name: str
@@ -243,37 +245,44 @@ def _from_table(session: Session, routine: RoutineRules, *, on: date, kind: str,
     condition = None
     if kind == LIST_ZERO_DOSE:  # nothing given at all
         condition = ~exists().where(Dose.beneficiary_id == Beneficiary.id)
-    found = list(duestate.listed(session, on=on, statuses=wanted,
+    found = duestate.listed_rows(session, on=on, statuses=wanted,
                                  location_id=location.id if location else None,
                                  facility_id=facility.id if facility else None,
-                                 condition=condition))
+                                 condition=condition)
     if progress is not None:
         progress("people", 1, 1)
-    by_person: dict[int, list[duestate.StateRow]] = {}
+    by_person: dict[int, list[tuple[Any, ...]]] = {}
     for row in found:
-        by_person.setdefault(row.beneficiary_id, []).append(row)
+        mine = by_person.get(row[0])
+        if mine is None:
+            by_person[row[0]] = [row]
+        else:
+            mine.append(row)
     child_since = routine.child_horizon.before(on)
     rank = {status: position for position, status in enumerate(rules.URGENCY)}
     order = routine.order
+    overdue = rules.OVERDUE
     keyed: list[tuple[Any, DueRow]] = []
     people = 0
     for mine in by_person.values():
+        # (id, reference_id, external_id, name, birth_date, account_id, schedule, dose,
+        #  earliest, due, latest, booster, pregnancy_id, status)
         head = mine[0]
         if kind == LIST_ZERO_DOSE and not (
-                head.birth_date >= child_since and rules.is_zero_dose(
-                    (), head.birth_date, on, routine.zero_dose_age)):
+                head[4] >= child_since and rules.is_zero_dose(
+                    (), head[4], on, routine.zero_dose_age)):
             continue
-        if kind == LIST_DEFAULTERS and not any(r.status == rules.OVERDUE for r in mine):
+        if kind == LIST_DEFAULTERS and not any(r[13] == overdue for r in mine):
             continue
-        kept = [r for r in mine if r.status in chosen]
+        kept = [r for r in mine if r[13] in chosen]
         if not kept:
             continue
         people += 1
-        name_key = (head.name.casefold(), head.reference_id)
-        external = head.external_id or ""
-        keyed += [((name_key, rank[r.status], r.due, order.get(r.schedule, 0), r.dose),
-                   DueRow(r.reference_id, external, r.name, r.birth_date, r.schedule,
-                          r.dose, r.earliest, r.due, r.latest, r.status, r.booster))
+        name_key = (head[3].casefold(), head[1])
+        external = head[2] or ""
+        keyed += [((name_key, rank[r[13]], r[9], order.get(r[6], 0), r[7]),
+                   DueRow(r[1], external, r[3], r[4], r[6], r[7], r[8], r[9], r[10], r[13],
+                          bool(r[11])))
                   for r in kept]
     keyed.sort(key=lambda pair: pair[0])
     return DueList(on=on, kind=kind, statuses=chosen, location=location, facility=facility,

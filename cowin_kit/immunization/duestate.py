@@ -382,13 +382,15 @@ class StateRow:
     pregnancy_id: int | None
 
 
-def listed(session: Session, *, on: date, statuses: Iterable[str],
-           location_id: int | None = None, facility_id: int | None = None,
-           condition: Any = None, due_between: tuple[date, date] | None = None
-           ) -> Iterator[StateRow]:
+def listed_rows(session: Session, *, on: date, statuses: Iterable[str],
+                location_id: int | None = None, facility_id: int | None = None,
+                condition: Any = None, due_between: tuple[date, date] | None = None
+                ) -> list[tuple[Any, ...]]:
     """The rows listed on ``on`` with one of ``statuses`` (of upcoming, due, overdue), of
     the people of an area (its subtree) and/or a home facility, matching ``condition`` (on
-    Beneficiary), with a due date in ``due_between`` (inclusive). One Core select."""
+    Beneficiary), with a due date in ``due_between`` (inclusive): one Core select, as
+    plain tuples (beneficiary id, reference_id, external_id, name, birth_date, account_id,
+    schedule, dose, earliest, due, latest, booster, pregnancy_id, status)."""
     wanted = set(statuses)
     t = _TABLE
     b = Beneficiary.__table__
@@ -410,20 +412,29 @@ def listed(session: Session, *, on: date, statuses: Iterable[str],
         parts.append(condition)
     query = (select(t.c.beneficiary_id, b.c.reference_id, b.c.external_id, b.c.name,
                     b.c.birth_date, b.c.account_id, t.c.schedule, t.c.dose, t.c.earliest,
-                    t.c.due, t.c.latest, t.c.overdue_from, t.c.booster, t.c.pregnancy_id)
-             .join(b, b.c.id == t.c.beneficiary_id).where(and_(*parts))
-             .execution_options(yield_per=20000))
-    for (pid, reference_id, external_id, name, birth_date, account_id, schedule, dose,
-         earliest, due, latest, overdue_from, booster, pregnancy_id) in session.execute(query):
-        status = status_on(earliest, overdue_from, on)
+                    t.c.due, t.c.latest, t.c.booster, t.c.pregnancy_id, t.c.overdue_from)
+             .join(b, b.c.id == t.c.beneficiary_id).where(and_(*parts)))
+    upcoming, due_, overdue = rules.UPCOMING, rules.DUE, rules.OVERDUE
+    out: list[tuple[Any, ...]] = []
+    for row in session.execute(query):
+        earliest, overdue_from = row[8], row[13]
+        status = upcoming if on < earliest else due_ if on < overdue_from else overdue
         if status in wanted:
-            yield StateRow(pid, reference_id, external_id, name, birth_date, account_id,
-                           schedule, dose, earliest, due, latest, status, bool(booster),
-                           pregnancy_id)
+            out.append(tuple(row[:13]) + (status,))
+    return out
+
+
+def listed(session: Session, **query: Any) -> Iterator[StateRow]:
+    """:func:`listed_rows` (same arguments) as StateRow objects."""
+    for (pid, reference_id, external_id, name, birth_date, account_id, schedule, dose,
+         earliest, due, latest, booster, pregnancy_id, status) in listed_rows(session, **query):
+        yield StateRow(pid, reference_id, external_id, name, birth_date, account_id,
+                       schedule, dose, earliest, due, latest, status, bool(booster),
+                       pregnancy_id)
 
 
 __all__ = [
     "Chains", "PENDING", "RefreshReport", "StateRow", "TABLE_STATUSES", "fingerprint",
-    "listed", "refresh_all", "refresh_people", "refreshed_today", "status_on", "table_ready",
+    "listed", "listed_rows", "refresh_all", "refresh_people", "refreshed_today", "status_on", "table_ready",
     "usable",
 ]
