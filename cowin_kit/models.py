@@ -18,6 +18,7 @@ from cowin_kit.immunization.models import (
     Campaign, CampaignArea, DueRefresh, PendingDose, ReminderSent,
 )
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -32,4 +33,5 @@ __all__ = [
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent", "PendingDose", "DueRefresh",
+    "FieldRecord", "FieldReview",
 ]

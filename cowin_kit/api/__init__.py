@@ -82,8 +82,8 @@ def _bind_anonymous_actor(current: Request) -> None:
 def init_app(app: Flask) -> None:
     from cowin_kit.core import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
-        admin_scheduling, certificates, due, imports, people, records, scheduling, slips,
-        staff, v1, v2, v2_appointments, v2_certificates, vaccinator,
+        admin_scheduling, certificates, due, field, imports, people, records, scheduling,
+        slips, staff, v1, v2, v2_appointments, v2_certificates, vaccinator,
     )
     from cowin_kit.api import campaigns, reports
 
@@ -95,6 +95,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_scheduling.bp)
     app.register_blueprint(vaccinator.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(field.bp)
     app.register_blueprint(certificates.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(imports.bp)

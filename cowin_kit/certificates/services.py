@@ -52,6 +52,47 @@ def instance_trust_store():
     return keystore().trust_store(issuer, issuer)
 
 
+def offline_trust(session: Session) -> dict[str, Any]:
+    """What an offline verifier (the field app) needs to check this instance's
+    certificates without the server: ``issuer`` (the SMART Health Card and W3C credential
+    issuer), ``shc_jwks``, ``dcc`` (per document signer: ``kid`` and ``certificate`` as
+    in the DCC trust list, plus ``spki``: its SubjectPublicKeyInfo, base64 DER, for
+    WebCrypto; ``alg`` ES256 or PS256; ``not_before``/``not_after`` in seconds since
+    1970; ``entry_types``: the DCC entry types (v, t, r) its certificate may sign, null
+    for any), ``vc`` (the W3C credential keys) and ``revoked`` (``revoked_ids``). Without
+    signing keys the lists are empty."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from cowin_kit.certificates.signing.trust import TrustStore
+
+    store = keystore()
+    issuer = current_app.config["COWIN_KIT"]["PUBLIC_URL"].rstrip("/")
+    signers = []
+    for generation in store.generations():
+        signer = generation.dcc_signer
+        trusted = TrustStore().add_certificate(signer.certificate)
+        spki = trusted.public_key.public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        types = trusted.dcc_entry_types
+        signers.append({
+            "kid": base64.b64encode(trusted.kid).decode(),
+            "certificate": base64.b64encode(signer.certificate_der).decode(),
+            "spki": base64.b64encode(spki).decode(),
+            "alg": "PS256" if isinstance(trusted.public_key, rsa.RSAPublicKey) else "ES256",
+            "not_before": int(trusted.not_before.timestamp()) if trusted.not_before else None,
+            "not_after": int(trusted.not_after.timestamp()) if trusted.not_after else None,
+            "entry_types": sorted(types) if types is not None else None})
+    try:
+        shc_jwks, vc_keys = store.shc_jwks(), store.vc_public_keys()
+    except (FileNotFoundError, LookupError):
+        shc_jwks, vc_keys = {"keys": []}, []
+    return {"issuer": issuer, "shc_jwks": shc_jwks, "dcc": signers, "vc": vc_keys,
+            "revoked": revoked_ids(session)}
+
+
 def keystore() -> Keystore:
     settings = current_app.config["COWIN_KIT"]
     folder = settings["CERT_KEYS_DIR"] or str(Path(settings["INSTANCE_PATH"]) / "keys")

@@ -73,8 +73,10 @@ def keys_export(output: Path | None) -> None:
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @handle_errors
 def worker(once: bool, interval: float) -> None:
-    """Background jobs: issue due certificates (the outbox written with each dose, retried
-    on failure) and tell slot-alert subscribers of free seats. Run one or more replicas."""
+    """Background jobs: send the message outbox, issue due certificates (the outbox
+    written with each dose, retried on failure), tell slot-alert subscribers of free seats
+    and remind families of routine doses due or overdue (hourly). Run one or more
+    replicas."""
     from cowin_kit.core import metrics
     from cowin_kit.worker import Worker, describe
 

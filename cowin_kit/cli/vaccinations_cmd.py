@@ -22,14 +22,16 @@ def vaccinations() -> None:
               help="Only check the file and count what would change; write nothing.")
 @handle_errors
 def vaccinations_import(file: Path, check: bool) -> None:
-    """Record the doses of a CSV FILE given elsewhere or before the kit; each gets its
-    certificate from the worker.
+    """Record the doses of a CSV FILE given elsewhere or before the kit; each dose of an
+    appointment-booked (COVID-19) series gets its certificate from the worker.
 
     Columns: beneficiary_reference_id (or external_id: the person's number in the register
     they were imported from), vaccine, dose, date (YYYY-MM-DD, not in the future), lot,
-    facility_code (empty for a dose given abroad or elsewhere), vaccinator. A row
-    already recorded identically is unchanged; the minimum interval between doses is not
-    checked for imported history.
+    facility_code (empty for a dose given abroad or elsewhere), vaccinator, and optionally
+    schedule (a routine schedule's code). A row already recorded identically is unchanged;
+    the minimum interval between doses is not checked for imported history. Doses of
+    routine products (a child's register) go to their routine series as given; the due
+    rules judge whether each counts.
     """
     from cowin_kit.core.db import get_database
     from cowin_kit.vaccination import imports

@@ -93,6 +93,7 @@ class PackSchema(StrictSchema):
         load_default=4, validate=validate.Range(min=1, max=20))
     birth_capture = fields.String(load_default="year", validate=validate.OneOf(["year", "date"]))
     routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
+    field = fields.Nested(lambda: FieldSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -102,6 +103,13 @@ class PackSchema(StrictSchema):
     genders = fields.List(fields.Nested(GenderSchema), required=True,
                           validate=validate.Length(min=1))
     certificates = fields.Nested(CertificatesSchema, required=True)
+
+
+class FieldSchema(StrictSchema):
+    """pack.yaml ``field:``: settings of the offline field app (all optional)."""
+
+    # days without a sync after which the app erases its local data (default 7)
+    wipe_after_days = fields.Integer(validate=validate.Range(min=1, max=90))
 
 
 class RoutineSchema(StrictSchema):

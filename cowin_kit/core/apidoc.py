@@ -44,15 +44,17 @@ class Problem(Schema):
 def doc(summary: str, *, body: type[Schema] | None = None,
         response: type[Schema] | None = None, status: int = 200, auth: str | None = None,
         tag: str = "citizens", body_content: dict[str, dict[str, Any]] | None = None,
-        content_type: str | None = None,
+        content_type: str | None = None, query: type[Schema] | None = None,
         ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``body_content`` documents a body that is not JSON, as OpenAPI media types, e.g.
     ``{"text/csv": {"schema": {"type": "string"}}}``; ``content_type`` an answer that is not
-    JSON (e.g. ``application/pdf``: a binary string, ``text/html``: a string)."""
+    JSON (e.g. ``application/pdf``: a binary string, ``text/html``: a string); ``query``
+    the query-string parameters, as a schema whose fields are the parameters."""
     def mark(view: Callable[..., Any]) -> Callable[..., Any]:
         view._apidoc = {"summary": summary, "body": body, "response": response,
                         "status": status, "auth": auth, "tag": tag,
-                        "body_content": body_content, "content_type": content_type}
+                        "body_content": body_content, "content_type": content_type,
+                        "query": query}
         return view
     return mark
 
@@ -104,6 +106,8 @@ def _operation(endpoint: str, meta: dict[str, Any], parameters: list[dict[str, A
             "description": "An error (see `code`)",
             "content": {"application/problem+json": {"schema": "Problem"}}}},
     }
+    if meta.get("query") is not None:
+        parameters = [*parameters, {"in": "query", "schema": meta["query"]}]
     if parameters:
         operation["parameters"] = parameters
     if meta["body"] is not None:

@@ -37,6 +37,7 @@ ACTIONS = (
     "due_list.read",        # read who is due or overdue for routine doses (due lists,
                             # zero-dose children, defaulters) in the area of the grant
     "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
+    "field.review",         # decide the field app's sync conflicts (the review queue)
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -44,14 +45,14 @@ ACTIONS = (
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "people.register",
-                         "campaign.manage", "due_list.read"})
+                         "campaign.manage", "due_list.read", "field.review"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
     "state_admin": _AREA_ADMIN,
     "district_admin": _AREA_ADMIN,
     "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
-                                 "people.register", "due_list.read"}),
+                                 "people.register", "due_list.read", "field.review"}),
     # the vaccinator is also the ANM / health worker who registers the people of the area
     "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register",
                              "due_list.read"}),

@@ -9,7 +9,17 @@ were imported from, `cowin-kit people import`) may stand in place of
 ``beneficiary_reference_id``. ``date`` is YYYY-MM-DD (the day in the pack's time zone,
 not in the future; stored as local midnight of that day); ``lot`` must not be empty;
 ``facility_code`` may be empty (a dose given abroad or outside the kit's facilities);
-``vaccinator`` may be empty.
+``vaccinator`` may be empty. An optional ``schedule`` column names the routine schedule
+(its code in the pack) a routine dose belongs to.
+
+Routine immunization history (a child's register migrated from paper or a DHIS2 export):
+a dose of a product that only routine schedules give (or one whose ``schedule`` column
+names a routine schedule) is a routine dose: its series is that schedule (the first
+routine schedule of the pack giving the product when none is named) and ``dose`` its
+number in that series as the register wrote it. Routine history is recorded as it was
+given, early or late: whether each dose counts is for the due rules to judge
+(``programme.due``), as for every routine dose. It may not be dated before the person's
+birth. No certificate is due for it (the life-long record is signed on request).
 
 The file is all-or-nothing: every bad row is reported as ``FILE:LINE: column: message``
 and nothing is written if there is any. Re-running a file is idempotent: a row whose
@@ -63,7 +73,8 @@ COLUMNS = ("beneficiary_reference_id", "vaccine", "dose", "date", "lot", "facili
 PERSON_KEYS = ("beneficiary_reference_id", "external_id")  # one of them names the person
 MAX_DOSE = 20
 
-DOSE_COLUMNS = ("beneficiary_id", "dose_number", "product_id", "administered_at", "lot",
+OPTIONAL = ("schedule",)
+DOSE_COLUMNS = ("beneficiary_id", "series", "dose_number", "product_id", "administered_at", "lot",
                 "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
 DUE_COLUMNS = ("dose_id", "reason", "status", "attempts", "next_attempt_at", "last_error",
                "created_at")
@@ -76,6 +87,7 @@ class _DoseRow:
     reference_id: str
     beneficiary_id: int
     number: int
+    series: str          # BOOKED_SERIES, or the routine schedule's code
     vaccine: str
     product_id: int
     day: date
@@ -129,7 +141,8 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     document = pack_document(session)
     zone = zoneinfo.ZoneInfo(document["timezone"])
     today = datetime.now(zone).date()
-    table = read_table(text, problems, COLUMNS[1:], set(COLUMNS + PERSON_KEYS).__contains__)
+    table = read_table(text, problems, COLUMNS[1:],
+                       set(COLUMNS + PERSON_KEYS + OPTIONAL).__contains__)
     if table is None:
         problems.raise_if_any()
     keys = [column for column in PERSON_KEYS if column in table.header]
@@ -144,7 +157,9 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     # Lookups, once per file.
     products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
     codes_by_id = {product_id: code for code, product_id in products.items()}
-    schedules = [_relaxed(s) for s in session.scalars(select(VaccineSchedule))]
+    all_schedules = list(session.scalars(select(VaccineSchedule).order_by(VaccineSchedule.id)))
+    schedules = [_relaxed(s) for s in all_schedules if not s.routine]
+    series_of = _routine_series(all_schedules)
     facilities = {code: row.id for code, row in by_code(
         session, (Facility.id, Facility.code), Facility.code,
         (v.get("facility_code", "") for _l, v in records if v.get("facility_code"))).items()}
@@ -154,14 +169,15 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
                                Beneficiary.reference_id, Beneficiary.birth_year,
                                Beneficiary.birth_date),
                      key_attribute, (v.get(key_column, "") for _l, v in records))
-    recorded: dict[int, dict[int, _Recorded]] = {}
+    # what each person already has, per series: {person: {(series, number): dose}}
+    recorded: dict[int, dict[tuple[str, int], _Recorded]] = {}
     for chunk in chunks(sorted({p.id for p in people.values()}), IN_CHUNK):
-        for beneficiary_id, number, product_id, at, lot, facility_id, vaccinator in \
-                session.execute(select(Dose.beneficiary_id, Dose.dose_number, Dose.product_id,
-                                       Dose.administered_at, Dose.lot, Dose.facility_id,
-                                       Dose.vaccinator).where(Dose.beneficiary_id.in_(chunk),
-                                                              Dose.series == BOOKED_SERIES)):
-            recorded.setdefault(beneficiary_id, {})[number] = _Recorded(
+        for beneficiary_id, series, number, product_id, at, lot, facility_id, vaccinator in \
+                session.execute(select(Dose.beneficiary_id, Dose.series, Dose.dose_number,
+                                       Dose.product_id, Dose.administered_at, Dose.lot,
+                                       Dose.facility_id, Dose.vaccinator)
+                                .where(Dose.beneficiary_id.in_(chunk))):
+            recorded.setdefault(beneficiary_id, {})[(series, number)] = _Recorded(
                 codes_by_id.get(product_id, ""), at.astimezone(zone).date(), lot, facility_id,
                 vaccinator or "")
 
@@ -171,10 +187,10 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     for index, (line, values) in enumerate(records, 1):
         tick(progress, "checking", index, len(records))
         row = Row(line, values, problems)
-        item = _check_row(row, people, products, facilities, today, key_column)
+        item = _check_row(row, people, products, facilities, today, key_column, series_of)
         if item is None:
             continue
-        key = (item.beneficiary_id, item.number)
+        key = (item.beneficiary_id, item.series, item.number)
         if key in first_line:
             row.bad("dose", _("dose %(n)d of %(ref)s is given twice (first on line %(line)d)",
                               n=item.number, ref=item.reference_id, line=first_line[key]))
@@ -191,9 +207,10 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     for beneficiary_id, items in by_person.items():
         existing = recorded.get(beneficiary_id, {})
         person = people[items[0].person_key]
-        given = [GivenDose(n, r.product_code, r.day) for n, r in existing.items()]
-        for item in sorted(items, key=lambda i: i.number):
-            current = existing.get(item.number)
+        given = [GivenDose(n, r.product_code, r.day) for (series, n), r in existing.items()
+                 if series == BOOKED_SERIES]
+        for item in sorted(items, key=lambda i: (i.series, i.number)):
+            current = existing.get((item.series, item.number))
             if current is not None:
                 differs = [column for column, same in (
                     ("vaccine", current.product_code == item.vaccine),
@@ -207,6 +224,13 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
                         n=item.number, ref=item.reference_id, columns=", ".join(differs)))
                 else:
                     report.unchanged += 1
+                continue
+            if item.series != BOOKED_SERIES:  # routine history: recorded as it was given
+                birth = person.birth_date or date(person.birth_year, 1, 1)
+                if item.day < birth:
+                    problems.add(item.line, "date", _("is before the person's birth"))
+                else:
+                    new.append(item)
                 continue
             if any(d.number == item.number - 1 and item.day < d.day for d in given):
                 problems.add(item.line, "date", _(
@@ -227,28 +251,30 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
             new.append(item)
     problems.raise_if_any()
     report.added = len(new)
-    new.sort(key=lambda i: (i.beneficiary_id, i.number))  # certificates issued in dose order
+    new.sort(key=lambda i: (i.beneficiary_id, i.series, i.number))  # certificates in dose order
+    booked = [i for i in new if i.series == BOOKED_SERIES]
 
     def write(bulk: Bulk) -> None:
         now = datetime.now(timezone.utc)
-        bulk.expect(2 * len(new))
+        bulk.expect(len(new) + len(booked))
         bulk.insert(Dose, DOSE_COLUMNS, [
-            (i.beneficiary_id, i.number, i.product_id,
+            (i.beneficiary_id, i.series, i.number, i.product_id,
              datetime.combine(i.day, time(0), zone).astimezone(timezone.utc), i.lot,
              i.facility_id, i.vaccinator, now, None, "imported") for i in new])
-        ids: dict[tuple[int, int], int] = {}
+        ids: dict[tuple[int, str, int], int] = {}
         for chunk in chunks(sorted({i.beneficiary_id for i in new}), IN_CHUNK):
-            for dose_id, beneficiary_id, number in session.execute(
-                    select(Dose.id, Dose.beneficiary_id, Dose.dose_number)
+            for dose_id, beneficiary_id, series, number in session.execute(
+                    select(Dose.id, Dose.beneficiary_id, Dose.series, Dose.dose_number)
                     .where(Dose.beneficiary_id.in_(chunk))):
-                ids[(beneficiary_id, number)] = dose_id
+                ids[(beneficiary_id, series, number)] = dose_id
         bulk.insert(CertificateDue, DUE_COLUMNS, [
-            (ids[(i.beneficiary_id, i.number)], "dose", "pending", 0, now, None, now)
-            for i in new])
+            (ids[(i.beneficiary_id, i.series, i.number)], "dose", "pending", 0, now, None, now)
+            for i in booked])
         bulk.audit("dose.import", "dose", (
-            (ids[(i.beneficiary_id, i.number)],
+            (ids[(i.beneficiary_id, i.series, i.number)],
              {"beneficiary": i.reference_id, "dose": i.number, "vaccine": i.vaccine,
-              "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None})
+              "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None,
+              **({"schedule": i.series} if i.series != BOOKED_SERIES else {})})
             for i in new))
         signals.due_facts_changed.send(session, pack=None,
                                        person_ids=sorted({i.beneficiary_id for i in new}),
@@ -257,9 +283,27 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     return commit_import(session, report, "vaccination.import", fingerprint, progress, write)
 
 
+def _routine_series(schedules: list[VaccineSchedule]) -> dict[str, Any]:
+    """How a product's dose finds its series: ``products`` (product code -> the first
+    routine schedule giving it, for products no appointment-booked schedule gives),
+    ``named`` (routine schedule code -> the products it gives)."""
+    def gives(schedule: VaccineSchedule) -> set[str]:
+        return set(schedule.products) | {p for d in schedule.doses for p in d.get("products") or ()}
+    booked = set().union(*(gives(s) for s in schedules if not s.routine))
+    products: dict[str, str] = {}
+    named: dict[str, set[str]] = {}
+    for schedule in schedules:
+        if schedule.routine:
+            named[schedule.code] = gives(schedule)
+            for product in sorted(gives(schedule) - booked):
+                products.setdefault(product, schedule.code)
+    return {"products": products, "named": named}
+
+
 def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
                facilities: dict[str, int], today: date,
-               key_column: str = "beneficiary_reference_id") -> _DoseRow | None:
+               key_column: str = "beneficiary_reference_id",
+               series_of: dict[str, Any] | None = None) -> _DoseRow | None:
     values = row.values
     person_key = row.text(key_column, 14 if key_column == "beneficiary_reference_id" else 64,
                           required=True)
@@ -305,8 +349,20 @@ def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
         if facility_id is None:
             row.bad("facility_code", _("no facility with code %(code)s", code=facility_code))
     vaccinator = row.text("vaccinator", 150) or ""
+    series = BOOKED_SERIES
+    series_of = series_of or {"products": {}, "named": {}}
+    named = row.text("schedule", 64) or ""
+    if named:
+        if named not in series_of["named"]:
+            row.bad("schedule", _("no routine schedule with code %(code)s", code=named))
+        elif vaccine and vaccine not in series_of["named"][named]:
+            row.bad("schedule", _("schedule %(schedule)s does not give %(vaccine)s",
+                                  schedule=named, vaccine=vaccine))
+        series = named
+    elif vaccine in series_of["products"]:
+        series = series_of["products"][vaccine]
     if not row.ok:
         return None
-    return _DoseRow(row.line, person_key, person.reference_id, person.id, number, vaccine,
-                    products[vaccine], day,
+    return _DoseRow(row.line, person_key, person.reference_id, person.id, number, series,
+                    vaccine, products[vaccine], day,
                     lot, facility_code, facility_id, vaccinator)

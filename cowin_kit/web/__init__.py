@@ -95,6 +95,8 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.verify",
     "cowin_kit.web.due",
     "cowin_kit.web.records",
+    "cowin_kit.web.supervision",
+    "cowin_kit.web.field",
 ]
 
 

@@ -10,7 +10,8 @@ Fixtures (reuse them for other parts' browser tests):
   ``LiveInstance`` (``url``, ``app``, ``staff_passwords``, ``last_otp(mobile)``,
   ``session()`` for set-up and checks).
 * ``live_server`` — ``live_instance("IN")``.
-* ``browser`` — one headless Chromium for the run; ``page`` — a fresh context (360 px
+* ``playwright_driver`` — the Playwright driver (persistent contexts: the field app);
+  ``browser`` — one headless Chromium for the run; ``page`` — a fresh context (360 px
   wide phone viewport, downloads accepted) and page per test; ``new_page(**options)`` — a
   factory for more contexts (e.g. ``java_script_enabled=False``, ``locale="ar"``).
 * ``artifacts_dir`` — ``test-artifacts/`` at the repository root (gitignored; CI keeps it).
@@ -154,15 +155,22 @@ def live_server(live_instance) -> LiveInstance:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright_driver() -> Iterator[Any]:
+    """The Playwright driver (for ``chromium.launch_persistent_context``: service workers
+    and IndexedDB that outlive a context need a user data folder)."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator[Any]:
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                 args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

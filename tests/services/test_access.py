@@ -43,9 +43,11 @@ RELATIONS = (
 
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
-       "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read"}
+       "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
+       "field.review"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
-              "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read"}
+              "report.read", "aefi.read", "people.register", "campaign.manage", "due_list.read",
+              "field.review"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -71,7 +73,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("district_admin", "whole_country"): NONE,
 
     ("facility_admin", "same_facility"): {"facility.manage", "session.publish", "report.read",
-                                          "people.register", "due_list.read"},
+                                          "people.register", "due_list.read", "field.review"},
     ("facility_admin", "other_facility_in_subtree"): NONE,
     ("facility_admin", "inside_subtree"): NONE,
     ("facility_admin", "sibling_district"): NONE,

@@ -15,7 +15,7 @@ from cowin_kit.cli import main
 from cowin_kit.core.db import get_database
 from cowin_kit.registration.imports import ImportInvalid, import_people
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
-from cowin_kit.testing import publish, today, valid_aadhaar
+from cowin_kit.testing import auth, publish, staff_token, today, valid_aadhaar
 
 HEADER = ("external_id,name,birth_date,sex,location_code,guardian_name,guardian_relation,"
           "mobile,id_type,id_number\n")
@@ -146,3 +146,61 @@ def test_vaccinations_import_finds_people_by_external_id(reg_app, tmp_path, monk
     with reg_app.app_context(), get_database(reg_app).session() as session, \
             pytest.raises(ImportInvalid):
         import_vaccinations(session, both.encode(), file_name="doses.csv")
+
+
+def test_a_child_s_routine_history_is_imported_as_it_was_given(reg_app):
+    """A register's doses of a child (DH-002, 900 days old) go to their routine series,
+    early ones included (the due rules judge them), with no certificate due; a re-run
+    changes nothing; a dose before birth or an unknown schedule is refused, naming the
+    line, and nothing of the file is written."""
+    from cowin_kit.programme import due
+    from cowin_kit.vaccination.imports import import_vaccinations
+    from cowin_kit.vaccination.models import CertificateDue
+
+    def vaccinate(text):
+        with reg_app.app_context(), get_database(reg_app).session() as session:
+            return import_vaccinations(session, text.encode(), file_name="history.csv")
+
+    run(reg_app, good_file())
+    header = "external_id,vaccine,dose,date,lot,facility_code,vaccinator,schedule\n"
+    history = header + "".join([
+        f"DH-002,BCG,1,{ago(900)},BCG-7,,ANM Lata,\n",
+        f"DH-002,HEPB,1,{ago(900)},HB-7,,ANM Lata,\n",
+        f"DH-002,BOPV,1,{ago(900)},OPV-7,,ANM Lata,\n",
+        f"DH-002,PENTA,1,{ago(900 - 42)},PN-7,,ANM Lata,\n",
+        f"DH-002,PENTA,2,{ago(900 - 50)},PN-8,,ANM Lata,\n",   # 8 days later: too early
+        f"DH-002,BOPV,2,{ago(900 - 42)},OPV-8,,ANM Lata,opv\n",
+    ])
+    report = vaccinate(history)
+    assert (report.added, report.unchanged) == (6, 0)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        child = session.scalars(select(Beneficiary)
+                                .where(Beneficiary.external_id == "DH-002")).one()
+        rows = session.execute(select(Dose.series, Dose.dose_number, Dose.source)
+                               .where(Dose.beneficiary_id == child.id)).all()
+        assert sorted(rows) == [("bcg", 1, "imported"), ("dtp", 1, "imported"),
+                                ("dtp", 2, "imported"), ("hepb-birth", 1, "imported"),
+                                ("opv", 1, "imported"), ("opv", 2, "imported")]
+        assert session.scalar(select(func.count()).select_from(CertificateDue)) == 0
+    client = reg_app.test_client()
+    token = staff_token(reg_app, client, "dio.tvm", "district_admin", location_code="IN-KL-TVM")
+    statuses = client.get(f"/api/v1/people/{child.reference_id}/due",
+                          headers=auth(token)).get_json()
+    dtp = [(d["dose"], d["status"]) for d in statuses["doses"] if d["schedule"] == "dtp"]
+    assert (1, due.DONE) in dtp and (2, due.NOT_COUNTED) in dtp  # the early one
+    assert vaccinate(history).unchanged == 6  # a re-run
+    bad = header + "".join([
+        f"DH-001,BCG,1,{ago(400)},BCG-9,,,\n",                 # before her birth (20 days)
+        f"DH-001,HEPB,1,{ago(19)},HB-9,,,hepatitis\n",         # no such schedule
+        f"DH-001,BOPV,1,{ago(19)},OPV-9,,,bcg\n",              # BCG's schedule gives no OPV
+        f"DH-001,BOPV,1,{ago(18)},OPV-9,,,\n",
+    ])
+    with pytest.raises(ImportInvalid) as caught:
+        vaccinate(bad)
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (2, "date"), (3, "schedule"), (4, "schedule")]
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        baby = session.scalars(select(Beneficiary)
+                               .where(Beneficiary.external_id == "DH-001")).one()
+        assert session.scalar(select(func.count()).select_from(Dose)
+                              .where(Dose.beneficiary_id == baby.id)) == 0

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import zoneinfo
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -221,13 +221,10 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     runner = CliRunner()
     result = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
     assert result.exit_code == 0, result.output
-    # Patient, the person's ImmunizationRecommendation (the pack has routine schedules), dose
-    assert result.output == "fhir: 1 queued dose(s) sent (3 resources)\n"
-    forecast = fhir_server.store[f"ImmunizationRecommendation/{ref}-forecast"]
-    assert forecast["patient"] == {"reference": f"Patient/{ref}"}
-    statuses = {item["forecastStatus"]["coding"][0]["code"]
-                for item in forecast["recommendation"]}
-    assert statuses <= {"due", "overdue", "complete"} and forecast["recommendation"]
+    # Patient and dose; no ImmunizationRecommendation: at 76 every routine series of the
+    # pack is past its last age (a child's forecast: the test below)
+    assert result.output == "fhir: 1 queued dose(s) sent (2 resources)\n"
+    assert f"ImmunizationRecommendation/{ref}-forecast" not in fhir_server.store
     (sent,) = fhir_server.bundles
     assert sent["headers"]["Authorization"] == "Bearer t0k3n"
     patient = fhir_server.store[f"Patient/{ref}"]
@@ -251,6 +248,47 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     assert len(fhir_server.bundles) == 1
 
 
+def test_a_child_s_forecast_goes_as_an_immunization_recommendation(kit, fhir_server):
+    """A newborn registered by the health worker, given the birth doses at birth: the
+    push carries the child's ImmunizationRecommendation (the 6-week doses, with their
+    LOINC date criteria; BCG complete) beside the Patient and the three Immunizations."""
+    client = kit.test_client()
+    token = client.post("/api/v1/staff/sign-in", json={
+        "username": "vax.fhir", "password": "correct horse battery"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    zone = zoneinfo.ZoneInfo("Asia/Kolkata")
+    born = datetime.now(zone).date() - timedelta(days=50)
+    person = client.post("/api/v1/staff/people", headers=headers, json={
+        "name": "Baby of Lakshmi", "birth_date": born.isoformat(), "gender": "M",
+        "mobile": "9988776600", "location": "IN-KL-TVM", "guardian_name": "Lakshmi Amma",
+        "guardian_relation": "mother"})
+    assert person.status_code == 201, person.get_json()
+    ref = person.get_json()["reference_id"]
+    visit = client.post("/api/v1/vaccinator/visits", headers=headers, json={
+        "reference_id": ref, "administered_at": datetime.combine(
+            born, time(12), zone).isoformat(),
+        "doses": [{"vaccine": "BCG", "lot": "B1"}, {"vaccine": "BOPV", "lot": "O1"},
+                  {"vaccine": "HEPB", "lot": "H1"}]})
+    assert visit.status_code == 201, visit.get_json()
+    result = CliRunner().invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.exit_code == 0, result.output
+    assert result.output == "fhir: 3 queued dose(s) sent (5 resources)\n"
+    forecast = fhir_server.store[f"ImmunizationRecommendation/{ref}-forecast"]
+    assert forecast["patient"] == {"reference": f"Patient/{ref}"}
+    by_series = {}
+    for item in forecast["recommendation"]:
+        by_series.setdefault(item["series"], []).append(item)
+    assert by_series["bcg"][0]["forecastStatus"]["coding"][0]["code"] == "complete"
+    penta = by_series["dtp"][0]
+    assert penta["forecastStatus"]["coding"][0]["code"] == "due"  # 6 weeks passed 8 days ago
+    assert penta["doseNumberPositiveInt"] == 1
+    assert {"coding": [{"system": "urn:cowin-kit:vaccine", "code": "PENTA"}]} \
+        in penta["vaccineCode"]
+    criteria = {c["code"]["coding"][0]["code"]: c["value"][:10] for c in penta["dateCriterion"]}
+    assert criteria["30980-7"] == (born + timedelta(weeks=6)).isoformat()  # due date
+    assert "hpv" not in by_series  # a boy
+
+
 def test_a_refused_push_stays_queued_with_its_error(kit, fhir_server):
     _, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
     fhir_server.fail_with = 503
@@ -271,7 +309,7 @@ def test_export_by_days_sends_every_dose_of_those_days(kit, fhir_server):
                                 env=kit.cli_env)
     assert result.exit_code == 0, result.output
     assert result.output == (f"fhir: 2 dose(s) from {today} to {today}, "
-                             f"6 resource(s) sent\n")
+                             f"4 resource(s) sent\n")
     assert fhir_server.store[f"Patient/{second}"]["gender"] == "male"
     assert {"system": "http://hl7.org/fhir/sid/cvx", "code": "502"} in \
         fhir_server.store[f"Immunization/{second}-1"]["vaccineCode"]["coding"]
