@@ -245,49 +245,57 @@ def _from_table(session: Session, routine: RoutineRules, *, on: date, kind: str,
     condition = None
     if kind == LIST_ZERO_DOSE:  # nothing given at all
         condition = ~exists().where(Dose.beneficiary_id == Beneficiary.id)
-    found = duestate.listed_rows(session, on=on, statuses=wanted,
-                                 location_id=location.id if location else None,
-                                 facility_id=facility.id if facility else None,
-                                 condition=condition)
-    if progress is not None:
-        progress("people", 1, 1)
+    query = duestate.listed_query(session, on=on, statuses=wanted,
+                                  location_id=location.id if location else None,
+                                  facility_id=facility.id if facility else None,
+                                  condition=condition, people=False)
+    # the doses, then their people: each person's columns read once, not once per dose
+    upcoming, due_, overdue = rules.UPCOMING, rules.DUE, rules.OVERDUE
     by_person: dict[int, list[tuple[Any, ...]]] = {}
-    for row in found:
-        mine = by_person.get(row[0])
+    for pid, schedule, dose, earliest, due, latest, booster, _preg, overdue_from \
+            in session.execute(query):
+        status = upcoming if on < earliest else due_ if on < overdue_from else overdue
+        if status not in wanted:
+            continue
+        row = (status, schedule, dose, earliest, due, latest, booster)
+        mine = by_person.get(pid)
         if mine is None:
-            by_person[row[0]] = [row]
+            by_person[pid] = [row]
         else:
             mine.append(row)
+    if progress is not None:
+        progress("people", 1, 1)
     child_since = routine.child_horizon.before(on)
     rank = {status: position for position, status in enumerate(rules.URGENCY)}
     order = routine.order
-    overdue = rules.OVERDUE
-    keyed: list[tuple[Any, DueRow]] = []
-    people = 0
-    for mine in by_person.values():
-        # (id, reference_id, external_id, name, birth_date, account_id, schedule, dose,
-        #  earliest, due, latest, booster, pregnancy_id, status)
-        head = mine[0]
-        if kind == LIST_ZERO_DOSE and not (
-                head[4] >= child_since and rules.is_zero_dose(
-                    (), head[4], on, routine.zero_dose_age)):
-            continue
-        if kind == LIST_DEFAULTERS and not any(r[13] == overdue for r in mine):
-            continue
-        kept = [r for r in mine if r[13] in chosen]
-        if not kept:
-            continue
-        people += 1
-        name_key = (head[3].casefold(), head[1])
-        external = head[2] or ""
-        keyed += [((name_key, rank[r[13]], r[9], order.get(r[6], 0), r[7]),
-                   DueRow(r[1], external, r[3], r[4], r[6], r[7], r[8], r[9], r[10], r[13],
-                          bool(r[11])))
-                  for r in kept]
-    keyed.sort(key=lambda pair: pair[0])
+    chosen_set = set(chosen)
+    kept_people: list[tuple[tuple[str, str], Any, list[tuple[Any, ...]]]] = []
+    ids = list(by_person)
+    b = Beneficiary.__table__
+    for start in range(0, len(ids), 20000):
+        for pid, reference_id, external_id, name, birth_date in session.execute(
+                select(b.c.id, b.c.reference_id, b.c.external_id, b.c.name, b.c.birth_date)
+                .where(b.c.id.in_(ids[start:start + 20000]))):
+            mine = by_person[pid]
+            if kind == LIST_ZERO_DOSE and not (
+                    birth_date >= child_since and rules.is_zero_dose(
+                        (), birth_date, on, routine.zero_dose_age)):
+                continue
+            if kind == LIST_DEFAULTERS and not any(r[0] == overdue for r in mine):
+                continue
+            kept = [r for r in mine if r[0] in chosen_set]
+            if not kept:
+                continue
+            kept.sort(key=lambda r: (rank[r[0]], r[4], order.get(r[1], 0), r[2]))
+            kept_people.append(((name.casefold(), reference_id),
+                                (reference_id, external_id or "", name, birth_date), kept))
+    kept_people.sort(key=lambda p: p[0])
+    rows = [DueRow(person[0], person[1], person[2], person[3], r[1], r[2], r[3], r[4], r[5],
+                   r[0], bool(r[6]))
+            for _key, person, kept in kept_people for r in kept]
     return DueList(on=on, kind=kind, statuses=chosen, location=location, facility=facility,
-                   rows=[row for _key, row in keyed], people=people,
-                   evaluated=len(by_person), routine=routine)
+                   rows=rows, people=len(kept_people), evaluated=len(by_person),
+                   routine=routine)
 
 
 # --- one person's doses -----------------------------------------------------------------

@@ -382,15 +382,17 @@ class StateRow:
     pregnancy_id: int | None
 
 
-def listed_rows(session: Session, *, on: date, statuses: Iterable[str],
-                location_id: int | None = None, facility_id: int | None = None,
-                condition: Any = None, due_between: tuple[date, date] | None = None
-                ) -> list[tuple[Any, ...]]:
-    """The rows listed on ``on`` with one of ``statuses`` (of upcoming, due, overdue), of
-    the people of an area (its subtree) and/or a home facility, matching ``condition`` (on
-    Beneficiary), with a due date in ``due_between`` (inclusive): one Core select, as
-    plain tuples (beneficiary id, reference_id, external_id, name, birth_date, account_id,
-    schedule, dose, earliest, due, latest, booster, pregnancy_id, status)."""
+def listed_query(session: Session, *, on: date, statuses: Iterable[str],
+                 location_id: int | None = None, facility_id: int | None = None,
+                 condition: Any = None, due_between: tuple[date, date] | None = None,
+                 people: bool = True) -> Any:
+    """The select of the rows listed on ``on`` that may have one of ``statuses`` (of
+    upcoming, due, overdue), of the people of an area (its subtree) and/or a home
+    facility, matching ``condition`` (on Beneficiary), with a due date in ``due_between``
+    (inclusive). Columns: beneficiary id, schedule, dose, earliest, due, latest, booster,
+    pregnancy_id, overdue_from, and with ``people`` the person's reference_id,
+    external_id, name, birth_date, account_id (the caller computes the status:
+    :func:`status_on`)."""
     wanted = set(statuses)
     t = _TABLE
     b = Beneficiary.__table__
@@ -408,19 +410,34 @@ def listed_rows(session: Session, *, on: date, statuses: Iterable[str],
         parts.append(t.c.facility_id == facility_id)
     if due_between is not None:
         parts.append(t.c.due.between(*due_between))
+    columns = [t.c.beneficiary_id, t.c.schedule, t.c.dose, t.c.earliest, t.c.due, t.c.latest,
+               t.c.booster, t.c.pregnancy_id, t.c.overdue_from]
+    if people:
+        columns += [b.c.reference_id, b.c.external_id, b.c.name, b.c.birth_date,
+                    b.c.account_id]
+    query = select(*columns)
+    if people or condition is not None:
+        query = query.join(b, b.c.id == t.c.beneficiary_id)
     if condition is not None:
         parts.append(condition)
-    query = (select(t.c.beneficiary_id, b.c.reference_id, b.c.external_id, b.c.name,
-                    b.c.birth_date, b.c.account_id, t.c.schedule, t.c.dose, t.c.earliest,
-                    t.c.due, t.c.latest, t.c.booster, t.c.pregnancy_id, t.c.overdue_from)
-             .join(b, b.c.id == t.c.beneficiary_id).where(and_(*parts)))
+    return query.where(and_(*parts))
+
+
+def listed_rows(session: Session, *, on: date, statuses: Iterable[str],
+                **query: Any) -> list[tuple[Any, ...]]:
+    """The rows of :func:`listed_query` with one of ``statuses`` on ``on``, as tuples
+    (beneficiary id, reference_id, external_id, name, birth_date, account_id, schedule,
+    dose, earliest, due, latest, booster, pregnancy_id, status)."""
+    wanted = set(statuses)
     upcoming, due_, overdue = rules.UPCOMING, rules.DUE, rules.OVERDUE
     out: list[tuple[Any, ...]] = []
-    for row in session.execute(query):
-        earliest, overdue_from = row[8], row[13]
+    for (pid, schedule, dose, earliest, due, latest, booster, pregnancy_id, overdue_from,
+         reference_id, external_id, name, birth_date, account_id) in session.execute(
+            listed_query(session, on=on, statuses=wanted, **query)):
         status = upcoming if on < earliest else due_ if on < overdue_from else overdue
         if status in wanted:
-            out.append(tuple(row[:13]) + (status,))
+            out.append((pid, reference_id, external_id, name, birth_date, account_id,
+                        schedule, dose, earliest, due, latest, booster, pregnancy_id, status))
     return out
 
 
@@ -435,6 +452,6 @@ def listed(session: Session, **query: Any) -> Iterator[StateRow]:
 
 __all__ = [
     "Chains", "PENDING", "RefreshReport", "StateRow", "TABLE_STATUSES", "fingerprint",
-    "listed", "listed_rows", "refresh_all", "refresh_people", "refreshed_today", "status_on", "table_ready",
+    "listed", "listed_query", "listed_rows", "refresh_all", "refresh_people", "refreshed_today", "status_on", "table_ready",
     "usable",
 ]
