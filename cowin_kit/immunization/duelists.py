@@ -39,6 +39,7 @@ from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due as rules
 from cowin_kit.immunization import duestate
+from cowin_kit.immunization.models import PendingDose
 from cowin_kit.immunization.evaluation import (
     Evaluator, PersonFacts, Progress, RoutineRules, count_people, load_people,
     people_condition, routine_rules, today_in,
@@ -253,7 +254,7 @@ def _from_table(session: Session, routine: RoutineRules, *, on: date, kind: str,
     upcoming, due_, overdue = rules.UPCOMING, rules.DUE, rules.OVERDUE
     by_person: dict[int, list[tuple[Any, ...]]] = {}
     for pid, schedule, dose, earliest, due, latest, booster, _preg, overdue_from \
-            in session.execute(query):
+            in session.execute(query).all():
         status = upcoming if on < earliest else due_ if on < overdue_from else overdue
         if status not in wanted:
             continue
@@ -270,25 +271,31 @@ def _from_table(session: Session, routine: RoutineRules, *, on: date, kind: str,
     order = routine.order
     chosen_set = set(chosen)
     kept_people: list[tuple[tuple[str, str], Any, list[tuple[Any, ...]]]] = []
-    ids = list(by_person)
     b = Beneficiary.__table__
-    for start in range(0, len(ids), 20000):
-        for pid, reference_id, external_id, name, birth_date in session.execute(
-                select(b.c.id, b.c.reference_id, b.c.external_id, b.c.name, b.c.birth_date)
-                .where(b.c.id.in_(ids[start:start + 20000]))):
-            mine = by_person[pid]
-            if kind == LIST_ZERO_DOSE and not (
-                    birth_date >= child_since and rules.is_zero_dose(
-                        (), birth_date, on, routine.zero_dose_age)):
-                continue
-            if kind == LIST_DEFAULTERS and not any(r[0] == overdue for r in mine):
-                continue
-            kept = [r for r in mine if r[0] in chosen_set]
-            if not kept:
-                continue
-            kept.sort(key=lambda r: (rank[r[0]], r[4], order.get(r[1], 0), r[2]))
-            kept_people.append(((name.casefold(), reference_id),
-                                (reference_id, external_id or "", name, birth_date), kept))
+    if by_person:
+        # the people of those rows: the same conditions as a semi-join (no list of ids)
+        rows_people = session.execute(
+            select(b.c.id, b.c.reference_id, b.c.external_id, b.c.name, b.c.birth_date)
+            .where(b.c.id.in_(query.with_only_columns(PendingDose.beneficiary_id)))
+        ).all()
+    else:
+        rows_people = []
+    for pid, reference_id, external_id, name, birth_date in rows_people:
+        mine = by_person.get(pid)
+        if mine is None:
+            continue
+        if kind == LIST_ZERO_DOSE and not (
+                birth_date >= child_since and rules.is_zero_dose(
+                    (), birth_date, on, routine.zero_dose_age)):
+            continue
+        if kind == LIST_DEFAULTERS and not any(r[0] == overdue for r in mine):
+            continue
+        kept = [r for r in mine if r[0] in chosen_set]
+        if not kept:
+            continue
+        kept.sort(key=lambda r: (rank[r[0]], r[4], order.get(r[1], 0), r[2]))
+        kept_people.append(((name.casefold(), reference_id),
+                            (reference_id, external_id or "", name, birth_date), kept))
     kept_people.sort(key=lambda p: p[0])
     rows = [DueRow(person[0], person[1], person[2], person[3], r[1], r[2], r[3], r[4], r[5],
                    r[0], bool(r[6]))
