@@ -1,6 +1,11 @@
 """Due lists of an area or facility on a day: who needs which dose of the routine schedules,
 the zero-dose children, and the defaulters; and one person's doses with their status.
 
+The lists of due and overdue doses from today on are read from the kept due state
+(cowin_kit.immunization.duestate: one indexed select over the pending doses, then their
+people), identical to the live evaluation described below, which the other lists (other
+statuses, past days) and one person's doses still use.
+
 People of an area are those whose ``Beneficiary.location_id`` is in the location's subtree
 (a facility's: whose home ``facility_id`` is it); among them the children (born less
 than the routine schedules' horizon before the day: the largest age any birth-timed dose
