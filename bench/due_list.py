@@ -2,7 +2,8 @@
 years with their dose histories, on PostgreSQL with the India pack (its UIP routine
 schedules), timed through the service the API, pages and CLI call
 (cowin_kit.immunization.duelists.due_list) and through `cowin-kit due-list` as an
-operator runs it. See docs/performance.md.
+operator runs it; and the full refresh of the kept due state the list reads
+(`cowin-kit due-list refresh`, the worker's nightly job). See docs/performance.md.
 
     .venv/bin/python bench/due_list.py [--children 200000] [--runs 3] [--json out.json]
 
@@ -15,8 +16,13 @@ contact misses a later one more often), each visit 0-45 days late, at a session 
 the list; each visit gives the products of that contact. So histories are partial and
 realistic in shape: on time, late, dropped out, never started (about 5% zero-dose).
 
-Figures: the service's time for the list (due and overdue; best and median of --runs),
-rows and people on it, and the wall time of the CLI writing the CSV.
+The doses are COPied, bypassing the services (so no per-dose refresh); then the full
+refresh computes every child's pending doses (timed: its rate is the nightly job's).
+
+Figures: the full refresh (seconds, people per second, rows); the service's time for the
+list read from the table (due and overdue; best and median of --runs), rows and people on
+it, and the wall time of the CLI writing the CSV; with --live, also the list evaluated
+live (the previous design, and what a list of other statuses costs), checked equal.
 """
 
 from __future__ import annotations
@@ -123,27 +129,64 @@ def populate(database_url: str, children: int, on: date, seed: int = 14) -> dict
     return {"children": children, "doses": len(doses)}
 
 
-def time_service(instance: BenchInstance, on: date, runs: int) -> dict:
-    """The service's time for the district's due list, ``runs`` times in one process."""
+def time_refresh(instance: BenchInstance) -> dict:
+    """The full refresh of the kept due state (as `cowin-kit due-list refresh` and the
+    worker run it), timed in one process."""
     os.environ.update(instance.env)
     from cowin_kit import create_app
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.core.db import get_database
-    from cowin_kit.immunization import duelists
+    from cowin_kit.immunization import duestate
+
+    app = create_app()
+    wait_for_quiet_machine()
+    with app.test_request_context(), get_database(app).session() as session:
+        started = time.perf_counter()
+        report = duestate.refresh_all(session, active_pack())
+        seconds = time.perf_counter() - started
+        with session.connection().connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute("ANALYZE pending_dose")
+        session.commit()
+    get_database(app).dispose()
+    log(f"refresh: {seconds:.1f} s, {report.people} people ({report.people / seconds:.0f}/s), "
+        f"{report.rows} pending dose rows")
+    return {"seconds": round(seconds, 1), "people": report.people, "rows": report.rows,
+            "people_per_second": round(report.people / seconds)}
+
+
+def time_service(instance: BenchInstance, on: date, runs: int, live: bool = False) -> dict:
+    """The service's time for the district's due list, ``runs`` times in one process
+    (``live``: evaluated live, and checked equal to the table's)."""
+    os.environ.update(instance.env)
+    from cowin_kit import create_app
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.core.db import get_database
+    from cowin_kit.immunization import duelists, duestate
 
     app = create_app()
     seconds = []
     result = None
     with app.test_request_context():
+        with get_database(app).session() as session:
+            if not live and not duestate.usable(session, active_pack(), on, ("due", "overdue")):
+                raise RuntimeError("the list would not read the table (refresh first; --on "
+                                   "must be today or later)")
         for _run in range(runs):
             wait_for_quiet_machine()
             with get_database(app).session() as session:
                 started = time.perf_counter()
                 result = duelists.due_list(session, active_pack(), None, on=on,
-                                           location_code=DISTRICT)
+                                           location_code=DISTRICT, live=live)
                 seconds.append(time.perf_counter() - started)
-            log(f"service: {seconds[-1]:.2f} s, {result.people} people, "
-                f"{len(result.rows)} rows of {result.evaluated} children read")
+            log(f"service{' (live)' if live else ''}: {seconds[-1]:.2f} s, {result.people} "
+                f"people, {len(result.rows)} rows of {result.evaluated} people read")
+        if live:
+            with get_database(app).session() as session:
+                table = duelists.due_list(session, active_pack(), None, on=on,
+                                          location_code=DISTRICT)
+            if table.rows != result.rows:
+                raise RuntimeError("the table's list differs from the live evaluation")
+            log("live and table lists are identical")
     get_database(app).dispose()
     assert result is not None
     return {"seconds": [round(s, 2) for s in seconds], "best": round(min(seconds), 2),
@@ -174,16 +217,22 @@ def run(args: argparse.Namespace) -> dict:
         counts = populate(instance.database_url, args.children, on)
         log(f"populated {counts['children']} children, {counts['doses']} doses in "
             f"{time.perf_counter() - started:.0f} s")
+        refresh = time_refresh(instance)
         service = time_service(instance, on, args.runs)
         cli = time_cli(instance, on)
-    return {"on": on.isoformat(), **counts, "service": service, "cli": cli}
+        live = time_service(instance, on, 1, live=True) if args.live else None
+    return {"on": on.isoformat(), **counts, "refresh": refresh, "service": service,
+            "cli": cli, **({"live": live} if live else {})}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--children", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--on", help="the day of the list (default today)")
+    parser.add_argument("--on", help="the day of the list (default today; the table "
+                        "answers from today on)")
+    parser.add_argument("--live", action="store_true",
+                        help="also time the live evaluation and check it gives the same list")
     parser.add_argument("--server-url", default=os.environ.get("COWIN_KIT_BENCH_DATABASE_URL",
                                                                DEFAULT_SERVER_URL))
     parser.add_argument("--json", help="also write the results to this file")

@@ -15,7 +15,9 @@ from cowin_kit.registration.models import (
 )
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.safety.models import AefiAlert, AefiReportDose, AefiStep
-from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
+from cowin_kit.immunization.models import (
+    Campaign, CampaignArea, DueRefresh, PendingDose, ReminderSent,
+)
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
 from cowin_kit.stock.models import Alert as StockAlert, Balance as StockBalance
@@ -26,6 +28,7 @@ from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (ind
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
 from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
+from cowin_kit.immunization import receivers as _immunization_receivers  # noqa: F401,E402
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
@@ -34,7 +37,7 @@ __all__ = [
     "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",
     "Dose", "Appointment",
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
-    "Campaign", "CampaignArea", "ReminderSent",
+    "Campaign", "CampaignArea", "ReminderSent", "PendingDose", "DueRefresh",
     "FieldRecord", "FieldReview", "AefiAlert", "AefiReportDose", "AefiStep",
     "StockAlert", "StockBalance", "StockEntry", "StockLot", "StockOpenVial", "StockStore",
 ]

@@ -11,7 +11,13 @@ Jobs, each run when due:
 - stock (every ``stock_poll_seconds``, an hour by default): open vials past their
   open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
   raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
-  a log line and a metric; staff accounts have no phone or e-mail to send them to).
+  a log line and a metric; staff accounts have no phone or e-mail to send them to);
+- the daily refresh of the pending doses the due lists read
+  (cowin_kit.immunization.duestate.refresh_all): once per day in the pack's timezone,
+  skipped when a whole-country refresh with the current rules already finished that day
+  (so restarts and several replicas do not repeat it; two replicas starting it together
+  write the same rows, person by person under a row lock). It runs in the round: the
+  outbox waits for it once a day (minutes for millions of children).
 
 Production runs ``cowin-kit worker`` (any number of replicas: outbox rows and alert
 subscriptions are claimed with SKIP LOCKED on PostgreSQL); the demo runs the same loop in a
@@ -36,6 +42,7 @@ from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.channels.services import purge_sessions
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_database
+from cowin_kit.immunization import duestate
 from cowin_kit.immunization.duelists import today_in
 from cowin_kit.immunization.reminders import send_reminders
 from cowin_kit.notifications.sender import send_due_messages
@@ -55,6 +62,7 @@ class WorkerRound:
     reminders_sent: int = 0
     vials_discarded: int = 0
     stock_alerts: int = 0
+    due_state_refreshed: int | None = None      # people, when the refresh ran in the round
     failed: list[str] = field(default_factory=list)
 
 
@@ -70,8 +78,11 @@ class Worker:
     _last_reminders: float = field(default=float("-inf"), init=False)
     _last_stock: float = field(default=float("-inf"), init=False)
 
+    _due_state_day: object = field(default=None, init=False)
+
     def run_round(self, *, force_alerts: bool = False, force_reminders: bool = False,
-                  force_stock: bool = False, now: datetime | None = None) -> WorkerRound:
+                  force_stock: bool = False, force_due_state: bool = False,
+                  now: datetime | None = None) -> WorkerRound:
         """Run every job that is due now, in the app's context."""
         result = WorkerRound()
         with self.app.app_context(), acting_as(Actor("system", "worker")):
@@ -124,7 +135,30 @@ class Worker:
                 except Exception:  # the next round looks again
                     log.exception("stock job failed; retrying next round")
                     result.failed.append("stock")
+            self._refresh_due_state(result, pack, now, force_due_state)
         return result
+
+    def _refresh_due_state(self, result: WorkerRound, pack, now: datetime | None,
+                           force: bool) -> None:
+        """The daily full refresh of the due lists' table, in the round (the outbox waits
+        for it: minutes for millions of people, once a day)."""
+        day = now.astimezone(ZoneInfo(pack.document["timezone"])).date() \
+            if now is not None else today_in(pack)
+        if not force and self._due_state_day == day:
+            return
+        try:
+            with get_database().session() as session:
+                if not force and duestate.refreshed_today(session, pack, day):
+                    self._due_state_day = day
+                    return
+                report = duestate.refresh_all(session, pack, on=day)
+            log.info("due lists: refreshed %d people, %d pending doses in %.0f s",
+                     report.people, report.rows, report.seconds)
+            self._due_state_day = day
+            result.due_state_refreshed = report.people
+        except Exception:  # the next round tries again
+            log.exception("due state refresh failed; retrying next round")
+            result.failed.append("due_state")
 
     @staticmethod
     def _send_messages(result: WorkerRound, now: datetime | None) -> None:
@@ -177,6 +211,8 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"discarded {done.vials_discarded} open vial(s)")
     if done.stock_alerts:
         parts.append(f"raised {done.stock_alerts} stock alert(s)")
+    if done.due_state_refreshed:
+        parts.append(f"refreshed the due state of {done.due_state_refreshed} people")
     if not parts:
         return None
     return f"{datetime.now(timezone.utc):%H:%M:%S} " + ", ".join(parts)

@@ -29,7 +29,7 @@ from cowin_kit.csvimport import Problems, Row, decode, read_bytes, read_table
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
-from cowin_kit.immunization import rules
+from cowin_kit.immunization import duestate, rules
 from cowin_kit.immunization.models import Campaign, CampaignArea, campaign_series
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, Dose
@@ -365,6 +365,8 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
     warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,
                           product_code=product.code, facility_id=facility.id, moment=moment,
                           dose_id=dose.id, actor=vaccinator.username)
+    # a campaign dose counts in the routine series of its product (MR): the kept due state
+    duestate.refresh_people(session, pack, [person.id])
     session.commit()
     return CampaignDose(dose, campaign, True, warnings)
 

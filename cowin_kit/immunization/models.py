@@ -4,14 +4,15 @@ rows with ``campaign_id`` set and ``series = "campaign:<code>"``, apart from the
 series.
 
 And the reminders of routine doses already sent (so a worker restart never sends one
-twice)."""
+twice); and the kept due state (``pending_dose``, ``due_refresh``) the due lists read
+(cowin_kit.immunization.duestate)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import BigInteger, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cowin_kit.core.db import Base, utcnow
@@ -96,3 +97,64 @@ class ReminderSent(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("beneficiary_id", "schedule", "dose", "reason", "cycle"),)
+
+
+class PendingDose(Base):
+    """A dose a person still needs, as :func:`cowin_kit.programme.due.evaluate` computed it
+    on ``as_of`` (cowin_kit.immunization.duestate keeps these rows; the rules are the only
+    definition). Per schedule instance (a person's schedule, or one pregnancy's) the rows
+    are the chain of doses that are, or will become, the instance's first pending dose:
+    the first one, then the one that takes over when it is missed (past ``latest``), etc.
+
+    On any day D >= as_of the row is on a list when ``active_from`` (None: already on
+    as_of) <= D <= ``until`` (None: no end), and its status is a pure function of the
+    stored dates: upcoming (D < earliest), due (D < overdue_from), else overdue.
+    ``until`` is ``latest`` capped by the last day the person counts as a child (birth-
+    timed schedules). ``location_id``/``facility_id`` are the person's, copied (a change
+    refreshes the person)."""
+
+    __tablename__ = "pending_dose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
+    schedule: Mapped[str] = mapped_column(String(64))
+    dose: Mapped[int]
+    pregnancy_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("pregnancy.id", ondelete="CASCADE"))
+    booster: Mapped[bool] = mapped_column(default=False)
+    earliest: Mapped[date] = mapped_column(Date)
+    due: Mapped[date] = mapped_column(Date)
+    latest: Mapped[Optional[date]] = mapped_column(Date)
+    overdue_from: Mapped[date] = mapped_column(Date)     # due + routine.overdue_after
+    active_from: Mapped[Optional[date]] = mapped_column(Date)
+    until: Mapped[Optional[date]] = mapped_column(Date)
+    as_of: Mapped[date] = mapped_column(Date)
+    refreshed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_pending_dose_location_id_earliest", "location_id", "earliest"),
+        Index("ix_pending_dose_facility_id_earliest", "facility_id", "earliest"),
+        Index("ix_pending_dose_due", "due"),
+    )
+
+
+class DueRefresh(Base):
+    """A full refresh of ``pending_dose`` (``cowin-kit due-list refresh``, the worker's
+    nightly job): the fingerprint of the routine rules it used. The lists read the table
+    only while the last finished whole-country refresh has the current rules'
+    fingerprint (a pack that changed the schedules makes them evaluate live until the
+    next refresh)."""
+
+    __tablename__ = "due_refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    location_code: Mapped[Optional[str]] = mapped_column(String(64))  # None: everyone
+    as_of: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[Optional[datetime]]
+    people: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int] = mapped_column(default=0)

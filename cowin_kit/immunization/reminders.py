@@ -18,8 +18,10 @@ fails on the key and its message is rolled back with it).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from babel.dates import format_date
 from flask_babel import force_locale
@@ -28,7 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.immunization import duelists
+from cowin_kit.immunization import duestate
+from cowin_kit.immunization.evaluation import (
+    Evaluator, load_people, people_condition, routine_rules,
+)
 from cowin_kit.immunization.models import ReminderSent
 from cowin_kit.notifications import queue
 from cowin_kit.programme import due as rules
@@ -62,27 +67,20 @@ def reasons_for(status: rules.DoseStatus, on: date, settings) -> str | None:
     return None
 
 
-def pending_reminders(session: Session, pack: ActivePack, on: date) -> list[Reminder]:
-    """The reminders due on ``on`` and not sent yet (nothing written)."""
-    routine = duelists.routine_rules(session, pack)
-    evaluator = duelists.Evaluator(routine, on, (rules.UPCOMING, rules.DUE, rules.OVERDUE))
-    condition = duelists._people_condition(session, on=on, child_since=evaluator.child_since,
-                                           location_id=None, facility_id=None, ids=None)
-    opted_out = select(CitizenAccount.id).where(CitizenAccount.reminders_opt_out.is_(True))
-    condition = and_(condition, Beneficiary.account_id.not_in(opted_out))
+def pending_reminders(session: Session, pack: ActivePack, on: date, *,
+                      live: bool = False) -> list[Reminder]:
+    """The reminders due on ``on`` and not sent yet (nothing written). Read from the kept
+    due state (cowin_kit.immunization.duestate: each schedule's first pending dose, whose
+    due date falls in a reminder window) when it is up to date, else (or with ``live``)
+    evaluated live."""
     settings = pack.routine
+    opted_out = select(CitizenAccount.id).where(CitizenAccount.reminders_opt_out.is_(True))
     found: list[Reminder] = []
-    for person in duelists.load_people(session, pack, condition, on):
-        grouped: dict[tuple[str, date], list[tuple[str, int, int]]] = defaultdict(list)
-        for status in evaluator.statuses(person):
-            reason = reasons_for(status, on, settings)
-            if reason is not None and status.due is not None:
-                cycle = int(status.pregnancy.ref) if status.pregnancy is not None \
-                    and status.pregnancy.ref is not None else 0
-                grouped[(reason, status.due)].append((status.schedule, status.dose, cycle))
-        for (reason, due_day), doses in grouped.items():
-            found.append(Reminder(person.id, person.account_id, person.name, reason, due_day,
-                                  tuple(doses)))
+    if not live and duestate.usable(session, pack, on, (rules.DUE, rules.OVERDUE)):
+        found = _from_table(session, routine_rules(session, pack), on, settings,
+                            Beneficiary.account_id.not_in(opted_out))
+    else:
+        found = _live(session, pack, on, settings, Beneficiary.account_id.not_in(opted_out))
     if not found:
         return []
     sent: set[tuple[int, str, int, str, int]] = set()
@@ -103,10 +101,61 @@ def pending_reminders(session: Session, pack: ActivePack, on: date) -> list[Remi
     return out
 
 
+def _grouped(found: list[Reminder], person: tuple[int, int, str],
+             statuses: Iterable[rules.DoseStatus], on: date, settings: Any) -> None:
+    grouped: dict[tuple[str, date], list[tuple[str, int, int]]] = defaultdict(list)
+    for status in statuses:
+        reason = reasons_for(status, on, settings)
+        if reason is not None and status.due is not None:
+            cycle = int(status.pregnancy.ref) if status.pregnancy is not None \
+                and status.pregnancy.ref is not None else 0
+            grouped[(reason, status.due)].append((status.schedule, status.dose, cycle))
+    for (reason, due_day), doses in grouped.items():
+        found.append(Reminder(person[0], person[1], person[2], reason, due_day, tuple(doses)))
+
+
+def _live(session: Session, pack: ActivePack, on: date, settings: Any,
+          allowed: Any) -> list[Reminder]:
+    routine = routine_rules(session, pack)
+    evaluator = Evaluator(routine, on, (rules.UPCOMING, rules.DUE, rules.OVERDUE))
+    condition = people_condition(session, on=on, child_since=evaluator.child_since,
+                                 location_id=None, facility_id=None, ids=None)
+    found: list[Reminder] = []
+    for person in load_people(session, pack, and_(condition, allowed), on):
+        _grouped(found, (person.id, person.account_id, person.name),
+                 evaluator.statuses(person), on, settings)
+    return found
+
+
+def _from_table(session: Session, routine: Any, on: date, settings: Any,
+                allowed: Any) -> list[Reminder]:
+    # a "before" reminder needs due in [on, on + remind_before], an "overdue" one due in
+    # (on - remind_after_missed - overdue_after, on - remind_after_missed]; the bounds
+    # below are wide (durations in months vary), reasons_for decides exactly
+    wide = timedelta(days=settings.remind_after_missed.approx_days()
+                     + settings.overdue_after.approx_days() + 4)
+    ahead = timedelta(days=settings.remind_before.approx_days() + 4)
+    by_person: dict[tuple[int, int, str], list[rules.DoseStatus]] = {}
+    for row in duestate.listed(session, on=on, statuses=duestate.PENDING, condition=allowed,
+                               due_between=(on - wide, on + ahead)):
+        pregnancy = rules.Pregnancy(on, None, row.pregnancy_id) \
+            if row.pregnancy_id is not None else None
+        by_person.setdefault((row.beneficiary_id, row.account_id, row.name), []).append(
+            rules.DoseStatus(row.schedule, row.dose, row.status, row.earliest, row.due,
+                             row.latest, None, row.booster, pregnancy))
+    found: list[Reminder] = []
+    for person in sorted(by_person):  # people by id, doses in the pack's order, as live
+        doses = sorted(by_person[person], key=lambda s: (
+            s.pregnancy is not None, routine.order.get(s.schedule, 0),
+            s.pregnancy.ref if s.pregnancy is not None else 0, s.dose))
+        _grouped(found, person, doses, on, settings)
+    return found
+
+
 def send_reminders(session: Session, pack: ActivePack, on: date) -> int:
     """Queue the reminders due on ``on`` (needs a request context for Babel); how many
     messages were queued. Commits after each message."""
-    routine = duelists.routine_rules(session, pack)
+    routine = routine_rules(session, pack)
     reminders = pending_reminders(session, pack, on)
     accounts = {}
     account_ids = sorted({r.account_id for r in reminders})

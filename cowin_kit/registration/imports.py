@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cowin_kit.core import signals
 from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
@@ -214,6 +215,11 @@ def import_people(session: Session, path_or_stream: Source, *, file_name: str,
         bulk.audit("person.import", "beneficiary", (
             (reference, {"external_id": p.external_id, "no_id": p.id_type_id is None})
             for reference, p in zip(references, new)))
+        added: list[int] = []
+        for chunk in chunks(references, IN_CHUNK):
+            added += session.scalars(select(Beneficiary.id)
+                                     .where(Beneficiary.reference_id.in_(chunk)))
+        signals.due_facts_changed.send(session, pack=None, person_ids=added)
 
     return commit_import(session, report, "people.import", fingerprint, progress, write)
 

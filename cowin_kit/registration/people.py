@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core import durations
+from cowin_kit.core import durations, signals
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import duration_text, gettext as _, ngettext
 from cowin_kit.core.security import keyring
@@ -378,6 +378,7 @@ def register_person(session: Session, pack: ActivePack, actor: StaffUser, *, nam
                        id_type=document.type_row.code if document else "",
                        birth_year=birth_date.year, gender=gender_row.code,
                        locale=account.locale or pack.default_locale)
+    signals.due_facts_changed.send(session, pack=pack, person_ids=[person.id])
     session.commit()
     return _view(session, person, created=True)
 
@@ -454,6 +455,7 @@ def register_pregnancy(session: Session, pack: ActivePack, actor: StaffUser,
         raise Conflict(_("This woman has a pregnancy without an outcome; record its outcome "
                          "first."), code="pregnancy_open")
     pregnancy = _add_pregnancy(session, actor, person, PregnancyFacts(registered_on, lmp, edd))
+    signals.due_facts_changed.send(session, pack=pack, person_ids=[person.id])
     session.commit()
     return pregnancy
 
@@ -540,6 +542,8 @@ def record_pregnancy_outcome(session: Session, pack: ActivePack, actor: StaffUse
                            id_type="", birth_year=baby.birth_year,
                            gender=session.get(Gender, baby.gender_id).code,
                            locale=account.locale or pack.default_locale)
+    signals.due_facts_changed.send(session, pack=pack,
+                                   person_ids=[mother.id] + [baby.id for baby in created])
     session.commit()
     return OutcomeResult(pregnancy, [_view(session, baby, created=True) for baby in created],
                          True)

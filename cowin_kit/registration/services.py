@@ -445,6 +445,8 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
     plugins.queue_hook(session, "beneficiary_registered", reference_id=beneficiary.reference_id,
                        id_type=document.code, birth_year=birth_year, gender=gender_row.code,
                        locale=account.locale or pack.default_locale)
+    if birth_date is not None:  # a child registered by a parent: on the due lists
+        signals.due_facts_changed.send(session, pack=pack, person_ids=[beneficiary.id])
     session.commit()
     # Created by this request a moment ago: it has no doses yet, and its secret code is known.
     return _view(session, beneficiary, document, gender_row, pack, doses=[],
@@ -628,6 +630,8 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
         raise _already_registered() from None
     audit.record(session, "beneficiary.correct" if vaccinated else "beneficiary.update",
                  "beneficiary", beneficiary.reference_id, fields=sorted(changes))
+    if {"birth_year", "birth_date", "gender"} & set(changes):
+        signals.due_facts_changed.send(session, pack=pack, person_ids=[beneficiary.id])
     session.commit()
     return _view(session, beneficiary)
 

@@ -14,6 +14,7 @@ def insert_dose(app, reference_id: str, product: str, day: date, series: str,
                 *, facility_code: str | None = None) -> int:
     """A dose of ``product`` given at noon UTC on ``day`` in ``series`` (a schedule code,
     or e.g. "campaign:MR-2026"); its id."""
+    from cowin_kit.core import signals
     from cowin_kit.core.db import get_database
     from cowin_kit.geography.models import Facility
     from cowin_kit.programme.models import VaccineProduct
@@ -33,5 +34,9 @@ def insert_dose(app, reference_id: str, product: str, day: date, series: str,
                     administered_at=datetime.combine(day, time(12), timezone.utc),
                     facility_id=facility_id, source="imported")
         session.add(dose)
+        session.flush()
+        # as the recording services do: the due lists' kept state (needs the pack)
+        with app.test_request_context():
+            signals.due_facts_changed.send(session, pack=None, person_ids=[person.id])
         session.commit()
         return dose.id

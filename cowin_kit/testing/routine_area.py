@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
+from cowin_kit.core import signals
 from cowin_kit.core.db import get_database
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
@@ -30,6 +31,7 @@ def give(session, reference_id: str, series: str, product: str, day: date) -> No
                      administered_at=datetime.combine(day, time(10), IST)
                      .astimezone(timezone.utc)))
     session.flush()
+    signals.due_facts_changed.send(session, pack=None, person_ids=[person.id])
 
 
 def seed_area(app) -> dict[str, str]:

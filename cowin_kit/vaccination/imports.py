@@ -57,6 +57,7 @@ from cowin_kit.csvimport import (
     no_progress, pack_document, read_bytes, read_table, tick,
 )
 from cowin_kit.config.runtime import ActivePack
+from cowin_kit.core import signals
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
@@ -292,6 +293,9 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
               "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None,
               **({"schedule": i.series} if i.series != BOOKED_SERIES else {})})
             for i in new))
+        signals.due_facts_changed.send(session, pack=None,
+                                       person_ids=sorted({i.beneficiary_id for i in new}),
+                                       products=sorted({i.vaccine for i in new}))
 
     return commit_import(session, report, "vaccination.import", fingerprint, progress, write)
 

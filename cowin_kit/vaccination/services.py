@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from cowin_kit import plugins
-from cowin_kit.core import metrics
+from cowin_kit.core import metrics, signals
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.runtime import ActivePack
@@ -284,6 +284,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                        reference_id=str(reference_id), dose_number=number,
                        vaccine=product.code, lot=lot, administered_at=moment,
                        facility_code=facility.code)
+    signals.due_facts_changed.send(session, pack=pack, person_ids=[person.id],
+                                   products=[product.code])
     session.commit()
     metrics.DOSES_RECORDED.inc()
     return RecordedDose(dose, True, reference_id=str(reference_id), vaccine=product.code,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core import metrics
+from cowin_kit.core import metrics, signals
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility
@@ -381,6 +381,9 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
                            dose_number=item.dose.dose_number, vaccine=item.product.code,
                            lot=item.dose.lot, administered_at=moment,
                            facility_code=facility.code)
+    # the due lists' kept state of the person, in this transaction
+    signals.due_facts_changed.send(session, pack=pack, person_ids=[person.id],
+                                   products=[item.product.code for item in visit.doses])
     session.commit()
     metrics.DOSES_RECORDED.inc(len(visit.doses))
     return visit

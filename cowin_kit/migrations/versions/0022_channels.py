@@ -2,7 +2,7 @@
 of outbound messages
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-20 10:00:00.000000
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ JSONDocument = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), '
 
 
 revision = '0022'
-down_revision = '0020'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
