@@ -17,10 +17,14 @@ from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.immunization.models import Campaign, CampaignArea, ReminderSent
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 from cowin_kit.fieldsync.models import FieldRecord, FieldReview
+from cowin_kit.corrections.models import (
+    ChangeRequest, DuplicateCandidate, Grievance, PersonMatchKey, PersonMerge, SetAsideDose,
+)
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
 from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
+from cowin_kit.corrections import receivers as _correction_receivers  # noqa: F401,E402
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
@@ -31,4 +35,6 @@ __all__ = [
     "SlotAlertSubscription", "AefiReport", "CertificateDue", "Certificate",
     "Campaign", "CampaignArea", "ReminderSent",
     "FieldRecord", "FieldReview",
+    "ChangeRequest", "DuplicateCandidate", "Grievance", "PersonMatchKey", "PersonMerge",
+    "SetAsideDose",
 ]

@@ -38,6 +38,11 @@ ACTIONS = (
                             # zero-dose children, defaulters) in the area of the grant
     "campaign.manage",      # plan campaigns (areas, ages, dates, targets) in the grant's area
     "field.review",         # decide the field app's sync conflicts (the review queue)
+    "correction.propose",   # propose a correction of a person's details or a dose, a voided
+                            # dose or a move to another mobile (applied only once approved)
+    "correction.approve",   # approve or reject another staff member's proposed correction
+    "duplicate.review",     # merge two records of one person, mark them distinct, undo a merge
+    "grievance.handle",     # answer citizens' grievances in the area of the grant
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -45,17 +50,20 @@ ACTIONS = (
 # vaccinate or verify: those are separate grants, so every dose names its vaccinator.
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "people.register",
-                         "campaign.manage", "due_list.read", "field.review"})
+                         "campaign.manage", "due_list.read", "field.review",
+                         "correction.propose", "correction.approve", "duplicate.review",
+                         "grievance.handle"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
     "state_admin": _AREA_ADMIN,
     "district_admin": _AREA_ADMIN,
     "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
-                                 "people.register", "due_list.read", "field.review"}),
+                                 "people.register", "due_list.read", "field.review",
+                                 "correction.propose", "grievance.handle"}),
     # the vaccinator is also the ANM / health worker who registers the people of the area
     "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register",
-                             "due_list.read"}),
+                             "due_list.read", "correction.propose"}),
     "verifier": frozenset({"certificate.verify"}),
 }
 

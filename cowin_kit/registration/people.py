@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core import durations
+from cowin_kit.core import durations, signals
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import duration_text, gettext as _, ngettext
 from cowin_kit.core.security import keyring
@@ -365,6 +365,8 @@ def register_person(session: Session, pack: ActivePack, actor: StaffUser, *, nam
         if pregnancy is not None:
             _add_pregnancy(session, actor, person, pregnancy)
         session.flush()
+        # Possible duplicates are noted for a reviewer (corrections); never a refusal.
+        signals.person_registered.send(session, beneficiary=person)
     except IntegrityError:  # the same document or external ID registered meanwhile
         session.rollback()
         if external_id is not None and session.scalar(
