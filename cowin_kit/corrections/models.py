@@ -32,6 +32,7 @@ class ChangeRequest(Base):
         ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     dose_id: Mapped[Optional[int]]  # not a foreign key: a voided dose's row is gone
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
     changes: Mapped[dict[str, Any]]
     before: Mapped[dict[str, Any]]
     reason: Mapped[str] = mapped_column(String(500))
@@ -134,6 +135,7 @@ class Grievance(Base):
     beneficiary_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("beneficiary.id", ondelete="SET NULL"))
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
+    facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
     category: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(16), default="open")

@@ -92,12 +92,13 @@ def _scope(session: Session, location_id: int | None,
     return access.scope_for_location(session, location_id, facility_id)
 
 
-def _check(session: Session, actor: StaffUser, action: str, person: Beneficiary) -> int | None:
-    """Access to ``action`` where the person belongs; their location id."""
+def _check(session: Session, actor: StaffUser, action: str,
+           person: Beneficiary) -> tuple[int | None, int | None]:
+    """Access to ``action`` where the person belongs; their (location id, facility id)."""
     location_id, facility_id = _area_of(session, person)
     access.check_access(actor, action, _scope(session, location_id, facility_id),
                         message=_("You may not do this for people of this area."))
-    return location_id
+    return location_id, facility_id
 
 
 def _reason(text: str | None) -> str:
@@ -242,13 +243,15 @@ def _checked_dose_changes(session: Session, pack: ActivePack,
 
 
 def _new_request(session: Session, actor: StaffUser, kind: str, person: Beneficiary,
-                 location_id: int | None, changes: dict[str, Any], before: dict[str, Any],
+                 area: tuple[int | None, int | None], changes: dict[str, Any],
+                 before: dict[str, Any],
                  reason: str, dose_id: int | None = None) -> ChangeRequest:
     if not rules.changed_fields(before, changes):
         raise InvalidInput(_("The proposed values are the current ones."),
                            code="nothing_to_change")
     request = ChangeRequest(kind=kind, beneficiary_id=person.id, dose_id=dose_id,
-                            location_id=location_id, changes=changes, before=before,
+                            location_id=area[0], facility_id=area[1], changes=changes,
+                            before=before,
                             reason=reason, maker=actor.username, status="pending")
     session.add(request)
     session.flush()
@@ -275,12 +278,12 @@ def propose_person_change(session: Session, pack: ActivePack, actor: StaffUser,
     """Propose new values for a person's details (name, birth date or year, sex,
     guardian); nothing changes until another staff member approves."""
     person = person_by_reference(session, reference_id)
-    location_id = _check(session, actor, "correction.propose", person)
+    area = _check(session, actor, "correction.propose", person)
     why = _reason(reason)
     checked = _checked_person_changes(session, pack, changes)
     _open_request_for(session, person, None)
     before = {k: v for k, v in _person_values(session, person).items() if k in checked}
-    return _new_request(session, actor, "person", person, location_id, checked, before, why)
+    return _new_request(session, actor, "person", person, area, checked, before, why)
 
 
 def _dose(session: Session, dose_id: int) -> Dose:
@@ -295,12 +298,12 @@ def propose_dose_change(session: Session, pack: ActivePack, actor: StaffUser, do
     """Propose new facts of a dose (dose number, vaccine, lot, date, facility)."""
     dose = _dose(session, dose_id)
     person = session.get(Beneficiary, dose.beneficiary_id)
-    location_id = _check(session, actor, "correction.propose", person)
+    area = _check(session, actor, "correction.propose", person)
     why = _reason(reason)
     checked = _checked_dose_changes(session, pack, changes)
     _open_request_for(session, person, dose.id)
     before = {k: v for k, v in _dose_values(session, pack, dose).items() if k in checked}
-    return _new_request(session, actor, "dose", person, location_id, checked, before, why,
+    return _new_request(session, actor, "dose", person, area, checked, before, why,
                         dose_id=dose.id)
 
 
@@ -309,11 +312,11 @@ def propose_void(session: Session, pack: ActivePack, actor: StaffUser, dose_id: 
     """Propose that a dose recorded in error be taken out of the person's record."""
     dose = _dose(session, dose_id)
     person = session.get(Beneficiary, dose.beneficiary_id)
-    location_id = _check(session, actor, "correction.propose", person)
+    area = _check(session, actor, "correction.propose", person)
     why = _reason(reason)
     _refuse_void_with_aefi(session, dose)
     _open_request_for(session, person, dose.id)
-    return _new_request(session, actor, "void_dose", person, location_id, {"voided": True},
+    return _new_request(session, actor, "void_dose", person, area, {"voided": True},
                         {"voided": False, **_dose_values(session, pack, dose)}, why,
                         dose_id=dose.id)
 
@@ -329,12 +332,12 @@ def propose_move(session: Session, pack: ActivePack, actor: StaffUser, reference
     """Propose moving a person to the account of another mobile number (the number typed
     at registration was wrong)."""
     person = person_by_reference(session, reference_id)
-    location_id = _check(session, actor, "correction.propose", person)
+    area = _check(session, actor, "correction.propose", person)
     why = _reason(reason)
     number = registration.parse_mobile(mobile, pack)
     _open_request_for(session, person, None)
     current = session.get(CitizenAccount, person.account_id)
-    return _new_request(session, actor, "move", person, location_id, {"mobile": number},
+    return _new_request(session, actor, "move", person, area, {"mobile": number},
                         {"mobile": current.mobile if current else None}, why)
 
 
@@ -517,11 +520,12 @@ def list_requests(session: Session, actor: StaffUser, *, status: str = "pending"
                            .order_by(ChangeRequest.created_at, ChangeRequest.id)
                            .limit(limit * 4))
     out = []
-    scopes: dict[int | None, access.Scope] = {}
+    scopes: dict[tuple[int | None, int | None], access.Scope] = {}
     for row in rows:
-        if row.location_id not in scopes:
-            scopes[row.location_id] = _scope(session, row.location_id)
-        scope = scopes[row.location_id]
+        where = (row.location_id, row.facility_id)
+        if where not in scopes:
+            scopes[where] = _scope(session, *where)
+        scope = scopes[where]
         if access.can(actor, "correction.approve", scope) or \
                 access.can(actor, "correction.propose", scope):
             out.append(row)
@@ -603,8 +607,9 @@ def start_citizen_move(session: Session, pack: ActivePack, reference_id: str,
     current = session.get(CitizenAccount, person.account_id)
     if current is not None and current.mobile == number:
         raise Conflict(_("The person is already under this number."), code="same_mobile")
-    location_id, _facility = _area_of(session, person)
+    location_id, facility_id = _area_of(session, person)
     request = ChangeRequest(kind="move", beneficiary_id=person.id, location_id=location_id,
+                            facility_id=facility_id,
                             changes={"mobile": number}, before={"mobile": current.mobile
                                                                  if current else None},
                             reason="requested by the person", maker="citizen",
@@ -773,7 +778,6 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
         people = people.where(Beneficiary.location_id.in_(_area_ids(session, location)))
     ids = list(session.scalars(people.order_by(Beneficiary.id)))
     result.people = len(ids)
-    seen_known = None
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         lo, hi = part[0], part[-1]
@@ -839,7 +843,6 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
         session.commit()
         if progress is not None:
             progress(len(ids) + min(start + chunk, len(ids)), len(ids) * 2)
-    del seen_known
     audit.record(session, "duplicates.scan", "location", location or "*",
                  people=result.people, pairs=result.pairs, new=result.new_candidates)
     session.commit()
@@ -1041,6 +1044,52 @@ def merges_of(session: Session, person: Beneficiary) -> list[PersonMerge]:
         .order_by(PersonMerge.id)))
 
 
+@dataclass(frozen=True)
+class PersonRecord:
+    person: Beneficiary
+    doses: list[Dose]
+    candidates: list[DuplicateCandidate]
+    merges: list[PersonMerge]
+    requests: list[ChangeRequest]
+
+
+def person_record(session: Session, actor: StaffUser, reference_id: str) -> PersonRecord:
+    """What a corrections officer sees of a person (any of the corrections grants where
+    the person belongs)."""
+    person = person_by_reference(session, reference_id)
+    location_id, facility_id = _area_of(session, person)
+    scope = _scope(session, location_id, facility_id)
+    if not any(access.can(actor, action, scope) for action in (
+            "correction.propose", "correction.approve", "duplicate.review")):
+        raise Forbidden(_("You may not do this for people of this area."), code="forbidden")
+    return PersonRecord(
+        person, _dose_rows(session, person.id), open_candidates_of(session, person),
+        merges_of(session, person),
+        list(session.scalars(select(ChangeRequest).where(
+            ChangeRequest.beneficiary_id == person.id, ChangeRequest.status != "awaiting_otp")
+            .order_by(ChangeRequest.id))))
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    reference_id: str
+    name: str
+    score: float
+    reasons: list[str]
+
+
+def possible_duplicates(session: Session, person: Beneficiary) -> list[PossibleDuplicate]:
+    """The open candidates of a person, as a registration warning: the other record's
+    reference ID and name (no ID number), best first."""
+    out = []
+    for row in open_candidates_of(session, person):
+        other = session.get(Beneficiary, row.high_id if row.low_id == person.id
+                            else row.low_id)
+        out.append(PossibleDuplicate(other.reference_id, other.name, row.score,
+                                     list(row.reasons)))
+    return out
+
+
 # --- grievances -----------------------------------------------------------------------
 
 def file_grievance(session: Session, account: CitizenAccount, *, category: str,
@@ -1062,10 +1111,12 @@ def file_grievance(session: Session, account: CitizenAccount, *, category: str,
     if bad:
         first = next(iter(bad.values()))[0]
         raise InvalidInput(first, code="invalid_grievance", fields=bad)
-    location_id = _area_of(session, person)[0] if person is not None else None
+    location_id, facility_id = _area_of(session, person) if person is not None \
+        else (None, None)
     grievance = Grievance(account_id=account.id,
                           beneficiary_id=person.id if person else None,
-                          location_id=location_id, category=category, description=text,
+                          location_id=location_id, facility_id=facility_id,
+                          category=category, description=text,
                           status="open")
     session.add(grievance)
     session.flush()
@@ -1108,9 +1159,10 @@ def grievance_queue(session: Session, actor: StaffUser, *, statuses: tuple[str, 
                            .order_by(Grievance.created_at, Grievance.id).limit(limit * 4))
     out, scopes = [], {}
     for grievance, reference_id in rows:
-        if grievance.location_id not in scopes:
-            scopes[grievance.location_id] = _scope(session, grievance.location_id)
-        if access.can(actor, "grievance.handle", scopes[grievance.location_id]):
+        where = (grievance.location_id, grievance.facility_id)
+        if where not in scopes:
+            scopes[where] = _scope(session, *where)
+        if access.can(actor, "grievance.handle", scopes[where]):
             out.append(QueueItem(grievance, rules.age_days(grievance.created_at, now),
                                  rules.overdue(grievance.created_at, now, within_days),
                                  reference_id))
@@ -1126,7 +1178,8 @@ def answer_grievance(session: Session, actor: StaffUser, grievance_id: int, *,
     grievance = session.get(Grievance, grievance_id, with_for_update=True)
     if grievance is None:
         raise NotFound(_("No such grievance."), code="grievance_not_found")
-    access.check_access(actor, "grievance.handle", _scope(session, grievance.location_id))
+    access.check_access(actor, "grievance.handle",
+                        _scope(session, grievance.location_id, grievance.facility_id))
     if status not in GRIEVANCE_STATUSES or status == "open":
         message = _("Choose one of the listed kinds.")
         raise InvalidInput(message, code="invalid_status", fields={"status": [message]})

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column('beneficiary_id', sa.Integer(), nullable=False),
         sa.Column('dose_id', sa.Integer(), nullable=True),
         sa.Column('location_id', sa.Integer(), nullable=True),
+        sa.Column('facility_id', sa.Integer(), nullable=True),
         sa.Column('changes', JSONDocument, nullable=False),
         sa.Column('before', JSONDocument, nullable=False),
         sa.Column('reason', sa.String(length=500), nullable=False),
@@ -50,6 +51,8 @@ def upgrade() -> None:
                                 name=op.f('fk_change_request_beneficiary_id_beneficiary')),
         sa.ForeignKeyConstraint(['location_id'], ['location.id'],
                                 name=op.f('fk_change_request_location_id_location')),
+        sa.ForeignKeyConstraint(['facility_id'], ['facility.id'],
+                                name=op.f('fk_change_request_facility_id_facility')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_change_request')),
     )
     op.create_index(op.f('ix_change_request_beneficiary_id'), 'change_request', ['beneficiary_id'])
@@ -145,6 +148,7 @@ def upgrade() -> None:
         sa.Column('account_id', sa.Integer(), nullable=False),
         sa.Column('beneficiary_id', sa.Integer(), nullable=True),
         sa.Column('location_id', sa.Integer(), nullable=True),
+        sa.Column('facility_id', sa.Integer(), nullable=True),
         sa.Column('category', sa.String(length=16), nullable=False),
         sa.Column('description', sa.String(length=2000), nullable=False),
         sa.Column('status', sa.String(length=16), nullable=False),
@@ -159,6 +163,8 @@ def upgrade() -> None:
                                 name=op.f('fk_grievance_beneficiary_id_beneficiary')),
         sa.ForeignKeyConstraint(['location_id'], ['location.id'],
                                 name=op.f('fk_grievance_location_id_location')),
+        sa.ForeignKeyConstraint(['facility_id'], ['facility.id'],
+                                name=op.f('fk_grievance_facility_id_facility')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_grievance')),
     )
     op.create_index(op.f('ix_grievance_account_id'), 'grievance', ['account_id'])
