@@ -37,7 +37,7 @@ def skeleton(token: str) -> str:
     "mmd"; "priya", "pria" -> "pr")."""
     if not token:
         return ""
-    folded = token.replace("ph", "f").replace("bh", "b").replace("dh", "d") \
+    folded = token.replace("ksh", "x").replace("ph", "f").replace("bh", "b").replace("dh", "d") \
         .replace("th", "t").replace("kh", "k").replace("sh", "s").replace("ck", "k") \
         .replace("q", "k").replace("z", "s").replace("v", "w")
     out = [folded[0]]
@@ -81,14 +81,15 @@ def jaro_winkler(a: str, b: str) -> float:
 
 def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
     """How alike two names are, in [0, 1], from their tokens (``name_tokens``): each word
-    of the shorter name is paired with its best match in the other (Jaro-Winkler), a
-    word missing from the longer name costs a little, and the whole-string comparison of
-    the sorted words counts when it is higher (joined or split words)."""
+    of the shorter name is paired with its best match in the other (Jaro-Winkler); the
+    mean and the worst pair count half each (siblings share a family name, not a given
+    name); a word missing from the longer name costs a little; with different numbers of
+    words the comparison of the words joined counts when higher ("Mohd Ali", "Mohdali")."""
     if not a or not b:
         return 0.0
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     remaining = list(long_)
-    total = 0.0
+    total, worst = 0.0, 1.0
     for word in short:
         best_index, best = 0, -1.0
         for index, other in enumerate(remaining):
@@ -96,12 +97,12 @@ def name_similarity(a: Sequence[str], b: Sequence[str]) -> float:
             if score > best:
                 best_index, best = index, score
         total += best
+        worst = min(worst, best)
         remaining.pop(best_index)
-    paired = total / len(short)
+    paired = 0.5 * total / len(short) + 0.5 * worst
     missing_penalty = 0.05 * (len(long_) - len(short))
-    whole = jaro_winkler(" ".join(a), " ".join(b))
-    joined = jaro_winkler("".join(a), "".join(b))
-    return max(0.0, min(1.0, max(paired - missing_penalty, whole, joined)))
+    joined = jaro_winkler("".join(a), "".join(b)) if len(a) != len(b) else 0.0
+    return max(0.0, min(1.0, max(paired - missing_penalty, joined)))
 
 
 # --- blocking keys ----------------------------------------------------------------------
@@ -144,6 +145,8 @@ def match_keys(person: PersonFacts) -> set[str]:
 # --- scoring ----------------------------------------------------------------------------
 
 THRESHOLD = 0.72  # pairs scoring at least this are candidates for a reviewer
+NAME_FULL = 0.85  # name similarity from which the other facts count fully
+NAME_NONE = 0.65  # ... and below which they do not count
 
 
 @dataclass(frozen=True)
@@ -165,35 +168,39 @@ def score(a: PersonFacts, b: PersonFacts, *, guardian_weight: float = 0.1) -> Ma
         reasons.append("same_name")
     elif name >= 0.85:
         reasons.append("similar_name")
-    total = 0.55 * name
+    other = 0.0
     if a.birth_date is not None and b.birth_date is not None:
         if a.birth_date == b.birth_date:
-            total += 0.25
+            other += 0.25
             reasons.append("same_birth_date")
         elif a.birth_date.year == b.birth_date.year:
-            total += 0.12
+            other += 0.12
             reasons.append("same_birth_year")
         elif abs(a.birth_year - b.birth_year) == 1:
-            total += 0.04
+            other += 0.04
     elif a.birth_year == b.birth_year:
-        total += 0.18
+        other += 0.18
         reasons.append("same_birth_year")
     elif abs(a.birth_year - b.birth_year) == 1:
-        total += 0.08
+        other += 0.08
         reasons.append("birth_year_one_apart")
     if a.gender_id is not None and a.gender_id == b.gender_id:
-        total += 0.08
+        other += 0.08
         reasons.append("same_sex")
     elif a.gender_id is not None and b.gender_id is not None:
-        total -= 0.1
+        other -= 0.1
     if a.account_id is not None and a.account_id == b.account_id:
-        total += 0.12
+        other += 0.12
         reasons.append("same_mobile")
     if a.guardian_name and b.guardian_name:
         guardian = name_similarity(name_tokens(a.guardian_name), name_tokens(b.guardian_name))
         if guardian >= 0.85:
-            total += guardian_weight
+            other += guardian_weight
             reasons.append("same_guardian")
+    # Siblings share a birth date (twins), a guardian and a mobile: the other facts count
+    # fully only for similar names, and fade out below.
+    weight = 1.0 if name >= NAME_FULL else max(0.0, (name - NAME_NONE) / (NAME_FULL - NAME_NONE))
+    total = 0.55 * name + weight * other
     return Match(round(max(0.0, min(1.0, total)), 3), tuple(reasons))
 
 

@@ -767,11 +767,12 @@ def _area_ids(session: Session, location_code: str) -> list[int]:
 
 
 def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
-         progress: Callable[[int, int], None] | None = None) -> ScanResult:
+         progress: Callable[[str, int, int], None] | None = None) -> ScanResult:
     """The batch search: every person (of ``location``'s area, or everyone) gets their
     matching keys if they have none, then each pair sharing a key or an account is scored
     once and the likely ones are stored as candidates. Works in chunks of person ids,
-    committing each; ``progress(done, total)`` after each chunk."""
+    committing each; ``progress(stage, done, total)`` after each chunk (stages "keys" and
+    "pairs")."""
     result = ScanResult()
     people = select(Beneficiary.id).where(Beneficiary.merged_into_id.is_(None))
     if location is not None:
@@ -798,7 +799,7 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
             session.execute(insert(PersonMatchKey.__table__), rows)
         session.commit()
         if progress is not None:
-            progress(min(start + chunk, len(ids)), len(ids) * 2)
+            progress("keys", min(start + chunk, len(ids)), len(ids))
     # 2. pairs sharing a key, or an account, with the first in the chunk
     a, b = PersonMatchKey.__table__.alias("a"), PersonMatchKey.__table__.alias("b")
     p, q = Beneficiary.__table__.alias("p"), Beneficiary.__table__.alias("q")
@@ -814,9 +815,9 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
         ).where(p.c.id.between(lo, hi))
         pairs = {(x, y) for x, y in session.execute(by_key) if x in part_set}
         pairs |= {(x, y) for x, y in session.execute(by_account) if x in part_set}
-        known = set(session.execute(select(DuplicateCandidate.low_id,
-                                            DuplicateCandidate.high_id).where(
-            DuplicateCandidate.low_id.between(lo, hi))).tuples())
+        known = {(x, y) for x, y in session.execute(select(
+            DuplicateCandidate.low_id, DuplicateCandidate.high_id).where(
+            DuplicateCandidate.low_id.between(lo, hi)))}
         pairs -= known
         result.pairs += len(pairs)
         involved = sorted({x for pair in pairs for x in pair})
@@ -842,7 +843,7 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
             result.new_candidates += len(new)
         session.commit()
         if progress is not None:
-            progress(len(ids) + min(start + chunk, len(ids)), len(ids) * 2)
+            progress("pairs", min(start + chunk, len(ids)), len(ids))
     audit.record(session, "duplicates.scan", "location", location or "*",
                  people=result.people, pairs=result.pairs, new=result.new_candidates)
     session.commit()
