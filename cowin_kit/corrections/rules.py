@@ -173,6 +173,15 @@ def score(a: PersonFacts, b: PersonFacts, *, guardian_weight: float = 0.1) -> Ma
         if a.birth_date == b.birth_date:
             other += 0.25
             reasons.append("same_birth_date")
+        elif ((a.birth_date.month, a.birth_date.day) == (b.birth_date.month, b.birth_date.day)
+              and abs(a.birth_date.year - b.birth_date.year) == 1):
+            other += 0.18  # the year mistyped
+            reasons.append("birth_date_year_off")
+        elif (a.birth_date.year == b.birth_date.year
+              and (a.birth_date.month, a.birth_date.day) == (b.birth_date.day,
+                                                             b.birth_date.month)):
+            other += 0.18  # day and month swapped
+            reasons.append("birth_date_day_month_swapped")
         elif a.birth_date.year == b.birth_date.year:
             other += 0.12
             reasons.append("same_birth_year")

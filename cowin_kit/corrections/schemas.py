@@ -59,7 +59,7 @@ class StatusQuery(Schema):
     status = fields.String(load_default=None)
 
 
-class DoseOut(Schema):
+class RecordDoseOut(Schema):
     id = fields.Integer(required=True)
     series = fields.String(required=True)
     dose_number = fields.Integer(required=True)
@@ -99,7 +99,7 @@ class PersonRecordOut(Schema):
     birth_year = fields.Integer(required=True)
     birth_date = fields.Date(allow_none=True)
     merged_into = fields.String(allow_none=True)
-    doses = fields.List(fields.Nested(DoseOut), required=True)
+    doses = fields.List(fields.Nested(RecordDoseOut), required=True)
     candidates = fields.List(fields.Nested(CandidateOut), required=True)
     merges = fields.List(fields.Nested(MergeOut), required=True)
     requests = fields.List(fields.Nested(ChangeRequestOut), required=True)

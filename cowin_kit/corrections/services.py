@@ -31,7 +31,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import signals
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.corrections import rules
 from cowin_kit.corrections.models import (
@@ -181,7 +181,8 @@ def _checked_person_changes(session: Session, pack: ActivePack,
                 text = " ".join(str(value or "").split())
                 limit = 200 if name == "guardian_name" else 32
                 if len(text) > limit:
-                    raise InvalidInput(_("At most %(num)d characters.", num=limit),
+                    raise InvalidInput(ngettext("At most %(num)d character.",
+                                                "At most %(num)d characters.", limit),
                                        code="too_long")
                 out[name] = text or None
         except (InvalidInput, RuleViolation) as exc:

@@ -85,6 +85,13 @@ def test_score_and_reasons():
     two_documents = rules.score(facts(1, "Asha Devi", id_type=1, id_hash="a"),
                                 facts(2, "Asha Devi", id_type=1, id_hash="b"))
     assert two_documents == rules.Match(0.0, ("different_id",))
+    year_typed_wrong = rules.score(facts(1, "Asha Devi", 1990, date(1990, 3, 4)),
+                                   facts(2, "Asha Devi", 1991, date(1991, 3, 4)))
+    assert "birth_date_year_off" in year_typed_wrong.reasons
+    assert year_typed_wrong.score >= rules.THRESHOLD
+    swapped = rules.score(facts(1, "Asha Devi", 1990, date(1990, 3, 4)),
+                          facts(2, "Asha Devi", 1990, date(1990, 4, 3)))
+    assert "birth_date_day_month_swapped" in swapped.reasons
     other_sex = rules.score(facts(1, "Asha Devi", gender=1), facts(2, "Asha Devi", gender=2))
     assert other_sex.score < rules.score(facts(1, "Asha Devi"), facts(2, "Asha Devi")).score
 
