@@ -14,13 +14,14 @@ class _Strict(Schema):
 
 
 REASON = fields.String(required=True, validate=validate.Length(min=3, max=500))
+ROW_ID = validate.Range(min=1, max=2**31 - 1)  # a row id (INTEGER)
 
 
 class ChangeRequestIn(_Strict):
     kind = fields.String(required=True, validate=validate.OneOf(REQUEST_KINDS))
     reference_id = fields.String(load_default=None, metadata={
         "description": "the person (kinds person and move)"})
-    dose_id = fields.Integer(load_default=None, metadata={
+    dose_id = fields.Integer(load_default=None, validate=ROW_ID, metadata={
         "description": "the dose (kinds dose and void_dose)"})
     changes = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "person: name, birth_year, birth_date, gender, guardian_name, "
@@ -108,7 +109,7 @@ class PersonRecordOut(Schema):
 class MergeIn(_Strict):
     kept = fields.String(required=True, metadata={"description": "reference ID kept"})
     merged = fields.String(required=True, metadata={"description": "reference ID merged into it"})
-    candidate_id = fields.Integer(load_default=None)
+    candidate_id = fields.Integer(load_default=None, validate=ROW_ID)
     reason = REASON
 
 
