@@ -19,7 +19,7 @@ from cowin_kit.corrections import schemas, services
 from cowin_kit.corrections.models import ChangeRequest, DuplicateCandidate, Grievance, PersonMerge
 from cowin_kit.geography.models import Facility
 from cowin_kit.programme.models import VaccineProduct
-from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
+from cowin_kit.registration.models import Beneficiary, CitizenAccount
 
 bp = Blueprint("api_corrections", __name__)
 

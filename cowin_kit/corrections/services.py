@@ -20,12 +20,10 @@ from __future__ import annotations
 import hmac
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import (
-    Integer, and_, delete, func, insert, literal, or_, select, text as sql_text, update,
-)
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -803,64 +801,112 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
         session.commit()
         if progress is not None:
             progress("keys", min(start + chunk, len(ids)), len(ids))
-    if result.keyed and session.get_bind().dialect.name == "postgresql":
-        # Many keys were just written: without fresh statistics PostgreSQL plans the key
-        # self-join below as if the table were empty (minutes per chunk instead of ~1 s).
-        session.execute(sql_text("ANALYZE person_match_key"))
-        session.commit()
-    # 2. pairs sharing a key, or an account, with the first in the chunk
-    a, b = PersonMatchKey.__table__.alias("a"), PersonMatchKey.__table__.alias("b")
-    p, q = Beneficiary.__table__.alias("p"), Beneficiary.__table__.alias("q")
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
-        lo, hi = part[0], part[-1]
-        part_set = set(part)
-        # The bounds are written into the statement: with bound parameters PostgreSQL
-        # may choose a generic plan joining the whole key table (minutes per chunk on
-        # a million people instead of about a second).
-        low_bound = literal(lo, Integer, literal_execute=True)
-        high_bound = literal(hi, Integer, literal_execute=True)
-        by_key = select(a.c.beneficiary_id, b.c.beneficiary_id).distinct().select_from(
-            a.join(b, and_(a.c.key == b.c.key, a.c.beneficiary_id < b.c.beneficiary_id))
-        ).where(a.c.beneficiary_id.between(low_bound, high_bound))
-        by_account = select(p.c.id, q.c.id).select_from(
-            p.join(q, and_(p.c.account_id == q.c.account_id, p.c.id < q.c.id))
-        ).where(p.c.id.between(low_bound, high_bound))
-        pairs = {(x, y) for x, y in session.execute(by_key) if x in part_set}
-        pairs |= {(x, y) for x, y in session.execute(by_account) if x in part_set}
-        known = {(x, y) for x, y in session.execute(select(
-            DuplicateCandidate.low_id, DuplicateCandidate.high_id).where(
-            DuplicateCandidate.low_id.between(lo, hi)))}
-        pairs -= known
-        result.pairs += len(pairs)
-        involved = sorted({x for pair in pairs for x in pair})
-        facts: dict[int, rules.PersonFacts] = {}
-        locations: dict[int, int | None] = {}
-        for begin in range(0, len(involved), 5000):
-            for row in session.execute(select(*_FACT_COLUMNS, Beneficiary.location_id).where(
-                    Beneficiary.id.in_(involved[begin:begin + 5000]),
-                    Beneficiary.merged_into_id.is_(None))):
-                facts[row[0]] = rules.PersonFacts(*row[:9])
-                locations[row[0]] = row[9]
-        new = []
-        for x, y in sorted(pairs):
-            if x not in facts or y not in facts:
-                continue
-            match = rules.score(facts[x], facts[y])
-            if match.score >= rules.THRESHOLD:
-                new.append({"low_id": x, "high_id": y, "score": match.score,
-                            "reasons": list(match.reasons), "location_id": locations[x],
-                            "status": "open", "found_by": "batch", "found_at": _now()})
-        if new:
-            session.execute(insert(DuplicateCandidate.__table__), new)
-            result.new_candidates += len(new)
-        session.commit()
-        if progress is not None:
-            progress("pairs", min(start + chunk, len(ids)), len(ids))
+    # 2. every block (people sharing a key, or an account) read once, in key order;
+    #    each pair in a block scored once, however many keys it shares
+    area = set(ids) if location is not None else None
+    seen: set[int] = set()
+    pending: list[tuple[int, int]] = []
+    total = session.scalar(select(func.count()).select_from(PersonMatchKey)) or 0
+    read = [0]
+
+    def flush_pairs() -> None:
+        if pending:
+            result.new_candidates += _score_pairs(session, pending)
+            result.pairs += len(pending)
+            pending.clear()
+            session.commit()
+
+    statements = (
+        select(PersonMatchKey.key, PersonMatchKey.beneficiary_id)
+        .order_by(PersonMatchKey.key, PersonMatchKey.beneficiary_id),
+        select(Beneficiary.account_id, Beneficiary.id)
+        .where(Beneficiary.merged_into_id.is_(None))
+        .order_by(Beneficiary.account_id, Beneficiary.id))
+    # PostgreSQL: streamed on a connection of its own (committing the scored pairs does
+    # not end the read); SQLite (small instances): read whole, as its file lock would
+    # keep the writes waiting for the reader
+    streaming = session.get_bind().dialect.name == "postgresql"
+    reader = Session(bind=session.get_bind()) if streaming else session
+    try:
+        for statement in statements:
+            rows = reader.execute(statement.execution_options(
+                stream_results=True, yield_per=50000)) if streaming \
+                else session.execute(statement).all()
+            for members in _blocks(rows, read):
+                for i, x in enumerate(members):
+                    for y in members[i + 1:]:
+                        if area is not None and x not in area and y not in area:
+                            continue
+                        code = x << 32 | y
+                        if code in seen:
+                            continue
+                        seen.add(code)
+                        pending.append((x, y))
+                if len(pending) >= 20000:
+                    flush_pairs()
+                    if progress is not None:
+                        progress("pairs", min(read[0], total), total)
+    finally:
+        if streaming:
+            reader.close()
+    flush_pairs()
+    if progress is not None:
+        progress("pairs", total, total)
     audit.record(session, "duplicates.scan", "location", location or "*",
                  people=result.people, pairs=result.pairs, new=result.new_candidates)
     session.commit()
     return result
+
+
+def _blocks(rows: Iterable[Any], counter: list[int]) -> Iterable[list[int]]:
+    """The groups of ids sharing the first column of ``rows`` (ordered by it);
+    ``counter[0]`` counts the rows read."""
+    current, members = None, []
+    for block_key, member in rows:
+        counter[0] += 1
+        if block_key != current:
+            if len(members) > 1:
+                yield members
+            current, members = block_key, []
+        members.append(member)
+    if len(members) > 1:
+        yield members
+
+
+def _score_pairs(session: Session, pairs: list[tuple[int, int]]) -> int:
+    """Score the pairs (low id first, none known yet) and store the likely ones; how
+    many were stored."""
+    involved = sorted({x for pair in pairs for x in pair})
+    facts: dict[int, rules.PersonFacts] = {}
+    locations: dict[int, int | None] = {}
+    for begin in range(0, len(involved), 5000):
+        for row in session.execute(select(*_FACT_COLUMNS, Beneficiary.location_id).where(
+                Beneficiary.id.in_(involved[begin:begin + 5000]),
+                Beneficiary.merged_into_id.is_(None))):
+            facts[row[0]] = rules.PersonFacts(*row[:9])
+            locations[row[0]] = row[9]
+    likely = []
+    for x, y in pairs:
+        if x not in facts or y not in facts:
+            continue
+        match = rules.score(facts[x], facts[y])
+        if match.score >= rules.THRESHOLD:
+            likely.append((x, y, match))
+    if not likely:
+        return 0
+    lows = sorted({x for x, _y, _m in likely})
+    known = set()
+    for begin in range(0, len(lows), 5000):
+        known |= {(x, y) for x, y in session.execute(select(
+            DuplicateCandidate.low_id, DuplicateCandidate.high_id).where(
+            DuplicateCandidate.low_id.in_(lows[begin:begin + 5000])))}
+    now = _now()
+    rows = [{"low_id": x, "high_id": y, "score": m.score, "reasons": list(m.reasons),
+             "location_id": locations[x], "status": "open", "found_by": "batch",
+             "found_at": now} for x, y, m in likely if (x, y) not in known]
+    if rows:
+        session.execute(insert(DuplicateCandidate.__table__), rows)
+    return len(rows)
 
 
 def list_candidates(session: Session, actor: StaffUser, *, status: str = "open",
