@@ -24,11 +24,15 @@ from cowin_kit.stock.models import Alert as StockAlert, Balance as StockBalance
 from cowin_kit.stock.models import Entry as StockEntry, Lot as StockLot
 from cowin_kit.stock.models import OpenVial as StockOpenVial, Store as StockStore
 from cowin_kit.channels.models import ChannelPin, InboundSms, UssdSession
+from cowin_kit.corrections.models import (
+    ChangeRequest, DuplicateCandidate, Grievance, PersonMatchKey, PersonMerge, SetAsideDose,
+)
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
 from cowin_kit.certificates import receivers as _certificate_receivers  # noqa: F401,E402
 from cowin_kit.immunization import receivers as _immunization_receivers  # noqa: F401,E402
+from cowin_kit.corrections import receivers as _correction_receivers  # noqa: F401,E402
 
 __all__ = [
     "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
@@ -40,4 +44,6 @@ __all__ = [
     "Campaign", "CampaignArea", "ReminderSent", "PendingDose", "DueRefresh",
     "FieldRecord", "FieldReview", "AefiAlert", "AefiReportDose", "AefiStep",
     "StockAlert", "StockBalance", "StockEntry", "StockLot", "StockOpenVial", "StockStore",
+    "ChangeRequest", "DuplicateCandidate", "Grievance", "PersonMatchKey", "PersonMerge",
+    "SetAsideDose",
 ]

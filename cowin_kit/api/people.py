@@ -11,6 +11,7 @@ from cowin_kit.api.staff import staff
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
 from cowin_kit.core.validation import load
+from cowin_kit.corrections import services as corrections
 from cowin_kit.registration import people, schemas
 from cowin_kit.registration.models import Pregnancy
 
@@ -44,10 +45,16 @@ def _person_json(view: people.PersonView) -> dict:
 def register():
     data = load(schemas.PersonIn())
     pregnancy = data.pop("pregnancy")
+    session = get_session()
     view = people.register_person(
-        get_session(), pack(), staff(),
+        session, pack(), staff(),
         pregnancy=people.PregnancyFacts(**pregnancy) if pregnancy else None, **data)
-    return jsonify(schemas.PersonOut().dump(_person_json(view))), 201 if view.created else 200
+    body = _person_json(view)
+    body["possible_duplicates"] = [
+        {"reference_id": d.reference_id, "name": d.name, "score": d.score,
+         "reasons": d.reasons}
+        for d in corrections.possible_duplicates(session, view.beneficiary)]
+    return jsonify(schemas.PersonOut().dump(body)), 201 if view.created else 200
 
 
 @bp.get("/<reference_id>")

@@ -17,7 +17,8 @@ class Certificate(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)  # hcid
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
-    dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id"), index=True)
+    # NULL once its dose was voided or set aside in a merge (the certificate is revoked)
+    dose_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dose.id"), index=True)
     provisional: Mapped[bool]
     key_id: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)

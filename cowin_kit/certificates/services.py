@@ -508,6 +508,26 @@ def revoke_for_correction(session: Session, beneficiary: Beneficiary, *, reason:
     return revoked
 
 
+def release_voided_dose(session: Session, dose: Dose, *, reason: str,
+                        now: datetime | None = None) -> int:
+    """A dose is being taken out of the record (voided, or a merge's second copy): its
+    certificates are revoked and no longer point at it (they stay on the revocation
+    list). The caller deletes the dose and commits; how many were revoked."""
+    now = now or datetime.now(timezone.utc)
+    revoked = 0
+    for certificate in session.scalars(select(Certificate).where(
+            Certificate.dose_id == dose.id)):
+        if certificate.revoked_at is None:
+            certificate.revoked_at = now
+            certificate.revocation_reason = reason
+            audit.record(session, "certificate.revoke", "certificate", certificate.id,
+                         reason=reason)
+            revoked += 1
+        certificate.dose_id = None
+    session.flush()
+    return revoked
+
+
 def revoked_ids(session: Session) -> list[str]:
     """The revocation list: ids the verifier refuses (certificate ids and DCC UVCIs)."""
     out = []

@@ -44,6 +44,11 @@ ACTIONS = (
     "stock.read",           # see stock on hand, ledgers and stock alerts in the grant's area
     "messages.manage",      # see messages that failed to send or be delivered (reminders...)
                             # and send them again or take them over (channels)
+    "correction.propose",   # propose a correction of a person's details or a dose, a voided
+                            # dose or a move to another mobile (applied only once approved)
+    "correction.approve",   # approve or reject another staff member's proposed correction
+    "duplicate.review",     # merge two records of one person, mark them distinct, undo a merge
+    "grievance.handle",     # answer citizens' grievances in the area of the grant
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -52,7 +57,8 @@ ACTIONS = (
 _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "audit.read",
                          "report.read", "aefi.read", "aefi.investigate", "people.register",
                          "campaign.manage", "due_list.read", "field.review",
-                         "stock.manage", "stock.read"})
+                         "stock.manage", "stock.read", "correction.propose",
+                         "correction.approve", "duplicate.review", "grievance.handle"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),
@@ -60,10 +66,11 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "district_admin": _AREA_ADMIN,
     "facility_admin": frozenset({"facility.manage", "session.publish", "report.read",
                                  "people.register", "due_list.read", "field.review",
-                                 "stock.manage", "stock.read"}),
+                                 "stock.manage", "stock.read", "correction.propose",
+                                 "grievance.handle"}),
     # the vaccinator is also the ANM / health worker who registers the people of the area
     "vaccinator": frozenset({"dose.record", "beneficiary.verify", "people.register",
-                             "due_list.read", "stock.read"}),
+                             "due_list.read", "stock.read", "correction.propose"}),
     "verifier": frozenset({"certificate.verify"}),
 }
 

@@ -91,6 +91,10 @@ class Beneficiary(Base):
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
     facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"), index=True)
     registered_by: Mapped[str] = mapped_column(String(150), default="", server_default="")
+    # Set when a reviewer merged this record into another (corrections.PersonMerge): the
+    # record stays, without doses, hidden from its account; undoing the merge clears it.
+    merged_into_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("beneficiary.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

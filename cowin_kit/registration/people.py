@@ -365,6 +365,8 @@ def register_person(session: Session, pack: ActivePack, actor: StaffUser, *, nam
         if pregnancy is not None:
             _add_pregnancy(session, actor, person, pregnancy)
         session.flush()
+        # Possible duplicates are noted for a reviewer (corrections); never a refusal.
+        signals.person_registered.send(session, beneficiary=person)
     except IntegrityError:  # the same document or external ID registered meanwhile
         session.rollback()
         if external_id is not None and session.scalar(

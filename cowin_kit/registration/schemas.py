@@ -163,6 +163,9 @@ class PersonOut(Schema):
     pregnancies = fields.List(fields.Nested(PregnancyOut), required=True)
     registered_by = fields.String(required=True)
     created = fields.Boolean(required=True)
+    possible_duplicates = fields.List(fields.Dict(), metadata={
+        "description": "records that may be the same person (reference_id, name, score, "
+                       "reasons): a warning for a reviewer, registration went ahead"})
 
 
 class NewbornIn(_Strict):

@@ -32,7 +32,7 @@ from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
 
 log = logging.getLogger("cowin_kit.registration")
 
-PURPOSES = ("sign_in", "change_mobile")
+PURPOSES = ("sign_in", "change_mobile", "move_person")
 
 
 class TooManyRequests(RuleViolation):
@@ -146,6 +146,15 @@ def _constant_time_equal(a: str, b: str) -> bool:
     import hmac
 
     return hmac.compare_digest(a, b)
+
+
+def verify_otp(session: Session, transaction_id: str, otp: str, *, purpose: str,
+               now: datetime | None = None) -> OtpTransaction:
+    """Check an OTP of another purpose than signing in (moving a person to the number):
+    the transaction, its OTP checked and marked used, or Unauthorized (a wrong attempt
+    is counted and committed). The caller commits what follows."""
+    return _check_otp(session, transaction_id, otp, hashed=False, purpose=purpose,
+                      now=now or _now())
 
 
 @dataclass(frozen=True)
@@ -442,6 +451,8 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
         raise _already_registered() from None
+    # Possible duplicates are noted for a reviewer (corrections); never a refusal.
+    signals.person_registered.send(session, beneficiary=beneficiary)
     plugins.queue_hook(session, "beneficiary_registered", reference_id=beneficiary.reference_id,
                        id_type=document.code, birth_year=birth_year, gender=gender_row.code,
                        locale=account.locale or pack.default_locale)
@@ -481,6 +492,11 @@ def _unused_reference_id_for(session: Session, document: IdDocumentType, id_hash
             raise _already_registered()
         if not taken:
             return candidate
+
+
+def clean_name(name: str) -> str:
+    """A person's name with its spaces tidied, or InvalidInput ``invalid_name``."""
+    return _clean_name(name)
 
 
 def _clean_name(name: str) -> str:
@@ -538,7 +554,8 @@ def _completed(session: Session, doses: list[Dose]) -> bool:
 
 
 def list_beneficiaries(session: Session, account: CitizenAccount) -> list[BeneficiaryView]:
-    rows = session.scalars(select(Beneficiary).where(Beneficiary.account_id == account.id)
+    rows = session.scalars(select(Beneficiary).where(Beneficiary.account_id == account.id,
+                                                     Beneficiary.merged_into_id.is_(None))
                            .order_by(Beneficiary.id))
     return [_view(session, row) for row in rows]
 

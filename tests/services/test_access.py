@@ -44,10 +44,13 @@ RELATIONS = (
 ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage",
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
        "report.read", "aefi.read", "aefi.investigate", "people.register", "campaign.manage",
-       "due_list.read", "field.review", "messages.manage", "stock.manage", "stock.read"}
+       "due_list.read", "field.review", "messages.manage", "stock.manage", "stock.read",
+       "correction.propose", "correction.approve", "duplicate.review", "grievance.handle"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
               "report.read", "aefi.read", "aefi.investigate", "people.register",
-              "campaign.manage", "due_list.read", "field.review", "stock.manage", "stock.read"}
+              "campaign.manage", "due_list.read", "field.review", "stock.manage", "stock.read",
+              "correction.propose", "correction.approve", "duplicate.review",
+              "grievance.handle"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {
@@ -74,7 +77,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
 
     ("facility_admin", "same_facility"): {"facility.manage", "session.publish", "report.read",
                                           "people.register", "due_list.read", "field.review",
-                                          "stock.manage", "stock.read"},
+                                          "stock.manage", "stock.read", "correction.propose",
+                                          "grievance.handle"},
     ("facility_admin", "other_facility_in_subtree"): NONE,
     ("facility_admin", "inside_subtree"): NONE,
     ("facility_admin", "sibling_district"): NONE,
@@ -82,7 +86,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("facility_admin", "whole_country"): NONE,
 
     ("vaccinator", "same_facility"): {"dose.record", "beneficiary.verify", "people.register",
-                                      "due_list.read", "stock.read"},
+                                      "due_list.read", "stock.read", "correction.propose"},
     ("vaccinator", "other_facility_in_subtree"): NONE,
     ("vaccinator", "inside_subtree"): NONE,
     ("vaccinator", "sibling_district"): NONE,
