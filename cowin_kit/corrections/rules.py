@@ -182,11 +182,14 @@ def score(a: PersonFacts, b: PersonFacts, *, guardian_weight: float = 0.1) -> Ma
                                                              b.birth_date.month)):
             other += 0.18  # day and month swapped
             reasons.append("birth_date_day_month_swapped")
+        elif abs((a.birth_date - b.birth_date).days) <= 31:
+            other += 0.12  # a day typed wrong
+            reasons.append("close_birth_date")
         elif a.birth_date.year == b.birth_date.year:
-            other += 0.12
+            # two full dates of one year that differ: a weak sign (in a million people
+            # many share a common name and a year)
+            other += 0.05
             reasons.append("same_birth_year")
-        elif abs(a.birth_year - b.birth_year) == 1:
-            other += 0.04
     elif a.birth_year == b.birth_year:
         other += 0.18
         reasons.append("same_birth_year")

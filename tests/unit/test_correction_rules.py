@@ -92,6 +92,17 @@ def test_score_and_reasons():
     swapped = rules.score(facts(1, "Asha Devi", 1990, date(1990, 3, 4)),
                           facts(2, "Asha Devi", 1990, date(1990, 4, 3)))
     assert "birth_date_day_month_swapped" in swapped.reasons
+    # a common name and a year of birth, with different full dates: not enough
+    namesakes = rules.score(facts(1, "Rahul Kumar", 1990, date(1990, 3, 4)),
+                            facts(2, "Rahul Kumar", 1990, date(1990, 9, 21)))
+    assert namesakes.score < rules.THRESHOLD
+    assert rules.score(facts(1, "Rahul Kumar", 1990, date(1990, 3, 4), account=3),
+                       facts(2, "Rahul Kumar", 1990, date(1990, 9, 21), account=3)
+                       ).score >= rules.THRESHOLD   # ... but with the same mobile it is
+    day_typed_wrong = rules.score(facts(1, "Asha Devi", 1990, date(1990, 3, 14)),
+                                  facts(2, "Asha Devi", 1990, date(1990, 3, 17)))
+    assert "close_birth_date" in day_typed_wrong.reasons
+    assert day_typed_wrong.score >= rules.THRESHOLD
     other_sex = rules.score(facts(1, "Asha Devi", gender=1), facts(2, "Asha Devi", gender=2))
     assert other_sex.score < rules.score(facts(1, "Asha Devi"), facts(2, "Asha Devi")).score
 
