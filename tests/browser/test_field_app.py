@@ -58,7 +58,8 @@ class Device:
     def close(self) -> None:
         self.context.close()
 
-    def sign_in(self, username: str = "demo.vaccinator") -> None:
+    def sign_in(self, username: str | None = None) -> None:
+        username = username or _field_worker(self.live)
         page = self.page
         page.fill("#f-username", username)
         page.fill("#f-password", self.live.staff_passwords[username])
@@ -179,6 +180,26 @@ def _people_of_the_facility(live, count: int, prefix: str, first: int | None = N
                                    id_type="aadhaar", id_number=_aadhaar(n + 1000))
             names.append(name)
     return names
+
+
+def _field_worker(live) -> str:
+    """A vaccinator of demo.vaccinator's facility for one phone: each phone signs in as
+    its own account (sign-in attempts are limited per client address and user name, and
+    the browser tests all come from 127.0.0.1)."""
+    from cowin_kit.geography.models import Facility
+    from cowin_kit.identity import services as identity
+
+    name = f"field.worker{next(_numbers)}"
+    password = identity.generate_password()
+    with live.session() as session:
+        model = identity.find_staff_user(session, "demo.vaccinator")
+        facility_id = next(g.facility_id for g in model.grants if g.facility_id)
+        user = identity.create_staff_user(session, name, password)
+        identity.grant_role(session, user, "vaccinator",
+                            facility_code=session.get(Facility, facility_id).code)
+        session.commit()
+    live.staff_passwords[name] = password
+    return name
 
 
 def _doses_with_lot(live, lot: str) -> list[tuple[str, int]]:
