@@ -103,7 +103,8 @@ def test_a_hanging_gateway_slows_neither_the_otp_request_nor_healthz(reg_app):
 
 def test_failed_sends_back_off_then_give_up_keeping_only_a_retryable_text(reg_app):
     gateway = Gateway(down=True, error="could not send 482913 to the phone")
-    background(reg_app, gateway, max_attempts=3, retry_base=10.0)
+    # only this test's drains send: no OTP thread racing them on the real clock
+    background(reg_app, gateway, max_attempts=3, retry_base=10.0, otp_thread_enabled=False)
     sender(reg_app).breaker.threshold = 100
     queue(reg_app)
     t0 = datetime.now(timezone.utc)
@@ -125,8 +126,10 @@ def test_failed_sends_back_off_then_give_up_keeping_only_a_retryable_text(reg_ap
     assert "482913" not in row.last_error
     assert gateway.calls == 3
     queue(reg_app, template="otp", otp="482913", minutes=3)
-    for seconds in (40, 60, 100):
-        send_due_messages(reg_app, now=t0 + timedelta(seconds=seconds))
+    # the OTP is queued at the real clock: its three attempts are timed from then
+    t1 = datetime.now(timezone.utc)
+    for seconds in (0, 10, 30):
+        send_due_messages(reg_app, now=t1 + timedelta(seconds=seconds))
     otp = [r for r in rows(reg_app) if r.template == "otp"][0]
     assert (otp.status, otp.text) == ("failed", "")
     assert backoff(8, 10.0) == timedelta(seconds=1280) and backoff(20, 10.0) == timedelta(hours=1)
