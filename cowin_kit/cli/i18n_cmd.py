@@ -216,7 +216,9 @@ def init_catalog(locale: str, locales_dir: Path = LOCALES_DIR, *,
     path = po_path(locales_dir, locale)
     if path.exists() and not force:
         raise CatalogError(f"{path} already exists; use `cowin-kit i18n update`")
-    catalog = _read_template(locales_dir, locale)
+    # Read with the template's own plural count (two forms): a language with one form
+    # (vi, ja) would otherwise find the template's msgstr[1] invalid.
+    catalog = _read_template(locales_dir)
     catalog.locale = parsed
     catalog.revision_date = datetime.now(timezone.utc)
     catalog.fuzzy = False
