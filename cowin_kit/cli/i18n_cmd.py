@@ -34,12 +34,17 @@ PACKAGE_DIR = Path(cowin_kit.__file__).resolve().parent
 DOMAIN = "messages"
 SOURCE_LOCALE = "en"  # msgids are English; its catalog mirrors them (msgstr == msgid)
 
+# The same keywords, map and options as [tool.babel.extract_messages] in pyproject.toml and
+# babel.cfg, so `pybabel extract` writes the same template (tests/http/test_i18n.py).
 KEYWORDS = {
     "_": None,
     "gettext": None,
     "ngettext": (1, 2),
     "lazy_gettext": None,
     "lazy_ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "npgettext": ((1, "c"), 2, 3),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 # Jinja templates, if there are any; a pattern that matches nothing is harmless.
 METHOD_MAP = [
@@ -195,9 +200,10 @@ def extract_messages(locales_dir: Path = LOCALES_DIR, source_dir: Path = PACKAGE
     if not source_dir.is_dir():
         raise CatalogError(f"{source_dir} is not a folder")
     target = Path(pot_file) if pot_file else pot_path(locales_dir)
+    # A template's header is fuzzy, as xgettext and pybabel write it; `init` clears it.
     catalog = Catalog(project="cowin-kit", version=cowin_kit.__version__,
                       copyright_holder="cowin-kit contributors", charset="utf-8",
-                      domain=DOMAIN, fuzzy=False)
+                      domain=DOMAIN)
     prefix = source_dir.name
     for filename, lineno, message, comments, context in extract_from_dir(
             str(source_dir), METHOD_MAP, OPTIONS_MAP, keywords=KEYWORDS,

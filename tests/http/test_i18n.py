@@ -5,20 +5,22 @@ i18n` commands work on a catalog folder of their own."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 from click.testing import CliRunner
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cowin_kit.cli import main
 from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, PLURAL_FORMS, SOURCE_LOCALE, catalog_locales,
-                                    extract_messages, po_path, pot_path)
+                                    compile_catalogs, extract_messages, po_path, pot_path,
+                                    update_catalogs)
 from cowin_kit.core.i18n import lazy_gettext
 
 
@@ -147,7 +149,14 @@ def test_placeholders_are_recognised():
 
 # --- (b) the template is current -------------------------------------------------------------
 
+def without_dates(data: bytes) -> bytes:
+    return b"".join(line for line in data.splitlines(keepends=True)
+                    if not line.startswith((b'"POT-Creation-Date:', b'"PO-Revision-Date:')))
+
+
 def test_the_template_is_up_to_date_with_the_code(tmp_path):
+    """No text of the code or templates escapes the committed messages.pot: extracting now
+    gives the same file (its date aside), so every `_()` / `{% trans %}` is in it."""
     fresh, _count, _written = extract_messages(pot_file=tmp_path / "messages.pot")
     current = {m.id if isinstance(m.id, str) else tuple(m.id)
                for m in read_catalog(pot_path(LOCALES_DIR)) if m.id}
@@ -157,6 +166,64 @@ def test_the_template_is_up_to_date_with_the_code(tmp_path):
         "cowin_kit/locales/messages.pot is stale; run `cowin-kit i18n extract` and "
         f"`cowin-kit i18n update`. New: {sorted(extracted - current, key=str)}; "
         f"gone: {sorted(current - extracted, key=str)}")
+    assert without_dates(fresh.read_bytes()) == without_dates(
+        pot_path(LOCALES_DIR).read_bytes()), (
+        "cowin_kit/locales/messages.pot differs from a fresh extraction (locations or "
+        "translator comments); run `cowin-kit i18n extract`")
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def pybabel(*args: str) -> None:
+    """Babel's own command line, run from the repository root (where pyproject.toml's
+    [tool.babel.*] tables and babel.cfg give it the project's options)."""
+    from babel.messages.frontend import CommandLineInterface
+
+    if not (REPOSITORY / "babel.cfg").is_file():
+        pytest.skip("not a checkout: no babel.cfg")
+    previous = Path.cwd()
+    os.chdir(REPOSITORY)
+    try:
+        CommandLineInterface().run(["pybabel", "-q", *args])
+    finally:
+        os.chdir(previous)
+
+
+@pytest.mark.slow
+def test_pybabel_writes_what_the_kit_writes(tmp_path):
+    """`pybabel extract|update|compile` with the repository's configuration produce the
+    kit's files, so translators and tools may use either."""
+    kit_pot, _count, _written = extract_messages(pot_file=tmp_path / "kit.pot")
+    pybabel("extract", "-o", str(tmp_path / "pybabel.pot"))
+    assert without_dates((tmp_path / "pybabel.pot").read_bytes()) == without_dates(
+        kit_pot.read_bytes())
+
+    # A template with a text added and one gone, merged into copies of every catalog.
+    template = read_catalog(pot_path(LOCALES_DIR))
+    gone = next(m.id for m in template if m.id and isinstance(m.id, str))
+    template.delete(gone)
+    template.add("A text only this test has", locations=[("cowin_kit/x.py", None)])
+    folders = {}
+    for tool in ("kit", "pybabel"):
+        folders[tool] = tmp_path / tool
+        shutil.copytree(LOCALES_DIR, folders[tool], ignore=shutil.ignore_patterns("*.mo"))
+        with pot_path(folders[tool]).open("wb") as stream:
+            write_po(stream, template, width=79, include_lineno=False)
+    update_catalogs(folders["kit"])
+    pybabel("update", "-i", str(pot_path(folders["pybabel"])), "-d", str(folders["pybabel"]))
+    compile_catalogs(folders["kit"])
+    pybabel("compile", "-d", str(folders["pybabel"]))
+    for locale in CATALOGS:
+        kit_po, other_po = po_path(folders["kit"], locale), po_path(folders["pybabel"], locale)
+        if locale == SOURCE_LOCALE:
+            # The kit also fills the English catalog (msgstr = msgid); pybabel leaves the
+            # new entry empty, which shows the same English text.
+            assert read_catalog(other_po, locale).get("A text only this test has").string == ""
+            continue
+        assert without_dates(other_po.read_bytes()) == without_dates(kit_po.read_bytes()), locale
+        assert other_po.with_suffix(".mo").read_bytes() == kit_po.with_suffix(".mo").read_bytes()
+        assert read_catalog(kit_po, locale).get(gone) is None
 
 
 # --- (c) API errors in the request's language -------------------------------------------------
