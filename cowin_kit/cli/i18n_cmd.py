@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -61,6 +62,13 @@ PLURAL_FORMS = {
 }
 
 WIDTH = 79
+
+# Who checked a catalog, in a comment line of its header (a header field would not survive
+# Babel's or Weblate's rewrites): "source" (en), "reviewed" (by a native speaker) or
+# "needs-review". docs/translating.md lists the same per language (a test compares).
+STATUS_KEY = "Translation-Status"
+STATUSES = ("source", "reviewed", "needs-review")
+_STATUS_LINE = re.compile(rf"^#\s*{STATUS_KEY}:\s*(\S+)\s*$", re.MULTILINE)
 
 
 class CatalogError(Exception):
@@ -172,6 +180,22 @@ def _adjust(catalog: Catalog, locale: str) -> None:
             message.flags.discard("fuzzy")
 
 
+def translation_status(catalog: Catalog) -> str | None:
+    """The catalog's Translation-Status (see STATUSES), None if its header has none."""
+    found = _STATUS_LINE.search(catalog.header_comment or "")
+    return found.group(1) if found else None
+
+
+def _with_status(header_comment: str, status: str) -> str:
+    lines = [line for line in header_comment.splitlines()
+             if not line.startswith("# FIRST AUTHOR") and not _STATUS_LINE.match(line)]
+    while lines and lines[-1].strip() == "#":
+        lines.pop()
+    return "\n".join(lines + ["#", f"# {STATUS_KEY}: {status}",
+                              '# Set it to "reviewed" once a native speaker has checked every',
+                              "# entry, here and in docs/translating.md."])
+
+
 def _is_translated(message: Message) -> bool:
     strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
     return all(strings)
@@ -228,6 +252,8 @@ def init_catalog(locale: str, locales_dir: Path = LOCALES_DIR, *,
     catalog.locale = parsed
     catalog.revision_date = datetime.now(timezone.utc)
     catalog.fuzzy = False
+    if locale != SOURCE_LOCALE:
+        catalog.header_comment = _with_status(catalog.header_comment, "needs-review")
     _adjust(catalog, locale)
     _write_if_changed(path, _render_po(catalog))
     stats = _stats(catalog, locale, path)

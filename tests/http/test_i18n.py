@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cowin_kit.cli import main
-from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, PLURAL_FORMS, SOURCE_LOCALE, catalog_locales,
-                                    compile_catalogs, extract_messages, po_path, pot_path,
-                                    update_catalogs)
+from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, PLURAL_FORMS, SOURCE_LOCALE, STATUSES,
+                                    catalog_locales, compile_catalogs, extract_messages,
+                                    po_path, pot_path, translation_status, update_catalogs)
 from cowin_kit.core.i18n import lazy_gettext
 
 
@@ -123,6 +123,37 @@ def test_catalog_is_complete_and_keeps_the_placeholders(locale):
             problems.append(f"fuzzy: {key!r}")
         problems += translation_problems(key, message, catalog.num_plurals)
     assert not problems, f"{po_path(LOCALES_DIR, locale)}:\n  " + "\n  ".join(problems)
+
+
+STATUS_IN_DOCS = {"source": "source", "reviewed": "reviewed", "needs-review": "needs review"}
+
+
+def documented_statuses() -> dict[str, str]:
+    """Language code -> status, from the table of languages in docs/translating.md."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "translating.md"
+    if not docs.is_file():
+        pytest.skip("not a checkout: no docs/translating.md")
+    rows = re.findall(r"^\|[^|\n]*\|\s*`([\w-]+)`\s*\|(?:[^|\n]*\|){3}\s*([a-z ]+?)\s*\|\s*$",
+                      docs.read_text(encoding="utf-8"), re.MULTILINE)
+    return dict(rows)
+
+
+@pytest.mark.parametrize("locale", CATALOGS)
+def test_each_catalog_says_who_checked_it_as_the_docs_do(locale):
+    catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
+    status = translation_status(catalog)
+    assert status in STATUSES, (
+        f"{po_path(LOCALES_DIR, locale)}: its header needs a line "
+        f"'# Translation-Status: <{'|'.join(STATUSES)}>' (docs/translating.md)")
+    assert (status == "source") is (locale == SOURCE_LOCALE)
+    documented = documented_statuses()
+    assert documented.get(locale) == STATUS_IN_DOCS[status], (
+        f"docs/translating.md's table of languages should say {STATUS_IN_DOCS[status]!r} "
+        f"for {locale}")
+
+
+def test_the_docs_list_no_language_without_a_catalog():
+    assert set(documented_statuses()) == set(CATALOGS)
 
 
 @pytest.mark.parametrize("msgid,msgstr,wrong", [
