@@ -186,6 +186,21 @@ def translation_status(catalog: Catalog) -> str | None:
     return found.group(1) if found else None
 
 
+def ui_languages(locales: list[str], locales_dir: Path = LOCALES_DIR) -> str:
+    """One line for a ministry: which of a pack's languages the kit's pages speak, and how
+    far each catalog is checked ("es (needs review); qu: no catalog, pages in English")."""
+    have = set(catalog_locales(locales_dir))
+    parts = []
+    for locale in locales:
+        if locale in have:
+            status = translation_status(_read_po(po_path(locales_dir, locale), locale))
+            parts.append(f"{locale} ({(status or 'needs-review').replace('-', ' ')})")
+        else:
+            parts.append(f"{locale}: no catalog, pages in English "
+                         f"(`cowin-kit i18n init {locale}`)")
+    return "; ".join(parts)
+
+
 def _with_status(header_comment: str, status: str) -> str:
     lines = [line for line in header_comment.splitlines()
              if not line.startswith("# FIRST AUTHOR") and not _STATUS_LINE.match(line)]
