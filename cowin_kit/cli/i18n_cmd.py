@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,12 +35,17 @@ PACKAGE_DIR = Path(cowin_kit.__file__).resolve().parent
 DOMAIN = "messages"
 SOURCE_LOCALE = "en"  # msgids are English; its catalog mirrors them (msgstr == msgid)
 
+# The same keywords, map and options as [tool.babel.extract_messages] in pyproject.toml and
+# babel.cfg, so `pybabel extract` writes the same template (tests/http/test_i18n.py).
 KEYWORDS = {
     "_": None,
     "gettext": None,
     "ngettext": (1, 2),
     "lazy_gettext": None,
     "lazy_ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "npgettext": ((1, "c"), 2, 3),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 # Jinja templates, if there are any; a pattern that matches nothing is harmless.
 METHOD_MAP = [
@@ -56,6 +62,13 @@ PLURAL_FORMS = {
 }
 
 WIDTH = 79
+
+# Who checked a catalog, in a comment line of its header (a header field would not survive
+# Babel's or Weblate's rewrites): "source" (en), "reviewed" (by a native speaker) or
+# "needs-review". docs/translating.md lists the same per language (a test compares).
+STATUS_KEY = "Translation-Status"
+STATUSES = ("source", "reviewed", "needs-review")
+_STATUS_LINE = re.compile(rf"^#\s*{STATUS_KEY}:\s*(\S+)\s*$", re.MULTILINE)
 
 
 class CatalogError(Exception):
@@ -167,6 +180,37 @@ def _adjust(catalog: Catalog, locale: str) -> None:
             message.flags.discard("fuzzy")
 
 
+def translation_status(catalog: Catalog) -> str | None:
+    """The catalog's Translation-Status (see STATUSES), None if its header has none."""
+    found = _STATUS_LINE.search(catalog.header_comment or "")
+    return found.group(1) if found else None
+
+
+def ui_languages(locales: list[str], locales_dir: Path = LOCALES_DIR) -> str:
+    """One line for a ministry: which of a pack's languages the kit's pages speak, and how
+    far each catalog is checked ("es (needs review); qu: no catalog, pages in English")."""
+    have = set(catalog_locales(locales_dir))
+    parts = []
+    for locale in locales:
+        if locale in have:
+            status = translation_status(_read_po(po_path(locales_dir, locale), locale))
+            parts.append(f"{locale} ({(status or 'needs-review').replace('-', ' ')})")
+        else:
+            parts.append(f"{locale}: no catalog, pages in English "
+                         f"(`cowin-kit i18n init {locale}`)")
+    return "; ".join(parts)
+
+
+def _with_status(header_comment: str, status: str) -> str:
+    lines = [line for line in header_comment.splitlines()
+             if not line.startswith("# FIRST AUTHOR") and not _STATUS_LINE.match(line)]
+    while lines and lines[-1].strip() == "#":
+        lines.pop()
+    return "\n".join(lines + ["#", f"# {STATUS_KEY}: {status}",
+                              '# Set it to "reviewed" once a native speaker has checked every',
+                              "# entry, here and in docs/translating.md."])
+
+
 def _is_translated(message: Message) -> bool:
     strings = message.string if isinstance(message.string, (list, tuple)) else [message.string]
     return all(strings)
@@ -195,9 +239,10 @@ def extract_messages(locales_dir: Path = LOCALES_DIR, source_dir: Path = PACKAGE
     if not source_dir.is_dir():
         raise CatalogError(f"{source_dir} is not a folder")
     target = Path(pot_file) if pot_file else pot_path(locales_dir)
+    # A template's header is fuzzy, as xgettext and pybabel write it; `init` clears it.
     catalog = Catalog(project="cowin-kit", version=cowin_kit.__version__,
                       copyright_holder="cowin-kit contributors", charset="utf-8",
-                      domain=DOMAIN, fuzzy=False)
+                      domain=DOMAIN)
     prefix = source_dir.name
     for filename, lineno, message, comments, context in extract_from_dir(
             str(source_dir), METHOD_MAP, OPTIONS_MAP, keywords=KEYWORDS,
@@ -216,10 +261,14 @@ def init_catalog(locale: str, locales_dir: Path = LOCALES_DIR, *,
     path = po_path(locales_dir, locale)
     if path.exists() and not force:
         raise CatalogError(f"{path} already exists; use `cowin-kit i18n update`")
-    catalog = _read_template(locales_dir, locale)
+    # Read with the template's own plural count (two forms): a language with one form
+    # (vi, ja) would otherwise find the template's msgstr[1] invalid.
+    catalog = _read_template(locales_dir)
     catalog.locale = parsed
     catalog.revision_date = datetime.now(timezone.utc)
     catalog.fuzzy = False
+    if locale != SOURCE_LOCALE:
+        catalog.header_comment = _with_status(catalog.header_comment, "needs-review")
     _adjust(catalog, locale)
     _write_if_changed(path, _render_po(catalog))
     stats = _stats(catalog, locale, path)

@@ -122,6 +122,7 @@ def init(pack_choice: str | None, country: str | None, starter: bool, output: Pa
          instance: Path | None, database_url: str | None, admin_username: str | None,
          admin_password: str | None, assume_yes: bool) -> None:
     """Set up an instance: country pack, database, first administrator, config."""
+    from cowin_kit.cli.i18n_cmd import ui_languages
     from cowin_kit.config.starter import starter_facts, write_starter_pack
 
     instance = (instance or Path(os.environ.get("COWIN_KIT_INSTANCE_PATH", "instance"))).resolve()
@@ -136,6 +137,7 @@ def init(pack_choice: str | None, country: str | None, starter: bool, output: Pa
                    f"{', '.join(facts.locales)}; timezone {facts.timezone}; "
                    f"{facts.subdivision_count} level-1 places; ID validators: "
                    f"{', '.join(facts.id_validators) or 'none known, passport only'}")
+        click.echo(f"  UI languages: {ui_languages(facts.locales)}")
         click.echo(f"  it will be written to {output}; review it before going live.")
         if output.exists() and any(output.iterdir()):
             fail(f"{output} exists and is not empty; choose another --output")

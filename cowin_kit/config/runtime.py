@@ -14,6 +14,7 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.core.db import get_database
 from cowin_kit.core.durations import Duration, parse as parse_duration
 from cowin_kit.core.errors import NotFound
+from cowin_kit.core.i18n import gettext as _
 
 CACHE_SECONDS = 30.0
 
@@ -123,8 +124,8 @@ def active_pack() -> ActivePack:
             query = query.where(InstalledPack.code == wanted)
         rows = session.scalars(query).all()
     if not rows:
-        raise NotFound("no country pack is installed" + (f" with code {wanted}" if wanted else ""),
-                       code="pack_not_installed")
+        # The PACK setting names the wanted code; the message is the request's language.
+        raise NotFound(_("No country pack is installed."), code="pack_not_installed")
     row = rows[0]
     pack = ActivePack(row.code, row.version, row.content_hash, row.document,
                       translations=row.translations or {})

@@ -55,6 +55,15 @@ def test_init_generates_a_starter_pack_that_validates_and_installs(country, tmp_
     get_database(app).dispose()
 
 
+def test_a_starter_pack_says_which_languages_the_pages_speak(tmp_path):
+    result = _invoke(["init", "--country", "PE", "--starter", "--yes", "--output",
+                      str(tmp_path / "pack"), "--instance", str(tmp_path / "instance")])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "UI languages:" in line)
+    assert "es (needs review)" in line
+    assert "qu: no catalog, pages in English (`cowin-kit i18n init qu`)" in line
+
+
 def test_init_with_an_example_pack_and_postgresql(tmp_path, fresh_database_url):
     from cowin_kit.testing import BACKENDS
 

@@ -5,29 +5,56 @@ i18n` commands work on a catalog folder of their own."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 from babel.support import Translations
 from click.testing import CliRunner
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cowin_kit.cli import main
-from cowin_kit.cli.i18n_cmd import LOCALES_DIR, extract_messages, po_path, pot_path
+from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, PLURAL_FORMS, SOURCE_LOCALE, STATUSES,
+                                    catalog_locales, compile_catalogs, extract_messages,
+                                    po_path, pot_path, translation_status, update_catalogs)
 from cowin_kit.core.i18n import lazy_gettext
 
 
-PACK_LANGUAGES = ["en", "hi", "fr", "uk", "ar"]  # India en/hi, Canada en/fr, Ukraine, UAE
-PLURALS = {"en": 2, "hi": 2, "fr": 2, "uk": 3, "ar": 6}
+# Every catalog in cowin_kit/locales: a new language is checked as soon as its folder exists.
+CATALOGS = catalog_locales(LOCALES_DIR)
+# The example packs' and issue 18's languages, so that a catalog deleted by mistake is noticed.
+SHIPPED = {"en", "hi", "fr", "uk", "ar", "es", "vi", "az", "ckb"}
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
+# HTML elements a message could carry, with quoted attributes. Anything else in angle
+# brackets is words to translate, such as the SMS help's "<postal code>" ("<code postal>").
+HTML_TAG = re.compile(r"</?(?:a|abbr|b|br|code|em|i|kbd|li|ol|p|small|span|strong|sub|sup|u|ul)"
+                      r"""(?:\s+[\w:-]+=(?:"[^"]*"|'[^']*'))*\s*/?>""", re.IGNORECASE)
+HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 
 
 def placeholders(text: str) -> set[str]:
     """The printf-style placeholders of a text: {'%(name)s', '%d', ...}, without '%%'."""
     return {match.group(0) for match in PLACEHOLDER.finditer(text) if match.group(2) != "%"}
+
+
+def markup(text: str) -> list[str]:
+    """The HTML tags (attributes included) and character entities of a text, sorted."""
+    return sorted(HTML_TAG.findall(text) + HTML_ENTITY.findall(text))
+
+
+def expected_plural_forms(locale: str) -> tuple[int, str]:
+    """(nplurals, plural expression) that `i18n init` writes: CLDR's rule through Babel,
+    or the gettext tradition where the kit keeps it (PLURAL_FORMS)."""
+    if locale in PLURAL_FORMS:
+        catalog = Catalog(locale=locale)
+        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[locale])]
+    else:
+        catalog = Catalog(locale=locale)
+    return catalog.num_plurals, catalog.plural_expr
 
 
 def read_catalog(path: Path, locale: str | None = None):
@@ -43,13 +70,50 @@ def translations(locale: str) -> dict[str, str]:
 
 # --- (a) complete catalogs -------------------------------------------------------------------
 
-@pytest.mark.parametrize("locale", PACK_LANGUAGES)
+def test_every_shipped_language_has_a_catalog():
+    assert SHIPPED <= set(CATALOGS), f"missing catalogs: {sorted(SHIPPED - set(CATALOGS))}"
+
+
+def translation_problems(key, message, nplurals: int) -> list[str]:
+    """What is wrong with one translated entry: empty or missing plural forms, other
+    placeholders than the English text, HTML tags or entities lost or added, the OTP
+    code moved from the first word."""
+    if message.pluralizable:
+        singular, plural = message.id
+        strings = list(message.string)
+        if len(strings) != nplurals or not all(strings):
+            return [f"needs {nplurals} plural forms: {key!r}"]
+        problems = []
+        allowed = placeholders(singular) | placeholders(plural)
+        for form in strings:
+            if not placeholders(form) <= allowed:
+                problems.append(f"placeholders differ: {key!r} -> {form!r}")
+            if markup(form) != markup(plural):
+                problems.append(f"HTML differs: {key!r} -> {form!r}")
+        # The last form serves the largest counts: it must show the number.
+        if placeholders(strings[-1]) != placeholders(plural):
+            problems.append(f"placeholders differ: {key!r} -> {strings[-1]!r}")
+        return problems
+    if not message.string:
+        return [f"empty: {key!r}"]
+    problems = []
+    if placeholders(message.string) != placeholders(message.id):
+        problems.append(f"placeholders differ: {key!r} -> {message.string!r}")
+    if markup(message.string) != markup(message.id):
+        problems.append(f"HTML differs: {key!r} -> {message.string!r}")
+    if message.id.startswith("%(otp)s") and not message.string.startswith("%(otp)s"):
+        problems.append(f"the OTP must stay the first word: {key!r} -> {message.string!r}")
+    return problems
+
+
+@pytest.mark.parametrize("locale", CATALOGS)
 def test_catalog_is_complete_and_keeps_the_placeholders(locale):
     template = read_catalog(pot_path(LOCALES_DIR))
     catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
     wanted = {m.id if isinstance(m.id, str) else tuple(m.id) for m in template if m.id}
     have = {(m.id if isinstance(m.id, str) else tuple(m.id)): m for m in catalog if m.id}
-    assert catalog.num_plurals == PLURALS[locale], catalog.plural_forms
+    assert (catalog.num_plurals, catalog.plural_expr) == expected_plural_forms(locale), \
+        catalog.plural_forms
 
     problems = [f"missing: {key!r}" for key in sorted(wanted - set(have), key=str)]
     for key, message in have.items():
@@ -57,24 +121,56 @@ def test_catalog_is_complete_and_keeps_the_placeholders(locale):
             continue  # obsolete entries are harmless; `update` drops them
         if message.fuzzy:
             problems.append(f"fuzzy: {key!r}")
-        if message.pluralizable:
-            singular, plural = message.id
-            strings = list(message.string)
-            if len(strings) != PLURALS[locale] or not all(strings):
-                problems.append(f"needs {PLURALS[locale]} plural forms: {key!r}")
-                continue
-            allowed = placeholders(singular) | placeholders(plural)
-            for form in strings:
-                if not placeholders(form) <= allowed:
-                    problems.append(f"placeholders differ: {key!r} -> {form!r}")
-            if placeholders(strings[-1]) != placeholders(plural):
-                problems.append(f"placeholders differ: {key!r} -> {strings[-1]!r}")
-        else:
-            if not message.string:
-                problems.append(f"empty: {key!r}")
-            elif placeholders(message.string) != placeholders(message.id):
-                problems.append(f"placeholders differ: {key!r} -> {message.string!r}")
+        problems += translation_problems(key, message, catalog.num_plurals)
     assert not problems, f"{po_path(LOCALES_DIR, locale)}:\n  " + "\n  ".join(problems)
+
+
+STATUS_IN_DOCS = {"source": "source", "reviewed": "reviewed", "needs-review": "needs review"}
+
+
+def documented_statuses() -> dict[str, str]:
+    """Language code -> status, from the table of languages in docs/translating.md."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "translating.md"
+    if not docs.is_file():
+        pytest.skip("not a checkout: no docs/translating.md")
+    rows = re.findall(r"^\|[^|\n]*\|\s*`([\w-]+)`\s*\|(?:[^|\n]*\|){3}\s*([a-z ]+?)\s*\|\s*$",
+                      docs.read_text(encoding="utf-8"), re.MULTILINE)
+    return dict(rows)
+
+
+@pytest.mark.parametrize("locale", CATALOGS)
+def test_each_catalog_says_who_checked_it_as_the_docs_do(locale):
+    catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
+    status = translation_status(catalog)
+    assert status in STATUSES, (
+        f"{po_path(LOCALES_DIR, locale)}: its header needs a line "
+        f"'# Translation-Status: <{'|'.join(STATUSES)}>' (docs/translating.md)")
+    assert (status == "source") is (locale == SOURCE_LOCALE)
+    documented = documented_statuses()
+    assert documented.get(locale) == STATUS_IN_DOCS[status], (
+        f"docs/translating.md's table of languages should say {STATUS_IN_DOCS[status]!r} "
+        f"for {locale}")
+
+
+def test_the_docs_list_no_language_without_a_catalog():
+    assert set(documented_statuses()) == set(CATALOGS)
+
+
+@pytest.mark.parametrize("msgid,msgstr,wrong", [
+    ("Send %(status)s <reference ID>.", "Envíe %(status)s <ID de referencia>.", False),
+    ("Read <a href=\"/x\">the guide</a>.", "Lea <a href=\"/x\">la guía</a>.", False),
+    ("Read <a href=\"/x\">the guide</a>.", "Lea la guía.", True),
+    ("Read <b>this</b>.", "Lea <strong>esto</strong>.", True),
+    ("Send CENTRE <postal code>.", "Envoyez CENTRE <code postal>.", False),
+    ("Line<br>break", "Salto<br/>de línea", True),
+    ("A&nbsp;B", "A B", True),
+    ("%(otp)s is your code.", "%(otp)s es su código.", False),
+    ("%(otp)s is your code.", "Su código: %(otp)s.", True),
+    ("%(n)d left", "quedan %(count)d", True),
+])
+def test_the_translation_check_finds_lost_markup_and_placeholders(msgid, msgstr, wrong):
+    message = Catalog(locale="es").add(msgid, msgstr)
+    assert bool(translation_problems(msgid, message, 3)) is wrong
 
 
 def test_placeholders_are_recognised():
@@ -84,7 +180,14 @@ def test_placeholders_are_recognised():
 
 # --- (b) the template is current -------------------------------------------------------------
 
+def without_dates(data: bytes) -> bytes:
+    return b"".join(line for line in data.splitlines(keepends=True)
+                    if not line.startswith((b'"POT-Creation-Date:', b'"PO-Revision-Date:')))
+
+
 def test_the_template_is_up_to_date_with_the_code(tmp_path):
+    """No text of the code or templates escapes the committed messages.pot: extracting now
+    gives the same file (its date aside), so every `_()` / `{% trans %}` is in it."""
     fresh, _count, _written = extract_messages(pot_file=tmp_path / "messages.pot")
     current = {m.id if isinstance(m.id, str) else tuple(m.id)
                for m in read_catalog(pot_path(LOCALES_DIR)) if m.id}
@@ -94,6 +197,64 @@ def test_the_template_is_up_to_date_with_the_code(tmp_path):
         "cowin_kit/locales/messages.pot is stale; run `cowin-kit i18n extract` and "
         f"`cowin-kit i18n update`. New: {sorted(extracted - current, key=str)}; "
         f"gone: {sorted(current - extracted, key=str)}")
+    assert without_dates(fresh.read_bytes()) == without_dates(
+        pot_path(LOCALES_DIR).read_bytes()), (
+        "cowin_kit/locales/messages.pot differs from a fresh extraction (locations or "
+        "translator comments); run `cowin-kit i18n extract`")
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def pybabel(*args: str) -> None:
+    """Babel's own command line, run from the repository root (where pyproject.toml's
+    [tool.babel.*] tables and babel.cfg give it the project's options)."""
+    from babel.messages.frontend import CommandLineInterface
+
+    if not (REPOSITORY / "babel.cfg").is_file():
+        pytest.skip("not a checkout: no babel.cfg")
+    previous = Path.cwd()
+    os.chdir(REPOSITORY)
+    try:
+        CommandLineInterface().run(["pybabel", "-q", *args])
+    finally:
+        os.chdir(previous)
+
+
+@pytest.mark.slow
+def test_pybabel_writes_what_the_kit_writes(tmp_path):
+    """`pybabel extract|update|compile` with the repository's configuration produce the
+    kit's files, so translators and tools may use either."""
+    kit_pot, _count, _written = extract_messages(pot_file=tmp_path / "kit.pot")
+    pybabel("extract", "-o", str(tmp_path / "pybabel.pot"))
+    assert without_dates((tmp_path / "pybabel.pot").read_bytes()) == without_dates(
+        kit_pot.read_bytes())
+
+    # A template with a text added and one gone, merged into copies of every catalog.
+    template = read_catalog(pot_path(LOCALES_DIR))
+    gone = next(m.id for m in template if m.id and isinstance(m.id, str))
+    template.delete(gone)
+    template.add("A text only this test has", locations=[("cowin_kit/x.py", None)])
+    folders = {}
+    for tool in ("kit", "pybabel"):
+        folders[tool] = tmp_path / tool
+        shutil.copytree(LOCALES_DIR, folders[tool], ignore=shutil.ignore_patterns("*.mo"))
+        with pot_path(folders[tool]).open("wb") as stream:
+            write_po(stream, template, width=79, include_lineno=False)
+    update_catalogs(folders["kit"])
+    pybabel("update", "-i", str(pot_path(folders["pybabel"])), "-d", str(folders["pybabel"]))
+    compile_catalogs(folders["kit"])
+    pybabel("compile", "-d", str(folders["pybabel"]))
+    for locale in CATALOGS:
+        kit_po, other_po = po_path(folders["kit"], locale), po_path(folders["pybabel"], locale)
+        if locale == SOURCE_LOCALE:
+            # The kit also fills the English catalog (msgstr = msgid); pybabel leaves the
+            # new entry empty, which shows the same English text.
+            assert read_catalog(other_po, locale).get("A text only this test has").string == ""
+            continue
+        assert without_dates(other_po.read_bytes()) == without_dates(kit_po.read_bytes()), locale
+        assert other_po.with_suffix(".mo").read_bytes() == kit_po.with_suffix(".mo").read_bytes()
+        assert read_catalog(kit_po, locale).get(gone) is None
 
 
 # --- (c) API errors in the request's language -------------------------------------------------
@@ -281,8 +442,8 @@ def test_extract_update_compile_on_a_copy_of_the_catalogs(locales_copy):
         result = invoke(command, "--locales-dir", str(locales_copy))
         assert result.exit_code == 0, result.output
     lines = {line.split(": ")[1]: line for line in result.output.splitlines()}
-    assert sorted(lines) == sorted(PACK_LANGUAGES)
-    for locale in PACK_LANGUAGES:
+    assert sorted(lines) == sorted(CATALOGS)
+    for locale in CATALOGS:
         assert po_path(locales_copy, locale).with_suffix(".mo").is_file()
     hindi = Translations.load(str(locales_copy), ["hi"])
     assert hindi.gettext("Not found") == translations("hi")["Not found"]
@@ -291,7 +452,7 @@ def test_extract_update_compile_on_a_copy_of_the_catalogs(locales_copy):
     # Run again: nothing changes any more.
     before = {p: p.read_bytes() for p in locales_copy.rglob("*") if p.is_file()}
     assert "unchanged" in invoke("extract", "--locales-dir", str(locales_copy)).output
-    assert invoke("update", "--locales-dir", str(locales_copy)).output.count("unchanged") == 5
+    assert invoke("update", "--locales-dir", str(locales_copy)).output.count("unchanged") == len(CATALOGS)
     invoke("compile", "--locales-dir", str(locales_copy))
     assert {p: p.read_bytes() for p in locales_copy.rglob("*") if p.is_file()} == before
 
