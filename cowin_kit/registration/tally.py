@@ -216,13 +216,13 @@ def count_doses(session: Session, dose_ids: Iterable[int], sign: int = 1) -> Non
     apply(session, deltas)
 
 
-def _dose_rows(session: Session, *where: Any) -> Iterator[Any]:
+def _dose_rows(session: Session, *where: Any, limit: int | None = None) -> Iterator[Any]:
     query = (select(Dose.id, Dose.administered_at, Facility.location_id, Dose.product_id,
                     Dose.series, Dose.dose_number, Beneficiary.gender_id,
                     Beneficiary.birth_year, Beneficiary.birth_date)
              .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
              .outerjoin(Facility, Facility.id == Dose.facility_id)
-             .where(*where).order_by(Dose.id))
+             .where(*where).order_by(Dose.id).limit(limit))
     yield from session.execute(query)
 
 
@@ -234,26 +234,24 @@ def _row_key(row: Any, zone: zoneinfo.ZoneInfo) -> TallyKey:
 
 
 def tally_from_doses(session: Session, zone: zoneinfo.ZoneInfo,
-                     progress: Callable[[int], None] | None = None,
+                     progress: Callable[[str, int, int], None] | None = None,
                      batch: int = 20_000) -> Counter[TallyKey]:
-    """The tally computed from the dose table (read in id order, ``batch`` at a time)."""
+    """The tally computed from the dose table (read in id order, ``batch`` at a time);
+    ``progress("doses", done, total)`` after each batch."""
+    from sqlalchemy import func
+
+    total = session.scalar(select(func.count()).select_from(Dose)) or 0
     counts: Counter[TallyKey] = Counter()
-    last = 0
+    last = done = 0
     while True:
-        rows = list(session.execute(
-            select(Dose.id, Dose.administered_at, Facility.location_id, Dose.product_id,
-                   Dose.series, Dose.dose_number, Beneficiary.gender_id,
-                   Beneficiary.birth_year, Beneficiary.birth_date)
-            .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
-            .outerjoin(Facility, Facility.id == Dose.facility_id)
-            .where(Dose.id > last).order_by(Dose.id).limit(batch)))
+        rows = list(_dose_rows(session, Dose.id > last, limit=batch))
         if not rows:
             return counts
         for row in rows:
             counts[_row_key(row, zone)] += 1
-        last = rows[-1].id
+        last, done = rows[-1].id, done + len(rows)
         if progress is not None:
-            progress(len(rows))
+            progress("doses", done, max(total, done))
 
 
 def stored(session: Session) -> Counter[TallyKey]:
@@ -264,7 +262,7 @@ def stored(session: Session) -> Counter[TallyKey]:
 
 
 def rebuild(session: Session, zone: zoneinfo.ZoneInfo | None = None,
-            progress: Callable[[int], None] | None = None) -> int:
+            progress: Callable[[str, int, int], None] | None = None) -> int:
     """Replace the tally with one computed from the doses; returns the number of doses
     counted. The caller commits."""
     counts = tally_from_doses(session, zone or _zone(), progress)

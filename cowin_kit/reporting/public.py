@@ -23,6 +23,8 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity.models import Gender
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.audit import services as audit
+from cowin_kit.registration import tally
 from cowin_kit.registration.tally import NO_PLACE, DoseTally
 from cowin_kit.reporting import public_rules as pr
 from cowin_kit.reporting import rules
@@ -379,3 +381,29 @@ def summary_document(view: PublicView, pack: ActivePack) -> dict[str, Any]:
         "routine_indicators": view.indicators,
         "licence": licence(pack),
     }
+
+
+@dataclass(frozen=True)
+class TallyCheck:
+    doses: int          # doses counted from the dose table
+    rows: int           # tally rows they make
+    differences: int    # rows whose stored count differed (before a rebuild)
+
+
+def check_tally(session: Session, pack: ActivePack, *, rebuild: bool = False,
+                progress: Any = None) -> TallyCheck:
+    """Compare the stored tally with one computed from the doses; with ``rebuild``,
+    replace it (audited, committed). For a database restored from elsewhere, or a check
+    that every path that writes doses keeps the tally."""
+    zone = zoneinfo.ZoneInfo(pack.document["timezone"])
+    computed = tally.tally_from_doses(session, zone, progress)
+    stored = tally.stored(session)
+    keys = set(computed) | set(stored)
+    differences = sum(1 for key in keys if computed.get(key, 0) != stored.get(key, 0))
+    result = TallyCheck(sum(computed.values()), len(computed), differences)
+    if rebuild:
+        tally.rebuild(session, zone)
+        audit.record(session, "tally.rebuild", "dose_tally", None, doses=result.doses,
+                     rows=result.rows, differences=differences)
+        session.commit()
+    return result
