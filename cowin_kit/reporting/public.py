@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import InvalidInput, NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity.models import Gender
 from cowin_kit.programme.models import VaccineProduct
@@ -304,7 +304,8 @@ def parse_range(start: str | None, end: str | None, pack: ActivePack,
     if first > last:
         raise InvalidInput(_("The start date is after the end date."), code="invalid_range")
     if (last - first).days + 1 > MAX_OPEN_DATA_DAYS:
-        raise InvalidInput(_("At most %(days)d days at a time.", days=MAX_OPEN_DATA_DAYS),
+        raise InvalidInput(ngettext("At most %(num)d day at a time.",
+                                    "At most %(num)d days at a time.", MAX_OPEN_DATA_DAYS),
                            code="range_too_long")
     return first, last
 

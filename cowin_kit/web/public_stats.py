@@ -15,7 +15,7 @@ from flask_babel import format_date, get_locale
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.reporting import public
 from cowin_kit.reporting import public_rules as pr
 from cowin_kit.web import charts, ui
@@ -59,16 +59,19 @@ def _charts(figures: dict[str, Any], locale: str) -> dict[str, Any]:
     below = figures["suppressed_below"]
     trend = charts.column_chart(
         title=_("Doses per day"),
-        desc=_("Doses given on each of the last %(n)d days, by dose (days with fewer than "
-               "%(below)d doses of a kind are not drawn).", n=len(days), below=below),
+        desc=ngettext("Doses given on each of the last %(num)d days, by dose (counts under "
+                      "the publication threshold, %(below)d, are not drawn).",
+                      "Doses given on each of the last %(num)d days, by dose (counts under "
+                      "the publication threshold, %(below)d, are not drawn).",
+                      len(days), below=below),
         labels=[format_date(date.fromisoformat(d["date"]), "d MMM") for d in days],
         series=[charts.Series(names[g], [_value(d[g]) for d in days]) for g in pr.DOSE_GROUPS],
         locale=locale, empty_note=_("No doses in this period."))
     areas = [a for a in figures["areas"] if isinstance(a["total"], int) and a["total"] > 0]
     ranked = charts.horizontal_bars(
         title=_("Doses by area"),
-        desc=_("Doses given in each area, most first (areas with fewer than %(below)d doses "
-               "are in the table only).", below=below),
+        desc=_("Doses given in each area, most first (areas whose count is under the "
+               "publication threshold, %(below)d, are in the table only).", below=below),
         labels=[a["name"] for a in areas], values=[_value(a["total"]) for a in areas],
         value_texts=[_text(a["total"], locale) for a in areas], locale=locale,
         empty_note=_("No doses yet."))
