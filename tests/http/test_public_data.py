@@ -184,6 +184,8 @@ def test_the_tally_follows_every_write_and_the_figures_equal_the_dose_table(rand
     # and where no cell of a day and state was suppressed, exactly to it
     suppressed = {(r["date"], r["area_code"]) for r in rows if not r["doses"].isdigit()}
     for key, count in expected["by_day_state"].items():
+        if key[0] < start:
+            continue
         if key not in suppressed:
             assert numeric[key] == count, key
         else:
