@@ -1,5 +1,6 @@
 """Open data: the public dashboard's figures as JSON and CSV, /api/v1/open-data (no
-sign-in; cached for PUBLIC_DATA_CACHE_SECONDS, with ETags; docs/open-data.md)."""
+sign-in; cached for PUBLIC_DATA_CACHE_SECONDS, with ETags; SEARCH_LIMITS_PER_IP requests
+per client address, as the public session search; docs/open-data.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cowin_kit.api import pack, request_locale
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.cache import cached_for
 from cowin_kit.core.db import get_session
+from cowin_kit.core.ratelimit import limited
 from cowin_kit.core.validation import load
 from cowin_kit.reporting import public, public_rules, schemas
 
@@ -27,6 +29,7 @@ def _licence() -> dict[str, str]:
 @doc("The public dashboard's figures for the country or an area (counts under the pack's "
      "threshold are given as \"<N\")", query=schemas.AreaQuery,
      response=schemas.PublicSummaryOut, tag="open data")
+@limited("SEARCH_LIMITS_PER_IP", scope="open-data")
 @cached_for(TTL, "application/json")
 def summary():
     query = load(schemas.AreaQuery(), request.args.to_dict())
@@ -47,6 +50,7 @@ def _rows() -> list[tuple[Any, ...]]:
 @doc("Doses per day, area, product, dose group, sex and age group (query: from, to, at "
      "most 366 days; area; level)", query=schemas.OpenDataQuery,
      response=schemas.OpenDataOut, tag="open data")
+@limited("SEARCH_LIMITS_PER_IP", scope="open-data")
 @cached_for(TTL, "application/json")
 def doses_json():
     rows = _rows()
@@ -57,6 +61,7 @@ def doses_json():
 @bp.get("/doses.csv")
 @doc("The same as doses.json, as CSV (RFC 4180, a header line)", query=schemas.OpenDataQuery,
      content_type="text/csv", tag="open data")
+@limited("SEARCH_LIMITS_PER_IP", scope="open-data")
 @cached_for(TTL, "text/csv")
 def doses_csv():
     return Response(public_rules.open_data_csv(_rows()), mimetype="text/csv")

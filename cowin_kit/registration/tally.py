@@ -1,11 +1,11 @@
 """The dose tally: counts of doses kept up to date as doses are written, for the public
 dashboard and open data (cowin_kit.reporting.public), which never scan the dose table.
 
-One row counts the doses of one local day (in the pack's time zone) at one place (the
-location of the dose's facility; 0 for an imported dose without a facility), of one
-product, series and dose number, given to people of one sex (gender id) and one age group at the dose
-(:func:`age_at`). A few thousand rows a day at national scale; the dashboards sum
-them up the hierarchy.
+``dose_tally``: one row counts the doses of one local day (in the pack's time zone) at
+one place (the location of the dose's facility; 0 for an imported dose without a
+facility), of one product, series and dose number, given to people of one sex (gender
+id) and one age group at the dose (:func:`age_at`). ``dose_total`` is the same without
+the day (what the all-time figures read). The dashboards sum them up the hierarchy.
 
 How it stays right:
 
@@ -15,8 +15,8 @@ How it stays right:
   corrected date, product or dose number; a corrected sex or birth date);
 - the bulk import (cowin_kit.vaccination.imports) writes doses without the ORM and calls
   :func:`count_doses` for them;
-- :func:`rebuild` computes the whole table again from the doses (``cowin-kit reports
-  tally --rebuild``), for a database restored from elsewhere or a check.
+- :func:`rebuild` computes both tables again from the doses (``cowin-kit reports tally
+  --rebuild``), for a database restored from elsewhere or a check.
 
 Counts go up and down by an upsert (``INSERT ... ON CONFLICT DO UPDATE``) on SQLite and
 PostgreSQL alike; a transaction touches its rows in key order, so two transactions never
@@ -59,6 +59,24 @@ class DoseTally(Base):
     __table_args__ = (Index("ix_dose_tally_location_day", "location_id", "day"),)
 
 
+class DoseTotal(Base):
+    """The tally without its day: doses since the start by place, product, series, dose
+    number, sex and age group (what the all-time figures read; a few thousand rows)."""
+
+    __tablename__ = "dose_total"
+
+    location_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dose_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gender_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    age: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+TOTAL_KEY = ("location_id", "product_id", "series", "dose_number", "gender_id", "age")
+
+
 class TallyKey(NamedTuple):
     day: date
     location_id: int
@@ -96,18 +114,27 @@ def key_of(*, administered_at: datetime, zone: zoneinfo.ZoneInfo, location_id: O
 
 
 def apply(session: Session, deltas: Counter[TallyKey]) -> None:
-    """Add ``deltas`` to the tally, in key order; zero deltas write nothing."""
+    """Add ``deltas`` to the tally and the totals: the day rows in key order, then the
+    total rows in key order (every transaction locks rows in this one order); zero deltas
+    write nothing."""
     rows = [(key, n) for key, n in sorted(deltas.items()) if n]
     if not rows:
         return
+    totals: Counter[tuple[Any, ...]] = Counter()
+    for key, n in rows:
+        totals[key[1:]] += n
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    table = DoseTally.__table__
-    for key, n in rows:
-        statement = dialect.insert(table).values(**key._asdict(), count=n)
-        connection.execute(statement.on_conflict_do_update(
-            index_elements=list(TallyKey._fields),
-            set_={"count": table.c.count + statement.excluded.count}))
+    for table, columns, items in (
+            (DoseTally.__table__, TallyKey._fields, [(tuple(k), n) for k, n in rows]),
+            (DoseTotal.__table__, TOTAL_KEY, sorted(totals.items()))):
+        for key, n in items:
+            if not n:
+                continue
+            statement = dialect.insert(table).values(**dict(zip(columns, key)), count=n)
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=list(columns),
+                set_={"count": table.c.count + statement.excluded.count}))
 
 
 def _zone() -> zoneinfo.ZoneInfo:
@@ -254,6 +281,21 @@ def tally_from_doses(session: Session, zone: zoneinfo.ZoneInfo,
             progress("doses", done, max(total, done))
 
 
+def stored_totals(session: Session) -> Counter[tuple[Any, ...]]:
+    """The totals as stored (rows with a zero count left out)."""
+    return Counter({(r.location_id, r.product_id, r.series, r.dose_number, r.gender_id,
+                     r.age): r.count
+                    for r in session.scalars(select(DoseTotal)) if r.count})
+
+
+def totals_of(counts: Counter[TallyKey]) -> Counter[tuple[Any, ...]]:
+    """The totals a tally makes (its rows summed over the days)."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for key, n in counts.items():
+        out[key[1:]] += n
+    return +out
+
+
 def stored(session: Session) -> Counter[TallyKey]:
     """The tally as stored (rows with a zero count left out)."""
     return Counter({TallyKey(r.day, r.location_id, r.product_id, r.series, r.dose_number,
@@ -267,7 +309,12 @@ def rebuild(session: Session, zone: zoneinfo.ZoneInfo | None = None,
     counted. The caller commits."""
     counts = tally_from_doses(session, zone or _zone(), progress)
     session.execute(delete(DoseTally))
+    session.execute(delete(DoseTotal))
     rows = [{**key._asdict(), "count": n} for key, n in sorted(counts.items())]
     for start in range(0, len(rows), 5000):
         session.execute(DoseTally.__table__.insert(), rows[start:start + 5000])
+    total_rows = [{**dict(zip(TOTAL_KEY, key)), "count": n}
+                  for key, n in sorted(totals_of(counts).items())]
+    for start in range(0, len(total_rows), 5000):
+        session.execute(DoseTotal.__table__.insert(), total_rows[start:start + 5000])
     return sum(counts.values())

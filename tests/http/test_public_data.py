@@ -155,7 +155,9 @@ def _shown(n: int) -> int | str:
 def test_the_tally_follows_every_write_and_the_figures_equal_the_dose_table(random_doses):
     app = random_doses
     with app.app_context(), get_database(app).session() as session:
-        assert tally.stored(session) == +tally.tally_from_doses(session, IST)
+        computed = +tally.tally_from_doses(session, IST)
+        assert tally.stored(session) == computed
+        assert tally.stored_totals(session) == tally.totals_of(computed)
     expected = _independent(app)
     client = app.test_client()
     summary = client.get("/api/v1/open-data/summary").get_json()
@@ -253,11 +255,13 @@ def test_the_migration_fills_the_tally_from_the_doses_there(random_doses, databa
         with app.app_context(), get_database(app).session() as session:
             expected = +tally.tally_from_doses(session, IST)
             session.execute(delete(tally.DoseTally))
+            session.execute(delete(tally.DoseTotal))
             session.commit()
         migrate.downgrade(engine, "0025")
         migrate.upgrade(engine)
         with app.app_context(), get_database(app).session() as session:
             assert tally.stored(session) == expected
+            assert tally.stored_totals(session) == tally.totals_of(expected)
     finally:
         migrate.upgrade(engine)
         engine.dispose()
@@ -329,4 +333,5 @@ def test_parallel_doses_counted_exactly_on_postgresql(pg_app):
     with app.app_context(), get_database(app).session() as session:
         stored = tally.stored(session)
         assert stored == +tally.tally_from_doses(session, IST)
+        assert tally.stored_totals(session) == tally.totals_of(stored)
         assert sum(stored.values()) == 96

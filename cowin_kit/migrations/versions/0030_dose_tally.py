@@ -1,6 +1,6 @@
-"""dose_tally: counts of doses by local day, place, product, series, dose number, sex and
-age, kept as doses are written (cowin_kit.registration.tally); filled from the doses
-already recorded
+"""dose_tally and dose_total: counts of doses by (local day,) place, product, series, dose
+number, sex and age group, kept as doses are written (cowin_kit.registration.tally);
+filled from the doses already recorded
 
 Revision ID: 0030
 Revises: 0025
@@ -38,6 +38,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(*KEY, name=op.f('pk_dose_tally')),
     )
     op.create_index('ix_dose_tally_location_day', 'dose_tally', ['location_id', 'day'])
+    op.create_table(
+        'dose_total',
+        sa.Column('location_id', sa.Integer(), nullable=False),
+        sa.Column('product_id', sa.Integer(), nullable=False),
+        sa.Column('series', sa.String(length=64), nullable=False),
+        sa.Column('dose_number', sa.Integer(), nullable=False),
+        sa.Column('gender_id', sa.Integer(), nullable=False),
+        sa.Column('age', sa.Integer(), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(*KEY[1:], name=op.f('pk_dose_total')),
+    )
     _fill()
 
 
@@ -85,8 +96,16 @@ def _fill() -> None:
     rows = [dict(zip(KEY + ('count',), key + (n,))) for key, n in sorted(counts.items())]
     for start in range(0, len(rows), 5000):
         op.bulk_insert(table, rows[start:start + 5000])
+    totals: Counter = Counter()
+    for key, n in counts.items():
+        totals[key[1:]] += n
+    table = sa.table('dose_total', *(sa.column(name) for name in KEY[1:] + ('count',)))
+    rows = [dict(zip(KEY[1:] + ('count',), key + (n,))) for key, n in sorted(totals.items())]
+    for start in range(0, len(rows), 5000):
+        op.bulk_insert(table, rows[start:start + 5000])
 
 
 def downgrade() -> None:
+    op.drop_table('dose_total')
     op.drop_index('ix_dose_tally_location_day', table_name='dose_tally')
     op.drop_table('dose_tally')
