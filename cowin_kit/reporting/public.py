@@ -261,27 +261,27 @@ def _label(labels: dict[str, str], locale: str) -> str:
 
 def routine_indicators(session: Session, pack: ActivePack, ids: set[int] | None,
                        today: date, below: int) -> list[dict[str, Any]]:
-    """Doses of the WHO/UNICEF indicator antigens given in the last 12 months (a DTP- or
+    """Doses of the WHO/UNICEF indicator antigens given since the start (a DTP- or
     measles-containing product recorded as dose n of a routine series), with the
     administrative drop-out (DTP1 to DTP3, MCV1 to MCV2): the "Reaching Every District"
-    reading of doses administered; [] when the pack's products carry none of them."""
+    reading of doses administered, from the totals; [] when the pack's products carry
+    none of them."""
     products = {p.id: rules.product_antigens(p.code, p.antigens)
                 for p in session.scalars(select(VaccineProduct))}
     wanted = {(antigen, number): code for code, antigen, number in rules.STANDARD_INDICATORS}
     if not any(a in antigens for antigens in products.values() for a, _n in wanted):
         return []
     counts = dict.fromkeys(wanted.values(), 0)
-    since = today - timedelta(days=364)
     for product_id, number, count in session.execute(
-            select(DoseTally.product_id, DoseTally.dose_number, func.sum(DoseTally.count))
-            .where(DoseTally.series != "", DoseTally.day >= since, DoseTally.day <= today,
-                   *_in_area(ids))
-            .group_by(DoseTally.product_id, DoseTally.dose_number)):
+            select(DoseTotal.product_id, DoseTotal.dose_number, func.sum(DoseTotal.count))
+            .where(DoseTotal.series != "", *_in_area(ids, DoseTotal))
+            .group_by(DoseTotal.product_id, DoseTotal.dose_number)):
         for antigen in products.get(product_id, ()):
             code = wanted.get((antigen, number))
             if code is not None:
                 counts[code] += int(count or 0)
-    out = [{"code": code, "doses": pr.shown(n, below)} for code, n in counts.items()]
+    out: list[dict[str, Any]] = [{"code": code, "doses": pr.shown(n, below)}
+                                 for code, n in counts.items()]
     for first, later in rules.DROPOUTS:
         out.append({"code": f"{first}-{later}",
                     "dropout_percent": pr.dropout(counts[first], counts[later], below)})
