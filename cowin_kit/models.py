@@ -13,6 +13,7 @@ from cowin_kit.scheduling.models import (
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
+from cowin_kit.registration.tally import DoseTally, DoseTotal
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.safety.models import AefiAlert, AefiReportDose, AefiStep
 from cowin_kit.immunization.models import (
@@ -35,7 +36,7 @@ from cowin_kit.immunization import receivers as _immunization_receivers  # noqa:
 from cowin_kit.corrections import receivers as _correction_receivers  # noqa: F401,E402
 
 __all__ = [
-    "AuditEvent", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
+    "AuditEvent", "DoseTally", "DoseTotal", "InstalledPack", "Location", "PopulationFigure", "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "SessionProduct", "VaccinationSession", "VaccineProduct", "VaccineSchedule",
     "Beneficiary", "BeneficiaryCorrection", "CitizenAccount", "OtpTransaction", "Pregnancy",

@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
         records, safety, scheduling, slips, staff, v1, v2, v2_appointments, v2_certificates,
         vaccinator,
     )
-    from cowin_kit.api import campaigns, reports, stock
+    from cowin_kit.api import campaigns, open_data, reports, stock
 
     app.before_request(_api_request_steps)
     app.register_blueprint(v1.bp)
@@ -102,6 +102,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(records.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(open_data.bp)
     app.register_blueprint(due.bp)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(stock.bp)

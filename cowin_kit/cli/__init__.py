@@ -286,6 +286,8 @@ def _register_subcommands() -> None:
     main.add_command(due_list)
     from cowin_kit.cli.campaigns_cmd import campaigns
     main.add_command(campaigns)
+    from cowin_kit.cli.reports_cmd import reports
+    main.add_command(reports)
     from cowin_kit.cli.stock_cmd import stock
     main.add_command(stock)
     from cowin_kit.cli.certificates_cmd import cert, keys, worker

@@ -330,6 +330,13 @@ class _Validator:
         if postal:
             texts.append((("postal_code", "label"), postal["label"]))
         texts += self._check_safety(doc, lines)
+        public = doc.get("public_data") or {}
+        level = public.get("lowest_level")
+        if level is not None and level not in {h["key"] for h in doc["hierarchy"]}:
+            self.problem(PACK_FILE, lines.line_of(("public_data", "lowest_level")),
+                         "public_data.lowest_level", f"{level!r} is not a key of hierarchy")
+        if public.get("publisher"):
+            texts.append((("public_data", "publisher"), public["publisher"]))
         self._check_texts(f, lines, texts, doc["locales"])
 
     def _check_safety(self, doc: dict[str, Any], lines: _LineMap

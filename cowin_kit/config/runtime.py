@@ -69,6 +69,33 @@ class SafetySettings:
 
 
 @dataclass(frozen=True)
+class PublicDataSettings:
+    """pack.yaml ``public_data:``, with the defaults for what a pack leaves out: counts
+    from 1 to ``suppress_below - 1`` are published as "<N"; areas down to the hierarchy
+    level ``lowest_level`` (None: the pack's lowest); no facility figures unless
+    ``facility_figures``; the open data's licence (CC BY 4.0 unless the pack says)."""
+
+    suppress_below: int = 5
+    lowest_level: str | None = None
+    facility_figures: bool = False
+    licence_name: str = "CC BY 4.0"
+    licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    publisher: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "PublicDataSettings":
+        section = document.get("public_data") or {}
+        values: dict[str, Any] = {}
+        for name in ("suppress_below", "lowest_level", "facility_figures", "publisher"):
+            if section.get(name) is not None:
+                values[name] = section[name]
+        if section.get("licence"):
+            values["licence_name"] = section["licence"]["name"]
+            values["licence_url"] = section["licence"]["url"]
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class ActivePack:
     code: str
     version: str
@@ -102,6 +129,11 @@ class ActivePack:
     def safety(self) -> SafetySettings:
         return self.memo(("safety-settings",),
                          lambda: SafetySettings.from_document(self.document))
+
+    @property
+    def public_data(self) -> PublicDataSettings:
+        return self.memo(("public-data-settings",),
+                         lambda: PublicDataSettings.from_document(self.document))
 
     @property
     def routine(self) -> RoutineSettings:

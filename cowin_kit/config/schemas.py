@@ -97,6 +97,7 @@ class PackSchema(StrictSchema):
     stock = fields.Nested(lambda: StockSettingsSchema(), load_default=dict)
     safety = fields.Nested(lambda: SafetySchema(), load_default=dict)
     channels = fields.Nested(lambda: ChannelsSchema(), load_default=dict)
+    public_data = fields.Nested(lambda: PublicDataSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
                             validate=validate.Length(min=1, max=5,
                                                      error="1 to 5 levels"))
@@ -154,6 +155,22 @@ class SafetySchema(StrictSchema):
                                                                   max=10000))
     signal_min_reports = fields.Integer(validate=validate.Range(min=1, max=1000))
     alert_level = fields.String(validate=CODE)
+
+
+class LicenceSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    url = fields.Url(required=True, schemes={"https", "http"})
+
+
+class PublicDataSchema(StrictSchema):
+    """pack.yaml ``public_data:``: the public dashboard and open data (all optional; the
+    defaults are in :class:`cowin_kit.config.runtime.PublicDataSettings`)."""
+
+    suppress_below = fields.Integer(validate=validate.Range(min=1, max=100))
+    lowest_level = fields.String(validate=CODE)
+    facility_figures = fields.Boolean()
+    licence = fields.Nested(LicenceSchema)
+    publisher = LocalizedText()
 
 
 class RoutineSchema(StrictSchema):

@@ -77,6 +77,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("AVAILABILITY_CACHE_SECONDS", "int", 300,
             "How long public availability answers may be cached by clients and proxies "
             "(CoWIN allowed up to 30 minutes of staleness)."),
+    Setting("PUBLIC_DATA_CACHE_SECONDS", "int", 60,
+            "How long the public dashboard and open data answers may be cached by the kit, "
+            "clients and proxies (the figures are at most this old)."),
     Setting("SEARCH_LIMITS_PER_IP", "str", "100/5minute",
             "Public availability searches allowed per client IP (CoWIN: 100 per 5 minutes)."),
     Setting("BOOKING_LIMITS_PER_ACCOUNT", "str", "60/hour",

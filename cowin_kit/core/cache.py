@@ -111,16 +111,30 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
     """Serve the view's 200 answer from the cache for AVAILABILITY_CACHE_SECONDS; the key
     is the full URL and the answer's language. The entry keeps the body's ETag and its
     gzip form, so a hit costs a lookup and a comparison, not a hash or a compression."""
+    return cached_for("AVAILABILITY_CACHE_SECONDS", "application/json")(view)
+
+
+def cached_for(ttl_setting: str, mimetype: str
+               ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """``cached_response`` with the time to live read from the setting ``ttl_setting`` and
+    answers of type ``mimetype`` (text/csv, text/html...)."""
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        return _cached(view, ttl_setting, mimetype)
+    return decorate
+
+
+def _cached(view: Callable[..., Response], ttl_setting: str,
+            mimetype: str) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         from flask_babel import get_locale
 
-        ttl = current_app.config["COWIN_KIT"]["AVAILABILITY_CACHE_SECONDS"]
+        ttl = current_app.config["COWIN_KIT"][ttl_setting]
         if ttl <= 0:
             return view(*args, **kwargs)
         cache = current_app.extensions["cowin_kit.core.cache"]
         environ = request.environ  # the raw path and query: as unique, cheaper than parsed
-        key = f"v3|{get_locale()}|{environ.get('PATH_INFO', '')}?" \
+        key = f"v3|{mimetype}|{get_locale()}|{environ.get('PATH_INFO', '')}?" \
               f"{environ.get('QUERY_STRING', '')}"  # v3: entries carry ETag and gzip
         entry = cache.get(key)
         if entry is not None:
@@ -143,10 +157,10 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
                 headers["Content-Encoding"] = "gzip"
                 if request.if_none_match.contains(f"{tag}-gzip"):
                     return current_app.response_class(status=304, headers=headers)
-                return current_app.response_class(packed, mimetype="application/json",
+                return current_app.response_class(packed, mimetype=mimetype,
                                                   headers=headers)
         headers["ETag"] = f'"{tag}"'
         if request.if_none_match.contains(tag):
             return current_app.response_class(status=304, headers=headers)
-        return current_app.response_class(body, mimetype="application/json", headers=headers)
+        return current_app.response_class(body, mimetype=mimetype, headers=headers)
     return wrapper

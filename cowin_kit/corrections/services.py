@@ -44,6 +44,7 @@ from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration import rules as registration_rules
 from cowin_kit.registration import services as registration
+from cowin_kit.registration import tally
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
@@ -492,6 +493,7 @@ def _restore_dose(session: Session, row: dict[str, Any]) -> None:
         if values.get(key):
             values[key] = datetime.fromisoformat(values[key])
     session.execute(insert(Dose.__table__).values(**values))
+    tally.count_doses(session, [values["id"]])  # written without the ORM
 
 
 def _take_out(session: Session, dose: Dose, why: str, **link: Any) -> None:

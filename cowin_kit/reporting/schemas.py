@@ -119,3 +119,76 @@ class IndicatorsOut(Schema):
     birth_cohort = fields.Integer(required=True)
     on = fields.Date(required=True)
     rows = fields.List(fields.Nested(IndicatorRowOut), required=True)
+
+
+# --- public figures and open data (/api/v1/open-data) ----------------------------------------
+
+
+class OpenDataQuery(_Strict):
+    start = fields.String(data_key="from", validate=validate.Length(equal=10),
+                          metadata={"description": "first day, YYYY-MM-DD (default: 29 days "
+                                                   "before the last)"})
+    end = fields.String(data_key="to", validate=validate.Length(equal=10),
+                        metadata={"description": "last day, YYYY-MM-DD (default: today)"})
+    area = fields.String(validate=validate.Length(min=1, max=64),
+                         metadata={"description": "an area code: only its figures"})
+    level = fields.Integer(validate=validate.Range(min=1, max=10),
+                           metadata={"description": "the hierarchy level of the area "
+                                                    "column (default: the one below area)"})
+
+
+class AreaQuery(_Strict):
+    area = fields.String(validate=validate.Length(min=1, max=64),
+                         metadata={"description": "an area code (default: the country)"})
+
+
+Count = fields.Raw(required=True, metadata={
+    "description": "a count, or the text \"<N\" when it is suppressed (from 1 to N-1)"})
+
+
+class OpenDataRowOut(Schema):
+    date = fields.String(required=True)
+    area_code = fields.String(required=True)
+    area_name = fields.String(required=True)
+    area_level = fields.Integer(required=True)
+    product = fields.String(required=True)
+    dose_group = fields.String(required=True,
+                               metadata={"description": "dose1, dose2, booster or routine"})
+    sex = fields.String(required=True)
+    age_group = fields.String(required=True)
+    doses = Count
+
+
+class OpenDataOut(Schema):
+    licence = fields.Dict(required=True)
+    suppressed_below = fields.Integer(required=True)
+    rows = fields.List(fields.Nested(OpenDataRowOut), required=True)
+
+
+class PublicAreaOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    total = Count
+    first_dose = Count
+    completed = Count
+    today = Count
+
+
+class PublicSummaryOut(Schema):
+    date = fields.String(required=True)
+    area = fields.String(allow_none=True, required=True)
+    suppressed_below = fields.Integer(required=True)
+    doses_today = Count
+    doses = Count
+    doses_by_group = fields.Dict(required=True)
+    people_first_dose = Count
+    people_completed = Count
+    sessions_today = Count
+    sites_today = Count
+    areas = fields.List(fields.Nested(PublicAreaOut), required=True)
+    by_age_group = fields.Dict(required=True)
+    by_sex = fields.Dict(required=True)
+    by_product = fields.Dict(required=True)
+    last_30_days = fields.List(fields.Dict(), required=True)
+    routine_indicators = fields.List(fields.Dict(), required=True)
+    licence = fields.Dict(required=True)

@@ -59,6 +59,7 @@ from cowin_kit.csvimport import (
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import signals
 from cowin_kit.core.i18n import gettext as _
+from cowin_kit.registration import tally
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Facility
@@ -282,6 +283,8 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
                     select(Dose.id, Dose.beneficiary_id, Dose.series, Dose.dose_number)
                     .where(Dose.beneficiary_id.in_(chunk))):
                 ids[(beneficiary_id, series, number)] = dose_id
+        # written without the ORM: counted for the public figures here
+        tally.count_doses(session, [ids[(i.beneficiary_id, i.series, i.number)] for i in new])
         bulk.insert(CertificateDue, DUE_COLUMNS, [
             (ids[(i.beneficiary_id, i.series, i.number)], "dose", "pending", 0, now, None, now)
             for i in booked])

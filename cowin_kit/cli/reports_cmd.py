@@ -1,0 +1,33 @@
+"""`cowin-kit reports tally [--rebuild]`: the dose tally behind the public dashboard and
+open data (docs/open-data.md), checked against the dose table or computed again."""
+
+from __future__ import annotations
+
+import click
+
+from cowin_kit.cli import ProgressBar, app_context, fail, handle_errors
+
+
+@click.group()
+def reports() -> None:
+    """Reports: the figures the public dashboard and open data are read from."""
+
+
+@reports.command("tally")
+@click.option("--rebuild", is_flag=True,
+              help="Replace the tally with the one computed from the doses.")
+@handle_errors
+def reports_tally(rebuild: bool) -> None:
+    """Count the doses again and compare with the dose tally (kept as doses are written);
+    exit 1 when they differ, unless --rebuild replaced it."""
+    from cowin_kit.config.runtime import active_pack
+    from cowin_kit.core.db import get_database
+    from cowin_kit.reporting import public
+
+    with app_context(), get_database().session() as session:
+        result = public.check_tally(session, active_pack(), rebuild=rebuild,
+                                    progress=ProgressBar())
+    click.echo(f"tally: {result.doses} doses in {result.rows} rows; "
+               f"{result.differences} rows differed" + ("; rebuilt" if rebuild else ""))
+    if result.differences and not rebuild:
+        fail("the tally differs from the doses: run `cowin-kit reports tally --rebuild`")
