@@ -73,6 +73,10 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
+
+
 def make_engine(url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -91,7 +95,15 @@ def make_engine(url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5)
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # A server that does not answer (a host gone in a fail-over) must not hold a request
+    # past gunicorn's timeout: connecting gives up after CONNECT_TIMEOUT_SECONDS (unless
+    # the URL says otherwise), waiting for a pooled connection after POOL_TIMEOUT_SECONDS;
+    # either is answered 503 (cowin_kit.core.problems).
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                           pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args)
     ping_idle_connections(engine, ping_after_idle_seconds)
     return engine
 
