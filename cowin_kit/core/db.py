@@ -251,7 +251,13 @@ def autocommit_connection(engine: Engine) -> Iterator[DriverConnection]:
     round trips less. Checked out as any connection (the idle ping included), given back
     to the pool in transaction mode. Only for DriverStatements: it has no SQLAlchemy
     Connection, session or transaction around it."""
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        # as engine.connect() would raise it: SQLAlchemy's error (503 when the server is
+        # down, cowin_kit.core.problems), not the driver's
+        raise DBAPIError.instance(None, None, exc, engine.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, dialect=engine.dialect) from exc
     driver = pooled.driver_connection
     try:
         driver.autocommit = True
