@@ -143,6 +143,10 @@ def cached_response(view: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         from flask_babel import get_locale
 
+        from cowin_kit.core.db import allow_stale_reads
+
+        allow_stale_reads()  # an answer that may be cached may come from the replica
+
         ttl = current_app.config["COWIN_KIT"]["AVAILABILITY_CACHE_SECONDS"]
         if ttl <= 0:
             return view(*args, **kwargs)

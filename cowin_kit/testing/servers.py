@@ -72,9 +72,13 @@ class PgCluster:
         cluster = cls(f"cowinkit_{purpose}_{uuid.uuid4().hex[:8]}", free_port())
         _run("pg_createcluster", cluster.version, cluster.name, "-p", str(cluster.port),
              "--", "--auth=trust")
-        cluster._configure()
-        if start:
-            cluster.start()
+        try:
+            cluster._configure()
+            if start:
+                cluster.start()
+        except BaseException:
+            cluster.drop()
+            raise
         return cluster
 
     @classmethod
@@ -85,14 +89,29 @@ class PgCluster:
                       primary.version)
         _run("pg_createcluster", standby.version, standby.name, "-p", str(standby.port),
              "--", "--auth=trust")
-        data = standby.data_dir
-        shutil.rmtree(data)
-        _run("runuser", "-u", "postgres", "--", "pg_basebackup", "-h", "127.0.0.1",
-             "-p", str(primary.port), "-U", "postgres", "-D", str(data), "-R",
-             "-X", "stream", "--checkpoint=fast")
-        standby._configure()
-        standby.start()
+        try:
+            data = standby.data_dir  # emptied, kept (the postgres user may not create it)
+            for entry in data.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            _run("runuser", "-u", "postgres", "--", "pg_basebackup", "-h", "127.0.0.1",
+                 "-p", str(primary.port), "-U", "postgres", "-D", str(data), "-R",
+                 "-X", "stream", "--checkpoint=fast")
+            standby._configure()
+            standby.start()
+        except BaseException:
+            standby.drop()
+            raise
         return standby
+
+    def synchronous_standby(self) -> None:
+        """From now on a commit waits until a standby has it (synchronous_standby_names =
+        '*'), so that a fail-over loses no acknowledged write. Set once the standby
+        streams: with none, every commit would wait."""
+        self.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        self.sql("SELECT pg_reload_conf()")
 
     def _configure(self) -> None:
         conf = Path(f"/etc/postgresql/{self.version}/{self.name}/conf.d")
@@ -148,6 +167,8 @@ class PgCluster:
         """Stop and remove the cluster (data and configuration)."""
         subprocess.run(["pg_dropcluster", "--stop", self.version, self.name],
                        capture_output=True, timeout=120)
+        # pg_dropcluster leaves a configuration folder holding files it did not write
+        shutil.rmtree(f"/etc/postgresql/{self.version}/{self.name}", ignore_errors=True)
 
 
 @dataclass

@@ -23,9 +23,6 @@ from cowin_kit.provision.backup import table_counts
 from cowin_kit.provision.installer import install_pack
 from cowin_kit.testing import BACKENDS, auth, need_tool, record_first_dose, run_worker
 
-pytestmark = [pytest.mark.faults]
-
-
 def instance_env(folder, url, env: str = "production") -> dict[str, str]:
     return {"COWIN_KIT_ENV": env, "COWIN_KIT_INSTANCE_PATH": str(folder),
             "COWIN_KIT_DATABASE_URL": url, "COWIN_KIT_OTP_RESEND_COOLDOWN_SECONDS": "0",

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-
 from cowin_kit.testing import accounts_with_members, publish, staff_token
+from cowin_kit.testing.faults import instance_settings, setup_app
 from cowin_kit.testing.servers import PgCluster, RedisServer, need_cluster_tools
 from cowin_kit.testing.stack import KitStack
 
@@ -24,40 +23,6 @@ def pytest_collection_modifyitems(items) -> None:
         if Path(str(item.fspath)).parent == HERE:
             item.add_marker(pytest.mark.faults)
             item.add_marker(pytest.mark.slow)
-
-
-def instance_settings(folder: Path, database_url: str, redis_url: str = "") -> dict[str, str]:
-    """Production settings of a test instance (keys given, limits above the load's)."""
-    return {
-        "ENV": "production", "INSTANCE_PATH": str(folder / "instance"),
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-        "SECRET_KEY": "faults-" + "s" * 40, "ENCRYPTION_KEYS": FERNET_KEY,
-        "ID_HASH_KEY": "faults-" + "h" * 40, "NOTIFIER": f"file:{folder / 'messages.jsonl'}",
-        "LOG_LEVEL": "INFO", "OTP_LIMITS_PER_NUMBER": "1000/hour",
-        "OTP_LIMITS_PER_IP": "100000/hour", "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
-        "SEARCH_LIMITS_PER_IP": "100000/hour", "WEB_TIMEOUT": "30",
-    }
-
-
-FERNET_KEY = Fernet.generate_key().decode()
-
-
-def setup_app(settings: dict[str, str], india_pack):
-    """An app in this process on the instance's database: migrated, the pack installed,
-    signing keys generated."""
-    from cowin_kit import create_app
-    from cowin_kit.certificates import services
-    from cowin_kit.certificates.signing import keystore
-    from cowin_kit.core import migrate
-    from cowin_kit.core.db import get_database
-    from cowin_kit.provision.installer import install_pack
-
-    app = create_app(settings)
-    migrate.upgrade(get_database(app).engine)
-    with app.app_context(), get_database(app).session() as session:
-        install_pack(session, india_pack)
-        keystore.generate(services.keystore().keys_dir, "IN", "MoHFW")
-    return app
 
 
 class Instance:

@@ -15,11 +15,11 @@ import time
 
 from sqlalchemy import func, select
 
-from cowin_kit.certificates.models import Certificate
 from cowin_kit.core.db import get_database
-from cowin_kit.registration.models import Beneficiary, Dose
-from cowin_kit.scheduling.models import Appointment
-from cowin_kit.testing import booked_counts, iso_day, publish
+from cowin_kit.testing import iso_day, publish
+from cowin_kit.testing.faults import (
+    assert_answers, assert_data_intact, first_success_after, record, wait_until,
+)
 from cowin_kit.testing.load import Load
 from cowin_kit.vaccination.models import CertificateDue
 
@@ -37,84 +37,6 @@ def start_load(instance, days_ahead: int, people: int = 90, doses: int = 40) -> 
     return Load(instance.stack.base_url, session_id, SLOT, bookings, dosed,
                 instance.vaccinator,
                 f"/api/v1/sessions?location=IN-KL&date={iso_day(days_ahead)}").start()
-
-
-def first_success_after(load: Load, moment: float, kinds=("booking", "dose")) -> float:
-    """Seconds from ``moment`` to the start of the first write answered 2xx or 409
-    (the app serving writes again)."""
-    later = sorted(o.started for o in load.outcomes
-                   if o.kind in kinds and o.started >= moment and o.status is not None
-                   and (o.status < 300 or o.status == 409))
-    assert later, f"no write succeeded after the fault: {Load.summary(load.outcomes)}"
-    return later[0] - moment
-
-
-def wait_until(predicate, seconds: float = 90, step: float = 0.25) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(step)
-    assert predicate()
-
-
-def assert_answers(load: Load, *, connection_errors_allowed: bool = False) -> None:
-    """Never a 500 nor a timeout; every 5xx is 503 problem+json database_unavailable
-    with Retry-After."""
-    for outcome in load.outcomes:
-        assert outcome.error != "timeout", outcome
-        if outcome.status is None:
-            assert connection_errors_allowed, outcome
-            continue
-        if outcome.status >= 500:
-            assert outcome.status == 503, outcome
-            assert outcome.content_type.startswith("application/problem+json"), outcome
-            assert outcome.code == "database_unavailable", outcome
-            assert outcome.retry_after and int(outcome.retry_after) > 0, outcome
-
-
-def assert_data_intact(instance, load: Load) -> dict[str, int]:
-    """No acknowledged booking or dose lost, no seat oversold, each dose certified
-    exactly once (the worker given time to drain the outbox)."""
-    app = instance.app
-    database = get_database(app)
-    database.dispose()  # connections from before a restart are gone
-    booked = {o.ref for o in load.acknowledged("booking")}
-    dosed = {o.ref for o in load.acknowledged("dose")}
-    capacity, slots, rows = booked_counts(app, load.session_id)
-    assert capacity.get(1, 0) == slots == rows <= CAPACITY
-    with app.app_context(), database.session() as session:
-        in_session = set(session.scalars(
-            select(Beneficiary.reference_id).join(Appointment).where(
-                Appointment.session_id == load.session_id, Appointment.status == "booked")))
-        assert booked <= in_session, booked - in_session
-        with_dose = set(session.scalars(
-            select(Beneficiary.reference_id).join(Dose, Dose.beneficiary_id == Beneficiary.id)
-            .where(Beneficiary.reference_id.in_(sorted(dosed or {""})))))
-        assert dosed <= with_dose, dosed - with_dose
-
-    def outbox_empty() -> bool:
-        with app.app_context(), database.session() as session:
-            return not session.scalar(select(func.count()).select_from(CertificateDue)
-                                      .where(CertificateDue.status == "pending"))
-
-    wait_until(outbox_empty)
-    with app.app_context(), database.session() as session:
-        per_dose = dict(session.execute(
-            select(Dose.id, func.count(Certificate.id))
-            .outerjoin(Certificate, Certificate.dose_id == Dose.id).group_by(Dose.id)).all())
-        assert per_dose and set(per_dose.values()) == {1}, per_dose
-    return {"bookings_acknowledged": len(booked), "seats_booked": rows,
-            "doses_acknowledged": len(dosed), "doses_certified": len(per_dose)}
-
-
-def record(report, name: str, load: Load, start: float, end: float, **figures) -> None:
-    during = load.between(start, end)
-    report[name] = {"requests_during_fault": len(during),
-                    "answers_during_fault": Load.summary(during),
-                    "answers_overall": Load.summary(load.outcomes),
-                    "slowest_answer_seconds": round(max(o.seconds for o in load.outcomes), 2),
-                    **figures}
 
 
 def test_web_workers_killed_mid_request(instance, report):
@@ -136,7 +58,7 @@ def test_web_workers_killed_mid_request(instance, report):
     load.stop()
     assert stack.web.poll() is None and stack.web.pid == master  # no restart of the app
     assert_answers(load, connection_errors_allowed=True)  # requests in a killed worker
-    figures = assert_data_intact(instance, load)
+    figures = assert_data_intact(instance.app, load, CAPACITY)
     assert figures["seats_booked"] == CAPACITY
     assert stack.server_errors() == []
     record(report, "web workers killed", load, start, end,
@@ -166,7 +88,7 @@ def test_worker_killed_and_the_outbox_filled_while_it_is_down(instance, report):
     assert_answers(load)
     assert not [o for o in load.outcomes if o.status is None]
     drained_from = time.monotonic()
-    figures = assert_data_intact(instance, load)
+    figures = assert_data_intact(instance.app, load, CAPACITY)
     assert stack.server_errors() == []
     record(report, "background worker killed, outbox filled", load, start, end,
            outbox_backlog=backlog,
@@ -191,7 +113,7 @@ def test_postgresql_restarted_under_load(instance, report):
     assert not [o for o in load.outcomes if o.status is None]
     during = load.between(start, back)
     assert any(o.status == 503 for o in during)
-    figures = assert_data_intact(instance, load)
+    figures = assert_data_intact(instance.app, load, CAPACITY)
     assert stack.server_errors() == []
     record(report, "PostgreSQL restarted", load, start, back,
            outage_seconds=round(back - start, 2),
@@ -216,6 +138,6 @@ def test_redis_stopped_under_load(instance, report):
     # degraded, not down: limits counted per process, answers computed uncached
     assert during and all(o.status is not None and o.status < 500 for o in during), \
         Load.summary(during)
-    figures = assert_data_intact(instance, load)
+    figures = assert_data_intact(instance.app, load, CAPACITY)
     assert stack.server_errors() == []
     record(report, "Redis stopped", load, start, end, **figures)
