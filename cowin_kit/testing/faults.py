@@ -29,6 +29,7 @@ def instance_settings(folder: Path, database_url: str, redis_url: str = "") -> d
         "LOG_LEVEL": "INFO", "OTP_LIMITS_PER_NUMBER": "1000/hour",
         "OTP_LIMITS_PER_IP": "100000/hour", "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
         "SEARCH_LIMITS_PER_IP": "100000/hour", "WEB_TIMEOUT": "30",
+        "WEB_GRACEFUL_TIMEOUT": "5",
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cowin_kit.testing.environment import skip_or_fail
 
-__all__ = ["PgCluster", "RedisServer", "free_port", "need_cluster_tools"]
+__all__ = ["PgCluster", "RedisServer", "failover_url", "free_port", "need_cluster_tools"]
 
 CLUSTER_TOOLS = ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster", "pg_basebackup",
                  "pg_dump", "pg_restore")
@@ -82,10 +82,11 @@ class PgCluster:
         return cluster
 
     @classmethod
-    def standby_of(cls, primary: "PgCluster", purpose: str) -> "PgCluster":
+    def standby_of(cls, primary: "PgCluster", purpose: str,
+                   port: int | None = None) -> "PgCluster":
         """A streaming standby of ``primary`` (pg_basebackup -R: standby.signal and
         primary_conninfo written), started."""
-        standby = cls(f"cowinkit_{purpose}_{uuid.uuid4().hex[:8]}", free_port(),
+        standby = cls(f"cowinkit_{purpose}_{uuid.uuid4().hex[:8]}", port or free_port(),
                       primary.version)
         _run("pg_createcluster", standby.version, standby.name, "-p", str(standby.port),
              "--", "--auth=trust")
@@ -169,6 +170,14 @@ class PgCluster:
                        capture_output=True, timeout=120)
         # pg_dropcluster leaves a configuration folder holding files it did not write
         shutil.rmtree(f"/etc/postgresql/{self.version}/{self.name}", ignore_errors=True)
+
+
+def failover_url(primary_port: int, standby_port: int, database: str) -> str:
+    """One SQLAlchemy URL for a primary and its standby: libpq tries the hosts in turn and
+    keeps the one that takes writes (SQLAlchemy hands psycopg several ``host``)."""
+    return (f"postgresql+psycopg://postgres@/{database}?host=127.0.0.1:{primary_port}"
+            f"&host=127.0.0.1:{standby_port}&target_session_attrs=read-write"
+            f"&connect_timeout=3")
 
 
 @dataclass

@@ -82,13 +82,20 @@ class KitStack:
         env.update({f"COWIN_KIT_{key}": value for key, value in values.items()})
         return env
 
-    def start_web(self) -> None:
+    def start_web(self, wait: bool = True) -> None:
+        """Start gunicorn; unless ``wait`` is false, return once every worker serves
+        (else call wait_ready)."""
         with open(self.folder / "web.log", "ab") as log:  # the child keeps its own copy
             self.web = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", str(gunicorn_conf()),
                  "cowin_kit.wsgi:app"],
                 env=self.environment(), cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        assert self.web is not None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.web.poll() is not None:

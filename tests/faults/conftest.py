@@ -1,18 +1,23 @@
-"""The fault-injection suite's instance: a PostgreSQL cluster and a Redis of its own (on
-ports of their own: the shared server on 5432 is never restarted), gunicorn and the
-worker as processes, the India pack, signing keys, a vaccinator and citizens. Every test
-is marked ``faults`` (``make faults`` runs them alone) and ``slow``."""
+"""The fault-injection suite's instance: a PostgreSQL primary with a synchronous
+streaming standby and a Redis, all of its own (on ports of their own: the shared server on
+5432 is never restarted), gunicorn and the worker as processes on one database URL naming
+both hosts (target_session_attrs=read-write), the India pack, signing keys, a vaccinator
+and citizens. Every test is marked ``faults`` (``make faults`` runs them alone) and
+``slow``; the fail-over (tests/faults/test_replication.py) runs last."""
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cowin_kit.testing import accounts_with_members, publish, staff_token
 from cowin_kit.testing.faults import instance_settings, setup_app
-from cowin_kit.testing.servers import PgCluster, RedisServer, need_cluster_tools
+from cowin_kit.testing.servers import (
+    PgCluster, RedisServer, failover_url, free_port, need_cluster_tools,
+)
 from cowin_kit.testing.stack import KitStack
 
 HERE = Path(__file__).parent
@@ -28,8 +33,9 @@ def pytest_collection_modifyitems(items) -> None:
 class Instance:
     """What the tests share: the servers, the stack, the app that sets up and checks."""
 
-    def __init__(self, cluster, redis, stack, app, vaccinator, people):
-        self.cluster, self.redis, self.stack, self.app = cluster, redis, stack, app
+    def __init__(self, cluster, standby, redis, stack, app, vaccinator, people):
+        self.cluster, self.standby, self.redis = cluster, standby, redis
+        self.stack, self.app = stack, app
         self.vaccinator = vaccinator
         self._people = people  # [(token, ref)]
 
@@ -47,24 +53,35 @@ def instance(tmp_path_factory, request):
     from cowin_kit.testing import example_pack
 
     folder = tmp_path_factory.mktemp("faults")
-    cluster = PgCluster.create("faults")
+    cluster = PgCluster.create("primary")
     request.addfinalizer(cluster.drop)
-    redis = RedisServer(folder / "redis")
-    request.addfinalizer(redis.stop)
-    redis.start()
-    url = cluster.create_database("cowin")
-    settings = instance_settings(folder, url, redis.url)
-    app = setup_app(settings, load_pack(example_pack("IN")))
-    request.addfinalizer(lambda: get_database(app).dispose())
+    cluster.create_database("cowin")
+    # the standby is copied while the database is set up (it streams what follows)
+    standby_port = free_port()
+    with ThreadPoolExecutor(1) as pool:
+        copying = pool.submit(PgCluster.standby_of, cluster, "standby", standby_port)
+        try:
+            redis = RedisServer(folder / "redis")
+            request.addfinalizer(redis.stop)
+            redis.start()
+            settings = instance_settings(
+                folder, failover_url(cluster.port, standby_port, "cowin"), redis.url)
+            app = setup_app(settings, load_pack(example_pack("IN")))
+            request.addfinalizer(lambda: get_database(app).dispose())
+        finally:
+            standby = copying.result()
+            request.addfinalizer(standby.drop)
+    cluster.synchronous_standby()  # a fail-over loses no acknowledged write
+    stack = KitStack(folder, settings)
+    request.addfinalizer(stack.stop)
+    stack.start_web(wait=False)  # gunicorn starts while the citizens are made
+    stack.start_worker()
     publish(app, days_ahead=30, capacity={1: 1}, code="F-TVM-1")  # the facility
     vaccinator = staff_token(app, app.test_client(), "vax.faults", "vaccinator",
                              facility_code="F-TVM-1")
-    tokens, refs = accounts_with_members(app, 560)
-    stack = KitStack(folder, settings)
-    request.addfinalizer(stack.stop)
-    stack.start_web()
-    stack.start_worker()
-    return Instance(cluster, redis, stack, app, vaccinator, list(zip(tokens, refs)))
+    tokens, refs = accounts_with_members(app, 530)
+    stack.wait_ready()
+    return Instance(cluster, standby, redis, stack, app, vaccinator, list(zip(tokens, refs)))
 
 
 @pytest.fixture(scope="package")

@@ -27,7 +27,7 @@ SLOT = "09:00-17:00"
 CAPACITY = 60
 
 
-def start_load(instance, days_ahead: int, people: int = 90, doses: int = 40) -> Load:
+def start_load(instance, days_ahead: int, people: int = 70, doses: int = 30) -> Load:
     """Bookings of ``people`` citizens for one new session of CAPACITY seats (more
     people than seats: some are refused as fully booked), ``doses`` doses, searches."""
     session_id = publish(instance.app, days_ahead=days_ahead, capacity={1: CAPACITY},
@@ -68,7 +68,7 @@ def test_web_workers_killed_mid_request(instance, report):
 def test_worker_killed_and_the_outbox_filled_while_it_is_down(instance, report):
     stack = instance.stack
     app = get_database(instance.app)
-    load = start_load(instance, days_ahead=4, doses=60)
+    load = start_load(instance, days_ahead=4, doses=50)
     time.sleep(2)
     start = time.monotonic()
     stack.kill_worker()  # in the middle of its rounds: certificates of the doses so far
