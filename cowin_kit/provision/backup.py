@@ -30,12 +30,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, table, text
 from sqlalchemy.engine import Connection, make_url
 
-import cowin_kit.models  # noqa: F401  (every table in Base.metadata)
 from cowin_kit.config.settings import INSTANCE_KEY_FILES, render_config_file
-from cowin_kit.core.db import Base
 from cowin_kit.core.errors import Conflict, InvalidInput
 
 FORMAT = 1
@@ -112,13 +110,9 @@ def _run(command: list[str], env: Mapping[str, str]) -> None:
 # --- counting ---------------------------------------------------------------------------------
 
 def table_counts(connection: Connection) -> dict[str, int]:
-    """Rows of every table of the kit (and of Alembic's version tables) present."""
-    present = set(inspect(connection).get_table_names())
-    counts = {}
-    for table in Base.metadata.sorted_tables:
-        if table.name in present:
-            counts[table.name] = connection.scalar(select(func.count()).select_from(table))
-    return dict(sorted(counts.items()))
+    """Rows of every table in the database: the kit's, the plugins', Alembic's."""
+    return {name: connection.scalar(select(func.count()).select_from(table(name)))
+            for name in sorted(inspect(connection).get_table_names())}
 
 
 def _revision(connection: Connection) -> list[str]:
