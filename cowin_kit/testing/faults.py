@@ -5,6 +5,7 @@ made after each fault on the answers clients got and on the data."""
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -12,9 +13,10 @@ from sqlalchemy import func, select
 
 from cowin_kit.testing.api import booked_counts
 from cowin_kit.testing.load import Load
+from cowin_kit.testing.stack import http_json
 
 __all__ = ["assert_answers", "assert_data_intact", "first_success_after", "instance_settings",
-           "record", "setup_app", "wait_until"]
+           "record", "setup_app", "wait_until", "write_recovery"]
 
 FERNET_KEY = Fernet.generate_key().decode()
 
@@ -57,14 +59,40 @@ def setup_app(settings: dict[str, str], india_pack):
     return app
 
 
-def first_success_after(load: Load, moment: float, kinds=("booking", "dose")) -> float:
-    """Seconds from ``moment`` to the end of the first write acknowledged (2xx) among
-    those sent after it: the app taking writes again."""
+def first_success_after(load: Load, moment: float, kinds=("booking", "dose")) -> float | None:
+    """Seconds from ``moment`` to the end of the first write of the load acknowledged
+    (2xx) among those sent after it, or None (the load may have run out of writes)."""
     later = sorted(o.started + o.seconds for o in load.outcomes
                    if o.kind in kinds and o.started >= moment and o.status is not None
                    and o.status < 300)
-    assert later, f"no write succeeded after the fault: {Load.summary(load.outcomes)}"
-    return later[0] - moment
+    return later[0] - moment if later else None
+
+
+def write_recovery(base_url: str, vaccinator: str, reference_id: str, since: float,
+                   load: Load | None = None, seconds: float = 60) -> float:
+    """Seconds from ``since`` until the app takes writes again: a dose for
+    ``reference_id`` sent (same Idempotency-Key) every 0.1 s until acknowledged, or the
+    load's first acknowledged write after ``since`` if that came earlier. Fails if no
+    write is acknowledged within ``seconds``."""
+    key = str(uuid.uuid4())
+    deadline = time.monotonic() + seconds
+    probe = None
+    while time.monotonic() < deadline:
+        try:
+            status, _head, _body = http_json(
+                "POST", base_url + "/api/v1/vaccinator/doses",
+                {"reference_id": reference_id, "vaccine": "COVISHIELD", "lot": "4121Z005"},
+                {"Authorization": f"Bearer {vaccinator}", "Idempotency-Key": key}, timeout=10)
+        except OSError:
+            status = None
+        if status in (200, 201):
+            probe = time.monotonic() - since
+            break
+        assert status is None or status == 503, status
+        time.sleep(0.1)
+    assert probe is not None, f"no write acknowledged {seconds} s after the fault"
+    seen = first_success_after(load, since) if load is not None else None
+    return min(probe, seen) if seen is not None else probe
 
 
 def wait_until(predicate, seconds: float = 90, step: float = 0.25) -> None:

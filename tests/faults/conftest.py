@@ -79,7 +79,7 @@ def instance(tmp_path_factory, request):
     publish(app, days_ahead=30, capacity={1: 1}, code="F-TVM-1")  # the facility
     vaccinator = staff_token(app, app.test_client(), "vax.faults", "vaccinator",
                              facility_code="F-TVM-1")
-    tokens, refs = accounts_with_members(app, 530)
+    tokens, refs = accounts_with_members(app, 540)
     stack.wait_ready()
     return Instance(cluster, standby, redis, stack, app, vaccinator, list(zip(tokens, refs)))
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from cowin_kit.core.db import get_database
 from cowin_kit.testing import iso_day, publish
 from cowin_kit.testing.faults import (
-    assert_answers, assert_data_intact, first_success_after, record, wait_until,
+    assert_answers, assert_data_intact, record, wait_until, write_recovery,
 )
 from cowin_kit.testing.load import Load
 from cowin_kit.vaccination.models import CertificateDue
@@ -52,6 +52,8 @@ def test_web_workers_killed_mid_request(instance, report):
         killed.append(victim)
         time.sleep(1.5)
     end = time.monotonic()
+    (_token, probe), = instance.take(1)
+    recovery = write_recovery(stack.base_url, instance.vaccinator, probe, end, load)
     wait_until(lambda: len(stack.web_pids()) == stack.web_workers
                and not set(killed) & set(stack.web_pids()), 60)
     time.sleep(2)
@@ -59,10 +61,9 @@ def test_web_workers_killed_mid_request(instance, report):
     assert stack.web.poll() is None and stack.web.pid == master  # no restart of the app
     assert_answers(load, connection_errors_allowed=True)  # requests in a killed worker
     figures = assert_data_intact(instance.app, load, CAPACITY)
-    assert figures["seats_booked"] == CAPACITY
     assert stack.server_errors() == []
     record(report, "web workers killed", load, start, end,
-           recovery_seconds=round(first_success_after(load, end), 2), **figures)
+           recovery_seconds=round(recovery, 2), **figures)
 
 
 def test_worker_killed_and_the_outbox_filled_while_it_is_down(instance, report):
@@ -99,13 +100,15 @@ def test_postgresql_restarted_under_load(instance, report):
     stack = instance.stack
     master, web_workers, worker = stack.web.pid, stack.web_pids(), stack.worker.pid
     load = start_load(instance, days_ahead=5)
-    time.sleep(2)
+    (_token, probe), = instance.take(1)
+    time.sleep(1)
     start = time.monotonic()
     instance.cluster.stop("fast")  # every connection closed, new ones refused
     time.sleep(3)
     instance.cluster.start()
     back = time.monotonic()
-    time.sleep(4)
+    recovery = write_recovery(stack.base_url, instance.vaccinator, probe, back, load)
+    time.sleep(3)
     load.stop()
     assert stack.web.pid == master and stack.web_pids() == web_workers  # not restarted
     assert stack.worker.poll() is None and stack.worker.pid == worker
@@ -117,7 +120,7 @@ def test_postgresql_restarted_under_load(instance, report):
     assert stack.server_errors() == []
     record(report, "PostgreSQL restarted", load, start, back,
            outage_seconds=round(back - start, 2),
-           recovery_seconds=round(first_success_after(load, back), 2), **figures)
+           recovery_seconds=round(recovery, 2), **figures)
 
 
 def test_redis_stopped_under_load(instance, report):
