@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast faults bench clean
 
 # The example plugins (plugins/*/, each its own distribution) are installed too, so that
 # `make test` runs their tests; installed plugins stay off until PLUGINS enables them.
@@ -33,6 +33,12 @@ test: $(INSTALLED)
 ## 821 of the 1684 tests, about 95 s against 165 s for `make test` on SQLite (docs/testing.md)
 test-fast: $(INSTALLED)
 	COWIN_KIT_TEST_DATABASE_URL= $(PY) -m pytest -m "not slow and not postgres"
+
+## faults: the fault-injection suite alone (tests/faults and the fail-over and restore
+## drills: gunicorn, the worker, PostgreSQL clusters and Redis of their own; needs root
+## for pg_createcluster; about 2 minutes; docs/reliability.md). `make test` runs it too.
+faults: $(INSTALLED)
+	$(PY) -m pytest -m faults
 
 ## bench: every benchmark in bench/ (*.py not starting with _) against the local
 ## PostgreSQL (COWIN_KIT_BENCH_DATABASE_URL); each installs the tools it needs

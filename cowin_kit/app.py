@@ -41,7 +41,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     metrics.add_scrape_collector(app, OutboxBacklogCollector)
     metrics.add_scrape_collector(app, MessageOutboxCollector)
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"],
-                settings["DATABASE_PING_AFTER_IDLE_SECONDS"])
+                settings["DATABASE_PING_AFTER_IDLE_SECONDS"], settings["DATABASE_REPLICA_URL"],
+                settings["REPLICA_MAX_LAG_SECONDS"])
     i18n.init_app(app, runtime)
     plugins.init_app(app)  # enabled plugins, before the notifier they may provide
     security.init_app(app)

@@ -9,7 +9,7 @@ from cowin_kit.api import citizen, citizen_token, pack, request_locale
 from cowin_kit.core.validation import load
 from cowin_kit.core.apidoc import doc
 from cowin_kit.core.cache import cached_response
-from cowin_kit.core.db import get_session
+from cowin_kit.core.db import get_read_session, get_session
 from cowin_kit.core.ratelimit import limited
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.scheduling import availability, booking as bookings, schemas
@@ -70,7 +70,8 @@ def centre_json(centre: availability.CentreAvailability, locale: str) -> dict:
 def search():
     query = load(AVAILABILITY_QUERY, request.args.to_dict())
     locale = request_locale()
-    body = {"centres": [centre_json(c, locale) for c in availability.search(get_session(), query)]}
+    body = {"centres": [centre_json(c, locale)
+                        for c in availability.search(get_read_session(), query)]}
     return jsonify(AVAILABILITY_OUT.dump(body))
 
 

@@ -14,7 +14,7 @@ from cowin_kit.core.validation import load
 from cowin_kit.api.scheduling import booking_limited
 from cowin_kit.core.cache import cached_response
 from cowin_kit.api.v2_blueprint import bp
-from cowin_kit.core.db import get_session
+from cowin_kit.core.db import get_read_session, get_session
 from cowin_kit.core.errors import InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.core.ratelimit import limited
@@ -164,7 +164,7 @@ def _calendar(centres: list[availability.CentreAvailability], locale: str) -> Re
 
 def _district_id() -> int:
     district_id = _int_arg("district_id")
-    location = availability.place(get_session(), district_id)
+    location = availability.place(get_read_session(), district_id)
     if location is None or location.level != 2:
         raise NotFound(_("No such district."), code="location_not_found")
     return district_id
@@ -172,7 +172,7 @@ def _district_id() -> int:
 
 def _find(days: int, **where) -> list[availability.CentreAvailability]:
     start = _cowin_date(request.args.get("date"))
-    return availability.find_availability(get_session(),
+    return availability.find_availability(get_read_session(),
                                       days=[start + timedelta(days=n) for n in range(days)],
                                       **where)
 
@@ -242,7 +242,7 @@ def find_by_lat_long():
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidInput(_("Give lat and long as numbers."), code="invalid_input")
     locale = request_locale()
-    session = get_session()
+    session = get_read_session()
     cache: dict[int, list[availability.Place]] = {}
     centers = []
     for facility, km in availability.nearest_facilities(session, lat, lon):

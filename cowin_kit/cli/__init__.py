@@ -294,6 +294,9 @@ def _register_subcommands() -> None:
     main.add_command(keys)
     main.add_command(worker)
     main.add_command(cert)
+    from cowin_kit.cli.backup_cmd import backup, restore
+    main.add_command(backup)
+    main.add_command(restore)
     from cowin_kit.cli.plugin_cmd import export, plugin
     main.add_command(plugin)
     main.add_command(export)

@@ -47,6 +47,15 @@ DECLARATIONS: tuple[Setting, ...] = (
             "A pooled PostgreSQL connection idle for longer than this is checked (one round "
             "trip) before a request uses it, and replaced if the server closed it; 0 checks "
             "it every time."),
+    Setting("DATABASE_REPLICA_URL", "str", "",
+            "Optional PostgreSQL streaming replica (a hot standby) that serves the public "
+            "availability searches, which may be a little stale; everything else reads and "
+            "writes on DATABASE_URL. Empty means none. See docs/reliability.md.",
+            secret=True),
+    Setting("REPLICA_MAX_LAG_SECONDS", "int", 30,
+            "Staleness bound of DATABASE_REPLICA_URL: when the replica is further behind the "
+            "primary than this (or unreachable, or no longer streaming), searches read from "
+            "the primary. Checked at most once a second per process."),
     Setting("SECRET_KEY", "str", "",
             "Key that signs sessions and tokens. Required in production; `cowin-kit init` "
             "writes one into the instance folder.", secret=True),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from typing import Any, Callable
 from flask import Flask, Response, current_app, request
 
 MAX_ENTRIES = 20_000
+log = logging.getLogger(__name__)
 
 
 class MemoryCache:
@@ -42,16 +44,42 @@ class MemoryCache:
 
 
 class RedisCache:
+    """Answers in Redis. Redis down is a cache miss, not an error: the answer is computed
+    (and not stored), and Redis is left alone for RETRY_SECONDS before it is tried again."""
+
+    RETRY_SECONDS = 5.0
+
     def __init__(self, url: str):
         import redis
 
-        self._client = redis.Redis.from_url(url)
+        # give up after a second (options in the URL win): a miss costs less than a wait
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=1.0,
+                                            socket_timeout=1.0)
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        OSError)
+        self._down_until = float("-inf")
 
     def get(self, key: str) -> bytes | None:
-        return self._client.get("cowin-kit:response:" + key)
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return self._client.get("cowin-kit:response:" + key)
+        except self._errors as exc:
+            self._went_down(exc)
+            return None
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
-        self._client.set("cowin-kit:response:" + key, value, ex=ttl)
+        if time.monotonic() < self._down_until:
+            return
+        try:
+            self._client.set("cowin-kit:response:" + key, value, ex=ttl)
+        except self._errors as exc:
+            self._went_down(exc)
+
+    def _went_down(self, exc: BaseException) -> None:
+        log.warning("Redis unreachable (%s): answers not cached for %.0f s",
+                    type(exc).__name__, self.RETRY_SECONDS)
+        self._down_until = time.monotonic() + self.RETRY_SECONDS
 
 
 def init_app(app: Flask) -> None:
@@ -128,6 +156,10 @@ def _cached(view: Callable[..., Response], ttl_setting: str,
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         from flask_babel import get_locale
+
+        from cowin_kit.core.db import allow_stale_reads
+
+        allow_stale_reads()  # an answer that may be cached may come from the replica
 
         ttl = current_app.config["COWIN_KIT"][ttl_setting]
         if ttl <= 0:

@@ -6,6 +6,8 @@ connecting only happens at the first query, so creating the app touches no datab
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -15,11 +17,13 @@ from typing import Any, Iterator
 
 from flask import Flask, current_app, g
 from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +77,10 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
+
+
 def make_engine(url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -91,7 +99,15 @@ def make_engine(url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5)
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # A server that does not answer (a host gone in a fail-over) must not hold a request
+    # past gunicorn's timeout: connecting gives up after CONNECT_TIMEOUT_SECONDS (unless
+    # the URL says otherwise), waiting for a pooled connection after POOL_TIMEOUT_SECONDS;
+    # either is answered 503 (cowin_kit.core.problems).
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+                           pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args)
     ping_idle_connections(engine, ping_after_idle_seconds)
     return engine
 
@@ -129,15 +145,81 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
                 from exc
 
 
-class Database:
-    """Engine and session factory of one app, created on first use."""
+# How often a process asks the replica how far behind it is; after a failed check the
+# replica is left alone for REPLICA_RETRY_SECONDS.
+REPLICA_CHECK_SECONDS = 1.0
+REPLICA_RETRY_SECONDS = 5.0
+# Seconds the replica is behind: 0 when it has replayed all it received (or is not a
+# standby at all); the time since its last replayed commit when WAL waits to be replayed;
+# "infinitely" behind when no WAL receiver streams from the primary (cut off, or promoted
+# away from).
+REPLICA_LAG_SQL = """
+SELECT CASE
+  WHEN NOT pg_is_in_recovery() THEN 0
+  WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')
+    THEN 'Infinity'::float8
+  WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+  ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()),
+                'Infinity'::float8)::float8
+END"""
 
-    def __init__(self, url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5):
+
+class Database:
+    """Engine and session factory of one app, created on first use; and, when a replica
+    is configured, the replica's, with the check of its lag."""
+
+    def __init__(self, url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5,
+                 replica_url: str = "", replica_max_lag_seconds: float = 30.0):
         self.url = url
         self.pool_size = pool_size
         self.ping_after_idle_seconds = ping_after_idle_seconds
         self._engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
+        self.replica_url = replica_url if replica_url.startswith("postgresql") else ""
+        self.replica_max_lag_seconds = replica_max_lag_seconds
+        self._replica_engine: Engine | None = None
+        self._replica_factory: sessionmaker[Session] | None = None
+        self._replica_lock = threading.Lock()
+        self._replica_checked = float("-inf")
+        self._replica_usable = False
+
+    def replica_session(self) -> Session | None:
+        """A session on the replica if one is configured and it is no more than
+        ``replica_max_lag_seconds`` behind the primary (checked at most once a second per
+        process; a check in progress elsewhere keeps the last answer), else None."""
+        if not self.replica_url:
+            return None
+        now = time.monotonic()
+        if now - self._replica_checked >= REPLICA_CHECK_SECONDS \
+                and self._replica_lock.acquire(blocking=False):
+            try:
+                self._replica_usable = self._check_replica()
+            finally:
+                self._replica_checked = time.monotonic() + (
+                    0 if self._replica_usable else REPLICA_RETRY_SECONDS - REPLICA_CHECK_SECONDS)
+                self._replica_lock.release()
+        if not self._replica_usable:
+            return None
+        assert self._replica_factory is not None
+        return self._replica_factory()
+
+    def _check_replica(self) -> bool:
+        if self._replica_engine is None:
+            self._replica_engine = make_engine(self.replica_url, self.pool_size,
+                                               self.ping_after_idle_seconds)
+            self._replica_factory = sessionmaker(self._replica_engine, expire_on_commit=False)
+        try:
+            with self._replica_engine.connect() as connection:
+                lag = connection.exec_driver_sql(REPLICA_LAG_SQL).scalar()
+        except SQLAlchemyError as exc:
+            log.warning("replica unreachable (%s): reads go to the primary",
+                        type(exc.__cause__ or exc).__name__)
+            return False
+        usable = lag is not None and float(lag) <= self.replica_max_lag_seconds
+        if not usable:
+            log.info("replica %.1f s behind (bound %s s): reads go to the primary",
+                     float(lag if lag is not None else "inf"), self.replica_max_lag_seconds)
+        return usable
 
     @property
     def engine(self) -> Engine:
@@ -155,8 +237,9 @@ class Database:
         return self.session_factory()
 
     def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in (self._engine, self._replica_engine):
+            if engine is not None:
+                engine.dispose()
 
 
 class DriverStatement:
@@ -239,7 +322,13 @@ def autocommit_connection(engine: Engine) -> Iterator[DriverConnection]:
     round trips less. Checked out as any connection (the idle ping included), given back
     to the pool in transaction mode. Only for DriverStatements: it has no SQLAlchemy
     Connection, session or transaction around it."""
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        # as engine.connect() would raise it: SQLAlchemy's error (503 when the server is
+        # down, cowin_kit.core.problems), not the driver's
+        raise DBAPIError.instance(None, None, exc, engine.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, dialect=engine.dialect) from exc
     driver = pooled.driver_connection
     try:
         driver.autocommit = True
@@ -254,8 +343,10 @@ def autocommit_connection(engine: Engine) -> Iterator[DriverConnection]:
             pooled.close()
 
 
-def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int = 5) -> Database:
-    database = Database(url, pool_size, ping_after_idle_seconds)
+def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int = 5,
+             replica_url: str = "", replica_max_lag_seconds: float = 30.0) -> Database:
+    database = Database(url, pool_size, ping_after_idle_seconds, replica_url,
+                        replica_max_lag_seconds)
     app.extensions["cowin_kit.core.db"] = database
 
     @app.teardown_appcontext
@@ -267,6 +358,9 @@ def init_app(app: Flask, url: str, pool_size: int, ping_after_idle_seconds: int 
         if session is not None and (session.in_transaction() or len(session.identity_map)
                                     or session.new):
             session.close()
+        replica = g.pop("db_read_session", None)
+        if replica is not None:
+            replica.close()
 
     return database
 
@@ -280,3 +374,23 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = get_database().session()
     return g.db_session
+
+
+def allow_stale_reads() -> None:
+    """Mark the current request as one whose reads may come from the replica (public
+    availability answers, which clients and proxies may cache anyway)."""
+    g.stale_reads_ok = True
+
+
+def get_read_session() -> Session:
+    """The session for the current request's reads: the replica's when the request allows
+    stale reads (allow_stale_reads), a replica is configured (DATABASE_REPLICA_URL) and it
+    is within REPLICA_MAX_LAG_SECONDS of the primary; otherwise the request's session."""
+    if not g.get("stale_reads_ok"):
+        return get_session()
+    if "db_read_session" not in g:
+        replica = get_database().replica_session()
+        if replica is None:
+            return get_session()
+        g.db_read_session = replica
+    return g.db_read_session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cowin_kit.core.errors import (
@@ -41,7 +42,56 @@ def problem_response(status: int, code: str, title: str, detail: str,
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
+# Seconds a client is asked to wait when the database cannot be reached: a restart or a
+# fail-over takes a few seconds (docs/reliability.md).
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be used right now (down, restarting,
+    failing over, refusing connections, the pool exhausted, a standby that cannot write)
+    rather than that the request or the code is wrong."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    try:
+        import psycopg
+        from psycopg import errors as pg_errors
+    except ImportError:  # SQLite only
+        return False
+    if isinstance(original, (pg_errors.ReadOnlySqlTransaction, pg_errors.AdminShutdown,
+                             pg_errors.CannotConnectNow, pg_errors.CrashShutdown)):
+        return True
+    # psycopg's OperationalError without an SQLSTATE: a connection refused, reset or closed
+    return isinstance(original, (psycopg.OperationalError, psycopg.InterfaceError)) \
+        and getattr(original, "sqlstate", None) in (None, "08000", "08001", "08003", "08006",
+                                                    "57P01", "57P02", "57P03")
+
+
+def unavailable_response() -> Response:
+    response = problem_response(
+        503, "database_unavailable", gettext("Service temporarily unavailable"),
+        gettext("The database cannot be reached at the moment. Please try again in a few "
+                "seconds."))
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError) -> Response:
+        """A database that is down or failing over is 503 with Retry-After (clients retry;
+        the pool renews its connections by itself). Any other database error is a bug: the
+        usual 500."""
+        if database_unavailable(exc):
+            app.logger.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+            return unavailable_response()
+        return app.handle_exception(exc)
+
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
         return problem_response(exc.status, exc.code, _title(exc),

@@ -17,6 +17,7 @@ and reads its own settings, so apps of one process do not count for each other."
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import threading
@@ -30,6 +31,7 @@ from cowin_kit.core.errors import DomainError
 from cowin_kit.core.i18n import gettext as _
 
 EXTENSION = "cowin_kit.core.ratelimit"
+log = logging.getLogger(__name__)
 
 
 class Limit(NamedTuple):
@@ -85,6 +87,10 @@ _HIT_SCRIPT = _HIT + b"return n"
 _TIMED_HIT_SCRIPT = _HIT + b"return {n, redis.call('PTTL', KEYS[1])}"
 
 REDIS_PREFIX = "cowin-kit:limit:"
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+# After Redis failed, limits are counted in process memory for this long before Redis is
+# tried again (docs/reliability.md).
+REDIS_RETRY_SECONDS = 5.0
 
 
 def _bulk(part: bytes) -> bytes:
@@ -104,8 +110,12 @@ class RedisWindows:
     def __init__(self, url: str) -> None:
         import redis
 
-        self._pool = redis.ConnectionPool.from_url(url)
+        # A Redis that does not answer must not hold requests: give up after a second
+        # (options in the URL win) and count in process memory for a while (RateLimiter).
+        self._pool = redis.ConnectionPool.from_url(url, **REDIS_TIMEOUTS)
         self._local = threading.local()
+        self.errors: tuple[type[BaseException], ...] = (
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
     def hit(self, name: str, seconds: int, now: float, timed: bool) -> tuple[int, float]:
         """The count, and when ``timed`` the window's end (else 0: one integer to read is
@@ -153,6 +163,10 @@ class RateLimiter:
         self.settings = settings
         url = settings["REDIS_URL"]
         self.windows: MemoryWindows | RedisWindows = RedisWindows(url) if url else MemoryWindows()
+        # Redis down: the limits still hold, counted by each process for itself (so with N
+        # processes a key gets up to N times its limit) until Redis answers again.
+        self.fallback = MemoryWindows()
+        self._redis_down_until = float("-inf")
 
     def limits(self, limits: str) -> tuple[Limit, ...]:
         """A setting's name (its current value) or limits written out ('30/minute')."""
@@ -163,7 +177,27 @@ class RateLimiter:
         """Count one request of ``name`` in each limit in turn until one refuses it:
         (refused, the refusing limit or else the one closest to being used up, its count,
         the end of its window: 0 if not ``timed`` and not refused)."""
-        windows, shown = self.windows, None
+        windows = self.windows
+        if isinstance(windows, RedisWindows):
+            if time.monotonic() < self._redis_down_until:
+                windows = self.fallback
+            else:
+                try:
+                    return self._hit(windows, limits, name, now, timed)
+                except windows.errors as exc:
+                    if self._redis_down_until == float("-inf") or \
+                            time.monotonic() - self._redis_down_until > REDIS_RETRY_SECONDS:
+                        log.warning("Redis unreachable (%s): rate limits counted in this "
+                                    "process for %.0f s", type(exc).__name__,
+                                    REDIS_RETRY_SECONDS)
+                    self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
+                    windows = self.fallback
+        return self._hit(windows, limits, name, now, timed)
+
+    @staticmethod
+    def _hit(windows: MemoryWindows | RedisWindows, limits: tuple[Limit, ...], name: str,
+             now: float, timed: bool) -> tuple[bool, Limit, int, float]:
+        shown = None
         for limit in limits:
             count, ends = windows.hit(name, limit.seconds, now, timed)
             if count > limit.amount:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["example_pack", "need_tool"]
+__all__ = ["example_pack", "need_tool", "skip_or_fail"]
 
 
-def _skip_or_fail(message: str) -> None:
-    # A CI run must not pass by skipping.
+def skip_or_fail(message: str) -> None:
+    """Skip the test; under CI=true fail it instead (a CI run must not pass by skipping)."""
     (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(message)
 
 
@@ -20,7 +20,7 @@ def need_tool(command: str, package: str) -> None:
     """Skip the test when ``command`` (from Debian's ``package``) is missing; under CI=true
     fail instead (.ci/run installs it)."""
     if shutil.which(command) is None:
-        _skip_or_fail(f"{command} ({package}) is not installed")
+        skip_or_fail(f"{command} ({package}) is not installed")
 
 
 def example_pack(code: str) -> Path:
@@ -30,5 +30,5 @@ def example_pack(code: str) -> Path:
 
     packs = example_packs()
     if code not in packs:
-        _skip_or_fail(f"the example country pack {code} of the cowin-kit repository is needed")
+        skip_or_fail(f"the example country pack {code} of the cowin-kit repository is needed")
     return packs[code]

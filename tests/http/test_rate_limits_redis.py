@@ -122,10 +122,9 @@ def test_booking_changes_are_counted_per_account_across_apps(reg_app, tmp_path, 
             get_database(app).dispose()
 
 
-def test_an_unreachable_redis_is_an_error_not_a_pass(reg_app, tmp_path):
-    """Limits are not silently skipped when Redis cannot be reached: the request fails."""
-    import redis
-
+def test_an_unreachable_redis_degrades_to_limits_counted_in_the_process(reg_app, tmp_path):
+    """Redis down is neither a 500 nor a pass: the limits still hold, counted in the
+    process's memory (docs/reliability.md), and the answers are served uncached."""
     from cowin_kit.core.security import keyring
 
     app = create_app({"ENV": "test", "DATABASE_URL": reg_app.config["COWIN_KIT"]["DATABASE_URL"],
@@ -135,8 +134,13 @@ def test_an_unreachable_redis_is_an_error_not_a_pass(reg_app, tmp_path):
     with app.app_context():
         token = keyring().issue_citizen_token(1, "+919876543210", 0)
     try:
-        with pytest.raises(redis.exceptions.ConnectionError):
-            app.test_client().post("/api/v1/appointments", headers=auth(token), json={})
+        client = app.test_client()
+        statuses = [client.post("/api/v1/appointments", headers=auth(token), json={}).status_code
+                    for _ in range(6)]
+        assert 429 not in statuses[:5] and 500 not in statuses
+        assert statuses[5] == 429
+        searched = client.get("/api/v1/sessions?location=IN-KL&date=2030-01-01")
+        assert searched.status_code == 200
     finally:
         get_database(app).dispose()
 

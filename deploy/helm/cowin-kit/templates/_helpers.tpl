@@ -69,6 +69,9 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: COWIN_KIT_REDIS_URL
   valueFrom:
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: REDIS_URL, optional: true}
+- name: COWIN_KIT_DATABASE_REPLICA_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: DATABASE_REPLICA_URL, optional: true}
 - name: COWIN_KIT_CERT_KEYS_DIR
   value: {{ .Values.signingKeys.mountPath | quote }}
 - name: COWIN_KIT_INSTANCE_PATH
