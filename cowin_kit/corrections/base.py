@@ -36,13 +36,16 @@ def person_by_reference(session: Session, reference_id: str) -> Beneficiary:
 
 def _area_of(session: Session, person: Beneficiary) -> tuple[int | None, int | None]:
     """(location id, facility id) a person belongs to: their registered area and home
-    facility, else the facility of their latest dose and its location."""
+    facility, else the facility of their latest dose and its location; a record merged
+    into another (its doses gone with the merge) belongs where the kept record does."""
     if person.location_id is not None:
         return person.location_id, person.facility_id
     facility_id = person.facility_id or session.scalar(
         select(Dose.facility_id).where(Dose.beneficiary_id == person.id,
                                        Dose.facility_id.is_not(None))
         .order_by(Dose.administered_at.desc()).limit(1))
+    if facility_id is None and person.merged_into_id is not None:
+        return _area_of(session, session.get(Beneficiary, person.merged_into_id))
     if facility_id is None:
         return None, None
     return session.scalar(select(Facility.location_id).where(Facility.id == facility_id)), \

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
+from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.corrections import rules
@@ -73,11 +74,13 @@ class QueueItem:
     reference_id: str | None
 
 
-def grievance_queue(session: Session, actor: StaffUser, *, statuses: tuple[str, ...] =
-                    ("open", "in_progress"), within_days: int = rules.DEFAULT_RESOLVE_DAYS,
+def grievance_queue(session: Session, pack: ActivePack, actor: StaffUser, *,
+                    statuses: tuple[str, ...] = ("open", "in_progress"),
                     now: datetime | None = None, limit: int = 500) -> list[QueueItem]:
     """Open grievances of the areas the actor handles, oldest first, with their age in
-    days and whether they are past the service level (``within_days``)."""
+    days and whether they are past the service level (the pack's
+    ``corrections.grievance_resolve_days``)."""
+    within_days = pack.corrections.grievance_resolve_days
     now = now or _now()
     if not access.can(actor, "grievance.handle"):
         raise Forbidden(_("You may not do this there."), code="forbidden")
@@ -126,3 +129,20 @@ def answer_grievance(session: Session, actor: StaffUser, grievance_id: int, *,
     audit.record(session, "grievance.update", "grievance", grievance.id, status=status)
     session.commit()
     return grievance
+
+
+def grievance_for_staff(session: Session, pack: ActivePack, actor: StaffUser,
+                        grievance_id: int, *, now: datetime | None = None) -> QueueItem:
+    """One grievance, with its age, for staff handling grievances where it belongs;
+    NotFound otherwise."""
+    grievance = session.get(Grievance, grievance_id)
+    if grievance is None or not access.can(
+            actor, "grievance.handle",
+            _scope(session, grievance.location_id, grievance.facility_id)):
+        raise NotFound(_("No such grievance."), code="grievance_not_found")
+    now = now or _now()
+    reference_id = session.scalar(select(Beneficiary.reference_id).where(
+        Beneficiary.id == grievance.beneficiary_id)) if grievance.beneficiary_id else None
+    return QueueItem(grievance, rules.age_days(grievance.created_at, now),
+                     rules.overdue(grievance.created_at, now,
+                                   pack.corrections.grievance_resolve_days), reference_id)

@@ -80,7 +80,7 @@ def merge(session: Session, actor: StaffUser, kept_reference: str, merged_refere
     session.flush()
     for dose in gone_doses:
         if dose.id in plan.set_aside:
-            _take_out(session, dose, "merge", merge_id=record.id)
+            _take_out(session, dose, "merge", actor.username, merge_id=record.id)
     moving = [d for d in kept_doses + gone_doses if d.id not in plan.set_aside]
     for dose in moving:  # first out of the way of the unique (person, series, number)
         dose.dose_number = -dose.id
@@ -147,7 +147,7 @@ def undo_merge(session: Session, actor: StaffUser, merge_id: int, *,
         dose.beneficiary_id, dose.dose_number = before[dose.id]
     session.flush()
     for aside in session.scalars(select(SetAsideDose).where(SetAsideDose.merge_id == record.id)):
-        _restore_dose(session, aside.row)
+        _restore_dose(session, aside, actor.username)
         session.delete(aside)
     for appointment_id, account_id in undo["appointments"]:
         session.execute(update(Appointment).where(Appointment.id == appointment_id)

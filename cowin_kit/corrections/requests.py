@@ -35,6 +35,7 @@ from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose,
 )
+from cowin_kit.stock import services as stock
 from cowin_kit.vaccination.models import AefiReport
 
 
@@ -262,6 +263,19 @@ def get_request(session: Session, request_id: int) -> ChangeRequest:
     return request
 
 
+def request_for(session: Session, actor: StaffUser, request_id: int) -> ChangeRequest:
+    """A change request as its area's staff see it (``correction.propose`` or
+    ``correction.approve`` where the person belongs); NotFound otherwise."""
+    request = session.get(ChangeRequest, request_id)
+    if request is None or request.status == "awaiting_otp":
+        raise NotFound(_("No such change request."), code="change_request_not_found")
+    scope = _scope(session, request.location_id, request.facility_id)
+    if not (access.can(actor, "correction.approve", scope)
+            or access.can(actor, "correction.propose", scope)):
+        raise NotFound(_("No such change request."), code="change_request_not_found")
+    return request
+
+
 def _decidable(session: Session, actor: StaffUser, request_id: int) -> ChangeRequest:
     request = session.get(ChangeRequest, request_id, with_for_update=True)
     if request is None or request.status == "awaiting_otp":
@@ -286,9 +300,9 @@ def approve(session: Session, pack: ActivePack, actor: StaffUser, request_id: in
         if request.kind == "person":
             _apply_person(session, pack, request, person, actor)
         elif request.kind == "dose":
-            _apply_dose(session, pack, request, person)
+            _apply_dose(session, pack, request, person, actor)
         elif request.kind == "void_dose":
-            _apply_void(session, pack, request, person)
+            _apply_void(session, pack, request, person, actor)
         elif request.kind == "move":
             _apply_move(session, pack, person, request.changes["mobile"],
                         before=request.before.get("mobile"))
@@ -360,7 +374,7 @@ def _apply_person(session: Session, pack: ActivePack, request: ChangeRequest,
 
 
 def _apply_dose(session: Session, pack: ActivePack, request: ChangeRequest,
-                person: Beneficiary) -> None:
+                person: Beneficiary, actor: StaffUser) -> None:
     dose = session.get(Dose, request.dose_id)
     if dose is None or dose.beneficiary_id != person.id:
         raise Conflict(_("The record has changed since this correction was proposed; "
@@ -384,17 +398,25 @@ def _apply_dose(session: Session, pack: ActivePack, request: ChangeRequest,
         dose.facility_id = session.scalar(select(Facility.id).where(
             Facility.code == changes["facility"]))
     session.flush()
+    if {"product", "lot", "facility"} & set(changes) and dose.source == "recorded":
+        # the stock the dose drew moves to the lot and facility it now names (imported
+        # doses drew per facility, lot and day, not per dose: their entries stay)
+        stock.reverse_draw(session, dose_id=dose.id, actor=actor.username,
+                           reason="dose corrected")
+        stock.redraw(session, pack, dose_id=dose.id, product_id=dose.product_id,
+                     lot_number=dose.lot, facility_id=dose.facility_id,
+                     actor=actor.username, reason="dose corrected")
     _reissue(session, person, "dose_correction")
 
 
 def _apply_void(session: Session, pack: ActivePack, request: ChangeRequest,
-                person: Beneficiary) -> None:
+                person: Beneficiary, actor: StaffUser) -> None:
     dose = session.get(Dose, request.dose_id)
     if dose is None or dose.beneficiary_id != person.id:
         raise Conflict(_("The record has changed since this correction was proposed; "
                          "reject it and propose it again."), code="record_changed")
     _refuse_void_with_aefi(session, dose)
-    _take_out(session, dose, "void", change_request_id=request.id)
+    _take_out(session, dose, "void", actor.username, change_request_id=request.id)
     _reissue(session, person, "dose_void")
 
 

@@ -24,7 +24,8 @@ from cowin_kit.corrections.base import (
     person_by_reference,
 )
 from cowin_kit.corrections.grievances import (
-    QueueItem, answer_grievance, file_grievance, grievance_queue, my_grievance, my_grievances,
+    QueueItem, answer_grievance, file_grievance, grievance_for_staff, grievance_queue,
+    my_grievance, my_grievances,
 )
 from cowin_kit.corrections.matching import (
     Candidate, ScanResult, check_new_person, facts_of, find_candidates, list_candidates,
@@ -40,16 +41,17 @@ from cowin_kit.corrections.moves import (
 )
 from cowin_kit.corrections.requests import (
     approve, get_request, list_requests, propose_dose_change, propose_move,
-    propose_person_change, propose_void, reject,
+    propose_person_change, propose_void, reject, request_for,
 )
 
 __all__ = [
     "Candidate", "MoveStarted", "PersonRecord", "PossibleDuplicate", "QueueItem",
     "SECRET_CODE_MAX_FAILURES", "SECRET_CODE_PAUSE", "ScanResult", "answer_grievance",
     "approve", "check_new_person", "confirm_citizen_move", "facts_of", "file_grievance",
-    "find_candidates", "get_request", "grievance_queue", "list_candidates", "list_requests",
-    "mark_distinct", "merge", "merges_of", "my_grievance", "my_grievances",
-    "open_candidates_of", "person_by_reference", "person_record", "possible_duplicates",
-    "propose_dose_change", "propose_move", "propose_person_change", "propose_void",
-    "refresh_keys", "reject", "scan", "start_citizen_move", "undo_merge",
+    "find_candidates", "get_request", "grievance_for_staff", "grievance_queue",
+    "list_candidates", "list_requests", "mark_distinct", "merge", "merges_of", "my_grievance",
+    "my_grievances", "open_candidates_of", "person_by_reference", "person_record",
+    "possible_duplicates", "propose_dose_change", "propose_move", "propose_person_change",
+    "propose_void", "refresh_keys", "reject", "request_for", "scan", "start_citizen_move",
+    "undo_merge",
 ]

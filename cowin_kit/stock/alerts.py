@@ -1,5 +1,7 @@
 """Alerts raised by the worker: near-expiry lots, stock-outs and low stock, once per store,
-lot or product and day; and the list staff read."""
+lot or product and day, each sent to the nearest staff of the store's place who manage
+stock there (a message in the outbox, queued with the alert row); and the list staff
+read."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.stock import rules
 from cowin_kit.stock.base import (
-    CONSUMPTION_DAYS, READ, _check_somewhere, _readable_stores, _zone, log, settings,
+    CONSUMPTION_DAYS, READ, _check_somewhere, _readable_stores, _zone, log,
+    message_store_staff, settings,
 )
 from cowin_kit.stock.models import (
     DOSE, ISSUE, LOT_RECALLED, WASTAGE, Alert, Balance, Entry, Lot, Store,
@@ -30,9 +33,11 @@ def raise_alerts(session: Session, pack: ActivePack | None, day: date) -> list[A
     stock-outs (a store that used a product in the last 28 days holds none of it) and low
     stock (fewer days of stock than ``stock.min_days_of_stock``), each raised once per
     store, lot or product and day: a row of ``stock_alert``, a log line (logger
-    ``cowin_kit.stock``) and the ``cowin_kit_stock_alerts_total`` counter. Staff accounts
-    carry no mobile number or e-mail, so no message is sent: the dashboard lists them.
-    Commits; the alerts raised."""
+    ``cowin_kit.stock``), the ``cowin_kit_stock_alerts_total`` counter, and a message to
+    the mobile of the nearest staff holding ``stock.manage`` at the store's place
+    (:func:`message_store_staff`), queued in the transaction that writes the alert row:
+    an alert already raised (its unique key) is neither raised nor sent again. The
+    dashboard lists them too. Commits; the alerts raised."""
     facts = settings(pack)
     raised: list[Alert] = []
     existing = set(session.scalars(select(Alert.key).where(Alert.day == day)))
@@ -48,6 +53,8 @@ def raise_alerts(session: Session, pack: ActivePack | None, day: date) -> list[A
         session.add(alert)
         raised.append(alert)
         log.warning("stock alert %s at %s: %s", kind, store.code, details)
+        template, params = _message_of(kind, details)
+        details["messages"] = message_store_staff(session, pack, store, template, **params)
 
     stores = {s.id: s for s in session.scalars(select(Store))}
     products = {p.id: p.code for p in session.scalars(select(VaccineProduct))}
@@ -83,6 +90,18 @@ def raise_alerts(session: Session, pack: ActivePack | None, day: date) -> list[A
     for alert in raised:
         metrics.STOCK_ALERTS.labels(kind=alert.kind).inc()
     return raised
+
+
+def _message_of(kind: str, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The message template of an alert and its parameters (from the alert's details)."""
+    if kind == "near_expiry":
+        return "stock_near_expiry", {"lot": details["lot"], "vaccine": details["product"],
+                                     "date": details["expires_on"],
+                                     "doses": details["on_hand"]}
+    if kind == "stock_out":
+        return "stock_out", {"vaccine": details["product"], "used": details["used"]}
+    return "stock_low", {"vaccine": details["product"], "doses": details["on_hand"],
+                         "days": details["days_of_stock"]}
 
 
 def recent_alerts(session: Session, actor: StaffUser | None, *, since: date,

@@ -14,13 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cowin_kit import notifications
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.errors import NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, lazy_gettext
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.identity import access
+from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
@@ -209,3 +211,30 @@ def _readable_stores(session: Session, actor: StaffUser | None) -> list[Store] |
         return None
     return [s for s in session.scalars(select(Store).order_by(Store.id))
             if access.can(actor, READ, scope_of(session, s))]
+
+
+# --- messages to the staff of a store's place ----------------------------------------------
+
+def _store_name(session: Session, store: Store, locale: str) -> Any:
+    if store.facility_id is not None:
+        facility = session.get(Facility, store.facility_id)
+        return facility.names.get(locale) or facility.name
+    if store.location_id is not None:
+        location = session.get(Location, store.location_id)
+        return location.names.get(locale) or location.name
+    return lazy_gettext("the national store")
+
+
+def message_store_staff(session: Session, pack: ActivePack | None, store: Store,
+                        template: str, **params: Any) -> int:
+    """Queue ``template`` (cowin_kit.notifications.TEMPLATES, in the pack's default
+    language) to the mobile of each of the nearest staff holding ``stock.manage`` where the
+    store is (identity.services.alert_recipients). Runs in the caller's transaction, so
+    the messages are sent once, with the alert or recall that caused them; the number of
+    messages."""
+    locale = pack.default_locale if pack is not None else "en"
+    recipients = identity.alert_recipients(session, MANAGE, scope_of(session, store))
+    for user in recipients:
+        notifications.queue(session, user.mobile, template, locale,
+                            store=_store_name(session, store, locale), **params)
+    return len(recipients)

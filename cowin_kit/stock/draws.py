@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date, datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
@@ -24,7 +24,7 @@ from cowin_kit.stock.base import (
 )
 from cowin_kit.stock.ledger import _balance_row, _post
 from cowin_kit.stock.lots import _lot_refused, find_lot
-from cowin_kit.stock.models import DOSE, WASTAGE, Lot, OpenVial, Store
+from cowin_kit.stock.models import DOSE, WASTAGE, Entry, Lot, OpenVial, Store
 
 
 # --- doses draw on their lot ---------------------------------------------------------------
@@ -195,3 +195,56 @@ def close_vials(session: Session, pack: ActivePack | None, now: datetime | None 
                      target.code if target else "*", vials=closed)
     session.commit()
     return closed
+
+
+# --- a dose voided or corrected ------------------------------------------------------------
+
+def reverse_draw(session: Session, *, dose_id: int, actor: str, reason: str,
+                 moment: datetime | None = None) -> int:
+    """Give back what a dose drew (a dose voided as recorded in error, a merge's second
+    copy of a dose, a corrected dose whose lot, vaccine or facility changed): for each
+    (store, lot) the dose's ``dose`` entries still hold, an opposite ``dose`` entry
+    (+n) at ``moment`` (now), with the reason and the dose linked, the balance row locked
+    first. The dose's open vial is left as it is (a physical count settles a vial that
+    was not in fact opened). Runs in the caller's transaction; the doses given back."""
+    moment = moment or datetime.now(timezone.utc)
+    returned = 0
+    rows = session.execute(
+        select(Entry.store_id, Entry.lot_id, func.sum(Entry.quantity))
+        .where(Entry.dose_id == dose_id, Entry.kind == DOSE)
+        .group_by(Entry.store_id, Entry.lot_id).order_by(Entry.store_id, Entry.lot_id)).all()
+    for store_id, lot_id, total in rows:
+        if int(total or 0) >= 0:
+            continue
+        _balance_row(session, store_id, lot_id)
+        _post(session, store_id, lot_id, DOSE, -int(total), occurred_at=moment, actor=actor,
+              reason=reason, dose_id=dose_id)
+        returned += -int(total)
+    if returned:
+        audit.record(session, "stock.draw_reversed", "dose", dose_id, doses=returned,
+                     reason=reason)
+    session.flush()
+    return returned
+
+
+def redraw(session: Session, pack: ActivePack | None, *, dose_id: int, product_id: int,
+           lot_number: str | None, facility_id: int | None, actor: str, reason: str,
+           moment: datetime | None = None) -> int:
+    """Draw a dose again on the lot and facility it now names (a corrected dose after
+    :func:`reverse_draw`, a dose set aside by a merge put back when the merge is undone):
+    one ``dose`` entry (-1) at the facility's store, when the lot is in the register and
+    the dose has a facility; no vial is opened (the dose was given in the past). Runs in
+    the caller's transaction; the doses drawn (0 or 1)."""
+    if facility_id is None or not lot_number:
+        return 0
+    lot = find_lot(session, product_id, lot_number)
+    if lot is None:
+        return 0
+    store = facility_store(session, pack, facility_id)
+    _balance_row(session, store.id, lot.id)
+    _post(session, store.id, lot.id, DOSE, -1, actor=actor, reason=reason, dose_id=dose_id,
+          occurred_at=moment or datetime.now(timezone.utc))
+    audit.record(session, "stock.draw_moved", "dose", dose_id, store=store.code,
+                 lot=lot.number, reason=reason)
+    session.flush()
+    return 1

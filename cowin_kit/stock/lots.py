@@ -20,8 +20,10 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.stock import rules
-from cowin_kit.stock.base import MANAGE, READ, _check, _check_somewhere, product_by_code
-from cowin_kit.stock.models import LOT_ACTIVE, LOT_RECALLED, Lot
+from cowin_kit.stock.base import (
+    MANAGE, READ, _check, _check_somewhere, message_store_staff, product_by_code,
+)
+from cowin_kit.stock.models import LOT_ACTIVE, LOT_RECALLED, Balance, Lot, Store
 
 
 # --- lots ----------------------------------------------------------------------------------
@@ -129,8 +131,9 @@ def set_vvm_stage(session: Session, pack: ActivePack | None, actor: StaffUser | 
 def recall_lot(session: Session, pack: ActivePack | None, actor: StaffUser | None, *,
                product_code: str, number: str, reason: str) -> Lot:
     """Recall a lot: no further dose may be given from it (doses refuse it with
-    ``lot_recalled``); its recipients are listed by :func:`lot_recipients`. Nationally,
-    ``stock.manage``. Commits."""
+    ``lot_recalled``); its recipients are listed by :func:`lot_recipients`; the nearest
+    staff managing stock at each store that holds some of it get a message (once: a lot
+    already recalled is left as it is). Nationally, ``stock.manage``. Commits."""
     _check(session, actor, MANAGE, None)
     lot = lot_by_code(session, pack, product_code, number)
     reason = " ".join(str(reason or "").split())
@@ -141,8 +144,15 @@ def recall_lot(session: Session, pack: ActivePack | None, actor: StaffUser | Non
         lot.status = LOT_RECALLED
         lot.recalled_at = datetime.now(timezone.utc)
         lot.recall_reason = reason[:500]
+        messages = 0
+        for store, held in session.execute(
+                select(Store, Balance.on_hand).join(Balance, Balance.store_id == Store.id)
+                .where(Balance.lot_id == lot.id, Balance.on_hand > 0).order_by(Store.id)):
+            messages += message_store_staff(session, pack, store, "stock_recall",
+                                            lot=lot.number, vaccine=product_code,
+                                            reason=lot.recall_reason, doses=held)
         audit.record(session, "stock.lot.recall", "stock_lot", lot.id, vaccine=product_code,
-                     lot=lot.number, reason=lot.recall_reason)
+                     lot=lot.number, reason=lot.recall_reason, messages=messages)
         session.commit()
     return lot
 

@@ -31,7 +31,8 @@ from cowin_kit.stock.base import (
     product_by_code, scope_of, settings, store_by_code,
 )
 from cowin_kit.stock.draws import (
-    check_lot, close_vials, draw, draw_imported, imported_lot_problem, registered_lots,
+    check_lot, close_vials, draw, draw_imported, imported_lot_problem, redraw, registered_lots,
+    reverse_draw,
 )
 from cowin_kit.stock.figures import (
     AreaStock, LotStock, SUMMARY_COLUMNS, ledger, on_hand, summary, summary_rows,
@@ -51,7 +52,7 @@ __all__ = [
     "draw", "draw_imported", "facility_store", "find_lot", "imported_lot_problem", "ledger",
     "list_lots", "local_day", "location_store", "log", "lot_by_code", "lot_recipients",
     "national_store", "on_hand", "physical_count", "policy_of", "product_by_code",
-    "raise_alerts", "recall_lot", "receive", "recent_alerts", "recipient_rows", "register_lot",
-    "registered_lots", "scope_of", "set_vvm_stage", "settings", "store_by_code", "summary",
-    "summary_rows", "transfer",
+    "raise_alerts", "recall_lot", "receive", "recent_alerts", "recipient_rows", "redraw",
+    "register_lot", "registered_lots", "reverse_draw", "scope_of", "set_vvm_stage", "settings",
+    "store_by_code", "summary", "summary_rows", "transfer",
 ]

@@ -99,6 +99,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.field",
     "cowin_kit.web.stock",
     "cowin_kit.web.safety",
+    "cowin_kit.web.corrections",
 ]
 
 
