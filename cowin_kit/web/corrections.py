@@ -14,10 +14,13 @@ from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
-from cowin_kit.core.errors import DomainError
+from cowin_kit.core.errors import DomainError, InvalidInput
 from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.validation import load
 from cowin_kit.corrections import rules, schemas, services
 from cowin_kit.corrections.models import GRIEVANCE_CATEGORIES, ChangeRequest
+from cowin_kit.geography.models import Facility
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary
 from cowin_kit.web import core, ui
@@ -109,6 +112,62 @@ def change_request(request_id: int):
             return redirect(url_for("corrections.queue"), code=303)
     return ui.render("web/corrections/request.html", view=_request_view(row), form=form,
                      me=user.username, **labels()), form.status
+
+
+PERSON_FORM = ("name", "birth_date", "birth_year", "guardian_name")
+DOSE_FORM = ("dose_number", "lot", "administered_on", "facility")
+
+
+@bp.get("/admin/corrections/people")
+@staff_required("correction.propose")
+def find_person():
+    """The look-up form's answer: the person's correction page."""
+    reference_id = "".join(request.args.get("reference_id", "").split())
+    return redirect(url_for("corrections.person", reference_id=reference_id), code=303)
+
+
+@bp.route("/admin/corrections/people/<reference_id>", methods=["GET", "POST"])
+@staff_required("correction.propose")
+def person(reference_id: str):
+    """A person's details and doses with the proposal forms (details, one dose's facts, a
+    dose voided); each proposal waits for another staff member's approval."""
+    session, user, pack = get_session(), _staff(), active_pack()
+    form = ui.FormState()
+    if request.method == "POST":
+        kind = request.form.get("kind", "")
+        fields = PERSON_FORM if kind == "person" else DOSE_FORM if kind == "dose" else ()
+        changes = {name: request.form.get(name, "").strip() for name in fields
+                   if request.form.get(name, "").strip()}
+        try:
+            data = load(schemas.ChangeRequestIn(), {
+                "kind": kind, "changes": changes, "reason": request.form.get("reason", ""),
+                "dose_id": request.form.get("dose_id") or None,
+                "reference_id": reference_id})
+            if kind == "person":
+                row = services.propose_person_change(session, pack, user, reference_id,
+                                                     data["changes"], data["reason"])
+            elif kind == "dose" and data["dose_id"]:
+                row = services.propose_dose_change(session, pack, user, data["dose_id"],
+                                                   data["changes"], data["reason"])
+            elif kind == "void_dose" and data["dose_id"]:
+                row = services.propose_void(session, pack, user, data["dose_id"],
+                                            data["reason"])
+            else:
+                raise InvalidInput(_("Say what should change."), code="nothing_to_change")
+        except DomainError as exc:
+            session.rollback()
+            form.fail(exc)
+        else:
+            ui.done(_("Correction %(id)s is proposed; another staff member must approve "
+                      "it.", id=row.id))
+            return redirect(url_for("corrections.change_request", request_id=row.id),
+                            code=303)
+    record = services.person_record(session, user, reference_id)
+    products = {p.id: p.code for p in session.scalars(select(VaccineProduct))}
+    facilities = {f.id: f.code for f in session.scalars(select(Facility).where(
+        Facility.id.in_({d.facility_id for d in record.doses if d.facility_id} or {-1})))}
+    return ui.render("web/corrections/person.html", record=record, form=form,
+                     products=products, facilities=facilities, **labels()), form.status
 
 
 # --- grievances (staff) --------------------------------------------------------------------

@@ -145,3 +145,41 @@ def test_an_administrator_sets_a_staff_members_contact(reg_app):
     with reg_app.app_context(), get_database(reg_app).session() as session:
         rows = dict(session.execute(select(StaffUser.username, StaffUser.mobile)).all())
     assert rows["anm.page"] == "+919876500401" and rows["anm.new"] == "+919876500402"
+
+
+def test_a_maker_proposes_corrections_from_the_persons_page(reg_app):
+    api = reg_app.test_client()
+    _citizen, ref, recorded = record_first_dose(reg_app, api)
+    dose_id = recorded.get_json()["dose_id"]
+    staff_token(reg_app, api, "vax.page", "vaccinator", facility_code="F-TVM-1")
+    maker = reg_app.test_client()
+    web_staff_sign_in(maker, "vax.page")
+    found = maker.get(f"/admin/corrections/people?reference_id={ref}")
+    assert found.status_code == 303
+    page = f"/admin/corrections/people/{ref}"
+    assert found.headers["Location"].endswith(page)
+    shown = text(maker.get(page))
+    assert "4121Z005" in shown and f'name="dose_id" value="{dose_id}"' in shown
+    nothing = form_post(maker, page, kind="dose", dose_id=str(dose_id),
+                        reason="nothing typed")
+    assert nothing.status_code == 422 and "Say what should change." in text(nothing)
+    proposed = form_post(maker, page, kind="dose", dose_id=str(dose_id), lot="4121Z321",
+                         reason="the vial's lot was misread")
+    assert proposed.status_code == 303, text(proposed)
+    assert "/admin/corrections/" in proposed.headers["Location"]
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        row = session.scalars(select(ChangeRequest)).one()
+        assert (row.kind, row.changes, row.maker, row.status) == (
+            "dose", {"lot": "4121Z321"}, "vax.page", "pending")
+        assert session.get(Dose, dose_id).lot == "4121Z005"   # not before approval
+    waiting = text(maker.get(page))
+    assert f"/admin/corrections/{row.id}" in waiting
+    # one pending request per record at a time
+    again = form_post(maker, page, kind="void_dose", dose_id=str(dose_id),
+                      reason="recorded in error")
+    assert again.status_code == 409
+    # a person outside the maker's area is not shown
+    staff_token(reg_app, api, "dl.far", "district_admin", location_code="IN-DL-CD")
+    far = reg_app.test_client()
+    web_staff_sign_in(far, "dl.far")
+    assert far.get(page).status_code == 403
