@@ -41,6 +41,7 @@ def raise_alerts(session: Session, pack: ActivePack | None, day: date) -> list[A
     facts = settings(pack)
     raised: list[Alert] = []
     existing = set(session.scalars(select(Alert.key).where(Alert.day == day)))
+    recipients: dict[int, list[StaffUser]] = {}   # by store, found once per run
 
     def add(kind: str, store: Store, lot: Lot | None, product_id: int | None,
             details: dict[str, Any]) -> None:
@@ -54,7 +55,8 @@ def raise_alerts(session: Session, pack: ActivePack | None, day: date) -> list[A
         raised.append(alert)
         log.warning("stock alert %s at %s: %s", kind, store.code, details)
         template, params = _message_of(kind, details)
-        details["messages"] = message_store_staff(session, pack, store, template, **params)
+        details["messages"] = message_store_staff(session, pack, store, template,
+                                                  known=recipients, **params)
 
     stores = {s.id: s for s in session.scalars(select(Store))}
     products = {p.id: p.code for p in session.scalars(select(VaccineProduct))}

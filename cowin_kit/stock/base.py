@@ -226,14 +226,19 @@ def _store_name(session: Session, store: Store, locale: str) -> Any:
 
 
 def message_store_staff(session: Session, pack: ActivePack | None, store: Store,
-                        template: str, **params: Any) -> int:
+                        template: str, *, known: dict[int, list[StaffUser]] | None = None,
+                        **params: Any) -> int:
     """Queue ``template`` (cowin_kit.notifications.TEMPLATES, in the pack's default
     language) to the mobile of each of the nearest staff holding ``stock.manage`` where the
-    store is (identity.services.alert_recipients). Runs in the caller's transaction, so
+    store is (identity.services.alert_recipients; ``known``: those already found, by
+    store id, for a caller messaging many stores). Runs in the caller's transaction, so
     the messages are sent once, with the alert or recall that caused them; the number of
     messages."""
     locale = pack.default_locale if pack is not None else "en"
-    recipients = identity.alert_recipients(session, MANAGE, scope_of(session, store))
+    known = {} if known is None else known
+    if store.id not in known:
+        known[store.id] = identity.alert_recipients(session, MANAGE, scope_of(session, store))
+    recipients = known[store.id]
     for user in recipients:
         notifications.queue(session, user.mobile, template, locale,
                             store=_store_name(session, store, locale), **params)
