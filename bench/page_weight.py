@@ -68,6 +68,10 @@ PAGES: list[Page] = [
     Page("Admin: staff and roles", "/admin/staff", "staff:demo.admin"),
     Page("Admin: audit log", "/admin/audit", "staff:demo.admin"),
     Page("Certificate verification (public)", "/verify"),
+    Page("Grievances (citizen)", "/grievances", "citizen"),
+    Page("File a grievance", "/grievances/new", "citizen"),
+    Page("Corrections to approve", "/admin/corrections", "staff:demo.admin"),
+    Page("Citizens' grievances (staff)", "/admin/grievances", "staff:demo.admin"),
 ]
 
 

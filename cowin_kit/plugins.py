@@ -136,8 +136,9 @@ HOOKS: dict[str, str] = {
     :param onset_at: when the symptoms began (timezone-aware datetime)
     """,
     "aefi_alert_raised": """A serious AEFI raised an alert to its area (cowin_kit.safety):
-    the kit lists it on the safety dashboard; a plugin may forward it to a channel of the
-    deployment's (staff have no mobile number in the kit).
+    the kit lists it on the safety dashboard and sends an SMS to the nearest AEFI
+    investigators of the area with a mobile number; a plugin may forward it to another
+    channel of the deployment's.
 
     :param alert_id: id of the alert (int)
     :param report_id: id of the report (int)

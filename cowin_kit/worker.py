@@ -11,7 +11,8 @@ Jobs, each run when due:
 - stock (every ``stock_poll_seconds``, an hour by default): open vials past their
   open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
   raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
-  a log line and a metric; staff accounts have no phone or e-mail to send them to);
+  a log line, a metric, and a message in the outbox to the nearest stock managers of the
+  store's place who have a mobile number);
 - the daily refresh of the pending doses the due lists read
   (cowin_kit.immunization.duestate.refresh_all): once per day in the pack's timezone,
   skipped when a whole-country refresh with the current rules already finished that day

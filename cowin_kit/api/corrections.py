@@ -208,7 +208,7 @@ def undo(merge_id: int):
      tag="corrections")
 def grievance_queue():
     session = get_session()
-    items = services.grievance_queue(session, staff())
+    items = services.grievance_queue(session, pack(), staff())
     return jsonify(schemas.GrievanceListOut().dump(
         {"grievances": [grievance_json(session, i.grievance, i) for i in items]}))
 

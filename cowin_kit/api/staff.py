@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify
 
-from cowin_kit.api import bearer_token
+from cowin_kit.api import bearer_token, pack
 from cowin_kit.core.validation import load
 from cowin_kit.core.apidoc import doc
 from cowin_kit.audit.services import Actor, current_actor, set_actor
@@ -40,8 +40,13 @@ def _grant_json(grant: RoleGrant) -> dict:
 
 def _staff_json(user: StaffUser) -> dict:
     return {"username": user.username, "display_name": user.display_name,
-            "active": user.active,
+            "active": user.active, "mobile": user.mobile, "email": user.email,
             "grants": [_grant_json(gr) for gr in sorted(user.grants, key=lambda x: x.id)]}
+
+
+def _region(mobile: str | None) -> str | None:
+    """The pack's phone region a staff mobile number is read in (asked only for one)."""
+    return pack().document["phone_region"] if mobile else None
 
 
 def _key_json(key) -> dict:
@@ -84,11 +89,24 @@ def list_staff():
      status=201, auth="staff", tag="staff")
 def create_staff():
     data = load(schemas.StaffIn())
-    user, generated = services.admin_create_staff(get_session(), staff(), data["username"],
-                                                  data.get("password"),
-                                                  data.get("display_name", ""))
+    user, generated = services.admin_create_staff(
+        get_session(), staff(), data["username"], data.get("password"),
+        data.get("display_name", ""), region=_region(data.get("mobile")),
+        mobile=data.get("mobile"), email=data.get("email"))
     body = {**_staff_json(user), "generated_password": generated}
     return jsonify(schemas.StaffCreatedOut().dump(body)), 201
+
+
+@bp.put("/admin/staff/<username>/contact")
+@doc("Set a staff member's contact (stock and serious-AEFI alerts go to the mobile); "
+     "null clears it", body=schemas.StaffContactIn, response=schemas.StaffOut,
+     auth="staff", tag="staff")
+def set_contact(username: str):
+    data = load(schemas.StaffContactIn())
+    user = services.admin_set_contact(get_session(), staff(), username,
+                                      region=_region(data["mobile"]),
+                                      mobile=data["mobile"], email=data.get("email"))
+    return jsonify(schemas.StaffOut().dump(_staff_json(user)))
 
 
 @bp.post("/admin/staff/<username>/grants")

@@ -59,15 +59,26 @@ def users() -> None:
     """Staff accounts and their roles."""
 
 
+def _region(mobile: str | None) -> str | None:
+    """The installed pack's phone region, in which a staff mobile number is read."""
+    if not mobile:
+        return None
+    from cowin_kit.config.runtime import active_pack
+
+    return active_pack().document["phone_region"]
+
+
 @users.command("create")
 @click.argument("username")
 @click.option("--password", help="The password (visible to other users of this machine "
                                  "in the process list: prefer the prompt or --generate).")
 @click.option("--generate", is_flag=True, help="Generate a password and print it once.")
 @click.option("--name", "display_name", default="", help="Display name (default: USERNAME).")
+@click.option("--mobile", help="Mobile number stock and serious-AEFI alerts are sent to.")
+@click.option("--email", help="E-mail address.")
 @handle_errors
 def users_create(username: str, password: str | None, generate: bool,
-                 display_name: str) -> None:
+                 display_name: str, mobile: str | None, email: str | None) -> None:
     """Create a staff account (without roles: see `users grant`)."""
     from cowin_kit.identity import rules
     from cowin_kit.identity import services as identity
@@ -82,7 +93,8 @@ def users_create(username: str, password: str | None, generate: bool,
     elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _session() as session:
-        user = identity.add_staff_user(session, username, password, display_name)
+        user = identity.add_staff_user(session, username, password, display_name,
+                                       region=_region(mobile), mobile=mobile, email=email)
         click.echo(f"created staff user {user.username}")
     if generate:
         click.echo(f"  password (shown once): {password}")
@@ -96,12 +108,13 @@ def users_list() -> None:
 
     with _session() as session:
         accounts = identity.list_staff(session)
-        rows = [["USERNAME", "ACTIVE", "LOCKED", "ROLES"]]
+        rows = [["USERNAME", "ACTIVE", "LOCKED", "MOBILE", "ROLES"]]
         for user in accounts:
             locked = f"until {_time(user.locked_until)}" \
                 if identity.is_locked(user) and user.locked_until else "no"
             roles = ", ".join(_grant_label(g) for g in sorted(user.grants, key=lambda g: g.id))
-            rows.append([user.username, "yes" if user.active else "no", locked, roles or "-"])
+            rows.append([user.username, "yes" if user.active else "no", locked,
+                         user.mobile or "-", roles or "-"])
     _table(rows)
 
 
@@ -144,6 +157,24 @@ def users_grant(username: str, role: str, location: str | None, facility: str | 
 def users_revoke(username: str, role: str, location: str | None, facility: str | None) -> None:
     """Revoke ROLE from USERNAME on exactly the scope it was granted on."""
     _change_role("revoke", username, role, location, facility)
+
+
+@users.command("contact")
+@click.argument("username")
+@click.option("--mobile", default="", help="Mobile number alerts are sent to (empty: none).")
+@click.option("--email", default="", help="E-mail address (empty: none).")
+@handle_errors
+def users_contact(username: str, mobile: str, email: str) -> None:
+    """Set USERNAME's contact: stock alerts (near expiry, stock-out, low stock, recalls)
+    and serious AEFI alerts of the places their roles cover are sent to the mobile. An
+    option left out clears that part."""
+    from cowin_kit.identity import services as identity
+
+    with _session() as session:
+        user = identity.set_contact(session, username, region=_region(mobile),
+                                    mobile=mobile, email=email)
+        click.echo(f"contact of {user.username}: mobile {user.mobile or '-'}, "
+                   f"e-mail {user.email or '-'}")
 
 
 @users.command("deactivate")

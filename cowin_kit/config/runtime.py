@@ -96,6 +96,21 @@ class PublicDataSettings:
 
 
 @dataclass(frozen=True)
+class CorrectionsSettings:
+    """pack.yaml ``corrections:``, with the defaults for what a pack leaves out."""
+
+    grievance_resolve_days: int = 7   # a grievance older than this is overdue
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "CorrectionsSettings":
+        section = document.get("corrections") or {}
+        values: dict[str, Any] = {}
+        if section.get("grievance_resolve_days") is not None:
+            values["grievance_resolve_days"] = int(section["grievance_resolve_days"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class ActivePack:
     code: str
     version: str
@@ -134,6 +149,11 @@ class ActivePack:
     def public_data(self) -> PublicDataSettings:
         return self.memo(("public-data-settings",),
                          lambda: PublicDataSettings.from_document(self.document))
+
+    @property
+    def corrections(self) -> CorrectionsSettings:
+        return self.memo(("corrections-settings",),
+                         lambda: CorrectionsSettings.from_document(self.document))
 
     @property
     def routine(self) -> RoutineSettings:

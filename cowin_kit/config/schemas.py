@@ -96,6 +96,7 @@ class PackSchema(StrictSchema):
     field = fields.Nested(lambda: FieldSchema(), load_default=dict)
     stock = fields.Nested(lambda: StockSettingsSchema(), load_default=dict)
     safety = fields.Nested(lambda: SafetySchema(), load_default=dict)
+    corrections = fields.Nested(lambda: CorrectionsSchema(), load_default=dict)
     channels = fields.Nested(lambda: ChannelsSchema(), load_default=dict)
     public_data = fields.Nested(lambda: PublicDataSchema(), load_default=dict)
     hierarchy = fields.List(fields.Nested(HierarchyLevelSchema), required=True,
@@ -171,6 +172,15 @@ class PublicDataSchema(StrictSchema):
     facility_figures = fields.Boolean()
     licence = fields.Nested(LicenceSchema)
     publisher = LocalizedText()
+
+
+class CorrectionsSchema(StrictSchema):
+    """pack.yaml ``corrections:``: grievances (all optional; the defaults are in
+    :class:`cowin_kit.config.runtime.CorrectionsSettings`)."""
+
+    # days within which a citizen's grievance should be answered (default 7): older ones
+    # are marked overdue in the staff's queue, and citizens are told the time
+    grievance_resolve_days = fields.Integer(validate=validate.Range(min=1, max=90))
 
 
 class RoutineSchema(StrictSchema):

@@ -47,7 +47,8 @@ class ChangeRequest(Base):
 class SetAsideDose(Base):
     """A dose taken out of a person's record: voided (recorded in error) by an approved
     change request, or the second copy of one dose recorded on both records of a merge.
-    Every column of the dose is kept in ``row`` (a merge's copy is put back on undo)."""
+    Every column of the dose is kept in ``row`` (a merge's copy is put back on undo);
+    ``stock_returned``: the doses its draw gave back to stock (drawn again on undo)."""
 
     __tablename__ = "set_aside_dose"
 
@@ -59,6 +60,7 @@ class SetAsideDose(Base):
     change_request_id: Mapped[Optional[int]] = mapped_column(ForeignKey("change_request.id"))
     merge_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person_merge.id"))
     row: Mapped[dict[str, Any]]
+    stock_returned: Mapped[int] = mapped_column(default=0, server_default="0")
     set_aside_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

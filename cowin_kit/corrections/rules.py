@@ -12,6 +12,8 @@ from typing import Any, Iterable, Sequence
 
 from anyascii import anyascii
 
+from cowin_kit.core.i18n import lazy_gettext
+
 # --- names ------------------------------------------------------------------------------
 
 # Words that say nothing about who someone is (titles, "baby of"); a name made only of
@@ -270,18 +272,60 @@ def plan_merge(kept: Iterable[DoseRow], merged: Iterable[DoseRow]) -> MergePlan:
 
 # --- ages -------------------------------------------------------------------------------
 
-DEFAULT_RESOLVE_DAYS = 7
-
-
 def age_days(since: datetime, now: datetime) -> int:
     """Whole days since ``since`` (0 on the day itself)."""
     return max(0, (now - since).days)
 
 
-def overdue(since: datetime, now: datetime, within_days: int = DEFAULT_RESOLVE_DAYS) -> bool:
+def overdue(since: datetime, now: datetime, within_days: int) -> bool:
+    """Past the service level: more than ``within_days`` whole days old (the pack's
+    ``corrections.grievance_resolve_days``)."""
     return age_days(since, now) > within_days
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The fields whose proposed value differs from the current one."""
     return sorted(k for k, v in after.items() if before.get(k) != v)
+
+
+# --- words for the codes (pages) ----------------------------------------------------------
+
+REQUEST_KIND_LABELS = {
+    "person": lazy_gettext("Person's details"),
+    "dose": lazy_gettext("Dose facts"),
+    "void_dose": lazy_gettext("Void a dose"),
+    "move": lazy_gettext("Move to another mobile"),
+}
+REQUEST_STATUS_LABELS = {
+    "pending": lazy_gettext("Waiting for approval"),
+    "applied": lazy_gettext("Approved and applied"),
+    "rejected": lazy_gettext("Rejected"),
+    "awaiting_otp": lazy_gettext("Waiting for the OTP"),
+}
+FIELD_LABELS = {
+    "name": lazy_gettext("Name"),
+    "birth_year": lazy_gettext("Year of birth"),
+    "birth_date": lazy_gettext("Date of birth"),
+    "gender": lazy_gettext("Sex"),
+    "guardian_name": lazy_gettext("Guardian"),
+    "guardian_relation": lazy_gettext("Guardian's relation"),
+    "dose_number": lazy_gettext("Dose number"),
+    "product": lazy_gettext("Vaccine"),
+    "lot": lazy_gettext("Lot"),
+    "administered_on": lazy_gettext("Date given"),
+    "facility": lazy_gettext("Facility"),
+    "mobile": lazy_gettext("Mobile number"),
+    "voided": lazy_gettext("Voided"),
+}
+GRIEVANCE_CATEGORY_LABELS = {
+    "wrong_details": lazy_gettext("Wrong personal details"),
+    "missing_dose": lazy_gettext("A dose is missing"),
+    "certificate": lazy_gettext("A problem with the certificate"),
+    "other": lazy_gettext("Something else"),
+}
+GRIEVANCE_STATUS_LABELS = {
+    "open": lazy_gettext("Received"),
+    "in_progress": lazy_gettext("Being looked into"),
+    "resolved": lazy_gettext("Resolved"),
+    "rejected": lazy_gettext("Closed without change"),
+}

@@ -117,6 +117,16 @@ def reaches(grant: GrantLike, target: Scope) -> bool:
     return True
 
 
+def nearness(grant: GrantLike, target: Scope) -> int:
+    """How close a grant that reaches ``target`` sits to it: a facility grant nearest, then
+    a location grant the deeper its place, the whole country farthest (0)."""
+    if grant.facility_id is not None:
+        return len(target.location_path) + 2
+    if grant.location_id is not None and grant.location_id in target.location_path:
+        return target.location_path.index(grant.location_id) + 1
+    return 0
+
+
 def _check_action(action: str) -> None:
     # A misspelt action would otherwise be silently denied everywhere.
     if action not in ACTIONS:

@@ -43,6 +43,10 @@ class StaffUser(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    # where alerts reach the person (stock alerts, serious AEFI cases): a mobile number
+    # (E.164), to which the message outbox sends; an e-mail address kept beside it
+    mobile: Mapped[Optional[str]] = mapped_column(String(20))
+    email: Mapped[Optional[str]] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)

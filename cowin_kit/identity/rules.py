@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
+
 from cowin_kit.core.i18n import gettext as _
 
 # --- staff ------------------------------------------------------------------------------
@@ -23,6 +25,36 @@ def username_problem(username: str) -> str | None:
 def password_problem(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
         return _("Passwords need at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    return None
+
+
+# --- mobile numbers and e-mail addresses (citizens' accounts, staff contacts) -----------
+
+class InvalidMobile(ValueError):
+    pass
+
+
+def normalize_mobile(raw: str, region: str | None) -> str:
+    """A mobile number of ``region`` (or international; without a region, only an
+    international number with its +) in E.164, or InvalidMobile."""
+    try:
+        number = phonenumbers.parse(str(raw).strip(), region)
+    except phonenumbers.NumberParseException:
+        raise InvalidMobile(_("This is not a phone number.")) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidMobile(_("This is not a valid phone number."))
+    kind = phonenumbers.number_type(number)
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE,
+                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise InvalidMobile(_("This is not a mobile number."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` is not an address messages can go to (one @, a dotted domain, no
+    spaces, at most 254 characters), or None."""
+    if len(email) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", email):
+        return _("This is not an e-mail address.")
     return None
 
 

@@ -39,12 +39,24 @@ class StaffIn(_Strict):
     username = fields.String(required=True, validate=validate.Length(min=3, max=150))
     display_name = fields.String(validate=validate.Length(max=200))
     password = fields.String(validate=validate.Length(min=1, max=1024))
+    mobile = fields.String(allow_none=True, validate=validate.Length(max=32))
+    email = fields.String(allow_none=True, validate=validate.Length(max=254))
+
+
+class StaffContactIn(_Strict):
+    """A staff member's contact (stock and safety alerts are sent to the mobile); empty or
+    null clears it."""
+    mobile = fields.String(required=True, allow_none=True, validate=validate.Length(max=32))
+    email = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(max=254))
 
 
 class StaffOut(Schema):
     username = fields.String(required=True)
     display_name = fields.String(required=True)
     active = fields.Boolean(required=True)
+    mobile = fields.String(allow_none=True, required=True)
+    email = fields.String(allow_none=True, required=True)
     grants = fields.List(fields.Nested(GrantOut), required=True)
 
 

@@ -36,8 +36,31 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def clean_contact(region: str | None, mobile: str | None,
+                  email: str | None) -> tuple[str | None, str | None]:
+    """A staff contact as stored: the mobile in E.164 (of the pack's phone ``region``) and
+    the e-mail address, each None when empty; InvalidInput naming the field."""
+    mobile_text = " ".join(str(mobile or "").split())
+    email_text = str(email or "").strip()
+    bad: dict[str, list[str]] = {}
+    number = None
+    if mobile_text:
+        try:
+            number = rules.normalize_mobile(mobile_text, region)
+        except rules.InvalidMobile as exc:
+            bad["mobile"] = [str(exc)]
+    if email_text and rules.email_problem(email_text):
+        bad["email"] = [str(rules.email_problem(email_text))]
+    if bad:
+        first = next(iter(bad.values()))[0]
+        raise InvalidInput(first, code="invalid_contact", fields=bad)
+    return number, email_text or None
+
+
 def create_staff_user(session: Session, username: str, password: str,
-                      display_name: str = "") -> StaffUser:
+                      display_name: str = "", *, mobile: str | None = None,
+                      email: str | None = None) -> StaffUser:
+    """A new account; ``mobile``/``email`` as cleaned by :func:`clean_contact`."""
     username = username.strip()
     problem = rules.username_problem(username) or rules.password_problem(password)
     if problem:
@@ -46,11 +69,43 @@ def create_staff_user(session: Session, username: str, password: str,
         raise Conflict(_("A staff user named %(name)s already exists.", name=username),
                        code="staff_user_exists")
     user = StaffUser(username=username, display_name=display_name or username,
-                     password_hash=_hasher.hash(password))
+                     password_hash=_hasher.hash(password), mobile=mobile, email=email)
     session.add(user)
     session.flush()
-    audit.record(session, "staff_user.create", "staff_user", user.id, username=username)
+    audit.record(session, "staff_user.create", "staff_user", user.id, username=username,
+                 contact=_contact_audit(user))
     return user
+
+
+def _contact_audit(user: StaffUser) -> dict[str, bool]:
+    # whether a contact is set, not the number or address itself
+    return {"mobile": user.mobile is not None, "email": user.email is not None}
+
+
+def _set_contact(session: Session, user: StaffUser, mobile: str | None,
+                 email: str | None) -> None:
+    user.mobile, user.email = mobile, email
+    audit.record(session, "staff_user.contact", "staff_user", user.id,
+                 username=user.username, contact=_contact_audit(user))
+
+
+def alert_recipients(session: Session, action: str,
+                     target: access.Scope) -> list[StaffUser]:
+    """Whom an alert about a place is sent to: the active staff with a mobile number
+    holding ``action`` on a grant that reaches ``target``, the nearest of them only (the
+    facility's own staff before the district's, the district's before the state's; the
+    national administrators when nobody closer has a mobile)."""
+    users = session.scalars(select(StaffUser).where(
+        StaffUser.active.is_(True), StaffUser.mobile.is_not(None))
+        .options(selectinload(StaffUser.grants)).order_by(StaffUser.id))
+    ranked: list[tuple[int, StaffUser]] = []
+    for user in users:
+        reaching = [grant for grant in access.grants_carrying(user, action)
+                    if access.reaches(grant, target)]
+        if reaching:
+            ranked.append((max(access.nearness(g, target) for g in reaching), user))
+    nearest = max((rank for rank, _user in ranked), default=0)
+    return [user for rank, user in ranked if rank == nearest]
 
 
 def _resolve_scope(session: Session, location_code: str | None,
@@ -206,12 +261,25 @@ def sign_out_staff(session: Session, user: StaffUser) -> None:
 
 def add_staff_user(session: Session, username: str, password: str, display_name: str = "",
                    *, role: str | None = None, location_code: str | None = None,
-                   facility_code: str | None = None) -> StaffUser:
-    """Create a staff account, with one role if ``role`` is given."""
-    user = create_staff_user(session, username, password, display_name)
+                   facility_code: str | None = None, region: str | None = None,
+                   mobile: str | None = None, email: str | None = None) -> StaffUser:
+    """Create a staff account, with one role if ``role`` is given and a contact if
+    ``mobile``/``email`` are (the mobile read in the phone ``region``)."""
+    mobile, email = clean_contact(region, mobile, email)
+    user = create_staff_user(session, username, password, display_name, mobile=mobile,
+                             email=email)
     if role:
         grant_role(session, user, role, location_code=location_code,
                    facility_code=facility_code)
+    session.commit()
+    return user
+
+
+def set_contact(session: Session, username: str, *, region: str | None,
+                mobile: str | None, email: str | None) -> StaffUser:
+    """Set (or, given empty, clear) the account's mobile number and e-mail address."""
+    user = get_staff_user(session, username)
+    _set_contact(session, user, *clean_contact(region, mobile, email))
     session.commit()
     return user
 
@@ -430,11 +498,15 @@ def _require_user_in_reach(session: Session, actor: StaffUser, user: StaffUser) 
 
 
 def admin_create_staff(session: Session, actor: StaffUser, username: str,
-                       password: str | None, display_name: str = "") -> tuple[StaffUser, str | None]:
+                       password: str | None, display_name: str = "", *,
+                       region: str | None = None, mobile: str | None = None,
+                       email: str | None = None) -> tuple[StaffUser, str | None]:
     """Create an account (without roles); returns the generated password, if any, once."""
     access.check_access(actor, "staff.manage", message=_("You may not manage staff accounts."))
+    mobile, email = clean_contact(region, mobile, email)
     generated = None if password else generate_password()
-    user = create_staff_user(session, username, password or generated, display_name)
+    user = create_staff_user(session, username, password or generated, display_name,
+                             mobile=mobile, email=email)
     session.commit()
     return user, generated
 
@@ -459,3 +531,19 @@ def admin_revoke_role(session: Session, actor: StaffUser, username: str, role: s
     _require_user_in_reach(session, actor, user)
     revoke_role(session, user, role, location_code=location_code, facility_code=facility_code)
     session.commit()
+
+
+def admin_set_contact(session: Session, actor: StaffUser, username: str, *,
+                      region: str | None, mobile: str | None,
+                      email: str | None) -> StaffUser:
+    """An administrator sets (or clears) the contact of an account in their area (one
+    whose every grant they could have given), or the account sets its own."""
+    user = get_staff_user(session, username)
+    if user.id != actor.id:
+        access.check_access(actor, "staff.manage",
+                            message=_("You may not manage staff accounts."))
+        if user.grants:
+            _require_user_in_reach(session, actor, user)
+    _set_contact(session, user, *clean_contact(region, mobile, email))
+    session.commit()
+    return user

@@ -57,6 +57,19 @@ TEMPLATES: dict[str, Any] = {
                                      "reference ID %(reference_id)s. Show them at a "
                                      "vaccination centre, or sign in with this number on the "
                                      "website to download the certificate."),
+    # to staff (identity.services.alert_recipients): stock and safety alerts
+    "stock_near_expiry": lazy_gettext("Stock alert, %(store)s: lot %(lot)s of %(vaccine)s "
+                                      "expires on %(date)s; %(doses)d doses on hand. Use or "
+                                      "move them first."),
+    "stock_out": lazy_gettext("Stock alert, %(store)s: no %(vaccine)s left (%(used)d doses "
+                              "used in the last 28 days). Ask for a supply."),
+    "stock_low": lazy_gettext("Stock alert, %(store)s: %(vaccine)s for about %(days)s days "
+                              "left (%(doses)d doses on hand). Ask for a supply."),
+    "stock_recall": lazy_gettext("Recall: lot %(lot)s of %(vaccine)s is recalled (%(reason)s). "
+                                 "Stop giving it; %(doses)d doses of it at %(store)s."),
+    "aefi_serious": lazy_gettext("Serious adverse event reported (report %(report)d, "
+                                 "%(vaccine)s lot %(lot)s, %(place)s). See the vaccine "
+                                 "safety page to investigate."),
 }
 
 #: Templates whose text holds a secret (an OTP, a secret code): erased as soon as the

@@ -11,27 +11,10 @@ from stdnum import verhoeff
 
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.idnumbers import mask_id_number
+# mobile numbers are checked the same way for citizens and staff; kept importable here
+from cowin_kit.identity.rules import InvalidMobile, normalize_mobile  # noqa: F401
 
 REFERENCE_ID_LENGTH = 14
-
-
-class InvalidMobile(ValueError):
-    pass
-
-
-def normalize_mobile(raw: str, region: str) -> str:
-    """A mobile number of ``region`` (or international) in E.164, or InvalidMobile."""
-    try:
-        number = phonenumbers.parse(str(raw).strip(), region)
-    except phonenumbers.NumberParseException:
-        raise InvalidMobile(_("This is not a phone number.")) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidMobile(_("This is not a valid phone number."))
-    kind = phonenumbers.number_type(number)
-    if kind not in (phonenumbers.PhoneNumberType.MOBILE,
-                    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        raise InvalidMobile(_("This is not a mobile number."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def national_digits(e164: str) -> str:

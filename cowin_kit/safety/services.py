@@ -3,12 +3,11 @@ alerts, the investigation steps, signals by lot and facility, and the CSV export
 write checks access through cowin_kit.identity.access, audits with audit.record in its own
 transaction and commits; plugins hear of it after the commit.
 
-Serious-case alerts: staff accounts have no mobile number or e-mail address in the kit,
-so there is no staff channel in the message outbox to send them to. An alert is a row
-(``aefi_alert``) for the area at the pack's alert level, listed on the safety dashboard
-and in ``GET /api/v1/admin/aefi/alerts`` to every staff member who reads AEFI reports
-there, audited (``aefi.alert``), and announced to plugins (``aefi_alert_raised``) so a
-deployment can forward it to its own channel."""
+Serious-case alerts: an alert is a row (``aefi_alert``) for the area at the pack's alert
+level, sent as a message (the outbox) to the mobile of the nearest staff who investigate
+AEFI there, listed on the safety dashboard and in ``GET /api/v1/admin/aefi/alerts`` to
+every staff member who reads AEFI reports there, audited (``aefi.alert``), and announced
+to plugins (``aefi_alert_raised``) so a deployment can forward it to its own channel."""
 
 from __future__ import annotations
 
@@ -22,13 +21,14 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import ColumnElement, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from cowin_kit import plugins
+from cowin_kit import notifications, plugins
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.identity import access
+from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
@@ -200,9 +200,31 @@ def _raise_alert(session: Session, pack: ActivePack, report: AefiReport,
                       raised_at=report.reported_at)
     session.add(alert)
     session.flush()
+    messages = _message_alert(session, pack, alert, dose)
     audit.record(session, "aefi.alert", "aefi_report", report.id, alert=alert.id,
-                 location=location_code(session, alert.location_id))
+                 location=location_code(session, alert.location_id), messages=messages)
     return alert
+
+
+def _message_alert(session: Session, pack: ActivePack, alert: AefiAlert, dose: Dose) -> int:
+    """The serious case's message to the nearest staff who investigate AEFI where the
+    alert is raised (identity.services.alert_recipients), queued in the transaction of
+    the alert row (one alert per report, so one message each); how many. No name or ID
+    number of the person goes into it."""
+    locale = pack.default_locale
+    if alert.location_id is None:
+        scope, place = access.COUNTRY, str(_("whole country"))
+    else:
+        location = session.get(Location, alert.location_id)
+        scope = access.scope_for_location(session, alert.location_id)
+        place = location.names.get(locale) or location.name
+    product = session.get(VaccineProduct, dose.product_id)
+    recipients = identity.alert_recipients(session, "aefi.investigate", scope)
+    for user in recipients:
+        notifications.queue(session, user.mobile, "aefi_serious", locale,
+                            report=alert.report_id, vaccine=product.code if product else "",
+                            lot=dose.lot or "-", place=place)
+    return len(recipients)
 
 
 def location_code(session: Session, location_id: int | None) -> str | None:

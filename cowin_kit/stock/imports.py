@@ -24,7 +24,7 @@ from cowin_kit.csvimport import (
 )
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme.models import VaccineProduct
-from cowin_kit.stock import rules, services
+from cowin_kit.stock import base, ledger, rules
 from cowin_kit.stock.models import LOT_ACTIVE, RECEIPT, Lot
 
 REQUIRED = ("product", "lot", "expires_on")
@@ -40,7 +40,7 @@ def import_lots(session: Session, pack: ActivePack, actor: StaffUser | None,
     ``stock.manage`` nationally (and at every store named). Commits on success; raises
     ImportInvalid with every problem and writes nothing otherwise."""
     progress = progress or no_progress
-    services._check(session, actor, services.MANAGE, None)
+    base._check(session, actor, base.MANAGE, None)
     problems = Problems(file_name)
     data = read_bytes(path_or_stream)
     fingerprint = file_fingerprint(data)
@@ -81,8 +81,8 @@ def import_lots(session: Session, pack: ActivePack, actor: StaffUser | None,
         store = values.get("store") or "national"
         if quantity and store not in stores:
             try:
-                target = services.store_by_code(session, pack, store)
-                services._check(session, actor, services.MANAGE, target)
+                target = base.store_by_code(session, pack, store)
+                base._check(session, actor, base.MANAGE, target)
                 stores[store] = target
             except DomainError as exc:
                 row.bad("store", str(exc.message))
@@ -123,8 +123,8 @@ def import_lots(session: Session, pack: ActivePack, actor: StaffUser | None,
             session.flush()
             if quantity:
                 target = stores[store]
-                services._balance_row(session, target.id, lot.id)
-                services._post(session, target.id, lot.id, RECEIPT, quantity, occurred_at=now,
+                ledger._balance_row(session, target.id, lot.id)
+                ledger._post(session, target.id, lot.id, RECEIPT, quantity, occurred_at=now,
                                actor=name, reason="import")
         session.flush()
 

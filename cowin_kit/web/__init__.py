@@ -100,6 +100,7 @@ PAGE_MODULES: list[str] = [
     "cowin_kit.web.stock",
     "cowin_kit.web.safety",
     "cowin_kit.web.public_stats",
+    "cowin_kit.web.corrections",
 ]
 
 

@@ -316,9 +316,12 @@ def staff():
 def create_staff():
     form = ui.FormState()
     try:
-        data = ui.load_form(identity_schemas.StaffIn(), ["username", "display_name"])
-        user, generated = identity.admin_create_staff(get_session(), _user(), data["username"],
-                                                      None, data.get("display_name", ""))
+        data = ui.load_form(identity_schemas.StaffIn(),
+                            ["username", "display_name", "mobile", "email"])
+        user, generated = identity.admin_create_staff(
+            get_session(), _user(), data["username"], None, data.get("display_name", ""),
+            region=active_pack().document["phone_region"], mobile=data.get("mobile"),
+            email=data.get("email"))
     except DomainError as exc:
         form.fail(exc)
         return _staff_page(form)
@@ -343,6 +346,25 @@ def grant():
         form.fail(exc)
         return _staff_page(form)
     ui.done(_("Role revoked.") if revoke else _("Role granted."))
+    return redirect(url_for("admin.staff"), code=303)
+
+
+@bp.post("/staff/contact")
+@staff_required("staff.manage")
+def staff_contact():
+    """Set or clear an account's mobile number (where alerts go) and e-mail address."""
+    form = ui.FormState()
+    username = request.form.get("username", "").strip()
+    try:
+        data = ui.load_form(identity_schemas.StaffContactIn(), ["mobile", "email"],
+                            extra={"mobile": request.form.get("mobile", "").strip() or None})
+        identity.admin_set_contact(get_session(), _user(), username,
+                                   region=active_pack().document["phone_region"],
+                                   mobile=data["mobile"], email=data.get("email"))
+    except DomainError as exc:
+        form.fail(exc)
+        return _staff_page(form)
+    ui.done(_("Contact of %(username)s saved.", username=username))
     return redirect(url_for("admin.staff"), code=303)
 
 

@@ -206,10 +206,11 @@ def test_cli_create_grant_list_revoke_deactivate(cli):
     assert cli("users", "grant", "ravi.m", "verifier").exit_code == 0
     listing = cli("users", "list")
     assert listing.exit_code == 0, listing.output
-    assert listing.output.splitlines()[0].split() == ["USERNAME", "ACTIVE", "LOCKED", "ROLES"]
+    assert listing.output.splitlines()[0].split() == ["USERNAME", "ACTIVE", "LOCKED", "MOBILE",
+                                                      "ROLES"]
     row = _rows(listing.output)["ravi.m"]
     assert "state_admin (location IN-KL)" in row and "verifier (whole country)" in row
-    assert row.split()[1:3] == ["yes", "no"]
+    assert row.split()[1:4] == ["yes", "no", "-"]
     assert "national_admin (whole country)" in _rows(listing.output)["admin"]
 
     result = cli("users", "revoke", "ravi.m", "state_admin", "--location", "IN-KL")
@@ -219,6 +220,19 @@ def test_cli_create_grant_list_revoke_deactivate(cli):
 
     assert cli("users", "deactivate", "ravi.m").exit_code == 0
     assert _rows(cli("users", "list").output)["ravi.m"].split()[1] == "no"
+
+
+def test_cli_create_with_a_mobile_and_set_the_contact(cli):
+    result = cli("users", "create", "anm.k", "--generate", "--mobile", "98765 00501",
+                 "--email", "anm.k@example.org")
+    assert result.exit_code == 0, result.output
+    assert _rows(cli("users", "list").output)["anm.k"].split()[3] == "+919876500501"
+    refused = cli("users", "create", "anm.l", "--generate", "--email", "nobody")
+    assert refused.exit_code == 1 and "e-mail" in refused.output
+    assert "anm.l" not in _rows(cli("users", "list").output)
+    cleared = cli("users", "contact", "anm.k")
+    assert cleared.exit_code == 0 and "mobile -" in cleared.output
+    assert _rows(cli("users", "list").output)["anm.k"].split()[3] == "-"
 
 
 def test_cli_create_with_a_password_or_prompt(cli):

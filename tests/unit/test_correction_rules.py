@@ -132,9 +132,11 @@ def test_plan_merge_keeps_every_dose_once(kept, merged, numbers, aside):
     assert not set(plan.numbers) & set(plan.set_aside)
 
 
-@pytest.mark.parametrize("hours, days, overdue", [(1, 0, False), (24 * 7, 7, False),
-                                                  (24 * 8 + 1, 8, True)])
-def test_ages(hours, days, overdue):
+@pytest.mark.parametrize("hours, within, days, overdue", [
+    (1, 7, 0, False), (24 * 7, 7, 7, False), (24 * 8 + 1, 7, 8, True),
+    (24 * 3 + 1, 2, 3, True), (24 * 3 + 1, 3, 3, False), (24 * 20, 30, 20, False)])
+def test_ages(hours, within, days, overdue):
     since = at(0)
     now = since + timedelta(hours=hours)
-    assert rules.age_days(since, now) == days and rules.overdue(since, now) is overdue
+    assert rules.age_days(since, now) == days
+    assert rules.overdue(since, now, within) is overdue

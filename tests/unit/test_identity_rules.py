@@ -3,9 +3,11 @@ granted on."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from cowin_kit.identity import rules
+from cowin_kit.identity import access, rules
 
 
 @pytest.mark.parametrize("username, ok", [
@@ -54,3 +56,41 @@ def test_the_scope_a_role_is_granted_on(role, where):
     allowed = {"country": SCOPES[role][0], "location": SCOPES[role][1],
                "facility": SCOPES[role][2], "both": False}[where]
     assert (rules.scope_problem(role, has_location, has_facility) is None) is allowed
+
+
+@pytest.mark.parametrize("email, ok", [
+    ("anm@example.org", True), ("first.last+alerts@health.gov.in", True),
+    ("no-at-sign.example.org", False), ("two@@example.org", False), ("a@b", False),
+    ("space in@example.org", False), ("a@example.", False), ("", False),
+    ("a@" + "b" * 250 + ".org", False),
+])
+def test_email_addresses(email, ok):
+    assert (rules.email_problem(email) is None) is ok
+
+
+@pytest.mark.parametrize("raw, region, expected", [
+    ("98765 43210", "IN", "+919876543210"),
+    ("+91 98765 43210", None, "+919876543210"),
+    ("+380 67 123 4567", "IN", "+380671234567"),
+    ("98765 43210", None, None),      # a national number needs the region
+    ("12345", "IN", None),
+    ("011 2345 6789", "IN", None),    # a fixed line, not a mobile
+])
+def test_mobile_numbers(raw, region, expected):
+    if expected is None:
+        with pytest.raises(rules.InvalidMobile):
+            rules.normalize_mobile(raw, region)
+    else:
+        assert rules.normalize_mobile(raw, region) == expected
+
+
+@pytest.mark.parametrize("location_id, facility_id, expected", [
+    (None, None, 0),   # a whole-country grant is farthest
+    (1, None, 1),      # the state
+    (2, None, 2),      # the district
+    (None, 9, 4),      # the facility itself is nearest
+])
+def test_how_near_a_grant_sits_to_a_facility(location_id, facility_id, expected):
+    grant = SimpleNamespace(role="district_admin", location_id=location_id,
+                            facility_id=facility_id)
+    assert access.nearness(grant, access.Scope(location_path=(1, 2), facility_id=9)) == expected

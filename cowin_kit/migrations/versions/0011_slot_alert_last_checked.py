@@ -1,7 +1,7 @@
 """slot alerts: when dispatch last looked at a subscription (fair dispatch)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 10:00:00.000000
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """secret code attempts: wrong codes at dose recording counted per person and per staff member
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 10:00:00.000000
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ number, sex and age group, kept as doses are written (cowin_kit.registration.tal
 filled from the doses already recorded
 
 Revision ID: 0030
-Revises: 0025
+Revises: 0028
 Create Date: 2027-01-20 10:00:00.000000
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0030'
-down_revision = '0025'
+down_revision = '0028'
 branch_labels = None
 depends_on = None
 
