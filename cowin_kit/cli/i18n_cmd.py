@@ -40,6 +40,7 @@ KEYWORDS = {
     "ngettext": (1, 2),
     "lazy_gettext": None,
     "lazy_ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
 }
 # Jinja templates, if there are any; a pattern that matches nothing is harmless.
 METHOD_MAP = [

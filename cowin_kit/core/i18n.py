@@ -11,15 +11,15 @@ from babel import support
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_app_context, has_request_context, request
-from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, Domain, get_locale, gettext, lazy_gettext, ngettext, pgettext
 
 from cowin_kit.core.durations import Duration
 
 LOCALES_DIR = Path(__file__).parent.parent / "locales"
 
 _ = gettext
-__all__ = ["_", "gettext", "lazy_gettext", "ngettext", "init_app", "select_locale",
-           "plugin_domain"]
+__all__ = ["_", "gettext", "lazy_gettext", "ngettext", "pgettext", "init_app",
+           "select_locale", "plugin_domain"]
 
 
 class PackSource(Protocol):
