@@ -29,7 +29,7 @@ from cowin_kit.audit.services import Actor, record, set_actor
 from cowin_kit.channels import rules, ussd
 from cowin_kit.channels.models import InboundSms, UssdSession
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from cowin_kit.core.errors import Conflict, DomainError, NotFound
 from cowin_kit.core.i18n import gettext as _, ngettext, pgettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -38,6 +38,7 @@ from cowin_kit.notifications import SECRET_TEMPLATES, queue_text
 from cowin_kit.notifications.models import OutboxMessage
 from cowin_kit.plugins import ChannelGateway, DeliveryReport, GatewayRequest
 from cowin_kit.programme import due as due_rules
+from cowin_kit.registration import rules as registration_rules
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import availability
@@ -78,6 +79,20 @@ def _stale(pack: ActivePack, locale: str, limits: rules.Limits) -> Reply:
 
 # --- USSD ---------------------------------------------------------------------------------
 
+@lru_cache(maxsize=8192)
+def _normalized(raw: str, region: str) -> str | None:
+    try:
+        return registration_rules.normalize_mobile(raw, region)
+    except registration_rules.InvalidMobile:
+        return None
+
+
+def caller_number(raw: str, pack: ActivePack) -> str | None:
+    """The gateway's caller number in E.164 (as registration.parse_mobile), None if the
+    pack does not serve it; remembered: a caller's number comes with every step."""
+    return _normalized(raw, pack.document["phone_region"])
+
+
 def handle_ussd(session: Session, pack: ActivePack, gateway_name: str,
                 gateway: ChannelGateway, call: GatewayRequest, *, ttl_seconds: int,
                 request_id: str | None = None, source_ip: str | None = None,
@@ -92,9 +107,8 @@ def handle_ussd(session: Session, pack: ActivePack, gateway_name: str,
     a copy in flight) is sorted out by reading the row."""
     now = now or _now()
     limits = limits_of(gateway)
-    try:
-        mobile = registration.parse_mobile(call.phone, pack)
-    except InvalidInput:
+    mobile = caller_number(call.phone, pack)
+    if mobile is None:
         return _plain(pack, pack.default_locale, limits,
                       _("This service is not open to this number."))
     claimed = _claim(session, gateway_name, call, mobile, now) \
@@ -321,7 +335,12 @@ def _keyword_msgids() -> dict[str, Any]:
 
 def keywords(pack: ActivePack) -> dict[str, dict[str, list[str]]]:
     """command -> locale -> spellings: the English keyword and its translation in each
-    pack language, plus the pack's own (``channels.keywords``, any language)."""
+    pack language, plus the pack's own (``channels.keywords``, any language); built once
+    per snapshot of the pack."""
+    return pack.memo(("channels", "keywords"), lambda: _keywords(pack))
+
+
+def _keywords(pack: ActivePack) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {command: {"en": [command.upper()]}
                                             for command in COMMANDS}
     out["centre"]["en"].append("CENTER")
@@ -350,9 +369,8 @@ def handle_sms(session: Session, pack: ActivePack, gateway_name: str, call: Gate
     """Answer one inbound SMS: the reply is queued in the outbox (in the sender's
     language) and returned; None when the message was handled before (same gateway
     message id) or comes from a number the pack does not serve."""
-    try:
-        mobile = registration.parse_mobile(call.phone, pack)
-    except InvalidInput:
+    mobile = caller_number(call.phone, pack)
+    if mobile is None:
         return None
     if call.message_id and session.scalar(select(InboundSms.id).where(
             InboundSms.gateway == gateway_name,

@@ -1,6 +1,7 @@
 """Registering on USSD: an adult with one of the pack's ID documents, or (where the pack
 has routine immunization) a child by birth date and guardian; the same services as the
-web's registration, so the account's limits apply unchanged."""
+web's registration, so the account's limits apply unchanged. The pack's genders and ID
+types are read once per snapshot of the pack (``ActivePack.memo``)."""
 
 from __future__ import annotations
 
@@ -91,9 +92,11 @@ class RegisterBirth:
 class RegisterGender:
     @staticmethod
     def render(ctx: Context, data: dict) -> Screen:
-        rows = ctx.session.scalars(select(Gender).order_by(Gender.id))
-        return Screen(_("Gender:"), [(label(g.labels, ctx.locale, g.code), g.code)
-                                     for g in rows])
+        rows = ctx.pack.memo(("ussd", "genders"), lambda: [
+            (g.code, dict(g.labels or {}))
+            for g in ctx.session.scalars(select(Gender).order_by(Gender.id))])
+        return Screen(_("Gender:"), [(label(labels, ctx.locale, code), code)
+                                     for code, labels in rows])
 
     @staticmethod
     def answer(ctx: Context, data: dict, answer: str) -> Go | Screen:
@@ -108,10 +111,12 @@ class RegisterGender:
 class RegisterIdType:
     @staticmethod
     def render(ctx: Context, data: dict) -> Screen:
-        rows = ctx.session.scalars(select(IdDocumentType).where(
-            IdDocumentType.registration.is_(True)).order_by(IdDocumentType.id))
-        return Screen(_("ID document:"), [(label(t.labels, ctx.locale, t.code), t.code)
-                                          for t in rows])
+        rows = ctx.pack.memo(("ussd", "id_types"), lambda: [
+            (t.code, dict(t.labels or {})) for t in ctx.session.scalars(
+                select(IdDocumentType).where(IdDocumentType.registration.is_(True))
+                .order_by(IdDocumentType.id))])
+        return Screen(_("ID document:"), [(label(labels, ctx.locale, code), code)
+                                          for code, labels in rows])
 
     @staticmethod
     def answer(ctx: Context, data: dict, answer: str) -> Go | Screen:
