@@ -228,3 +228,24 @@ def test_erasure_pseudonymizes_and_keeps_the_counts(reg_app, vaccinated, monkeyp
     twice = CliRunner().invoke(main, ["privacy", "erase", ref, "--reason", "again please",
                                       "--yes"])
     assert twice.exit_code == 1 and "already_erased" in twice.stderr
+
+
+def test_the_my_data_page_downloads_the_export(reg_app):
+    from cowin_kit.testing import form_post, last_otp, text
+
+    client = reg_app.test_client()
+    assert client.get("/account/data").status_code in (302, 303)     # signed in only
+    assert form_post(client, "/sign-in", mobile="9876543210").status_code == 303
+    assert form_post(client, "/sign-in/otp",
+                     otp=last_otp(reg_app, "9876543210")).status_code == 303
+    form_post(client, "/members/new", name="Asha Devi", birth_year="1980", gender="F",
+              id_type="aadhaar", id_number=valid_aadhaar(1)[0], consent="y")
+    page = client.get("/account/data?lang=hi")
+    assert page.status_code == 200
+    assert "मेरा डेटा" in text(page) and "/account/data.pdf" in text(page)
+    assert "/account/data" in text(client.get("/"))                  # in the menu
+    body = json.loads(client.get("/account/data.json").data)
+    assert body["people"][0]["name"] == "Asha Devi"
+    pdf = client.get("/account/data.pdf")
+    assert pdf.mimetype == "application/pdf" and "Asha Devi" in pdf_text(pdf.data)
+    assert len(events(reg_app, "privacy.export")) == 2
