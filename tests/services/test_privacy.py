@@ -5,7 +5,7 @@ Through HTTP, the CLI and the worker, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from click.testing import CliRunner
 from sqlalchemy import func, select
