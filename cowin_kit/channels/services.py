@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask_babel import force_locale
-from sqlalchemy import delete, false, select
+from sqlalchemy import bindparam, delete, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,6 +87,11 @@ def _normalized(raw: str, region: str) -> str | None:
         return None
 
 
+def _account_of(session: Session, mobile: str) -> CitizenAccount | None:
+    """The account of a number already in E.164 (no parsing again), or None."""
+    return session.scalars(select(CitizenAccount).where(CitizenAccount.mobile == mobile)).first()
+
+
 def caller_number(raw: str, pack: ActivePack) -> str | None:
     """The gateway's caller number in E.164 (as registration.parse_mobile), None if the
     pack does not serve it; remembered: a caller's number comes with every step."""
@@ -132,39 +137,53 @@ def handle_ussd(session: Session, pack: ActivePack, gateway_name: str,
         with force_locale(locale):
             text, end = rules.shorten(str(_("Sorry, something went wrong. Please dial "
                                              "again.")), limits), True
-    values = dict(state=state, data=data, screen=text, ended=end, locale=ctx.locale,
-                  steps=_TABLE.c.steps + 1, updated_at=now,
-                  expires_at=now + timedelta(seconds=ttl_seconds))
+    params = {"b_id": row_id, "b_state": state, "b_data": data, "b_screen": text,
+              "b_ended": end, "b_locale": ctx.locale, "b_now": now,
+              "b_expires": now + timedelta(seconds=ttl_seconds)}
     if failed and not writing:  # the claim was rolled back with the step: claim again
-        values.update(version=version + 1, step_key=call.step_key)
-        where_version = version
+        session.execute(_STORE_RECLAIMED, {**params, "b_version": version,
+                                           "b_new_version": version + 1,
+                                           "b_step": call.step_key})
     else:
-        where_version = version + 1
-    session.execute(_TABLE.update().where(_TABLE.c.id == row_id,
-                                          _TABLE.c.version == where_version).values(**values))
+        session.execute(_STORE, {**params, "b_version": version + 1})
     session.commit()
     return Reply(text, end)
 
 
 _TABLE = UssdSession.__table__
+# The statements of a step, built once (their SQL and cache keys are made once, too).
+_CLAIM_WHERE = (_TABLE.c.gateway == bindparam("b_gateway"),
+                _TABLE.c.session_key == bindparam("b_key"),
+                _TABLE.c.mobile == bindparam("b_mobile"),
+                _TABLE.c.step_key != bindparam("b_step"),
+                _TABLE.c.ended == false(), _TABLE.c.expires_at > bindparam("b_now"))
+_CLAIM_VALUES = {"version": _TABLE.c.version + 1, "step_key": bindparam("b_step"),
+                 "screen": "", "updated_at": bindparam("b_now")}
 _CLAIMED = (_TABLE.c.id, _TABLE.c.version, _TABLE.c.state, _TABLE.c.data, _TABLE.c.locale)
+_CLAIM = update(_TABLE).where(*_CLAIM_WHERE).values(_CLAIM_VALUES).returning(*_CLAIMED)
+_CLAIM_AFTER = update(_TABLE).where(*_CLAIM_WHERE, _TABLE.c.step_key == bindparam("b_prev")) \
+    .values(_CLAIM_VALUES).returning(*_CLAIMED)
+_STORED = {"state": bindparam("b_state"), "data": bindparam("b_data"),
+           "screen": bindparam("b_screen"), "ended": bindparam("b_ended"),
+           "locale": bindparam("b_locale"), "steps": _TABLE.c.steps + 1,
+           "updated_at": bindparam("b_now"), "expires_at": bindparam("b_expires")}
+_STORE = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"),
+                              _TABLE.c.version == bindparam("b_version")).values(_STORED)
+_STORE_RECLAIMED = update(_TABLE).where(
+    _TABLE.c.id == bindparam("b_id"), _TABLE.c.version == bindparam("b_version")).values(
+    {**_STORED, "version": bindparam("b_new_version"), "step_key": bindparam("b_step")})
 
 
 def _claim(session: Session, gateway_name: str, call: GatewayRequest, mobile: str,
            now: datetime) -> tuple[int, int, str, dict, str] | None:
     """Move the session on to this step if it is the caller's live session and this
     step follows its last one: (id, version before, state, data, locale), else None."""
-    table = _TABLE
-    conditions = [table.c.gateway == gateway_name, table.c.session_key == call.session_id,
-                  table.c.mobile == mobile, table.c.step_key != call.step_key,
-                  table.c.ended == false(), table.c.expires_at > now]
-    if call.previous_key is not None:
-        conditions.append(table.c.step_key == call.previous_key)
-    row = session.execute(
-        table.update().where(*conditions)
-        .values(version=table.c.version + 1, step_key=call.step_key, screen="",
-                updated_at=now)
-        .returning(*_CLAIMED)).first()
+    params = {"b_gateway": gateway_name, "b_key": call.session_id, "b_mobile": mobile,
+              "b_step": call.step_key, "b_now": now}
+    if call.previous_key is None:
+        row = session.execute(_CLAIM, params).first()
+    else:
+        row = session.execute(_CLAIM_AFTER, {**params, "b_prev": call.previous_key}).first()
     if row is None:
         return None
     return row.id, row.version - 1, row.state, dict(row.data or {}), row.locale
@@ -203,7 +222,7 @@ def _busy(locale: str, limits: rules.Limits) -> Reply:
 def _open(session: Session, pack: ActivePack, gateway_name: str, call: GatewayRequest,
           mobile: str, limits: rules.Limits, ttl_seconds: int, request_id: str | None,
           source_ip: str | None, now: datetime) -> Reply:
-    account = registration.account_for_mobile(session, pack, mobile, create=False)
+    account = _account_of(session, mobile)
     locale = _language(pack, account)
     ctx = ussd.Context(session, pack, mobile, locale, limits, request_id, source_ip,
                        _account=account)
@@ -376,7 +395,7 @@ def handle_sms(session: Session, pack: ActivePack, gateway_name: str, call: Gate
             InboundSms.gateway == gateway_name,
             InboundSms.message_id == call.message_id)) is not None:
         return None
-    account = registration.account_for_mobile(session, pack, mobile, create=False)
+    account = _account_of(session, mobile)
     who = str(account.id) if account else "*" * max(len(mobile) - 4, 0) + mobile[-4:]
     set_actor(Actor("citizen", who, request_id, source_ip, channel="sms"))
     command, argument, keyword_locale = _command(call.answer or "", pack)

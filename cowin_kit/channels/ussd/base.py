@@ -57,9 +57,15 @@ class Context:
     _members: list[Beneficiary] | None = None
 
     def account(self, create: bool = False) -> CitizenAccount | None:
+        """The caller's account (opened if ``create`` and new: that commits). ``mobile``
+        is already in E.164, so a read needs no parsing."""
         if self._account is None:
-            self._account = registration.account_for_mobile(
-                self.session, self.pack, self.mobile, locale=self.locale, create=create)
+            if create:
+                self._account = registration.account_for_mobile(
+                    self.session, self.pack, self.mobile, locale=self.locale, create=True)
+            else:
+                self._account = self.session.scalars(select(CitizenAccount).where(
+                    CitizenAccount.mobile == self.mobile)).first()
             self.act()
         return self._account
 
