@@ -7,7 +7,8 @@ Jobs, each run when due:
 - slot alerts (every ``SLOT_ALERT_POLL_SECONDS``): subscribers told of free seats;
 - routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
   reminder once, whatever the restarts: cowin_kit.immunization.reminders), and with them
-  the purge of expired USSD sessions (cowin_kit.channels);
+  the purge of expired USSD sessions (cowin_kit.channels) and the retention jobs
+  (cowin_kit.privacy.retention: old OTPs, messages, audit details, abandoned accounts);
 - stock (every ``stock_poll_seconds``, an hour by default): open vials past their
   open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
   raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
@@ -47,6 +48,7 @@ from cowin_kit.immunization import duestate
 from cowin_kit.immunization.duelists import today_in
 from cowin_kit.immunization.reminders import send_reminders
 from cowin_kit.notifications.sender import send_due_messages
+from cowin_kit.privacy import retention
 from cowin_kit.scheduling.alerts import dispatch_slot_alerts
 from cowin_kit.stock.services import close_vials, raise_alerts
 
@@ -64,6 +66,7 @@ class WorkerRound:
     vials_discarded: int = 0
     stock_alerts: int = 0
     due_state_refreshed: int | None = None      # people, when the refresh ran in the round
+    purged: int = 0                             # rows the retention jobs deleted or cut
     failed: list[str] = field(default_factory=list)
 
 
@@ -125,6 +128,13 @@ class Worker:
                         purge_sessions(session, now=now)
                 except Exception:
                     log.exception("purging USSD sessions failed; retrying next time")
+                try:
+                    with database.session() as session:
+                        periods = retention.Periods.from_settings(self.app.config["COWIN_KIT"])
+                        result.purged = retention.purge(session, periods, now=now).total()
+                except Exception:
+                    log.exception("retention jobs failed; retrying next time")
+                    result.failed.append("retention")
             if force_stock or time.monotonic() - self._last_stock >= self.stock_poll_seconds:
                 self._last_stock = time.monotonic()
                 try:
@@ -212,6 +222,8 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"discarded {done.vials_discarded} open vial(s)")
     if done.stock_alerts:
         parts.append(f"raised {done.stock_alerts} stock alert(s)")
+    if done.purged:
+        parts.append(f"purged {done.purged} row(s) past their retention period")
     if done.due_state_refreshed:
         parts.append(f"refreshed the due state of {done.due_state_refreshed} people")
     if not parts:

@@ -83,7 +83,7 @@ def init_app(app: Flask) -> None:
     from cowin_kit.core import apidoc
     from cowin_kit.api import (  # noqa: F401  (v2_appointments adds routes to v2)
         admin_scheduling, certificates, channels, corrections, due, field, imports, people,
-        records, safety, scheduling, slips, staff, v1, v2, v2_appointments, v2_certificates,
+        privacy, records, safety, scheduling, slips, staff, v1, v2, v2_appointments, v2_certificates,
         vaccinator,
     )
     from cowin_kit.api import campaigns, open_data, reports, stock
@@ -108,5 +108,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(stock.bp)
     app.register_blueprint(channels.bp)
     app.register_blueprint(corrections.bp)
+    app.register_blueprint(privacy.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)

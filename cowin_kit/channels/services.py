@@ -3,22 +3,25 @@ and the health workers' handling of failed messages.
 
 A USSD step is replay-safe: the session row keeps the last step's key and screen, so
 the same step again (a gateway's retry) gets the same screen and does nothing; a step
-is claimed by moving the row's ``version`` on (a conditional UPDATE, committed before any
-service runs), so two copies arriving together are handled once. A step that does not
-follow the session's last one, or comes after the session ended or expired, is answered
-with a clear "dial again" screen.
+is claimed by moving the row's ``version`` on (a conditional UPDATE that also returns the
+session's state), so two copies arriving together are handled once: the second waits
+for the first's row lock and then finds the step taken. A step that may write through a
+service commits its claim before the service runs; a step that only reads keeps the
+claim, the new state and its screen in one transaction. A step that does not follow the
+session's last one, or comes after the session ended or expired, is answered with a
+clear "dial again" screen.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import force_locale
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,8 +29,8 @@ from cowin_kit.audit.services import Actor, record, set_actor
 from cowin_kit.channels import rules, ussd
 from cowin_kit.channels.models import InboundSms, UssdSession
 from cowin_kit.config.runtime import ActivePack
-from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from cowin_kit.core.i18n import gettext as _, ngettext
+from cowin_kit.core.errors import Conflict, DomainError, NotFound
+from cowin_kit.core.i18n import gettext as _, ngettext, pgettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.immunization import duelists, reminders
@@ -35,6 +38,7 @@ from cowin_kit.notifications import SECRET_TEMPLATES, queue_text
 from cowin_kit.notifications.models import OutboxMessage
 from cowin_kit.plugins import ChannelGateway, DeliveryReport, GatewayRequest
 from cowin_kit.programme import due as due_rules
+from cowin_kit.registration import rules as registration_rules
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import availability
@@ -75,21 +79,126 @@ def _stale(pack: ActivePack, locale: str, limits: rules.Limits) -> Reply:
 
 # --- USSD ---------------------------------------------------------------------------------
 
+@lru_cache(maxsize=8192)
+def _normalized(raw: str, region: str) -> str | None:
+    try:
+        return registration_rules.normalize_mobile(raw, region)
+    except registration_rules.InvalidMobile:
+        return None
+
+
+def _account_of(session: Session, mobile: str) -> CitizenAccount | None:
+    """The account of a number already in E.164 (no parsing again), or None."""
+    return session.scalars(select(CitizenAccount).where(CitizenAccount.mobile == mobile)).first()
+
+
+def caller_number(raw: str, pack: ActivePack) -> str | None:
+    """The gateway's caller number in E.164 (as registration.parse_mobile), None if the
+    pack does not serve it; remembered: a caller's number comes with every step."""
+    return _normalized(raw, pack.document["phone_region"])
+
+
 def handle_ussd(session: Session, pack: ActivePack, gateway_name: str,
                 gateway: ChannelGateway, call: GatewayRequest, *, ttl_seconds: int,
                 request_id: str | None = None, source_ip: str | None = None,
                 now: datetime | None = None) -> Reply:
-    """Answer one USSD callback (see the module docstring)."""
+    """Answer one USSD callback (see the module docstring).
+
+    The usual step costs one statement to claim it (a conditional UPDATE that returns the
+    session's state), the menus' own reads, one UPDATE of the new state and one commit.
+    A step whose answer may write through a service (``ussd.WRITING``) commits its claim
+    first, so that the service's commit (or its roll-back) cannot let a copy of the step
+    run it again; anything unusual (the first step, a replay, a stale or foreign step,
+    a copy in flight) is sorted out by reading the row."""
     now = now or _now()
     limits = limits_of(gateway)
-    try:
-        mobile = registration.parse_mobile(call.phone, pack)
-    except InvalidInput:
+    mobile = caller_number(call.phone, pack)
+    if mobile is None:
         return _plain(pack, pack.default_locale, limits,
                       _("This service is not open to this number."))
-    row = session.scalars(select(UssdSession).where(
-        UssdSession.gateway == gateway_name,
-        UssdSession.session_key == call.session_id)).first()
+    claimed = _claim(session, gateway_name, call, mobile, now) \
+        if call.answer is not None else None
+    if claimed is None:
+        return _unusual(session, pack, gateway_name, call, mobile, limits, ttl_seconds,
+                        request_id, source_ip, now)
+    row_id, version, state, data, locale = claimed
+    writing = state in ussd.WRITING
+    if writing:
+        session.commit()
+    ctx = ussd.Context(session, pack, mobile, locale, limits, request_id, source_ip)
+    ctx.act()
+    failed = False
+    try:
+        state, text, end = advance(ctx, state, data, call.answer or "")
+    except Exception:
+        session.rollback()
+        failed = True
+        log.exception("USSD step failed in state %s", state)
+        with force_locale(locale):
+            text, end = rules.shorten(str(_("Sorry, something went wrong. Please dial "
+                                             "again.")), limits), True
+    params = {"b_id": row_id, "b_state": state, "b_data": data, "b_screen": text,
+              "b_ended": end, "b_locale": ctx.locale, "b_now": now,
+              "b_expires": now + timedelta(seconds=ttl_seconds)}
+    if failed and not writing:  # the claim was rolled back with the step: claim again
+        session.execute(_STORE_RECLAIMED, {**params, "b_version": version,
+                                           "b_new_version": version + 1,
+                                           "b_step": call.step_key})
+    else:
+        session.execute(_STORE, {**params, "b_version": version + 1})
+    session.commit()
+    return Reply(text, end)
+
+
+_TABLE = UssdSession.__table__
+# The statements of a step, built once (their SQL and cache keys are made once, too).
+_CLAIM_WHERE = (_TABLE.c.gateway == bindparam("b_gateway"),
+                _TABLE.c.session_key == bindparam("b_key"),
+                _TABLE.c.mobile == bindparam("b_mobile"),
+                _TABLE.c.step_key != bindparam("b_step"),
+                _TABLE.c.ended == false(), _TABLE.c.expires_at > bindparam("b_now"))
+_CLAIM_VALUES = {"version": _TABLE.c.version + 1, "step_key": bindparam("b_step"),
+                 "screen": "", "updated_at": bindparam("b_now")}
+_CLAIMED = (_TABLE.c.id, _TABLE.c.version, _TABLE.c.state, _TABLE.c.data, _TABLE.c.locale)
+_CLAIM = update(_TABLE).where(*_CLAIM_WHERE).values(_CLAIM_VALUES).returning(*_CLAIMED)
+_CLAIM_AFTER = update(_TABLE).where(*_CLAIM_WHERE, _TABLE.c.step_key == bindparam("b_prev")) \
+    .values(_CLAIM_VALUES).returning(*_CLAIMED)
+_STORED = {"state": bindparam("b_state"), "data": bindparam("b_data"),
+           "screen": bindparam("b_screen"), "ended": bindparam("b_ended"),
+           "locale": bindparam("b_locale"), "steps": _TABLE.c.steps + 1,
+           "updated_at": bindparam("b_now"), "expires_at": bindparam("b_expires")}
+_STORE = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"),
+                              _TABLE.c.version == bindparam("b_version")).values(_STORED)
+_STORE_RECLAIMED = update(_TABLE).where(
+    _TABLE.c.id == bindparam("b_id"), _TABLE.c.version == bindparam("b_version")).values(
+    {**_STORED, "version": bindparam("b_new_version"), "step_key": bindparam("b_step")})
+
+
+def _claim(session: Session, gateway_name: str, call: GatewayRequest, mobile: str,
+           now: datetime) -> tuple[int, int, str, dict, str] | None:
+    """Move the session on to this step if it is the caller's live session and this
+    step follows its last one: (id, version before, state, data, locale), else None."""
+    params = {"b_gateway": gateway_name, "b_key": call.session_id, "b_mobile": mobile,
+              "b_step": call.step_key, "b_now": now}
+    if call.previous_key is None:
+        row = session.execute(_CLAIM, params).first()
+    else:
+        row = session.execute(_CLAIM_AFTER, {**params, "b_prev": call.previous_key}).first()
+    if row is None:
+        return None
+    return row.id, row.version - 1, row.state, dict(row.data or {}), row.locale
+
+
+def _unusual(session: Session, pack: ActivePack, gateway_name: str, call: GatewayRequest,
+             mobile: str, limits: rules.Limits, ttl_seconds: int, request_id: str | None,
+             source_ip: str | None, now: datetime) -> Reply:
+    """A step that could not be claimed: the first of a session, a replay (the same
+    screen again), a copy of a step in flight, or a stale or foreign one."""
+    session.rollback()
+    row = session.execute(select(
+        _TABLE.c.mobile, _TABLE.c.locale, _TABLE.c.step_key, _TABLE.c.screen,
+        _TABLE.c.ended).where(_TABLE.c.gateway == gateway_name,
+                              _TABLE.c.session_key == call.session_id)).first()
     if row is None:
         if call.answer is not None:  # answers of a session this server does not know
             return _stale(pack, pack.default_locale, limits)
@@ -101,40 +210,7 @@ def handle_ussd(session: Session, pack: ActivePack, gateway_name: str,
         if row.screen:
             return Reply(row.screen, row.ended)
         return _busy(row.locale, limits)
-    if row.ended or row.expires_at <= now or call.answer is None or (
-            call.previous_key is not None and call.previous_key != row.step_key):
-        return _stale(pack, row.locale, limits)
-    version, state, data, locale = row.version, row.state, copy.deepcopy(row.data), row.locale
-    claimed = session.execute(
-        update(UssdSession).where(UssdSession.id == row.id, UssdSession.version == version)
-        .values(version=version + 1, step_key=call.step_key, screen="", updated_at=now)
-        .execution_options(synchronize_session=False)).rowcount
-    session.commit()
-    if not claimed:  # a copy of this step (or another) is being handled
-        session.expire_all()
-        fresh = session.get(UssdSession, row.id)
-        if fresh is not None and fresh.step_key == call.step_key and fresh.screen:
-            return Reply(fresh.screen, fresh.ended)
-        return _busy(locale, limits)
-    ctx = ussd.Context(session, pack, mobile, locale, limits, request_id, source_ip)
-    ctx.act()
-    try:
-        state, text, end = advance(ctx, state, data, call.answer)
-    except Exception:
-        session.rollback()
-        log.exception("USSD step failed in state %s", state)
-        with force_locale(locale):
-            text, end = rules.shorten(str(_("Sorry, something went wrong. Please dial "
-                                             "again.")), limits), True
-    session.execute(
-        update(UssdSession).where(UssdSession.id == row.id,
-                                  UssdSession.version == version + 1)
-        .values(state=state, data=data, screen=text, ended=end, locale=ctx.locale,
-                steps=UssdSession.steps + 1, updated_at=now,
-                expires_at=now + timedelta(seconds=ttl_seconds))
-        .execution_options(synchronize_session=False))
-    session.commit()
-    return Reply(text, end)
+    return _stale(pack, row.locale, limits)
 
 
 def _busy(locale: str, limits: rules.Limits) -> Reply:
@@ -146,7 +222,7 @@ def _busy(locale: str, limits: rules.Limits) -> Reply:
 def _open(session: Session, pack: ActivePack, gateway_name: str, call: GatewayRequest,
           mobile: str, limits: rules.Limits, ttl_seconds: int, request_id: str | None,
           source_ip: str | None, now: datetime) -> Reply:
-    account = registration.account_for_mobile(session, pack, mobile, create=False)
+    account = _account_of(session, mobile)
     locale = _language(pack, account)
     ctx = ussd.Context(session, pack, mobile, locale, limits, request_id, source_ip,
                        _account=account)
@@ -168,6 +244,14 @@ def _open(session: Session, pack: ActivePack, gateway_name: str, call: GatewayRe
     return Reply(text, end)
 
 
+@lru_cache(maxsize=2048)
+def _paginate(message: str, labels: tuple[str, ...], limits: rules.Limits, more: str
+              ) -> list[str]:
+    """rules.paginate, remembered: most screens (menus, prompts) are the same text for
+    every caller of a language. Callers copy the list before changing it."""
+    return rules.paginate(message, labels, limits, more)
+
+
 def _show(ctx: ussd.Context, state: str, data: dict, notice: str | None,
           screen: ussd.Screen | None = None) -> tuple[str, bool]:
     """Render ``state`` (or ``screen``) in the caller's language, paginated; keep its
@@ -177,10 +261,10 @@ def _show(ctx: ussd.Context, state: str, data: dict, notice: str | None,
             render, _answer = ussd.STATES[state]
             screen = render(ctx, data)
         message = "\n".join(part for part in (notice, screen.message) if part)
-        pages = rules.paginate(message, [label for label, _value in screen.options],
-                               ctx.limits, str(_("More")))
+        pages = _paginate(message, tuple(label for label, _value in screen.options),
+                          ctx.limits, str(pgettext("ussd", "More")))
     data["_opts"] = [value for _label, value in screen.options]
-    data["_pages"], data["_page"], data["_end"] = pages, 0, screen.end
+    data["_pages"], data["_page"], data["_end"] = list(pages), 0, screen.end
     return pages[0], screen.end and len(pages) == 1
 
 
@@ -270,7 +354,12 @@ def _keyword_msgids() -> dict[str, Any]:
 
 def keywords(pack: ActivePack) -> dict[str, dict[str, list[str]]]:
     """command -> locale -> spellings: the English keyword and its translation in each
-    pack language, plus the pack's own (``channels.keywords``, any language)."""
+    pack language, plus the pack's own (``channels.keywords``, any language); built once
+    per snapshot of the pack."""
+    return pack.memo(("channels", "keywords"), lambda: _keywords(pack))
+
+
+def _keywords(pack: ActivePack) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {command: {"en": [command.upper()]}
                                             for command in COMMANDS}
     out["centre"]["en"].append("CENTER")
@@ -299,15 +388,14 @@ def handle_sms(session: Session, pack: ActivePack, gateway_name: str, call: Gate
     """Answer one inbound SMS: the reply is queued in the outbox (in the sender's
     language) and returned; None when the message was handled before (same gateway
     message id) or comes from a number the pack does not serve."""
-    try:
-        mobile = registration.parse_mobile(call.phone, pack)
-    except InvalidInput:
+    mobile = caller_number(call.phone, pack)
+    if mobile is None:
         return None
     if call.message_id and session.scalar(select(InboundSms.id).where(
             InboundSms.gateway == gateway_name,
             InboundSms.message_id == call.message_id)) is not None:
         return None
-    account = registration.account_for_mobile(session, pack, mobile, create=False)
+    account = _account_of(session, mobile)
     who = str(account.id) if account else "*" * max(len(mobile) - 4, 0) + mobile[-4:]
     set_actor(Actor("citizen", who, request_id, source_ip, channel="sms"))
     command, argument, keyword_locale = _command(call.answer or "", pack)

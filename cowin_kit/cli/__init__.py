@@ -278,6 +278,8 @@ def _register_subcommands() -> None:
     main.add_command(alerts)
     from cowin_kit.cli.channels_cmd import channels
     main.add_command(channels)
+    from cowin_kit.cli.privacy_cmd import privacy
+    main.add_command(privacy)
     from cowin_kit.cli.vaccinations_cmd import vaccinations
     main.add_command(vaccinations)
     from cowin_kit.cli.people_cmd import people

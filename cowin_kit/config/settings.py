@@ -170,6 +170,25 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("USSD_SESSION_TTL_SECONDS", "int", 300,
             "How long a USSD session's state is kept after its last step (networks end a "
             "session after 20 to 180 s; a later step of it is answered as stale)."),
+    Setting("RETENTION_OTP_DAYS", "int", 30,
+            "Days an OTP transaction row (a keyed hash of the code, the number, the attempts) "
+            "is kept after it was sent; the worker deletes older ones (docs/privacy.md)."),
+    Setting("RETENTION_MESSAGE_DAYS", "int", 90,
+            "Days a message of the outbox (SMS sent, failed or handled: recipient, template, "
+            "delivery report) is kept after it was queued; the worker deletes older ones. "
+            "Messages still waiting to be sent are kept."),
+    Setting("RETENTION_AUDIT_DETAIL_DAYS", "int", 730,
+            "Days the details of an audit event (the fields changed, counts, reasons) are "
+            "kept; then only who did what to which record, when and through which channel "
+            "remain. 0 keeps details for ever."),
+    Setting("RETENTION_ABANDONED_ACCOUNT_DAYS", "int", 365,
+            "Days after which a citizen account with nobody registered on it and no sign-in "
+            "or other activity is deleted by the worker (with its OTPs, PIN and alerts). "
+            "0 keeps them."),
+    Setting("ERASURE_ALLOWED", "bool", False,
+            "Whether `cowin-kit privacy erase` may pseudonymize a person (name, ID, contact "
+            "and exact birth date removed; doses kept, counted without identity). Turn on "
+            "only where the country's law allows erasure of immunization records."),
     Setting("PLUGINS", "list", [],
             "Installed plugins to enable, comma-separated, in order (entry points of the "
             "group `cowin_kit.plugins`; see docs/plugins.md and `cowin-kit plugin list`). "

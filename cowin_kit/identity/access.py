@@ -49,6 +49,8 @@ ACTIONS = (
     "correction.approve",   # approve or reject another staff member's proposed correction
     "duplicate.review",     # merge two records of one person, mark them distinct, undo a merge
     "grievance.handle",     # answer citizens' grievances in the area of the grant
+    "person.export",        # export everything held about a person, on their request
+                            # (docs/privacy.md), for people of the grant's area
 )
 
 # Administrators of a state or district run everything inside it except partner keys,
@@ -58,7 +60,8 @@ _AREA_ADMIN = frozenset({"facility.manage", "session.publish", "staff.manage", "
                          "report.read", "aefi.read", "aefi.investigate", "people.register",
                          "campaign.manage", "due_list.read", "field.review",
                          "stock.manage", "stock.read", "correction.propose",
-                         "correction.approve", "duplicate.review", "grievance.handle"})
+                         "correction.approve", "duplicate.review", "grievance.handle",
+                         "person.export"})
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "national_admin": frozenset(ACTIONS),

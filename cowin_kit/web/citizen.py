@@ -4,6 +4,7 @@ change of mobile number. Every action calls the service the API calls."""
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from datetime import date, datetime
 from typing import Any
@@ -36,6 +37,8 @@ from cowin_kit.certificates import services as certificates
 from cowin_kit.certificates.formats import qr, shc
 from cowin_kit.certificates.pdf import render_certificate_pdf
 from cowin_kit.core.validation import load
+from cowin_kit.privacy import export as privacy_export
+from cowin_kit.privacy.export_pdf import export_pdf
 
 bp = ui.make_blueprint("citizen", __name__)
 
@@ -535,6 +538,36 @@ def delete_alert(alert_id: int):
 
 
 # --- change of mobile number -----------------------------------------------------------------
+
+@bp.get("/account/data")
+@citizen_required
+def my_data():
+    """What is held about the account's people, and the two ways to download it."""
+    return ui.render("web/citizen/data.html", mobile=_masked_mobile(_account().mobile))
+
+
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.cache_control.no_store = True
+    response.cache_control.private = True
+    return response
+
+
+@bp.get("/account/data.json")
+@citizen_required
+def my_data_json():
+    found = privacy_export.citizen_export(get_session(), _pack(), _account(), fmt="json")
+    return _download(json.dumps(found.document, ensure_ascii=False, indent=2).encode(),
+                     "application/json", "my-data.json")
+
+
+@bp.get("/account/data.pdf")
+@citizen_required
+def my_data_pdf():
+    found = privacy_export.citizen_export(get_session(), _pack(), _account(), fmt="pdf")
+    return _download(export_pdf(found), "application/pdf", "my-data.pdf")
+
 
 @bp.route("/account/mobile", methods=["GET", "POST"])
 @citizen_required

@@ -162,3 +162,34 @@ def test_every_static_screen_of_every_pack_language_fits(migrated_database_url, 
             assert not any(limits.size(p)[1] == 182 for p in screens["main"])
     finally:
         close_reg_app(app)
+
+
+# (locale, the web's wording of a shared English word, the USSD menu's short wording)
+MENU_WORDS = [
+    ("hi", "Register", "पंजीकरण करें", "पंजीकरण"),
+    ("hi", "Postal code", "डाक कोड", "पिन कोड"),
+    ("ar", "Register", "تسجيل", "التسجيل"),
+    ("fr", "Register", "Inscrire", "S'inscrire"),
+    ("uk", "Register", "Зареєструвати", "Реєстрація"),
+]
+
+
+@pytest.mark.parametrize("locale, word, web, menu", MENU_WORDS)
+def test_ussd_menu_words_have_their_own_context(india, locale, word, web, menu):
+    """The USSD menus' short words are translated in the context ``ussd``: the same
+    English word on the web pages keeps its own (longer) translation."""
+    from flask_babel import force_locale
+
+    from cowin_kit.channels import ussd
+    from cowin_kit.core.i18n import gettext
+
+    with india.test_request_context(), get_database(india).session() as session:
+        with force_locale(locale):
+            assert gettext(word) == web
+        ctx = ussd.Context(session, active_pack(), "+10000000000", locale, Limits(182, 80))
+        screens = channel_services.every_static_screen(ctx)
+    shown = "\n".join(screens["main"] + screens["find_how"])
+    assert menu in shown.split("\n") or any(line.endswith(" " + menu)
+                                             for line in shown.split("\n"))
+    assert web not in shown.split("\n") and not any(line.endswith(" " + web)
+                                                    for line in shown.split("\n"))

@@ -45,12 +45,13 @@ ALL = {"facility.manage", "session.publish", "staff.manage", "partner_key.manage
        "audit.read", "dose.record", "beneficiary.verify", "certificate.verify",
        "report.read", "aefi.read", "aefi.investigate", "people.register", "campaign.manage",
        "due_list.read", "field.review", "messages.manage", "stock.manage", "stock.read",
-       "correction.propose", "correction.approve", "duplicate.review", "grievance.handle"}
+       "correction.propose", "correction.approve", "duplicate.review", "grievance.handle",
+       "person.export"}
 AREA_ADMIN = {"facility.manage", "session.publish", "staff.manage", "audit.read",
               "report.read", "aefi.read", "aefi.investigate", "people.register",
               "campaign.manage", "due_list.read", "field.review", "stock.manage", "stock.read",
               "correction.propose", "correction.approve", "duplicate.review",
-              "grievance.handle"}
+              "grievance.handle", "person.export"}
 NONE: set[str] = set()
 
 EXPECTED: dict[tuple[str, str], set[str]] = {

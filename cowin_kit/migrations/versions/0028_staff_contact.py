@@ -2,7 +2,7 @@
 doses a voided or set-aside dose gave back to stock, drawn again when a merge is undone)
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 Create Date: 2027-01-20 10:00:00.000000
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0028'
-down_revision = '0025'
+down_revision = '0027'
 branch_labels = None
 depends_on = None
 
