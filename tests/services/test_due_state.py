@@ -42,7 +42,9 @@ def _bring(session, pack, actor, reference_id, *, until: date, late: int, stop_a
         if doses:
             visits.record_visit(session, pack, actor, reference_id=reference_id, doses=doses,
                                 facility_code="F-TVM-1",
-                                administered_at=datetime.combine(day, time(10), IST))
+                                # at 10:00, or now if that is still ahead today
+                                administered_at=min(datetime.combine(day, time(10), IST),
+                                                    datetime.now(IST)))
             made += 1
         upcoming = [s.earliest for s in plan.statuses
                     if s.status == due.UPCOMING and s.earliest is not None and s.earliest > day]
