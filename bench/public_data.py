@@ -14,7 +14,8 @@ a place a day, a few hundred to a few thousand doses each: a national programme'
 Timed, in the benchmark's process (the app as a gunicorn worker builds it), each URL
 --repeat times with the cache off (PUBLIC_DATA_CACHE_SECONDS=0), then with it on (the
 first answer fills it, the others are hits): /api/v1/open-data/summary for the country and
-for a state, /statistics/ (the page), and doses.csv for 30 and 366 days by state.
+for a state, /statistics/ (the page), and doses.csv of the last 30 days for the country (by
+state) and for a state (by district).
 """
 
 from __future__ import annotations
@@ -97,21 +98,21 @@ def build(instance: BenchInstance, facilities: int, sessions: int, days: int) ->
 
 
 URLS = ("/api/v1/open-data/summary", "/api/v1/open-data/summary?area=IN-KL", "/statistics/",
-        "/api/v1/open-data/doses.csv", "/api/v1/open-data/doses.csv?from={year_ago}")
+        "/api/v1/open-data/doses.csv", "/api/v1/open-data/doses.csv?area=IN-KL&from={month_ago}")
 
 
 def measure(instance: BenchInstance, repeat: int, cache_seconds: int) -> dict:
     from cowin_kit.serving import settle
 
-    year_ago = (datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
-                - timedelta(days=365)).isoformat()
+    month_ago = (datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
+                 - timedelta(days=30)).isoformat()
     out = {}
     with InProcessApp(instance, push_context=False,
                       PUBLIC_DATA_CACHE_SECONDS=cache_seconds) as app:
         settle(app)
         client = app.test_client()
         for template in URLS:
-            url = template.format(year_ago=year_ago)
+            url = template.format(month_ago=month_ago)
             times = []
             for _ in range(repeat):
                 started = time.perf_counter()

@@ -48,7 +48,7 @@ def _rows() -> list[tuple[Any, ...]]:
 
 @bp.get("/doses.json")
 @doc("Doses per day, area, product, dose group, sex and age group (query: from, to, at "
-     "most 366 days; area; level)", query=schemas.OpenDataQuery,
+     "most 31 days; area; level)", query=schemas.OpenDataQuery,
      response=schemas.OpenDataOut, tag="open data")
 @limited("SEARCH_LIMITS_PER_IP", scope="open-data")
 @cached_for(TTL, "application/json")

@@ -31,7 +31,10 @@ from cowin_kit.reporting import rules
 from cowin_kit.scheduling.models import VaccinationSession
 
 TREND_DAYS = 30
-MAX_OPEN_DATA_DAYS = rules.MAX_DAYS
+# The open data's rows are per day, place, product, dose group, sex and age band: a month
+# of a whole country is some 150,000 rows (5 MB of CSV); longer spans are asked month by
+# month (each answer cached on its own).
+MAX_OPEN_DATA_DAYS = 31
 
 
 @dataclass
