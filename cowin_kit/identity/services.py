@@ -25,7 +25,7 @@ from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 
 _hasher = PasswordHasher()
 
-# Sign-in attempts allowed from one source (client address) for one user name, per window;
+# Failed sign-ins allowed from one source (client address) for one user name, per window;
 # past them that source is refused for that name, whether it exists or not, until the
 # window ends. No account is ever locked: nobody can lock a colleague out.
 SIGN_IN_ATTEMPTS_PER_SOURCE = 10
@@ -282,8 +282,8 @@ def authenticate_staff(session: Session, username: str, password: str, *,
     """Check a staff member's user name and password and return the account.
 
     Refusals are the same whatever the name: ``too_many_requests`` (429) once ``source``
-    (the client's address) has used SIGN_IN_ATTEMPTS_PER_SOURCE attempts at this name in
-    the window, else Unauthorized ``invalid_credentials`` (unknown name, wrong password or
+    (the client's address) has failed SIGN_IN_ATTEMPTS_PER_SOURCE times at this name in
+    the window (successful sign-ins are not counted), else Unauthorized ``invalid_credentials`` (unknown name, wrong password or
     deactivated account), with a password hash verified either way. The outcome is
     audited and committed here, success included: a sign-in is a unit of work of its own.
     ``now`` is for tests.
@@ -291,16 +291,19 @@ def authenticate_staff(session: Session, username: str, password: str, *,
     now = _as_utc(now or utcnow())
     username = username.strip()
     user = find_staff_user(session, username)
-    wait = ratelimit.check(f"{SIGN_IN_ATTEMPTS_PER_SOURCE}/{SIGN_IN_WINDOW}",
-                           "staff-sign-in-source", f"{source}|{username.casefold()}")
+    limits = f"{SIGN_IN_ATTEMPTS_PER_SOURCE}/{SIGN_IN_WINDOW}"
+    throttle_key = f"{source}|{username.casefold()}"
+    wait = ratelimit.failures_refused(limits, "staff-sign-in-source", throttle_key)
     if wait is not None:
         _refuse(session, user, "throttled", source=source)
         raise ratelimit.refusal(wait)
     if user is None or not user.active:
         _password_matches(_decoy_hash(), password)
+        ratelimit.count_failure(limits, "staff-sign-in-source", throttle_key)
         _refuse(session, user, "unknown_user" if user is None else "inactive")
         raise _invalid_credentials()
     if not _password_matches(user.password_hash, password):
+        ratelimit.count_failure(limits, "staff-sign-in-source", throttle_key)
         _count_failure(session, user)
         _refuse(session, user, "wrong_password", failed_logins=user.failed_logins)
         raise _invalid_credentials()
