@@ -43,6 +43,7 @@ from cowin_kit.core.db import new_uuid
 from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility
+from cowin_kit.geography.places import person_place
 from cowin_kit.identity import access
 from cowin_kit.identity.models import IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number
@@ -377,7 +378,10 @@ def _signed(session: Session, pack: ActivePack, record: LifelongRecord, kind: st
     expires = now + timedelta(days=settings["CERTIFICATE_VALIDITY_DAYS"])
     signers = Signers.of(keystore().current(), settings["PUBLIC_URL"].rstrip("/"))
     content = history(record, pack, hcid=new_uuid(), issued_at=now, expires_at=expires)
+    person = session.scalars(select(Beneficiary).where(
+        Beneficiary.reference_id == record.reference_id)).first()
     audit.record(session, "record.credential", "beneficiary", record.reference_id,
+                 place=person_place(session, person) if person else audit.NATIONAL,
                  format=kind, doses=len(record.doses), hcid=content.certificate.hcid)
     session.commit()
     return content, signers, now, expires

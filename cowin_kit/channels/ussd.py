@@ -22,7 +22,7 @@ from flask_babel import format_date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.audit.services import Actor, record, set_actor
+from cowin_kit.audit.services import NATIONAL, Actor, record, set_actor
 from cowin_kit.certificates import services as certificates
 from cowin_kit.channels import pins, rules
 from cowin_kit.config.runtime import ActivePack
@@ -855,7 +855,8 @@ class Certificate_:
             return Go("main", _error(exc))
         queue(ctx.session, ctx.mobile, "certificate_code", ctx.locale, name=person.name,
               certificate_id=found.id, reference_id=person.reference_id)
-        record(ctx.session, "certificate.code_sent", "certificate", found.id)
+        # the citizen's own request on their phone: their account's, no area's
+        record(ctx.session, "certificate.code_sent", "certificate", found.id, place=NATIONAL)
         ctx.session.commit()
         return Screen(_("Sent by SMS."), end=True)
 

@@ -39,6 +39,7 @@ from cowin_kit.corrections.models import (
     PersonMatchKey, PersonMerge, SetAsideDose,
 )
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import person_place
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.programme.models import VaccineProduct
@@ -259,7 +260,8 @@ def _new_request(session: Session, actor: StaffUser, kind: str, person: Benefici
                             reason=reason, maker=actor.username, status="pending")
     session.add(request)
     session.flush()
-    audit.record(session, "correction.propose", "change_request", request.id, kind=kind,
+    audit.record(session, "correction.propose", "change_request", request.id,
+                 place=audit.at(request.location_id, request.facility_id), kind=kind,
                  person=person.reference_id, dose=dose_id,
                  fields=rules.changed_fields(before, changes), reason=reason)
     session.commit()
@@ -393,7 +395,7 @@ def approve(session: Session, pack: ActivePack, actor: StaffUser, request_id: in
     request.status, request.checker = "applied", actor.username
     request.decided_at, request.decision_note = _now(), " ".join(note.split())[:500]
     audit.record(session, "correction.approve", "change_request", request.id,
-                 kind=request.kind, person=person.reference_id, dose=request.dose_id,
+                 place=audit.at(request.location_id, request.facility_id), kind=request.kind, person=person.reference_id, dose=request.dose_id,
                  maker=request.maker, note=request.decision_note)
     session.commit()
     return request
@@ -404,7 +406,7 @@ def reject(session: Session, actor: StaffUser, request_id: int, note: str) -> Ch
     request.status, request.checker = "rejected", actor.username
     request.decided_at, request.decision_note = _now(), _reason(note)
     audit.record(session, "correction.reject", "change_request", request.id,
-                 kind=request.kind, maker=request.maker, note=request.decision_note)
+                 place=audit.at(request.location_id, request.facility_id), kind=request.kind, maker=request.maker, note=request.decision_note)
     session.commit()
     return request
 
@@ -554,7 +556,8 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
         target = CitizenAccount(mobile=mobile, locale=current.locale if current else None)
         session.add(target)
         session.flush()
-        audit.record(session, "account.create", "citizen_account", target.id)
+        audit.record(session, "account.create", "citizen_account", target.id,
+                     place=audit.NATIONAL)
     limit = pack.routine.household_limit
     members = session.scalar(select(func.count()).select_from(Beneficiary).where(
         Beneficiary.account_id == target.id, Beneficiary.merged_into_id.is_(None)))
@@ -567,7 +570,7 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
                                               Appointment.status == "booked")
                     .values(account_id=target.id))
     audit.record(session, "person.move", "beneficiary", person.reference_id,
-                 from_account=old_account, to_account=target.id)
+                 place=person_place(session, person), from_account=old_account, to_account=target.id)
     return target
 
 
@@ -591,7 +594,7 @@ def _check_secret_code(session: Session, person: Beneficiary, code: str,
         person.secret_code_failures = 0
         person.secret_code_paused_until = now + SECRET_CODE_PAUSE
     audit.record(session, "person.move_secret_code_failed", "beneficiary",
-                 person.reference_id)
+                 person.reference_id, place=person_place(session, person))
     session.commit()  # the counted failure sticks
     raise RuleViolation(_("The secret code is not correct."), code="secret_code_invalid")
 
@@ -621,7 +624,7 @@ def start_citizen_move(session: Session, pack: ActivePack, reference_id: str,
     session.add(request)
     session.flush()
     audit.record(session, "person.move_request", "change_request", request.id,
-                 person=person.reference_id)
+                 place=person_place(session, person), person=person.reference_id)
     transaction = registration.request_otp(session, pack, number, locale=locale,
                                            purpose="move_person", now=now)  # commits
     request.changes = {"mobile": number, "transaction": transaction.id}
@@ -855,7 +858,10 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
     flush_pairs()
     if progress is not None:
         progress("pairs", total, total)
+    scanned = session.scalar(select(Location.id).where(Location.code == location)) \
+        if location is not None else None
     audit.record(session, "duplicates.scan", "location", location or "*",
+                 place=audit.at(scanned),
                  people=result.people, pairs=result.pairs, new=result.new_candidates)
     session.commit()
     return result
@@ -946,7 +952,7 @@ def mark_distinct(session: Session, actor: StaffUser, candidate_id: int,
         raise Conflict(_("This pair has already been decided."), code="already_decided")
     row.status, row.decided_by, row.decided_at = "distinct", actor.username, _now()
     audit.record(session, "duplicates.distinct", "duplicate_candidate", row.id,
-                 low=row.low_id, high=row.high_id, note=" ".join(note.split())[:500])
+                 place=audit.at(row.location_id), low=row.low_id, high=row.high_id, note=" ".join(note.split())[:500])
     session.commit()
     return row
 
@@ -1023,7 +1029,7 @@ def merge(session: Session, actor: StaffUser, kept_reference: str, merged_refere
     session.flush()
     _close_candidates(session, kept.id, gone.id, "merged", actor, candidate_id)
     audit.record(session, "duplicates.merge", "person_merge", record.id,
-                 kept=kept.reference_id, merged=gone.reference_id,
+                 place=person_place(session, kept), kept=kept.reference_id, merged=gone.reference_id,
                  doses_moved=len(gone_doses) - len(plan.set_aside),
                  doses_set_aside=len(plan.set_aside), reason=why)
     _reissue(session, gone, "merge")
@@ -1094,7 +1100,7 @@ def undo_merge(session: Session, actor: StaffUser, merge_id: int, *,
         .values(status="open", decided_by=None, decided_at=None))
     record.undone_by, record.undone_at = actor.username, _now()
     audit.record(session, "duplicates.undo_merge", "person_merge", record.id,
-                 kept=kept.reference_id, merged=gone.reference_id, reason=why)
+                 place=person_place(session, kept), kept=kept.reference_id, merged=gone.reference_id, reason=why)
     _reissue(session, kept, "merge_undone")
     _reissue(session, gone, "merge_undone")
     session.commit()
@@ -1183,7 +1189,8 @@ def file_grievance(session: Session, account: CitizenAccount, *, category: str,
                           status="open")
     session.add(grievance)
     session.flush()
-    audit.record(session, "grievance.file", "grievance", grievance.id, category=category)
+    audit.record(session, "grievance.file", "grievance", grievance.id,
+                 place=audit.at(grievance.location_id, grievance.facility_id), category=category)
     session.commit()
     return grievance
 
@@ -1258,6 +1265,7 @@ def answer_grievance(session: Session, actor: StaffUser, grievance_id: int, *,
         grievance.answer = text
     if status in ("resolved", "rejected"):
         grievance.closed_at = now
-    audit.record(session, "grievance.update", "grievance", grievance.id, status=status)
+    audit.record(session, "grievance.update", "grievance", grievance.id,
+                 place=audit.at(grievance.location_id, grievance.facility_id), status=status)
     session.commit()
     return grievance

@@ -31,6 +31,7 @@ from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import facility_place
 from cowin_kit.geography.tree import place_paths
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -67,6 +68,13 @@ class StockSettings:
     """pack.yaml ``stock:`` with its defaults."""
     near_expiry_days: int = DEFAULT_NEAR_EXPIRY_DAYS
     min_days_of_stock: int = DEFAULT_MIN_DAYS_OF_STOCK
+
+
+def _store_place(session: Session, store: Any) -> audit.Place:
+    """A store's place: its facility's, else the area it serves (a district store)."""
+    if store.facility_id is not None:
+        return facility_place(session, store.facility_id)
+    return audit.at(store.location_id)
 
 
 def settings(pack: ActivePack | None) -> StockSettings:
@@ -281,7 +289,7 @@ def register_lot(session: Session, pack: ActivePack | None, actor: StaffUser | N
             setattr(lot, key, value)
     session.flush()
     audit.record(session, "stock.lot.register" if created else "stock.lot.update",
-                 "stock_lot", lot.id, vaccine=product.code, lot=lot.number,
+                 "stock_lot", lot.id, place=audit.NATIONAL, vaccine=product.code, lot=lot.number,
                  expires_on=lot.expires_on.isoformat(), doses_per_vial=lot.doses_per_vial,
                  vvm_stage=lot.vvm_stage)
     session.commit()
@@ -316,7 +324,8 @@ def set_vvm_stage(session: Session, pack: ActivePack | None, actor: StaffUser | 
         message = _("must be a whole number from %(low)d to %(high)d", low=1, high=4)
         raise InvalidInput(message, code="invalid_vvm_stage", fields={"vvm_stage": [message]})
     lot.vvm_stage = stage
-    audit.record(session, "stock.lot.vvm", "stock_lot", lot.id, vvm_stage=stage)
+    audit.record(session, "stock.lot.vvm", "stock_lot", lot.id, place=audit.NATIONAL,
+                 vvm_stage=stage)
     session.commit()
     return lot
 
@@ -336,7 +345,8 @@ def recall_lot(session: Session, pack: ActivePack | None, actor: StaffUser | Non
         lot.status = LOT_RECALLED
         lot.recalled_at = datetime.now(timezone.utc)
         lot.recall_reason = reason[:500]
-        audit.record(session, "stock.lot.recall", "stock_lot", lot.id, vaccine=product_code,
+        audit.record(session, "stock.lot.recall", "stock_lot", lot.id, place=audit.NATIONAL,
+                     vaccine=product_code,
                      lot=lot.number, reason=lot.recall_reason)
         session.commit()
     return lot
@@ -380,7 +390,8 @@ def lot_recipients(session: Session, pack: ActivePack | None, actor: StaffUser |
                      dose.id, dose.series, dose.dose_number, dose.administered_at, facility)
            for dose, reference_id, name, birth_year, mobile, facility in rows
            if rules.lot_key(dose.lot) == lot.number_key]
-    audit.record(session, "stock.lot.recipients", "stock_lot", lot.id, count=len(out))
+    audit.record(session, "stock.lot.recipients", "stock_lot", lot.id, place=audit.NATIONAL,
+                 count=len(out))
     session.commit()
     return lot, out
 
@@ -474,7 +485,8 @@ def receive(session: Session, pack: ActivePack | None, actor: StaffUser | None, 
     _balance_row(session, target.id, lot.id)
     _post(session, target.id, lot.id, RECEIPT, quantity, occurred_at=moment,
           actor=_actor_name(actor), reason=reason)
-    audit.record(session, "stock.receive", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.receive", "stock_store", target.code,
+                 place=_store_place(session, target), vaccine=product_code,
                  lot=lot.number, quantity=quantity)
     session.flush()
     result = _movement(session, target, lot, product_code, RECEIPT, quantity)
@@ -518,7 +530,8 @@ def transfer(session: Session, pack: ActivePack | None, actor: StaffUser | None,
           other_store_id=target.id)
     _post(session, target.id, lot.id, TRANSFER_IN, quantity, occurred_at=moment, actor=name,
           other_store_id=source.id)
-    audit.record(session, "stock.transfer", "stock_store", source.code, to=target.code,
+    audit.record(session, "stock.transfer", "stock_store", source.code,
+                 place=_store_place(session, source), to=target.code,
                  vaccine=product_code, lot=lot.number, quantity=quantity)
     session.flush()
     result = _movement(session, source, lot, product_code, ISSUE, -quantity)
@@ -547,7 +560,8 @@ def adjust(session: Session, pack: ActivePack | None, actor: StaffUser | None, *
     _balance_row(session, target.id, lot.id)
     _post(session, target.id, lot.id, kind, quantity, occurred_at=moment,
           actor=_actor_name(actor), reason=reason)
-    audit.record(session, "stock.adjust", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.adjust", "stock_store", target.code,
+                 place=_store_place(session, target), vaccine=product_code,
                  lot=lot.number, quantity=quantity, reason=reason)
     session.flush()
     result = _movement(session, target, lot, product_code, kind, quantity)
@@ -576,7 +590,8 @@ def physical_count(session: Session, pack: ActivePack | None, actor: StaffUser |
     if difference:
         _post(session, target.id, lot.id, COUNT, difference, occurred_at=moment,
               actor=_actor_name(actor), reason="physical count")
-    audit.record(session, "stock.count", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.count", "stock_store", target.code,
+                 place=_store_place(session, target), vaccine=product_code,
                  lot=lot.number, on_hand=counted, difference=difference)
     session.flush()
     result = _movement(session, target, lot, product_code, COUNT, difference)
@@ -762,7 +777,9 @@ def close_vials(session: Session, pack: ActivePack | None, now: datetime | None 
             closed += 1
     if closed:
         audit.record(session, "stock.vials.close", "stock_store",
-                     target.code if target else "*", vials=closed)
+                     target.code if target else "*",
+                     place=_store_place(session, target) if target else audit.NATIONAL,
+                     vials=closed)
     session.commit()
     return closed
 

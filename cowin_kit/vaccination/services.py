@@ -119,7 +119,7 @@ _DOSE_COLUMNS = ("beneficiary_id", "series", "dose_number", "product_id", "admin
                  "lot", "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
 _DUE_COLUMNS = ("reason", "status", "attempts", "next_attempt_at", "created_at")
 _EVENT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
-                  "request_id", "source_ip", "details")
+                  "request_id", "source_ip", "location_id", "facility_id", "details")
 _STATEMENTS: dict[str, Any] = {}
 
 
@@ -229,7 +229,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     person, given = _person_for_dose(session, pack, reference_id)
     if person.appointment_id is not None:
         # Booked online: the person proves it is them with the code only they were given.
-        _check_secret_code(session, vaccinator, person, secret_code, str(reference_id))
+        _check_secret_code(session, vaccinator, person, secret_code, str(reference_id),
+                           audit.at_facility(facility))
     product = vaccine_product(session, pack, code=str(product_code))
     if product is None:
         raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
@@ -268,7 +269,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             "idempotency_key": idempotency_key, "source": "recorded"}
     try:
         dose["id"] = _insert_dose(session, dose, now, audit.values(  # object_id: the new id
-            "dose.record", "dose", "", beneficiary=str(reference_id), dose=number,
+            "dose.record", "dose", "", place=audit.at_facility(facility),
+            beneficiary=str(reference_id), dose=number,
             vaccine=product.code, lot=lot, facility=facility.code))
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
@@ -293,7 +295,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
 
 
 def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,
-                       secret_code: str | None, reference_id: str) -> None:
+                       secret_code: str | None, reference_id: str,
+                       place: audit.Place) -> None:
     """The secret code check, with its attempt limits: wrong codes in a row are counted for
     the person and for the staff member (committed, as the refusal rolls the caller back),
     and past either limit no code is checked until the pause ends. A right code clears both
@@ -320,7 +323,7 @@ def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,
     staff_paused = _count_wrong_code(session, StaffUser, vaccinator.id,
                                      rules.SECRET_CODE_FAILURES_PER_STAFF, now)
     audit.record(session, "dose.secret_code_wrong", "beneficiary", reference_id,
-                 person_paused=person_paused, staff_paused=staff_paused)
+                 place=place, person_paused=person_paused, staff_paused=staff_paused)
     session.commit()
     raise RuleViolation(_("The 4-digit secret code is not correct."),
                         code="secret_code_invalid")
@@ -380,6 +383,6 @@ def register_walk_in(session: Session, pack: ActivePack, staff: StaffUser, *, mo
         account = CitizenAccount(mobile=number, locale=pack.default_locale)
         session.add(account)
         session.flush()
-        audit.record(session, "account.create", "citizen_account", account.id, walk_in=True,
-                     by=staff.username)
+        audit.record(session, "account.create", "citizen_account", account.id,
+                     place=audit.NATIONAL, walk_in=True, by=staff.username)
     return registration.add_beneficiary(session, pack, account, **member)

@@ -357,6 +357,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             session.add(dose)
             session.flush()
             audit.record(session, "dose.record", "dose", dose.id,
+                         place=audit.at_facility(facility),
                          beneficiary=str(person.reference_id), series=schedule.code,
                          dose=dose.dose_number, vaccine=product.code, lot=lot,
                          facility=facility.code, visit=True)
