@@ -24,7 +24,7 @@ from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolatio
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
-from cowin_kit.registration import rules
+from cowin_kit.registration import probes, rules
 from cowin_kit.registration.models import (
     BOOKED_SERIES, Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
@@ -414,7 +414,9 @@ def _check_with_identity_providers(id_type: str, number: str, birth_year: int | 
 def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount, *,
                     name: str, birth_year: int | None = None, birth_date: date | None = None,
                     gender: str, id_type: str, id_number: str, comorbidity: bool = False,
-                    consent_version: str) -> BeneficiaryView:
+                    consent_version: str, facility_id: int | None = None) -> BeneficiaryView:
+    """Register a member of the account. ``facility_id``: their home facility (a walk-in
+    registered at one)."""
     limit = pack.document.get("max_beneficiaries_per_account", 4)
     count = session.scalar(_MEMBERS_OF_ACCOUNT, {"account_id": account.id})
     if count >= limit:
@@ -432,10 +434,15 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         raise RuleViolation(_("This document is only accepted from the age of %(age)d.",
                               age=document.min_age), code="too_young_for_id_type")
     number = _normalized_id(document, id_number)
+    probes.check_allowed(account.id)
     _check_with_identity_providers(document.code, number, birth_year, birth_date)
     ring = keyring()
     id_hash = ring.lookup_hash("id:" + document.code, number)
-    reference_id = _unused_reference_id_for(session, document, id_hash)
+    try:
+        reference_id = _unused_reference_id_for(session, document, id_hash)
+    except Conflict:
+        probes.count_duplicate(account.id)
+        raise
     secret_code = rules.new_secret_code()
     beneficiary = Beneficiary(
         reference_id=reference_id, account_id=account.id,
@@ -443,7 +450,7 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         gender_id=gender_row.id, id_type_id=document.id, id_number_hash=id_hash,
         id_number_encrypted=ring.encrypt(number), id_number_last4=number[-4:],
         comorbidity=comorbidity, consent_version=consent_version,
-        secret_code_encrypted=ring.encrypt(secret_code),
+        secret_code_encrypted=ring.encrypt(secret_code), facility_id=facility_id,
     )
     session.add(beneficiary)
     # Recorded before the flush so that one flush writes both rows.
@@ -453,6 +460,7 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         session.flush()
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
+        probes.count_duplicate(account.id)
         raise _already_registered() from None
     # Possible duplicates are noted for a reviewer (corrections); never a refusal.
     signals.person_registered.send(session, beneficiary=beneficiary)
