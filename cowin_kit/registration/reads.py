@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
 from cowin_kit.core.errors import Forbidden, InvalidInput
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.places import person_place
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -59,7 +59,8 @@ def clean_reason(reason: str | None) -> str:
     """The reason as stored: spaces collapsed; InvalidInput past REASON_MAX_LENGTH."""
     text = " ".join((reason or "").split())
     if len(text) > REASON_MAX_LENGTH:
-        message = _("Give the reason in at most %(n)d characters.", n=REASON_MAX_LENGTH)
+        message = ngettext("Give the reason in at most %(num)d character.",
+                           "Give the reason in at most %(num)d characters.", REASON_MAX_LENGTH)
         raise InvalidInput(message, code="invalid_reason", fields={"reason": [message]})
     return text
 
