@@ -281,7 +281,8 @@ def commit_import(session: Session, report: ImportReport, action: str, fingerpri
         return report
     try:
         write(Bulk(session, progress, fingerprint))
-        audit.record(session, action, "csv_import", fingerprint,
+        # the import as a whole: the operator's (each row's own event carries its place)
+        audit.record(session, action, "csv_import", fingerprint, place=audit.NATIONAL,
                      file=report.file_name[-200:], **report.as_dict())
         session.commit()
     except IntegrityError:
@@ -386,16 +387,19 @@ class Bulk:
             self._advance(len(chunk))
 
     def audit(self, action: str, object_type: str,
-              objects: Iterable[tuple[Any, dict[str, Any]]]) -> None:
-        """One audit event per object, as the services record them, each naming the
-        import it came from (made chunk by chunk: they are the largest rows)."""
+              objects: Iterable[tuple[Any, dict[str, Any], audit.Place]]) -> None:
+        """One audit event per object (its id, details and place), as the services record
+        them, each naming the import it came from (made chunk by chunk: they are the
+        largest rows)."""
         actor = audit.current_actor()
         now, mark = utcnow(), self.fingerprint[:16]
         self.insert(AuditEvent, AUDIT_COLUMNS, (
             (now, actor.type, actor.id, action, object_type, str(object_id),
-             actor.request_id, actor.source_ip, {**details, "import": mark})
-            for object_id, details in objects), count=False)
+             actor.request_id, actor.source_ip, place.location_id, place.facility_id,
+             {**details, "import": mark})
+            for object_id, details, place in objects), count=False)
 
 
 AUDIT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
-                 "object_id", "request_id", "source_ip", "details")
+                 "object_id", "request_id", "source_ip", "location_id", "facility_id",
+                 "details")

@@ -41,10 +41,13 @@ def today():
 
 
 @bp.get("/vaccinator/beneficiaries/<reference_id>")
-@doc("Check a person in by reference ID (the secret code is never shown here)",
-     response=schemas.CheckInOut, auth="staff", tag="vaccinators")
+@doc("Check a person in by reference ID (the secret code is never shown here). The read "
+     "is audited; a person neither of my area nor booked at my facility takes ?reason= "
+     "(403 reason_required without one)", response=schemas.CheckInOut,
+     query=schemas.RecordReadQuery, auth="staff", tag="vaccinators")
 def check_in(reference_id: str):
-    person = queue.check_in(get_session(), staff(), reference_id)
+    query = load(schemas.RecordReadQuery(), request.args.to_dict())
+    person = queue.check_in(get_session(), staff(), reference_id, reason=query.get("reason"))
     beneficiary, booked = person.beneficiary, person.booked
     return jsonify(schemas.CheckInOut().dump({
         "reference_id": beneficiary.reference_id, "name": beneficiary.name,
@@ -109,12 +112,14 @@ def _due_json(status, schedule, locale: str) -> dict:
 
 @bp.get("/vaccinator/people/<reference_id>/due-today")
 @doc("What a person is due today (routine schedules): every dose with its status, and "
-     "the doses due or overdue (?on=YYYY-MM-DD: another day)", response=schemas.DueTodayOut,
+     "the doses due or overdue (?on=YYYY-MM-DD: another day; ?reason=: why, for a person "
+     "outside my area)", response=schemas.DueTodayOut, query=schemas.DueTodayQuery,
      auth="staff", tag="vaccinators")
 def due_today(reference_id: str):
     query = load(schemas.DueTodayQuery(), request.args.to_dict())
     session = get_session()
-    found = visits.due_today(session, pack(), staff(), reference_id, on=query.get("on"))
+    found = visits.due_today(session, pack(), staff(), reference_id, on=query.get("on"),
+                             reason=query.get("reason"))
     locale = str(request_locale())
     by_code = {row.code: row for row in visits.routine_schedules(session, pack())}
     return jsonify(schemas.DueTodayOut().dump({
@@ -149,14 +154,16 @@ def record_visit():
 
 
 @bp.post("/vaccinator/walk-ins")
-@doc("Register a person on site (staff check the photo ID)", body=schemas.WalkInIn,
+@doc("Register a person on site (staff check the photo ID). A mobile that already has an "
+     "account needs holder_code, the secret code of one of its members (409 "
+     "mobile_has_account without it)", body=schemas.WalkInIn,
      response=schemas.WalkInOut, status=201, auth="staff", tag="vaccinators")
 def walk_in():
     data = load(schemas.WalkInIn())
     session = get_session()
     user = staff()
-    services.staff_facility(session, user, data.pop("facility", None),
-                            action="beneficiary.verify")
-    view = services.register_walk_in(session, pack(), user, **data)
+    facility = services.staff_facility(session, user, data.pop("facility", None),
+                                       action="beneficiary.verify")
+    view = services.register_walk_in(session, pack(), user, facility=facility, **data)
     return jsonify(schemas.WalkInOut().dump({"reference_id": view.beneficiary.reference_id,
                                              "name": view.beneficiary.name})), 201

@@ -23,6 +23,12 @@ class AuditEvent(Base):
     object_id: Mapped[str] = mapped_column(String(100))
     request_id: Mapped[Optional[str]] = mapped_column(String(64))
     source_ip: Mapped[Optional[str]] = mapped_column(String(64))
+    # Where it happened (the place of its target: a facility's area, a person's area...);
+    # both empty for what belongs to no area (a citizen's account, a national setting),
+    # which only national auditors read. Plain ids, no foreign keys: the trail outlives
+    # what it names.
+    location_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    facility_id: Mapped[Optional[int]] = mapped_column(Integer)
     # Never ID numbers, OTPs or secrets: only what an auditor may read.
     details: Mapped[dict[str, Any]]
 

@@ -26,6 +26,29 @@ class Actor:
     channel: str | None = None
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where an event happened: the place of its target (a facility's area and the
+    facility, a person's area...). Administrators of an area read the events placed
+    inside it; ``NATIONAL`` (no place: a citizen's account, a partner key, a pack) is read
+    by national auditors only."""
+
+    location_id: int | None = None
+    facility_id: int | None = None
+
+
+NATIONAL = Place()
+
+
+def at_facility(facility: Any) -> Place:
+    """The place of a facility (anything with ``id`` and ``location_id``)."""
+    return Place(facility.location_id, facility.id)
+
+
+def at(location_id: int | None, facility_id: int | None = None) -> Place:
+    return Place(location_id, facility_id)
+
+
 SYSTEM = Actor("system", "system")
 _current_actor: ContextVar[Actor] = ContextVar("cowin_kit_actor", default=SYSTEM)
 
@@ -56,13 +79,15 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         _current_actor.reset(token)
 
 
-def values(action: str, object_type: str, object_id: Any, **details: Any) -> dict[str, Any]:
+def values(action: str, object_type: str, object_id: Any, *, place: Place,
+           **details: Any) -> dict[str, Any]:
     """The columns of the event ``record`` would add, for services that insert their
     audit rows with a Core statement (in the same transaction as the change)."""
     actor = current_actor()
     return {"occurred_at": utcnow(), "actor_type": actor.type, "actor_id": actor.id,
             "action": action, "object_type": object_type, "object_id": str(object_id),
             "request_id": actor.request_id, "source_ip": actor.source_ip,
+            "location_id": place.location_id, "facility_id": place.facility_id,
             "details": _with_channel(actor, details)}
 
 
@@ -70,13 +95,17 @@ def _with_channel(actor: Actor, details: dict[str, Any]) -> dict[str, Any]:
     return {**details, "channel": actor.channel} if actor.channel else details
 
 
-def record(session: Session, action: str, object_type: str, object_id: Any,
-           **details: Any) -> AuditEvent:
+def record(session: Session, action: str, object_type: str, object_id: Any, *,
+           place: Place, **details: Any) -> AuditEvent:
+    """Add the event to the session's transaction. ``place``: where it happened (the
+    place of its target; ``NATIONAL`` when it belongs to no area): it decides which
+    area administrators read it."""
     actor = current_actor()
     event = AuditEvent(
         actor_type=actor.type, actor_id=actor.id, action=action,
         object_type=object_type, object_id=str(object_id),
         request_id=actor.request_id, source_ip=actor.source_ip,
+        location_id=place.location_id, facility_id=place.facility_id,
         details=_with_channel(actor, details),
     )
     session.add(event)

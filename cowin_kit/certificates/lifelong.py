@@ -43,11 +43,13 @@ from cowin_kit.core.db import new_uuid
 from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility
+from cowin_kit.geography.places import person_place
 from cowin_kit.identity import access
 from cowin_kit.identity.models import IdDocumentType, StaffUser
 from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.programme import catalogue, due
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.registration import reads
 from cowin_kit.registration.duefacts import due_facts
 from cowin_kit.registration.models import (
     BOOKED_SERIES, Beneficiary, CitizenAccount, Dose,
@@ -293,24 +295,13 @@ def for_citizen(session: Session, account: CitizenAccount, reference_id: str) ->
     return person
 
 
-def _scopes(session: Session, person: Beneficiary) -> list[access.Scope]:
-    scopes = []
-    if person.location_id is not None:
-        scopes.append(access.scope_for_location(session, person.location_id,
-                                                person.facility_id))
-    elif person.facility_id is not None:
-        scopes.append(access.scope_for_facility(session, person.facility_id))
-    for facility_id in session.scalars(select(Dose.facility_id).distinct().where(
-            Dose.beneficiary_id == person.id, Dose.facility_id.is_not(None))):
-        scopes.append(access.scope_for_facility(session, facility_id))
-    return scopes or [access.COUNTRY]
-
-
-def for_staff(session: Session, actor: StaffUser, reference_id: str) -> Beneficiary:
-    """The person ``reference_id`` when the actor's grants reach them (vaccinators, and
+def for_staff(session: Session, actor: StaffUser, reference_id: str, *,
+              reason: str | None = None, view: str = "record") -> Beneficiary:
+    """The person ``reference_id`` for staff who read records (vaccinators, and
     administrators who read reports): Forbidden without such a grant anywhere, NotFound
-    (``beneficiary_not_found``) when no one has the id or the person is outside the
-    actor's area (not revealing who is registered elsewhere)."""
+    (``beneficiary_not_found``) when no one has the id. The read is audited
+    (registration.reads): outside the actor's area it takes a ``reason`` (else Forbidden
+    ``reason_required``)."""
     if not any(access.can(actor, action) for action in STAFF_ACTIONS):
         access.check_access(actor, STAFF_ACTIONS[0],
                             message=_("You may not read immunization records."))
@@ -319,10 +310,8 @@ def for_staff(session: Session, actor: StaffUser, reference_id: str) -> Benefici
     if person is None:
         raise NotFound(_("No one is registered with this reference ID."),
                        code="beneficiary_not_found")
-    if not any(access.can(actor, action, scope) for scope in _scopes(session, person)
-               for action in STAFF_ACTIONS):
-        raise NotFound(_("No one is registered with this reference ID."),
-                       code="beneficiary_not_found")
+    reads.record_staff_read(session, actor, person, actions=STAFF_ACTIONS, view=view,
+                            reason=reason)
     return person
 
 
@@ -377,7 +366,10 @@ def _signed(session: Session, pack: ActivePack, record: LifelongRecord, kind: st
     expires = now + timedelta(days=settings["CERTIFICATE_VALIDITY_DAYS"])
     signers = Signers.of(keystore().current(), settings["PUBLIC_URL"].rstrip("/"))
     content = history(record, pack, hcid=new_uuid(), issued_at=now, expires_at=expires)
+    person = session.scalars(select(Beneficiary).where(
+        Beneficiary.reference_id == record.reference_id)).first()
     audit.record(session, "record.credential", "beneficiary", record.reference_id,
+                 place=person_place(session, person) if person else audit.NATIONAL,
                  format=kind, doses=len(record.doses), hcid=content.certificate.hcid)
     session.commit()
     return content, signers, now, expires

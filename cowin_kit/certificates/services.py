@@ -37,6 +37,7 @@ from cowin_kit.identity.models import IdDocumentType
 from cowin_kit.idnumbers import mask_id_number
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.geography.models import Facility
+from cowin_kit.geography.places import facility_place, person_place
 from cowin_kit.programme import catalogue
 from cowin_kit.vaccination.models import CertificateDue
 from cowin_kit.vaccination.rules import total_doses
@@ -280,7 +281,8 @@ def issue_for_dose(session: Session, pack: ActivePack, keys: KeyGeneration, dose
             older.superseded_at = now
     live.append(certificate)
     session.add(certificate)
-    audit.record(session, "certificate.issue", "certificate", certificate.id, dose=dose.id,
+    audit.record(session, "certificate.issue", "certificate", certificate.id,
+                 place=facility_place(session, dose.facility_id), dose=dose.id,
                  provisional=certificate.provisional, formats=sorted(formats))
     if plugins.wants("certificate_issued"):  # fired when the caller commits
         _queue_issued_hook(session, record, certificate.id, dose.id,
@@ -363,7 +365,8 @@ def _build_statements() -> dict[str, Any]:
                          doses.c.dose_number, doses.c.product_id, doses.c.administered_at,
                          doses.c.lot, doses.c.vaccinator, people.c.name, people.c.birth_date,
                          people.c.birth_year, people.c.id_type_id, people.c.id_number_last4,
-                         places.c.name, places.c.address)
+                         places.c.name, places.c.address, doses.c.facility_id,
+                         places.c.location_id)
                   .select_from(doses.join(people, people.c.id == doses.c.beneficiary_id)
                                .outerjoin(places, places.c.id == doses.c.facility_id))
                   .where(doses.c.id.in_(bindparam("dose_ids", expanding=True)))),
@@ -427,7 +430,7 @@ def _issue_batch(session: Session, pack: ActivePack, signers: Signers, dues: lis
         new.append(values)
         done.append(values)
         events.append(audit.values("certificate.issue", "certificate", certificate_id,
-                                   dose=due.dose_id, provisional=values["provisional"],
+                                   place=audit.Place(row[16], row[15]), dose=due.dose_id, provisional=values["provisional"],
                                    formats=sorted(formats)))
         if listened:  # fired when the caller commits
             _queue_issued_hook(session, record, certificate_id, due.dose_id,
@@ -498,7 +501,8 @@ def revoke_for_correction(session: Session, beneficiary: Beneficiary, *, reason:
             Certificate.beneficiary_id == beneficiary.id, Certificate.revoked_at.is_(None))):
         certificate.revoked_at = now
         certificate.revocation_reason = reason
-        audit.record(session, "certificate.revoke", "certificate", certificate.id, reason=reason)
+        audit.record(session, "certificate.revoke", "certificate", certificate.id,
+                     place=person_place(session, beneficiary), reason=reason)
         revoked += 1
     latest = session.scalars(select(Dose).where(Dose.beneficiary_id == beneficiary.id,
                                                 Dose.series == BOOKED_SERIES)
@@ -521,7 +525,7 @@ def release_voided_dose(session: Session, dose: Dose, *, reason: str,
             certificate.revoked_at = now
             certificate.revocation_reason = reason
             audit.record(session, "certificate.revoke", "certificate", certificate.id,
-                         reason=reason)
+                         place=facility_place(session, dose.facility_id), reason=reason)
             revoked += 1
         certificate.dose_id = None
     session.flush()

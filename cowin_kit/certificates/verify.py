@@ -95,8 +95,7 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
     lists in the spec's format. `schema` (a `DccSchema` or the path of a combined schema
     file or folder) turns on DCC JSON schema validation."""
     at = _moment(at)
-    if shc_revocations:
-        revoked = _WithShcLists(revoked, tuple(shc_revocations))
+    shc_lists = tuple(shc_revocations)
     result = VerificationResult()
     if isinstance(input, str) and input.startswith(dcc_format.PREFIX):  # the usual case
         result.format = "dcc"
@@ -108,7 +107,7 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
     if len(texts) > 1:
         if all(text.strip().startswith("shc:/") for text in texts):
             result.format = "shc"
-            _shc_qr([text.strip() for text in texts], result, trust, revoked, at)
+            _shc_qr([text.strip() for text in texts], result, trust, revoked, at, shc_lists)
         else:
             result.fail("format_unknown", "several QR codes that are not one chunked card")
         return _finish(result)
@@ -122,17 +121,17 @@ def verify(input: str | bytes | list[str], *, trust: TrustStore,
         if stripped != text:
             result.fail("trailing_characters", "whitespace around the QR text")
         lines = stripped.split()
-        _shc_qr(lines, result, trust, revoked, at)
+        _shc_qr(lines, result, trust, revoked, at, shc_lists)
     elif stripped.startswith(vc_format.PREFIX):
         result.format = "vc"
         _vc_qr(stripped, result, trust, revoked, at)
     elif stripped.startswith("{"):
-        _json_document(stripped, result, trust, revoked, at)
+        _json_document(stripped, result, trust, revoked, at, shc_lists)
     elif _JWS.fullmatch(stripped):
         result.format = "shc"
         if stripped != text:
             result.fail("trailing_characters", "characters around the JWS")
-        _shc_jws(stripped, result, trust, revoked, at)
+        _shc_jws(stripped, result, trust, revoked, at, shc_lists)
     elif text and set(text) <= _BASE45_SET:
         result.format = "dcc"
         result.fail("unprefix_failed", "Base45 text without the 'HC1:' context prefix")
@@ -170,20 +169,6 @@ def input_from_file(raw: bytes) -> str | bytes:
         return raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         return raw
-
-
-class _WithShcLists(frozenset):
-    """The revoked ids together with SMART Health Cards revocation lists."""
-
-    shc_lists: tuple[shc_format.RevocationList, ...]
-
-    def __new__(cls, ids, shc_lists):
-        made = super().__new__(cls, ids)
-        made.shc_lists = shc_lists
-        return made
-
-    def __bool__(self) -> bool:
-        return bool(len(self) or self.shc_lists)
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -330,16 +315,21 @@ def _kid_text(kid: bytes) -> str:
 
 # --------------------------------------------------------------------------- SHC
 
-def _shc_qr(texts: list[str], result: VerificationResult, trust, revoked, at) -> None:
+ShcLists = tuple[shc_format.RevocationList, ...]
+
+
+def _shc_qr(texts: list[str], result: VerificationResult, trust, revoked, at,
+            shc_lists: ShcLists) -> None:
     try:
         jws = shc_format.jws_from_qr(texts)
     except shc_format.ShcError as exc:
         result.fail(exc.code, str(exc))
         return
-    _shc_jws(jws, result, trust, revoked, at)
+    _shc_jws(jws, result, trust, revoked, at, shc_lists)
 
 
-def _shc_file(document: dict, result: VerificationResult, trust, revoked, at) -> None:
+def _shc_file(document: dict, result: VerificationResult, trust, revoked, at,
+              shc_lists: ShcLists) -> None:
     try:
         credentials = shc_format.card_file_jws(document)
     except shc_format.ShcError as exc:
@@ -349,10 +339,10 @@ def _shc_file(document: dict, result: VerificationResult, trust, revoked, at) ->
         # A file may hold several cards; all must verify, the first one is reported.
         for extra in credentials[1:]:
             other = VerificationResult(format="shc")
-            _shc_jws(extra, other, trust, revoked, at)
+            _shc_jws(extra, other, trust, revoked, at, shc_lists)
             for code in other.errors:
                 result.fail(code, other.details[code])
-    _shc_jws(credentials[0], result, trust, revoked, at)
+    _shc_jws(credentials[0], result, trust, revoked, at, shc_lists)
 
 
 def _signature_kind(signature: bytes) -> str:
@@ -366,7 +356,7 @@ def _signature_kind(signature: bytes) -> str:
 
 
 def _shc_jws(text: str, result: VerificationResult, trust: TrustStore, revoked,
-             at: datetime) -> None:
+             at: datetime, shc_lists: ShcLists) -> None:
     result.format = "shc"
     if text != text.strip():
         result.fail("trailing_characters", "characters around the JWS")
@@ -417,7 +407,7 @@ def _shc_jws(text: str, result: VerificationResult, trust: TrustStore, revoked,
     except (ValueError, UnicodeDecodeError):
         result.fail("payload_invalid", "the JWS payload is not JSON")
         return
-    _shc_claims(claims, result, key, revoked, at)
+    _shc_claims(claims, result, key, revoked, at, shc_lists)
 
 
 def _es256_ok(public_key, signature: bytes, signing_input: bytes) -> bool:
@@ -429,7 +419,8 @@ def _es256_ok(public_key, signature: bytes, signing_input: bytes) -> bool:
 
 
 
-def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
+def _shc_claims(claims, result: VerificationResult, key, revoked, at,
+                shc_lists: ShcLists) -> None:
     if not isinstance(claims, dict):
         result.fail("payload_invalid", "the JWS payload is not a JSON object")
         return
@@ -456,8 +447,7 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
         result.certificate_id = rid
         rid_base = rid.split(".", 1)[0]  # rid may carry a ".<timestamp>" suffix
         _check_revoked(result, [rid, rid_base], revoked)
-        if isinstance(revoked, _WithShcLists) and any(
-                crl.revokes(result.kid, rid, result.issued_at) for crl in revoked.shc_lists):
+        if any(crl.revokes(result.kid, rid, result.issued_at) for crl in shc_lists):
             result.revoked = True
             result.fail("revoked", "the certificate has been revoked")
     if result.signature_valid:
@@ -466,7 +456,8 @@ def _shc_claims(claims, result: VerificationResult, key, revoked, at) -> None:
 
 # --------------------------------------------------------------------------- VC
 
-def _json_document(text: str, result: VerificationResult, trust, revoked, at) -> None:
+def _json_document(text: str, result: VerificationResult, trust, revoked, at,
+                   shc_lists: ShcLists) -> None:
     try:
         document = jsonio.loads(text)
     except jsonio.JSONTooDeep as exc:
@@ -477,7 +468,7 @@ def _json_document(text: str, result: VerificationResult, trust, revoked, at) ->
         return
     if isinstance(document, dict) and "verifiableCredential" in document:
         result.format = "shc"
-        _shc_file(document, result, trust, revoked, at)
+        _shc_file(document, result, trust, revoked, at, shc_lists)
     elif isinstance(document, dict) and "proof" in document and "@context" in document:
         result.format = "vc"
         _vc(document, result, trust, revoked, at)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cowin_kit.audit.services import record
+from cowin_kit.audit.services import NATIONAL, record
 from cowin_kit.channels.models import ChannelPin
 from cowin_kit.channels.rules import is_pin, weak_pin
 from cowin_kit.core.errors import InvalidInput, RuleViolation, Unauthorized
@@ -45,7 +45,7 @@ def set_pin(session: Session, account: CitizenAccount, pin: str) -> None:
         session.add(row)
     row.pin_hash, row.failures, row.paused_until = _hash(account.id, pin), 0, None
     row.set_at = datetime.now(timezone.utc)
-    record(session, "account.set_pin", "citizen_account", account.id)
+    record(session, "account.set_pin", "citizen_account", account.id, place=NATIONAL)
     session.commit()
 
 
@@ -70,7 +70,8 @@ def check_pin(session: Session, account: CitizenAccount | None, pin: str,
     row.failures += 1
     if row.failures >= MAX_FAILURES:
         row.failures, row.paused_until = 0, now + PAUSE
-        record(session, "account.pin_paused", "citizen_account", row.account_id)
+        record(session, "account.pin_paused", "citizen_account", row.account_id,
+               place=NATIONAL)
         session.commit()
         raise RuleViolation(_("Too many wrong PINs; try again in 15 minutes."),
                             code="pin_paused")

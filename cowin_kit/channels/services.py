@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, delete, false, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cowin_kit.audit.services import Actor, record, set_actor
+from cowin_kit.audit.services import NATIONAL, Actor, record, set_actor
 from cowin_kit.channels import rules, ussd
 from cowin_kit.channels.models import InboundSms, UssdSession
 from cowin_kit.config.runtime import ActivePack
@@ -566,7 +566,7 @@ def retry_message(session: Session, actor: StaffUser | None, message_id: int) ->
     again.retry_of = row.id
     row.handled, row.text = "retried", ""
     session.flush()
-    record(session, "message.retry", "message", row.id, retry=again.id)
+    record(session, "message.retry", "message", row.id, place=NATIONAL, retry=again.id)
     session.commit()
     return again
 
@@ -577,7 +577,7 @@ def escalate_message(session: Session, actor: StaffUser | None, message_id: int)
     _check(actor)
     row = _failed(session, message_id)
     row.handled, row.text = "escalated", ""
-    record(session, "message.escalate", "message", row.id)
+    record(session, "message.escalate", "message", row.id, place=NATIONAL)
     session.commit()
     return row
 

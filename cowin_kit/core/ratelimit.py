@@ -76,6 +76,14 @@ class MemoryWindows:
         window = self._windows.get((name, seconds))
         return window[1] if window is not None else now
 
+    def peek(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        """The count of the key's current window and its end, counting nothing."""
+        with self._lock:
+            window = self._windows.get((name, seconds))
+            if window is None or window[1] <= now:
+                return 0, now
+            return int(window[0]), window[1]
+
 
 # One round trip per window: INCR and the key's expiry when it has none (a new window, or a
 # key some crash left without one) in one script; the timed one also answers the
@@ -130,6 +138,13 @@ class RedisWindows:
         key = f"{REDIS_PREFIX}{name}:{seconds}".encode()
         left_ms = int(self._call(b"*2\r\n" + _bulk(b"PTTL") + _bulk(key)))
         return now + max(0, left_ms) / 1000
+
+    def peek(self, name: str, seconds: int, now: float) -> tuple[int, float]:
+        key = f"{REDIS_PREFIX}{name}:{seconds}".encode()
+        count = self._call(b"*2\r\n" + _bulk(b"GET") + _bulk(key))
+        if count is None:
+            return 0, now
+        return int(count), self.ends(name, seconds, now)
 
     def _connection(self) -> Any:
         """This thread's connection (made after a fork, never shared between processes)."""
@@ -243,6 +258,28 @@ def check(limits: str, scope: str, key: str, *, headers: bool = False) -> int | 
     elif headers:
         shown.headers = True
     return shown.retry_after if refused else None
+
+
+def failures_refused(limits: str, scope: str, key: str) -> int | None:
+    """For limits on failures only (staff sign-in): None while ``key`` has fewer failures
+    than ``limits`` allow in its current windows, else the seconds until the refusing
+    window ends. Counts nothing: ``count_failure`` counts a failure once it happened.
+    Parallel attempts may each pass before any counts: at most that many more failures."""
+    limiter: RateLimiter = current_app.extensions[EXTENSION]
+    now = time.time()
+    for limit in limiter.limits(limits):
+        count, ends = limiter.windows.peek(f"{scope}:{key}", limit.seconds, now)
+        if count >= limit.amount:
+            return max(1, math.ceil(ends - now))
+    return None
+
+
+def count_failure(limits: str, scope: str, key: str) -> None:
+    """Count one failure of ``key`` in each of ``limits`` (see ``failures_refused``)."""
+    limiter: RateLimiter = current_app.extensions[EXTENSION]
+    now = time.time()
+    for limit in limiter.limits(limits):
+        limiter.windows.hit(f"{scope}:{key}", limit.seconds, now, False)
 
 
 def refusal(seconds: int) -> RateLimited:

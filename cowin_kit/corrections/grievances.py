@@ -49,7 +49,8 @@ def file_grievance(session: Session, account: CitizenAccount, *, category: str,
                           status="open")
     session.add(grievance)
     session.flush()
-    audit.record(session, "grievance.file", "grievance", grievance.id, category=category)
+    audit.record(session, "grievance.file", "grievance", grievance.id,
+                 place=audit.at(grievance.location_id, grievance.facility_id), category=category)
     session.commit()
     return grievance
 
@@ -126,7 +127,8 @@ def answer_grievance(session: Session, actor: StaffUser, grievance_id: int, *,
         grievance.answer = text
     if status in ("resolved", "rejected"):
         grievance.closed_at = now
-    audit.record(session, "grievance.update", "grievance", grievance.id, status=status)
+    audit.record(session, "grievance.update", "grievance", grievance.id,
+                 place=audit.at(grievance.location_id, grievance.facility_id), status=status)
     session.commit()
     return grievance
 

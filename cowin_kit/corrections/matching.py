@@ -221,8 +221,10 @@ def scan(session: Session, *, location: str | None = None, chunk: int = 20000,
     flush_pairs()
     if progress is not None:
         progress("pairs", total, total)
+    scanned = session.scalar(select(Location.id).where(Location.code == location)) \
+        if location is not None else None
     audit.record(session, "duplicates.scan", "location", location or "*",
-                 people=result.people, pairs=result.pairs, new=result.new_candidates)
+                 place=audit.at(scanned), people=result.people, pairs=result.pairs, new=result.new_candidates)
     session.commit()
     return result
 
@@ -312,6 +314,6 @@ def mark_distinct(session: Session, actor: StaffUser, candidate_id: int,
         raise Conflict(_("This pair has already been decided."), code="already_decided")
     row.status, row.decided_by, row.decided_at = "distinct", actor.username, _now()
     audit.record(session, "duplicates.distinct", "duplicate_candidate", row.id,
-                 low=row.low_id, high=row.high_id, note=" ".join(note.split())[:500])
+                 place=audit.at(row.location_id), low=row.low_id, high=row.high_id, note=" ".join(note.split())[:500])
     session.commit()
     return row

@@ -26,6 +26,7 @@ from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary, Dose, Pregnancy
 from cowin_kit.scheduling.models import Appointment
+from cowin_kit.geography.places import person_place
 
 
 def _dose_rows(session: Session, person_id: int) -> list[Dose]:
@@ -98,7 +99,7 @@ def merge(session: Session, actor: StaffUser, kept_reference: str, merged_refere
     session.flush()
     _close_candidates(session, kept.id, gone.id, "merged", actor, candidate_id)
     audit.record(session, "duplicates.merge", "person_merge", record.id,
-                 kept=kept.reference_id, merged=gone.reference_id,
+                 place=person_place(session, kept), kept=kept.reference_id, merged=gone.reference_id,
                  doses_moved=len(gone_doses) - len(plan.set_aside),
                  doses_set_aside=len(plan.set_aside), reason=why)
     _reissue(session, gone, "merge")
@@ -169,7 +170,7 @@ def undo_merge(session: Session, actor: StaffUser, merge_id: int, *,
         .values(status="open", decided_by=None, decided_at=None))
     record.undone_by, record.undone_at = actor.username, _now()
     audit.record(session, "duplicates.undo_merge", "person_merge", record.id,
-                 kept=kept.reference_id, merged=gone.reference_id, reason=why)
+                 place=person_place(session, kept), kept=kept.reference_id, merged=gone.reference_id, reason=why)
     _reissue(session, kept, "merge_undone")
     _reissue(session, gone, "merge_undone")
     session.commit()

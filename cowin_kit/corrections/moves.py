@@ -21,6 +21,7 @@ from cowin_kit.corrections.models import ChangeRequest
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, OtpTransaction
 from cowin_kit.scheduling.models import Appointment
+from cowin_kit.geography.places import person_place
 
 
 SECRET_CODE_MAX_FAILURES = 5
@@ -40,7 +41,8 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
         target = CitizenAccount(mobile=mobile, locale=current.locale if current else None)
         session.add(target)
         session.flush()
-        audit.record(session, "account.create", "citizen_account", target.id)
+        audit.record(session, "account.create", "citizen_account", target.id,
+                     place=audit.NATIONAL)
     limit = pack.routine.household_limit
     members = session.scalar(select(func.count()).select_from(Beneficiary).where(
         Beneficiary.account_id == target.id, Beneficiary.merged_into_id.is_(None)))
@@ -53,7 +55,7 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
                                               Appointment.status == "booked")
                     .values(account_id=target.id))
     audit.record(session, "person.move", "beneficiary", person.reference_id,
-                 from_account=old_account, to_account=target.id)
+                 place=person_place(session, person), from_account=old_account, to_account=target.id)
     return target
 
 
@@ -77,7 +79,7 @@ def _check_secret_code(session: Session, person: Beneficiary, code: str,
         person.secret_code_failures = 0
         person.secret_code_paused_until = now + SECRET_CODE_PAUSE
     audit.record(session, "person.move_secret_code_failed", "beneficiary",
-                 person.reference_id)
+                 person.reference_id, place=person_place(session, person))
     session.commit()  # the counted failure sticks
     raise RuleViolation(_("The secret code is not correct."), code="secret_code_invalid")
 
@@ -107,7 +109,7 @@ def start_citizen_move(session: Session, pack: ActivePack, reference_id: str,
     session.add(request)
     session.flush()
     audit.record(session, "person.move_request", "change_request", request.id,
-                 person=person.reference_id)
+                 place=person_place(session, person), person=person.reference_id)
     transaction = registration.request_otp(session, pack, number, locale=locale,
                                            purpose="move_person", now=now)  # commits
     request.changes = {"mobile": number, "transaction": transaction.id}

@@ -170,7 +170,8 @@ def _new_request(session: Session, actor: StaffUser, kind: str, person: Benefici
                             reason=reason, maker=actor.username, status="pending")
     session.add(request)
     session.flush()
-    audit.record(session, "correction.propose", "change_request", request.id, kind=kind,
+    audit.record(session, "correction.propose", "change_request", request.id,
+                 place=audit.at(request.location_id, request.facility_id), kind=kind,
                  person=person.reference_id, dose=dose_id,
                  fields=rules.changed_fields(before, changes), reason=reason)
     session.commit()
@@ -317,7 +318,7 @@ def approve(session: Session, pack: ActivePack, actor: StaffUser, request_id: in
     request.status, request.checker = "applied", actor.username
     request.decided_at, request.decision_note = _now(), " ".join(note.split())[:500]
     audit.record(session, "correction.approve", "change_request", request.id,
-                 kind=request.kind, person=person.reference_id, dose=request.dose_id,
+                 place=audit.at(request.location_id, request.facility_id), kind=request.kind, person=person.reference_id, dose=request.dose_id,
                  maker=request.maker, note=request.decision_note)
     session.commit()
     return request
@@ -328,7 +329,7 @@ def reject(session: Session, actor: StaffUser, request_id: int, note: str) -> Ch
     request.status, request.checker = "rejected", actor.username
     request.decided_at, request.decision_note = _now(), _reason(note)
     audit.record(session, "correction.reject", "change_request", request.id,
-                 kind=request.kind, maker=request.maker, note=request.decision_note)
+                 place=audit.at(request.location_id, request.facility_id), kind=request.kind, maker=request.maker, note=request.decision_note)
     session.commit()
     return request
 

@@ -21,6 +21,7 @@ from cowin_kit.fieldsync import rules
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
+from cowin_kit.identity.services import staff_place
 from cowin_kit.programme import catalogue, due
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose, Pregnancy
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
@@ -183,7 +184,7 @@ def prepare(session: Session, pack: ActivePack, actor: StaffUser, *, days: int =
         Dose.facility_id.in_(chosen_facilities),
         Dose.administered_at >= now - timedelta(days=LOTS_SINCE_DAYS)).distinct())
     audit.record(session, "field.prepare", "staff_user", actor.username,
-                 people=len(people_out), facilities=len(facilities), days=days)
+                 place=staff_place(session, actor), people=len(people_out), facilities=len(facilities), days=days)
     session.commit()
     return {
         "server_time": now,

@@ -126,6 +126,7 @@ def decide(session: Session, pack: ActivePack, actor: StaffUser, review_id: int,
         review.note = note
         review.outcome = outcome
         audit.record(work, f"field.review.{decision}", "field_review", review.id,
+                     place=audit.at(review.location_id, review.facility_id),
                      client_id=review.client_id, kind=review.kind, reason=review.reason,
                      by=supervisor.username)
         work.flush()

@@ -138,7 +138,8 @@ def _open_review(session: Session, device_id: str, actor: StaffUser, record: Inc
         if exc.params.get("reference_id") else {})
     session.add(review)
     session.flush()
-    audit.record(session, "field.conflict", "field_review", review.id, kind=record.kind,
+    audit.record(session, "field.conflict", "field_review", review.id,
+                 place=audit.at(review.location_id, review.facility_id), kind=record.kind,
                  reason=code, device=device_id, by=actor.username)
     session.commit()
     return review

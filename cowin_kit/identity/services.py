@@ -25,7 +25,7 @@ from cowin_kit.identity.models import PartnerApiKey, RoleGrant, StaffUser
 
 _hasher = PasswordHasher()
 
-# Sign-in attempts allowed from one source (client address) for one user name, per window;
+# Failed sign-ins allowed from one source (client address) for one user name, per window;
 # past them that source is refused for that name, whether it exists or not, until the
 # window ends. No account is ever locked: nobody can lock a colleague out.
 SIGN_IN_ATTEMPTS_PER_SOURCE = 10
@@ -72,8 +72,9 @@ def create_staff_user(session: Session, username: str, password: str,
                      password_hash=_hasher.hash(password), mobile=mobile, email=email)
     session.add(user)
     session.flush()
-    audit.record(session, "staff_user.create", "staff_user", user.id, username=username,
-                 contact=_contact_audit(user))
+    # no grants yet: no area's (the creating administrator still reads their own act)
+    audit.record(session, "staff_user.create", "staff_user", user.id, place=audit.NATIONAL,
+                 username=username, contact=_contact_audit(user))
     return user
 
 
@@ -86,7 +87,7 @@ def _set_contact(session: Session, user: StaffUser, mobile: str | None,
                  email: str | None) -> None:
     user.mobile, user.email = mobile, email
     audit.record(session, "staff_user.contact", "staff_user", user.id,
-                 username=user.username, contact=_contact_audit(user))
+                 place=staff_place(session, user), username=user.username, contact=_contact_audit(user))
 
 
 def alert_recipients(session: Session, action: str,
@@ -156,7 +157,8 @@ def grant_role(session: Session, user: StaffUser, role: str,
     session.add(grant)
     session.flush()
     session.expire(user, ["grants"])
-    audit.record(session, "role.grant", "staff_user", user.id, role=role,
+    audit.record(session, "role.grant", "staff_user", user.id, place=staff_place(session, user),
+                 role=role,
                  location=location_code, facility=facility_code)
     return grant
 
@@ -175,8 +177,37 @@ def revoke_role(session: Session, user: StaffUser, role: str,
         session.delete(grant)
     session.flush()
     session.expire(user, ["grants"])
-    audit.record(session, "role.revoke", "staff_user", user.id, role=role,
+    audit.record(session, "role.revoke", "staff_user", user.id,
+                 place=_smallest_common_place(session, [*user.grants, *grants]), role=role,
                  location=location_code, facility=facility_code)
+
+
+def _smallest_common_place(session: Session, grants: list[RoleGrant]) -> audit.Place:
+    """The smallest part of the hierarchy covering every grant: their facility when they
+    all name one, else the deepest location all their areas lie in; national when one
+    covers the country (or there are none)."""
+    scopes = [access.scope_of_grant(session, grant) for grant in grants]
+    if not scopes or any(not scope.location_path for scope in scopes):
+        return audit.NATIONAL
+    common: list[int] = []
+    for ids in zip(*(scope.location_path for scope in scopes)):
+        if len(set(ids)) != 1:
+            break
+        common.append(ids[0])
+    if not common:
+        return audit.NATIONAL
+    facilities = {scope.facility_id for scope in scopes}
+    facility = facilities.pop() if len(facilities) == 1 else None
+    if facility is not None and len(common) == len(scopes[0].location_path):
+        return audit.Place(common[-1], facility)
+    return audit.Place(common[-1])
+
+
+def staff_place(session: Session, user: StaffUser) -> audit.Place:
+    """Where the events about a staff account happen (its sign-ins, password, roles): the
+    smallest area covering all of its grants, so that an administrator reads them only
+    when the whole account lies in their area."""
+    return _smallest_common_place(session, list(user.grants))
 
 
 def find_staff_user(session: Session, username: str) -> StaffUser | None:
@@ -212,7 +243,7 @@ def set_password(session: Session, user: StaffUser, password: str) -> None:
     user.locked_until = None
     user.token_epoch += 1
     audit.record(session, "staff_user.set_password", "staff_user", user.id,
-                 username=user.username)
+                 place=staff_place(session, user), username=user.username)
 
 
 def deactivate_user(session: Session, user: StaffUser) -> None:
@@ -223,7 +254,7 @@ def deactivate_user(session: Session, user: StaffUser) -> None:
     user.active = False
     user.token_epoch += 1
     audit.record(session, "staff_user.deactivate", "staff_user", user.id,
-                 username=user.username)
+                 place=staff_place(session, user), username=user.username)
     session.commit()
 
 
@@ -252,7 +283,7 @@ def sign_out_staff(session: Session, user: StaffUser) -> None:
     Commits."""
     user.token_epoch += 1
     audit.record(session, "staff_user.sign_out", "staff_user", user.id,
-                 username=user.username)
+                 place=staff_place(session, user), username=user.username)
     session.commit()
 
 
@@ -339,6 +370,7 @@ def _refuse(session: Session, user: StaffUser | None, reason: str,
     next, and neither the failure count nor the audit row may go with it)."""
     audit.record(session, "staff.sign_in_failed", "staff_user",
                  user.id if user is not None else "-",
+                 place=staff_place(session, user) if user is not None else audit.NATIONAL,
                  # An unknown name may be a password typed into the wrong field: not kept.
                  username=user.username if user is not None else None,
                  reason=reason, **details)
@@ -350,8 +382,8 @@ def authenticate_staff(session: Session, username: str, password: str, *,
     """Check a staff member's user name and password and return the account.
 
     Refusals are the same whatever the name: ``too_many_requests`` (429) once ``source``
-    (the client's address) has used SIGN_IN_ATTEMPTS_PER_SOURCE attempts at this name in
-    the window, else Unauthorized ``invalid_credentials`` (unknown name, wrong password or
+    (the client's address) has failed SIGN_IN_ATTEMPTS_PER_SOURCE times at this name in
+    the window (successful sign-ins are not counted), else Unauthorized ``invalid_credentials`` (unknown name, wrong password or
     deactivated account), with a password hash verified either way. The outcome is
     audited and committed here, success included: a sign-in is a unit of work of its own.
     ``now`` is for tests.
@@ -359,16 +391,19 @@ def authenticate_staff(session: Session, username: str, password: str, *,
     now = _as_utc(now or utcnow())
     username = username.strip()
     user = find_staff_user(session, username)
-    wait = ratelimit.check(f"{SIGN_IN_ATTEMPTS_PER_SOURCE}/{SIGN_IN_WINDOW}",
-                           "staff-sign-in-source", f"{source}|{username.casefold()}")
+    limits = f"{SIGN_IN_ATTEMPTS_PER_SOURCE}/{SIGN_IN_WINDOW}"
+    throttle_key = f"{source}|{username.casefold()}"
+    wait = ratelimit.failures_refused(limits, "staff-sign-in-source", throttle_key)
     if wait is not None:
         _refuse(session, user, "throttled", source=source)
         raise ratelimit.refusal(wait)
     if user is None or not user.active:
         _password_matches(_decoy_hash(), password)
+        ratelimit.count_failure(limits, "staff-sign-in-source", throttle_key)
         _refuse(session, user, "unknown_user" if user is None else "inactive")
         raise _invalid_credentials()
     if not _password_matches(user.password_hash, password):
+        ratelimit.count_failure(limits, "staff-sign-in-source", throttle_key)
         _count_failure(session, user)
         _refuse(session, user, "wrong_password", failed_logins=user.failed_logins)
         raise _invalid_credentials()
@@ -376,7 +411,8 @@ def authenticate_staff(session: Session, username: str, password: str, *,
     user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    audit.record(session, "staff.sign_in", "staff_user", user.id, username=user.username)
+    audit.record(session, "staff.sign_in", "staff_user", user.id,
+                 place=staff_place(session, user), username=user.username)
     session.commit()
     return user
 
@@ -411,7 +447,8 @@ def create_partner_key(session: Session, creator: StaffUser, name: str,
                         created_by=creator.id, rate_limit_per_minute=rate_limit_per_minute)
     session.add(key)
     session.flush()
-    audit.record(session, "partner_key.create", "partner_api_key", key.id, name=name,
+    audit.record(session, "partner_key.create", "partner_api_key", key.id,
+                 place=audit.NATIONAL, name=name,
                  key_prefix=key.key_prefix, rate_limit_per_minute=rate_limit_per_minute,
                  created_by=creator.username)
     session.commit()
@@ -433,7 +470,8 @@ def revoke_partner_key(session: Session, key_id: int,
                        code="partner_key_not_found")
     if key.revoked_at is None:
         key.revoked_at = _as_utc(now or utcnow())
-        audit.record(session, "partner_key.revoke", "partner_api_key", key.id, name=key.name,
+        audit.record(session, "partner_key.revoke", "partner_api_key", key.id,
+                     place=audit.NATIONAL, name=key.name,
                      key_prefix=key.key_prefix)
         session.commit()
     return key

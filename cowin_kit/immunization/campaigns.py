@@ -163,7 +163,10 @@ def create_campaign(session: Session, pack: ActivePack, actor: StaffUser | None,
                                            target_source="population" if target else ""))
     session.add(campaign)
     session.flush()
-    audit.record(session, "campaign.create", "campaign", campaign.code, ages=str(ages),
+    # a campaign of one area is that area's; of several, national
+    audit.record(session, "campaign.create", "campaign", campaign.code,
+                 place=audit.at(campaign.areas[0].location_id) if len(campaign.areas) == 1
+                 else audit.NATIONAL, ages=str(ages),
                  products=products, areas=codes, sex=plan.sex,
                  starts_on=plan.starts_on.isoformat(), ends_on=plan.ends_on.isoformat())
     session.commit()
@@ -256,7 +259,7 @@ def import_targets(session: Session, actor: StaffUser | None, source: Any, *,
         before = area.target
         area.target, area.target_source = target, "microplan"
         audit.record(session, "campaign.target", "campaign", area.campaign.code,
-                     location=session.get(Location, area.location_id).code, target=target,
+                     place=audit.at(area.location_id), location=session.get(Location, area.location_id).code, target=target,
                      before=before, file=file_name)
     session.commit()
     return len(rows)
@@ -359,7 +362,8 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
         raise Conflict(_("This dose was just recorded."), code="dose_already_recorded") from None
-    audit.record(session, "campaign.dose", "dose", dose.id, campaign=campaign.code,
+    audit.record(session, "campaign.dose", "dose", dose.id, place=audit.at_facility(facility),
+                 campaign=campaign.code,
                  beneficiary=person.reference_id, vaccine=product.code, lot=lot,
                  facility=facility.code, dose=dose.dose_number)
     warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,

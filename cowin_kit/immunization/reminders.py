@@ -191,11 +191,12 @@ def send_reminders(session: Session, pack: ActivePack, on: date) -> int:
 
 def set_opt_out(session: Session, account: CitizenAccount, opt_out: bool) -> CitizenAccount:
     """The citizen's choice: no routine dose reminders (True), or reminders again."""
-    from cowin_kit.audit.services import record
+    from cowin_kit.audit.services import NATIONAL, record
 
     if account.reminders_opt_out != opt_out:
         account.reminders_opt_out = opt_out
-        record(session, "account.reminders", "citizen_account", account.id, opt_out=opt_out)
+        record(session, "account.reminders", "citizen_account", account.id, place=NATIONAL,
+               opt_out=opt_out)
     session.commit()
     return account
 

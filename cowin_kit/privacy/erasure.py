@@ -30,6 +30,7 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.corrections.models import (
     ChangeRequest, DuplicateCandidate, Grievance, PersonMatchKey,
 )
+from cowin_kit.geography.places import person_place
 from cowin_kit.privacy.retention import delete_account
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose,
@@ -65,6 +66,7 @@ def erase_person(session: Session, reference_id: str, *, reason: str, allowed: b
         Beneficiary.reference_id == reference_id.strip()).with_for_update()).first()
     if person is None:
         raise NotFound(_("No person has this reference ID."), code="beneficiary_not_found")
+    place = person_place(session, person)  # before anything of theirs changes
     if person.name == ERASED_NAME and person.account.mobile.startswith("erased:"):
         raise InvalidInput(_("This person has already been erased."), code="already_erased")
     old_account = person.account
@@ -123,7 +125,7 @@ def erase_person(session: Session, reference_id: str, *, reason: str, allowed: b
         delete_account(session, old_account)
     doses = len(session.scalars(dose_ids).all())
     audit.record(session, "person.erase", "beneficiary", person.reference_id,
-                 reason=reason, doses_kept=doses, certificates_revoked=revoked,
+                 place=place, reason=reason, doses_kept=doses, certificates_revoked=revoked,
                  account_deleted=account_deleted)
     session.commit()
     return Erased(person.reference_id, doses, revoked, account_deleted)

@@ -33,6 +33,7 @@ from cowin_kit.registration.models import Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.rules import masked_id
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
 from cowin_kit.vaccination.models import AefiReport
+from cowin_kit.geography.places import person_place
 
 ACTION = "person.export"
 FORMAT_VERSION = 1
@@ -213,7 +214,8 @@ def citizen_export(session: Session, pack: ActivePack, account: CitizenAccount,
     locale = account.locale if account.locale in pack.locales else pack.default_locale
     document = _document(session, pack, account, people, locale, full_mobile=True,
                          requested_by="self")
-    audit.record(session, "privacy.export", "citizen_account", account.id, format=fmt,
+    audit.record(session, "privacy.export", "citizen_account", account.id,
+                 place=audit.NATIONAL, format=fmt,
                  people=len(people))
     session.commit()
     return Export(document, locale)
@@ -235,6 +237,7 @@ def person_export(session: Session, pack: ActivePack, actor: StaffUser | None,
     chosen = locale if locale in pack.locales else pack.default_locale
     document = _document(session, pack, account, [person], chosen, full_mobile=False,
                          requested_by="operator" if actor is None else f"staff:{actor.username}")
-    audit.record(session, "privacy.export", "beneficiary", person.reference_id, format=fmt)
+    audit.record(session, "privacy.export", "beneficiary", person.reference_id,
+                 place=person_place(session, person), format=fmt)
     session.commit()
     return Export(document, chosen)

@@ -211,6 +211,7 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
             fee_type="Free", opens_at=time(9), closes_at=time(17)))
     session.commit()
     given = 0
+    holder_codes: dict[int, str | None] = {}
     for index, number in enumerate(numbers):
         schedule = two_dose[index % len(two_dose)]
         product = schedule.products[0]
@@ -218,11 +219,14 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
         first_day = now - timedelta(days=rng.randint(schedule.doses[1]["min_interval_days"] + 1,
                                                      HISTORY_DAYS))
         person = vaccination.register_walk_in(
-            session, pack, vaccinator, mobile=mobiles[index // 4],
+            session, pack, vaccinator, mobile=mobiles[index // 4], facility=facility,
+            # four people a mobile: the later ones with the first one's secret code
+            holder_code=holder_codes.get(index // 4),
             name=f"Demo Person {index + 1}",
             birth_date=_birth_date_for(schedule, now.date(), rng),
             gender=genders[index % len(genders)], id_type=id_type, id_number=number,
             consent_version="demo")
+        holder_codes.setdefault(index // 4, person.secret_code)
         reference_id = person.beneficiary.reference_id
         vaccination.record_dose(session, pack, vaccinator, facility=facility,
                                 reference_id=reference_id, product_code=product,

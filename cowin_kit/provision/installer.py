@@ -81,7 +81,7 @@ def install_pack(session: Session, pack: Pack, progress: Progress = _no_progress
             installed.content_hash = pack.content_hash
             installed.document = pack.document
         session.flush()
-        audit.record(session, "pack.install", "installed_pack", pack.code,
+        audit.record(session, "pack.install", "installed_pack", pack.code, place=audit.NATIONAL,
                      version=pack.version, content_hash=pack.content_hash,
                      counts=report.counts)
         session.commit()

@@ -45,7 +45,9 @@ from cowin_kit.csvimport import (
     Source, by_code, chunks, commit_import, decode, file_fingerprint, no_progress,
     pack_document, read_bytes, read_table, tick,
 )
+from cowin_kit.audit.services import Place
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import facility_places
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 from cowin_kit.registration import rules
@@ -212,8 +214,12 @@ def import_people(session: Session, path_or_stream: Source, *, file_name: str,
              ring.encrypt(rules.new_secret_code()), 0, now, now, p.guardian_name,
              p.guardian_relation, p.external_id, p.location_id, p.facility_id, REGISTERED_BY)
             for reference, p in zip(references, new)))
+        place = facility_places(session, [p.facility_id for p in new
+                                          if p.location_id is None])
         bulk.audit("person.import", "beneficiary", (
-            (reference, {"external_id": p.external_id, "no_id": p.id_type_id is None})
+            (reference, {"external_id": p.external_id, "no_id": p.id_type_id is None},
+             Place(p.location_id, p.facility_id) if p.location_id is not None
+             else place(p.facility_id))
             for reference, p in zip(references, new)))
         added: list[int] = []
         for chunk in chunks(references, IN_CHUNK):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cowin_kit import plugins
 from cowin_kit.audit import services as audit
+from cowin_kit.geography.places import person_place
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import durations, signals
 from cowin_kit.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
@@ -235,7 +236,7 @@ def _account_for(session: Session, mobile: str, pack: ActivePack, actor: StaffUs
         session.add(account)
         session.flush()
         audit.record(session, "account.create", "citizen_account", account.id,
-                     by=actor.username)
+                     place=audit.NATIONAL, by=actor.username)
         return account
     _check_household(session, pack, account, adding)
     return account
@@ -405,7 +406,7 @@ def _new_person(session: Session, account: CitizenAccount, actor: StaffUser, *, 
         facility_id=facility_id, registered_by=actor.username)
     session.add(person)
     audit.record(session, "person.register", "beneficiary", person.reference_id,
-                 by=actor.username, id_type=document.type_row.code if document else None,
+                 place=person_place(session, person), by=actor.username, id_type=document.type_row.code if document else None,
                  external_id=external_id, mother=mother_id is not None)
     return person
 
@@ -419,7 +420,7 @@ def _add_pregnancy(session: Session, actor: StaffUser, person: Beneficiary,
     session.add(pregnancy)
     session.flush()
     audit.record(session, "pregnancy.register", "pregnancy", pregnancy.id,
-                 beneficiary=person.reference_id, by=actor.username)
+                 place=person_place(session, person), beneficiary=person.reference_id, by=actor.username)
     return pregnancy
 
 
@@ -525,7 +526,7 @@ def record_pregnancy_outcome(session: Session, pack: ActivePack, actor: StaffUse
         _check_household(session, pack, account, len(babies), "newborns")
         pregnancy.outcome, pregnancy.outcome_date = outcome, outcome_date
         audit.record(session, "pregnancy.outcome", "pregnancy", pregnancy.id,
-                     beneficiary=mother.reference_id, outcome=outcome, newborns=len(babies),
+                     place=person_place(session, mother), beneficiary=mother.reference_id, outcome=outcome, newborns=len(babies),
                      by=actor.username)
         created = [
             _new_person(session, account, actor, name=baby_name, birth_date=born_on,

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from cowin_kit import notifications, plugins
 from cowin_kit.core import metrics, signals
 from cowin_kit.audit import services as audit
+from cowin_kit.geography.places import person_place
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
-from cowin_kit.registration import rules
+from cowin_kit.registration import probes, rules
 from cowin_kit.registration.models import (
     BOOKED_SERIES, Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
@@ -81,7 +82,8 @@ def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: 
     session.add(transaction)
     session.flush()
     transaction.otp_hash = _otp_hash(transaction.id, rules.otp_digest(otp))
-    audit.record(session, "otp.request", "otp_transaction", transaction.id, purpose=purpose)
+    audit.record(session, "otp.request", "otp_transaction", transaction.id, place=audit.NATIONAL,
+                 purpose=purpose)
     template = "otp" if purpose == "sign_in" else "otp_change_mobile"
     notifications.queue_otp(session, mobile, template, locale, otp=otp,
                             minutes=max(1, settings["OTP_TTL_SECONDS"] // 60))
@@ -123,7 +125,7 @@ def _check_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool,
             session.rollback()
             raise exceeded
         audit.record(session, "otp.verify_failed", "otp_transaction", transaction.id,
-                     attempts=counted)
+                     place=audit.NATIONAL, attempts=counted)
         session.commit()  # the counted attempt must stick
         raise Unauthorized(_("The OTP is not correct."), code="otp_invalid")
     marked = session.execute(
@@ -178,8 +180,8 @@ def confirm_otp(session: Session, transaction_id: str, otp: str, *, hashed: bool
         account = CitizenAccount(mobile=transaction.mobile, locale=locale, created_at=now)
         session.add(account)
         session.flush()
-        audit.record(session, "account.create", "citizen_account", account.id)
-    audit.record(session, "account.sign_in", "citizen_account", account.id)
+        audit.record(session, "account.create", "citizen_account", account.id, place=audit.NATIONAL)
+    audit.record(session, "account.sign_in", "citizen_account", account.id, place=audit.NATIONAL)
     try:
         session.commit()
     except IntegrityError:  # the same number confirmed twice at once: use the first account
@@ -247,7 +249,7 @@ def sign_out_everywhere(session: Session, account: CitizenAccount) -> None:
     """End every token of this account, on every device (the epoch they carry is
     raised): signing out of one session signs the account out everywhere. Commits."""
     account.token_epoch += 1
-    audit.record(session, "account.sign_out", "citizen_account", account.id)
+    audit.record(session, "account.sign_out", "citizen_account", account.id, place=audit.NATIONAL)
     session.commit()
 
 
@@ -269,7 +271,7 @@ def account_for_mobile(session: Session, pack: ActivePack, raw_mobile: str, *,
         session.rollback()
         return session.scalars(select(CitizenAccount)
                                .where(CitizenAccount.mobile == mobile)).one()
-    audit.record(session, "account.create", "citizen_account", account.id)
+    audit.record(session, "account.create", "citizen_account", account.id, place=audit.NATIONAL)
     session.commit()
     return account
 
@@ -279,7 +281,8 @@ def set_account_locale(session: Session, account: CitizenAccount, locale: str,
     if locale not in pack.locales:
         raise InvalidInput(_("This language is not offered."), code="invalid_locale")
     account.locale = locale
-    audit.record(session, "account.set_locale", "citizen_account", account.id, locale=locale)
+    audit.record(session, "account.set_locale", "citizen_account", account.id, place=audit.NATIONAL,
+                 locale=locale)
     session.commit()
 
 
@@ -305,7 +308,7 @@ def confirm_mobile_change(session: Session, account: CitizenAccount, transaction
     account.mobile = transaction.mobile
     # a new epoch too: changing the number back must not revive the tokens of before
     account.token_epoch += 1
-    audit.record(session, "account.change_mobile", "citizen_account", account.id)
+    audit.record(session, "account.change_mobile", "citizen_account", account.id, place=audit.NATIONAL)
     session.commit()
     return SignIn(account, issue_citizen_token(account), _settings()["TOKEN_TTL_SECONDS"],
                   False)
@@ -411,7 +414,9 @@ def _check_with_identity_providers(id_type: str, number: str, birth_year: int | 
 def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount, *,
                     name: str, birth_year: int | None = None, birth_date: date | None = None,
                     gender: str, id_type: str, id_number: str, comorbidity: bool = False,
-                    consent_version: str) -> BeneficiaryView:
+                    consent_version: str, facility_id: int | None = None) -> BeneficiaryView:
+    """Register a member of the account. ``facility_id``: their home facility (a walk-in
+    registered at one)."""
     limit = pack.document.get("max_beneficiaries_per_account", 4)
     count = session.scalar(_MEMBERS_OF_ACCOUNT, {"account_id": account.id})
     if count >= limit:
@@ -429,10 +434,15 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         raise RuleViolation(_("This document is only accepted from the age of %(age)d.",
                               age=document.min_age), code="too_young_for_id_type")
     number = _normalized_id(document, id_number)
+    probes.check_allowed(account.id)
     _check_with_identity_providers(document.code, number, birth_year, birth_date)
     ring = keyring()
     id_hash = ring.lookup_hash("id:" + document.code, number)
-    reference_id = _unused_reference_id_for(session, document, id_hash)
+    try:
+        reference_id = _unused_reference_id_for(session, document, id_hash)
+    except Conflict:
+        probes.count_duplicate(account.id)
+        raise
     secret_code = rules.new_secret_code()
     beneficiary = Beneficiary(
         reference_id=reference_id, account_id=account.id,
@@ -440,16 +450,17 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         gender_id=gender_row.id, id_type_id=document.id, id_number_hash=id_hash,
         id_number_encrypted=ring.encrypt(number), id_number_last4=number[-4:],
         comorbidity=comorbidity, consent_version=consent_version,
-        secret_code_encrypted=ring.encrypt(secret_code),
+        secret_code_encrypted=ring.encrypt(secret_code), facility_id=facility_id,
     )
     session.add(beneficiary)
     # Recorded before the flush so that one flush writes both rows.
     audit.record(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
-                 id_type=document.code)
+                 place=person_place(session, beneficiary), id_type=document.code)
     try:
         session.flush()
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
+        probes.count_duplicate(account.id)
         raise _already_registered() from None
     # Possible duplicates are noted for a reviewer (corrections); never a refusal.
     signals.person_registered.send(session, beneficiary=beneficiary)
@@ -646,7 +657,8 @@ def update_beneficiary(session: Session, pack: ActivePack, account: CitizenAccou
         session.rollback()
         raise _already_registered() from None
     audit.record(session, "beneficiary.correct" if vaccinated else "beneficiary.update",
-                 "beneficiary", beneficiary.reference_id, fields=sorted(changes))
+                 "beneficiary", beneficiary.reference_id,
+                 place=person_place(session, beneficiary), fields=sorted(changes))
     if {"birth_year", "birth_date", "gender"} & set(changes):
         signals.due_facts_changed.send(session, pack=pack, person_ids=[beneficiary.id])
     session.commit()
@@ -658,6 +670,7 @@ def delete_beneficiary(session: Session, account: CitizenAccount, reference_id: 
     if _has_doses(session, beneficiary):
         raise RuleViolation(_("A person with a recorded dose cannot be deleted."),
                             code="beneficiary_vaccinated")
-    audit.record(session, "beneficiary.delete", "beneficiary", beneficiary.reference_id)
+    audit.record(session, "beneficiary.delete", "beneficiary", beneficiary.reference_id,
+                 place=person_place(session, beneficiary))
     session.delete(beneficiary)
     session.commit()

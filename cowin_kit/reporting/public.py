@@ -424,7 +424,8 @@ def check_tally(session: Session, pack: ActivePack, *, rebuild: bool = False,
     result = TallyCheck(sum(computed.values()), len(computed), differences)
     if rebuild:
         tally.rebuild(session, zone)
-        audit.record(session, "tally.rebuild", "dose_tally", None, doses=result.doses,
+        audit.record(session, "tally.rebuild", "dose_tally", None, place=audit.NATIONAL,
+                     doses=result.doses,
                      rows=result.rows, differences=differences)
         session.commit()
     return result

@@ -30,7 +30,6 @@ from cowin_kit.reporting import rules
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
 from cowin_kit.scheduling.rules import schedule_for
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
-from cowin_kit.identity.services import staff_visible_to
 
 
 @dataclass(frozen=True)
@@ -369,14 +368,21 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
 def audit_events_visible_to(session: Session, user: StaffUser, *, limit: int = 50,
                             before_id: int | None = None, action: str | None = None
                             ) -> list[AuditEvent]:
-    """Newest first. National auditors read everything; an area's administrators read what
-    the staff of their area (and they themselves) did."""
+    """Newest first. National auditors read everything; an area's administrators read the
+    events placed inside their area (whoever acted: a national administrator's act in the
+    district too) and their own acts; events of no area (citizens' accounts, partner
+    keys, packs, staff holding roles beyond the area) stay national."""
     scope = report_scope(user, "audit.read")
     query = select(AuditEvent)
     if not scope.country:
-        names = {u.username for u in staff_visible_to(session, user)} | {user.username}
-        query = query.where(AuditEvent.actor_type == "staff",
-                            AuditEvent.actor_id.in_(sorted(names)))
+        parts: list[ColumnElement[bool]] = [
+            and_(AuditEvent.actor_type == "staff", AuditEvent.actor_id == user.username)]
+        if scope.location_ids:
+            tree = _subtree(sorted(scope.location_ids), "audit_area")
+            parts.append(AuditEvent.location_id.in_(select(tree.c.id)))
+        if scope.facility_ids:
+            parts.append(AuditEvent.facility_id.in_(sorted(scope.facility_ids)))
+        query = query.where(or_(*parts))
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     if action:

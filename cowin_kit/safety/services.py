@@ -27,6 +27,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import facility_place
 from cowin_kit.identity import access
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
@@ -162,7 +163,8 @@ def _file(session: Session, pack: ActivePack, dose: Dose, *, reporter: str,
     for suspect in _same_visit(session, pack, dose):
         session.add(AefiReportDose(report_id=report.id, dose_id=suspect.id))
     serious = rules.is_serious(seriousness, criteria)
-    audit.record(session, "aefi.report", "aefi_report", report.id, dose=dose.id,
+    audit.record(session, "aefi.report", "aefi_report", report.id,
+                 place=facility_place(session, dose.facility_id), dose=dose.id,
                  seriousness=seriousness, criteria=criteria, reporter_type=reporter_type,
                  stage=report.stage)
     alert = _raise_alert(session, pack, report, dose) if serious else None
@@ -201,7 +203,8 @@ def _raise_alert(session: Session, pack: ActivePack, report: AefiReport,
     session.add(alert)
     session.flush()
     messages = _message_alert(session, pack, alert, dose)
-    audit.record(session, "aefi.alert", "aefi_report", report.id, alert=alert.id,
+    audit.record(session, "aefi.alert", "aefi_report", report.id,
+                 place=audit.at(alert.location_id), alert=alert.id,
                  location=location_code(session, alert.location_id), messages=messages)
     return alert
 
@@ -438,7 +441,10 @@ def take_step(session: Session, pack: ActivePack, staff: StaffUser, report_id: i
     if status == "closed":
         report.closed_at = now
     session.flush()
-    audit.record(session, "aefi.step", "aefi_report", report.id, step=step.id,
+    audit.record(session, "aefi.step", "aefi_report", report.id,
+                 place=facility_place(session, session.scalar(
+                     select(Dose.facility_id).where(Dose.id == report.dose_id))),
+                 step=step.id,
                  stage=stage.code, next_stage=step.next_stage, status=status,
                  causality=causality, outcome=outcome)
     plugins.queue_hook(session, "aefi_updated", report_id=report.id, status=status,
@@ -472,7 +478,7 @@ def acknowledge_alert(session: Session, staff: StaffUser, alert_id: int) -> Aefi
         alert.acknowledged_at = datetime.now(timezone.utc)
         alert.acknowledged_by = staff.username
         audit.record(session, "aefi.alert_acknowledge", "aefi_report", report.id,
-                     alert=alert.id)
+                     place=facility_place(session, dose.facility_id), alert=alert.id)
         session.commit()
     return alert
 

@@ -75,7 +75,7 @@ def subscribe_slot_alert(session: Session, account: CitizenAccount, *, age: int,
                                          dose_number=dose, age=age)
     session.add(subscription)
     session.flush()
-    audit.record(session, "slot_alert.subscribe", "slot_alert_subscription", subscription.id)
+    audit.record(session, "slot_alert.subscribe", "slot_alert_subscription", subscription.id, place=audit.NATIONAL)
     session.commit()
     return Subscribed(subscription, True)
 
@@ -86,7 +86,7 @@ def unsubscribe_slot_alert(session: Session, account: CitizenAccount, subscripti
     if subscription is None or subscription.account_id != account.id:
         raise NotFound(_("No such alert."), code="alert_not_found")
     subscription.active = False
-    audit.record(session, "slot_alert.unsubscribe", "slot_alert_subscription", subscription.id)
+    audit.record(session, "slot_alert.unsubscribe", "slot_alert_subscription", subscription.id, place=audit.NATIONAL)
     session.commit()
 
 
@@ -164,7 +164,7 @@ def dispatch_slot_alerts(session: Session, pack: ActivePack, *, now: datetime | 
                               "slot_alert", {"seats": seats, "facility": facility_name,
                                              "dose": subscription.dose_number}))
         subscription.last_notified_at = now
-        audit.record(session, "slot_alert.notify", "slot_alert_subscription", subscription.id,
+        audit.record(session, "slot_alert.notify", "slot_alert_subscription", subscription.id, place=audit.NATIONAL,
                      seats=seats)
     session.commit()
     send_notices(notices)

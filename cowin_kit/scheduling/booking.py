@@ -31,7 +31,10 @@ from cowin_kit.scheduling.booking_rows import (
     BookableSession, BookingMember, BookingSlot,
 )
 from cowin_kit.scheduling.models import Appointment, SessionSlot, VaccinationSession
-from cowin_kit.scheduling.sessions import published_session, queue_cancelled, release_seats
+from cowin_kit.geography.places import facility_place
+from cowin_kit.scheduling.sessions import (
+    published_session, queue_cancelled, release_seats, session_place as _session_place,
+)
 
 
 
@@ -196,6 +199,8 @@ def _book_seats(session: Session, connection: Any, pack: ActivePack,
                    account_id=account.id, created_at=moment, updated_at=moment)
         appointments.append(row)
         events.append({**audit.values("appointment.book", "appointment", row["id"],
+                                      place=audit.Place(vaccination_session.location_id,
+                                                        vaccination_session.facility_id),
                                       booking=booking_id,
                                       vaccination_session=vaccination_session.id,
                                       dose=dose_number),
@@ -253,6 +258,7 @@ def reschedule(session: Session, pack: ActivePack, account: CitizenAccount, *,
         appointment.session_id, appointment.slot_id = target.id, target_slot.id
         appointment.reschedule_count += 1
         audit.record(session, "appointment.reschedule", "appointment", appointment.id,
+                     place=facility_place(session, target.facility_id),
                      vaccination_session=target.id)
     session.commit()
     return appointments
@@ -283,7 +289,8 @@ def cancel(session: Session, account: CitizenAccount, *, booking_id: str,
         for item in [appointment, *later]:
             release_seats(session, item)
             item.status = "cancelled"
-            audit.record(session, "appointment.cancel", "appointment", item.id)
+            audit.record(session, "appointment.cancel", "appointment", item.id,
+                         place=_session_place(session, item.session_id))
             cancelled.append(item)
     queue_cancelled(session, cancelled, "citizen")
     session.commit()

@@ -82,7 +82,8 @@ def _build_statements() -> dict[str, Any]:
         select(sessions.id, sessions.facility_id, sessions.session_date,
                sessions.product_id, sessions.min_age, sessions.max_age, sessions.status,
                facilities.code, facilities.name, facilities.names, sessions.version,
-               slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity)
+               slots.id, slots.starts_at, slots.ends_at, seats.dose_number, seats.capacity,
+               facilities.location_id)
         .select_from(VaccinationSession.__table__
                      .join(Facility.__table__, facilities.id == sessions.facility_id)
                      .outerjoin(SessionSlot.__table__, slots.session_id == sessions.id)
@@ -237,7 +238,8 @@ def _book_member_statement() -> Any:
         "action": literal_column("'appointment.book'", String),
         "object_type": literal_column("'appointment'", String), "object_id": booked.c.id,
         **{name: bindparam(f"audit_{name}", type_=events.c[name].type)
-           for name in ("actor_type", "actor_id", "request_id", "source_ip", "details")}}
+           for name in ("actor_type", "actor_id", "request_id", "source_ip", "location_id",
+                        "facility_id", "details")}}
     return (insert(events)
             .from_select(list(event), select(*event.values()).select_from(booked))
             .returning(events.c.object_id))
@@ -253,7 +255,8 @@ def _book_member_values(row: dict[str, Any], event: dict[str, Any], version: int
             "beneficiary_id": row["beneficiary_id"], "account_id": row["account_id"],
             "created_at": row["created_at"], "audit_actor_type": event["actor_type"],
             "audit_actor_id": event["actor_id"], "audit_request_id": event["request_id"],
-            "audit_source_ip": event["source_ip"], "audit_details": event["details"]}
+            "audit_source_ip": event["source_ip"], "audit_location_id": event["location_id"],
+            "audit_facility_id": event["facility_id"], "audit_details": event["details"]}
 
 
 _STATEMENTS: dict[str, Any] = {}
@@ -306,6 +309,7 @@ class BookableSession:
     version: int
     slots: list[BookingSlot] = field(default_factory=list)
     capacities: list[DoseSeats] = field(default_factory=list)
+    location_id: int | None = None  # the facility's (the place of its audit events)
 
 
 @dataclass(slots=True, eq=False)
@@ -364,6 +368,7 @@ def bookable_session(connection: Any, session_id: str, reuse: bool = False
         raise NotFound(_("No such session."), code="session_not_found")
     first = rows[0]
     found = BookableSession(*first[:11])
+    found.location_id = first[16]
     slot_ids: set[int] = set()
     doses: set[int] = set()
     for row in rows:  # one row per slot and dose: each slot and dose once, in order

@@ -50,6 +50,7 @@ from cowin_kit.csvimport import (
 )
 from cowin_kit.core.db import new_uuid, utcnow
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import facility_places
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -232,11 +233,14 @@ def import_facilities(session: Session, path_or_stream: Source, *, file_name: st
         bulk.update(Facility, update_columns, updates)
         new_codes = [row[0] for row in inserts]
         added = by_code(session, (Facility.id, Facility.code), Facility.code, new_codes)
-        bulk.audit("facility.create", "facility",
-                   ((added[code].id, {"code": code}) for code in new_codes))
         codes = {row.id: code for code, row in existing.items()}
+        place = facility_places(session, [*(added[code].id for code in new_codes),
+                                           *(row[0] for row in updates)])
+        bulk.audit("facility.create", "facility",
+                   ((added[code].id, {"code": code}, place(added[code].id))
+                    for code in new_codes))
         bulk.audit("facility.update", "facility",
-                   ((row[0], {"code": codes[row[0]]}) for row in updates))
+                   ((row[0], {"code": codes[row[0]]}, place(row[0])) for row in updates))
 
     return commit_import(session, report, "facility.import", fingerprint, progress, write)
 
@@ -747,7 +751,11 @@ class _Writes:
         bulk.update(SessionSlot, SLOT_UPDATE_COLUMNS, self.slot_updates)
         bulk.insert(SessionSlot, SLOT_COLUMNS, self.slots)
         bulk.next_version(VaccinationSession, [session_id for session_id, _item in self.changed])
+        place = facility_places(bulk.session, [item.facility_id for _id, item in
+                                          [*self.published, *self.changed]])
         bulk.audit("session.publish", "vaccination_session",
-                   ((session_id, _audit_details(item)) for session_id, item in self.published))
+                   ((session_id, _audit_details(item), place(item.facility_id))
+                    for session_id, item in self.published))
         bulk.audit("session.update", "vaccination_session",
-                   ((session_id, _audit_details(item)) for session_id, item in self.changed))
+                   ((session_id, _audit_details(item), place(item.facility_id))
+                    for session_id, item in self.changed))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from cowin_kit import notifications, plugins
 from cowin_kit.audit import services as audit
+from cowin_kit.geography.places import facility_place
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.db import get_database
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
@@ -53,12 +54,14 @@ def upsert_facility(session: Session, *, code: str, name: str, location_code: st
         facility = Facility(code=code, **values)
         session.add(facility)
         session.flush()
-        audit.record(session, "facility.create", "facility", facility.id, code=code)
+        audit.record(session, "facility.create", "facility", facility.id,
+                     place=audit.at_facility(facility), code=code)
     else:
         for key, value in values.items():
             setattr(facility, key, value)
         session.flush()
-        audit.record(session, "facility.update", "facility", facility.id, code=code)
+        audit.record(session, "facility.update", "facility", facility.id,
+                     place=audit.at_facility(facility), code=code)
     return facility
 
 
@@ -116,7 +119,7 @@ def publish_session(session: Session, *, facility: Facility, session_date: date,
     session.add(vaccination_session)
     session.flush()
     audit.record(session, "session.publish", "vaccination_session", vaccination_session.id,
-                 facility=facility.code, date=session_date.isoformat(), vaccine=product_code,
+                 place=audit.at_facility(facility), facility=facility.code, date=session_date.isoformat(), vaccine=product_code,
                  other_vaccines=[other.code for other in others], kind=kind)
     return vaccination_session
 
@@ -136,6 +139,12 @@ def offered_products(session: Session, vaccination_session: VaccinationSession
     found = {p.id: p for p in session.scalars(select(VaccineProduct)
                                               .where(VaccineProduct.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
+
+
+def session_place(session: Session, session_id: str) -> audit.Place:
+    """The place of a vaccination session's events (its facility's)."""
+    return facility_place(session, session.scalar(
+        select(VaccinationSession.facility_id).where(VaccinationSession.id == session_id)))
 
 
 def published_session(session: Session, session_id: str) -> VaccinationSession:
@@ -225,7 +234,7 @@ def cancel_session(session: Session, pack: ActivePack, session_id: str) -> list[
                               {"name": beneficiary.name, "facility": facility.name,
                                "date": vaccination_session.session_date.isoformat()}))
     audit.record(session, "session.cancel", "vaccination_session", vaccination_session.id,
-                 appointments_released=len(booked))
+                 place=audit.at_facility(facility), appointments_released=len(booked))
     queue_cancelled(session, booked, "session_cancelled")
     queue_notices(session, notices)
     session.commit()
@@ -261,6 +270,7 @@ def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[in
         slot.capacity = max(share, slot.booked)
     vaccination_session.version = VaccinationSession.version + 1
     audit.record(session, "session.change_capacity", "vaccination_session",
-                 vaccination_session.id, capacity={str(k): v for k, v in capacity_by_dose.items()})
+                 vaccination_session.id,
+                 place=facility_place(session, vaccination_session.facility_id), capacity={str(k): v for k, v in capacity_by_dose.items()})
     session.commit()
     return vaccination_session

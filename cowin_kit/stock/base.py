@@ -21,6 +21,7 @@ from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _, lazy_gettext
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.places import facility_place
 from cowin_kit.identity import access
 from cowin_kit.identity import services as identity
 from cowin_kit.identity.models import StaffUser
@@ -243,3 +244,11 @@ def message_store_staff(session: Session, pack: ActivePack | None, store: Store,
         notifications.queue(session, user.mobile, template, locale,
                             store=_store_name(session, store, locale), **params)
     return len(recipients)
+
+
+def store_place(session: Session, store: Any) -> audit.Place:
+    """A store's place in the audit trail: its facility's, else the area it serves (a
+    district store), else none (the national store)."""
+    if store.facility_id is not None:
+        return facility_place(session, store.facility_id)
+    return audit.at(store.location_id)

@@ -18,6 +18,7 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.stock import rules
+from cowin_kit.stock.base import store_place
 from cowin_kit.stock.base import (
     MANAGE, StockWarning, _actor_name, _check, _zone, facility_store, local_day, policy_of,
     scope_of, store_by_code,
@@ -192,7 +193,9 @@ def close_vials(session: Session, pack: ActivePack | None, now: datetime | None 
             closed += 1
     if closed:
         audit.record(session, "stock.vials.close", "stock_store",
-                     target.code if target else "*", vials=closed)
+                     target.code if target else "*",
+                     place=store_place(session, target) if target else audit.NATIONAL,
+                     vials=closed)
     session.commit()
     return closed
 
@@ -221,8 +224,9 @@ def reverse_draw(session: Session, *, dose_id: int, actor: str, reason: str,
               reason=reason, dose_id=dose_id)
         returned += -int(total)
     if returned:
-        audit.record(session, "stock.draw_reversed", "dose", dose_id, doses=returned,
-                     reason=reason)
+        audit.record(session, "stock.draw_reversed", "dose", dose_id,
+                     place=store_place(session, session.get(Store, rows[0][0])),
+                     doses=returned, reason=reason)
     session.flush()
     return returned
 
@@ -244,7 +248,8 @@ def redraw(session: Session, pack: ActivePack | None, *, dose_id: int, product_i
     _balance_row(session, store.id, lot.id)
     _post(session, store.id, lot.id, DOSE, -1, actor=actor, reason=reason, dose_id=dose_id,
           occurred_at=moment or datetime.now(timezone.utc))
-    audit.record(session, "stock.draw_moved", "dose", dose_id, store=store.code,
+    audit.record(session, "stock.draw_moved", "dose", dose_id,
+                 place=store_place(session, store), store=store.code,
                  lot=lot.number, reason=reason)
     session.flush()
     return 1

@@ -17,6 +17,7 @@ from cowin_kit.core.errors import InvalidInput, RuleViolation
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.stock import rules
+from cowin_kit.stock.base import store_place
 from cowin_kit.stock.base import (
     MANAGE, local_day, _actor_name, _check, _upsert_ignore, store_by_code,
 )
@@ -109,7 +110,8 @@ def receive(session: Session, pack: ActivePack | None, actor: StaffUser | None, 
     _balance_row(session, target.id, lot.id)
     _post(session, target.id, lot.id, RECEIPT, quantity, occurred_at=moment,
           actor=_actor_name(actor), reason=reason)
-    audit.record(session, "stock.receive", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.receive", "stock_store", target.code,
+                 place=store_place(session, target), vaccine=product_code,
                  lot=lot.number, quantity=quantity)
     session.flush()
     result = _movement(session, target, lot, product_code, RECEIPT, quantity)
@@ -153,7 +155,8 @@ def transfer(session: Session, pack: ActivePack | None, actor: StaffUser | None,
           other_store_id=target.id)
     _post(session, target.id, lot.id, TRANSFER_IN, quantity, occurred_at=moment, actor=name,
           other_store_id=source.id)
-    audit.record(session, "stock.transfer", "stock_store", source.code, to=target.code,
+    audit.record(session, "stock.transfer", "stock_store", source.code,
+                 place=store_place(session, source), to=target.code,
                  vaccine=product_code, lot=lot.number, quantity=quantity)
     session.flush()
     result = _movement(session, source, lot, product_code, ISSUE, -quantity)
@@ -182,7 +185,8 @@ def adjust(session: Session, pack: ActivePack | None, actor: StaffUser | None, *
     _balance_row(session, target.id, lot.id)
     _post(session, target.id, lot.id, kind, quantity, occurred_at=moment,
           actor=_actor_name(actor), reason=reason)
-    audit.record(session, "stock.adjust", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.adjust", "stock_store", target.code,
+                 place=store_place(session, target), vaccine=product_code,
                  lot=lot.number, quantity=quantity, reason=reason)
     session.flush()
     result = _movement(session, target, lot, product_code, kind, quantity)
@@ -211,7 +215,8 @@ def physical_count(session: Session, pack: ActivePack | None, actor: StaffUser |
     if difference:
         _post(session, target.id, lot.id, COUNT, difference, occurred_at=moment,
               actor=_actor_name(actor), reason="physical count")
-    audit.record(session, "stock.count", "stock_store", target.code, vaccine=product_code,
+    audit.record(session, "stock.count", "stock_store", target.code,
+                 place=store_place(session, target), vaccine=product_code,
                  lot=lot.number, on_hand=counted, difference=difference)
     session.flush()
     result = _movement(session, target, lot, product_code, COUNT, difference)

@@ -95,7 +95,8 @@ def register_lot(session: Session, pack: ActivePack | None, actor: StaffUser | N
             setattr(lot, key, value)
     session.flush()
     audit.record(session, "stock.lot.register" if created else "stock.lot.update",
-                 "stock_lot", lot.id, vaccine=product.code, lot=lot.number,
+                 "stock_lot", lot.id, place=audit.NATIONAL, vaccine=product.code,
+                 lot=lot.number,
                  expires_on=lot.expires_on.isoformat(), doses_per_vial=lot.doses_per_vial,
                  vvm_stage=lot.vvm_stage)
     session.commit()
@@ -123,7 +124,8 @@ def set_vvm_stage(session: Session, pack: ActivePack | None, actor: StaffUser | 
         message = _("must be a whole number from %(low)d to %(high)d", low=1, high=4)
         raise InvalidInput(message, code="invalid_vvm_stage", fields={"vvm_stage": [message]})
     lot.vvm_stage = stage
-    audit.record(session, "stock.lot.vvm", "stock_lot", lot.id, vvm_stage=stage)
+    audit.record(session, "stock.lot.vvm", "stock_lot", lot.id, place=audit.NATIONAL,
+                 vvm_stage=stage)
     session.commit()
     return lot
 
@@ -151,7 +153,8 @@ def recall_lot(session: Session, pack: ActivePack | None, actor: StaffUser | Non
             messages += message_store_staff(session, pack, store, "stock_recall",
                                             lot=lot.number, vaccine=product_code,
                                             reason=lot.recall_reason, doses=held)
-        audit.record(session, "stock.lot.recall", "stock_lot", lot.id, vaccine=product_code,
+        audit.record(session, "stock.lot.recall", "stock_lot", lot.id, place=audit.NATIONAL,
+                     vaccine=product_code,
                      lot=lot.number, reason=lot.recall_reason, messages=messages)
         session.commit()
     return lot
@@ -195,7 +198,8 @@ def lot_recipients(session: Session, pack: ActivePack | None, actor: StaffUser |
                      dose.id, dose.series, dose.dose_number, dose.administered_at, facility)
            for dose, reference_id, name, birth_year, mobile, facility in rows
            if rules.lot_key(dose.lot) == lot.number_key]
-    audit.record(session, "stock.lot.recipients", "stock_lot", lot.id, count=len(out))
+    audit.record(session, "stock.lot.recipients", "stock_lot", lot.id, place=audit.NATIONAL,
+                 count=len(out))
     session.commit()
     return lot, out
 

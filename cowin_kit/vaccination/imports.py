@@ -63,6 +63,7 @@ from cowin_kit.registration import tally
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.geography.models import Facility
+from cowin_kit.geography.places import facility_places
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose
 from cowin_kit.stock import rules as stock_rules, services as stock
 from cowin_kit.vaccination import rules
@@ -290,11 +291,13 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
             for i in booked])
         stock.draw_imported(session, ActivePack(document["code"], document["version"], "",
                                                 document), drawn, actor="import")
+        place = facility_places(session, [i.facility_id for i in new])
         bulk.audit("dose.import", "dose", (
             (ids[(i.beneficiary_id, i.series, i.number)],
              {"beneficiary": i.reference_id, "dose": i.number, "vaccine": i.vaccine,
               "lot": i.lot, "date": i.day.isoformat(), "facility": i.facility_code or None,
-              **({"schedule": i.series} if i.series != BOOKED_SERIES else {})})
+              **({"schedule": i.series} if i.series != BOOKED_SERIES else {})},
+             place(i.facility_id))
             for i in new))
         signals.due_facts_changed.send(session, pack=None,
                                        person_ids=sorted({i.beneficiary_id for i in new}),

@@ -18,6 +18,7 @@ from cowin_kit.core.errors import NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType, StaffUser
+from cowin_kit.registration import reads
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
 from cowin_kit.registration.rules import is_reference_id, masked_id
 from cowin_kit.scheduling.models import (
@@ -112,9 +113,12 @@ class CheckIn:
         return self.booked is not None
 
 
-def check_in(session: Session, actor: StaffUser, reference_id: str) -> CheckIn:
+def check_in(session: Session, actor: StaffUser, reference_id: str, *,
+             reason: str | None = None) -> CheckIn:
     """A person as the vaccinator checks them in. Forbidden without ``beneficiary.verify``
-    anywhere; NotFound ``beneficiary_not_found``."""
+    anywhere; NotFound ``beneficiary_not_found``. The read is audited: a person neither
+    of the vaccinator's area nor booked at one of their facilities takes a ``reason``
+    (Forbidden ``reason_required`` without one; registration.reads)."""
     access.check_access(actor, "beneficiary.verify", message=_("You may not check people in."))
     beneficiary = _find_beneficiary(session, reference_id)
     doses = [PastDose(dose, session.get(VaccineProduct, dose.product_id))
@@ -130,6 +134,10 @@ def check_in(session: Session, actor: StaffUser, reference_id: str) -> CheckIn:
         vaccination_session = session.get(VaccinationSession, appointment.session_id)
         booked = Booked(appointment, vaccination_session,
                         session.get(Facility, vaccination_session.facility_id))
+    reads.record_staff_read(
+        session, actor, beneficiary, actions=("beneficiary.verify",), view="check_in",
+        reason=reason, also=[] if booked is None else
+        [access.scope_for_facility(session, booked.facility.id)])
     return CheckIn(beneficiary, session.get(Gender, beneficiary.gender_id).labels,
                    session.get(IdDocumentType, beneficiary.id_type_id).labels
                    if beneficiary.id_type_id is not None else {},

@@ -122,12 +122,20 @@ class DueTodayOut(Schema):
                            metadata={"description": "every dose of every routine schedule"})
 
 
-class DueTodayQuery(_Strict):
+class RecordReadQuery(_Strict):
+    # why a person outside the staff member's area is looked up ("break the glass";
+    # stored with the read's audit event)
+    reason = fields.String(validate=validate.Length(max=200))
+
+
+class DueTodayQuery(RecordReadQuery):
     on = fields.Date()
 
 
 class WalkInIn(BeneficiaryIn):
     mobile = fields.String(required=True, validate=validate.Length(min=4, max=20))
+    # when the mobile already has an account: the secret code of one of its members
+    holder_code = fields.String(validate=validate.Regexp(r"^[0-9]{4}$"))
     facility = fields.String(validate=validate.Length(min=1, max=64))
 
 

@@ -119,7 +119,7 @@ _DOSE_COLUMNS = ("beneficiary_id", "series", "dose_number", "product_id", "admin
                  "lot", "facility_id", "vaccinator", "recorded_at", "idempotency_key", "source")
 _DUE_COLUMNS = ("reason", "status", "attempts", "next_attempt_at", "created_at")
 _EVENT_COLUMNS = ("occurred_at", "actor_type", "actor_id", "action", "object_type",
-                  "request_id", "source_ip", "details")
+                  "request_id", "source_ip", "location_id", "facility_id", "details")
 _STATEMENTS: dict[str, Any] = {}
 
 
@@ -229,7 +229,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     person, given = _person_for_dose(session, pack, reference_id)
     if person.appointment_id is not None:
         # Booked online: the person proves it is them with the code only they were given.
-        _check_secret_code(session, vaccinator, person, secret_code, str(reference_id))
+        _check_secret_code(session, vaccinator, person, secret_code, str(reference_id),
+                           audit.at_facility(facility))
     product = vaccine_product(session, pack, code=str(product_code))
     if product is None:
         raise NotFound(_("No vaccine with code %(code)s.", code=product_code),
@@ -268,7 +269,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             "idempotency_key": idempotency_key, "source": "recorded"}
     try:
         dose["id"] = _insert_dose(session, dose, now, audit.values(  # object_id: the new id
-            "dose.record", "dose", "", beneficiary=str(reference_id), dose=number,
+            "dose.record", "dose", "", place=audit.at_facility(facility),
+            beneficiary=str(reference_id), dose=number,
             vaccine=product.code, lot=lot, facility=facility.code))
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
@@ -293,7 +295,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
 
 
 def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,
-                       secret_code: str | None, reference_id: str) -> None:
+                       secret_code: str | None, reference_id: str,
+                       place: audit.Place) -> None:
     """The secret code check, with its attempt limits: wrong codes in a row are counted for
     the person and for the staff member (committed, as the refusal rolls the caller back),
     and past either limit no code is checked until the pause ends. A right code clears both
@@ -320,7 +323,7 @@ def _check_secret_code(session: Session, vaccinator: StaffUser, person: _Person,
     staff_paused = _count_wrong_code(session, StaffUser, vaccinator.id,
                                      rules.SECRET_CODE_FAILURES_PER_STAFF, now)
     audit.record(session, "dose.secret_code_wrong", "beneficiary", reference_id,
-                 person_paused=person_paused, staff_paused=staff_paused)
+                 place=place, person_paused=person_paused, staff_paused=staff_paused)
     session.commit()
     raise RuleViolation(_("The 4-digit secret code is not correct."),
                         code="secret_code_invalid")
@@ -372,14 +375,61 @@ def _insert_dose(session: Session, dose: dict[str, Any], now: datetime,
 
 
 def register_walk_in(session: Session, pack: ActivePack, staff: StaffUser, *, mobile: str,
+                     facility: Facility | None = None, holder_code: str | None = None,
                      **member) -> registration.BeneficiaryView:
-    """On-site registration by staff, who check the photo ID in person (no OTP)."""
+    """On-site registration by staff, who check the photo ID in person (no OTP); the
+    registering ``facility`` becomes the person's home facility.
+
+    A mobile number that already has an account takes the walk-in only with the secret
+    code of one of its members (``holder_code``, from their slip or SMS: the holder's
+    consent; the phone number alone proves nothing). Without it, Conflict
+    ``mobile_has_account`` (register with a number of the person's own); a wrong code,
+    RuleViolation ``holder_code_invalid``, counted against the staff member and the
+    account's first member as wrong codes at dose recording are (RateLimited
+    ``secret_code_attempts`` past the limits)."""
     number = registration.parse_mobile(mobile, pack)
     account = session.scalars(select(CitizenAccount).where(CitizenAccount.mobile == number)).first()
+    place = audit.at_facility(facility) if facility is not None else audit.NATIONAL
     if account is None:
         account = CitizenAccount(mobile=number, locale=pack.default_locale)
         session.add(account)
         session.flush()
-        audit.record(session, "account.create", "citizen_account", account.id, walk_in=True,
-                     by=staff.username)
-    return registration.add_beneficiary(session, pack, account, **member)
+        audit.record(session, "account.create", "citizen_account", account.id,
+                     place=audit.NATIONAL, walk_in=True, by=staff.username)
+    else:
+        _check_holder_code(session, staff, account, holder_code, place)
+    return registration.add_beneficiary(session, pack, account, **member,
+                                        facility_id=facility.id if facility else None)
+
+
+def _check_holder_code(session: Session, staff: StaffUser, account: CitizenAccount,
+                       holder_code: str | None, place: audit.Place) -> None:
+    now = datetime.now(timezone.utc)
+    members = list(session.scalars(select(Beneficiary).where(
+        Beneficiary.account_id == account.id, Beneficiary.merged_into_id.is_(None))
+        .order_by(Beneficiary.id)))
+    if not members:
+        return  # an account without anyone in it: nobody's data to attach to
+    if not holder_code:
+        message = _("This mobile number already has an account. Ask for the secret code of "
+                    "someone registered with it (on their slip or SMS), or register the "
+                    "person with a mobile number of their own.")
+        raise Conflict(message, code="mobile_has_account", fields={"holder_code": [message]})
+    holder = members[0]
+    for paused_until in (staff.secret_code_paused_until, holder.secret_code_paused_until):
+        if rules.paused(paused_until, now):
+            raise _attempts_refusal(_("Too many wrong secret codes: try again after "
+                                      "%(until)s UTC.", until=_minute(paused_until)))
+    ring = keyring()
+    if any(hmac.compare_digest(str(holder_code), ring.decrypt(m.secret_code_encrypted))
+           for m in members):
+        return
+    holder_paused = _count_wrong_code(session, Beneficiary, holder.id,
+                                      rules.SECRET_CODE_FAILURES_PER_PERSON, now)
+    staff_paused = _count_wrong_code(session, StaffUser, staff.id,
+                                     rules.SECRET_CODE_FAILURES_PER_STAFF, now)
+    audit.record(session, "walk_in.holder_code_wrong", "citizen_account", account.id,
+                 place=place, holder_paused=holder_paused, staff_paused=staff_paused)
+    session.commit()
+    message = _("This is not the secret code of anyone registered with this mobile number.")
+    raise RuleViolation(message, code="holder_code_invalid", fields={"holder_code": [message]})

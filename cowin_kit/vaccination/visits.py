@@ -40,6 +40,7 @@ from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
+from cowin_kit.registration import reads
 from cowin_kit.registration.duefacts import DueFacts, birth_anchor, due_facts
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.registration.rules import is_reference_id
@@ -163,12 +164,15 @@ def _gives(schedule: VaccineSchedule, product: str) -> bool:
 
 
 def due_today(session: Session, pack: ActivePack, actor: StaffUser, reference_id: str,
-              on: date | None = None) -> DueToday:
+              on: date | None = None, *, reason: str | None = None) -> DueToday:
     """The person and the status of every dose of the routine schedules on ``on`` (today
     in the pack's timezone), with the doses due or overdue that day. Forbidden without
-    ``beneficiary.verify``; NotFound ``beneficiary_not_found``."""
+    ``beneficiary.verify``; NotFound ``beneficiary_not_found``. The read is audited: a
+    person outside the vaccinator's area takes a ``reason`` (registration.reads)."""
     access.check_access(actor, "beneficiary.verify", message=_("You may not check people in."))
     person = _person(session, reference_id)
+    reads.record_staff_read(session, actor, person, actions=("beneficiary.verify",),
+                            view="due_today", reason=reason)
     on = on or local_day(pack)
     schedules = routine_schedules(session, pack)
     statuses = _evaluate(pack, schedules, person, _history(session, pack, person)[0],
@@ -357,6 +361,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             session.add(dose)
             session.flush()
             audit.record(session, "dose.record", "dose", dose.id,
+                         place=audit.at_facility(facility),
                          beneficiary=str(person.reference_id), series=schedule.code,
                          dose=dose.dose_number, vaccine=product.code, lot=lot,
                          facility=facility.code, visit=True)

@@ -48,10 +48,19 @@ def _citizen_person(reference_id: str) -> Beneficiary:
     return lifelong.for_citizen(get_session(), account, reference_id)
 
 
+def _reason() -> str | None:
+    """Why a person outside the staff member's area is opened (break the glass), carried
+    by the record page's links."""
+    return request.args.get("reason") or None
+
+
 def _staff_person(reference_id: str) -> Beneficiary:
+    """The person, the read audited (registration.reads): outside the staff member's area
+    only with a reason."""
     user = current_staff()
     assert user is not None  # behind staff_required_any
-    return lifelong.for_staff(get_session(), user, reference_id)
+    return lifelong.for_staff(get_session(), user, reference_id, reason=_reason(),
+                              view=str(request.endpoint))
 
 
 def _downloads(pack: ActivePack, record: lifelong.LifelongRecord,
@@ -66,8 +75,8 @@ def _downloads(pack: ActivePack, record: lifelong.LifelongRecord,
         if needs is not None and (needs not in formats or not record.doses):
             continue
         offered.append({"kind": kind, "title": titles[kind],
-                        "url": url_for(f"{endpoint}_{kind}",
-                                       reference_id=record.reference_id)})
+                        "url": url_for(f"{endpoint}_{kind}", reference_id=record.reference_id,
+                                       reason=_reason())})
     return offered
 
 
@@ -133,25 +142,31 @@ def citizen_record_vc(reference_id: str):
 @bp.get("/staff/records")
 @auth.staff_required_any
 def staff_lookup():
-    """Look a person up by reference ID (a GET form: the address can be bookmarked)."""
-    form = ui.FormState(request.args)
-    reference_id = (request.args.get("reference_id") or "").strip()
+    """Look a person up by reference ID (a GET form: the address can be bookmarked): on to
+    the record page, which reads (and audits) the record once."""
+    reference_id = "".join((request.args.get("reference_id") or "").split())
     if reference_id:
-        try:
-            person = _staff_person(reference_id)
-        except DomainError as exc:
-            form.fail(exc, field="reference_id")
-        else:
-            return redirect(url_for("records.staff_record",
-                                    reference_id=person.reference_id), code=303)
+        return redirect(url_for("records.staff_record", reference_id=reference_id,
+                                reason=_reason()), code=303)
+    form = ui.FormState(request.args)
     return ui.render("web/records/lookup.html", form=form), form.status
 
 
 @bp.get("/staff/records/<reference_id>")
 @auth.staff_required_any
 def staff_record(reference_id: str):
-    return _page(_staff_person(reference_id), "records.staff_record",
-                 url_for("records.staff_lookup"), staff=True)
+    try:
+        person = _staff_person(reference_id)
+    except DomainError as exc:
+        if exc.status == 403 and exc.code != "reason_required":
+            raise  # no grant that reads records at all
+        # unknown, or outside the area without a reason: the lookup form says so
+        form = ui.FormState({"reference_id": reference_id, "reason": _reason() or ""})
+        field = "reason" if exc.code in ("reason_required", "invalid_reason") \
+            else "reference_id"
+        form.fail(exc, field=field)
+        return ui.render("web/records/lookup.html", form=form), form.status
+    return _page(person, "records.staff_record", url_for("records.staff_lookup"), staff=True)
 
 
 @bp.get("/staff/records/<reference_id>.pdf")

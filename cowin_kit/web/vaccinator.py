@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
-from cowin_kit.core.errors import DomainError, InvalidInput, NotFound
+from cowin_kit.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, IdDocumentType
@@ -120,7 +120,7 @@ def today():
 
 def _person(reference_id: str) -> dict[str, Any]:
     """What the vaccinator sees of a person (never the secret code; the ID masked)."""
-    person = queue.check_in(get_session(), _user(), reference_id)
+    person = queue.check_in(get_session(), _user(), reference_id, reason=_reason())
     beneficiary, booked = person.beneficiary, person.booked
     return {"reference_id": beneficiary.reference_id, "name": beneficiary.name,
             "birth_year": beneficiary.birth_year, "gender": ui.pack_label(person.gender_labels),
@@ -135,18 +135,30 @@ def _person(reference_id: str) -> dict[str, Any]:
             "secret_code_required": person.secret_code_required}
 
 
+def _reason() -> str:
+    """Why a person outside the vaccinator's area is looked up (the lookup form's field,
+    carried by the later forms of the page)."""
+    return request.values.get("reason", "")
+
+
+def _lookup_failed(form: ui.FormState, exc: DomainError) -> None:
+    """A lookup's refusal next to its field: the reference ID's, or for a person outside
+    the area (reason_required, invalid_reason) the reason's."""
+    field = "reason" if exc.code in ("reason_required", "invalid_reason") else "reference_id"
+    form.fail(type(exc)(exc.message, code=exc.code, fields={field: [str(exc.message)]}))
+
+
 def _check_in_page(facility: Facility, form: ui.FormState, reference_id: str):
     person = None
     if reference_id:
         try:
             person = _person(reference_id)
-        except NotFound as exc:
-            form.fail(NotFound(exc.message, code=exc.code,
-                               fields={"reference_id": [str(exc.message)]}))
+        except (NotFound, Forbidden, InvalidInput) as exc:
+            _lookup_failed(form, exc)
     lots = recent_lots(get_session(), facility.id)
     return ui.render("web/vaccinator/check_in.html", facility=facility, person=person,
                      form=form, products=_product_options(facility), lots=lots,
-                     reference_id=reference_id,
+                     reference_id=reference_id, reason=_reason(),
                      idempotency_key="web-" + secrets.token_urlsafe(16)), form.status
 
 
@@ -157,7 +169,8 @@ def check_in():
     if facility is None:
         return _choose_facility()
     reference_id = "".join(request.args.get("reference_id", "").split())
-    return _check_in_page(facility, ui.FormState({"reference_id": reference_id}), reference_id)
+    return _check_in_page(facility, ui.FormState({"reference_id": reference_id,
+                                                  "reason": _reason()}), reference_id)
 
 
 @bp.post("/doses")
@@ -236,10 +249,11 @@ def walk_in():
             data = ui.load_form(
                 schemas.WalkInIn(),
                 ["mobile", "name", "birth_date" if birth_capture == "date" else "birth_year",
-                 "gender", "id_type", "id_number"],
+                 "gender", "id_type", "id_number", "holder_code"],
                 extra={"comorbidity": bool(request.form.get("comorbidity")),
                        "consent_version": WALK_IN_CONSENT_VERSION})
-            view = services.register_walk_in(get_session(), pack, _user(), **data)
+            view = services.register_walk_in(get_session(), pack, _user(), facility=facility,
+                                             **data)
         except DomainError as exc:
             form.fail(exc)
         else:
@@ -317,10 +331,9 @@ def _visit_page(facility: Facility, form: ui.FormState, reference_id: str,
     found, rows, given = None, [], []
     if reference_id:
         try:
-            found = visits.due_today(session, pack, _user(), reference_id)
-        except NotFound as exc:
-            form.fail(NotFound(exc.message, code=exc.code,
-                               fields={"reference_id": [str(exc.message)]}))
+            found = visits.due_today(session, pack, _user(), reference_id, reason=_reason())
+        except (NotFound, Forbidden, InvalidInput) as exc:
+            _lookup_failed(form, exc)
     if found is not None:
         for index, item in enumerate(found.due):
             rows.append({
@@ -337,7 +350,7 @@ def _visit_page(facility: Facility, form: ui.FormState, reference_id: str,
                  for d in visits.routine_doses(session, pack, found.person)]
     return ui.render("web/vaccinator/visit.html", facility=facility, form=form,
                      found=found, rows=rows, given=given, reference_id=reference_id,
-                     chosen=chosen,
+                     chosen=chosen, reason=_reason(),
                      lots=recent_lots(session, facility.id),
                      idempotency_key="web-" + secrets.token_urlsafe(16)), form.status
 
@@ -350,7 +363,8 @@ def visit():
     if facility is None:
         return _choose_facility()
     reference_id = "".join(request.args.get("reference_id", "").split())
-    return _visit_page(facility, ui.FormState({"reference_id": reference_id}), reference_id)
+    return _visit_page(facility, ui.FormState({"reference_id": reference_id,
+                                               "reason": _reason()}), reference_id)
 
 
 @bp.post("/visit")

@@ -151,15 +151,20 @@ def test_a_smart_health_cards_revocation_list_in_the_specs_format(tmp_path):
               "vc": {"type": [shc.HEALTH_CARD], "rid": "r1d-0",
                      "credentialSubject": {"fhirVersion": "4.0.1", "fhirBundle": {}}}}
     card = tmp_path / "card.txt"
-    card.write_text(shc.qr_text(shc.sign(claims, key, kid=kid)))
+    jws = shc.sign(claims, key, kid=kid)
+    card.write_text(shc.qr_text(jws))
+    card_file = tmp_path / "card.smart-health-card"  # the same card as a file
+    card_file.write_text(json.dumps({"verifiableCredential": [jws]}))
     crl = tmp_path / "crl.json"
 
-    def run(rids, crl_kid=kid):
+    def run(rids, crl_kid=kid, card=card):
         crl.write_text(json.dumps({"kid": crl_kid, "method": "rid", "ctr": 3, "rids": rids}))
         return _run("--trust", jwks, "--revocations", crl, "--at", "2024-01-01", card)
 
     assert run(["other"]).exit_code == 0
     assert run(["r1d-0"]).exit_code == 1 and "revoked" in run(["r1d-0"]).output
+    assert run(["other"], card=card_file).exit_code == 0
+    assert run(["r1d-0"], card=card_file).exit_code == 1
     # "rid.timestamp": cards issued (nbf) before the timestamp are revoked, later ones not
     assert run([f"r1d-0.{nbf + 1}"]).exit_code == 1
     assert run([f"r1d-0.{nbf}"]).exit_code == 0

@@ -174,3 +174,29 @@ def test_redis_windows_allow_and_refuse_as_the_limits_library(redis_client):
                 assert time.time() < ends <= time.time() + limit.seconds
             seen.append(got)
     assert seen == [None, None, None, 0, 0, 0, None, None, 1, None, None]
+
+
+def test_failed_staff_sign_ins_are_counted_across_apps_and_successes_not(reg_app, tmp_path,
+                                                                          redis_client):
+    from cowin_kit.identity import services as identity
+    from cowin_kit.testing import STAFF_PASSWORD, create_staff
+
+    create_staff(reg_app, "redis.staff", "national_admin")
+    first, second = limited_apps(reg_app, tmp_path)
+    address = {"REMOTE_ADDR": "10.77.0.1"}
+    limit = identity.SIGN_IN_ATTEMPTS_PER_SOURCE
+
+    def sign_in_on(app, password):
+        return app.test_client().post("/api/v1/staff/sign-in", environ_base=address, json={
+            "username": "redis.staff", "password": password}).status_code
+
+    try:
+        assert [sign_in_on(app, STAFF_PASSWORD) for app in (first, second) * 6] == [200] * 12
+        assert redis_client.keys("cowin-kit:limit:staff-sign-in-source:*") == []
+        answers = [sign_in_on(app, "wrong!!!") for app in (first, second) * (limit // 2 + 1)]
+        assert answers[:limit] == [401] * limit and answers[limit:] == [429] * (
+            len(answers) - limit)
+        assert sign_in_on(second, STAFF_PASSWORD) == 429
+    finally:
+        for app in (first, second):
+            get_database(app).dispose()

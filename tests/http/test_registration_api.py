@@ -327,3 +327,36 @@ def test_limits_hold_across_processes_when_redis_is_configured(database_url, tmp
     _empty_tables(get_database(first).engine)
     for app in (first, second):
         get_database(app).dispose()
+
+
+def test_already_registered_answers_are_limited_per_account_and_address(reg_app):
+    """A citizen probing ID numbers gets the same answer for every registered one (nothing
+    of the holder's account) and, after five of them in an hour, no more answers from that
+    account -- nor from that address under another account. Registering new people is
+    never counted."""
+    client = reg_app.test_client()
+    holder = sign_in(reg_app, client, "9876543210")
+    numbers = _valid_aadhaar(7)
+    for number in numbers[:4]:  # a household of four: never counted
+        assert client.post("/api/v1/beneficiaries", json=member(number),
+                           headers=auth(holder)).status_code == 201
+    prober = sign_in(reg_app, client, "9123456789")
+    probe_address = {"REMOTE_ADDR": "10.9.0.1"}
+
+    def probe(token, number, address=probe_address):
+        return client.post("/api/v1/beneficiaries", json=member(number, name="Probe"),
+                           headers=auth(token), environ_base=address)
+
+    answers = [probe(prober, numbers[i % 4]) for i in range(6)]
+    assert [a.status_code for a in answers] == [409] * 5 + [429]
+    bodies = {json.dumps({k: v for k, v in a.get_json().items() if k != "instance"},
+                         sort_keys=True) for a in answers[:5]}
+    assert len(bodies) == 1 and "9876543210" not in bodies.pop()
+    # refused for a new person too, and from that address under another account
+    assert probe(prober, numbers[5]).status_code == 429
+    other = sign_in(reg_app, client, "9000000001")
+    assert probe(other, numbers[0]).status_code == 429
+    # the holder, from elsewhere, still registers
+    assert client.post("/api/v1/beneficiaries", json=member(numbers[6], name="Late"),
+                       headers=auth(sign_in(reg_app, client, "9000000002")),
+                       environ_base={"REMOTE_ADDR": "10.9.0.2"}).status_code == 201

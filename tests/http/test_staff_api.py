@@ -203,3 +203,28 @@ def test_a_district_administrator_cannot_reach_a_national_administrator(reg_app)
         viewer = services.get_staff_user(session, "tvm.admin")
         actors = {event.actor_id for event in reports.audit_events_visible_to(session, viewer)}
     assert "nat.admin" not in actors
+
+
+def test_sign_in_throttle_counts_failures_only(reg_app):
+    """Successful sign-ins from one address are never throttled (a shared clinic computer
+    signs in all day); wrong passwords still are, the same for an unknown name. (The
+    route's own flood guard, 30 requests a minute per address, is kept clear of here.)"""
+    client = reg_app.test_client()
+    national_admin_token(reg_app, client)
+    address = {"REMOTE_ADDR": "10.0.1.7"}
+    for _ in range(services.SIGN_IN_ATTEMPTS_PER_SOURCE + 5):
+        answer = client.post("/api/v1/staff/sign-in", environ_base=address,
+                             json={"username": "nat.admin", "password": PASSWORD})
+        assert answer.status_code == 200, answer.get_json()
+
+    def failures(username, address=address):
+        return [client.post("/api/v1/staff/sign-in", environ_base=address,
+                            json={"username": username, "password": "wrong!!!"}).status_code
+                for _ in range(services.SIGN_IN_ATTEMPTS_PER_SOURCE + 1)]
+
+    limit = services.SIGN_IN_ATTEMPTS_PER_SOURCE
+    assert failures("nat.admin") == [401] * limit + [429]
+    assert failures("no.such.user", {"REMOTE_ADDR": "10.0.1.8"}) == [401] * limit + [429]
+    refused = client.post("/api/v1/staff/sign-in", environ_base=address,
+                          json={"username": "nat.admin", "password": PASSWORD})
+    assert refused.status_code == 429  # once throttled, the right password waits too

@@ -169,6 +169,27 @@ def test_audit_log_is_limited_to_the_area(reg_app):
     assert "pack.install" in filtered and "kl.audit" not in filtered
 
 
+def test_audit_visibility_follows_the_events_place(reg_app):
+    """An area's administrator reads the events placed inside the area, whoever acted (a
+    national administrator's facility in the district), not those of another district,
+    nor national ones (a partner key, the pack); a national administrator reads all."""
+    national = signed_in(reg_app, "nat.audit", "national_admin")
+    district = signed_in(reg_app, "tvm.audit", "district_admin", location_code="IN-KL-TVM")
+    upload(national, "/admin/facilities", "facilities", FACILITIES)  # TVM-1 and EKM-1
+    created = form_post(national, "/admin/partner-keys", name="Audit partner",
+                        rate_limit_per_minute="60")
+    assert created.status_code in (200, 303), text(created)
+    everything = text(national.get("/admin/audit"))
+    assert "code=TVM-1" in everything and "code=EKM-1" in everything
+    assert "partner_key.create" in everything and "pack.install" in everything
+    district_view = text(district.get("/admin/audit"))
+    assert "code=TVM-1" in district_view  # inside the district, by a national administrator
+    assert "code=EKM-1" not in district_view  # another district
+    assert "partner_key.create" not in district_view and "pack.install" not in district_view
+    assert "staff.sign_in" in district_view  # their own sign-in, placed in the district
+    assert "nat.audit" not in text(district.get("/admin/audit?action=staff.sign_in"))
+
+
 def test_the_dashboard_is_right_to_left_in_arabic(database_url, tmp_path):
     from cowin_kit.config.packs import load_pack
     from conftest import EXAMPLES

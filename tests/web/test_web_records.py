@@ -207,26 +207,34 @@ def test_staff_look_a_person_up_within_their_grants(reg_app):
                      f"/staff/records/{ref}.vc.json"]
     for link in links:
         assert client.get(link).status_code == 200, link
-    unknown = client.get("/staff/records?reference_id=12345678901234")
+    unknown = client.get("/staff/records?reference_id=12345678901234", follow_redirects=True)
     assert unknown.status_code == 404
     assert field_error(text(unknown), "reference_id") == (
         "No one is registered with this reference ID.")
 
-    publish(reg_app, code="F-TVM-2")  # a vaccinator of another facility: as if unknown
+    publish(reg_app, code="F-TVM-2")  # a vaccinator of another facility: a reason first
     elsewhere = reg_app.test_client()
     create_staff(reg_app, "vax.other", "vaccinator", facility_code="F-TVM-2")
     web_staff_sign_in(elsewhere, "vax.other")
-    response = elsewhere.get(f"/staff/records?reference_id={ref}")
-    assert response.status_code == 404 and "Baby of Meena" not in text(response)
-    for suffix in ("", ".pdf", ".smart-health-card", ".vc.json"):
-        assert elsewhere.get(f"/staff/records/{ref}{suffix}").status_code == 404, suffix
+    response = elsewhere.get(f"/staff/records?reference_id={ref}", follow_redirects=True)
+    assert response.status_code == 403 and "Baby of Meena" not in text(response)
+    assert "not in your area" in field_error(text(response), "reason")
+    opened = elsewhere.get(f"/staff/records?reference_id={ref}&reason=referred+here",
+                           follow_redirects=True)
+    assert opened.status_code == 200 and "Baby of Meena" in text(opened)
+    links = re.findall(r'href="([^"]+)" download>', text(opened))
+    assert links and all("reason=referred" in link for link in links)
+    assert elsewhere.get(links[0].replace("&amp;", "&")).status_code == 200
+    for suffix in ("", ".pdf", ".smart-health-card", ".vc.json"):  # no reason given
+        assert elsewhere.get(f"/staff/records/{ref}{suffix}").status_code == 403, suffix
 
     verifier = reg_app.test_client()  # a role that reads no records
     create_staff(reg_app, "verifier.1", "verifier")
     web_staff_sign_in(verifier, "verifier.1")
     assert 'href="/staff/records"' not in text(verifier.get("/staff"))
     assert verifier.get(f"/staff/records/{ref}").status_code == 403
-    assert verifier.get(f"/staff/records?reference_id={ref}").status_code == 403
+    assert verifier.get(f"/staff/records?reference_id={ref}",
+                        follow_redirects=True).status_code == 403
 
     district = reg_app.test_client()  # an administrator of the district: reads reports
     create_staff(reg_app, "admin.tvm", "district_admin", location_code="IN-KL-TVM")

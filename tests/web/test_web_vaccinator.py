@@ -166,3 +166,34 @@ def test_staff_of_several_facilities_choose_one_first(reg_app):
     assert "Choose your facility" in chooser
     assert "/vaccinator?facility=F-TVM-1" in chooser and "/vaccinator?facility=F-TVM-2" in chooser
     assert "Today's sessions" in html.unescape(text(client.get("/vaccinator?facility=F-TVM-2")))
+
+
+def test_checking_in_someone_booked_elsewhere_asks_a_reason(reg_app):
+    """Break the glass on the check-in page: a person booked at another facility opens
+    only with a reason, which the dose form carries on; the read is audited with it."""
+    from cowin_kit.audit.models import AuditEvent
+
+    client = reg_app.test_client()
+    citizen, ref = booked_person(reg_app, client)
+    publish(reg_app, days_ahead=0, code="F-TVM-2", slots="00:00-23:59")
+    staff_user(reg_app, "vax.glass", "vaccinator", facility_code="F-TVM-2")
+    web_staff_sign_in(client, "vax.glass")
+    asked = client.get(f"/vaccinator/check-in?facility=F-TVM-2&reference_id={ref}")
+    page = text(asked)
+    assert asked.status_code == 403 and "not in your area" in field_error(page, "reason")
+    opened = client.get(f"/vaccinator/check-in?facility=F-TVM-2&reference_id={ref}"
+                        "&reason=came+to+this+centre")
+    page = text(opened)
+    assert opened.status_code == 200 and 'name="secret_code"' in page
+    assert 'name="reason" value="came to this centre"' in page
+    # a wrong code re-shows the page: the reason goes along, the glass stays broken
+    wrong = "0000" if secret_code(client, citizen, ref) != "0000" else "1111"
+    again = client.post("/vaccinator/doses", data={
+        "csrf_token": token_of(page), "reference_id": ref, "facility": "F-TVM-2",
+        "vaccine": "COVISHIELD", "lot": "4121Z005", "secret_code": wrong,
+        "reason": "came to this centre"})
+    assert again.status_code == 422 and 'name="secret_code"' in text(again)
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        reasons = {e.details["reason"] for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "record.read_outside_area"))}
+    assert reasons == {"came to this centre"}

@@ -8,7 +8,7 @@ from functools import lru_cache
 from babel import Locale
 from sqlalchemy import select
 
-from cowin_kit.audit.services import record
+from cowin_kit.audit.services import NATIONAL, record
 from cowin_kit.certificates import services as certificates
 from cowin_kit.channels.ussd.base import (
     MISSING, Context, Go, Screen, day, error, main_menu_option, member_name, members, pick,
@@ -156,7 +156,8 @@ class Certificate_:
             return Go("main", error(exc))
         queue(ctx.session, ctx.mobile, "certificate_code", ctx.locale, name=person.name,
               certificate_id=found.id, reference_id=person.reference_id)
-        record(ctx.session, "certificate.code_sent", "certificate", found.id)
+        # the citizen's own request on their phone: their account's, no area's
+        record(ctx.session, "certificate.code_sent", "certificate", found.id, place=NATIONAL)
         ctx.session.commit()
         return Screen(_("Sent by SMS."), end=True)
 

@@ -1,7 +1,7 @@
 """privacy: retention_mark (how far each retention job got)
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2027-01-12 10:00:00.000000
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 UTC = sa.DateTime(timezone=True)
 
 revision = '0027'
-down_revision = '0025'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
