@@ -69,7 +69,10 @@ def test_kit_and_plugin_wheels_install_and_the_plugin_test_passes(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("cowin_kit/migrations/env.py", "cowin_kit/locales/messages.pot",
                    "cowin_kit/locales/hi/LC_MESSAGES/messages.mo",
-                   "cowin_kit/web/templates/web/base.html", "cowin_kit/web/static/field/verify.js"):
+                   "cowin_kit/web/templates/web/base.html", "cowin_kit/web/static/field/verify.js",
+                   "cowin_kit/templates/api_docs.html", "cowin_kit/static/api-docs/docs.js",
+                   "cowin_kit/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                   "cowin_kit/static/vendor/swagger-ui/LICENSE"):
         assert needed in names, needed
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
 
