@@ -14,6 +14,7 @@ from cowin_kit import api, notifications, plugins, web
 from cowin_kit.core import cache, db, i18n, jsonio, logging_setup, metrics, ratelimit, security
 from cowin_kit.config import runtime
 from cowin_kit.config.settings import load_settings
+from cowin_kit.core.dbstats import DatabaseConnectionsCollector
 from cowin_kit.core.health import bp as health_bp
 from cowin_kit.core.problems import register_error_handlers
 from cowin_kit.notifications.metrics import MessageOutboxCollector
@@ -40,6 +41,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)  # early too: rate-limited answers are timed as well
     metrics.add_scrape_collector(app, OutboxBacklogCollector)
     metrics.add_scrape_collector(app, MessageOutboxCollector)
+    metrics.add_scrape_collector(app, DatabaseConnectionsCollector)
     db.init_app(app, settings["DATABASE_URL"], settings["DATABASE_POOL_SIZE"],
                 settings["DATABASE_PING_AFTER_IDLE_SECONDS"], settings["DATABASE_REPLICA_URL"],
                 settings["REPLICA_MAX_LAG_SECONDS"])

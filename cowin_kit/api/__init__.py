@@ -111,3 +111,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(privacy.bp)
     app.register_blueprint(v2.bp)
     app.register_blueprint(apidoc.bp)
+    from cowin_kit.api.v2_docs import V2_DOCS
+
+    apidoc.document_endpoints(app, V2_DOCS)

@@ -3,13 +3,15 @@ verifier, /api/v1 and /.well-known."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, jsonify
 
 from cowin_kit.api import citizen, pack, request_locale
 from cowin_kit.core.validation import load
 from cowin_kit.core.apidoc import doc
 from cowin_kit.certificates import services
-from cowin_kit.certificates.formats import shc
+from cowin_kit.certificates.formats import shc, vc
 from cowin_kit.certificates.schemas import (
     CertificateOut, VerifyIn, VerifyOut, verification_json,
 )
@@ -88,9 +90,25 @@ def dcc_trust_list():
 
 
 @bp.get("/api/v1/trust/vc")
-@doc("The keys of this instance's W3C verifiable credentials", tag="certificates")
+@doc("The keys of this instance's W3C verifiable credentials: `keys` (JWK) and "
+     "`controller`, the issuer's controller document (Multikey verification methods) "
+     "that Data Integrity verifiers resolve a credential's `verificationMethod` with",
+     tag="certificates")
 def vc_keys():
-    return jsonify(keys=services.keystore().vc_public_keys())
+    store = services.keystore()
+    issuer = services.issuer_url()
+    return jsonify(keys=store.vc_public_keys(),
+                   controller=vc.controller_document(
+                       issuer, [g.vc_key for g in store.generations()]))
+
+
+@bp.get(vc.CONTEXT_PATH)
+def vc_context():
+    """The JSON-LD context of the W3C credentials' own terms (`vc.CONTEXT`)."""
+    response = Response(json.dumps(vc.CONTEXT, indent=2), mimetype="application/ld+json")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/api/v1/trust/revocations")

@@ -47,9 +47,14 @@ MAX_BACKOFF = timedelta(minutes=30)
 BATCH_SIZE = 50  # due rows claimed, issued and committed together by process_outbox
 
 
+def issuer_url() -> str:
+    """The issuer of this instance's SMART Health Cards and W3C credentials."""
+    return current_app.config["COWIN_KIT"]["PUBLIC_URL"].rstrip("/")
+
+
 def instance_trust_store():
     """This instance's own verification material (every key generation)."""
-    issuer = current_app.config["COWIN_KIT"]["PUBLIC_URL"].rstrip("/")
+    issuer = issuer_url()
     return keystore().trust_store(issuer, issuer)
 
 

@@ -4,7 +4,8 @@
 - SMART Health Card QR text (`shc:/...`, also the deprecated chunked `shc:/i/n/...` given
   as a list of chunks or one chunk per line), a compact JWS, or a `.smart-health-card`
   file's content;
-- the kit's W3C credential QR text (`VC1:...`) or the signed credential JSON;
+- the kit's W3C credential QR text (`VC1:...`) or the signed credential JSON (VC 2.0
+  with an `eddsa-jcs-2022` Data Integrity proof, or the older JsonWebSignature2020 form);
 - image bytes (any format Pillow opens; of an animation, the first frame) holding any of
   these QR codes.
 
@@ -24,8 +25,8 @@ Error codes
          chunk_invalid, trailing_characters, file_invalid, jws_invalid, alg_unsupported,
          not_deflated, deflate_invalid, kid_missing, kid_unknown, der_signature,
          signature_invalid, payload_invalid, issuer_mismatch
-    VC:  vc_invalid, proof_missing, jws_invalid, alg_unsupported, kid_unknown,
-         signature_invalid, issuer_mismatch
+    VC:  vc_invalid, proof_missing, proof_invalid, jws_invalid (the old JWS form),
+         alg_unsupported, kid_unknown, signature_invalid, issuer_mismatch
     all: expired, not_yet_valid, revoked
 """
 
@@ -49,6 +50,7 @@ from cowin_kit.core import jsonio
 from .formats import dcc as dcc_format
 from .formats import shc as shc_format
 from .formats import vc as vc_format
+from .formats import vc_jws2020
 from .formats.codecs import BASE45_ALPHABET, CodecError, b45decode, b64url_decode, epoch_time, \
     inflate_raw, zlib_decompress
 from .formats.dcc_schema import DccSchema
@@ -517,9 +519,69 @@ def _vc(document: dict, result: VerificationResult, trust: TrustStore, revoked, 
             or result.issuer is None:
         result.fail("vc_invalid", "not a VerifiableCredential with an issuer")
     proof = document.get("proof")
-    if not isinstance(proof, dict) or not isinstance(proof.get("jws"), str):
-        result.fail("proof_missing", "the credential has no proof.jws")
+    if isinstance(proof, dict) and proof.get("type") == vc_format.PROOF_TYPE:
+        _vc_data_integrity(document, proof, result, trust)
+    elif isinstance(proof, dict) and isinstance(proof.get("jws"), str):
+        _vc_jws2020(document, proof, result, trust)
+    else:
+        result.fail("proof_missing", "the credential has no DataIntegrityProof or proof.jws")
         return
+    # VC 2.0 names the validity period validFrom/validUntil; VC 1.1 (the old form)
+    # issuanceDate/expirationDate.
+    result.issued_at = _iso_time(document.get("validFrom", document.get("issuanceDate")))
+    result.expires_at = _iso_time(document.get("validUntil",
+                                               document.get("expirationDate")))
+    _check_times(result, at)
+    ids = [item.get("certificateId") for item in document.get("evidence") or []
+           if isinstance(item, dict) and isinstance(item.get("certificateId"), str)]
+    result.certificate_id = ids[0] if ids else None
+    _check_revoked(result, ids, revoked)
+
+
+def _vc_key(method, result: VerificationResult, trust: TrustStore):
+    """The trusted Ed25519 key of verification method ``method``, else None (failed)."""
+    result.kid = method if isinstance(method, str) else None
+    key = None
+    if isinstance(method, str):
+        # Registered under the full method id, or under its fragment (a JWKS `kid`).
+        key = trust.jose_key(method) or (trust.jose_key(method.rsplit("#", 1)[1])
+                                         if "#" in method else None)
+    if key is None:
+        result.fail("kid_unknown", f"no trusted key for {method!r}")
+        return None
+    if not isinstance(key.public_key, ed25519.Ed25519PublicKey):
+        result.fail("alg_unsupported", "the verification method is not an Ed25519 key")
+        return None
+    if key.issuer and key.issuer != result.issuer:
+        result.fail("issuer_mismatch", f"key {key.kid} belongs to {key.issuer}")
+    return key
+
+
+def _vc_data_integrity(document: dict, proof: dict, result: VerificationResult,
+                       trust: TrustStore) -> None:
+    """A VC 2.0 credential with an `eddsa-jcs-2022` Data Integrity proof."""
+    if proof.get("cryptosuite") != vc_format.CRYPTOSUITE:
+        result.fail("alg_unsupported",
+                    f"the proof's cryptosuite must be {vc_format.CRYPTOSUITE}")
+        return
+    if proof.get("proofPurpose") != "assertionMethod":
+        result.fail("proof_invalid", "the proof's purpose is not assertionMethod")
+        return
+    key = _vc_key(proof.get("verificationMethod"), result, trust)
+    if key is None:
+        return
+    try:
+        vc_format.check_proof(document, key.public_key)
+    except vc_format.ProofError as exc:
+        result.fail(exc.code, str(exc))
+        return
+    result.signature_valid = True
+    result.key_usage_ok = True
+
+
+def _vc_jws2020(document: dict, proof: dict, result: VerificationResult,
+                trust: TrustStore) -> None:
+    """A credential of the form issued before VC 2.0 (`vc_jws2020`)."""
     parts = proof["jws"].split(".")
     header = None
     signature = b""
@@ -539,30 +601,14 @@ def _vc(document: dict, result: VerificationResult, trust: TrustStore, revoked, 
             or "b64" not in (header.get("crit") or []):
         result.fail("alg_unsupported", "proof.jws must be EdDSA with an unencoded payload")
         return
-    method = proof.get("verificationMethod") or header.get("kid")
-    result.kid = method if isinstance(method, str) else None
-    key = None
-    if isinstance(method, str):
-        # Registered under the full method id, or under its fragment (a JWKS `kid`).
-        key = trust.jose_key(method) or (trust.jose_key(method.rsplit("#", 1)[1])
-                                         if "#" in method else None)
+    key = _vc_key(proof.get("verificationMethod") or header.get("kid"), result, trust)
     if key is None:
-        result.fail("kid_unknown", f"no trusted key for {method!r}")
-    elif not isinstance(key.public_key, ed25519.Ed25519PublicKey):
-        result.fail("alg_unsupported", "the verification method is not an Ed25519 key")
-    else:
-        try:
-            key.public_key.verify(signature, vc_format.signing_input(document, parts[0]))
-            result.signature_valid = True
-            result.key_usage_ok = True
-        except InvalidSignature:
-            result.fail("signature_invalid", "the credential signature does not verify")
-        if key.issuer and key.issuer != result.issuer:
-            result.fail("issuer_mismatch", f"key {key.kid} belongs to {key.issuer}")
-    result.issued_at = _iso_time(document.get("issuanceDate"))
-    result.expires_at = _iso_time(document.get("expirationDate"))
-    _check_times(result, at)
-    ids = [item.get("certificateId") for item in document.get("evidence") or []
-           if isinstance(item, dict) and isinstance(item.get("certificateId"), str)]
-    result.certificate_id = ids[0] if ids else None
-    _check_revoked(result, ids, revoked)
+        return
+    try:
+        key.public_key.verify(signature, vc_jws2020.signing_input(document, parts[0]))
+    except InvalidSignature:
+        result.fail("signature_invalid", "the credential signature does not verify")
+        return
+    result.signature_valid = True
+    result.key_usage_ok = True
+

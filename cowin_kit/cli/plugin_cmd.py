@@ -15,7 +15,7 @@ def plugin_commands(group: click.Group) -> dict[str, click.Command]:
     from cowin_kit.config.settings import SettingsError, load_settings
     from cowin_kit.plugins import load_plugins
 
-    registry = load_plugins(load_settings())
+    registry = load_plugins(load_settings(require_secrets=False))
     for name in registry.commands:
         if name in group.commands:
             owner = registry.owners[("command", name)]
@@ -42,7 +42,8 @@ def plugin_list() -> None:
     def run() -> None:
         installed = installed_plugins()
         try:
-            enabled, problem = list(load_settings().get("PLUGINS") or []), None
+            settings = load_settings(require_secrets=False)  # local: no instance needed
+            enabled, problem = list(settings.get("PLUGINS") or []), None
         except SettingsError as exc:  # still show what is installed, then the problem
             enabled, problem = [], exc
         if not installed:
@@ -117,13 +118,27 @@ packages = ["{package}"]
 ''',
         "README.md": f'''# cowin-kit-{name}
 
-A cowin-kit plugin. Install it next to cowin-kit and enable it:
+A cowin-kit plugin. Install it next to cowin-kit (a checkout, a wheel or your index)
+and enable it:
 
-    pip install -e .
+    pip install -e .                      # or: python -m build; pip install dist/*.whl
     export COWIN_KIT_PLUGINS={name}
     export COWIN_KIT_{prefix}GREETING="Thank you"
+    cowin-kit plugin list                 # {name}  cowin-kit-{name} 0.1.0  [enabled #1]
 
-Run its tests with `pytest tests`. See cowin-kit's docs/plugins.md for the plugin API.
+Its test records a dose through the kit's API and sees the plugin's receiver run. It uses
+the kit's test fixtures (`cowin_kit.testing`) and the kit's example India pack: run it
+from a cowin-kit checkout, or point `COWIN_KIT_EXAMPLES_DIR` at a copy of the kit's
+`examples/countries`:
+
+    pip install -e ".[test]"
+    pytest tests
+
+See cowin-kit's docs/plugins.md for the plugin API.
+''',
+        "tests/conftest.py": '''"""The kit's fixtures (databases, apps, the example pack) for this plugin's tests."""
+
+pytest_plugins = ["cowin_kit.testing"]
 ''',
         f"{package}/__init__.py": f'''"""cowin-kit plugin {name}: logs every recorded dose (a starting point)."""
 
@@ -158,23 +173,34 @@ plugin = Plugin(
     ],
 )
 ''',
-        "tests/test_plugin.py": f'''"""Runs against the installed plugin: `pip install -e .` then `pytest tests`."""
+        "tests/test_plugin.py": f'''"""Runs against the installed plugin and kit: `pip install -e ".[test]"`, `pytest tests`."""
 
+import pytest
 from cowin_kit import plugins
-from cowin_kit.app import create_app
+from cowin_kit.config.packs import load_pack
+from cowin_kit.testing import close_reg_app, example_pack, make_reg_app, record_first_dose
 
 import {package}
 
 
-def test_the_enabled_plugin_receives_recorded_doses(tmp_path):
-    app = create_app({{"ENV": "test", "INSTANCE_PATH": str(tmp_path),
-                      "PLUGINS": ["{name}"], "{prefix}GREETING": "Merci"}})
-    with app.app_context():
+@pytest.fixture
+def plugin_app(migrated_database_url, tmp_path):
+    """The kit with the example India pack installed and this plugin enabled."""
+    app = make_reg_app(migrated_database_url, tmp_path, load_pack(example_pack("IN")),
+                       PLUGINS=["{name}"], {prefix}GREETING="Merci")
+    yield app
+    close_reg_app(app)
+
+
+def test_a_dose_recorded_through_the_api_reaches_the_plugin(plugin_app):
+    with plugin_app.app_context():
         assert [p.name for p in plugins.enabled_plugins()] == ["{name}"]
-        plugins.fire("dose_recorded", dose_id=7, reference_id="12345678901234",
-                     dose_number=1, vaccine="COVISHIELD", lot="L1",
-                     administered_at=None, facility_code="F1")
-    assert {package}.SEEN[-1] == {{"dose_id": 7, "dose_number": 1, "vaccine": "COVISHIELD"}}
+    seen_before = len({package}.SEEN)
+    client = plugin_app.test_client()
+    _citizen, _reference_id, recorded = record_first_dose(plugin_app, client)
+    assert len({package}.SEEN) == seen_before + 1
+    assert {package}.SEEN[-1] == {{"dose_id": recorded.get_json()["dose_id"],
+                                  "dose_number": 1, "vaccine": "COVISHIELD"}}
 ''',
     }
 

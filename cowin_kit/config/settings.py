@@ -247,6 +247,14 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("VECTORS", "str", "",
             "Test suite only: folder of the certificate conformance vectors "
             "(default `../shared/vectors`)."),
+    Setting("TEST_CACHE", "str", "",
+            "Test suite only: folder where the interoperability tests install the "
+            "independent implementations they check certificates with (default "
+            "`~/.cache/cowin-kit-tests`)."),
+    Setting("EXAMPLES_DIR", "str", "",
+            "Folder of the example country packs (`cowin-kit demo`, `init`, the test "
+            "fixtures); default `examples/countries` of the working folder or of the kit's "
+            "checkout. Set it where the kit is installed from a wheel."),
 )
 
 BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
@@ -295,7 +303,12 @@ class Settings(Mapping[str, Any]):
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    require_secrets: bool = True,
 ) -> Settings:
+    """The settings in force. ``require_secrets=False`` is for read-only local commands
+    (`cowin-kit plugin list`, `pack validate`, the plugins' command names): a production
+    instance key that is missing stays empty instead of being an error."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})
     problems: list[str] = []
@@ -371,6 +384,8 @@ def load_settings(
             # Development only: what these keys protect lasts as long as this process.
             values[key] = BY_KEY[key].parse(_new_key(key))
             sources[key] = "generated for this process"
+        elif not require_secrets:
+            sources[key] = "missing (not needed here)"
         else:
             raise SettingsError(
                 f"invalid settings:\n  {key}: required when ENV is production "

@@ -81,7 +81,17 @@ CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 10
 
 
+def sqlalchemy_url(url: str) -> str:
+    """``url`` for SQLAlchemy: a libpq URL (``postgresql://`` or ``postgres://``, as
+    CloudNativePG's and most managed services' secrets give it) is read with psycopg."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
+
+
 def make_engine(url: str, pool_size: int = 10, ping_after_idle_seconds: int = 5) -> Engine:
+    url = sqlalchemy_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":

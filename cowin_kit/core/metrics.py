@@ -25,7 +25,9 @@ Metrics (all prefixed ``cowin_kit_``):
 - ``stock_alerts_total`` counter (label ``kind``: ``near_expiry``, ``stock_out``,
   ``low_stock``): alerts raised by the worker (cowin_kit.stock.services.raise_alerts);
 - ``certificate_outbox_due`` gauge: outbox rows whose certificate is due now and not yet
-  issued, counted in the database at each scrape (a growing value: add worker replicas).
+  issued, counted in the database at each scrape (a growing value: add worker replicas);
+- ``database_connections`` and ``database_max_connections`` gauges: the PostgreSQL
+  server's open connections and its limit, at each scrape (cowin_kit.core.dbstats).
 """
 
 from __future__ import annotations

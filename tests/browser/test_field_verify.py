@@ -1,6 +1,6 @@
 """The field app checks certificates offline against the trust list of its last
-preparation: a real EU DCC (HC1:), W3C credential (VC1:) and SMART Health Card (shc:/)
-issued by the server's outbox and exported as ``cowin-kit cert export`` does, each
+preparation: a real EU DCC (HC1:), W3C credential (VC1:, also in the form issued before
+VC 2.0) and SMART Health Card (shc:/) issued by the server's outbox and exported as ``cowin-kit cert export`` does, each
 tampered with (not valid), revoked before the preparation (not valid), and text that is
 not a certificate (unreadable). The server's own verifier judges each input the same
 way, so the tampering really breaks the signature and nothing else."""
@@ -48,7 +48,22 @@ def _issue(live, name: str, lot: str) -> dict[str, str]:
         person = session.scalars(select(Beneficiary).where(Beneficiary.name == name)).one()
         certificate = certificates.current_certificate(session, person)
         return {"dcc": certificate.dcc, "vc": certificate.vc,
-                "shc": shc.qr_text(certificate.shc)}
+                "shc": shc.qr_text(certificate.shc),
+                "vc-jws2020": _as_jws2020(certificate.vc, store.current().vc_key)}
+
+
+def _as_jws2020(text: str, key) -> str:
+    """The credential in the form issued before VC 2.0, signed with the same key: what a
+    certificate issued by an older version of the kit looks like."""
+    from cowin_kit.certificates.formats import codecs, vc, vc_jws2020
+
+    document = json.loads(zlib.decompress(codecs.b45decode(text[4:])))
+    renamed = {"validFrom": "issuanceDate", "validUntil": "expirationDate"}
+    old = {renamed.get(k, k): v for k, v in document.items() if k != "proof"}
+    old["@context"] = [vc_jws2020.W3C_CREDENTIALS_V1, vc_jws2020.JWS_2020_CONTEXT]
+    return vc.qr_text(vc_jws2020.sign(old, key, created=datetime.now(timezone.utc),
+                                      verification_method=document["proof"]
+                                      ["verificationMethod"]))
 
 
 def _revoke(live, name: str) -> None:
@@ -64,7 +79,6 @@ def _revoke(live, name: str) -> None:
 def _tampered(fmt: str, text: str, name: str, other: str) -> str:
     """The same certificate with the holder's name changed and the signature kept."""
     from cowin_kit.certificates.formats import codecs, shc
-    from cowin_kit.certificates.formats.vc import canonical_json
 
     if fmt == "dcc":
         tag = cbor2.loads(zlib.decompress(codecs.b45decode(text[4:])))
@@ -74,11 +88,11 @@ def _tampered(fmt: str, text: str, name: str, other: str) -> str:
         nam["fn"] = other
         tag = cbor2.CBORTag(tag.tag, [protected, unprotected, cbor2.dumps(claims), signature])
         return "HC1:" + codecs.b45encode(zlib.compress(cbor2.dumps(tag), 9))
-    if fmt == "vc":
+    if fmt.startswith("vc"):
         document = json.loads(zlib.decompress(codecs.b45decode(text[4:])))
         document["credentialSubject"]["name"] = document["credentialSubject"]["name"] \
             .replace(name.split()[-1], other)
-        return "VC1:" + codecs.b45encode(zlib.compress(canonical_json(document), 9))
+        return "VC1:" + codecs.b45encode(zlib.compress(json.dumps(document).encode(), 9))
     header, payload, signature = shc.jws_from_qr([text]).split(".")
     claims = json.loads(codecs.inflate_raw(codecs.b64url_decode(payload)))
     patient = next(e["resource"] for e in claims["vc"]["credentialSubject"]["fhirBundle"]["entry"]
@@ -130,7 +144,7 @@ def test_real_certificates_are_checked_offline(device, live_server):  # noqa: F8
     assert page.inner_text("#net") == "Offline"
 
     formats = {"dcc": "EU Digital COVID Certificate", "vc": "W3C verifiable credential",
-               "shc": "SMART Health Card"}
+               "vc-jws2020": "W3C verifiable credential", "shc": "SMART Health Card"}
     for fmt, text in good.items():
         verdict, shown = _check(page, text)
         assert verdict == "valid", (fmt, shown)
@@ -171,9 +185,9 @@ def test_a_certificate_signed_by_an_unknown_key_is_not_valid(device, live_server
                           certificate=signer.certificate, issuer="IN", issued_at=now,
                           expires_at=now.replace(year=now.year + 1))
     else:
-        document = {"@context": [vc.W3C_CREDENTIALS_V1], "type": ["VerifiableCredential"],
+        document = {"@context": [vc.W3C_CREDENTIALS_V2], "type": ["VerifiableCredential"],
                     "issuer": live_server.app.config["COWIN_KIT"]["PUBLIC_URL"].rstrip("/"),
-                    "issuanceDate": "2020-01-01T00:00:00Z",
+                    "validFrom": "2020-01-01T00:00:00Z",
                     "credentialSubject": {"type": "Person", "name": "Stranger"}}
         text = vc.qr_text(vc.sign(document, ed25519.Ed25519PrivateKey.generate()))
     assert "kid_unknown" in _server_says(live_server, text).errors

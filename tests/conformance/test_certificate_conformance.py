@@ -33,7 +33,7 @@ from cowin_kit.certificates import (
     VaccinationRecord,
     verify,
 )
-from cowin_kit.certificates.formats import dcc, keys, qr, shc, vc
+from cowin_kit.certificates.formats import dcc, keys, qr, shc, vc, vc_jws2020
 from cowin_kit.certificates.formats.codecs import b45decode, b45encode, zlib_decompress
 from cowin_kit.certificates.formats.icao import transliterate
 
@@ -517,6 +517,39 @@ def test_vc_tampered_expired_and_revoked(record):
     revoked = verify(vc.qr_text(credential), trust=trust, at=AT,
                      revoked={record.certificate.hcid})
     assert revoked.revoked and revoked.errors == ["revoked"]
+
+
+def test_vc_is_vc_2_with_an_eddsa_jcs_2022_proof(record):
+    key = ed25519.Ed25519PrivateKey.generate()
+    credential = vc.issue(record, key, issuer=VC_ISSUER)
+    assert credential["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert credential["validFrom"] and "issuanceDate" not in credential
+    proof = credential["proof"]
+    assert (proof["type"], proof["cryptosuite"]) == ("DataIntegrityProof", "eddsa-jcs-2022")
+    assert proof["proofValue"].startswith("z") and "jws" not in proof
+    assert credential["proof"]["verificationMethod"] == vc.multikey(VC_ISSUER, key)["id"]
+    # the proof is over the values, not one serialisation: any JSON layout verifies
+    vc.check_proof(json.loads(json.dumps(credential, indent=1, sort_keys=True)),
+                   key.public_key())
+    with pytest.raises(vc.ProofError) as refused:
+        vc.check_proof(dict(credential, validUntil="2099-01-01T00:00:00Z"), key.public_key())
+    assert refused.value.code == "signature_invalid"
+
+
+def test_vc_of_the_old_jws2020_form_still_verifies(record):
+    """Certificates issued before the VC 2.0 form keep verifying; tampering is refused."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    trust = TrustStore()
+    trust.add_jwks(json.dumps(keys.jwks([key])), issuer=VC_ISSUER)
+    old = vc_jws2020.issue(record, key, issuer=VC_ISSUER)
+    assert old["proof"]["type"] == "JsonWebSignature2020" and "issuanceDate" in old
+    result = verify(vc.qr_text(old), trust=trust, at=AT)
+    assert result.valid and result.certificate_id == record.certificate.hcid, result.errors
+    assert verify(vc.qr_text(old), trust=trust,
+                  at=datetime(2022, 7, 1, tzinfo=timezone.utc)).errors == ["expired"]
+    tampered = json.loads(json.dumps(old))
+    tampered["credentialSubject"]["name"] = "Someone Else"
+    assert verify(json.dumps(tampered), trust=trust, at=AT).errors == ["signature_invalid"]
 
 
 # ----------------------------------------------------------------------------- pieces

@@ -310,9 +310,10 @@ def test_schema_settings_are_declared_non_secret_settings_of_the_same_type():
     for key in ("DATABASE_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "ID_HASH_KEY", "REDIS_URL"):
         assert key not in settings["properties"]
     # Every other setting is offered, so a new one cannot be forgotten: but those the chart
-    # sets itself (paths, ports) and the test suite's own.
+    # sets itself (paths, ports), the test suite's own, and the example packs' folder (the
+    # chart installs the pack of its values).
     set_by_the_chart = {"INSTANCE_PATH", "CERT_KEYS_DIR", "WORKER_METRICS_PORT", "WEB_BIND",
-                        "VECTORS"}
+                        "VECTORS", "TEST_CACHE", "EXAMPLES_DIR"}
     offered = {key for key, d in declared.items() if not d.secret} - set_by_the_chart
     assert offered == set(settings["properties"]), offered ^ set(settings["properties"])
 

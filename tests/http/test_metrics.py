@@ -178,3 +178,12 @@ def test_the_worker_serves_its_own_metrics(database_url, tmp_path):
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.communicate(timeout=60)
+
+
+def test_database_connection_saturation_is_counted_on_postgresql(pg_app):
+    """The server's open connections and its max_connections (the chart's saturation
+    alert divides them)."""
+    samples = scrape(pg_app.test_client())
+    used = value(samples, "cowin_kit_database_connections")
+    limit = value(samples, "cowin_kit_database_max_connections")
+    assert 1 <= used <= limit and limit >= 10

@@ -1,5 +1,6 @@
 """Small byte/text codecs the certificate formats share: Base45 (RFC 9285), base64url
-without padding (RFC 7515), zlib and raw DEFLATE, and the SMART Health Card numeric QR
+without padding (RFC 7515), multibase base58btc (the Data Integrity `proofValue` and
+Multikey encodings), zlib and raw DEFLATE, and the SMART Health Card numeric QR
 mode. Written here rather than imported: each is a few lines and the verifier needs
 precise, distinguishable failures."""
 
@@ -124,6 +125,37 @@ def b64url_decode(text: str) -> bytes:
         # encoding per value, as JWS verifiers must compare what was signed
         raise ValueError("not canonical base64url (unused bits set in the last character)")
     return data
+
+
+BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_VALUES = {char: value for value, char in enumerate(BASE58_ALPHABET)}
+
+
+def multibase_b58encode(data: bytes) -> str:
+    """Multibase base58btc: "z" then the Bitcoin base58 alphabet, one "1" per leading
+    zero byte (draft-msporny-base58, as the Data Integrity specifications use)."""
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    number = int.from_bytes(data, "big")
+    out = []
+    while number:
+        number, digit = divmod(number, 58)
+        out.append(BASE58_ALPHABET[digit])
+    return "z" + "1" * zeros + "".join(reversed(out))
+
+
+def multibase_b58decode(text: str) -> bytes:
+    """The bytes of a multibase base58btc string; raises ValueError otherwise."""
+    if not text.startswith("z"):
+        raise ValueError("not multibase base58btc (no 'z' prefix)")
+    body = text[1:]
+    number = 0
+    for char in body:
+        if char not in _BASE58_VALUES:
+            raise ValueError("not base58btc")
+        number = number * 58 + _BASE58_VALUES[char]
+    zeros = len(body) - len(body.lstrip("1"))
+    return b"\0" * zeros + (number.to_bytes((number.bit_length() + 7) // 8, "big")
+                            if number else b"")
 
 
 def deflate_raw(data: bytes) -> bytes:

@@ -6,9 +6,11 @@
 //    iat/exp, revocation of the UVCI;
 //  - SMART Health Card (shc:/): JWS, raw DEFLATE, ES256 with the issuer's JWKS, issuer,
 //    nbf/exp, revocation of vc.rid;
-//  - W3C credential (VC1:): Base45, zlib, JSON; Ed25519 detached JWS over the canonical
-//    JSON (keys sorted, no spaces) of the credential without proof.jws; issuer,
-//    issuanceDate/expirationDate, revocation of the evidence's certificateId.
+//  - W3C credential (VC1:): Base45, zlib, JSON; VC 2.0 with an eddsa-jcs-2022 Data
+//    Integrity proof (Ed25519 over the SHA-256 of the RFC 8785 forms of the proof options
+//    and of the credential), or the older form (Ed25519 detached JWS over the sorted-key
+//    JSON of the credential without proof.jws); issuer, validFrom/validUntil (or
+//    issuanceDate/expirationDate), revocation of the evidence's certificateId.
 // Answers {ok, verdict: valid|invalid|unreadable, code, format, issuer, signed, name,
 // birth, doses: [{date, vaccine, dose, total, lot}]}.
 
@@ -265,7 +267,7 @@ function byCodePoint(a, b) {
   return x.length - y.length;
 }
 /** JSON with keys sorted by code point, "," and ":" without spaces, UTF-8 as itself: the
- * server's canonical_json (certificates/formats/vc.py). */
+ * older credential form's canonical_json (certificates/formats/vc_jws2020.py). */
 export function canonicalJson(value) {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object")
@@ -273,27 +275,81 @@ export function canonicalJson(value) {
   return JSON.stringify(value);
 }
 
+/** RFC 8785 (JCS): members sorted by UTF-16 code units (what Array.prototype.sort does),
+ * strings and numbers as JSON.stringify writes them: the eddsa-jcs-2022 canonical form
+ * (certificates/formats/jcs.py). */
+export function jcs(value) {
+  if (Array.isArray(value)) return `[${value.map(jcs).join(",")}]`;
+  if (value && typeof value === "object")
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${jcs(value[k])}`).join(",")}}`;
+  return JSON.stringify(value);
+}
+
+const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+/** Multibase base58btc ("z...") to bytes. */
+export function multibaseDecode(text) {
+  if (typeof text !== "string" || text[0] !== "z") throw new Error("multibase");
+  let number = 0n;
+  for (const c of text.slice(1)) {
+    const digit = B58.indexOf(c);
+    if (digit < 0) throw new Error("base58");
+    number = number * 58n + BigInt(digit);
+  }
+  const out = [];
+  while (number > 0n) { out.unshift(Number(number % 256n)); number /= 256n; }
+  const zeros = text.slice(1).match(/^1*/)[0].length;
+  return Uint8Array.from([...new Array(zeros).fill(0), ...out]);
+}
+
+const sha256 = async (text) => new Uint8Array(await subtle.digest("SHA-256", bytesOf(text)));
+
+/** The bytes an eddsa-jcs-2022 proof signs (certificates/formats/vc.py hash_data). */
+async function eddsaJcsData(document, proof) {
+  const {proof: _, ...unsecured} = document;
+  const {proofValue, ...config} = proof;
+  if (config["@context"] !== undefined) {
+    const wanted = [].concat(config["@context"]), have = [].concat(unsecured["@context"]);
+    if (wanted.some((c, i) => have[i] !== c)) throw new Error("context");
+    unsecured["@context"] = config["@context"];
+  } else if (unsecured["@context"] !== undefined) config["@context"] = unsecured["@context"];
+  const [a, b] = await Promise.all([sha256(jcs(config)), sha256(jcs(unsecured))]);
+  const out = new Uint8Array(64);
+  out.set(a, 0);
+  out.set(b, 32);
+  return out;
+}
+
+// A VC 2.0 credential with an eddsa-jcs-2022 Data Integrity proof, or the older form
+// (VC 1.1, Ed25519 detached JWS over the sorted-key JSON without proof.jws).
 async function verifyVc(text, trust, now) {
-  let document, header, signature, headerB64;
+  let document, signature, input, method;
   try {
     document = JSON.parse(textOf(await inflate(b45decode(text.slice(4)), "deflate")));
-    const parts = String(document.proof.jws).split(".");
-    if (parts.length !== 3 || parts[1] !== "") throw new Error("jws");
-    headerB64 = parts[0];
-    header = JSON.parse(textOf(b64(headerB64)));
-    signature = b64(parts[2]);
+    const proof = document.proof || {};
+    if (proof.type === "DataIntegrityProof") {
+      if (proof.cryptosuite !== "eddsa-jcs-2022" || proof.proofPurpose !== "assertionMethod")
+        return answer("bad_signature", {format: "vc"});
+      signature = multibaseDecode(proof.proofValue);
+      input = await eddsaJcsData(document, proof);
+      method = String(proof.verificationMethod || "");
+    } else {
+      const parts = String(proof.jws).split(".");
+      if (parts.length !== 3 || parts[1] !== "") throw new Error("jws");
+      const header = JSON.parse(textOf(b64(parts[0])));
+      signature = b64(parts[2]);
+      if (header.alg !== "EdDSA" || header.b64 !== false || !(header.crit || []).includes("b64"))
+        return answer("bad_signature", {format: "vc"});
+      method = String(proof.verificationMethod || header.kid || "");
+      const {jws, ...rest} = proof;
+      input = bytesOf(`${parts[0]}.${canonicalJson({...document, proof: rest})}`);
+    }
   } catch (e) {
     return answer("damaged", {format: "vc"});
   }
-  if (header.alg !== "EdDSA" || header.b64 !== false || !(header.crit || []).includes("b64"))
-    return answer("bad_signature", {format: "vc"});
-  const method = String(document.proof.verificationMethod || header.kid || "");
   const fragment = method.split("#").pop();
   const keys = (trust.vc || []).filter((k) => k.publicKeyJwk &&
     (k.id === method || k.thumbprint === method || k.thumbprint === fragment));
   if (!keys.length) return answer("unknown_key", {format: "vc"});
-  const {jws, ...proof} = document.proof;
-  const input = bytesOf(`${headerB64}.${canonicalJson({...document, proof})}`);
   for (const k of keys) {
     const key = await subtle.importKey("jwk", {kty: "OKP", crv: "Ed25519", x: k.publicKeyJwk.x},
                                        {name: "Ed25519"}, false, ["verify"]);
@@ -306,7 +362,8 @@ async function verifyVc(text, trust, now) {
                    doses: evidence.map((e) => ({date: String(e.date || "").slice(0, 10), vaccine: String(e.vaccine || ""),
                                                 dose: e.dose, total: e.totalDoses, lot: String(e.batch || "")}))};
     if (trust.issuer && issuer !== trust.issuer) return answer("issuer_mismatch", found);
-    return answer(judge(now, {from: seconds(document.issuanceDate), until: seconds(document.expirationDate),
+    return answer(judge(now, {from: seconds(document.validFrom ?? document.issuanceDate),
+                              until: seconds(document.validUntil ?? document.expirationDate),
                               ids: evidence.map((e) => e.certificateId), revoked: trust.revoked}), found);
   }
   return answer("bad_signature", {format: "vc"});

@@ -52,11 +52,21 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- printf "%s-settings" (include "cowin-kit.fullname" .) -}}
 {{- end -}}
 
+{{/* Where DATABASE_URL is read: the database operator's Secret (database.existingSecret,
+e.g. CloudNativePG's <cluster>-app with key uri) or the release's. */}}
+{{- define "cowin-kit.databaseUrlRef" -}}
+{{- if .Values.database.existingSecret -}}
+{name: {{ .Values.database.existingSecret }}, key: {{ .Values.database.urlKey }}}
+{{- else -}}
+{name: {{ include "cowin-kit.secretName" . }}, key: DATABASE_URL}
+{{- end -}}
+{{- end -}}
+
 {{/* The environment every cowin-kit container gets: settings (ConfigMap), secrets, keys. */}}
 {{- define "cowin-kit.env" -}}
 - name: COWIN_KIT_DATABASE_URL
   valueFrom:
-    secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: DATABASE_URL}
+    secretKeyRef: {{ include "cowin-kit.databaseUrlRef" . }}
 - name: COWIN_KIT_SECRET_KEY
   valueFrom:
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: SECRET_KEY}
@@ -68,7 +78,11 @@ app.kubernetes.io/component: {{ index . 1 }}
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: ID_HASH_KEY}
 - name: COWIN_KIT_REDIS_URL
   valueFrom:
+    {{- if .Values.redis.existingSecret }}
+    secretKeyRef: {name: {{ .Values.redis.existingSecret }}, key: {{ .Values.redis.urlKey }}}
+    {{- else }}
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: REDIS_URL, optional: true}
+    {{- end }}
 - name: COWIN_KIT_DATABASE_REPLICA_URL
   valueFrom:
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: DATABASE_REPLICA_URL, optional: true}
