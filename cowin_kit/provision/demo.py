@@ -189,7 +189,10 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
     places = list(populated) or list(session.scalars(
         select(Location).where(Location.level == leaf_level).order_by(Location.code)
         .limit(HISTORY_DISTRICTS)))
-    two_dose = [s for s in schedules if len(s.doses) >= 2]
+    # Series whose second dose can fall inside the history (a single-dose product with a
+    # booster months later, as Convidecia in Mexico's pack, has no place in it).
+    two_dose = [s for s in schedules if len(s.doses) >= 2
+                and (s.doses[1].get("min_interval_days") or 0) < HISTORY_DAYS - 1]
     if not places or not two_dose:
         return 0
     id_type, numbers = _demo_id_numbers(pack, HISTORY_PEOPLE, rng)

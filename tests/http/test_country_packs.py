@@ -27,6 +27,7 @@ from conftest import EXAMPLES
 # examples (CURP, CUI, cédula) or built by the rule in the pack's comment.
 PEOPLE = {
     "mx": ("curp", "BOXW310820HNERXN09", "BOXW310820HNERXN08", "COMIRNATY", "1980-08-20"),
+    "pe": ("dni", "101174102", "101174105", "BBIBP_CORV", "1975-05-01"),
 }
 
 
