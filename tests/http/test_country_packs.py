@@ -28,6 +28,7 @@ from conftest import EXAMPLES
 PEOPLE = {
     "mx": ("curp", "BOXW310820HNERXN09", "BOXW310820HNERXN08", "COMIRNATY", "1980-08-20"),
     "pe": ("dni", "101174102", "101174105", "BBIBP_CORV", "1975-05-01"),
+    "ng": ("nin", "30145678912", "3014567891", "COVISHIELD", "1985-01-01"),
 }
 
 
