@@ -308,9 +308,11 @@ def _bring_to_visits(session: Session, pack: ActivePack, actor: Any, facility: F
                   "lot": f"{item.products[0][:4]}-{day:%y%m}"} for item in plan.due]
         if doses:
             try:
+                # 10:00 on the day, or now when today's visit is still before 10:00 there
+                at = min(datetime.combine(day, time(10), zone), datetime.now(zone))
                 visits.record_visit(session, pack, actor, reference_id=reference_id,
                                     doses=doses, facility_code=facility.code,
-                                    administered_at=datetime.combine(day, time(10), zone))
+                                    administered_at=at)
                 given += len(doses)
             except (RuleViolation, Conflict):
                 session.rollback()
