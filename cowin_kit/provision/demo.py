@@ -130,23 +130,33 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
 
 def _demo_id_numbers(pack: ActivePack, count: int, rng: random.Random) -> tuple[str, list[str]]:
     """An ID type of the pack and ``count`` numbers its validator accepts, found by trying
-    random digits (check digits included), so that any pack's demo has people."""
+    random digits (check digits included), so that any pack's demo has people. Numbers
+    start with 2-9 first (as Aadhaar does); a type checked by a regular expression that
+    takes none is tried again with any leading digit (Vietnam's ID numbers start with a
+    province code such as 001)."""
     for id_type in pack.document["id_types"]:
         if not id_type.get("registration", True):
             continue
-        for length in (12, 9, 10, 11, 8, 13, 14, 15, 16):
+        passes = [(2, count * 40)]
+        if id_type["validator"].startswith("regex:"):
+            passes.append((0, count * 80))
+        for first, attempts in passes:
             numbers: list[str] = []
-            for _attempt in range(count * 40):
-                candidate = str(rng.randint(2, 9)) + "".join(
-                    str(rng.randint(0, 9)) for _ in range(length - 1))
-                try:
-                    numbers.append(normalize_id_number(id_type["validator"], candidate))
-                except InvalidIdNumber:
-                    continue
-                if len(numbers) == count:
-                    return id_type["code"], numbers
+            for length in (12, 9, 10, 11, 8, 13, 14, 15, 16):
+                numbers = []
+                for _attempt in range(attempts):
+                    candidate = str(rng.randint(first, 9)) + "".join(
+                        str(rng.randint(0, 9)) for _ in range(length - 1))
+                    try:
+                        numbers.append(normalize_id_number(id_type["validator"], candidate))
+                    except InvalidIdNumber:
+                        continue
+                    if len(numbers) == count:
+                        return id_type["code"], numbers
+                if numbers:
+                    break  # this length works, but not often enough: try the next type
             if numbers:
-                break  # this length works, but not often enough: try the next type
+                break
     return "", []
 
 
@@ -189,7 +199,10 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
     places = list(populated) or list(session.scalars(
         select(Location).where(Location.level == leaf_level).order_by(Location.code)
         .limit(HISTORY_DISTRICTS)))
-    two_dose = [s for s in schedules if len(s.doses) >= 2]
+    # Series whose second dose can fall inside the history (a single-dose product with a
+    # booster months later, as Convidecia in Mexico's pack, has no place in it).
+    two_dose = [s for s in schedules if len(s.doses) >= 2
+                and (s.doses[1].get("min_interval_days") or 0) < HISTORY_DAYS - 1]
     if not places or not two_dose:
         return 0
     id_type, numbers = _demo_id_numbers(pack, HISTORY_PEOPLE, rng)
@@ -309,9 +322,11 @@ def _bring_to_visits(session: Session, pack: ActivePack, actor: Any, facility: F
                   "lot": f"{item.products[0][:4]}-{day:%y%m}"} for item in plan.due]
         if doses:
             try:
+                # 10:00 on the day, or now when today's visit is still before 10:00 there
+                at = min(datetime.combine(day, time(10), zone), datetime.now(zone))
                 visits.record_visit(session, pack, actor, reference_id=reference_id,
                                     doses=doses, facility_code=facility.code,
-                                    administered_at=datetime.combine(day, time(10), zone))
+                                    administered_at=at)
                 given += len(doses)
             except (RuleViolation, Conflict):
                 session.rollback()
