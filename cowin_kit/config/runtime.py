@@ -14,7 +14,7 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.core.db import get_database
 from cowin_kit.core.durations import Duration, parse as parse_duration
 from cowin_kit.core.errors import NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import lazy_gettext
 
 CACHE_SECONDS = 30.0
 
@@ -176,8 +176,11 @@ def active_pack() -> ActivePack:
             query = query.where(InstalledPack.code == wanted)
         rows = session.scalars(query).all()
     if not rows:
-        # The PACK setting names the wanted code; the message is the request's language.
-        raise NotFound(_("No country pack is installed."), code="pack_not_installed")
+        # The PACK setting names the wanted code; the message is the request's language,
+        # translated lazily: choosing that language asks for the pack again (an eager
+        # gettext here would recurse without end; offered_locales answers English).
+        raise NotFound(lazy_gettext("No country pack is installed."),
+                       code="pack_not_installed")
     row = rows[0]
     pack = ActivePack(row.code, row.version, row.content_hash, row.document,
                       translations=row.translations or {})
