@@ -78,7 +78,8 @@ def purge(session: Session, periods: Periods, *, now: datetime | None = None) ->
         done.accounts = _purge_abandoned(
             session, now - timedelta(days=periods.abandoned_account_days))
     if done.total():
-        audit.record(session, "privacy.purge", "retention", "all", **asdict(done))
+        audit.record(session, "privacy.purge", "retention", "all", place=audit.NATIONAL,
+                     **asdict(done))
         session.commit()
     return done
 
