@@ -98,6 +98,14 @@ def next_dose_number(given: Sequence[GivenDose]) -> int:
     return max((d.number for d in given), default=0) + 1
 
 
+def same_day_closed(day: date, now_local: datetime, cutoff_hour: int,
+                    cutoff_minute: int = 0) -> bool:
+    """Whether booking a session on ``day`` is closed for the day: it is today (in the
+    programme's time zone) and the same-day cut-off has passed."""
+    return day == now_local.date() and \
+        (now_local.hour, now_local.minute) >= (cutoff_hour, cutoff_minute)
+
+
 def check_booking(*, age: int, session: SessionFacts, dose_number: int,
                   given: Sequence[GivenDose], schedules: Sequence[Any], today: date,
                   now_local: datetime, cutoff_hour: int, cutoff_minute: int = 0) -> None:
@@ -106,7 +114,7 @@ def check_booking(*, age: int, session: SessionFacts, dose_number: int,
         raise BookingRefused("session_cancelled", _("This session has been cancelled."))
     if session.day < today:
         raise BookingRefused("session_in_past", _("This session is in the past."))
-    if session.day == today and (now_local.hour, now_local.minute) >= (cutoff_hour, cutoff_minute):
+    if session.day == today and same_day_closed(today, now_local, cutoff_hour, cutoff_minute):
         closing = "%02d:%02d" % (cutoff_hour, cutoff_minute)
         raise BookingRefused("same_day_cutoff", _("Same-day booking closes at %(time)s.",
                                                   time=closing))

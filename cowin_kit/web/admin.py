@@ -88,8 +88,6 @@ def _dashboard_figures() -> dict[str, Any]:
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, Any]:
-    from flask_babel import format_date
-
     locale = _locale()
     daily = figures["daily"]
     dose_names = {"1": _("Dose 1"), "2": _("Dose 2"), "booster": _("Booster")}
@@ -97,7 +95,7 @@ def _charts(figures: dict[str, Any]) -> dict[str, Any]:
         title=_("Doses per day"),
         desc=_("Doses given on each of the last %(n)d days, %(total)s in all.",
                n=len(daily), total=charts.number(sum(d.total for d in daily), locale)),
-        labels=[format_date(d.day, "d MMM") for d in daily],
+        labels=[ui.format_day(d.day, "d MMM") for d in daily],
         series=[charts.Series(dose_names[g], [d.by_group.get(g, 0) for d in daily])
                 for g in report_rules.DOSE_GROUPS],
         locale=locale, empty_note=_("No doses in this period."))
@@ -456,8 +454,6 @@ def _indicator_charts(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _campaign_charts() -> list[dict[str, Any]]:
-    from flask_babel import format_date
-
     from cowin_kit.immunization import campaigns as campaign_service
 
     session, locale, out = get_session(), _locale(), []
@@ -481,7 +477,7 @@ def _campaign_charts() -> list[dict[str, Any]]:
             "daily_chart": charts.column_chart(
                 title=_("%(campaign)s: doses per day", campaign=campaign.name(locale)),
                 desc=_("Campaign doses given on each day, all areas."),
-                labels=[format_date(d, "d MMM") for d in report.days],
+                labels=[ui.format_day(d, "d MMM") for d in report.days],
                 series=[charts.Series(_("Doses"), [sum(a.days[i].doses for a in areas)
                                                    for i in range(len(report.days))])],
                 locale=locale, width=360, max_labels=4,
