@@ -559,7 +559,8 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
     members = session.scalar(select(func.count()).select_from(Beneficiary).where(
         Beneficiary.account_id == target.id, Beneficiary.merged_into_id.is_(None)))
     if members + 1 > limit:
-        raise RuleViolation(_("An account can register at most %(n)d people.", n=limit),
+        raise RuleViolation(ngettext("An account can register at most %(num)d person.",
+                                     "An account can register at most %(num)d people.", limit),
                             code="household_limit_reached")
     old_account = person.account_id
     person.account_id = target.id

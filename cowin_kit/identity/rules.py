@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 # --- staff ------------------------------------------------------------------------------
 
@@ -22,7 +22,8 @@ def username_problem(username: str) -> str | None:
 
 def password_problem(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return _("Passwords need at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        return ngettext("Passwords need at least %(num)d character.",
+                        "Passwords need at least %(num)d characters.", MIN_PASSWORD_LENGTH)
     return None
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.csvimport import Problems, Row, decode, read_bytes, read_table
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity import access
@@ -132,7 +132,8 @@ def create_campaign(session: Session, pack: ActivePack, actor: StaffUser | None,
         raise _invalid("doses_per_person", _("Give 1 to 5 doses a person."))
     codes = list(dict.fromkeys(plan.areas))
     if not 1 <= len(codes) <= MAX_AREAS:
-        raise _invalid("areas", _("Give 1 to %(n)d areas.", n=MAX_AREAS))
+        raise _invalid("areas", ngettext("Give 1 to %(num)d area.", "Give 1 to %(num)d areas.",
+                                         MAX_AREAS))
     locations = {loc.code: loc for loc in session.scalars(
         select(Location).where(Location.code.in_(codes)))}
     missing = [c for c in codes if c not in locations]

@@ -34,7 +34,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import metrics, signals
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
@@ -287,7 +287,8 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         message = _("Choose at least one vaccine.")
         raise InvalidInput(message, code="visit_empty", fields={"doses": [message]})
     if len(wanted) > MAX_DOSES_PER_VISIT:
-        message = _("A visit records at most %(n)d doses.", n=MAX_DOSES_PER_VISIT)
+        message = ngettext("A visit records at most %(num)d dose.",
+                           "A visit records at most %(num)d doses.", MAX_DOSES_PER_VISIT)
         raise InvalidInput(message, code="visit_too_large", fields={"doses": [message]})
     now = datetime.now(timezone.utc)
     moment = administered_at or now

@@ -18,7 +18,8 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import DomainError, InvalidInput
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
+from cowin_kit.csvimport import file_too_large
 from cowin_kit.identity import access, schemas as identity_schemas, services as identity
 from cowin_kit.reporting import (
     rules as report_rules, schemas as report_schemas, services as reports,
@@ -93,8 +94,9 @@ def _charts(figures: dict[str, Any]) -> dict[str, Any]:
     dose_names = {"1": _("Dose 1"), "2": _("Dose 2"), "booster": _("Booster")}
     doses_chart = charts.column_chart(
         title=_("Doses per day"),
-        desc=_("Doses given on each of the last %(n)d days, %(total)s in all.",
-               n=len(daily), total=charts.number(sum(d.total for d in daily), locale)),
+        desc=ngettext("Doses given on each of the last %(num)d day, %(total)s in all.",
+                      "Doses given on each of the last %(num)d days, %(total)s in all.",
+                      len(daily), total=charts.number(sum(d.total for d in daily), locale)),
         labels=[ui.format_day(d.day, "d MMM") for d in daily],
         series=[charts.Series(dose_names[g], [d.by_group.get(g, 0) for d in daily])
                 for g in report_rules.DOSE_GROUPS],
@@ -244,7 +246,7 @@ def sessions():
 
 def _uploaded() -> tuple[str, bytes]:
     if (request.content_length or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise InvalidInput(_("The file is larger than %(n)d MB.", n=MAX_UPLOAD_BYTES >> 20),
+        raise InvalidInput(file_too_large(MAX_UPLOAD_BYTES),
                            code="file_too_large")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -253,7 +255,7 @@ def _uploaded() -> tuple[str, bytes]:
     name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "upload.csv"
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(_("The file is larger than %(n)d MB.", n=MAX_UPLOAD_BYTES >> 20),
+        raise InvalidInput(file_too_large(MAX_UPLOAD_BYTES),
                            code="file_too_large")
     return name, data
 

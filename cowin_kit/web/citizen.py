@@ -73,7 +73,8 @@ def _masked_mobile(mobile: str) -> str:
 def home():
     account = current_citizen()
     if account is None:
-        return ui.render("web/citizen/landing.html")
+        return ui.render("web/citizen/landing.html",
+                         limit=_pack().document.get("max_beneficiaries_per_account", 4))
     db = get_session()
     members = registration.list_beneficiaries(db, account)
     appointments = bookings.live_appointments(db, [m.beneficiary.id for m in members])

@@ -334,6 +334,35 @@ def site_name() -> str:
         return "cowin-kit"
 
 
+def site_section() -> dict[str, Any]:
+    """pack.yaml ``site:`` (ministry, helpline, footer pages), {} without a pack."""
+    try:
+        return active_pack().document.get("site") or {}
+    except Exception:  # no pack yet
+        return {}
+
+
+def site_pages() -> list[dict[str, Any]]:
+    return list(site_section().get("pages") or [])
+
+
+def site_header() -> dict[str, Any]:
+    """What the official header and footer show (docs/design.md): the ministry's name and
+    whether it has a mark, the helpline, and the footer links in the pack's order."""
+    site = site_section()
+    try:
+        has_logo = bool(active_pack().document.get("certificates", {}).get("logo"))
+    except Exception:  # no pack yet
+        has_logo = False
+    links = [{"title": pack_label(page["title"]), "url": page.get("url"),
+              "kind": page["kind"]} for page in site_pages()]
+    return {"ministry": pack_label(site.get("ministry")) if site.get("ministry") else "",
+            "logo": has_logo, "helpline": site.get("helpline") or "",
+            "helpline_hours": pack_label(site.get("helpline_hours"))
+            if site.get("helpline_hours") else "",
+            "links": links}
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, but a request without a session cookie (every API
     call) gets its empty session without Flask building the cookie's signing serializer
@@ -363,7 +392,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf_token, page_lang=page_lang, page_dir=page_dir,
         pack_label=pack_label, locale_name=locale_name, offered_locales=offered_locales,
-        site_name=site_name,
+        site_name=site_name, site_header=site_header,
     )
     app.jinja_env.filters.update(date=format_day, datetime=format_moment,
                                  number=format_number, money=format_money)

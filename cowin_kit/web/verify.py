@@ -19,7 +19,7 @@ from cowin_kit.certificates import services as certificates
 from cowin_kit.certificates.verify import VerificationResult, verify
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import InvalidInput
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.ratelimit import limited
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.programme.models import VaccineProduct
@@ -184,7 +184,8 @@ def _input() -> str | bytes:
     if upload is not None and upload.filename:
         data = upload.read(MAX_IMAGE_BYTES + 1)
         if len(data) > MAX_IMAGE_BYTES:
-            message = _("The picture is larger than %(n)d MB.", n=MAX_IMAGE_BYTES >> 20)
+            message = ngettext("The picture is larger than %(num)d MB.",
+                               "The picture is larger than %(num)d MB.", MAX_IMAGE_BYTES >> 20)
             raise InvalidInput(message, code="file_too_large", fields={"image": [message]})
         return data
     text = request.form.get("text", "")
