@@ -51,9 +51,10 @@ def count_rows(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
-def make_reg_app(database_url, tmp_path, pack):
+def make_reg_app(database_url, tmp_path, pack, **settings):
     """An app with ``pack`` installed, OTPs written to a file (``app.outbox``) and limits
-    high enough for a test's traffic."""
+    high enough for a test's traffic; ``settings`` override others (e.g.
+    ``BOOKING_CUTOFF_TIME="00:00"``)."""
     from cowin_kit import create_app
     from cowin_kit.core.db import get_database
     from cowin_kit.provision.installer import install_pack
@@ -64,7 +65,7 @@ def make_reg_app(database_url, tmp_path, pack):
                       "OTP_RESEND_COOLDOWN_SECONDS": 0,
                       "OTP_LIMITS_PER_NUMBER": "1000/hour", "OTP_LIMITS_PER_IP": "1000/hour",
                       "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
-                      "SEARCH_LIMITS_PER_IP": "10000/hour"})
+                      "SEARCH_LIMITS_PER_IP": "10000/hour", **settings})
     app.outbox = outbox
     with app.app_context(), get_database(app).session() as session:
         install_pack(session, pack)
