@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from cowin_kit.core.i18n import gettext as _, ngettext
 
@@ -44,3 +45,9 @@ def scope_problem(role: str, has_location: bool, has_facility: bool = False) -> 
     if role not in FACILITY_ROLES and has_facility:
         return _("%(role)s is not granted on a facility.", role=role)
     return None
+
+
+def vaccinator_name(user: Any) -> str:
+    """How a dose record names who gave it: the staff member's name (display name), else
+    their user name; at most 150 characters (the column's size)."""
+    return ((getattr(user, "display_name", "") or "").strip() or user.username)[:150]

@@ -28,6 +28,7 @@ from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.csvimport import Problems, Row, decode, read_bytes, read_table
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity import access
+from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.immunization import duestate, rules
 from cowin_kit.immunization.models import Campaign, CampaignArea, campaign_series
@@ -352,7 +353,8 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
                                      number=lot, day=day)
     dose = Dose(beneficiary_id=person.id, series=campaign_series(campaign.code),
                 dose_number=given + 1, product_id=product.id, administered_at=moment, lot=lot,
-                facility_id=facility.id, vaccinator=vaccinator.username, recorded_at=now,
+                facility_id=facility.id, vaccinator=vaccinator_name(vaccinator),
+                recorded_at=now,
                 idempotency_key=idempotency_key, source="recorded", campaign_id=campaign.id)
     session.add(dose)
     try:

@@ -37,6 +37,7 @@ from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolatio
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility
 from cowin_kit.identity import access
+from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
@@ -353,7 +354,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             dose = Dose(beneficiary_id=person.id, series=schedule.code,
                         dose_number=numbers.get(schedule.code, 0) + 1, product_id=product.id,
                         administered_at=moment, lot=lot, facility_id=facility.id,
-                        vaccinator=vaccinator.username, recorded_at=now,
+                        vaccinator=vaccinator_name(vaccinator), recorded_at=now,
                         idempotency_key=f"{key}#{n}" if key else None, source="recorded")
             session.add(dose)
             session.flush()

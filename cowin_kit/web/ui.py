@@ -96,7 +96,8 @@ def make_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
 def _page_headers(response: Response) -> Response:
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
-    if request.endpoint and not request.endpoint.endswith(".static"):
+    if request.endpoint and not request.endpoint.endswith(".static") \
+            and not response.cache_control.public:  # the site's logo is public
         # Pages show personal data once signed in: never kept by shared caches.
         response.cache_control.private = True
         response.cache_control.no_store = True
