@@ -70,8 +70,8 @@ def _sexes(pack: ActivePack, count: int, rng: random.Random) -> list[str]:
 
 
 def _spread_places(session: Session, pack: ActivePack, count: int) -> list[Location]:
-    """``count`` districts in as many different states (top-level places) as there are,
-    those with population figures first (coverage needs a denominator)."""
+    """``count`` districts spread evenly over the states (top-level places), those with
+    population figures first (coverage needs a denominator)."""
     leaf_level = len(pack.document["hierarchy"])
     populated = set(session.scalars(select(PopulationFigure.location_id).distinct()))
     leaves = session.scalars(select(Location).where(Location.level == leaf_level)
@@ -83,16 +83,17 @@ def _spread_places(session: Session, pack: ActivePack, count: int) -> list[Locat
             place = by_id[place.parent_id]
         return place.id
 
-    ordered = sorted(leaves, key=lambda loc: (loc.id not in populated, loc.code))
+    by_state: dict[int, list[Location]] = {}
+    for place in sorted(leaves, key=lambda loc: (loc.id not in populated, loc.code)):
+        by_state.setdefault(top(place), []).append(place)
     chosen: list[Location] = []
-    used_tops: set[int] = set()
-    for place in ordered:  # one per state, populated ones first
-        if len(chosen) < count and top(place) not in used_tops:
-            chosen.append(place)
-            used_tops.add(top(place))
-    for place in ordered:  # then more of the populated ones
-        if len(chosen) < count and place not in chosen and place.id in populated:
-            chosen.append(place)
+    # round robin over the states (those with population figures first): each state's
+    # first district, then each one's second, ...
+    queues = sorted(by_state.values(), key=lambda places: places[0].id not in populated)
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
     return chosen
 
 

@@ -97,7 +97,7 @@ def _charts(figures: dict[str, Any]) -> dict[str, Any]:
         desc=ngettext("Doses given on each of the last %(num)d day, %(total)s in all.",
                       "Doses given on each of the last %(num)d days, %(total)s in all.",
                       len(daily), total=charts.number(sum(d.total for d in daily), locale)),
-        labels=[ui.format_day(d.day, "d MMM") for d in daily],
+        labels=[ui.format_short_day(d.day, "MMMd") for d in daily],
         series=[charts.Series(dose_names[g], [d.by_group.get(g, 0) for d in daily])
                 for g in report_rules.DOSE_GROUPS],
         locale=locale, empty_note=_("No doses in this period."))
@@ -479,7 +479,7 @@ def _campaign_charts() -> list[dict[str, Any]]:
             "daily_chart": charts.column_chart(
                 title=_("%(campaign)s: doses per day", campaign=campaign.name(locale)),
                 desc=_("Campaign doses given on each day, all areas."),
-                labels=[ui.format_day(d, "d MMM") for d in report.days],
+                labels=[ui.format_short_day(d, "MMMd") for d in report.days],
                 series=[charts.Series(_("Doses"), [sum(a.days[i].doses for a in areas)
                                                    for i in range(len(report.days))])],
                 locale=locale, width=360, max_labels=4,

@@ -16,7 +16,7 @@ from flask import (
     request, session,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal
 from flask_babel import get_locale, get_timezone, to_user_timezone
 from marshmallow import Schema
@@ -279,6 +279,15 @@ def format_day(value: Any, fmt: str = "medium") -> str:
     return format_date(value, fmt, locale=formats_locale())
 
 
+def format_short_day(value: Any, skeleton: str = "MMMEd") -> str:
+    """A date without its year, in the order and words of the page's locale: CLDR's
+    skeleton ``MMMEd`` is "Wed, 9 Dec" in en_IN and "Wed, Dec 9" in en; ``MMMd`` without
+    the weekday."""
+    if not value:
+        return ""
+    return format_skeleton(skeleton, value, locale=formats_locale())
+
+
 def format_moment(value: Any, fmt: str = "medium") -> str:
     """A moment in the programme's time zone and the page's locale."""
     if not value:
@@ -395,5 +404,6 @@ def init_app(app: Flask) -> None:
         pack_label=pack_label, locale_name=locale_name, offered_locales=offered_locales,
         site_name=site_name, site_header=site_header,
     )
-    app.jinja_env.filters.update(date=format_day, datetime=format_moment,
-                                 number=format_number, money=format_money)
+    app.jinja_env.filters.update(date=format_day, short_date=format_short_day,
+                                 datetime=format_moment, number=format_number,
+                                 money=format_money)

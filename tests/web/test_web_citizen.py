@@ -557,7 +557,7 @@ def test_dates_and_fees_follow_the_pack_locale_and_currency(reg_app):
     from datetime import timedelta
     from decimal import Decimal
 
-    from babel.dates import format_date
+    from babel.dates import format_skeleton
 
     from cowin_kit.geography.models import Location
     from cowin_kit.scheduling import sessions as scheduling
@@ -568,17 +568,22 @@ def test_dates_and_fees_follow_the_pack_locale_and_currency(reg_app):
         facility = scheduling.upsert_facility(
             session, code="F-PAID", name="Private Hospital", location_code=district.code,
             postal_code="695021", latitude=8.5, longitude=76.9, fee_type="Paid")
-        scheduling.publish_session(session, facility=facility, session_date=today() + timedelta(days=2),
-                                   product_code="COVISHIELD", slots="09:00-11:00",
-                                   capacity_by_dose={1: 5}, fee=Decimal("780"))
+        session_id = scheduling.publish_session(
+            session, facility=facility, session_date=today() + timedelta(days=2),
+            product_code="COVISHIELD", slots="09:00-11:00", capacity_by_dose={1: 5},
+            fee=Decimal("780")).id
         session.commit()
     page = text(reg_app.test_client().get("/sessions?search=1&postal_code=695021"))
     day = today() + timedelta(days=2)
-    assert format_date(day, "medium", locale="en_IN") in page      # "8 Dec 2026"
-    assert format_date(day, "medium", locale="en") not in page     # not "Dec 8, 2026"
+    assert format_skeleton("MMMEd", day, locale="en_IN") in page     # "Wed, 9 Dec"
+    assert format_skeleton("MMMEd", day, locale="en") not in page    # not "Wed, Dec 9"
     assert "₹780.00" in page
     hindi = text(reg_app.test_client().get("/sessions?search=1&postal_code=695021&lang=hi"))
-    assert format_date(day, "medium", locale="hi_IN") in hindi and "₹780.00" in hindi
+    assert format_skeleton("MMMEd", day, locale="hi_IN") in hindi and "₹780.00" in hindi
+    client = reg_app.test_client()
+    web_sign_in(reg_app, client)
+    booking_page = text(client.get(f"/sessions/{session_id}/book"))
+    assert "₹780.00" in booking_page
 
 
 def test_official_header_and_footer_come_from_the_pack(reg_app):
