@@ -292,4 +292,5 @@ class VaccinesSchema(StrictSchema):
                             validate=validate.Length(min=1))
 
 
-__all__ = ["DurationText", "SITE_PAGES", "SiteSchema", "RoutineSchema", "SafetySchema", "STAGE_ROLES", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]
+__all__ = ["SITE_PAGES", "SiteSchema",
+           "DurationText", "RoutineSchema", "SafetySchema", "STAGE_ROLES", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]

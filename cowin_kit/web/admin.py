@@ -89,7 +89,7 @@ def _dashboard_figures() -> dict[str, Any]:
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, Any]:
-    locale = _locale()
+    locale = str(ui.formats_locale())  # numbers as the tables write them ("en_IN")
     daily = figures["daily"]
     dose_names = {"1": _("Dose 1"), "2": _("Dose 2"), "booster": _("Booster")}
     doses_chart = charts.column_chart(
@@ -166,7 +166,8 @@ def dashboard():
     figures = _dashboard_figures()
     parent = figures["regions"].parent
     return ui.render("web/admin/dashboard.html", figures=figures, charts=_charts(figures),
-                     parent=parent, percent=lambda value: charts.percent(value, _locale()),
+                     parent=parent,
+                     percent=lambda value: charts.percent(value, str(ui.formats_locale())),
                      parent_up=(get_session().get(Location, parent.parent_id)
                                 if parent is not None and parent.parent_id else None),
                      scope_names=reports.scope_summary(get_session(), _user(), _locale()))
@@ -495,7 +496,7 @@ def immunization():
     return ui.render("web/admin/immunization.html", report=report, records=records,
                      parent_code=parent, charts=_indicator_charts(records),
                      campaigns=_campaign_charts(),
-                     percent=lambda value: charts.percent(value, _locale()))
+                     percent=lambda value: charts.percent(value, str(ui.formats_locale())))
 
 
 @bp.get("/immunization.csv")

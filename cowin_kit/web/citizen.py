@@ -314,8 +314,9 @@ def sessions():
         "web/citizen/sessions.html", form=form, selects=selects, postal=postal_config,
         centres=shown, more=len(centres or []) - len(shown), searched=centres is not None,
         products=_product_options(), booking=booking, alert_fields=alert_fields,
-        locale=_locale(), closed_day=_today(pack) if bookings.booking_closed(pack, _today(pack)) else None
-        ), form.status
+        locale=_locale(),
+        closed_day=_today(pack) if bookings.booking_closed(pack, _today(pack)) else None
+    ), form.status
 
 
 # --- booking, rescheduling, cancelling ----------------------------------------------------------

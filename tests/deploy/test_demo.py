@@ -59,9 +59,11 @@ def _looks_credible(instance) -> None:
                                                          Dose.dose_number == 1)).all()
         states = Counter(parents[place] for place in first_places)
         assert len(states) >= 4 and max(states.values()) <= 0.5 * sum(states.values())
-        sexes = Counter(session.scalars(select(Beneficiary.gender).where(
-            Beneficiary.id.in_(select(Dose.beneficiary_id).where(Dose.series == ""))
-        )).all())
+        from cowin_kit.identity.models import Gender
+
+        sexes = Counter(session.scalars(select(Gender.code).join(
+            Beneficiary, Beneficiary.gender_id == Gender.id).where(
+            Beneficiary.id.in_(select(Dose.beneficiary_id).where(Dose.series == "")))).all())
         total = sum(sexes.values())
         assert 0.4 < sexes["M"] / total < 0.6 and 0.4 < sexes["F"] / total < 0.6
         assert sexes["T"] <= 0.02 * total
