@@ -179,7 +179,11 @@ def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequen
                           f'{escape(number(value, locale))}</title></rect>')
         parts.append('<g class="column">' + "".join(pieces) + '</g>')
         if (len(labels) - 1 - i) % every == 0:  # always label the latest column
-            parts.append(_text(x + bar_w / 2, height - lower + 16, label, "middle"))
+            # centred under its column, but kept inside the picture (the latest column
+            # sits at the left edge in right-to-left charts)
+            half = len(label) * FONT * 0.3
+            centre = min(max(x + bar_w / 2, half + 2), width - half - 2)
+            parts.append(_text(centre, height - lower + 16, label, "middle"))
     if not any(totals):
         _empty_note(parts, width, height, empty_note)
     parts.append("</svg>")

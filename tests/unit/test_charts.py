@@ -121,3 +121,14 @@ def test_rtl_legend_and_labels_are_anchored_away_from_their_swatches():
                                              value_texts=["3"], locale="ar"))
     label = next(t for t in bars_root.iter(f"{SVG}text") if t.text == "دبي")
     assert label.get("text-anchor") == "start" and float(label.get("x")) <= width
+
+
+def test_column_labels_stay_inside_the_picture():
+    for locale in ("en", "ar"):
+        root = parse(charts.column_chart(title="t", desc="d", locale=locale,
+                                         labels=["1 ديسمبر", "6 ديسمبر"],
+                                         series=[charts.Series("x", [1, 2])]))
+        width = float(root.get("viewBox").split()[2])
+        for label in (t for t in root.iter(f"{SVG}text") if "ديسمبر" in (t.text or "")):
+            half = len(label.text) * charts.FONT * 0.3
+            assert half <= float(label.get("x")) <= width - half, (locale, label.get("x"))
