@@ -126,8 +126,8 @@ def test_rtl_legend_and_labels_are_anchored_away_from_their_swatches():
 def test_column_labels_stay_inside_the_picture():
     for locale in ("en", "ar"):
         root = parse(charts.column_chart(title="t", desc="d", locale=locale,
-                                         labels=["1 ديسمبر", "6 ديسمبر"],
-                                         series=[charts.Series("x", [1, 2])]))
+                                         labels=[f"{n} ديسمبر" for n in range(1, 31)],
+                                         series=[charts.Series("x", [1] * 30)]))
         width = float(root.get("viewBox").split()[2])
         for label in (t for t in root.iter(f"{SVG}text") if "ديسمبر" in (t.text or "")):
             half = len(label.text) * charts.FONT * 0.3
