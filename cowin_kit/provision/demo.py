@@ -55,8 +55,9 @@ def facility_names(pack: ActivePack, place_names: dict[str, str], fallback: str,
     for locale in pack.locales:
         place = place_names.get(locale) or fallback
         with force_locale(locale):
-            names[locale] = (_("%(place)s Hospital %(n)d", place=place, n=number) if hospital
-                             else _("%(place)s Health Centre %(n)d", place=place, n=number))
+            names[locale] = (_("%(place)s Hospital %(number)d", place=place, number=number)
+                             if hospital else
+                             _("%(place)s Health Centre %(number)d", place=place, number=number))
     default = names.get(pack.default_locale) or next(iter(names.values()))
     return default, names
 
