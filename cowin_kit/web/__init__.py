@@ -78,7 +78,7 @@ How to build a page module on this foundation (for every ``cowin_kit.web.*`` mod
 * **Frame.** The base layout draws the official header (the pack's mark, ministry and
   country) and footer (helpline, the pack's help/FAQ/privacy/accessibility pages, the
   language picker): docs/design.md. A staff page with wide tables or charts sets
-  ``{% block page_width %}wide{% endblock %}``; a table wider than a phone goes in a
+  ``{% set page_width = "wide" %}``; a table wider than a phone goes in a
   ``<div class="table-scroll" role="region" tabindex="0" aria-labelledby="<caption id>">``.
 
 * **No JavaScript needed** for any core flow: every action is a plain form or link.
