@@ -27,7 +27,7 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
 from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 Source = Union[str, Path, bytes, IO[bytes], IO[str]]
 Progress = Callable[[str, int, int], None]
@@ -63,6 +63,18 @@ class ImportReport:
                 "unchanged": self.unchanged}
 
 
+def too_long(limit: int) -> str:
+    """The field message of a value over ``limit`` characters."""
+    return ngettext("is longer than %(num)d character", "is longer than %(num)d characters",
+                    limit)
+
+
+def file_too_large(max_bytes: int) -> str:
+    """The message for an upload over ``max_bytes`` (said in whole megabytes)."""
+    return ngettext("The file is larger than %(num)d MB.", "The file is larger than %(num)d MB.",
+                    max_bytes >> 20)
+
+
 class ImportInvalid(InvalidInput):
     """The file has problems; nothing was written. ``problems`` lists every one and
     ``rows`` is what the API puts in the problem+json body."""
@@ -70,8 +82,9 @@ class ImportInvalid(InvalidInput):
     code = "invalid_csv"
 
     def __init__(self, file_name: str, problems: list[Problem]):
-        super().__init__(_("%(n)d problem(s) in %(file)s; nothing was imported.",
-                           n=len(problems), file=file_name))
+        super().__init__(ngettext("%(num)d problem in %(file)s; nothing was imported.",
+                                  "%(num)d problems in %(file)s; nothing was imported.",
+                                  len(problems), file=file_name))
         self.file_name = file_name
         self.problems = problems
 
@@ -167,8 +180,10 @@ def read_table(text: str, problems: Problems, required: tuple[str, ...],
                     continue
                 if len(values) != len(header):
                     problems.add(reader.line_num, "(row)", _(
-                        "has %(n)d values, the header has %(m)d columns",
-                        n=len(values), m=len(header)))
+                        "%(values)s, the header has %(columns)s",
+                        values=ngettext("has %(num)d value", "has %(num)d values",
+                                        len(values)),
+                        columns=ngettext("%(num)d column", "%(num)d columns", len(header))))
                     continue
                 yield reader.line_num, {k: v.strip() for k, v in zip(header, values)}
         except csv.Error as exc:
@@ -198,7 +213,7 @@ class Row:
             self.bad(column, _("must not be empty"))
             return None
         if len(value) > max_length:
-            self.bad(column, _("is longer than %(n)d characters", n=max_length))
+            self.bad(column, too_long(max_length))
             return None
         return value
 

@@ -17,6 +17,7 @@ from cowin_kit.core.apidoc import doc
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import InvalidInput
 from cowin_kit.core.i18n import gettext as _
+from cowin_kit.csvimport import file_too_large
 from cowin_kit.scheduling import imports
 
 bp = Blueprint("api_imports", __name__, url_prefix="/api/v1")
@@ -41,7 +42,7 @@ class ImportResultOut(Schema):
 
 
 def _too_large() -> InvalidInput:
-    return InvalidInput(_("The file is larger than %(n)d MB.", n=MAX_UPLOAD_BYTES >> 20),
+    return InvalidInput(file_too_large(MAX_UPLOAD_BYTES),
                         code="file_too_large")
 
 

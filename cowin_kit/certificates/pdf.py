@@ -74,14 +74,16 @@ class CertificateView:
     status: str
     person: list[tuple[str, str]]
     vaccination: list[tuple[str, str]]
-    codes: list[tuple[str, Image.Image]]  # (caption, QR image)
+    # (caption, QR image); a caption's first line says where to show the code (border
+    # control, airlines, checks at home), its second line names the format
+    codes: list[tuple[str, Image.Image]]
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     logo: Image.Image | None = None
 
     def texts(self) -> list[str]:
         return [self.issuer, self.title, self.status, *self.labels.values(),
                 *(t for pair in self.person + self.vaccination for t in pair),
-                *(caption for caption, _png in self.codes)]
+                *(line for caption, _png in self.codes for line in caption.split("\n"))]
 
 
 LOGO_MM = 20
@@ -159,6 +161,11 @@ def _label_texts() -> dict[str, str]:
         "dcc": _("EU Digital COVID Certificate"),
         "shc": _("SMART Health Card"),
         "vc": _("W3C Verifiable Credential"),
+        # where each code is meant to be shown (the EU DCC at borders that read it, the
+        # SMART Health Card to airlines, the W3C credential to this country's verifiers)
+        "dcc_use": _("Border control"),
+        "shc_use": _("Airlines"),
+        "vc_use": _("Checks in this country"),
     }
 
 
@@ -229,13 +236,14 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
     issuer = _localized(pack.document.get("certificates", {}).get("issuer"), locale) \
         or _localized(pack.document.get("name"), locale)
     vaccination = record.vaccination
+    dates_locale = str(pack.format_locale(locale))  # "en" in India: "6 December 2026"
     labels = dict(pack.memo(("certificates", "pdf_labels", locale), lambda: _labels(locale)))
     status, dose_text = pack.memo(
         ("certificates", "pdf_status", locale, vaccination.dose, vaccination.total_doses,
          bool(certificate.provisional)),
         lambda: _status_texts(locale, vaccination.dose, vaccination.total_doses,
                               bool(certificate.provisional)))
-    birth = ((labels["birth_date"], _long_date(facts.birth_date, locale))
+    birth = ((labels["birth_date"], _long_date(facts.birth_date, dates_locale))
              if facts.birth_date else (labels["birth_year"], str(facts.birth_year)))
     id_label = (_localized(id_type.labels, locale) or id_type.code) if id_type else labels["id"]
     person = [(labels["name"], facts.name), birth,
@@ -250,18 +258,19 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
             (labels["manufacturer"], product.manufacturer or ""),
             (labels["lot"], facts.lot),
             (labels["dose"], dose_text),
-            (labels["date"], _long_date(vaccination.date, locale)),
+            (labels["date"], _long_date(vaccination.date, dates_locale)),
             (labels["centre"], centre),
             (labels["vaccinator"], facts.vaccinator or ""),
             (labels["certificate_id"], certificate.id),
-            (labels["issued"], _long_date(certificate.issued_at.date(), locale))]
+            (labels["issued"], _long_date(certificate.issued_at.date(), dates_locale))]
     codes = []
     if certificate.dcc:
-        codes.append((labels["dcc"], qr_image("dcc", certificate.dcc)))
+        codes.append((f"{labels['dcc_use']}\n{labels['dcc']}", qr_image("dcc", certificate.dcc)))
     if certificate.shc:
-        codes.append((labels["shc"], qr_image("shc", shc.qr_text(certificate.shc))))
+        codes.append((f"{labels['shc_use']}\n{labels['shc']}",
+                      qr_image("shc", shc.qr_text(certificate.shc))))
     if certificate.vc:
-        codes.append((labels["vc"], qr_image("vc", certificate.vc)))
+        codes.append((f"{labels['vc_use']}\n{labels['vc']}", qr_image("vc", certificate.vc)))
     return CertificateView(locale=locale, rtl=is_rtl(locale), issuer=issuer,
                            title=labels["title"], status=status, person=person,
                            vaccination=[row for row in rows if row[1]], codes=codes,
@@ -331,7 +340,7 @@ def draw_certificate(view: CertificateView, page: Canvas) -> bytes:
         width = right - left
         count = len(view.codes)
         size = min(QR_SIZE_MM, (width - 6 * (count - 1)) / count)
-        if page.bottom - y < size + 12:
+        if page.bottom - y < size + 16:
             y = page.new_page()
         gap = (width - count * size) / max(count - 1, 1) if count > 1 else 0
         start = left + ((width - size) / 2 if count == 1 else 0)
@@ -339,7 +348,10 @@ def draw_certificate(view: CertificateView, page: Canvas) -> bytes:
         for index, (caption, image) in enumerate(order):
             x = start + index * (size + gap)
             page.image(image, x, y, size, size)
-            page.cell(x, y + size + 1, size, 4.5, caption, size=9, align="C")
+            use, _newline, name = caption.partition("\n")
+            page.cell(x, y + size + 1, size, 4.5, use, size=10, bold=True, align="C")
+            if name:
+                page.cell(x, y + size + 5.5, size, 4, name, size=8, align="C")
     return page.to_bytes(title=view.title)
 
 

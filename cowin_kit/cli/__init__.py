@@ -203,8 +203,10 @@ def pack() -> None:
 @pack.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
 def pack_validate(path: Path) -> None:
-    """Check every file of the pack at PATH; one line per problem, exit 1 if any."""
-    from cowin_kit.config.packs import validate_pack
+    """Check every file of the pack at PATH; one line per problem, exit 1 if any.
+    Warnings (e.g. a language the kit has no translation for) are printed too but do not
+    fail the check."""
+    from cowin_kit.config.packs import pack_warnings, validate_pack
     from cowin_kit.plugins import load_plugins
 
     try:  # ID validators of the enabled plugins (`validator: plugin:<name>`)
@@ -212,6 +214,9 @@ def pack_validate(path: Path) -> None:
     except SettingsError:
         pass  # settings that do not parse: plugin validators stay unknown
     problems = validate_pack(path)
+    for warning in pack_warnings(path):
+        click.echo(f"{path / warning.file}:{warning.line}: {warning.field}: {warning.message}",
+                   err=True)
     for problem in problems:
         click.echo(f"{path / problem.file}:{problem.line}: {problem.field}: {problem.message}")
     if problems:

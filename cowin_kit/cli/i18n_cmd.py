@@ -25,6 +25,7 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
+from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po, write_po
 
 import cowin_kit
@@ -56,10 +57,6 @@ OPTIONS_MAP = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n,jinja2.ex
                                         "silent": "false"}}
 COMMENT_TAGS = ("TRANSLATORS:",)
 
-# Where the gettext tradition differs from Babel's CLDR-derived default.
-PLURAL_FORMS = {
-    "fr": "nplurals=2; plural=(n > 1);",
-}
 
 WIDTH = 79
 
@@ -167,9 +164,11 @@ def _parse_locale(locale: str) -> Locale:
 
 
 def _adjust(catalog: Catalog, locale: str) -> None:
-    """Plural-forms tradition, and the source locale's msgstr == msgid."""
-    if locale in PLURAL_FORMS:
-        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[locale])]
+    """Plural forms by CLDR (Babel's data: French and Spanish have a third form for exact
+    millions, "1 000 000 de doses"), and the source locale's msgstr == msgid."""
+    rule = get_plural(locale)
+    catalog.mime_headers = [("Plural-Forms",
+                             f"nplurals={rule.num_plurals}; plural={rule.plural_expr};")]
     if locale != SOURCE_LOCALE:
         return
     for message in catalog:

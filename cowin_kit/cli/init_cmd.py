@@ -139,6 +139,10 @@ def init(pack_choice: str | None, country: str | None, starter: bool, output: Pa
                    f"{', '.join(facts.id_validators) or 'none known, passport only'}")
         click.echo(f"  UI languages: {ui_languages(facts.locales)}")
         click.echo(f"  it will be written to {output}; review it before going live.")
+        from cowin_kit.config.site import untranslated_locales, untranslated_message
+
+        for locale in untranslated_locales(list(facts.locales)):
+            click.echo(f"  note: {untranslated_message(locale)}")
         if output.exists() and any(output.iterdir()):
             fail(f"{output} exists and is not empty; choose another --output")
     default_url = f"sqlite:///{instance / 'cowin-kit.db'}"

@@ -25,6 +25,7 @@ from babel.messages.pofile import read_po
 from marshmallow import ValidationError
 
 from cowin_kit.config.schemas import PackSchema, VaccinesSchema
+from cowin_kit.config.site import site_problems, untranslated_locales, untranslated_message
 from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.idnumbers import validator_problem
 
@@ -337,6 +338,10 @@ class _Validator:
                          "public_data.lowest_level", f"{level!r} is not a key of hierarchy")
         if public.get("publisher"):
             texts.append((("public_data", "publisher"), public["publisher"]))
+        site_found, site_texts = site_problems(doc)
+        for path, message in site_found:
+            self.problem(f, line(path), _dotted(path), message)
+        texts += site_texts
         self._check_texts(f, lines, texts, doc["locales"])
 
     def _check_safety(self, doc: dict[str, Any], lines: _LineMap
@@ -882,6 +887,24 @@ def validate_pack(path: str | Path) -> list[Problem]:
     validator = _Validator(Path(path))
     validator.run()
     return sorted(set(validator.problems), key=lambda p: (p.file, p.line, p.field, p.message))
+
+
+def pack_warnings(path: str | Path) -> list[Problem]:
+    """What is allowed but probably unintended (``pack validate`` prints these and still
+    exits 0): each pack language the kit has no catalog for."""
+    root = Path(path)
+    try:
+        raw, lines = _load_yaml((root / PACK_FILE).read_text(encoding="utf-8"), PACK_FILE, [])
+    except (OSError, UnicodeDecodeError):
+        return []
+    locales = raw.get("locales") if isinstance(raw, dict) else None
+    if not isinstance(locales, list):
+        return []
+    named = [str(loc) for loc in locales]
+    missing = set(untranslated_locales(named, root))
+    return [Problem(PACK_FILE, lines.line_of(("locales", i)), f"locales[{i}]",
+                    "warning: " + untranslated_message(loc))
+            for i, loc in enumerate(named) if loc in missing]
 
 
 def load_pack(path: str | Path) -> Pack:

@@ -3,10 +3,12 @@ requests do not each read it from the database."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from babel import Locale, UnknownLocaleError
 from flask import current_app
 from sqlalchemy import select
 
@@ -141,6 +143,15 @@ class ActivePack:
         return self.document["default_locale"]
 
     @property
+    def currency(self) -> str | None:
+        """ISO 4217 code of the fees (pack.yaml ``currency``), or None."""
+        return self.document.get("currency")
+
+    def format_locale(self, language: str) -> Locale:
+        """See :func:`format_locale`: ``language`` in this pack's country."""
+        return format_locale(language, self.code)
+
+    @property
     def safety(self) -> SafetySettings:
         return self.memo(("safety-settings",),
                          lambda: SafetySettings.from_document(self.document))
@@ -159,6 +170,20 @@ class ActivePack:
     def routine(self) -> RoutineSettings:
         return self.memo(("routine-settings",),
                          lambda: RoutineSettings.from_document(self.document))
+
+
+@functools.lru_cache(maxsize=256)
+def format_locale(language: str, territory: str | None) -> Locale:
+    """The locale for dates, numbers and money: the page's language in the pack's country
+    (``en`` in India -> ``en_IN``: "6 Dec 2026", lakh grouping), when CLDR has that
+    combination; else the language alone."""
+    base = Locale.parse(language)
+    if territory and not base.territory:
+        try:
+            return Locale(base.language, territory=territory.upper(), script=base.script)
+        except (UnknownLocaleError, ValueError):
+            pass
+    return base
 
 
 def _cache() -> dict[str, Any]:

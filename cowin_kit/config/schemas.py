@@ -80,6 +80,45 @@ class CertificatesSchema(StrictSchema):
     logo = fields.String()
 
 
+class Currency(fields.String):
+    """An ISO 4217 currency code Babel knows (fees are formatted with it)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+        from babel.numbers import is_currency
+
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_currency(text):
+            raise ValidationError(f"{text!r} is not an ISO 4217 currency code Babel knows")
+        return text
+
+
+SITE_PAGES = ("help", "faq", "privacy", "accessibility")
+
+
+class SitePageSchema(StrictSchema):
+    """A page of the official footer (help, FAQ, privacy notice, accessibility statement):
+    its title and either its text (paragraphs, shown at /about/<kind>) or the address of
+    the ministry's own page."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(SITE_PAGES))
+    title = LocalizedText(required=True)
+    body = LocalizedText()
+    url = fields.String(validate=validate.Regexp(r"^https://\S+$",
+                                                 error="an https:// address"))
+
+
+class SiteSchema(StrictSchema):
+    """pack.yaml ``site:``: what fills the official header and footer of every page
+    (docs/design.md). The header shows ``certificates.logo`` as the ministry's mark."""
+
+    ministry = LocalizedText()
+    helpline = fields.String(validate=validate.Regexp(r"^[0-9+][0-9 \-]{2,19}$",
+                                                      error="a phone number: digits, "
+                                                            "spaces, - and a leading +"))
+    helpline_hours = LocalizedText()
+    pages = fields.List(fields.Nested(SitePageSchema), load_default=list)
+
+
 class PackSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$",
                                                                  error="two upper-case letters"))
@@ -92,6 +131,8 @@ class PackSchema(StrictSchema):
     max_beneficiaries_per_account = fields.Integer(
         load_default=4, validate=validate.Range(min=1, max=20))
     birth_capture = fields.String(load_default="year", validate=validate.OneOf(["year", "date"]))
+    currency = Currency()
+    site = fields.Nested(lambda: SiteSchema(), load_default=dict)
     routine = fields.Nested(lambda: RoutineSchema(), load_default=dict)
     field = fields.Nested(lambda: FieldSchema(), load_default=dict)
     stock = fields.Nested(lambda: StockSettingsSchema(), load_default=dict)
@@ -278,4 +319,5 @@ class VaccinesSchema(StrictSchema):
                             validate=validate.Length(min=1))
 
 
-__all__ = ["DurationText", "RoutineSchema", "SafetySchema", "STAGE_ROLES", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]
+__all__ = ["SITE_PAGES", "SiteSchema",
+           "DurationText", "RoutineSchema", "SafetySchema", "STAGE_ROLES", "TIMED_FROM", "PackSchema", "VaccinesSchema", "ValidationError", "CERTIFICATE_FORMATS"]

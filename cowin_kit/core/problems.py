@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from cowin_kit.core.errors import (
     Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolation, Unauthorized,
 )
-from cowin_kit.core.i18n import gettext, lazy_gettext
+from cowin_kit.core.i18n import gettext, lazy_gettext, ngettext
 
 TITLES = {
     InvalidInput: lazy_gettext("The request has invalid data"),
@@ -101,8 +101,9 @@ def register_error_handlers(app: Flask) -> None:
     def _too_large(exc: RequestEntityTooLarge) -> Response:
         limit = app.config.get("MAX_CONTENT_LENGTH") or 0
         return problem_response(413, "request_too_large", gettext("The request is too large"),
-                                gettext("The request body may hold at most %(n)d bytes.",
-                                        n=limit))
+                                ngettext("The request body may hold at most %(num)d byte.",
+                                         "The request body may hold at most %(num)d bytes.",
+                                         limit))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

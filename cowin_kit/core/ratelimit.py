@@ -28,7 +28,7 @@ from flask import Flask, Response, current_app, g, request
 from limits import parse_many
 
 from cowin_kit.core.errors import DomainError
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 EXTENSION = "cowin_kit.core.ratelimit"
 log = logging.getLogger(__name__)
@@ -283,8 +283,10 @@ def count_failure(limits: str, scope: str, key: str) -> None:
 
 
 def refusal(seconds: int) -> RateLimited:
-    return RateLimited(_("Too many requests in a short time. Please wait %(seconds)d seconds "
-                         "and try again.", seconds=seconds))
+    return RateLimited(ngettext(
+        "Too many requests in a short time. Please wait %(num)d second and try again.",
+        "Too many requests in a short time. Please wait %(num)d seconds and try again.",
+        seconds))
 
 
 def client_address() -> str:

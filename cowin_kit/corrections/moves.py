@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.corrections.base import _area_of, _now, person_by_reference
 from cowin_kit.corrections.models import ChangeRequest
@@ -47,7 +47,8 @@ def _apply_move(session: Session, pack: ActivePack, person: Beneficiary, mobile:
     members = session.scalar(select(func.count()).select_from(Beneficiary).where(
         Beneficiary.account_id == target.id, Beneficiary.merged_into_id.is_(None)))
     if members + 1 > limit:
-        raise RuleViolation(_("An account can register at most %(n)d people.", n=limit),
+        raise RuleViolation(ngettext("An account can register at most %(num)d person.",
+                                     "An account can register at most %(num)d people.", limit),
                             code="household_limit_reached")
     old_account = person.account_id
     person.account_id = target.id

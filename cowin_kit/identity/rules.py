@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import phonenumbers
 
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 # --- staff ------------------------------------------------------------------------------
 
@@ -24,7 +25,8 @@ def username_problem(username: str) -> str | None:
 
 def password_problem(password: str) -> str | None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        return _("Passwords need at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        return ngettext("Passwords need at least %(num)d character.",
+                        "Passwords need at least %(num)d characters.", MIN_PASSWORD_LENGTH)
     return None
 
 
@@ -75,3 +77,9 @@ def scope_problem(role: str, has_location: bool, has_facility: bool = False) -> 
     if role not in FACILITY_ROLES and has_facility:
         return _("%(role)s is not granted on a facility.", role=role)
     return None
+
+
+def vaccinator_name(user: Any) -> str:
+    """How a dose record names who gave it: the staff member's name (display name), else
+    their user name; at most 150 characters (the column's size)."""
+    return ((getattr(user, "display_name", "") or "").strip() or user.username)[:150]

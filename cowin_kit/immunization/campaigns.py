@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session, aliased
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.csvimport import Problems, Row, decode, read_bytes, read_table
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
 from cowin_kit.identity import access
+from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.immunization import duestate, rules
 from cowin_kit.immunization.models import Campaign, CampaignArea, campaign_series
@@ -132,7 +133,8 @@ def create_campaign(session: Session, pack: ActivePack, actor: StaffUser | None,
         raise _invalid("doses_per_person", _("Give 1 to 5 doses a person."))
     codes = list(dict.fromkeys(plan.areas))
     if not 1 <= len(codes) <= MAX_AREAS:
-        raise _invalid("areas", _("Give 1 to %(n)d areas.", n=MAX_AREAS))
+        raise _invalid("areas", ngettext("Give 1 to %(num)d area.", "Give 1 to %(num)d areas.",
+                                         MAX_AREAS))
     locations = {loc.code: loc for loc in session.scalars(
         select(Location).where(Location.code.in_(codes)))}
     missing = [c for c in codes if c not in locations]
@@ -354,7 +356,8 @@ def record_campaign_dose(session: Session, pack: ActivePack, vaccinator: StaffUs
                                      number=lot, day=day)
     dose = Dose(beneficiary_id=person.id, series=campaign_series(campaign.code),
                 dose_number=given + 1, product_id=product.id, administered_at=moment, lot=lot,
-                facility_id=facility.id, vaccinator=vaccinator.username, recorded_at=now,
+                facility_id=facility.id, vaccinator=vaccinator_name(vaccinator),
+                recorded_at=now,
                 idempotency_key=idempotency_key, source="recorded", campaign_id=campaign.id)
     session.add(dose)
     try:

@@ -25,7 +25,7 @@ from flask_babel import force_locale
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from cowin_kit.core.i18n import lazy_gettext
+from cowin_kit.core.i18n import lazy_gettext, ngettext
 from cowin_kit.plugins import notifier_factory
 from cowin_kit.core.setting import SettingsError
 from cowin_kit.notifications.models import PRIORITY_NORMAL, PRIORITY_OTP, OutboxMessage
@@ -33,18 +33,45 @@ from cowin_kit.notifications.sender import SECRET_TEMPLATES as _SENDER_SECRET_TE
 
 log = logging.getLogger("cowin_kit.notifications")
 
+@dataclass(frozen=True)
+class PluralText:
+    """A message template holding a count (the parameter named ``count``): translated
+    with ngettext when rendered, so that each language picks its plural form (Arabic
+    "3 دقائق", "11 دقيقةً"). The text's count placeholder is ``%(num)d``."""
+
+    singular: str
+    plural: str
+    count: str
+
+    def render(self, params: dict[str, Any]) -> str:
+        return ngettext(self.singular, self.plural, int(params[self.count]), **params)
+
+
+def lazy_ngettext(singular: str, plural: str, count: str) -> PluralText:
+    """A :class:`PluralText` (named so that message extraction finds its two forms)."""
+    return PluralText(singular, plural, count)
+
+
+# A template is a lazy text formatted with the message's parameters, or a PluralText.
 TEMPLATES: dict[str, Any] = {
-    "otp": lazy_gettext("%(otp)s is your one-time password for vaccination registration. "
-                        "It is valid for %(minutes)d minutes. Do not share it."),
-    "otp_change_mobile": lazy_gettext("%(otp)s is your one-time password to move your "
-                                      "vaccination account to this number. Valid for "
-                                      "%(minutes)d minutes."),
+    "otp": lazy_ngettext(
+        "%(otp)s is your one-time password for vaccination registration. It is valid for "
+        "%(num)d minute. Do not share it.",
+        "%(otp)s is your one-time password for vaccination registration. It is valid for "
+        "%(num)d minutes. Do not share it.", "minutes"),
+    "otp_change_mobile": lazy_ngettext(
+        "%(otp)s is your one-time password to move your vaccination account to this "
+        "number. Valid for %(num)d minute.",
+        "%(otp)s is your one-time password to move your vaccination account to this "
+        "number. Valid for %(num)d minutes.", "minutes"),
     "session_cancelled": lazy_gettext("The vaccination session of %(date)s at %(facility)s "
                                       "was cancelled; the appointment of %(name)s is released. "
                                       "Please book another session."),
-    "slot_alert": lazy_gettext("%(seats)d seats for dose %(dose)d are free, e.g. at "
-                               "%(facility)s. Book now; this alert is sent at most every few "
-                               "hours."),
+    "slot_alert": lazy_ngettext(
+        "%(num)d seat for dose %(dose)d is free, e.g. at %(facility)s. Book now; this alert "
+        "is sent at most every few hours.",
+        "%(num)d seats for dose %(dose)d are free, e.g. at %(facility)s. Book now; this "
+        "alert is sent at most every few hours.", "seats"),
     "beneficiary_registered": lazy_gettext("%(name)s is registered for vaccination. "
                                            "Reference ID %(reference_id)s, secret code "
                                            "%(secret_code)s."),
@@ -159,7 +186,8 @@ def init_app(app: Flask) -> None:
 
 def render(template: str, locale: str, **params: Any) -> str:
     with force_locale(locale):
-        return str(TEMPLATES[template]) % params
+        text = TEMPLATES[template]
+        return text.render(params) if isinstance(text, PluralText) else str(text) % params
 
 
 def queue(session: Session, to: str, template: str, locale: str, *,

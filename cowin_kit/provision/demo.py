@@ -14,7 +14,10 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from flask_babel import force_locale
+
 from cowin_kit.config.runtime import ActivePack
+from cowin_kit.core.i18n import gettext as _
 from cowin_kit.geography.models import Facility, Location, PopulationFigure, PostalCode
 from cowin_kit.identity import services as identity
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
@@ -32,12 +35,67 @@ FACILITIES_PER_DISTRICT = 2
 MAX_DISTRICTS = 12
 SLOTS = "09:00-11:00;11:00-13:00;14:00-17:00"
 HISTORY_PEOPLE = 240
-HISTORY_DISTRICTS = 4
+HISTORY_DISTRICTS = 8                 # in as many states as the pack has
 HISTORY_DAYS = 120
 ROUTINE_CHILDREN_PER_FACILITY = 6
 ROUTINE_OLDEST_DAYS = 5 * 365 - 30    # children under five (registered without an ID)
 ROUTINE_DROP_OUT = 0.06               # a family stops coming after a visit
+# Sex of the people of the COVID-19 history: about as CoWIN's dashboard reported doses
+# (men slightly more than women, "others" a few in ten thousand).
+SEX_WEIGHTS = (0.51, 0.4895, 0.0005)
 GUARDIANS = ("Meena", "Sunita", "Lakshmi", "Fatima", "Priya", "Anita", "Kavita", "Rekha")
+
+
+def facility_names(pack: ActivePack, place_names: dict[str, str], fallback: str, *,
+                   hospital: bool, number: int) -> tuple[str, dict[str, str]]:
+    """A demo facility's name in each language of the pack, each wholly in that language
+    ("Thiruvananthapuram Health Centre 1", "तिरुवनंतपुरम स्वास्थ्य केंद्र 1"): the place's own
+    name and the kind of facility in the kit's words for the language."""
+    names = {}
+    for locale in pack.locales:
+        place = place_names.get(locale) or fallback
+        with force_locale(locale):
+            names[locale] = (_("%(place)s Hospital %(number)d", place=place, number=number)
+                             if hospital else
+                             _("%(place)s Health Centre %(number)d", place=place, number=number))
+    default = names.get(pack.default_locale) or next(iter(names.values()))
+    return default, names
+
+
+def _sexes(pack: ActivePack, count: int, rng: random.Random) -> list[str]:
+    """``count`` gender codes of the pack in SEX_WEIGHTS' proportions (the first two codes
+    are the pack's men and women, as every example pack lists them)."""
+    codes = [g["code"] for g in pack.document["genders"]]
+    weights = list(SEX_WEIGHTS[:len(codes)]) + [SEX_WEIGHTS[-1]] * (len(codes) - len(SEX_WEIGHTS))
+    return rng.choices(codes, weights=weights, k=count)
+
+
+def _spread_places(session: Session, pack: ActivePack, count: int) -> list[Location]:
+    """``count`` districts spread evenly over the states (top-level places), those with
+    population figures first (coverage needs a denominator)."""
+    leaf_level = len(pack.document["hierarchy"])
+    populated = set(session.scalars(select(PopulationFigure.location_id).distinct()))
+    leaves = session.scalars(select(Location).where(Location.level == leaf_level)
+                             .order_by(Location.code)).all()
+    by_id = {loc.id: loc for loc in session.scalars(select(Location))}
+
+    def top(place: Location) -> int:
+        while place.parent_id is not None and place.parent_id in by_id:
+            place = by_id[place.parent_id]
+        return place.id
+
+    by_state: dict[int, list[Location]] = {}
+    for place in sorted(leaves, key=lambda loc: (loc.id not in populated, loc.code)):
+        by_state.setdefault(top(place), []).append(place)
+    chosen: list[Location] = []
+    # round robin over the states (those with population figures first): each state's
+    # first district, then each one's second, ...
+    queues = sorted(by_state.values(), key=lambda places: places[0].id not in populated)
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
 
 
 @dataclass
@@ -75,11 +133,10 @@ def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> Demo
                                 .order_by(PostalCode.code).limit(1))
         for n in range(1, FACILITIES_PER_DISTRICT + 1):
             paid = n == 2 and d_index % 3 == 0
-            kind = "Hospital" if paid else "Health Centre"
+            name, names = facility_names(pack, district.names, district.name, hospital=paid,
+                                         number=n)
             facility = sessions.upsert_facility(
-                session, code=f"DEMO-{district.code}-{n}",
-                name=f"{district.name} {kind} {n}",
-                names={loc: f"{name} {kind} {n}" for loc, name in district.names.items()},
+                session, code=f"DEMO-{district.code}-{n}", name=name, names=names,
                 location_code=district.code, address=f"{n} Main Road, {district.name}",
                 postal_code=postal, latitude=district.latitude, longitude=district.longitude,
                 facility_type="private" if paid else "public",
@@ -192,13 +249,7 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
     certificates and the vaccinator's lots have something to show. Places with population
     figures come first, so that coverage has a denominator."""
     rng = random.Random(2021)  # the same people on every machine
-    populated = session.scalars(
-        select(Location).join(PopulationFigure, PopulationFigure.location_id == Location.id)
-        .distinct().order_by(Location.code).limit(HISTORY_DISTRICTS)).all()
-    leaf_level = len(pack.document["hierarchy"])
-    places = list(populated) or list(session.scalars(
-        select(Location).where(Location.level == leaf_level).order_by(Location.code)
-        .limit(HISTORY_DISTRICTS)))
+    places = _spread_places(session, pack, HISTORY_DISTRICTS)
     # Series whose second dose can fall inside the history (a single-dose product with a
     # booster months later, as Convidecia in Mexico's pack, has no place in it).
     two_dose = [s for s in schedules if len(s.doses) >= 2
@@ -211,14 +262,14 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
     mobiles = _demo_mobiles(pack, len(numbers) // 4 + 1)
     numbers = numbers[:len(mobiles) * 4]
     vaccinator = identity.find_staff_user(session, "demo.vaccinator")
-    genders = [g["code"] for g in pack.document["genders"]]
+    sexes = _sexes(pack, len(numbers), rng)
     zone = zoneinfo.ZoneInfo(pack.document["timezone"])
     now = datetime.now(zone)
     facilities = []
     for place in places:
+        name, names = facility_names(pack, place.names, place.name, hospital=False, number=1)
         facilities.append(sessions.upsert_facility(
-            session, code=f"DEMO-{place.code}-1", name=f"{place.name} Health Centre 1",
-            names={loc: f"{name} Health Centre 1" for loc, name in place.names.items()},
+            session, code=f"DEMO-{place.code}-1", name=name, names=names,
             location_code=place.code, address=f"1 Main Road, {place.name}",
             latitude=place.latitude, longitude=place.longitude, facility_type="public",
             fee_type="Free", opens_at=time(9), closes_at=time(17)))
@@ -237,7 +288,7 @@ def seed_vaccination_history(session: Session, pack: ActivePack,
             holder_code=holder_codes.get(index // 4),
             name=f"Demo Person {index + 1}",
             birth_date=_birth_date_for(schedule, now.date(), rng),
-            gender=genders[index % len(genders)], id_type=id_type, id_number=number,
+            gender=sexes[index], id_type=id_type, id_number=number,
             consent_version="demo")
         holder_codes.setdefault(index // 4, person.secret_code)
         reference_id = person.beneficiary.reference_id

@@ -41,6 +41,7 @@ from cowin_kit.core.durations import parse as parse_duration
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.security import keyring
 from cowin_kit.csvimport import (
+    too_long,
     DATE_PATTERN, IN_CHUNK, Bulk, ImportInvalid, ImportReport, Problems, Progress, Row,
     Source, by_code, chunks, commit_import, decode, file_fingerprint, no_progress,
     pack_document, read_bytes, read_table, tick,
@@ -240,7 +241,7 @@ def _check_row(row: Row, today: date, exempt_from: date, region: str,
     if not name:
         row.bad("name", _("must not be empty"))
     elif len(name) > 200:
-        row.bad("name", _("is longer than %(n)d characters", n=200))
+        row.bad("name", too_long(200))
     birth_date = None
     text = values.get("birth_date", "")
     try:
@@ -311,11 +312,11 @@ def _check_row(row: Row, today: date, exempt_from: date, region: str,
     if guardian is None and without_document:
         row.bad("guardian_name", _("must not be empty for a person without an ID document"))
     elif guardian is not None and len(guardian) > 200:
-        row.bad("guardian_name", _("is longer than %(n)d characters", n=200))
+        row.bad("guardian_name", too_long(200))
     if relation is None and (guardian is not None or without_document):
         row.bad("guardian_relation", _("must not be empty when there is a guardian"))
     elif relation is not None and len(relation) > 32:
-        row.bad("guardian_relation", _("is longer than %(n)d characters", n=32))
+        row.bad("guardian_relation", too_long(32))
     elif relation is not None and guardian is None:
         row.bad("guardian_name", _("must not be empty when there is a relation"))
     if not row.ok:

@@ -248,7 +248,8 @@ def _check_household(session: Session, pack: ActivePack, account: CitizenAccount
     members = session.scalar(select(func.count()).select_from(Beneficiary)
                              .where(Beneficiary.account_id == account.id))
     if members + adding > limit:
-        message = _("An account can register at most %(n)d people.", n=limit)
+        message = ngettext("An account can register at most %(num)d person.",
+                           "An account can register at most %(num)d people.", limit)
         raise RuleViolation(message, code="household_limit_reached",
                             fields={field_name: [message]})
 

@@ -21,7 +21,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.geography.places import person_place
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation, Unauthorized
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
 from cowin_kit.registration import probes, rules
@@ -71,8 +71,9 @@ def request_otp(session: Session, pack: ActivePack, raw_mobile: str, *, locale: 
     cooldown = timedelta(seconds=settings["OTP_RESEND_COOLDOWN_SECONDS"])
     if last_sent is not None and now - last_sent < cooldown:
         wait = int((cooldown - (now - last_sent)).total_seconds()) + 1
-        raise TooManyRequests(_("Please wait %(seconds)d seconds before asking for another "
-                                "OTP.", seconds=wait), code="otp_resend_too_soon")
+        raise TooManyRequests(ngettext(
+            "Please wait %(num)d second before asking for another OTP.",
+            "Please wait %(num)d seconds before asking for another OTP.", wait), code="otp_resend_too_soon")
     otp = rules.new_otp()
     transaction = OtpTransaction(
         mobile=mobile, purpose=purpose, account_id=account.id if account else None,
@@ -420,7 +421,8 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
     limit = pack.document.get("max_beneficiaries_per_account", 4)
     count = session.scalar(_MEMBERS_OF_ACCOUNT, {"account_id": account.id})
     if count >= limit:
-        raise RuleViolation(_("An account can register at most %(n)d people.", n=limit),
+        raise RuleViolation(ngettext("An account can register at most %(num)d person.",
+                                     "An account can register at most %(num)d people.", limit),
                             code="beneficiary_limit_reached")
     document = _id_type(session, id_type, pack)
     if not document.registration:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from flask import current_app
@@ -51,6 +51,13 @@ def local_now(pack: ActivePack, now: datetime | None) -> datetime:
 def _cutoff() -> tuple[int, int]:
     hour, _sep, minute = _settings()["BOOKING_CUTOFF_TIME"].partition(":")
     return int(hour), int(minute or 0)
+
+
+def booking_closed(pack: ActivePack, day: date, now: datetime | None = None) -> bool:
+    """Whether a session on ``day`` can no longer be booked today (the same-day cut-off,
+    setting BOOKING_CUTOFF_TIME, has passed): pages then offer no Book button for it."""
+    hour, minute = _cutoff()
+    return rules.same_day_closed(day, local_now(pack, now), hour, minute)
 
 
 def _refused(exc: rules.BookingRefused) -> RuleViolation:

@@ -51,7 +51,7 @@ from cowin_kit.csvimport import (
 from cowin_kit.core.db import new_uuid, utcnow
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.geography.places import facility_places
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity import access
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.scheduling import rules
@@ -607,9 +607,10 @@ def _plan_session(item: _SessionRow, current: _Existing, problems: Problems) -> 
     ok = True
     for number, (_capacity, booked) in sorted(current.capacities.items()):
         if item.capacities.get(number, 0) < booked:
-            problems.add(item.line, f"capacity_dose{number}", _(
-                "%(booked)d seats are already booked; the capacity cannot go below that",
-                booked=booked))
+            problems.add(item.line, f"capacity_dose{number}", ngettext(
+                "%(num)d seat is already booked; the capacity cannot go below that",
+                "%(num)d seats are already booked; the capacity cannot go below that",
+                booked))
             ok = False
     wanted_slots = set(item.slots)
     for (start, end), (_id, _capacity, booked) in sorted(current.slots.items()):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any, Sequence
 
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 FEE_TYPES = ("Free", "Paid")
 FACILITY_TYPES = ("public", "private")
@@ -98,6 +98,14 @@ def next_dose_number(given: Sequence[GivenDose]) -> int:
     return max((d.number for d in given), default=0) + 1
 
 
+def same_day_closed(day: date, now_local: datetime, cutoff_hour: int,
+                    cutoff_minute: int = 0) -> bool:
+    """Whether booking a session on ``day`` is closed for the day: it is today (in the
+    programme's time zone) and the same-day cut-off has passed."""
+    return day == now_local.date() and \
+        (now_local.hour, now_local.minute) >= (cutoff_hour, cutoff_minute)
+
+
 def check_booking(*, age: int, session: SessionFacts, dose_number: int,
                   given: Sequence[GivenDose], schedules: Sequence[Any], today: date,
                   now_local: datetime, cutoff_hour: int, cutoff_minute: int = 0) -> None:
@@ -106,7 +114,7 @@ def check_booking(*, age: int, session: SessionFacts, dose_number: int,
         raise BookingRefused("session_cancelled", _("This session has been cancelled."))
     if session.day < today:
         raise BookingRefused("session_in_past", _("This session is in the past."))
-    if session.day == today and (now_local.hour, now_local.minute) >= (cutoff_hour, cutoff_minute):
+    if session.day == today and same_day_closed(today, now_local, cutoff_hour, cutoff_minute):
         closing = "%02d:%02d" % (cutoff_hour, cutoff_minute)
         raise BookingRefused("same_day_cutoff", _("Same-day booking closes at %(time)s.",
                                                   time=closing))
@@ -145,13 +153,15 @@ def check_booking(*, age: int, session: SessionFacts, dose_number: int,
         waited = (session.day - previous.day).days
         low, high = rule.get("min_interval_days"), rule.get("max_interval_days")
         if low is not None and waited < low:
-            raise BookingRefused("too_early", _(
-                "Dose %(n)d can be given %(days)d days after the previous dose at the "
-                "earliest.", n=dose_number, days=low))
+            raise BookingRefused("too_early", ngettext(
+                "Dose %(n)d can be given %(num)d day after the previous dose at the "
+                "earliest.", "Dose %(n)d can be given %(num)d days after the previous dose "
+                "at the earliest.", low, n=dose_number))
         if high is not None and waited > high:
-            raise BookingRefused("too_late", _(
-                "Dose %(n)d had to be given within %(days)d days of the previous dose.",
-                n=dose_number, days=high))
+            raise BookingRefused("too_late", ngettext(
+                "Dose %(n)d had to be given within %(num)d day of the previous dose.",
+                "Dose %(n)d had to be given within %(num)d days of the previous dose.",
+                high, n=dose_number))
 
 
 def check_reschedule(*, appointment_day: date, today: date, reschedule_count: int,
@@ -160,5 +170,6 @@ def check_reschedule(*, appointment_day: date, today: date, reschedule_count: in
         raise BookingRefused("reschedule_too_late",
                              _("An appointment can only be moved before its day."))
     if reschedule_count >= max_reschedules:
-        raise BookingRefused("reschedule_limit", _(
-            "An appointment can be moved at most %(n)d times.", n=max_reschedules))
+        raise BookingRefused("reschedule_limit", ngettext(
+            "An appointment can be moved at most %(num)d time.",
+            "An appointment can be moved at most %(num)d times.", max_reschedules))

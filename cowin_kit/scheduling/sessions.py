@@ -20,7 +20,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.db import get_database
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, CitizenAccount
 from cowin_kit.scheduling import rules
@@ -256,9 +256,10 @@ def change_capacity(session: Session, session_id: str, capacity_by_dose: dict[in
                                             dose_number=dose_number, capacity=capacity))
         elif capacity < row.booked:
             session.rollback()
-            raise RuleViolation(_("Dose %(n)d already has %(booked)d people booked; the "
-                                  "session cannot have fewer seats.", n=dose_number,
-                                  booked=row.booked), code="capacity_below_booked")
+            raise RuleViolation(ngettext(
+                "Dose %(n)d already has %(num)d person booked; the session cannot have "
+                "fewer seats.", "Dose %(n)d already has %(num)d people booked; the session "
+                "cannot have fewer seats.", row.booked, n=dose_number), code="capacity_below_booked")
         else:
             row.capacity = capacity
     session.flush()

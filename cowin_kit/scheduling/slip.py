@@ -145,7 +145,7 @@ def build_slip(session: Session, booking: str | Sequence[Appointment], locale: s
                 centre=_localized(facility.names, locale, facility.name),
                 address=facility.address or "", place=place,
                 date=format_date(vaccination_session.session_date, format="full",
-                                 locale=locale),
+                                 locale=pack.format_locale(locale)),
                 slot=slot.label, members=members, labels=labels)
 
 

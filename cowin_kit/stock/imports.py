@@ -19,6 +19,7 @@ from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.errors import DomainError
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.csvimport import (
+    too_long,
     DATE_PATTERN, Bulk, ImportInvalid, ImportReport, Problems, Progress, Row, Source,
     commit_import, decode, file_fingerprint, no_progress, read_bytes, read_table,
 )
@@ -65,7 +66,7 @@ def import_lots(session: Session, pack: ActivePack, actor: StaffUser | None,
         if not number:
             row.bad("lot", _("must not be empty"))
         elif len(number) > 64:
-            row.bad("lot", _("is longer than %(n)d characters", n=64))
+            row.bad("lot", too_long(64))
         expires = values.get("expires_on", "")
         expires_on = None
         if not DATE_PATTERN.match(expires):

@@ -54,7 +54,8 @@ def count_rows(session, model) -> int:
 def make_reg_app(database_url, tmp_path, pack, **settings):
     """An app with ``pack`` installed, OTPs written to a file (``app.outbox``) and limits
     high enough for a test's traffic; ``settings`` add to or replace those (a plugin's
-    test passes ``PLUGINS=["name"]`` and the plugin's settings)."""
+    test passes ``PLUGINS=["name"]`` and the plugin's settings; a test may pass
+    ``BOOKING_CUTOFF_TIME="00:00"``)."""
     from cowin_kit import create_app
     from cowin_kit.core.db import get_database
     from cowin_kit.provision.installer import install_pack
@@ -224,11 +225,16 @@ def secret_code(client, citizen, reference_id):
                 if m["reference_id"] == reference_id)
 
 
+VACCINATOR_NAME = "Sister Mary Thomas"
+
+
 def record_first_dose(app, client, *, vaccinator="vax.cert", lot="4121Z005"):
     """A citizen with one member given a Covishield dose at F-TVM-1, recorded through the
-    API by a new vaccinator: (citizen token, reference id, the recording's response)."""
+    API by a new vaccinator named VACCINATOR_NAME: (citizen token, reference id, the
+    recording's response)."""
     publish(app, code="F-TVM-1")
-    token = staff_token(app, client, vaccinator, "vaccinator", facility_code="F-TVM-1")
+    token = staff_token(app, client, vaccinator, "vaccinator", facility_code="F-TVM-1",
+                        display_name=VACCINATOR_NAME)
     citizen = sign_in(app, client)
     (ref,) = add_members(app, client, citizen, 1)
     recorded = client.post("/api/v1/vaccinator/doses", headers=auth(token), json={

@@ -52,6 +52,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cowin_kit.csvimport import (
+    too_long,
     DATE_PATTERN, IN_CHUNK, INT_PATTERN, Bulk, ImportInvalid, ImportReport, Problems,
     Progress, Row, Source, by_code, chunks, commit_import, decode, file_fingerprint,
     no_progress, pack_document, read_bytes, read_table, tick,
@@ -364,7 +365,7 @@ def _check_row(row: Row, people: dict[str, Any], products: dict[str, int],
     if not lot:
         row.bad("lot", _("must not be empty"))
     elif len(lot) > 64:
-        row.bad("lot", _("is longer than %(n)d characters", n=64))
+        row.bad("lot", too_long(64))
     facility_code = row.text("facility_code", 64) or ""
     facility_id = None
     if facility_code:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.scheduling.rules import BookingRefused, GivenDose, next_dose_number, schedule_for
 
 # Wrong secret codes in a row that pause recording a booked dose: for the person (whoever
@@ -53,9 +53,10 @@ def check_dose(*, given: Sequence[GivenDose], product_code: str, day: date, age:
         previous = max(given, key=lambda d: d.number)
         low = rule.get("min_interval_days")
         if low is not None and (day - previous.day).days < low:
-            raise BookingRefused("too_early", _(
-                "Dose %(n)d can be given %(days)d days after the previous dose at the "
-                "earliest.", n=expected, days=low))
+            raise BookingRefused("too_early", ngettext(
+                "Dose %(n)d can be given %(num)d day after the previous dose at the "
+                "earliest.", "Dose %(n)d can be given %(num)d days after the previous dose "
+                "at the earliest.", low, n=expected))
     return expected
 
 

@@ -24,6 +24,7 @@ from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolatio
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.core.ratelimit import RateLimited
 from cowin_kit.identity import access
+from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, CitizenAccount, Dose
@@ -265,7 +266,7 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     dose = {"beneficiary_id": person.id, "series": BOOKED_SERIES, "dose_number": number,
             "product_id": product.id, "administered_at": moment, "lot": lot,
             "facility_id": facility.id,
-            "vaccinator": vaccinator.username, "recorded_at": now,
+            "vaccinator": vaccinator_name(vaccinator), "recorded_at": now,
             "idempotency_key": idempotency_key, "source": "recorded"}
     try:
         dose["id"] = _insert_dose(session, dose, now, audit.values(  # object_id: the new id

@@ -34,9 +34,10 @@ from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core import metrics, signals
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.geography.models import Facility
 from cowin_kit.identity import access
+from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.programme import due
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
@@ -291,7 +292,8 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
         message = _("Choose at least one vaccine.")
         raise InvalidInput(message, code="visit_empty", fields={"doses": [message]})
     if len(wanted) > MAX_DOSES_PER_VISIT:
-        message = _("A visit records at most %(n)d doses.", n=MAX_DOSES_PER_VISIT)
+        message = ngettext("A visit records at most %(num)d dose.",
+                           "A visit records at most %(num)d doses.", MAX_DOSES_PER_VISIT)
         raise InvalidInput(message, code="visit_too_large", fields={"doses": [message]})
     now = datetime.now(timezone.utc)
     moment = administered_at or now
@@ -356,7 +358,7 @@ def record_visit(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
             dose = Dose(beneficiary_id=person.id, series=schedule.code,
                         dose_number=numbers.get(schedule.code, 0) + 1, product_id=product.id,
                         administered_at=moment, lot=lot, facility_id=facility.id,
-                        vaccinator=vaccinator.username, recorded_at=now,
+                        vaccinator=vaccinator_name(vaccinator), recorded_at=now,
                         idempotency_key=f"{key}#{n}" if key else None, source="recorded")
             session.add(dose)
             session.flush()

@@ -64,13 +64,22 @@ How to build a page module on this foundation (for every ``cowin_kit.web.*`` mod
 
 * **Language.** ``POST /lang`` (form field ``lang``, optional ``next``) sets the cookie
   ``lang`` and, for a signed-in citizen, the account's language (CitizenAccount.locale);
-  staff accounts have no language column, so staff keep theirs in the cookie. The
+  staff accounts have no language column, so staff keep theirs in the cookie. A language
+  chosen before signing in wins over the account's stored one and is saved to it. The
   locale of a page request is: ``?lang=`` if offered, else the citizen account's, else
   the cookie, else Accept-Language, else the pack's default. The switcher in the base
   layout lists every locale of the active pack. ``pack_label(mapping)`` (Jinja global)
   picks a pack word (ID types, level names, vaccine names, place names) in the page's
-  language; format dates and numbers with flask_babel's ``format_date`` etc. (also Jinja
-  filters ``date``/``datetime``/``number``).
+  language. Dates, numbers and fees use the page's language in the pack's country
+  (``ui.formats_locale()``: ``en`` in India is ``en_IN``) through the Jinja filters
+  ``date``, ``short_date`` (no year, CLDR order), ``datetime``, ``number`` and ``money``
+  (with the pack's ``currency``); in Python, ``ui.format_day`` and friends.
+
+* **Frame.** The base layout draws the official header (the pack's mark, ministry and
+  country) and footer (helpline, the pack's help/FAQ/privacy/accessibility pages, the
+  language picker): docs/design.md. A staff page with wide tables or charts sets
+  ``{% set page_width = "wide" %}``; a table wider than a phone goes in a
+  ``<div class="table-scroll" role="region" tabindex="0" aria-labelledby="<caption id>">``.
 
 * **No JavaScript needed** for any core flow: every action is a plain form or link.
 

@@ -18,7 +18,8 @@ from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import DomainError, InvalidInput
 from cowin_kit.geography.models import Facility, Location
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
+from cowin_kit.csvimport import file_too_large
 from cowin_kit.identity import access, schemas as identity_schemas, services as identity
 from cowin_kit.reporting import (
     rules as report_rules, schemas as report_schemas, services as reports,
@@ -88,16 +89,15 @@ def _dashboard_figures() -> dict[str, Any]:
 
 
 def _charts(figures: dict[str, Any]) -> dict[str, Any]:
-    from flask_babel import format_date
-
-    locale = _locale()
+    locale = str(ui.formats_locale())  # numbers as the tables write them ("en_IN")
     daily = figures["daily"]
     dose_names = {"1": _("Dose 1"), "2": _("Dose 2"), "booster": _("Booster")}
     doses_chart = charts.column_chart(
         title=_("Doses per day"),
-        desc=_("Doses given on each of the last %(n)d days, %(total)s in all.",
-               n=len(daily), total=charts.number(sum(d.total for d in daily), locale)),
-        labels=[format_date(d.day, "d MMM") for d in daily],
+        desc=ngettext("Doses given on each of the last %(num)d day, %(total)s in all.",
+                      "Doses given on each of the last %(num)d days, %(total)s in all.",
+                      len(daily), total=charts.number(sum(d.total for d in daily), locale)),
+        labels=[ui.format_short_day(d.day, "MMMd") for d in daily],
         series=[charts.Series(dose_names[g], [d.by_group.get(g, 0) for d in daily])
                 for g in report_rules.DOSE_GROUPS],
         locale=locale, empty_note=_("No doses in this period."))
@@ -166,7 +166,8 @@ def dashboard():
     figures = _dashboard_figures()
     parent = figures["regions"].parent
     return ui.render("web/admin/dashboard.html", figures=figures, charts=_charts(figures),
-                     parent=parent, percent=lambda value: charts.percent(value, _locale()),
+                     parent=parent,
+                     percent=lambda value: charts.percent(value, str(ui.formats_locale())),
                      parent_up=(get_session().get(Location, parent.parent_id)
                                 if parent is not None and parent.parent_id else None),
                      scope_names=reports.scope_summary(get_session(), _user(), _locale()))
@@ -246,7 +247,7 @@ def sessions():
 
 def _uploaded() -> tuple[str, bytes]:
     if (request.content_length or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
-        raise InvalidInput(_("The file is larger than %(n)d MB.", n=MAX_UPLOAD_BYTES >> 20),
+        raise InvalidInput(file_too_large(MAX_UPLOAD_BYTES),
                            code="file_too_large")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -255,7 +256,7 @@ def _uploaded() -> tuple[str, bytes]:
     name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "upload.csv"
     data = upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(_("The file is larger than %(n)d MB.", n=MAX_UPLOAD_BYTES >> 20),
+        raise InvalidInput(file_too_large(MAX_UPLOAD_BYTES),
                            code="file_too_large")
     return name, data
 
@@ -478,8 +479,6 @@ def _indicator_charts(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _campaign_charts() -> list[dict[str, Any]]:
-    from flask_babel import format_date
-
     from cowin_kit.immunization import campaigns as campaign_service
 
     session, locale, out = get_session(), _locale(), []
@@ -503,7 +502,7 @@ def _campaign_charts() -> list[dict[str, Any]]:
             "daily_chart": charts.column_chart(
                 title=_("%(campaign)s: doses per day", campaign=campaign.name(locale)),
                 desc=_("Campaign doses given on each day, all areas."),
-                labels=[format_date(d, "d MMM") for d in report.days],
+                labels=[ui.format_short_day(d, "MMMd") for d in report.days],
                 series=[charts.Series(_("Doses"), [sum(a.days[i].doses for a in areas)
                                                    for i in range(len(report.days))])],
                 locale=locale, width=360, max_labels=4,
@@ -519,7 +518,7 @@ def immunization():
     return ui.render("web/admin/immunization.html", report=report, records=records,
                      parent_code=parent, charts=_indicator_charts(records),
                      campaigns=_campaign_charts(),
-                     percent=lambda value: charts.percent(value, _locale()))
+                     percent=lambda value: charts.percent(value, str(ui.formats_locale())))
 
 
 @bp.get("/immunization.csv")

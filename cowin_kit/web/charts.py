@@ -3,7 +3,10 @@
 Each chart is one ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that screen
 readers announce, text labels on the bars (a chart must be readable without colour), and
 numbers formatted by Babel for the page's locale. In right-to-left locales the horizontal
-direction is mirrored: bars grow from the right and time runs from right to left.
+direction is mirrored: bars grow from the right and time runs from right to left. The
+SVG then says ``direction="rtl"``, which makes ``text-anchor`` logical: "start" is the
+right edge of a text, so each label is anchored on the side away from its swatch or bar
+(and never runs out of the picture). Count axes get whole-number ticks only.
 
 The functions are pure: figures in, ``Markup`` out."""
 
@@ -24,7 +27,8 @@ from markupsafe import Markup, escape
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 TEXT = "#1a1a1a"
 GRID = "#d0d0d0"
-FONT = 12
+FONT = 14   # in viewBox units: charts are 480 wide, so on a 360 px phone about 10 px
+WIDTH = 480
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,13 @@ def nice_ceiling(value: float) -> float:
     return 10 * power  # pragma: no cover - the loop always returns
 
 
-def _ticks(top: float, n: int = 4) -> list[float]:
-    return [top * i / n for i in range(n + 1)]
+def _ticks(top: float, whole: bool = False) -> list[float]:
+    """Grid values from 0 to ``top``: 4 steps, or for counts (``whole``) 4, 5 or 2 steps
+    whichever gives whole numbers (a top of 10 -> 0, 2, 4, 6, 8, 10; never 2.5)."""
+    steps = 4
+    if whole:
+        steps = next((n for n in (4, 5, 2) if float(top / n).is_integer()), 1)
+    return [top * i / steps for i in range(steps + 1)]
 
 
 def _scale_top(values: Sequence[float]) -> float:
@@ -109,8 +118,9 @@ def _legend(parts: list[str], series_names: Sequence[str], y: float, width: int,
         parts.append(f'<rect x="{box_x:.1f}" y="{y - 10:.1f}" width="12" height="12" '
                      f'fill="{colour}"/>')
         label_x = x - 16 if rtl else x + 16
-        parts.append(_text(label_x, y, name, "end" if rtl else "start"))
-        step = 16 + 8 * len(name) + 24
+        # "start": the label's leading edge is beside its swatch in either direction
+        parts.append(_text(label_x, y, name, "start"))
+        step = 16 + int(FONT * 0.6 * len(name)) + 24
         x = x - step if rtl else x + step
 
 
@@ -127,16 +137,18 @@ def _value_axis(parts: list[str], series: Sequence[Series], top: float, locale: 
     plot_h = height - upper - lower
     _legend(parts, [s.name for s in series], 16, width, rtl)
     axis_x = width - right + 6 if rtl else left - 6
-    for tick in _ticks(top):
+    whole = all(float(v).is_integer() for s in series for v in s.values)
+    for tick in _ticks(top, whole):
         y = upper + plot_h - plot_h * tick / top
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'stroke="{GRID}" stroke-width="1"/>')
-        parts.append(_text(axis_x, y + 4, number(tick, locale), "start" if rtl else "end"))
+        # "end": the number ends at the axis (its left side in RTL, where it is drawn)
+        parts.append(_text(axis_x, y + 4, number(tick, locale), "end"))
     return left, right, upper, lower
 
 
 def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequence[Series],
-                 locale: str, width: int = 640, height: int = 260, max_labels: int = 8,
+                 locale: str, width: int = WIDTH, height: int = 260, max_labels: int = 6,
                  empty_note: str = "") -> Markup:
     """Stacked columns, one per label (e.g. a day), one colour per series (e.g. dose)."""
     rtl = is_rtl(locale)
@@ -167,7 +179,11 @@ def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequen
                           f'{escape(number(value, locale))}</title></rect>')
         parts.append('<g class="column">' + "".join(pieces) + '</g>')
         if (len(labels) - 1 - i) % every == 0:  # always label the latest column
-            parts.append(_text(x + bar_w / 2, height - lower + 16, label, "middle"))
+            # centred under its column, but kept inside the picture (the latest column
+            # sits at the left edge in right-to-left charts)
+            half = len(label) * FONT * 0.3
+            centre = min(max(x + bar_w / 2, half + 2), width - half - 2)
+            parts.append(_text(centre, height - lower + 16, label, "middle"))
     if not any(totals):
         _empty_note(parts, width, height, empty_note)
     parts.append("</svg>")
@@ -176,7 +192,7 @@ def column_chart(*, title: str, desc: str, labels: Sequence[str], series: Sequen
 
 def horizontal_bars(*, title: str, desc: str, labels: Sequence[str], values: Sequence[float],
                     value_texts: Sequence[str], locale: str, maximum: float | None = None,
-                    width: int = 640, bar_height: int = 22, label_width: int = 170,
+                    width: int = WIDTH, bar_height: int = 24, label_width: int = 150,
                     empty_note: str = "") -> Markup:
     """One bar per label (e.g. a region's coverage in per cent), the value written beside
     it. ``maximum`` fixes the scale (100 for percentages)."""
@@ -185,16 +201,17 @@ def horizontal_bars(*, title: str, desc: str, labels: Sequence[str], values: Seq
     height = 20 + len(labels) * (bar_height + gap) + 10
     _uid, parts = _open(title, desc, width, max(height, 60), rtl)
     top = maximum if maximum else nice_ceiling(max(values, default=0))
-    text_room = 90
+    text_room = 80
     plot_w = width - label_width - text_room - 20
     for i, (label, value, value_text) in enumerate(zip(labels, values, value_texts)):
         y = 20 + i * (bar_height + gap)
         w = max(plot_w * min(value, top) / top, 0) if top else 0
         if rtl:
             bar_x = width - label_width - 10 - w
+            # direction="rtl": "start" is the right edge of each text
             parts.append(_text(width - 10, y + bar_height * 0.7, _fit(label, label_width),
-                               "end"))
-            parts.append(_text(bar_x - 6, y + bar_height * 0.7, value_text, "end"))
+                               "start"))
+            parts.append(_text(bar_x - 6, y + bar_height * 0.7, value_text, "start"))
         else:
             bar_x = label_width + 10
             parts.append(_text(10, y + bar_height * 0.7, _fit(label, label_width), "start"))
@@ -209,7 +226,7 @@ def horizontal_bars(*, title: str, desc: str, labels: Sequence[str], values: Seq
 
 
 def grouped_bars(*, title: str, desc: str, groups: Sequence[str], series: Sequence[Series],
-                 locale: str, width: int = 640, height: int = 280,
+                 locale: str, width: int = WIDTH, height: int = 280,
                  empty_note: str = "") -> Markup:
     """Columns side by side within each group (e.g. sexes within age bands), each with
     its number written above."""
@@ -238,7 +255,7 @@ def grouped_bars(*, title: str, desc: str, groups: Sequence[str], series: Sequen
                          f'<title>{escape(group)}, {escape(s.name)}: '
                          f'{escape(number(value, locale))}</title></rect>')
             parts.append(_text(x + (bar_w - 2) / 2, y - 4, number(value, locale), "middle",
-                               font_size="10"))
+                               font_size="12"))
         parts.append(_text(x0 + inner / 2, height - lower + 18, group, "middle"))
     if not any(everything):
         _empty_note(parts, width, height, empty_note)

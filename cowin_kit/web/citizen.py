@@ -76,7 +76,8 @@ def _masked_mobile(mobile: str) -> str:
 def home():
     account = current_citizen()
     if account is None:
-        return ui.render("web/citizen/landing.html")
+        return ui.render("web/citizen/landing.html",
+                         limit=_pack().document.get("max_beneficiaries_per_account", 4))
     db = get_session()
     members = registration.list_beneficiaries(db, account)
     appointments = bookings.live_appointments(db, [m.beneficiary.id for m in members])
@@ -136,6 +137,14 @@ def sign_in():
     return ui.render("web/citizen/sign_in.html", form=form), form.status
 
 
+def _keep_visitors_language(account: CitizenAccount) -> None:
+    """A language the visitor chose before signing in (the switcher: session or cookie)
+    wins over the account's stored one, and is saved to the account."""
+    chosen = session.get("locale") or request.cookies.get(ui.LOCALE_COOKIE)
+    if chosen and chosen != account.locale and chosen in ui.offered_locales()[0]:
+        registration.set_account_locale(get_session(), account, chosen, _pack())
+
+
 @bp.route("/sign-in/otp", methods=["GET", "POST"])
 def confirm_otp():
     transaction_id = session.get("otp_txn")
@@ -155,6 +164,7 @@ def confirm_otp():
         else:
             session.pop("otp_txn", None)
             session.pop("otp_mobile", None)
+            _keep_visitors_language(signed.account)
             auth.sign_in_citizen(signed.account, signed.token)
             ui.done(_("You are signed in."))
             return redirect(ui.safe_next(request.args.get("next"), url_for("citizen.home")),
@@ -307,7 +317,9 @@ def sessions():
         "web/citizen/sessions.html", form=form, selects=selects, postal=postal_config,
         centres=shown, more=len(centres or []) - len(shown), searched=centres is not None,
         products=_product_options(), booking=booking, alert_fields=alert_fields,
-        locale=_locale()), form.status
+        locale=_locale(),
+        closed_day=_today(pack) if bookings.booking_closed(pack, _today(pack)) else None
+    ), form.status
 
 
 # --- booking, rescheduling, cancelling ----------------------------------------------------------

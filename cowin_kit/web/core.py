@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, redirect, request, session, url_for
+from flask import Response, abort, current_app, redirect, request, session, url_for
 
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import DomainError, InvalidInput
@@ -14,6 +14,7 @@ from cowin_kit.core.i18n import gettext as _
 from cowin_kit.identity import access, services as identity
 from cowin_kit.core.ratelimit import client_address, limited
 from cowin_kit.web import auth, ui
+from cowin_kit.config.packs import logo_bytes
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.registration.services import set_account_locale
 
@@ -42,6 +43,50 @@ def register_staff_link(action: str | tuple[str, ...], endpoint: str, label: Any
         raise ValueError(f"unknown action {unknown!r}")
     if not any(link.endpoint == endpoint for link in STAFF_LINKS):
         STAFF_LINKS.append(StaffLink(actions, endpoint, label))
+
+
+LOGO_CACHE_SECONDS = 3600
+
+
+def _logo_response() -> Response:
+    """The ministry's mark (pack.yaml ``certificates.logo``), cached by browsers for an
+    hour and revalidated by the pack's content hash."""
+    try:
+        pack = active_pack()
+    except Exception:  # no pack installed
+        abort(404)
+    data = logo_bytes(pack.document)
+    if not data:
+        abort(404)
+    response = Response(data, mimetype="image/png" if data.startswith(b"\x89PNG")
+                        else "image/jpeg")
+    response.set_etag(pack.content_hash[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = LOGO_CACHE_SECONDS
+    return response.make_conditional(request)
+
+
+@bp.get("/site-logo")
+def site_logo():
+    return _logo_response()
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return _logo_response()
+
+
+@bp.get("/about/<kind>")
+def about(kind: str):
+    """A page of the official footer (help, FAQ, privacy notice, accessibility statement)
+    with the pack's text in the page's language (pack.yaml ``site.pages``)."""
+    page = next((p for p in ui.site_pages() if p["kind"] == kind and p.get("body")), None)
+    if page is None:
+        abort(404)
+    paragraphs = [" ".join(part.split())
+                  for part in ui.pack_label(page["body"]).split("\n\n") if part.strip()]
+    return ui.render("web/about.html", title=ui.pack_label(page["title"]),
+                     paragraphs=paragraphs)
 
 
 @bp.post("/lang")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -15,13 +16,16 @@ from flask import (
     request, session,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.numbers import format_currency, format_decimal
+from flask_babel import get_locale, get_timezone, to_user_timezone
 from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
 from cowin_kit.core.errors import DomainError, Forbidden
 from cowin_kit.core.i18n import gettext as _
-from cowin_kit.config.runtime import active_pack, offered_locales as offered
+from cowin_kit.config.runtime import active_pack, format_locale as _format_locale, \
+    offered_locales as offered
 from cowin_kit.core.validation import load
 
 # Names of the blueprints made by make_blueprint: the page blueprints.
@@ -92,7 +96,8 @@ def make_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
 def _page_headers(response: Response) -> Response:
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
-    if request.endpoint and not request.endpoint.endswith(".static"):
+    if request.endpoint and not request.endpoint.endswith(".static") \
+            and not response.cache_control.public:  # the site's logo is public
         # Pages show personal data once signed in: never kept by shared caches.
         response.cache_control.private = True
         response.cache_control.no_store = True
@@ -252,6 +257,59 @@ def page_dir() -> str:
     return "rtl" if page_locale().text_direction == "rtl" else "ltr"
 
 
+def formats_locale() -> Locale:
+    """The locale of this page's dates, numbers and money: its language in the pack's
+    country (``en`` in India formats as ``en_IN``)."""
+    language = str(page_locale())
+    try:
+        return _format_locale(language, active_pack().code)
+    except Exception:  # no pack yet
+        return _format_locale(language, None)
+
+
+def format_day(value: Any, fmt: str = "medium") -> str:
+    """A date (or the local date of a moment) in the page's locale; text (a partial date
+    such as ``1945``) is shown as written."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        value = to_user_timezone(value).date() if value.tzinfo else value.date()
+    return format_date(value, fmt, locale=formats_locale())
+
+
+def format_short_day(value: Any, skeleton: str = "MMMEd") -> str:
+    """A date without its year, in the order and words of the page's locale: CLDR's
+    skeleton ``MMMEd`` is "Wed, 9 Dec" in en_IN and "Wed, Dec 9" in en; ``MMMd`` without
+    the weekday."""
+    if not value:
+        return ""
+    return format_skeleton(skeleton, value, locale=formats_locale())
+
+
+def format_moment(value: Any, fmt: str = "medium") -> str:
+    """A moment in the programme's time zone and the page's locale."""
+    if not value:
+        return ""
+    return format_datetime(value, fmt, tzinfo=get_timezone(), locale=formats_locale())
+
+
+def format_number(value: Any) -> str:
+    return format_decimal(value, locale=formats_locale())
+
+
+def format_money(value: Any) -> str:
+    """A fee with the pack's currency (pack.yaml ``currency``), else the bare number."""
+    try:
+        currency = active_pack().currency
+    except Exception:  # no pack yet
+        currency = None
+    if currency is None:
+        return format_number(value)
+    return format_currency(value, currency, locale=formats_locale())
+
+
 def locale_name(code: str) -> str:
     """A language's name in that language (so that everyone finds their own)."""
     try:
@@ -286,6 +344,35 @@ def site_name() -> str:
         return "cowin-kit"
 
 
+def site_section() -> dict[str, Any]:
+    """pack.yaml ``site:`` (ministry, helpline, footer pages), {} without a pack."""
+    try:
+        return active_pack().document.get("site") or {}
+    except Exception:  # no pack yet
+        return {}
+
+
+def site_pages() -> list[dict[str, Any]]:
+    return list(site_section().get("pages") or [])
+
+
+def site_header() -> dict[str, Any]:
+    """What the official header and footer show (docs/design.md): the ministry's name and
+    whether it has a mark, the helpline, and the footer links in the pack's order."""
+    site = site_section()
+    try:
+        has_logo = bool(active_pack().document.get("certificates", {}).get("logo"))
+    except Exception:  # no pack yet
+        has_logo = False
+    links = [{"title": pack_label(page["title"]), "url": page.get("url"),
+              "kind": page["kind"]} for page in site_pages()]
+    return {"ministry": pack_label(site.get("ministry")) if site.get("ministry") else "",
+            "logo": has_logo, "helpline": site.get("helpline") or "",
+            "helpline_hours": pack_label(site.get("helpline_hours"))
+            if site.get("helpline_hours") else "",
+            "links": links}
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, but a request without a session cookie (every API
     call) gets its empty session without Flask building the cookie's signing serializer
@@ -315,10 +402,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         csrf_token=csrf_token, page_lang=page_lang, page_dir=page_dir,
         pack_label=pack_label, locale_name=locale_name, offered_locales=offered_locales,
-        site_name=site_name,
+        site_name=site_name, site_header=site_header,
     )
-    app.jinja_env.filters.update(
-        date=lambda value, fmt="medium": format_date(value, fmt) if value else "",
-        datetime=lambda value, fmt="medium": format_datetime(value, fmt) if value else "",
-        number=lambda value: format_decimal(value),
-    )
+    app.jinja_env.filters.update(date=format_day, short_date=format_short_day,
+                                 datetime=format_moment, number=format_number,
+                                 money=format_money)

@@ -7,17 +7,22 @@ visitor's language. Scanning with the camera is a small first-party script
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
+from babel import Locale
 from flask import request
 from flask_babel import lazy_gettext
+from sqlalchemy import select
 
 from cowin_kit.certificates import services as certificates
 from cowin_kit.certificates.verify import VerificationResult, verify
 from cowin_kit.core.db import get_session
 from cowin_kit.core.errors import InvalidInput
-from cowin_kit.core.i18n import gettext as _
+from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.core.ratelimit import limited
+from cowin_kit.config.runtime import active_pack
+from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.web import core, ui
 
 bp = ui.make_blueprint("verify", __name__)
@@ -97,6 +102,65 @@ def _vc_summary(payload: dict[str, Any]) -> dict[str, Any]:
     return {"name": subject.get("name") or "", "birth": subject.get("dob"), "doses": doses}
 
 
+def _day(value: Any) -> date | str | None:
+    """A certificate's date (ISO text, maybe with a time, maybe only a year or month) as a
+    date to format in the visitor's locale; a partial date stays as written."""
+    if not isinstance(value, str) or not value:
+        return value or None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        if len(value) > 10:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    return value
+
+
+def _product_names() -> dict[str, dict[str, str]]:
+    """Each code a certificate may carry for a product of the pack (its own code, the EU
+    product number, CVX, SNOMED, ICD-11) -> the product's names."""
+    def load() -> dict[str, dict[str, str]]:
+        names: dict[str, dict[str, str]] = {}
+        for product in get_session().scalars(select(VaccineProduct)):
+            for code in [product.code, *(product.codes or {}).values()]:
+                if code:
+                    names.setdefault(str(code), product.names)
+        return names
+    try:
+        return active_pack().memo(("verify-product-names",), load) or {}
+    except Exception:  # no pack installed
+        return {}
+
+
+def vaccine_name(code: Any) -> str:
+    """A vaccine as the certificate names it, by its name in the visitor's language."""
+    if not code:
+        return ""
+    names = _product_names().get(str(code))
+    return ui.pack_label(names, str(code)) if names else str(code)
+
+
+def issuer_name(issuer: str | None) -> str:
+    """The issuer by name: this programme's own issuer (its country code or issuer URL)
+    by the pack's wording; another country by its name; else as written."""
+    if not issuer:
+        return ""
+    try:
+        pack = active_pack()
+        certificates_doc = pack.document.get("certificates") or {}
+        own = {pack.code, certificates_doc.get("issuer_id"),
+               (certificates_doc.get("issuer_id") or "").rstrip("/")}
+        if issuer in own or issuer.rstrip("/") in own:
+            return ui.pack_label(certificates_doc.get("issuer"), issuer)
+    except Exception:  # no pack installed
+        pass
+    if len(issuer) == 2 and issuer.isalpha():
+        return ui.page_locale().territories.get(issuer.upper()) \
+            or Locale("en").territories.get(issuer.upper()) or issuer
+    return issuer
+
+
 def summary(result: VerificationResult) -> dict[str, Any] | None:
     """Who and what the certificate is about, for showing (only when its signature is
     good: an unsigned claim is not worth reading out)."""
@@ -104,9 +168,15 @@ def summary(result: VerificationResult) -> dict[str, Any] | None:
         return None
     pick = {"dcc": _dcc_summary, "shc": _shc_summary, "vc": _vc_summary}.get(result.format)
     try:
-        return pick(result.payload) if pick else None
+        found = pick(result.payload) if pick else None
     except (AttributeError, TypeError, IndexError):
         return None
+    if found is not None:
+        found["birth"] = _day(found.get("birth"))
+        for dose in found["doses"]:
+            dose["date"] = _day(dose.get("date"))
+            dose["vaccine"] = vaccine_name(dose.get("vaccine"))
+    return found
 
 
 def _input() -> str | bytes:
@@ -114,7 +184,8 @@ def _input() -> str | bytes:
     if upload is not None and upload.filename:
         data = upload.read(MAX_IMAGE_BYTES + 1)
         if len(data) > MAX_IMAGE_BYTES:
-            message = _("The picture is larger than %(n)d MB.", n=MAX_IMAGE_BYTES >> 20)
+            message = ngettext("The picture is larger than %(num)d MB.",
+                               "The picture is larger than %(num)d MB.", MAX_IMAGE_BYTES >> 20)
             raise InvalidInput(message, code="file_too_large", fields={"image": [message]})
         return data
     text = request.form.get("text", "")
@@ -144,5 +215,5 @@ def verify_page():
     return ui.render("web/verify/verify.html", form=form, result=result,
                      problems=_explain(result) if result else [],
                      about=summary(result) if result else None,
-                     format_name=FORMAT_NAMES.get(result.format) if result else None
-                     ), form.status
+                     format_name=FORMAT_NAMES.get(result.format) if result else None,
+                     issuer=issuer_name(result.issuer) if result else ""), form.status

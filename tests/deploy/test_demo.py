@@ -44,6 +44,35 @@ def _counts(instance):
     return counts
 
 
+def _looks_credible(instance) -> None:
+    """What a ministry would check first: first doses in several states, men and women
+    about equal and "others" rare, facility names wholly in each language."""
+    from collections import Counter
+
+    from cowin_kit.geography.models import Location
+
+    app = create_app({"ENV": "demo", "INSTANCE_PATH": str(instance)})
+    with app.app_context(), get_database(app).session() as session:
+        parents = dict(session.execute(select(Location.id, Location.parent_id)).all())
+        first_places = session.scalars(select(Facility.location_id).join(
+            Dose, Dose.facility_id == Facility.id).where(Dose.series == "",
+                                                         Dose.dose_number == 1)).all()
+        states = Counter(parents[place] for place in first_places)
+        assert len(states) >= 4 and max(states.values()) <= 0.5 * sum(states.values())
+        from cowin_kit.identity.models import Gender
+
+        sexes = Counter(session.scalars(select(Gender.code).join(
+            Beneficiary, Beneficiary.gender_id == Gender.id).where(
+            Beneficiary.id.in_(select(Dose.beneficiary_id).where(Dose.series == "")))).all())
+        total = sum(sexes.values())
+        assert 0.4 < sexes["M"] / total < 0.6 and 0.4 < sexes["F"] / total < 0.6
+        assert sexes["T"] <= 0.02 * total
+        for names in session.scalars(select(Facility.names).where(Facility.code.like("DEMO-%"))):
+            assert "Health Centre" not in names["hi"] and "Hospital" not in names["hi"], names
+            assert not re.search(r"[\u0900-\u097F]", names["en"]), names
+    get_database(app).dispose()
+
+
 def test_demo_sets_up_then_reuses(tmp_path):
     instance = tmp_path / "instance"
     first = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
@@ -62,6 +91,7 @@ def test_demo_sets_up_then_reuses(tmp_path):
                      r"(\d+) pregnant women", first.output)
     assert line and (int(line[1]), int(line[2]) + int(line[3])) == (children, routine)
     assert children >= 100 and routine > 10 * children and mothers == int(line[3]) > 0
+    _looks_credible(instance)
     second = CliRunner().invoke(main, ["demo", "--no-serve", "--instance", str(instance)])
     assert second.exit_code == 0, second.output
     assert "passwords shown once" not in second.output

@@ -49,6 +49,10 @@ def test_pdf_certificate_shows_the_person_the_dose_and_the_issuer(reg_app, vacci
                      label(reg_app, "en", "Manufacturer"), "Medical College PHC"):
         assert expected in text, expected
     assert "Provisional certificate" in text
+    # the vaccinator by name, not by user name; each QR code says where it is shown
+    assert "Sister Mary Thomas" in text and "vax.cert" not in text
+    for use in ("Border control", "Airlines", "Checks in this country"):
+        assert use in text, use
 
     texts = qr_texts_in(data, tmp_path)
     formats = client.get(f"/api/v1/beneficiaries/{ref}/certificate",

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cowin_kit.cli import main
-from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, PLURAL_FORMS, SOURCE_LOCALE, STATUSES,
+from cowin_kit.cli.i18n_cmd import (LOCALES_DIR, SOURCE_LOCALE, STATUSES,
                                     catalog_locales, compile_catalogs, extract_messages,
                                     po_path, pot_path, translation_status, update_catalogs)
 from cowin_kit.core.i18n import lazy_gettext
@@ -28,6 +28,7 @@ from cowin_kit.core.i18n import lazy_gettext
 CATALOGS = catalog_locales(LOCALES_DIR)
 # The example packs' and issue 18's languages, so that a catalog deleted by mistake is noticed.
 SHIPPED = {"en", "hi", "fr", "uk", "ar", "es", "vi", "az", "ckb"}
+
 PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[#0 +-]*(?:\d+|\*)?(?:\.\d+)?([diouxXeEfFgGcrsa%])")
 # HTML elements a message could carry, with quoted attributes. Anything else in angle
 # brackets is words to translate, such as the SMS help's "<postal code>" ("<code postal>").
@@ -47,14 +48,12 @@ def markup(text: str) -> list[str]:
 
 
 def expected_plural_forms(locale: str) -> tuple[int, str]:
-    """(nplurals, plural expression) that `i18n init` writes: CLDR's rule through Babel,
-    or the gettext tradition where the kit keeps it (PLURAL_FORMS)."""
-    if locale in PLURAL_FORMS:
-        catalog = Catalog(locale=locale)
-        catalog.mime_headers = [("Plural-Forms", PLURAL_FORMS[locale])]
-    else:
-        catalog = Catalog(locale=locale)
-    return catalog.num_plurals, catalog.plural_expr
+    """(nplurals, plural expression) that `i18n init` and `update` write: CLDR's rule
+    through Babel."""
+    from babel.messages.plurals import get_plural
+
+    rule = get_plural(locale)
+    return rule.num_plurals, rule.plural_expr
 
 
 def read_catalog(path: Path, locale: str | None = None):
@@ -171,6 +170,59 @@ def test_the_docs_list_no_language_without_a_catalog():
 def test_the_translation_check_finds_lost_markup_and_placeholders(msgid, msgstr, wrong):
     message = Catalog(locale="es").add(msgid, msgstr)
     assert bool(translation_problems(msgid, message, 3)) is wrong
+
+
+@pytest.mark.parametrize("locale", catalog_locales(LOCALES_DIR))
+def test_catalog_plural_rules_are_cldrs(locale):
+    """Each catalog's Plural-Forms header is the rule CLDR gives the language (Babel's
+    plural data), so that "3 دقائق" and "11 دقيقة" come out right."""
+    from babel.messages.plurals import get_plural
+
+    catalog = read_catalog(po_path(LOCALES_DIR, locale), locale)
+    cldr = get_plural(locale)
+    assert (catalog.num_plurals, catalog.plural_expr) == (cldr.num_plurals, cldr.plural_expr)
+
+
+# Placeholders of numbers that are not counts of something: ordinals (dose 2, line 7,
+# page 1 of 3), identifiers, bounds of a range, ages ("from the age of 18").
+NOT_COUNTS = {"line", "id", "dose", "number", "page", "pages", "low", "high", "age", "min",
+              "max", "year", "added", "updated", "unchanged"}
+ORDINAL = re.compile(r"(?i)\b(dose|lot|line|report) %\((n)\)[ds]")
+
+
+def test_every_message_with_a_count_has_plural_forms():
+    """A message that says how many of something there are is an ngettext message (with
+    its count as %(num)d): a single form cannot be right in Arabic, Ukrainian or Hindi.
+    Numbers that are not counts (NOT_COUNTS, "Dose %(n)d") may stay in singular
+    messages; "added/updated/unchanged" stand alone, without a counted noun."""
+    template = read_catalog(pot_path(LOCALES_DIR))
+    offending = []
+    for message in template:
+        if not message.id or not isinstance(message.id, str):
+            continue
+        names = set(re.findall(r"%\((\w+)\)d", message.id))
+        names |= {"n"} if re.search(r"%\(n\)s", message.id) else set()
+        if ORDINAL.search(message.id):
+            names.discard("n")
+        if names - NOT_COUNTS:
+            offending.append(message.id)
+    assert not offending, "use ngettext for:\n  " + "\n  ".join(offending)
+    plural = [m for m in template if m.id and not isinstance(m.id, str)]
+    assert len(plural) >= 60
+
+
+def test_the_arabic_otp_sms_uses_the_plural_of_its_count():
+    from cowin_kit import create_app
+    from cowin_kit.notifications import render
+
+    app = create_app({"ENV": "test", "DATABASE_URL": "sqlite://"})
+    with app.app_context():
+        three = render("otp", "ar", otp="123456", minutes=3)
+        eleven = render("otp", "ar", otp="123456", minutes=11)
+        one_uk = render("otp", "uk", otp="123456", minutes=1)
+        five_uk = render("otp", "uk", otp="123456", minutes=5)
+    assert "3 دقائق" in three and "11 دقيقةً" in eleven
+    assert "1 хвилину" in one_uk and "5 хвилин" in five_uk
 
 
 def test_placeholders_are_recognised():
@@ -407,9 +459,11 @@ def test_the_otp_sms_is_in_the_language_the_request_asked_for(reg_app):
     assert message["locale"] == "hi"
     otp = message["text"].split()[0]
     minutes = max(1, reg_app.config["COWIN_KIT"]["OTP_TTL_SECONDS"] // 60)
-    msgid = ("%(otp)s is your one-time password for vaccination registration. It is valid "
-             "for %(minutes)d minutes. Do not share it.")
-    assert message["text"] == translations("hi")[msgid] % {"otp": otp, "minutes": minutes}
+    catalog = read_catalog(po_path(LOCALES_DIR, "hi"), "hi")
+    found = next(m for m in catalog if isinstance(m.id, tuple) and m.id[0].startswith(
+        "%(otp)s is your one-time password for vaccination registration."))
+    form = found.string[0 if minutes <= 1 else 1]  # Hindi (CLDR): n > 1 takes the second
+    assert message["text"] == form % {"otp": otp, "num": minutes}
     # The account created by this sign-in keeps Hindi as its language.
     confirmed = client.post("/api/v1/auth/otp/confirm?lang=hi",
                             json={"txn_id": response.get_json()["txn_id"], "otp": otp})
@@ -529,13 +583,13 @@ def test_compile_refuses_a_translation_with_other_placeholders(locales_copy):
 def test_lazy_strings_are_not_evaluated_at_import():
     # Module-level texts (problem titles, SMS templates, marshmallow messages) must be lazy,
     # or they would be frozen in whatever language was active at import.
-    from cowin_kit.notifications import TEMPLATES
+    from cowin_kit.notifications import TEMPLATES, PluralText
     from cowin_kit.core.problems import TITLES
     from cowin_kit.core.validation import MESSAGES
 
     lazy_type = type(lazy_gettext("x"))
     for text in [*TEMPLATES.values(), *TITLES.values(), *MESSAGES.values()]:
-        assert isinstance(text, lazy_type)
+        assert isinstance(text, (lazy_type, PluralText))
 
 
 def test_nested_field_errors_are_flattened_and_translated(reg_app):

@@ -338,7 +338,7 @@ def test_cli_reports_every_problem_and_exits_1(cli, tmp_path):
     assert result.output.splitlines() == [
         f"{bad}:2: location_code: no location with code IN-NOWHERE",
         f"{bad}:3: name: must not be empty",
-        f"error: 2 problem(s) in {bad}; nothing was imported.",
+        f"error: 2 problems in {bad}; nothing was imported.",
     ]
     missing = cli("sessions", "import", tmp_path / "absent.csv")
     assert missing.exit_code == 2 and "does not exist" in missing.output

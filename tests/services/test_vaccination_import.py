@@ -212,4 +212,4 @@ def test_cli_imports_reruns_and_reports_problems(cli, tmp_path):
     assert result.exit_code == 1
     assert f"{bad}:2: dose: " in result.output
     assert f"{bad}:3: lot: " in result.output
-    assert "2 problem(s)" in result.output
+    assert "2 problems" in result.output

@@ -51,7 +51,8 @@ def test_numbers_follow_the_locale_and_rtl_mirrors():
     assert rtl.get("direction") == "rtl" and ltr.get("direction") is None
     (a_ltr, _), (a_rtl, _) = bars(ltr), bars(rtl)
     # the same bar, once growing from the left edge, once ending at the right one
-    assert float(a_ltr.get("x")) < 320 < float(a_rtl.get("x")) + float(a_rtl.get("width"))
+    middle = float(ltr.get("viewBox").split()[2]) / 2
+    assert float(a_ltr.get("x")) < middle < float(a_rtl.get("x")) + float(a_rtl.get("width"))
     assert float(a_ltr.get("width")) == float(a_rtl.get("width"))
     assert charts.number(1234567, "hi") == "12,34,567"
     assert charts.is_rtl("ar") and not charts.is_rtl("en") and not charts.is_rtl("xx-bad")
@@ -86,3 +87,48 @@ def test_counts_get_whole_ticks_and_long_labels_are_shortened():
     shown = [t for t in texts(bars_root) if t.startswith("Dadra")]
     assert shown and shown[0].endswith("…") and len(shown[0]) < len(name)
     assert bars(bars_root)[0].find(f"{SVG}title").text == f"{name}: 3"
+
+
+def test_count_axes_tick_on_whole_numbers():
+    for top_value, wanted in ((7, {"0", "2", "4", "6", "8", "10"}),
+                              (37, {"0", "10", "20", "30", "40", "50"}),
+                              (180, {"0", "50", "100", "150", "200"})):
+        root = parse(charts.column_chart(title="t", desc="d", labels=["a", "b"],
+                                         series=[charts.Series("x", [top_value, 1])],
+                                         locale="en"))
+        shown = set(texts(root))
+        assert wanted <= shown, (top_value, shown)
+        assert not any("." in t for t in shown), shown
+
+
+def test_rtl_legend_and_labels_are_anchored_away_from_their_swatches():
+    """direction="rtl" makes text-anchor logical: "start" is a text's right edge. Each
+    legend label starts at the side of its swatch (to its left in RTL) and the region
+    labels of horizontal bars start at the right margin, so none runs out of the chart
+    or over a swatch."""
+    root = parse(charts.column_chart(title="t", desc="d", labels=["a"], locale="ar",
+                                     series=[charts.Series("الجرعة الأولى", [3]),
+                                             charts.Series("الجرعة الثانية", [2])]))
+    assert root.get("direction") == "rtl"
+    swatches = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is None]
+    legend = [t for t in root.iter(f"{SVG}text") if t.text and t.text.startswith("الجرعة")]
+    assert len(swatches) == 2 and len(legend) == 2
+    for swatch, label in zip(swatches, legend):
+        assert label.get("text-anchor") == "start"
+        assert float(label.get("x")) < float(swatch.get("x"))  # text grows leftwards
+    width = float(root.get("viewBox").split()[2])
+    bars_root = parse(charts.horizontal_bars(title="t", desc="d", labels=["دبي"], values=[3],
+                                             value_texts=["3"], locale="ar"))
+    label = next(t for t in bars_root.iter(f"{SVG}text") if t.text == "دبي")
+    assert label.get("text-anchor") == "start" and float(label.get("x")) <= width
+
+
+def test_column_labels_stay_inside_the_picture():
+    for locale in ("en", "ar"):
+        root = parse(charts.column_chart(title="t", desc="d", locale=locale,
+                                         labels=[f"{n} ديسمبر" for n in range(1, 31)],
+                                         series=[charts.Series("x", [1] * 30)]))
+        width = float(root.get("viewBox").split()[2])
+        for label in (t for t in root.iter(f"{SVG}text") if "ديسمبر" in (t.text or "")):
+            half = len(label.text) * charts.FONT * 0.3
+            assert half <= float(label.get("x")) <= width - half, (locale, label.get("x"))

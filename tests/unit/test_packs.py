@@ -210,3 +210,34 @@ def test_yaml_aliases_and_deep_nesting_are_refused_as_pack_problems(tmp_path, fi
     path, number, field, message = first.split(":", 3)
     assert path == str(pack / file) and int(number) == line, first
     assert field.strip() == "(yaml)" and message.strip(), first
+
+
+def test_currency_and_site_section_are_checked(tmp_path):
+    pack = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", pack)
+    text = (pack / "pack.yaml").read_text(encoding="utf-8")
+    text = text.replace("    - kind: faq\n", "    - kind: help\n      url: https://example.org/help\n"
+                        "      title: {en: Help, hi: सहायता}\n    - kind: faq\n", 1)
+    text = text.replace("  helpline_hours: {en: \"Toll-free, every day\", hi: \"निःशुल्क, हर दिन\"}",
+                        "  helpline_hours: {en: \"Toll-free\"}")
+    (pack / "pack.yaml").write_text(text, encoding="utf-8")
+    found = {(p.field, p.message) for p in validate_pack(pack)}
+    assert ("site.pages[1].kind", "'help' is used twice (also site.pages[0])") in found
+    assert ("site.helpline_hours", "missing text for locale hi") in found
+    bad_currency = text.replace("currency: INR", "currency: XYZ")
+    (pack / "pack.yaml").write_text(bad_currency, encoding="utf-8")
+    found = {(p.field, p.message) for p in validate_pack(pack)}
+    assert ("currency", "'XYZ' is not an ISO 4217 currency code Babel knows") in found
+
+
+def test_a_locale_without_a_kit_catalog_is_a_warning_not_a_problem(tmp_path):
+    from cowin_kit.config.packs import pack_warnings
+
+    pack = tmp_path / "ca"
+    shutil.copytree(EXAMPLES / "ca", pack)
+    assert pack_warnings(pack) == []  # en and fr are translated
+    (pack / "pack.yaml").write_text((pack / "pack.yaml").read_text(encoding="utf-8").replace(
+        "locales: [en, fr]", "locales: [en, fr, fr_CA, de]"), encoding="utf-8")
+    warnings = pack_warnings(pack)
+    assert [(w.field, w.line) for w in warnings] == [("locales[3]", 6)]  # fr_CA uses fr
+    assert "no catalog for 'de'" in warnings[0].message

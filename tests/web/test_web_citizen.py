@@ -507,3 +507,97 @@ def test_the_session_cookie_is_set_read_and_refused_when_forged(reg_app):
     forged.set_cookie(reg_app.config["SESSION_COOKIE_NAME"], cookie.value[:-2] + "xx")
     answer = forged.get("/members/new")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/sign-in")
+
+
+# --- trust at a glance: cut-off, language through sign-in, local formats, footer ----------------
+
+def test_no_book_button_for_today_past_the_same_day_cutoff(reg_app, database_url, tmp_path,
+                                                           india_pack):
+    today_id = publish(reg_app, days_ahead=0, code="F-TODAY", postal="695011")
+    tomorrow_id = publish(reg_app, days_ahead=1, code="F-TOMORROW", postal="695011")
+    search = "/sessions?search=1&postal_code=695011"
+    # a cut-off at midnight: booking for today is always closed
+    midnight = make_reg_app(database_url, tmp_path / "midnight", india_pack,
+                            BOOKING_CUTOFF_TIME="00:00")
+    closed = text(midnight.test_client().get(search))
+    assert f"/sessions/{tomorrow_id}/book" in closed
+    assert f"/sessions/{today_id}/book" not in closed
+    assert "Booking for today has closed" in closed
+    # a cut-off at the last minute of the day (tests do not run then): today is bookable
+    late = make_reg_app(database_url, tmp_path / "late", india_pack,
+                        BOOKING_CUTOFF_TIME="23:59")
+    open_page = text(late.test_client().get(search))
+    assert f"/sessions/{today_id}/book" in open_page
+    assert "Booking for today has closed" not in open_page
+    for app in (midnight, late):  # their rows go with reg_app's; their connections now
+        get_database(app).engine.dispose()
+
+
+def test_the_language_chosen_before_sign_in_wins_and_is_saved(reg_app):
+    first = reg_app.test_client()
+    web_sign_in(reg_app, first)  # the account exists, in English
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert session.scalars(select(CitizenAccount.locale)).one() in (None, "en")
+    visitor = reg_app.test_client()
+    page = text(visitor.get("/sign-in"))
+    switched = visitor.post("/lang", data={"csrf_token": token_of(page), "lang": "hi",
+                                           "next": "/sign-in"})
+    assert switched.status_code == 303
+    web_sign_in(reg_app, visitor)
+    assert '<html lang="hi"' in text(visitor.get("/"))
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        assert session.scalars(select(CitizenAccount.locale)).one() == "hi"
+    # a browser without a choice gets the account's (now Hindi)
+    fresh = reg_app.test_client()
+    web_sign_in(reg_app, fresh)
+    assert '<html lang="hi"' in text(fresh.get("/"))
+
+
+def test_dates_and_fees_follow_the_pack_locale_and_currency(reg_app):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from babel.dates import format_skeleton
+
+    from cowin_kit.geography.models import Location
+    from cowin_kit.scheduling import sessions as scheduling
+    from cowin_kit.testing import today
+
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
+        facility = scheduling.upsert_facility(
+            session, code="F-PAID", name="Private Hospital", location_code=district.code,
+            postal_code="695021", latitude=8.5, longitude=76.9, fee_type="Paid")
+        session_id = scheduling.publish_session(
+            session, facility=facility, session_date=today() + timedelta(days=2),
+            product_code="COVISHIELD", slots="09:00-11:00", capacity_by_dose={1: 5},
+            fee=Decimal("780")).id
+        session.commit()
+    page = text(reg_app.test_client().get("/sessions?search=1&postal_code=695021"))
+    day = today() + timedelta(days=2)
+    assert format_skeleton("MMMEd", day, locale="en_IN") in page     # "Wed, 9 Dec"
+    assert format_skeleton("MMMEd", day, locale="en") not in page    # not "Wed, Dec 9"
+    assert "₹780.00" in page
+    hindi = text(reg_app.test_client().get("/sessions?search=1&postal_code=695021&lang=hi"))
+    assert format_skeleton("MMMEd", day, locale="hi_IN") in hindi and "₹780.00" in hindi
+    client = reg_app.test_client()
+    web_sign_in(reg_app, client)
+    booking_page = text(client.get(f"/sessions/{session_id}/book"))
+    assert "₹780.00" in booking_page
+
+
+def test_official_header_and_footer_come_from_the_pack(reg_app):
+    client = reg_app.test_client()
+    page = text(client.get("/"))
+    assert 'class="mark" src="/site-logo"' in page
+    assert "Ministry of Health and Family Welfare" in page
+    assert 'href="tel:1075"' in page
+    for kind in ("help", "faq", "privacy", "accessibility"):
+        assert f'href="/about/{kind}"' in page
+    with client.get("/site-logo") as logo:
+        assert logo.status_code == 200 and logo.mimetype == "image/png"
+    with client.get("/favicon.ico") as icon:
+        assert icon.status_code == 200 and icon.data.startswith(b"\x89PNG")
+    privacy = text(client.get("/about/privacy?lang=hi"))
+    assert "गोपनीयता सूचना" in privacy and "<p>" in privacy
+    assert client.get("/about/nothing").status_code == 404

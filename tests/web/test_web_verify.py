@@ -86,3 +86,35 @@ def test_pictures_in_any_format_and_a_pixel_bomb(reg_app, vaccinated):
     assert "too many pixels" in text(bomb)
     other = post(client, image=(io.BytesIO(bytes(range(128, 256)) * 8), "x.dat"))
     assert other.status_code == 200 and "could not be read" in text(other)
+
+
+def _css_rule(css: str, selector: str) -> dict[str, str]:
+    body = re.search(re.escape(selector) + r"\{([^}]*)\}", css).group(1)
+    return dict(part.split(":", 1) for part in body.split(";") if ":" in part)
+
+
+def test_verdicts_look_different_and_name_things_in_local_words(reg_app, vaccinated):
+    """"Valid" and "Not valid" differ in colour, border and icon shape, not only in their
+    words; dates are the visitor's local format, the issuer and vaccine are named."""
+    formats = issued_formats(reg_app, vaccinated)
+    client = reg_app.test_client()
+    good = text(post(client, text=formats["dcc"]))
+    header, payload, _signature = shc.jws_from_qr([formats["shc"]]).split(".")
+    bad = text(post(client, text=shc.qr_text(".".join(
+        [header, payload, base64.urlsafe_b64encode(bytes(64)).decode().rstrip("=")]))))
+    assert 'class="card verdict verdict-ok"' in good and "verdict-bad" not in good
+    assert 'class="card verdict verdict-bad"' in bad and "verdict-ok" not in bad
+    # a tick in a circle against a cross in a square (shape, not only colour)
+    assert 'class="verdict-icon"' in good and "<circle" in good and "<rect" not in good
+    assert 'class="verdict-icon"' in bad and "<rect" in bad and "<circle" not in bad
+    with client.get("/web-static/site.css") as response:
+        css = text(response)
+    ok, no = _css_rule(css, ".verdict-ok"), _css_rule(css, ".verdict-bad")
+    assert ok["background"] != no["background"] and ok["border"] != no["border"]
+    assert _css_rule(css, ".verdict-ok h2")["color"] != _css_rule(css, ".verdict-bad h2")["color"]
+    section = good[good.index('class="card verdict'):good.index("</section>")]
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", section), section  # no ISO dates
+    assert "Ministry of Health and Family Welfare" in section and ">IN<" not in section
+    assert "Covishield" in section and "EU/1/" not in section
+    hindi = text(post(client, lang="hi", text=formats["dcc"]))
+    assert "कोविशील्ड" in hindi and "स्वास्थ्य एवं परिवार कल्याण मंत्रालय" in hindi

@@ -68,20 +68,23 @@ def cache_version() -> str:
 def words(locale: str) -> dict:
     """The app's words in ``locale``: {"locale", "dir", "plural": [form index of n for n
     in 0..199], "messages": {key: text | [plural forms]}}. For n >= 200 the app uses the
-    index of 100 + n % 100 (true of every gettext plural rule of the kit's languages, which
-    look at n, n % 10 and n % 100 only)."""
+    index of 100 + n % 100 (true of the kit's languages' CLDR rules for every n but exact
+    millions, which French and Spanish name with a form of their own — counts the field
+    app never shows)."""
     with force_locale(locale):
         translations = get_translations()
         index = [translations.plural(n) if hasattr(translations, "plural") else int(n != 1)
                  for n in range(200)]
-        first_n = {}
-        for n, form in enumerate(index):
+        first_n: dict[int, int] = {}
+        for n in [*range(200), 1_000_000]:  # a million: CLDR's "many" of fr, es, it, pt
+            form = index[n] if n < 200 else (translations.plural(n)
+                                             if hasattr(translations, "plural") else 1)
             first_n.setdefault(form, n)
         texts: dict[str, object] = {}
         for key, message in messages.MESSAGES.items():
             if isinstance(message, tuple):
                 texts[key] = [translations.ngettext(message[0], message[1], first_n[form])
-                              for form in range(max(index) + 1)]
+                              for form in range(max(first_n) + 1)]
             else:
                 texts[key] = translations.gettext(message)
         direction = "rtl" if ui.page_locale().text_direction == "rtl" else "ltr"
