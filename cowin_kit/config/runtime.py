@@ -4,6 +4,7 @@ requests do not each read it from the database."""
 from __future__ import annotations
 
 import functools
+import contextvars
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -16,7 +17,7 @@ from cowin_kit.config.models import InstalledPack
 from cowin_kit.core.db import get_database
 from cowin_kit.core.durations import Duration, parse as parse_duration
 from cowin_kit.core.errors import NotFound
-from cowin_kit.core.i18n import lazy_gettext
+from cowin_kit.core.i18n import gettext as _
 
 CACHE_SECONDS = 30.0
 
@@ -190,22 +191,32 @@ def _cache() -> dict[str, Any]:
     return current_app.extensions.setdefault("cowin_kit.pack_cache", {"at": 0.0, "pack": None})
 
 
+# Set while active_pack() reads the database: the message of its "no pack" error is
+# translated, and choosing the language asks for the pack again (the pack's own catalogs,
+# its locales); that inner call must fail at once instead of recursing.
+_LOOKING_UP: contextvars.ContextVar[bool] = contextvars.ContextVar("cowin_kit_pack_lookup",
+                                                                   default=False)
+
+
 def active_pack() -> ActivePack:
     cache = _cache()
     if cache["pack"] is not None and time.monotonic() - cache["at"] < CACHE_SECONDS:
         return cache["pack"]
-    wanted = current_app.config["COWIN_KIT"]["PACK"]
-    with get_database().session() as session:
-        query = select(InstalledPack)
-        if wanted:
-            query = query.where(InstalledPack.code == wanted)
-        rows = session.scalars(query).all()
-    if not rows:
-        # The PACK setting names the wanted code; the message is the request's language,
-        # translated lazily: choosing that language asks for the pack again (an eager
-        # gettext here would recurse without end; offered_locales answers English).
-        raise NotFound(lazy_gettext("No country pack is installed."),
-                       code="pack_not_installed")
+    if _LOOKING_UP.get():
+        raise LookupError("the country pack is being looked up")  # callers fall back
+    token = _LOOKING_UP.set(True)
+    try:
+        wanted = current_app.config["COWIN_KIT"]["PACK"]
+        with get_database().session() as session:
+            query = select(InstalledPack)
+            if wanted:
+                query = query.where(InstalledPack.code == wanted)
+            rows = session.scalars(query).all()
+        if not rows:
+            # The PACK setting names the wanted code; the message is the request's language.
+            raise NotFound(_("No country pack is installed."), code="pack_not_installed")
+    finally:
+        _LOOKING_UP.reset(token)
     row = rows[0]
     pack = ActivePack(row.code, row.version, row.content_hash, row.document,
                       translations=row.translations or {})
