@@ -85,16 +85,27 @@ TEMPLATES: dict[str, Any] = {
                                      "vaccination centre, or sign in with this number on the "
                                      "website to download the certificate."),
     # to staff (identity.services.alert_recipients): stock and safety alerts
-    "stock_near_expiry": lazy_gettext("Stock alert, %(store)s: lot %(lot)s of %(vaccine)s "
-                                      "expires on %(date)s; %(doses)d doses on hand. Use or "
-                                      "move them first."),
-    "stock_out": lazy_gettext("Stock alert, %(store)s: no %(vaccine)s left (%(used)d doses "
-                              "used in the last 28 days). Ask for a supply."),
-    "stock_low": lazy_gettext("Stock alert, %(store)s: %(vaccine)s for about %(days)s days "
-                              "left (%(doses)d doses on hand). Ask for a supply."),
-    "stock_recall": lazy_gettext("Recall: lot %(lot)s of %(vaccine)s is recalled (%(reason)s). "
-                                 "Stop giving it; %(doses)d doses of it at %(store)s."),
-    "aefi_serious": lazy_gettext("Serious adverse event reported (report %(report)d, "
+    "stock_near_expiry": lazy_ngettext(
+        "Stock alert, %(store)s: lot %(lot)s of %(vaccine)s expires on %(date)s; %(num)d "
+        "dose on hand. Use or move it first.",
+        "Stock alert, %(store)s: lot %(lot)s of %(vaccine)s expires on %(date)s; %(num)d "
+        "doses on hand. Use or move them first.", "doses"),
+    "stock_out": lazy_ngettext(
+        "Stock alert, %(store)s: no %(vaccine)s left (%(num)d dose used in the last 28 "
+        "days). Ask for a supply.",
+        "Stock alert, %(store)s: no %(vaccine)s left (%(num)d doses used in the last 28 "
+        "days). Ask for a supply.", "used"),
+    "stock_low": lazy_ngettext(
+        "Stock alert, %(store)s: %(vaccine)s for about %(days)s days left (%(num)d dose on "
+        "hand). Ask for a supply.",
+        "Stock alert, %(store)s: %(vaccine)s for about %(days)s days left (%(num)d doses "
+        "on hand). Ask for a supply.", "doses"),
+    "stock_recall": lazy_ngettext(
+        "Recall: lot %(lot)s of %(vaccine)s is recalled (%(reason)s). Stop giving it; "
+        "%(num)d dose of it at %(store)s.",
+        "Recall: lot %(lot)s of %(vaccine)s is recalled (%(reason)s). Stop giving it; "
+        "%(num)d doses of it at %(store)s.", "doses"),
+    "aefi_serious": lazy_gettext("Serious adverse event reported (report %(report)s, "
                                  "%(vaccine)s lot %(lot)s, %(place)s). See the vaccine "
                                  "safety page to investigate."),
 }

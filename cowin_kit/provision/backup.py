@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from cowin_kit.config.settings import INSTANCE_KEY_FILES, render_config_file
 from cowin_kit.core.errors import Conflict, InvalidInput
+from cowin_kit.core.i18n import gettext as _, ngettext
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -99,8 +100,8 @@ def libpq_target(url: str) -> tuple[str, dict[str, str]]:
 
 def _run(command: list[str], env: Mapping[str, str]) -> None:
     if shutil.which(command[0]) is None:
-        raise InvalidInput(f"{command[0]} is not installed (Debian: postgresql-client)",
-                           code="tool_missing")
+        raise InvalidInput(_("%(tool)s is not installed (Debian: postgresql-client).",
+                             tool=command[0]), code="tool_missing")
     done = subprocess.run(command, env=dict(env), capture_output=True, text=True)
     if done.returncode != 0:
         raise InvalidInput(f"{command[0]} failed: {done.stderr.strip()[-800:]}",
@@ -136,8 +137,8 @@ def create_backup(engine: Engine, settings: Mapping[str, Any], keys_dir: Path,
     """Write a backup of the instance (database, secrets, signing keys) into ``folder``,
     which must not exist yet or be empty."""
     if folder.exists() and any(folder.iterdir()):
-        raise Conflict(f"{folder} is not empty: a backup goes into a new folder",
-                       code="backup_folder_not_empty")
+        raise Conflict(_("%(folder)s is not empty: a backup goes into a new folder.",
+                         folder=folder), code="backup_folder_not_empty")
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     backend = engine.dialect.name
@@ -156,7 +157,7 @@ def create_backup(engine: Engine, settings: Mapping[str, Any], keys_dir: Path,
     elif backend == "sqlite":
         source_path = engine.url.database
         if not source_path or source_path == ":memory:":
-            raise InvalidInput("an in-memory SQLite database cannot be backed up",
+            raise InvalidInput(_("An in-memory SQLite database cannot be backed up."),
                                code="backup_failed")
         source, copy = sqlite3.connect(source_path), sqlite3.connect(folder / "database.sqlite")
         try:
@@ -172,7 +173,8 @@ def create_backup(engine: Engine, settings: Mapping[str, Any], keys_dir: Path,
             tables, revision = table_counts(connection), _revision(connection)
         copied.dispose()
     else:  # pragma: no cover - the kit runs on these two
-        raise InvalidInput(f"no backup for {backend}", code="backup_failed")
+        raise InvalidInput(_("No backup for %(backend)s.", backend=backend),
+                           code="backup_failed")
 
     secrets = folder / SECRETS
     fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -202,15 +204,16 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{path}: not a cowin-kit backup ({exc})", code="backup_invalid")
+        raise InvalidInput(_("%(path)s: not a cowin-kit backup (%(error)s).", path=path,
+                             error=exc), code="backup_invalid")
     if manifest.get("format") != FORMAT:
         raise InvalidInput(f"{path}: backup format {manifest.get('format')} is not "
                            f"{FORMAT}", code="backup_invalid")
     for name, digest in manifest["files"].items():
         file = folder / name
         if not file.is_file() or _sha256(file) != digest:
-            raise InvalidInput(f"{file}: missing or changed since the backup was made",
-                               code="backup_invalid")
+            raise InvalidInput(_("%(file)s: missing or changed since the backup was made.",
+                                 file=file), code="backup_invalid")
     return manifest
 
 
@@ -236,13 +239,17 @@ def restore_backup(folder: Path, engine: Engine, instance_path: Path, keys_dir: 
     manifest = read_manifest(folder)
     backend = engine.dialect.name
     if backend != manifest["backend"]:
-        raise InvalidInput(f"the backup is of a {manifest['backend']} database, the target "
-                           f"is {backend}", code="backup_invalid")
+        raise InvalidInput(_("The backup is of a %(source)s database, the target is "
+                             "%(target)s.", source=manifest["backend"], target=backend),
+                           code="backup_invalid")
     with engine.connect() as connection:
         present = set(inspect(connection).get_table_names())
     if present:
-        raise Conflict(f"the target database is not empty ({len(present)} tables): "
-                       "restore into a new database", code="database_not_empty")
+        raise Conflict(ngettext("The target database is not empty (%(num)d table): "
+                                "restore into a new database.",
+                                "The target database is not empty (%(num)d tables): "
+                                "restore into a new database.", len(present)),
+                       code="database_not_empty")
     secrets = backup_secrets(folder)
     to_write: list[tuple[Path, str]] = []
     if write_secrets:
@@ -251,8 +258,8 @@ def restore_backup(folder: Path, engine: Engine, instance_path: Path, keys_dir: 
             wanted = _secret_text(key, secrets[key])
             if path.exists():
                 if path.read_text(encoding="utf-8").strip() != wanted:
-                    raise Conflict(f"{path} exists with another key: move it away first",
-                                   code="key_exists")
+                    raise Conflict(_("%(path)s exists with another key: move it away first.",
+                                     path=path), code="key_exists")
                 continue
             to_write.append((path, wanted))
     generations = sorted(p for p in (folder / "keys").iterdir() if p.is_dir()) \
@@ -263,7 +270,8 @@ def restore_backup(folder: Path, engine: Engine, instance_path: Path, keys_dir: 
                 not (existing / f.name).is_file()
                 or (existing / f.name).read_bytes() != f.read_bytes()
                 for f in generation.iterdir() if f.is_file()):
-            raise Conflict(f"{existing} exists with other keys", code="key_exists")
+            raise Conflict(_("%(path)s exists with other keys.", path=existing),
+                           code="key_exists")
 
     if backend == "postgresql":
         target, env = libpq_target(engine.url.render_as_string(hide_password=False))

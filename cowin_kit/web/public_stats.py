@@ -71,7 +71,7 @@ def _charts(figures: dict[str, Any], locale: str) -> dict[str, Any]:
     ranked = charts.horizontal_bars(
         title=_("Doses by area"),
         desc=_("Doses given in each area, most first (areas whose count is under the "
-               "publication threshold, %(below)d, are in the table only).", below=below),
+               "publication threshold, %(below)s, are in the table only).", below=below),
         labels=[a["name"] for a in areas], values=[_value(a["total"]) for a in areas],
         value_texts=[_text(a["total"], locale) for a in areas], locale=locale,
         empty_note=_("No doses yet."))
