@@ -262,33 +262,66 @@ def _label(labels: dict[str, str], locale: str) -> str:
         next(iter(labels.values()), "")
 
 
+# The population band each indicator's children are in (population.csv, whole years):
+# DTP1, DTP3 and MCV1 are infants' doses, MCV2 is given in the second year.
+INDICATOR_BANDS = {"DTP1": "0-0", "DTP3": "0-0", "MCV1": "0-0", "MCV2": "1-1"}
+
+
 def routine_indicators(session: Session, pack: ActivePack, ids: set[int] | None,
                        today: date, below: int) -> list[dict[str, Any]]:
-    """Doses of the WHO/UNICEF indicator antigens given since the start (a DTP- or
+    """The WHO/UNICEF indicators as doses administered in the last 12 months (a DTP- or
     measles-containing product recorded as dose n of a routine series), with the
-    administrative drop-out (DTP1 to DTP3, MCV1 to MCV2): the "Reaching Every District"
-    reading of doses administered, from the totals; [] when the pack's products carry
-    none of them."""
+    administrative coverage (those doses over the area's children of the age band,
+    population.csv, where the pack gives it) and drop-out (DTP1 to DTP3, MCV1 to MCV2):
+    the "Reaching Every District" reading of doses administered; [] when the pack's
+    products carry none of the antigens."""
     products = {p.id: rules.product_antigens(p.code, p.antigens)
                 for p in session.scalars(select(VaccineProduct))}
     wanted = {(antigen, number): code for code, antigen, number in rules.STANDARD_INDICATORS}
-    if not any(a in antigens for antigens in products.values() for a, _n in wanted):
+    relevant = sorted(pid for pid, antigens in products.items()
+                      if any(a in antigens for a, _n in wanted))
+    if not relevant:
         return []
     counts = dict.fromkeys(wanted.values(), 0)
     for product_id, number, count in session.execute(
-            select(DoseTotal.product_id, DoseTotal.dose_number, func.sum(DoseTotal.count))
-            .where(DoseTotal.series != "", *_in_area(ids, DoseTotal))
-            .group_by(DoseTotal.product_id, DoseTotal.dose_number)):
+            select(DoseTally.product_id, DoseTally.dose_number, func.sum(DoseTally.count))
+            .where(DoseTally.day > today - timedelta(days=365), DoseTally.day <= today,
+                   DoseTally.series != "", DoseTally.product_id.in_(relevant),
+                   DoseTally.dose_number.in_(sorted({n for _a, n in wanted})),
+                   *_in_area(ids))
+            .group_by(DoseTally.product_id, DoseTally.dose_number)):
         for antigen in products.get(product_id, ()):
             code = wanted.get((antigen, number))
             if code is not None:
                 counts[code] += int(count or 0)
-    out: list[dict[str, Any]] = [{"code": code, "doses": pr.shown(n, below)}
-                                 for code, n in counts.items()]
+    population = _indicator_population(session, ids)
+    out: list[dict[str, Any]] = []
+    for code, n in counts.items():
+        children = population.get(INDICATOR_BANDS[code])
+        out.append({"code": code, "doses": pr.shown(n, below), "population": children,
+                    "coverage_percent": pr.percent(n, children, below)})
     for first, later in rules.DROPOUTS:
         out.append({"code": f"{first}-{later}",
                     "dropout_percent": pr.dropout(counts[first], counts[later], below)})
     return out
+
+
+def _indicator_population(session: Session, ids: set[int] | None) -> dict[str, int]:
+    """Age band -> the area's children of the pack's latest population year (its figures
+    by sex when it gives them, else its "all" rows)."""
+    year = session.scalar(select(func.max(PopulationFigure.year)))
+    if year is None:
+        return {}
+    by_sex = session.scalar(select(func.count()).select_from(PopulationFigure).where(
+        PopulationFigure.year == year, PopulationFigure.sex != "all"))
+    query = (select(PopulationFigure.age_band, func.sum(PopulationFigure.count))
+             .where(PopulationFigure.year == year,
+                    PopulationFigure.age_band.in_(sorted(set(INDICATOR_BANDS.values()))),
+                    PopulationFigure.sex != "all" if by_sex else PopulationFigure.sex == "all"))
+    if ids is not None:
+        query = query.where(PopulationFigure.location_id.in_(sorted(ids)))
+    return {band: int(total) for band, total in
+            session.execute(query.group_by(PopulationFigure.age_band)) if total}
 
 
 # --- open data ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete, select
+from sqlalchemy import create_engine, delete, func, select
 
 from cowin_kit.config.runtime import active_pack
 from cowin_kit.core import migrate
@@ -335,3 +335,45 @@ def test_parallel_doses_counted_exactly_on_postgresql(pg_app):
         assert stored == +tally.tally_from_doses(session, IST)
         assert tally.stored_totals(session) == tally.totals_of(stored)
         assert sum(stored.values()) == 96
+
+
+def test_routine_indicators_with_coverage_where_the_pack_counts_the_children(random_doses):
+    """DTP1/DTP3/MCV1/MCV2 of the last 12 months (PENTA carries DTP, MR carries MCV) equal
+    a count of the dose table, and coverage is that over the area's infants."""
+    from cowin_kit.geography.models import PopulationFigure
+
+    app = random_doses
+    with app.app_context(), get_database(app).session() as session:
+        kerala = session.scalar(select(Location.id).where(Location.code == "IN-KL"))
+        districts = list(session.scalars(select(Location.id).where(
+            Location.parent_id == kerala)))
+        year = session.scalar(select(func.max(PopulationFigure.year)))
+        for number, place in enumerate(districts[:2]):  # India's figures are by sex
+            for sex in ("M", "F"):
+                session.add(PopulationFigure(location_id=place, year=year, age_band="0-0",
+                                             sex=sex, count=75 + number * 25))
+        session.commit()
+        ids = {kerala, *districts}
+        since = datetime.now(IST).date() - timedelta(days=364)
+        expected = Counter()
+        for number, code, location, at in session.execute(
+                select(Dose.dose_number, VaccineProduct.code, Facility.location_id,
+                       Dose.administered_at)
+                .join(VaccineProduct, VaccineProduct.id == Dose.product_id)
+                .join(Facility, Facility.id == Dose.facility_id)
+                .where(Dose.series != "")):
+            at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+            if location in ids and at.astimezone(IST).date() >= since:
+                expected[{("PENTA", 1): "DTP1", ("PENTA", 3): "DTP3", ("MR", 1): "MCV1",
+                          ("MR", 2): "MCV2"}.get((code, number))] += 1
+    answer = app.test_client().get("/api/v1/open-data/summary?area=IN-KL").get_json()
+    rows = {r["code"]: r for r in answer["routine_indicators"]}
+    for code in ("DTP1", "DTP3", "MCV1"):
+        n = expected[code]
+        assert rows[code]["doses"] == _shown(n), code
+        assert rows[code]["population"] == 350
+        assert rows[code]["coverage_percent"] == (None if 0 < n < 5 else round(100 * n / 350, 1))
+    assert rows["MCV2"]["population"] is None and rows["MCV2"]["coverage_percent"] is None
+    dtp1, dtp3 = expected["DTP1"], expected["DTP3"]
+    assert rows["DTP1-DTP3"]["dropout_percent"] == (
+        round(100 * (dtp1 - dtp3) / dtp1, 1) if dtp1 >= 5 and dtp3 >= 5 else None)
