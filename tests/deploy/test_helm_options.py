@@ -124,6 +124,13 @@ def test_the_image_by_digest_from_the_global_registry():
     assert images.pop("backup") == f"{registry}/postgres:16-alpine"
     assert set(images.values()) == {app}  # web, its templated init container, worker, jobs
     assert set(images) == {"web", "wait-for-database", "worker", "migrate", "first-admin"}
+    digest = "sha256:" + "0123456789abcdef" * 4
+    pinned = render(_merge(values, {"pack": {"image": {"digest": digest}},
+                                    "backup": {"image": {"digest": digest}}}))
+    images = {c["name"]: c["image"] for d in workloads(pinned)
+              for c in pod_template(d)["spec"]["containers"]}
+    assert images["pack"] == f"{registry}/health/cowin-kit-pack-ke@{digest}"
+    assert images["backup"] == f"{registry}/postgres@{digest}"
     # Without a digest the tag (default: the chart's appVersion), without a registry as given.
     (web,) = [d for d in render(ci_values(MINIMAL)) if d["kind"] == "Deployment"
               and d["metadata"]["name"].endswith("-web")]
