@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -143,8 +144,14 @@ def test_no_secret_value_lands_in_a_configmap(ci):
         if document["kind"] not in POD_KINDS or document["_template"].endswith("test-readyz.yaml"):
             continue
         env = {e["name"]: e for c in containers(document) for e in c.get("env", [])}
-        for key in ("DATABASE_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "ID_HASH_KEY", "REDIS_URL"):
+        for key in ("SECRET_KEY", "ENCRYPTION_KEYS", "ID_HASH_KEY", "REDIS_URL"):
             assert "secretKeyRef" in env[f"COWIN_KIT_{key}"]["valueFrom"], document["metadata"]["name"]
+        database_url = env["COWIN_KIT_DATABASE_URL"]
+        if "value" in database_url:  # composed from database.host...: only the password is secret
+            assert "$(DATABASE_PASSWORD)" in database_url["value"]
+            assert "secretKeyRef" in env["DATABASE_PASSWORD"]["valueFrom"]
+        else:
+            assert "secretKeyRef" in database_url["valueFrom"], document["metadata"]["name"]
 
 
 def test_web_probes_resources_and_security(ci):
@@ -385,18 +392,24 @@ def _free_port() -> int:
 
 def _container_env(container: dict, documents: list[dict], tmp_root: Path) -> dict[str, str]:
     """The container's environment as Kubernetes would give it: envFrom ConfigMaps, then
-    env with secretKeyRef/configMapKeyRef resolved from the rendered objects. /tmp is the
-    pod's emptyDir: here a folder of the test."""
+    env with secretKeyRef/configMapKeyRef resolved from the given objects, and $(VAR)
+    expanded. /tmp is the pod's emptyDir: here a folder of the test."""
     def lookup(kind: str, name: str) -> dict:
         (found,) = [d for d in documents if d["kind"] == kind and d["metadata"]["name"] == name]
         return found.get("data") or found.get("stringData") or {}
 
     env: dict[str, str] = {}
+
+    def expand(value: str) -> str:  # $(VAR) of a variable defined before; $$ is a $
+        return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                      lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+                      value)
+
     for source in container.get("envFrom", []):
         env.update(lookup("ConfigMap", source["configMapRef"]["name"]))
     for item in container.get("env", []):
         if "value" in item:
-            env[item["name"]] = str(item["value"])
+            env[item["name"]] = expand(str(item["value"]))
             continue
         ref = item["valueFrom"].get("secretKeyRef") or item["valueFrom"]["configMapKeyRef"]
         kind = "Secret" if "secretKeyRef" in item["valueFrom"] else "ConfigMap"

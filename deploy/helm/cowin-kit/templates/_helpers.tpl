@@ -22,6 +22,21 @@ app.kubernetes.io/name: {{ include "cowin-kit.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with omit .Values.commonLabels "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/component" }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of a pod template: the chart's, commonLabels, then the component's podLabels
+(never overriding the selector): include "cowin-kit.podLabels" (list . "web" .Values.web.podLabels) */}}
+{{- define "cowin-kit.podLabels" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- $extra := omit (merge (dict) (index . 2 | default dict) $root.Values.commonLabels) "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" "app.kubernetes.io/component" -}}
+{{ include "cowin-kit.selector" (list $root $component) }}
+{{- with $extra }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{/* Selector labels of one component: include "cowin-kit.selector" (list . "web") */}}
@@ -32,8 +47,24 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 
+{{/* An image reference: [global.imageRegistry/]repository, then @digest if given, else
+:tag. include "cowin-kit.imageRef" (list . .Values.image defaultTag) */}}
+{{- define "cowin-kit.imageRef" -}}
+{{- $root := index . 0 -}}
+{{- $image := index . 1 -}}
+{{- $repository := $image.repository -}}
+{{- with ($root.Values.global | default dict).imageRegistry -}}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repository (default (index . 2) $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "cowin-kit.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- include "cowin-kit.imageRef" (list . .Values.image .Chart.AppVersion) -}}
 {{- end -}}
 
 {{- define "cowin-kit.serviceAccountName" -}}
@@ -62,11 +93,30 @@ e.g. CloudNativePG's <cluster>-app with key uri) or the release's. */}}
 {{- end -}}
 {{- end -}}
 
-{{/* The environment every cowin-kit container gets: settings (ConfigMap), secrets, keys. */}}
-{{- define "cowin-kit.env" -}}
+{{/* COWIN_KIT_DATABASE_URL: composed in the pod from database.host/port/name/user and the
+password of database.existingSecret (Kubernetes expands $(VAR) of variables defined
+before it), or read whole from a Secret. */}}
+{{- define "cowin-kit.databaseEnv" -}}
+{{- with .Values.database -}}
+{{- if .host -}}
+- name: DATABASE_USER
+  value: {{ required "database.user is required with database.host" .user | quote }}
+- name: DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ required "database.existingSecret (holding the password) is required with database.host" .existingSecret }}, key: {{ .passwordKey }}}
+- name: COWIN_KIT_DATABASE_URL
+  value: {{ printf "postgresql+psycopg://$(DATABASE_USER):$(DATABASE_PASSWORD)@%s:%d/%s%s" .host (int .port) (required "database.name is required with database.host" .name) (ternary (printf "?%s" .parameters) "" (ne (.parameters | default "") "")) | quote }}
+{{- else -}}
 - name: COWIN_KIT_DATABASE_URL
   valueFrom:
-    secretKeyRef: {{ include "cowin-kit.databaseUrlRef" . }}
+    secretKeyRef: {{ include "cowin-kit.databaseUrlRef" $ }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The environment every cowin-kit container gets: settings (ConfigMap), secrets, keys. */}}
+{{- define "cowin-kit.env" -}}
+{{ include "cowin-kit.databaseEnv" . }}
 - name: COWIN_KIT_SECRET_KEY
   valueFrom:
     secretKeyRef: {name: {{ include "cowin-kit.secretName" . }}, key: SECRET_KEY}
@@ -120,6 +170,9 @@ e.g. CloudNativePG's <cluster>-app with key uri) or the release's. */}}
             {{- end }}
     {{- end }}
 {{- end }}
+{{- with .Values.extraVolumes }}
+{{ toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "cowin-kit.volumeMounts" -}}
@@ -129,6 +182,9 @@ e.g. CloudNativePG's <cluster>-app with key uri) or the release's. */}}
 - name: signing-keys
   mountPath: {{ .Values.signingKeys.mountPath }}
   readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
 
@@ -141,6 +197,9 @@ serviceAccountName: {{ . }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.jobs.priorityClassName }}
+priorityClassName: {{ . }}
 {{- end }}
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
