@@ -49,6 +49,9 @@ TAGS = [
     ("channels", "USSD and SMS channels."),
     ("partners", "Partner systems' keys."),
     ("reports", "Reports and exports."),
+    ("open data", "The public figures: the dashboard's summary and doses per day by area, "
+                  "without sign-in (docs/open-data.md)."),
+    ("privacy", "A person's data: exports for the person and on request (docs/privacy.md)."),
     ("cowin-v2-auth", "CoWIN API v2: OTP sign-in (the token is the bearer token of the "
                       "other CoWIN calls)."),
     ("cowin-v2-registration", "CoWIN API v2: beneficiaries and their reference data."),

@@ -65,7 +65,8 @@ def test_pdf_slip_shows_the_booking_codes_centre_and_slot(reg_app):
         assert ref in text and codes[ref] in text
     assert booking_id in text
     assert "Medical College PHC" in text and "09:00-11:00" in text
-    assert format_date(today() + timedelta(days=3), format="full", locale="en") in text
+    # English dates as India writes them (the pack's country): en_IN
+    assert format_date(today() + timedelta(days=3), format="full", locale="en_IN") in text
     assert label(reg_app, "en", "Secret code") in text
     assert "Thiruvananthapuram, Kerala, 695001" in text
 

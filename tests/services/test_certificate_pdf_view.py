@@ -43,8 +43,10 @@ def test_the_view_of_a_dose_with_and_without_its_facility(reg_app, vaccinated):
         assert rows[labels["lot"]] == "4121Z005" and rows[labels["dose"]] == "1 of 2"
         assert rows[labels["centre"]] == f"{facility.name}, Medical College Road"
         assert rows[labels["certificate_id"]] == certificate.id
+        # each code says where to show it, then what it is
         assert [caption for caption, _image in view.codes] == [
-            labels[kind] for kind in ("dcc", "shc", "vc") if getattr(certificate, kind)]
+            f"{labels[kind + '_use']}\n{labels[kind]}" for kind in ("dcc", "shc", "vc")
+            if getattr(certificate, kind)]
 
         dose.facility_id = None
         person.birth_date = date(1980, 3, 2)
@@ -52,7 +54,8 @@ def test_the_view_of_a_dose_with_and_without_its_facility(reg_app, vaccinated):
         for locale in ("en", "hi"):
             view = build_view(session, active_pack(), certificate, locale)
             labels = view.labels
-            assert view.person[1] == (labels["birth_date"],
-                                      format_date(date(1980, 3, 2), "long", locale=locale))
+            # dates in the pack's country's form of the language (en_IN, hi_IN)
+            assert view.person[1] == (labels["birth_date"], format_date(
+                date(1980, 3, 2), "long", locale=str(active_pack().format_locale(locale))))
             assert labels["centre"] not in dict(view.vaccination)
             assert dict(view.vaccination)[labels["lot"]] == "4121Z005"
