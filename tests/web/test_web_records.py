@@ -125,7 +125,7 @@ def test_the_guardian_sees_the_childs_record_next_doses_and_downloads(reg_app):
     assert dtp.startswith(("Due ", "Overdue ")) and "Dose 2 of 5" in dtp  # PENTA-X did not count
     (fipv,) = [n for n in upcoming if "Fractional IPV" in n]
     assert fipv.startswith("Overdue Polio: Dose 1 of 3")
-    due_day = (born + timedelta(days=42)).strftime("%b %-d, %Y")
+    due_day = (born + timedelta(days=42)).strftime("%-d %b %Y")  # English as India writes it
     assert f"Earliest {due_day} Due date {due_day} Latest" in fipv
     (measles,) = [n for n in upcoming if "Measles" in n]
     assert measles.startswith("Upcoming ")
