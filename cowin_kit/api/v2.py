@@ -37,8 +37,9 @@ class ConfirmOtpIn(Schema):
 class NewBeneficiaryIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     birth_year = fields.Raw(required=True)  # CoWIN clients send it as a string or a number
-    gender_id = fields.Integer(required=True)
-    photo_id_type = fields.Integer(required=True)
+    # ids of the lists the CoWIN API gives (a database integer at the most)
+    gender_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    photo_id_type = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     photo_id_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
     comorbidity_ind = fields.String(load_default="N", validate=validate.OneOf(["Y", "N"]))
     consent_version = fields.String(required=True, validate=validate.Length(min=1, max=32))

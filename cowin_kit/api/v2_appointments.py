@@ -264,7 +264,7 @@ class ScheduleIn(Schema):
     slot = fields.String(required=True, validate=validate.Length(min=1, max=32))
     beneficiaries = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
                                 required=True, validate=validate.Length(min=1, max=20))
-    center_id = fields.Integer()
+    center_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     captcha = fields.String()
 
 
