@@ -12,7 +12,7 @@ import math
 import os
 import random
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -24,7 +24,7 @@ from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import Dose
 from cowin_kit.stock import services as stock
 from cowin_kit.stock.models import Alert, Balance, Entry, Lot, OpenVial, Store
-from cowin_kit.testing import add_members, auth, publish, sign_in, staff_token, today
+from cowin_kit.testing import IST, add_members, auth, publish, sign_in, staff_token, today
 
 PEOPLE = "/api/v1/staff/people"
 STOCK = "/api/v1/stock"
@@ -104,9 +104,12 @@ def test_the_ledger_balances_after_a_randomized_day(reg_app, world):
 
     # a day of visits: infants of 6 weeks get PENTA/ROTA/BOPV, children of 9 months MR,
     # at times spread over the morning; with wastage and corrections in between
-    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    # (all on today's date in India: an opened MR vial serves one session day)
+    now = datetime.now(timezone.utc)
+    start = max(now - timedelta(hours=6), datetime.combine(today(), time(0), IST))
+    span = max(0, min(300, int((now - start).total_seconds() // 60) - 1))
     given: Counter[str] = Counter()
-    moments = sorted(start + timedelta(minutes=rng.randint(0, 300)) for _ in range(14))
+    moments = sorted(start + timedelta(minutes=rng.randint(0, span)) for _ in range(14))
     for i, moment in enumerate(moments):
         if rng.random() < 0.6:
             ref = child(client, vaccinator, f"Infant {i}", 44, f"98765{i:05d}")
