@@ -38,7 +38,8 @@ def cli_env(app, monkeypatch, **settings):
 
 def events(app, action):
     with app.app_context(), get_database(app).session() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                    .order_by(AuditEvent.id)))  # in the order written
 
 
 def test_a_citizen_exports_everything_held_as_json_and_pdf(reg_app, vaccinated):
