@@ -28,6 +28,7 @@ from cowin_kit.registration import tally
 from cowin_kit.registration.tally import DoseTally, DoseTotal
 from cowin_kit.reporting import public_rules as pr
 from cowin_kit.reporting import rules
+from cowin_kit.reporting.services import _label, _latest_population_year, _sex_filter
 from cowin_kit.scheduling.models import VaccinationSession
 
 TREND_DAYS = 30
@@ -257,11 +258,6 @@ def public_figures(session: Session, pack: ActivePack, *, area_code: str | None 
         indicators=routine_indicators(session, pack, ids, today, below))
 
 
-def _label(labels: dict[str, str], locale: str) -> str:
-    return labels.get(locale) or labels.get(locale.split("_")[0]) or \
-        next(iter(labels.values()), "")
-
-
 # The population band each indicator's children are in (population.csv, whole years):
 # DTP1, DTP3 and MCV1 are infants' doses, MCV2 is given in the second year.
 INDICATOR_BANDS = {"DTP1": "0-0", "DTP3": "0-0", "MCV1": "0-0", "MCV2": "1-1"}
@@ -309,15 +305,13 @@ def routine_indicators(session: Session, pack: ActivePack, ids: set[int] | None,
 def _indicator_population(session: Session, ids: set[int] | None) -> dict[str, int]:
     """Age band -> the area's children of the pack's latest population year (its figures
     by sex when it gives them, else its "all" rows)."""
-    year = session.scalar(select(func.max(PopulationFigure.year)))
+    year = _latest_population_year(session)
     if year is None:
         return {}
-    by_sex = session.scalar(select(func.count()).select_from(PopulationFigure).where(
-        PopulationFigure.year == year, PopulationFigure.sex != "all"))
     query = (select(PopulationFigure.age_band, func.sum(PopulationFigure.count))
              .where(PopulationFigure.year == year,
                     PopulationFigure.age_band.in_(sorted(set(INDICATOR_BANDS.values()))),
-                    PopulationFigure.sex != "all" if by_sex else PopulationFigure.sex == "all"))
+                    _sex_filter(session, year)))
     if ids is not None:
         query = query.where(PopulationFigure.location_id.in_(sorted(ids)))
     return {band: int(total) for band, total in
