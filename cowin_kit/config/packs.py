@@ -7,23 +7,26 @@
 
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import io
 import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import phonenumbers
 import pycountry
-import yaml
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
 from marshmallow import ValidationError
 
+from cowin_kit.config.pack_files import (  # noqa: F401  (logo_bytes: public here too)
+    content_hash, inline_logo, logo_bytes, logo_problem,
+)
+from cowin_kit.config.pack_yaml import (  # noqa: F401  (Problem, PackInvalid: public here too)
+    PackInvalid, Problem, _dotted, _LineMap, _load_yaml, _schema_problems,
+)
 from cowin_kit.config.schemas import PackSchema, VaccinesSchema
 from cowin_kit.config.site import site_problems, untranslated_locales, untranslated_message
 from cowin_kit.core.durations import parse as parse_duration
@@ -39,23 +42,6 @@ ISO_SUBDIVISION_SHAPE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
 # Dose fields that only routine schedules use (the appointment flows ignore them).
 ROUTINE_DOSE_FIELDS = ("age", "min_age", "max_age", "grace", "not_needed_if_started_after")
 PREGNANCY_DAYS = 42 * 7
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
-
-
-class PackInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problem(s) in the pack")
-        self.problems = problems
 
 
 @dataclass
@@ -104,82 +90,6 @@ class Pack:
         return self.document["locales"]
 
 
-# --- YAML with line numbers -------------------------------------------------------------
-
-class _LineMap:
-    """Maps a path inside a YAML document, e.g. ('id_types', 2, 'validator'), to its line."""
-
-    def __init__(self) -> None:
-        self.lines: dict[tuple[Any, ...], int] = {}
-
-    def line_of(self, path: tuple[Any, ...]) -> int:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get((), 1)
-
-
-class _PackLoader(yaml.SafeLoader):
-    """The safe loader without anchors and aliases: a pack needs none, and aliases let a
-    small file expand to gigabytes (or refer to itself)."""
-
-    max_depth = 100
-    depth = 0
-
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise yaml.composer.ComposerError(
-                None, None, "anchors and aliases (&name, *name) are not allowed in a pack",
-                event.start_mark)
-        if self.depth >= self.max_depth:
-            raise yaml.composer.ComposerError(
-                None, None, f"nested deeper than {self.max_depth} levels", event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _load_yaml(text: str, file: str, problems: list[Problem]) -> tuple[Any, _LineMap]:
-    line_map = _LineMap()
-    try:
-        loader = _PackLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problems.append(Problem(file, line, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}"))
-        return None, line_map
-    if node is not None:
-        _record_lines(node, (), line_map, file, problems)
-    return data, line_map
-
-
-def _record_lines(node: yaml.Node, path: tuple[Any, ...], line_map: _LineMap, file: str,
-                  problems: list[Problem]) -> None:
-    line_map.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            if key in seen:
-                problems.append(Problem(file, key_node.start_mark.line + 1,
-                                        _dotted(path + (key,)), "duplicate key"))
-            seen.add(key)
-            line_map.lines[path + (key,)] = key_node.start_mark.line + 1
-            _record_lines(value_node, path + (key,), line_map, file, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _record_lines(item, path + (index,), line_map, file, problems)
-
-
 def _days(value: Any) -> int | None:
     """A (schema-checked) duration as approximate days, for comparing; None stays None."""
     return None if value is None else parse_duration(value).approx_days()
@@ -190,36 +100,6 @@ def _interval(dose: dict[str, Any], key: str) -> int | None:
     if dose.get(key) is not None:
         return _days(dose[key])
     return dose.get(f"{key}_days")
-
-
-def _dotted(path: Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
-
-
-def _schema_problems(messages: Any, path: tuple[Any, ...], line_map: _LineMap,
-                     file: str) -> list[Problem]:
-    """Flatten marshmallow's nested error dict into Problems."""
-    found: list[Problem] = []
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if key == "_schema":
-                found += _schema_problems(value, path, line_map, file)
-            else:
-                found += _schema_problems(value, path + (key,), line_map, file)
-    elif isinstance(messages, list):
-        for message in messages:
-            if isinstance(message, (dict, list)):
-                found += _schema_problems(message, path, line_map, file)
-            else:
-                if message == "Unknown field.":
-                    message = "unknown field"
-                elif message == "Missing data for required field.":
-                    message = "required field is missing"
-                found.append(Problem(file, line_map.line_of(path), _dotted(path), str(message)))
-    return found
 
 
 # --- validation --------------------------------------------------------------------------
@@ -914,54 +794,3 @@ def load_pack(path: str | Path) -> Pack:
         raise PackInvalid(sorted(set(validator.problems),
                                  key=lambda p: (p.file, p.line, p.field, p.message)))
     return pack
-
-
-LOGO_MAX_BYTES = 256 * 1024
-LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
-
-
-def _logo_type(data: bytes) -> str | None:
-    return next((media for magic, media in LOGO_TYPES.items() if data.startswith(magic)), None)
-
-
-def logo_problem(root: Path, name: str) -> str | None:
-    """Why the certificate logo file cannot be used, or None."""
-    path = root / name
-    if name.startswith("data:"):
-        return None  # already inlined (a document read back from the database)
-    if not path.is_file() or root.resolve() not in path.resolve().parents:
-        return f"file {name!r} is not in the pack"
-    data = path.read_bytes()
-    if len(data) > LOGO_MAX_BYTES:
-        return f"file {name!r} is {len(data) // 1024} KiB; at most {LOGO_MAX_BYTES // 1024} KiB"
-    if _logo_type(data) is None:
-        return f"file {name!r} is neither PNG nor JPEG"
-    return None
-
-
-def inline_logo(root: Path, document: dict[str, Any]) -> dict[str, Any]:
-    """The document with ``certificates.logo`` as a data: URI, so that the installed
-    document carries the image to every process (pack folders are not kept on servers)."""
-    name = document.get("certificates", {}).get("logo")
-    if not name or name.startswith("data:"):
-        return document
-    data = (root / name).read_bytes()
-    uri = f"data:{_logo_type(data)};base64,{base64.b64encode(data).decode('ascii')}"
-    return {**document, "certificates": {**document["certificates"], "logo": uri}}
-
-
-def logo_bytes(document: dict[str, Any]) -> bytes | None:
-    """The certificate logo of an installed document (see :func:`inline_logo`)."""
-    uri = document.get("certificates", {}).get("logo")
-    if not uri or not uri.startswith("data:"):
-        return None
-    return base64.b64decode(uri.partition(",")[2])
-
-
-def content_hash(root: Path) -> str:
-    """SHA-256 over every file of the pack (relative path and bytes), order-independent."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
