@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import String, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
@@ -61,7 +61,8 @@ def install_pack(session: Session, pack: Pack, progress: Progress = _no_progress
     installed = session.scalars(select(InstalledPack).where(InstalledPack.code == pack.code)).first()
     try:
         _install_locations(session, pack, report, progress)
-        _install_postal_codes(session, pack, report)
+        _install_postal_codes(session, pack, report, same_content=(
+            installed is not None and installed.content_hash == pack.content_hash))
         _install_population(session, pack, report)
         _install_id_types(session, pack, report)
         _install_genders(session, pack, report)
@@ -167,20 +168,59 @@ def _install_locations(session: Session, pack: Pack, report: InstallReport,
         report.count("locations", "deleted", len(doomed))
 
 
-def _install_postal_codes(session: Session, pack: Pack, report: InstallReport) -> None:
+def _install_postal_codes(session: Session, pack: Pack, report: InstallReport,
+                          same_content: bool) -> None:
+    """The postal-code directory (India: about 21,000 PIN-district pairs). Core
+    statements on the table, not the ORM's bulk path: building an ORM insert per row was
+    most of a fresh install's time.
+
+    Only installs write the directory, and deleting a place deletes its codes: when the
+    installed pack has this pack's content and the table has as many rows as the pack
+    has pairs, it is the pack's directory and the pairs are not compared one by one."""
+    table = PostalCode.__table__
+    if same_content:
+        pairs = sum(len(set(row.postal_codes)) for row in pack.locations)
+        if session.scalar(select(func.count()).select_from(table)) == pairs:
+            return
     ids = dict(session.execute(select(Location.code, Location.id)).all())
-    wanted = {(postal, ids[row.code]) for row in pack.locations for postal in row.postal_codes}
-    existing = set(session.execute(select(PostalCode.code, PostalCode.location_id)).all())
-    added = wanted - existing
-    removed = existing - wanted
-    for chunk in _chunks(sorted(removed)):
-        for code, location_id in chunk:
-            session.execute(delete(PostalCode).where(PostalCode.code == code,
-                                                     PostalCode.location_id == location_id))
-    for chunk in _chunks([{"code": c, "location_id": i} for c, i in sorted(added)]):
-        session.execute(insert(PostalCode), chunk)
+    # Compared as "code location_id" texts: an install that changes nothing compares all
+    # 21,000 pairs, and comparing result rows cost five times more.
+    wanted = {f"{postal} {ids[row.code]}" for row in pack.locations
+              for postal in row.postal_codes}
+    existing = set(session.scalars(
+        select(table.c.code + " " + cast(table.c.location_id, String))))
+    added = [_postal_pair(pair) for pair in wanted - existing]
+    removed = [_postal_pair(pair) for pair in existing - wanted]
+    gone = delete(table).where(table.c.code == bindparam("gone_code"),
+                               table.c.location_id == bindparam("gone_location"))
+    for chunk in _chunks([{"gone_code": c, "gone_location": i} for c, i in sorted(removed)]):
+        session.connection().execute(gone, chunk)
+    _insert_rows(session, table, ("code", "location_id"), sorted(added))
     report.count("postal_codes", "added", len(added))
     report.count("postal_codes", "deleted", len(removed))
+
+
+def _postal_pair(text: str) -> tuple[str, int]:
+    code, location_id = text.rsplit(" ", 1)  # a code may have spaces (Canada)
+    return code, int(location_id)
+
+
+def _insert_rows(session: Session, table: Any, columns: tuple[str, ...],
+                 rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many plain rows into ``table``: PostgreSQL's COPY (the rows stream in one command;
+    an INSERT of 21,000 rows took 450 ms), elsewhere the driver's executemany."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        cursor = connection.connection.driver_connection.cursor()
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    for chunk in _chunks(rows):
+        connection.execute(insert(table), [dict(zip(columns, row)) for row in chunk])
 
 
 def _install_population(session: Session, pack: Pack, report: InstallReport) -> None:

@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from cowin_kit.config.runtime import ActivePack, active_pack
 from cowin_kit.core.errors import NotFound
 from cowin_kit.geography.models import Facility, Location
+from cowin_kit.geography.postal import postal_code_locations
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.programme import catalogue
 from cowin_kit.programme.models import VaccineProduct
+from cowin_kit.scheduling import rules
 from cowin_kit.scheduling.models import SessionDoseCapacity, SessionSlot, VaccinationSession
 
 
@@ -209,18 +211,24 @@ def _availability_statement(dialect: str, name: str) -> Any:
 
 
 def _search_statement(dialect: str, kind: str, by_place: bool, by_postal_code: bool,
-                      by_ids: bool, by_fee: bool, by_product: bool, by_age: bool) -> Any:
+                      by_postal_area: bool, by_ids: bool, by_fee: bool, by_product: bool,
+                      by_age: bool) -> Any:
     """The facilities (``kind`` "facilities") or the published sessions on the days with
     their facilities ("sessions") that a search's filters select, built once per set of
-    filters; the values are bound when it runs."""
-    key = (dialect, kind, by_place, by_postal_code, by_ids, by_fee, by_product, by_age)
+    filters; the values are bound when it runs. ``by_postal_area``: a postal code search
+    also takes the facilities in the places the pack's directory gives for the code."""
+    key = (dialect, kind, by_place, by_postal_code, by_postal_area, by_ids, by_fee,
+           by_product, by_age)
     statement = _AVAILABILITY_STATEMENTS.get(key)
     if statement is not None:
         return statement
     where = []
     if by_place:
         where.append(_one_of(_FACILITY.location_id, "places", dialect, inline=True))
-    if by_postal_code:
+    if by_postal_code and by_postal_area:
+        where.append((_FACILITY.postal_code == bindparam("postal_code"))
+                     | _one_of(_FACILITY.location_id, "postal_places", dialect, inline=True))
+    elif by_postal_code:
         where.append(_FACILITY.postal_code == bindparam("postal_code"))
     if by_ids:
         where.append(_one_of(_FACILITY.id, "facility_ids", dialect, inline=True))
@@ -349,16 +357,25 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
                       dose: int | None = None, fee_type: str | None = None,
                       include_empty_centres: bool = False) -> list[CentreAvailability]:
     """Published sessions on ``days`` at the facilities selected by place, postal code or
-    ids, filtered; grouped by facility in a stable order (facility id, then date)."""
+    ids, filtered; grouped by facility in a stable order (facility id, then date).
+
+    A postal code selects the facilities with that postal code and, when the pack's
+    directory knows the code, every facility in the places it lies in (an Indian PIN:
+    its district); the facilities at the code itself come first (rules.postal_code_first)."""
     if session.autoflush:  # as the ORM queries this replaced would have
         session.flush()
     pack = _snapshot()
     dialect = _dialect(session)
-    flags = (location_id is not None, postal_code is not None, facility_ids is not None,
-             fee_type is not None)
     params: dict[str, Any] = {"postal_code": postal_code, "fee_type": fee_type,
                               "product_code": product_code, "age": age,
                               "days": list(days)}
+    postal_places: list[int] = []
+    if postal_code is not None:
+        for area in postal_code_locations(session, postal_code, pack):
+            postal_places += descendant_location_ids(session, area, pack)
+        params["postal_places"] = sorted(set(postal_places))
+    flags = (location_id is not None, postal_code is not None, bool(postal_places),
+             facility_ids is not None, fee_type is not None)
     if location_id is not None:
         params["places"] = descendant_location_ids(session, location_id, pack)
     if facility_ids is not None:
@@ -376,7 +393,7 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
     rows = session.execute(_search_statement(dialect, "sessions", *flags, product_code is not None,
                                              age is not None), params).all()
     if not rows:
-        return list(centres.values())
+        return _postal_code_first(list(centres.values()), postal_code, postal_places)
     ids = [row[0] for row in rows]
     capacities: dict[str, dict[int, int]] = {}
     slots: dict[str, list[SlotRow]] = {}
@@ -419,7 +436,25 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
         centre.sessions.append(SessionAvailability(
             SessionRow(*row[:_N_SESSION]), product_code, product_names, available,
             slots.get(session_id, [])))
-    return list(centres.values())
+    return _postal_code_first(list(centres.values()), postal_code, postal_places)
+
+
+def _postal_code_first(centres: list[CentreAvailability], postal_code: str | None,
+                       postal_places: list[int]) -> list[CentreAvailability]:
+    if postal_code is None or not postal_places:
+        return centres
+    return sorted(centres, key=lambda c: rules.postal_code_rank(c.facility.postal_code,
+                                                                postal_code))
+
+
+def postal_code_area(session: Session, postal_code: str) -> list[Place]:
+    """The places the installed pack's directory gives for ``postal_code`` (a PIN's
+    district; rarely two); [] when the directory does not have it, and a search by it
+    finds only the facilities registered with that very code."""
+    pack = _snapshot()
+    found = (place(session, location_id, pack)
+             for location_id in postal_code_locations(session, postal_code, pack))
+    return [item for item in found if item is not None]
 
 
 def search(session: Session, query: dict[str, Any]) -> list[CentreAvailability]:

@@ -57,6 +57,13 @@ def cowin_slot_label(slot: Any) -> str:
     return f"{slot.starts_at:%I:%M%p}-{slot.ends_at:%I:%M%p}"
 
 
+def postal_code_rank(facility_postal_code: str | None, searched: str) -> int:
+    """Where a facility goes in the answer to a postal code search that covers the code's
+    whole district: 0 for a facility at the searched code itself, 1 for the rest of the
+    district (a stable sort keeps facility order within each)."""
+    return 0 if facility_postal_code == searched else 1
+
+
 # --- booking ------------------------------------------------------------------------------
 
 

@@ -41,7 +41,8 @@ from cowin_kit.testing.api import (
 )
 from cowin_kit.testing.builders import vaccine_schedule
 from cowin_kit.testing.databases import (
-    BACKENDS, create_database, drop_database, empty_tables, postgresql_server_url,
+    BACKENDS, create_database, drop_database, empty_tables, forget_kept_places,
+    postgresql_server_url,
 )
 from cowin_kit.testing.documents import label, nfc, pdf_text, pixels
 from cowin_kit.testing.environment import example_pack, need_tool
@@ -174,6 +175,19 @@ def db_session(app):
     with app.app_context():
         with get_database(app).session() as session:
             yield session
+
+
+# The fixtures whose first step is an app of the India pack (make_reg_app): a test using
+# one may find the India pack's places left by the test before (close_reg_app).
+KEEP_PLACES_FOR = frozenset({"reg_app", "pg_app"})
+
+
+@pytest.fixture(autouse=True)
+def _places_of_closed_apps(request):
+    """Any other test starts from an empty database."""
+    if not KEEP_PLACES_FOR & set(request.fixturenames):
+        forget_kept_places()
+    yield
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
+from cowin_kit.testing.databases import empty_tables, kept_places
+
 __all__ = [
     "IST", "STAFF_PASSWORD", "accounts_with_members", "add_members", "auth", "booked_counts",
     "close_reg_app", "count_rows", "create_staff", "iso_day", "last_otp", "make_reg_app",
@@ -68,17 +70,25 @@ def make_reg_app(database_url, tmp_path, pack, **settings):
                       "BOOKING_LIMITS_PER_ACCOUNT": "1000/hour",
                       "SEARCH_LIMITS_PER_IP": "10000/hour", **settings})
     app.outbox = outbox
+    engine = get_database(app).engine
+    if kept_places(engine) not in (None, pack.content_hash):
+        empty_tables(engine)  # another pack's places were left there
     with app.app_context(), get_database(app).session() as session:
         install_pack(session, pack)
     return app
 
 
 def close_reg_app(app) -> None:
-    """Empty the app's (shared) database and close its connections."""
+    """Empty the app's (shared) database, but for the places of its pack (the next test
+    app of the same pack finds them installed: see testing.databases), and close its
+    connections."""
+    from cowin_kit.config.models import InstalledPack
     from cowin_kit.core.db import get_database
-    from cowin_kit.testing.databases import empty_tables
 
-    empty_tables(get_database(app).engine)
+    engine = get_database(app).engine
+    with engine.connect() as connection:
+        installed = connection.scalar(select(InstalledPack.content_hash).limit(1))
+    empty_tables(engine, keep_places_of=installed)
     get_database(app).dispose()
 
 

@@ -285,6 +285,7 @@ def sessions():
     form = ui.FormState(values=args)
     centres: list[availability.CentreAvailability] | None = None
     query: dict[str, Any] = {}
+    postal_area: list[availability.Place] | None = None  # the searched PIN's district(s)
     if args.get("search") or place is not None or postal_code:
         raw = {key: args.get(key, "").strip() for key in ("date", "vaccine", "age", "dose",
                                                           "fee_type")}
@@ -303,6 +304,8 @@ def sessions():
 
             query = load(sched_schemas.AvailabilityQuery(), raw)
             centres = availability.search(get_session(), query)
+            if "postal_code" in query:
+                postal_area = availability.postal_code_area(get_session(), query["postal_code"])
         except DomainError as exc:
             form.fail(exc)
             if "location" in form.errors:
@@ -318,6 +321,9 @@ def sessions():
         centres=shown, more=len(centres or []) - len(shown), searched=centres is not None,
         products=_product_options(), booking=booking, alert_fields=alert_fields,
         locale=_locale(),
+        postal_area=(None if postal_area is None or centres is None else
+                     ", ".join(p.localized_name(_locale()) for p in postal_area)),
+        searched_postal_code=query.get("postal_code"),
         closed_day=_today(pack) if bookings.booking_closed(pack, _today(pack)) else None
     ), form.status
 

@@ -578,3 +578,35 @@ def test_booking_with_the_token_of_a_changed_or_gone_account_is_refused_and_writ
     with reg_app.app_context(), get_database(reg_app).session() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "appointment.book")) == 0
+
+
+def test_a_pin_finds_the_sessions_of_its_district_first_those_at_the_pin(reg_app):
+    """The India pack maps each PIN of India Post's directory to its district: a search by
+    any PIN of Thiruvananthapuram finds the district's centres, those at the PIN first."""
+    elsewhere = publish(reg_app, code="F-TVM-1", postal="695001")
+    here = publish(reg_app, code="F-TVM-2", postal="695014")
+    unlisted = publish(reg_app, code="F-TVM-3", postal="999999")  # not in the directory
+    client = reg_app.test_client()
+    day = today() + timedelta(days=3)
+
+    def v1(pin):
+        found = client.get(f"/api/v1/sessions?postal_code={pin}&date={day.isoformat()}")
+        assert found.status_code == 200
+        return [c["sessions"][0]["session_id"] for c in found.get_json()["centres"]]
+
+    assert v1("695014") == [here, elsewhere, unlisted]     # the PIN's own centre first
+    assert v1("695001") == [elsewhere, here, unlisted]
+    assert v1("695002") == [elsewhere, here, unlisted]     # a PIN with no centre of its own
+    assert v1("682011") == []                               # Ernakulam: another district
+    assert v1("999999") == [unlisted]                       # unknown: that very PIN only
+    cowin_day = day.strftime("%d-%m-%Y")
+    for path in ("public/findByPin", "findByPin"):
+        headers = {} if path.startswith("public") else auth(sign_in(reg_app, client))
+        found = client.get(f"/api/v2/appointment/sessions/{path}?pincode=695002&date={cowin_day}",
+                           headers=headers).get_json()["sessions"]
+        assert [s["session_id"] for s in found] == [elsewhere, here, unlisted]
+    calendar = client.get(f"/api/v2/appointment/sessions/public/calendarByPin?pincode=695014"
+                          f"&date={today().strftime('%d-%m-%Y')}").get_json()["centers"]
+    assert [c["pincode"] for c in calendar] == [695014, 695001, 999999]
+    assert client.get(f"/api/v2/appointment/sessions/public/findByPin?pincode=682011"
+                      f"&date={cowin_day}").get_json() == {"sessions": []}

@@ -1,3 +1,4 @@
+import csv
 import shutil
 
 import pytest
@@ -52,6 +53,51 @@ def test_changed_names_are_updated_in_place(db_session, tmp_path):
     db_session.expire_all()
     kerala = db_session.scalars(select(Location).where(Location.code == "IN-KL")).one()
     assert kerala.name == "Keralam" and kerala.id == before
+
+
+def _pins(session, code):
+    return set(session.scalars(select(PostalCode.code).join(
+        Location, Location.id == PostalCode.location_id).where(Location.code == code)))
+
+
+def test_the_pin_directory_follows_the_pack(db_session, tmp_path):
+    target = tmp_path / "in"
+    shutil.copytree(EXAMPLES / "in", target)
+    pack = load_pack(target)
+    first = install_pack(db_session, pack)
+    pairs = sum(len(row.postal_codes) for row in pack.locations)
+    assert first.counts["postal_codes"]["added"] == pairs == _count(db_session, PostalCode)
+    assert pairs > 19000  # every PIN of India Post's directory with a district
+    assert "695001" in _pins(db_session, "IN-KL-TVM")
+    assert "110001" in _pins(db_session, "IN-DL-ND")
+    # a PIN moved to another district: one pair deleted, one added
+    csv_path = target / "locations.csv"
+    with csv_path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        pins = row["postal_codes"].split(";")
+        if row["code"] == "IN-KL-TVM":
+            pins.remove("695001")
+        elif row["code"] == "IN-KL-KLM":
+            pins.append("695001")
+        row["postal_codes"] = ";".join(pins)
+    with csv_path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    moved = install_pack(db_session, load_pack(target))
+    assert moved.counts["postal_codes"] == {"added": 1, "updated": 0, "deleted": 1}
+    assert "695001" not in _pins(db_session, "IN-KL-TVM")
+    assert "695001" in _pins(db_session, "IN-KL-KLM")
+
+
+def test_a_pin_lost_outside_an_install_is_put_back(db_session, india_pack):
+    install_pack(db_session, india_pack)
+    db_session.execute(PostalCode.__table__.delete().where(PostalCode.code == "695001"))
+    db_session.commit()
+    again = install_pack(db_session, india_pack)  # the same pack: the rows are counted
+    assert again.counts["postal_codes"]["added"] == 1
+    assert "695001" in _pins(db_session, "IN-KL-TVM")
 
 
 def _without_rows(path, prefix):

@@ -10,7 +10,7 @@ import pytest
 
 from cowin_kit.scheduling.rules import (
     BookingRefused, GivenDose, SessionFacts, check_booking, check_reschedule, next_dose_number,
-    parse_slots, schedule_for, split_capacity,
+    parse_slots, postal_code_rank, schedule_for, split_capacity,
 )
 from cowin_kit.testing import vaccine_schedule
 
@@ -182,3 +182,15 @@ def test_booking_rules(name):
 def test_reschedule_rules(days_ahead, count, limit, refused):
     assert refusal(check_reschedule, appointment_day=TODAY + timedelta(days=days_ahead),
                    today=TODAY, reschedule_count=count, max_reschedules=limit) == refused
+
+
+@pytest.mark.parametrize("facility_code, searched, rank", [
+    ("695001", "695001", 0),     # the facility is at the searched PIN
+    ("695002", "695001", 1),     # elsewhere in the PIN's district
+    (None, "695001", 1),         # no postal code of its own
+    ("", "695001", 1),
+    ("K1A 0B1", "K1A 0B1", 0),   # codes are compared as written
+    ("K1A0B1", "K1A 0B1", 1),
+])
+def test_facilities_at_the_searched_postal_code_come_first(facility_code, searched, rank):
+    assert postal_code_rank(facility_code, searched) == rank

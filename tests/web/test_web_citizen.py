@@ -188,8 +188,15 @@ def test_find_sessions_by_place_or_postal_code_with_filters(reg_app):
     assert "Medical College PHC" in found and first in found and covaxin in found
     only = text(client.get("/sessions?search=1&place1=IN-KL&vaccine=COVISHIELD"))
     assert first in only and covaxin not in only
+    # a PIN stands for its district (India Post's directory): the centre at the PIN first
     by_pin = text(client.get("/sessions?search=1&postal_code=695002"))
-    assert first not in by_pin and covaxin in by_pin
+    assert covaxin in by_pin and first in by_pin and by_pin.index(covaxin) < by_pin.index(first)
+    assert "Postal code 695002 is in Thiruvananthapuram" in by_pin
+    other_district = text(client.get("/sessions?search=1&postal_code=682011"))
+    assert first not in other_district and "Postal code 682011 is in Ernakulam" in other_district
+    unknown = text(client.get("/sessions?search=1&postal_code=999999"))
+    assert first not in unknown and "999999 is not in the postal code directory" in unknown
+    assert "not in the postal code directory" not in by_pin
     paid = text(client.get("/sessions?search=1&place1=IN-KL&fee_type=Paid"))
     assert "No session with free seats" in paid
     nowhere = client.get("/sessions?search=1")

@@ -16,7 +16,7 @@ from cowin_kit.channels.ussd.pin import need_pin
 from cowin_kit.core.errors import DomainError
 from cowin_kit.core.i18n import gettext as _, pgettext
 from cowin_kit.geography.models import Location
-from cowin_kit.scheduling import availability, booking
+from cowin_kit.scheduling import availability, booking, rules
 from cowin_kit.scheduling.models import Appointment, SessionSlot
 
 SEARCH_DAYS = 7
@@ -104,14 +104,17 @@ def _found_sessions(ctx: Context, data: dict) -> list[tuple[str, Any]]:
     found = []
     for centre in centres:
         name = label(centre.facility.names, ctx.locale, centre.facility.name)
+        # A PIN search covers the PIN's district: the centres at the PIN itself first.
+        rank = (rules.postal_code_rank(centre.facility.postal_code, search["pin"])
+                if "pin" in search else 0)
         for item in centre.sessions:
             seats = item.available_total
             if seats <= 0:
                 continue
-            found.append((item.session.session_date, name, seats, item.session.id))
-    found.sort(key=lambda row: (row[0], row[1]))
+            found.append((rank, item.session.session_date, name, seats, item.session.id))
+    found.sort(key=lambda row: row[:3])
     return [(f"{day(when)} {short_name(name)} ({seats})", session_id)
-            for when, name, seats, session_id in found]
+            for _rank, when, name, seats, session_id in found]
 
 
 @state("sessions")
