@@ -361,3 +361,24 @@ def test_the_dashboard_counts_registrations_and_bookings_by_channel(india):
     web_staff_sign_in(client, "nat.admin")
     page = client.get("/admin/dashboard").get_data(as_text=True)
     assert "Registrations and bookings by channel" in page and "USSD" in page
+
+
+def test_a_pin_lists_its_districts_sessions_those_at_the_pin_first(india):
+    from cowin_kit.channels.ussd.base import day
+
+    publish(india, days_ahead=2, code="F-TVM-1", postal="695001")
+    publish(india, days_ahead=4, code="F-TVM-2", postal="695014")
+    phone = Phone(india.test_client(), NUMBER)
+    phone.dial()
+    phone.send("2")          # find a session
+    phone.send("1")          # by postal code
+    kind, screen = phone.send("695014")
+    with india.test_request_context():  # as the screens write a day (English)
+        days = [day(today() + timedelta(days=n)) for n in (4, 2)]
+    assert kind == "CON" and all(d in screen for d in days)
+    assert screen.index(days[0]) < screen.index(days[1])    # the PIN's own centre first
+    phone.dial()
+    phone.send("2")
+    phone.send("1")
+    kind, screen = phone.send("682011")                     # Ernakulam: none there
+    assert "No free seats" in screen and days[1] not in screen and days[0] not in screen
