@@ -72,7 +72,7 @@ def _sexes(pack: ActivePack, count: int, rng: random.Random) -> list[str]:
 
 def _spread_places(session: Session, pack: ActivePack, count: int) -> list[Location]:
     """``count`` districts spread evenly over the states (top-level places), those with
-    population figures first (coverage needs a denominator)."""
+    population figures first (coverage needs a denominator), then those with coordinates."""
     leaf_level = len(pack.document["hierarchy"])
     populated = set(session.scalars(select(PopulationFigure.location_id).distinct()))
     leaves = session.scalars(select(Location).where(Location.level == leaf_level)
@@ -85,7 +85,8 @@ def _spread_places(session: Session, pack: ActivePack, count: int) -> list[Locat
         return place.id
 
     by_state: dict[int, list[Location]] = {}
-    for place in sorted(leaves, key=lambda loc: (loc.id not in populated, loc.code)):
+    for place in sorted(leaves, key=lambda loc: (loc.id not in populated, loc.latitude is None,
+                                                 loc.code)):
         by_state.setdefault(top(place), []).append(place)
     chosen: list[Location] = []
     # round robin over the states (those with population figures first): each state's
@@ -113,9 +114,10 @@ class DemoReport:
 def seed_demo(session: Session, pack: ActivePack, days: int = DEMO_DAYS) -> DemoReport:
     report = DemoReport()
     leaf_level = len(pack.document["hierarchy"])
+    # Places with coordinates first: the demo's centres take their place's, for "near me".
     districts = session.scalars(
-        select(Location).where(Location.level == leaf_level).order_by(Location.code)
-        .limit(MAX_DISTRICTS)
+        select(Location).where(Location.level == leaf_level)
+        .order_by(Location.latitude.is_(None), Location.code).limit(MAX_DISTRICTS)
     ).all()
     # The demo's sessions and history are of the appointment-booked (non-routine) drives.
     schedules = session.scalars(select(VaccineSchedule).where(VaccineSchedule.routine.is_(False))
