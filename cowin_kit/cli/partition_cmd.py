@@ -4,8 +4,6 @@ to monthly partitions (PostgreSQL; cowin_kit.core.partitioning, docs/partitionin
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-
 import click
 
 from cowin_kit.cli import app_context, fail, handle_errors
@@ -82,6 +80,5 @@ def db_partition(tables: tuple[str, ...], batch: int, status: bool, abandon: boo
             click.echo(f"{describe(state)} in {time.monotonic() - started:.0f} s")
             with get_database().session() as session:
                 audit.record(session, "database.partition", "table", spec.table,
-                             place=audit.NATIONAL, rows=state.rows_copied,
-                             at=datetime.now(timezone.utc).isoformat())
+                             place=audit.NATIONAL, rows=state.rows_copied)
                 session.commit()

@@ -6,8 +6,12 @@ dropping whole months only where the privacy rules allow it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -26,6 +30,12 @@ pytestmark = [pytest.mark.postgres,
 
 TABLES = ("audit_event", "message_outbox", "otp_transaction")
 NOW = datetime.now(timezone.utc)
+
+
+def before_partitions() -> str:
+    """The revision before the partitions' migration (0032)."""
+    revisions = migrate.all_revisions()
+    return revisions[revisions.index("0032") - 1]
 
 
 def populate(engine, audit=3000, messages=2000, otps=1000) -> None:
@@ -70,7 +80,7 @@ def populated(fresh_database_url, monkeypatch, tmp_path):
     newest: the tables with rows stay plain until converted."""
     url = fresh_database_url("postgresql")
     engine = make_engine(url)
-    migrate.upgrade(engine, "0030")
+    migrate.upgrade(engine, before_partitions())
     populate(engine)
     migrate.upgrade(engine)
     monkeypatch.setenv("COWIN_KIT_DATABASE_URL", url)
@@ -92,7 +102,7 @@ def test_a_fresh_install_is_partitioned_by_the_migration(fresh_database_url):
                 month = partitioning.month_start(NOW)
                 assert names == [spec.partition(partitioning.add_months(month, n))
                                  for n in range(partitioning.MONTHS_AHEAD + 1)]
-        migrate.downgrade(engine, "0030")
+        migrate.downgrade(engine, before_partitions())
         with engine.connect() as connection:
             assert all(partitioning.relkind(connection, t) == "r" for t in TABLES)
             assert connection.scalar(text(   # the self-referencing key is back
@@ -199,6 +209,36 @@ def test_an_interrupted_conversion_resumes_with_the_writes_made_meanwhile(popula
             "status, attempts, next_attempt_at, created_at) VALUES ('+919998', 'sms', 'otp', "
             "'en', '', 0, 'pending', 0, now(), now()) RETURNING id"))
     assert new_id == 2002
+
+
+def test_a_conversion_killed_mid_copy_resumes_when_run_again(populated):
+    url, engine = populated
+    before = fingerprints(engine)["audit_event"]
+    command = subprocess.Popen(
+        [sys.executable, "-m", "cowin_kit.cli", "db", "partition", "--table", "audit_event",
+         "--batch", "5"], cwd=Path(__file__).parents[2], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        copied = 0
+        while copied < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            with engine.connect() as connection:
+                copied = connection.scalar(text(
+                    "SELECT rows_copied FROM partition_conversion "
+                    "WHERE table_name = 'audit_event'")) or 0
+        command.kill()                                      # SIGKILL, mid-copy
+    finally:
+        command.wait()
+    assert layout(engine, "audit_event") == "converting"
+    done = CliRunner().invoke(main, ["db", "partition", "--table", "audit_event",
+                                     "--batch", "500"])
+    assert done.exit_code == 0, done.output
+    assert layout(engine, "audit_event") == "partitioned"
+    with engine.connect() as connection:
+        assert tuple(connection.execute(text(
+            "SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t.id)) FROM audit_event t "
+            "WHERE action <> 'database.partition'")).one()) == before
 
 
 def test_writes_during_the_conversion_are_not_lost(populated):
