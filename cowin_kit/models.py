@@ -29,6 +29,7 @@ from cowin_kit.corrections.models import (
     ChangeRequest, DuplicateCandidate, Grievance, PersonMatchKey, PersonMerge, SetAsideDose,
 )
 from cowin_kit.privacy.models import RetentionMark
+from cowin_kit.core.partition_models import PartitionConversion
 from cowin_kit.reporting import models as _reporting_indexes  # noqa: F401  (indexes on dose)
 
 # The receivers of cowin_kit.core.signals, connected wherever rows can be written.
@@ -37,7 +38,7 @@ from cowin_kit.immunization import receivers as _immunization_receivers  # noqa:
 from cowin_kit.corrections import receivers as _correction_receivers  # noqa: F401,E402
 
 __all__ = [
-    "RetentionMark",
+    "RetentionMark", "PartitionConversion",
     "AuditEvent", "DoseTally", "DoseTotal", "InstalledPack", "Location", "PopulationFigure",
     "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",

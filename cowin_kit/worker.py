@@ -8,7 +8,10 @@ Jobs, each run when due:
 - routine dose reminders (every ``reminder_poll_seconds``, an hour by default; each dose's
   reminder once, whatever the restarts: cowin_kit.immunization.reminders), and with them
   the purge of expired USSD sessions (cowin_kit.channels) and the retention jobs
-  (cowin_kit.privacy.retention: old OTPs, messages, audit details, abandoned accounts);
+  (cowin_kit.privacy.retention: old OTPs, messages, audit details, abandoned accounts;
+  on PostgreSQL whole monthly partitions dropped where allowed) and, before them, the
+  monthly partitions of the next ``PARTITION_MONTHS_AHEAD`` months created
+  (cowin_kit.core.partitioning, docs/partitioning.md);
 - stock (every ``stock_poll_seconds``, an hour by default): open vials past their
   open-vial policy discarded as wastage, then near-expiry, stock-out and low-stock alerts
   raised once per store and day (cowin_kit.stock.services.raise_alerts: a stock_alert row,
@@ -43,6 +46,7 @@ from cowin_kit.audit.services import Actor, acting_as
 from cowin_kit.certificates.services import keystore, process_outbox
 from cowin_kit.channels.services import purge_sessions
 from cowin_kit.config.runtime import active_pack
+from cowin_kit.core import partitioning
 from cowin_kit.core.db import get_database
 from cowin_kit.immunization import duestate
 from cowin_kit.immunization.duelists import today_in
@@ -65,6 +69,7 @@ class WorkerRound:
     reminders_sent: int = 0
     vials_discarded: int = 0
     stock_alerts: int = 0
+    partitions_created: list[str] = field(default_factory=list)
     due_state_refreshed: int | None = None      # people, when the refresh ran in the round
     purged: int = 0                             # rows the retention jobs deleted or cut
     failed: list[str] = field(default_factory=list)
@@ -128,6 +133,7 @@ class Worker:
                         purge_sessions(session, now=now)
                 except Exception:
                     log.exception("purging USSD sessions failed; retrying next time")
+                self._create_partitions(result, now)
                 try:
                     with database.session() as session:
                         periods = retention.Periods.from_settings(self.app.config["COWIN_KIT"])
@@ -148,6 +154,21 @@ class Worker:
                     result.failed.append("stock")
             self._refresh_due_state(result, pack, now, force_due_state)
         return result
+
+    def _create_partitions(self, result: WorkerRound, now: datetime | None) -> None:
+        """The monthly partitions ahead (PostgreSQL; nothing on SQLite or a table not yet
+        partitioned). A lock not had within seconds: the next hour tries again; the
+        default partition takes the rows meanwhile."""
+        try:
+            with get_database().engine.begin() as connection:
+                if partitioning.is_postgresql(connection):
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                result.partitions_created = partitioning.ensure_partitions(
+                    connection, now or datetime.now(timezone.utc),
+                    self.app.config["COWIN_KIT"]["PARTITION_MONTHS_AHEAD"])
+        except Exception:
+            log.exception("creating partitions failed; retrying next time")
+            result.failed.append("partitions")
 
     def _refresh_due_state(self, result: WorkerRound, pack, now: datetime | None,
                            force: bool) -> None:
@@ -224,6 +245,8 @@ def describe(done: WorkerRound) -> str | None:
         parts.append(f"raised {done.stock_alerts} stock alert(s)")
     if done.purged:
         parts.append(f"purged {done.purged} row(s) past their retention period")
+    if done.partitions_created:
+        parts.append(f"created partition(s) {', '.join(done.partitions_created)}")
     if done.due_state_refreshed:
         parts.append(f"refreshed the due state of {done.due_state_refreshed} people")
     if not parts:

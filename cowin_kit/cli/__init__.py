@@ -163,6 +163,10 @@ def db_upgrade(revision: str) -> None:
 
             for line in migrate.upgrade_plugins(engine, enabled_plugins()):
                 click.echo(line)
+            from cowin_kit.cli.partition_cmd import pending_lines
+
+            for line in pending_lines(engine):
+                click.echo(line)
 
 
 @db.command("downgrade")
@@ -270,7 +274,9 @@ def print_install_report(report) -> None:
 
 def _register_subcommands() -> None:
     from cowin_kit.cli import demo_cmd, init_cmd, users_cmd
+    from cowin_kit.cli.partition_cmd import db_partition
 
+    db.add_command(db_partition)
     main.add_command(init_cmd.init)
     main.add_command(demo_cmd.demo)
     main.add_command(users_cmd.users)

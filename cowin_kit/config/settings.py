@@ -185,6 +185,10 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Days after which a citizen account with nobody registered on it and no sign-in "
             "or other activity is deleted by the worker (with its OTPs, PIN and alerts). "
             "0 keeps them."),
+    Setting("PARTITION_MONTHS_AHEAD", "int", 3,
+            "Months ahead of the current one for which the worker keeps monthly partitions "
+            "of the audit trail, the outbox and the OTPs (PostgreSQL; docs/partitioning.md). "
+            "Rows of a month without one land in the default partition; nothing fails."),
     Setting("ERASURE_ALLOWED", "bool", False,
             "Whether `cowin-kit privacy erase` may pseudonymize a person (name, ID, contact "
             "and exact birth date removed; doses kept, counted without identity). Turn on "

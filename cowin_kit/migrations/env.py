@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 
 import cowin_kit.models  # noqa: F401  (registers every model on the metadata)
 from cowin_kit.core.db import Base, UTCDateTime
+from cowin_kit.core.partitioning import is_partition_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,8 +21,14 @@ def _render_item(type_: str, obj, autogen_context):
     return False
 
 
+def _include_name(name, type_: str, parent_names) -> bool:
+    """Partitions (PostgreSQL, docs/partitioning.md) are not in the models: their parent is."""
+    return not (type_ == "table" and is_partition_name(name))
+
+
 def _configure(connection) -> None:
     context.configure(
+        include_name=_include_name,
         connection=connection,
         target_metadata=target_metadata,
         render_item=_render_item,

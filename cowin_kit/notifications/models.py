@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cowin_kit.core.db import Base, utcnow
@@ -43,6 +43,9 @@ class OutboxMessage(Base):
     delivered_at: Mapped[Optional[datetime]]
     # A message sent again by hand (channels.services.retry_message) names the one it
     # repeats; ``handled`` marks a failed message a health worker has dealt with
-    # (retried or escalated), so it leaves their list.
-    retry_of: Mapped[Optional[int]] = mapped_column(ForeignKey("message_outbox.id"))
+    # (retried or escalated), so it leaves their list. No foreign key: the table is
+    # partitioned by month on PostgreSQL (docs/partitioning.md), and a key referencing it
+    # would need created_at too; the retention jobs clear it before the message it names
+    # goes.
+    retry_of: Mapped[Optional[int]]
     handled: Mapped[Optional[str]] = mapped_column(String(16))

@@ -8,19 +8,28 @@ reminders), on the periods of the RETENTION_* settings (docs/privacy.md):
 - citizen accounts with nobody registered on them, created and last active more than
   RETENTION_ABANDONED_ACCOUNT_DAYS ago (with their OTPs, PIN, alerts and sessions).
 
+On PostgreSQL, where the OTP and outbox tables are partitioned by month
+(cowin_kit.core.partitioning, docs/partitioning.md), a month wholly past its period is
+dropped as a partition (for the outbox: when none of its messages still waits to be sent);
+the rows of the months that are not are deleted one by one as on SQLite. The audit trail
+is partitioned too, but never dropped: audit events are records kept for ever.
+
 Each run is one audit event (``privacy.purge``) with the counts, never identities."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import String, cast, delete, exists, select, update
+from sqlalchemy import String, bindparam, cast, delete, exists, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
+from cowin_kit.core import partitioning
 from cowin_kit.channels.models import ChannelPin, InboundSms, UssdSession
 from cowin_kit.corrections.models import Grievance
 from cowin_kit.notifications.models import OutboxMessage
@@ -28,6 +37,8 @@ from cowin_kit.privacy.models import RetentionMark
 from cowin_kit.registration.models import Beneficiary, CitizenAccount, OtpTransaction
 from cowin_kit.scheduling.models import Appointment, SlotAlertSubscription
 from cowin_kit.vaccination.models import AefiReport
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000
 FINISHED = ("sent", "failed")
@@ -65,11 +76,16 @@ def purge(session: Session, periods: Periods, *, now: datetime | None = None) ->
     now = now or datetime.now(timezone.utc)
     done = Purged()
     if periods.otp_days > 0:
-        done.otps = session.execute(delete(OtpTransaction).where(
-            OtpTransaction.created_at < now - timedelta(days=periods.otp_days))
+        cutoff = now - timedelta(days=periods.otp_days)
+        done.otps = _drop_partitions(session, partitioning.BY_TABLE["otp_transaction"], cutoff)
+        done.otps += session.execute(delete(OtpTransaction).where(
+            OtpTransaction.created_at < cutoff)
             .execution_options(synchronize_session=False)).rowcount or 0
     if periods.message_days > 0:
-        done.messages = _purge_messages(session, now - timedelta(days=periods.message_days))
+        cutoff = now - timedelta(days=periods.message_days)
+        done.messages = _drop_partitions(session, partitioning.BY_TABLE["message_outbox"],
+                                         cutoff, _messages_all_finished)
+        done.messages += _purge_messages(session, cutoff)
     session.commit()
     if periods.audit_detail_days > 0:
         done.audit_details = _purge_audit_details(
@@ -82,6 +98,42 @@ def purge(session: Session, periods: Periods, *, now: datetime | None = None) ->
                      **asdict(done))
         session.commit()
     return done
+
+
+def _messages_all_finished(session: Session, partition: str) -> bool:
+    """Whether a month's messages may go: none waits to be sent; the messages that name one
+    of them as the one they repeat no longer do (as when rows are deleted)."""
+    waiting = session.scalar(text(
+        f'SELECT EXISTS (SELECT 1 FROM "{partition}" WHERE status NOT IN :finished)')
+        .bindparams(bindparam("finished", value=list(FINISHED), expanding=True)))
+    if waiting:
+        return False
+    session.execute(text(f'UPDATE message_outbox SET retry_of = NULL WHERE retry_of IN '
+                         f'(SELECT id FROM "{partition}")'))
+    return True
+
+
+def _drop_partitions(session: Session, spec: partitioning.Spec, cutoff: datetime,
+                     may_drop=None) -> int:
+    """Drop the table's monthly partitions wholly older than ``cutoff`` (PostgreSQL, a
+    partitioned table; else nothing). Each in its own short transaction: a partition the
+    lock cannot be had for within seconds waits for the next run. Returns the rows gone."""
+    session.commit()
+    if not partitioning.is_partitioned(session.connection(), spec.table):
+        return 0
+    gone = 0
+    for name in partitioning.droppable(session.connection(), spec, cutoff):
+        try:
+            session.execute(text("SET LOCAL lock_timeout = '5s'"))
+            if may_drop is not None and not may_drop(session, name):
+                session.rollback()
+                continue
+            gone += partitioning.drop_partition(session.connection(), spec, name)
+            session.commit()
+        except OperationalError:
+            session.rollback()
+            log.warning("retention: partition %s busy; dropped next time", name)
+    return gone
 
 
 def _purge_messages(session: Session, cutoff: datetime) -> int:

@@ -6,6 +6,7 @@ from sqlalchemy import inspect
 
 from cowin_kit.core import migrate
 from cowin_kit.core.db import Base, make_engine
+from cowin_kit.core.partitioning import is_partition_name
 
 from cowin_kit.testing import BACKENDS
 import pytest
@@ -39,7 +40,11 @@ def test_models_match_the_migrated_schema(backend, fresh_database_url):
     try:
         migrate.upgrade(engine)
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(connection, opts={
+                "compare_type": True,
+                # the monthly partitions are PostgreSQL's; the models name their parent
+                "include_name": lambda name, type_, parents:
+                    not (type_ == "table" and is_partition_name(name))})
             differences = compare_metadata(context, Base.metadata)
         assert differences == []
     finally:

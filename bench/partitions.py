@@ -1,0 +1,125 @@
+"""Online conversion benchmark: a populated audit trail converted to monthly partitions by
+the code of `cowin-kit db partition` while a writer keeps inserting audit events. Method
+and figures: docs/partitioning.md ("What the conversion costs").
+
+    .venv/bin/python bench/partitions.py [--rows 1000000] [--months 24] [--batch 10000]
+
+A fresh PostgreSQL database on COWIN_KIT_TEST_DATABASE_URL's server (dropped at the end),
+migrated to the revision before 0032, --rows audit events spread over --months months
+(set-based SQL), then migrated to the newest (the table stays plain: it has rows). Then,
+timed: prepare, the batched copy (rows per second), the swap (how long the table's lock
+was held); meanwhile one thread inserts audit events one per transaction, as requests do:
+how many, and the slowest insert (what a request waits for at the swap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text  # noqa: E402
+
+from cowin_kit.core import migrate, partitioning  # noqa: E402
+from cowin_kit.core.db import make_engine  # noqa: E402
+from cowin_kit.testing.databases import create_database, drop_database  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--batch", type=int, default=10_000)
+    options = parser.parse_args()
+    server = os.environ.get("COWIN_KIT_TEST_DATABASE_URL")
+    if not server:
+        print("set COWIN_KIT_TEST_DATABASE_URL to a PostgreSQL server", file=sys.stderr)
+        return 2
+    url, name = create_database(server, "cowin_kit_bench_partitions")
+    engine = make_engine(url)
+    try:
+        revisions = migrate.all_revisions()
+        migrate.upgrade(engine, revisions[revisions.index("0032") - 1])
+        hours = options.months * 730
+        started = time.monotonic()
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO audit_event (occurred_at, actor_type, actor_id, action, "
+                "object_type, object_id, details, location_id) SELECT now() - "
+                "make_interval(secs => (g::float8 / :rows) * :hours * 3600), 'staff', "
+                "'user' || (g % 5000), 'dose.record', 'dose', g::text, "
+                "jsonb_build_object('channel', 'api', 'n', g), g % 750 "
+                "FROM generate_series(1, :rows) g"), {"rows": options.rows, "hours": hours})
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE audit_event"))
+            size = connection.scalar(text(
+                "SELECT pg_size_pretty(pg_total_relation_size('audit_event'))"))
+        loaded = time.monotonic() - started
+        migrate.upgrade(engine)
+
+        stop, latencies = threading.Event(), []
+        writer = make_engine(url)
+
+        def write() -> None:
+            while not stop.is_set():
+                began = time.monotonic()
+                with writer.begin() as connection:
+                    connection.execute(text(
+                        "INSERT INTO audit_event (occurred_at, actor_type, actor_id, action, "
+                        "object_type, object_id, details) VALUES (now(), 'citizen', '1', "
+                        "'bench.write', 'x', '1', '{}')"))
+                latencies.append(time.monotonic() - began)
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        spec = partitioning.BY_TABLE["audit_event"]
+        now = datetime.now(timezone.utc)
+        try:
+            t0 = time.monotonic()
+            partitioning.prepare(engine, spec, now)
+            t1 = time.monotonic()
+            while partitioning.copy_batch(engine, spec, options.batch):
+                pass
+            t2 = time.monotonic()
+            partitioning.swap(engine, spec, options.batch, now)
+            t3 = time.monotonic()
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            thread.join()
+            writer.dispose()
+        with engine.connect() as connection:
+            rows = connection.scalar(text("SELECT count(*) FROM audit_event"))
+            parts = len(partitioning.partitions(connection, spec))
+            written = connection.scalar(text(
+                "SELECT count(*) FROM audit_event WHERE action = 'bench.write'"))
+        latencies.sort()
+        result = {
+            "rows": options.rows, "months": options.months, "batch": options.batch,
+            "table_size": size, "load_s": round(loaded, 1),
+            "prepare_s": round(t1 - t0, 2), "copy_s": round(t2 - t1, 1),
+            "copy_rows_per_s": round(options.rows / (t2 - t1)),
+            "swap_s": round(t3 - t2, 3), "partitions": parts,
+            "rows_after": rows, "concurrent_inserts": len(latencies),
+            "concurrent_inserts_kept": written,
+            "insert_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+            "insert_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+            "insert_max_ms": round(latencies[-1] * 1000, 1),
+        }
+        print(json.dumps(result, indent=2))
+        return 0 if written == len(latencies) and rows == options.rows + written else 1
+    finally:
+        engine.dispose()
+        drop_database(server, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
