@@ -205,8 +205,8 @@ def _bucket(column, starts: Sequence[datetime], low: int = 0, high: int | None =
                 else_=_bucket(column, starts, middle, high))
 
 
-def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
-                  last_day: date | None = None) -> list[DailyDoses]:
+def doses_per_day_live(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
+                       last_day: date | None = None) -> list[DailyDoses]:
     """Doses given on each local day (first, second, boosters), oldest first."""
     scope = report_scope(user)
     last = last_day or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
@@ -226,8 +226,9 @@ def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int 
     return out
 
 
-def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | None = None,
-                       locale: str = "en") -> tuple[Regions, list[RegionCoverage]]:
+def coverage_by_region_live(session: Session, user: StaffUser, *,
+                            parent_code: str | None = None, locale: str = "en"
+                            ) -> tuple[Regions, list[RegionCoverage]]:
     """People with a first dose and with a completed primary series, per region, with the
     region's population (None where the pack has no figure)."""
     scope = report_scope(user)
@@ -245,6 +246,13 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
         .join(tree, tree.c.id == Facility.location_id)
         .where(facility_visible(scope), Dose.series == BOOKED_SERIES)
         .group_by(tree.c.region_id))}
+    return regions, region_coverage(session, scope, regions, tree, counts, locale)
+
+
+def region_coverage(session: Session, scope: ReportScope, regions: Regions, tree,
+                    counts: dict[int, tuple[int, int]], locale: str) -> list[RegionCoverage]:
+    """The coverage rows of ``regions`` from (first doses, completed) per region id, with
+    each region's population (the latest year's figures)."""
     population: dict[int, int] = {}
     year = _latest_population_year(session)
     if year is not None:
@@ -262,7 +270,7 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
         out.append(RegionCoverage(code=region.code, name=region.localized_name(locale),
                                   first_doses=int(first), completed=int(done),
                                   population=int(pop) if pop else None))
-    return regions, out
+    return out
 
 
 @dataclass(frozen=True)
@@ -325,9 +333,9 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
     return AgeSexReport(band_labels, sexes, cells)
 
 
-def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None = None,
-                  locale: str = "en", now: datetime | None = None
-                  ) -> tuple[Regions, list[Dropout]]:
+def dose2_dropout_live(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                       locale: str = "en", now: datetime | None = None
+                       ) -> tuple[Regions, list[Dropout]]:
     """Per region: people whose first dose was given at least the schedule's minimum
     interval ago ("due"), and how many of them have no second dose."""
     scope = report_scope(user)
@@ -449,9 +457,10 @@ class IndicatorReport:
                 for row in self.rows]
 
 
-def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int, tz_name: str,
-                            zero_dose_age: durations.Duration, parent_code: str | None = None,
-                            locale: str = "en", on: date | None = None) -> IndicatorReport:
+def immunization_indicators_live(session: Session, user: StaffUser | None, *, cohort: int,
+                                 tz_name: str, zero_dose_age: durations.Duration,
+                                 parent_code: str | None = None, locale: str = "en",
+                                 on: date | None = None) -> IndicatorReport:
     """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
     birth cohort ``cohort`` (children born that year), per region (a location subtree,
     by the child's area): the denominator is the registered children of the cohort who had
@@ -517,6 +526,72 @@ def _cohort_population(session: Session, scope: ReportScope, tree,
                _sex_filter(session, year),
                _location_visible(scope, PopulationFigure.location_id))
         .group_by(tree.c.region_id, PopulationFigure.age_band)) if total}
+
+
+# --- the reports as served: from the aggregates where they can answer ----------------------
+#
+# Each report has one definition of what it counts (the rules, and the live computation
+# above, which reads the doses: the reference); cowin_kit.reporting.aggregated answers the
+# same from the dose tally and the person summary (kept as doses are written) whenever it
+# can: a scope of whole places (not single facilities), the pack's time zone, and a
+# summary that is not waiting for its first rebuild. Elsewhere the live computation answers.
+
+
+def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
+                  last_day: date | None = None) -> list[DailyDoses]:
+    """Doses given on each local day (first, second, boosters), oldest first."""
+    from cowin_kit.reporting import aggregated
+
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, tz_name, people=False):
+        return aggregated.doses_per_day(session, scope, tz_name=tz_name, days=days,
+                                        last_day=last_day)
+    return doses_per_day_live(session, user, tz_name=tz_name, days=days, last_day=last_day)
+
+
+def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                       locale: str = "en") -> tuple[Regions, list[RegionCoverage]]:
+    """People with a first dose and with a completed primary series, per region, with the
+    region's population (None where the pack has no figure)."""
+    from cowin_kit.reporting import aggregated
+
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, None, people=False):
+        return aggregated.coverage_by_region(session, scope, parent_code=parent_code,
+                                             locale=locale)
+    return coverage_by_region_live(session, user, parent_code=parent_code, locale=locale)
+
+
+def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                  locale: str = "en", now: datetime | None = None
+                  ) -> tuple[Regions, list[Dropout]]:
+    """Per region: people whose first dose was given at least the schedule's minimum
+    interval ago ("due"), and how many of them have no second dose."""
+    from cowin_kit.reporting import aggregated
+
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, None, people=True):
+        return aggregated.dose2_dropout(session, scope, parent_code=parent_code,
+                                        locale=locale, now=now)
+    return dose2_dropout_live(session, user, parent_code=parent_code, locale=locale, now=now)
+
+
+def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int,
+                            tz_name: str, zero_dose_age: durations.Duration,
+                            parent_code: str | None = None, locale: str = "en",
+                            on: date | None = None) -> IndicatorReport:
+    """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
+    birth cohort ``cohort`` per region (see immunization_indicators_live)."""
+    from cowin_kit.reporting import aggregated
+
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, tz_name, people=True):
+        return aggregated.immunization_indicators(
+            session, scope, cohort=cohort, tz_name=tz_name, zero_dose_age=zero_dose_age,
+            parent_code=parent_code, locale=locale, on=on)
+    return immunization_indicators_live(
+        session, user, cohort=cohort, tz_name=tz_name, zero_dose_age=zero_dose_age,
+        parent_code=parent_code, locale=locale, on=on)
 
 
 # --- registrations and bookings by channel ---------------------------------------------------

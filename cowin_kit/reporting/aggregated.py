@@ -1,0 +1,183 @@
+"""The administrators' reports answered from counts kept as doses are written, never from the
+dose table: doses per day and coverage from the dose tally (cowin_kit.registration.tally),
+dose-2 drop-out and the routine immunization indicators from the person summary
+(cowin_kit.reporting.summary). Each answers exactly what the live computation of
+cowin_kit.reporting.services does (``*_live``, the reference; tests compare them on random
+data), applying the same rules to counts instead of rows; services chooses which one
+answers (:func:`answers`). Every query here reads a number of rows that grows with the
+places and days asked for, not with the doses."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from cowin_kit.core import durations
+from cowin_kit.registration.models import BOOKED_SERIES
+from cowin_kit.registration.tally import DoseTally, DoseTotal
+from cowin_kit.reporting import rules, summary
+from cowin_kit.reporting.rules import DailyDoses, Dropout, RegionCoverage
+from cowin_kit.reporting.services import (
+    IndicatorReport, Regions, ReportScope, _cohort_population, _completing_case,
+    _location_visible, _products, _region_tree, region_coverage, regions_for,
+)
+from cowin_kit.programme.models import VaccineSchedule
+from cowin_kit.scheduling.rules import schedule_for
+
+
+def answers(session: Session, scope: ReportScope, tz_name: str | None, *,
+            people: bool) -> bool:
+    """Whether the counts can answer for ``scope``: they are kept by place, so not for a
+    scope holding single facilities; by day in the pack's time zone, so not for another
+    zone; and (``people``: the person summary) not before the summary's first rebuild."""
+    if scope.facility_ids:
+        return False
+    if tz_name is not None and tz_name != summary.pack_zone().key:
+        return False
+    return not (people and summary.is_stale(session))
+
+
+def doses_per_day(session: Session, scope: ReportScope, *, tz_name: str, days: int = 30,
+                  last_day: date | None = None) -> list[DailyDoses]:
+    """As services.doses_per_day_live, from the tally's days."""
+    last = last_day or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
+    bounds = rules.day_bounds(last, days, tz_name)
+    group = case((DoseTally.dose_number == 1, "1"), (DoseTally.dose_number == 2, "2"),
+                 else_="booster")
+    rows = session.execute(
+        select(DoseTally.day, group.label("grp"), func.sum(DoseTally.count))
+        .where(DoseTally.series == BOOKED_SERIES, DoseTally.day >= bounds[0][0],
+               DoseTally.day <= bounds[-1][0],
+               _location_visible(scope, DoseTally.location_id))
+        .group_by(DoseTally.day, group))
+    out = [DailyDoses(day) for day, _s, _e in bounds]
+    index = {day: i for i, (day, _s, _e) in enumerate(bounds)}
+    for day, grp, count in rows:
+        if count:
+            out[index[day]].by_group[grp] = out[index[day]].by_group.get(grp, 0) + int(count)
+    return out
+
+
+def coverage_by_region(session: Session, scope: ReportScope, *,
+                       parent_code: str | None = None, locale: str = "en"
+                       ) -> tuple[Regions, list[RegionCoverage]]:
+    """As services.coverage_by_region_live, from the tally's totals."""
+    regions = regions_for(session, scope, parent_code)
+    if not regions.regions:
+        return regions, []
+    tree = _region_tree(regions.regions)
+    completing = _completing_case(session, DoseTotal)
+    counts = {region_id: (first or 0, done or 0) for region_id, first, done in session.execute(
+        select(tree.c.region_id,
+               func.sum(case((DoseTotal.dose_number == 1, DoseTotal.count), else_=0)),
+               func.sum(case((DoseTotal.dose_number == completing, DoseTotal.count),
+                             else_=0)))
+        .select_from(DoseTotal)
+        .join(tree, tree.c.id == DoseTotal.location_id)
+        .where(DoseTotal.series == BOOKED_SERIES,
+               _location_visible(scope, DoseTotal.location_id))
+        .group_by(tree.c.region_id))}
+    return regions, region_coverage(session, scope, regions, tree, counts, locale)
+
+
+def dose2_dropout(session: Session, scope: ReportScope, *, parent_code: str | None = None,
+                  locale: str = "en", now: datetime | None = None
+                  ) -> tuple[Regions, list[Dropout]]:
+    """As services.dose2_dropout_live, from the first doses counted by product and UTC day:
+    all of a product's first doses, less those of the days from the cut-off's (now less
+    the schedule's interval), plus those of the cut-off's day up to it (the summary rows
+    of that one day, by their index)."""
+    regions = regions_for(session, scope, parent_code)
+    moment = now or datetime.now(timezone.utc)
+    schedules = list(session.scalars(select(VaccineSchedule)))
+    cutoffs: dict[int, datetime] = {}
+    for product_id, code in _products(session).items():
+        schedule = schedule_for(code, schedules)
+        if schedule is None or rules.completing_dose(schedule) < 2:
+            continue
+        interval = schedule.doses[1].get("min_interval_days") or 0
+        cutoffs[product_id] = moment - timedelta(days=interval)
+    counts: dict[int, list[int]] = {}
+    if regions.regions and cutoffs:
+        tree = _region_tree(regions.regions)
+        day, total = summary.report_dropout_day, summary.report_dropout_total
+        person = summary.ReportPerson
+        for product_id, cutoff in sorted(cutoffs.items()):
+            cut_day = cutoff.astimezone(timezone.utc).date()
+            day_start = datetime.combine(cut_day, time(0), timezone.utc)
+            parts = (
+                (1, select(tree.c.region_id, total.c.dose2, func.sum(total.c.count))
+                 .join(tree, tree.c.id == total.c.location_id)
+                 .where(total.c.product_id == product_id,
+                        _location_visible(scope, total.c.location_id))
+                 .group_by(tree.c.region_id, total.c.dose2)),
+                (-1, select(tree.c.region_id, day.c.dose2, func.sum(day.c.count))
+                 .join(tree, tree.c.id == day.c.location_id)
+                 .where(day.c.product_id == product_id, day.c.day >= cut_day,
+                        _location_visible(scope, day.c.location_id))
+                 .group_by(tree.c.region_id, day.c.dose2)),
+                (1, select(tree.c.region_id, person.dose2, func.count())
+                 .join(tree, tree.c.id == person.dose1_location_id)
+                 .where(person.dose1_product_id == product_id,
+                        person.dose1_at >= day_start, person.dose1_at <= cutoff,
+                        _location_visible(scope, person.dose1_location_id))
+                 .group_by(tree.c.region_id, person.dose2)))
+            for sign, query in parts:
+                for region_id, dose2, n in session.execute(query):
+                    cell = counts.setdefault(region_id, [0, 0])
+                    cell[0] += sign * int(n or 0)
+                    if not dose2:
+                        cell[1] += sign * int(n or 0)
+    return regions, [Dropout(r.code, r.localized_name(locale), *counts.get(r.id, (0, 0)))
+                     for r in regions.regions]
+
+
+def immunization_indicators(session: Session, scope: ReportScope, *, cohort: int,
+                            tz_name: str, zero_dose_age: durations.Duration,
+                            parent_code: str | None = None, locale: str = "en",
+                            on: date | None = None) -> IndicatorReport:
+    """As services.immunization_indicators_live, from the children counted by birth date,
+    area and measure: the rules decide per birth date whether its children had reached the
+    age on ``on``."""
+    on = on or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
+    regions = regions_for(session, scope, parent_code)
+    ages = [(text, durations.parse(text)) for text in rules.INDICATOR_AGES]
+    if not regions.regions:
+        return IndicatorReport(regions, cohort, on, [], {})
+    tree = _region_tree(regions.regions)
+    cohort_table = summary.report_cohort
+    names = summary.COHORT_COUNTS
+    rows = session.execute(
+        select(tree.c.region_id, cohort_table.c.birth_date,
+               *(func.sum(cohort_table.c[name]) for name in names))
+        .join(tree, tree.c.id == cohort_table.c.location_id)
+        .where(cohort_table.c.birth_date >= date(cohort, 1, 1),
+               cohort_table.c.birth_date <= date(cohort, 12, 31),
+               _location_visible(scope, cohort_table.c.location_id))
+        .group_by(tree.c.region_id, cohort_table.c.birth_date))
+    figures = {(region.id, text): rules.new_figures() for region in regions.regions
+               for text, _age in ages}
+    never: dict[int, int] = {}
+    for region_id, birth_date, *sums in rows:
+        cell = dict(zip(names, (int(n or 0) for n in sums)))
+        never[region_id] = never.get(region_id, 0) + rules.never_vaccinated_count(
+            birth_date, cell["children"], cell["any_dose"], zero_dose_age, on)
+        for text, age in ages:
+            rules.count_children(
+                figures[(region_id, text)], cell["children"], rules.reached(age, birth_date, on),
+                {m: cell[summary.measure_column(text, m)] for m in summary.MEASURES})
+    population = _cohort_population(session, scope, tree, [age for _t, age in ages])
+    out = []
+    for region in regions.regions:
+        for text, age in ages:
+            found = figures[(region.id, text)]
+            band = rules.population_band(age)
+            found.population = population.get((region.id, band))
+            found.population_band = band if found.population else ""
+            out.append(rules.IndicatorRow(region.code, region.localized_name(locale), cohort,
+                                          str(age), found))
+    return IndicatorReport(regions, cohort, on, out,
+                           {r.code: never.get(r.id, 0) for r in regions.regions})
