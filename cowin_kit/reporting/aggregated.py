@@ -20,9 +20,9 @@ from cowin_kit.registration.models import BOOKED_SERIES
 from cowin_kit.registration.tally import DoseTally, DoseTotal
 from cowin_kit.reporting import rules, summary
 from cowin_kit.reporting.rules import DailyDoses, Dropout, RegionCoverage
-from cowin_kit.reporting.services import (
-    IndicatorReport, Regions, ReportScope, _cohort_population, _completing_case,
-    _location_visible, _products, _region_tree, region_coverage, regions_for,
+from cowin_kit.reporting.areas import (
+    IndicatorReport, Regions, ReportScope, cohort_population, completing_case,
+    location_visible, products, region_tree, region_coverage, regions_for,
 )
 from cowin_kit.programme.models import VaccineSchedule
 from cowin_kit.scheduling.rules import schedule_for
@@ -51,7 +51,7 @@ def doses_per_day(session: Session, scope: ReportScope, *, tz_name: str, days: i
         select(DoseTally.day, group.label("grp"), func.sum(DoseTally.count))
         .where(DoseTally.series == BOOKED_SERIES, DoseTally.day >= bounds[0][0],
                DoseTally.day <= bounds[-1][0],
-               _location_visible(scope, DoseTally.location_id))
+               location_visible(scope, DoseTally.location_id))
         .group_by(DoseTally.day, group))
     out = [DailyDoses(day) for day, _s, _e in bounds]
     index = {day: i for i, (day, _s, _e) in enumerate(bounds)}
@@ -68,8 +68,8 @@ def coverage_by_region(session: Session, scope: ReportScope, *,
     regions = regions_for(session, scope, parent_code)
     if not regions.regions:
         return regions, []
-    tree = _region_tree(regions.regions)
-    completing = _completing_case(session, DoseTotal)
+    tree = region_tree(regions.regions)
+    completing = completing_case(session, DoseTotal)
     counts = {region_id: (first or 0, done or 0) for region_id, first, done in session.execute(
         select(tree.c.region_id,
                func.sum(case((DoseTotal.dose_number == 1, DoseTotal.count), else_=0)),
@@ -78,7 +78,7 @@ def coverage_by_region(session: Session, scope: ReportScope, *,
         .select_from(DoseTotal)
         .join(tree, tree.c.id == DoseTotal.location_id)
         .where(DoseTotal.series == BOOKED_SERIES,
-               _location_visible(scope, DoseTotal.location_id))
+               location_visible(scope, DoseTotal.location_id))
         .group_by(tree.c.region_id))}
     return regions, region_coverage(session, scope, regions, tree, counts, locale)
 
@@ -94,7 +94,7 @@ def dose2_dropout(session: Session, scope: ReportScope, *, parent_code: str | No
     moment = now or datetime.now(timezone.utc)
     schedules = list(session.scalars(select(VaccineSchedule)))
     cutoffs: dict[int, datetime] = {}
-    for product_id, code in _products(session).items():
+    for product_id, code in products(session).items():
         schedule = schedule_for(code, schedules)
         if schedule is None or rules.completing_dose(schedule) < 2:
             continue
@@ -102,7 +102,7 @@ def dose2_dropout(session: Session, scope: ReportScope, *, parent_code: str | No
         cutoffs[product_id] = moment - timedelta(days=interval)
     counts: dict[int, list[int]] = {}
     if regions.regions and cutoffs:
-        tree = _region_tree(regions.regions)
+        tree = region_tree(regions.regions)
         day, total = summary.report_dropout_day, summary.report_dropout_total
         person = summary.ReportPerson
         for product_id, cutoff in sorted(cutoffs.items()):
@@ -112,18 +112,18 @@ def dose2_dropout(session: Session, scope: ReportScope, *, parent_code: str | No
                 (1, select(tree.c.region_id, total.c.dose2, func.sum(total.c.count))
                  .join(tree, tree.c.id == total.c.location_id)
                  .where(total.c.product_id == product_id,
-                        _location_visible(scope, total.c.location_id))
+                        location_visible(scope, total.c.location_id))
                  .group_by(tree.c.region_id, total.c.dose2)),
                 (-1, select(tree.c.region_id, day.c.dose2, func.sum(day.c.count))
                  .join(tree, tree.c.id == day.c.location_id)
                  .where(day.c.product_id == product_id, day.c.day >= cut_day,
-                        _location_visible(scope, day.c.location_id))
+                        location_visible(scope, day.c.location_id))
                  .group_by(tree.c.region_id, day.c.dose2)),
                 (1, select(tree.c.region_id, person.dose2, func.count())
                  .join(tree, tree.c.id == person.dose1_location_id)
                  .where(person.dose1_product_id == product_id,
                         person.dose1_at >= day_start, person.dose1_at <= cutoff,
-                        _location_visible(scope, person.dose1_location_id))
+                        location_visible(scope, person.dose1_location_id))
                  .group_by(tree.c.region_id, person.dose2)))
             for sign, query in parts:
                 for region_id, dose2, n in session.execute(query):
@@ -147,7 +147,7 @@ def immunization_indicators(session: Session, scope: ReportScope, *, cohort: int
     ages = [(text, durations.parse(text)) for text in rules.INDICATOR_AGES]
     if not regions.regions:
         return IndicatorReport(regions, cohort, on, [], {})
-    tree = _region_tree(regions.regions)
+    tree = region_tree(regions.regions)
     cohort_table = summary.report_cohort
     names = summary.COHORT_COUNTS
     rows = session.execute(
@@ -156,7 +156,7 @@ def immunization_indicators(session: Session, scope: ReportScope, *, cohort: int
         .join(tree, tree.c.id == cohort_table.c.location_id)
         .where(cohort_table.c.birth_date >= date(cohort, 1, 1),
                cohort_table.c.birth_date <= date(cohort, 12, 31),
-               _location_visible(scope, cohort_table.c.location_id))
+               location_visible(scope, cohort_table.c.location_id))
         .group_by(tree.c.region_id, cohort_table.c.birth_date))
     figures = {(region.id, text): rules.new_figures() for region in regions.regions
                for text, _age in ages}
@@ -169,7 +169,7 @@ def immunization_indicators(session: Session, scope: ReportScope, *, cohort: int
             rules.count_children(
                 figures[(region_id, text)], cell["children"], rules.reached(age, birth_date, on),
                 {m: cell[summary.measure_column(text, m)] for m in summary.MEASURES})
-    population = _cohort_population(session, scope, tree, [age for _t, age in ages])
+    population = cohort_population(session, scope, tree, [age for _t, age in ages])
     out = []
     for region in regions.regions:
         for text, age in ages:
