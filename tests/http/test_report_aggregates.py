@@ -298,3 +298,64 @@ def test_an_upgraded_database_answers_live_until_the_rebuild(world, database_url
     with app.test_request_context(), get_database(app).session() as session:
         assert not summary.is_stale(session)
     _compare_all(app)
+
+
+def test_parallel_writers_keep_the_summary_exact_on_postgresql(pg_app):
+    """Eight writers at once give the same children and adults doses (one writer a
+    person's first dose, another their second or their next routine dose): every
+    difference is added once (a person's summary is computed under their row's lock), and
+    no two writers deadlock."""
+    import threading
+
+    app = pg_app
+    rng = random.Random(11)
+    with app.test_request_context(), get_database(app).session() as session:
+        pack = active_pack()
+        scheduling.upsert_facility(session, code="F-TVM-1", name="PHC", fee_type="Free",
+                                   location_code="IN-KL-TVM")
+        actor = identity.add_staff_user(session, "agg.national", "correct horse battery",
+                                        role="national_admin")
+        session.commit()
+        actor = session.get(StaffUser, actor.id)
+        adults = _adults(session, pack, 16, rng)
+        children = _children(session, pack, actor, 16, rng)
+        facility = session.scalar(select(Facility.id).where(Facility.code == "F-TVM-1"))
+        products = dict(session.execute(select(VaccineProduct.code, VaccineProduct.id)).all())
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    at = datetime.now(timezone.utc) - timedelta(days=2)
+
+    def writer(index: int) -> None:
+        try:
+            with app.test_request_context(), get_database(app).session() as session:
+                barrier.wait(timeout=30)
+                for person in adults:  # writers 0 and 1 give every adult dose 1 and 2
+                    if index < 2:
+                        session.add(Dose(beneficiary_id=person, dose_number=index + 1,
+                                         product_id=products["COVISHIELD"], lot="L",
+                                         facility_id=facility,
+                                         administered_at=at - timedelta(days=40 * (1 - index))))
+                        session.commit()
+                for person in children:  # the others: one routine series each
+                    if index >= 2:
+                        series, code = ROUTINE[index % len(ROUTINE)]
+                        series = f"{series}-{index}"
+                        session.add(Dose(beneficiary_id=person, series=series, dose_number=1,
+                                         product_id=products[code], lot="R",
+                                         facility_id=facility, administered_at=at))
+                        session.commit()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not errors, errors
+    with app.test_request_context(), get_database(app).session() as session:
+        assert summary.differences(session) == 0
+        kept = summary.stored_counts(session)
+        assert sum(kept.total.values()) == 16 and kept.total  # every adult: dose 1, with 2
+        assert all(dose2 for (_l, _p, dose2) in kept.total)
+        assert sum(c["any_dose"] for c in kept.cohort.values()) == 16
