@@ -304,10 +304,12 @@ def stored(session: Session) -> Counter[TallyKey]:
 
 
 def rebuild(session: Session, zone: zoneinfo.ZoneInfo | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> int:
-    """Replace the tally with one computed from the doses; returns the number of doses
-    counted. The caller commits."""
-    counts = tally_from_doses(session, zone or _zone(), progress)
+            progress: Callable[[str, int, int], None] | None = None,
+            counts: Counter[TallyKey] | None = None) -> int:
+    """Replace the tally with one computed from the doses (or with ``counts``, one the
+    caller has just computed); returns the number of doses counted. The caller commits."""
+    if counts is None:
+        counts = tally_from_doses(session, zone or _zone(), progress)
     session.execute(delete(DoseTally))
     session.execute(delete(DoseTotal))
     rows = [{**key._asdict(), "count": n} for key, n in sorted(counts.items())]

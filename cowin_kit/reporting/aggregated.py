@@ -12,7 +12,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from cowin_kit.core import durations
@@ -105,32 +105,37 @@ def dose2_dropout(session: Session, scope: ReportScope, *, parent_code: str | No
         tree = region_tree(regions.regions)
         day, total = summary.report_dropout_day, summary.report_dropout_total
         person = summary.ReportPerson
-        for product_id, cutoff in sorted(cutoffs.items()):
-            cut_day = cutoff.astimezone(timezone.utc).date()
-            day_start = datetime.combine(cut_day, time(0), timezone.utc)
-            parts = (
-                (1, select(tree.c.region_id, total.c.dose2, func.sum(total.c.count))
-                 .join(tree, tree.c.id == total.c.location_id)
-                 .where(total.c.product_id == product_id,
-                        location_visible(scope, total.c.location_id))
-                 .group_by(tree.c.region_id, total.c.dose2)),
-                (-1, select(tree.c.region_id, day.c.dose2, func.sum(day.c.count))
-                 .join(tree, tree.c.id == day.c.location_id)
-                 .where(day.c.product_id == product_id, day.c.day >= cut_day,
-                        location_visible(scope, day.c.location_id))
-                 .group_by(tree.c.region_id, day.c.dose2)),
-                (1, select(tree.c.region_id, person.dose2, func.count())
-                 .join(tree, tree.c.id == person.dose1_location_id)
-                 .where(person.dose1_product_id == product_id,
-                        person.dose1_at >= day_start, person.dose1_at <= cutoff,
-                        location_visible(scope, person.dose1_location_id))
-                 .group_by(tree.c.region_id, person.dose2)))
-            for sign, query in parts:
-                for region_id, dose2, n in session.execute(query):
-                    cell = counts.setdefault(region_id, [0, 0])
-                    cell[0] += sign * int(n or 0)
-                    if not dose2:
-                        cell[1] += sign * int(n or 0)
+        days = {p: cut.astimezone(timezone.utc).date() for p, cut in cutoffs.items()}
+        parts = (  # three queries whatever the number of products
+            (1, select(tree.c.region_id, total.c.dose2, func.sum(total.c.count))
+             .join(tree, tree.c.id == total.c.location_id)
+             .where(total.c.product_id.in_(sorted(cutoffs)),
+                    location_visible(scope, total.c.location_id))
+             .group_by(tree.c.region_id, total.c.dose2)),
+            (-1, select(tree.c.region_id, day.c.dose2, func.sum(day.c.count))
+             .join(tree, tree.c.id == day.c.location_id)
+             .where(day.c.day >= min(days.values()),
+                    or_(*(and_(day.c.product_id == p, day.c.day >= d)
+                          for p, d in sorted(days.items()))),
+                    location_visible(scope, day.c.location_id))
+             .group_by(tree.c.region_id, day.c.dose2)),
+            (1, select(tree.c.region_id, person.dose2, func.count())
+             .join(tree, tree.c.id == person.dose1_location_id)
+             .where(person.dose1_at >= datetime.combine(min(days.values()), time(0),
+                                                        timezone.utc),
+                    or_(*(and_(person.dose1_product_id == p,
+                               person.dose1_at >= datetime.combine(days[p], time(0),
+                                                                   timezone.utc),
+                               person.dose1_at <= cut)
+                          for p, cut in sorted(cutoffs.items()))),
+                    location_visible(scope, person.dose1_location_id))
+             .group_by(tree.c.region_id, person.dose2)))
+        for sign, query in parts:
+            for region_id, dose2, n in session.execute(query):
+                cell = counts.setdefault(region_id, [0, 0])
+                cell[0] += sign * int(n or 0)
+                if not dose2:
+                    cell[1] += sign * int(n or 0)
     return regions, [Dropout(r.code, r.localized_name(locale), *counts.get(r.id, (0, 0)))
                      for r in regions.regions]
 

@@ -451,7 +451,7 @@ def check_tally(session: Session, pack: ActivePack, *, rebuild: bool = False,
                            if mine.get(key, 0) != kept.get(key, 0))
     result = TallyCheck(sum(computed.values()), len(computed), differences)
     if rebuild:
-        tally.rebuild(session, zone)
+        tally.rebuild(session, zone, counts=computed)
         audit.record(session, "tally.rebuild", "dose_tally", None, place=audit.NATIONAL,
                      doses=result.doses,
                      rows=result.rows, differences=differences)

@@ -171,12 +171,15 @@ def person_row(beneficiary_id: int, birth_date: Optional[date], location_id: Opt
     if birth_date is not None:
         child = rules.child_history(birth_date, routine)
         any_dose = child.any_dose
-        measures = ",".join(measure_column(age, m) for age in rules.INDICATOR_AGES
-                            for m in sorted(rules.child_measures(child, durations.parse(age))))
+        measures = ",".join(measure_column(text, m) for text, age in _AGES
+                            for m in sorted(rules.child_measures(child, age)))
     return PersonRow(beneficiary_id, birth_date, location_id or NO_PLACE, measures, any_dose,
                      dose1.administered_at if dose1 is not None else None,
                      (dose1.location_id or NO_PLACE) if dose1 is not None else NO_PLACE,
                      dose1.product_id if dose1 is not None else 0, dose2)
+
+
+_AGES = tuple((text, durations.parse(text)) for text in rules.INDICATOR_AGES)
 
 
 class Counts:
