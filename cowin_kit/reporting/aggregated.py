@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cowin_kit.core import durations
 from cowin_kit.registration.models import BOOKED_SERIES
-from cowin_kit.registration.tally import DoseTally, DoseTotal
+from cowin_kit.registration.tally import DoseDay, DoseTotal
 from cowin_kit.reporting import rules, summary
 from cowin_kit.reporting.rules import DailyDoses, Dropout, RegionCoverage
 from cowin_kit.reporting.areas import (
@@ -42,17 +42,17 @@ def answers(session: Session, scope: ReportScope, tz_name: str | None, *,
 
 def doses_per_day(session: Session, scope: ReportScope, *, tz_name: str, days: int = 30,
                   last_day: date | None = None) -> list[DailyDoses]:
-    """As services.doses_per_day_live, from the tally's days."""
+    """As services.doses_per_day_live, from the tally's day sums (dose_day)."""
     last = last_day or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
     bounds = rules.day_bounds(last, days, tz_name)
-    group = case((DoseTally.dose_number == 1, "1"), (DoseTally.dose_number == 2, "2"),
+    group = case((DoseDay.dose_number == 1, "1"), (DoseDay.dose_number == 2, "2"),
                  else_="booster")
     rows = session.execute(
-        select(DoseTally.day, group.label("grp"), func.sum(DoseTally.count))
-        .where(DoseTally.series == BOOKED_SERIES, DoseTally.day >= bounds[0][0],
-               DoseTally.day <= bounds[-1][0],
-               location_visible(scope, DoseTally.location_id))
-        .group_by(DoseTally.day, group))
+        select(DoseDay.day, group.label("grp"), func.sum(DoseDay.count))
+        .where(DoseDay.series == BOOKED_SERIES, DoseDay.day >= bounds[0][0],
+               DoseDay.day <= bounds[-1][0],
+               location_visible(scope, DoseDay.location_id))
+        .group_by(DoseDay.day, group))
     out = [DailyDoses(day) for day, _s, _e in bounds]
     index = {day: i for i, (day, _s, _e) in enumerate(bounds)}
     for day, grp, count in rows:

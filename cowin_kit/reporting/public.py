@@ -446,6 +446,7 @@ def check_tally(session: Session, pack: ActivePack, *, rebuild: bool = False,
     computed = tally.tally_from_doses(session, zone, progress)
     differences = 0
     for mine, kept in ((computed, tally.stored(session)),
+                       (tally.days_of(computed), tally.stored_days(session)),
                        (tally.totals_of(computed), tally.stored_totals(session))):
         differences += sum(1 for key in set(mine) | set(kept)
                            if mine.get(key, 0) != kept.get(key, 0))

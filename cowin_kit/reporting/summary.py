@@ -149,10 +149,11 @@ class PersonRow:
 
 def person_row(beneficiary_id: int, birth_date: Optional[date], location_id: Optional[int],
                doses: Iterable[Any], antigens: dict[int, tuple[str, ...]],
-               zone: zoneinfo.ZoneInfo) -> Optional[PersonRow]:
+               zone: Callable[[], zoneinfo.ZoneInfo]) -> Optional[PersonRow]:
     """A person's summary from their doses (rows with series, dose_number, administered_at,
     product_id, location_id: the facility's place, None without one), or None when they
-    count in no report here (no birth date and no booked first dose)."""
+    count in no report here (no birth date and no booked first dose); ``zone()``: the
+    pack's time zone (asked for only when there are routine doses)."""
     dose1: Any = None
     dose2 = False
     routine: list[tuple[date, Sequence[str]]] = []
@@ -163,7 +164,7 @@ def person_row(beneficiary_id: int, birth_date: Optional[date], location_id: Opt
             elif dose.dose_number == 2:
                 dose2 = True
         elif not dose.series.startswith(CAMPAIGN_SERIES_PREFIX):
-            routine.append((dose.administered_at.astimezone(zone).date(),
+            routine.append((dose.administered_at.astimezone(zone()).date(),
                             antigens.get(dose.product_id, ())))
     if birth_date is None and dose1 is None:
         return None
@@ -216,6 +217,18 @@ def pack_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(active_pack().document["timezone"])
 
 
+class _Zone:
+    """The pack's time zone, read on first use."""
+
+    def __init__(self, zone: zoneinfo.ZoneInfo | None = None) -> None:
+        self.zone = zone
+
+    def __call__(self) -> zoneinfo.ZoneInfo:
+        if self.zone is None:
+            self.zone = pack_zone()
+        return self.zone
+
+
 def _antigens(session: Session) -> dict[int, tuple[str, ...]]:
     return {pid: rules.product_antigens(code, antigens) for pid, code, antigens in
             session.connection().execute(select(VaccineProduct.id, VaccineProduct.code,
@@ -229,8 +242,9 @@ def _counted_dose() -> Any:
                     ~Dose.series.startswith(CAMPAIGN_SERIES_PREFIX, autoescape=True)))
 
 
-def compute(session: Session, person_ids: Sequence[int], zone: zoneinfo.ZoneInfo,
-            antigens: dict[int, tuple[str, ...]]) -> dict[int, Optional[PersonRow]]:
+def compute(session: Session, person_ids: Sequence[int],
+            zone: Callable[[], zoneinfo.ZoneInfo], antigens: dict[int, tuple[str, ...]]
+            ) -> dict[int, Optional[PersonRow]]:
     """The summaries of the given people, from the database as it is now."""
     connection = session.connection()
     people = connection.execute(select(Beneficiary.id, Beneficiary.birth_date,
@@ -263,7 +277,7 @@ def refresh(session: Session, person_ids: Iterable[int]) -> None:
     ids = sorted(set(i for i in person_ids if i is not None))
     if not ids:
         return
-    zone, antigens = pack_zone(), _antigens(session)
+    zone, antigens = _Zone(), _antigens(session)
     connection, table = session.connection(), ReportPerson.__table__
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
@@ -366,7 +380,7 @@ def is_stale(session: Session) -> bool:
         is not None
 
 
-def _all(session: Session, zone: zoneinfo.ZoneInfo, batch: int,
+def _all(session: Session, zone: Callable[[], zoneinfo.ZoneInfo], batch: int,
          progress: Callable[[str, int, int], None] | None,
          each: Callable[[list[PersonRow]], None] | None = None) -> Counts:
     antigens = _antigens(session)
@@ -404,7 +418,7 @@ def differences(session: Session, zone: zoneinfo.ZoneInfo | None = None,
                 batch: int = 5000) -> int:
     """How many count rows differ between the stored counts and ones computed from the
     doses (0: the summary is right)."""
-    mine = _all(session, zone or pack_zone(), batch, progress).cleaned()
+    mine = _all(session, _Zone(zone), batch, progress).cleaned()
     kept = stored_counts(session)
     return sum(len(set(a) ^ set(b)) + sum(1 for k in set(a) & set(b) if a[k] != b[k])
                for a, b in ((mine.cohort, kept.cohort), (mine.day, kept.day),
@@ -427,7 +441,7 @@ def rebuild_summary(session: Session, zone: zoneinfo.ZoneInfo | None = None,
         if rows:
             session.execute(ReportPerson.__table__.insert(), [vars(r) for r in rows])
 
-    counts = _all(session, zone or pack_zone(), batch, progress, write).cleaned()
+    counts = _all(session, _Zone(zone), batch, progress, write).cleaned()
     cohort = [{"birth_date": b, "location_id": loc, **{n: cell.get(n, 0) for n in COHORT_COUNTS}}
               for (b, loc), cell in sorted(counts.cohort.items())]
     day = [{"day": d, "location_id": loc, "product_id": p, "dose2": two, "count": n}

@@ -1,4 +1,5 @@
-"""report_person, report_cohort, report_dropout_day, report_dropout_total: what each
+"""dose_day: the dose tally summed without product, sex and age (filled from dose_tally);
+report_person, report_cohort, report_dropout_day, report_dropout_total: what each
 person counts for in the administrators' reports and the counts those reports read
 (cowin_kit.reporting.summary); report_stale marks a database that already had people as
 waiting for `cowin-kit reports aggregates --rebuild` (the reports are computed live until
@@ -24,6 +25,19 @@ MEASURE_COLUMNS = tuple(f'{m}_{age}' for age in ('12m', '24m')
 
 
 def upgrade() -> None:
+    op.create_table(
+        'dose_day',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('location_id', sa.Integer(), nullable=False),
+        sa.Column('series', sa.String(length=64), nullable=False),
+        sa.Column('dose_number', sa.Integer(), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'location_id', 'series', 'dose_number',
+                                name=op.f('pk_dose_day')),
+    )
+    op.execute('INSERT INTO dose_day (day, location_id, series, dose_number, count) '
+               'SELECT day, location_id, series, dose_number, SUM(count) FROM dose_tally '
+               'GROUP BY day, location_id, series, dose_number HAVING SUM(count) <> 0')
     op.create_table(
         'report_person',
         sa.Column('beneficiary_id', sa.Integer(), autoincrement=False, nullable=False),
@@ -84,3 +98,4 @@ def downgrade() -> None:
     op.drop_table('report_cohort')
     op.drop_index(op.f('ix_report_person_dose1_at'), table_name='report_person')
     op.drop_table('report_person')
+    op.drop_table('dose_day')
