@@ -167,9 +167,13 @@ def world(reg_app):
         session.commit()
         # a merge of two children (their doses move, numbered anew) through the service
         refs = dict(session.execute(select(Beneficiary.id, Beneficiary.reference_id)
-                                    .where(Beneficiary.id.in_(children[:2]))).all())
+                                    .where(Beneficiary.id.in_(children[:4]))).all())
         merges.merge(session, actor, refs[children[0]], refs[children[1]],
                      reason="same child registered twice")
+        # and another undone (its doses put back without the ORM)
+        undone = merges.merge(session, actor, refs[children[2]], refs[children[3]],
+                              reason="same child registered twice")
+        merges.undo_merge(session, actor, undone.id, reason="two different children")
         fresh_refs = list(session.scalars(select(Beneficiary.reference_id)
                                           .where(Beneficiary.id.in_(fresh))))
     # doses written without the ORM: the bulk import, and a booked dose recorded
