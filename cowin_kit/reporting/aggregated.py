@@ -145,35 +145,61 @@ def immunization_indicators(session: Session, scope: ReportScope, *, cohort: int
                             parent_code: str | None = None, locale: str = "en",
                             on: date | None = None) -> IndicatorReport:
     """As services.immunization_indicators_live, from the children counted by birth date,
-    area and measure: the rules decide per birth date whether its children had reached the
-    age on ``on``."""
+    area and measure. Whether a birth date's children had reached an age on ``on`` is the
+    rule's (rules.reached), asked of every day of the cohort's year; as a later birth
+    reaches an age no sooner, the days that had are the year's first ones, up to a last
+    day, and one SQL query sums each region's children born up to that day and after it."""
     on = on or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
     regions = regions_for(session, scope, parent_code)
     ages = [(text, durations.parse(text)) for text in rules.INDICATOR_AGES]
     if not regions.regions:
         return IndicatorReport(regions, cohort, on, [], {})
+    first, last = date(cohort, 1, 1), date(cohort, 12, 31)
+    year = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def last_reached(age: durations.Duration) -> date:
+        """The last birth date of the year that had reached ``age`` (the day before the
+        year when none had)."""
+        reached = [day for day in year if rules.reached(age, day, on)]
+        return reached[-1] if reached else first - timedelta(days=1)
+
     tree = region_tree(regions.regions)
-    cohort_table = summary.report_cohort
-    names = summary.COHORT_COUNTS
+    table = summary.report_cohort
+    limits = {text: last_reached(age) for text, age in ages}
+    never_limit = last_reached(zero_dose_age)
+    columns = [func.sum(table.c.children), func.sum(table.c.any_dose),
+               func.sum(case((table.c.birth_date <= never_limit, table.c.children), else_=0)),
+               func.sum(case((table.c.birth_date <= never_limit, table.c.any_dose), else_=0))]
+    names = []
+    for text, _age in ages:
+        for name in ("children", *(summary.measure_column(text, m) for m in summary.MEASURES)):
+            names.append((text, name))
+            columns.append(func.sum(case((table.c.birth_date <= limits[text], table.c[name]),
+                                         else_=0)))
     rows = session.execute(
-        select(tree.c.region_id, cohort_table.c.birth_date,
-               *(func.sum(cohort_table.c[name]) for name in names))
-        .join(tree, tree.c.id == cohort_table.c.location_id)
-        .where(cohort_table.c.birth_date >= date(cohort, 1, 1),
-               cohort_table.c.birth_date <= date(cohort, 12, 31),
-               location_visible(scope, cohort_table.c.location_id))
-        .group_by(tree.c.region_id, cohort_table.c.birth_date))
+        select(tree.c.region_id, *columns)
+        .join(tree, tree.c.id == table.c.location_id)
+        .where(table.c.birth_date >= first, table.c.birth_date <= last,
+               location_visible(scope, table.c.location_id))
+        .group_by(tree.c.region_id))
     figures = {(region.id, text): rules.new_figures() for region in regions.regions
                for text, _age in ages}
     never: dict[int, int] = {}
-    for region_id, birth_date, *sums in rows:
-        cell = dict(zip(names, (int(n or 0) for n in sums)))
-        never[region_id] = never.get(region_id, 0) + rules.never_vaccinated_count(
-            birth_date, cell["children"], cell["any_dose"], zero_dose_age, on)
-        for text, age in ages:
-            rules.count_children(
-                figures[(region_id, text)], cell["children"], rules.reached(age, birth_date, on),
-                {m: cell[summary.measure_column(text, m)] for m in summary.MEASURES})
+    for region_id, children, _any, old_children, old_with_dose, *sums in rows:
+        reached_counts: dict[str, dict[str, int]] = {}
+        for (text, name), n in zip(names, sums):
+            reached_counts.setdefault(text, {})[name] = int(n or 0)
+        if never_limit >= first:
+            never[region_id] = rules.never_vaccinated_count(
+                never_limit, int(old_children or 0), int(old_with_dose or 0), zero_dose_age, on)
+        for text, _age in ages:
+            cell = reached_counts[text]
+            eligible = cell.pop("children")
+            rules.count_children(figures[(region_id, text)], int(children or 0) - eligible,
+                                 False, {})
+            rules.count_children(figures[(region_id, text)], eligible, True,
+                                 {m: cell[summary.measure_column(text, m)]
+                                  for m in summary.MEASURES})
     population = cohort_population(session, scope, tree, [age for _t, age in ages])
     out = []
     for region in regions.regions:
