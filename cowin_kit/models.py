@@ -13,7 +13,8 @@ from cowin_kit.scheduling.models import (
 from cowin_kit.registration.models import (
     Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction, Pregnancy,
 )
-from cowin_kit.registration.tally import DoseTally, DoseTotal
+from cowin_kit.registration.tally import DoseDay, DoseTally, DoseTotal
+from cowin_kit.reporting.summary import ReportPerson
 from cowin_kit.vaccination.models import AefiReport, CertificateDue
 from cowin_kit.safety.models import AefiAlert, AefiReportDose, AefiStep
 from cowin_kit.immunization.models import (
@@ -39,7 +40,8 @@ from cowin_kit.corrections import receivers as _correction_receivers  # noqa: F4
 
 __all__ = [
     "RetentionMark", "PartitionConversion",
-    "AuditEvent", "DoseTally", "DoseTotal", "InstalledPack", "Location", "PopulationFigure",
+    "AuditEvent", "DoseDay", "DoseTally", "DoseTotal", "ReportPerson", "InstalledPack",
+    "Location", "PopulationFigure",
     "PostalCode", "Gender",
     "IdDocumentType", "RoleGrant", "StaffUser", "Facility", "SessionDoseCapacity",
     "SessionSlot", "SessionProduct", "VaccinationSession", "VaccineProduct", "VaccineSchedule",

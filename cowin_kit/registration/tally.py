@@ -5,7 +5,8 @@ dashboard and open data (cowin_kit.reporting.public), which never scan the dose 
 one place (the location of the dose's facility; 0 for an imported dose without a
 facility), of one product, series and dose number, given to people of one sex (gender
 id) and one age group at the dose (:func:`age_at`). ``dose_total`` is the same without
-the day (what the all-time figures read). The dashboards sum them up the hierarchy.
+the day (what the all-time figures read); ``dose_day`` without the product, sex and age
+(what the administrators' doses per day read). The dashboards sum them up the hierarchy.
 
 How it stays right:
 
@@ -77,6 +78,28 @@ class DoseTotal(Base):
 TOTAL_KEY = ("location_id", "product_id", "series", "dose_number", "gender_id", "age")
 
 
+class DoseDay(Base):
+    """The tally without its product, sex and age: doses of one day, place, series and
+    dose number (what the administrators' doses per day read: a few hundred rows a day
+    for a country, where the tally has a row for nearly every dose)."""
+
+    __tablename__ = "dose_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    location_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dose_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+DAY_KEY = ("day", "location_id", "series", "dose_number")
+
+
+def day_key(key: "TallyKey") -> tuple[Any, ...]:
+    """The dose_day row a tally row sums into."""
+    return (key.day, key.location_id, key.series, key.dose_number)
+
+
 class TallyKey(NamedTuple):
     day: date
     location_id: int
@@ -114,19 +137,22 @@ def key_of(*, administered_at: datetime, zone: zoneinfo.ZoneInfo, location_id: O
 
 
 def apply(session: Session, deltas: Counter[TallyKey]) -> None:
-    """Add ``deltas`` to the tally and the totals: the day rows in key order, then the
-    total rows in key order (every transaction locks rows in this one order); zero deltas
-    write nothing."""
+    """Add ``deltas`` to the tally, the day sums and the totals: the tally rows in key
+    order, then the day sums', then the totals' (every transaction locks rows in this one
+    order); zero deltas write nothing."""
     rows = [(key, n) for key, n in sorted(deltas.items()) if n]
     if not rows:
         return
     totals: Counter[tuple[Any, ...]] = Counter()
+    days: Counter[tuple[Any, ...]] = Counter()
     for key, n in rows:
         totals[key[1:]] += n
+        days[day_key(key)] += n
     connection = session.connection()
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     for table, columns, items in (
             (DoseTally.__table__, TallyKey._fields, [(tuple(k), n) for k, n in rows]),
+            (DoseDay.__table__, DAY_KEY, sorted(days.items())),
             (DoseTotal.__table__, TOTAL_KEY, sorted(totals.items()))):
         for key, n in items:
             if not n:
@@ -296,6 +322,20 @@ def totals_of(counts: Counter[TallyKey]) -> Counter[tuple[Any, ...]]:
     return +out
 
 
+def stored_days(session: Session) -> Counter[tuple[Any, ...]]:
+    """The day sums as stored (rows with a zero count left out)."""
+    return Counter({(r.day, r.location_id, r.series, r.dose_number): r.count
+                    for r in session.scalars(select(DoseDay)) if r.count})
+
+
+def days_of(counts: Counter[TallyKey]) -> Counter[tuple[Any, ...]]:
+    """The day sums a tally makes."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for key, n in counts.items():
+        out[day_key(key)] += n
+    return +out
+
+
 def stored(session: Session) -> Counter[TallyKey]:
     """The tally as stored (rows with a zero count left out)."""
     return Counter({TallyKey(r.day, r.location_id, r.product_id, r.series, r.dose_number,
@@ -304,15 +344,22 @@ def stored(session: Session) -> Counter[TallyKey]:
 
 
 def rebuild(session: Session, zone: zoneinfo.ZoneInfo | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> int:
-    """Replace the tally with one computed from the doses; returns the number of doses
-    counted. The caller commits."""
-    counts = tally_from_doses(session, zone or _zone(), progress)
+            progress: Callable[[str, int, int], None] | None = None,
+            counts: Counter[TallyKey] | None = None) -> int:
+    """Replace the tally with one computed from the doses (or with ``counts``, one the
+    caller has just computed); returns the number of doses counted. The caller commits."""
+    if counts is None:
+        counts = tally_from_doses(session, zone or _zone(), progress)
     session.execute(delete(DoseTally))
+    session.execute(delete(DoseDay))
     session.execute(delete(DoseTotal))
     rows = [{**key._asdict(), "count": n} for key, n in sorted(counts.items())]
     for start in range(0, len(rows), 5000):
         session.execute(DoseTally.__table__.insert(), rows[start:start + 5000])
+    day_rows = [{**dict(zip(DAY_KEY, key)), "count": n}
+                for key, n in sorted(days_of(counts).items())]
+    for start in range(0, len(day_rows), 5000):
+        session.execute(DoseDay.__table__.insert(), day_rows[start:start + 5000])
     total_rows = [{**dict(zip(TOTAL_KEY, key)), "count": n}
                   for key, n in sorted(totals_of(counts).items())]
     for start in range(0, len(total_rows), 5000):

@@ -28,7 +28,8 @@ from cowin_kit.registration import tally
 from cowin_kit.registration.tally import DoseTally, DoseTotal
 from cowin_kit.reporting import public_rules as pr
 from cowin_kit.reporting import rules
-from cowin_kit.reporting.services import _label, _latest_population_year, _sex_filter
+from cowin_kit.reporting.areas import latest_population_year, sex_filter
+from cowin_kit.reporting.services import _label
 from cowin_kit.scheduling.models import VaccinationSession
 
 TREND_DAYS = 30
@@ -305,13 +306,13 @@ def routine_indicators(session: Session, pack: ActivePack, ids: set[int] | None,
 def _indicator_population(session: Session, ids: set[int] | None) -> dict[str, int]:
     """Age band -> the area's children of the pack's latest population year (its figures
     by sex when it gives them, else its "all" rows)."""
-    year = _latest_population_year(session)
+    year = latest_population_year(session)
     if year is None:
         return {}
     query = (select(PopulationFigure.age_band, func.sum(PopulationFigure.count))
              .where(PopulationFigure.year == year,
                     PopulationFigure.age_band.in_(sorted(set(INDICATOR_BANDS.values()))),
-                    _sex_filter(session, year)))
+                    sex_filter(session, year)))
     if ids is not None:
         query = query.where(PopulationFigure.location_id.in_(sorted(ids)))
     return {band: int(total) for band, total in
@@ -445,12 +446,13 @@ def check_tally(session: Session, pack: ActivePack, *, rebuild: bool = False,
     computed = tally.tally_from_doses(session, zone, progress)
     differences = 0
     for mine, kept in ((computed, tally.stored(session)),
+                       (tally.days_of(computed), tally.stored_days(session)),
                        (tally.totals_of(computed), tally.stored_totals(session))):
         differences += sum(1 for key in set(mine) | set(kept)
                            if mine.get(key, 0) != kept.get(key, 0))
     result = TallyCheck(sum(computed.values()), len(computed), differences)
     if rebuild:
-        tally.rebuild(session, zone)
+        tally.rebuild(session, zone, counts=computed)
         audit.record(session, "tally.rebuild", "dose_tally", None, place=audit.NATIONAL,
                      doses=result.doses,
                      rows=result.rows, differences=differences)

@@ -280,28 +280,70 @@ class CohortFigures:
         return percent(self.zero_dose, self.eligible)
 
 
+ZERO_DOSE = "zero_dose"  # the measure of a child without DTP1 by the age
+
+
+def reached(age: Any, birth_date: date, on: date) -> bool:
+    """Whether a child born on ``birth_date`` had reached ``age`` on ``on`` (and so counts
+    in the indicators at that age)."""
+    return age.after(birth_date) <= on
+
+
+def child_measures(child: ChildHistory, age: Any) -> frozenset[str]:
+    """What a child counts for at ``age``: the STANDARD_INDICATORS whose dose they had
+    before reaching it, and ZERO_DOSE when they had no DTP1 by then. Fixed once the birth
+    date and the doses are (the report day only decides whether the child counts)."""
+    limit = age.after(child.birth_date)
+    met = {name for name, antigen, number in STANDARD_INDICATORS
+           if has_dose_by(child, antigen, number, limit)}
+    if ZERO_DOSE_INDICATOR not in met:  # one of the standard indicators
+        met.add(ZERO_DOSE)
+    return frozenset(met)
+
+
+def count_children(figures: "CohortFigures", children: int, eligible: bool,
+                   measures: Any) -> None:
+    """Add ``children`` registered children to ``figures``; when they had reached the age
+    (``eligible``), also what they count for (``measures``: measure -> children, of
+    child_measures' names)."""
+    figures.registered += children
+    if not eligible:
+        return
+    figures.eligible += children
+    for measure, n in measures.items():
+        if measure == ZERO_DOSE:
+            figures.zero_dose += n
+        else:
+            figures.counts[measure] = figures.counts.get(measure, 0) + n
+
+
+def new_figures() -> "CohortFigures":
+    return CohortFigures(counts={name: 0 for name, _a, _n in STANDARD_INDICATORS})
+
+
 def cohort_figures(children: Iterable[ChildHistory], *, age: Any, on: date) -> CohortFigures:
     """The indicators of a cohort's children at ``age`` (a core.durations Duration), counted
     among the children who had reached that age by ``on``."""
-    figures = CohortFigures(counts={name: 0 for name, _a, _n in STANDARD_INDICATORS})
+    figures = new_figures()
     for child in children:
-        figures.registered += 1
-        limit = age.after(child.birth_date)
-        if limit > on:
-            continue
-        figures.eligible += 1
-        for name, antigen, number in STANDARD_INDICATORS:
-            if has_dose_by(child, antigen, number, limit):
-                figures.counts[name] += 1
-        if not has_dose_by(child, "DTP", 1, limit):
-            figures.zero_dose += 1
+        count_children(figures, 1, reached(age, child.birth_date, on),
+                       dict.fromkeys(child_measures(child, age), 1))
     return figures
+
+
+def never_vaccinated_count(birth_date: date, children: int, with_a_dose: int,
+                           zero_dose_age: Any, on: date) -> int:
+    """Of ``children`` registered children born on ``birth_date``, ``with_a_dose`` of whom
+    had a routine dose: how many are past the pack's ``routine.zero_dose_age`` on ``on``
+    with no routine dose at all (the list an outreach team looks for)."""
+    return children - with_a_dose if reached(zero_dose_age, birth_date, on) else 0
 
 
 def never_vaccinated(child: ChildHistory, zero_dose_age: Any, on: date) -> bool:
     """Registered, past the pack's ``routine.zero_dose_age`` on ``on``, and no routine dose
-    at all (the list an outreach team looks for)."""
-    return zero_dose_age.after(child.birth_date) <= on and not child.any_dose
+    at all."""
+    return never_vaccinated_count(child.birth_date, 1, int(child.any_dose),
+                                  zero_dose_age, on) == 1
 
 
 def population_band(age: Any) -> str:

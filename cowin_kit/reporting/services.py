@@ -4,7 +4,13 @@ dose-2 drop-out — each limited to the part of the hierarchy the user may repor
 (``report.read`` grants) and computed by SQL aggregates (SQLite and PostgreSQL alike).
 
 A dose counts where it was given: at its facility's place in the hierarchy. Imported doses
-without a facility are in the national figures only."""
+without a facility are in the national figures only.
+
+The ``*_live`` functions compute each report from the dose table: the reference. The
+functions the pages, the API and plugins call (doses_per_day, coverage_by_region,
+dose2_dropout, immunization_indicators) answer from the counts kept as doses are written
+(cowin_kit.reporting.aggregated) wherever those can, the same figures without scanning the
+doses. The scope and the regions are in cowin_kit.reporting.areas."""
 
 from __future__ import annotations
 
@@ -13,181 +19,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
-from sqlalchemy import and_, case, false, func, literal, or_, select, true
+from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.core import durations
-from cowin_kit.core.errors import Forbidden, NotFound
 from cowin_kit.geography.models import Facility, Location, PopulationFigure
-from cowin_kit.core.i18n import gettext as _
-from cowin_kit.identity import access
 from cowin_kit.identity.models import Gender, StaffUser
 from cowin_kit.immunization.models import CAMPAIGN_SERIES_PREFIX
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, Dose
-from cowin_kit.reporting import rules
+from cowin_kit.reporting import aggregated, rules
+from cowin_kit.reporting.areas import (  # noqa: F401 (ReportScope, Regions: names callers use)
+    IndicatorReport, Regions, ReportScope, cohort_population, completing_case, dose_visible,
+    facility_visible, latest_population_year, location_visible, products, region_coverage,
+    region_tree, regions_for, report_scope, subtree,
+)
 from cowin_kit.reporting.rules import AgeSexCell, DailyDoses, Dropout, RegionCoverage
 from cowin_kit.scheduling.rules import schedule_for
 from cowin_kit.programme.models import VaccineProduct, VaccineSchedule
-
-
-@dataclass(frozen=True)
-class ReportScope:
-    """What a user may report on: the whole country, or location subtrees and facilities."""
-
-    country: bool
-    location_ids: frozenset[int] = frozenset()
-    facility_ids: frozenset[int] = frozenset()
-
-
-def report_scope(user: StaffUser | None, action: str = "report.read") -> ReportScope:
-    """The union of the user's grants carrying ``action``; Forbidden without any. None is
-    the operator at the command line or a plugin's export (the whole country)."""
-    if user is None:
-        return ReportScope(True)
-    grants = access.grants_carrying(user, action)
-    if not grants:
-        raise Forbidden(_("You may not read reports."), code="forbidden")
-    if any(g.location_id is None and g.facility_id is None for g in grants):
-        return ReportScope(True)
-    return ReportScope(False,
-                       frozenset(g.location_id for g in grants if g.location_id is not None),
-                       frozenset(g.facility_id for g in grants if g.facility_id is not None))
-
-
-def _subtree(location_ids: Sequence[int], name: str):
-    """A recursive CTE of the given locations and everything below them (column ``id``)."""
-    anchor = select(Location.id).where(Location.id.in_(list(location_ids))).cte(
-        name, recursive=True)
-    child = aliased(Location)
-    return anchor.union_all(select(child.id).join(anchor, child.parent_id == anchor.c.id))
-
-
-def facility_visible(scope: ReportScope) -> ColumnElement[bool]:
-    """A condition on Facility: inside the scope."""
-    if scope.country:
-        return true()
-    parts: list[ColumnElement[bool]] = []
-    if scope.location_ids:
-        tree = _subtree(sorted(scope.location_ids), "visible_location")
-        parts.append(Facility.location_id.in_(select(tree.c.id)))
-    if scope.facility_ids:
-        parts.append(Facility.id.in_(sorted(scope.facility_ids)))
-    return or_(*parts) if parts else false()
-
-
-def _location_visible(scope: ReportScope, column) -> ColumnElement[bool]:
-    """A condition on a location id column: inside the scope's location subtrees. Facility
-    grants alone cover no place's population."""
-    if scope.country:
-        return true()
-    if not scope.location_ids:
-        return false()
-    tree = _subtree(sorted(scope.location_ids), "visible_population")
-    return column.in_(select(tree.c.id))
-
-
-def _dose_visible(session: Session, scope: ReportScope, dose=Dose) -> ColumnElement[bool]:
-    if scope.country:
-        return true()
-    return dose.facility_id.in_(select(Facility.id).where(facility_visible(scope)))
-
-
-# --- regions -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Regions:
-    """The places a report is broken down by: the children of ``parent`` (the country's
-    first level when None), or the parent itself when it has none."""
-
-    parent: Location | None
-    regions: list[Location]
-
-
-def _ancestors(session: Session, location_id: int) -> tuple[int, ...]:
-    return access.scope_for_location(session, location_id).location_path
-
-
-def regions_for(session: Session, scope: ReportScope, parent_code: str | None = None) -> Regions:
-    parent: Location | None = None
-    if parent_code:
-        parent = session.scalars(select(Location).where(Location.code == parent_code)).first()
-        if parent is None:
-            raise NotFound(_("No location with code %(code)s.", code=parent_code),
-                           code="location_not_found")
-        if not scope.country:
-            path = _ancestors(session, parent.id)
-            inside = any(i in scope.location_ids for i in path)
-            above = any(parent.id in _ancestors(session, loc) for loc in scope.location_ids) \
-                or any(parent.id in _ancestors(session, loc) for loc in _facility_places(
-                    session, scope))
-            if not (inside or above):
-                raise Forbidden(_("You may not read reports there."), code="forbidden")
-    elif not scope.country:
-        places = sorted(scope.location_ids) or _facility_places(session, scope)
-        if len(set(places)) == 1:
-            parent = session.get(Location, places[0])
-    if parent is None:
-        query = select(Location).where(Location.parent_id.is_(None))
-        if not scope.country:
-            tops = {_ancestors(session, loc)[0] for loc in
-                    [*scope.location_ids, *_facility_places(session, scope)]}
-            query = query.where(Location.id.in_(sorted(tops)))
-        regions = list(session.scalars(query.order_by(Location.name)))
-    else:
-        regions = list(session.scalars(select(Location).where(Location.parent_id == parent.id)
-                                       .order_by(Location.name))) or [parent]
-    return Regions(parent, regions)
-
-
-def _facility_places(session: Session, scope: ReportScope) -> list[int]:
-    if not scope.facility_ids:
-        return []
-    return list(session.scalars(select(Facility.location_id)
-                                .where(Facility.id.in_(sorted(scope.facility_ids)))))
-
-
-def _region_tree(regions: Sequence[Location]):
-    """A recursive CTE mapping every location under the regions (``id``) to its region
-    (``region_id``)."""
-    anchor = select(Location.id.label("id"), Location.id.label("region_id")).where(
-        Location.id.in_([r.id for r in regions])).cte("region_tree", recursive=True)
-    child = aliased(Location)
-    return anchor.union_all(select(child.id, anchor.c.region_id)
-                            .join(anchor, child.parent_id == anchor.c.id))
-
-
-# --- schedules ---------------------------------------------------------------------------
-
-
-def _products(session: Session) -> dict[int, str]:
-    rows = session.execute(select(VaccineProduct.id, VaccineProduct.code))
-    return {product_id: code for product_id, code in rows}
-
-
-def _completing_case(session: Session, dose=Dose):
-    """SQL: the dose number that completes the primary series of the dose's product."""
-    schedules = list(session.scalars(select(VaccineSchedule)))
-    whens = []
-    for product_id, code in _products(session).items():
-        schedule = schedule_for(code, schedules)
-        if schedule is not None:
-            whens.append((dose.product_id == product_id, rules.completing_dose(schedule)))
-    return case(*whens, else_=literal(-1)) if whens else literal(-1)
-
-
-def _latest_population_year(session: Session) -> int | None:
-    return session.scalar(select(func.max(PopulationFigure.year)))
-
-
-def _sex_filter(session: Session, year: int) -> ColumnElement[bool]:
-    """Figures by sex when the pack gives them, else its 'all' rows (never both: that
-    would count people twice)."""
-    by_sex = session.scalar(select(func.count()).select_from(PopulationFigure).where(
-        PopulationFigure.year == year, PopulationFigure.sex != "all"))
-    return PopulationFigure.sex != "all" if by_sex else PopulationFigure.sex == "all"
 
 
 # --- reports -----------------------------------------------------------------------------
@@ -205,8 +55,8 @@ def _bucket(column, starts: Sequence[datetime], low: int = 0, high: int | None =
                 else_=_bucket(column, starts, middle, high))
 
 
-def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
-                  last_day: date | None = None) -> list[DailyDoses]:
+def doses_per_day_live(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
+                       last_day: date | None = None) -> list[DailyDoses]:
     """Doses given on each local day (first, second, boosters), oldest first."""
     scope = report_scope(user)
     last = last_day or datetime.now(zoneinfo.ZoneInfo(tz_name)).date()
@@ -217,7 +67,7 @@ def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int 
         select(day_index.label("day"), group.label("grp"), func.count(Dose.id))
         .where(Dose.series == BOOKED_SERIES,
                Dose.administered_at >= bounds[0][1], Dose.administered_at < bounds[-1][2],
-               _dose_visible(session, scope))
+               dose_visible(session, scope))
         .group_by(day_index, group))
     out = [DailyDoses(day) for day, _s, _e in bounds]
     for index, grp, count in rows:
@@ -226,16 +76,17 @@ def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int 
     return out
 
 
-def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | None = None,
-                       locale: str = "en") -> tuple[Regions, list[RegionCoverage]]:
+def coverage_by_region_live(session: Session, user: StaffUser, *,
+                            parent_code: str | None = None, locale: str = "en"
+                            ) -> tuple[Regions, list[RegionCoverage]]:
     """People with a first dose and with a completed primary series, per region, with the
     region's population (None where the pack has no figure)."""
     scope = report_scope(user)
     regions = regions_for(session, scope, parent_code)
     if not regions.regions:
         return regions, []
-    tree = _region_tree(regions.regions)
-    completing = _completing_case(session)
+    tree = region_tree(regions.regions)
+    completing = completing_case(session)
     counts = {region_id: (first or 0, done or 0) for region_id, first, done in session.execute(
         select(tree.c.region_id,
                func.sum(case((Dose.dose_number == 1, 1), else_=0)),
@@ -245,24 +96,7 @@ def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | 
         .join(tree, tree.c.id == Facility.location_id)
         .where(facility_visible(scope), Dose.series == BOOKED_SERIES)
         .group_by(tree.c.region_id))}
-    population: dict[int, int] = {}
-    year = _latest_population_year(session)
-    if year is not None:
-        population = {region_id: total for region_id, total in session.execute(
-            select(tree.c.region_id, func.sum(PopulationFigure.count))
-            .select_from(PopulationFigure)
-            .join(tree, tree.c.id == PopulationFigure.location_id)
-            .where(PopulationFigure.year == year, _sex_filter(session, year),
-                   _location_visible(scope, PopulationFigure.location_id))
-            .group_by(tree.c.region_id))}
-    out = []
-    for region in regions.regions:
-        first, done = counts.get(region.id, (0, 0))
-        pop = population.get(region.id)
-        out.append(RegionCoverage(code=region.code, name=region.localized_name(locale),
-                                  first_doses=int(first), completed=int(done),
-                                  population=int(pop) if pop else None))
-    return regions, out
+    return regions, region_coverage(session, scope, regions, tree, counts, locale)
 
 
 @dataclass(frozen=True)
@@ -280,14 +114,14 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
     """First doses and completed series by age (at the dose) band and sex, with the
     population of each band and sex where the pack gives it."""
     scope = report_scope(user)
-    year = _latest_population_year(session)
+    year = latest_population_year(session)
     labels = list(session.scalars(select(PopulationFigure.age_band).distinct()
                                   .where(PopulationFigure.year == year))) if year else []
     bands = rules.age_bands(labels)
     # Grouped in SQL by age at the dose and gender (a few hundred rows whatever the number
     # of doses); the bands are then summed here with the pure rule.
     age = (func.extract("year", Dose.administered_at) - Beneficiary.birth_year).label("age")
-    completing = _completing_case(session)
+    completing = completing_case(session)
     counts: dict[tuple[str, int], tuple[int, int]] = {}
     for age_value, gender_id, first, done in session.execute(
             select(age, Beneficiary.gender_id,
@@ -295,7 +129,7 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
                    func.sum(case((Dose.dose_number == completing, 1), else_=0)))
             .select_from(Dose)
             .join(Beneficiary, Beneficiary.id == Dose.beneficiary_id)
-            .where(_dose_visible(session, scope), Dose.series == BOOKED_SERIES)
+            .where(dose_visible(session, scope), Dose.series == BOOKED_SERIES)
             .group_by(age, Beneficiary.gender_id)):
         key = (rules.band_of(int(age_value), bands), gender_id)
         before = counts.get(key, (0, 0))
@@ -306,7 +140,7 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
                 select(PopulationFigure.age_band, PopulationFigure.sex,
                        func.sum(PopulationFigure.count))
                 .where(PopulationFigure.year == year,
-                       _location_visible(scope, PopulationFigure.location_id))
+                       location_visible(scope, PopulationFigure.location_id))
                 .group_by(PopulationFigure.age_band, PopulationFigure.sex)):
             population[(band_label, sex)] = int(count)
     genders = list(session.scalars(select(Gender).order_by(Gender.position, Gender.id)))
@@ -325,9 +159,9 @@ def by_age_band_and_sex(session: Session, user: StaffUser, *, locale: str = "en"
     return AgeSexReport(band_labels, sexes, cells)
 
 
-def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None = None,
-                  locale: str = "en", now: datetime | None = None
-                  ) -> tuple[Regions, list[Dropout]]:
+def dose2_dropout_live(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                       locale: str = "en", now: datetime | None = None
+                       ) -> tuple[Regions, list[Dropout]]:
     """Per region: people whose first dose was given at least the schedule's minimum
     interval ago ("due"), and how many of them have no second dose."""
     scope = report_scope(user)
@@ -336,7 +170,7 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
     schedules = list(session.scalars(select(VaccineSchedule)))
     due_conditions = []
     first, second = aliased(Dose), aliased(Dose)
-    for product_id, code in _products(session).items():
+    for product_id, code in products(session).items():
         schedule = schedule_for(code, schedules)
         if schedule is None or rules.completing_dose(schedule) < 2:
             continue
@@ -345,7 +179,7 @@ def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None 
                                    first.administered_at <= moment - timedelta(days=interval)))
     counts: dict[int, tuple[int, int]] = {}
     if regions.regions and due_conditions:
-        tree = _region_tree(regions.regions)
+        tree = region_tree(regions.regions)
         for region_id, due, missing in session.execute(
                 select(tree.c.region_id, func.count(first.id),
                        func.sum(case((second.id.is_(None), 1), else_=0)))
@@ -378,7 +212,7 @@ def audit_events_visible_to(session: Session, user: StaffUser, *, limit: int = 5
         parts: list[ColumnElement[bool]] = [
             and_(AuditEvent.actor_type == "staff", AuditEvent.actor_id == user.username)]
         if scope.location_ids:
-            tree = _subtree(sorted(scope.location_ids), "audit_area")
+            tree = subtree(sorted(scope.location_ids), "audit_area")
             parts.append(AuditEvent.location_id.in_(select(tree.c.id)))
         if scope.facility_ids:
             parts.append(AuditEvent.facility_id.in_(sorted(scope.facility_ids)))
@@ -430,28 +264,16 @@ def _child_visible(scope: ReportScope) -> ColumnElement[bool]:
     scope holds."""
     if scope.country:
         return true()
-    parts = [_location_visible(scope, Beneficiary.location_id)]
+    parts = [location_visible(scope, Beneficiary.location_id)]
     if scope.facility_ids:
         parts.append(Beneficiary.facility_id.in_(sorted(scope.facility_ids)))
     return or_(*parts)
 
 
-@dataclass(frozen=True)
-class IndicatorReport:
-    regions: Regions
-    cohort: int
-    on: date
-    rows: list[rules.IndicatorRow]
-    never_vaccinated: dict[str, int]   # region code -> registered, past zero_dose_age, no dose
-
-    def records(self) -> list[dict]:
-        return [rules.indicator_record(row, self.never_vaccinated.get(row.code, 0))
-                for row in self.rows]
-
-
-def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int, tz_name: str,
-                            zero_dose_age: durations.Duration, parent_code: str | None = None,
-                            locale: str = "en", on: date | None = None) -> IndicatorReport:
+def immunization_indicators_live(session: Session, user: StaffUser | None, *, cohort: int,
+                                 tz_name: str, zero_dose_age: durations.Duration,
+                                 parent_code: str | None = None, locale: str = "en",
+                                 on: date | None = None) -> IndicatorReport:
     """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
     birth cohort ``cohort`` (children born that year), per region (a location subtree,
     by the child's area): the denominator is the registered children of the cohort who had
@@ -464,7 +286,7 @@ def immunization_indicators(session: Session, user: StaffUser | None, *, cohort:
     ages = [durations.parse(a) for a in rules.INDICATOR_AGES]
     if not regions.regions:
         return IndicatorReport(regions, cohort, on, [], {})
-    tree = _region_tree(regions.regions)
+    tree = region_tree(regions.regions)
     children = (select(Beneficiary.id.label("id"), Beneficiary.birth_date.label("birth_date"),
                        tree.c.region_id.label("region_id"))
                 .join(tree, tree.c.id == Beneficiary.location_id)
@@ -486,7 +308,7 @@ def immunization_indicators(session: Session, user: StaffUser | None, *, cohort:
     for child_id, (birth, region_id) in born.items():
         histories.setdefault(region_id, []).append(
             rules.child_history(birth, doses.get(child_id, ())))
-    population = _cohort_population(session, scope, tree, ages)
+    population = cohort_population(session, scope, tree, ages)
     rows, never = [], {}
     for region in regions.regions:
         kids = histories.get(region.id, [])
@@ -502,21 +324,62 @@ def immunization_indicators(session: Session, user: StaffUser | None, *, cohort:
     return IndicatorReport(regions, cohort, on, rows, never)
 
 
-def _cohort_population(session: Session, scope: ReportScope, tree,
-                       ages: Sequence[durations.Duration]) -> dict[tuple[int, str], int]:
-    """(region id, one-year band) -> the pack's population figure (latest year)."""
-    year = _latest_population_year(session)
-    if year is None:
-        return {}
-    bands = sorted({rules.population_band(age) for age in ages})
-    return {(region_id, band): int(total) for region_id, band, total in session.execute(
-        select(tree.c.region_id, PopulationFigure.age_band, func.sum(PopulationFigure.count))
-        .select_from(PopulationFigure)
-        .join(tree, tree.c.id == PopulationFigure.location_id)
-        .where(PopulationFigure.year == year, PopulationFigure.age_band.in_(bands),
-               _sex_filter(session, year),
-               _location_visible(scope, PopulationFigure.location_id))
-        .group_by(tree.c.region_id, PopulationFigure.age_band)) if total}
+# --- the reports as served: from the aggregates where they can answer ----------------------
+#
+# Each report has one definition of what it counts (the rules, and the live computation
+# above, which reads the doses: the reference); cowin_kit.reporting.aggregated answers the
+# same from the dose tally and the person summary (kept as doses are written) whenever it
+# can: a scope of whole places (not single facilities), the pack's time zone, and a
+# summary that is not waiting for its first rebuild. Elsewhere the live computation answers.
+
+
+def doses_per_day(session: Session, user: StaffUser, *, tz_name: str, days: int = 30,
+                  last_day: date | None = None) -> list[DailyDoses]:
+    """Doses given on each local day (first, second, boosters), oldest first."""
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, tz_name, people=False):
+        return aggregated.doses_per_day(session, scope, tz_name=tz_name, days=days,
+                                        last_day=last_day)
+    return doses_per_day_live(session, user, tz_name=tz_name, days=days, last_day=last_day)
+
+
+def coverage_by_region(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                       locale: str = "en") -> tuple[Regions, list[RegionCoverage]]:
+    """People with a first dose and with a completed primary series, per region, with the
+    region's population (None where the pack has no figure)."""
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, None, people=False):
+        return aggregated.coverage_by_region(session, scope, parent_code=parent_code,
+                                             locale=locale)
+    return coverage_by_region_live(session, user, parent_code=parent_code, locale=locale)
+
+
+def dose2_dropout(session: Session, user: StaffUser, *, parent_code: str | None = None,
+                  locale: str = "en", now: datetime | None = None
+                  ) -> tuple[Regions, list[Dropout]]:
+    """Per region: people whose first dose was given at least the schedule's minimum
+    interval ago ("due"), and how many of them have no second dose."""
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, None, people=True):
+        return aggregated.dose2_dropout(session, scope, parent_code=parent_code,
+                                        locale=locale, now=now)
+    return dose2_dropout_live(session, user, parent_code=parent_code, locale=locale, now=now)
+
+
+def immunization_indicators(session: Session, user: StaffUser | None, *, cohort: int,
+                            tz_name: str, zero_dose_age: durations.Duration,
+                            parent_code: str | None = None, locale: str = "en",
+                            on: date | None = None) -> IndicatorReport:
+    """DTP1, DTP3, MCV1, MCV2 by 12 and 24 months, drop-out and zero-dose children of the
+    birth cohort ``cohort`` per region (see immunization_indicators_live)."""
+    scope = report_scope(user)
+    if aggregated.answers(session, scope, tz_name, people=True):
+        return aggregated.immunization_indicators(
+            session, scope, cohort=cohort, tz_name=tz_name, zero_dose_age=zero_dose_age,
+            parent_code=parent_code, locale=locale, on=on)
+    return immunization_indicators_live(
+        session, user, cohort=cohort, tz_name=tz_name, zero_dose_age=zero_dose_age,
+        parent_code=parent_code, locale=locale, on=on)
 
 
 # --- registrations and bookings by channel ---------------------------------------------------

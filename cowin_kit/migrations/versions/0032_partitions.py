@@ -26,7 +26,7 @@ from cowin_kit.core import partitioning
 UTC = sa.DateTime(timezone=True)
 
 revision = '0032'
-down_revision = '0030'
+down_revision = '0031'
 branch_labels = None
 depends_on = None
 
