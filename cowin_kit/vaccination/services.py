@@ -27,6 +27,7 @@ from cowin_kit.identity import access
 from cowin_kit.identity.rules import vaccinator_name
 from cowin_kit.identity.models import StaffUser
 from cowin_kit.registration import services as registration
+from cowin_kit.registration import tally
 from cowin_kit.registration.models import BOOKED_SERIES, Beneficiary, CitizenAccount, Dose
 from cowin_kit.registration.rules import age_on
 from cowin_kit.scheduling.models import Appointment, VaccinationSession
@@ -276,6 +277,8 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
         raise Conflict(_("This dose was just recorded."), code="dose_already_recorded") from None
+    # written without the ORM, so the tally's flush listener does not see it: counted here
+    tally.count_doses(session, [dose["id"]])
     warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,
                           product_code=product.code, facility_id=facility.id, moment=moment,
                           dose_id=dose["id"], actor=vaccinator.username)
