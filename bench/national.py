@@ -435,41 +435,25 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     results: dict = {"benchmark": "national", "sizes": sizes, "machine_cpus": os.cpu_count(),
                      "requests": args.requests, "rounds": args.rounds, "steps": []}
-    numbers = aadhaar_numbers(len(sizes) * (args.warmup + args.requests))
+    numbers = aadhaar_numbers(2 * len(sizes) * (args.warmup + args.requests))
     instance = BenchInstance(args.server_url, {"DATABASE_POOL_SIZE": 2})
+    # the small database, measured next to the large one at every step (same minutes, same
+    # machine load): the verdict compares each step with it, not with figures taken an hour
+    # before on a machine that may have been less busy
+    baseline = BenchInstance(args.server_url, {"DATABASE_POOL_SIZE": 2})
     instance.__enter__()
+    log(f"database {instance.name} made, pack installed")
     try:
-        import psycopg  # noqa: F401
-        from sqlalchemy.engine import make_url
-
-        probe = Probe(instance)
-        url = make_url(instance.database_url).set(drivername="postgresql")
-        with InProcessApp(instance) as _app:
-            from cowin_kit.core.security import keyring
-
-            builder_conn = psycopg.connect(url.render_as_string(hide_password=False))
-            today = datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
-            builder = Builder(builder_conn, keyring(), today, log)
-            for step, people in enumerate(sizes):
-                built = build_step(builder, probe, instance, people)
-                built["tables"] = table_sizes(probe)
-                figures = measure(instance, probe, step, people,
-                                  numbers[step * (args.warmup + args.requests):],
-                                  args, step == 0)
-                results["steps"].append({"people": people, "build": built,
-                                         "load_average": os.getloadavg(), **figures})
-                dump_json(args.json, results)  # what is measured so far, if a later step fails
-                if args.vacuum and people == sizes[-1]:
-                    results["vacuum_freeze_dose"] = vacuum_freeze(probe)
-                    results["tables_after"] = table_sizes(probe)
-            builder_conn.close()
-        probe.conn.close()
+        baseline.__enter__()
+        log(f"baseline database {baseline.name} made, pack installed")
+        grow(args, sizes, numbers, instance, baseline, results)
     finally:
         if args.keep:
             log(f"--keep: database {instance.name} kept ({instance.database_url}); "
                 f"drop it with DROP DATABASE \"{instance.name}\"")
             instance._created = False
         instance.__exit__(None, None, None)
+        baseline.__exit__(None, None, None)
     results["seconds"] = round(time.monotonic() - started)
     verdicts(results)
     if args.plot:
@@ -477,20 +461,79 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def _builder(instance: BenchInstance, today, probe: Probe) -> Builder:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from cowin_kit.core.security import keyring
+
+    url = make_url(instance.database_url).set(drivername="postgresql")
+    with InProcessApp(instance):
+        ring = keyring()
+    return Builder(psycopg.connect(url.render_as_string(hide_password=False)), ring, today, log)
+
+
+def grow(args: argparse.Namespace, sizes: list[int], numbers: list[str],
+         instance: BenchInstance, baseline: BenchInstance, results: dict) -> None:
+    today = datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
+    probe, small_probe = Probe(instance), Probe(baseline)
+    builder, small = _builder(instance, today, probe), _builder(baseline, today, small_probe)
+    try:
+        log(f"baseline: {sizes[0]:,} people")
+        results["baseline_build"] = build_step(small, small_probe, baseline, sizes[0])
+        per = args.warmup + args.requests
+        for step, people in enumerate(sizes):
+            built = build_step(builder, probe, instance, people)
+            built["tables"] = table_sizes(probe)
+            # the small database measured before and after the large one (A B A), their mean
+            # taken, so that a drift of the machine's speed during the step cancels out
+            log(f"baseline ({sizes[0]:,} people) before {people:,}")
+            before = measure(baseline, small_probe, 2 * step + 1, sizes[0],
+                             numbers[step * per:], args, step == 0)
+            figures = measure(instance, probe, step, people, numbers[step * per:], args,
+                              step == 0)
+            log(f"baseline ({sizes[0]:,} people) after {people:,}")
+            after = measure(baseline, small_probe, 2 * step + 2, sizes[0],
+                            numbers[(len(sizes) + step) * per:], args, False)
+            paired = {op: {k: round((before[op][k] + after[op][k]) / 2, 3)
+                           for k in before[op] if isinstance(before[op][k], (int, float))}
+                      for op in before}
+            paired["before"], paired["after"] = before, after
+            results["steps"].append({"people": people, "build": built,
+                                     "load_average": os.getloadavg(), **figures,
+                                     "baseline": paired})
+            dump_json(args.json, results)  # what is measured so far, if a later step fails
+            if args.vacuum and people == sizes[-1]:
+                results["vacuum_freeze_dose"] = vacuum_freeze(probe)
+                results["tables_after"] = table_sizes(probe)
+    finally:
+        builder.db.close()
+        small.db.close()
+        probe.conn.close()
+        small_probe.conn.close()
+
+
 def verdicts(results: dict) -> None:
+    """Per operation and step: CPU per request (app + PostgreSQL) on the large database and,
+    measured just before it, on the small one; the verdict is the largest ratio."""
     steps = results["steps"]
-    base = steps[0]
-    header = f"{'operation':24}" + "".join(f"{s['people']:>14,}" for s in steps) + "  verdict"
-    print("CPU per request, app + PostgreSQL (ms); people in the database:")
-    print(header)
+    print("CPU per request, app + PostgreSQL (ms): the database of N people / the small "
+          "baseline measured next to it")
+    print(f"{'operation':24}" + "".join(f"{s['people']:>20,}" for s in steps) + "  verdict")
     results["verdicts"] = {}
     for op in OPERATIONS:
-        values = [s[op]["cpu_ms"] for s in steps]
-        worst = max(v / base[op]["cpu_ms"] - 1 for v in values)
-        verdict = "flat" if worst <= TOLERANCE else f"GROWS +{100 * worst:.0f} %"
-        results["verdicts"][op] = {"worst_change_pct": round(100 * worst, 1),
+        cells, ratios = [], []
+        for s in steps:
+            big, small = s[op]["cpu_ms"], s["baseline"][op]["cpu_ms"]
+            ratios.append(big / small if small else float("inf"))
+            cells.append(f"{big:.2f}/{small:.2f}")
+        worst = max(ratios) - 1
+        verdict = (f"within 15 % (worst {100 * worst:+.0f} %)" if worst <= TOLERANCE
+                   else f"GROWS {100 * worst:+.0f} %")
+        results["verdicts"][op] = {"ratios": [round(r, 3) for r in ratios],
+                                   "worst_change_pct": round(100 * worst, 1),
                                    "within_15_pct": worst <= TOLERANCE}
-        print(f"{op:24}" + "".join(f"{v:14.2f}" for v in values) + f"  {verdict}")
+        print(f"{op:24}" + "".join(f"{c:>20}" for c in cells) + f"  {verdict}")
     print("build seconds per step: " + "; ".join(
         f"{s['people']:,}: {s['build']['seconds']['step_total']} s" for s in steps))
     print(f"whole run: {results['seconds']} s")
@@ -511,12 +554,16 @@ def plot(results: dict, path: str) -> None:
     for op in OPERATIONS:
         if op in ("dose_record", "certificate_issue"):
             continue
-        ax.plot(x, [s[op]["cpu_ms"] for s in steps], marker="o", label=op.replace("_", " "))
+        line, = ax.plot(x, [s[op]["cpu_ms"] for s in steps], marker="o",
+                        label=op.replace("_", " "))
+        ax.plot(x, [s["baseline"][op]["cpu_ms"] for s in steps], linestyle=":",
+                color=line.get_color(), alpha=0.6)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("people in the database (doses 2x, appointments 0.5x)")
     ax.set_ylabel("CPU per request, app + PostgreSQL (ms)")
-    ax.set_title("Cost per request against table size (bench/national.py)")
+    ax.set_title("CPU per request against table size (dotted: the small database, "
+                 "measured alongside)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
