@@ -368,10 +368,12 @@ def table_sizes(probe: Probe) -> dict:
     rows = probe.conn.execute("""
         SELECT c.relname, sum(l.reltuples)::bigint, sum(pg_relation_size(t.relid)),
                sum(pg_indexes_size(t.relid)), sum(pg_total_relation_size(t.relid))
-        FROM pg_class c CROSS JOIN LATERAL pg_partition_tree(c.oid) t
+        FROM pg_class c
+        CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf
+                            UNION ALL SELECT c.oid WHERE c.relkind = 'r') t
         JOIN pg_class l ON l.oid = t.relid
         WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-          AND NOT c.relispartition AND t.isleaf
+          AND NOT c.relispartition
         GROUP BY c.relname ORDER BY 5 DESC""").fetchall()
     return {name: {"rows": max(int(n), 0), "heap_bytes": int(h), "index_bytes": int(i),
                    "total_bytes": int(t)} for name, n, h, i, t in rows}
