@@ -34,7 +34,8 @@ shared server count too: the smallest round is kept, an upper bound). Operations
   district of 125 centres and one of the 5 days to come (125 sessions an answer, at every
   size); cached: the same with the cache on and every key warmed (each worker's memory);
 - due list: `immunization.duelists.due_list` of one home facility (100 people, about 8
-  children, at every size), read from the kept due state.
+  children, at every size), read from the kept due state;
+- the ceiling of the same run: `GET /healthz`, the cheapest request the app answers.
 
 The verdict per operation: total CPU (app + PostgreSQL) per request within 15 % of the
 smallest size's. The database is dropped at the end unless --keep (then its name is
@@ -311,6 +312,11 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
                                                "wal_bytes")}
             log(f"  dose + certificates: {results['dose_total']}")
 
+        # the ceiling of the same run: the cheapest request the app answers
+        results["healthz"] = timed(probe, "GET /healthz (ceiling)",
+                                   lambda _i: _check(client.get("/healthz"), "healthz"),
+                                   list(range(count)), args.warmup, args.rounds)
+
         districts = _full_districts(database, app, people)
         days = [(today + timedelta(days=d)).strftime("%d-%m-%Y") for d in range(1, 6)]
         keys = [(d, day) for d in districts for day in days]
@@ -536,6 +542,9 @@ def verdicts(results: dict) -> None:
                                    "worst_change_pct": round(100 * worst, 1),
                                    "within_15_pct": worst <= TOLERANCE}
         print(f"{op:24}" + "".join(f"{c:>20}" for c in cells) + f"  {verdict}")
+    print("ceiling of the same run, GET /healthz CPU per request (ms): " + "; ".join(
+        f"{s['people']:,}: {s['healthz']['cpu_ms']:.2f} (small {s['baseline']['healthz']['cpu_ms']:.2f})"
+        for s in steps if "healthz" in s))
     print("build seconds per step: " + "; ".join(
         f"{s['people']:,}: {s['build']['seconds']['step_total']} s" for s in steps))
     print(f"whole run: {results['seconds']} s")
