@@ -149,18 +149,30 @@ def apply(session: Session, deltas: Counter[TallyKey]) -> None:
         totals[key[1:]] += n
         days[day_key(key)] += n
     connection = session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     for table, columns, items in (
             (DoseTally.__table__, TallyKey._fields, [(tuple(k), n) for k, n in rows]),
             (DoseDay.__table__, DAY_KEY, sorted(days.items())),
             (DoseTotal.__table__, TOTAL_KEY, sorted(totals.items()))):
+        statement = _upsert(connection.dialect.name, table, columns)
         for key, n in items:
-            if not n:
-                continue
-            statement = dialect.insert(table).values(**dict(zip(columns, key)), count=n)
-            connection.execute(statement.on_conflict_do_update(
-                index_elements=list(columns),
-                set_={"count": table.c.count + statement.excluded.count}))
+            if n:
+                connection.execute(statement, {**dict(zip(columns, key)), "count": n})
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(dialect_name: str, table: Any, columns: tuple[str, ...]) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding to ``count``, built once per dialect and
+    table with bound values (built per call, the statement cost more CPU than running it)."""
+    key = (dialect_name, table.name)
+    if key not in _UPSERTS:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = dialect.insert(table)
+        _UPSERTS[key] = statement.on_conflict_do_update(
+            index_elements=list(columns),
+            set_={"count": table.c.count + statement.excluded.count})
+    return _UPSERTS[key]
 
 
 def _zone() -> zoneinfo.ZoneInfo:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import zoneinfo
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -89,7 +90,8 @@ def _build_statements() -> dict[str, Any]:
             select(people.c.id, people.c.birth_year, people.c.birth_date,
                    people.c.secret_code_encrypted, booked.c.id, booked.c.dose_number,
                    given.c.dose_number, given.c.product_id, given.c.administered_at,
-                   people.c.secret_code_failures, people.c.secret_code_paused_until)
+                   people.c.secret_code_failures, people.c.secret_code_paused_until,
+                   people.c.gender_id)
             .select_from(people
                          .outerjoin(booked, and_(booked.c.beneficiary_id == people.c.id,
                                                  booked.c.status == "booked"))
@@ -141,6 +143,7 @@ class _Person:
     appointment_dose: int | None
     secret_code_failures: int = 0
     secret_code_paused_until: datetime | None = None
+    gender_id: int = 0
 
 
 def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
@@ -161,7 +164,7 @@ def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
     given = sorted({(row[6], row[7], row[8]) for row in rows if row[6] is not None})
     first = rows[0]
     return _Person(first[0], first[1], first[2], first[3], *appointment, first[9],
-                   first[10]), [
+                   first[10], first[11]), [
         GivenDose(number, vaccine_product(session, pack, product_id=product_id).code, at.date())
         for number, product_id, at in given]
 
@@ -277,7 +280,12 @@ def record_dose(session: Session, pack: ActivePack, vaccinator: StaffUser, *,
     except IntegrityError:  # the same dose recorded at the same moment by another request
         session.rollback()
         raise Conflict(_("This dose was just recorded."), code="dose_already_recorded") from None
-    tally.count_doses(session, [dose["id"]])  # written without the ORM: counted here
+    # written without the ORM, so the tally's flush listener does not see it: counted here
+    tally.apply(session, Counter({tally.key_of(
+        administered_at=moment, zone=zoneinfo.ZoneInfo(pack.document["timezone"]),
+        location_id=facility.location_id, product_id=product.id, series=BOOKED_SERIES,
+        dose_number=number, gender_id=person.gender_id, birth_year=person.birth_year,
+        birth_date=person.birth_date): 1}))
     warnings = stock.draw(session, pack, lot=registered_lot, product_id=product.id,
                           product_code=product.code, facility_id=facility.id, moment=moment,
                           dose_id=dose["id"], actor=vaccinator.username)

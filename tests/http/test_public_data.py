@@ -194,6 +194,33 @@ def test_the_tally_follows_every_write_and_the_figures_equal_the_dose_table(rand
             assert numeric[key] < count
 
 
+def test_a_dose_recorded_by_a_vaccinator_is_counted(reg_app):
+    """record_dose writes its dose without the ORM (one statement with its outbox row and
+    audit event): it counts the dose in the tally itself."""
+    from cowin_kit.audit.services import acting_as, cli_actor
+    from cowin_kit.identity import services as identity
+    from cowin_kit.vaccination import services as vaccination
+
+    with reg_app.test_request_context(), get_database(reg_app).session() as session:
+        pack = active_pack()
+        facility = scheduling.upsert_facility(session, code="F-TVM-9", name="PHC 9",
+                                              location_code="IN-KL-TVM", fee_type="Free")
+        user = identity.create_staff_user(session, "vax.tally", "correct horse battery")
+        session.commit()
+        identity.grant_role(session, user, "vaccinator", facility_code="F-TVM-9")
+        session.commit()
+        person = _people(session, pack, 1, random.Random(3))[0]
+        reference = session.get(Beneficiary, person).reference_id
+        with acting_as(cli_actor()):
+            vaccination.record_dose(session, pack, user, facility=facility,
+                                    reference_id=reference, product_code="COVISHIELD",
+                                    lot="4121Z005")
+        counted = +tally.tally_from_doses(session, IST)
+        assert sum(counted.values()) == 1
+        assert tally.stored(session) == counted
+        assert tally.stored_totals(session) == tally.totals_of(counted)
+
+
 def test_an_area_page_and_its_drill_down(random_doses):
     client = random_doses.test_client()
     kerala = client.get("/api/v1/open-data/summary?area=IN-KL").get_json()
