@@ -361,7 +361,7 @@ def find_availability(session: Session, *, days: list[date], location_id: int | 
 
     A postal code selects the facilities with that postal code and, when the pack's
     directory knows the code, every facility in the places it lies in (an Indian PIN:
-    its district); the facilities at the code itself come first (rules.postal_code_first)."""
+    its district); the facilities at the code itself come first (rules.postal_code_rank)."""
     if session.autoflush:  # as the ORM queries this replaced would have
         session.flush()
     pack = _snapshot()

@@ -33,6 +33,9 @@ def create_database(server_url: str, prefix: str = "cowin_kit_test") -> tuple[st
 
 
 def drop_database(server_url: str, name: str) -> None:
+    for url in list(_KEPT_PLACES):  # nothing is left to empty there
+        if make_url(url).database == name:
+            del _KEPT_PLACES[url]
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -82,6 +85,10 @@ def forget_kept_places() -> None:
     """Empty every database that still has a closed app's places (a test that does not
     start with the same pack's app expects an empty database)."""
     for url in list(_KEPT_PLACES):
+        database = make_url(url)
+        if database.get_backend_name() == "sqlite" and not os.path.exists(database.database or ""):
+            del _KEPT_PLACES[url]  # a test's own database file, gone with its folder
+            continue
         engine = create_engine(url)
         try:
             empty_tables(engine)
