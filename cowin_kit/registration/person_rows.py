@@ -29,10 +29,15 @@ def _columns() -> dict[str, str]:
 
 def insert_new(session: Session, person: Beneficiary) -> None:
     """Write the transient ``person`` now, in the session's transaction (IntegrityError
-    as a flush would raise it), and make it persistent in the session."""
+    as a flush would raise it), after anything pending in the session, and make it
+    persistent in the session."""
     state = inspect(person)
     if not state.transient:
         raise ValueError("insert_new takes a new Beneficiary, not yet in a session")
+    if session.new or session.dirty or session.deleted:
+        # what the request changed before (a walk-in's new account and its audit event)
+        # is written first, in the order a flush of everything would have kept
+        session.flush()
     given, columns = state.dict, _columns()
     values = {column: given[attribute] for column, attribute in columns.items()
               if attribute in given}

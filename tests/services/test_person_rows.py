@@ -84,3 +84,25 @@ def test_a_document_registered_twice_fails_as_a_flush_fails(reg_app):
 
 def _columns() -> list[str]:
     return [c.key for c in Beneficiary.__table__.c]
+
+
+def test_what_is_pending_is_written_first(reg_app):
+    """A walk-in's new account and its audit event, added before the person: written
+    before the person, as one flush of everything would."""
+    from cowin_kit.audit import services as audit
+    from cowin_kit.audit.models import AuditEvent
+
+    client = reg_app.test_client()
+    sign_in(reg_app, client, "9876500023")
+    with reg_app.app_context(), get_database(reg_app).session() as session:
+        person = new_person(session, "0006")  # (its queries would flush what is pending)
+        audit.record(session, "account.create", "citizen_account", 1, place=audit.NATIONAL)
+        person_rows.insert_new(session, person)
+        audit.record_now(session, "beneficiary.create", "beneficiary", person.reference_id,
+                         place=audit.NATIONAL)
+        session.commit()
+        actions = list(session.scalars(select(AuditEvent.action).where(
+            AuditEvent.action.in_(["account.create", "beneficiary.create"]),
+            AuditEvent.object_id.in_(["1", person.reference_id]))
+            .order_by(AuditEvent.id)))
+    assert actions[-2:] == ["account.create", "beneficiary.create"]
