@@ -6,7 +6,8 @@ against gunicorn and PostgreSQL on this machine. Method and figures: docs/perfor
 Set-up: a fresh PostgreSQL database (dropped at the end) and instance folder, production
 settings with generated keys, `cowin-kit db upgrade`, `cowin-kit pack install
 examples/countries/in`; NOTIFIER=file:<tmp> so OTPs can be read back; OTP limits relaxed
-(OTP_LIMITS_PER_NUMBER/PER_IP, OTP_RESEND_COOLDOWN_SECONDS=0); rate-limit storage in Redis
+(OTP_LIMITS_PER_NUMBER/PER_IP, OTP_RESEND_COOLDOWN_SECONDS=0), OTPs and tokens valid for
+30 and 60 minutes (the harness may wait for a quiet machine); rate-limit storage in Redis
 when it answers. Server: `gunicorn cowin_kit.wsgi:app -k gthread -w 3 --threads 4` on a free
 loopback port (3 processes keep both cores busy while some threads wait for PostgreSQL; see
 --workers/--threads), DATABASE_POOL_SIZE = threads.
