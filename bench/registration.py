@@ -6,7 +6,8 @@ against gunicorn and PostgreSQL on this machine. Method and figures: docs/perfor
 Set-up: a fresh PostgreSQL database (dropped at the end) and instance folder, production
 settings with generated keys, `cowin-kit db upgrade`, `cowin-kit pack install
 examples/countries/in`; NOTIFIER=file:<tmp> so OTPs can be read back; OTP limits relaxed
-(OTP_LIMITS_PER_NUMBER/PER_IP, OTP_RESEND_COOLDOWN_SECONDS=0); rate-limit storage in Redis
+(OTP_LIMITS_PER_NUMBER/PER_IP, OTP_RESEND_COOLDOWN_SECONDS=0), OTPs and tokens valid for
+30 and 60 minutes (the harness may wait for a quiet machine); rate-limit storage in Redis
 when it answers. Server: `gunicorn cowin_kit.wsgi:app -k gthread -w 3 --threads 4` on a free
 loopback port (3 processes keep both cores busy while some threads wait for PostgreSQL; see
 --workers/--threads), DATABASE_POOL_SIZE = threads.
@@ -59,7 +60,10 @@ def otp_settings(args: argparse.Namespace, pool: int) -> dict:
     """Settings with the OTP limits relaxed, and rate limits in Redis if it answers
     (otherwise ``args.redis_url`` is emptied)."""
     settings = {"OTP_RESEND_COOLDOWN_SECONDS": 0, "OTP_LIMITS_PER_NUMBER": "1000/hour",
-                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool}
+                "OTP_LIMITS_PER_IP": "1000000/hour", "DATABASE_POOL_SIZE": pool,
+                # the harness may wait up to 2 minutes for a quiet machine before each
+                # phase: OTPs and tokens must outlive those waits
+                "OTP_TTL_SECONDS": 1800, "TOKEN_TTL_SECONDS": 3600}
     if args.redis_url and not redis_reachable(args.redis_url):
         log(f"{args.redis_url} does not answer: rate limits kept in each worker's memory")
         args.redis_url = ""

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit.models import AuditEvent
@@ -110,3 +111,15 @@ def record(session: Session, action: str, object_type: str, object_id: Any, *,
     )
     session.add(event)
     return event
+
+
+_INSERT_EVENT = insert(AuditEvent.__table__)
+
+
+def record_now(session: Session, action: str, object_type: str, object_id: Any, *,
+               place: Place, **details: Any) -> None:
+    """``record``, written at once in the session's transaction with a Core INSERT (the
+    columns of ``values``) instead of an ORM object left for the next flush: for a hot
+    path that writes its own rows without the unit of work (registration)."""
+    session.execute(_INSERT_EVENT, values(action, object_type, object_id, place=place,
+                                          **details))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, delete, func, insert, or_, select, union
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
@@ -37,11 +37,17 @@ _FACT_COLUMNS = (Beneficiary.id, Beneficiary.name, Beneficiary.birth_year,
 def refresh_keys(session: Session, person: Beneficiary) -> None:
     """Write the person's matching keys anew (after registration or a correction)."""
     session.execute(delete(PersonMatchKey).where(PersonMatchKey.beneficiary_id == person.id))
+    _write_keys(session, person)
+
+
+def _write_keys(session: Session, person: Beneficiary) -> None:
     if person.merged_into_id is None:
         keys = rules.match_keys(facts_of(person))
         if keys:
-            session.execute(insert(PersonMatchKey.__table__),
-                            [{"key": k, "beneficiary_id": person.id} for k in sorted(keys)])
+            # one INSERT with a row of VALUES per key: psycopg's executemany (a pipeline)
+            # cost about five times as much CPU for the two or three keys of a person
+            session.execute(insert(PersonMatchKey.__table__).values(
+                [{"key": k, "beneficiary_id": person.id} for k in sorted(keys)]))
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,50 @@ def find_candidates(session: Session, person: Beneficiary) -> list[Candidate]:
     return _score_against(session, facts, others)
 
 
+def _find_new_person_candidates(session: Session, person: Beneficiary) -> list[Candidate]:
+    """find_candidates for a person registered in this transaction, in one query: those
+    sharing a key or the account, less those rules.score puts at 0 for their document
+    alone (rules.other_document_filter: the same type of document with another number),
+    which no threshold admits. Common names share keys with many people; this way a
+    person with a document is scored only against people without one of that type, not
+    against every namesake. The same candidates as find_candidates (tests compare)."""
+    facts = facts_of(person)
+    keys = sorted(rules.match_keys(facts))
+    document = rules.other_document_filter(facts)
+    rows = session.execute(_NEW_PERSON_CANDIDATES, {
+        "keys": keys, "account_id": facts.account_id, "person_id": facts.id,
+        "id_type_id": document[0] if document else None,
+        "id_hash": document[1] if document else None})
+    out = []
+    for row in rows:
+        match = rules.score(facts, rules.PersonFacts(*row))
+        if match.score >= rules.THRESHOLD:
+            out.append(Candidate(row.id, match.score, match.reasons))
+    return sorted(out, key=lambda c: (-c.score, c.other_id))
+
+
+def _new_person_candidates_statement() -> Any:
+    """Built once: the facts of the people sharing one of ``keys`` or the account
+    ``account_id``, not merged, not ``person_id``, and, when ``id_type_id`` is given, not
+    holding that type of document with a number other than ``id_hash``."""
+    table = Beneficiary.__table__.c
+    sharing = union(
+        select(PersonMatchKey.__table__.c.beneficiary_id.label("id")).where(
+            PersonMatchKey.__table__.c.key.in_(bindparam("keys", expanding=True))),
+        select(table.id).where(table.account_id == bindparam("account_id"))).subquery()
+    type_id = bindparam("id_type_id", type_=Integer)
+    other_document = and_(table.id_type_id == type_id, table.id_number_hash.is_not(None),
+                          table.id_number_hash != "",
+                          table.id_number_hash != bindparam("id_hash", type_=String))
+    return (select(*(table[c.key] for c in _FACT_COLUMNS))
+            .join_from(sharing, Beneficiary.__table__, table.id == sharing.c.id)
+            .where(table.merged_into_id.is_(None), table.id != bindparam("person_id"),
+                   or_(type_id.is_(None), table.id_type_id.is_(None), ~other_document)))
+
+
+_NEW_PERSON_CANDIDATES = _new_person_candidates_statement()
+
+
 def _note_candidates(session: Session, person: Beneficiary, found: list[Candidate],
                      found_by: str) -> int:
     """Store new candidate pairs (a pair already known, open or decided, is kept as it
@@ -102,8 +152,9 @@ def _note_candidates(session: Session, person: Beneficiary, found: list[Candidat
 def check_new_person(session: Session, person: Beneficiary) -> int:
     """At registration (the ``person_registered`` receiver; the caller commits): the
     person's keys are written and possible duplicates noted; how many."""
-    refresh_keys(session, person)
-    return _note_candidates(session, person, find_candidates(session, person), "live")
+    _write_keys(session, person)  # new: no keys yet to delete
+    return _note_candidates(session, person, _find_new_person_candidates(session, person),
+                            "live")
 
 
 def open_candidates_of(session: Session, person: Beneficiary) -> list[DuplicateCandidate]:

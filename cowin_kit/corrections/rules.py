@@ -157,13 +157,29 @@ class Match:
     reasons: tuple[str, ...]
 
 
+def different_documents(a: PersonFacts, b: PersonFacts) -> bool:
+    """Two documents of the same type with different numbers: two people, whatever else
+    they share (``score`` gives 0)."""
+    document = other_document_filter(a)
+    return (document is not None and b.id_type_id == document[0]
+            and bool(b.id_number_hash) and b.id_number_hash != document[1])
+
+
+def other_document_filter(a: PersonFacts) -> tuple[int, str] | None:
+    """The document type and number (hash) of ``a`` when it has one: any record holding
+    that type with another number is a different person (``different_documents``), so a
+    search for ``a``'s duplicates may leave such records out. None: no document."""
+    if a.id_type_id is None or not a.id_number_hash:
+        return None
+    return a.id_type_id, a.id_number_hash
+
+
 def score(a: PersonFacts, b: PersonFacts, *, guardian_weight: float = 0.1) -> Match:
     """How likely two records are one person, in [0, 1], and why. The name weighs most;
     birth date (or year), sex, the same account (mobile) and the guardian add; two
     different documents of the same type take the score to 0 (two people)."""
     reasons: list[str] = []
-    if (a.id_type_id is not None and a.id_type_id == b.id_type_id
-            and a.id_number_hash and b.id_number_hash and a.id_number_hash != b.id_number_hash):
+    if different_documents(a, b):
         return Match(0.0, ("different_id",))
     name = name_similarity(name_tokens(a.name), name_tokens(b.name))
     if name >= 0.99:

@@ -24,7 +24,7 @@ from cowin_kit.core.errors import Conflict, InvalidInput, NotFound, RuleViolatio
 from cowin_kit.core.i18n import gettext as _, ngettext
 from cowin_kit.identity.models import Gender, IdDocumentType
 from cowin_kit.idnumbers import InvalidIdNumber, normalize_id_number
-from cowin_kit.registration import probes, rules
+from cowin_kit.registration import person_rows, probes, rules
 from cowin_kit.registration.models import (
     BOOKED_SERIES, Beneficiary, BeneficiaryCorrection, CitizenAccount, Dose, OtpTransaction,
 )
@@ -454,16 +454,15 @@ def add_beneficiary(session: Session, pack: ActivePack, account: CitizenAccount,
         comorbidity=comorbidity, consent_version=consent_version,
         secret_code_encrypted=ring.encrypt(secret_code), facility_id=facility_id,
     )
-    session.add(beneficiary)
-    # Recorded before the flush so that one flush writes both rows.
-    audit.record(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
-                 place=person_place(session, beneficiary), id_type=document.code)
+    place = person_place(session, beneficiary)
     try:
-        session.flush()
+        person_rows.insert_new(session, beneficiary)  # Core INSERT, no unit of work
     except IntegrityError:  # registered by someone else at the same moment
         session.rollback()
         probes.count_duplicate(account.id)
         raise _already_registered() from None
+    audit.record_now(session, "beneficiary.create", "beneficiary", beneficiary.reference_id,
+                     place=place, id_type=document.code)
     # Possible duplicates are noted for a reviewer (corrections); never a refusal.
     signals.person_registered.send(session, beneficiary=beneficiary)
     plugins.queue_hook(session, "beneficiary_registered", reference_id=beneficiary.reference_id,
