@@ -35,7 +35,7 @@ import pytest
 
 from cowin_kit.testing.api import (
     IST, STAFF_PASSWORD, accounts_with_members, add_members, auth, booked_counts,
-    close_reg_app, count_rows, create_staff, iso_day, last_otp, make_reg_app, member,
+    close_reg_app, count_rows, create_staff, demo_facility, iso_day, last_otp, make_reg_app, member,
     national_admin_token, publish, record_dose, record_first_dose, run_worker, secret_code,
     seed_report_doses, sign_in, staff_token, today, valid_aadhaar,
 )
@@ -60,7 +60,7 @@ __all__ = [
     "create_staff", "drop_database", "empty_tables", "example_pack", "field_error",
     "form_post", "huge_png", "iso_day", "label", "last_otp", "make_reg_app", "member",
     "national_admin_token", "need_tool", "nfc", "pdf_text", "pixels", "postgresql_server_url", "publish", "qr_picture",
-    "record_dose", "record_first_dose", "run_worker", "secret_code", "seed_report_doses",
+    "demo_facility", "record_dose", "record_first_dose", "run_worker", "secret_code", "seed_report_doses",
     "sign_in", "staff_token", "text", "today", "token_of", "vaccine_schedule", "valid_aadhaar",
     "web_staff_sign_in",
 ]

@@ -14,7 +14,7 @@ from cowin_kit.testing.databases import empty_tables, kept_places
 
 __all__ = [
     "IST", "STAFF_PASSWORD", "accounts_with_members", "add_members", "auth", "booked_counts",
-    "close_reg_app", "count_rows", "create_staff", "iso_day", "last_otp", "make_reg_app",
+    "close_reg_app", "count_rows", "create_staff", "demo_facility", "iso_day", "last_otp", "make_reg_app",
     "member", "national_admin_token", "publish", "record_dose", "record_first_dose",
     "run_worker", "secret_code", "seed_report_doses", "sign_in", "staff_token", "today",
     "valid_aadhaar",
@@ -47,6 +47,18 @@ def valid_aadhaar(n: int, start: int = 200000000000) -> list[str]:
         if number[0] not in "01":
             found.append(number)
     return found
+
+
+def demo_facility(session):
+    """The demo's own facility (``cowin-kit demo``): the one its vaccinator and facility
+    admin are granted, which has the published sessions. The demo also makes facilities
+    for its dose history elsewhere in the country, without sessions."""
+    from cowin_kit.identity.models import RoleGrant, StaffUser
+    from cowin_kit.geography.models import Facility
+
+    return session.scalars(select(Facility).join(RoleGrant, RoleGrant.facility_id == Facility.id)
+                           .join(StaffUser, StaffUser.id == RoleGrant.user_id)
+                           .where(StaffUser.username == "demo.vaccinator")).one()
 
 
 def count_rows(session, model) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cowin_kit.geography.models import Facility
 from cowin_kit.scheduling.models import VaccinationSession
-from cowin_kit.testing import valid_aadhaar as _aadhaar_numbers
+from cowin_kit.testing import demo_facility, valid_aadhaar as _aadhaar_numbers
 
 
 def _demo_sessions(live, days: tuple[int, ...]) -> tuple[str, str, list[str]]:
@@ -22,8 +22,7 @@ def _demo_sessions(live, days: tuple[int, ...]) -> tuple[str, str, list[str]]:
     from cowin_kit.geography.models import Location
 
     with live.session() as session:
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first()
+        facility = demo_facility(session)
         district = session.get(Location, facility.location_id)
         state = session.get(Location, district.parent_id)
         today = datetime.now(zoneinfo.ZoneInfo("Asia/Kolkata")).date()

@@ -10,6 +10,8 @@ import pytest
 from babel import Locale
 from sqlalchemy import select
 
+from cowin_kit.testing import demo_facility
+
 from cowin_kit.config.examples import example_packs
 from cowin_kit.config.packs import load_pack
 
@@ -23,8 +25,7 @@ def _first_demo_place(live) -> tuple[list[str], str]:
     from cowin_kit.geography.models import Facility, Location
 
     with live.session() as session:
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first()
+        facility = demo_facility(session)
         chain, place = [], session.get(Location, facility.location_id)
         while place is not None:
             chain.insert(0, place.code)

@@ -12,6 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from cowin_kit.testing import demo_facility
+
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.scheduling.models import VaccinationSession
 
@@ -45,8 +47,7 @@ OVERFLOW = """() => {
 
 def _context(live) -> dict[str, str]:
     with live.session() as session:
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first()
+        facility = demo_facility(session)
         district = session.get(Location, facility.location_id)
         state = session.get(Location, district.parent_id)
         today = datetime.now(zoneinfo.ZoneInfo(live.app.config["COWIN_KIT"]["PACK"] == "AE"

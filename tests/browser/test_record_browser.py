@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cowin_kit.geography.models import Facility, Location
 from cowin_kit.programme.models import VaccineProduct
 from cowin_kit.registration.models import Beneficiary, Dose
-from cowin_kit.testing import auth, staff_token, today
+from cowin_kit.testing import demo_facility, auth, staff_token, today
 
 MOBILE = "9812345688"
 DOSES = (("bcg", "BCG", 0, "BCG-7"), ("opv", "BOPV", 0, "OPV-7"),
@@ -23,8 +23,7 @@ def _child(live) -> tuple[str, str]:
     """A 15-week-old registered by a vaccinator of the first demo facility, with birth and
     6-week doses; (reference id, the vaccinator's user name)."""
     with live.session() as session:
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first()
+        facility = demo_facility(session)
         area = session.get(Location, facility.location_id).code
         facility_id, facility_code = facility.id, facility.code
     client = live.app.test_client()

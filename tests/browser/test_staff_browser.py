@@ -13,6 +13,8 @@ from pathlib import Path
 
 import segno
 from sqlalchemy import select
+
+from cowin_kit.testing import demo_facility
 from stdnum import verhoeff
 
 from cowin_kit.geography.models import Facility
@@ -57,8 +59,7 @@ def _booked_for_today(live, mobile: str, name: str, id_start: int) -> tuple[str,
         view = registration.add_beneficiary(
             session, pack, account, name=name, birth_year=1975, gender="F", id_type="aadhaar",
             id_number=_aadhaar(id_start), consent_version="browser-test")
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first()
+        facility = demo_facility(session)
         vaccination_session = session.scalars(select(VaccinationSession).where(
             VaccinationSession.facility_id == facility.id,
             VaccinationSession.session_date == _today())).first()
@@ -138,8 +139,7 @@ def test_an_admin_uploads_a_sessions_csv_with_a_bad_row(live_server, new_page, t
     page = new_page()
     _staff_sign_in(page, live_server, "demo.admin")
     with live_server.session() as session:
-        facility = session.scalars(select(Facility).where(Facility.code.like("DEMO-%"))
-                                   .order_by(Facility.code)).first().code
+        facility = demo_facility(session).code
     day = (_today() + timedelta(days=20)).isoformat()
     csv_file = tmp_path / "sessions.csv"
     csv_file.write_text("facility_code,date,vaccine,slots,capacity_dose1\n"
