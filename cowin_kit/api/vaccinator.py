@@ -54,7 +54,8 @@ def check_in(reference_id: str):
         "birth_year": beneficiary.birth_year, "gender": _label(person.gender_labels),
         "id_type": _label(person.id_type_labels), "id_number_masked": person.id_number_masked,
         "doses": [{"dose": given.dose.dose_number, "vaccine": given.product.code,
-                   "date": given.dose.administered_at.date().isoformat(), "lot": given.dose.lot}
+                   "date": pack().day_of(given.dose.administered_at).isoformat(),
+                   "lot": given.dose.lot}
                   for given in person.doses],
         "appointment": None if booked is None else {
             "dose": booked.appointment.dose_number, "session_id": booked.session.id,

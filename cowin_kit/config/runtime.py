@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 import contextvars
 import time
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from babel import Locale, UnknownLocaleError
@@ -134,6 +136,18 @@ class ActivePack:
             if value is not None:
                 self._memo[key] = value
             return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The programme's time zone (pack.yaml ``timezone``)."""
+        return self.memo(("zone",), lambda: zoneinfo.ZoneInfo(self.document["timezone"]))
+
+    def day_of(self, moment: datetime) -> date:
+        """The programme's calendar day of ``moment`` (a naive moment is UTC, as SQLite
+        returns stored times): the day doses, sessions and schedules count in."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(self.zone).date()
 
     @property
     def locales(self) -> list[str]:

@@ -4,7 +4,6 @@ certificates after a change."""
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select
@@ -90,4 +89,4 @@ def _reissue(session: Session, person: Beneficiary, reason: str) -> None:
 
 
 def _local_day(pack: ActivePack, moment: datetime) -> date:
-    return moment.astimezone(zoneinfo.ZoneInfo(pack.document["timezone"])).date()
+    return pack.day_of(moment)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit import services as audit
+from cowin_kit.config.runtime import active_pack
 from cowin_kit.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _
 from cowin_kit.corrections import rules
@@ -59,11 +60,12 @@ def merge(session: Session, actor: StaffUser, kept_reference: str, merged_refere
         raise Conflict(_("Both records have an appointment booked for the same dose: "
                          "cancel one first."), code="appointments_clash")
     kept_doses, gone_doses = _dose_rows(session, kept.id), _dose_rows(session, gone.id)
-    plan = rules.plan_merge(
-        [rules.DoseRow(d.id, d.series, d.dose_number, d.product_id, d.administered_at)
-         for d in kept_doses],
-        [rules.DoseRow(d.id, d.series, d.dose_number, d.product_id, d.administered_at)
-         for d in gone_doses])
+    zone = active_pack().zone  # "the same day" is the programme's calendar day
+
+    def rows(doses: list[Dose]) -> list[rules.DoseRow]:
+        return [rules.DoseRow(d.id, d.series, d.dose_number, d.product_id,
+                              d.administered_at.astimezone(zone)) for d in doses]
+    plan = rules.plan_merge(rows(kept_doses), rows(gone_doses))
     undo = {
         "doses": [[d.id, d.beneficiary_id, d.dose_number] for d in kept_doses + gone_doses
                   if d.id not in plan.set_aside],

@@ -254,7 +254,8 @@ class DoseRow:
 
 def same_dose(a: DoseRow, b: DoseRow) -> bool:
     """One dose recorded on two records: the same product on the same day in the same
-    series."""
+    series (the day of ``administered_at`` as given: the caller puts it in the programme's
+    time zone)."""
     return (a.series == b.series and a.product_id == b.product_id
             and a.administered_at.date() == b.administered_at.date())
 

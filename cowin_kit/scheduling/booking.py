@@ -123,7 +123,7 @@ def _check_members(session: Session, pack: ActivePack, vaccination_session: Vacc
     now_local = local_now(pack, now)
     hour, minute = _cutoff()
     if given_by_member is None:
-        given_by_member = booking_rows.history(session, [member.id for member in members])
+        given_by_member = booking_rows.history(session, pack, [member.id for member in members])
     plan = []
     for member in members:
         given = given_by_member[member.id]
@@ -181,7 +181,7 @@ def _book_seats(session: Session, connection: Any, pack: ActivePack,
     """book_seats on ``connection``: the session's, or one in autocommit mode."""
     # first: it also checks the account (the caller may only have verified the token),
     # and a gone account is refused before anything about the session or members
-    found = booking_rows.members_and_history(connection, account, reference_ids)
+    found = booking_rows.members_and_history(connection, pack, account, reference_ids)
     vaccination_session = booking_rows.bookable_session(connection, session_id, reuse_session)
     try:
         chosen_slot = _slot(vaccination_session, slot)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time as clock
 import weakref
 from dataclasses import dataclass, field
-from datetime import date, time, timezone
+from datetime import date, time
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import (
@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cowin_kit.audit.models import AuditEvent
+from cowin_kit.config.runtime import ActivePack
 from cowin_kit.core.db import DriverStatement, autocommit_connection
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.geography.models import Facility
@@ -422,8 +423,9 @@ class MembersRead:
         return self
 
 
-def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
-                         reference_ids: list[str]) -> MembersRead:
+def members_and_history(connection: Any, pack: ActivePack,
+                        account: CitizenAccount | TokenHolder,
+                        reference_ids: list[str]) -> MembersRead:
     """The members named, their doses and live appointments, in one round trip; 401 if
     the account is gone or no longer has the token's mobile and epoch (``account`` may be
     what the token says, not yet read). The members are checked against the request by the caller
@@ -440,9 +442,8 @@ def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
              "reference_ids": [str(r) for r in reference_ids]}):
         if kind == "member":
             members.append(BookingMember(member_id, reference, name, year, born))
-        elif kind == "dose":  # the day in UTC, as the ORM's UTCDateTime gives it
-            given.setdefault(member_id, []).append(
-                rules.GivenDose(number, code, at.astimezone(timezone.utc).date()))
+        elif kind == "dose":  # the programme's day, as sessions are dated
+            given.setdefault(member_id, []).append(rules.GivenDose(number, code, pack.day_of(at)))
         elif kind == "live":
             booked.add((member_id, number))
         else:
@@ -455,12 +456,14 @@ def members_and_history(connection: Any, account: CitizenAccount | TokenHolder,
     return MembersRead(members, given, booked)
 
 
-def history(session: Session, member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
-    """The doses given to these members: one round trip for all members."""
+def history(session: Session, pack: ActivePack,
+            member_ids: list[int]) -> dict[int, list[rules.GivenDose]]:
+    """The doses given to these members, dated in the programme's time zone: one round
+    trip for all members."""
     given: dict[int, list[rules.GivenDose]] = {member_id: [] for member_id in member_ids}
     for _kind, member_id, number, code, at in session.execute(_statement("doses"),
                                                               {"ids": member_ids}):
-        given[member_id].append(rules.GivenDose(number, code, at.date()))
+        given[member_id].append(rules.GivenDose(number, code, pack.day_of(at)))
     return given
 
 

@@ -165,7 +165,8 @@ def _person_for_dose(session: Session, pack: ActivePack, reference_id: str
     first = rows[0]
     return _Person(first[0], first[1], first[2], first[3], *appointment, first[9],
                    first[10], first[11]), [
-        GivenDose(number, vaccine_product(session, pack, product_id=product_id).code, at.date())
+        GivenDose(number, vaccine_product(session, pack, product_id=product_id).code,
+                  pack.day_of(at))
         for number, product_id, at in given]
 
 

@@ -20,7 +20,6 @@ certificate outbox row (certificates are for the booked series).
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -96,8 +95,7 @@ def routine_schedules(session: Session, pack: ActivePack) -> list[VaccineSchedul
 
 
 def local_day(pack: ActivePack, moment: datetime | None = None) -> date:
-    zone = zoneinfo.ZoneInfo(pack.document["timezone"])
-    return (moment or datetime.now(timezone.utc)).astimezone(zone).date()
+    return pack.day_of(moment or datetime.now(timezone.utc))
 
 
 def birth_date_of(person: Beneficiary) -> date:
