@@ -262,7 +262,7 @@ def build_view(session: Session, pack: ActivePack, certificate: Certificate,
             (labels["centre"], centre),
             (labels["vaccinator"], facts.vaccinator or ""),
             (labels["certificate_id"], certificate.id),
-            (labels["issued"], _long_date(certificate.issued_at.date(), dates_locale))]
+            (labels["issued"], _long_date(pack.day_of(certificate.issued_at), dates_locale))]
     codes = []
     if certificate.dcc:
         codes.append((f"{labels['dcc_use']}\n{labels['dcc']}", qr_image("dcc", certificate.dcc)))

@@ -16,6 +16,7 @@ from cowin_kit.config.packs import validate_pack
 from cowin_kit.core.db import get_database
 from cowin_kit.geography.models import Location
 from cowin_kit.identity.models import RoleGrant, StaffUser
+from cowin_kit.testing.seeds import run_seed
 
 # Countries whose phone region phonenumbers knows (a handful of uninhabited territories
 # have none) and that have no example pack.
@@ -23,8 +24,9 @@ CANDIDATES = sorted(
     c.alpha_2 for c in pycountry.countries
     if c.alpha_2 in phonenumbers.SUPPORTED_REGIONS and c.alpha_2 not in example_packs()
 )
-SAMPLE = random.sample(CANDIDATES, 5)
-print(f"init starter-pack sample: {SAMPLE}")
+SEED = run_seed("INIT_SAMPLE_SEED")
+SAMPLE = random.Random(SEED).sample(CANDIDATES, 5)
+print(f"init starter-pack sample (INIT_SAMPLE_SEED={SEED}): {SAMPLE}")
 
 
 def _invoke(args, input=None, env=None):

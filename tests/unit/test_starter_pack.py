@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import importlib
 import json
-import os
 import random
 import re
 import zoneinfo
@@ -23,8 +22,9 @@ from babel import Locale
 
 from cowin_kit.config import starter
 from cowin_kit.config.starter import StarterFacts, starter_facts, write_starter_pack
+from cowin_kit.testing.seeds import run_seed
 
-SEED = int(os.environ.get("STARTER_PACK_SEED") or random.randrange(2**32))
+SEED = run_seed("STARTER_PACK_SEED")
 SAMPLE = sorted(c.alpha_2 for c in random.Random(SEED).sample(list(pycountry.countries), 5))
 CODES = list(dict.fromkeys(SAMPLE + ["KE", "FR", "IN"]))
 print(f"starter pack sample (STARTER_PACK_SEED={SEED}): {SAMPLE}")
