@@ -45,6 +45,30 @@ def test_india_pack_has_the_facts_the_programme_needs():
     assert "CORBEVAX" in intervals
 
 
+def test_india_districts_are_lgds_current_ones_under_the_documented_codes():
+    """pack.yaml's scheme: the 49 older districts of Delhi, Goa, Kerala and Punjab keep
+    their letter codes, every other district is IN-<state>-D<LGD code>, one LGD code per
+    district; the districts created up to 2026 are in, Rajasthan's nine abolished in
+    Dec 2024 and Delhi's former Shahdara district are not."""
+    import re
+
+    pack = load_pack(EXAMPLES / "in")
+    districts = [row for row in pack.locations if row.level == 2]
+    assert len(districts) == 786
+    assert all(row.names["hi"] for row in districts)
+    lgd_codes, letter_codes = [], []
+    for row in districts:
+        match = re.fullmatch(rf"{re.escape(row.parent_code)}-D([0-9]+)", row.code)
+        (lgd_codes if match else letter_codes).append(match.group(1) if match else row.code)
+    assert len(lgd_codes) == len(set(lgd_codes)) == 786 - 49
+    assert {code[:5] for code in letter_codes} == {"IN-DL", "IN-GA", "IN-KL", "IN-PB"}
+    names = {row.name: row.code for row in districts}
+    assert names["Mauganj"] == "IN-MP-D766" and names["Vav-Tharad"] == "IN-GJ-D789"
+    assert names["Kotputli-Behror"] == "IN-RJ-D782" and names["Old Delhi"] == "IN-DL-D795"
+    assert not {"Dudu", "Kekri", "Shahpura", "Neem Ka Thana", "Gangapur City",
+                "Jaipur Rural", "Jodhpur Rural", "Anupgarh", "Sanchore", "Shahdara"} & set(names)
+
+
 def test_india_pack_carries_the_uip_routine_schedule():
     pack = load_pack(EXAMPLES / "in")
     routine = {s["code"]: s for s in pack.vaccines["schedules"] if s["routine"]}
