@@ -9,16 +9,16 @@ from typing import Optional
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, BigId, new_uuid, utcnow
 
 
 class Certificate(Base):
     __tablename__ = "certificate"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)  # hcid
-    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
+    beneficiary_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id"), index=True)
     # NULL once its dose was voided or set aside in a merge (the certificate is revoked)
-    dose_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dose.id"), index=True)
+    dose_id: Mapped[Optional[int]] = mapped_column(BigId, ForeignKey("dose.id"), index=True)
     provisional: Mapped[bool]
     key_id: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ from typing import Any, Optional
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 
 class UssdSession(Base):
@@ -21,7 +21,7 @@ class UssdSession(Base):
 
     __tablename__ = "ussd_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     gateway: Mapped[str] = mapped_column(String(32))
     session_key: Mapped[str] = mapped_column(String(100))
     mobile: Mapped[str] = mapped_column(String(20))
@@ -48,7 +48,7 @@ class ChannelPin(Base):
     __tablename__ = "channel_pin"
 
     account_id: Mapped[int] = mapped_column(
-        ForeignKey("citizen_account.id", ondelete="CASCADE"), primary_key=True)
+        BigId, ForeignKey("citizen_account.id", ondelete="CASCADE"), primary_key=True)
     pin_hash: Mapped[str] = mapped_column(String(64))
     failures: Mapped[int] = mapped_column(default=0)
     paused_until: Mapped[Optional[datetime]]
@@ -61,12 +61,12 @@ class InboundSms(Base):
 
     __tablename__ = "inbound_sms"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     gateway: Mapped[str] = mapped_column(String(32))
     message_id: Mapped[str] = mapped_column(String(100))
     keyword: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("citizen_account.id", ondelete="SET NULL"))
+        BigId, ForeignKey("citizen_account.id", ondelete="SET NULL"))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("gateway", "message_id"),

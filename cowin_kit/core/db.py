@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    JSON, BigInteger, DateTime, Engine, Integer, MetaData, TypeDecorator, create_engine, event,
+)
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
@@ -56,6 +58,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 # JSON documents are JSONB on PostgreSQL (indexable, compact) and JSON text on SQLite.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+# The ids of the tables that grow with people, doses, appointments, messages and events,
+# and the columns that hold them: 64-bit. On PostgreSQL ``bigint`` (an ``integer`` ends at
+# 2,147,483,647; CoWIN recorded more than 2.2 billion doses); on SQLite ``INTEGER``, which
+# is already 64 bits wide and the only type whose primary key is the rowid (numbered by
+# SQLite itself). Migration 0033 widened the existing columns (docs/capacity.md).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2**63 - 1  # the largest such id: what an id given in a request may be at most
 
 
 class Base(DeclarativeBase):

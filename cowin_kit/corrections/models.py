@@ -11,7 +11,7 @@ from typing import Any, Optional
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 REQUEST_KINDS = ("person", "dose", "void_dose", "move")
 REQUEST_STATUSES = ("pending", "applied", "rejected")
@@ -26,11 +26,12 @@ class ChangeRequest(Base):
 
     __tablename__ = "change_request"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # REQUEST_KINDS
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
-    dose_id: Mapped[Optional[int]]  # not a foreign key: a voided dose's row is gone
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+    # not a foreign key: a voided dose's row is gone
+    dose_id: Mapped[Optional[int]] = mapped_column(BigId)
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
     facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
     changes: Mapped[dict[str, Any]]
@@ -52,13 +53,13 @@ class SetAsideDose(Base):
 
     __tablename__ = "set_aside_dose"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dose_id: Mapped[int] = mapped_column(index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dose_id: Mapped[int] = mapped_column(BigId, index=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     why: Mapped[str] = mapped_column(String(16))  # void | merge
-    change_request_id: Mapped[Optional[int]] = mapped_column(ForeignKey("change_request.id"))
-    merge_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person_merge.id"))
+    change_request_id: Mapped[Optional[int]] = mapped_column(BigId, ForeignKey("change_request.id"))
+    merge_id: Mapped[Optional[int]] = mapped_column(BigId, ForeignKey("person_merge.id"))
     row: Mapped[dict[str, Any]]
     stock_returned: Mapped[int] = mapped_column(default=0, server_default="0")
     set_aside_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -72,7 +73,7 @@ class PersonMatchKey(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), primary_key=True, index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 CANDIDATE_STATUSES = ("open", "merged", "distinct")
@@ -84,9 +85,9 @@ class DuplicateCandidate(Base):
 
     __tablename__ = "duplicate_candidate"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    low_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"))
-    high_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"),
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    low_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"))
+    high_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"),
                                          index=True)
     score: Mapped[float]
     reasons: Mapped[list[str]]
@@ -107,12 +108,12 @@ class PersonMerge(Base):
 
     __tablename__ = "person_merge"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kept_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"),
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kept_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"),
                                          index=True)
-    merged_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"),
+    merged_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"),
                                            index=True)
-    candidate_id: Mapped[Optional[int]] = mapped_column(ForeignKey("duplicate_candidate.id"))
+    candidate_id: Mapped[Optional[int]] = mapped_column(BigId, ForeignKey("duplicate_candidate.id"))
     undo: Mapped[dict[str, Any]]
     reason: Mapped[str] = mapped_column(String(500), default="")
     merged_by: Mapped[str] = mapped_column(String(150))
@@ -131,11 +132,11 @@ class Grievance(Base):
 
     __tablename__ = "grievance"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(
-        ForeignKey("citizen_account.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("citizen_account.id", ondelete="CASCADE"), index=True)
     beneficiary_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="SET NULL"))
+        BigId, ForeignKey("beneficiary.id", ondelete="SET NULL"))
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
     facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
     category: Mapped[str] = mapped_column(String(16))

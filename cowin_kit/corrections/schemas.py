@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from cowin_kit.core.db import MAX_ID
 from cowin_kit.corrections.models import GRIEVANCE_CATEGORIES, GRIEVANCE_STATUSES, REQUEST_KINDS
 
 
@@ -14,7 +15,7 @@ class _Strict(Schema):
 
 
 REASON = fields.String(required=True, validate=validate.Length(min=3, max=500))
-ROW_ID = validate.Range(min=1, max=2**31 - 1)  # a row id (INTEGER)
+ROW_ID = validate.Range(min=1, max=MAX_ID)  # a dose's or a candidate's id (bigint)
 
 
 class ChangeRequestIn(_Strict):

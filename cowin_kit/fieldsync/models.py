@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 RECORD_KINDS = ("register_person", "record_visit", "record_dose", "check_in", "report_aefi")
 RECORD_STATUSES = ("accepted", "conflict", "refused")
@@ -23,7 +23,7 @@ class FieldRecord(Base):
 
     __tablename__ = "field_record"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     device_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -41,7 +41,7 @@ class FieldReview(Base):
     __tablename__ = "field_review"
     __table_args__ = (Index("ix_field_review_status_id", "status", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     device_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(32))

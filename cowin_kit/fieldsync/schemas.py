@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from cowin_kit.core.db import MAX_ID
 from cowin_kit.fieldsync.models import RECORD_KINDS
 from cowin_kit.fieldsync.rules import MAX_RECORDS
 from cowin_kit.safety.rules import OUTCOMES, REACTIONS, SERIOUS_CRITERIA, SERIOUSNESS
@@ -190,7 +191,7 @@ class AefiPayload(_Strict):
     dose = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=80),
                          metadata={"description": "client:<client id of the dose's record>"})
     dose_id = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=1, max=2**31 - 1))
+                             validate=validate.Range(min=1, max=MAX_ID))
     onset_at = fields.AwareDateTime(required=True)
     symptoms = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
                            required=True, validate=validate.Length(min=1, max=30))

@@ -15,7 +15,7 @@ from typing import Optional
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 CAMPAIGN_SERIES_PREFIX = "campaign:"
 
@@ -86,13 +86,13 @@ class ReminderSent(Base):
 
     __tablename__ = "reminder_sent"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     schedule: Mapped[str] = mapped_column(String(64))
     dose: Mapped[int]
     reason: Mapped[str] = mapped_column(String(16))  # before | overdue
-    cycle: Mapped[int] = mapped_column(default=0, server_default="0")
+    cycle: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
     due_date: Mapped[date] = mapped_column(Date)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -115,15 +115,15 @@ class PendingDose(Base):
 
     __tablename__ = "pending_dose"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
     facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"))
     schedule: Mapped[str] = mapped_column(String(64))
     dose: Mapped[int]
     pregnancy_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("pregnancy.id", ondelete="CASCADE"))
+        BigId, ForeignKey("pregnancy.id", ondelete="CASCADE"))
     booster: Mapped[bool] = mapped_column(default=False)
     earliest: Mapped[date] = mapped_column(Date)
     due: Mapped[date] = mapped_column(Date)

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 PRIORITY_OTP = 10  # sent first, and by the web process's own sender
 PRIORITY_NORMAL = 0
@@ -22,7 +22,7 @@ class OutboxMessage(Base):
     __tablename__ = "message_outbox"
     __table_args__ = (Index("ix_message_outbox_due", "status", "priority", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     recipient: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16), default="sms")
     template: Mapped[str] = mapped_column(String(40))
@@ -47,5 +47,5 @@ class OutboxMessage(Base):
     # partitioned by month on PostgreSQL (docs/partitioning.md), and a key referencing it
     # would need created_at too; the retention jobs clear it before the message it names
     # goes.
-    retry_of: Mapped[Optional[int]]
+    retry_of: Mapped[Optional[int]] = mapped_column(BigId)
     handled: Mapped[Optional[str]] = mapped_column(String(16))

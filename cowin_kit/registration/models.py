@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.core.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, BigId, new_uuid, utcnow
 
 
 class CitizenAccount(Base):
@@ -17,7 +17,7 @@ class CitizenAccount(Base):
 
     __tablename__ = "citizen_account"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     mobile: Mapped[str] = mapped_column(String(20), unique=True)
     locale: Mapped[Optional[str]] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -40,7 +40,7 @@ class OtpTransaction(Base):
     mobile: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(16))  # sign_in | change_mobile
     account_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("citizen_account.id", ondelete="CASCADE"))
+        BigId, ForeignKey("citizen_account.id", ondelete="CASCADE"))
     otp_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
@@ -66,9 +66,9 @@ class Beneficiary(Base):
 
     __tablename__ = "beneficiary"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reference_id: Mapped[str] = mapped_column(String(14), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id"), index=True)
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("citizen_account.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     birth_year: Mapped[int]
     birth_date: Mapped[Optional[date]] = mapped_column(Date)
@@ -87,14 +87,14 @@ class Beneficiary(Base):
     guardian_relation: Mapped[Optional[str]] = mapped_column(String(32))
     external_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
     mother_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="SET NULL"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="SET NULL"), index=True)
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
     facility_id: Mapped[Optional[int]] = mapped_column(ForeignKey("facility.id"), index=True)
     registered_by: Mapped[str] = mapped_column(String(150), default="", server_default="")
     # Set when a reviewer merged this record into another (corrections.PersonMerge): the
     # record stays, without doses, hidden from its account; undoing the merge clears it.
     merged_into_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="SET NULL"))
+        BigId, ForeignKey("beneficiary.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -110,9 +110,9 @@ class Pregnancy(Base):
 
     __tablename__ = "pregnancy"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     registered_on: Mapped[date] = mapped_column(Date)
     lmp: Mapped[Optional[date]] = mapped_column(Date)   # first day of the last menstrual period
     edd: Mapped[Optional[date]] = mapped_column(Date)   # expected date of delivery
@@ -131,9 +131,9 @@ class BeneficiaryCorrection(Base):
 
     __tablename__ = "beneficiary_correction"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     field: Mapped[str] = mapped_column(String(32))
     old_value: Mapped[str] = mapped_column(String(200))
     new_value: Mapped[str] = mapped_column(String(200))
@@ -155,8 +155,8 @@ class Dose(Base):
 
     __tablename__ = "dose"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(BigId, ForeignKey("beneficiary.id"), index=True)
     series: Mapped[str] = mapped_column(String(64), default=BOOKED_SERIES,
                                         server_default=BOOKED_SERIES)
     dose_number: Mapped[int]

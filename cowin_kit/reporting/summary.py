@@ -50,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cowin_kit.core import durations, signals
-from cowin_kit.core.db import Base
+from cowin_kit.core.db import Base, BigId
 from cowin_kit.geography.models import Facility
 from cowin_kit.immunization.models import CAMPAIGN_SERIES_PREFIX
 from cowin_kit.programme.models import VaccineProduct
@@ -76,7 +76,7 @@ class ReportPerson(Base):
 
     __tablename__ = "report_person"
 
-    beneficiary_id: Mapped[int] = mapped_column(Integer, primary_key=True,
+    beneficiary_id: Mapped[int] = mapped_column(BigId, primary_key=True,
                                                 autoincrement=False)
     birth_date: Mapped[Optional[date]] = mapped_column(Date)
     location_id: Mapped[int] = mapped_column(Integer, default=NO_PLACE)

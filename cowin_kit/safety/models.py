@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 
 class AefiReportDose(Base):
@@ -20,8 +20,8 @@ class AefiReportDose(Base):
     __tablename__ = "aefi_report_dose"
 
     report_id: Mapped[int] = mapped_column(
-        ForeignKey("aefi_report.id", ondelete="CASCADE"), primary_key=True)
-    dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id", ondelete="CASCADE"),
+        BigId, ForeignKey("aefi_report.id", ondelete="CASCADE"), primary_key=True)
+    dose_id: Mapped[int] = mapped_column(BigId, ForeignKey("dose.id", ondelete="CASCADE"),
                                          primary_key=True, index=True)
 
 
@@ -31,8 +31,8 @@ class AefiStep(Base):
 
     __tablename__ = "aefi_step"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("aefi_report.id", ondelete="CASCADE"),
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(BigId, ForeignKey("aefi_report.id", ondelete="CASCADE"),
                                            index=True)
     stage: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(150))
@@ -51,8 +51,8 @@ class AefiAlert(Base):
 
     __tablename__ = "aefi_alert"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("aefi_report.id", ondelete="CASCADE"),
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(BigId, ForeignKey("aefi_report.id", ondelete="CASCADE"),
                                            unique=True)
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"), index=True)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)

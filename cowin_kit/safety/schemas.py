@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from cowin_kit.core.db import MAX_ID
 from cowin_kit.safety.rules import (
     CAUSALITY, OUTCOMES, REACTIONS, SERIOUS_CRITERIA, SERIOUSNESS, STATUSES,
 )
@@ -40,12 +41,12 @@ class _ReportFields(_Strict):
 
 
 class AefiIn(_ReportFields):
-    dose_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    dose_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class CitizenAefiIn(_ReportFields):
     dose_id = fields.Integer(load_default=None, allow_none=True,
-                             validate=validate.Range(min=1, max=2**31 - 1),
+                             validate=validate.Range(min=1, max=MAX_ID),
                              metadata={"description": "default: the person's latest dose"})
 
 

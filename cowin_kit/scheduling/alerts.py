@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cowin_kit.audit import services as audit
 from cowin_kit.config.runtime import ActivePack
+from cowin_kit.core.db import MAX_ID
 from cowin_kit.core.errors import InvalidInput, NotFound, RuleViolation
 from cowin_kit.geography.models import Location
 from cowin_kit.core.i18n import gettext as _, ngettext
@@ -82,7 +83,7 @@ def subscribe_slot_alert(session: Session, account: CitizenAccount, *, age: int,
 
 def unsubscribe_slot_alert(session: Session, account: CitizenAccount, subscription_id: int) -> None:
     subscription = session.get(SlotAlertSubscription, subscription_id) \
-        if 0 < subscription_id < 2**31 else None
+        if 0 < subscription_id <= MAX_ID else None
     if subscription is None or subscription.account_id != account.id:
         raise NotFound(_("No such alert."), code="alert_not_found")
     subscription.active = False

@@ -28,8 +28,8 @@ from datetime import date, time
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import (
-    Integer, String, any_, bindparam, cast, exists, func, insert, literal, literal_column,
-    null, select, type_coerce, union_all, update,
+    BigInteger, Integer, String, any_, bindparam, cast, exists, func, insert, literal,
+    literal_column, null, select, type_coerce, union_all, update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -110,7 +110,7 @@ def _build_statements() -> dict[str, Any]:
             # nearly empty read every live appointment per booking.
             # (the cast makes it ANY(array), not ANY(subquery))
             ids = cast(select(func.array_agg(members.id)).where(*owned).scalar_subquery(),
-                       ARRAY(Integer))
+                       ARRAY(BigInteger))
             doses_from, doses_where = (
                 Dose.__table__.join(VaccineProduct.__table__, products.id == given.product_id),
                 (given.beneficiary_id == any_(ids), booked_series))
@@ -197,7 +197,7 @@ def _book_member_statement() -> Any:
     sessions = VaccinationSession.__table__.c
     appointments, events = Appointment.__table__, AuditEvent.__table__
     session_id, slot_id, dose_number, created_at = (
-        bindparam("claim_session", type_=String), bindparam("claim_slot", type_=Integer),
+        bindparam("claim_session", type_=String), bindparam("claim_slot", type_=slots.id.type),
         bindparam("claim_dose", type_=Integer),
         bindparam("created_at", type_=appointments.c.created_at.type))
     one = literal_column("1", Integer)
@@ -223,11 +223,11 @@ def _book_member_statement() -> Any:
     appointment = {
         "id": bindparam("appointment_id", type_=String),
         "booking_id": bindparam("booking_id", type_=String),
-        "beneficiary_id": bindparam("beneficiary_id", type_=Integer),
+        "beneficiary_id": bindparam("beneficiary_id", type_=appointments.c.beneficiary_id.type),
         "session_id": session_id, "slot_id": slot_id, "dose_number": dose_number,
         "status": literal_column("'booked'", String),
         "reschedule_count": literal_column("0", Integer),
-        "account_id": bindparam("account_id", type_=Integer),
+        "account_id": bindparam("account_id", type_=appointments.c.account_id.type),
         "created_at": created_at, "updated_at": created_at}
     booked = (insert(appointments)
               .from_select(list(appointment), select(*appointment.values())

@@ -10,7 +10,7 @@ from typing import Optional
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String, Time, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cowin_kit.core.db import Base, new_uuid, utcnow
+from cowin_kit.core.db import Base, BigId, new_uuid, utcnow
 
 
 class VaccinationSession(Base):
@@ -86,7 +86,7 @@ class SessionDoseCapacity(Base):
 class SessionSlot(Base):
     __tablename__ = "session_slot"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     session_id: Mapped[str] = mapped_column(
         ForeignKey("vaccination_session.id", ondelete="CASCADE"), index=True
     )
@@ -113,14 +113,15 @@ class Appointment(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     # Members booked together share a booking id: CoWIN's appointment_confirmation_no.
     booking_id: Mapped[str] = mapped_column(String(36), index=True)
-    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id", ondelete="CASCADE"),
-                                                index=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("beneficiary.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("vaccination_session.id"), index=True)
-    slot_id: Mapped[int] = mapped_column(ForeignKey("session_slot.id"))
+    slot_id: Mapped[int] = mapped_column(BigId, ForeignKey("session_slot.id"))
     dose_number: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default="booked")  # booked|cancelled|completed
     reschedule_count: Mapped[int] = mapped_column(default=0)
-    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("citizen_account.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -136,9 +137,9 @@ class SlotAlertSubscription(Base):
 
     __tablename__ = "slot_alert_subscription"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("citizen_account.id", ondelete="CASCADE"),
-                                            index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("citizen_account.id", ondelete="CASCADE"), index=True)
     location_id: Mapped[Optional[int]] = mapped_column(ForeignKey("location.id"))
     postal_code: Mapped[Optional[str]] = mapped_column(String(16))
     product_code: Mapped[Optional[str]] = mapped_column(String(64))

@@ -10,7 +10,7 @@ from typing import Any, Optional
 from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 LOT_ACTIVE = "active"
 LOT_RECALLED = "recalled"
@@ -90,14 +90,14 @@ class Entry(Base):
 
     __tablename__ = "stock_entry"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stock_store.id"))
     lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lot.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[int]
     other_store_id: Mapped[Optional[int]] = mapped_column(ForeignKey("stock_store.id"))
     dose_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("dose.id", ondelete="SET NULL"), index=True)
+        BigId, ForeignKey("dose.id", ondelete="SET NULL"), index=True)
     reason: Mapped[str] = mapped_column(String(200), default="")
     occurred_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(150), default="")
@@ -112,7 +112,7 @@ class OpenVial(Base):
 
     __tablename__ = "stock_open_vial"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stock_store.id"))
     lot_id: Mapped[int] = mapped_column(ForeignKey("stock_lot.id"))
     opened_at: Mapped[datetime]
@@ -131,7 +131,7 @@ class Alert(Base):
 
     __tablename__ = "stock_alert"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))      # near_expiry | stock_out | low_stock
     store_id: Mapped[int] = mapped_column(ForeignKey("stock_store.id"), index=True)

@@ -9,7 +9,7 @@ from typing import Optional
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cowin_kit.core.db import Base, utcnow
+from cowin_kit.core.db import Base, BigId, utcnow
 
 
 class CertificateDue(Base):
@@ -18,8 +18,9 @@ class CertificateDue(Base):
 
     __tablename__ = "certificate_due"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dose_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("dose.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(16), default="dose")  # dose|correction
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -36,8 +37,8 @@ class AefiReport(Base):
 
     __tablename__ = "aefi_report"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dose_id: Mapped[int] = mapped_column(ForeignKey("dose.id"), index=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dose_id: Mapped[int] = mapped_column(BigId, ForeignKey("dose.id"), index=True)
     onset_at: Mapped[datetime]
     symptoms: Mapped[list[str]]  # the adverse events in the reporter's words
     reactions: Mapped[list[str]] = mapped_column(default=list)  # WHO's listed events
@@ -49,7 +50,7 @@ class AefiReport(Base):
     reporter: Mapped[str] = mapped_column(String(150))  # staff user name, or "citizen"
     reporter_type: Mapped[str] = mapped_column(String(16), default="staff")
     reporter_account_id: Mapped[Optional[int]] = mapped_column(
-        ForeignKey("citizen_account.id", ondelete="SET NULL"), index=True)
+        BigId, ForeignKey("citizen_account.id", ondelete="SET NULL"), index=True)
     notes: Mapped[str] = mapped_column(String(2000), default="")
     reported_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the investigation: open at a stage of the pack's, or closed with a WHO category

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import click
-from sqlalchemy import (Column, DateTime, ForeignKey, Integer, MetaData, String, Table, insert,
-                        select, update)
+from sqlalchemy import (BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, String,
+                        Table, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,10 +42,13 @@ SNOMED = "http://snomed.info/sct"
 BATCH = 50
 
 metadata = MetaData()
+# 64-bit ids, as the kit's doses and AEFI reports have (bigint on PostgreSQL; SQLite's
+# INTEGER is 64-bit already): migrations/fhir0003_bigint_ids.py
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 queue = Table(  # created by migrations/fhir0001_queue.py
     "fhir_export_queue", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("dose_id", Integer, ForeignKey("dose.id"), nullable=False, unique=True),
+    Column("id", BIG_ID, primary_key=True),
+    Column("dose_id", BIG_ID, ForeignKey("dose.id"), nullable=False, unique=True),
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("pushed_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),
@@ -55,8 +58,8 @@ queue = Table(  # created by migrations/fhir0001_queue.py
 
 aefi_queue = Table(  # created by migrations/fhir0002_aefi_queue.py
     "fhir_export_aefi_queue", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("report_id", Integer, nullable=False, unique=True),
+    Column("id", BIG_ID, primary_key=True),
+    Column("report_id", BIG_ID, nullable=False, unique=True),
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("pushed_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 from cowin_kit_fhir_export import queue
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cowin_kit import create_app, plugins
 from cowin_kit.core import migrate
@@ -193,7 +193,7 @@ def kit(tmp_path, fhir_server, database_url):
         engine = get_database(app).engine
         migrate.upgrade(engine)
         assert migrate.upgrade_plugins(engine, plugins.enabled_plugins()) == [
-            "plugin fhir-export at fhir0002"]
+            "plugin fhir-export at fhir0003"]
         install_pack(session, load_pack(india))
         district = session.scalars(select(Location).where(Location.code == "IN-KL-TVM")).one()
         sessions.upsert_facility(session, code="F-TVM-1", name="Medical College PHC",
@@ -265,6 +265,22 @@ def test_recorded_doses_are_queued_and_pushed_as_valid_resources(kit, fhir_serve
     again = runner.invoke(main, ["fhir", "push"], env=kit.cli_env)
     assert again.output.splitlines() == ["fhir: 0 queued dose(s) sent (0 resources)"]
     assert len(fhir_server.bundles) == 1
+
+
+def test_a_dose_id_past_the_32_bit_range_is_queued_and_pushed(kit, fhir_server):
+    """The kit's dose ids are bigint on PostgreSQL (its migration 0033), the queue's too
+    (fhir0003): a dose numbered past 2,147,483,647 is queued and sent."""
+    engine = get_database(kit).engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's INTEGER ids are 64-bit already")
+    with engine.begin() as connection:
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('dose', 'id'), "
+                                "3000000000, false)"))
+    ref, dose_id = vaccinate(kit, "9988776655", AADHAAR[0])
+    assert dose_id == 3_000_000_000 and queued(kit) == [(dose_id, False, 0)]
+    result = CliRunner().invoke(main, ["fhir", "push"], env=kit.cli_env)
+    assert result.output.splitlines() == ["fhir: 1 queued dose(s) sent (2 resources)"]
+    assert f"Immunization/{ref}-1" in fhir_server.store and queued(kit) == [(dose_id, True, 0)]
 
 
 def test_a_child_s_forecast_goes_as_an_immunization_recommendation(kit, fhir_server):
