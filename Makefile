@@ -24,15 +24,19 @@ demo: $(INSTALLED)
 	$(VENV)/bin/cowin-kit demo
 
 ## test: the whole suite (tests/ and the example plugins' plugins/*/tests) on SQLite, and
-## on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set
+## on PostgreSQL when COWIN_KIT_TEST_DATABASE_URL is set: in TEST_WORKERS processes
+## (pytest-xdist; 0 runs in this one), then the fault-injection suite alone, whose load
+## and kills must not share the machine with other tests
+TEST_WORKERS ?= 2
 test: $(INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not faults"
+	$(PY) -m pytest -m faults
 
 ## test-fast: the inner loop, SQLite only, without the tests marked slow (browser, deploy,
 ## conformance vectors, schemathesis, PDF pixels, cowin-kit init) or needing PostgreSQL:
-## 821 of the 1684 tests, about 95 s against 165 s for `make test` on SQLite (docs/testing.md)
+## about half the tests in about 5 minutes on two cores (docs/testing.md)
 test-fast: $(INSTALLED)
-	COWIN_KIT_TEST_DATABASE_URL= $(PY) -m pytest -m "not slow and not postgres"
+	COWIN_KIT_TEST_DATABASE_URL= $(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not postgres"
 
 ## faults: the fault-injection suite alone (tests/faults and the fail-over and restore
 ## drills: gunicorn, the worker, PostgreSQL clusters and Redis of their own; needs root

@@ -15,6 +15,7 @@ from cowin_kit import create_app
 from cowin_kit.core.db import get_database
 
 from cowin_kit.testing import add_members, auth, publish, sign_in, today
+from cowin_kit.testing.exclusive import machine_lock
 
 # A Redis database of these tests' own, emptied before and after each: the apps keep their
 # limits (and cached answers) there, and earlier runs' must not count.
@@ -32,9 +33,10 @@ def redis_client():
         if os.environ.get("CI") == "true":
             raise
         pytest.skip("no Redis server on 127.0.0.1:6379")
-    client.flushdb()
-    yield client
-    client.flushdb()
+    with machine_lock("redis"):  # no other test (another xdist worker's) uses Redis meanwhile
+        client.flushdb()
+        yield client
+        client.flushdb()
     client.close()
 
 
