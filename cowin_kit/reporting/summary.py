@@ -19,11 +19,13 @@ How it stays right: a person's summary is computed again from their doses whenev
 anything it depends on may have changed, and the difference between the stored row and
 the new one is added to the counts, in the same transaction:
 
-- every dose or person written through the ORM (visits, field sync, corrections, merges)
-  by a flush listener: the people of new, deleted or changed doses (both owners when a
-  dose moves to another person), and people whose birth date or area changed;
+- every dose or person written through the ORM (visits, field sync, corrections, merges):
+  a flush listener notes the people of new, deleted or changed doses (both owners when a
+  dose moves to another person) and people whose birth date or area changed, and they are
+  summarized once, just before the transaction commits;
 - writes without the ORM (recording a booked dose, the bulk imports of doses and people)
-  by the ``due_facts_changed`` signal their senders already send;
+  by the ``due_facts_changed`` signal their senders already send, whose people join the
+  ones noted for the commit;
 - :func:`rebuild_summary` computes everything again from the doses (``cowin-kit reports
   aggregates --rebuild``). A database upgraded with people already in it is marked stale
   by the migration, and the reports are computed live until the rebuild has run.
@@ -346,9 +348,14 @@ def _owners(dose: Dose) -> set[int]:
                         dose.beneficiary_id) if i is not None}
 
 
+PENDING = "reporting.summary.people"  # session.info: people flushed, summarized at commit
+
+
 @event.listens_for(Session, "after_flush")
 def _summarize_flushed(session: Session, _context: Any) -> None:
-    people: set[int] = set()
+    """Note the people whose summary a flush may have changed; they are summarized once
+    per transaction, just before it commits (a visit flushes several times)."""
+    people: set[int] = session.info.setdefault(PENDING, set())
     for obj in (*session.new, *session.deleted):
         if isinstance(obj, Dose):
             people |= _owners(obj)
@@ -359,16 +366,31 @@ def _summarize_flushed(session: Session, _context: Any) -> None:
             people |= _owners(obj)
         elif isinstance(obj, Beneficiary) and _changed(obj, PERSON_KEYED):
             people.add(obj.id)
+
+
+@event.listens_for(Session, "before_commit")
+def _summarize_before_commit(session: Session) -> None:
+    session.flush()  # what is still pending joins the people noted (nothing: no SQL)
+    people = session.info.pop(PENDING, set())
     if people:
         with session.no_autoflush:
             refresh(session, people)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_noted(session: Session, transaction: Any) -> None:
+    """A transaction that ended without committing (rolled back, or its session closed)
+    leaves no people to summarize; a savepoint's are kept for its transaction (summarizing
+    a person again costs time, never a wrong count)."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
 @signals.due_facts_changed.connect
 def _summarize_written(session: Session, *, person_ids: Iterable[int], **_: Any) -> None:
     """People written without the ORM (a booked dose recorded, the bulk imports): their
-    summaries again, in the sender's transaction."""
-    refresh(session, person_ids)
+    summaries again, in the sender's transaction, with the people its flushes noted."""
+    session.info.setdefault(PENDING, set()).update(i for i in person_ids if i is not None)
 
 
 # --- computing it all again -----------------------------------------------------------------

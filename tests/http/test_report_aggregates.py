@@ -365,3 +365,32 @@ def test_parallel_writers_keep_the_summary_exact_on_postgresql(pg_app):
         assert sum(kept.total.values()) == 16 and kept.total  # every adult: dose 1, with 2
         assert all(dose2 for (_l, _p, dose2) in kept.total)
         assert sum(c["any_dose"] for c in kept.cohort.values()) == 16
+
+
+def test_the_summary_follows_commits_not_rolled_back_writes(world):
+    """People written in a transaction are summarized when it commits (once, however
+    often it flushed); a rolled-back write leaves the counts as they were."""
+    app = world
+
+    def counts(session):
+        stored = summary.stored_counts(session)
+        return stored.cohort, stored.day, stored.total
+
+    with app.test_request_context(), get_database(app).session() as session:
+        before = counts(session)
+        children = session.scalars(select(Beneficiary).where(Beneficiary.birth_date.is_not(None))
+                                   .order_by(Beneficiary.id).limit(2)).all()
+        first, second = children
+        first.birth_date -= timedelta(days=400)
+        session.flush()
+        first.birth_date -= timedelta(days=1)
+        session.flush()
+        session.rollback()
+        assert counts(session) == before and summary.differences(session) == 0
+        second.birth_date += timedelta(days=30)
+        session.flush()
+        second.birth_date += timedelta(days=1)
+        session.commit()
+        assert counts(session) != before
+        assert summary.differences(session) == 0
+    _compare_all(app)
