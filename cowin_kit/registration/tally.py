@@ -34,6 +34,7 @@ from sqlalchemy import Date, Index, Integer, String, delete, event, inspect, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from cowin_kit.core import bulk
 from cowin_kit.core.db import Base
 from cowin_kit.geography.models import Facility
 from cowin_kit.registration.models import Beneficiary, Dose
@@ -365,15 +366,10 @@ def rebuild(session: Session, zone: zoneinfo.ZoneInfo | None = None,
     session.execute(delete(DoseTally))
     session.execute(delete(DoseDay))
     session.execute(delete(DoseTotal))
-    rows = [{**key._asdict(), "count": n} for key, n in sorted(counts.items())]
-    for start in range(0, len(rows), 5000):
-        session.execute(DoseTally.__table__.insert(), rows[start:start + 5000])
-    day_rows = [{**dict(zip(DAY_KEY, key)), "count": n}
-                for key, n in sorted(days_of(counts).items())]
-    for start in range(0, len(day_rows), 5000):
-        session.execute(DoseDay.__table__.insert(), day_rows[start:start + 5000])
-    total_rows = [{**dict(zip(TOTAL_KEY, key)), "count": n}
-                  for key, n in sorted(totals_of(counts).items())]
-    for start in range(0, len(total_rows), 5000):
-        session.execute(DoseTotal.__table__.insert(), total_rows[start:start + 5000])
+    connection = session.connection()
+    for model, names, table_counts in ((DoseTally, TallyKey._fields, counts),
+                                       (DoseDay, DAY_KEY, days_of(counts)),
+                                       (DoseTotal, TOTAL_KEY, totals_of(counts))):
+        bulk.insert_rows(connection, model.__table__, (*names, "count"),
+                         ((*key, n) for key, n in sorted(table_counts.items())))
     return sum(counts.values())

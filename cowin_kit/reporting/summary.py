@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from cowin_kit.core import durations, signals
+from cowin_kit.core import bulk, durations, signals
 from cowin_kit.core.db import Base, BigId
 from cowin_kit.geography.models import Facility
 from cowin_kit.immunization.models import CAMPAIGN_SERIES_PREFIX
@@ -457,23 +457,25 @@ def rebuild_summary(session: Session, zone: zoneinfo.ZoneInfo | None = None,
         session.execute(delete(table))
     people = 0
 
+    connection = session.connection()
+    person_columns = tuple(field.name for field in fields(PersonRow))
+
     def write(rows: list[PersonRow]) -> None:
         nonlocal people
         people += len(rows)
-        if rows:
-            session.execute(ReportPerson.__table__.insert(), [vars(r) for r in rows])
+        bulk.insert_rows(connection, ReportPerson.__table__, person_columns,
+                         (tuple(getattr(r, name) for name in person_columns) for r in rows))
 
     counts = _all(session, _Zone(zone), batch, progress, write).cleaned()
-    cohort = [{"birth_date": b, "location_id": loc, **{n: cell.get(n, 0) for n in COHORT_COUNTS}}
-              for (b, loc), cell in sorted(counts.cohort.items())]
-    day = [{"day": d, "location_id": loc, "product_id": p, "dose2": two, "count": n}
-           for (d, loc, p, two), n in sorted(counts.day.items())]
-    total = [{"location_id": loc, "product_id": p, "dose2": two, "count": n}
-             for (loc, p, two), n in sorted(counts.total.items())]
-    for table, rows in ((report_cohort, cohort), (report_dropout_day, day),
-                        (report_dropout_total, total)):
-        for start in range(0, len(rows), 5000):
-            session.execute(table.insert(), rows[start:start + 5000])
+    bulk.insert_rows(connection, report_cohort, ("birth_date", "location_id", *COHORT_COUNTS),
+                     ((b, loc, *(cell.get(n, 0) for n in COHORT_COUNTS))
+                      for (b, loc), cell in sorted(counts.cohort.items())))
+    bulk.insert_rows(connection, report_dropout_day,
+                     ("day", "location_id", "product_id", "dose2", "count"),
+                     ((*key, n) for key, n in sorted(counts.day.items())))
+    bulk.insert_rows(connection, report_dropout_total,
+                     ("location_id", "product_id", "dose2", "count"),
+                     ((*key, n) for key, n in sorted(counts.total.items())))
     session.execute(delete(report_stale).where(report_stale.c.name == STALE))
     return people
 
