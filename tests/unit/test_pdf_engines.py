@@ -1,8 +1,8 @@
 """The PDF engines (cowin_kit.core.pdf, cowin_kit.core.pdf_page): both implement the one Canvas that
 layouts draw on, and the fpdf2 document's private shortcuts (shared fonts and their
-embedded subset, remembered bidi runs: the "fpdf2 internals" section) give the page that
-fpdf2 draws through its public API alone. Fails when an fpdf2 release changes what that
-section relies on."""
+embedded subset, remembered bidi runs: the fpdf2 internals module, core.pdf_fpdf2) give
+the page that fpdf2 draws through its public API alone. Fails when an fpdf2 release
+changes what that module relies on."""
 
 from __future__ import annotations
 
