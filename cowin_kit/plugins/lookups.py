@@ -28,11 +28,17 @@ def register_id_validator(name: str, validator: IdValidator) -> None:
     _global_id_validators[name] = validator
 
 
-def id_validator(name: str) -> IdValidator | None:
+def _registered(kind: str, process_wide: dict[str, Any], name: str) -> Any:
+    """What an enabled plugin registered as ``name`` among its ``kind`` (a registry
+    table), else what the process registered."""
     registry = current_registry()
-    if registry is not None and name in registry.id_validators:
-        return registry.id_validators[name]
-    return _global_id_validators.get(name)
+    if registry is not None and name in getattr(registry, kind):
+        return getattr(registry, kind)[name]
+    return process_wide.get(name)
+
+
+def id_validator(name: str) -> IdValidator | None:
+    return _registered("id_validators", _global_id_validators, name)
 
 
 def notifier_factory(name: str) -> Callable[[str], Any] | None:
@@ -65,10 +71,7 @@ def register_channel_gateway(name: str, gateway: ChannelGateway) -> None:
 
 def channel_gateway(name: str) -> ChannelGateway | None:
     """The adapter named ``name``: built in, or registered by an enabled plugin."""
-    registry = current_registry()
-    if registry is not None and name in registry.channel_gateways:
-        return registry.channel_gateways[name]
-    return _global_channel_gateways.get(name)
+    return _registered("channel_gateways", _global_channel_gateways, name)
 
 
 def channel_gateways() -> dict[str, ChannelGateway]:

@@ -8,7 +8,7 @@ while a queue holds an id above 2,147,483,647.
 
 Revision ID: fhir0003
 Revises: fhir0002
-Create Date: 2027-01-28
+Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
