@@ -24,7 +24,7 @@ any of them holds or has handed out an id above 2,147,483,647 (nothing is change
 
 Revision ID: 0033
 Revises: 0032
-Create Date: 2027-01-28 10:00:00.000000
+Create Date: 2026-12-07 01:10:00.000000
 """
 from __future__ import annotations
 
