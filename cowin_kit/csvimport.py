@@ -25,6 +25,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
+from cowin_kit.core import bulk
 from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _, ngettext
@@ -335,28 +336,18 @@ class Bulk:
         self.done += rows
         self.progress("writing", self.done, max(self.total, self.done))
 
-    def _copy(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-        from psycopg.types.json import Jsonb
-
-        raw = self.session.connection().connection.driver_connection
-        json_columns = [i for i, value in enumerate(rows[0]) if isinstance(value, dict)]
-        listed = ", ".join(self.quote(c) for c in columns)
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({listed}) FROM STDIN") as copy:
-            if not json_columns:
-                for row in rows:
-                    copy.write_row(row)
-                return
-            for row in rows:
-                values = list(row)
-                for i in json_columns:
-                    values[i] = Jsonb(values[i])
-                copy.write_row(values)
+    def _copy(self, model: Any, table_name: str, columns: tuple[str, ...],
+              rows: list[tuple[Any, ...]]) -> None:
+        """COPY ``rows`` into ``table_name``: the model's table or a scratch table of its
+        columns (core.bulk.copy_rows)."""
+        bulk.copy_rows(self.session.connection(), table_name, columns, rows,
+                       bulk.json_columns_of(model.__table__, columns))
 
     def insert(self, model: Any, columns: tuple[str, ...], rows: Rows,
                count: bool = True) -> None:
         for chunk in chunks(rows, COPY_CHUNK if self.postgres else CHUNK):
             if self.postgres:
-                self._copy(self.quote(model.__table__.name), columns, chunk)
+                self._copy(model, model.__table__.name, columns, chunk)
             else:
                 self.session.execute(insert(model), [dict(zip(columns, row)) for row in chunk])
             if count:
@@ -374,12 +365,13 @@ class Bulk:
             return
         keys = [c.name for c in table.primary_key.columns]
         q = self.quote
-        scratch = q(f"import_{table.name}")
+        scratch_name = f"import_{table.name}"
+        scratch = q(scratch_name)
         self.session.execute(sql(
             f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS SELECT "
             f"{', '.join(q(c) for c in columns)} FROM {q(table.name)} WITH NO DATA"))
         for chunk in chunks(rows, COPY_CHUNK):
-            self._copy(scratch, columns, chunk)
+            self._copy(model, scratch_name, columns, chunk)
             self._advance(len(chunk))
         self.session.execute(sql(
             f"UPDATE {q(table.name)} AS t SET "
