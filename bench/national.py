@@ -62,7 +62,7 @@ from _harness import (  # noqa: E402
     run_bounded,
 )
 from _national_build import (  # noqa: E402
-    FACILITIES_PER_DISTRICT, PER_FACILITY, Builder, facilities_for,
+    FACILITIES_PER_DISTRICT, Builder, facilities_for,
 )
 from booking import SLOT_LABELS  # noqa: E402
 from registration import aadhaar_numbers, member  # noqa: E402
@@ -226,14 +226,20 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
             tokens = [ring.issue_citizen_token(a, m, e) for a, m, e in session.execute(text(
                 "SELECT id, mobile, token_epoch FROM citizen_account WHERE mobile LIKE :p "
                 "ORDER BY id"), {"p": f"+918{step}%"})]
-            filled = max(1, min(people // PER_FACILITY, facilities_for(people)))
+            # sessions to come with first-dose seats left, anywhere (the small database is
+            # measured before and after every step: its sessions fill up), one booking each
+            # while there are as many such sessions as bookings
             sessions = session.execute(text(
                 "SELECT s.id, p.code FROM vaccination_session s "
-                "JOIN facility f ON f.id = s.facility_id "
                 "JOIN vaccine_product p ON p.id = s.product_id "
-                "WHERE s.min_age = 18 AND s.session_date > :today AND f.code < :top "
+                "JOIN session_dose_capacity c ON c.session_id = s.id AND c.dose_number = 1 "
+                "WHERE s.min_age = 18 AND s.session_date > :today "
+                "AND c.booked + :each < c.capacity "
                 "ORDER BY md5(s.id || :step) LIMIT :n"),
-                {"today": today, "top": f"NF{filled:07d}", "step": step, "n": count}).all()
+                {"today": today, "step": step, "n": count,
+                 "each": -(-count // max(1, 3 * facilities_for(people)))}).all()
+            if not sessions:
+                raise RuntimeError("no session to come has first-dose seats left")
             vaccinator = session.scalars(select(StaffUser)
                                          .where(StaffUser.username == VACCINATOR)).one()
             facility = session.scalars(select(Facility).where(Facility.code == FACILITY)).one()
