@@ -107,6 +107,16 @@ def is_partition_name(name: str | None) -> bool:
     return bool(name) and (PARTITION_NAME.match(name) is not None or name in CLAIM_TABLES)
 
 
+def dose_reference(connection: Connection) -> tuple[str, str]:
+    """(table, column) that a foreign key to a dose references: ``("dose_key", "dose_id")``
+    on PostgreSQL when ``dose`` is partitioned, else ``("dose", "id")``."""
+    if is_partitioned(connection, "dose"):
+        claim = BY_TABLE["dose"].claim
+        assert claim is not None
+        return claim.table, claim.key
+    return "dose", "id"
+
+
 def left_out_of_comparison(connection: Connection) -> Callable[..., bool]:
     """Alembic's ``include_object``: on a database whose ``dose``/``appointment`` are
     partitioned, their claimed unique keys (on the claim tables) and the foreign keys that
