@@ -1,15 +1,19 @@
 """Monthly range partitions of the tables that grow without bound (PostgreSQL only).
 
-Three tables are partitioned by their time column (docs/partitioning.md says why these
-and not the others): ``audit_event`` by ``occurred_at``, ``message_outbox`` and
-``otp_transaction`` by ``created_at``. Partitions cover one calendar month in UTC
-(``<table>_p202612``); ``<table>_default`` takes what no partition covers, so a write
-never fails when the maintenance job is late.
+Five tables are partitioned by their time column (docs/partitioning.md says why these
+and not the others): ``audit_event`` by ``occurred_at``, ``message_outbox``,
+``otp_transaction`` and ``appointment`` by ``created_at``, ``dose`` by
+``administered_at``. Partitions cover one calendar month in UTC (``<table>_p202612``);
+``<table>_default`` takes what no partition covers, so a write never fails when the
+maintenance job is late. The unique keys of ``dose`` and ``appointment`` that cannot
+include the time are held by plain claim tables (``dose_key``, ``appointment_live``: see
+``Claim``) kept in step by a trigger, and the foreign keys to a dose reference
+``dose_key``.
 
 This module is plain SQL over a SQLAlchemy connection and imports nothing else of the kit:
-the Alembic migration 0032 uses it for empty tables (the layout of a fresh install and of a
-converted database must be the same), and ``cowin-kit db partition`` for the online
-conversion of a populated table:
+the Alembic migrations 0032 and 0034 use it for empty tables (the layout of a fresh
+install and of a converted database must be the same), and ``cowin-kit db partition`` for
+the online conversion of a populated table:
 
 1. ``prepare``: the partitioned shadow table ``<table>__p`` (same columns, defaults,
    indexes and foreign keys; the primary key becomes (id, time)), monthly partitions from
@@ -21,7 +25,9 @@ conversion of a populated table:
    transaction: a killed conversion resumes after the last committed batch;
 3. ``swap``: under a brief ACCESS EXCLUSIVE lock (``lock_timeout``; retried), the last
    rows are copied, the id sequence moves to the shadow, the old table is dropped and the
-   shadow takes its name, its indexes' and constraints' names.
+   shadow takes its name, its indexes' and constraints' names; the foreign keys that
+   referenced the old table are added again on the claim table NOT VALID, and validated
+   after the commit.
 """
 
 from __future__ import annotations
