@@ -92,6 +92,13 @@ def test_a_dose_recorded_twice_or_an_idempotency_key_reused_is_refused(recorded)
             session.execute(Dose.__table__.insert().values(**{**values, "dose_number": 3}))
         assert _violated(same_key.value) == "uq_dose_idempotency_key"
         session.rollback()
+        # an id already used, in another month (another partition): the claim's key refuses it
+        with pytest.raises(IntegrityError) as same_id:
+            session.execute(Dose.__table__.insert().values(**{
+                **values, "id": dose_id, "dose_number": 4, "idempotency_key": None,
+                "administered_at": NOW - timedelta(days=62)}))
+        assert _violated(same_id.value) == "pk_dose_key"
+        session.rollback()
         # the same dose through the ORM (a flush) in another series is fine, twice is not
         session.add(Dose(**_dose_values(session, ref, series="routine", dose_number=1)))
         session.commit()
