@@ -8,7 +8,7 @@ import click
 
 from cowin_kit.cli import app_context, fail, handle_errors
 
-TABLES = ("audit_event", "message_outbox", "otp_transaction")
+TABLES = ("audit_event", "message_outbox", "otp_transaction", "dose", "appointment")
 
 
 def describe(state) -> str:
@@ -34,7 +34,7 @@ def pending_lines(engine) -> list[str]:
 
 @click.command("partition")
 @click.option("--table", "tables", multiple=True, type=click.Choice(TABLES),
-              help="Table to convert (repeatable; default: all three).")
+              help="Table to convert (repeatable; default: all five).")
 @click.option("--batch", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Rows copied per transaction.")
 @click.option("--status", is_flag=True, help="Only say where each table is.")
@@ -42,10 +42,11 @@ def pending_lines(engine) -> list[str]:
               help="Remove an unfinished conversion's copy (the table itself is untouched).")
 @handle_errors
 def db_partition(tables: tuple[str, ...], batch: int, status: bool, abandon: bool) -> None:
-    """Partition the audit trail, the outbox and the OTPs by month, online: the rows are
-    copied in batches while the kit runs (a trigger carries the writes made meanwhile),
-    then the tables are swapped under a lock of a moment. Interrupted, it resumes where it
-    stopped when run again."""
+    """Partition the audit trail, the outbox, the OTPs, the doses and the appointments by
+    month, online: the rows are copied in batches while the kit runs (a trigger carries the
+    writes made meanwhile), then the tables are swapped under a lock of a moment (the
+    foreign keys to doses are validated after it). Interrupted, it resumes where it stopped
+    when run again."""
     from flask import current_app
 
     from cowin_kit.audit import services as audit

@@ -187,7 +187,8 @@ DECLARATIONS: tuple[Setting, ...] = (
             "0 keeps them."),
     Setting("PARTITION_MONTHS_AHEAD", "int", 3,
             "Months ahead of the current one for which the worker keeps monthly partitions "
-            "of the audit trail, the outbox and the OTPs (PostgreSQL; docs/partitioning.md). "
+            "of the audit trail, the outbox, the OTPs, the doses and the appointments "
+            "(PostgreSQL; docs/partitioning.md). "
             "Rows of a month without one land in the default partition; nothing fails."),
     Setting("ERASURE_ALLOWED", "bool", False,
             "Whether `cowin-kit privacy erase` may pseudonymize a person (name, ID, contact "

@@ -1,15 +1,19 @@
 """Monthly range partitions of the tables that grow without bound (PostgreSQL only).
 
-Three tables are partitioned by their time column (docs/partitioning.md says why these
-and not the others): ``audit_event`` by ``occurred_at``, ``message_outbox`` and
-``otp_transaction`` by ``created_at``. Partitions cover one calendar month in UTC
-(``<table>_p202612``); ``<table>_default`` takes what no partition covers, so a write
-never fails when the maintenance job is late.
+Five tables are partitioned by their time column (docs/partitioning.md says why these
+and not the others): ``audit_event`` by ``occurred_at``, ``message_outbox``,
+``otp_transaction`` and ``appointment`` by ``created_at``, ``dose`` by
+``administered_at``. Partitions cover one calendar month in UTC (``<table>_p202612``);
+``<table>_default`` takes what no partition covers, so a write never fails when the
+maintenance job is late. The unique keys of ``dose`` and ``appointment`` that cannot
+include the time are held by plain claim tables (``dose_key``, ``appointment_live``: see
+``Claim``) kept in step by a trigger, and the foreign keys to a dose reference
+``dose_key``.
 
 This module is plain SQL over a SQLAlchemy connection and imports nothing else of the kit:
-the Alembic migration 0032 uses it for empty tables (the layout of a fresh install and of a
-converted database must be the same), and ``cowin-kit db partition`` for the online
-conversion of a populated table:
+the Alembic migrations 0032 and 0034 use it for empty tables (the layout of a fresh
+install and of a converted database must be the same), and ``cowin-kit db partition`` for
+the online conversion of a populated table:
 
 1. ``prepare``: the partitioned shadow table ``<table>__p`` (same columns, defaults,
    indexes and foreign keys; the primary key becomes (id, time)), monthly partitions from
@@ -21,7 +25,9 @@ conversion of a populated table:
    transaction: a killed conversion resumes after the last committed batch;
 3. ``swap``: under a brief ACCESS EXCLUSIVE lock (``lock_timeout``; retried), the last
    rows are copied, the id sequence moves to the shadow, the old table is dropped and the
-   shadow takes its name, its indexes' and constraints' names.
+   shadow takes its name, its indexes' and constraints' names; the foreign keys that
+   referenced the old table are added again on the claim table NOT VALID, and validated
+   after the commit.
 """
 
 from __future__ import annotations
@@ -40,11 +46,34 @@ CONVERSION_TABLE = "partition_conversion"
 
 
 @dataclass(frozen=True)
+class Claim:
+    """The unique keys of a partitioned table that cannot include its time column, held by
+    a plain table (``dose_key``) that a trigger on the partitioned table keeps in step in
+    the same statement: a row's id and the claimed columns, with the unique constraints
+    (or, for a claim of the rows where ``live`` holds only, unique indexes) under the names
+    they had on the plain table. A duplicate raises the same unique violation, and two
+    concurrent duplicates wait for each other as on a unique index. The foreign keys that
+    referenced the table's id reference the claim's ``key``."""
+    table: str
+    key: str
+    columns: tuple[str, ...]
+    uniques: tuple[tuple[str, tuple[str, ...]], ...]
+    live: tuple[str, str] | None = None     # (column, value): only those rows are claimed
+
+    @property
+    def function(self) -> str:
+        return f"{self.table}_maintain"
+
+
+@dataclass(frozen=True)
 class Spec:
-    """A partitioned table: its time column (the partition key) and its id column."""
+    """A partitioned table: its time column (the partition key) and its id column; its
+    claim table if it has unique keys without the time."""
     table: str
     column: str
     key: str = "id"
+    claim: Claim | None = None
+    droppable: bool = True        # months may be dropped by retention (never: records of care)
 
     @property
     def shadow(self) -> str:
@@ -58,9 +87,20 @@ class Spec:
         return f"{self.table}_p{month:%Y%m}"
 
 
+DOSE_KEY = Claim(
+    "dose_key", "dose_id", ("beneficiary_id", "series", "dose_number", "idempotency_key"),
+    (("uq_dose_beneficiary_id_series_dose_number", ("beneficiary_id", "series", "dose_number")),
+     ("uq_dose_idempotency_key", ("idempotency_key",))))
+APPOINTMENT_LIVE = Claim(
+    "appointment_live", "appointment_id", ("beneficiary_id", "dose_number"),
+    (("uq_appointment_live_dose", ("beneficiary_id", "dose_number")),), live=("status", "booked"))
+
 SPECS = (Spec("audit_event", "occurred_at"), Spec("message_outbox", "created_at"),
-         Spec("otp_transaction", "created_at"))
+         Spec("otp_transaction", "created_at"),
+         Spec("dose", "administered_at", claim=DOSE_KEY, droppable=False),
+         Spec("appointment", "created_at", claim=APPOINTMENT_LIVE, droppable=False))
 BY_TABLE = {spec.table: spec for spec in SPECS}
+CLAIM_TABLES = frozenset(spec.claim.table for spec in SPECS if spec.claim)
 
 
 PARTITION_NAME = re.compile(
@@ -68,9 +108,41 @@ PARTITION_NAME = re.compile(
 
 
 def is_partition_name(name: str | None) -> bool:
-    """A partition's table name (Alembic's comparisons leave them out: the models describe
-    the partitioned table)."""
-    return bool(name) and PARTITION_NAME.match(name) is not None
+    """A partition's or a claim table's name (Alembic's comparisons leave them out: the
+    models describe the logical table)."""
+    return bool(name) and (PARTITION_NAME.match(name) is not None or name in CLAIM_TABLES)
+
+
+def dose_reference(connection: Connection) -> tuple[str, str]:
+    """(table, column) that a foreign key to a dose references: ``("dose_key", "dose_id")``
+    on PostgreSQL when ``dose`` is partitioned, else ``("dose", "id")``."""
+    if is_partitioned(connection, "dose"):
+        claim = BY_TABLE["dose"].claim
+        assert claim is not None
+        return claim.table, claim.key
+    return "dose", "id"
+
+
+def left_out_of_comparison(connection: Connection) -> Callable[..., bool]:
+    """Alembic's ``include_object``: on a database whose ``dose``/``appointment`` are
+    partitioned, their claimed unique keys (on the claim tables) and the foreign keys that
+    reference the claim tables instead of the table are what the models' keys became."""
+    claimed = {spec.table: spec.claim for spec in SPECS if spec.claim
+               and is_partitioned(connection, spec.table)}
+    names = {name for claim in claimed.values() for name, _ in claim.uniques}
+    referenced = set(claimed) | {claim.table for claim in claimed.values()}
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "table":
+            return not is_partition_name(name)
+        if type_ in ("unique_constraint", "index") and name in names:
+            return False
+        if type_ == "foreign_key_constraint" and \
+                getattr(obj, "referred_table", None) is not None and \
+                obj.referred_table.name in referenced:
+            return False
+        return True
+    return include
 
 
 class PartitionError(Exception):
@@ -174,7 +246,10 @@ def _copy_structure(connection: Connection, spec: Spec, source: str, target: str
     pk = _primary_key_name(connection, source)
     connection.execute(text(
         f'ALTER TABLE "{target}" ADD CONSTRAINT "{pk}{suffix}" PRIMARY KEY ({key_columns})'))
+    claimed = {name for name, _ in spec.claim.uniques} if spec.claim else set()
     for name, definition in _indexes(connection, source):
+        if name in claimed:
+            continue        # held by the claim table (partitioned) or added by _restore_uniques
         if " UNIQUE " in f" {definition} ":
             raise PartitionError(f"{source}: unique index {name} cannot move to a partitioned "
                                  "table")
@@ -206,6 +281,179 @@ def _take_names(connection: Connection, spec: Spec, old: str, new: str, suffix: 
                                     f'TO "{name[:-len(suffix)]}"'))
 
 
+# --- claims ------------------------------------------------------------------------------
+
+MOVING = "cowin_kit.moving_rows"   # set while the maintenance job moves rows between partitions
+
+
+def _column_types(connection: Connection, table: str) -> dict[str, tuple[str, bool]]:
+    rows = connection.execute(text(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+        "WHERE attrelid = CAST(:table AS regclass) AND attnum > 0 AND NOT attisdropped"),
+        {"table": table})
+    return {name: (kind, notnull) for name, kind, notnull in rows}
+
+
+def _create_claim(connection: Connection, spec: Spec, source: str, suffix: str) -> None:
+    """The claim table (empty), its unique keys named with ``suffix``."""
+    claim = spec.claim
+    assert claim is not None
+    types = _column_types(connection, source)
+    columns = [f'"{claim.key}" {types[spec.key][0]} NOT NULL'] + [
+        f'"{name}" {types[name][0]}{" NOT NULL" if types[name][1] else ""}'
+        for name in claim.columns]
+    connection.execute(text(
+        f'CREATE TABLE "{claim.table}" ({", ".join(columns)}, CONSTRAINT '
+        f'"pk_{claim.table}{suffix}" PRIMARY KEY ("{claim.key}"))'))
+    for name, keys in claim.uniques:
+        listed = ", ".join(f'"{k}"' for k in keys)
+        if claim.live:   # a partial unique index on the plain table: an index here too
+            connection.execute(text(
+                f'CREATE UNIQUE INDEX "{name}{suffix}" ON "{claim.table}" ({listed})'))
+        else:
+            connection.execute(text(
+                f'ALTER TABLE "{claim.table}" ADD CONSTRAINT "{name}{suffix}" UNIQUE ({listed})'))
+
+
+def _claim_function(connection: Connection, spec: Spec, parent: str) -> None:
+    """The trigger function of the partitioned table ``parent`` that keeps its claim table
+    in step (created again under the final name at the swap: it names ``parent``).
+
+    A row that moves to another partition (its time changed) is deleted from one partition
+    and inserted into the other: the delete keeps the claim (the row is still there), the
+    insert finds it and updates it; a second row with an id already claimed is refused."""
+    claim = spec.claim
+    assert claim is not None
+    key, ckey = f'"{spec.key}"', f'"{claim.key}"'
+    names = ", ".join([ckey] + [f'"{c}"' for c in claim.columns])
+    values = ", ".join([f"NEW.{key}"] + [f'NEW."{c}"' for c in claim.columns])
+    if claim.live:
+        live_new = f"NEW.\"{claim.live[0]}\" = '{claim.live[1]}'"
+        live_old = f"OLD.\"{claim.live[0]}\" = '{claim.live[1]}'"
+    else:
+        live_new = live_old = "TRUE"
+    changed = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"'
+                          for c in (spec.key,) + claim.columns)
+    connection.execute(text(f"""
+        CREATE OR REPLACE FUNCTION "{claim.function}"() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+            IF current_setting('{MOVING}', true) = 'on' THEN
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'INSERT' THEN
+                IF {live_new} THEN
+                    INSERT INTO "{claim.table}" ({names}) VALUES ({values})
+                        ON CONFLICT ({ckey}) DO NOTHING;
+                    IF NOT FOUND THEN
+                        IF (SELECT count(*) FROM "{parent}" WHERE {key} = NEW.{key}) > 1 THEN
+                            RAISE unique_violation USING
+                                MESSAGE = 'duplicate key value violates unique constraint '
+                                          '"pk_{claim.table}"',
+                                CONSTRAINT = 'pk_{claim.table}', TABLE = '{claim.table}';
+                        END IF;
+                        UPDATE "{claim.table}" SET ({names}) = ROW({values})
+                            WHERE {ckey} = NEW.{key};
+                    END IF;
+                ELSE
+                    DELETE FROM "{claim.table}" WHERE {ckey} = NEW.{key};
+                END IF;
+            ELSIF TG_OP = 'UPDATE' THEN
+                IF {live_new} THEN
+                    IF NOT ({live_old}) OR {changed} THEN
+                        UPDATE "{claim.table}" SET ({names}) = ROW({values})
+                            WHERE {ckey} = OLD.{key};
+                        IF NOT FOUND THEN
+                            INSERT INTO "{claim.table}" ({names}) VALUES ({values});
+                        END IF;
+                    END IF;
+                ELSIF {live_old} THEN
+                    DELETE FROM "{claim.table}" WHERE {ckey} = OLD.{key};
+                END IF;
+            ELSIF {live_old} THEN
+                DELETE FROM "{claim.table}" WHERE {ckey} = OLD.{key}
+                    AND NOT EXISTS (SELECT 1 FROM "{parent}" WHERE {key} = OLD.{key});
+            END IF;
+            RETURN NULL;
+        END $f$"""))
+
+
+def _claim(connection: Connection, spec: Spec, parent: str, suffix: str) -> None:
+    """Claim table, function and trigger of the partitioned ``parent`` (being built)."""
+    claim = spec.claim
+    assert claim is not None
+    _create_claim(connection, spec, spec.table, suffix)
+    _claim_function(connection, spec, parent)
+    connection.execute(text(
+        f'CREATE TRIGGER "{claim.function}" AFTER INSERT OR UPDATE OR DELETE ON "{parent}" '
+        f'FOR EACH ROW EXECUTE FUNCTION "{claim.function}"()'))
+
+
+def _referencing_keys(connection: Connection, table: str) -> list[tuple[str, str, str]]:
+    """(table, name, definition) of the foreign keys of other tables that reference
+    ``table``."""
+    return list(connection.execute(text(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE confrelid = CAST(:table AS regclass) AND contype = 'f' "
+        "AND conrelid <> confrelid ORDER BY 1, 2"), {"table": table}).all())  # type: ignore
+
+
+def _point_keys(connection: Connection, keys: list[tuple[str, str, str]], target: str,
+                column: str, valid: bool) -> list[tuple[str, str]]:
+    """Add the foreign keys ``keys`` (dropped with the table they referenced) again,
+    referencing ``target(column)``; NOT VALID unless ``valid`` (then VALIDATE them
+    afterwards, out of the lock: ``validate_keys``)."""
+    added = []
+    for table, name, definition in keys:
+        definition = re.sub(r"REFERENCES \S+\(\S+\)", f'REFERENCES "{target}"("{column}")',
+                            definition.replace(" NOT VALID", ""), count=1)
+        connection.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                                f'{"" if valid else " NOT VALID"}'))
+        added.append((table, name))
+    return added
+
+
+def validate_keys(engine: Engine, keys: list[tuple[str, str]]) -> None:
+    """VALIDATE the foreign keys added NOT VALID, each in its own transaction (a share
+    update exclusive lock: writes go on)."""
+    for table, name in keys:
+        with engine.begin() as connection:
+            connection.execute(text(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"'))
+
+
+def _finish_claim(connection: Connection, spec: Spec, keys: list[tuple[str, str, str]],
+                  suffix: str, valid: bool) -> list[tuple[str, str]]:
+    """After the partitioned table took the name: the claim's keys take their names, the
+    function names the table, the foreign keys reference the claim."""
+    claim = spec.claim
+    assert claim is not None
+    for name in list(connection.scalars(text(
+            "SELECT conname FROM pg_constraint WHERE conrelid = CAST(:table AS regclass) "
+            "AND contype IN ('p', 'u')"), {"table": claim.table})):
+        if name.endswith(suffix):
+            connection.execute(text(f'ALTER TABLE "{claim.table}" RENAME CONSTRAINT "{name}" '
+                                    f'TO "{name[:-len(suffix)]}"'))
+    for name, _ in _indexes(connection, claim.table):
+        if name.endswith(suffix):
+            connection.execute(text(f'ALTER INDEX "{name}" RENAME TO "{name[:-len(suffix)]}"'))
+    _claim_function(connection, spec, spec.table)
+    return _point_keys(connection, keys, claim.table, claim.key, valid)
+
+
+def _restore_uniques(connection: Connection, spec: Spec, table: str, suffix: str) -> None:
+    """The claimed unique keys back on a plain ``table`` (the downgrade)."""
+    claim = spec.claim
+    assert claim is not None
+    for name, keys in claim.uniques:
+        listed = ", ".join(f'"{k}"' for k in keys)
+        if claim.live:
+            connection.execute(text(
+                f'CREATE UNIQUE INDEX "{name}{suffix}" ON "{table}" ({listed}) '
+                f"WHERE \"{claim.live[0]}\" = '{claim.live[1]}'"))
+        else:
+            connection.execute(text(
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}{suffix}" UNIQUE ({listed})'))
+
+
 # --- partitions --------------------------------------------------------------------------
 
 def create_partition(connection: Connection, spec: Spec, month: datetime,
@@ -225,6 +473,8 @@ def create_partition(connection: Connection, spec: Spec, month: datetime,
             f'SELECT EXISTS (SELECT 1 FROM "{spec.default}" WHERE "{spec.column}" >= :start '
             f'AND "{spec.column}" < :end)'), bounds))
         if moved:
+            if spec.claim:   # the same rows come back: their claims stay as they are
+                connection.execute(text(f"SELECT set_config('{MOVING}', 'on', true)"))
             connection.execute(text(
                 f'CREATE TEMPORARY TABLE partition_moving ON COMMIT DROP AS '
                 f'WITH moved AS (DELETE FROM "{spec.default}" WHERE "{spec.column}" >= :start '
@@ -235,6 +485,8 @@ def create_partition(connection: Connection, spec: Spec, month: datetime,
     if moved:
         connection.execute(text(f'INSERT INTO "{parent}" SELECT * FROM partition_moving'))
         connection.execute(text("DROP TABLE partition_moving"))
+        if spec.claim:
+            connection.execute(text(f"SELECT set_config('{MOVING}', 'off', true)"))
     return True
 
 
@@ -256,8 +508,9 @@ def ensure_partitions(connection: Connection, now: datetime,
 
 
 def droppable(connection: Connection, spec: Spec, cutoff: datetime) -> list[str]:
-    """Partitions whose whole month lies before ``cutoff``."""
-    if not is_partitioned(connection, spec.table):
+    """Partitions whose whole month lies before ``cutoff`` (none of a table of records of
+    care: doses and appointments are kept)."""
+    if not spec.droppable or not is_partitioned(connection, spec.table):
         return []
     return [name for name, month in partitions(connection, spec)
             if add_months(month, 1) <= cutoff]
@@ -265,6 +518,8 @@ def droppable(connection: Connection, spec: Spec, cutoff: datetime) -> list[str]
 
 def drop_partition(connection: Connection, spec: Spec, name: str) -> int:
     """Detach and drop one partition; returns the rows it held."""
+    if not spec.droppable:
+        raise PartitionError(f"{spec.table}: records kept, months are never dropped")
     rows = connection.scalar(text(f'SELECT count(*) FROM "{name}"'))
     connection.execute(text(f'ALTER TABLE "{spec.table}" DETACH PARTITION "{name}"'))
     connection.execute(text(f'DROP TABLE "{name}"'))
@@ -280,7 +535,7 @@ def _oldest(connection: Connection, spec: Spec) -> datetime | None:
 def _build_shadow(connection: Connection, spec: Spec, first: datetime, now: datetime,
                   ahead: int) -> None:
     referencing = _referencing(connection, spec.table)
-    if referencing:
+    if referencing and not spec.claim:
         raise PartitionError(f"{spec.table} is referenced by {', '.join(referencing)}: a "
                              "partitioned table cannot be (drop those foreign keys first)")
     _copy_structure(connection, spec, spec.table, spec.shadow,
@@ -290,6 +545,8 @@ def _build_shadow(connection: Connection, spec: Spec, first: datetime, now: date
     for month in months(min(month_start(first), current), add_months(current, ahead)):
         create_partition(connection, spec, month, parent=spec.shadow)
     connection.execute(text(f'CREATE TABLE "{spec.default}" PARTITION OF "{spec.shadow}" DEFAULT'))
+    if spec.claim:
+        _claim(connection, spec, spec.shadow, SHADOW)
 
 
 def convert_at_once(connection: Connection, spec: Spec, now: datetime,
@@ -299,16 +556,28 @@ def convert_at_once(connection: Connection, spec: Spec, now: datetime,
     connection.execute(text(f'LOCK TABLE "{spec.table}" IN ACCESS EXCLUSIVE MODE'))
     _build_shadow(connection, spec, _oldest(connection, spec) or now, now, ahead)
     connection.execute(text(f'INSERT INTO "{spec.shadow}" SELECT * FROM "{spec.table}"'))
+    keys = _referencing_keys(connection, spec.table) if spec.claim else []
     _take_names(connection, spec, spec.table, spec.shadow, SHADOW)
+    if spec.claim:
+        _finish_claim(connection, spec, keys, SHADOW, valid=True)
 
 
 def unpartition(connection: Connection, spec: Spec) -> None:
-    """A partitioned table back to a plain one, in one transaction (the downgrade)."""
+    """A partitioned table back to a plain one, in one transaction (the downgrade): its
+    claim table's unique keys and the foreign keys referencing the claim come back to it."""
     plain = spec.table + "__u"
     connection.execute(text(f'LOCK TABLE "{spec.table}" IN ACCESS EXCLUSIVE MODE'))
     _copy_structure(connection, spec, spec.table, plain, f'"{spec.key}"', "", "__u")
     connection.execute(text(f'INSERT INTO "{plain}" SELECT * FROM "{spec.table}"'))
+    keys: list[tuple[str, str, str]] = []
+    if spec.claim:
+        _restore_uniques(connection, spec, plain, "__u")
+        keys = _referencing_keys(connection, spec.claim.table)
+        connection.execute(text(f'DROP TABLE "{spec.claim.table}" CASCADE'))
     _take_names(connection, spec, spec.table, plain, "__u")
+    if spec.claim:
+        connection.execute(text(f'DROP FUNCTION IF EXISTS "{spec.claim.function}"()'))
+        _point_keys(connection, keys, spec.table, spec.key, valid=True)
 
 
 def abandon(connection: Connection, spec: Spec) -> bool:
@@ -318,6 +587,9 @@ def abandon(connection: Connection, spec: Spec) -> bool:
     connection.execute(text(f'DROP TRIGGER IF EXISTS "{spec.shadow}_capture" ON "{spec.table}"'))
     connection.execute(text(f'DROP FUNCTION IF EXISTS "{spec.shadow}_capture"()'))
     connection.execute(text(f'DROP TABLE "{spec.shadow}" CASCADE'))
+    if spec.claim:
+        connection.execute(text(f'DROP TABLE IF EXISTS "{spec.claim.table}"'))
+        connection.execute(text(f'DROP FUNCTION IF EXISTS "{spec.claim.function}"()'))
     connection.execute(text(f"DELETE FROM {CONVERSION_TABLE} WHERE table_name = :t"),
                        {"t": spec.table})
     return True
@@ -407,7 +679,9 @@ def copy_batch(engine: Engine, spec: Spec, batch: int) -> int:
 def swap(engine: Engine, spec: Spec, batch: int, now: datetime,
          lock_timeout: str = "5s") -> None:
     """Step 3: in one transaction under the table's lock (``lock_timeout``: a busy table
-    raises OperationalError and the caller tries again)."""
+    raises OperationalError and the caller tries again). The foreign keys referencing the
+    table are added again referencing its claim table, NOT VALID (no scan under the lock),
+    and validated after the swap, writes going on."""
     with engine.begin() as connection:
         connection.execute(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))
         connection.execute(text(f'LOCK TABLE "{spec.table}" IN ACCESS EXCLUSIVE MODE'))
@@ -415,10 +689,14 @@ def swap(engine: Engine, spec: Spec, batch: int, now: datetime,
             pass
         connection.execute(text(f'DROP TRIGGER "{spec.shadow}_capture" ON "{spec.table}"'))
         connection.execute(text(f'DROP FUNCTION "{spec.shadow}_capture"()'))
+        keys = _referencing_keys(connection, spec.table) if spec.claim else []
         _take_names(connection, spec, spec.table, spec.shadow, SHADOW)
+        added = _finish_claim(connection, spec, keys, SHADOW, valid=False) \
+            if spec.claim else []
         connection.execute(text(
             f"UPDATE {CONVERSION_TABLE} SET finished_at = :now WHERE table_name = :t"),
             {"now": now, "t": spec.table})
+    validate_keys(engine, added)
 
 
 Progress = Callable[[str, State], None]
@@ -434,6 +712,13 @@ def convert(engine: Engine, spec: Spec, *, batch: int = 10_000, now: datetime | 
         if not is_postgresql(connection):
             raise PartitionError("partitioning needs PostgreSQL")
         current = state(connection, spec)
+    if current.layout == "partitioned" and spec.claim:   # a swap whose validation was cut
+        with engine.connect() as connection:
+            pending = list(connection.execute(text(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE confrelid "
+                "= CAST(:claim AS regclass) AND contype = 'f' AND NOT convalidated"),
+                {"claim": spec.claim.table}).all())
+        validate_keys(engine, pending)   # type: ignore[arg-type]
     if current.layout in ("partitioned", "absent"):
         return current
     prepare(engine, spec, now, ahead)

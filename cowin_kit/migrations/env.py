@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 
 import cowin_kit.models  # noqa: F401  (registers every model on the metadata)
 from cowin_kit.core.db import Base, UTCDateTime
-from cowin_kit.core.partitioning import is_partition_name
+from cowin_kit.core.partitioning import is_partition_name, left_out_of_comparison
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,13 +22,15 @@ def _render_item(type_: str, obj, autogen_context):
 
 
 def _include_name(name, type_: str, parent_names) -> bool:
-    """Partitions (PostgreSQL, docs/partitioning.md) are not in the models: their parent is."""
+    """Partitions and claim tables (PostgreSQL, docs/partitioning.md) are not in the models:
+    their parent is."""
     return not (type_ == "table" and is_partition_name(name))
 
 
 def _configure(connection) -> None:
     context.configure(
         include_name=_include_name,
+        include_object=left_out_of_comparison(connection),
         connection=connection,
         target_metadata=target_metadata,
         render_item=_render_item,

@@ -38,6 +38,7 @@ from __future__ import annotations
 import logging
 
 # Every public name of the modules is importable from here (plugins import only from here).
+from cowin_kit.core.partitioning import dose_reference
 from cowin_kit.core.setting import Setting, SettingsError
 from cowin_kit.plugins.hooks import HOOKS, fire, queue_hook, wants
 from cowin_kit.plugins.http_client import (
@@ -69,5 +70,5 @@ __all__ = [
     "exporters", "certificate_formats", "pdf_template", "wants", "queue_hook", "fire", "enabled_plugins",
     "installed_plugins", "http_request", "HttpResponse", "HttpError",
     "ChannelGateway", "GatewayRequest", "DeliveryReport", "register_channel_gateway",
-    "channel_gateway", "channel_gateways",
+    "channel_gateway", "channel_gateways", "dose_reference",
 ]

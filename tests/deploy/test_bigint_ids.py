@@ -132,11 +132,12 @@ def test_registration_booking_doses_certificates_and_aefi_past_the_int4_range(pg
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
 
     # back to int4 would cut these ids: refused, naming them, and nothing changes
+    head = migrate.current_revisions(engine)
     with pytest.raises(RuntimeError) as refused:
         migrate.downgrade(engine, "0032")
     assert "dose.id holds ids up to 3,000,000,000" in str(refused.value)
     assert "Nothing was changed" in str(refused.value)
-    assert migrate.current_revisions(engine) == ("0033",)
+    assert migrate.current_revisions(engine) == head
     with engine.connect() as connection:
         assert _column_type(connection, "dose", "id") == "bigint"
 

@@ -24,6 +24,8 @@ from alembic import op
 from cowin_kit.core import partitioning
 
 UTC = sa.DateTime(timezone=True)
+# this revision's tables (dose and appointment are 0034's)
+TABLES = ('audit_event', 'message_outbox', 'otp_transaction')
 
 revision = '0032'
 down_revision = '0031'
@@ -48,7 +50,7 @@ def upgrade() -> None:
     if connection.dialect.name != 'postgresql':
         return
     now = datetime.now(timezone.utc)
-    for spec in partitioning.SPECS:
+    for spec in (partitioning.BY_TABLE[t] for t in TABLES):
         empty = not connection.scalar(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{spec.table}")'))
         if empty:
             partitioning.convert_at_once(connection, spec, now)
@@ -60,7 +62,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name == 'postgresql':
-        for spec in partitioning.SPECS:
+        for spec in (partitioning.BY_TABLE[t] for t in TABLES):
             partitioning.abandon(connection, spec)
             if partitioning.is_partitioned(connection, spec.table):
                 partitioning.unpartition(connection, spec)

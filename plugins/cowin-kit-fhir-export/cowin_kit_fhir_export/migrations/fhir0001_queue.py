@@ -8,6 +8,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
+from cowin_kit.plugins import dose_reference
+
 revision = "fhir0001"
 down_revision = None
 branch_labels = None
@@ -15,10 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # dose_key.dose_id where the kit's doses are partitioned (PostgreSQL), else dose.id
+    table, column = dose_reference(op.get_bind())
     op.create_table(
         "fhir_export_queue",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("dose_id", sa.Integer, sa.ForeignKey("dose.id", ondelete="CASCADE",
+        sa.Column("dose_id", sa.Integer, sa.ForeignKey(f"{table}.{column}", ondelete="CASCADE",
                                                        name="fk_fhir_export_queue_dose_id_dose"),
                   nullable=False),
         sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
