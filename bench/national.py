@@ -62,7 +62,7 @@ from _harness import (  # noqa: E402
     run_bounded,
 )
 from _national_build import (  # noqa: E402
-    FACILITIES_PER_DISTRICT, Builder, facilities_for,
+    FACILITIES_PER_DISTRICT, PER_FACILITY, Builder, facilities_for,
 )
 from booking import SLOT_LABELS  # noqa: E402
 from registration import aadhaar_numbers, member  # noqa: E402
@@ -226,6 +226,7 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
             tokens = [ring.issue_citizen_token(a, m, e) for a, m, e in session.execute(text(
                 "SELECT id, mobile, token_epoch FROM citizen_account WHERE mobile LIKE :p "
                 "ORDER BY id"), {"p": f"+918{step}%"})]
+            filled = max(1, min(people // PER_FACILITY, facilities_for(people)))  # with people
             # sessions to come with first-dose seats left, anywhere (the small database is
             # measured before and after every step: its sessions fill up), one booking each
             # while there are as many such sessions as bookings
