@@ -204,7 +204,7 @@ def populated(fresh_database_url, monkeypatch, tmp_path, india_pack):
 
 
 def test_doses_and_appointments_are_converted_online_keeping_every_guarantee(populated):
-    url, engine = populated
+    _, engine = populated
     with engine.connect() as connection:
         assert {t: partitioning.state(connection, partitioning.BY_TABLE[t]).layout
                 for t in TABLES} == dict.fromkeys(TABLES, "plain")
@@ -263,11 +263,9 @@ def test_doses_and_appointments_are_converted_online_keeping_every_guarantee(pop
         assert connection.scalar(text(
             "SELECT count(*) FROM certificate c JOIN dose d ON d.id = c.dose_id")) == \
             before["certificate"][0]
-    moved = ",".join(str(i) for i in writer.doses) or "0"
     assert fingerprint(engine, "dose", f"t.id < {first_writer_id}") == before["dose"]
     assert fingerprint(engine, "appointment", "t.booking_id <> 'w'") == before["appointment"]
     assert fingerprint(engine, "certificate") == before["certificate"]
-    assert moved
     claims_match(engine)
     with engine.connect() as connection:   # every dose in its month's partition
         assert connection.scalar(text("SELECT count(*) FROM dose_default WHERE id < :first"),
