@@ -34,7 +34,7 @@ def pending_lines(engine) -> list[str]:
 
 @click.command("partition")
 @click.option("--table", "tables", multiple=True, type=click.Choice(TABLES),
-              help="Table to convert (repeatable; default: all five).")
+              help="Table to convert or split (repeatable; default: all five).")
 @click.option("--batch", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Rows copied per transaction.")
 @click.option("--status", is_flag=True, help="Only say where each table is.")
