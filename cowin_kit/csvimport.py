@@ -11,13 +11,14 @@ import csv
 import hashlib
 import io
 import itertools
+import logging
 import re
-from dataclasses import dataclass
-from datetime import time
+from dataclasses import dataclass, field
+from datetime import datetime, time
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Union
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Union
 
-from sqlalchemy import delete, insert, select, text as sql, update
+from sqlalchemy import Engine, delete, insert, select, text as sql, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,10 +26,12 @@ from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
-from cowin_kit.core import bulk
+from cowin_kit.core import bulk, partitioning
 from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _, ngettext
+
+log = logging.getLogger(__name__)
 
 Source = Union[str, Path, bytes, IO[bytes], IO[str]]
 Progress = Callable[[str, int, int], None]
@@ -55,6 +58,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     dry_run: bool = False
+    partitions: list[str] = field(default_factory=list)   # monthly partitions made for it
 
     def summary(self) -> str:
         return f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
@@ -289,17 +293,25 @@ def by_code(session: Session, columns: tuple[Any, ...], code_column: Any,
 
 
 def commit_import(session: Session, report: ImportReport, action: str, fingerprint: str,
-                  progress: Progress, write: Callable[["Bulk"], None]) -> ImportReport:
+                  progress: Progress, write: Callable[["Bulk"], None],
+                  months: Mapping[str, Iterable[datetime]] | None = None) -> ImportReport:
     """Write (unless a dry run), audit the import as one event, commit; roll back on any
-    failure so that a file is imported whole or not at all."""
+    failure so that a file is imported whole or not at all.
+
+    ``months``: {table: the times of the rows ``write`` will add}: on PostgreSQL, the
+    monthly partitions of those months are made first where missing (``make_months``), so
+    that history lands in its own months and not in the table's default partition."""
     if report.dry_run:
         session.rollback()
         return report
+    if months:
+        report.partitions = make_months(session, months, progress)
     try:
         write(Bulk(session, progress, fingerprint))
         # the import as a whole: the operator's (each row's own event carries its place)
         audit.record(session, action, "csv_import", fingerprint, place=audit.NATIONAL,
-                     file=report.file_name[-200:], **report.as_dict())
+                     file=report.file_name[-200:], **report.as_dict(),
+                     **({"partitions": report.partitions} if report.partitions else {}))
         session.commit()
     except IntegrityError:
         # A booking (or another import) changed the same rows meanwhile, e.g. a seat
@@ -312,6 +324,46 @@ def commit_import(session: Session, report: ImportReport, action: str, fingerpri
         session.rollback()
         raise
     return report
+
+
+def make_months(session: Session, months: Mapping[str, Iterable[datetime]],
+                progress: Progress = no_progress) -> list[str]:
+    """Before an import's write transaction: the monthly partitions of the rows it will
+    write, for each partitioned table ({table: times}), created where missing
+    (core.partitioning.ensure_months; nothing on SQLite or for a plain table). Returns the
+    partitions created.
+
+    Not inside the import's transaction: creating a partition takes the table's ACCESS
+    EXCLUSIVE lock, which a transaction keeps until it ends; held through a long import
+    it would stop every read and write of the doses nationwide for its length. Each month
+    is made in its own transaction of a moment instead (5 s lock timeout, tried three
+    times), on another connection, after the session's transaction (the file's checks,
+    which read the table and would hold the lock the creation waits for) has ended:
+    nothing was written in it yet, and the write transaction that follows is checked by
+    the database's own keys (a duplicate written meanwhile: ``import_conflict``). A month
+    whose lock was not had stays missing and its rows go to the default partition, from
+    which ``cowin-kit db partition --split-default`` moves them; the import goes on."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect() as connection:
+        missing = {table: partitioning.missing_months(connection, table, times)
+                   for table, times in months.items()}
+    if not any(missing.values()):
+        return []       # the usual case: nothing to make, the session's transaction goes on
+    session.rollback()  # the checks' reads end here (their locks with them)
+    created: list[str] = []
+    for table, wanted in missing.items():
+        if not wanted:
+            continue
+        done = partitioning.ensure_months(
+            engine, table, wanted,
+            progress=lambda name, moved, index, total: progress("partitions", index, total))
+        created += done.created
+        if done.busy:
+            log.warning("%s busy: %s not created, their rows go to %s; run `cowin-kit db "
+                        "partition --split-default --table %s` later", table,
+                        ", ".join(done.busy), partitioning.BY_TABLE[table].default, table)
+    return created
 
 
 Rows = Iterable[tuple[Any, ...]]

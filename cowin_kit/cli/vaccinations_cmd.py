@@ -31,7 +31,8 @@ def vaccinations_import(file: Path, check: bool) -> None:
     schedule (a routine schedule's code). A row already recorded identically is unchanged;
     the minimum interval between doses is not checked for imported history. Doses of
     routine products (a child's register) go to their routine series as given; the due
-    rules judge whether each counts.
+    rules judge whether each counts. On PostgreSQL the monthly partitions of the doses'
+    months are created first where missing (history of past years included).
     """
     from cowin_kit.core.db import get_database
     from cowin_kit.vaccination import imports
@@ -49,3 +50,5 @@ def vaccinations_import(file: Path, check: bool) -> None:
                    f"{report.unchanged} unchanged")
     else:
         click.echo(f"vaccinations: {report.added} added, {report.unchanged} unchanged")
+        if report.partitions:
+            click.echo(f"partitions created: {', '.join(report.partitions)}")

@@ -36,6 +36,10 @@ between doses is not enforced on imported doses (doses given abroad or before th
 followed the schedules of their time and place, and refusing them would leave a real dose
 without a certificate); a dose may still not be dated before the dose it follows.
 
+On PostgreSQL the monthly partitions of the doses' months are created first where missing
+(history of years before the install included: docs/partitioning.md), each in a short
+transaction of its own, before the write transaction.
+
 Each imported dose is written with ``source = "imported"``, gets its "certificate due"
 outbox row (in the same transaction, so the worker issues its certificate) and one audit
 event ``dose.import``; the whole file is also audited as ``vaccination.import``.
@@ -272,12 +276,14 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
     new.sort(key=lambda i: (i.beneficiary_id, i.series, i.number))  # certificates in dose order
     booked = [i for i in new if i.series == BOOKED_SERIES]
 
+    def given_at(item: _DoseRow) -> datetime:
+        return datetime.combine(item.day, time(0), zone).astimezone(timezone.utc)
+
     def write(bulk: Bulk) -> None:
         now = datetime.now(timezone.utc)
         bulk.expect(len(new) + len(booked))
         bulk.insert(Dose, DOSE_COLUMNS, [
-            (i.beneficiary_id, i.series, i.number, i.product_id,
-             datetime.combine(i.day, time(0), zone).astimezone(timezone.utc), i.lot,
+            (i.beneficiary_id, i.series, i.number, i.product_id, given_at(i), i.lot,
              i.facility_id, i.vaccinator, now, None, "imported") for i in new])
         ids: dict[tuple[int, str, int], int] = {}
         for chunk in chunks(sorted({i.beneficiary_id for i in new}), IN_CHUNK):
@@ -304,7 +310,10 @@ def import_vaccinations(session: Session, path_or_stream: Source, *, file_name: 
                                        person_ids=sorted({i.beneficiary_id for i in new}),
                                        products=sorted({i.vaccine for i in new}))
 
-    return commit_import(session, report, "vaccination.import", fingerprint, progress, write)
+    # history (doses of past years) lands in its own months' partitions, made before the
+    # write transaction (csvimport.make_months says why not inside it)
+    return commit_import(session, report, "vaccination.import", fingerprint, progress, write,
+                         months={Dose.__tablename__: {given_at(i) for i in new}})
 
 
 def _routine_series(schedules: list[VaccineSchedule]) -> dict[str, Any]:

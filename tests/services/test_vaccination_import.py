@@ -202,7 +202,10 @@ def test_cli_imports_reruns_and_reports_problems(cli, tmp_path):
     assert "would give 3 added, 0 unchanged" in checked.output
     first = cli("vaccinations", "import", good)
     assert first.exit_code == 0, first.output
-    assert first.output.strip() == "vaccinations: 3 added, 0 unchanged"
+    summary, *made = first.output.strip().splitlines()
+    assert summary == "vaccinations: 3 added, 0 unchanged"
+    # on PostgreSQL the past months' partitions the doses needed, where the run had none
+    assert made == [] or (len(made) == 1 and made[0].startswith("partitions created: dose_p"))
     again = cli("vaccinations", "import", good)
     assert again.output.strip() == "vaccinations: 0 added, 3 unchanged"
     bad = tmp_path / "bad.csv"
