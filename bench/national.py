@@ -217,7 +217,8 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
             base = MEASURED_IDS + step * 1_000_000
             session.execute(text(
                 "INSERT INTO citizen_account (id, mobile, locale, created_at) "
-                "SELECT :base + i, '+918' || :step || lpad(i::text, 8, '0'), 'en', now() "
+                "SELECT :base + i, '+918' || lpad(CAST(:step AS text), 2, '0') || lpad(i::text, 7, '0'), "
+                "'en', now() "
                 "FROM generate_series(1, :n) AS i"), {"step": step, "n": count, "base": base})
             session.execute(text("SELECT setval(pg_get_serial_sequence('beneficiary', 'id'), "
                                  ":base)"), {"base": base})
@@ -225,7 +226,7 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
             ring = keyring()
             tokens = [ring.issue_citizen_token(a, m, e) for a, m, e in session.execute(text(
                 "SELECT id, mobile, token_epoch FROM citizen_account WHERE mobile LIKE :p "
-                "ORDER BY id"), {"p": f"+918{step}%"})]
+                "ORDER BY id"), {"p": f"+918{step:02d}%"})]
             filled = max(1, min(people // PER_FACILITY, facilities_for(people)))  # with people
             # sessions to come with first-dose seats left, anywhere (the small database is
             # measured before and after every step: its sessions fill up), one booking each
@@ -412,6 +413,10 @@ def build_step(builder: Builder, probe: Probe, instance: BenchInstance, people: 
             if people <= 100_000:
                 report["tally_check"] = _tally_check(session)
     probe.conn.execute("ANALYZE pending_dose")
+    # the build's dirty pages written now, not by the checkpointer while requests are measured
+    t0 = time.monotonic()
+    probe.conn.execute("CHECKPOINT")
+    report["seconds"]["checkpoint"] = round(time.monotonic() - t0, 1)
     report["seconds"]["step_total"] = round(sum(v for k, v in report["seconds"].items()
                                                 if k != "total"), 1)
     report["database_bytes"] = int(probe.conn.execute(
@@ -437,8 +442,9 @@ def vacuum_freeze(probe: Probe) -> dict:
     wal0, t0 = probe.wal(), time.monotonic()
     probe.conn.execute("VACUUM (FREEZE) dose")
     seconds = time.monotonic() - t0
-    size = probe.conn.execute("SELECT pg_total_relation_size('dose'), "
-                              "pg_relation_size('dose')").fetchone()
+    size = probe.conn.execute(  # a partitioned table's size is its partitions'
+        "SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)) "
+        "FROM pg_partition_tree('dose') WHERE isleaf").fetchone()
     out = {"seconds": round(seconds, 1), "wal_bytes": probe.wal() - wal0,
            "total_bytes": int(size[0]), "heap_bytes": int(size[1])}
     log(f"VACUUM (FREEZE) dose: {out}")
@@ -450,7 +456,8 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     results: dict = {"benchmark": "national", "sizes": sizes, "machine_cpus": os.cpu_count(),
                      "requests": args.requests, "rounds": args.rounds, "steps": []}
-    numbers = aadhaar_numbers(2 * len(sizes) * (args.warmup + args.requests))
+    numbers = aadhaar_numbers((2 * len(sizes) + 2 * args.alternate)
+                              * (args.warmup + args.requests))
     instance = BenchInstance(args.server_url, {"DATABASE_POOL_SIZE": 2})
     # the small database, measured next to the large one at every step (same minutes, same
     # machine load): the verdict compares each step with it, not with figures taken an hour
@@ -518,6 +525,10 @@ def grow(args: argparse.Namespace, sizes: list[int], numbers: list[str],
                                      "load_average": os.getloadavg(), **figures,
                                      "baseline": paired})
             dump_json(args.json, results)  # what is measured so far, if a later step fails
+            if people == sizes[-1] and args.alternate:
+                results["alternated"] = alternate(args, sizes, numbers, instance, baseline,
+                                                  probe, small_probe, before, figures, after)
+                dump_json(args.json, results)
             if args.vacuum and people == sizes[-1]:
                 results["vacuum_freeze_dose"] = vacuum_freeze(probe)
                 results["tables_after"] = table_sizes(probe)
@@ -526,6 +537,32 @@ def grow(args: argparse.Namespace, sizes: list[int], numbers: list[str],
         small.db.close()
         probe.conn.close()
         small_probe.conn.close()
+
+
+def alternate(args: argparse.Namespace, sizes: list[int], numbers: list[str],
+              instance: BenchInstance, baseline: BenchInstance, probe: Probe,
+              small_probe: Probe, before: dict, figures: dict, after: dict) -> dict:
+    """At the largest size, ``--alternate`` more rounds of (large, small), after the step's
+    small, large, small: the machine's speed drifts over minutes, and a single triple can
+    put the large database in a slow minute. The verdict of the largest size is then also
+    given as the ratio of the medians of all of them."""
+    per, n = args.warmup + args.requests, len(sizes)
+    large, small = [figures], [before, after]
+    for r in range(args.alternate):
+        log(f"alternated round {r + 1} of {args.alternate}: {sizes[-1]:,} people, then "
+            f"{sizes[0]:,}")
+        large.append(measure(instance, probe, 40 + r, sizes[-1],
+                             numbers[(2 * n + 2 * r) * per:], args, False))
+        small.append(measure(baseline, small_probe, 60 + r, sizes[0],
+                             numbers[(2 * n + 2 * r + 1) * per:], args, False))
+    out: dict = {"people": sizes[-1], "large": large, "small": small, "ratios": {}}
+    for op in OPERATIONS:
+        big = statistics.median(m[op]["cpu_ms"] for m in large)
+        little = statistics.median(m[op]["cpu_ms"] for m in small)
+        out["ratios"][op] = {"large_cpu_ms": [m[op]["cpu_ms"] for m in large],
+                             "small_cpu_ms": [m[op]["cpu_ms"] for m in small],
+                             "median_ratio": round(big / little, 3) if little else None}
+    return out
 
 
 def verdicts(results: dict) -> None:
@@ -552,6 +589,18 @@ def verdicts(results: dict) -> None:
     print("ceiling of the same run, GET /healthz CPU per request (ms): " + "; ".join(
         f"{s['people']:,}: {s['healthz']['cpu_ms']:.2f} (small {s['baseline']['healthz']['cpu_ms']:.2f})"
         for s in steps if "healthz" in s))
+    if results.get("alternated"):
+        alt = results["alternated"]
+        print(f"at {alt['people']:,} people, every measurement in order (large | small), "
+              "CPU ms per request, and the ratio of the medians:")
+        for op in OPERATIONS:
+            r = alt["ratios"][op]
+            change = 100 * (r["median_ratio"] - 1) if r["median_ratio"] else float("nan")
+            print(f"{op:24}" + " ".join(f"{v:.2f}" for v in r["large_cpu_ms"]) + " | "
+                  + " ".join(f"{v:.2f}" for v in r["small_cpu_ms"])
+                  + f"  median ratio {change:+.0f} %"
+                  + ("  within 15 %" if abs(change) <= 100 * TOLERANCE or change < 0
+                     else "  GROWS"))
     print("build seconds per step: " + "; ".join(
         f"{s['people']:,}: {s['build']['seconds']['step_total']} s" for s in steps))
     print(f"whole run: {results['seconds']} s")
@@ -596,6 +645,8 @@ def main() -> int:
                         help="people in the database at each step, ascending")
     parser.add_argument("--requests", type=int, default=600, help="measured per operation")
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
+    parser.add_argument("--alternate", type=int, default=2,
+                        help="more rounds of (large, small) at the largest size")
     parser.add_argument("--vacuum", action="store_true",
                         help="time VACUUM (FREEZE) of the dose table at the largest size")
     parser.add_argument("--plot", default=str(REPO / "docs" / "img" / "national-cost.png"),
