@@ -16,7 +16,9 @@ migrated to the revision before 0032, --rows audit events spread over --months m
 (set-based SQL), then migrated to the newest (the table stays plain: it has rows). Then,
 timed: prepare, the batched copy (rows per second), the swap (how long the table's lock
 was held); meanwhile one thread inserts audit events one per transaction, as requests do:
-how many, and the slowest insert (what a request waits for at the swap).
+how many, and the slowest insert (what a request waits for at the swap). The ceiling of
+the same run: the writer alone for --ceiling-seconds before the conversion starts, its
+insert latency without a conversion beside it.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def main() -> int:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--table", choices=("audit_event", "dose"), default="audit_event")
+    parser.add_argument("--ceiling-seconds", type=float, default=3.0,
+                        help="the writer alone first: its latency without a conversion")
     options = parser.parse_args()
     server = os.environ.get("COWIN_KIT_TEST_DATABASE_URL")
     if not server:
@@ -132,19 +136,25 @@ def main() -> int:
             engine, url, options)
         migrate.upgrade(engine)
 
-        stop, latencies = threading.Event(), []
+        stop, latencies, alone = threading.Event(), [], []
+        converting = threading.Event()
         writer = make_engine(url)
 
         def write() -> None:
+            n = 0
             while not stop.is_set():
                 began = time.monotonic()
                 with writer.begin() as connection:
-                    connection.execute(WRITES[options.table], {"n": len(latencies)})
-                latencies.append(time.monotonic() - began)
+                    connection.execute(WRITES[options.table], {"n": n})
+                n += 1
+                (latencies if converting.is_set() else alone).append(time.monotonic() - began)
                 time.sleep(0.005)
 
         thread = threading.Thread(target=write)
         thread.start()
+        # the ceiling of the same run: the same writer on the same table, no conversion
+        time.sleep(options.ceiling_seconds)
+        converting.set()
         spec = partitioning.BY_TABLE[options.table]
         now = datetime.now(timezone.utc)
         try:
@@ -166,6 +176,7 @@ def main() -> int:
             parts = len(partitioning.partitions(connection, spec))
             written = connection.scalar(text(WRITTEN[options.table]))
         latencies.sort()
+        alone.sort()
         result = {
             "rows": options.rows, "months": options.months, "batch": options.batch,
             "table_size": size, "load_s": round(loaded, 1),
@@ -173,13 +184,18 @@ def main() -> int:
             "copy_rows_per_s": round(options.rows / (t2 - t1)),
             "swap_s": round(t3 - t2, 3), "partitions": parts, "table": options.table,
             "rows_after": rows, "concurrent_inserts": len(latencies),
-            "concurrent_inserts_kept": written,
+            "writer_inserts": len(latencies) + len(alone), "writer_inserts_kept": written,
             "insert_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
             "insert_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
             "insert_max_ms": round(latencies[-1] * 1000, 1),
+            "ceiling_inserts_without_conversion": len(alone),
+            "ceiling_insert_p50_ms": round(alone[len(alone) // 2] * 1000, 1) if alone else None,
+            "ceiling_insert_p99_ms": round(alone[int(len(alone) * 0.99)] * 1000, 1)
+            if alone else None,
         }
         print(json.dumps(result, indent=2))
-        return 0 if written == len(latencies) and rows == options.rows + written else 1
+        kept = len(latencies) + len(alone)
+        return 0 if written == kept and rows == options.rows + written else 1
     finally:
         engine.dispose()
         drop_database(server, name)

@@ -212,7 +212,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def measure(instance: BenchInstance, repeat: int, live_repeat: int) -> dict:
-    from sqlalchemy import select
+    from sqlalchemy import literal, select
 
     from cowin_kit.config.runtime import active_pack
     from cowin_kit.core.db import get_database
@@ -272,6 +272,19 @@ def measure(instance: BenchInstance, repeat: int, live_repeat: int) -> dict:
                                    equal_to_live=same)
                     out[f"{name} @ {scope}"] = row
                     log(f"{name} @ {label}: {row}")
+            # the ceiling of the same run: what a report costs before it reads anything (a
+            # session, the user read, one round trip), measured the same way
+            times = []
+            for _ in range(max(repeat, 30)):
+                with get_database(app).session() as session:
+                    session.scalars(select(StaffUser).where(
+                        StaffUser.username == next(iter(users.values())).split()[0])).one()
+                    started = time.perf_counter()
+                    session.execute(select(literal(1))).scalar()
+                    times.append((time.perf_counter() - started) * 1000)
+            out["ceiling"] = {"p50_ms": round(statistics.median(times), 2),
+                              "p99_ms": round(_percentile(times, 0.99), 2)}
+            log(f"ceiling of the same run (a session, the user read, SELECT 1): {out['ceiling']}")
     return out
 
 
