@@ -696,6 +696,31 @@ def convert_at_once(connection: Connection, spec: Spec, now: datetime,
         _finish_claim(connection, spec, keys, SHADOW, valid=True)
 
 
+def partition_if_empty(connection: Connection, tables: Iterable[str], now: datetime) -> None:
+    """What the migrations that introduce partitions do (0032, 0034), on PostgreSQL: each
+    of ``tables`` that is empty is partitioned at once (a fresh install); one with rows is
+    left plain, with a line saying how to convert it online."""
+    if not is_postgresql(connection):
+        return
+    for spec in (BY_TABLE[t] for t in tables):
+        if connection.scalar(text(f'SELECT EXISTS (SELECT 1 FROM "{spec.table}")')):
+            print(f"{spec.table} has rows: partition it online with "
+                  f"`cowin-kit db partition --table {spec.table}`")
+        else:
+            convert_at_once(connection, spec, now)
+
+
+def unpartition_all(connection: Connection, tables: Iterable[str]) -> None:
+    """Their downgrades, on PostgreSQL: an unfinished conversion's copy dropped and each of
+    ``tables`` that is partitioned made plain again (offline: one transaction)."""
+    if not is_postgresql(connection):
+        return
+    for spec in (BY_TABLE[t] for t in tables):
+        abandon(connection, spec)
+        if is_partitioned(connection, spec.table):
+            unpartition(connection, spec)
+
+
 def unpartition(connection: Connection, spec: Spec) -> None:
     """A partitioned table back to a plain one, in one transaction (the downgrade): its
     claim table's unique keys and the foreign keys referencing the claim come back to it."""

@@ -46,26 +46,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('message_outbox') as batch:
         batch.drop_constraint('fk_message_outbox_retry_of_message_outbox', type_='foreignkey')
-    connection = op.get_bind()
-    if connection.dialect.name != 'postgresql':
-        return
-    now = datetime.now(timezone.utc)
-    for spec in (partitioning.BY_TABLE[t] for t in TABLES):
-        empty = not connection.scalar(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{spec.table}")'))
-        if empty:
-            partitioning.convert_at_once(connection, spec, now)
-        else:
-            print(f"{spec.table} has rows: partition it online with "
-                  f"`cowin-kit db partition --table {spec.table}`")
+    partitioning.partition_if_empty(op.get_bind(), TABLES, datetime.now(timezone.utc))
 
 
 def downgrade() -> None:
     connection = op.get_bind()
+    partitioning.unpartition_all(connection, TABLES)
     if connection.dialect.name == 'postgresql':
-        for spec in (partitioning.BY_TABLE[t] for t in TABLES):
-            partitioning.abandon(connection, spec)
-            if partitioning.is_partitioned(connection, spec.table):
-                partitioning.unpartition(connection, spec)
         connection.execute(sa.text(
             'UPDATE message_outbox SET retry_of = NULL WHERE retry_of IS NOT NULL AND '
             'retry_of NOT IN (SELECT id FROM message_outbox)'))

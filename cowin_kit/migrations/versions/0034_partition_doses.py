@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import sqlalchemy as sa
 from alembic import op
 
 from cowin_kit.core import partitioning
@@ -31,24 +30,8 @@ TABLES = ('dose', 'appointment')
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    if connection.dialect.name != 'postgresql':
-        return
-    now = datetime.now(timezone.utc)
-    for spec in (partitioning.BY_TABLE[t] for t in TABLES):
-        empty = not connection.scalar(sa.text(f'SELECT EXISTS (SELECT 1 FROM "{spec.table}")'))
-        if empty:
-            partitioning.convert_at_once(connection, spec, now)
-        else:
-            print(f"{spec.table} has rows: partition it online with "
-                  f"`cowin-kit db partition --table {spec.table}`")
+    partitioning.partition_if_empty(op.get_bind(), TABLES, datetime.now(timezone.utc))
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    if connection.dialect.name != 'postgresql':
-        return
-    for spec in (partitioning.BY_TABLE[t] for t in reversed(TABLES)):
-        partitioning.abandon(connection, spec)
-        if partitioning.is_partitioned(connection, spec.table):
-            partitioning.unpartition(connection, spec)
+    partitioning.unpartition_all(op.get_bind(), tuple(reversed(TABLES)))
