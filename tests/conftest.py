@@ -22,6 +22,12 @@ SLOW_FOLDERS = ("browser", "deploy", "conformance")
 
 
 def pytest_collection_modifyitems(items) -> None:
+    # Tests marked `postgres` skip on a developer's machine without a server; under CI a
+    # missing server is a failure, not a quiet skip of every PostgreSQL guarantee.
+    if os.environ.get("CI") == "true" and not os.environ.get("COWIN_KIT_TEST_DATABASE_URL") \
+            and any(item.get_closest_marker("postgres") for item in items):
+        raise pytest.UsageError("CI=true: tests marked postgres need COWIN_KIT_TEST_DATABASE_URL "
+                                "(a PostgreSQL server; .ci/run sets it)")
     here = Path(__file__).parent
     for item in items:
         parts = item.path.relative_to(here).parts if item.path.is_relative_to(here) else ()
