@@ -26,7 +26,7 @@ from cowin_kit.audit import services as audit
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.config.models import InstalledPack
 from cowin_kit.config.packs import Problem
-from cowin_kit.core import bulk, partitioning
+from cowin_kit.core import bulk, partition_months, partitioning
 from cowin_kit.core.db import utcnow
 from cowin_kit.core.errors import Conflict, InvalidInput, NotFound
 from cowin_kit.core.i18n import gettext as _, ngettext
@@ -330,7 +330,7 @@ def make_months(session: Session, months: Mapping[str, Iterable[datetime]],
                 progress: Progress = no_progress) -> list[str]:
     """Before an import's write transaction: the monthly partitions of the rows it will
     write, for each partitioned table ({table: times}), created where missing
-    (core.partitioning.ensure_months; nothing on SQLite or for a plain table). Returns the
+    (core.partition_months.ensure_months; nothing on SQLite or for a plain table). Returns the
     partitions created.
 
     Not inside the import's transaction: creating a partition takes the table's ACCESS
@@ -346,7 +346,7 @@ def make_months(session: Session, months: Mapping[str, Iterable[datetime]],
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     with engine.connect() as connection:
-        missing = {table: partitioning.missing_months(connection, table, times)
+        missing = {table: partition_months.missing_months(connection, table, times)
                    for table, times in months.items()}
     if not any(missing.values()):
         return []       # the usual case: nothing to make, the session's transaction goes on
@@ -355,7 +355,7 @@ def make_months(session: Session, months: Mapping[str, Iterable[datetime]],
     for table, wanted in missing.items():
         if not wanted:
             continue
-        done = partitioning.ensure_months(
+        done = partition_months.ensure_months(
             engine, table, wanted,
             progress=lambda name, moved, index, total: progress("partitions", index, total))
         created += done.created

@@ -105,7 +105,7 @@ def split_default(engine, spec) -> None:
     from sqlalchemy import text
 
     from cowin_kit.audit import services as audit
-    from cowin_kit.core import partitioning
+    from cowin_kit.core import partition_months, partitioning
     from cowin_kit.core.db import get_database
 
     with engine.connect() as connection:
@@ -120,7 +120,7 @@ def split_default(engine, spec) -> None:
         click.echo(f"{spec.table}: {name} created, {moved} rows moved out of {spec.default} "
                    f"({done}/{total} months)")
 
-    result = partitioning.split_default(engine, spec, progress=progress)
+    result = partition_months.split_default(engine, spec, progress=progress)
     with engine.connect() as connection:
         left = connection.scalar(text(f'SELECT count(*) FROM "{spec.default}"'))
     if result.created:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cowin_kit.audit.models import AuditEvent
 from cowin_kit.cli import main
-from cowin_kit.core import partitioning
+from cowin_kit.core import partition_months, partitioning
 from cowin_kit.core.db import get_database
 from cowin_kit.registration.models import Beneficiary, Dose
 from cowin_kit.testing import (
@@ -65,11 +65,11 @@ def _duplicate_refused(session) -> None:
 def test_months_are_a_no_op_on_sqlite():
     engine = create_engine("sqlite://")
     try:
-        done = partitioning.ensure_months(engine, "dose", [_month(2021, 3)])
+        done = partition_months.ensure_months(engine, "dose", [_month(2021, 3)])
         assert (done.created, done.moved, done.busy) == ([], 0, [])
         with engine.connect() as connection:
-            assert partitioning.missing_months(connection, "dose", [_month(2021, 3)]) == []
-            assert partitioning.default_months(connection, "dose") == []
+            assert partition_months.missing_months(connection, "dose", [_month(2021, 3)]) == []
+            assert partition_months.default_months(connection, "dose") == []
     finally:
         engine.dispose()
 
@@ -132,14 +132,14 @@ def test_a_month_of_a_busy_table_is_left_to_the_default_partition(pg_app):
         with engine.connect() as holder:
             holder.execute(text("SELECT count(*) FROM dose"))   # ACCESS SHARE until it ends
             started = datetime.now(timezone.utc)
-            done = partitioning.ensure_months(engine, "dose", [month.replace(day=20)],
+            done = partition_months.ensure_months(engine, "dose", [month.replace(day=20)],
                                               lock_timeout="200ms", attempts=2)
             assert (done.created, done.busy) == ([], [SPEC.partition(month)])
             assert (datetime.now(timezone.utc) - started).total_seconds() >= 0.4
             holder.rollback()
-        done = partitioning.ensure_months(engine, "dose", [month.replace(day=20)])
+        done = partition_months.ensure_months(engine, "dose", [month.replace(day=20)])
         assert (done.created, done.moved, done.busy) == ([SPEC.partition(month)], 0, [])
-        again = partitioning.ensure_months(engine, SPEC, [month])
+        again = partition_months.ensure_months(engine, SPEC, [month])
         assert (again.created, again.busy) == ([], [])
 
 
