@@ -217,7 +217,8 @@ def measure(instance: BenchInstance, probe: Probe, step: int, people: int, numbe
             base = MEASURED_IDS + step * 1_000_000
             session.execute(text(
                 "INSERT INTO citizen_account (id, mobile, locale, created_at) "
-                "SELECT :base + i, '+918' || lpad(CAST(:step AS text), 2, '0') || lpad(i::text, 7, '0'), "
+                "SELECT :base + i, "
+                "'+918' || lpad(CAST(:step AS text), 2, '0') || lpad(i::text, 7, '0'), "
                 "'en', now() "
                 "FROM generate_series(1, :n) AS i"), {"step": step, "n": count, "base": base})
             session.execute(text("SELECT setval(pg_get_serial_sequence('beneficiary', 'id'), "

@@ -2,7 +2,8 @@
 (psycopg streams the rows in one command), elsewhere SQLAlchemy's executemany in chunks.
 
 The one fast path for bulk inserts (installing a pack's postal codes, rebuilding the
-report aggregates, the CSV imports' rows and scratch tables: ``copy_rows``); tests/services/test_bulk.py checks that both paths write the same rows
+report aggregates, the CSV imports' rows and scratch tables: ``copy_rows``);
+tests/services/test_bulk.py checks that both paths write the same rows
 as SQLAlchemy's own INSERT."""
 
 from __future__ import annotations
